@@ -1,0 +1,20 @@
+"""pytest-benchmark wrappers around the ``vmlab bench`` workloads.
+
+Run with ``pytest benchmarks`` (not collected by a plain ``pytest``: testpaths is tests/).
+Each workload reports its own operation count; pytest-benchmark times the whole call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scenarios.benchmark import WORKLOADS
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_workload(benchmark: Any, name: str) -> None:
+    results = benchmark.pedantic(WORKLOADS[name], args=(True,), rounds=3, iterations=1)
+    assert all(r.ops > 0 for r in results)
+    benchmark.extra_info.update({r.name: round(r.rate) for r in results})

@@ -1,0 +1,490 @@
+"""The data oracle: what every byte of every file must hold, and what fsync promised.
+
+No kernel counterpart: this is the model's ground truth, kept beside the kernel and never read
+by kernel code to make a decision. It answers "what should the file hold here?" and the
+checkers compare that with the machine (page-cache frames and disk blocks).
+
+The file half of the oracle:
+    * each file (by inode number) has a size and its expected bytes per 4 KiB page. Boot-time
+      contents are described, not stored: a *base* (kind, seed, size) gives a page's bytes on
+      demand (``zero``: zeros; ``pattern``: each u32 word holds its file offset xor the seed;
+      ``random``: page i is SHAKE-128 of (seed, i) as two little-endian u64, 4096 bytes, so
+      any page is made in microseconds). Pages written since boot are stored whole in
+      ``pages``. Bytes past the size are zeros;
+    * every write(2), truncate and boot-time file is recorded here in the same model step that
+      changes the page cache, so ``vl_verify_files`` holds between any two events;
+    * fsync acknowledgements: a global write sequence number stamps every page change. An
+      fsync that began at sequence S and completed acknowledges every page of the file whose
+      last change is at or before S; after a power cut those pages must be on the disk unless
+      they changed again since (``vl_verify_durable``).
+
+The memory half (process memory) is oracle_mm.py.
+
+Invariants:
+    * ``OracleFile.pages`` has no index at or beyond the page holding the last byte;
+    * each stored page is exactly 4096 bytes and zero past the file size;
+    * ``OracleFile.base_size <= size``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import TYPE_CHECKING, Final, final
+
+if TYPE_CHECKING:
+    from kernelmodel.kernel import Kernel
+
+PAGE_SIZE: Final = 4096
+PAGE_SHIFT: Final = 12
+
+#: Base contents of boot-time files.
+BASE_ZERO: Final = 0
+BASE_PATTERN: Final = 1
+BASE_RANDOM: Final = 2
+BASE_KIND_NAMES: Final = ("zero", "pattern", "random")
+
+#: How many mismatch messages are kept (the counters keep counting past it).
+MISMATCH_LOG_MAX: Final = 64
+
+_ZERO_PAGE: Final = bytes(PAGE_SIZE)
+_MASK64: Final = 0xFFFFFFFFFFFFFFFF
+#: SplitMix64's increment (the Rng state advances by it once per u64).
+_GOLDEN: Final = 0x9E3779B97F4A7C15
+
+
+def vl_pattern_slice(seed: int, start: int, length: int) -> bytes:
+    """``vl_pattern_bytes(seed, start + length)[start:]`` without generating the prefix.
+
+    SplitMix64's state after j steps is ``seed + j * golden``, so the stream can be entered
+    at any u64. Write payloads are produced page by page with it. The generator is written
+    out here (rng.Rng.next_u64, inlined) because payload and boot-file bytes are the model's
+    busiest data path.
+
+    Args:
+        seed: the payload seed (insn.d of write).
+        start: byte offset in the stream (>= 0).
+        length: bytes wanted (>= 0).
+    """
+    if length <= 0:
+        return b""
+    first = start >> 3
+    n = ((start + length + 7) >> 3) - first
+    state = (seed + first * _GOLDEN) & _MASK64
+    words = [0] * n
+    j = 0
+    while j < n:
+        state = (state + _GOLDEN) & _MASK64
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        words[j] = z ^ (z >> 31)
+        j += 1
+    skip = start & 7
+    return struct.pack(f"<{n}Q", *words)[skip : skip + length]
+
+
+def vl_base_page(kind: int, seed: int, base_size: int, index: int) -> bytes:
+    """The 4096 bytes of page ``index`` of a boot-time file's base contents.
+
+    Bytes at or past ``base_size`` are zeros.
+    """
+    start = index << PAGE_SHIFT
+    if start >= base_size or kind == BASE_ZERO:
+        return _ZERO_PAGE
+    valid = min(PAGE_SIZE, base_size - start)
+    if kind == BASE_RANDOM:
+        key = (seed & _MASK64).to_bytes(8, "little") + index.to_bytes(8, "little")
+        data = hashlib.shake_128(key).digest(PAGE_SIZE)[:valid]
+    else:
+        buf = bytearray(valid + 3)
+        w = 0
+        while w < valid:
+            buf[w : w + 4] = (((start + w) ^ seed) & 0xFFFFFFFF).to_bytes(4, "little")
+            w += 4
+        data = bytes(buf[:valid])
+    if valid == PAGE_SIZE:
+        return data
+    return data + bytes(PAGE_SIZE - valid)
+
+
+@final
+class OracleFile:
+    """The expected contents of one file (no kernel counterpart).
+
+    Attributes:
+        ino: the inode number.
+        size: expected i_size.
+        base_kind, base_seed, base_size: the boot-time contents (see module docstring).
+        pages: page index -> 4096 expected bytes, for pages changed since boot.
+        page_seq: page index -> oracle sequence number of the page's last change.
+        acked: page index -> the page_seq an fsync acknowledged for it.
+    """
+
+    def __init__(self, ino: int) -> None:
+        self.ino = ino
+        self.size = 0
+        self.base_kind = BASE_ZERO
+        self.base_seed = 0
+        self.base_size = 0
+        self.pages: dict[int, bytes] = {}
+        self.page_seq: dict[int, int] = {}
+        self.acked: dict[int, int] = {}
+
+    def expected(self, index: int) -> bytes:
+        """The 4096 bytes page ``index`` must hold (zeros past the size)."""
+        data = self.pages.get(index)
+        if data is not None:
+            return data
+        return vl_base_page(self.base_kind, self.base_seed, self.base_size, index)
+
+    def to_state(self) -> dict[str, object]:
+        idx = list(self.pages)
+        return {
+            "ino": self.ino,
+            "size": self.size,
+            "base_kind": self.base_kind,
+            "base_seed": self.base_seed,
+            "base_size": self.base_size,
+            "page_index": idx,
+            "page_data": [self.pages[i] for i in idx],
+            "seq": [[i, s] for i, s in self.page_seq.items()],
+            "acked": [[i, s] for i, s in self.acked.items()],
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> OracleFile:
+        f = OracleFile(_int(state, "ino"))
+        f.size = _int(state, "size")
+        f.base_kind = _int(state, "base_kind")
+        f.base_seed = _int(state, "base_seed")
+        f.base_size = _int(state, "base_size")
+        idx = _list(state, "page_index")
+        data = _list(state, "page_data")
+        if len(idx) != len(data):
+            raise ValueError("oracle file state: page_index and page_data differ in length")
+        for i in range(len(idx)):
+            page = data[i]
+            index = idx[i]
+            if not isinstance(index, int) or not isinstance(page, bytes) or len(page) != PAGE_SIZE:
+                raise ValueError("oracle file state: bad page entry")
+            f.pages[index] = page
+        f.page_seq = _pairs(state, "seq")
+        f.acked = _pairs(state, "acked")
+        return f
+
+
+@final
+class Oracle:
+    """The model's ground truth about data (no kernel counterpart).
+
+    Attributes:
+        files: inode number -> expected contents.
+        seq: the sequence number of the last recorded change (0 at boot).
+        read_mismatches: read(2) calls that returned bytes other than expected (counted per
+            page copied).
+        log: the first MISMATCH_LOG_MAX mismatch descriptions.
+    """
+
+    def __init__(self) -> None:
+        self.files: dict[int, OracleFile] = {}
+        self.seq = 0
+        self.read_mismatches = 0
+        self.log: list[str] = []
+
+    def to_state(self) -> dict[str, object]:
+        return {
+            "files": [f.to_state() for f in self.files.values()],
+            "seq": self.seq,
+            "read_mismatches": self.read_mismatches,
+            "log": list(self.log),
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> Oracle:
+        o = Oracle()
+        for item in _list(state, "files"):
+            if not isinstance(item, dict):
+                raise ValueError("oracle state: files entries must be dicts")
+            f = OracleFile.from_state(item)
+            o.files[f.ino] = f
+        o.seq = _int(state, "seq")
+        o.read_mismatches = _int(state, "read_mismatches")
+        for line in _list(state, "log"):
+            if not isinstance(line, str):
+                raise ValueError("oracle state: log entries must be strings")
+            o.log.append(line)
+        return o
+
+
+def _int(state: dict[str, object], key: str) -> int:
+    v = state.get(key)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"oracle state: {key} must be an int")
+    return v
+
+
+def _list(state: dict[str, object], key: str) -> list[object]:
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"oracle state: {key} must be a list")
+    return v
+
+
+def _pairs(state: dict[str, object], key: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for pair in _list(state, key):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError(f"oracle state: {key} entries must be [int, int]")
+        a = pair[0]
+        b = pair[1]
+        if not isinstance(a, int) or not isinstance(b, int):
+            raise ValueError(f"oracle state: {key} entries must be [int, int]")
+        out[a] = b
+    return out
+
+
+def _log(o: Oracle, text: str) -> None:
+    if len(o.log) < MISMATCH_LOG_MAX:
+        o.log.append(text)
+
+
+# ---- recording ---------------------------------------------------------------------------------
+
+
+def _file(k: Kernel, ino: int) -> OracleFile:
+    f = k.oracle.files.get(ino)
+    if f is None:
+        f = OracleFile(ino)
+        k.oracle.files[ino] = f
+    return f
+
+
+def _touch(o: Oracle, f: OracleFile, index: int) -> None:
+    o.seq += 1
+    f.page_seq[index] = o.seq
+
+
+def oracle_file_create(k: Kernel, ino: int, size: int, kind: int, seed: int) -> None:
+    """Record a boot-time file of ``size`` bytes whose contents are the base (kind, seed).
+
+    Caller: vl_create_file, before any other change to the inode.
+    """
+    f = _file(k, ino)
+    f.size = size
+    f.base_kind = kind
+    f.base_seed = seed
+    f.base_size = size
+    f.pages.clear()
+
+
+def oracle_file_write(k: Kernel, ino: int, offset: int, data: bytes) -> None:
+    """Record that ``data`` was written at byte ``offset`` of the file (size grows to cover it).
+
+    Caller: the write path, in the same step that copies the bytes into the page cache.
+    """
+    o = k.oracle
+    f = _file(k, ino)
+    pos = offset
+    src = 0
+    end = offset + len(data)
+    while pos < end:
+        index = pos >> PAGE_SHIFT
+        off = pos & (PAGE_SIZE - 1)
+        n = min(PAGE_SIZE - off, end - pos)
+        page = bytearray(f.expected(index))
+        page[off : off + n] = data[src : src + n]
+        f.pages[index] = bytes(page)
+        _touch(o, f, index)
+        pos += n
+        src += n
+    if end > f.size:
+        f.size = end
+
+
+def oracle_file_truncate(k: Kernel, ino: int, size: int) -> None:
+    """Record a truncate (or extension) of the file to ``size`` bytes.
+
+    Pages past the new end are forgotten and the tail of a partial last page becomes zeros.
+
+    Caller: the truncate path, in the step that sets i_size.
+    """
+    o = k.oracle
+    f = _file(k, ino)
+    if size < f.size:
+        first_gone = (size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        for index in list(f.pages):
+            if index >= first_gone:
+                del f.pages[index]
+        for index in list(f.page_seq) + list(f.acked):
+            if index >= first_gone:
+                _touch(o, f, index)
+        partial = size & (PAGE_SIZE - 1)
+        if partial:
+            last = size >> PAGE_SHIFT
+            page = bytearray(f.expected(last))
+            page[partial:] = bytes(PAGE_SIZE - partial)
+            f.pages[last] = bytes(page)
+            _touch(o, f, last)
+        if f.base_size > size:
+            f.base_size = size
+    f.size = size
+
+
+def oracle_file_forget(k: Kernel, ino: int) -> None:
+    """The inode was deleted: the file no longer exists."""
+    k.oracle.files.pop(ino, None)
+
+
+def oracle_file_expected(k: Kernel, ino: int, index: int) -> bytes:
+    """The 4096 bytes page ``index`` of inode ``ino`` must hold (zeros past its size)."""
+    f = k.oracle.files.get(ino)
+    if f is None:
+        return _ZERO_PAGE
+    return f.expected(index)
+
+
+def oracle_file_size(k: Kernel, ino: int) -> int:
+    """The expected size of inode ``ino`` (-1 when the oracle does not know the file)."""
+    f = k.oracle.files.get(ino)
+    return -1 if f is None else f.size
+
+
+def oracle_read_mismatch(k: Kernel, ino: int, offset: int, nbytes: int, first_bad: int) -> None:
+    """A read(2) copied out ``nbytes`` at ``offset`` that differ from the expected bytes.
+
+    Args:
+        first_bad: the file offset of the first differing byte.
+    """
+    o = k.oracle
+    o.read_mismatches += 1
+    _log(o, f"read ino {ino} offset {offset} len {nbytes}: first bad byte at {first_bad}")
+
+
+def vl_compare(expected: bytes, got: bytes, limit: int) -> int:
+    """Index of the first byte below ``limit`` where the two differ, or -1."""
+    n = min(limit, len(expected), len(got))
+    if expected[:n] == got[:n]:
+        return -1
+    i = 0
+    while i < n:
+        if expected[i] != got[i]:
+            return i
+        i += 1
+    return -1
+
+
+# ---- fsync acknowledgements --------------------------------------------------------------------
+
+
+def oracle_fsync_begin(k: Kernel, ino: int) -> int:
+    """An fsync/fdatasync of ``ino`` starts: returns the token to pass to oracle_fsync_acked."""
+    return k.oracle.seq
+
+
+def oracle_fsync_acked(k: Kernel, ino: int, token: int) -> None:
+    """The fsync that began with ``token`` returned success: its pages are acknowledged.
+
+    Every page of the file whose last change is at or before the token is promised durable.
+    """
+    f = k.oracle.files.get(ino)
+    if f is None:
+        return
+    size_pages = (f.size + PAGE_SIZE - 1) >> PAGE_SHIFT
+    index = 0
+    while index < size_pages:
+        seq = f.page_seq.get(index, 0)
+        if seq <= token:
+            f.acked[index] = seq
+        index += 1
+
+
+def oracle_sync_acked(k: Kernel, token: int) -> None:
+    """sync(2) that began with ``token`` (an oracle_fsync_begin value) completed: ack all files."""
+    for ino in list(k.oracle.files):
+        oracle_fsync_acked(k, ino, token)
+
+
+# ---- verification ------------------------------------------------------------------------------
+
+
+def _disk_block_bytes(k: Kernel, block: int) -> bytes:
+    from kernelmodel.fs import BLOCK_SECTORS
+
+    return k.machine.disk.read_sectors(block * BLOCK_SECTORS, BLOCK_SECTORS)
+
+
+def vl_verify_files(k: Kernel) -> list[str]:
+    """Compare every file's expected bytes with the machine; returns the problems found.
+
+    For each page below the file size: an uptodate page-cache page is compared with its frame;
+    otherwise the disk block of the page (or zeros for a hole). Only bytes below the file size
+    are compared (the kernel leaves what lies past EOF in the last page alone). An inode being
+    deleted (I_FREEING) has no contents any more and is skipped.
+    """
+    from kernelmodel.filemap import vl_find_page_nolock
+    from kernelmodel.fs import I_FREEING
+    from kernelmodel.page import PageUptodate
+
+    out: list[str] = []
+    mem = k.machine.mem
+    for ino, inode in k.sb.s_inodes.items():
+        if inode.i_state & I_FREEING:
+            continue
+        f = k.oracle.files.get(ino)
+        if f is None:
+            out.append(f"inode {ino}: unknown to the oracle")
+            continue
+        if inode.i_size != f.size:
+            out.append(f"inode {ino}: i_size {inode.i_size}, expected {f.size}")
+        npages = (f.size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        for index in range(npages):
+            limit = min(PAGE_SIZE, f.size - (index << PAGE_SHIFT))
+            page = vl_find_page_nolock(inode.i_mapping, index)
+            if page is not None and PageUptodate(page):
+                got = mem.frame_bytes(page.pfn)
+                where = f"page cache pfn {page.pfn}"
+            else:
+                block = inode.i_blocks.get(index, -1)
+                got = _disk_block_bytes(k, block) if block >= 0 else _ZERO_PAGE
+                where = f"disk block {block}" if block >= 0 else "hole"
+            bad = vl_compare(f.expected(index), got, limit)
+            if bad >= 0:
+                out.append(
+                    f"inode {ino} ({inode.vl_path}) page {index}: byte {bad} differs in {where}"
+                )
+    for ino in k.oracle.files:
+        if ino not in k.sb.s_inodes:
+            out.append(f"inode {ino}: in the oracle but not in the filesystem")
+    return out
+
+
+def vl_verify_durable(k: Kernel) -> tuple[int, list[str]]:
+    """After a power cut: bytes acknowledged by a completed fsync that the disk does not hold.
+
+    Only pages whose contents did not change after their acknowledgement are checked, and
+    only the bytes below the file size. Returns (bytes lost, problems).
+    """
+    lost = 0
+    out: list[str] = []
+    for ino, f in k.oracle.files.items():
+        inode = k.sb.s_inodes.get(ino)
+        if inode is None:
+            continue
+        for index, seq in f.acked.items():
+            if f.page_seq.get(index, 0) != seq:
+                continue
+            limit = min(PAGE_SIZE, f.size - (index << PAGE_SHIFT))
+            if limit <= 0:
+                continue
+            block = inode.i_blocks.get(index, -1)
+            got = _disk_block_bytes(k, block) if block >= 0 else _ZERO_PAGE
+            want = f.expected(index)
+            if vl_compare(want, got, limit) < 0:
+                continue
+            nbad = 0
+            for i in range(limit):
+                if want[i] != got[i]:
+                    nbad += 1
+            lost += nbad
+            out.append(f"inode {ino} page {index}: {nbad} acknowledged bytes not on disk")
+    return lost, out

@@ -1,0 +1,476 @@
+"""The data oracle for process memory: what every written user page must hold (no kernel
+counterpart; the model's ground truth, never read by kernel code to make a decision).
+
+The CPU reports every completed user store (``oracle_note_store``). The oracle keeps, per mm,
+the expected contents of each private page that was ever stored to (anonymous memory and
+private file pages after their copy-on-write) as 1024 u32 words, keyed by virtual page
+number. Stores into shared file mappings are file data: they go to the file oracle
+(oracle.py: ``oracle_file_write``), bytes past the end of the file excepted (they are not file
+data).
+
+fork copies an mm's table of pages, not the pages: both mms share each ``VlOraclePage`` with a
+reference count, and the first store through either copies it (copy-on-write, like the
+memory it mirrors). munmap and exit forget the pages of the range or mm.
+
+``vl_verify_memory`` finds each expected page through the page tables, as the MMU would: a
+present pte gives the frame; a swap pte gives the swap-cache page if it is uptodate, else the
+slot on the disk; no pte means the data was lost. It also checks that present pages of
+anonymous memory nobody stored to hold zeros (ZERO_PAGE included), and that unwritten pages
+of private file mappings match the file.
+
+Invariants:
+    * an expected page exists only inside a private vma of its mm;
+    * ``VlOraclePage.refs`` is the number of (mm, vpn) slots that hold the page.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Final, final
+
+from kernelmodel.mm_types import VM_SHARED, MmStruct, VmArea
+from kernelmodel.pgtable import (
+    pte_file,
+    pte_offset_map,
+    pte_pfn,
+    pte_present,
+    pte_to_swp_entry,
+)
+from machine.i386 import PAGE_SHIFT, PAGE_SIZE
+
+if TYPE_CHECKING:
+    from kernelmodel.kernel import Kernel
+    from kernelmodel.task import Task
+
+WORDS_PER_PAGE: Final = 1024
+#: How many problem descriptions verification keeps in ``log``.
+LOG_MAX: Final = 64
+_PACK: Final = struct.Struct("<1024I")
+_ZERO_PAGE_BYTES: Final = bytes(PAGE_SIZE)
+
+
+@final
+class VlOraclePage:
+    """The expected contents of one private user page, shared copy-on-write across fork."""
+
+    def __init__(self, page_id: int, words: list[int]) -> None:
+        self.page_id: int = page_id
+        self.words: list[int] = words
+        self.refs: int = 1
+
+    def to_bytes(self) -> bytes:
+        """The page as 4096 little-endian bytes."""
+        return _PACK.pack(*self.words)
+
+
+@final
+class VlMmOracle:
+    """Expected private user memory of every mm (no kernel counterpart).
+
+    Attributes:
+        mms: mm id -> virtual page number -> expected page.
+        next_page_id: serial numbers of pages (so shared pages serialise once).
+        stores: user stores reported; file_stores: those that went to the file oracle.
+        load_mismatches: checked user loads that read an unexpected value.
+        log: the first LOG_MAX load-mismatch descriptions.
+        hot_mm, hot_vpn, hot_page: the last page stored to through the fast path (a cache;
+            when valid, ``hot_page is mms[hot_mm][hot_vpn]``; otherwise None and -1, -1).
+    """
+
+    def __init__(self) -> None:
+        self.mms: dict[int, dict[int, VlOraclePage]] = {}
+        self.next_page_id: int = 1
+        self.stores: int = 0
+        self.file_stores: int = 0
+        self.load_mismatches: int = 0
+        self.log: list[str] = []
+        self.hot_mm: int = -1
+        self.hot_vpn: int = -1
+        self.hot_page: VlOraclePage | None = None
+
+    def hot_clear(self) -> None:
+        """Forget the fast path's cached page (tables are about to change)."""
+        self.hot_mm = -1
+        self.hot_vpn = -1
+        self.hot_page = None
+
+    def new_page(self, words: list[int]) -> VlOraclePage:
+        p = VlOraclePage(self.next_page_id, words)
+        self.next_page_id += 1
+        return p
+
+    def to_state(self) -> dict[str, object]:
+        """Pages once each (by page id), and each mm's vpn -> page id table."""
+        pages: dict[int, bytes] = {}
+        tables: list[list[int]] = []
+        for mm_id, table in self.mms.items():
+            flat = [mm_id]
+            for vpn, page in table.items():
+                flat.append(vpn)
+                flat.append(page.page_id)
+                if page.page_id not in pages:
+                    pages[page.page_id] = page.to_bytes()
+            tables.append(flat)
+        return {
+            "page_ids": list(pages),
+            "page_data": [pages[i] for i in pages],
+            "tables": tables,
+            "next_page_id": self.next_page_id,
+            "stores": self.stores,
+            "file_stores": self.file_stores,
+            "load_mismatches": self.load_mismatches,
+            "log": list(self.log),
+            "hot_mm": self.hot_mm,
+            "hot_vpn": self.hot_vpn,
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> VlMmOracle:
+        """Rebuild from ``to_state`` output, restoring the sharing and reference counts.
+
+        Raises:
+            ValueError: the state is malformed.
+        """
+        o = VlMmOracle()
+        ids = _list(state, "page_ids")
+        data = _list(state, "page_data")
+        if len(ids) != len(data):
+            raise ValueError("mm oracle state: page_ids and page_data differ in length")
+        by_id: dict[int, VlOraclePage] = {}
+        for i in range(len(ids)):
+            pid = ids[i]
+            raw = data[i]
+            if not isinstance(pid, int) or not isinstance(raw, bytes) or len(raw) != PAGE_SIZE:
+                raise ValueError("mm oracle state: bad page entry")
+            page = VlOraclePage(pid, list(_PACK.unpack(raw)))
+            page.refs = 0
+            by_id[pid] = page
+        for flat in _list(state, "tables"):
+            _load_table(o, flat, by_id)
+        o.next_page_id = _int(state, "next_page_id")
+        o.stores = _int(state, "stores")
+        o.file_stores = _int(state, "file_stores")
+        o.load_mismatches = _int(state, "load_mismatches")
+        for line in _list(state, "log"):
+            if not isinstance(line, str):
+                raise ValueError("mm oracle state: log entries must be strings")
+            o.log.append(line)
+        hot_mm = _int(state, "hot_mm")
+        hot_vpn = _int(state, "hot_vpn")
+        hot_table = o.mms.get(hot_mm)
+        hot = hot_table.get(hot_vpn) if hot_table is not None else None
+        if hot is not None:
+            o.hot_mm = hot_mm
+            o.hot_vpn = hot_vpn
+            o.hot_page = hot
+        return o
+
+
+def _load_table(o: VlMmOracle, flat: object, by_id: dict[int, VlOraclePage]) -> None:
+    if not isinstance(flat, list) or len(flat) % 2 != 1:
+        raise ValueError("mm oracle state: a table is [mm_id, vpn, page_id, ...]")
+    mm_id = flat[0]
+    if not isinstance(mm_id, int):
+        raise ValueError("mm oracle state: mm id must be an int")
+    table: dict[int, VlOraclePage] = {}
+    i = 1
+    while i < len(flat):
+        vpn = flat[i]
+        pid = flat[i + 1]
+        if not isinstance(vpn, int) or not isinstance(pid, int) or pid not in by_id:
+            raise ValueError("mm oracle state: bad table entry")
+        page = by_id[pid]
+        page.refs += 1
+        table[vpn] = page
+        i += 2
+    o.mms[mm_id] = table
+
+
+def _int(state: dict[str, object], key: str) -> int:
+    v = state.get(key)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"mm oracle state: {key} must be an int")
+    return v
+
+
+def _list(state: dict[str, object], key: str) -> list[object]:
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"mm oracle state: {key} must be a list")
+    return v
+
+
+# ---- recording ---------------------------------------------------------------------------------
+
+
+def oracle_note_store(k: Kernel, task: Task, vaddr: int, value: int) -> None:
+    """A user store of the u32 ``value`` at ``vaddr`` completed (the CPU reports each one).
+
+    Caller: the kernel's note_store trap hook, for the current task.
+    """
+    o = k.mm_oracle
+    o.stores += 1
+    if (vaddr & 3) == 0:
+        vpn = vaddr >> PAGE_SHIFT
+        page = o.hot_page
+        if page is None or o.hot_vpn != vpn or o.hot_mm != task.mm_id:
+            table = o.mms.get(task.mm_id)
+            page = table.get(vpn) if table is not None else None
+        if page is not None and page.refs == 1:
+            page.words[(vaddr & 0xFFF) >> 2] = value
+            o.hot_mm = task.mm_id
+            o.hot_vpn = vpn
+            o.hot_page = page
+            return
+        _store_word(k, o, task.mm_id, vaddr, value)
+        return
+    i = 0
+    while i < 4:
+        _store_byte(k, o, task.mm_id, (vaddr + i) & 0xFFFFFFFF, (value >> (8 * i)) & 0xFF)
+        i += 1
+
+
+def oracle_note_load_mismatch(k: Kernel, task: Task, vaddr: int, expected: int, got: int) -> None:
+    """A checked user load read ``got`` where the program expected ``expected``."""
+    o = k.mm_oracle
+    o.load_mismatches += 1
+    if len(o.log) < LOG_MAX:
+        o.log.append(f"load pid {task.pid} vaddr {vaddr:#x}: expected {expected:#x}, got {got:#x}")
+
+
+def _vma_of(k: Kernel, mm_id: int, vaddr: int) -> VmArea | None:
+    from kernelmodel.memory import find_vma
+
+    mm = k.mm_registry.mms.get(mm_id)
+    if mm is None:
+        return None
+    vma = find_vma(mm, vaddr)
+    if vma is None or vma.vm_start > vaddr:
+        return None
+    return vma
+
+
+def _private_page(k: Kernel, o: VlMmOracle, mm_id: int, vma: VmArea, vpn: int) -> VlOraclePage:
+    """The mm's own (unshared) expected page at ``vpn``, created on the first store: zeros
+    for anonymous memory, the file's bytes (at the time of the copy) for a private file
+    mapping."""
+    table = o.mms.get(mm_id)
+    if table is None:
+        table = {}
+        o.mms[mm_id] = table
+    page = table.get(vpn)
+    if page is None:
+        page = o.new_page(_initial_words(k, vma, vpn))
+        table[vpn] = page
+    elif page.refs > 1:
+        page.refs -= 1
+        page = o.new_page(list(page.words))
+        table[vpn] = page
+    return page
+
+
+def _initial_words(k: Kernel, vma: VmArea, vpn: int) -> list[int]:
+    if vma.vm_file < 0:
+        return [0] * WORDS_PER_PAGE
+    from kernelmodel.oracle import oracle_file_expected
+
+    index = vpn - (vma.vm_start >> PAGE_SHIFT) + vma.vm_pgoff
+    return list(_PACK.unpack(oracle_file_expected(k, vma.vm_file, index)))
+
+
+def _store_word(k: Kernel, o: VlMmOracle, mm_id: int, vaddr: int, value: int) -> None:
+    """An aligned u32 store that missed the fast path."""
+    vma = _vma_of(k, mm_id, vaddr)
+    if vma is None:
+        return
+    if vma.vm_file >= 0 and (vma.vm_flags & VM_SHARED):
+        _file_store(k, o, vma, vaddr, value.to_bytes(4, "little"))
+        return
+    page = _private_page(k, o, mm_id, vma, vaddr >> PAGE_SHIFT)
+    page.words[(vaddr & 0xFFF) >> 2] = value
+
+
+def _store_byte(k: Kernel, o: VlMmOracle, mm_id: int, vaddr: int, b: int) -> None:
+    """One byte of an unaligned store."""
+    vma = _vma_of(k, mm_id, vaddr)
+    if vma is None:
+        return
+    if vma.vm_file >= 0 and (vma.vm_flags & VM_SHARED):
+        _file_store(k, o, vma, vaddr, bytes((b,)))
+        return
+    page = _private_page(k, o, mm_id, vma, vaddr >> PAGE_SHIFT)
+    w = (vaddr & 0xFFF) >> 2
+    shift = 8 * (vaddr & 3)
+    page.words[w] = (page.words[w] & ~(0xFF << shift)) | (b << shift)
+
+
+def _file_store(k: Kernel, o: VlMmOracle, vma: VmArea, vaddr: int, data: bytes) -> None:
+    """A store into a shared file mapping: file data up to the file's size."""
+    from kernelmodel.oracle import oracle_file_size, oracle_file_write
+
+    offset = ((vaddr - vma.vm_start) + (vma.vm_pgoff << PAGE_SHIFT))
+    size = oracle_file_size(k, vma.vm_file)
+    n = len(data)
+    if offset + n > size:
+        n = size - offset
+    if n <= 0:
+        return
+    o.file_stores += 1
+    oracle_file_write(k, vma.vm_file, offset, data[:n])
+
+
+# ---- fork, munmap, exit -------------------------------------------------------------------------
+
+
+def vl_oracle_fork(k: Kernel, parent_mm: int, child_mm: int) -> None:
+    """fork: the child expects what the parent expects, sharing each page until a store."""
+    o = k.mm_oracle
+    o.hot_clear()
+    table = o.mms.get(parent_mm)
+    if table is None:
+        return
+    for page in table.values():
+        page.refs += 1
+    o.mms[child_mm] = dict(table)
+
+
+def vl_oracle_unmap(k: Kernel, mm_id: int, start: int, end: int) -> None:
+    """munmap: forget the expected pages of [start, end)."""
+    o = k.mm_oracle
+    o.hot_clear()
+    table = o.mms.get(mm_id)
+    if table is None:
+        return
+    first = start >> PAGE_SHIFT
+    last = end >> PAGE_SHIFT
+    if last - first < len(table):
+        vpn = first
+        while vpn < last:
+            page = table.pop(vpn, None)
+            if page is not None:
+                page.refs -= 1
+            vpn += 1
+        return
+    for vpn in list(table):
+        if first <= vpn < last:
+            table.pop(vpn).refs -= 1
+
+
+def vl_oracle_exit(k: Kernel, mm_id: int) -> None:
+    """The mm is gone: forget its expected pages."""
+    o = k.mm_oracle
+    o.hot_clear()
+    table = o.mms.pop(mm_id, None)
+    if table is None:
+        return
+    for page in table.values():
+        page.refs -= 1
+
+
+# ---- verification -------------------------------------------------------------------------------
+
+
+def vl_page_bytes_at(k: Kernel, mm: MmStruct, vaddr: int) -> bytes | None:
+    """What user page ``vaddr`` holds, found as the hardware and the swap code would.
+
+    Returns:
+        The 4096 bytes; None when no pte maps it (or it is a nonlinear file pte).
+    """
+    from kernelmodel.page import PageUptodate
+    from kernelmodel.swap_state import vl_swapper_lookup
+    from kernelmodel.swapfile import vl_entry_sector
+
+    mem = k.machine.mem
+    ptep = pte_offset_map(mem, mm.pgd, vaddr)
+    if ptep < 0:
+        return None
+    pte = mem.read_u32(ptep)
+    if pte == 0 or (not pte_present(pte) and pte_file(pte)):
+        return None
+    if pte_present(pte):
+        return mem.frame_bytes(pte_pfn(pte))
+    entry = pte_to_swp_entry(pte)
+    page = vl_swapper_lookup(k, entry)
+    if page is not None and PageUptodate(page):
+        return mem.frame_bytes(page.pfn)
+    return k.machine.disk.read_sectors(vl_entry_sector(k, entry), 8)
+
+
+def _first_diff(a: bytes, b: bytes) -> int:
+    i = 0
+    n = len(a)
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _check_expected(
+    k: Kernel, mm: MmStruct, table: dict[int, VlOraclePage], out: list[str]
+) -> None:
+    from kernelmodel.memory import find_vma
+
+    for vpn, page in table.items():
+        vaddr = vpn << PAGE_SHIFT
+        vma = find_vma(mm, vaddr)
+        if vma is None or vma.vm_start > vaddr or (vma.vm_file >= 0 and vma.vm_flags & VM_SHARED):
+            out.append(f"mm {mm.mm_id} {vaddr:#010x}: expected page outside a private vma")
+            continue
+        got = vl_page_bytes_at(k, mm, vaddr)
+        if got is None:
+            out.append(f"mm {mm.mm_id} {vaddr:#010x}: written page has no pte (data lost)")
+            continue
+        want = page.to_bytes()
+        if got != want:
+            off = _first_diff(got, want)
+            out.append(
+                f"mm {mm.mm_id} {vaddr + off:#010x}: holds {got[off]:#04x}, "
+                f"expected {want[off]:#04x}"
+            )
+
+
+def _check_unwritten(
+    k: Kernel, mm: MmStruct, table: dict[int, VlOraclePage], out: list[str]
+) -> None:
+    """Pages of private vmas nobody stored to: anonymous ones hold zeros, file ones the file."""
+    from kernelmodel.oracle import oracle_file_expected
+
+    mem = k.machine.mem
+    for vma in mm.mmap:
+        if vma.vm_file >= 0 and (vma.vm_flags & VM_SHARED):
+            continue
+        vaddr = vma.vm_start
+        while vaddr < vma.vm_end:
+            ptep = pte_offset_map(mem, mm.pgd, vaddr)
+            if ptep < 0:
+                vaddr = ((vaddr >> 22) + 1) << 22
+                continue
+            if mem.read_u32(ptep) != 0 and (vaddr >> PAGE_SHIFT) not in table:
+                got = vl_page_bytes_at(k, mm, vaddr)
+                want = _ZERO_PAGE_BYTES
+                if vma.vm_file >= 0:
+                    index = ((vaddr - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+                    want = oracle_file_expected(k, vma.vm_file, index)
+                if got is not None and got != want:
+                    off = _first_diff(got, want)
+                    out.append(
+                        f"mm {mm.mm_id} {vaddr + off:#010x}: unwritten page holds "
+                        f"{got[off]:#04x}, expected {want[off]:#04x}"
+                    )
+            vaddr += PAGE_SIZE
+
+
+def vl_verify_memory(k: Kernel) -> list[str]:
+    """Compare every mm's user memory with the oracle; returns one line per problem."""
+    out: list[str] = []
+    o = k.mm_oracle
+    reg = k.mm_registry
+    for mm_id in o.mms:
+        if mm_id not in reg.mms:
+            out.append(f"mm {mm_id}: the oracle remembers a dead mm")
+    for mm in reg.mms.values():
+        table = o.mms.get(mm.mm_id, {})
+        _check_expected(k, mm, table, out)
+        _check_unwritten(k, mm, table, out)
+    if o.load_mismatches:
+        out.append(f"{o.load_mismatches} checked loads read unexpected values")
+    return out

@@ -1,0 +1,337 @@
+"""Page-state counters (/proc/vmstat, mm/page_alloc.c: struct page_state) and the trace ring.
+
+The model is observed through counters and plain trace records, never through callbacks:
+the runner, the dashboard and the tests read them after each event.
+
+Invariants:
+    * every counter is a non-negative int, except gauges that the checker recomputes
+      (nr_dirty, nr_writeback, nr_pagecache, nr_mapped, nr_anon, nr_swapcache), which must
+      equal their recount after every event;
+    * trace records carry simulated time only.
+"""
+
+from __future__ import annotations
+
+from typing import Final, final
+
+#: Names of the counters, in the order /proc/vmstat and the reports print them. Gauges first.
+VMSTAT_NAMES: Final = (
+    "nr_dirty",
+    "nr_writeback",
+    "nr_unstable",
+    "nr_pagecache",
+    "nr_mapped",
+    "nr_anon",
+    "nr_swapcache",
+    "nr_page_table_pages",
+    "nr_slab",
+    "pgpgin",
+    "pgpgout",
+    "pswpin",
+    "pswpout",
+    "pgalloc",
+    "pgfree",
+    "pgactivate",
+    "pgdeactivate",
+    "pgfault",
+    "pgmajfault",
+    "pgscan",
+    "pgrefill",
+    "pgsteal",
+    "pgrotated",
+    "kswapd_wakeups",
+    "kswapd_steal",
+    "pageoutrun",
+    "allocstall",
+    "oom_kill",
+    "cow_faults",
+    "zero_page_maps",
+    "rmap_add",
+    "rmap_remove",
+    "rmap_walk_steps",
+    "try_to_unmap_calls",
+    "try_to_unmap_steps",
+    "page_referenced_steps",
+    "rmap_bytes",
+    "rmap_bytes_peak",
+    "writeback_pages",
+    "fsync_calls",
+    "fsync_pages_visited",
+    "balance_dirty_pages",
+    "throttled_ns",
+    "segfaults",
+)
+
+
+@final
+class PageState:
+    """struct page_state: the model's global vmstat counters (one CPU, so no per-CPU sum)."""
+
+    def __init__(self) -> None:
+        self.nr_dirty = 0
+        self.nr_writeback = 0
+        self.nr_unstable = 0
+        self.nr_pagecache = 0
+        self.nr_mapped = 0
+        self.nr_anon = 0
+        self.nr_swapcache = 0
+        self.nr_page_table_pages = 0
+        self.nr_slab = 0
+        self.pgpgin = 0
+        self.pgpgout = 0
+        self.pswpin = 0
+        self.pswpout = 0
+        self.pgalloc = 0
+        self.pgfree = 0
+        self.pgactivate = 0
+        self.pgdeactivate = 0
+        self.pgfault = 0
+        self.pgmajfault = 0
+        self.pgscan = 0
+        self.pgrefill = 0
+        self.pgsteal = 0
+        self.pgrotated = 0
+        self.kswapd_wakeups = 0
+        self.kswapd_steal = 0
+        self.pageoutrun = 0
+        self.allocstall = 0
+        self.oom_kill = 0
+        self.cow_faults = 0
+        self.zero_page_maps = 0
+        self.rmap_add = 0
+        self.rmap_remove = 0
+        self.rmap_walk_steps = 0
+        self.try_to_unmap_calls = 0
+        self.try_to_unmap_steps = 0
+        self.page_referenced_steps = 0
+        self.rmap_bytes = 0
+        self.rmap_bytes_peak = 0
+        self.writeback_pages = 0
+        self.fsync_calls = 0
+        self.fsync_pages_visited = 0
+        self.balance_dirty_pages = 0
+        self.throttled_ns = 0
+        self.segfaults = 0
+
+    def add_rmap_bytes(self, delta: int) -> None:
+        """Account bytes held by reverse-mapping structures and keep the high-water mark."""
+        self.rmap_bytes += delta
+        if self.rmap_bytes > self.rmap_bytes_peak:
+            self.rmap_bytes_peak = self.rmap_bytes
+
+    def as_dict(self) -> dict[str, int]:
+        """Every counter by its vmstat name, in VMSTAT_NAMES order."""
+        return {
+            "nr_dirty": self.nr_dirty,
+            "nr_writeback": self.nr_writeback,
+            "nr_unstable": self.nr_unstable,
+            "nr_pagecache": self.nr_pagecache,
+            "nr_mapped": self.nr_mapped,
+            "nr_anon": self.nr_anon,
+            "nr_swapcache": self.nr_swapcache,
+            "nr_page_table_pages": self.nr_page_table_pages,
+            "nr_slab": self.nr_slab,
+            "pgpgin": self.pgpgin,
+            "pgpgout": self.pgpgout,
+            "pswpin": self.pswpin,
+            "pswpout": self.pswpout,
+            "pgalloc": self.pgalloc,
+            "pgfree": self.pgfree,
+            "pgactivate": self.pgactivate,
+            "pgdeactivate": self.pgdeactivate,
+            "pgfault": self.pgfault,
+            "pgmajfault": self.pgmajfault,
+            "pgscan": self.pgscan,
+            "pgrefill": self.pgrefill,
+            "pgsteal": self.pgsteal,
+            "pgrotated": self.pgrotated,
+            "kswapd_wakeups": self.kswapd_wakeups,
+            "kswapd_steal": self.kswapd_steal,
+            "pageoutrun": self.pageoutrun,
+            "allocstall": self.allocstall,
+            "oom_kill": self.oom_kill,
+            "cow_faults": self.cow_faults,
+            "zero_page_maps": self.zero_page_maps,
+            "rmap_add": self.rmap_add,
+            "rmap_remove": self.rmap_remove,
+            "rmap_walk_steps": self.rmap_walk_steps,
+            "try_to_unmap_calls": self.try_to_unmap_calls,
+            "try_to_unmap_steps": self.try_to_unmap_steps,
+            "page_referenced_steps": self.page_referenced_steps,
+            "rmap_bytes": self.rmap_bytes,
+            "rmap_bytes_peak": self.rmap_bytes_peak,
+            "writeback_pages": self.writeback_pages,
+            "fsync_calls": self.fsync_calls,
+            "fsync_pages_visited": self.fsync_pages_visited,
+            "balance_dirty_pages": self.balance_dirty_pages,
+            "throttled_ns": self.throttled_ns,
+            "segfaults": self.segfaults,
+        }
+
+    def to_state(self) -> dict[str, object]:
+        return dict(self.as_dict())
+
+    def load_state(self, state: dict[str, object]) -> None:
+        """Restore from ``to_state`` output; unknown names are ignored, missing ones stay 0."""
+        d = self.as_dict()
+        for name in d:
+            v = state.get(name, 0)
+            if not isinstance(v, int):
+                raise ValueError(f"vmstat.{name}: expected an integer")
+            d[name] = v
+        self.nr_dirty = d["nr_dirty"]
+        self.nr_writeback = d["nr_writeback"]
+        self.nr_unstable = d["nr_unstable"]
+        self.nr_pagecache = d["nr_pagecache"]
+        self.nr_mapped = d["nr_mapped"]
+        self.nr_anon = d["nr_anon"]
+        self.nr_swapcache = d["nr_swapcache"]
+        self.nr_page_table_pages = d["nr_page_table_pages"]
+        self.nr_slab = d["nr_slab"]
+        self.pgpgin = d["pgpgin"]
+        self.pgpgout = d["pgpgout"]
+        self.pswpin = d["pswpin"]
+        self.pswpout = d["pswpout"]
+        self.pgalloc = d["pgalloc"]
+        self.pgfree = d["pgfree"]
+        self.pgactivate = d["pgactivate"]
+        self.pgdeactivate = d["pgdeactivate"]
+        self.pgfault = d["pgfault"]
+        self.pgmajfault = d["pgmajfault"]
+        self.pgscan = d["pgscan"]
+        self.pgrefill = d["pgrefill"]
+        self.pgsteal = d["pgsteal"]
+        self.pgrotated = d["pgrotated"]
+        self.kswapd_wakeups = d["kswapd_wakeups"]
+        self.kswapd_steal = d["kswapd_steal"]
+        self.pageoutrun = d["pageoutrun"]
+        self.allocstall = d["allocstall"]
+        self.oom_kill = d["oom_kill"]
+        self.cow_faults = d["cow_faults"]
+        self.zero_page_maps = d["zero_page_maps"]
+        self.rmap_add = d["rmap_add"]
+        self.rmap_remove = d["rmap_remove"]
+        self.rmap_walk_steps = d["rmap_walk_steps"]
+        self.try_to_unmap_calls = d["try_to_unmap_calls"]
+        self.try_to_unmap_steps = d["try_to_unmap_steps"]
+        self.page_referenced_steps = d["page_referenced_steps"]
+        self.rmap_bytes = d["rmap_bytes"]
+        self.rmap_bytes_peak = d["rmap_bytes_peak"]
+        self.writeback_pages = d["writeback_pages"]
+        self.fsync_calls = d["fsync_calls"]
+        self.fsync_pages_visited = d["fsync_pages_visited"]
+        self.balance_dirty_pages = d["balance_dirty_pages"]
+        self.throttled_ns = d["throttled_ns"]
+        self.segfaults = d["segfaults"]
+
+
+# Trace event kinds: short strings, stable, documented in the README's trace section.
+TR_FAULT: Final = "fault"
+TR_SEGV: Final = "segv"
+TR_MAP: Final = "map"
+TR_UNMAP: Final = "unmap"
+TR_COW: Final = "cow"
+TR_DIRTY: Final = "dirty"
+TR_WB_START: Final = "writeback_start"
+TR_WB_END: Final = "writeback_end"
+TR_IO_SUBMIT: Final = "io_submit"
+TR_IO_DONE: Final = "io_complete"
+TR_RECLAIM: Final = "reclaim_scan"
+TR_SWAP_OUT: Final = "swap_out"
+TR_SWAP_IN: Final = "swap_in"
+TR_FSYNC_BEGIN: Final = "fsync_begin"
+TR_FSYNC_END: Final = "fsync_end"
+TR_TASK: Final = "task"
+TR_SYSCALL: Final = "syscall"
+TR_CHECKPOINT: Final = "checkpoint"
+TR_OOM: Final = "oom"
+TR_THROTTLE: Final = "throttle"
+TR_KSWAPD: Final = "kswapd"
+TR_PDFLUSH: Final = "pdflush"
+
+
+@final
+class TraceEvent:
+    """One typed trace record: simulated time, kind, task, two numbers and a text."""
+
+    def __init__(self, seq: int, time: int, kind: str, pid: int, a: int, b: int, s: str) -> None:
+        self.seq = seq
+        self.time = time
+        self.kind = kind
+        self.pid = pid
+        self.a = a
+        self.b = b
+        self.s = s
+
+    def to_list(self) -> list[object]:
+        return [self.seq, self.time, self.kind, self.pid, self.a, self.b, self.s]
+
+    def __repr__(self) -> str:
+        where = f"t={self.time} {self.kind} pid={self.pid}"
+        return f"<trace #{self.seq} {where} {self.a} {self.b} {self.s}>"
+
+
+TRACE_RING_SIZE: Final = 65536
+
+
+@final
+class TraceRing:
+    """A bounded ring of the most recent trace records, numbered by a global sequence.
+
+    Consumers (the runner's --trace writer, the dashboard) remember the last sequence number
+    they read and ask for newer records; if they fell more than the ring size behind, they
+    are told how many were dropped.
+    """
+
+    def __init__(self, size: int = TRACE_RING_SIZE) -> None:
+        self.size = size
+        self.ring: list[TraceEvent | None] = [None] * size
+        self.next_seq = 0
+        self.enabled = True
+
+    def emit(self, time: int, kind: str, pid: int, a: int, b: int, s: str) -> None:
+        """Append one record (overwriting the oldest when the ring is full)."""
+        if not self.enabled:
+            return
+        seq = self.next_seq
+        self.ring[seq % self.size] = TraceEvent(seq, time, kind, pid, a, b, s)
+        self.next_seq = seq + 1
+
+    def since(self, seq: int) -> list[TraceEvent]:
+        """Records with sequence number >= seq still in the ring, oldest first."""
+        first = max(seq, self.next_seq - self.size, 0)
+        out: list[TraceEvent] = []
+        i = first
+        while i < self.next_seq:
+            ev = self.ring[i % self.size]
+            if ev is not None:
+                out.append(ev)
+            i += 1
+        return out
+
+    def to_state(self) -> dict[str, object]:
+        recent = self.since(self.next_seq - min(self.next_seq, 1024))
+        return {"next_seq": self.next_seq, "recent": [ev.to_list() for ev in recent]}
+
+    def load_state(self, state: dict[str, object]) -> None:
+        next_seq = state.get("next_seq", 0)
+        recent = state.get("recent", [])
+        if not isinstance(next_seq, int) or not isinstance(recent, list):
+            raise ValueError("trace: malformed state")
+        self.ring = [None] * self.size
+        for item in recent:
+            if not isinstance(item, list) or len(item) != 7:
+                raise ValueError("trace: malformed record")
+            seq, time, kind, pid, a, b, s = item
+            if not (
+                isinstance(seq, int)
+                and isinstance(time, int)
+                and isinstance(kind, str)
+                and isinstance(pid, int)
+                and isinstance(a, int)
+                and isinstance(b, int)
+                and isinstance(s, str)
+            ):
+                raise ValueError("trace: malformed record")
+            self.ring[seq % self.size] = TraceEvent(seq, time, kind, pid, a, b, s)
+        self.next_seq = next_seq

@@ -1,0 +1,200 @@
+"""Physical memory: ``nframes`` page frames of 4 KiB of real bytes.
+
+Everything the machine stores lives here: user data, the page directories and page tables the
+MMU walks, and the page cache the kernel model fills from the disk. Addresses are physical
+byte addresses ``0 <= paddr < nframes * PAGE_SIZE``; a frame number (pfn) is ``paddr >> 12``.
+
+Words are little-endian, as on i386. ``mem`` is the byte store; ``words`` is a view of the same
+buffer as unsigned 32-bit host words, used for aligned accesses on little-endian hosts (the
+MMU's page-table reads and the CPU's stores), because a mypyc-compiled bytearray item store is
+a generic call per byte.
+
+Invariants:
+    * ``len(mem) == nframes * PAGE_SIZE`` and ``mem`` is never resized (``words`` exports it);
+    * an access outside RAM raises ``MachineCheck`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Final, final
+
+from mypy_extensions import i64
+
+PAGE_SIZE: Final = 4096
+PAGE_SHIFT: Final = 12
+
+_ZERO_FRAME: Final = bytes(PAGE_SIZE)
+#: Aligned u32 accesses may use the host-word view only on a little-endian host.
+_HOST_LITTLE: Final = sys.byteorder == "little"
+
+
+class MachineCheck(Exception):
+    """An access to a physical address that is not backed by RAM (a model bug, never user error)."""
+
+
+def _mib(nbytes: int) -> str:
+    """Human size of RAM for messages: "16 MiB" or "12 KiB"."""
+    if nbytes % (1 << 20) == 0:
+        return f"{nbytes >> 20} MiB"
+    return f"{nbytes >> 10} KiB"
+
+
+@final
+class PhysicalMemory:
+    """RAM: a bytearray of ``nframes`` 4 KiB frames with u32 and frame helpers."""
+
+    def __init__(self, nframes: int) -> None:
+        """Create zero-filled RAM.
+
+        Raises:
+            ValueError: ``nframes`` is not positive.
+        """
+        if nframes <= 0:
+            raise ValueError(f"physmem: nframes must be positive, got {nframes}")
+        self.nframes: int = nframes
+        self.size: i64 = nframes * PAGE_SIZE
+        self.mem: bytearray = bytearray(nframes * PAGE_SIZE)
+        view = memoryview(self.mem).cast("I")
+        self.fast_words: bool = _HOST_LITTLE and view.itemsize == 4
+        self.words: memoryview = view
+
+    # ---- bounds -------------------------------------------------------------------------------
+
+    def _bad_addr(self, paddr: int, length: int) -> MachineCheck:
+        return MachineCheck(
+            f"machine check: physical address {paddr:#x} (+{length}) beyond "
+            f"{_mib(self.size)} of RAM"
+        )
+
+    def _check(self, paddr: int, length: int) -> None:
+        """Raise MachineCheck unless ``[paddr, paddr + length)`` lies inside RAM."""
+        if paddr < 0 or length < 0 or paddr + length > self.size:
+            raise self._bad_addr(paddr, length)
+
+    def _check_pfn(self, pfn: int) -> int:
+        """Return the frame's byte offset, or raise MachineCheck for a pfn outside RAM."""
+        if pfn < 0 or pfn >= self.nframes:
+            raise MachineCheck(
+                f"machine check: frame {pfn:#x} beyond the {self.nframes} frames of RAM"
+            )
+        return pfn << PAGE_SHIFT
+
+    # ---- words --------------------------------------------------------------------------------
+
+    def read_u32(self, paddr: i64) -> int:
+        """Load the little-endian u32 at ``paddr`` (any alignment)."""
+        if paddr < 0 or paddr + 4 > self.size:
+            raise self._bad_addr(paddr, 4)
+        if (paddr & 3) == 0 and self.fast_words:
+            value: int = self.words[paddr >> 2]
+            return value
+        m = self.mem
+        p = int(paddr)
+        return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24)
+
+    def write_u32(self, paddr: i64, value: i64) -> None:
+        """Store ``value & 0xFFFFFFFF`` little-endian at ``paddr`` (any alignment)."""
+        if paddr < 0 or paddr + 4 > self.size:
+            raise self._bad_addr(paddr, 4)
+        v = value & 0xFFFFFFFF
+        if (paddr & 3) == 0 and self.fast_words:
+            self.words[paddr >> 2] = v
+            return
+        m = self.mem
+        p = int(paddr)
+        m[p] = int(v & 0xFF)
+        m[p + 1] = int((v >> 8) & 0xFF)
+        m[p + 2] = int((v >> 16) & 0xFF)
+        m[p + 3] = int((v >> 24) & 0xFF)
+
+    # ---- byte ranges --------------------------------------------------------------------------
+
+    def read(self, paddr: int, length: int) -> bytes:
+        """Copy ``length`` bytes starting at ``paddr``."""
+        self._check(paddr, length)
+        return bytes(self.mem[paddr : paddr + length])
+
+    def write(self, paddr: int, data: bytes) -> None:
+        """Store ``data`` at ``paddr``."""
+        n = len(data)
+        self._check(paddr, n)
+        self.mem[paddr : paddr + n] = data
+
+    # ---- frames -------------------------------------------------------------------------------
+
+    def zero_frame(self, pfn: int) -> None:
+        """clear_page(): fill frame ``pfn`` with zeros."""
+        off = self._check_pfn(pfn)
+        self.mem[off : off + PAGE_SIZE] = _ZERO_FRAME
+
+    def fill_frame(self, pfn: int, byte: int) -> None:
+        """Fill frame ``pfn`` with ``byte`` (poisoning freed frames, as xv6's kfree does)."""
+        off = self._check_pfn(pfn)
+        if byte < 0 or byte > 0xFF:
+            raise ValueError(f"physmem: fill byte {byte} outside 0..255")
+        self.mem[off : off + PAGE_SIZE] = bytes((byte,)) * PAGE_SIZE
+
+    def copy_frame(self, dst_pfn: int, src_pfn: int) -> None:
+        """copy_page(): copy frame ``src_pfn`` over frame ``dst_pfn``."""
+        dst = self._check_pfn(dst_pfn)
+        src = self._check_pfn(src_pfn)
+        if dst != src:
+            self.mem[dst : dst + PAGE_SIZE] = self.mem[src : src + PAGE_SIZE]
+
+    def frame_bytes(self, pfn: int) -> bytes:
+        """A copy of the 4096 bytes of frame ``pfn``."""
+        off = self._check_pfn(pfn)
+        return bytes(self.mem[off : off + PAGE_SIZE])
+
+    def frame_is_zero(self, pfn: int) -> bool:
+        """True if every byte of frame ``pfn`` is zero."""
+        off = self._check_pfn(pfn)
+        return self.mem.startswith(_ZERO_FRAME, off)
+
+    # ---- state --------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, object]:
+        """Sparse state: the pfns of the non-zero frames (LE u32 bytes) and their bytes."""
+        pfns = bytearray()
+        chunks: list[bytes] = []
+        mem = self.mem
+        pfn = 0
+        while pfn < self.nframes:
+            off = pfn << PAGE_SHIFT
+            if not mem.startswith(_ZERO_FRAME, off):
+                pfns += pfn.to_bytes(4, "little")
+                chunks.append(bytes(mem[off : off + PAGE_SIZE]))
+            pfn += 1
+        return {"nframes": self.nframes, "pfns": bytes(pfns), "data": b"".join(chunks)}
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> PhysicalMemory:
+        """Rebuild RAM from ``to_state`` output.
+
+        Raises:
+            ValueError: the state is malformed (sizes disagree or a pfn is outside RAM).
+        """
+        nframes = state["nframes"]
+        pfns = state["pfns"]
+        data = state["data"]
+        if not isinstance(nframes, int) or not isinstance(pfns, bytes):
+            raise ValueError("physmem state: nframes must be an int and pfns bytes")
+        if not isinstance(data, bytes) or len(pfns) % 4:
+            raise ValueError("physmem state: data must be bytes and pfns a whole number of u32")
+        count = len(pfns) // 4
+        if len(data) != count * PAGE_SIZE:
+            raise ValueError(f"physmem state: {len(data)} data bytes for {count} frames")
+        pm = PhysicalMemory(nframes)
+        i = 0
+        while i < count:
+            pfn = int.from_bytes(pfns[i * 4 : i * 4 + 4], "little")
+            if pfn >= nframes:
+                raise ValueError(f"physmem state: frame {pfn} beyond {nframes} frames")
+            off = pfn << PAGE_SHIFT
+            pm.mem[off : off + PAGE_SIZE] = data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
+            i += 1
+        return pm
+
+    def __repr__(self) -> str:
+        return f"<physmem {self.nframes} frames ({_mib(self.size)})>"

@@ -1,0 +1,1 @@
+"""Scenario files, the headless runner, snapshots, the Python API and the command line."""

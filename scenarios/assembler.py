@@ -1,0 +1,723 @@
+"""Program ops: parse the op strings of a scenario and assemble them into ``Insn`` lists.
+
+Each op is one string of space-separated tokens (``"write log 0 4KiB x 256 random"``).
+``parse_op`` turns it into a typed record of ``scenarios.schema``; ``check_program`` checks
+what spans ops (balanced loops, unique checkpoints); ``assemble`` produces the instruction
+lists the kernel runs, following ``kernelmodel.syscall_abi`` and ``machine.isa``: touch, store,
+load, loop/end and compute are CPU instructions, everything else is an ``OP_SYSCALL``.
+
+Determinism: random offsets and write payload seeds are drawn from ``derive_seed(scenario
+seed, owner, program, op index, ...)``, where the owner is the task that runs the program (or
+the program itself when it is a fork target). The same scenario and seed always assemble to
+the same instructions, and two tasks running one program still write different bytes.
+
+Invariants of an ``Assembly``:
+    * ``programs[i]`` is meant to get program id ``i`` from ``Kernel.add_program`` (added in
+      order); ``fork`` instructions carry those indices;
+    * every ``OP_LOOP`` at index i has ``b`` = the index of its ``OP_ENDLOOP``, whose ``a`` = i.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from kernelmodel import syscall_abi as abi
+from kernelmodel.rng import Rng
+from machine.i386 import PAGE_OFFSET, PAGE_SIZE
+from machine.isa import (
+    OP_COMPUTE,
+    OP_ENDLOOP,
+    OP_LOAD,
+    OP_LOOP,
+    OP_STORE,
+    OP_SYSCALL,
+    OP_TOUCH,
+    TOUCH_WRITE,
+    Insn,
+)
+from scenarios.schema import (
+    POS,
+    CheckpointOp,
+    CloseOp,
+    ComputeOp,
+    EndOp,
+    ExitOp,
+    ForkOp,
+    FsyncOp,
+    LoadOp,
+    LoopOp,
+    MmapOp,
+    MsyncOp,
+    MunmapOp,
+    Op,
+    OpenOp,
+    Program,
+    ReadOp,
+    Scenario,
+    SleepOp,
+    StoreOp,
+    SyncOp,
+    TouchOp,
+    TruncateOp,
+    UnlinkOp,
+    VerifyOp,
+    WaitOp,
+    WriteOp,
+)
+from scenarios.units import UnitError, parse_duration, parse_int, parse_size
+
+#: Every op, with its usage line, in the order the documentation lists them.
+OP_USAGE: Final[dict[str, str]] = {
+    "mmap": "mmap ADDR LEN anon|FILE [offset OFF] [shared|private] [ro|rw]",
+    "munmap": "munmap ADDR LEN",
+    "touch": "touch ADDR LEN read|write [stride N]",
+    "store": "store ADDR VALUE",
+    "load": "load ADDR [expect VALUE]",
+    "open": "open PATH [create] [trunc]",
+    "close": "close PATH",
+    "read": "read PATH OFF|pos LEN [x COUNT [random|seq]]",
+    "write": "write PATH OFF|pos LEN [x COUNT [random|seq]]",
+    "fsync": "fsync PATH",
+    "fdatasync": "fdatasync PATH",
+    "sync": "sync",
+    "truncate": "truncate PATH LEN",
+    "unlink": "unlink PATH",
+    "msync": "msync ADDR LEN [sync|async]",
+    "fork": "fork PROGRAM",
+    "wait": "wait",
+    "exit": "exit [CODE]",
+    "sleep": "sleep DURATION",
+    "compute": "compute DURATION",
+    "loop": "loop N",
+    "end": "end",
+    "checkpoint": "checkpoint NAME",
+    "verify": "verify",
+}
+
+#: Largest COUNT of ``x COUNT`` (each repetition is one instruction).
+MAX_REPEAT: Final = 100_000
+#: Largest number of instructions one program may assemble to.
+MAX_PROGRAM_INSNS: Final = 1_000_000
+#: Deepest loop nesting.
+MAX_LOOP_DEPTH: Final = 16
+U32_MAX: Final = 0xFFFFFFFF
+_SEED_MASK: Final = (1 << 63) - 1
+
+PATH_RE: Final = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.\-/]*")
+NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+class OpError(ValueError):
+    """An op string that does not parse; the message is one line without the location."""
+
+
+class ProgramError(ValueError):
+    """A problem spanning ops of one program; ``index`` is the op it is reported at."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Args:
+    """The tokens of one op being parsed, with one-line error helpers."""
+
+    def __init__(self, verb: str, toks: list[str]) -> None:
+        self.verb = verb
+        self.toks = toks
+        self.pos = 1
+
+    def usage(self, message: str) -> OpError:
+        return OpError(f"{self.verb}: {message} (usage: {OP_USAGE[self.verb]})")
+
+    def need(self, what: str) -> str:
+        if self.pos >= len(self.toks):
+            raise self.usage(f"missing {what}")
+        tok = self.toks[self.pos]
+        self.pos += 1
+        return tok
+
+    def more(self) -> bool:
+        return self.pos < len(self.toks)
+
+    def done(self) -> None:
+        if self.more():
+            raise self.usage(f'unexpected "{self.toks[self.pos]}"')
+
+    def value(self, what: str, parse: Callable[[object], int]) -> int:
+        tok = self.need(what)
+        try:
+            return parse(tok)
+        except UnitError as exc:
+            raise OpError(f"{self.verb} {what}: {exc}") from None
+
+    def fail(self, what: str, message: str) -> OpError:
+        return OpError(f"{self.verb} {what}: {message}")
+
+
+def _size(value: object) -> int:
+    return parse_size(value)
+
+
+def _count(value: object) -> int:
+    return parse_int(value, "count")
+
+
+def _path(a: _Args, what: str = "PATH") -> str:
+    tok = a.need(what)
+    if not PATH_RE.fullmatch(tok):
+        raise a.fail(what, f'"{tok}" is not a file name (letters, digits, "_", ".", "-", "/")')
+    return tok
+
+
+def _name(a: _Args, what: str) -> str:
+    tok = a.need(what)
+    if not NAME_RE.fullmatch(tok):
+        raise a.fail(what, f'"{tok}" is not a name (a letter or "_", then letters, digits, '
+                           f'"_", ".", "-")')
+    return tok
+
+
+def _addr(a: _Args, page_aligned: bool) -> int:
+    addr = a.value("ADDR", _size)
+    if addr >= PAGE_OFFSET:
+        raise a.fail("ADDR", f"{addr:#x} is not a user address (user space ends at "
+                             f"{PAGE_OFFSET:#x})")
+    if page_aligned and addr % PAGE_SIZE:
+        raise a.fail("ADDR", f"{addr:#x} is not page-aligned (4KiB)")
+    if not page_aligned and addr % 4:
+        raise a.fail("ADDR", f"{addr:#x} is not 4-byte aligned (accesses are 32-bit words)")
+    return addr
+
+
+def _length(a: _Args, addr: int | None = None) -> int:
+    length = a.value("LEN", _size)
+    if length <= 0:
+        raise a.fail("LEN", "must be greater than 0")
+    if addr is not None and addr + length > PAGE_OFFSET:
+        raise a.fail("LEN", f"{addr:#x} + {length:#x} runs past the end of user space "
+                            f"({PAGE_OFFSET:#x})")
+    return length
+
+
+def _u32(a: _Args, what: str) -> int:
+    v = a.value(what, lambda x: parse_int(x, "value"))
+    if v > U32_MAX:
+        raise a.fail(what, f"{v:#x} does not fit in 32 bits")
+    return v
+
+
+def _flag(a: _Args, tok: str, current: str) -> str:
+    """Record a choice of a flag group, refusing a repeat or a conflicting second choice."""
+    if current == tok:
+        raise a.usage(f'"{tok}" given twice')
+    if current:
+        raise a.usage(f'"{current}" and "{tok}" cannot both be given')
+    return tok
+
+
+def _parse_mmap(text: str, a: _Args) -> Op:
+    addr = _addr(a, page_aligned=True)
+    length = _length(a, addr)
+    target = a.need("anon|FILE")
+    path = ""
+    if target != "anon":
+        if not PATH_RE.fullmatch(target):
+            raise a.fail("FILE", f'"{target}" is not "anon" or a file name')
+        path = target
+    offset, share, prot = -1, "", ""
+    while a.more():
+        tok = a.need("option")
+        if tok == "offset":
+            if offset >= 0:
+                raise a.usage('"offset" given twice')
+            offset = a.value("OFF", _size)
+        elif tok in ("shared", "private"):
+            share = _flag(a, tok, share)
+        elif tok in ("ro", "rw"):
+            prot = _flag(a, tok, prot)
+        else:
+            raise a.usage(f'unexpected "{tok}"')
+    if offset >= 0 and not path:
+        raise a.usage('"offset" needs a file mapping, not "anon"')
+    if offset > 0 and offset % PAGE_SIZE:
+        raise a.fail("OFF", f"{offset:#x} is not page-aligned (4KiB)")
+    return MmapOp(text=text, addr=addr, length=length, path=path, offset=max(offset, 0),
+                  shared=share == "shared", writable=prot != "ro")
+
+
+def _parse_munmap(text: str, a: _Args) -> Op:
+    addr = _addr(a, page_aligned=True)
+    length = _length(a, addr)
+    a.done()
+    return MunmapOp(text=text, addr=addr, length=length)
+
+
+def _parse_touch(text: str, a: _Args) -> Op:
+    addr = _addr(a, page_aligned=False)
+    length = _length(a, addr)
+    mode = a.need("read|write")
+    if mode not in ("read", "write"):
+        raise a.usage(f'expected "read" or "write", got "{mode}"')
+    stride = PAGE_SIZE
+    if a.more():
+        tok = a.need("option")
+        if tok != "stride":
+            raise a.usage(f'unexpected "{tok}"')
+        stride = a.value("N", _size)
+        if stride <= 0 or stride % 4:
+            raise a.fail("stride", f"{stride} must be a positive multiple of 4")
+    a.done()
+    return TouchOp(text=text, addr=addr, length=length, write=mode == "write", stride=stride)
+
+
+def _parse_store(text: str, a: _Args) -> Op:
+    addr = _addr(a, page_aligned=False)
+    value = _u32(a, "VALUE")
+    a.done()
+    return StoreOp(text=text, addr=addr, value=value)
+
+
+def _parse_load(text: str, a: _Args) -> Op:
+    addr = _addr(a, page_aligned=False)
+    expect: int | None = None
+    if a.more():
+        tok = a.need("option")
+        if tok != "expect":
+            raise a.usage(f'unexpected "{tok}"')
+        expect = _u32(a, "VALUE")
+    a.done()
+    return LoadOp(text=text, addr=addr, expect=expect)
+
+
+def _parse_open(text: str, a: _Args) -> Op:
+    path = _path(a)
+    create = trunc = False
+    while a.more():
+        tok = a.need("option")
+        if tok == "create" and not create:
+            create = True
+        elif tok == "trunc" and not trunc:
+            trunc = True
+        elif tok in ("create", "trunc"):
+            raise a.usage(f'"{tok}" given twice')
+        else:
+            raise a.usage(f'unexpected "{tok}"')
+    return OpenOp(text=text, path=path, create=create, trunc=trunc)
+
+
+def _parse_rw(text: str, a: _Args) -> Op:
+    path = _path(a)
+    off_tok = a.need("OFF")
+    offset = POS
+    if off_tok != "pos":
+        a.pos -= 1
+        offset = a.value("OFF", _size)
+    length = _length(a)
+    count, how = 1, ""
+    if a.more():
+        tok = a.need("option")
+        if tok != "x":
+            raise a.usage(f'unexpected "{tok}"')
+        count = a.value("COUNT", _count)
+        if count < 1 or count > MAX_REPEAT:
+            raise a.fail("COUNT", f"{count} is not between 1 and {MAX_REPEAT} (use a loop "
+                                  f"for more)")
+        if a.more():
+            how = a.need("random|seq")
+            if how not in ("random", "seq"):
+                raise a.usage(f'expected "random" or "seq" after the count, got "{how}"')
+    a.done()
+    if how == "random" and offset == POS:
+        raise a.usage('"random" offsets need a starting OFF, not "pos"')
+    cls = ReadOp if a.verb == "read" else WriteOp
+    return cls(text=text, path=path, offset=offset, length=length, count=count,
+               random=how == "random")
+
+
+def _parse_path_only(text: str, a: _Args) -> Op:
+    path = _path(a)
+    a.done()
+    if a.verb == "close":
+        return CloseOp(text=text, path=path)
+    if a.verb == "unlink":
+        return UnlinkOp(text=text, path=path)
+    return FsyncOp(text=text, path=path, datasync=a.verb == "fdatasync")
+
+
+def _parse_no_args(text: str, a: _Args) -> Op:
+    a.done()
+    if a.verb == "sync":
+        return SyncOp(text=text)
+    if a.verb == "wait":
+        return WaitOp(text=text)
+    if a.verb == "end":
+        return EndOp(text=text)
+    return VerifyOp(text=text)
+
+
+def _parse_truncate(text: str, a: _Args) -> Op:
+    path = _path(a)
+    length = a.value("LEN", _size)
+    a.done()
+    return TruncateOp(text=text, path=path, length=length)
+
+
+def _parse_msync(text: str, a: _Args) -> Op:
+    addr = _addr(a, page_aligned=True)
+    length = _length(a, addr)
+    mode = "sync"
+    if a.more():
+        mode = a.need("sync|async")
+        if mode not in ("sync", "async"):
+            raise a.usage(f'expected "sync" or "async", got "{mode}"')
+    a.done()
+    return MsyncOp(text=text, addr=addr, length=length, sync=mode == "sync")
+
+
+def _parse_fork(text: str, a: _Args) -> Op:
+    program = _name(a, "PROGRAM")
+    a.done()
+    return ForkOp(text=text, program=program)
+
+
+def _parse_exit(text: str, a: _Args) -> Op:
+    code = 0
+    if a.more():
+        code = a.value("CODE", lambda x: parse_int(x, "exit code"))
+        if code > 255:
+            raise a.fail("CODE", f"{code} is not between 0 and 255")
+    a.done()
+    return ExitOp(text=text, code=code)
+
+
+def _parse_time(text: str, a: _Args) -> Op:
+    ns = a.value("DURATION", parse_duration)
+    a.done()
+    if a.verb == "sleep":
+        return SleepOp(text=text, ns=ns)
+    if ns <= 0:
+        raise a.fail("DURATION", "must be greater than 0")
+    return ComputeOp(text=text, ns=ns)
+
+
+def _parse_loop(text: str, a: _Args) -> Op:
+    count = a.value("N", _count)
+    a.done()
+    if count < 1:
+        raise a.fail("N", "must be at least 1")
+    return LoopOp(text=text, count=count)
+
+
+def _parse_checkpoint(text: str, a: _Args) -> Op:
+    tok = a.need("NAME")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", tok):
+        raise a.fail("NAME", f'"{tok}" is not a name (letters, digits, "_", ".", "-")')
+    a.done()
+    return CheckpointOp(text=text, name=tok)
+
+
+_PARSERS: Final[dict[str, Callable[[str, _Args], Op]]] = {
+    "mmap": _parse_mmap,
+    "munmap": _parse_munmap,
+    "touch": _parse_touch,
+    "store": _parse_store,
+    "load": _parse_load,
+    "open": _parse_open,
+    "close": _parse_path_only,
+    "read": _parse_rw,
+    "write": _parse_rw,
+    "fsync": _parse_path_only,
+    "fdatasync": _parse_path_only,
+    "sync": _parse_no_args,
+    "truncate": _parse_truncate,
+    "unlink": _parse_path_only,
+    "msync": _parse_msync,
+    "fork": _parse_fork,
+    "wait": _parse_no_args,
+    "exit": _parse_exit,
+    "sleep": _parse_time,
+    "compute": _parse_time,
+    "loop": _parse_loop,
+    "end": _parse_no_args,
+    "checkpoint": _parse_checkpoint,
+    "verify": _parse_no_args,
+}
+
+
+def parse_op(text: str) -> Op:
+    """Parse one op string into its typed record.
+
+    Raises:
+        OpError: an unknown op (with a did-you-mean and the list of ops), a missing or
+            unexpected token (with the op's usage line), or a bad value.
+    """
+    toks = text.split()
+    if not toks:
+        raise OpError("empty op")
+    verb = toks[0]
+    parser = _PARSERS.get(verb)
+    if parser is None:
+        close = difflib.get_close_matches(verb, list(OP_USAGE), n=1, cutoff=0.6)
+        hint = f'did you mean "{close[0]}"? ' if close else ""
+        raise OpError(f'unknown op "{verb}" ({hint}expected one of: {", ".join(OP_USAGE)})')
+    return parser(" ".join(toks), _Args(verb, toks))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def op_insn_count(op: Op) -> int:
+    """How many instructions ``op`` assembles to."""
+    if isinstance(op, ReadOp | WriteOp):
+        return op.count
+    return 1
+
+
+def check_program(ops: tuple[Op, ...] | list[Op]) -> None:
+    """Check what spans ops: balanced loops (depth <= 16), unique checkpoint names, size.
+
+    Raises:
+        ProgramError: at the op concerned (index -1: the program as a whole).
+    """
+    stack: list[int] = []
+    seen: dict[str, int] = {}
+    total = 0
+    for i, op in enumerate(ops):
+        total += op_insn_count(op)
+        if isinstance(op, LoopOp):
+            stack.append(i)
+            if len(stack) > MAX_LOOP_DEPTH:
+                raise ProgramError(i, f"loops nest deeper than {MAX_LOOP_DEPTH}")
+        elif isinstance(op, EndOp):
+            if not stack:
+                raise ProgramError(i, 'end: no "loop" to close')
+            stack.pop()
+        elif isinstance(op, CheckpointOp):
+            if op.name in seen:
+                raise ProgramError(i, f'checkpoint: "{op.name}" is already recorded by '
+                                      f"op [{seen[op.name]}] of this program")
+            seen[op.name] = i
+    if stack:
+        raise ProgramError(stack[-1], 'loop: no matching "end"')
+    if total > MAX_PROGRAM_INSNS:
+        raise ProgramError(-1, f"assembles to {total} instructions (limit "
+                               f"{MAX_PROGRAM_INSNS}); use loops instead of large counts")
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+@dataclass(frozen=True)
+class AssembledProgram:
+    """One program as the kernel receives it."""
+
+    name: str
+    """The name given to ``Kernel.add_program``."""
+    program: str
+    """The scenario program it was assembled from."""
+    owner: str
+    """The task whose seeds it uses, or the program's own name for a fork target."""
+    insns: list[Insn]
+
+
+@dataclass(frozen=True)
+class Assembly:
+    """Every program to load (index = expected program id) and the tasks to spawn."""
+
+    programs: list[AssembledProgram]
+    tasks: list[tuple[str, int]]
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A 63-bit seed that depends only on ``seed`` and ``parts`` (stable across runs)."""
+    text = ":".join([str(seed), *(str(p) for p in parts)])
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & _SEED_MASK
+
+
+def _sys(nr: int, b: int = 0, c: int = 0, d: int = 0, s: str = "") -> Insn:
+    return Insn(OP_SYSCALL, nr, b, c, d, s)
+
+
+def _mmap_insn(op: MmapOp) -> Insn:
+    prot = abi.PROT_READ | (abi.PROT_WRITE if op.writable else 0)
+    flags = abi.MAP_FIXED | (abi.MAP_SHARED if op.shared else abi.MAP_PRIVATE)
+    if not op.path:
+        flags |= abi.MAP_ANONYMOUS
+    d = abi.vl_pack_mmap(prot, flags, op.offset // PAGE_SIZE)
+    return _sys(abi.SYS_mmap2, op.addr, op.length, d, op.path)
+
+
+def _open_insn(op: OpenOp) -> Insn:
+    flags = abi.O_RDWR | (abi.O_CREAT if op.create else 0) | (abi.O_TRUNC if op.trunc else 0)
+    return _sys(abi.SYS_open, flags, s=op.path)
+
+
+def _simple_insn(op: Op, fork_ids: Mapping[str, int]) -> Insn | None:
+    """The instruction of an op that assembles to exactly one, independent of position."""
+    if isinstance(op, MmapOp):
+        return _mmap_insn(op)
+    if isinstance(op, MunmapOp):
+        return _sys(abi.SYS_munmap, op.addr, op.length)
+    if isinstance(op, TouchOp):
+        return Insn(OP_TOUCH, op.addr, op.length, op.stride, TOUCH_WRITE if op.write else 0)
+    if isinstance(op, StoreOp):
+        return Insn(OP_STORE, op.addr, op.value)
+    if isinstance(op, LoadOp):
+        expect = op.expect is not None
+        return Insn(OP_LOAD, op.addr, op.expect or 0, 1 if expect else 0)
+    if isinstance(op, OpenOp):
+        return _open_insn(op)
+    if isinstance(op, CloseOp):
+        return _sys(abi.SYS_close, s=op.path)
+    if isinstance(op, FsyncOp):
+        return _sys(abi.SYS_fdatasync if op.datasync else abi.SYS_fsync, s=op.path)
+    if isinstance(op, SyncOp):
+        return _sys(abi.SYS_sync)
+    if isinstance(op, TruncateOp):
+        return _sys(abi.SYS_ftruncate, op.length, s=op.path)
+    if isinstance(op, UnlinkOp):
+        return _sys(abi.SYS_unlink, s=op.path)
+    if isinstance(op, MsyncOp):
+        return _sys(abi.SYS_msync, op.addr, op.length, abi.MS_SYNC if op.sync else abi.MS_ASYNC)
+    if isinstance(op, ForkOp):
+        return _sys(abi.SYS_fork, fork_ids[op.program])
+    if isinstance(op, WaitOp):
+        return _sys(abi.VL_WAIT_CHILDREN)
+    if isinstance(op, ExitOp):
+        return _sys(abi.SYS_exit, op.code)
+    if isinstance(op, SleepOp):
+        return _sys(abi.SYS_nanosleep, op.ns)
+    if isinstance(op, ComputeOp):
+        return Insn(OP_COMPUTE, op.ns)
+    if isinstance(op, CheckpointOp):
+        return _sys(abi.VL_CHECKPOINT, s=op.name)
+    if isinstance(op, VerifyOp):
+        return _sys(abi.VL_VERIFY)
+    return None
+
+
+def _offsets(op: ReadOp | WriteOp, file_size: int | None, rng: Rng) -> list[int]:
+    """The file offset of each repetition of a read or write."""
+    if op.random:
+        if file_size is None or op.offset + op.length > file_size:
+            raise ValueError(f"{op.text}: random offsets need the file's size")
+        slots = (file_size - op.offset - op.length) // PAGE_SIZE + 1
+        return [op.offset + rng.below(slots) * PAGE_SIZE for _ in range(op.count)]
+    if op.offset == POS:
+        return [POS] * op.count
+    return [op.offset + rep * op.length for rep in range(op.count)]
+
+
+def _rw_insns(op: ReadOp | WriteOp, where: tuple[int, str, str, int],
+              file_sizes: Mapping[str, int]) -> list[Insn]:
+    seed, owner, program, index = where
+    rng = Rng(derive_seed(seed, owner, program, index, "offsets"))
+    offsets = _offsets(op, file_sizes.get(op.path), rng)
+    if isinstance(op, ReadOp):
+        return [_sys(abi.SYS_read, off, op.length, s=op.path) for off in offsets]
+    return [_sys(abi.SYS_write, off, op.length, derive_seed(seed, owner, program, index, rep),
+                 op.path) for rep, off in enumerate(offsets)]
+
+
+def assemble_program(
+    program: Program,
+    *,
+    seed: int,
+    owner: str,
+    fork_ids: Mapping[str, int],
+    file_sizes: Mapping[str, int],
+) -> list[Insn]:
+    """Assemble one program.
+
+    Args:
+        program: a program of a validated scenario (``check_program`` passed).
+        seed: the scenario seed.
+        owner: the task name (or program name for a fork target) the seeds are drawn for.
+        fork_ids: program id of every fork target.
+        file_sizes: boot-time size of each file, for random offsets.
+
+    Caller: the program comes from a validated ``Scenario``.
+    """
+    out: list[Insn] = []
+    loops: list[int] = []
+    for index, op in enumerate(program.ops):
+        if isinstance(op, LoopOp):
+            loops.append(len(out))
+            out.append(Insn(OP_LOOP, op.count, 0))
+        elif isinstance(op, EndOp):
+            start = loops.pop()
+            out[start].b = len(out)
+            out.append(Insn(OP_ENDLOOP, start))
+        elif isinstance(op, ReadOp | WriteOp):
+            out.extend(_rw_insns(op, (seed, owner, program.name, index), file_sizes))
+        else:
+            insn = _simple_insn(op, fork_ids)
+            if insn is None:  # pragma: no cover - every Op subclass is handled above
+                raise TypeError(f"assemble_program: no encoding for {op!r}")
+            out.append(insn)
+    return out
+
+
+def _reachable(scenario: Scenario) -> list[str]:
+    """Programs run by tasks or forked from them, in declaration order."""
+    found = {t.program for t in scenario.tasks}
+    todo = [t.program for t in scenario.tasks]
+    while todo:
+        prog = scenario.programs[todo.pop()]
+        for op in prog.ops:
+            if isinstance(op, ForkOp) and op.program not in found:
+                found.add(op.program)
+                todo.append(op.program)
+    return [name for name in scenario.programs if name in found]
+
+
+def _fork_targets(scenario: Scenario, reachable: list[str]) -> list[str]:
+    targets: dict[str, None] = {}
+    for name in reachable:
+        for op in scenario.programs[name].ops:
+            if isinstance(op, ForkOp):
+                targets[op.program] = None
+    return [name for name in scenario.programs if name in targets]
+
+
+def assemble(scenario: Scenario, seed: int | None = None) -> Assembly:
+    """Assemble every program a run needs: one per fork target, then one per task.
+
+    Args:
+        scenario: a validated scenario.
+        seed: overrides ``scenario.seed`` when given.
+
+    Returns:
+        The programs in the order they must be added to the kernel and the tasks to spawn.
+    """
+    s = scenario.seed if seed is None else seed
+    sizes = scenario.file_sizes()
+    targets = _fork_targets(scenario, _reachable(scenario))
+    fork_ids = {name: i for i, name in enumerate(targets)}
+    programs = [
+        AssembledProgram(name, name, name, assemble_program(
+            scenario.programs[name], seed=s, owner=name, fork_ids=fork_ids, file_sizes=sizes))
+        for name in targets
+    ]
+    users: dict[str, int] = {}
+    for t in scenario.tasks:
+        users[t.program] = users.get(t.program, 0) + 1
+    tasks: list[tuple[str, int]] = []
+    for t in scenario.tasks:
+        unique = users[t.program] == 1 and t.program not in fork_ids
+        name = t.program if unique else f"{t.program}@{t.name}"
+        insns = assemble_program(scenario.programs[t.program], seed=s, owner=t.name,
+                                 fork_ids=fork_ids, file_sizes=sizes)
+        tasks.append((t.name, len(programs)))
+        programs.append(AssembledProgram(name, t.program, t.name, insns))
+    return Assembly(programs, tasks)

@@ -1,0 +1,368 @@
+"""Speed workloads behind ``vmlab bench`` and ``benchmarks/``.
+
+Each workload builds its objects, then times only the measured loop (``time.perf_counter``
+here, in the harness: the model itself never reads a clock). ``vmlab bench`` runs the list
+twice, in two child processes, one importing the compiled modules and one the Python sources
+(``VMLAB_INTERPRETED=1``), and prints them side by side.
+
+Run one flavour directly: ``python -m scenarios.benchmark [--quick] [--only NAME,...]``
+prints JSON lines, one per workload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class BenchResult:
+    """One measured workload: ``ops`` operations in ``seconds`` of wall time."""
+
+    name: str
+    group: str
+    ops: int
+    seconds: float
+    unit: str
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds if self.seconds > 0 else 0.0
+
+
+def _timed(fn: Callable[[], int]) -> tuple[int, float]:
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        ops = fn()
+        return ops, time.perf_counter() - t0
+    finally:
+        gc.enable()
+
+
+def _scaled(quick: bool, full: int, small: int) -> int:
+    return small if quick else full
+
+
+# ------------------------------------------------------------------ machine workloads
+
+
+def _mapped_mmu(npages: int) -> tuple[object, object, int]:
+    from machine.bench_support import vl_build_identity_mapping
+    from machine.mmu import MMU
+    from machine.physmem import PhysicalMemory
+
+    nframes = npages + npages // 1024 + 16
+    mem = PhysicalMemory(nframes)
+    mmu = MMU(mem, 64)
+    pgd_pfn = 1
+    mem.zero_frame(pgd_pfn)
+    mmu.load_cr3(pgd_pfn << 12)
+    first_pt = 2
+    first_data = first_pt + npages // 1024 + 2
+    base = 0x40000000
+    vl_build_identity_mapping(mem, mmu, base, npages, first_data, first_pt)
+    return mem, mmu, base
+
+
+def bench_tlb_hits(quick: bool) -> BenchResult:
+    from machine.bench_support import vl_bench_tlb_hits
+    from machine.mmu import MMU
+
+    _, mmu, base = _mapped_mmu(16)
+    assert isinstance(mmu, MMU)
+    n = _scaled(quick, 20_000_000, 2_000_000)
+    if os.environ.get("VMLAB_INTERPRETED") == "1":
+        n //= 10
+    mmu.probe(base, False, True)
+    ops, secs = _timed(lambda: (vl_bench_tlb_hits(mmu, base, n), n)[1])
+    return BenchResult("mmu translate, TLB hit", "machine", ops, secs, "translations/s")
+
+
+def bench_random_pages(quick: bool) -> BenchResult:
+    from machine.bench_support import vl_bench_random_pages
+    from machine.mmu import MMU
+
+    npages = 2048  # 8 MiB
+    _, mmu, base = _mapped_mmu(npages)
+    assert isinstance(mmu, MMU)
+    n = _scaled(quick, 2_000_000, 300_000)
+    x = 12345
+    vaddrs = []
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        vaddrs.append(base + (x % npages) * 4096 + (x & 0xFFC))
+    ops, secs = _timed(lambda: (vl_bench_random_pages(mmu, vaddrs), n)[1])
+    return BenchResult(
+        "mmu translate, random pages over 8 MiB", "machine", ops, secs, "translations/s"
+    )
+
+
+def bench_cpu_touch(quick: bool) -> BenchResult:
+    from machine.cpu import Cpu, CpuContext
+    from machine.isa import OP_ENDLOOP, OP_LOOP, OP_TOUCH, TOUCH_WRITE, Insn
+    from machine.mmu import MMU
+    from machine.physmem import PhysicalMemory
+    from machine.testing_support import VlFakeTrap
+
+    npages = 1024  # 4 MiB resident
+    mem = PhysicalMemory(npages + 64)
+    mmu = MMU(mem, 64)
+    cpu = Cpu(mmu, mem)
+    trap = VlFakeTrap(mem, mmu, cpu, 1, 2)
+    loops = _scaled(quick, 40, 6)
+    prog = [
+        Insn(OP_LOOP, loops, 2),
+        Insn(OP_TOUCH, 0x40000000, npages * 4096, 64, TOUCH_WRITE),
+        Insn(OP_ENDLOOP, 0),
+    ]
+    warm = CpuContext(1, [Insn(OP_TOUCH, 0x40000000, npages * 4096, 4096, TOUCH_WRITE)])
+    cpu.run(warm, 1 << 62, trap)
+    ctx = CpuContext(1, prog)
+    before = cpu.accesses
+
+    def run() -> int:
+        cpu.run(ctx, 1 << 62, trap)
+        return int(cpu.accesses - before)
+
+    ops, secs = _timed(run)
+    return BenchResult(
+        "cpu touch loop over 4 MiB (stride 64, writes)", "machine", ops, secs, "accesses/s"
+    )
+
+
+def bench_disk(quick: bool) -> BenchResult:
+    from machine.clock import Clock
+    from machine.disk import Disk
+
+    clock = Clock()
+    disk = Disk(clock, (1 << 30) // 512, "deadline")
+    n = _scaled(quick, 100_000, 10_000)
+    payload = bytes(4096)
+    nsect = (1 << 30) // 512
+
+    def run() -> int:
+        x = 7
+        done = 0
+        submitted = 0
+        while done < n:
+            while submitted < n and submitted - done < 32:
+                x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+                disk.submit((x % (nsect // 8)) * 8, 8, True, payload, submitted)
+                submitted += 1
+            ev = clock.pop()
+            assert ev is not None
+            disk.complete()
+            done += 1
+        return done
+
+    ops, secs = _timed(run)
+    return BenchResult(
+        "disk requests simulated (random 4 KiB writes, depth 32)",
+        "machine",
+        ops,
+        secs,
+        "requests/s",
+    )
+
+
+# ------------------------------------------------------------------ radix tree workloads
+
+
+def _indices(n: int, shuffled: bool) -> list[int]:
+    idx = list(range(n))
+    if shuffled:
+        x = 99991
+        for i in range(n - 1, 0, -1):
+            x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+            j = (x >> 33) % (i + 1)
+            idx[i], idx[j] = idx[j], idx[i]
+    return idx
+
+
+def _radix_results(quick: bool) -> list[BenchResult]:
+    from kernelmodel.radix_bench import (
+        vl_bench_gang_tag,
+        vl_bench_insert,
+        vl_bench_lookup,
+        vl_bench_tag_clear,
+        vl_bench_tag_set,
+    )
+    from kernelmodel.radix_tree import RadixTreeRoot
+
+    n = _scaled(quick, 1_000_000, 100_000)
+    seq = _indices(n, False)
+    rnd = _indices(n, True)
+    item = object()
+    out: list[BenchResult] = []
+    root = RadixTreeRoot()
+    ops, secs = _timed(lambda: vl_bench_insert(root, seq, item))
+    out.append(BenchResult("radix insert, sequential", "radix", ops, secs, "ops/s"))
+    ops, secs = _timed(lambda: vl_bench_lookup(root, seq))
+    out.append(BenchResult("radix lookup, sequential", "radix", ops, secs, "ops/s"))
+    ops, secs = _timed(lambda: vl_bench_lookup(root, rnd))
+    out.append(BenchResult("radix lookup, random", "radix", ops, secs, "ops/s"))
+    ops, secs = _timed(lambda: vl_bench_tag_set(root, rnd, 0))
+    out.append(BenchResult("radix tag_set, random", "radix", ops, secs, "ops/s"))
+    ops, secs = _timed(lambda: vl_bench_gang_tag(root, 0, 16))
+    out.append(BenchResult("radix gang_lookup_tag, batches of 16", "radix", ops, secs, "items/s"))
+    ops, secs = _timed(lambda: vl_bench_tag_clear(root, rnd, 0))
+    out.append(BenchResult("radix tag_clear, random", "radix", ops, secs, "ops/s"))
+    root2 = RadixTreeRoot()
+    ops, secs = _timed(lambda: vl_bench_insert(root2, rnd, item))
+    out.append(BenchResult("radix insert, random", "radix", ops, secs, "ops/s"))
+    return out
+
+
+def bench_writeback(quick: bool) -> BenchResult:
+    """Dirty a file in random page order with 4 KiB writes, then sync(2): sim and wall time."""
+    from kernelmodel.kernel import Kernel, KernelConfig
+    from kernelmodel.syscall_abi import O_RDWR, SYS_open, SYS_sync, SYS_write
+    from machine.board import Machine, MachineConfig
+    from machine.isa import OP_SYSCALL, Insn
+
+    mib = _scaled(quick, 64, 8)
+    pages = mib * 256
+    machine = Machine(MachineConfig(mem_bytes=(2 * mib + 32) << 20, disk_bytes=1 << 30))
+    k = Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20, seed=3))
+    k.create_file("data", mib << 20, "zero", 0)
+    order = _indices(pages, True)
+    prog = [Insn(OP_SYSCALL, SYS_open, O_RDWR, s="data")]
+    prog += [Insn(OP_SYSCALL, SYS_write, i * 4096, 4096, i + 1, s="data") for i in order]
+    prog.append(Insn(OP_SYSCALL, SYS_sync))
+    k.spawn("writer", k.add_program("writer", prog))
+
+    def run() -> int:
+        while not k.all_user_tasks_exited() and machine.step():
+            pass
+        return pages
+
+    ops, secs = _timed(run)
+    sim = machine.clock.now / 1e9
+    note = f"{mib} MiB: {sim:.2f} s simulated, head travel {machine.disk.head_travel} sectors"
+    return BenchResult(
+        f"writeback run: dirty {mib} MiB at random, sync", "kernel", ops, secs, "pages/s", note
+    )
+
+
+def _fault_kernel(mib: int) -> tuple[object, object]:
+    from kernelmodel.kernel import Kernel, KernelConfig
+    from machine.board import Machine, MachineConfig
+
+    machine = Machine(MachineConfig(mem_bytes=(3 * mib + 32) << 20, disk_bytes=256 << 20))
+    return machine, Kernel.boot(machine, KernelConfig(swap_bytes=32 << 20, seed=4))
+
+
+def bench_faults(quick: bool) -> list[BenchResult]:
+    """Anonymous write faults (do_anonymous_page) and COW faults (do_wp_page) per wall second."""
+    from kernelmodel.kernel import Kernel
+    from kernelmodel.syscall_abi import (
+        MAP_ANONYMOUS,
+        MAP_PRIVATE,
+        PROT_READ,
+        PROT_WRITE,
+        VL_WAIT_CHILDREN,
+        SYS_fork,
+        SYS_mmap2,
+        vl_pack_mmap,
+    )
+    from machine.board import Machine
+    from machine.isa import OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
+
+    mib = _scaled(quick, 64, 8)
+    machine, k = _fault_kernel(mib)
+    assert isinstance(machine, Machine) and isinstance(k, Kernel)
+    base, length = 0x40000000, mib << 20
+    child = k.add_program("child", [Insn(OP_TOUCH, base, length, 4096, TOUCH_WRITE)])
+    prot = vl_pack_mmap(PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0)
+    parent = [
+        Insn(OP_SYSCALL, SYS_mmap2, base, length, prot),
+        Insn(OP_TOUCH, base, length, 4096, TOUCH_WRITE),
+        Insn(OP_SYSCALL, SYS_fork, child),
+        Insn(OP_SYSCALL, VL_WAIT_CHILDREN),
+    ]
+    k.spawn("parent", k.add_program("parent", parent))
+    out: list[BenchResult] = []
+
+    def until(pred: Callable[[], bool]) -> int:
+        n = 0
+        while not pred() and machine.step():
+            n += 1
+        return n
+
+    anon_before = k.vmstat.pgfault
+    _, secs = _timed(lambda: until(lambda: k.vmstat.pgfault - anon_before >= mib * 256))
+    out.append(
+        BenchResult(
+            "anonymous write faults", "kernel", k.vmstat.pgfault - anon_before, secs, "faults/s"
+        )
+    )
+    cow_before = k.vmstat.cow_faults
+    _, secs = _timed(lambda: until(k.all_user_tasks_exited))
+    out.append(
+        BenchResult(
+            "COW faults after fork",
+            "kernel",
+            k.vmstat.cow_faults - cow_before,
+            secs,
+            "faults/s",
+            "wall time includes fork and both exits",
+        )
+    )
+    return out
+
+
+WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
+    "tlb": lambda q: [bench_tlb_hits(q)],
+    "random-pages": lambda q: [bench_random_pages(q)],
+    "cpu": lambda q: [bench_cpu_touch(q)],
+    "disk": lambda q: [bench_disk(q)],
+    "radix": _radix_results,
+    "writeback": lambda q: [bench_writeback(q)],
+    "faults": bench_faults,
+}
+
+
+def run_workloads(quick: bool, only: list[str] | None) -> list[BenchResult]:
+    """Run the selected workloads in this process (whatever flavour it imported)."""
+    results: list[BenchResult] = []
+    for name, fn in WORKLOADS.items():
+        if only and name not in only:
+            continue
+        results.extend(fn(quick))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scenarios.benchmark")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="")
+    args = parser.parse_args(argv)
+    from scenarios.flavour import flavour
+
+    kind = flavour()
+    only = [s for s in args.only.split(",") if s] or None
+    for r in run_workloads(args.quick, only):
+        rec = {
+            "flavour": kind,
+            "name": r.name,
+            "group": r.group,
+            "ops": r.ops,
+            "seconds": r.seconds,
+            "unit": r.unit,
+            "note": r.note,
+        }
+        print(json.dumps(rec), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``vmlab`` command line: one module per subcommand, imported only when used."""

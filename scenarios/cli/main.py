@@ -1,0 +1,86 @@
+"""Entry point of the ``vmlab`` command.
+
+``vmlab`` alone opens the dashboard on the built-in default scenario; every other form is a
+subcommand whose module is imported only when it runs, so headless commands never import
+Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+from scenarios.cli.common import CliError, VmlabArgumentParser
+
+#: subcommand -> (module under scenarios.cli, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "run a scenario headless and print its results"),
+    "resume": ("resume", "continue a run from a snapshot file"),
+    "snapshot": ("snapshot_cmd", "look inside snapshots: info, decode, diff"),
+    "tui": ("tui_cmd", "open the dashboard on a scenario or a snapshot"),
+    "scenarios": ("list_scenarios", "list the built-in scenarios"),
+    "bench": ("bench", "measure the simulator's speed, compiled and pure side by side"),
+    "version": ("version", "print the version and whether the model is compiled"),
+}
+
+EPILOG = """\
+examples:
+  vmlab                              open the dashboard on the built-in default scenario
+  vmlab run default                  run the default scenario headless
+  vmlab run writeback-order --json out.json
+  vmlab scenarios                    what is built in
+  vmlab bench --quick                how fast is this build
+
+Run 'vmlab COMMAND --help' for a command's options.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = VmlabArgumentParser(
+        prog="vmlab",
+        description=(
+            "An emulated i386 machine running a model of the Linux 2.6.6 virtual-memory "
+            "subsystem: watch it, script it, measure it, snapshot it."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        mod = importlib.import_module(f"scenarios.cli.{module}")
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=mod.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 expectation failed, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        if importlib.util.find_spec("tui.app") is None:
+            parser.print_help()
+            return 0
+        mod = importlib.import_module("scenarios.cli.tui_cmd")
+        return int(mod.execute(args))
+    try:
+        return int(args._module.execute(args))
+    except CliError as exc:
+        print(f"vmlab {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vmlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

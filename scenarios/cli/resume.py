@@ -1,0 +1,74 @@
+"""Continue a run from a snapshot, exactly where it stopped, with the output of 'vmlab run'.
+
+FILE is a snapshot written by 'vmlab run --snapshot-at POINT --snapshot-out FILE' (or by the
+Python API's save_snapshot). The run goes on to the end of the scenario, or to --until (an
+absolute simulated time, event count or checkpoint, as for 'vmlab run'); the summary, --json
+and the state hash are those the uninterrupted run prints. --trace writes the trace events
+from the snapshot on.
+
+Before anything runs, the snapshot is checked: its format and version, its checksum, the shape
+of every section, the state hash, and the restored kernel against the invariant checker and
+the data oracle. A damaged or foreign file is refused with one line.
+
+exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
+
+examples:
+  vmlab run swap-storm --snapshot-at 2s --snapshot-out storm.vmsnap
+  vmlab resume storm.vmsnap
+  vmlab resume storm.vmsnap --until 3s --json rest.json --trace rest.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scenarios.cli.common import CliError
+from scenarios.cli.running import (
+    Outputs,
+    Until,
+    open_output,
+    parse_until,
+    run_session,
+    snapshot_request,
+)
+from scenarios.units import format_duration
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a snapshot file")
+    parser.add_argument("--until", metavar="TIME|EVENTS|CHECKPOINT",
+                        help="stop early: at a simulated time (2s), after a number of events "
+                             "since boot (100000) or at a checkpoint (synced)")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
+    parser.add_argument("--trace", metavar="FILE",
+                        help="write the trace events from the snapshot on as JSON lines")
+    parser.add_argument("--snapshot-at", metavar="POINT",
+                        help="save another snapshot when the run reaches POINT")
+    parser.add_argument("--snapshot-out", metavar="FILE", help="where --snapshot-at writes")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing; the exit status tells the outcome")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from scenarios.snapshot import SnapshotError, load_snapshot
+
+    try:
+        session = load_snapshot(args.file)
+    except SnapshotError as exc:
+        raise CliError(str(exc)) from None
+    scenario = session.scenario
+    until = parse_until(args.until, scenario) if args.until is not None else Until()
+    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)
+    trace = open_output(args.trace, "--trace")
+    json_out = open_output(args.json, "--json")
+    try:
+        if trace is not None:
+            session.trace_to(trace, from_start=False)
+        resumed = (f"{args.file} ({format_duration(session.sim_time_ns)}, "
+                   f"event {session.events:,})")
+        return run_session(session, until, Outputs(json_out, args.quiet, resumed), "resume",
+                           request)
+    finally:
+        for f in (trace, json_out):
+            if f is not None:
+                f.close()

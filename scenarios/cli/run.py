@@ -1,0 +1,99 @@
+"""Run a scenario headless and print its results.
+
+SCENARIO is a built-in name (see 'vmlab scenarios') or a .toml file. The run ends when every
+task has exited, nothing is left to do, or the scenario's duration is reached; --until stops
+it earlier. A table of results follows: simulated and wall time, events, key counters, every
+expectation with its outcome, and the state hash (equal for equal scenario, seed and kernel).
+
+exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
+
+examples:
+  vmlab run default
+  vmlab run fsync-under-writeback --seed 7 --json result.json
+  vmlab run my.toml --until synced          stop at checkpoint "synced"
+  vmlab run my.toml --until 2s --trace t.jsonl
+  vmlab run swap-storm --snapshot-at 2.5s --snapshot-out storm.vmsnap
+                                            save the state at 2.5 s; 'vmlab resume' it
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scenarios.cli.common import CliError
+from scenarios.cli.running import (
+    KEY_COUNTERS,
+    Outputs,
+    Until,
+    open_output,
+    parse_until,
+    run_session,
+    snapshot_request,
+)
+from scenarios.loader import ScenarioError
+from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
+from scenarios.schema import Scenario
+from scenarios.units import UnitError, parse_int
+
+__all__ = ["KEY_COUNTERS", "Until", "add_arguments", "execute", "parse_until"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", metavar="SCENARIO",
+                        help="a built-in scenario name or a .toml file")
+    parser.add_argument("--seed", metavar="N", help="override the scenario's seed")
+    parser.add_argument("--kernel", metavar="PROFILE",
+                        help="run on this kernel profile instead (2.6.5, 2.6.6, 2.6.7)")
+    parser.add_argument("--until", metavar="TIME|EVENTS|CHECKPOINT",
+                        help="stop early: at a simulated time (2s), after a number of events "
+                             "(100000) or at a checkpoint (synced)")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
+    parser.add_argument("--trace", metavar="FILE",
+                        help="write every trace event as a JSON line to FILE")
+    parser.add_argument("--snapshot-at", metavar="POINT",
+                        help="save a snapshot when the run reaches POINT (a time, an event "
+                             "count or a checkpoint, as --until takes), then go on")
+    parser.add_argument("--snapshot-out", metavar="FILE",
+                        help="where --snapshot-at writes; 'vmlab resume FILE' continues there")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing; the exit status tells the outcome")
+
+
+def _seed(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_int(text, "seed")
+    except UnitError as exc:
+        raise CliError(f"--seed: {exc}") from None
+
+
+def execute(args: argparse.Namespace) -> int:
+    from scenarios.library import load_scenario
+    from scenarios.session import Session, SessionError
+
+    try:
+        scenario: Scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+    until = parse_until(args.until, scenario) if args.until is not None else Until()
+    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)
+    seed = _seed(args.seed)
+    try:
+        check_runnable(resolve_kernel(scenario.kernel, args.kernel))
+    except ProfileError as exc:
+        raise CliError(str(exc)) from None
+    trace = open_output(args.trace, "--trace")
+    json_out = open_output(args.json, "--json")
+    try:
+        try:
+            session = Session(scenario, seed=seed, kernel=args.kernel)
+        except SessionError as exc:
+            raise CliError(str(exc)) from None
+        if trace is not None:
+            session.trace_to(trace)
+        return run_session(session, until, Outputs(json_out, args.quiet), "run", request)
+    finally:
+        for f in (trace, json_out):
+            if f is not None:
+                f.close()

@@ -1,0 +1,285 @@
+"""What 'vmlab run' and 'vmlab resume' share: stopping points, the run loop, snapshots on the
+way, and the results (summary table, --json, exit status).
+
+A stopping point (``Point``) is a simulated time, an event count or a checkpoint name, parsed
+from the forms --until and --snapshot-at take. ``run_session`` runs a session to --until (or
+the end), saving a snapshot at --snapshot-at on the way, and reports exactly as 'vmlab run'
+always has.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+from scenarios.cli.common import CliError
+from scenarios.expect import suggest
+from scenarios.schema import Scenario
+from scenarios.units import UnitError, format_duration, format_size, parse_duration, parse_int
+
+if TYPE_CHECKING:
+    from scenarios.session import ExpectationResult, Session
+
+#: Counters the summary shows when the kernel reports them.
+KEY_COUNTERS = (
+    "nr_dirty", "nr_writeback", "nr_pagecache", "nr_mapped", "nr_anon", "pgpgin", "pgpgout",
+    "pswpin", "pswpout", "pgfault", "pgmajfault", "cow_faults", "writeback_pages",
+    "fsync_calls", "fsync_latency_ns", "throttled_ns", "pgscan", "pgsteal",
+    "try_to_unmap_calls", "rmap_walk_steps", "head_travel_sectors", "oom_kill", "segfaults",
+)
+
+
+@dataclass(frozen=True)
+class Until:
+    """A stopping point: at most one field is set (none: run to the end)."""
+
+    time_ns: int | None = None
+    events: int | None = None
+    checkpoint: str | None = None
+
+    def kind(self) -> str:
+        """The Session.run stop reason this point gives ("time", "events", "checkpoint")."""
+        if self.time_ns is not None:
+            return "time"
+        if self.events is not None:
+            return "events"
+        return "checkpoint" if self.checkpoint is not None else "end"
+
+    def describe(self) -> str:
+        if self.time_ns is not None:
+            return format_duration(self.time_ns)
+        if self.events is not None:
+            return f"event {self.events:,}"
+        return f'checkpoint "{self.checkpoint}"' if self.checkpoint is not None else "the end"
+
+    def reached(self, session: Session, first_hit: int) -> bool:
+        """True once ``session`` stands at or past the point (checkpoints: hit since
+        ``first_hit``, an index into session.checkpoints)."""
+        if self.time_ns is not None:
+            return session.kernel.machine.clock.peek_time() > self.time_ns
+        if self.events is not None:
+            return session.events >= self.events
+        if self.checkpoint is not None:
+            return any(r.name == self.checkpoint for r in session.checkpoints[first_hit:])
+        return False
+
+
+def parse_until(text: str, scenario: Scenario, option: str = "--until") -> Until:
+    """Interpret a stopping point: a duration with a unit, a plain event count, or a
+    checkpoint name.
+
+    Raises:
+        CliError: none of the three.
+    """
+    names = scenario.checkpoint_names()
+    if text in names:
+        return Until(checkpoint=text)
+    try:
+        return Until(events=parse_int(text, "event count"))
+    except UnitError:
+        pass
+    try:
+        return Until(time_ns=parse_duration(text))
+    except UnitError:
+        pass
+    known = f"; its checkpoints: {', '.join(names)}" if names else ""
+    raise CliError(f'{option}: "{text}" is not a time (2s), an event count (100000) or a '
+                   f"checkpoint of {scenario.name}{suggest(text, names)}{known}")
+
+
+def open_output(path: str | None, option: str) -> TextIO | None:
+    """Open an output file named by an option (the caller closes it)."""
+    if path is None:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{option}: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def progress_run(session: Session, until: Until, show: bool,
+                 predicate: Callable[[Session], bool] | None = None) -> str:
+    """Run the session, with a rich progress bar of simulated time when ``show``."""
+    if not show:
+        return session.run(until_ns=until.time_ns, until_events=until.events,
+                           until_checkpoint=until.checkpoint, predicate=predicate)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    total = session.scenario.duration_ns
+    if until.time_ns is not None:
+        total = min(total, until.time_ns)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.fields[sim]} simulated, {task.fields[events]} events"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(session.scenario.name, total=total, sim="0s", events=0)
+
+        def update(now: int, events: int) -> None:
+            bar.update(task, completed=min(now, total), sim=format_duration(now), events=events)
+
+        return session.run(until_ns=until.time_ns, until_events=until.events,
+                           until_checkpoint=until.checkpoint, predicate=predicate,
+                           progress=update)
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """--snapshot-at POINT --snapshot-out FILE."""
+
+    point: Until
+    path: str
+
+
+def snapshot_request(at: str | None, out: str | None, scenario: Scenario) -> SnapshotRequest | None:
+    """Check that --snapshot-at and --snapshot-out come together and parse the point."""
+    if at is None and out is None:
+        return None
+    if at is None or out is None:
+        missing = "--snapshot-out FILE" if out is None else "--snapshot-at POINT"
+        raise CliError(f"{missing} is needed too (--snapshot-at POINT --snapshot-out FILE)")
+    return SnapshotRequest(parse_until(at, scenario, "--snapshot-at"), out)
+
+
+def _run_with_snapshot(session: Session, until: Until, show: bool,
+                       request: SnapshotRequest, command: str) -> str:
+    """Run to the snapshot point (or --until, or the end, whichever comes first), save the
+    snapshot there, then go on to --until or the end."""
+    from scenarios.snapshot import SnapshotError, save_snapshot
+
+    first = len(session.checkpoints)
+    point = request.point
+
+    def stop(s: Session) -> bool:
+        return point.reached(s, first) or until.reached(s, first)
+
+    stopped = "predicate" if stop(session) else progress_run(session, Until(), show, stop)
+    reached = point.reached(session, first)
+    try:
+        saved = save_snapshot(session, request.path)
+    except SnapshotError as exc:
+        raise CliError(str(exc)) from None
+    if not reached:
+        print(f"vmlab {command}: the run stopped before --snapshot-at {point.describe()}; "
+              f"the snapshot was taken where it stopped", file=sys.stderr)
+    if show:
+        print(f"snapshot: {saved.path} ({format_size(saved.size)}) at "
+              f"{format_duration(session.sim_time_ns)}, event {session.events:,}",
+              file=sys.stderr)
+    if stopped == "end":
+        return stopped
+    if until.reached(session, first):
+        return until.kind()
+    return progress_run(session, until, show)
+
+
+def _result_json(session: Session, metrics: dict[str, int], results: list[ExpectationResult],
+                 stopped: str, digest: str) -> dict[str, object]:
+    spec = session.kernel_spec
+    return {
+        "scenario": session.scenario.name,
+        "kernel": spec.profile,
+        "switches": {"writeback": spec.writeback, "rmap": spec.rmap},
+        "seed": session.seed,
+        "stopped": stopped if stopped != "end" else f"end ({session.end_reason})",
+        "sim_time_ns": session.sim_time_ns,
+        "events": session.events,
+        "state_hash": digest,
+        "metrics": metrics,
+        "expectations": [{"name": r.name, "ok": r.ok, "detail": r.detail} for r in results],
+    }
+
+
+def _print_summary(session: Session, metrics: dict[str, int], results: list[ExpectationResult],
+                   stopped: str, wall_s: float, digest: str, resumed: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    spec = session.kernel_spec
+    console = Console(highlight=False)
+    table = Table(title=f"{session.scenario.name}: kernel {spec.profile} "
+                        f"(writeback={spec.writeback}, rmap={spec.rmap}), seed {session.seed}",
+                  show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    if resumed is not None:
+        table.add_row("resumed from", resumed)
+    how = f"end ({session.end_reason})" if stopped == "end" else f"--until ({stopped})"
+    table.add_row("stopped", how)
+    table.add_row("simulated time", format_duration(session.sim_time_ns))
+    table.add_row("events", f"{session.events:,}")
+    table.add_row("wall time", f"{wall_s:.2f}s")
+    accesses = metrics.get("tlb_hits", 0) + metrics.get("tlb_misses", 0)
+    if wall_s > 0:
+        table.add_row("simulated accesses/s", f"{accesses / wall_s:,.0f}")
+        table.add_row("events/s", f"{session.events / wall_s:,.0f}")
+    for name in KEY_COUNTERS:
+        if name in metrics:
+            value = metrics[name]
+            shown = f"{value:,}" + (f" ({format_duration(value)})" if name.endswith("_ns") else "")
+            table.add_row(name, shown)
+    table.add_row("state hash", digest)
+    console.print(table)
+    if results:
+        exp = Table(title="expectations", title_justify="left")
+        exp.add_column("", width=4)
+        exp.add_column("expectation")
+        exp.add_column("detail")
+        for r in results:
+            exp.add_row("[green]pass[/]" if r.ok else "[red]FAIL[/]", r.name, r.detail)
+        console.print(exp)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where the results go; ``resumed`` names the snapshot a resumed run started from."""
+
+    json_out: TextIO | None = None
+    quiet: bool = False
+    resumed: str | None = None
+
+
+def run_session(session: Session, until: Until, outputs: Outputs, command: str,
+                request: SnapshotRequest | None = None) -> int:
+    """Run ``session`` to ``until`` (snapshotting on the way if asked) and report.
+
+    Returns:
+        0 when every expectation holds, 1 when one fails or the kernel hit a BUG.
+    """
+    from kernelmodel.bug import KernelBug
+
+    show = not outputs.quiet and sys.stderr.isatty()
+    start = time.perf_counter()
+    try:
+        if request is not None:
+            stopped = _run_with_snapshot(session, until, show, request, command)
+        else:
+            stopped = progress_run(session, until, show)
+    except KernelBug as exc:
+        print(f"vmlab {command}: kernel BUG at {format_duration(session.sim_time_ns)} "
+              f"(event {session.events}): {exc}", file=sys.stderr)
+        return 1
+    except CliError:
+        raise
+    except Exception as exc:
+        if outputs.resumed is None:
+            raise
+        # A snapshot that passed every check but still breaks the model is bad input here.
+        text = " ".join(str(exc).split())
+        raise CliError(f"the resumed run failed at {format_duration(session.sim_time_ns)} "
+                       f"(event {session.events}): {type(exc).__name__}: {text}") from None
+    wall_s = time.perf_counter() - start
+    results = session.evaluate_expectations()
+    metrics = session.metrics()
+    digest = session.state_hash()
+    if outputs.json_out is not None:
+        json.dump(_result_json(session, metrics, results, stopped, digest), outputs.json_out,
+                  indent=2)
+        outputs.json_out.write("\n")
+    if not outputs.quiet:
+        _print_summary(session, metrics, results, stopped, wall_s, digest, outputs.resumed)
+    return 0 if all(r.ok for r in results) else 1

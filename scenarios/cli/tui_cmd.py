@@ -1,0 +1,107 @@
+"""Open the dashboard on a scenario or a snapshot.
+
+SCENARIO is a built-in name (see 'vmlab scenarios') or a .toml file; a file that is not a
+.toml is read as a snapshot (see 'S' and 'L' in the dashboard). With no argument the built-in
+"default" scenario opens. Press ? in the dashboard for every key, ctrl+p for every action.
+
+examples:
+  vmlab                                 the default scenario, running
+  vmlab tui writeback-order --paused    start paused: space runs, . steps one event
+  vmlab tui my.toml --seed 7
+  vmlab tui saved.vmsnap                continue from a snapshot
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from scenarios.cli.common import CliError
+from scenarios.loader import ScenarioError
+from scenarios.units import UnitError, parse_int
+
+if TYPE_CHECKING:
+    from scenarios.session import Session
+
+#: What ``vmlab`` with no arguments opens.
+DEFAULT_SCENARIO = "default"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="SCENARIO|SNAPSHOT", nargs="?",
+                        default=DEFAULT_SCENARIO,
+                        help="a built-in scenario name, a .toml file, or a snapshot file "
+                             f"(default: {DEFAULT_SCENARIO})")
+    parser.add_argument("--seed", metavar="N", help="override the scenario's seed")
+    parser.add_argument("--kernel", metavar="PROFILE",
+                        help="run on this kernel profile instead (2.6.5, 2.6.6, 2.6.7)")
+    parser.add_argument("--paused", action="store_true",
+                        help="open paused (space runs, . steps one event)")
+
+
+def _is_snapshot(target: str) -> bool:
+    """A file that exists and is not a .toml is taken for a snapshot."""
+    return os.path.isfile(target) and not target.endswith(".toml")
+
+
+def _load_snapshot(target: str) -> Session:
+    try:
+        mod = importlib.import_module("scenarios.snapshot")
+    except ModuleNotFoundError:
+        raise CliError(f"{target}: snapshots are not available in this build") from None
+    errors: tuple[type[BaseException], ...] = (OSError, ValueError, KeyError, TypeError)
+    own = getattr(mod, "SnapshotError", None)
+    if isinstance(own, type) and issubclass(own, BaseException):
+        errors += (own,)
+    try:
+        session: Session = mod.load_snapshot(target)
+    except errors as exc:
+        raise CliError(f"{target}: {exc}") from None
+    return session
+
+
+def load_target(target: str, seed: str | None, kernel: str | None) -> Session:
+    """Boot a scenario, or restore a snapshot.
+
+    Raises:
+        CliError: the scenario or snapshot cannot be loaded (one line).
+    """
+    from scenarios.session import Session, SessionError
+
+    if _is_snapshot(target):
+        if seed is not None or kernel is not None:
+            raise CliError("--seed and --kernel apply to scenarios, not to snapshots")
+        return _load_snapshot(target)
+    seed_value = None
+    if seed is not None:
+        try:
+            seed_value = parse_int(seed, "seed")
+        except UnitError as exc:
+            raise CliError(f"--seed: {exc}") from None
+    try:
+        return Session.load(target, seed=seed_value, kernel=kernel)
+    except (ScenarioError, SessionError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run the dashboard until the user quits; 0 on a normal exit.
+
+    ``vmlab`` with no arguments calls this with a namespace that has none of this command's
+    options, so each is read with a default.
+    """
+    target = getattr(args, "target", None) or DEFAULT_SCENARIO
+    try:
+        session = load_target(target, getattr(args, "seed", None), getattr(args, "kernel", None))
+    except CliError as exc:
+        if getattr(args, "command", None) is not None:
+            raise
+        print(f"vmlab: {exc}", file=sys.stderr)  # bare 'vmlab' has no CliError handler
+        return 2
+    app_module = importlib.import_module("tui.app")
+    app = app_module.VmlabApp(session, running=not getattr(args, "paused", False))
+    app.run()
+    return 0

@@ -1,0 +1,519 @@
+'''Read a scenario file (TOML) into a validated ``Scenario``.
+
+A scenario describes a machine, the files on its disk, the processes that run and what must
+be true afterwards. Everything is checked before anything runs; a mistake is reported as one
+line naming the file, the place in it and what is wrong, with a suggestion where one helps::
+
+    fsync-race.toml: tasks[1].program[3]: unknown op "fsyn" (did you mean "fsync"? ...)
+    fsync-race.toml: machine: unknown key "memroy" (did you mean "memory"?)
+
+Indices count from 0, as in the file's arrays. The full reference with examples is
+docs/scenarios.md; in short:
+
+Top level
+    ``name`` (default: the file name), ``description``, ``seed`` (default 0), ``duration``
+    (simulated-time limit, default "60s"; a run also ends when every task has exited),
+    ``kernel`` = "2.6.5" | "2.6.6" | "2.6.7" (default "2.6.7") or a table
+    ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm"}``.
+
+``[machine]``
+    ``memory`` (64MiB), ``disk`` (1GiB), ``swap`` (128MiB), ``tlb_entries`` (64, a power of
+    two), ``elevator`` ("deadline" or "noop").
+
+``[tunables]``
+    ``dirty_background_ratio`` (10), ``dirty_ratio`` (40), ``dirty_writeback_centisecs``
+    (500), ``dirty_expire_centisecs`` (3000), ``swappiness`` (60): the 2.6.6 defaults.
+
+``[[files]]``
+    Files on disk at boot (not in the page cache): ``path``, ``size``, ``content`` = "zero" |
+    "pattern" | "random" | "sparse" (default "zero"; sparse: all holes, no blocks), ``seed``
+    (default: derived from the run's seed).
+
+``[programs]``
+    ``NAME = [op, op, ...]``; each op is one string of space-separated tokens.
+
+``[[tasks]]``
+    Processes started at boot: ``name`` and ``program`` (a program name, or an inline list
+    of ops, which becomes a program named after the task).
+
+``[[expect]]``
+    ``check`` (e.g. "nr_dirty == 0 and data_verified"), ``at`` ("end", the default, or a
+    checkpoint name), optional ``name``.
+
+Ops (sizes take units: 4KiB, 16MiB; addresses may be hex: 0x4000_0000; durations: 300ms)::
+
+    mmap ADDR LEN anon|FILE [offset OFF] [shared|private] [ro|rw]
+    munmap ADDR LEN
+    touch ADDR LEN read|write [stride N]        one 32-bit access every N bytes (4KiB)
+    store ADDR VALUE
+    load ADDR [expect VALUE]
+    open PATH [create] [trunc]
+    close PATH
+    read PATH OFF|pos LEN [x COUNT [random|seq]]
+    write PATH OFF|pos LEN [x COUNT [random|seq]]
+    fsync PATH          fdatasync PATH          sync
+    truncate PATH LEN   unlink PATH
+    msync ADDR LEN [sync|async]
+    fork PROGRAM        wait                    exit [CODE]
+    sleep DURATION      compute DURATION
+    loop N ... end      checkpoint NAME         verify
+
+Checks made here: units and ranges; names; unknown keys (with a did-you-mean); files named
+by ops exist in ``[[files]]`` or are opened with ``create`` by some program; a task's program
+opens a file before it reads, writes, syncs, truncates, maps or closes it; ``fork`` targets
+exist; loops balance; checkpoint names are unique within a program; expectations name known
+metrics and existing checkpoints; random offsets fit in the file.
+'''
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, TypeVar
+
+from kernelmodel.fs import CONTENT_KINDS
+from machine.board import MAX_MEM_BYTES
+from machine.disk import ELEVATOR_NAMES
+from scenarios.assembler import (
+    NAME_RE,
+    PATH_RE,
+    OpError,
+    ProgramError,
+    check_program,
+    parse_op,
+)
+from scenarios.expect import ExpectError, parse_check, suggest
+from scenarios.profiles import PROFILES, RMAP_DESIGNS, WRITEBACK_DESIGNS
+from scenarios.schema import (
+    DEFAULT_DURATION_NS,
+    DEFAULT_PROFILE,
+    CloseOp,
+    Expectation,
+    FileSpec,
+    ForkOp,
+    FsyncOp,
+    KernelSpec,
+    MachineSpec,
+    MmapOp,
+    Op,
+    OpenOp,
+    Program,
+    ReadOp,
+    Scenario,
+    TaskSpec,
+    TruncateOp,
+    TunablesSpec,
+    UnlinkOp,
+    WriteOp,
+)
+from scenarios.units import (
+    UnitError,
+    format_size,
+    parse_duration,
+    parse_int,
+    parse_size,
+    type_name,
+)
+
+T = TypeVar("T")
+
+TOP_KEYS: Final = ("name", "description", "kernel", "seed", "duration", "machine", "tunables",
+                   "files", "tasks", "programs", "expect")
+KERNEL_KEYS: Final = ("profile", "writeback", "rmap")
+MACHINE_KEYS: Final = ("memory", "disk", "swap", "tlb_entries", "elevator")
+TUNABLE_KEYS: Final = ("dirty_background_ratio", "dirty_ratio", "dirty_writeback_centisecs",
+                       "dirty_expire_centisecs", "swappiness")
+FILE_KEYS: Final = ("path", "size", "content", "seed")
+TASK_KEYS: Final = ("name", "program")
+EXPECT_KEYS: Final = ("name", "at", "check")
+CONTENTS: Final = CONTENT_KINDS
+BLOCK_SIZE: Final = 4096
+MIN_MEMORY: Final = 4 << 20
+MAX_SEED: Final = (1 << 63) - 1
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be loaded; ``str()`` is one line: ``file: place: problem``."""
+
+    def __init__(self, source: str, where: str, message: str) -> None:
+        self.source = source
+        self.where = where
+        self.message = message
+        super().__init__(f"{source}: {where}: {message}" if where else f"{source}: {message}")
+
+
+class _Reader:
+    """Error construction and typed access for one file being loaded."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, where: str, message: str) -> ScenarioError:
+        return ScenarioError(self.source, where, message)
+
+    def keys(self, table: dict[str, object], allowed: tuple[str, ...], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = suggest(key, allowed)
+                more = hint if hint else f" (expected one of: {', '.join(allowed)})"
+                raise self.error(where, f'unknown key "{key}"{more}')
+
+    def table(self, value: object, where: str) -> dict[str, object]:
+        if not isinstance(value, dict):
+            raise self.error(where, f"expected a table, not {type_name(value)}")
+        return value
+
+    def list_of_tables(self, value: object, where: str) -> list[dict[str, object]]:
+        if isinstance(value, dict):
+            raise self.error(where, f"expected an array of tables: write [[{where}]], not "
+                                    f"[{where}]")
+        if not isinstance(value, list):
+            raise self.error(where, f"expected an array of tables ([[{where}]]), not "
+                                    f"{type_name(value)}")
+        return [self.table(item, f"{where}[{i}]") for i, item in enumerate(value)]
+
+    def string(self, value: object, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.error(where, f"expected a string, not {type_name(value)}")
+        return value
+
+    def choice(self, value: object, choices: tuple[str, ...], where: str) -> str:
+        text = self.string(value, where)
+        if text not in choices:
+            raise self.error(where, f'"{text}" is not one of: {", ".join(choices)}'
+                                    f"{suggest(text, choices)}")
+        return text
+
+    def convert(self, value: object, parse: Callable[[object], T], where: str) -> T:
+        try:
+            return parse(value)
+        except UnitError as exc:
+            raise self.error(where, str(exc)) from None
+
+    def int_in(self, value: object, lo: int, hi: int, where: str) -> int:
+        n = self.convert(value, lambda v: parse_int(v, "integer"), where)
+        if n < lo or n > hi:
+            raise self.error(where, f"{n} is outside {lo}..{hi}")
+        return n
+
+
+def _name(r: _Reader, value: object, where: str) -> str:
+    text = r.string(value, where)
+    if not NAME_RE.fullmatch(text):
+        raise r.error(where, f'"{text}" is not a name (a letter or "_", then letters, digits, '
+                             f'"_", ".", "-")')
+    return text
+
+
+def _kernel(r: _Reader, value: object) -> KernelSpec:
+    if value is None:
+        return KernelSpec()
+    if isinstance(value, str):
+        profile = r.choice(value, tuple(PROFILES), "kernel")
+        wb, rmap = PROFILES[profile]
+        return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+    table = r.table(value, "kernel")
+    r.keys(table, KERNEL_KEYS, "kernel")
+    profile = r.choice(table.get("profile", DEFAULT_PROFILE), tuple(PROFILES), "kernel.profile")
+    wb, rmap = PROFILES[profile]
+    if "writeback" in table:
+        wb = r.choice(table["writeback"], WRITEBACK_DESIGNS, "kernel.writeback")
+    if "rmap" in table:
+        rmap = r.choice(table["rmap"], RMAP_DESIGNS, "kernel.rmap")
+    return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+
+
+def _machine(r: _Reader, value: object) -> MachineSpec:
+    d = MachineSpec()
+    if value is None:
+        return d
+    t = r.table(value, "machine")
+    r.keys(t, MACHINE_KEYS, "machine")
+    memory = r.convert(t.get("memory", d.memory), parse_size, "machine.memory")
+    if memory % 4096 or memory < MIN_MEMORY or memory > MAX_MEM_BYTES:
+        raise r.error("machine.memory", f"{memory} bytes is not a multiple of 4KiB between "
+                                        f"4MiB and 3GiB")
+    disk = r.convert(t.get("disk", d.disk), parse_size, "machine.disk")
+    if disk <= 0 or disk % 4096:
+        raise r.error("machine.disk", f"{disk} bytes is not a positive multiple of 4KiB")
+    swap = r.convert(t.get("swap", d.swap), parse_size, "machine.swap")
+    if swap % 4096:
+        raise r.error("machine.swap", f"{swap} bytes is not a multiple of 4KiB")
+    if swap >= disk:
+        raise r.error("machine.swap", f"{format_size(swap)} of swap does not fit on a "
+                                      f"{format_size(disk)} disk (swap is the end of the disk)")
+    tlb = r.int_in(t.get("tlb_entries", d.tlb_entries), 1, 4096, "machine.tlb_entries")
+    if tlb & (tlb - 1):
+        raise r.error("machine.tlb_entries", f"{tlb} is not a power of two")
+    elevator = r.choice(t.get("elevator", d.elevator), ELEVATOR_NAMES, "machine.elevator")
+    return MachineSpec(memory=memory, disk=disk, swap=swap, tlb_entries=tlb, elevator=elevator)
+
+
+def _tunables(r: _Reader, value: object) -> TunablesSpec:
+    d = TunablesSpec()
+    if value is None:
+        return d
+    t = r.table(value, "tunables")
+    r.keys(t, TUNABLE_KEYS, "tunables")
+    limits = {"dirty_background_ratio": 100, "dirty_ratio": 100, "swappiness": 100,
+              "dirty_writeback_centisecs": 1 << 31, "dirty_expire_centisecs": 1 << 31}
+    values = {
+        key: r.int_in(t.get(key, getattr(d, key)), 0, hi, f"tunables.{key}")
+        for key, hi in limits.items()
+    }
+    return TunablesSpec(**values)
+
+
+def _files(r: _Reader, value: object, machine: MachineSpec) -> tuple[FileSpec, ...]:
+    if value is None:
+        return ()
+    out: list[FileSpec] = []
+    seen: set[str] = set()
+    for i, t in enumerate(r.list_of_tables(value, "files")):
+        where = f"files[{i}]"
+        r.keys(t, FILE_KEYS, where)
+        if "path" not in t:
+            raise r.error(where, 'missing "path"')
+        path = r.string(t["path"], f"{where}.path")
+        if not PATH_RE.fullmatch(path) or path in ("anon", "pos"):
+            raise r.error(f"{where}.path", f'"{path}" is not a file name (letters, digits, '
+                                           f'"_", ".", "-", "/"; not "anon" or "pos")')
+        if path in seen:
+            raise r.error(f"{where}.path", f'"{path}" is declared twice')
+        seen.add(path)
+        if "size" not in t:
+            raise r.error(where, 'missing "size"')
+        size = r.convert(t["size"], parse_size, f"{where}.size")
+        content = r.choice(t.get("content", "zero"), CONTENTS, f"{where}.content")
+        seed = r.int_in(t["seed"], 0, MAX_SEED, f"{where}.seed") if "seed" in t else None
+        out.append(FileSpec(path=path, size=size, content=content, seed=seed))
+    need = sum(_blocks(f) for f in out) * BLOCK_SIZE
+    room = (machine.disk - machine.swap) - BLOCK_SIZE  # block 0 holds the superblock
+    if need > room:
+        raise r.error("files", f"the files need {format_size(need)} but the filesystem holds "
+                               f"{format_size(room)} (the disk minus swap and the superblock)")
+    return tuple(out)
+
+
+def _blocks(f: FileSpec) -> int:
+    """Filesystem blocks a boot-time file occupies (none for a sparse file)."""
+    return 0 if f.content == "sparse" else (f.size + BLOCK_SIZE - 1) // BLOCK_SIZE
+
+
+def _ops(r: _Reader, value: object, where: str) -> tuple[Op, ...]:
+    if not isinstance(value, list):
+        raise r.error(where, f"expected a list of op strings, not {type_name(value)}")
+    if not value:
+        raise r.error(where, "the program has no ops")
+    ops: list[Op] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise r.error(f"{where}[{i}]", f"expected an op string, not {type_name(item)}")
+        try:
+            ops.append(parse_op(item))
+        except OpError as exc:
+            raise r.error(f"{where}[{i}]", str(exc)) from None
+    try:
+        check_program(ops)
+    except ProgramError as exc:
+        place = where if exc.index < 0 else f"{where}[{exc.index}]"
+        raise r.error(place, str(exc)) from None
+    return tuple(ops)
+
+
+def _programs(r: _Reader, value: object) -> dict[str, Program]:
+    if value is None:
+        return {}
+    t = r.table(value, "programs")
+    out: dict[str, Program] = {}
+    for name, ops in t.items():
+        where = f"programs.{name}"
+        _name(r, name, where)
+        out[name] = Program(name=name, ops=_ops(r, ops, where), where=where)
+    return out
+
+
+def _tasks(r: _Reader, value: object, programs: dict[str, Program]) -> tuple[TaskSpec, ...]:
+    if value is None:
+        raise r.error("", "no [[tasks]]: a scenario needs at least one task")
+    tables = r.list_of_tables(value, "tasks")
+    if not tables:
+        raise r.error("tasks", "a scenario needs at least one task")
+    out: list[TaskSpec] = []
+    for i, t in enumerate(tables):
+        where = f"tasks[{i}]"
+        r.keys(t, TASK_KEYS, where)
+        if "program" not in t:
+            raise r.error(where, 'missing "program" (a program name or a list of ops)')
+        prog = t["program"]
+        default = prog if isinstance(prog, str) else f"task{i}"
+        name = _name(r, t.get("name", default), f"{where}.name")
+        if any(task.name == name for task in out):
+            raise r.error(f"{where}.name", f'"{name}" is already the name of another task '
+                                              f'(give each task its own "name")')
+        if isinstance(prog, list):
+            if name in programs:
+                raise r.error(f"{where}.program", f'an inline program takes the task\'s name '
+                                                  f'"{name}", which programs.{name} already has')
+            programs[name] = Program(name=name, ops=_ops(r, prog, f"{where}.program"),
+                                     where=f"{where}.program")
+            prog = name
+        prog_name = r.string(prog, f"{where}.program")
+        if prog_name not in programs:
+            raise r.error(f"{where}.program", f'no program named "{prog_name}"'
+                                              f"{suggest(prog_name, programs)}")
+        out.append(TaskSpec(name=name, program=prog_name))
+    return tuple(out)
+
+
+_PATH_OPS: Final = (MmapOp, OpenOp, CloseOp, ReadOp, WriteOp, FsyncOp, TruncateOp, UnlinkOp)
+_NEEDS_OPEN: Final = (MmapOp, CloseOp, ReadOp, WriteOp, FsyncOp, TruncateOp)
+
+
+def _op_path(op: Op) -> str:
+    if isinstance(op, _PATH_OPS):
+        return op.path
+    return ""
+
+
+def _check_files(r: _Reader, prog: Program, known: set[str], sizes: dict[str, int]) -> None:
+    for i, op in enumerate(prog.ops):
+        path = _op_path(op)
+        verb = op.text.split()[0]
+        if not path or (isinstance(op, OpenOp) and op.create):
+            continue
+        if path not in known:
+            raise r.error(f"{prog.where}[{i}]", f'{verb}: no file "{path}" in [[files]] and no '
+                                                f'"open {path} create" in any program'
+                                                f"{suggest(path, sorted(known))}")
+        if isinstance(op, ReadOp | WriteOp) and op.random:
+            size = sizes.get(path)
+            if size is None:
+                raise r.error(f"{prog.where}[{i}]", f'{verb}: random offsets need the size of '
+                                                    f'"{path}"; declare it in [[files]]')
+            if op.offset + op.length > size:
+                raise r.error(f"{prog.where}[{i}]", f"{verb}: OFF + LEN ({op.offset + op.length}"
+                                                    f') is beyond the size of "{path}" ({size})')
+
+
+def _check_opened(r: _Reader, prog: Program) -> None:
+    """A program a task runs from the start opens each file before using it (text order)."""
+    opened: set[str] = set()
+    for i, op in enumerate(prog.ops):
+        if isinstance(op, OpenOp):
+            opened.add(op.path)
+        elif isinstance(op, _NEEDS_OPEN) and op.path and op.path not in opened:
+            verb = op.text.split()[0]
+            raise r.error(f"{prog.where}[{i}]", f'{verb}: "{op.path}" is not open here (add '
+                                                f'"open {op.path}" before this op)')
+        elif isinstance(op, CloseOp):
+            opened.discard(op.path)
+
+
+def _check_refs(r: _Reader, files: tuple[FileSpec, ...], programs: dict[str, Program],
+                tasks: tuple[TaskSpec, ...]) -> None:
+    known = {f.path for f in files}
+    for prog in programs.values():
+        for op in prog.ops:
+            if isinstance(op, OpenOp) and op.create:
+                known.add(op.path)
+    sizes = {f.path: f.size for f in files}
+    forked: set[str] = set()
+    for prog in programs.values():
+        for i, op in enumerate(prog.ops):
+            if isinstance(op, ForkOp):
+                if op.program not in programs:
+                    raise r.error(f"{prog.where}[{i}]", f'fork: no program named "{op.program}"'
+                                                        f"{suggest(op.program, programs)}")
+                forked.add(op.program)
+        _check_files(r, prog, known, sizes)
+    for task in tasks:
+        if task.program not in forked:
+            _check_opened(r, programs[task.program])
+
+
+def _expectations(r: _Reader, value: object, checkpoints: list[str]) -> tuple[Expectation, ...]:
+    if value is None:
+        return ()
+    tables = [value] if isinstance(value, dict) else value
+    out: list[Expectation] = []
+    for i, t in enumerate(r.list_of_tables(tables, "expect")):
+        where = f"expect[{i}]"
+        r.keys(t, EXPECT_KEYS, where)
+        if "check" not in t:
+            raise r.error(where, 'missing "check" (for example: check = "nr_dirty == 0")')
+        text = r.string(t["check"], f"{where}.check")
+        try:
+            check = parse_check(text)
+        except ExpectError as exc:
+            raise r.error(f"{where}.check", str(exc)) from None
+        at = r.string(t.get("at", "end"), f"{where}.at")
+        if at != "end" and at not in checkpoints:
+            raise r.error(f"{where}.at", f'no checkpoint named "{at}" (use "end" or a '
+                                         f'checkpoint a program records){suggest(at, checkpoints)}')
+        for cp in check.checkpoints():
+            if cp not in checkpoints:
+                raise r.error(f"{where}.check", f'no checkpoint named "{cp}"'
+                                                f"{suggest(cp, checkpoints)}")
+        label = check.text if at == "end" else f"{at}: {check.text}"
+        name = r.string(t["name"], f"{where}.name") if "name" in t else label
+        out.append(Expectation(name=name, at=at, check=check, where=where))
+    return tuple(out)
+
+
+def load_text(text: str, source: str = "<string>", default_name: str = "scenario") -> Scenario:
+    """Parse and validate a scenario from TOML text.
+
+    Args:
+        text: the TOML document.
+        source: how messages name the file (usually its base name).
+        default_name: the scenario's name when the file sets none.
+
+    Raises:
+        ScenarioError: the first problem found, as one line.
+    """
+    r = _Reader(source)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise r.error("", f"invalid TOML: {exc}") from None
+    r.keys(doc, TOP_KEYS, "")
+    name = _name(r, doc.get("name", default_name), "name")
+    description = r.string(doc.get("description", ""), "description")
+    kernel = _kernel(r, doc.get("kernel"))
+    seed = r.int_in(doc.get("seed", 0), 0, MAX_SEED, "seed")
+    duration = DEFAULT_DURATION_NS
+    if "duration" in doc:
+        duration = r.convert(doc["duration"], parse_duration, "duration")
+    if duration <= 0:
+        raise r.error("duration", "must be greater than 0")
+    machine = _machine(r, doc.get("machine"))
+    tunables = _tunables(r, doc.get("tunables"))
+    files = _files(r, doc.get("files"), machine)
+    programs = _programs(r, doc.get("programs"))
+    tasks = _tasks(r, doc.get("tasks"), programs)
+    _check_refs(r, files, programs, tasks)
+    scn = Scenario(name=name, description=description, source=source, kernel=kernel, seed=seed,
+                   duration_ns=duration, machine=machine,
+                   tunables=tunables, files=files, tasks=tasks, programs=programs)
+    expectations = _expectations(r, doc.get("expect"), scn.checkpoint_names())
+    return dataclasses.replace(scn, expectations=expectations)
+
+
+def load_path(path: str | os.PathLike[str]) -> Scenario:
+    """Load a scenario file; messages name it by its base name.
+
+    Raises:
+        ScenarioError: the file cannot be read, or the first problem in it.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(p.name, "", f"cannot read {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(p.name, "", "the file is not UTF-8 text") from None
+    return load_text(text, source=p.name, default_name=p.stem)

@@ -1,0 +1,90 @@
+"""Kernel profiles: which design each release uses, and which designs the model implements.
+
+A profile names a release; it implies the writeback design (per-mapping page ``lists`` in
+2.6.5, radix-tree ``tags`` from 2.6.6) and the reverse-mapping design (``pte_chain`` up to
+2.6.6, ``anon_vma`` object rmap in 2.6.7; ``anonmm`` is Hugh Dickins' alternative, selectable
+only explicitly). Scenarios may name any profile; a run refuses a design the model does not
+implement yet. This table is the one place that says so: implementing a design means adding
+it to ``AVAILABLE_WRITEBACK`` or ``AVAILABLE_RMAP``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from scenarios.schema import KernelSpec
+
+#: profile -> (writeback, rmap)
+PROFILES: Final[dict[str, tuple[str, str]]] = {
+    "2.6.5": ("lists", "pte_chain"),
+    "2.6.6": ("tags", "pte_chain"),
+    "2.6.7": ("tags", "anon_vma"),
+}
+
+WRITEBACK_DESIGNS: Final = ("tags", "lists")
+RMAP_DESIGNS: Final = ("anon_vma", "pte_chain", "anonmm")
+
+AVAILABLE_WRITEBACK: Final[frozenset[str]] = frozenset({"tags"})
+AVAILABLE_RMAP: Final[frozenset[str]] = frozenset({"anon_vma"})
+
+
+def available_profiles() -> list[str]:
+    """Profiles whose designs are all implemented, in release order."""
+    return [
+        name for name, (wb, rmap) in PROFILES.items()
+        if wb in AVAILABLE_WRITEBACK and rmap in AVAILABLE_RMAP
+    ]
+
+
+def unavailable_reason(profile: str, writeback: str, rmap: str) -> str | None:
+    """Why a run on this kernel cannot start yet, as one line; None when it can.
+
+    Args:
+        profile: a key of ``PROFILES``.
+        writeback: the writeback design (the profile's unless overridden).
+        rmap: the reverse-mapping design (the profile's unless overridden).
+    """
+    missing = []
+    if writeback not in AVAILABLE_WRITEBACK:
+        missing.append(f"writeback={writeback}")
+    if rmap not in AVAILABLE_RMAP:
+        missing.append(f"rmap={rmap}")
+    if not missing:
+        return None
+    label = f"kernel profile {profile}"
+    if (writeback, rmap) != PROFILES.get(profile):
+        label = f"kernel {profile} with writeback={writeback}, rmap={rmap}"
+    verb = "is" if len(missing) == 1 else "are"
+    avail = available_profiles()
+    use = f"; use {avail[-1]}" if avail else ""
+    return f"{label} is not available yet ({', '.join(missing)} {verb} not implemented){use}"
+
+
+class ProfileError(ValueError):
+    """A kernel the run cannot use (unknown profile or unimplemented design); one line."""
+
+
+def resolve_kernel(spec: KernelSpec, profile: str | None) -> KernelSpec:
+    """The kernel a run uses: the scenario's, or ``profile`` with that profile's designs.
+
+    Raises:
+        ProfileError: ``profile`` is not a known profile.
+    """
+    if profile is None:
+        return spec
+    if profile not in PROFILES:
+        raise ProfileError(f'unknown kernel profile "{profile}" (expected one of: '
+                           f'{", ".join(PROFILES)})')
+    wb, rmap = PROFILES[profile]
+    return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+
+
+def check_runnable(spec: KernelSpec) -> None:
+    """Refuse a kernel whose designs are not implemented yet.
+
+    Raises:
+        ProfileError: one line naming what is missing and what to use instead.
+    """
+    reason = unavailable_reason(spec.profile, spec.writeback, spec.rmap)
+    if reason is not None:
+        raise ProfileError(reason)

@@ -1,0 +1,420 @@
+"""The Python API: boot a scenario, run it in steps or to a stopping point, read the results.
+
+::
+
+    from scenarios.session import Session
+
+    s = Session.load("fsync-under-writeback", seed=7)
+    s.run(until_checkpoint="synced")       # -> "checkpoint"
+    print(s.metrics()["nr_dirty"])
+    s.run()                                # to the end -> "end"
+    for r in s.evaluate_expectations():
+        print(r.name, r.ok, r.detail)
+    print(s.state_hash())
+
+A session owns one ``Machine`` and one ``Kernel``. It counts nothing itself that the model
+does not count: time is ``machine.clock.now``, events are ``machine.events``. It records the
+metrics at each checkpoint an expectation refers to (at the end of the event in which the
+checkpoint was recorded), so checkpoint expectations and ``METRIC@CHECKPOINT`` values are
+evaluated against the moment the checkpoint was hit. The data oracle and the invariant
+checker, which are costly, run at a checkpoint only when an expectation there uses
+``data_verified`` or ``invariants_ok``.
+
+Nothing here reads the wall clock; the command line measures wall time around ``run``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final, TextIO
+
+from kernelmodel.kernel import Kernel, KernelConfig
+from machine.board import Machine, MachineConfig
+from scenarios.assembler import Assembly, assemble, derive_seed
+from scenarios.expect import Check, evaluate, suggest
+from scenarios.library import load_scenario
+from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
+from scenarios.schema import Expectation, Scenario
+from scenarios.state import state_hash
+from scenarios.units import format_duration
+
+#: ``run`` calls ``progress`` after this many events (and once when it returns).
+PROGRESS_EVERY: Final = 32
+
+STOP_END: Final = "end"
+STOP_TIME: Final = "time"
+STOP_EVENTS: Final = "events"
+STOP_CHECKPOINT: Final = "checkpoint"
+STOP_PREDICATE: Final = "predicate"
+
+
+class SessionError(Exception):
+    """The scenario cannot run with these settings (one line, for the user)."""
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """The outcome of one ``[[expect]]``."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class CheckpointRecord:
+    """One checkpoint hit: which, by whom, when, and the metrics then (if they were needed)."""
+
+    name: str
+    pid: int
+    time_ns: int
+    metrics: dict[str, int] | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _trace_line(seq: int, time: int, kind: str, pid: int, a: int, b: int, s: str) -> str:
+    rec = {"seq": seq, "time_ns": time, "kind": kind, "pid": pid, "a": a, "b": b, "s": s}
+    return json.dumps(rec, separators=(",", ":")) + "\n"
+
+
+class Session:
+    """A booted scenario: the kernel, the run loop and the results."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None,
+                 kernel: str | None = None, *, booted: Kernel | None = None) -> None:
+        """Assemble the programs, boot the machine and kernel, create the files, spawn tasks.
+
+        Args:
+            scenario: a validated scenario.
+            seed: overrides the scenario's seed.
+            kernel: a profile name overriding the scenario's kernel.
+            booted: a kernel already running this scenario (a restored snapshot); used
+                instead of booting a new one.
+
+        Raises:
+            SessionError: the kernel profile is unknown or not available yet, or the machine
+                or kernel configuration is refused.
+        """
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        try:
+            self.kernel_spec = resolve_kernel(scenario.kernel, kernel)
+            check_runnable(self.kernel_spec)
+        except ProfileError as exc:
+            raise SessionError(str(exc)) from None
+        self.assembly: Assembly = assemble(scenario, self.seed)
+        self.kernel: Kernel = self._boot() if booted is None else booted
+        #: Checkpoints hit so far, in order.
+        self.checkpoints: list[CheckpointRecord] = []
+        #: Why the scenario ended, once it has: "exited", "idle" or "duration".
+        self.end_reason = ""
+        self._watched = self._watched_checkpoints(scenario.expectations)
+        self._notes: dict[str, str] = {}
+        self._trace_out: TextIO | None = None
+        self._trace_seq = 0
+        #: Every checkpoint some program of the scenario records.
+        self.checkpoint_names = scenario.checkpoint_names()
+
+    @classmethod
+    def load(cls, name_or_path: str, seed: int | None = None,
+             kernel: str | None = None) -> Session:
+        """Load a built-in by name or a scenario file, and boot it.
+
+        Raises:
+            ScenarioError: the scenario does not load.
+            SessionError: it cannot run with these settings.
+        """
+        return cls(load_scenario(name_or_path), seed=seed, kernel=kernel)
+
+    # ----------------------------------------------------------------- boot
+
+    def _machine_config(self) -> MachineConfig:
+        m = self.scenario.machine
+        cfg = MachineConfig(mem_bytes=m.memory, disk_bytes=m.disk, tlb_entries=m.tlb_entries,
+                            elevator=m.elevator)
+        try:
+            cfg.validate()
+        except ValueError as exc:
+            raise SessionError(f"machine: {exc}") from None
+        return cfg
+
+    def _kernel_config(self) -> KernelConfig:
+        t = self.scenario.tunables
+        spec = self.kernel_spec
+        cfg = KernelConfig(
+            release=spec.profile, writeback=spec.writeback, rmap=spec.rmap,
+            swap_bytes=self.scenario.machine.swap, seed=self.seed,
+            dirty_background_ratio=t.dirty_background_ratio, dirty_ratio=t.dirty_ratio,
+            dirty_writeback_centisecs=t.dirty_writeback_centisecs,
+            dirty_expire_centisecs=t.dirty_expire_centisecs, swappiness=t.swappiness,
+        )
+        try:
+            cfg.validate()
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        return cfg
+
+    def _boot(self) -> Kernel:
+        try:
+            k = Kernel.boot(Machine(self._machine_config()), self._kernel_config())
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        for f in self.scenario.files:
+            seed = f.seed if f.seed is not None else derive_seed(self.seed, "file", f.path)
+            k.create_file(f.path, f.size, f.content, seed)
+        for index, prog in enumerate(self.assembly.programs):
+            got = k.add_program(prog.name, prog.insns)
+            if got != index:
+                raise RuntimeError(f"Kernel.add_program gave id {got} to program #{index} "
+                                   f"({prog.name}); ids must follow the order of addition")
+        for name, prog_id in self.assembly.tasks:
+            k.spawn(name, prog_id)
+        return k
+
+    @staticmethod
+    def _watched_checkpoints(expectations: tuple[Expectation, ...]) -> dict[str, set[str]]:
+        """Checkpoint -> metric names some expectation needs from it."""
+        needed: dict[str, set[str]] = {}
+        for e in expectations:
+            if e.at != "end":
+                needed.setdefault(e.at, set()).update(e.check.metrics())
+            for term in e.check.terms:
+                for o in (term.left, term.right):
+                    if o is not None and o.at:
+                        needed.setdefault(o.at, set()).add(o.metric)
+        return needed
+
+    # ----------------------------------------------------------------- observation
+
+    @property
+    def sim_time_ns(self) -> int:
+        """Simulated time now (ns)."""
+        return self.kernel.machine.clock.now
+
+    @property
+    def events(self) -> int:
+        """Events dispatched since boot."""
+        return self.kernel.machine.events
+
+    def metrics(self) -> dict[str, int]:
+        """The kernel's metrics plus data_verified, invariants_ok, sim_time_ns and events.
+
+        Runs the data oracle and the invariant checker now.
+        """
+        return self._metrics(oracle=True, checker=True)
+
+    def _metrics(self, oracle: bool, checker: bool) -> dict[str, int]:
+        """Metrics, running the (costly) oracle and checker only when asked."""
+        k = self.kernel
+        out = dict(k.metrics())
+        self._notes = {}
+        if oracle:
+            problems = k.verify_data()
+            out["data_verified"] = 0 if problems else 1
+            if problems:
+                self._notes["data_verified"] = (f"{len(problems)} problem(s), first: "
+                                                f"{problems[0]}")
+        if checker:
+            broken = k.check_invariants()
+            out["invariants_ok"] = 0 if broken else 1
+            if broken:
+                self._notes["invariants_ok"] = (f"{len(broken)} violation(s), first: "
+                                                f"{broken[0]}")
+        out["sim_time_ns"] = self.sim_time_ns
+        out["events"] = self.events
+        return out
+
+    def state_hash(self) -> str:
+        """SHA-256 of the kernel's whole state (see ``scenarios.state``)."""
+        return state_hash(self.kernel.to_state())
+
+    def trace_to(self, out: TextIO | None, from_start: bool = True) -> None:
+        """Write trace events as JSON lines to ``out`` after every event (None: stop).
+
+        Args:
+            out: a text stream, or None to stop tracing.
+            from_start: include the events already in the ring (boot included); otherwise
+                only those from now on.
+        """
+        self._trace_out = out
+        self._trace_seq = 0 if from_start else self.kernel.trace.next_seq
+        self._drain_trace()
+
+    # ----------------------------------------------------------------- running
+
+    def step(self, n: int = 1) -> int:
+        """Dispatch up to ``n`` events (fewer only when none is left); returns how many ran."""
+        ran = 0
+        machine = self.kernel.machine
+        while ran < n and machine.step():
+            ran += 1
+            self._after_event()
+        return ran
+
+    def run(
+        self,
+        until_ns: int | None = None,
+        until_events: int | None = None,
+        until_checkpoint: str | None = None,
+        predicate: Callable[[Session], bool] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> str:
+        """Run until the scenario ends or a stopping condition holds.
+
+        Args:
+            until_ns: stop before the first event later than this simulated time.
+            until_events: stop once this many events have run since boot.
+            until_checkpoint: stop after the event in which this checkpoint is next recorded.
+            predicate: stop when it returns True (checked after every event).
+            progress: called with (sim_time_ns, events) every PROGRESS_EVERY events.
+
+        Returns:
+            Why it stopped: "end" (every task exited, nothing left to do, or the scenario's
+            duration was reached; ``end_reason`` says which), "time", "events", "checkpoint"
+            or "predicate".
+        """
+        if until_checkpoint is not None and until_checkpoint not in self.checkpoint_names:
+            hint = suggest(until_checkpoint, self.checkpoint_names)
+            raise ValueError(f'run: no checkpoint named "{until_checkpoint}" in '
+                             f"{self.scenario.name}{hint}")
+        machine = self.kernel.machine
+        clock = machine.clock
+        since_progress = 0
+        reason = ""
+        while not reason:
+            reason = self._stop_before(until_ns, until_events)
+            if reason:
+                break
+            seen = len(self.checkpoints)
+            machine.step()
+            self._after_event()
+            if until_checkpoint is not None and any(
+                    r.name == until_checkpoint for r in self.checkpoints[seen:]):
+                reason = STOP_CHECKPOINT
+            elif predicate is not None and predicate(self):
+                reason = STOP_PREDICATE
+            since_progress += 1
+            if progress is not None and since_progress >= PROGRESS_EVERY:
+                since_progress = 0
+                progress(clock.now, machine.events)
+        if progress is not None:
+            progress(clock.now, machine.events)
+        return reason
+
+    def _stop_before(self, until_ns: int | None, until_events: int | None) -> str:
+        """The reason to stop before dispatching the next event, or ""."""
+        k = self.kernel
+        next_time = k.machine.clock.peek_time()
+        if k.all_user_tasks_exited():
+            self.end_reason = "exited"
+            return STOP_END
+        if next_time < 0:
+            self.end_reason = "idle"
+            return STOP_END
+        if next_time > self.scenario.duration_ns:
+            self.end_reason = "duration"
+            return STOP_END
+        if until_events is not None and k.machine.events >= until_events:
+            return STOP_EVENTS
+        if until_ns is not None and next_time > until_ns:
+            return STOP_TIME
+        return ""
+
+    def _after_event(self) -> None:
+        k = self.kernel
+        hits = k.checkpoints
+        if len(hits) > len(self.checkpoints):
+            new = hits[len(self.checkpoints):]
+            needed: set[str] = set()
+            for name, _, _ in new:
+                needed |= self._watched.get(name, set())
+            snapshot: dict[str, int] | None = None
+            for name, pid, time_ns in new:
+                rec = CheckpointRecord(name, pid, time_ns)
+                if name in self._watched:
+                    if snapshot is None:
+                        snapshot = self._metrics(oracle="data_verified" in needed,
+                                                 checker="invariants_ok" in needed)
+                    rec.metrics = snapshot
+                    rec.notes = dict(self._notes)
+                self.checkpoints.append(rec)
+        if self._trace_out is not None:
+            self._drain_trace()
+
+    def _drain_trace(self) -> None:
+        out = self._trace_out
+        if out is None:
+            return
+        trace = self.kernel.trace
+        events = trace.since(self._trace_seq)
+        if events and events[0].seq > self._trace_seq:
+            lost = events[0].seq - self._trace_seq
+            out.write(_trace_line(self._trace_seq, events[0].time, "trace_dropped", 0, lost, 0,
+                                  "the trace ring overflowed"))
+        for ev in events:
+            out.write(_trace_line(ev.seq, ev.time, ev.kind, ev.pid, ev.a, ev.b, ev.s))
+        self._trace_seq = trace.next_seq
+
+    # ----------------------------------------------------------------- expectations
+
+    def _at_map(self, upto: int) -> dict[str, Mapping[str, int]]:
+        """Latest recorded metrics of each checkpoint among the first ``upto`` hits."""
+        out: dict[str, Mapping[str, int]] = {}
+        for rec in self.checkpoints[:upto]:
+            if rec.metrics is not None:
+                out[rec.name] = rec.metrics
+        return out
+
+    @staticmethod
+    def _with_notes(check: Check, ok: bool, detail: str, notes: Mapping[str, str]) -> str:
+        if ok:
+            return detail
+        extra = [notes[m] for m in check.metrics() if m in notes]
+        return "; ".join([detail, *extra])
+
+    def _evaluate_at_checkpoint(self, e: Expectation) -> ExpectationResult:
+        hits = [i for i, r in enumerate(self.checkpoints) if r.name == e.at]
+        if not hits:
+            return ExpectationResult(e.name, False, f'checkpoint "{e.at}" was not reached')
+        for n, i in enumerate(hits):
+            rec = self.checkpoints[i]
+            if rec.metrics is None:  # pragma: no cover - watched checkpoints always record
+                return ExpectationResult(e.name, False, f'no metrics recorded at "{e.at}"')
+            ok, detail = evaluate(e.check, rec.metrics, self._at_map(i + 1))
+            if not ok:
+                detail = self._with_notes(e.check, ok, detail, rec.notes)
+                where = f" (hit {n + 1} of {len(hits)}, pid {rec.pid}, at " \
+                        f"{format_duration(rec.time_ns)})" if len(hits) > 1 else ""
+                return ExpectationResult(e.name, False, detail + where)
+        last = self.checkpoints[hits[-1]]
+        assert last.metrics is not None
+        _, detail = evaluate(e.check, last.metrics, self._at_map(hits[-1] + 1))
+        suffix = f" (all {len(hits)} hits)" if len(hits) > 1 else ""
+        return ExpectationResult(e.name, True, detail + suffix)
+
+    def evaluate_expectations(
+        self, metrics: dict[str, int] | None = None
+    ) -> list[ExpectationResult]:
+        """Evaluate every ``[[expect]]``.
+
+        "end" expectations are evaluated against the metrics now, checkpoint ones against the
+        metrics recorded at each hit of their checkpoint (every hit must pass).
+
+        Args:
+            metrics: the result of ``metrics()`` just called, to avoid running the oracle and
+                the checker again; None to compute them.
+        """
+        results: list[ExpectationResult] = []
+        end_metrics = metrics
+        for e in self.scenario.expectations:
+            if e.at != "end":
+                results.append(self._evaluate_at_checkpoint(e))
+                continue
+            if end_metrics is None:
+                end_metrics = self.metrics()
+            ok, detail = evaluate(e.check, end_metrics, self._at_map(len(self.checkpoints)))
+            detail = self._with_notes(e.check, ok, detail, self._notes)
+            results.append(ExpectationResult(e.name, ok, detail))
+        return results

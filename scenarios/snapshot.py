@@ -1,0 +1,1413 @@
+"""Snapshots: the whole simulation in one file, restored exactly; and info, decode and diff.
+
+"Here is my snapshot; resume it and you see what I see." A snapshot holds everything a run
+needs to go on: the machine and the kernel (``Kernel.to_state``: clock and event queue, RAM,
+MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VMAs, anon_vmas,
+LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
+run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
+
+File format (``SNAPSHOT_VERSION`` 1)::
+
+    b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, with content size
+    and checksum) holding one msgpack map:
+        format         "vmlab-snapshot"
+        version        the format version again
+        vmlab_version  the version of vmlab that wrote it
+        scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
+                        kernel: {profile, writeback, rmap}}
+        session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
+                        metrics, notes}], expectations: the checkpoint expectations so far}
+        state          Kernel.to_state()
+        state_hash     scenarios.state.state_hash(state): what ``vmlab run`` prints
+
+Large homogeneous lists are stored columnar, as msgpack ext types (one per list, never one
+per object): ext 1 a list of ints (a width byte 1/2/4/8, then little-endian signed values),
+ext 2 a list of byte strings of one length (u32 length, then the strings back to back), ext 3
+a list of equal-length int lists (a row-length byte, then an ext-1 body of the rows flattened).
+Decoding turns them back into lists, so the state is hashed exactly as ``vmlab run`` hashes it.
+
+Reading trusts nothing (TOOLING.md §4.2): the magic and version are checked first; a newer
+version is refused, naming the version needed; the zstd frame must declare its size, stay
+within a bound sized from the file, decode completely, pass its checksum and leave no trailing
+bytes; msgpack runs with explicit limits sized from the data, ``strict_map_key`` and
+``raw=False``, with the garbage collector off; the tree is then walked (iteratively) for depth
+and types before any field is used; the state must hash to ``state_hash``, restore, hash the
+same again, and pass the invariant checker and the data oracle before anything runs. Every
+failure is one ``SnapshotError`` line.
+
+An older format version goes through the named steps of ``MIGRATIONS`` (``_migrate_N_to_M``,
+one per version step); none exists yet, since version 1 is the first.
+
+Invariants:
+    * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
+    * running a loaded session to the end gives the state hash and metrics the uninterrupted
+      run gives;
+    * nothing here reads the wall clock, and saving changes nothing in the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import struct
+import sys
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING, Final
+
+import msgpack
+import zstandard
+
+from scenarios.state import pack_state, state_hash
+
+if TYPE_CHECKING:
+    from scenarios.schema import Scenario
+    from scenarios.session import CheckpointRecord, Session
+
+MAGIC: Final = b"VMLABSNP"
+SNAPSHOT_VERSION: Final = 1
+FORMAT_NAME: Final = "vmlab-snapshot"
+_HEADER: Final = struct.Struct("<8sI")
+ZSTD_LEVEL: Final = 3
+#: 128 MiB: zstd's default decoder limit, so any zstd tool can decompress the frame.
+ZSTD_WINDOW_LOG: Final = 27
+
+#: Ext type codes of the columnar encodings.
+EXT_INTS: Final = 1
+EXT_BYTES: Final = 2
+EXT_ROWS: Final = 3
+#: Lists shorter than this stay plain msgpack arrays.
+COLUMN_MIN: Final = 8
+#: Widest row an ext-3 list holds.
+ROW_MAX: Final = 8
+_INT_CODES: Final = {1: "b", 2: "h", 4: "i", 8: "q"}
+_I64_MIN: Final = -(1 << 63)
+_I64_MAX: Final = (1 << 63) - 1
+
+#: Deepest nesting a snapshot may have (the kernel state nests about a dozen levels).
+MAX_DEPTH: Final = 48
+#: Largest snapshot file read.
+MAX_FILE_BYTES: Final = 8 << 30
+#: The decompressed payload may be this many times the compressed one (plus the floor).
+MAX_RATIO: Final = 4096
+MIN_PAYLOAD_CAP: Final = 32 << 20
+#: The decompressed payload is never larger than this.
+MAX_PAYLOAD_BYTES: Final = 16 << 30
+
+#: Top-level keys of the snapshot map, in order.
+TOP_KEYS: Final = ("format", "version", "vmlab_version", "scenario", "session", "state",
+                   "state_hash")
+
+
+class SnapshotError(Exception):
+    """A snapshot that cannot be written or read; ``str()`` is one line for the user."""
+
+
+# ---- migrations --------------------------------------------------------------------------------
+
+#: Format version N -> the step that turns a version-N map into a version-(N+1) map
+#: (``_migrate_N_to_M``). Version 1 is the first format, so none is needed yet.
+MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {}
+
+
+def _migrate(doc: dict[str, object], version: int) -> dict[str, object]:
+    """Apply the migration steps from ``version`` up to SNAPSHOT_VERSION."""
+    while version < SNAPSHOT_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise SnapshotError(f"snapshot format version {version} is older than this vmlab "
+                                f"can read (no migration from version {version}; it reads "
+                                f"{_readable_versions()})")
+        try:
+            doc = step(doc)
+        except Exception as exc:  # a migration sees unchecked data
+            raise SnapshotError(f"cannot migrate from format version {version}: "
+                                f"{_one_line(exc)}") from None
+        got = doc.get("version") if isinstance(doc, dict) else None
+        if got != version + 1:
+            raise SnapshotError(f"migration from format version {version} produced version "
+                                f"{got!r}, not {version + 1}")
+        version += 1
+    return doc
+
+
+def _readable_versions() -> str:
+    oldest = SNAPSHOT_VERSION
+    while oldest - 1 in MIGRATIONS:
+        oldest -= 1
+    return f"version {oldest}" if oldest == SNAPSHOT_VERSION else \
+        f"versions {oldest} to {SNAPSHOT_VERSION}"
+
+
+# ---- columnar encoding -------------------------------------------------------------------------
+
+
+def _pack_ints(values: list[int]) -> bytes | None:
+    """A width byte and the values as little-endian signed ints; None outside i64."""
+    lo = min(values)
+    hi = max(values)
+    if lo < _I64_MIN or hi > _I64_MAX:
+        return None
+    width = 8
+    for w in (1, 2, 4):
+        bound = 1 << (8 * w - 1)
+        if -bound <= lo and hi < bound:
+            width = w
+            break
+    arr = array(_INT_CODES[width], values)
+    if arr.itemsize != width:  # pragma: no cover - every CPython platform has these sizes
+        raise SnapshotError(f"array item size {arr.itemsize} is not {width}")
+    if sys.byteorder == "big":  # pragma: no cover - little-endian hosts
+        arr.byteswap()
+    return bytes([width]) + arr.tobytes()
+
+
+def _unpack_ints(data: bytes) -> list[int]:
+    if not data:
+        raise ValueError("empty int column")
+    width = data[0]
+    code = _INT_CODES.get(width)
+    if code is None or (len(data) - 1) % width:
+        raise ValueError(f"bad int column (width {width}, {len(data) - 1} bytes)")
+    arr = array(code)
+    arr.frombytes(data[1:])
+    if sys.byteorder == "big":  # pragma: no cover - little-endian hosts
+        arr.byteswap()
+    return arr.tolist()
+
+
+def _columnize(values: list[object] | tuple[object, ...]) -> msgpack.ExtType | None:
+    """The columnar ext type of a long homogeneous list, or None to keep it an array."""
+    if len(values) < COLUMN_MIN:
+        return None
+    types = set(map(type, values))
+    if len(types) != 1:
+        return None
+    kind = types.pop()
+    if kind is int:
+        packed = _pack_ints(values)  # type: ignore[arg-type]
+        return None if packed is None else msgpack.ExtType(EXT_INTS, packed)
+    if kind is bytes:
+        lengths = set(map(len, values))  # type: ignore[arg-type]
+        size = lengths.pop() if len(lengths) == 1 else 0
+        if size <= 0:
+            return None
+        return msgpack.ExtType(EXT_BYTES, struct.pack("<I", size) + b"".join(values))  # type: ignore[arg-type]
+    if kind is list or kind is tuple:
+        lengths = set(map(len, values))  # type: ignore[arg-type]
+        width = lengths.pop() if len(lengths) == 1 else 0
+        if width < 1 or width > ROW_MAX:
+            return None
+        flat: list[object] = list(chain.from_iterable(values))  # type: ignore[arg-type]
+        if set(map(type, flat)) != {int}:
+            return None
+        packed = _pack_ints(flat)  # type: ignore[arg-type]
+        return None if packed is None else msgpack.ExtType(EXT_ROWS, bytes([width]) + packed)
+    return None
+
+
+def _ext_hook(code: int, data: bytes) -> object:
+    """msgpack ``ext_hook``: the columnar ext types back to lists (ValueError otherwise)."""
+    if code == EXT_INTS:
+        return _unpack_ints(data)
+    if code == EXT_BYTES:
+        if len(data) < 4:
+            raise ValueError("bad bytes column")
+        (size,) = struct.unpack_from("<I", data)
+        body = data[4:]
+        if size == 0 or len(body) % size:
+            raise ValueError(f"bad bytes column ({len(body)} bytes of items of {size})")
+        return [body[i : i + size] for i in range(0, len(body), size)]
+    if code == EXT_ROWS:
+        if len(data) < 2:
+            raise ValueError("bad row column")
+        width = data[0]
+        flat = _unpack_ints(data[1:])
+        if width < 1 or width > ROW_MAX or len(flat) % width:
+            raise ValueError(f"bad row column (rows of {width}, {len(flat)} values)")
+        return [flat[i : i + width] for i in range(0, len(flat), width)]
+    raise ValueError(f"unknown ext type {code}")
+
+
+Container = dict[str, object] | list[object]
+
+
+def _encode_tree(root: dict[str, object]) -> dict[str, object]:
+    """A copy of ``root`` with every long homogeneous list replaced by its ext type."""
+    top: dict[str, object] = {}
+    stack: list[tuple[Container | tuple[object, ...], Container]] = [(root, top)]
+    while stack:
+        src, dst = stack.pop()
+        items: Iterator[tuple[object, object]]
+        items = iter(src.items()) if isinstance(src, dict) else enumerate(src)
+        for key, value in items:
+            new: object = value
+            if isinstance(value, dict):
+                new = {}
+                stack.append((value, new))
+            elif isinstance(value, (list, tuple)):
+                ext = _columnize(value)
+                if ext is not None:
+                    new = ext
+                else:
+                    new = []
+                    stack.append((value, new))
+            if isinstance(dst, dict):
+                dst[str(key)] = new
+            else:
+                dst.append(new)
+    return top
+
+
+_SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
+
+
+def _check_tree(root: object) -> None:
+    """Depth and types of a decoded tree (iterative; ValueError naming the first problem)."""
+    stack: list[tuple[object, int]] = [(root, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: list[object] | object = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            if type(value) not in _SCALAR_TYPES:
+                raise ValueError(f"unexpected value of type {type(value).__name__}")
+            continue
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        assert isinstance(children, list)
+        types = set(map(type, children))
+        if types <= _SCALAR_TYPES:
+            continue
+        for child in children:
+            t = type(child)
+            if t is dict or t is list:
+                stack.append((child, depth + 1))
+            elif t not in _SCALAR_TYPES:
+                raise ValueError(f"unexpected value of type {t.__name__}")
+
+
+# ---- the scenario as plain data ----------------------------------------------------------------
+
+
+def scenario_doc(scn: Scenario) -> dict[str, object]:
+    """The scenario as the plain data of a TOML document the loader accepts."""
+    m = scn.machine
+    t = scn.tunables
+    files: list[object] = []
+    for f in scn.files:
+        entry: dict[str, object] = {"path": f.path, "size": f.size, "content": f.content}
+        if f.seed is not None:
+            entry["seed"] = f.seed
+        files.append(entry)
+    return {
+        "name": scn.name,
+        "description": scn.description,
+        "seed": scn.seed,
+        "duration": f"{scn.duration_ns}ns",
+        "kernel": {"profile": scn.kernel.profile, "writeback": scn.kernel.writeback,
+                   "rmap": scn.kernel.rmap},
+        "machine": {"memory": m.memory, "disk": m.disk, "swap": m.swap,
+                    "tlb_entries": m.tlb_entries, "elevator": m.elevator},
+        "tunables": {"dirty_background_ratio": t.dirty_background_ratio,
+                     "dirty_ratio": t.dirty_ratio,
+                     "dirty_writeback_centisecs": t.dirty_writeback_centisecs,
+                     "dirty_expire_centisecs": t.dirty_expire_centisecs,
+                     "swappiness": t.swappiness},
+        "files": files,
+        "programs": {name: [op.text for op in prog.ops] for name, prog in scn.programs.items()},
+        "tasks": [{"name": task.name, "program": task.program} for task in scn.tasks],
+        "expect": [{"name": e.name, "at": e.at, "check": e.check.text}
+                   for e in scn.expectations],
+    }
+
+
+def _toml_value(value: object, where: str) -> str:
+    """A TOML scalar, or an inline array of scalars."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if value < _I64_MIN or value > _I64_MAX:
+            raise ValueError(f"{where}: integer out of range")
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        if any(isinstance(v, (list, dict)) for v in value):
+            raise ValueError(f"{where}: nested arrays are not part of a scenario")
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    raise ValueError(f"{where}: unexpected {type(value).__name__}")
+
+
+def _toml_table(lines: list[str], header: str, table: dict[str, object], where: str) -> None:
+    lines.append(header)
+    for key, value in table.items():
+        if isinstance(value, dict):
+            raise ValueError(f"{where}.{key}: unexpected table")
+        lines.append(f"{json.dumps(key)} = {_toml_value(value, f'{where}.{key}')}")
+
+
+def _toml_text(doc: dict[str, object]) -> str:
+    """The TOML text of a scenario document (top-level values, tables, arrays of tables)."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, object]]] = []
+    arrays: list[tuple[str, list[dict[str, object]]]] = []
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            arrays.append((key, value))
+        else:
+            lines.append(f"{json.dumps(key)} = {_toml_value(value, key)}")
+    for key, table in tables:
+        _toml_table(lines, f"[{json.dumps(key)}]", table, key)
+    for key, items in arrays:
+        for i, item in enumerate(items):
+            _toml_table(lines, f"[[{json.dumps(key)}]]", item, f"{key}[{i}]")
+    return "\n".join(lines) + "\n"
+
+
+def _scenario_from_section(section: dict[str, object]) -> Scenario:
+    """Validate the stored scenario with the loader; it must come back unchanged."""
+    from scenarios.loader import ScenarioError, load_text
+
+    doc = _dict(section, "doc", "scenario")
+    source = _str(section, "source", "scenario")
+    try:
+        text = _toml_text(doc)
+    except ValueError as exc:
+        raise SnapshotError(f"scenario section: {exc}") from None
+    try:
+        scn = load_text(text, source=source, default_name="scenario")
+    except ScenarioError as exc:
+        raise SnapshotError(f"scenario section: {exc}") from None
+    if scenario_doc(scn) != doc:
+        raise SnapshotError("scenario section: the scenario does not load back as it was stored")
+    return scn
+
+
+# ---- plain-data accessors for the sections -----------------------------------------------------
+
+
+def _dict(d: dict[str, object], key: str, section: str) -> dict[str, object]:
+    v = d.get(key)
+    if not isinstance(v, dict):
+        raise SnapshotError(f"{section} section: {key} must be a map")
+    return v
+
+
+def _str(d: dict[str, object], key: str, section: str) -> str:
+    v = d.get(key)
+    if not isinstance(v, str):
+        raise SnapshotError(f"{section} section: {key} must be a string")
+    return v
+
+
+def _int(d: dict[str, object], key: str, section: str) -> int:
+    v = d.get(key)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise SnapshotError(f"{section} section: {key} must be an integer")
+    return v
+
+
+def _list(d: dict[str, object], key: str, section: str) -> list[object]:
+    v = d.get(key)
+    if not isinstance(v, list):
+        raise SnapshotError(f"{section} section: {key} must be a list")
+    return v
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+
+def _session_section(session: Session) -> dict[str, object]:
+    """The runner's records: checkpoints hit (with their metrics) and what they decided."""
+    from scenarios.session import ExpectationResult
+
+    records: list[object] = []
+    for rec in session.checkpoints:
+        records.append({"name": rec.name, "pid": rec.pid, "time_ns": rec.time_ns,
+                        "metrics": dict(rec.metrics) if rec.metrics is not None else None,
+                        "notes": dict(rec.notes)})
+    hit = {rec.name for rec in session.checkpoints}
+    decided: list[object] = []
+    for e in session.scenario.expectations:
+        if e.at != "end" and e.at in hit:
+            r: ExpectationResult = session._evaluate_at_checkpoint(e)
+            decided.append({"name": r.name, "at": e.at, "ok": r.ok, "detail": r.detail})
+    return {
+        "events": session.events,
+        "sim_time_ns": session.sim_time_ns,
+        "end_reason": session.end_reason,
+        "checkpoints": records,
+        "expectations": decided,
+    }
+
+
+def _scenario_section(session: Session) -> dict[str, object]:
+    spec = session.kernel_spec
+    return {
+        "doc": scenario_doc(session.scenario),
+        "source": session.scenario.source,
+        "seed": session.seed,
+        "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap},
+    }
+
+
+def _build(session: Session) -> tuple[bytes, str]:
+    """The snapshot file of ``session`` and its state hash."""
+    from scenarios.cli.version import vmlab_version
+
+    state = session.kernel.to_state()
+    digest = hashlib.sha256(pack_state(state)).hexdigest()
+    doc: dict[str, object] = {
+        "format": FORMAT_NAME,
+        "version": SNAPSHOT_VERSION,
+        "vmlab_version": vmlab_version(),
+        "scenario": _scenario_section(session),
+        "session": _session_section(session),
+        "state": state,
+        "state_hash": digest,
+    }
+    packed = msgpack.packb(_encode_tree(doc), use_bin_type=True)
+    return _HEADER.pack(MAGIC, SNAPSHOT_VERSION) + _compress(packed), digest
+
+
+def _compress(packed: bytes) -> bytes:
+    """One zstd frame: level 3 with a long window and long-distance matching (the same page
+    often sits in RAM, on disk and in the oracle), the content size and a checksum."""
+    params = zstandard.ZstdCompressionParameters.from_level(
+        ZSTD_LEVEL, window_log=ZSTD_WINDOW_LOG, enable_ldm=True, write_checksum=1,
+        write_content_size=1, threads=0,
+    )
+    return zstandard.ZstdCompressor(compression_params=params).compress(packed)
+
+
+def snapshot_bytes(session: Session) -> bytes:
+    """The snapshot file of ``session`` as bytes (what ``save_snapshot`` writes).
+
+    Caller: the session is between two events (``run`` or ``step`` has returned).
+    """
+    return _build(session)[0]
+
+
+@dataclass(frozen=True)
+class SavedSnapshot:
+    """What ``save_snapshot`` wrote."""
+
+    path: str
+    size: int
+    state_hash: str
+
+
+def save_snapshot(session: Session, path: str | os.PathLike[str]) -> SavedSnapshot:
+    """Write ``session`` to ``path`` (atomically: a temporary file, then a rename).
+
+    Saving changes nothing in the session; it can run on afterwards.
+
+    Caller: the session is between two events (``run`` or ``step`` has returned).
+
+    Raises:
+        SnapshotError: the file cannot be written.
+    """
+    data, digest = _build(session)
+    target = os.fspath(path)
+    tmp = f"{target}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise SnapshotError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return SavedSnapshot(target, len(data), digest)
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def _read_file(path: str | os.PathLike[str]) -> bytes:
+    name = os.fspath(path)
+    try:
+        size = os.path.getsize(name)
+        if size > MAX_FILE_BYTES:
+            raise SnapshotError(f"{name}: {size} bytes is larger than any snapshot "
+                                f"({MAX_FILE_BYTES} at most)")
+        with open(name, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SnapshotError(f"{name}: larger than any snapshot ({MAX_FILE_BYTES} bytes at most)")
+    return data
+
+
+def _payload(data: bytes, where: str) -> tuple[int, bytes]:
+    """Check the header and decompress the frame: (format version, msgpack bytes)."""
+    if len(data) < _HEADER.size:
+        raise SnapshotError(f"{where}: not a vmlab snapshot (only {len(data)} bytes)")
+    magic, version = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise SnapshotError(f"{where}: not a vmlab snapshot (bad magic {magic!r})")
+    if version > SNAPSHOT_VERSION:
+        raise SnapshotError(f"{where}: written by a newer vmlab (snapshot format version "
+                            f"{version}); this vmlab reads up to version {SNAPSHOT_VERSION}: "
+                            f"install a vmlab that reads format version {version}")
+    frame = data[_HEADER.size :]
+    try:
+        size = zstandard.frame_content_size(frame)
+    except zstandard.ZstdError as exc:
+        raise SnapshotError(f"{where}: damaged (bad compressed frame: {exc})") from None
+    cap = min(MAX_PAYLOAD_BYTES, max(MIN_PAYLOAD_CAP, MAX_RATIO * len(frame)))
+    if size < 0:
+        raise SnapshotError(f"{where}: damaged (the compressed frame does not declare its size)")
+    if size > cap:
+        raise SnapshotError(f"{where}: damaged (the frame claims {size} bytes, more than "
+                            f"{cap} for a file of this size)")
+    try:
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        out = dobj.decompress(frame)
+        eof = dobj.eof
+        trailing = len(dobj.unused_data)
+    except zstandard.ZstdError as exc:
+        raise SnapshotError(f"{where}: damaged ({exc})") from None
+    if not eof:
+        raise SnapshotError(f"{where}: damaged (truncated: the compressed frame is incomplete)")
+    if trailing or len(out) != size:
+        raise SnapshotError(f"{where}: damaged ({trailing} bytes after the compressed frame)")
+    return version, out
+
+
+def _unpack(payload: bytes, where: str) -> dict[str, object]:
+    n = len(payload)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        obj = msgpack.unpackb(
+            payload, raw=False, strict_map_key=True, use_list=True, ext_hook=_ext_hook,
+            max_bin_len=n, max_str_len=n, max_array_len=n, max_map_len=n // 2, max_ext_len=n,
+        )
+        _check_tree(obj)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise SnapshotError(f"{where}: damaged ({_one_line(exc)})") from None
+    finally:
+        if enabled:
+            gc.enable()
+    if not isinstance(obj, dict):
+        raise SnapshotError(f"{where}: damaged (the content is not a map)")
+    return obj
+
+
+def read_snapshot_bytes(data: bytes, where: str) -> dict[str, object]:
+    """Decode and check a snapshot's bytes into its (migrated) top-level map.
+
+    Checked here, without restoring anything: the header, the frame, the msgpack, the shape
+    of the tree, the scenario (the loader validates it and it must load back unchanged), the
+    runner's records (shape, and agreement with the state's clock, events and checkpoints)
+    and the state against its hash.
+
+    Raises:
+        SnapshotError: one line naming what is wrong.
+    """
+    return _read_checked(data, where).doc
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A snapshot map that passed every check short of restoring the kernel."""
+
+    doc: dict[str, object]
+    scenario: Scenario
+    records: list[CheckpointRecord]
+
+
+def _read_checked(data: bytes, where: str) -> _Checked:
+    version, payload = _payload(data, where)
+    doc = _unpack(payload, where)
+    if doc.get("format") != FORMAT_NAME:
+        raise SnapshotError(f"{where}: not a vmlab snapshot (format {doc.get('format')!r})")
+    if type(doc.get("version")) is not int or doc.get("version") != version:
+        raise SnapshotError(f"{where}: damaged (the header says version {version}, the content "
+                            f"{doc.get('version')!r})")
+    doc = _migrate(doc, version)
+    for key in TOP_KEYS:
+        if key not in doc:
+            raise SnapshotError(f"{where}: damaged (no {key} section)")
+    for key in ("scenario", "session", "state"):
+        if not isinstance(doc[key], dict):
+            raise SnapshotError(f"{where}: damaged ({key} must be a map)")
+    for key in ("vmlab_version", "state_hash"):
+        if not isinstance(doc[key], str):
+            raise SnapshotError(f"{where}: damaged ({key} must be a string)")
+    state = doc["state"]
+    assert isinstance(state, dict)
+    if state_hash(state) != doc["state_hash"]:
+        raise SnapshotError(f"{where}: damaged (the state does not match its state_hash)")
+    try:
+        scn_section = doc["scenario"]
+        sess_section = doc["session"]
+        assert isinstance(scn_section, dict) and isinstance(sess_section, dict)
+        scenario = _scenario_from_section(scn_section)
+        _check_scenario_agrees(scenario, _int(scn_section, "seed", "scenario"),
+                               _kernel_spec(scn_section), state)
+        records = _records(sess_section)
+        _check_session_section(sess_section, records, state)
+    except SnapshotError as exc:
+        raise SnapshotError(f"{where}: {exc}") from None
+    return _Checked(doc, scenario, records)
+
+
+def read_snapshot(path: str | os.PathLike[str]) -> dict[str, object]:
+    """Read and check a snapshot file into its top-level map (nothing is restored).
+
+    Raises:
+        SnapshotError: one line naming what is wrong.
+    """
+    return read_snapshot_bytes(_read_file(path), os.path.basename(os.fspath(path)))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# ---- restoring ---------------------------------------------------------------------------------
+
+
+def _records(section: dict[str, object]) -> list[CheckpointRecord]:
+    """The session's checkpoint records, checked."""
+    from scenarios.session import CheckpointRecord
+
+    out: list[CheckpointRecord] = []
+    for item in _list(section, "checkpoints", "session"):
+        if not isinstance(item, dict):
+            raise SnapshotError("session section: a checkpoint record must be a map")
+        metrics = item.get("metrics")
+        ints: dict[str, int] | None = None
+        if metrics is not None:
+            if not isinstance(metrics, dict):
+                raise SnapshotError("session section: checkpoint metrics must be a map")
+            ints = {}
+            for name, value in metrics.items():
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise SnapshotError("session section: checkpoint metrics must be integers")
+                ints[name] = value
+        notes: dict[str, str] = {}
+        for name, text in _dict(item, "notes", "session").items():
+            if not isinstance(text, str):
+                raise SnapshotError("session section: checkpoint notes must be strings")
+            notes[name] = text
+        out.append(CheckpointRecord(_str(item, "name", "session"), _int(item, "pid", "session"),
+                                    _int(item, "time_ns", "session"), ints, notes))
+    return out
+
+
+def _kernel_spec(section: dict[str, object]) -> dict[str, str]:
+    spec = _dict(section, "kernel", "scenario")
+    out: dict[str, str] = {}
+    for key in ("profile", "writeback", "rmap"):
+        out[key] = _str(spec, key, "scenario")
+    if list(spec) != list(out):
+        raise SnapshotError("scenario section: kernel holds profile, writeback and rmap only")
+    return out
+
+
+def _check_scenario_agrees(scenario: Scenario, seed: int, spec: dict[str, str],
+                           state: dict[str, object]) -> None:
+    """The stored scenario must be the one the state runs: the machine, the kernel's
+    switches, seed and tunables, and the programs as the assembler builds them."""
+    from scenarios.assembler import assemble
+
+    m = scenario.machine
+    t = scenario.tunables
+    want_machine = {"mem_bytes": m.memory, "disk_bytes": m.disk, "tlb_entries": m.tlb_entries,
+                    "elevator": m.elevator}
+    want_cfg = {"release": spec["profile"], "writeback": spec["writeback"],
+                "rmap": spec["rmap"], "swap_bytes": m.swap, "seed": seed,
+                "dirty_background_ratio": t.dirty_background_ratio,
+                "dirty_ratio": t.dirty_ratio,
+                "dirty_writeback_centisecs": t.dirty_writeback_centisecs,
+                "dirty_expire_centisecs": t.dirty_expire_centisecs,
+                "swappiness": t.swappiness}
+    machine = _get(state, "machine", "config")
+    cfg = _get(state, "cfg")
+    if not isinstance(machine, dict) or not isinstance(cfg, dict) or \
+            any(machine.get(k) != v or type(machine.get(k)) is not type(v)
+                for k, v in want_machine.items()) or \
+            any(cfg.get(k) != v or type(cfg.get(k)) is not type(v) for k, v in want_cfg.items()):
+        raise SnapshotError("scenario section: the machine, kernel or seed is not the state's")
+    try:
+        assembly = assemble(scenario, seed)
+        programs = [[insn.to_state() for insn in p.insns] for p in assembly.programs]
+    except ValueError as exc:
+        raise SnapshotError(f"scenario section: {exc}") from None
+    if programs != _get(state, "kernel", "programs"):
+        raise SnapshotError("scenario section: the programs are not the ones the state runs")
+
+
+def _check_session_section(section: dict[str, object], records: list[CheckpointRecord],
+                           state: dict[str, object]) -> None:
+    """The runner's records: their shape, and the same clock, events and checkpoints as the
+    state (``Kernel.checkpoints`` records every hit the session saw)."""
+    _str(section, "end_reason", "session")
+    for item in _list(section, "expectations", "session"):
+        if not isinstance(item, dict) or not isinstance(item.get("ok"), bool) or not all(
+                isinstance(item.get(k), str) for k in ("name", "at", "detail")):
+            raise SnapshotError("session section: an expectation must be {name, at, ok, detail}")
+    if _int(section, "events", "session") != _get(state, "machine", "events") or \
+            _int(section, "sim_time_ns", "session") != _get(state, "machine", "clock", "now"):
+        raise SnapshotError("session section: events or time disagree with the state")
+    hits = _get(state, "kernel", "checkpoints")
+    if [[r.name, r.pid, r.time_ns] for r in records] != hits:
+        raise SnapshotError("session section: the checkpoint records disagree with the kernel's")
+
+
+def _restore_kernel(state: dict[str, object], digest: str, where: str) -> object:
+    """Restore the kernel, hash it again, and run the invariant checker and the oracle."""
+    from kernelmodel.restore import vl_kernel_from_state, vl_restore_problems
+
+    try:
+        k = vl_kernel_from_state(state)
+    except Exception as exc:  # any failure to rebuild is a bad snapshot
+        raise SnapshotError(f"{where}: the state does not restore ({_one_line(exc)})") from None
+    try:
+        again = state_hash(k.to_state())
+    except Exception as exc:
+        raise SnapshotError(f"{where}: the restored state is unusable ({_one_line(exc)})") \
+            from None
+    if again != digest:
+        raise SnapshotError(f"{where}: the restored kernel differs from the saved state "
+                            f"(hash {again[:16]}, saved {digest[:16]})")
+    try:
+        problems = vl_restore_problems(k)
+    except Exception as exc:
+        raise SnapshotError(f"{where}: the restored kernel cannot be checked "
+                            f"({_one_line(exc)})") from None
+    if problems:
+        raise SnapshotError(f"{where}: the restored kernel fails {len(problems)} check(s); "
+                            f"first: {problems[0]}")
+    return k
+
+
+def session_from_snapshot(checked: _Checked, where: str) -> Session:
+    """Rebuild a runnable Session from a checked snapshot (restores and checks the kernel).
+
+    Raises:
+        SnapshotError: one line naming what is wrong.
+    """
+    from kernelmodel.kernel import Kernel
+    from scenarios.session import Session, SessionError
+
+    doc = checked.doc
+    scn_section = doc["scenario"]
+    sess_section = doc["session"]
+    state = doc["state"]
+    assert isinstance(scn_section, dict) and isinstance(sess_section, dict)
+    assert isinstance(state, dict)
+    scenario = checked.scenario
+    spec = _kernel_spec(scn_section)
+    mine = {"profile": scenario.kernel.profile, "writeback": scenario.kernel.writeback,
+            "rmap": scenario.kernel.rmap}
+    override = None if spec == mine else spec["profile"]
+    k = _restore_kernel(state, str(doc["state_hash"]), where)
+    assert isinstance(k, Kernel)
+    try:
+        session = Session(scenario, seed=_int(scn_section, "seed", "scenario"), kernel=override,
+                          booted=k)
+    except SessionError as exc:
+        raise SnapshotError(f"{where}: {exc}") from None
+    _check_session_agrees(session, spec, where)
+    session.checkpoints = list(checked.records)
+    session.end_reason = _str(sess_section, "end_reason", "session")
+    return session
+
+
+def _check_session_agrees(session: Session, spec: dict[str, str], where: str) -> None:
+    """The stored kernel profile and seed must be the restored kernel's."""
+    k = session.kernel
+    ks = session.kernel_spec
+    if spec != {"profile": ks.profile, "writeback": ks.writeback, "rmap": ks.rmap}:
+        raise SnapshotError(f"{where}: the kernel profile does not resolve as stored")
+    cfg = k.cfg
+    if (cfg.release, cfg.writeback, cfg.rmap, cfg.seed) != \
+            (ks.profile, ks.writeback, ks.rmap, session.seed):
+        raise SnapshotError(f"{where}: the scenario's kernel and seed disagree with the state")
+
+
+def load_snapshot_bytes(data: bytes, where: str = "<memory>") -> Session:
+    """``load_snapshot`` from bytes."""
+    return session_from_snapshot(_read_checked(data, where), where)
+
+
+def load_snapshot(path: str | os.PathLike[str]) -> Session:
+    """Read a snapshot file and restore the session it holds, ready to run on.
+
+    Raises:
+        SnapshotError: one line naming what is wrong (unreadable, damaged, newer format,
+            inconsistent state, failed invariant checks).
+    """
+    where = os.path.basename(os.fspath(path))
+    return session_from_snapshot(_read_checked(_read_file(path), where), where)
+
+
+# ---- info --------------------------------------------------------------------------------------
+
+
+def _get(tree: object, *path: str) -> object:
+    """``tree[path[0]][path[1]]...``, or None where the path does not exist."""
+    node = tree
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _get_int(tree: object, *path: str) -> int:
+    v = _get(tree, *path)
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def state_counters(state: dict[str, object]) -> dict[str, int]:
+    """The counters of a saved state by name: vmstat, the zone's free and LRU pages, the disk
+    and the TLB (``Kernel.metrics`` names, read from plain data)."""
+    out: dict[str, int] = {}
+    vm = state.get("vmstat")
+    if isinstance(vm, dict):
+        for name, value in vm.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                out[name] = value
+    zone = _get(state, "pgdat", "zone")
+    out["nr_free_pages"] = _get_int(zone, "free_pages")
+    out["nr_active"] = _get_int(zone, "nr_active")
+    out["nr_inactive"] = _get_int(zone, "nr_inactive")
+    disk = _get(state, "machine", "disk", "counters")
+    for name, key in (("head_travel_sectors", "head_travel"), ("disk_busy_ns", "busy_ns"),
+                      ("disk_requests", "requests"), ("disk_reads", "reads"),
+                      ("disk_writes", "writes"), ("disk_sectors_read", "sectors_read"),
+                      ("disk_sectors_written", "sectors_written"), ("disk_seeks", "seeks")):
+        out[name] = _get_int(disk, key)
+    for name in ("tlb_hits", "tlb_misses", "page_walks", "tlb_flushes", "invlpgs"):
+        out[name] = _get_int(state, "machine", "mmu", name)
+    out["cpu_accesses"] = _get_int(state, "machine", "cpu", "accesses")
+    return out
+
+
+def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
+    """What a snapshot holds, without restoring it: scenario, kernel, time, events, tasks,
+    checkpoints, counters, state hash, versions.
+
+    Raises:
+        SnapshotError: the file is not a readable snapshot.
+    """
+    data = _read_file(path)
+    doc = read_snapshot_bytes(data, os.path.basename(os.fspath(path)))
+    state = doc["state"]
+    assert isinstance(state, dict)
+    tasks: list[object] = []
+    task_list = _get(state, "kernel", "tasks")
+    for t in task_list if isinstance(task_list, list) else []:
+        tasks.append({"pid": _get_int(t, "pid"), "name": str(_get(t, "name")),
+                      "state": _task_state_name(_get(t, "state")), "doing": _task_doing(t)})
+    hits = _get(doc, "session", "checkpoints")
+    return {
+        "file": os.fspath(path),
+        "bytes": len(data),
+        "format_version": _HEADER.unpack_from(data)[1],
+        "vmlab_version": doc["vmlab_version"],
+        "scenario": _get(doc, "scenario", "doc", "name"),
+        "description": _get(doc, "scenario", "doc", "description"),
+        "source": _get(doc, "scenario", "source"),
+        "kernel": _get(doc, "scenario", "kernel"),
+        "seed": _get(doc, "scenario", "seed"),
+        "sim_time_ns": _get_int(state, "machine", "clock", "now"),
+        "events": _get_int(state, "machine", "events"),
+        "end_reason": _get(doc, "session", "end_reason"),
+        "checkpoints": [str(_get(h, "name")) for h in hits] if isinstance(hits, list) else [],
+        "expectations": _get(doc, "session", "expectations"),
+        "tasks": tasks,
+        "counters": state_counters(state),
+        "state_hash": doc["state_hash"],
+    }
+
+
+def _task_state_name(state: object) -> str:
+    from kernelmodel.task import TASK_STATE_NAMES
+
+    if isinstance(state, int) and state in TASK_STATE_NAMES:
+        return TASK_STATE_NAMES[state]
+    return str(state)
+
+
+def _task_doing(task: object) -> str:
+    """The top kernel op and what the task waits on, in a few words."""
+    kstack = _get(task, "kstack")
+    top = ""
+    if isinstance(kstack, list) and kstack:
+        top = str(_get(kstack[-1], "op"))
+    wait = _get(task, "wait_key")
+    parts = [p for p in (top, f"waiting on {wait}" if wait else "") if p]
+    return ", ".join(parts)
+
+
+# ---- decode ------------------------------------------------------------------------------------
+
+
+def _section(doc: dict[str, object], section: str | None) -> object:
+    """The part of the map ``section`` names (dotted keys; list items by index)."""
+    if not section:
+        return doc
+    node: object = doc
+    walked: list[str] = []
+    for part in section.split("."):
+        if isinstance(node, dict):
+            if part not in node:
+                keys = ", ".join(str(k) for k in node)
+                where = ".".join(walked) or "the snapshot"
+                raise SnapshotError(f'no section "{part}" in {where} (it has: {keys})')
+            node = node[part]
+        elif isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise SnapshotError(f'"{part}" is not an index of {".".join(walked)} '
+                                    f"(0..{len(node) - 1})")
+            node = node[int(part)]
+        else:
+            raise SnapshotError(f"{'.'.join(walked)} is a value, not a section")
+        walked.append(part)
+    return node
+
+
+def _json_bytes(value: bytes, full: bool) -> dict[str, object]:
+    if full:
+        import base64
+
+        return {"$bytes": len(value), "base64": base64.b64encode(value).decode("ascii")}
+    if len(value) <= 64:
+        return {"$bytes": len(value), "hex": value.hex()}
+    return {"$bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+
+
+class _JsonWriter:
+    """Readable JSON: maps one key a line, lists of plain values on one line (iterative)."""
+
+    def __init__(self, full_bytes: bool) -> None:
+        self.full_bytes = full_bytes
+        self.lines: list[str] = []
+
+    def _leaf(self, value: object) -> str | None:
+        """The one-line JSON of a value that needs no lines of its own, else None."""
+        if isinstance(value, bytes):
+            return json.dumps(_json_bytes(value, self.full_bytes))
+        if isinstance(value, dict):
+            return "{}" if not value else None
+        if isinstance(value, list):
+            if any(isinstance(v, (dict, list)) for v in value):
+                return None
+            parts = [json.dumps(_json_bytes(v, self.full_bytes)) if isinstance(v, bytes)
+                     else json.dumps(v) for v in value]
+            return "[" + ", ".join(parts) + "]"
+        return json.dumps(value)
+
+    def write(self, root: object) -> str:
+        leaf = self._leaf(root)
+        if leaf is not None:
+            return leaf + "\n"
+        # frames: (items, next index, indent, closing bracket)
+        stack: list[tuple[list[tuple[str, object]], int, int, str]] = []
+        self._open(stack, "", root, 0, last=True)
+        while stack:
+            items, i, indent, closing = stack.pop()
+            if i >= len(items):
+                self.lines.append(" " * indent + closing)
+                if stack:
+                    self._comma_if_more(stack)
+                continue
+            stack.append((items, i + 1, indent, closing))
+            prefix, value = items[i]
+            self._open(stack, prefix, value, indent + 1, last=i + 1 >= len(items))
+        return "\n".join(self.lines) + "\n"
+
+    def _comma_if_more(self, stack: list[tuple[list[tuple[str, object]], int, int, str]]) -> None:
+        items, i, _indent, _closing = stack[-1]
+        if i < len(items):
+            self.lines[-1] += ","
+
+    def _open(self, stack: list[tuple[list[tuple[str, object]], int, int, str]], prefix: str,
+              value: object, indent: int, last: bool) -> None:
+        pad = " " * indent
+        leaf = self._leaf(value)
+        if leaf is not None:
+            self.lines.append(pad + prefix + leaf + ("" if last else ","))
+            return
+        if isinstance(value, dict):
+            items = [(json.dumps(str(k)) + ": ", v) for k, v in value.items()]
+            self.lines.append(pad + prefix + "{")
+            stack.append((items, 0, indent, "}"))
+        else:
+            assert isinstance(value, list)
+            self.lines.append(pad + prefix + "[")
+            stack.append(([("", v) for v in value], 0, indent, "]"))
+
+
+def decode(path: str | os.PathLike[str], section: str | None = None,
+           full_bytes: bool = False) -> str:
+    """The snapshot (or one ``section`` of it, e.g. ``state.kernel.tasks``) as readable JSON.
+
+    Byte strings show as ``{"$bytes": n, "hex": ...}`` up to 64 bytes, else with their
+    sha256; ``full_bytes`` gives every byte string in base64.
+
+    Raises:
+        SnapshotError: the file is not a readable snapshot, or no such section.
+    """
+    doc = read_snapshot(path)
+    return _JsonWriter(full_bytes).write(_section(doc, section))
+
+
+# ---- diff --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    """``diff``'s result: equal when the states hash alike and the runner records agree."""
+
+    equal: bool
+    lines: list[str]
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def _column(state: object, key: str, n: int) -> list[int]:
+    """A mem_map column cut or padded to ``n`` pages (``n`` is a column's real length)."""
+    col = _get(state, "mem_map", key)
+    if not isinstance(col, list):
+        col = []
+    out = [v if isinstance(v, int) else 0 for v in col[:n]]
+    return out + [0] * (n - len(out))
+
+
+class _PageView:
+    """What diff needs of mem_map: per pfn its list, flags, counts and mapping (plain data)."""
+
+    def __init__(self, state: dict[str, object]) -> None:
+        from kernelmodel.page import LRU_ACTIVE, LRU_INACTIVE, M_anon, M_reserved
+
+        flags = _get(state, "mem_map", "flags")
+        n = len(flags) if isinstance(flags, list) else 0
+        self.n = n
+        self.flags = _column(state, "flags", n)
+        self.count = _column(state, "_count", n)
+        self.mapcount = _column(state, "_mapcount", n)
+        lru = _column(state, "lru", n)
+        self.where: list[str] = []
+        for pfn in range(n):
+            if self.count[pfn] == 0:
+                self.where.append("free")
+            elif lru[pfn] == LRU_ACTIVE:
+                self.where.append("active")
+            elif lru[pfn] == LRU_INACTIVE:
+                self.where.append("inactive")
+            elif self.flags[pfn] & M_reserved:
+                self.where.append("reserved")
+            else:
+                self.where.append("unlisted")
+        self.mapping = ["anon" if f & M_anon else "none" for f in self.flags]
+        inodes = _get(state, "sb", "s_inodes")
+        for inode in inodes if isinstance(inodes, list) else []:
+            pfns = _get(inode, "mapping", "pfns")
+            label = f"file {_get(inode, 'path')}"
+            for pfn in pfns if isinstance(pfns, list) else []:
+                if isinstance(pfn, int) and 0 <= pfn < n:
+                    self.mapping[pfn] = label
+        swap = _get(state, "swapper_space", "pfns")
+        for pfn in swap if isinstance(swap, list) else []:
+            if isinstance(pfn, int) and 0 <= pfn < n and self.mapping[pfn] == "none":
+                self.mapping[pfn] = "swap cache"
+        zone = _get(state, "pgdat", "zone")
+        span = _get_int(zone, "spanned_pages")
+        self.active = _lru_order(zone, span)
+        self.inactive = _lru_order(zone, span + 1)
+
+
+def _lru_order(zone: object, head: int) -> list[int]:
+    """The nodes of one LRU list, head to tail (bounded: a broken list stops the walk)."""
+    nxt = _get(zone, "lru_next")
+    if not isinstance(nxt, list) or not 0 <= head < len(nxt):
+        return []
+    out: list[int] = []
+    node = nxt[head]
+    while isinstance(node, int) and node != head and 0 <= node < len(nxt) and len(out) < len(nxt):
+        out.append(node)
+        node = nxt[node]
+    return out
+
+
+def _group(pairs: dict[tuple[str, str], int], unit: str = "pages") -> list[str]:
+    ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [f"{n:,} {unit} {a} → {b}" for (a, b), n in ranked]
+
+
+def _diff_pages(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
+    from kernelmodel.page import PAGEFLAG_NAMES
+
+    pa = _PageView(a)
+    pb = _PageView(b)
+    if pa.n != pb.n:
+        out.append(f"pages: mem_map has {pa.n:,} pages in A and {pb.n:,} in B")
+        return
+    moves: dict[tuple[str, str], int] = {}
+    maps: dict[tuple[str, str], int] = {}
+    gained = [0] * len(PAGEFLAG_NAMES)
+    lost = [0] * len(PAGEFLAG_NAMES)
+    counts = 0
+    mapcounts = 0
+    for pfn in range(pa.n):
+        if pa.where[pfn] != pb.where[pfn]:
+            key = (pa.where[pfn], pb.where[pfn])
+            moves[key] = moves.get(key, 0) + 1
+        if pa.mapping[pfn] != pb.mapping[pfn]:
+            key = (pa.mapping[pfn], pb.mapping[pfn])
+            maps[key] = maps.get(key, 0) + 1
+        fa = pa.flags[pfn]
+        fb = pb.flags[pfn]
+        if fa != fb:
+            for bit in range(len(PAGEFLAG_NAMES)):
+                if (fb >> bit) & 1 and not (fa >> bit) & 1:
+                    gained[bit] += 1
+                elif (fa >> bit) & 1 and not (fb >> bit) & 1:
+                    lost[bit] += 1
+        counts += pa.count[pfn] != pb.count[pfn]
+        mapcounts += pa.mapcount[pfn] != pb.mapcount[pfn]
+    lines = _group(moves)
+    for bit, name in enumerate(PAGEFLAG_NAMES):
+        if gained[bit]:
+            lines.append(f"{gained[bit]:,} pages gained PG_{name}")
+        if lost[bit]:
+            lines.append(f"{lost[bit]:,} pages lost PG_{name}")
+    lines += [line.replace(" pages ", " pages mapping ", 1) for line in _group(maps)]
+    if counts:
+        lines.append(f"{counts:,} pages changed _count")
+    if mapcounts:
+        lines.append(f"{mapcounts:,} pages changed _mapcount")
+    for name, la, lb in (("active", pa.active, pb.active), ("inactive", pa.inactive, pb.inactive)):
+        if la != lb and set(la) == set(lb):
+            moved = sum(1 for x, y in zip(la, lb, strict=True) if x != y)
+            lines.append(f"{name} list reordered ({moved:,} positions differ)")
+    if lines:
+        out.append("pages:")
+        out += ["  " + line for line in lines]
+
+
+def _diff_counters(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
+    ca = state_counters(a)
+    cb = state_counters(b)
+    lines: list[str] = []
+    for name in ["sim_time_ns", "events", *ca]:
+        if name == "sim_time_ns":
+            va, vb = _get_int(a, "machine", "clock", "now"), _get_int(b, "machine", "clock", "now")
+        elif name == "events":
+            va, vb = _get_int(a, "machine", "events"), _get_int(b, "machine", "events")
+        else:
+            va, vb = ca.get(name, 0), cb.get(name, 0)
+        if va != vb:
+            lines.append(f"{name:<24} {_fmt(va):>15} → {_fmt(vb):<15} ({vb - va:+,})")
+    for name in cb:
+        if name not in ca:
+            lines.append(f"{name:<24} {'-':>15} → {_fmt(cb[name])}")
+    if lines:
+        out.append("counters:")
+        out += ["  " + line for line in lines]
+
+
+def _tasks(state: dict[str, object]) -> dict[int, dict[str, object]]:
+    out: dict[int, dict[str, object]] = {}
+    tasks = _get(state, "kernel", "tasks")
+    for t in tasks if isinstance(tasks, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("pid"), int):
+            out[int(t["pid"])] = t
+    return out
+
+
+def _task_line(t: dict[str, object]) -> str:
+    doing = _task_doing(t)
+    return _task_state_name(t.get("state")) + (f" ({doing})" if doing else "")
+
+
+def _diff_tasks(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
+    ta = _tasks(a)
+    tb = _tasks(b)
+    lines: list[str] = []
+    for pid in sorted(set(ta) | set(tb)):
+        x = ta.get(pid)
+        y = tb.get(pid)
+        who = f"task {pid} ({(y or x or {}).get('name')})"
+        if x is None:
+            lines.append(f"{who}: new, {_task_line(y or {})}")
+            continue
+        if y is None:
+            lines.append(f"{who}: gone (was {_task_line(x)})")
+            continue
+        if _task_line(x) != _task_line(y):
+            lines.append(f"{who}: {_task_line(x)} → {_task_line(y)}")
+        pc_a = _get(x, "ctx", "pc")
+        pc_b = _get(y, "ctx", "pc")
+        if pc_a != pc_b:
+            lines.append(f"{who}: pc {pc_a} → {pc_b}")
+        for field in ("min_flt", "maj_flt", "cpu_ns"):
+            va, vb = _get_int(x, field), _get_int(y, field)
+            if va != vb:
+                lines.append(f"{who}: {field} {_fmt(va)} → {_fmt(vb)} ({vb - va:+,})")
+    if lines:
+        out.append("tasks:")
+        out += ["  " + line for line in lines]
+
+
+def _files(state: dict[str, object]) -> dict[int, dict[str, int | str]]:
+    """Per inode: path, size, cached pages, dirty- and writeback-tagged pages, i_state."""
+    out: dict[int, dict[str, int | str]] = {}
+    inodes = _get(state, "sb", "s_inodes")
+    for inode in inodes if isinstance(inodes, list) else []:
+        tags = _get(inode, "mapping", "page_tree", "tags")
+        dirty = 0
+        wb = 0
+        for pair in tags if isinstance(tags, list) else []:
+            mask = pair[1] if isinstance(pair, list) and len(pair) == 2 else 0
+            if isinstance(mask, int):
+                dirty += mask & 1
+                wb += (mask >> 1) & 1
+        out[_get_int(inode, "i_ino")] = {
+            "path": str(_get(inode, "path")), "size": _get_int(inode, "i_size"),
+            "pages": _get_int(inode, "mapping", "nrpages"), "dirty-tagged": dirty,
+            "writeback-tagged": wb, "i_state": _get_int(inode, "i_state"),
+        }
+    return out
+
+
+def _diff_files(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
+    fa = _files(a)
+    fb = _files(b)
+    lines: list[str] = []
+    for ino in sorted(set(fa) | set(fb)):
+        x = fa.get(ino)
+        y = fb.get(ino)
+        who = f"file {(y or x or {}).get('path')} (inode {ino})"
+        if x is None or y is None:
+            lines.append(f"{who}: {'created' if x is None else 'deleted'}")
+            continue
+        changes = [f"{key} {x[key]} → {y[key]}" for key in x if x[key] != y[key]]
+        if changes:
+            lines.append(f"{who}: " + "; ".join(changes))
+    if lines:
+        out.append("files:")
+        out += ["  " + line for line in lines]
+
+
+def _requests(disk: object) -> list[str]:
+    out: list[str] = []
+    for part in ("in_service", "queue"):
+        reqs = _get(disk, part)
+        for r in reqs if isinstance(reqs, list) else []:
+            rw = "W" if _get(r, "write") is True else "R"
+            tag = " (in service)" if part == "in_service" else ""
+            out.append(f"#{_get_int(r, 'req_id')} {rw} {_get_int(r, 'sector')}"
+                       f"+{_get_int(r, 'nsect')}{tag}")
+    return out
+
+
+def _diff_disk(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
+    da = _get(a, "machine", "disk")
+    db = _get(b, "machine", "disk")
+    ra = _requests(da)
+    rb = _requests(db)
+    lines: list[str] = []
+    if ra != rb:
+        lines.append(f"queue: {len(ra)} → {len(rb)} requests")
+        lines.append("  A: " + (", ".join(ra) if ra else "idle"))
+        lines.append("  B: " + (", ".join(rb) if rb else "idle"))
+    ha, hb = _get_int(da, "head"), _get_int(db, "head")
+    if ha != hb:
+        lines.append(f"head: cylinder {ha} → {hb}")
+    if _get(da, "chunks") != _get(db, "chunks") or _get(da, "chunk_data") != _get(db, "chunk_data"):
+        lines.append("contents differ")
+    if lines:
+        out.append("disk:")
+        out += ["  " + line for line in lines]
+
+
+#: State sections diff describes in its own terms; any other that differs is named.
+_DESCRIBED: Final = ("vmstat", "mem_map", "sb", "kernel")
+
+
+def _diff_rest(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
+    other = [key for key in a if key not in _DESCRIBED and a.get(key) != b.get(key)]
+    other += [key for key in b if key not in a]
+    if other:
+        out.append("other state that differs: " + ", ".join(other))
+
+
+def _diff_session(a: dict[str, object], b: dict[str, object], out: list[str]) -> bool:
+    ha = _get(a, "session", "checkpoints")
+    hb = _get(b, "session", "checkpoints")
+    na = [str(_get(h, "name")) for h in ha] if isinstance(ha, list) else []
+    nb = [str(_get(h, "name")) for h in hb] if isinstance(hb, list) else []
+    if na != nb:
+        out.append(f"checkpoints hit: {', '.join(na) or 'none'} → {', '.join(nb) or 'none'}")
+    return _get(a, "session") == _get(b, "session")
+
+
+def diff_docs(a: dict[str, object], b: dict[str, object]) -> SnapshotDiff:
+    """What differs between two checked snapshot maps, in kernel terms.
+
+    Counters with deltas; pages grouped by how their list, flags and mapping changed;
+    tasks; files with their sizes and tags; the disk queue; then any other part of the
+    state that differs, by name.
+    """
+    out: list[str] = []
+    sa = a["state"]
+    sb = b["state"]
+    assert isinstance(sa, dict) and isinstance(sb, dict)
+    for label, doc in (("A", a), ("B", b)):
+        st = doc["state"]
+        out.append(f"{label}: {_get(doc, 'scenario', 'doc', 'name')} at "
+                   f"{_get_int(st, 'machine', 'clock', 'now'):,} ns, event "
+                   f"{_get_int(st, 'machine', 'events'):,}, state hash "
+                   f"{str(doc['state_hash'])[:16]}")
+    same_state = a["state_hash"] == b["state_hash"]
+    body: list[str] = []
+    same_session = _diff_session(a, b, body)
+    if not same_state:
+        _diff_counters(sa, sb, body)
+        _diff_pages(sa, sb, body)
+        _diff_tasks(sa, sb, body)
+        _diff_files(sa, sb, body)
+        _diff_disk(sa, sb, body)
+        _diff_rest(sa, sb, body)
+    equal = same_state and same_session
+    if equal:
+        body.append("equal: the snapshots hold the same state")
+    elif same_state:
+        body.append("the kernel states are equal; the runner's records differ")
+    return SnapshotDiff(equal, out + body)
+
+
+def diff(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> SnapshotDiff:
+    """``diff_docs`` of two snapshot files.
+
+    Raises:
+        SnapshotError: a file is not a readable snapshot, or they cannot be compared.
+    """
+    doc_a = read_snapshot(a)
+    doc_b = read_snapshot(b)
+    try:
+        return diff_docs(doc_a, doc_b)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise SnapshotError(f"cannot compare the snapshots ({_one_line(exc)})") from None

@@ -1,0 +1,36 @@
+"""Build vmlab: mypyc compiles machine/ and kernelmodel/; scenarios/ and tui/ stay Python.
+
+``VMLAB_PURE=1 pip install .`` builds and installs pure Python (no C compiler needed).
+"""
+
+from __future__ import annotations
+
+import os
+from glob import glob
+
+from setuptools import setup
+
+# Each excluded module carries its reason.
+MYPYC_EXCLUDE: tuple[str, ...] = (
+    # Package __init__ files stay interpreted so that package __path__ handling is plain Python.
+    "machine/__init__.py",
+    "kernelmodel/__init__.py",
+)
+
+
+def _compiled_modules() -> list[str]:
+    files = sorted(
+        path
+        for pkg in ("machine", "kernelmodel")
+        for path in glob(f"{pkg}/**/*.py", recursive=True)
+    )
+    return [f for f in files if f.replace(os.sep, "/") not in MYPYC_EXCLUDE]
+
+
+ext_modules = []
+if os.environ.get("VMLAB_PURE", "0").lower() not in ("1", "true", "yes"):
+    from mypyc.build import mypycify
+
+    ext_modules = mypycify(_compiled_modules(), opt_level="3")
+
+setup(ext_modules=ext_modules)

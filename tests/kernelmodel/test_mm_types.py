@@ -1,0 +1,108 @@
+"""State round trips of the process-memory structures and kernel ops (to_state -> from_state ->
+to_state gives the same data)."""
+
+from __future__ import annotations
+
+import pytest
+from test_mm_support import access, make_kernel, mm_of, new_task
+
+from kernelmodel.exit import ExitOp, WaitChildrenOp
+from kernelmodel.fork import ForkOp, dup_mm
+from kernelmodel.memory import FaultOp
+from kernelmodel.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
+from kernelmodel.mmap import MmSyscallOp, MsyncOp, do_mmap_pgoff, do_munmap
+from kernelmodel.oracle_mm import vl_oracle_fork
+from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+
+BASE = 0x40000000
+
+
+def _workload_registry() -> VlMmRegistry:
+    k = make_kernel()
+    t = new_task(k)
+    mm = mm_of(k, t)
+    flags = MAP_PRIVATE | MAP_FIXED
+    rw = PROT_READ | PROT_WRITE
+    assert do_mmap_pgoff(k, mm, -1, 0, BASE, 32 << 12, rw, flags, 0) == BASE
+    assert do_mmap_pgoff(k, mm, -1, 0, BASE + (64 << 12), 8 << 12, PROT_READ, flags, 0) > 0
+    for i in range(0, 32, 3):
+        assert access(k, t, BASE + (i << 12), True, i)
+    assert do_munmap(k, mm, BASE + (8 << 12), 4 << 12) == 0
+    child = dup_mm(k, mm)
+    assert child is not None
+    vl_oracle_fork(k, mm.mm_id, child.mm_id)
+    return k.mm_registry
+
+
+def test_vma_anon_vma_and_mm_round_trip() -> None:
+    vma = VmArea(7, 3, BASE, BASE + 0x5000, 0x73, 0x25, BASE >> 12, 12)
+    vma.anon_vma = 4
+    s = vma.to_state()
+    assert VmArea.from_state(s).to_state() == s
+    av = AnonVma(4)
+    av.head = [7, 9]
+    assert AnonVma.from_state(av.to_state()).to_state() == av.to_state()
+    mm = MmStruct(3, 77)
+    mm.mmap.append(vma)
+    mm.mmap_cache = vma
+    mm.map_count = 1
+    mm.rss = 5
+    s = mm.to_state()
+    back = MmStruct.from_state(s, {7: vma})
+    assert back.to_state() == s and back.mmap[0] is vma and back.mmap_cache is vma
+
+
+def test_registry_round_trip_after_a_workload() -> None:
+    reg = _workload_registry()
+    s = reg.to_state()
+    back = VlMmRegistry.from_state(s)
+    assert back.to_state() == s
+    for mm in back.mms.values():
+        for vma in mm.mmap:
+            assert back.vmas[vma.vma_id] is vma
+    assert len(back.anon_vmas) == len(reg.anon_vmas) >= 1
+
+
+def test_registry_from_state_rejects_unknown_vma() -> None:
+    reg = _workload_registry()
+    s = reg.to_state()
+    s["vmas"] = []
+    with pytest.raises(ValueError, match="unknown vma"):
+        VlMmRegistry.from_state(s)
+
+
+def test_kernel_op_round_trips() -> None:
+    ops = [
+        FaultOp(BASE + 12, 1, 3),
+        ForkOp(5),
+        ExitOp(139),
+        WaitChildrenOp(),
+        MmSyscallOp("munmap", -22),
+        MsyncOp([4, 9]),
+    ]
+    ops[0].phase = 0
+    for op in ops:
+        s = op.to_state()
+        rebuilt = type(op).from_state(s)  # type: ignore[attr-defined]
+        assert rebuilt.to_state() == s
+
+
+def test_anon_page_mappings_round_trip() -> None:
+    from kernelmodel.rmap import vl_rmap_load_state, vl_rmap_to_state
+
+    k = make_kernel()
+    t = new_task(k)
+    mm = mm_of(k, t)
+    assert do_mmap_pgoff(k, mm, -1, 0, BASE, 4 << 12, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_FIXED, 0) == BASE
+    for i in range(4):
+        assert access(k, t, BASE + (i << 12), True, i)
+    s = vl_rmap_to_state(k)
+    pairs = s["anon_pages"]
+    assert isinstance(pairs, list) and len(pairs) == 8
+    mapped = [k.mem_map.pages[p] for p in pairs[0::2] if isinstance(p, int)]
+    for page in mapped:
+        page.mapping = None
+    vl_rmap_load_state(k, s)
+    assert all(isinstance(p.mapping, AnonVma) for p in mapped)
+    assert vl_rmap_to_state(k) == s

@@ -1,0 +1,333 @@
+"""The snapshot file format (scenarios/snapshot.py): header and versions, migrations, the
+columnar encoding, the scenario as plain data, and info, decode and diff."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import msgpack
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_snapshot_support import TINY_TOML, tiny_scenario, tiny_session
+
+from scenarios import snapshot as snap
+from scenarios.cli.main import main
+from scenarios.library import builtin_names, load_builtin
+from scenarios.loader import load_text
+from scenarios.snapshot import (
+    MAGIC,
+    SNAPSHOT_VERSION,
+    SnapshotError,
+    decode,
+    diff,
+    load_snapshot,
+    load_snapshot_bytes,
+    read_snapshot_bytes,
+    save_snapshot,
+    scenario_doc,
+    snapshot_bytes,
+    snapshot_info,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_snapshots(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, bytes]:
+    """Two snapshots of the small scenario (at its "filled" checkpoint and 60 events on)."""
+    d = tmp_path_factory.mktemp("snaps")
+    s = tiny_session()
+    s.run(until_checkpoint="filled")
+    a = d / "filled.vmsnap"
+    save_snapshot(s, a)
+    s.run(until_events=s.events + 60)
+    b = d / "later.vmsnap"
+    save_snapshot(s, b)
+    return a, b, a.read_bytes()
+
+
+def _doc(data: bytes) -> dict[str, object]:
+    """The raw msgpack map of a snapshot (ext types left as they are)."""
+    payload = zstandard.ZstdDecompressor().decompress(data[12:])
+    out = msgpack.unpackb(payload, raw=False, strict_map_key=True)
+    assert isinstance(out, dict)
+    return out
+
+
+def _encode(doc: dict[str, object], version: int) -> bytes:
+    packed = msgpack.packb(doc, use_bin_type=True)
+    return struct.pack("<8sI", MAGIC, version) + snap._compress(packed)
+
+
+# ---- header and versions ------------------------------------------------------------------------
+
+
+def test_header_and_top_level_map(tiny_snapshots: tuple[Path, Path, bytes]) -> None:
+    data = tiny_snapshots[2]
+    assert data[:8] == b"VMLABSNP"
+    assert struct.unpack_from("<I", data, 8)[0] == SNAPSHOT_VERSION
+    params = zstandard.get_frame_parameters(data[12:])
+    assert params.has_checksum
+    assert params.content_size > 0
+    doc = read_snapshot_bytes(data, "x")
+    assert list(doc) == list(snap.TOP_KEYS)
+    assert doc["format"] == "vmlab-snapshot"
+    assert doc["version"] == SNAPSHOT_VERSION
+
+
+def test_newer_version_is_refused_naming_the_version(
+        tiny_snapshots: tuple[Path, Path, bytes], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    data = bytearray(tiny_snapshots[2])
+    struct.pack_into("<I", data, 8, SNAPSHOT_VERSION + 1)
+    with pytest.raises(SnapshotError) as exc:
+        load_snapshot_bytes(bytes(data), "new.vmsnap")
+    msg = str(exc.value)
+    assert f"snapshot format version {SNAPSHOT_VERSION + 1}" in msg
+    assert f"reads format version {SNAPSHOT_VERSION + 1}" in msg
+    path = tmp_path / "new.vmsnap"
+    path.write_bytes(bytes(data))
+    for argv in (["resume", str(path)], ["snapshot", "info", str(path)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"version {SNAPSHOT_VERSION + 1}" in err
+
+
+def _version_zero(data: bytes) -> bytes:
+    """A synthetic file of an imagined format 0: the kernel state under "kernel_state", no
+    vmlab_version, and the state hash under "hash"."""
+    doc = _doc(data)
+    old: dict[str, object] = {"format": doc["format"], "version": 0,
+                              "scenario": doc["scenario"], "session": doc["session"],
+                              "kernel_state": doc["state"], "hash": doc["state_hash"]}
+    return _encode(old, 0)
+
+
+def _migrate_0_to_1(doc: dict[str, object]) -> dict[str, object]:
+    """The test's migration: format 0 -> 1 (renamed keys, added vmlab_version)."""
+    return {"format": doc["format"], "version": 1, "vmlab_version": "0.0.0",
+            "scenario": doc["scenario"], "session": doc["session"],
+            "state": doc["kernel_state"], "state_hash": doc["hash"]}
+
+
+def test_older_version_without_migration_is_refused(
+        tiny_snapshots: tuple[Path, Path, bytes]) -> None:
+    with pytest.raises(SnapshotError, match="format version 0 is older than this vmlab"):
+        load_snapshot_bytes(_version_zero(tiny_snapshots[2]))
+
+
+def test_older_version_goes_through_the_registered_migration(
+        tiny_snapshots: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(snap.MIGRATIONS, 0, _migrate_0_to_1)
+    original = load_snapshot_bytes(tiny_snapshots[2])
+    migrated = load_snapshot_bytes(_version_zero(tiny_snapshots[2]))
+    assert migrated.state_hash() == original.state_hash()
+    assert [r.name for r in migrated.checkpoints] == [r.name for r in original.checkpoints]
+    assert snap._readable_versions() == "versions 0 to 1"
+
+
+def test_a_migration_must_produce_the_next_version(
+        tiny_snapshots: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(snap.MIGRATIONS, 0, lambda d: {**_migrate_0_to_1(d), "version": 7})
+    with pytest.raises(SnapshotError, match="produced version 7, not 1"):
+        load_snapshot_bytes(_version_zero(tiny_snapshots[2]))
+
+
+def test_header_and_content_versions_must_agree(tiny_snapshots: tuple[Path, Path, bytes]) -> None:
+    doc = _doc(tiny_snapshots[2])
+    doc["version"] = 0
+    with pytest.raises(SnapshotError, match="the header says version 1"):
+        read_snapshot_bytes(_encode(doc, 1), "x")
+
+
+# ---- columnar encoding --------------------------------------------------------------------------
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(1 << 63), (1 << 64) - 1), st.text(max_size=5),
+    st.binary(max_size=6),
+)
+_int_lists = st.lists(st.one_of(st.integers(-300, 300), st.integers(-(1 << 63), (1 << 64) - 1)),
+                      min_size=0, max_size=20)
+_rows = st.integers(1, 9).flatmap(
+    lambda w: st.lists(st.lists(st.integers(-(1 << 40), 1 << 40), min_size=w, max_size=w),
+                       max_size=12))
+_blobs = st.integers(1, 5).flatmap(
+    lambda n: st.lists(st.binary(min_size=n, max_size=n), max_size=12))
+_trees = st.recursive(
+    st.one_of(_scalars, _int_lists, _rows, _blobs, st.lists(st.booleans(), max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=12),
+                            st.dictionaries(st.text(max_size=4), inner, max_size=6)),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=4), _trees, max_size=6))
+def test_columnar_encoding_round_trips(tree: dict[str, object]) -> None:
+    packed = msgpack.packb(snap._encode_tree(tree), use_bin_type=True)
+    back = msgpack.unpackb(packed, raw=False, strict_map_key=True, ext_hook=snap._ext_hook)
+    assert back == tree
+    # what is hashed is the plain form, so a round trip must not change a single bit of it
+    assert msgpack.packb(back, use_bin_type=True) == msgpack.packb(tree, use_bin_type=True)
+
+
+def test_columnar_encoding_is_used_for_long_lists() -> None:
+    ints = list(range(1000))
+    enc = snap._encode_tree({"a": ints, "b": [b"abcd"] * 10, "c": [[1, 2]] * 10,
+                             "d": [True] * 10, "e": [1, "x"] * 10})
+    assert isinstance(enc["a"], msgpack.ExtType) and enc["a"].code == snap.EXT_INTS
+    assert enc["a"].data[0] == 2  # 16-bit values
+    assert isinstance(enc["b"], msgpack.ExtType) and enc["b"].code == snap.EXT_BYTES
+    assert isinstance(enc["c"], msgpack.ExtType) and enc["c"].code == snap.EXT_ROWS
+    assert enc["d"] == [True] * 10  # bools stay bools
+    assert enc["e"] == [1, "x"] * 10
+
+
+@pytest.mark.parametrize("code,data", [
+    (snap.EXT_INTS, b""), (snap.EXT_INTS, b"\x03abc"), (snap.EXT_INTS, b"\x04abc"),
+    (snap.EXT_BYTES, b"\x00\x00\x00\x00ab"), (snap.EXT_BYTES, b"\x03\x00\x00\x00abcd"),
+    (snap.EXT_BYTES, b"ab"), (snap.EXT_ROWS, b"\x00\x01\x05"), (snap.EXT_ROWS, b"\x03\x01\x05"),
+    (snap.EXT_ROWS, b"\x09\x01" + bytes(9)), (99, b"x"),
+])
+def test_bad_ext_types_are_value_errors(code: int, data: bytes) -> None:
+    with pytest.raises(ValueError):
+        snap._ext_hook(code, data)
+
+
+# ---- the scenario as plain data -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_builtin_scenarios_survive_the_plain_data_form(name: str) -> None:
+    scn = load_builtin(name)
+    doc = scenario_doc(scn)
+    again = load_text(snap._toml_text(doc), source=scn.source)
+    assert scenario_doc(again) == doc
+    assert again.checkpoint_names() == scn.checkpoint_names()
+    assert [e.check.text for e in again.expectations] == [e.check.text for e in scn.expectations]
+
+
+def test_awkward_strings_survive_the_plain_data_form() -> None:
+    text = TINY_TOML.replace(
+        'description = "A small',
+        'description = "quotes \\" backslash \\\\ tab \\t del \\u007f é 😀 A small')
+    scn = load_text(text, source="odd.toml")
+    again = snap._scenario_from_section({"doc": scenario_doc(scn), "source": "odd.toml"})
+    assert again.description == scn.description
+    assert "\x7f" in again.description and "😀" in again.description
+
+
+def test_a_scenario_the_loader_refuses_is_refused() -> None:
+    doc = scenario_doc(tiny_scenario())
+    doc["machine"] = {**doc["machine"], "memroy": 1}  # type: ignore[dict-item]
+    with pytest.raises(SnapshotError, match=re.escape('scenario section: snap-tiny.toml: '
+                                                      'machine: unknown key "memroy"')):
+        snap._scenario_from_section({"doc": doc, "source": "snap-tiny.toml"})
+
+
+# ---- info, decode, diff -------------------------------------------------------------------------
+
+
+def test_info(tiny_snapshots: tuple[Path, Path, bytes]) -> None:
+    info = snapshot_info(tiny_snapshots[0])
+    s = load_snapshot(tiny_snapshots[0])
+    assert info["scenario"] == "snap-tiny"
+    assert info["kernel"] == {"profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma"}
+    assert info["events"] == s.events
+    assert info["sim_time_ns"] == s.sim_time_ns
+    assert info["state_hash"] == s.state_hash()
+    assert info["checkpoints"] == ["filled"]
+    counters = info["counters"]
+    assert isinstance(counters, dict)
+    metrics = s.kernel.metrics()
+    for name in ("nr_free_pages", "nr_dirty", "pswpout", "pgfault", "disk_requests",
+                 "head_travel_sectors"):
+        assert counters[name] == metrics[name], name
+
+
+def test_info_command(tiny_snapshots: tuple[Path, Path, bytes],
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["snapshot", "info", str(tiny_snapshots[0])]) == 0
+    out = capsys.readouterr().out
+    assert "scenario:         snap-tiny (snap-tiny.toml)" in out
+    assert "kernel:           2.6.7 (writeback=tags, rmap=anon_vma)" in out
+    assert "checkpoints hit:  filled" in out
+    assert "state hash:" in out and "nr_free_pages" in out
+    assert main(["snapshot", "info", str(tiny_snapshots[0]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scenario"] == "snap-tiny"
+
+
+def test_decode_is_json_and_sections_narrow_it(tiny_snapshots: tuple[Path, Path, bytes],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    whole = json.loads(decode(tiny_snapshots[0]))
+    assert list(whole) == list(snap.TOP_KEYS)
+    mem = whole["state"]["machine"]["mem"]
+    assert mem["data"]["$bytes"] > 0 and len(mem["data"]["sha256"]) == 64
+    tasks = json.loads(decode(tiny_snapshots[0], "state.kernel.tasks"))
+    assert [t["name"] for t in tasks][:3] == ["pdflush", "pdflush", "kswapd0"]
+    first = json.loads(decode(tiny_snapshots[0], "state.kernel.tasks.3"))
+    assert first["name"] == "writer"
+    full = json.loads(decode(tiny_snapshots[0], "state.machine.mem", full_bytes=True))
+    assert "base64" in full["data"]
+    assert main(["snapshot", "decode", str(tiny_snapshots[0]), "--section", "session"]) == 0
+    assert json.loads(capsys.readouterr().out)["checkpoints"][0]["name"] == "filled"
+    assert main(["snapshot", "decode", str(tiny_snapshots[0]), "--section", "state.nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('vmlab snapshot: no section "nope" in state (it has: machine, cfg,')
+    assert err.count("\n") == 1
+
+
+def test_diff_of_a_snapshot_with_itself_is_empty(tiny_snapshots: tuple[Path, Path, bytes],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    result = diff(tiny_snapshots[0], tiny_snapshots[0])
+    assert result.equal
+    assert result.lines[-1] == "equal: the snapshots hold the same state"
+    assert main(["snapshot", "diff", str(tiny_snapshots[0]), str(tiny_snapshots[0])]) == 0
+    capsys.readouterr()
+
+
+def test_diff_speaks_kernel(tiny_snapshots: tuple[Path, Path, bytes],
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    a, b, _ = tiny_snapshots
+    result = diff(a, b)
+    assert not result.equal
+    text = "\n".join(result.lines)
+    assert "counters:" in text and "events" in text
+    assert "pages:" in text
+    assert any(" → " in line and line.strip()[0].isdigit() and " pages " in line
+               for line in result.lines)
+    assert "tasks:" in text
+    assert main(["snapshot", "diff", str(a), str(b)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("A: snap-tiny at ")
+
+
+def test_diff_counts_pages_by_transition() -> None:
+    s = tiny_session()
+    s.run(until_events=100)
+    a = read_snapshot_bytes(snapshot_bytes(s), "a")
+    b = read_snapshot_bytes(snapshot_bytes(s), "b")
+    state = b["state"]
+    assert isinstance(state, dict)
+    mem_map = state["mem_map"]
+    assert isinstance(mem_map, dict)
+    flags = list(mem_map["flags"])
+    dirty = 1 << 4
+    changed = [pfn for pfn, f in enumerate(flags) if not f & dirty][:5]
+    for pfn in changed:
+        flags[pfn] |= dirty
+    mem_map["flags"] = flags
+    b["state_hash"] = "0" * 64
+    result = snap.diff_docs(a, b)
+    assert "  5 pages gained PG_dirty" in result.lines
+    assert not result.equal
+
+
+def test_load_snapshot_reports_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="cannot read"):
+        load_snapshot(tmp_path / "missing.vmsnap")
+    with pytest.raises(SnapshotError, match="cannot write"):
+        save_snapshot(tiny_session(), tmp_path / "no" / "dir" / "x.vmsnap")

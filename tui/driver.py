@@ -1,0 +1,158 @@
+"""Drives a Session in slices: run, pause, step, run to a checkpoint, jump to a time.
+
+The dashboard calls ``run_slice`` from a timer on its main thread (STYLE rule 7): a slice
+dispatches events one at a time until its event cap or its wall-clock budget is used, so each
+timer tick stays short however costly single events are. The model is only ever moved by
+``Session.run``, the call a script would make; the driver adds no state to it. Wall-clock time
+decides only how many events fit in a frame, never what the simulation does.
+
+Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from scenarios.session import STOP_END, STOP_TIME, Session
+from tui.recorder import Recorder
+
+MODE_PAUSED: Final = "paused"
+MODE_RUN: Final = "running"
+MODE_CHECKPOINT: Final = "to checkpoint"
+MODE_TIME: Final = "to time"
+MODE_EVENTS: Final = "stepping"
+
+#: Speeds: the most events one frame may run.
+SPEEDS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
+DEFAULT_SPEED_INDEX: Final = 1
+
+STOP_NONE: Final = ""
+STOP_CHECKPOINT_HIT: Final = "checkpoint"
+STOP_EVENTS_DONE: Final = "events"
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """What one slice did: events dispatched, and why the run stopped ("" if it did not)."""
+
+    ran: int
+    stop: str
+
+
+class SimDriver:
+    """The run state of one session: mode, speed and targets."""
+
+    def __init__(self, session: Session, recorder: Recorder) -> None:
+        self.session = session
+        self.recorder = recorder
+        self.mode = MODE_PAUSED
+        self.speed_index = DEFAULT_SPEED_INDEX
+        #: Target of MODE_TIME (simulated ns).
+        self.target_ns = 0
+        #: Target of MODE_EVENTS (the event count to stop at).
+        self.target_events = 0
+        #: Checkpoints already hit when MODE_CHECKPOINT started.
+        self.checkpoint_base = 0
+        #: Why the last run stopped ("end", "checkpoint", "time" or "").
+        self.last_stop = STOP_NONE
+
+    @property
+    def speed(self) -> int:
+        """Events per frame."""
+        return SPEEDS[self.speed_index]
+
+    @property
+    def ended(self) -> bool:
+        """True when the scenario can run no further."""
+        s = self.session
+        k = s.kernel
+        nxt = k.machine.clock.peek_time()
+        return k.all_user_tasks_exited() or nxt < 0 or nxt > s.scenario.duration_ns
+
+    def faster(self) -> None:
+        self.speed_index = min(self.speed_index + 1, len(SPEEDS) - 1)
+
+    def slower(self) -> None:
+        self.speed_index = max(self.speed_index - 1, 0)
+
+    def start(self, mode: str, target_ns: int = 0, events: int = 0) -> None:
+        """Start running in ``mode``.
+
+        Args:
+            mode: MODE_RUN, MODE_CHECKPOINT, MODE_TIME or MODE_EVENTS.
+            target_ns: MODE_TIME's target simulated time.
+            events: MODE_EVENTS' number of events to run.
+        """
+        self.mode = mode
+        self.target_ns = target_ns
+        self.target_events = self.session.events + events
+        self.checkpoint_base = len(self.session.checkpoints)
+        self.last_stop = STOP_NONE
+
+    def pause(self) -> None:
+        self.mode = MODE_PAUSED
+
+    def _one(self) -> tuple[int, str]:
+        """Dispatch at most one event through Session.run; returns (ran, stop reason)."""
+        s = self.session
+        before = s.events
+        until_ns = self.target_ns if self.mode == MODE_TIME else None
+        reason = s.run(until_events=before + 1, until_ns=until_ns)
+        ran = s.events - before
+        if ran:
+            self.recorder.after_event()
+        if reason == STOP_END:
+            return ran, STOP_END
+        if reason == STOP_TIME:
+            return ran, STOP_TIME
+        if self.mode == MODE_CHECKPOINT and len(s.checkpoints) > self.checkpoint_base:
+            return ran, STOP_CHECKPOINT_HIT
+        if self.mode == MODE_EVENTS and s.events >= self.target_events:
+            return ran, STOP_EVENTS_DONE
+        return ran, STOP_NONE
+
+    def step(self, n: int) -> SliceResult:
+        """Dispatch up to ``n`` events now, whatever the mode (stops at the end)."""
+        ran = 0
+        stop = STOP_NONE
+        saved = self.mode
+        self.mode = MODE_RUN
+        while ran < n:
+            got, stop = self._one()
+            ran += got
+            if stop or not got:
+                break
+        self.mode = saved
+        if stop == STOP_END:
+            self.last_stop = stop
+        return SliceResult(ran, stop if stop == STOP_END else STOP_NONE)
+
+    def run_slice(self, budget_s: float,
+                  clock: Callable[[], float] = time.perf_counter) -> SliceResult:
+        """Run one frame's worth of events in the current mode.
+
+        Args:
+            budget_s: wall-clock seconds the slice may use (checked after each event).
+            clock: the wall clock (a parameter so tests can substitute one).
+
+        Returns:
+            Events run and the stop reason; a stop also pauses the driver.
+        """
+        if self.mode == MODE_PAUSED:
+            return SliceResult(0, STOP_NONE)
+        cap = self.speed if self.mode == MODE_RUN else SPEEDS[-1]
+        deadline = clock() + budget_s
+        ran = 0
+        stop = STOP_NONE
+        while ran < cap:
+            got, stop = self._one()
+            ran += got
+            if stop or not got or clock() >= deadline:
+                break
+        if stop:
+            self.mode = MODE_PAUSED
+            self.last_stop = stop
+        return SliceResult(ran, stop)

@@ -1,0 +1,319 @@
+"""The physical memory map: every frame a coloured cell, zoomable, with a frame cursor.
+
+A line-API ScrollView: ``render_line`` builds only the visible rows, and only their cells, from
+the state bytes ``kernelmodel.vl_view`` computes (compiled). At zoom ``z`` a cell stands for
+``z`` frames and shows the most common non-free state of them, with a glyph for how full the
+cell is (``░▒▓█``). ``update_states`` compares the new bytes with the old row by row and
+refreshes only the visible rows that changed.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from kernelmodel.vl_view import (
+    FRAME_STATE_NAMES,
+    FS_FILL_SHIFT,
+    FS_NO_FRAME,
+    FS_STATE_MASK,
+    NR_FRAME_STATES,
+    vl_frame_summary,
+    vl_frame_summary_row,
+)
+from tui.messages import FrameOpened, FrameSelected
+from tui.widgets.text_update import update_text
+
+#: Colour of each frame state (index = state byte).
+STATE_COLOURS: Final = (
+    "#5f5f6f",  # free
+    "#9e9eb8",  # kernel
+    "#4fa3ff",  # anon
+    "#3fcf5f",  # file (clean)
+    "#ff4f4f",  # dirty
+    "#ffa500",  # writeback
+    "#c77dff",  # swapcache
+    "#ffff5f",  # locked
+)
+#: Legend names for narrow maps.
+SHORT_STATE_NAMES: Final = ("free", "kern", "anon", "file", "dirty", "wb", "swpc", "lock")
+#: Glyph by fill level (0 = all free).
+FILL_GLYPHS: Final = ("·", "░", "▒", "▓", "█")
+#: Frames per cell.
+ZOOMS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+_CURSOR_FG: Final = "#000000"
+
+
+def _cell_table() -> tuple[list[str], list[Style], list[Style]]:
+    """Glyph, style and cursor style of every summary byte (256 entries)."""
+    glyphs: list[str] = []
+    styles: list[Style] = []
+    cursors: list[Style] = []
+    for byte in range(256):
+        if byte == FS_NO_FRAME:
+            glyphs.append(" ")
+            styles.append(Style())
+            cursors.append(Style(bgcolor="white"))
+            continue
+        state = byte & FS_STATE_MASK
+        fill = min(byte >> FS_FILL_SHIFT, len(FILL_GLYPHS) - 1)
+        colour = STATE_COLOURS[state] if fill else STATE_COLOURS[0]
+        glyphs.append(FILL_GLYPHS[fill])
+        styles.append(Style(color=colour))
+        cursors.append(Style(color=_CURSOR_FG, bgcolor="#ffffff" if not fill else colour,
+                             bold=True))
+    return glyphs, styles, cursors
+
+
+_GLYPHS, _STYLES, _CURSOR_STYLES = _cell_table()
+_GUTTER_STYLE: Final = Style(color="#6c6c7c")
+
+
+class PhysMemMap(ScrollView, can_focus=True):
+    """Every physical frame as a cell; arrows/hjkl move the cursor, [ and ] zoom."""
+
+    DEFAULT_CSS = """
+    PhysMemMap {
+        height: 1fr;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left,h", "move(-1, 0)", "Left", show=False),
+        Binding("right,l", "move(1, 0)", "Right", show=False),
+        Binding("up,k", "move(0, -1)", "Up", show=False),
+        Binding("down,j", "move(0, 1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First frame", show=False),
+        Binding("end", "jump(-1)", "Last frame", show=False),
+        Binding("left_square_bracket", "zoom(1)", "Zoom out", show=False),
+        Binding("right_square_bracket", "zoom(-1)", "Zoom in", show=False),
+        Binding("f", "fit", "Fit", show=False),
+        Binding("enter", "open", "Page detail", show=False),
+    ]
+    #: What each local key does, for the help screen.
+    KEY_HELP: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("arrows / h j k l", "move the frame cursor"),
+        ("pgup / pgdn", "move the cursor a screen up or down"),
+        ("home / end", "first / last frame"),
+        ("[ / ]", "zoom out / in (frames per cell)"),
+        ("f", "zoom to fit the whole machine"),
+        ("enter", "open the page detail of the frame under the cursor"),
+        ("mouse click", "select the frame under the pointer"),
+    )
+
+    #: The frame under the cursor.
+    cursor: reactive[int] = reactive(0, layout=False, repaint=False)
+    #: Frames per cell.
+    zoom: reactive[int] = reactive(1, layout=False, repaint=False)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.states = b""
+        self.cols = 1
+        self.label_width = 6
+        #: True until the user zooms: the zoom then follows the widget's size.
+        self.fit = True
+
+    # ---- geometry --------------------------------------------------------------------------
+
+    @property
+    def nframes(self) -> int:
+        return len(self.states)
+
+    def _cells(self) -> int:
+        z = self.zoom
+        return (self.nframes + z - 1) // z
+
+    def _rows(self) -> int:
+        return (self._cells() + self.cols - 1) // self.cols if self.cols else 0
+
+    def _layout(self) -> None:
+        """Choose columns (and the zoom, when fitting) from the widget's size."""
+        digits = max(len(f"{max(self.nframes - 1, 0):x}"), 3)
+        self.label_width = digits + 1
+        width = max(self.scrollable_content_region.width, self.size.width - 1, 1)
+        avail = max(width - self.label_width, 1)
+        self.cols = avail - avail % 8 if avail >= 8 else avail
+        if self.fit and self.nframes:
+            rows = max(self.size.height, 1)
+            for z in ZOOMS:
+                if (self.nframes + z - 1) // z <= self.cols * rows:
+                    self.set_reactive(PhysMemMap.zoom, z)
+                    break
+            else:
+                self.set_reactive(PhysMemMap.zoom, ZOOMS[-1])
+        self.virtual_size = Size(self.label_width + self.cols, self._rows())
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout()
+        self.refresh()
+
+    def describe_zoom(self) -> str:
+        """"1 cell = 4 frames (16 KiB)"."""
+        z = self.zoom
+        size = z * 4
+        unit = f"{size} KiB" if size < 1024 else f"{size // 1024} MiB"
+        return f"1 cell = {z} frame{'s' if z > 1 else ''} ({unit})"
+
+    # ---- data ------------------------------------------------------------------------------
+
+    def update_states(self, states: bytes) -> None:
+        """Show new frame states, refreshing only the visible rows that changed."""
+        old = self.states
+        self.states = states
+        if len(old) != len(states):
+            self._layout()
+            self.refresh()
+            return
+        per_row = self.cols * self.zoom
+        top = int(self.scroll_offset.y)
+        for y in range(top, min(top + self.size.height, self._rows())):
+            a = y * per_row
+            if old[a:a + per_row] != states[a:a + per_row]:
+                self.refresh_lines(y)
+
+    # ---- rendering -------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        row = y + int(self.scroll_offset.y)
+        width = self.size.width
+        if row >= self._rows() or not self.states:
+            return Strip.blank(width, self.rich_style)
+        per_row = self.cols * self.zoom
+        start = row * per_row
+        cells = vl_frame_summary_row(self.states, start, self.zoom, self.cols)
+        cursor_col = -1
+        if start <= self.cursor < start + per_row:
+            cursor_col = (self.cursor - start) // self.zoom
+        segments = [Segment(f"{start:>{self.label_width - 1}x} ", _GUTTER_STYLE)]
+        run_start = 0
+        for c in range(1, self.cols + 1):
+            if c < self.cols and cells[c] == cells[run_start] and c != cursor_col \
+                    and run_start != cursor_col:
+                continue
+            byte = cells[run_start]
+            style = _CURSOR_STYLES[byte] if run_start == cursor_col else _STYLES[byte]
+            segments.append(Segment(_GLYPHS[byte] * (c - run_start), style))
+            run_start = c
+        return Strip(segments).crop(0, width)
+
+    # ---- cursor ----------------------------------------------------------------------------
+
+    def select(self, pfn: int) -> None:
+        """Put the cursor on ``pfn`` (clamped), scroll it into view and announce it."""
+        if not self.nframes:
+            return
+        pfn = max(0, min(self.nframes - 1, pfn))
+        old = self.cursor
+        self.cursor = pfn
+        per_row = max(self.cols * self.zoom, 1)
+        self.refresh_lines(old // per_row)
+        row = pfn // per_row
+        self.refresh_lines(row)
+        self.scroll_to_region(Region(0, row, 1, 1), animate=False, immediate=True)
+        if old != pfn:
+            self.post_message(FrameSelected(pfn))
+
+    def action_move(self, dx: int, dy: int) -> None:
+        self.select(self.cursor + dx * self.zoom + dy * self.cols * self.zoom)
+
+    def action_page(self, direction: int) -> None:
+        rows = max(self.size.height - 1, 1)
+        self.select(self.cursor + direction * rows * self.cols * self.zoom)
+
+    def action_jump(self, where: int) -> None:
+        self.select(where if where >= 0 else self.nframes - 1)
+
+    def action_zoom(self, step: int) -> None:
+        i = ZOOMS.index(self.zoom) if self.zoom in ZOOMS else 0
+        i = max(0, min(len(ZOOMS) - 1, i + step))
+        self.fit = False
+        self.zoom = ZOOMS[i]
+        self._layout()
+        self.refresh()
+        self.select(self.cursor)
+
+    def action_fit(self) -> None:
+        self.fit = True
+        self._layout()
+        self.refresh()
+        self.select(self.cursor)
+
+    def action_open(self) -> None:
+        self.post_message(FrameOpened(self.cursor))
+
+    def pfn_at(self, x: int, y: int) -> int:
+        """The first frame of the cell at content offset (x, y), or -1."""
+        col = x - self.label_width
+        row = y + int(self.scroll_offset.y)
+        if col < 0 or col >= self.cols or row < 0:
+            return -1
+        pfn = (row * self.cols + col) * self.zoom
+        return pfn if pfn < self.nframes else -1
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        pfn = self.pfn_at(offset.x, offset.y)
+        if pfn >= 0:
+            self.focus()
+            self.select(pfn)
+
+
+class MapLegend(Static):
+    """The colours of the frame states with their counts, and the zoom."""
+
+    DEFAULT_CSS = """
+    MapLegend {
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    def show(self, counts: list[int], zoom_text: str, cursor: int, cursor_states: bytes) -> None:
+        """Redraw the legend.
+
+        Args:
+            counts: frames per state.
+            zoom_text: what one cell stands for.
+            cursor: the frame under the cursor.
+            cursor_states: the states of the machine (for the cursor's state name).
+        """
+        text = Text()
+        width = self.content_region.width
+        short = 0 < width < 64
+        names = SHORT_STATE_NAMES if short else FRAME_STATE_NAMES
+        sep = "" if short else " "
+        entries = [f"{sep}{names[s]} {counts[s]:,}" for s in range(NR_FRAME_STATES)]
+        gap = 1 if short else 2
+        total = sum(len(e) + 1 + gap for e in entries)
+        lines = max(1, -(-total // width)) if width > 0 else 1
+        per_line = -(-NR_FRAME_STATES // lines)
+        for state, entry in enumerate(entries):
+            if state and state % per_line == 0:
+                text.append("\n")
+            glyph = FILL_GLYPHS[-1] if state else FILL_GLYPHS[0]
+            text.append(glyph, Style(color=STATE_COLOURS[state]))
+            text.append(entry + " " * gap)
+        text.append("\n")
+        text.append(zoom_text, "dim")
+        if 0 <= cursor < len(cursor_states):
+            state = vl_frame_summary(cursor_states, cursor, 1) & FS_STATE_MASK
+            text.append(f"   cursor pfn {cursor:#x}: ", "dim")
+            text.append(FRAME_STATE_NAMES[state], Style(color=STATE_COLOURS[state], bold=True))
+        update_text(self, text)

@@ -1,0 +1,70 @@
+"""The two lines at the top: what is running (scenario, kernel) and how far it has got."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.driver import MODE_PAUSED
+from tui.view_io import fmt_time
+from tui.widgets.text_update import update_text
+
+if TYPE_CHECKING:
+    from tui.app import VmlabApp
+
+#: App reactives the status line shows.
+WATCHED = ("mode", "events", "sim_time_ns", "speed", "last_checkpoint", "ended", "free_pages",
+           "dirty_pages", "writeback_pages")
+
+
+class TopBar(Static):
+    """Scenario name, kernel profile (always visible) and the model's flavour."""
+
+    DEFAULT_CSS = """
+    TopBar { height: 1; width: 100%; background: $primary-background; padding: 0 1; }
+    """
+
+    def show(self, scenario: str, kernel: str, seed: int, flavour: str) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("vmlab ", "bold")
+        text.append(scenario, "bold #ffff5f")
+        text.append("  ")
+        text.append(kernel, "bold #8be9fd")
+        text.append(f"  seed {seed}  {flavour}", "dim")
+        update_text(self, text, fixed=True)
+
+
+class StatusBar(Static):
+    """Run state, simulated time, events, speed and a few gauges; follows the app's reactives."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; width: 100%; padding: 0 1; background: $boost; }
+    """
+
+    def on_mount(self) -> None:
+        for name in WATCHED:
+            self.watch(self.app, name, self._changed, init=False)
+        self._render_status()
+
+    def _changed(self) -> None:
+        self._render_status()
+
+    def _render_status(self) -> None:
+        app: VmlabApp = self.app  # type: ignore[assignment]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if app.ended:
+            text.append("■ ended", "bold #ff79c6")
+        elif app.mode == MODE_PAUSED:
+            text.append("⏸ paused", "bold #ffa500")
+        else:
+            text.append(f"▶ {app.mode}", "bold #3fcf5f")
+        text.append(f"  t={fmt_time(app.sim_time_ns)}", "bold")
+        text.append(f"  events {app.events:,}")
+        text.append(f"  free {app.free_pages:,}  dirty {app.dirty_pages:,}"
+                    f"  wb {app.writeback_pages:,}")
+        text.append(f"  speed {app.speed:,}/frame", "dim")
+        if app.last_checkpoint:
+            text.append(f"  checkpoint: {app.last_checkpoint}", "#ffff5f")
+        update_text(self, text, fixed=True)
