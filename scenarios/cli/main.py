@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 EPILOG = """\
 examples:
   vmlab                              open the dashboard on the built-in default scenario
+  vmlab tui fork-cow                 open the dashboard on another scenario
   vmlab run default                  run the default scenario headless
   vmlab run writeback-order --json out.json
   vmlab scenarios                    what is built in

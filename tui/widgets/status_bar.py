@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.widgets import Static
@@ -52,7 +52,7 @@ class StatusBar(Static):
         self._render_status()
 
     def _render_status(self) -> None:
-        app: VmlabApp = self.app  # type: ignore[assignment]
+        app = cast("VmlabApp", self.app)
         text = Text(no_wrap=True, overflow="ellipsis")
         if app.ended:
             text.append("■ ended", "bold #ff79c6")
