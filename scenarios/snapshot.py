@@ -8,8 +8,8 @@ run), the runner's own records (checkpoints hit and the metrics taken there) and
 
 File format (``SNAPSHOT_VERSION`` 1)::
 
-    b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, with content size
-    and checksum) holding one msgpack map:
+    b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
+    long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
         format         "vmlab-snapshot"
         version        the format version again
         vmlab_version  the version of vmlab that wrote it
@@ -22,9 +22,12 @@ File format (``SNAPSHOT_VERSION`` 1)::
 
 Large homogeneous lists are stored columnar, as msgpack ext types (one per list, never one
 per object): ext 1 a list of ints (a width byte 1/2/4/8, then little-endian signed values),
-ext 2 a list of byte strings of one length (u32 length, then the strings back to back), ext 3
-a list of equal-length int lists (a row-length byte, then an ext-1 body of the rows flattened).
-Decoding turns them back into lists, so the state is hashed exactly as ``vmlab run`` hashes it.
+ext 2 a list of short byte strings of one length (u32 length, then the strings back to
+back), ext 3 a list of equal-length int lists (a row-length byte, then an ext-1 body of the
+rows flattened). Decoding turns them back into lists, so the state is hashed exactly as
+``vmlab run`` hashes it. Writing walks the state once (``_Writer``): the plain msgpack goes to
+SHA-256 piece by piece and the encoded pieces to the compressor, and the large byte strings
+(RAM frames, disk chunks, oracle pages) are never copied.
 
 Reading trusts nothing (TOOLING.md §4.2): the magic and version are checked first; a newer
 version is refused, naming the version needed; the zstd frame must declare its size, stay
@@ -55,15 +58,13 @@ import os
 import struct
 import sys
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Final
 
 import msgpack
 import zstandard
-
-from scenarios.state import pack_state, state_hash
 
 if TYPE_CHECKING:
     from scenarios.schema import Scenario
@@ -76,6 +77,10 @@ _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
 #: 128 MiB: zstd's default decoder limit, so any zstd tool can decompress the frame.
 ZSTD_WINDOW_LOG: Final = 27
+#: Long-distance matching for payloads up to this size: it finds a page again in RAM, on disk
+#: and in the oracle, halving file-heavy snapshots, at about 2 ms per MiB; above this size
+#: it would cost seconds (a 256 MiB machine after swap-storm has an 854 MiB payload).
+LDM_MAX_BYTES: Final = 256 << 20
 
 #: Ext type codes of the columnar encodings.
 EXT_INTS: Final = 1
@@ -93,8 +98,9 @@ _I64_MAX: Final = (1 << 63) - 1
 MAX_DEPTH: Final = 48
 #: Largest snapshot file read.
 MAX_FILE_BYTES: Final = 8 << 30
-#: The decompressed payload may be this many times the compressed one (plus the floor).
-MAX_RATIO: Final = 4096
+#: The decompressed payload may be this many times the compressed one (plus the floor); a
+#: freshly booted 3 GiB machine, the most compressible state measured, reaches 2,400.
+MAX_RATIO: Final = 8192
 MIN_PAYLOAD_CAP: Final = 32 << 20
 #: The decompressed payload is never larger than this.
 MAX_PAYLOAD_BYTES: Final = 16 << 30
@@ -234,37 +240,133 @@ def _ext_hook(code: int, data: bytes) -> object:
     raise ValueError(f"unknown ext type {code}")
 
 
-Container = dict[str, object] | list[object]
-
-
-def _encode_tree(root: dict[str, object]) -> dict[str, object]:
-    """A copy of ``root`` with every long homogeneous list replaced by its ext type."""
-    top: dict[str, object] = {}
-    stack: list[tuple[Container | tuple[object, ...], Container]] = [(root, top)]
-    while stack:
-        src, dst = stack.pop()
-        items: Iterator[tuple[object, object]]
-        items = iter(src.items()) if isinstance(src, dict) else enumerate(src)
-        for key, value in items:
-            new: object = value
-            if isinstance(value, dict):
-                new = {}
-                stack.append((value, new))
-            elif isinstance(value, (list, tuple)):
-                ext = _columnize(value)
-                if ext is not None:
-                    new = ext
-                else:
-                    new = []
-                    stack.append((value, new))
-            if isinstance(dst, dict):
-                dst[str(key)] = new
-            else:
-                dst.append(new)
-    return top
-
-
+#: The plain values a snapshot holds.
 _SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
+
+#: Byte strings at least this long are handed to the hash and the compressor as they are.
+_BIG_BYTES: Final = 4096
+
+
+def _map_header(n: int) -> bytes:
+    if n <= 15:
+        return bytes([0x80 | n])
+    if n <= 0xFFFF:
+        return b"\xde" + struct.pack(">H", n)
+    return b"\xdf" + struct.pack(">I", n)
+
+
+def _array_header(n: int) -> bytes:
+    if n <= 15:
+        return bytes([0x90 | n])
+    if n <= 0xFFFF:
+        return b"\xdc" + struct.pack(">H", n)
+    return b"\xdd" + struct.pack(">I", n)
+
+
+def _bin_header(n: int) -> bytes:
+    if n <= 0xFF:
+        return b"\xc4" + bytes([n])
+    if n <= 0xFFFF:
+        return b"\xc5" + struct.pack(">H", n)
+    return b"\xc6" + struct.pack(">I", n)
+
+
+class _Writer:
+    """Packs a tree in one walk into two forms at once, without building either whole.
+
+    * the plain msgpack of ``msgpack.packb(tree, use_bin_type=True)``, fed to SHA-256 while
+      ``hashing``: the state hash of scenarios.state, computed piece by piece;
+    * the snapshot's encoding (long homogeneous lists as columnar ext types), kept as a list
+      of pieces for the compressor while ``encoding``.
+
+    Large byte strings (RAM frames, disk chunks, oracle pages) go to both as they are, never
+    copied. Containers are walked iteratively; lists of plain values are packed by msgpack.
+    """
+
+    def __init__(self, hashing: bool, encoding: bool) -> None:
+        self.hashing = hashing
+        self.encoding = encoding
+        self.sha = hashlib.sha256()
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def _out(self, plain: bytes, encoded: bytes | None = None) -> None:
+        if self.hashing:
+            self.sha.update(plain)
+        if self.encoding:
+            piece = plain if encoded is None else encoded
+            self.pieces.append(piece)
+            self.size += len(piece)
+
+    def raw(self, piece: bytes) -> None:
+        """Bytes of the encoded form only (the snapshot map's own header and keys)."""
+        self.pieces.append(piece)
+        self.size += len(piece)
+
+    def value(self, root: object) -> None:
+        """Pack ``root`` (dicts, lists, tuples, ints, str, bytes, bools, None)."""
+        stack: list[tuple[list[object], int]] = []
+        self._one(root, stack)
+        while stack:
+            items, i = stack[-1]
+            if i >= len(items):
+                stack.pop()
+                continue
+            stack[-1] = (items, i + 1)
+            self._one(items[i], stack)
+
+    def _one(self, v: object, stack: list[tuple[list[object], int]]) -> None:
+        if isinstance(v, dict):
+            self._out(_map_header(len(v)))
+            flat: list[object] = []
+            for key, item in v.items():
+                flat.append(key)
+                flat.append(item)
+            stack.append((flat, 0))
+        elif isinstance(v, (list, tuple)):
+            self._sequence(v, stack)
+        elif type(v) is bytes and len(v) >= _BIG_BYTES:
+            self._out(_bin_header(len(v)))
+            self._out(v)
+        else:
+            self._out(msgpack.packb(v, use_bin_type=True))
+
+    def _sequence(self, v: list[object] | tuple[object, ...],
+                  stack: list[tuple[list[object], int]]) -> None:
+        types = set(map(type, v))
+        big = bytes in types and max(len(x) for x in v if type(x) is bytes) >= _BIG_BYTES
+        if big or not types <= _SCALAR_TYPES:
+            # containers, or pages of bytes: walk the items (large strings are not copied)
+            ext = None if big or not self.encoding else _columnize(v)
+            if ext is None:
+                self._out(_array_header(len(v)))
+                stack.append((list(v), 0))
+                return
+        else:
+            ext = _columnize(v) if self.encoding else None
+        if ext is not None:
+            plain = msgpack.packb(v, use_bin_type=True) if self.hashing else b""
+            self._out(plain, msgpack.packb(ext, use_bin_type=True))
+        else:
+            self._out(msgpack.packb(v, use_bin_type=True))
+
+    def digest(self) -> str:
+        return self.sha.hexdigest()
+
+
+def state_digest(state: dict[str, object]) -> str:
+    """``scenarios.state.state_hash(state)``, computed in one walk without packing the whole
+    state into one buffer."""
+    w = _Writer(hashing=True, encoding=False)
+    w.value(state)
+    return w.digest()
+
+
+def _encode(tree: object) -> bytes:
+    """The snapshot encoding of ``tree`` as one msgpack document (for tests and tools)."""
+    w = _Writer(hashing=False, encoding=True)
+    w.value(tree)
+    return b"".join(w.pieces)
 
 
 def _check_tree(root: object) -> None:
@@ -462,32 +564,48 @@ def _scenario_section(session: Session) -> dict[str, object]:
 
 
 def _build(session: Session) -> tuple[bytes, str]:
-    """The snapshot file of ``session`` and its state hash."""
+    """The snapshot file of ``session`` and its state hash (one walk over the state)."""
     from scenarios.cli.version import vmlab_version
 
-    state = session.kernel.to_state()
-    digest = hashlib.sha256(pack_state(state)).hexdigest()
-    doc: dict[str, object] = {
+    w = _Writer(hashing=False, encoding=True)
+    w.raw(_map_header(len(TOP_KEYS)))
+    head: dict[str, object] = {
         "format": FORMAT_NAME,
         "version": SNAPSHOT_VERSION,
         "vmlab_version": vmlab_version(),
         "scenario": _scenario_section(session),
         "session": _session_section(session),
-        "state": state,
-        "state_hash": digest,
     }
-    packed = msgpack.packb(_encode_tree(doc), use_bin_type=True)
-    return _HEADER.pack(MAGIC, SNAPSHOT_VERSION) + _compress(packed), digest
+    for key, value in head.items():
+        w.raw(msgpack.packb(key))
+        w.value(value)
+    w.raw(msgpack.packb("state"))
+    w.hashing = True
+    w.value(session.kernel.to_state())
+    w.hashing = False
+    digest = w.digest()
+    w.raw(msgpack.packb("state_hash"))
+    w.value(digest)
+    return _HEADER.pack(MAGIC, SNAPSHOT_VERSION) + _compress_pieces(w.pieces, w.size), digest
 
 
-def _compress(packed: bytes) -> bytes:
-    """One zstd frame: level 3 with a long window and long-distance matching (the same page
-    often sits in RAM, on disk and in the oracle), the content size and a checksum."""
+def _compress_pieces(pieces: list[bytes], size: int) -> bytes:
+    """One zstd frame over the pieces back to back: level 3 with a 128 MiB window, the content
+    size and a checksum. Long-distance matching (it finds the same page in RAM, on disk and in
+    the oracle) is used up to LDM_MAX_BYTES, where it costs little."""
     params = zstandard.ZstdCompressionParameters.from_level(
-        ZSTD_LEVEL, window_log=ZSTD_WINDOW_LOG, enable_ldm=True, write_checksum=1,
-        write_content_size=1, threads=0,
+        ZSTD_LEVEL, window_log=ZSTD_WINDOW_LOG, enable_ldm=size <= LDM_MAX_BYTES,
+        write_checksum=1, write_content_size=1, threads=0,
     )
-    return zstandard.ZstdCompressor(compression_params=params).compress(packed)
+    cobj = zstandard.ZstdCompressor(compression_params=params).compressobj(size=size)
+    out = [cobj.compress(piece) for piece in pieces]
+    out.append(cobj.flush())
+    return b"".join(out)
+
+
+def _compress(payload: bytes) -> bytes:
+    """``_compress_pieces`` of one payload."""
+    return _compress_pieces([payload], len(payload))
 
 
 def snapshot_bytes(session: Session) -> bytes:
@@ -550,6 +668,29 @@ def _read_file(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
+def _frame_end(frame: bytes) -> int:
+    """The length of the zstd frame at the start of ``frame``, from its block headers.
+
+    Raises:
+        ValueError: the frame is cut short or has a reserved block type.
+    """
+    pos = zstandard.frame_header_size(frame)
+    checksum = zstandard.get_frame_parameters(frame).has_checksum
+    while True:
+        if pos + 3 > len(frame):
+            raise ValueError("a block header is missing")
+        word = frame[pos] | frame[pos + 1] << 8 | frame[pos + 2] << 16
+        kind = (word >> 1) & 3
+        if kind == 3:
+            raise ValueError("reserved block type")
+        pos += 3 + (1 if kind == 1 else word >> 3)
+        if pos > len(frame):
+            raise ValueError("a block is cut short")
+        if word & 1:
+            break
+    return pos + (4 if checksum else 0)
+
+
 def _payload(data: bytes, where: str) -> tuple[int, bytes]:
     """Check the header and decompress the frame: (format version, msgpack bytes)."""
     if len(data) < _HEADER.size:
@@ -573,16 +714,18 @@ def _payload(data: bytes, where: str) -> tuple[int, bytes]:
         raise SnapshotError(f"{where}: damaged (the frame claims {size} bytes, more than "
                             f"{cap} for a file of this size)")
     try:
-        dobj = zstandard.ZstdDecompressor().decompressobj()
-        out = dobj.decompress(frame)
-        eof = dobj.eof
-        trailing = len(dobj.unused_data)
+        end = _frame_end(frame)
+    except (ValueError, zstandard.ZstdError) as exc:
+        raise SnapshotError(f"{where}: damaged (truncated: {exc})") from None
+    if end != len(frame):
+        raise SnapshotError(f"{where}: damaged ({len(frame) - end} bytes after the compressed "
+                            f"frame)")
+    try:
+        out = zstandard.ZstdDecompressor().decompress(frame)
     except zstandard.ZstdError as exc:
         raise SnapshotError(f"{where}: damaged ({exc})") from None
-    if not eof:
-        raise SnapshotError(f"{where}: damaged (truncated: the compressed frame is incomplete)")
-    if trailing or len(out) != size:
-        raise SnapshotError(f"{where}: damaged ({trailing} bytes after the compressed frame)")
+    if len(out) != size:
+        raise SnapshotError(f"{where}: damaged (the frame holds {len(out)} bytes, not {size})")
     return version, out
 
 
@@ -629,7 +772,9 @@ class _Checked:
     records: list[CheckpointRecord]
 
 
-def _read_checked(data: bytes, where: str) -> _Checked:
+def _read_checked(data: bytes, where: str, verify_hash: bool = True) -> _Checked:
+    """``read_snapshot_bytes``. ``verify_hash=False`` leaves the state hash to the caller
+    (restoring checks the restored kernel's hash, which also covers the stored state)."""
     version, payload = _payload(data, where)
     doc = _unpack(payload, where)
     if doc.get("format") != FORMAT_NAME:
@@ -649,7 +794,7 @@ def _read_checked(data: bytes, where: str) -> _Checked:
             raise SnapshotError(f"{where}: damaged ({key} must be a string)")
     state = doc["state"]
     assert isinstance(state, dict)
-    if state_hash(state) != doc["state_hash"]:
+    if verify_hash and state_digest(state) != doc["state_hash"]:
         raise SnapshotError(f"{where}: damaged (the state does not match its state_hash)")
     try:
         scn_section = doc["scenario"]
@@ -779,7 +924,7 @@ def _restore_kernel(state: dict[str, object], digest: str, where: str) -> object
     except Exception as exc:  # any failure to rebuild is a bad snapshot
         raise SnapshotError(f"{where}: the state does not restore ({_one_line(exc)})") from None
     try:
-        again = state_hash(k.to_state())
+        again = state_digest(k.to_state())
     except Exception as exc:
         raise SnapshotError(f"{where}: the restored state is unusable ({_one_line(exc)})") \
             from None
@@ -844,7 +989,7 @@ def _check_session_agrees(session: Session, spec: dict[str, str], where: str) ->
 
 def load_snapshot_bytes(data: bytes, where: str = "<memory>") -> Session:
     """``load_snapshot`` from bytes."""
-    return session_from_snapshot(_read_checked(data, where), where)
+    return session_from_snapshot(_read_checked(data, where, verify_hash=False), where)
 
 
 def load_snapshot(path: str | os.PathLike[str]) -> Session:
@@ -855,7 +1000,8 @@ def load_snapshot(path: str | os.PathLike[str]) -> Session:
             inconsistent state, failed invariant checks).
     """
     where = os.path.basename(os.fspath(path))
-    return session_from_snapshot(_read_checked(_read_file(path), where), where)
+    return session_from_snapshot(_read_checked(_read_file(path), where, verify_hash=False),
+                                 where)
 
 
 # ---- info --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ columnar encoding, the scenario as plain data, and info, decode and diff."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import struct
@@ -167,23 +168,40 @@ _trees = st.recursive(
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.text(max_size=4), _trees, max_size=6))
 def test_columnar_encoding_round_trips(tree: dict[str, object]) -> None:
-    packed = msgpack.packb(snap._encode_tree(tree), use_bin_type=True)
+    packed = snap._encode(tree)
     back = msgpack.unpackb(packed, raw=False, strict_map_key=True, ext_hook=snap._ext_hook)
     assert back == tree
     # what is hashed is the plain form, so a round trip must not change a single bit of it
-    assert msgpack.packb(back, use_bin_type=True) == msgpack.packb(tree, use_bin_type=True)
+    plain = msgpack.packb(tree, use_bin_type=True)
+    assert msgpack.packb(back, use_bin_type=True) == plain
+    # and the one-walk hash is the hash of the plain form
+    assert snap.state_digest(tree) == hashlib.sha256(plain).hexdigest()
 
 
 def test_columnar_encoding_is_used_for_long_lists() -> None:
     ints = list(range(1000))
-    enc = snap._encode_tree({"a": ints, "b": [b"abcd"] * 10, "c": [[1, 2]] * 10,
-                             "d": [True] * 10, "e": [1, "x"] * 10})
+    enc = msgpack.unpackb(snap._encode({"a": ints, "b": [b"abcd"] * 10, "c": [[1, 2]] * 10,
+                                        "d": [True] * 10, "e": [1, "x"] * 10}))
     assert isinstance(enc["a"], msgpack.ExtType) and enc["a"].code == snap.EXT_INTS
     assert enc["a"].data[0] == 2  # 16-bit values
     assert isinstance(enc["b"], msgpack.ExtType) and enc["b"].code == snap.EXT_BYTES
     assert isinstance(enc["c"], msgpack.ExtType) and enc["c"].code == snap.EXT_ROWS
     assert enc["d"] == [True] * 10  # bools stay bools
     assert enc["e"] == [1, "x"] * 10
+
+
+def test_large_byte_strings_and_headers_hash_like_msgpack() -> None:
+    big = bytes(range(256)) * 300
+    tree: dict[str, object] = {
+        "blob": big, "blobs": [big, b"x", big], "small": b"abc", "mid": bytes(300),
+        "many": {f"k{i}": i for i in range(70_000)}, "list": list(range(70_000)),
+        "nested": [[i, "s"] for i in range(20)], "tuple": (1, 2, (3, 4)),
+        "empty": {}, "none": [], "long": bytes(70_000),
+    }
+    plain = msgpack.packb(tree, use_bin_type=True)
+    assert snap.state_digest(tree) == hashlib.sha256(plain).hexdigest()
+    back = msgpack.unpackb(snap._encode(tree), raw=False, ext_hook=snap._ext_hook)
+    assert msgpack.packb(back, use_bin_type=True) == plain
 
 
 @pytest.mark.parametrize("code,data", [

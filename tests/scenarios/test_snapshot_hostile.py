@@ -113,7 +113,7 @@ def _frame(payload: bytes) -> bytes:
 
 
 def _pack(doc: dict[str, object]) -> bytes:
-    return _frame(msgpack.packb(snap._encode_tree(doc), use_bin_type=True))
+    return _frame(snap._encode(doc))
 
 
 def _raw_map(pairs: list[tuple[str, bytes]]) -> bytes:
@@ -127,9 +127,7 @@ def _raw_map(pairs: list[tuple[str, bytes]]) -> bytes:
 def _raw_doc(data: bytes, key: str, fragment: bytes) -> bytes:
     """The snapshot with the value of top-level ``key`` replaced by a raw msgpack fragment."""
     doc = _plain(data)
-    pairs = [(k, fragment if k == key else msgpack.packb(snap._encode_tree({"v": v})["v"],
-                                                          use_bin_type=True))
-             for k, v in doc.items()]
+    pairs = [(k, fragment if k == key else snap._encode(v)) for k, v in doc.items()]
     return _frame(_raw_map(pairs))
 
 
