@@ -1,12 +1,14 @@
 """Block I/O: bios, their submission and their completion (fs/bio.c, drivers/block/ll_rw_blk.c).
 
 A ``Bio`` is one request for physically contiguous sectors covering one or more whole pages.
-``submit_bio`` hands it to the disk as one request (the model builds multi-page requests
-itself; the disk's elevator never merges), and ``bio_endio_request`` runs when the disk
-interrupt reports it complete.
+``submit_bio`` hands it to the disk (``generic_make_request`` -> ``__make_request``), whose
+elevator either queues it as a new request or merges it into a queued one that it directly
+follows or precedes (machine/disk.py), and ``bio_endio_request`` runs when the disk interrupt
+reports a request complete: it ends every bio the request carries, in sector order.
 
-The bio table ``k.bios`` maps the disk request id to the bio (the request id is the bio's
-id, so the ids are stable across a snapshot: they come from the disk's own counter).
+The bio table ``k.bios`` maps the bio's id to the bio. The id is the tag the disk gave the
+submission (``DiskRequest.tags``), so the ids are stable across a snapshot: they come from the
+disk's own counter.
 
 Completion runs in "interrupt context": it never sleeps; it wakes waiters through
 ``unlock_page`` (reads) and ``end_page_writeback`` (writes), as the kernel's bi_end_io
@@ -21,7 +23,7 @@ paths (ClearPageUptodate, SetPageError) are never taken; a write's data is taken
 frames at submission (the disk copies the payload then), not at service time.
 
 Invariants:
-    * every bio in ``k.bios`` is a request the disk holds (queued or in service);
+    * every bio in ``k.bios`` is a tag of a request the disk holds (queued or in service);
     * the pages of a read bio are locked; the pages of a write bio are under writeback.
 """
 
@@ -167,20 +169,23 @@ def submit_bio(k: Kernel, rw: int, sector: int, pages: list[Page], end_io: int) 
 
 
 def bio_endio_request(k: Kernel, req: DiskRequest) -> None:
-    """The disk interrupt for a finished request: bio_endio and the bio's bi_end_io.
+    """The disk interrupt for a finished request: end_that_request_first on each of its bios.
 
-    A read's bytes are copied into the frames, then each page is made uptodate and unlocked;
-    a write's pages end writeback. Runs in interrupt context: never sleeps.
+    A merged request carries several bios (``req.tags``); each gets its bi_end_io in sector
+    order. A read's bytes are copied into the frames, then each page is made uptodate and
+    unlocked; a write's pages end writeback. Runs in interrupt context: never sleeps.
     """
-    bio = k.bios.pop(req.req_id, None)
-    bug_on(bio is None, f"bio_endio_request: no bio for disk request {req.req_id}")
-    assert bio is not None
-    k.trace.emit(k.now(), TR_IO_DONE, k.current, bio.sector, len(bio.pfns) * SECTORS_PER_PAGE,
-                 "W" if bio.rw == WRITE else "R")
-    if bio.rw == READ:
-        _end_io_read(k, bio, req.data)
-    else:
-        _end_io_write(k, bio)
+    for tag in req.tags:
+        bio = k.bios.pop(tag, None)
+        bug_on(bio is None, f"bio_endio_request: no bio for disk request {req.req_id} tag {tag}")
+        assert bio is not None
+        k.trace.emit(k.now(), TR_IO_DONE, k.current, bio.sector,
+                     len(bio.pfns) * SECTORS_PER_PAGE, "W" if bio.rw == WRITE else "R")
+        if bio.rw == READ:
+            off = (bio.sector - req.sector) * 512
+            _end_io_read(k, bio, req.data[off : off + len(bio.pfns) * PAGE_SIZE])
+        else:
+            _end_io_write(k, bio)
 
 
 def _end_io_read(k: Kernel, bio: Bio, data: bytes) -> None:

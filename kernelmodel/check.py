@@ -18,6 +18,9 @@ Rules checked by ``check_pagecache`` (KERNEL.md §2.2):
       PG_writeback; ``nr_pagecache`` = the sum of nrpages over file mappings (the model keeps
       swap-cache pages in nr_swapcache, swap_state.py);
     * every page whose page_mapping() is a file mapping is in that mapping's tree;
+    * in the 2.6.5 list mode (page_lists.py) no tag is set, and instead each page-cache page
+      is on exactly one of its mapping's four lists, the one ``page.list_id`` names, and a
+      PG_dirty page is not on ``clean_pages``; in tags mode the lists are empty;
     * ``s_dirty`` and ``s_io`` name live inodes, each at most once over both lists, and an
       inode with I_DIRTY bits (not I_LOCK, not I_FREEING) is on one of them.
 
@@ -107,6 +110,13 @@ def _check_tags(inode: Inode, out: list[str]) -> None:
             out.append(f"{where}: page {index} (pfn {item.pfn}) WRITEBACK tag != PG_writeback")
 
 
+def _check_no_tags(inode: Inode, out: list[str]) -> None:
+    """2.6.5 list mode: no DIRTY or WRITEBACK tag is ever set."""
+    for index, mask in vl_radix_tree_tag_bits(inode.i_mapping.page_tree):
+        if mask:
+            out.append(f"inode {inode.i_ino} ({inode.vl_path}): page {index} tagged in lists mode")
+
+
 def _check_counters(k: Kernel, out: list[str]) -> None:
     """nr_dirty, nr_writeback and nr_pagecache against a recount over mem_map and the trees."""
     nr_dirty = 0
@@ -155,10 +165,17 @@ def _check_dirty_lists(k: Kernel, out: list[str]) -> None:
 
 def check_pagecache(k: Kernel) -> list[str]:
     """Every page-cache rule of the module docstring; returns the problems found."""
+    from kernelmodel.page_lists import vl_check_lists, vl_lists_mode
+
     out: list[str] = []
+    lists_mode = vl_lists_mode(k)
     for inode in k.sb.s_inodes.values():
         _check_tree(inode, out)
-        _check_tags(inode, out)
+        if lists_mode:
+            _check_no_tags(inode, out)
+        else:
+            _check_tags(inode, out)
+        vl_check_lists(k, inode.i_mapping, f"inode {inode.i_ino} ({inode.vl_path})", out)
     _check_counters(k, out)
     _check_dirty_lists(k, out)
     return out

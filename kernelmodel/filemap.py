@@ -46,6 +46,7 @@ from kernelmodel.page import (
     get_page,
 )
 from kernelmodel.page_alloc import GFP_HIGHUSER
+from kernelmodel.page_lists import vl_lists_page_added, vl_lists_page_removed
 from kernelmodel.pagemap import TryLockPage, unlock_page
 from kernelmodel.radix_tree import (
     RadixTreeRoot,
@@ -334,6 +335,8 @@ def find_get_pages_tag(
 def add_to_page_cache(k: Kernel, page: Page, mapping: AddressSpace, index: int) -> int:
     """add_to_page_cache: insert a new page at ``index``, locked, with the cache's reference.
 
+    In the 2.6.5 list mode the page also goes to the head of ``clean_pages``.
+
     Returns:
         0, -EEXIST when the index is taken, or -ENOMEM from the radix tree.
 
@@ -349,6 +352,7 @@ def add_to_page_cache(k: Kernel, page: Page, mapping: AddressSpace, index: int) 
     page.index = index
     mapping.nrpages += 1
     k.vmstat.nr_pagecache += 1
+    vl_lists_page_added(k, mapping, page)
     return 0
 
 
@@ -365,8 +369,9 @@ def add_to_page_cache_lru(k: Kernel, page: Page, mapping: AddressSpace, index: i
 def _remove_from_page_cache(k: Kernel, page: Page) -> None:
     """__remove_from_page_cache: take the page out of its mapping's tree.
 
-    radix_tree_delete clears the page's DIRTY and WRITEBACK tags. The cache's reference is
-    not dropped here (the caller does page_cache_release).
+    radix_tree_delete clears the page's DIRTY and WRITEBACK tags; in the 2.6.5 list mode the
+    page also leaves its page->list list. The cache's reference is not dropped here (the
+    caller does page_cache_release).
 
     Caller: holds mapping->tree_lock and the page lock.
     """
@@ -374,6 +379,7 @@ def _remove_from_page_cache(k: Kernel, page: Page) -> None:
     assert isinstance(mapping, AddressSpace)
     item = radix_tree_delete(mapping.page_tree, page.index)
     bug_on(item is not page, "__remove_from_page_cache: tree holds another page")
+    vl_lists_page_removed(k, mapping, page)
     page.mapping = None
     mapping.nrpages -= 1
     k.vmstat.nr_pagecache -= 1

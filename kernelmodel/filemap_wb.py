@@ -10,6 +10,12 @@ moves forward, so the walk is bounded by the pages under writeback ahead of it: 
 ``locked_pages`` loop it cannot be livelocked by concurrent writeback. Afterwards AS_ENOSPC and
 AS_EIO are test-and-cleared on the mapping and take precedence as the result.
 
+In the 2.6.5 list mode (``k.cfg.writeback == "lists"``) the same frames run 2.6.5's logic:
+``__filemap_fdatawrite`` splices dirty_pages onto io_pages and walks io_pages (mpage_lists.py),
+and ``filemap_fdatawait`` loops while ``locked_pages`` is not empty, taking each page off the
+list before waiting on it (mpage_lists.vl_fdatawait_lists_run): the loop behind Race A, Race B
+and livelock D of KERNEL.md §2.8.
+
 The frames (``Fdatawrite``, ``WaitOnPageWritebackRange``) hold the locals of the C calls so a
 caller can run them inside its own op (fsync, __sync_single_inode); the ``*Op`` classes wrap
 them as ops for callers that push them on a kernel stack.
@@ -174,6 +180,10 @@ class WaitOnPageWritebackRange:
         self.visited = 0
 
     def run(self, k: Kernel, task: Task) -> int:
+        if k.cfg.writeback == "lists":
+            from kernelmodel.mpage_lists import vl_fdatawait_lists_run
+
+            return vl_fdatawait_lists_run(k, task, self)
         if self.end < self.start:
             self.ret = 0
             return KOP_DONE

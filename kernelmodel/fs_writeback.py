@@ -56,6 +56,7 @@ from kernelmodel.fs import (
     wake_up_inode,
 )
 from kernelmodel.mpage import MpageWritepages, vl_do_writepages_frame
+from kernelmodel.page_lists import vl_lists_mode, vl_mapping_has_io_pages
 from kernelmodel.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_HOLD,
@@ -225,9 +226,13 @@ class WritebackSingleInode:
         sb = k.sb
         inode.i_state &= ~I_LOCK
         if not (inode.i_state & I_FREEING):
-            if not (inode.i_state & I_DIRTY) and radix_tree_tagged(
-                inode.i_mapping.page_tree, PAGECACHE_TAG_DIRTY
-            ):
+            # 2.6.6 asks the DIRTY tag whether pages were left; 2.6.5 asked whether the
+            # walk left pages on io_pages (the list form has no tags).
+            if vl_lists_mode(k):
+                left = vl_mapping_has_io_pages(inode.i_mapping)
+            else:
+                left = bool(radix_tree_tagged(inode.i_mapping.page_tree, PAGECACHE_TAG_DIRTY))
+            if not (inode.i_state & I_DIRTY) and left:
                 # We didn't write back all the pages: redirty the inode (still on s_io).
                 inode.i_state |= I_DIRTY_PAGES
                 if wbc.for_kupdate:

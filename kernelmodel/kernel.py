@@ -17,6 +17,10 @@ Invariants:
     * a TASK_RUNNING task that is not current is on ``runqueue`` exactly once;
     * at most one TIMER_SCHED event is pending (``sched_seq``).
 
+Scenario debugger (KERNEL.md §2.8 interleavings): kernel paths call ``preempt_point`` at the
+named points of ``PREEMPT_POINTS``; a program arms a one-shot breakpoint there for a task by
+name, waits for the task to stop, continues it, or cuts the power (``vl_scenario_call``).
+
 Lock ordering: not modelled (one CPU, no preemption inside a kernel op step); each op step is
 atomic, and a step that would sleep returns KOP_BLOCKED instead.
 """
@@ -57,7 +61,7 @@ from kernelmodel.task import (
 )
 from kernelmodel.vmscan import KswapdState
 from kernelmodel.vmstat import TR_CHECKPOINT, TR_TASK, PageState, TraceRing
-from kernelmodel.wait import vl_remove_from_waitqueue
+from kernelmodel.wait import sleep_on, vl_remove_from_waitqueue, wake_up
 from kernelmodel.writeback import WritebackState
 from machine.board import Machine
 from machine.clock import EV_TIMER
@@ -78,6 +82,34 @@ KOP_STEP_NS: Final = 100
 RELEASES: Final = ("2.6.5", "2.6.6", "2.6.7")
 WRITEBACK_MODES: Final = ("tags", "lists")
 RMAP_MODES: Final = ("anon_vma", "pte_chain", "anonmm")
+
+#: Every named preemption point of the model's kernel paths (``Kernel.preempt_point``), the
+#: one list scenarios are checked against (KERNEL.md §2.8). A path that adds a point adds it
+#: here; a test checks that every ``preempt_point`` call in kernelmodel names one of these.
+PREEMPT_POINTS: Final = (
+    "mpage_writepages:after_clear_dirty",
+    "mpage_writepages:after_writepage",
+    "fsync:after_down",
+    "fsync:after_fdatawrite",
+    "fsync:after_fdatawait",
+    "sync_sb_inodes:before_writeback",
+)
+#: Names of the kernel threads (``Kernel.new_kthread``) a scenario may refer to.
+KTHREAD_NAMES: Final = ("pdflush", "kswapd0")
+#: The checkpoint a power cut records (``VL_POWER_CUT``); scenarios may not use the name.
+POWER_CUT_CHECKPOINT: Final = "power_cut"
+
+#: Scenario-debugger calls (model only; handled in ``Kernel.vl_scenario_call``):
+#: VL_BREAK s = "TASK POINT": arm a one-shot breakpoint (replaces one armed at POINT);
+#: VL_AWAIT_STOPPED s = "TASK [POINT]": sleep until a task named TASK is stopped (at POINT);
+#: VL_CONTINUE s = "TASK": resume every task named TASK stopped at a breakpoint (-ESRCH: none);
+#: VL_POWER_CUT: the disk loses power (queued and in-flight writes are lost) and the
+#: ``power_cut`` checkpoint is recorded; a runner ends the run there.
+VL_BREAK: Final = 1100
+VL_AWAIT_STOPPED: Final = 1101
+VL_CONTINUE: Final = 1102
+VL_POWER_CUT: Final = 1103
+ESRCH: Final = 3
 
 
 def vl_kernel_image_frames(nframes: int) -> int:
@@ -342,6 +374,7 @@ class Kernel(TrapHandler, IrqHandler):
         task.stopped_at = where
         if task.pid in self.runqueue:
             self.runqueue.remove(task.pid)
+        wake_up(self, vl_stopped_key(task.name))
 
     def preempt_point(self, task: Task, point: str) -> bool:
         """A named preemption point inside a kernel path ("mpage_writepages:after_clear_dirty").
@@ -362,6 +395,68 @@ class Kernel(TrapHandler, IrqHandler):
         bug_on(task.state != TASK_STOPPED, "continue_task: task is not stopped")
         task.stopped_at = ""
         self.make_runnable(task)
+
+    def vl_stopped_task(self, name: str, point: str) -> Task | None:
+        """The first task (in pid order) named ``name`` stopped at a breakpoint, or None.
+
+        ``point`` "" matches any point; otherwise the task must be stopped at ``point``.
+        """
+        for task in self.tasks.values():
+            stopped = task.state == TASK_STOPPED and task.stopped_at != ""
+            if stopped and task.name == name and (point == "" or task.stopped_at == point):
+                return task
+        return None
+
+    def vl_scenario_call(self, task: Task, insn: Insn) -> int:
+        """A scenario-debugger call (VL_BREAK .. VL_POWER_CUT); returns TRAP_CONTINUE/STOP.
+
+        VL_AWAIT_STOPPED restarts: when no matching task is stopped, the caller sleeps on
+        "stopped TASK" without advancing its pc, and runs the call again when a task of that
+        name stops (``stop_task`` wakes the queue). No kernel op is pushed, so a snapshot
+        holds nothing but the sleeping task.
+
+        Caller: ``handle_syscall``, for the current task.
+        """
+        ctx = task.ctx
+        assert ctx is not None
+        args = insn.s.split(" ")
+        name = args[0]
+        point = args[1] if len(args) > 1 else ""
+        nr = insn.a
+        ret = 0
+        if nr == VL_BREAK:
+            bug_on(point not in PREEMPT_POINTS, f"VL_BREAK: unknown point {point!r}")
+            self.breakpoints[point] = name
+            self.trace.emit(self.now(), TR_TASK, task.pid, 0, 0, f"break {name} at {point}")
+        elif nr == VL_AWAIT_STOPPED:
+            if self.vl_stopped_task(name, point) is None:
+                sleep_on(self, task, vl_stopped_key(name))
+                return TRAP_STOP
+        elif nr == VL_CONTINUE:
+            ret = -ESRCH
+            for other in list(self.tasks.values()):
+                if other.name == name and other.state == TASK_STOPPED and other.stopped_at:
+                    self.trace.emit(self.now(), TR_TASK, other.pid, task.pid, 0,
+                                    f"continue from {other.stopped_at}")
+                    self.continue_task(other)
+                    ret = 0
+        else:
+            self.vl_power_cut(task)
+        ctx.retval = ret
+        ctx.pc += 1
+        if task.state != TASK_RUNNING or self.need_resched:
+            self.need_resched = False
+            return TRAP_STOP
+        return TRAP_CONTINUE
+
+    def vl_power_cut(self, task: Task) -> None:
+        """The machine loses power now: the disk drops its queued and in-flight requests
+        (completed writes stay on the medium) and the ``power_cut`` checkpoint is recorded,
+        where a runner ends the run (RAM does not survive; nothing after this is meaningful).
+        """
+        lost = self.machine.disk.power_cut()
+        self.trace.emit(self.now(), TR_TASK, task.pid, lost, 0, "power cut")
+        self.record_checkpoint(task, POWER_CUT_CHECKPOINT)
 
     def release_task(self, task: Task, code: int) -> None:
         """The last step of do_exit: the task becomes a zombie and leaves every queue.
@@ -470,6 +565,8 @@ class Kernel(TrapHandler, IrqHandler):
     def handle_syscall(self, ctx: CpuContext, insn: Insn) -> int:
         task = self.current_task()
         self.charge(SYSCALL_NS)
+        if VL_BREAK <= insn.a <= VL_POWER_CUT:
+            return self.vl_scenario_call(task, insn)
         op = sys_call(self, task, insn)
         if op is None:
             # completed synchronously inside sys_call (which set retval and advanced pc)
@@ -562,6 +659,7 @@ class Kernel(TrapHandler, IrqHandler):
         m["disk_sectors_written"] = disk.sectors_written
         m["disk_seeks"] = disk.seeks
         m["disk_max_queue_depth"] = disk.max_queue_depth
+        m["disk_merges"] = disk.merges
         m["tlb_hits"] = mmu.tlb_hits
         m["tlb_misses"] = mmu.tlb_misses
         m["page_walks"] = mmu.page_walks
@@ -571,6 +669,7 @@ class Kernel(TrapHandler, IrqHandler):
         m["fsync_latency_ns"] = self.wb.fsync_latency_max
         m["fsync_latency_last_ns"] = self.wb.fsync_latency_last
         m["fsync_done"] = self.wb.fsync_done
+        m["fsync_pending"] = self.vl_fsync_pending()
         m["nr_swap_pages"] = self.vl_nr_swap_pages()
         m["swap_used_pages"] = self.vl_total_swap_pages() - self.vl_nr_swap_pages()
         m["struct_page_bytes"] = sizeof_struct_page(self.cfg.release) * self.mem_map.nframes
@@ -579,6 +678,16 @@ class Kernel(TrapHandler, IrqHandler):
         m["tasks"] = len(self.tasks)
         m["checkpoints"] = len(self.checkpoints)
         return m
+
+    def vl_fsync_pending(self) -> int:
+        """Tasks inside an fsync or fdatasync call (begun, not returned; KERNEL.md §2.8 D)."""
+        n = 0
+        for task in self.tasks.values():
+            for op in task.kstack:
+                if op.is_syscall and (op.name == "fsync" or op.name == "fdatasync"):
+                    n += 1
+                    break
+        return n
 
     def vl_nr_swap_pages(self) -> int:
         from kernelmodel.swapfile import nr_swap_pages
@@ -602,6 +711,16 @@ class Kernel(TrapHandler, IrqHandler):
         from kernelmodel.oracle_mm import vl_verify_memory
 
         return vl_verify_files(self) + vl_verify_memory(self)
+
+    def verify_durable(self) -> tuple[int, list[str]]:
+        """Acknowledged bytes the disk does not hold, and the pages concerned.
+
+        Bytes a returned fsync, fdatasync or sync acknowledged that the disk's medium does
+        not hold: what a power cut now loses (oracle.vl_verify_durable).
+        """
+        from kernelmodel.oracle import vl_verify_durable
+
+        return vl_verify_durable(self)
 
     def to_state(self) -> dict[str, object]:
         """The complete state, as msgpack-ready plain data (the snapshot and the state hash)."""
@@ -648,6 +767,11 @@ class Kernel(TrapHandler, IrqHandler):
             "breakpoints": dict(self.breakpoints),
             "verify_failures": self.verify_failures,
         }
+
+
+def vl_stopped_key(name: str) -> str:
+    """Wait-queue key of the tasks waiting for a task named ``name`` to stop."""
+    return f"stopped {name}"
 
 
 def vl_task_state(task: Task) -> dict[str, object]:

@@ -31,6 +31,9 @@ pending bio are under writeback while their I/O is not yet queued (as with the k
 held in a local variable). A page wholly past EOF, or a block allocation failure, goes to
 ``block_write_full_page`` (the "confused" path).
 
+The 2.6.5 list walk (``k.cfg.writeback == "lists"``) runs on the same frame with the phases
+from ``ML_FIRST`` on; it lives in mpage_lists.py.
+
 Model simplifications: blocksize == PAGE_SIZE (one block per page, no buffer_heads, no
 boundary blocks); a bio holds at most MPAGE_BIO_MAX_PAGES pages (128 KiB, the 2.6 IDE
 max_sectors of 256); each page handled costs MPAGE_PAGE_NS of simulated CPU.
@@ -103,8 +106,18 @@ MP_WAIT_WB: Final = 3
 MP_CHECK: Final = 4
 MP_WRITE: Final = 5
 MP_FINISH: Final = 6
+#: Phases of the 2.6.5 io_pages walk (mpage_lists.py), run on the same frame.
+ML_FIRST: Final = 7
+ML_PICK: Final = 7
+ML_LOCK: Final = 8
+ML_WAIT_WB: Final = 9
+ML_CHECK: Final = 10
+ML_WRITE: Final = 11
+ML_FINISH: Final = 12
 MP_PHASE_NAMES: Final = ("start", "lookup", "lock_page", "wait_on_page_writeback", "check",
-                         "writepage", "finish")  # fmt: skip
+                         "writepage", "finish", "io_pages tail", "lock_page",
+                         "wait_on_page_writeback", "check", "writepage",
+                         "finish")  # fmt: skip
 
 
 def _inode_of(k: Kernel, mapping: AddressSpace) -> Inode:
@@ -199,7 +212,12 @@ class MpageWritepages:
         self.written = 0
 
     def run(self, k: Kernel, task: Task, wbc: WritebackControl) -> int:
-        """Advance the walk (see the class docstring for the results)."""
+        """Advance the walk (see the class docstring for the results).
+
+        In the 2.6.5 list mode the walk is mpage_lists.py's io_pages walk on this frame.
+        """
+        if self.phase >= ML_FIRST:
+            return self._run_lists(k, task, wbc)
         while True:
             phase = self.phase
             if phase == MP_LOOKUP:
@@ -225,6 +243,8 @@ class MpageWritepages:
                 if self._write(k, task, wbc):
                     return KOP_BLOCKED
             elif phase == MP_START:
+                if k.cfg.writeback == "lists":
+                    return self._run_lists(k, task, wbc)
                 if wbc.nonblocking and bdi_write_congested(k):
                     wbc.encountered_congestion = True
                     self.ret = 0
@@ -238,6 +258,14 @@ class MpageWritepages:
             else:
                 self._finish(k)
                 return KOP_DONE
+
+    def _run_lists(self, k: Kernel, task: Task, wbc: WritebackControl) -> int:
+        """The 2.6.5 walk (mpage_lists.py): start it at MP_START, else advance it."""
+        from kernelmodel.mpage_lists import vl_mpage_lists_run, vl_mpage_lists_start
+
+        if self.phase == MP_START and vl_mpage_lists_start(k, self, wbc) == KOP_DONE:
+            return KOP_DONE
+        return vl_mpage_lists_run(k, task, self, wbc)
 
     def _lookup(self) -> None:
         """The while condition: look up the next pagevec, or wrap once, or finish."""
@@ -414,8 +442,14 @@ def vl_do_writepages_frame(
 ) -> MpageWritepages | None:
     """do_writepages(mapping, wbc) as a frame: None (return 0 at once) if nr_to_write <= 0.
 
-    The model filesystem's a_ops->writepages is mpage_writepages with its get_block.
+    The model filesystem's a_ops->writepages is mpage_writepages with its get_block. In the
+    2.6.5 list mode the caller's dirty_pages -> io_pages splice is done when the walk starts
+    (mpage_lists.py), or here when there is no walk.
     """
     if wbc.nr_to_write <= 0:
+        if k.cfg.writeback == "lists":
+            from kernelmodel.page_lists import vl_splice_for_writeback
+
+            vl_splice_for_writeback(k, mapping, wbc.sync_mode == WB_SYNC_ALL, wbc.for_kupdate)
         return None
     return MpageWritepages(mapping)

@@ -11,7 +11,10 @@ PG_dirty and leaves the DIRTY tag set while the caller holds the page lock; the 
 right by ``set_page_writeback`` (which clears DIRTY when the page is still clean) or by a
 redirty. In 2.6.6 ``page_mapping()`` is NULL for swap-cache pages (rmap 2), so dirtying and
 writeback of those pages touch only the PG_ flags: they are never tagged and never dirty an
-inode. The kernel's ``TestSetPageWriteback``/``TestClearPageWriteback`` macros also count
+inode. In the 2.6.5 list mode (``k.cfg.writeback == "lists"``, page_lists.py) no tag is set
+or cleared: a 0->1 dirtying moves the page to the head of ``mapping->dirty_pages`` instead, and
+the writeback bit and test_clear_page_dirty leave the lists alone, as in 2.6.5. The kernel's
+``TestSetPageWriteback``/``TestClearPageWriteback`` macros also count
 ``nr_writeback``; the model's page.py helpers touch only the bit, so this module counts.
 
 Throttling and background writeback (KERNEL.md §2.6): writers call
@@ -61,6 +64,7 @@ from kernelmodel.page import (
     TestSetPageDirty,
     TestSetPageWriteback,
 )
+from kernelmodel.page_lists import vl_lists_mode, vl_lists_page_dirtied
 from kernelmodel.radix_tree import radix_tree_tag_clear, radix_tree_tag_set
 from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, PF_LESS_THROTTLE, KOp, Task
 from kernelmodel.vmstat import TR_DIRTY, TR_THROTTLE, TR_WB_END, TR_WB_START
@@ -164,7 +168,10 @@ def _set_page_dirty_nobuffers(k: Kernel, page: Page) -> int:
     if page.mapping is not None:
         bug_on(page.mapping is not mapping, "__set_page_dirty_nobuffers: page->mapping != mapping")
         k.vmstat.nr_dirty += 1
-        radix_tree_tag_set(mapping.page_tree, page.index, PAGECACHE_TAG_DIRTY)
+        if vl_lists_mode(k):
+            vl_lists_page_dirtied(k, mapping, page)
+        else:
+            radix_tree_tag_set(mapping.page_tree, page.index, PAGECACHE_TAG_DIRTY)
     k.trace.emit(k.now(), TR_DIRTY, k.current, page.pfn, page.index, "")
     if not PageSwapCache(page):
         _mark_mapping_dirty(k, mapping)
@@ -210,7 +217,8 @@ def test_clear_page_dirty(k: Kernel, page: Page) -> int:
     mapping = page_mapping(page)
     if mapping is not None:
         if TestClearPageDirty(page):
-            radix_tree_tag_clear(mapping.page_tree, page.index, PAGECACHE_TAG_DIRTY)
+            if not vl_lists_mode(k):
+                radix_tree_tag_clear(mapping.page_tree, page.index, PAGECACHE_TAG_DIRTY)
             k.vmstat.nr_dirty -= 1
             return 1
         return 0
@@ -229,7 +237,7 @@ def _clear_page_dirty(k: Kernel, page: Page) -> None:
     """
     mapping = page_mapping(page)
     TestClearPageDirty(page)
-    if mapping is not None:
+    if mapping is not None and not vl_lists_mode(k):
         radix_tree_tag_clear(mapping.page_tree, page.index, PAGECACHE_TAG_DIRTY)
 
 
@@ -271,7 +279,7 @@ def test_set_page_writeback(k: Kernel, page: Page) -> int:
         k.vmstat.nr_writeback += 1
         k.vmstat.writeback_pages += 1
         k.trace.emit(k.now(), TR_WB_START, k.current, page.pfn, page.index, "")
-    if mapping is not None:
+    if mapping is not None and not vl_lists_mode(k):
         if not ret:
             radix_tree_tag_set(mapping.page_tree, page.index, PAGECACHE_TAG_WRITEBACK)
         if not PageDirty(page):
@@ -297,7 +305,7 @@ def test_clear_page_writeback(k: Kernel, page: Page) -> int:
     if ret:
         k.vmstat.nr_writeback -= 1
         k.trace.emit(k.now(), TR_WB_END, k.current, page.pfn, page.index, "")
-        if mapping is not None:
+        if mapping is not None and not vl_lists_mode(k):
             radix_tree_tag_clear(mapping.page_tree, page.index, PAGECACHE_TAG_WRITEBACK)
     return 1 if ret else 0
 

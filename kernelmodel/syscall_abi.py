@@ -25,6 +25,7 @@ sync                    -
 ftruncate               s = path, b = length
 fsync / fdatasync       s = path
 munmap                  b = addr, c = length
+mprotect                b = addr, c = length, d = PROT_* bits
 mmap2                   b = addr (MAP_FIXED), c = length, d = prot | flags << 8 |
                         pgoff << 32, s = path ("" for anonymous)
 msync                   b = addr, c = length, d = MS_* flags
@@ -50,6 +51,7 @@ SYS_sync: Final = 36
 SYS_munmap: Final = 91
 SYS_ftruncate: Final = 93
 SYS_fsync: Final = 118
+SYS_mprotect: Final = 125
 SYS_msync: Final = 144
 SYS_fdatasync: Final = 148
 SYS_nanosleep: Final = 162
@@ -71,6 +73,7 @@ SYSCALL_NAMES: Final = {
     SYS_munmap: "munmap",
     SYS_ftruncate: "ftruncate",
     SYS_fsync: "fsync",
+    SYS_mprotect: "mprotect",
     SYS_msync: "msync",
     SYS_fdatasync: "fdatasync",
     SYS_nanosleep: "nanosleep",
@@ -111,6 +114,7 @@ EIO: Final = 5
 EBADF: Final = 9
 ECHILD: Final = 10
 ENOMEM: Final = 12
+EACCES: Final = 13
 EFAULT: Final = 14
 EEXIST: Final = 17
 EINVAL: Final = 22

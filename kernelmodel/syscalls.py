@@ -22,6 +22,7 @@ from kernelmodel.syscall_abi import (
     SYS_fsync,
     SYS_ftruncate,
     SYS_mmap2,
+    SYS_mprotect,
     SYS_msync,
     SYS_munmap,
     SYS_nanosleep,
@@ -109,6 +110,10 @@ def sys_call(k: Kernel, task: Task, insn: Insn) -> KOp | None:
         if nr == SYS_mmap2:
             return sys_mmap2(k, task, insn)
         return sys_munmap(k, task, insn) if nr == SYS_munmap else sys_msync(k, task, insn)
+    if nr == SYS_mprotect:
+        from kernelmodel.mprotect import sys_mprotect
+
+        return sys_mprotect(k, task, insn)
     if nr == SYS_fork:
         from kernelmodel.fork import sys_fork
 

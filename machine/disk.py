@@ -58,8 +58,18 @@ Queue and elevators (the kernel's block layer, drivers/block/{noop,deadline}-ios
   ``write_expire``); if a request has expired, the one with the earliest deadline goes first;
   otherwise the requests are served in one-way ascending sweeps by sector (C-SCAN) from the head
   position, wrapping to the lowest sector at the end. Simplified: no ``fifo_batch`` batching,
-  no ``writes_starved`` read preference, no front merges.
-* Neither merges requests: the kernel model builds multi-page requests itself.
+  no ``writes_starved`` read preference.
+* Both merge, as 2.6's ``__make_request`` does through ``elv_merge``: a new request whose
+  sectors directly follow a queued (not yet started) request of the same direction is appended
+  to it (back merge), one that directly precedes it is prepended (front merge, which
+  deadline-iosched allows by default), while the result stays within ``MAX_SECTORS`` (256
+  sectors = 128 KiB, the 2.6 IDE ``max_sectors``). A merged request keeps its id, position in
+  the queue and deadline; it lists the tag of every submission it carries (``tags``, in
+  sector order), and ``submit`` returns the new submission's tag, so the kernel can find each
+  of its bios at completion. Queue plugging (``unplug_delay`` 3 ms, ``unplug_thresh`` 4) is
+  not modelled: merges happen only while the drive is busy, which is when requests queue up.
+  The caller guarantees no two queued writes overlap (the page cache keeps a page under
+  writeback out of a second write), so merging never reorders writes to one sector.
 
 Simplified away: the drive's cache (no read-ahead buffer, write cache off, so back-to-back
 small sequential requests each wait most of a revolution, as on a real drive without command
@@ -93,6 +103,9 @@ _ZERO_CHUNK: Final = bytes(CHUNK_SIZE)
 #: Deadline-scheduler expiry times (2.6 deadline-iosched.c read_expire / write_expire).
 READ_EXPIRE_NS: Final = 500_000_000
 WRITE_EXPIRE_NS: Final = 5_000_000_000
+
+#: Largest merged request in sectors (q->max_sectors of a 2.6 IDE disk).
+MAX_SECTORS: Final = 256
 
 ELEVATOR_NOOP: Final = 0
 ELEVATOR_DEADLINE: Final = 1
@@ -325,6 +338,8 @@ class DiskRequest:
         self.seek_ns = -1
         self.rot_ns = -1
         self.xfer_ns = -1
+        #: The tags of the submissions this request carries, in sector order (merges).
+        self.tags: list[int] = [req_id]
 
     def to_state(self) -> dict[str, object]:
         """Plain-data form (the payload of a pending read is empty)."""
@@ -343,6 +358,7 @@ class DiskRequest:
             "seek_ns": self.seek_ns,
             "rot_ns": self.rot_ns,
             "xfer_ns": self.xfer_ns,
+            "tags": list(self.tags),
         }
 
     @staticmethod
@@ -368,6 +384,14 @@ class DiskRequest:
         req.seek_ns = _int(state, "seek_ns")
         req.rot_ns = _int(state, "rot_ns")
         req.xfer_ns = _int(state, "xfer_ns")
+        tags = _list(state, "tags")
+        req.tags = []
+        for tag in tags:
+            if not isinstance(tag, int) or isinstance(tag, bool):
+                raise ValueError("disk request state: 'tags' must hold ints")
+            req.tags.append(tag)
+        if not req.tags or req.req_id not in req.tags:
+            raise ValueError("disk request state: 'tags' must include the request id")
         return req
 
     def __repr__(self) -> str:
@@ -433,6 +457,8 @@ class Disk:
         self.max_queue_depth = 0
         #: Completed requests that moved the arm to another cylinder.
         self.seeks = 0
+        #: Submissions merged into a queued request (back and front merges).
+        self.merges = 0
 
     # ----- geometry and timing -----
 
@@ -479,7 +505,9 @@ class Disk:
             cookie: the kernel's tag, handed back in the completed request.
 
         Returns:
-            The request id (the ``a`` argument of its ``EV_DISK_DONE`` event).
+            The submission's tag: the id of a new request (the ``a`` argument of its
+            ``EV_DISK_DONE`` event), or a fresh tag added to the queued request it was merged
+            into (see the module docstring); the completed request lists it in ``tags``.
 
         Raises:
             ValueError: bad range, count or payload length.
@@ -491,8 +519,12 @@ class Disk:
                 f" ({nsect} sectors)"
             )
         now = self.clock.now
-        expire = WRITE_EXPIRE_NS if write else READ_EXPIRE_NS
         payload = bytes(data) if write else b""
+        if self.queue:
+            tag = self._try_merge(sector, nsect, write, payload)
+            if tag >= 0:
+                return tag
+        expire = WRITE_EXPIRE_NS if write else READ_EXPIRE_NS
         req = DiskRequest(self.next_id, sector, nsect, write, payload, cookie, now, now + expire)
         self.next_id += 1
         self.queue_depth += 1
@@ -503,6 +535,44 @@ class Disk:
         else:
             self.queue.append(req)
         return req.req_id
+
+    def _try_merge(self, sector: int, nsect: int, write: bool, payload: bytes) -> int:
+        """elv_merge + attempt_back_merge/attempt_front_merge: join a queued request.
+
+        The most recent queued requests are tried first (the kernel's ``last_merge`` hint).
+
+        Returns:
+            The new submission's tag, or -1 when no queued request can take it.
+        """
+        queue = self.queue
+        end = sector + nsect
+        for i in range(len(queue) - 1, -1, -1):
+            req = queue[i]
+            if req.write != write or req.nsect + nsect > MAX_SECTORS:
+                continue
+            if req.sector + req.nsect == sector:
+                tag = self._merged(req)
+                req.tags.append(tag)
+                if write:
+                    req.data = req.data + payload
+            elif end == req.sector:
+                tag = self._merged(req)
+                req.tags.insert(0, tag)
+                req.sector = sector
+                if write:
+                    req.data = payload + req.data
+            else:
+                continue
+            req.nsect += nsect
+            return tag
+        return -1
+
+    def _merged(self, req: DiskRequest) -> int:
+        """A fresh tag for a submission merged into ``req``; counts the merge."""
+        tag = self.next_id
+        self.next_id += 1
+        self.merges += 1
+        return tag
 
     def complete(self) -> DiskRequest:
         """Finish the request in service and start the next one (the drive's interrupt).
@@ -724,6 +794,7 @@ class Disk:
             "busy_ns": self.busy_ns,
             "max_queue_depth": self.max_queue_depth,
             "seeks": self.seeks,
+            "merges": self.merges,
         }
 
     @staticmethod
@@ -757,6 +828,7 @@ class Disk:
         disk.busy_ns = _int(counters, "busy_ns")
         disk.max_queue_depth = _int(counters, "max_queue_depth")
         disk.seeks = _int(counters, "seeks")
+        disk.merges = _int(counters, "merges")
         return disk
 
     def _load_chunks(self, chunk_nos: list[object], data: object) -> None:

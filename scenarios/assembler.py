@@ -27,6 +27,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from kernelmodel import syscall_abi as abi
+from kernelmodel.kernel import (
+    PREEMPT_POINTS,
+    VL_AWAIT_STOPPED,
+    VL_BREAK,
+    VL_CONTINUE,
+    VL_POWER_CUT,
+)
 from kernelmodel.rng import Rng
 from machine.i386 import PAGE_OFFSET, PAGE_SIZE
 from machine.isa import (
@@ -42,9 +49,13 @@ from machine.isa import (
 )
 from scenarios.schema import (
     POS,
+    POWER_CUT,
+    AwaitOp,
+    BreakOp,
     CheckpointOp,
     CloseOp,
     ComputeOp,
+    ContinueOp,
     EndOp,
     ExitOp,
     ForkOp,
@@ -52,10 +63,12 @@ from scenarios.schema import (
     LoadOp,
     LoopOp,
     MmapOp,
+    MprotectOp,
     MsyncOp,
     MunmapOp,
     Op,
     OpenOp,
+    PowerCutOp,
     Program,
     ReadOp,
     Scenario,
@@ -75,6 +88,7 @@ from scenarios.units import UnitError, parse_duration, parse_int, parse_size
 OP_USAGE: Final[dict[str, str]] = {
     "mmap": "mmap ADDR LEN anon|FILE [offset OFF] [shared|private] [ro|rw]",
     "munmap": "munmap ADDR LEN",
+    "mprotect": "mprotect ADDR LEN none|r|ro|rw|rx|rwx",
     "touch": "touch ADDR LEN read|write [stride N]",
     "store": "store ADDR VALUE",
     "load": "load ADDR [expect VALUE]",
@@ -97,6 +111,10 @@ OP_USAGE: Final[dict[str, str]] = {
     "end": "end",
     "checkpoint": "checkpoint NAME",
     "verify": "verify",
+    "break": "break TASK at POINT",
+    "await": "await TASK [at POINT]",
+    "continue": "continue TASK",
+    "powercut": "powercut",
 }
 
 #: Largest COUNT of ``x COUNT`` (each repetition is one instruction).
@@ -261,6 +279,28 @@ def _parse_munmap(text: str, a: _Args) -> Op:
     return MunmapOp(text=text, addr=addr, length=length)
 
 
+#: mprotect's PROT words and their PROT_* bits ("ro" as in mmap's [ro|rw]).
+MPROTECT_PROTS: Final[dict[str, int]] = {
+    "none": abi.PROT_NONE,
+    "r": abi.PROT_READ,
+    "ro": abi.PROT_READ,
+    "rw": abi.PROT_READ | abi.PROT_WRITE,
+    "rx": abi.PROT_READ | abi.PROT_EXEC,
+    "rwx": abi.PROT_READ | abi.PROT_WRITE | abi.PROT_EXEC,
+}
+
+
+def _parse_mprotect(text: str, a: _Args) -> Op:
+    addr = _addr(a, page_aligned=True)
+    length = _length(a, addr)
+    word = a.need("PROT")
+    prot = MPROTECT_PROTS.get(word)
+    if prot is None:
+        raise a.fail("PROT", f'"{word}" is not one of: {", ".join(MPROTECT_PROTS)}')
+    a.done()
+    return MprotectOp(text=text, addr=addr, length=length, prot=prot)
+
+
 def _parse_touch(text: str, a: _Args) -> Op:
     addr = _addr(a, page_aligned=False)
     length = _length(a, addr)
@@ -421,13 +461,50 @@ def _parse_checkpoint(text: str, a: _Args) -> Op:
     tok = a.need("NAME")
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", tok):
         raise a.fail("NAME", f'"{tok}" is not a name (letters, digits, "_", ".", "-")')
+    if tok == POWER_CUT:
+        raise a.fail("NAME", f'"{POWER_CUT}" is recorded by "powercut"; choose another name')
     a.done()
     return CheckpointOp(text=text, name=tok)
+
+
+def _point(a: _Args) -> str:
+    """``at POINT``: a named preemption point of the kernel model."""
+    tok = a.need('"at"')
+    if tok != "at":
+        raise a.usage(f'expected "at" after the task, got "{tok}"')
+    point = a.need("POINT")
+    if point not in PREEMPT_POINTS:
+        close = difflib.get_close_matches(point, list(PREEMPT_POINTS), n=1, cutoff=0.6)
+        hint = f'did you mean "{close[0]}"? ' if close else ""
+        raise a.fail("POINT", f'unknown preemption point "{point}" ({hint}expected one of: '
+                              f'{", ".join(PREEMPT_POINTS)})')
+    return point
+
+
+def _parse_debug(text: str, a: _Args) -> Op:
+    """``break``, ``await``, ``continue``: the scenario debugger's ops on a named task."""
+    task = _name(a, "TASK")
+    if a.verb == "continue":
+        a.done()
+        return ContinueOp(text=text, task=task)
+    if a.verb == "break":
+        point = _point(a)
+        a.done()
+        return BreakOp(text=text, task=task, point=point)
+    point = _point(a) if a.more() else ""
+    a.done()
+    return AwaitOp(text=text, task=task, point=point)
+
+
+def _parse_powercut(text: str, a: _Args) -> Op:
+    a.done()
+    return PowerCutOp(text=text)
 
 
 _PARSERS: Final[dict[str, Callable[[str, _Args], Op]]] = {
     "mmap": _parse_mmap,
     "munmap": _parse_munmap,
+    "mprotect": _parse_mprotect,
     "touch": _parse_touch,
     "store": _parse_store,
     "load": _parse_load,
@@ -450,6 +527,10 @@ _PARSERS: Final[dict[str, Callable[[str, _Args], Op]]] = {
     "end": _parse_no_args,
     "checkpoint": _parse_checkpoint,
     "verify": _parse_no_args,
+    "break": _parse_debug,
+    "await": _parse_debug,
+    "continue": _parse_debug,
+    "powercut": _parse_powercut,
 }
 
 
@@ -568,6 +649,8 @@ def _simple_insn(op: Op, fork_ids: Mapping[str, int]) -> Insn | None:
         return _mmap_insn(op)
     if isinstance(op, MunmapOp):
         return _sys(abi.SYS_munmap, op.addr, op.length)
+    if isinstance(op, MprotectOp):
+        return _sys(abi.SYS_mprotect, op.addr, op.length, op.prot)
     if isinstance(op, TouchOp):
         return Insn(OP_TOUCH, op.addr, op.length, op.stride, TOUCH_WRITE if op.write else 0)
     if isinstance(op, StoreOp):
@@ -603,6 +686,19 @@ def _simple_insn(op: Op, fork_ids: Mapping[str, int]) -> Insn | None:
         return _sys(abi.VL_CHECKPOINT, s=op.name)
     if isinstance(op, VerifyOp):
         return _sys(abi.VL_VERIFY)
+    return _debug_insn(op)
+
+
+def _debug_insn(op: Op) -> Insn | None:
+    """The scenario debugger's calls (kernelmodel.kernel VL_BREAK .. VL_POWER_CUT)."""
+    if isinstance(op, BreakOp):
+        return _sys(VL_BREAK, s=f"{op.task} {op.point}")
+    if isinstance(op, AwaitOp):
+        return _sys(VL_AWAIT_STOPPED, s=f"{op.task} {op.point}".rstrip())
+    if isinstance(op, ContinueOp):
+        return _sys(VL_CONTINUE, s=op.task)
+    if isinstance(op, PowerCutOp):
+        return _sys(VL_POWER_CUT)
     return None
 
 

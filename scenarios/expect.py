@@ -29,8 +29,10 @@ from kernelmodel.vmstat import VMSTAT_NAMES
 from scenarios.units import UnitError, format_duration, parse_quantity
 
 #: Metrics the session adds to the kernel's own: 1/0 results of the oracle and the checker,
-#: simulated time and the number of events dispatched.
-SESSION_METRICS: Final = ("data_verified", "invariants_ok", "sim_time_ns", "events")
+#: simulated time, the number of events dispatched, and the acknowledged bytes a power cut
+#: loses (or would lose now).
+SESSION_METRICS: Final = ("data_verified", "invariants_ok", "sim_time_ns", "events",
+                          "acked_bytes_lost")
 
 #: Metrics ``Kernel.metrics()`` reports beside the vmstat counters: zone, disk, MMU, CPU,
 #: fsync timing, swap and bookkeeping (a test checks this list against a running kernel).
@@ -51,6 +53,7 @@ KERNEL_EXTRA_METRICS: Final = (
     "disk_sectors_written",
     "disk_seeks",
     "disk_max_queue_depth",
+    "disk_merges",
     "tlb_hits",
     "tlb_misses",
     "page_walks",
@@ -60,6 +63,7 @@ KERNEL_EXTRA_METRICS: Final = (
     "fsync_latency_ns",
     "fsync_latency_last_ns",
     "fsync_done",
+    "fsync_pending",
     "nr_swap_pages",
     "swap_used_pages",
     "struct_page_bytes",

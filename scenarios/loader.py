@@ -44,6 +44,7 @@ Ops (sizes take units: 4KiB, 16MiB; addresses may be hex: 0x4000_0000; durations
 
     mmap ADDR LEN anon|FILE [offset OFF] [shared|private] [ro|rw]
     munmap ADDR LEN
+    mprotect ADDR LEN none|r|ro|rw|rx|rwx      change the protection of [ADDR, ADDR+LEN)
     touch ADDR LEN read|write [stride N]        one 32-bit access every N bytes (4KiB)
     store ADDR VALUE
     load ADDR [expect VALUE]
@@ -57,17 +58,23 @@ Ops (sizes take units: 4KiB, 16MiB; addresses may be hex: 0x4000_0000; durations
     fork PROGRAM        wait                    exit [CODE]
     sleep DURATION      compute DURATION
     loop N ... end      checkpoint NAME         verify
+    break TASK at POINT     await TASK [at POINT]   continue TASK     powercut
 
 Checks made here: units and ranges; names; unknown keys (with a did-you-mean); files named
 by ops exist in ``[[files]]`` or are opened with ``create`` by some program; a task's program
 opens a file before it reads, writes, syncs, truncates, maps or closes it; ``fork`` targets
 exist; loops balance; checkpoint names are unique within a program; expectations name known
-metrics and existing checkpoints; random offsets fit in the file.
+metrics and existing checkpoints; random offsets fit in the file; ``break``, ``await`` and
+``continue`` name a task of ``[[tasks]]``, a forked program (a child is named after its
+program) or a kernel thread (``pdflush``, ``kswapd0``), and a known preemption point
+(``kernelmodel.kernel.PREEMPT_POINTS``); a task does not await itself; no program records a
+checkpoint named ``power_cut`` (``powercut`` does).
 '''
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from collections.abc import Callable
@@ -75,6 +82,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from kernelmodel.fs import CONTENT_KINDS
+from kernelmodel.kernel import KTHREAD_NAMES
 from machine.board import MAX_MEM_BYTES
 from machine.disk import ELEVATOR_NAMES
 from scenarios.assembler import (
@@ -90,7 +98,10 @@ from scenarios.profiles import PROFILES, RMAP_DESIGNS, WRITEBACK_DESIGNS
 from scenarios.schema import (
     DEFAULT_DURATION_NS,
     DEFAULT_PROFILE,
+    AwaitOp,
+    BreakOp,
     CloseOp,
+    ContinueOp,
     Expectation,
     FileSpec,
     ForkOp,
@@ -433,6 +444,36 @@ def _check_refs(r: _Reader, files: tuple[FileSpec, ...], programs: dict[str, Pro
     for task in tasks:
         if task.program not in forked:
             _check_opened(r, programs[task.program])
+    _check_task_refs(r, programs, tasks, forked)
+
+
+_TASK_OPS: Final = (BreakOp, AwaitOp, ContinueOp)
+
+
+def _check_task_refs(r: _Reader, programs: dict[str, Program], tasks: tuple[TaskSpec, ...],
+                     forked: set[str]) -> None:
+    """``break``/``await``/``continue`` name a task that can exist; no task awaits itself."""
+    names = [t.name for t in tasks] + sorted(forked) + list(KTHREAD_NAMES)
+    runs_as: dict[str, list[str]] = {}
+    for t in tasks:
+        runs_as.setdefault(t.program, []).append(t.name)
+    for prog_name in forked:
+        runs_as.setdefault(prog_name, []).append(prog_name)
+    for prog in programs.values():
+        for i, op in enumerate(prog.ops):
+            if not isinstance(op, _TASK_OPS):
+                continue
+            verb = op.text.split()[0]
+            where = f"{prog.where}[{i}]"
+            if op.task not in names:
+                close = difflib.get_close_matches(op.task, names, n=1, cutoff=0.6)
+                hint = f'did you mean "{close[0]}"? ' if close else ""
+                raise r.error(where, f'{verb}: no task named "{op.task}" ({hint}expected a '
+                                     f"task of [[tasks]], a forked program or a kernel "
+                                     f"thread: {', '.join(names)})")
+            if isinstance(op, AwaitOp) and op.task in runs_as.get(prog.name, []):
+                raise r.error(where, f'await: task "{op.task}" runs this program and would '
+                                     f"wait for itself")
 
 
 def _expectations(r: _Reader, value: object, checkpoints: list[str]) -> tuple[Expectation, ...]:

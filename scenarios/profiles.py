@@ -24,7 +24,7 @@ PROFILES: Final[dict[str, tuple[str, str]]] = {
 WRITEBACK_DESIGNS: Final = ("tags", "lists")
 RMAP_DESIGNS: Final = ("anon_vma", "pte_chain", "anonmm")
 
-AVAILABLE_WRITEBACK: Final[frozenset[str]] = frozenset({"tags"})
+AVAILABLE_WRITEBACK: Final[frozenset[str]] = frozenset({"tags", "lists"})
 AVAILABLE_RMAP: Final[frozenset[str]] = frozenset({"anon_vma"})
 
 

@@ -9,7 +9,9 @@ Invariants of a ``Scenario`` the loader returned:
     * every file an op names is in ``files`` or opened with ``create`` by some program;
     * loops are balanced and checkpoint names are unique within a program;
     * every expectation's ``at`` is "end" or a checkpoint some program records, and its check
-      names only known metrics.
+      names only known metrics;
+    * ``break``/``await``/``continue`` name a task of ``tasks``, a forked program or a kernel
+      thread, and a point of ``kernelmodel.kernel.PREEMPT_POINTS``.
 """
 
 from __future__ import annotations
@@ -107,6 +109,15 @@ class MunmapOp(Op):
 
     addr: int
     length: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MprotectOp(Op):
+    """``mprotect ADDR LEN none|r|ro|rw|rx|rwx``: ``prot`` holds the PROT_* bits."""
+
+    addr: int
+    length: int
+    prot: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,6 +278,38 @@ class VerifyOp(Op):
     """``verify``: run the data oracle over the task's memory now."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class BreakOp(Op):
+    """``break TASK at POINT``: arm a one-shot breakpoint at a kernel preemption point."""
+
+    task: str
+    point: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwaitOp(Op):
+    """``await TASK [at POINT]``: sleep until a task named TASK is stopped (at POINT)."""
+
+    task: str
+    point: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContinueOp(Op):
+    """``continue TASK``: resume the tasks named TASK that a breakpoint stopped."""
+
+    task: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerCutOp(Op):
+    """``powercut``: the disk loses power; the run ends at the ``power_cut`` checkpoint."""
+
+
+#: The checkpoint ``powercut`` records (kernelmodel.kernel.POWER_CUT_CHECKPOINT).
+POWER_CUT: Final = "power_cut"
+
+
 # --------------------------------------------------------------------------- the scenario
 
 
@@ -307,12 +350,17 @@ class Scenario:
     expectations: tuple[Expectation, ...] = ()
 
     def checkpoint_names(self) -> list[str]:
-        """Every checkpoint name recorded by some program, in declaration order, once each."""
+        """Every checkpoint name recorded by some program, in declaration order, once each.
+
+        A ``powercut`` op records ``power_cut``.
+        """
         seen: dict[str, None] = {}
         for prog in self.programs.values():
             for op in prog.ops:
                 if isinstance(op, CheckpointOp):
                     seen.setdefault(op.name, None)
+                elif isinstance(op, PowerCutOp):
+                    seen.setdefault(POWER_CUT, None)
         return list(seen)
 
     def file_sizes(self) -> dict[str, int]:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-from kernelmodel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
 from machine.board import Machine, MachineConfig
 from scenarios.assembler import Assembly, assemble, derive_seed
 from scenarios.expect import Check, evaluate, suggest
@@ -108,8 +108,11 @@ class Session:
         self.kernel: Kernel = self._boot() if booted is None else booted
         #: Checkpoints hit so far, in order.
         self.checkpoints: list[CheckpointRecord] = []
-        #: Why the scenario ended, once it has: "exited", "idle" or "duration".
+        #: Why the scenario ended, once it has: "exited", "idle", "duration" or "power_cut".
         self.end_reason = ""
+        #: A ``powercut`` op ran: the machine is off and no further event is dispatched.
+        self.powered_off = any(name == POWER_CUT_CHECKPOINT
+                               for name, _, _ in self.kernel.checkpoints)
         self._watched = self._watched_checkpoints(scenario.expectations)
         self._notes: dict[str, str] = {}
         self._trace_out: TextIO | None = None
@@ -199,17 +202,28 @@ class Session:
         return self.kernel.machine.events
 
     def metrics(self) -> dict[str, int]:
-        """The kernel's metrics plus data_verified, invariants_ok, sim_time_ns and events.
+        """The kernel's metrics plus the session's (``expect.SESSION_METRICS``).
 
-        Runs the data oracle and the invariant checker now.
+        Runs the data oracle (data_verified, acked_bytes_lost) and the invariant checker now.
         """
         return self._metrics(oracle=True, checker=True)
 
-    def _metrics(self, oracle: bool, checker: bool) -> dict[str, int]:
-        """Metrics, running the (costly) oracle and checker only when asked."""
+    def _metrics(self, oracle: bool, checker: bool, durable: bool = True) -> dict[str, int]:
+        """Metrics, running the (costly) oracle, checker and durability check only when asked.
+
+        ``acked_bytes_lost``: bytes that a returned fsync, fdatasync or sync acknowledged and
+        that the disk's medium does not hold. The medium holds completed writes only, so this
+        is what a power cut now would lose, and after a ``powercut`` what it lost.
+        """
         k = self.kernel
         out = dict(k.metrics())
         self._notes = {}
+        if durable:
+            lost, problems = k.verify_durable()
+            out["acked_bytes_lost"] = lost
+            if problems:
+                self._notes["acked_bytes_lost"] = (f"{len(problems)} page(s), first: "
+                                                   f"{problems[0]}")
         if oracle:
             problems = k.verify_data()
             out["data_verified"] = 0 if problems else 1
@@ -248,7 +262,7 @@ class Session:
         """Dispatch up to ``n`` events (fewer only when none is left); returns how many ran."""
         ran = 0
         machine = self.kernel.machine
-        while ran < n and machine.step():
+        while ran < n and not self.powered_off and machine.step():
             ran += 1
             self._after_event()
         return ran
@@ -271,9 +285,9 @@ class Session:
             progress: called with (sim_time_ns, events) every PROGRESS_EVERY events.
 
         Returns:
-            Why it stopped: "end" (every task exited, nothing left to do, or the scenario's
-            duration was reached; ``end_reason`` says which), "time", "events", "checkpoint"
-            or "predicate".
+            Why it stopped: "end" (every task exited, nothing left to do, the scenario's
+            duration was reached or the power was cut; ``end_reason`` says which), "time",
+            "events", "checkpoint" or "predicate".
         """
         if until_checkpoint is not None and until_checkpoint not in self.checkpoint_names:
             hint = suggest(until_checkpoint, self.checkpoint_names)
@@ -307,6 +321,9 @@ class Session:
         """The reason to stop before dispatching the next event, or ""."""
         k = self.kernel
         next_time = k.machine.clock.peek_time()
+        if self.powered_off:
+            self.end_reason = "power_cut"
+            return STOP_END
         if k.all_user_tasks_exited():
             self.end_reason = "exited"
             return STOP_END
@@ -330,13 +347,16 @@ class Session:
             needed: set[str] = set()
             for name, _, _ in new:
                 needed |= self._watched.get(name, set())
+                if name == POWER_CUT_CHECKPOINT:
+                    self.powered_off = True
             snapshot: dict[str, int] | None = None
             for name, pid, time_ns in new:
                 rec = CheckpointRecord(name, pid, time_ns)
                 if name in self._watched:
                     if snapshot is None:
                         snapshot = self._metrics(oracle="data_verified" in needed,
-                                                 checker="invariants_ok" in needed)
+                                                 checker="invariants_ok" in needed,
+                                                 durable="acked_bytes_lost" in needed)
                     rec.metrics = snapshot
                     rec.notes = dict(self._notes)
                 self.checkpoints.append(rec)

@@ -581,7 +581,15 @@ def _build(session: Session) -> tuple[bytes, str]:
         w.value(value)
     w.raw(msgpack.packb("state"))
     w.hashing = True
-    w.value(session.kernel.to_state())
+    # The state is a tree of millions of fresh containers: a cyclic collection pass in the
+    # middle of building it costs more than the build, and it holds no cycles to collect.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        w.value(session.kernel.to_state())
+    finally:
+        if enabled:
+            gc.enable()
     w.hashing = False
     digest = w.digest()
     w.raw(msgpack.packb("state_hash"))
@@ -916,7 +924,22 @@ def _check_session_section(section: dict[str, object], records: list[CheckpointR
 
 
 def _restore_kernel(state: dict[str, object], digest: str, where: str) -> object:
-    """Restore the kernel, hash it again, and run the invariant checker and the oracle."""
+    """Restore the kernel, hash it again, and run the invariant checker and the oracle.
+
+    The cyclic garbage collector is off meanwhile, as in ``_build``: rebuilding allocates
+    millions of objects and would otherwise trigger full collections over all of them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _restore_kernel_checked(state, digest, where)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -> object:
+    """``_restore_kernel`` with the collector already off."""
     from kernelmodel.restore import vl_kernel_from_state, vl_restore_problems
 
     try:

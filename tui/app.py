@@ -40,6 +40,7 @@ from tui.driver import (
     STOP_EVENTS_DONE,
     SimDriver,
 )
+from tui.gcpace import GcPacer
 from tui.keys import APP_KEYS
 from tui.recorder import Recorder
 from tui.screens.dashboard import DashboardScreen
@@ -164,6 +165,8 @@ class VmlabApp(App[None]):
         #: Wall-clock milliseconds of the last slice (shown by nothing; for tests and tuning).
         self.last_slice_ms = 0.0
         self.last_step_n = "100"
+        #: Collects garbage between frames, never inside a slice (only with the timer on).
+        self.gc_pacer = GcPacer()
 
     def get_default_screen(self) -> Screen[None]:
         return self.dashboard
@@ -174,6 +177,7 @@ class VmlabApp(App[None]):
         self.dashboard.reset_session(self.session.kernel, self.recorder, self._labels())
         self._after_change([])
         if self.use_timer:
+            self.gc_pacer.start()
             self.set_interval(TICK_S, self.tick)
         if self.start_running and not self.driver.ended:
             self.driver.start(MODE_RUN)
@@ -185,9 +189,13 @@ class VmlabApp(App[None]):
 
     # ---- the frame loop -------------------------------------------------------------------
 
+    def on_unmount(self) -> None:
+        self.gc_pacer.stop()
+
     def tick(self) -> None:
-        """One frame: a slice of the simulation, then the views."""
+        """One frame: a slice of the simulation, then the views, then the young garbage."""
         if self.driver.mode == MODE_PAUSED or not self.dashboard.live:
+            self.gc_pacer.after_frame()
             return
         t0 = time.perf_counter()
         result = self.driver.run_slice(SLICE_BUDGET_S)
@@ -195,6 +203,7 @@ class VmlabApp(App[None]):
         self._after_change(self.recorder.drain())
         if result.stop:
             self._announce(result.stop)
+        self.gc_pacer.after_frame()
 
     def _after_change(self, new_events: list[EventRec] | None = None) -> None:
         """Copy the numbers into reactives and redraw the views."""
@@ -337,6 +346,7 @@ class VmlabApp(App[None]):
                                  trace_from=max(0, k.trace.next_seq - _RESTORED_TRACE))
         self.driver = SimDriver(session, self.recorder)
         self.driver.speed_index = speed
+        self.gc_pacer.full()  # the previous session's model is garbage now
         self.dashboard.reset_session(k, self.recorder, self._labels())
         self._after_change([])
 

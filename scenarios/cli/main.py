@@ -19,6 +19,7 @@ from scenarios.cli.common import CliError, VmlabArgumentParser
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run a scenario headless and print its results"),
     "resume": ("resume", "continue a run from a snapshot file"),
+    "compare": ("compare", "run a scenario on several kernels and compare them side by side"),
     "snapshot": ("snapshot_cmd", "look inside snapshots: info, decode, diff"),
     "tui": ("tui_cmd", "open the dashboard on a scenario or a snapshot"),
     "scenarios": ("list_scenarios", "list the built-in scenarios"),
@@ -32,6 +33,7 @@ examples:
   vmlab tui fork-cow                 open the dashboard on another scenario
   vmlab run default                  run the default scenario headless
   vmlab run writeback-order --json out.json
+  vmlab compare cmp-writeback-order  the same workload on 2.6.5, 2.6.6 and 2.6.7, side by side
   vmlab scenarios                    what is built in
   vmlab bench --quick                how fast is this build
 

@@ -452,7 +452,9 @@ def test_every_writeback_op_round_trips_at_every_step() -> None:
             assert again.to_state() == state
             seen.add(repr(state))
     assert len(r.done) == len(ops)
-    assert len(seen) > 100  # many distinct intermediate states were exercised
+    # many distinct intermediate states were exercised (the elevator merges adjacent bios,
+    # so fewer completions interleave with the ops than one request per bio would give)
+    assert len(seen) > 60
 
 
 # ---- end to end: scheduler, pdflush, write(2), fsync(2) and a power cut -------------------------

@@ -1,9 +1,9 @@
 """Random process-memory workloads (hypothesis): after every event check_mm finds nothing and
 the memory oracle matches the machine.
 
-Events: mmap (anonymous, private), stores and loads through the MMU, fork, exit, munmap of
-any sub-range, and, on the small machine, the memory pressure those cause (direct reclaim
-unmapping shared pages through rmap, swap-out and swap-in).
+Events: mmap (anonymous, private), stores and loads through the MMU, fork, exit, munmap and
+mprotect of any sub-range, and, on the small machine, the memory pressure those cause (direct
+reclaim unmapping shared pages through rmap, swap-out and swap-in).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from kernelmodel.fork import dup_mm, vl_exec_mm
 from kernelmodel.kernel import Kernel
 from kernelmodel.memory import do_page_fault
 from kernelmodel.mmap import do_mmap_pgoff, do_munmap
+from kernelmodel.mprotect import do_mprotect
 from kernelmodel.oracle_mm import oracle_note_store, vl_oracle_fork
 from kernelmodel.pgtable import vl_switch_mm
 from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
@@ -108,7 +109,8 @@ class MmMachine(RuleBasedStateMachine):
         for page in range(first, min(first + n, SPAN_PAGES)):
             vaddr = BASE + (page << 12) + ((page * 52) & 0xFFC)
             vma = next((v for v in mm.mmap if v.vm_start <= vaddr < v.vm_end), None)
-            if vma is None:
+            # (PROT_READ / PROT_WRITE are VM_READ / VM_WRITE): only accesses the vma allows
+            if vma is None or not vma.vm_flags & (PROT_WRITE if write else PROT_READ):
                 continue
             self.stamp += 1
             assert _access(self.k, t, vaddr, write, self.stamp * 2654435761 & 0xFFFFFFFF)
@@ -143,6 +145,13 @@ class MmMachine(RuleBasedStateMachine):
     def munmap(self, i: int, first: int, n: int) -> None:
         t = self._pick(i)
         assert do_munmap(self.k, mm_of(self.k, t), BASE + (first << 12), n << 12) == 0
+
+    @rule(i=st.integers(0, 63), first=st.integers(0, SPAN_PAGES - 1), n=st.integers(1, 40),
+          prot=st.sampled_from([0, PROT_READ, PROT_READ | PROT_WRITE]))
+    def mprotect(self, i: int, first: int, n: int, prot: int) -> None:
+        t = self._pick(i)
+        r = do_mprotect(self.k, mm_of(self.k, t), BASE + (first << 12), n << 12, prot)
+        assert r in (0, -12)  # -ENOMEM: the range has a hole
 
     @rule(n=st.integers(1, 30))
     def events(self, n: int) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from machine.clock import EV_DISK_DONE, EV_TIMER, Clock
 from machine.disk import (
+    MAX_SECTORS,
     READ_EXPIRE_NS,
     WRITE_EXPIRE_NS,
     Disk,
@@ -411,7 +412,9 @@ def test_noop_batch_matches_bytearray_model(ops: list[tuple[bool, int, int, int]
         n = clip(sector, nsect)
         ids.append(disk.submit(sector, n, write, pattern(n, seed) if write else b"", seed))
     done = run_until_idle(clock, disk)
-    assert [r.req_id for r in done] == ids
+    # every submission completes exactly once, in its own request or merged into another
+    assert sorted(t for r in done for t in r.tags) == sorted(ids)
+    assert disk.requests + disk.merges == len(ids)
     apply_and_check(disk, done, bytearray(SMALL_SECTORS * 512))
 
 
@@ -511,3 +514,89 @@ def test_request_round_trip_and_repr() -> None:
     assert DiskRequest.from_state(req.to_state()).to_state() == req.to_state()
     assert "W sector=100" in repr(req)
     assert "idle" in repr(Disk(Clock(), 100))
+
+
+# ----- request merging (elv_merge) -----
+
+
+def _busy(elevator: str = "deadline") -> tuple[Clock, Disk]:
+    """A disk with one long read in service far away, so new requests queue up."""
+    clock = Clock()
+    disk = Disk(clock, GIB_SECTORS, elevator)
+    disk.submit(GIB_SECTORS - 64, 8, False, b"", 0)
+    assert disk.in_service is not None
+    return clock, disk
+
+
+@pytest.mark.parametrize("elevator", ["deadline", "noop"])
+def test_back_and_front_merges_join_adjacent_queued_writes(elevator: str) -> None:
+    clock, disk = _busy(elevator)
+    a = disk.submit(1000, 8, True, pattern(8, 1), 1)
+    b = disk.submit(1008, 8, True, pattern(8, 2), 2)   # back merge
+    c = disk.submit(992, 8, True, pattern(8, 3), 3)    # front merge
+    assert len(disk.queue) == 1 and disk.merges == 2
+    req = disk.queue[0]
+    assert (req.req_id, req.sector, req.nsect, req.tags) == (a, 992, 24, [c, a, b])
+    assert len({a, b, c}) == 3
+    done = run_until_idle(clock, disk)
+    assert [r.tags for r in done][-1] == [c, a, b]
+    assert disk.read_sectors(992, 24) == pattern(8, 3) + pattern(8, 1) + pattern(8, 2)
+    assert disk.requests == 2 and disk.writes == 1 and disk.sectors_written == 24
+
+
+def test_merged_read_returns_the_whole_range() -> None:
+    clock = Clock()
+    disk = Disk(clock, GIB_SECTORS)
+    disk.write_sectors(2000, pattern(16, 9))
+    disk.submit(GIB_SECTORS - 64, 8, False, b"", 0)
+    disk.submit(2000, 8, False, b"", 1)
+    disk.submit(2008, 8, False, b"", 2)
+    done = run_until_idle(clock, disk)
+    assert done[-1].data == pattern(16, 9) and done[-1].nsect == 16
+
+
+def test_no_merge_across_directions_gaps_size_limit_or_into_service() -> None:
+    clock, disk = _busy()
+    disk.submit(1000, 8, True, pattern(8, 1), 1)
+    disk.submit(1008, 8, False, b"", 2)                      # other direction
+    disk.submit(1017, 8, True, pattern(8, 3), 3)             # a gap of one sector
+    disk.submit(GIB_SECTORS - 56, 8, False, b"", 4)          # follows the one in service
+    assert disk.merges == 0 and len(disk.queue) == 4
+    big = MAX_SECTORS - 8
+    disk.submit(5000, big, True, pattern(big, 5), 5)
+    disk.submit(5000 + big, 8, True, pattern(8, 6), 6)      # exactly MAX_SECTORS: merges
+    disk.submit(5000 + MAX_SECTORS, 8, True, pattern(8, 7), 7)  # would exceed: new request
+    assert disk.merges == 1 and len(disk.queue) == 6
+    assert max(r.nsect for r in disk.queue) == MAX_SECTORS
+    run_until_idle(clock, disk)
+
+
+def test_idle_disk_starts_at_once_so_nothing_merges() -> None:
+    clock = Clock()
+    disk = Disk(clock, GIB_SECTORS)
+    disk.submit(1000, 8, True, pattern(8, 1), 1)
+    run_until_idle(clock, disk)
+    disk.submit(1008, 8, True, pattern(8, 2), 2)
+    run_until_idle(clock, disk)
+    assert disk.merges == 0 and disk.requests == 2
+
+
+def test_merged_queue_round_trips_through_state() -> None:
+    clock, disk = _busy()
+    disk.submit(1000, 8, True, pattern(8, 1), 1)
+    disk.submit(1008, 8, True, pattern(8, 2), 2)
+    state = disk.to_state()
+    clock2 = Clock.from_state(clock.to_state())
+    again = Disk.from_state(state, clock2)
+    assert again.to_state() == state
+    assert again.queue[0].tags == disk.queue[0].tags
+    assert finished(clock, disk) == finished(clock2, again)
+
+
+def test_request_state_without_its_own_tag_is_refused() -> None:
+    _, disk = _busy()
+    disk.submit(1000, 8, True, pattern(8, 1), 1)
+    bad = disk.queue[0].to_state()
+    bad["tags"] = [12345]
+    with pytest.raises(ValueError, match="tags"):
+        DiskRequest.from_state(bad)

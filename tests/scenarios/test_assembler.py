@@ -101,9 +101,11 @@ def test_single_op(op: str, want: list[object]) -> None:
 
 def test_every_op_is_covered() -> None:
     assert set(OP_USAGE) == {
-        "mmap", "munmap", "touch", "store", "load", "open", "close", "read", "write", "fsync",
+        "mmap", "munmap", "mprotect", "touch", "store", "load", "open", "close", "read",
+        "write", "fsync",
         "fdatasync", "sync", "truncate", "unlink", "msync", "fork", "wait", "exit", "sleep",
-        "compute", "loop", "end", "checkpoint", "verify",
+        "compute", "loop", "end", "checkpoint", "verify", "break", "await", "continue",
+        "powercut",
     }
 
 

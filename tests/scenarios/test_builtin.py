@@ -24,15 +24,22 @@ PAGE_CACHE_SCENARIOS = ("default", "fsync-under-writeback", "writeback-order",
                         "parallel-writers", "page-cache-read", "dirty-throttle")
 #: Built-ins that also need process memory (faults, fork, mmap, rmap, swap).
 PROCESS_MEMORY_SCENARIOS = ("fork-cow", "shared-file-mmap", "swap-storm", "reclaim-rmap")
+#: Built-ins that script an interleaving with breakpoints (KERNEL.md §2.8).
+INTERLEAVING_SCENARIOS = ("fsync-race-a", "fsync-race-b", "fsync-livelock-d")
+#: Built-ins made for ``vmlab compare`` (their story is in the comparison table).
+COMPARISON_SCENARIOS = ("cmp-struct-page", "cmp-writeback-order", "cmp-fork-rmap",
+                        "cmp-parallel-writers")
 
 
 def test_names_match_directory() -> None:
     on_disk = sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
     assert builtin_names() == on_disk
-    assert set(on_disk) == set(PAGE_CACHE_SCENARIOS) | set(PROCESS_MEMORY_SCENARIOS)
+    assert set(on_disk) == (set(PAGE_CACHE_SCENARIOS) | set(PROCESS_MEMORY_SCENARIOS)
+                            | set(INTERLEAVING_SCENARIOS) | set(COMPARISON_SCENARIOS))
 
 
-@pytest.mark.parametrize("name", sorted(PAGE_CACHE_SCENARIOS + PROCESS_MEMORY_SCENARIOS))
+@pytest.mark.parametrize("name", sorted(PAGE_CACHE_SCENARIOS + PROCESS_MEMORY_SCENARIOS
+                                        + INTERLEAVING_SCENARIOS + COMPARISON_SCENARIOS))
 def test_builtin_validates_and_assembles(name: str) -> None:
     s = load_builtin(name)
     assert s.name == name

@@ -131,8 +131,9 @@ def _sub(old: str, new: str) -> str:
     return GOOD.replace(old, new)
 
 
-OPS = ("mmap, munmap, touch, store, load, open, close, read, write, fsync, fdatasync, sync, "
-       "truncate, unlink, msync, fork, wait, exit, sleep, compute, loop, end, checkpoint, verify")
+OPS = ("mmap, munmap, mprotect, touch, store, load, open, close, read, write, fsync, "
+       "fdatasync, sync, truncate, unlink, msync, fork, wait, exit, sleep, compute, loop, end, "
+       "checkpoint, verify, break, await, continue, powercut")
 
 BAD: list[tuple[str, str, str]] = [
     ("unknown-op",

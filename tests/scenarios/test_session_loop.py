@@ -112,6 +112,9 @@ class FakeKernel:
     def check_invariants(self) -> list[str]:
         return []
 
+    def verify_durable(self) -> tuple[int, list[str]]:
+        return 0, []
+
     def to_state(self) -> dict[str, object]:
         return {"counters": dict(self.counters), "now": self.machine.clock.now}
 
@@ -250,4 +253,4 @@ def test_metrics_adds_session_values() -> None:
     s.step(2)
     m = s.metrics()
     assert m == {"nr_dirty": 2, "data_verified": 1, "invariants_ok": 1, "sim_time_ns": 20,
-                 "events": 2}
+                 "events": 2, "acked_bytes_lost": 0}

@@ -275,6 +275,15 @@ class PhysMemMap(ScrollView, can_focus=True):
             self.select(pfn)
 
 
+def _widest_line(entries: list[str], per_line: int, gap: int) -> int:
+    """Cells of the widest legend line when lines hold ``per_line`` entries (glyph + text)."""
+    widest = 0
+    for first in range(0, len(entries), per_line):
+        chunk = entries[first:first + per_line]
+        widest = max(widest, sum(1 + len(e) for e in chunk) + gap * (len(chunk) - 1))
+    return widest
+
+
 class MapLegend(Static):
     """The colours of the frame states with their counts, and the zoom."""
 
@@ -304,6 +313,9 @@ class MapLegend(Static):
         total = sum(len(e) + 1 + gap for e in entries)
         lines = max(1, -(-total // width)) if width > 0 else 1
         per_line = -(-NR_FRAME_STATES // lines)
+        while per_line > 1 and width > 0 and _widest_line(entries, per_line, gap) > width:
+            lines += 1  # counts grew: spread the entries over more lines, never split one
+            per_line = -(-NR_FRAME_STATES // lines)
         for state, entry in enumerate(entries):
             if state and state % per_line == 0:
                 text.append("\n")
