@@ -16,7 +16,7 @@ vmas, struct page, the reverse mapping and the counters:
   owner table has no other frames, ``nr_ptes`` and nr_page_table_pages match;
 * vma lists are sorted and disjoint, map_count matches, anon_vma lists and i_mmap lists hold
   exactly the vmas that point at them, and no anon_vma is empty;
-* rmap_bytes equals what the live anon_vmas and vmas cost (anon_vma profile).
+* rmap_bytes equals what the live rmap structures cost (anon_vmas and vmas, or pte chains).
 
 Invariants: none of its own; it returns one line per violation (empty list: all good).
 """
@@ -26,9 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.mm_types import (
-    SIZEOF_ANON_VMA,
     VM_SHARED,
-    VMA_RMAP_BYTES,
     AnonVma,
     MmStruct,
 )
@@ -248,8 +246,10 @@ def _check_i_mmap(k: Kernel, out: list[str]) -> None:
 
 
 def _check_rmap_bytes(k: Kernel, out: list[str]) -> None:
-    reg = k.mm_registry
-    want = SIZEOF_ANON_VMA * len(reg.anon_vmas) + VMA_RMAP_BYTES * len(reg.vmas)
+    from kernelmodel.rmap import vl_rmap_expected_bytes, vl_rmap_problems
+
+    out.extend(vl_rmap_problems(k))
+    want = vl_rmap_expected_bytes(k)
     if k.vmstat.rmap_bytes != want:
         out.append(f"rmap_bytes {k.vmstat.rmap_bytes} but the live structures cost {want}")
 

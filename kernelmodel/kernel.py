@@ -637,7 +637,7 @@ class Kernel(TrapHandler, IrqHandler):
 
     def metrics(self) -> dict[str, int]:
         """Every counter of the model and the hardware, by name (the runner's metrics)."""
-        from kernelmodel.page import sizeof_struct_page
+        from kernelmodel.page import vl_sizeof_struct_page_for
 
         m = self.vmstat.as_dict()
         disk = self.machine.disk
@@ -672,7 +672,8 @@ class Kernel(TrapHandler, IrqHandler):
         m["fsync_pending"] = self.vl_fsync_pending()
         m["nr_swap_pages"] = self.vl_nr_swap_pages()
         m["swap_used_pages"] = self.vl_total_swap_pages() - self.vl_nr_swap_pages()
-        m["struct_page_bytes"] = sizeof_struct_page(self.cfg.release) * self.mem_map.nframes
+        m["struct_page_bytes"] = (vl_sizeof_struct_page_for(self.cfg.release, self.cfg.writeback)
+                                  * self.mem_map.nframes)
         m["oracle_read_mismatches"] = self.oracle.read_mismatches
         m["verify_failures"] = self.verify_failures
         m["tasks"] = len(self.tasks)
@@ -723,7 +724,19 @@ class Kernel(TrapHandler, IrqHandler):
         return vl_verify_durable(self)
 
     def to_state(self) -> dict[str, object]:
-        """The complete state, as msgpack-ready plain data (the snapshot and the state hash)."""
+        """The complete state, as msgpack-ready plain data (the snapshot and the state hash).
+
+        The per-page pte chains (rmap=pte_chain) are the one reverse map that cannot be
+        re-derived from the page tables' order, so they are stored, under "pte_chains".
+        """
+        state = self._components_state()
+        if self.cfg.rmap == "pte_chain":
+            from kernelmodel.rmap_pte_chain import pc_to_state
+
+            state["pte_chains"] = pc_to_state(self)
+        return state
+
+    def _components_state(self) -> dict[str, object]:
         return {
             "machine": self.machine.to_state(),
             "cfg": self.cfg.to_state(),

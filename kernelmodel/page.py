@@ -752,6 +752,26 @@ def sizeof_struct_page(release: str, pae_highpte: bool = False) -> int:
     return total
 
 
+#: The field the 2.6.5 page lists need (``page->list``); 2.6.6 removed it with the lists.
+PAGE_LIST_FIELD_BYTES: Final = 8
+
+
+def vl_sizeof_struct_page_for(release: str, writeback: str) -> int:
+    """sizeof(struct page) of a kernel whose writeback design may not be its release's.
+
+    A release's layout holds ``page->list`` exactly when its writeback uses the page lists
+    (2.6.5). A configuration that mixes designs (2.6.7 with writeback=lists, 2.6.5 with tags)
+    is given the field its writeback needs, so the comparison shows what each design costs.
+    """
+    size = sizeof_struct_page(release)
+    has_list = any(name == "list" for name, _s, _p in STRUCT_PAGE_LAYOUT[release])
+    if writeback == "lists" and not has_list:
+        size += PAGE_LIST_FIELD_BYTES
+    elif writeback != "lists" and has_list:
+        size -= PAGE_LIST_FIELD_BYTES
+    return size
+
+
 def mem_map_bytes(release: str, nframes: int, pae_highpte: bool = False) -> int:
     """Bytes of mem_map for ``nframes`` frames (128 MiB: 1 310 720 in 2.6.5, 1 048 576 later)."""
     return nframes * sizeof_struct_page(release, pae_highpte)

@@ -59,6 +59,7 @@ from kernelmodel.page_writeback import BalanceDirtyPagesOp, DoWritepagesOp
 from kernelmodel.pdflush import PdflushOp
 from kernelmodel.pgtable import pte_present
 from kernelmodel.read_write import KOPS as RW_KOPS
+from kernelmodel.rmap_pte_chain import pc_load_state
 from kernelmodel.rng import Rng
 from kernelmodel.swap import LruPvecs
 from kernelmodel.swap_state import SwapperSpace
@@ -598,6 +599,8 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
     _components_from_state(k, state)
     _core_from_state(k, _dict(state, "kernel"))
     vl_link_anon_pages(k)
+    if cfg.rmap == "pte_chain":
+        pc_load_state(k, _list(state, "pte_chains"))
     return k
 
 

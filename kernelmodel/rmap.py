@@ -16,7 +16,10 @@ record exists: a page says which object maps it, and the walks find the ptes fro
 
 One interface serves every rmap profile: callers use the functions below and pass the pte
 address (``ptep``) where a per-pte design would need it; ``k.cfg.rmap`` selects the design
-inside this module. Only "anon_vma" is implemented; the others raise a clear error.
+inside this module. "anon_vma" and "pte_chain" (2.6.5/2.6.6, kept by rmap_pte_chain on top
+of the same mapcount, nr_mapped and anonymous ``mapping``/``index``, so the rest of the model
+is unchanged) are implemented; "anonmm" raises a clear error. In pte_chain mode rmap_bytes
+counts only the chain blocks (2.6.6 had no anon_vma and no vma rmap fields).
 
 Locking: page_map_lock, anon_vma->lock, i_mmap_lock and page_table_lock are not modelled (one
 CPU, and no model step sleeps while holding them), so the kernel's trylock failures
@@ -64,6 +67,17 @@ from kernelmodel.pgtable import (
     set_pte,
     swp_entry_to_pte,
 )
+from kernelmodel.rmap_pte_chain import (
+    pc_add_rmap,
+    pc_chain_bytes,
+    pc_check_page,
+    pc_find_ptes,
+    pc_load_state,
+    pc_page_referenced,
+    pc_remove_rmap,
+    pc_to_state,
+    pc_try_to_unmap,
+)
 from kernelmodel.swapfile import swap_duplicate
 from machine.i386 import PAGE_SHIFT
 
@@ -79,12 +93,20 @@ EFAULT: Final = 14
 ENOMEM: Final = 12
 
 _RMAP_ANON_VMA: Final = "anon_vma"
+_RMAP_PTE_CHAIN: Final = "pte_chain"
 
 
 def vl_rmap_check_mode(k: Kernel) -> None:
     """Refuse an rmap profile this model does not implement yet (never a silent substitute)."""
-    if k.cfg.rmap != _RMAP_ANON_VMA:
-        raise KernelBug(f"rmap: profile {k.cfg.rmap!r} is not available yet (only anon_vma)")
+    if k.cfg.rmap != _RMAP_ANON_VMA and k.cfg.rmap != _RMAP_PTE_CHAIN:
+        raise KernelBug(
+            f"rmap: profile {k.cfg.rmap!r} is not available yet (only anon_vma, pte_chain)"
+        )
+
+
+def _object_bytes(k: Kernel) -> bool:
+    """True when anon_vmas and the vma rmap fields count as rmap_bytes (not pte_chain)."""
+    return k.cfg.rmap != _RMAP_PTE_CHAIN
 
 
 # ---- anon_vma lifetime (mm/rmap.c) --------------------------------------------------------------
@@ -96,7 +118,8 @@ def anon_vma_alloc(k: Kernel) -> AnonVma:
     av = AnonVma(reg.next_anon_vma_id)
     reg.next_anon_vma_id += 1
     reg.anon_vmas[av.anon_vma_id] = av
-    k.vmstat.add_rmap_bytes(SIZEOF_ANON_VMA)
+    if _object_bytes(k):
+        k.vmstat.add_rmap_bytes(SIZEOF_ANON_VMA)
     return av
 
 
@@ -104,7 +127,8 @@ def anon_vma_free(k: Kernel, av: AnonVma) -> None:
     """anon_vma_free(): return an anon_vma whose list is empty to the slab."""
     bug_on(len(av.head) != 0, "anon_vma_free: vma list not empty")
     del k.mm_registry.anon_vmas[av.anon_vma_id]
-    k.vmstat.add_rmap_bytes(-SIZEOF_ANON_VMA)
+    if _object_bytes(k):
+        k.vmstat.add_rmap_bytes(-SIZEOF_ANON_VMA)
 
 
 def anon_vma_prepare(k: Kernel, vma: VmArea) -> int:
@@ -162,12 +186,14 @@ def anon_vma_unlink(k: Kernel, vma: VmArea) -> None:
 
 def vl_rmap_vma_alloc(k: Kernel) -> None:
     """Account what object rmap adds to every vm_area_struct (64 -> 84 bytes in 2.6.7)."""
-    k.vmstat.add_rmap_bytes(VMA_RMAP_BYTES)
+    if _object_bytes(k):
+        k.vmstat.add_rmap_bytes(VMA_RMAP_BYTES)
 
 
 def vl_rmap_vma_free(k: Kernel) -> None:
     """Undo ``vl_rmap_vma_alloc`` when a vma is freed."""
-    k.vmstat.add_rmap_bytes(-VMA_RMAP_BYTES)
+    if _object_bytes(k):
+        k.vmstat.add_rmap_bytes(-VMA_RMAP_BYTES)
 
 
 # ---- adding and removing mappings -------------------------------------------------------------
@@ -213,6 +239,8 @@ def page_add_anon_rmap(k: Kernel, page: Page, vma: VmArea, address: int, ptep: i
         bug_on(page.mapping is not av, "page_add_anon_rmap: anon_vma differs")
     page._mapcount += 1
     k.vmstat.rmap_add += 1
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        pc_add_rmap(k, page, ptep)
 
 
 def page_add_file_rmap(k: Kernel, page: Page, ptep: int = -1) -> None:
@@ -227,6 +255,8 @@ def page_add_file_rmap(k: Kernel, page: Page, ptep: int = -1) -> None:
         k.vmstat.nr_mapped += 1
     page._mapcount += 1
     k.vmstat.rmap_add += 1
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        pc_add_rmap(k, page, ptep)
 
 
 def page_dup_rmap(k: Kernel, page: Page, ptep: int = -1) -> None:
@@ -237,6 +267,8 @@ def page_dup_rmap(k: Kernel, page: Page, ptep: int = -1) -> None:
     bug_on(page._mapcount == 0, "page_dup_rmap: page not mapped")
     page._mapcount += 1
     k.vmstat.rmap_add += 1
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        pc_add_rmap(k, page, ptep)
 
 
 def clear_page_anon(k: Kernel, page: Page) -> None:
@@ -262,6 +294,8 @@ def page_remove_rmap(k: Kernel, page: Page, ptep: int = -1) -> None:
     """
     bug_on(PageReserved(page), "page_remove_rmap: PageReserved")
     bug_on(page._mapcount == 0, "page_remove_rmap: page not mapped")
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        pc_remove_rmap(k, page, ptep)
     page._mapcount -= 1
     k.vmstat.rmap_remove += 1
     if page._mapcount == 0:
@@ -342,6 +376,10 @@ def page_referenced(k: Kernel, page: Page) -> int:
     """
     vl_rmap_check_mode(k)
     referenced = 1 if TestClearPageReferenced(page) else 0
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        if page._mapcount != 0:
+            referenced += pc_page_referenced(k, page)
+        return referenced
     if page._mapcount != 0 and page.mapping is not None:
         if PageAnon(page):
             referenced += page_referenced_anon(k, page)
@@ -452,7 +490,9 @@ def try_to_unmap(k: Kernel, page: Page) -> int:
     bug_on(not PageLocked(page), "try_to_unmap: page not locked")
     bug_on(page._mapcount == 0, "try_to_unmap: page not mapped")
     k.vmstat.try_to_unmap_calls += 1
-    if PageAnon(page):
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        ret = pc_try_to_unmap(k, page)
+    elif PageAnon(page):
         ret = try_to_unmap_anon(k, page)
     else:
         ret = try_to_unmap_file(k, page)
@@ -479,6 +519,8 @@ def vl_rmap_find_ptes(k: Kernel, page: Page) -> list[tuple[int, int]]:
     stop: check_mm compares it with the page tables.
     """
     vl_rmap_check_mode(k)
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        return pc_find_ptes(k, page) if page._mapcount != 0 else []
     mapping = page.mapping
     if mapping is None:
         return []
@@ -519,7 +561,7 @@ def vl_rmap_to_state(k: Kernel) -> dict[str, object]:
         if isinstance(av, AnonVma):
             pairs.append(page.pfn)
             pairs.append(av.anon_vma_id)
-    return {"rmap": k.cfg.rmap, "anon_pages": pairs}
+    return {"rmap": k.cfg.rmap, "anon_pages": pairs, "pte_chains": pc_to_state(k)}
 
 
 def vl_rmap_load_state(k: Kernel, state: dict[str, object]) -> None:
@@ -545,3 +587,23 @@ def vl_rmap_load_state(k: Kernel, state: dict[str, object]) -> None:
             raise ValueError(f"rmap state: bad anon page {pfn} -> anon_vma {av_id}")
         pages[pfn].mapping = avs[av_id]
         i += 2
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        pc_load_state(k, state.get("pte_chains", []))
+
+
+def vl_rmap_expected_bytes(k: Kernel) -> int:
+    """What rmap_bytes should be from the live structures of the configured design."""
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        return pc_chain_bytes(k)
+    reg = k.mm_registry
+    return SIZEOF_ANON_VMA * len(reg.anon_vmas) + VMA_RMAP_BYTES * len(reg.vmas)
+
+
+def vl_rmap_problems(k: Kernel) -> list[str]:
+    """Design-specific rmap structure checks (the pte_chain policy); one line per problem."""
+    out: list[str] = []
+    if k.cfg.rmap == _RMAP_PTE_CHAIN:
+        for page in k.mem_map.pages:
+            if page._mapcount != 0 or page.pte_chain is not None or page.pte_direct != 0:
+                out.extend(pc_check_page(k, page))
+    return out

@@ -18,7 +18,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from machine.isa import Insn
 
 
 @dataclass
@@ -31,6 +35,7 @@ class BenchResult:
     seconds: float
     unit: str
     note: str = ""
+    counters: dict[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -320,6 +325,170 @@ def bench_faults(quick: bool) -> list[BenchResult]:
     return out
 
 
+def _run_until(machine: object, pred: Callable[[], bool]) -> None:
+    from machine.board import Machine
+
+    assert isinstance(machine, Machine)
+    while not pred() and machine.step():
+        pass
+
+
+def _task_done(k: object, pid: int) -> bool:
+    from kernelmodel.kernel import Kernel
+    from kernelmodel.task import TASK_DEAD, TASK_ZOMBIE
+
+    assert isinstance(k, Kernel)
+    task = k.tasks.get(pid)
+    return task is None or task.state in (TASK_ZOMBIE, TASK_DEAD)
+
+
+def _anon_toucher(base: int, npages: int, passes: int) -> list[Insn]:
+    from kernelmodel.syscall_abi import (
+        MAP_ANONYMOUS,
+        MAP_PRIVATE,
+        PROT_READ,
+        PROT_WRITE,
+        SYS_mmap2,
+        vl_pack_mmap,
+    )
+    from machine.isa import OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
+
+    prot = vl_pack_mmap(PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0)
+    prog = [Insn(OP_SYSCALL, SYS_mmap2, base, npages * 4096, prot)]
+    prog += [Insn(OP_TOUCH, base, npages * 4096, 4096, TOUCH_WRITE) for _ in range(passes)]
+    return prog
+
+
+def bench_reclaim(quick: bool) -> BenchResult:
+    """The ``reclaim`` workload: about 100k pages reclaimed (10k with --quick)."""
+    return reclaim_workload(_scaled(quick, 100_000, 10_000), _scaled(quick, 32, 16))
+
+
+def reclaim_workload(target: int, ram_mib: int) -> BenchResult:
+    """Page reclaim under anonymous pressure: one task writes once to an anonymous region
+    ``target`` pages larger than RAM (``ram_mib``), so kswapd and direct reclaim free about
+    ``target`` pages (shrink_list, add_to_swap, try_to_unmap, swap writeout). Rate: pages
+    reclaimed (pgsteal) per wall second; the note and ``counters`` give pgscan, pgsteal,
+    pswpout and the simulated nanoseconds."""
+    from kernelmodel.kernel import Kernel, KernelConfig
+    from machine.board import Machine, MachineConfig
+
+    npages = target + ram_mib * 256
+    swap_mib = npages // 256 + 16
+    disk = (swap_mib + 64) << 20
+    machine = Machine(MachineConfig(mem_bytes=ram_mib << 20, disk_bytes=disk))
+    k = Kernel.boot(machine, KernelConfig(swap_bytes=swap_mib << 20, seed=5))
+    pid = k.spawn("hog", k.add_program("hog", _anon_toucher(0x40000000, npages, 1)))
+    vs = k.vmstat
+    steal0, scan0, out0, t0 = vs.pgsteal, vs.pgscan, vs.pswpout, machine.clock.now
+
+    def run() -> int:
+        _run_until(machine, lambda: _task_done(k, pid))
+        return vs.pgsteal - steal0
+
+    ops, secs = _timed(run)
+    counters = {
+        "pgscan": vs.pgscan - scan0,
+        "pgsteal": ops,
+        "pswpout": vs.pswpout - out0,
+        "sim_ns": machine.clock.now - t0,
+    }
+    note = (
+        f"{npages} pages written once in {ram_mib} MiB of RAM: pgscan {counters['pgscan']}, "
+        f"pgsteal {ops}, pswpout {counters['pswpout']}, "
+        f"{counters['sim_ns'] / 1e9:.2f} s simulated"
+    )
+    label = f"reclaim, {npages // 256} MiB anon in {ram_mib} MiB"
+    return BenchResult(label, "kernel", ops, secs, "pages/s", note, counters)
+
+
+def _shared_anon_kernel(nforks: int, shared: int) -> tuple[object, object, int]:
+    """Boot a kernel where a parent wrote ``shared`` anonymous pages and forked ``nforks``
+    children that sleep: every page is mapped by nforks + 1 vmas on one anon_vma. Runs until
+    all of them sleep. Returns (machine, kernel, pages of page-cache pressure to read).
+
+    swappiness 100 makes refill_inactive_zone deactivate mapped pages whatever the pressure,
+    so that a plain file read (page cache, never mapped) drives the shared pages to
+    try_to_unmap and nothing else reaches it.
+    """
+    from kernelmodel.kernel import Kernel, KernelConfig
+    from kernelmodel.syscall_abi import VL_WAIT_CHILDREN, SYS_fork, SYS_nanosleep
+    from kernelmodel.task import TASK_RUNNING
+    from machine.board import Machine, MachineConfig
+    from machine.isa import OP_SYSCALL, Insn
+
+    ram_mib = 8 + (nforks * 16) // 1024  # room for every child's page tables
+    machine = Machine(MachineConfig(mem_bytes=ram_mib << 20, disk_bytes=512 << 20))
+    k = Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20, seed=6, swappiness=100))
+    child = k.add_program("sleeper", [Insn(OP_SYSCALL, SYS_nanosleep, 10**12)])
+    parent = _anon_toucher(0x40000000, shared, 1)
+    parent += [Insn(OP_SYSCALL, SYS_fork, child) for _ in range(nforks)]
+    parent.append(Insn(OP_SYSCALL, VL_WAIT_CHILDREN))
+    ppid = k.spawn("parent", k.add_program("parent", parent))
+
+    def settled() -> bool:
+        kids = [t for t in k.tasks.values() if t.parent == ppid]
+        return len(kids) == nforks and all(
+            t.state != TASK_RUNNING for t in [*kids, k.tasks[ppid]]
+        )
+
+    _run_until(machine, settled)
+    return machine, k, ram_mib * 256 * 3
+
+
+def unmap_workload(nforks: int, shared: int) -> BenchResult:
+    """One row of ``unmap-scaling``: with ``nforks`` sleeping children sharing ``shared``
+    pages, read a file three times the size of RAM until reclaim has called try_to_unmap
+    ``shared`` times (or the read ends). Measured: that reclaim phase."""
+    from kernelmodel.kernel import Kernel
+    from kernelmodel.syscall_abi import O_RDONLY, SYS_open, SYS_read
+    from machine.isa import OP_SYSCALL, Insn
+
+    machine, k, npages = _shared_anon_kernel(nforks, shared)
+    assert isinstance(k, Kernel)
+    chunk = 128 << 10
+    k.create_file("data", npages * 4096, "zero", 0)
+    reader = [Insn(OP_SYSCALL, SYS_open, O_RDONLY, s="data")]
+    reader += [
+        Insn(OP_SYSCALL, SYS_read, i * chunk, chunk, s="data")
+        for i in range(npages * 4096 // chunk)
+    ]
+    pid = k.spawn("reader", k.add_program("reader", reader))
+    vs = k.vmstat
+    calls0, steps0 = vs.try_to_unmap_calls, vs.try_to_unmap_steps
+
+    def run() -> int:
+        _run_until(
+            machine, lambda: vs.try_to_unmap_calls - calls0 >= shared or _task_done(k, pid)
+        )
+        return vs.try_to_unmap_calls - calls0
+
+    calls, secs = _timed(run)
+    steps = vs.try_to_unmap_steps - steps0
+    per_call = steps / calls if calls else 0.0
+    us = secs / calls * 1e6 if calls else 0.0
+    note = (
+        f"{steps} steps / {calls} calls = {per_call:.1f} steps per call; "
+        f"{us:.0f} us wall per call (the whole reclaim phase divided by the calls)"
+    )
+    return BenchResult(
+        f"try_to_unmap, {nforks} forks sharing",
+        "kernel",
+        calls,
+        secs,
+        "calls/s",
+        note,
+        {"try_to_unmap_calls": calls, "try_to_unmap_steps": steps},
+    )
+
+
+def bench_unmap_scaling(quick: bool) -> list[BenchResult]:
+    """try_to_unmap's anon_vma walk as the number of forks sharing it grows (1, 10, 100,
+    1000; --quick stops at 100): one row per count, steps per call in the note."""
+    counts = (1, 10, 100) if quick else (1, 10, 100, 1000)
+    return [unmap_workload(n, 256) for n in counts]
+
+
 WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "tlb": lambda q: [bench_tlb_hits(q)],
     "random-pages": lambda q: [bench_random_pages(q)],
@@ -328,6 +497,8 @@ WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "radix": _radix_results,
     "writeback": lambda q: [bench_writeback(q)],
     "faults": bench_faults,
+    "reclaim": lambda q: [bench_reclaim(q)],
+    "unmap-scaling": bench_unmap_scaling,
 }
 
 
@@ -359,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": r.seconds,
             "unit": r.unit,
             "note": r.note,
+            "counters": r.counters,
         }
         print(json.dumps(rec), flush=True)
     return 0

@@ -4,6 +4,11 @@ Each workload runs in two child processes, one on the compiled modules and one o
 sources, and the table shows both rates and their ratio. The TLB-hit loop is also compared
 with a plain C loop doing the same work, compiled on the spot when a C compiler is present.
 Wall-clock figures on a shared machine vary by about 20 %: compare ratios within one run.
+
+Kernel workloads: ``writeback`` (dirty a file at random, sync), ``faults`` (anonymous and COW
+faults), ``reclaim`` (anonymous pressure: pages reclaimed per second, with pgscan, pgsteal,
+pswpout and simulated time in its note) and ``unmap-scaling`` (try_to_unmap steps per call
+as 1, 10, 100 and 1000 forks share one anon_vma; --quick stops at 100).
 """
 
 from __future__ import annotations
@@ -30,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         default="",
         metavar="NAMES",
-        help=f"comma-separated workloads to run (of: {', '.join(WORKLOADS)})",
+        help=(
+            f"comma-separated workloads to run (of: {', '.join(WORKLOADS)}); reclaim: "
+            "pages reclaimed per second under anonymous pressure; unmap-scaling: "
+            "try_to_unmap steps per call with 1..1000 forks sharing an anon_vma"
+        ),
     )
     parser.add_argument(
         "--flavour",

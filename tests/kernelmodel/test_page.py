@@ -307,3 +307,15 @@ def test_mem_map_state_rejects_bad_columns() -> None:
     state["lru"] = [LRU_ACTIVE, 0, "x", 0]
     with pytest.raises(ValueError, match="lru"):
         MemMap.from_state(state)
+
+
+def test_struct_page_size_follows_the_writeback_design() -> None:
+    from kernelmodel.page import vl_sizeof_struct_page_for
+
+    # each release with its own design
+    assert vl_sizeof_struct_page_for("2.6.5", "lists") == 40
+    assert vl_sizeof_struct_page_for("2.6.6", "tags") == 32
+    assert vl_sizeof_struct_page_for("2.6.7", "tags") == 32
+    # a mixed configuration pays for page->list exactly when its writeback uses the lists
+    assert vl_sizeof_struct_page_for("2.6.7", "lists") == 40
+    assert vl_sizeof_struct_page_for("2.6.5", "tags") == 32

@@ -146,7 +146,7 @@ def test_unknown_rmap_profile_is_refused() -> None:
     t = new_task(k)
     _anon(k, t)
     assert access(k, t, BASE, True, 1)
-    k.cfg.rmap = "pte_chain"
+    k.cfg.rmap = "anonmm"
     with pytest.raises(KernelBug, match="not available yet"):
         page_referenced(k, _page_at(k, t, BASE))
     k.cfg.rmap = "anon_vma"

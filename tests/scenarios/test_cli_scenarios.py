@@ -74,9 +74,6 @@ def _bad_file(tmp_path: Path, name: str, text: str) -> str:
         (["run", "{bad_op}"],
          'vmlab run: bad-op.toml: tasks[0].program[1]: unknown op "fsyn" (did you mean '
          '"fsync"? expected one of: '),
-        (["run", "default", "--kernel", "2.6.5"],
-         "vmlab run: kernel profile 2.6.5 is not available yet (rmap=pte_chain is not "
-         "implemented); use 2.6.7"),
         (["run", "default", "--kernel", "2.6.9"],
          'vmlab run: unknown kernel profile "2.6.9" (expected one of: 2.6.5, 2.6.6, 2.6.7)'),
         (["run", "default", "--until", "sometime"],
@@ -115,8 +112,9 @@ def test_run_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str],
 
 
 def test_profile_refusal_when_scenario_names_it(tmp_path: Path) -> None:
-    p = _bad_file(tmp_path, "old.toml", 'kernel = "2.6.5"\n[[tasks]]\nprogram = ["sync"]\n')
+    p = _bad_file(tmp_path, "old.toml", 'kernel = {profile = "2.6.7", rmap = "anonmm"}\n'
+                                        '[[tasks]]\nprogram = ["sync"]\n')
     r = vmlab("run", p)
     assert r.returncode == 2
-    assert r.stderr == ("vmlab run: kernel profile 2.6.5 is not available yet (rmap=pte_chain "
-                        "is not implemented); use 2.6.7\n")
+    assert r.stderr == ("vmlab run: kernel 2.6.7 with writeback=tags, rmap=anonmm is not "
+                        "available yet (rmap=anonmm is not implemented); use 2.6.7\n")

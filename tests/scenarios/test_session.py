@@ -115,8 +115,10 @@ def test_stopping_and_resuming_does_not_change_the_run() -> None:
 def test_kernel_override() -> None:
     s = Session(load_text(SMALL), kernel="2.6.7")
     assert s.kernel_spec.profile == "2.6.7"
-    with pytest.raises(SessionError, match=r"kernel profile 2\.6\.5 is not available yet"):
-        Session(load_text(SMALL), kernel="2.6.5")
+    old = Session(load_text(SMALL), kernel="2.6.5")
+    assert (old.kernel_spec.writeback, old.kernel_spec.rmap) == ("lists", "pte_chain")
+    with pytest.raises(SessionError, match=r"rmap=anonmm is not available yet"):
+        Session(load_text('kernel = {profile = "2.6.7", rmap = "anonmm"}\n' + SMALL))
     with pytest.raises(SessionError, match=r'unknown kernel profile "2\.6\.9"'):
         Session(load_text(SMALL), kernel="2.6.9")
 

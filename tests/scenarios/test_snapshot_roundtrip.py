@@ -280,3 +280,26 @@ def test_resume_in_another_process_gives_the_same_hash(tmp_path: Path) -> None:
     assert went_on == ran
     # and the in-process run agrees with both processes
     assert finish(tiny_session()).state_hash == ran["state_hash"]
+
+
+# ---- the older designs: page lists and pte chains ------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", ["2.6.5", "2.6.6"])
+@pytest.mark.parametrize("cut", [30, 100, 250])
+def test_older_kernels_restore_object_for_object_and_resume_to_the_same_end(
+        profile: str, cut: int) -> None:
+    """The 2.6.5 page lists and the pte chains (stored, since no walk can re-derive their slot
+    order) come back exactly, and the resumed run ends where the uninterrupted one does."""
+    from test_snapshot_support import tiny_scenario
+
+    s = Session(tiny_scenario(), kernel=profile)
+    s.run(until_events=cut)
+    restored = load_snapshot_bytes(snapshot_bytes(s))
+    assert _compare_graphs(s.kernel, restored.kernel) == []
+    chained = [p for p in s.kernel.mem_map.pages if p.pte_chain is not None]
+    assert chained or cut > 140  # the forked child shares pages until it exits
+    s.run()
+    restored.run()
+    assert restored.state_hash() == s.state_hash()
+    assert restored.metrics() == s.metrics()
