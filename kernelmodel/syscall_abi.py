@@ -29,6 +29,7 @@ mprotect                b = addr, c = length, d = PROT_* bits
 mmap2                   b = addr (MAP_FIXED), c = length, d = prot | flags << 8 |
                         pgoff << 32, s = path ("" for anonymous)
 msync                   b = addr, c = length, d = MS_* flags
+fadvise64               s = path, b = offset, c = length, d = POSIX_FADV_* advice
 nanosleep               b = nanoseconds
 VL_CHECKPOINT           s = name (records a checkpoint the runner can stop at)
 VL_WAIT_CHILDREN        - (sleeps until every child of the task has exited)
@@ -56,6 +57,7 @@ SYS_msync: Final = 144
 SYS_fdatasync: Final = 148
 SYS_nanosleep: Final = 162
 SYS_mmap2: Final = 192
+SYS_fadvise64: Final = 250
 
 VL_CHECKPOINT: Final = 1000
 VL_WAIT_CHILDREN: Final = 1001
@@ -78,6 +80,7 @@ SYSCALL_NAMES: Final = {
     SYS_fdatasync: "fdatasync",
     SYS_nanosleep: "nanosleep",
     SYS_mmap2: "mmap2",
+    SYS_fadvise64: "fadvise64",
     VL_CHECKPOINT: "checkpoint",
     VL_WAIT_CHILDREN: "wait",
     VL_VERIFY: "verify",

@@ -17,6 +17,7 @@ from kernelmodel.syscall_abi import (
     VL_WAIT_CHILDREN,
     SYS_close,
     SYS_exit,
+    SYS_fadvise64,
     SYS_fdatasync,
     SYS_fork,
     SYS_fsync,
@@ -110,6 +111,10 @@ def sys_call(k: Kernel, task: Task, insn: Insn) -> KOp | None:
         if nr == SYS_mmap2:
             return sys_mmap2(k, task, insn)
         return sys_munmap(k, task, insn) if nr == SYS_munmap else sys_msync(k, task, insn)
+    if nr == SYS_fadvise64:
+        from kernelmodel.fadvise import sys_fadvise64
+
+        return sys_fadvise64(k, task, insn)
     if nr == SYS_mprotect:
         from kernelmodel.mprotect import sys_mprotect
 

@@ -58,6 +58,7 @@ from scenarios.schema import (
     ContinueOp,
     EndOp,
     ExitOp,
+    FadviseOp,
     ForkOp,
     FsyncOp,
     LoadOp,
@@ -102,6 +103,7 @@ OP_USAGE: Final[dict[str, str]] = {
     "truncate": "truncate PATH LEN",
     "unlink": "unlink PATH",
     "msync": "msync ADDR LEN [sync|async]",
+    "fadvise": "fadvise PATH dontneed|normal|random|sequential|willneed|noreuse",
     "fork": "fork PROGRAM",
     "wait": "wait",
     "exit": "exit [CODE]",
@@ -423,6 +425,26 @@ def _parse_msync(text: str, a: _Args) -> Op:
     return MsyncOp(text=text, addr=addr, length=length, sync=mode == "sync")
 
 
+#: fadvise's ADVICE words -> POSIX_FADV_* (include/linux/fadvise.h).
+FADVISE_ADVICE: Final[dict[str, int]] = {
+    "normal": 0,
+    "random": 1,
+    "sequential": 2,
+    "willneed": 3,
+    "dontneed": 4,
+    "noreuse": 5,
+}
+
+
+def _parse_fadvise(text: str, a: _Args) -> Op:
+    path = _path(a)
+    advice = a.need("ADVICE")
+    if advice not in FADVISE_ADVICE:
+        raise a.usage(f'expected one of {"|".join(FADVISE_ADVICE)}, got "{advice}"')
+    a.done()
+    return FadviseOp(text=text, path=path, advice=advice)
+
+
 def _parse_fork(text: str, a: _Args) -> Op:
     program = _name(a, "PROGRAM")
     a.done()
@@ -518,6 +540,7 @@ _PARSERS: Final[dict[str, Callable[[str, _Args], Op]]] = {
     "truncate": _parse_truncate,
     "unlink": _parse_path_only,
     "msync": _parse_msync,
+    "fadvise": _parse_fadvise,
     "fork": _parse_fork,
     "wait": _parse_no_args,
     "exit": _parse_exit,
@@ -672,6 +695,8 @@ def _simple_insn(op: Op, fork_ids: Mapping[str, int]) -> Insn | None:
         return _sys(abi.SYS_unlink, s=op.path)
     if isinstance(op, MsyncOp):
         return _sys(abi.SYS_msync, op.addr, op.length, abi.MS_SYNC if op.sync else abi.MS_ASYNC)
+    if isinstance(op, FadviseOp):
+        return _sys(abi.SYS_fadvise64, 0, 0, FADVISE_ADVICE[op.advice], s=op.path)
     if isinstance(op, ForkOp):
         return _sys(abi.SYS_fork, fork_ids[op.program])
     if isinstance(op, WaitOp):

@@ -55,6 +55,7 @@ Ops (sizes take units: 4KiB, 16MiB; addresses may be hex: 0x4000_0000; durations
     fsync PATH          fdatasync PATH          sync
     truncate PATH LEN   unlink PATH
     msync ADDR LEN [sync|async]
+    fadvise PATH dontneed|normal|random|sequential|willneed|noreuse    posix_fadvise, whole file
     fork PROGRAM        wait                    exit [CODE]
     sleep DURATION      compute DURATION
     loop N ... end      checkpoint NAME         verify
@@ -103,6 +104,7 @@ from scenarios.schema import (
     CloseOp,
     ContinueOp,
     Expectation,
+    FadviseOp,
     FileSpec,
     ForkOp,
     FsyncOp,
@@ -380,8 +382,9 @@ def _tasks(r: _Reader, value: object, programs: dict[str, Program]) -> tuple[Tas
     return tuple(out)
 
 
-_PATH_OPS: Final = (MmapOp, OpenOp, CloseOp, ReadOp, WriteOp, FsyncOp, TruncateOp, UnlinkOp)
-_NEEDS_OPEN: Final = (MmapOp, CloseOp, ReadOp, WriteOp, FsyncOp, TruncateOp)
+_PATH_OPS: Final = (MmapOp, OpenOp, CloseOp, ReadOp, WriteOp, FsyncOp, TruncateOp, UnlinkOp,
+                    FadviseOp)
+_NEEDS_OPEN: Final = (MmapOp, CloseOp, ReadOp, WriteOp, FsyncOp, TruncateOp, FadviseOp)
 
 
 def _op_path(op: Op) -> str:

@@ -222,6 +222,14 @@ class MsyncOp(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FadviseOp(Op):
+    """``fadvise PATH ADVICE``: posix_fadvise over the whole file (ADVICE: dontneed, ...)."""
+
+    path: str
+    advice: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ForkOp(Op):
     """``fork PROGRAM``: the child runs PROGRAM."""
 

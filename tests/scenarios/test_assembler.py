@@ -86,6 +86,9 @@ MMAP_ANON = abi.vl_pack_mmap(abi.PROT_READ | abi.PROT_WRITE,
         ("unlink log", sc(abi.SYS_unlink, s="log")),
         ("msync 0x4000_0000 4KiB", sc(abi.SYS_msync, 0x40000000, 4096, abi.MS_SYNC)),
         ("msync 0x4000_0000 4KiB async", sc(abi.SYS_msync, 0x40000000, 4096, abi.MS_ASYNC)),
+        ("fadvise log dontneed", sc(abi.SYS_fadvise64, 0, 0, 4, s="log")),
+        ("fadvise log normal", sc(abi.SYS_fadvise64, 0, 0, 0, s="log")),
+        ("fadvise log noreuse", sc(abi.SYS_fadvise64, 0, 0, 5, s="log")),
         ("wait", sc(abi.VL_WAIT_CHILDREN)),
         ("exit", sc(abi.SYS_exit, 0)),
         ("exit 3", sc(abi.SYS_exit, 3)),
@@ -103,7 +106,8 @@ def test_every_op_is_covered() -> None:
     assert set(OP_USAGE) == {
         "mmap", "munmap", "mprotect", "touch", "store", "load", "open", "close", "read",
         "write", "fsync",
-        "fdatasync", "sync", "truncate", "unlink", "msync", "fork", "wait", "exit", "sleep",
+        "fdatasync", "sync", "truncate", "unlink", "msync", "fadvise", "fork", "wait", "exit",
+        "sleep",
         "compute", "loop", "end", "checkpoint", "verify", "break", "await", "continue",
         "powercut",
     }
@@ -200,6 +204,11 @@ def test_random_single_slot() -> None:
          "PATH OFF|pos LEN [x COUNT [random|seq]])"),
         ("msync 0x1000 4KiB later", 'msync: expected "sync" or "async", got "later" '
                                     "(usage: msync ADDR LEN [sync|async])"),
+        ("fadvise log later",
+         'fadvise: expected one of normal|random|sequential|willneed|dontneed|noreuse, got '
+         '"later" (usage: fadvise PATH dontneed|normal|random|sequential|willneed|noreuse)'),
+        ("fadvise log", "fadvise: missing ADVICE (usage: fadvise PATH "
+                        "dontneed|normal|random|sequential|willneed|noreuse)"),
         ("fork 9lives", 'fork PROGRAM: "9lives" is not a name (a letter or "_", then letters, '
                         'digits, "_", ".", "-")'),
         ("exit 256", "exit CODE: 256 is not between 0 and 255"),

@@ -88,8 +88,8 @@ LOADER_ERRORS = [
     (["brake pdflush at fsync:after_down"],
      _AT + 'unknown op "brake" (did you mean "break"? expected one of: mmap, munmap, mprotect, '
      "touch, store, load, open, close, read, write, fsync, fdatasync, sync, truncate, unlink, "
-     "msync, fork, wait, exit, sleep, compute, loop, end, checkpoint, verify, break, await, "
-     "continue, powercut)"),
+     "msync, fadvise, fork, wait, exit, sleep, compute, loop, end, checkpoint, verify, break, "
+     "await, continue, powercut)"),
     (["break pdflsh at fsync:after_down"],
      _AT + 'break: no task named "pdflsh" (did you mean "pdflush"? expected a task of '
      "[[tasks]], a forked program or a kernel thread: a, pdflush, kswapd0)"),
@@ -420,3 +420,18 @@ def test_lists_lose_acknowledged_data_in_races_a_and_b(name: str) -> None:
     s = _on_lists(name)
     assert s.end_reason == "power_cut"
     assert s.metrics()["acked_bytes_lost"] > 0
+
+
+@needs_lists
+def test_lists_fsync_does_not_return_in_livelock_d() -> None:
+    s = Session(load_builtin("fsync-livelock-d"), kernel="2.6.5")
+    s.run()
+    m = s.metrics()
+    assert s.end_reason == "duration"
+    assert m["fsync_pending"] == 1
+    assert m["fsync_done"] == 0
+    tags = Session(load_builtin("fsync-livelock-d"), kernel="2.6.6")
+    tags.run()
+    assert tags.metrics()["fsync_pending"] == 0
+    assert tags.metrics()["fsync_done"] == 1
+    assert all(r.ok for r in tags.evaluate_expectations())

@@ -132,8 +132,8 @@ def _sub(old: str, new: str) -> str:
 
 
 OPS = ("mmap, munmap, mprotect, touch, store, load, open, close, read, write, fsync, "
-       "fdatasync, sync, truncate, unlink, msync, fork, wait, exit, sleep, compute, loop, end, "
-       "checkpoint, verify, break, await, continue, powercut")
+       "fdatasync, sync, truncate, unlink, msync, fadvise, fork, wait, exit, sleep, compute, loop, "
+       "end, checkpoint, verify, break, await, continue, powercut")
 
 BAD: list[tuple[str, str, str]] = [
     ("unknown-op",
