@@ -7,16 +7,19 @@ vmas, struct page, the reverse mapping and the counters:
   count is at least that;
 * the rmap walk from each mapped page (rmap.vl_rmap_find_ptes: the walk page_referenced and
   try_to_unmap do) finds exactly the ptes that map it;
-* PG_anon pages are mapped, point at a live anon_vma and have the linear index of their
-  address; nr_mapped and nr_anon equal their recounts;
+* PG_anon pages are mapped; their ``mapping`` is a live anon_vma (anon_vma design), a live
+  anonmm with the page's address in ``index`` (anonmm) or NULL (pte chains); nr_mapped and
+  nr_anon equal their recounts;
 * each mm's rss equals its present ptes (ZERO_PAGE excluded); ZERO_PAGE is never writable;
 * every present or swap pte lies inside a vma; ptes of private vmas are never writable
   unless the page is mapped once (copy-on-write must have happened);
 * page-table frames: each present PDE names a frame owned by that mm in the registry, the
   owner table has no other frames, ``nr_ptes`` and nr_page_table_pages match;
 * vma lists are sorted and disjoint, map_count matches, anon_vma lists and i_mmap lists hold
-  exactly the vmas that point at them, and no anon_vma is empty;
-* rmap_bytes equals what the live rmap structures cost (anon_vmas and vmas, or pte chains).
+  exactly the vmas that point at them, and no anon_vma is empty (none exists outside the
+  anon_vma design);
+* rmap_bytes equals what the live rmap structures cost (anon_vmas and vmas, anonmms, or pte
+  chains), and each design's own structure checks pass (rmap.vl_rmap_problems).
 
 Invariants: none of its own; it returns one line per violation (empty list: all good).
 """
@@ -27,15 +30,18 @@ from typing import TYPE_CHECKING, Final
 
 from kernelmodel.mm_types import (
     VM_SHARED,
+    AnonMm,
     AnonVma,
     MmStruct,
 )
-from kernelmodel.page import PageAnon, PageReserved
+from kernelmodel.page import PageAnon, PageReserved, PageSwapCache
 from kernelmodel.pgtable import pte_file, pte_present
-from machine.i386 import PAGE_SHIFT, PTE_P, PTE_RW, USER_PTRS_PER_PGD
+from kernelmodel.swapcache_fields import vl_swapcache_by_mapping
+from machine.i386 import PAGE_SHIFT, PAGE_SIZE, PTE_P, PTE_RW, USER_PTRS_PER_PGD
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
+    from kernelmodel.page import Page
 
 _FRAME: Final = 0xFFFFF000
 
@@ -150,7 +156,6 @@ def _check_rmap(k: Kernel, w: _Walk, out: list[str]) -> None:
     from kernelmodel.rmap import vl_rmap_find_ptes
 
     pages = k.mem_map.pages
-    reg = k.mm_registry
     for pfn, found in w.maps.items():
         page = pages[pfn]
         want = sorted((mm_id, addr) for mm_id, addr, _pte in found)
@@ -158,9 +163,26 @@ def _check_rmap(k: Kernel, w: _Walk, out: list[str]) -> None:
         if got != want:
             out.append(f"page {pfn}: rmap walk finds {got}, page tables map it at {want}")
         if PageAnon(page):
-            av = page.mapping
-            if not isinstance(av, AnonVma) or av.anon_vma_id not in reg.anon_vmas:
-                out.append(f"page {pfn}: PG_anon but mapping is not a live anon_vma")
+            _check_anon_mapping(k, page, out)
+
+
+def _check_anon_mapping(k: Kernel, page: Page, out: list[str]) -> None:
+    """``mapping`` of a mapped PG_anon page, per design: a live anon_vma, a live anonmm with a
+    page-aligned address in ``index``, or NULL (2.6.6's pte chains; &swapper_space for a
+    2.6.5 swap-cache page)."""
+    reg = k.mm_registry
+    m = page.mapping
+    mode = k.cfg.rmap
+    if mode == "anon_vma":
+        if not isinstance(m, AnonVma) or reg.anon_vmas.get(m.anon_vma_id) is not m:
+            out.append(f"page {page.pfn}: PG_anon but mapping is not a live anon_vma")
+    elif mode == "anonmm":
+        if not isinstance(m, AnonMm) or reg.anonmms.get(m.anonmm_id) is not m:
+            out.append(f"page {page.pfn}: PG_anon but mapping is not a live anonmm")
+        elif page.index & (PAGE_SIZE - 1):
+            out.append(f"page {page.pfn}: anonmm page index {page.index:#x} is not an address")
+    elif m is not None and not (PageSwapCache(page) and vl_swapcache_by_mapping(k)):
+        out.append(f"page {page.pfn}: PG_anon with pte chains but mapping is set")
 
 
 def _check_pgtables(k: Kernel, w: _Walk, out: list[str]) -> None:
@@ -207,6 +229,8 @@ def _check_vmas(k: Kernel, out: list[str]) -> None:
 
 def _check_anon_vmas(k: Kernel, out: list[str]) -> None:
     reg = k.mm_registry
+    if k.cfg.rmap != "anon_vma" and reg.anon_vmas:
+        out.append(f"{len(reg.anon_vmas)} anon_vma(s) exist in the {k.cfg.rmap} design")
     for av in reg.anon_vmas.values():
         if not av.head:
             out.append(f"anon_vma {av.anon_vma_id} is empty but not freed")

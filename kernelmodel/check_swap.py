@@ -8,9 +8,10 @@ runs it after every event in tests. It checks:
 * every slot's count against its users: the swap ptes found by walking every mm's page
   tables, plus one if the slot's page is in the swap cache (a count stuck at SWAP_MAP_MAX is
   only required to cover them);
-* the swap cache: each page in swapper_space is PG_swapcache with ``private`` = its key, is
-  not free, has an anon_vma or no mapping, and holds a reference for the cache beyond its
-  ptes; every PG_swapcache page is in the tree; nrpages and vmstat.nr_swapcache agree;
+* the swap cache: each page in swapper_space is PG_swapcache with its entry = its key
+  (``private``; 2.6.5: ``index``, with ``mapping`` = swapper_space), is not free, has an
+  anon_vma, an anonmm or no mapping (2.6.6 form), and holds a reference for the cache beyond
+  its ptes; every PG_swapcache page is in the tree; nrpages and vmstat.nr_swapcache agree;
 * the LRU lists (page_alloc.vl_check_lru: links, lengths, PG_lru/PG_active, page.lru), no free
   page on a list or in an LRU pagevec, pagevec pages off the lists with a reference;
 * PG_reclaim only on pages under writeback.
@@ -22,7 +23,7 @@ from array import array
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.bug import KernelBug
-from kernelmodel.mm_types import AnonVma
+from kernelmodel.mm_types import AnonMm, AnonVma
 from kernelmodel.page import (
     M_lru,
     M_reclaim,
@@ -33,6 +34,7 @@ from kernelmodel.page import (
 from kernelmodel.page_alloc import vl_check_lru, vl_free_blocks
 from kernelmodel.pgtable import pte_to_swp_entry, swp_entry, swp_offset, swp_type
 from kernelmodel.radix_tree import vl_radix_tree_items
+from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
 from kernelmodel.swapfile import SWAP_MAP_BAD, SWAP_MAP_MAX, vl_check_swap_map
 from machine.i386 import PTE_FILE, PTE_P, PTE_PROTNONE, USER_PTRS_PER_PGD
 
@@ -92,6 +94,7 @@ def _check_swap_cache(k: Kernel) -> tuple[list[str], dict[int, Page]]:
     out: list[str] = []
     cached: dict[int, Page] = {}
     sp = k.swapper_space
+    by_mapping = vl_swapcache_by_mapping(k)
     for index, item in vl_radix_tree_items(sp.page_tree):
         if not isinstance(item, Page):
             out.append(f"swap cache: key {index:#x} holds a non-page")
@@ -100,17 +103,21 @@ def _check_swap_cache(k: Kernel) -> tuple[list[str], dict[int, Page]]:
         where = f"swap cache page pfn {item.pfn:#x} (entry {index:#x})"
         if (item.flags & M_swapcache) == 0:
             out.append(f"{where}: PG_swapcache clear")
-        if item.private != index:
-            out.append(f"{where}: private {item.private:#x} != key")
+        if page_swp_entry(k, item) != index:
+            field = "index" if by_mapping else "private"
+            out.append(f"{where}: {field} {page_swp_entry(k, item):#x} != key")
         if item._count < 1 + item._mapcount:
             out.append(f"{where}: count {item._count} < 1 + mapcount {item._mapcount}")
-        if item.mapping is not None and not isinstance(item.mapping, AnonVma):
-            out.append(f"{where}: mapping is not an anon_vma")
+        if by_mapping:
+            if item.mapping is not sp or item.private != 0:
+                out.append(f"{where}: mapping is not swapper_space (2.6.5 form)")
+        elif item.mapping is not None and not isinstance(item.mapping, (AnonVma, AnonMm)):
+            out.append(f"{where}: mapping is not an anon_vma or anonmm")
     flagged = 0
     for page in k.mem_map.pages:
         if page.flags & M_swapcache:
             flagged += 1
-            if cached.get(page.private) is not page:
+            if cached.get(page_swp_entry(k, page)) is not page:
                 out.append(f"page pfn {page.pfn:#x}: PG_swapcache but not in swapper_space")
     if flagged != len(cached) or sp.nrpages != len(cached):
         out.append(

@@ -7,6 +7,8 @@ and a mapcount (``page_dup_rmap``), private writable mappings are write-protecte
 parent and child, and the parent's TLB is flushed (``flush_tlb_mm``) so that its next write
 faults into do_wp_page. A whole fork tree therefore shares one anon_vma per original vma: the
 anon_vma design (Andrea Arcangeli's, as merged for the 2.6.6 cycle and shipped in 2.6.7).
+In the anonmm design (rmap 10) a new mm starts a bundle (``exec_rmap``), fork adds the child
+to the parent's (``dup_rmap``) and mmput's last user leaves it (``exit_rmap``).
 
 Where the kernel's allocations would loop in __alloc_pages, the model's ``ForkOp`` tears the
 half-built child down, waits for memory and tries again. The child task runs program
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 from kernelmodel.alloc import vl_wait_for_memory
 from kernelmodel.mm_types import VM_DONTCOPY, VM_LOCKED, MmStruct
 from kernelmodel.pgtable import flush_tlb_mm, pgd_alloc, pgd_free, vl_leave_mm
+from kernelmodel.rmap_anonmm import dup_rmap, exec_rmap, exit_rmap
 from kernelmodel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
 
 if TYPE_CHECKING:
@@ -60,6 +63,8 @@ def mmput(k: Kernel, mm: MmStruct) -> None:
     if mm.mm_users > 0:
         return
     exit_mmap(k, mm)
+    if mm.anonmm >= 0:
+        exit_rmap(k, mm)
     vl_leave_mm(k, mm.mm_id)
     pgd_free(k, mm.pgd)
     del k.mm_registry.mms[mm.mm_id]
@@ -76,6 +81,8 @@ def vl_exec_mm(k: Kernel, task: Task) -> bool:
     mm = mm_alloc(k)
     if mm is None:
         return False
+    if k.cfg.rmap == "anonmm":
+        exec_rmap(k, mm)
     task.mm_id = mm.mm_id
     return True
 
@@ -114,6 +121,8 @@ def dup_mm(k: Kernel, oldmm: MmStruct) -> MmStruct | None:
     mm = mm_alloc(k)
     if mm is None:
         return None
+    if oldmm.anonmm >= 0:
+        dup_rmap(k, mm, oldmm)
     if dup_mmap(k, mm, oldmm) < 0:
         mmput(k, mm)
         return None

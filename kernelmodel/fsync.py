@@ -22,7 +22,9 @@ in lock_page until pdflush has set PG_writeback, then waits on the writeback (WB
 step 6 finds every page still under writeback through its tag (Race B).
 
 Instrumentation (no kernel counterpart): ``fsync_calls`` counts calls; ``fsync_pages_visited``
-adds the pages looked up by steps 4 and 6 (the bound of KERNEL.md §2.8 D); the latency from
+adds the pages looked up by steps 4 and 6 (the two sweeps KERNEL.md §2.8 D bounds) when a call
+returns, and the metric of the same name also counts the calls still running
+(``vl_visited_so_far``); the walks of step 5 (sync_inode) are not counted; the latency from
 call to return goes to ``k.wb`` (``vl_metrics()["fsync_latency_ns"]`` is the maximum);
 TR_FSYNC_BEGIN / TR_FSYNC_END trace records; the data oracle is told when an fsync starts and
 when it returns 0 (its pages are then acknowledged, for power-cut checks).
@@ -211,6 +213,15 @@ class FsyncOp(KOp):
         k.trace.emit(k.now(), TR_FSYNC_END, task.pid, self.ino, self.ret, f"{latency} ns")
         self.result = self.ret
         return KOP_DONE
+
+    def vl_visited_so_far(self) -> int:
+        """Pages this call has looked up so far, its current walk included."""
+        n = self.visited
+        if self.write is not None:
+            n += self.write.visited()
+        if self.wait is not None:
+            n += self.wait.visited
+        return n
 
     def describe(self) -> str:
         what = f"{self.name} {self.path}"

@@ -670,6 +670,7 @@ class Kernel(TrapHandler, IrqHandler):
         m["fsync_latency_last_ns"] = self.wb.fsync_latency_last
         m["fsync_done"] = self.wb.fsync_done
         m["fsync_pending"] = self.vl_fsync_pending()
+        m["fsync_pages_visited"] = self.vmstat.fsync_pages_visited + self.vl_fsync_visiting()
         m["nr_swap_pages"] = self.vl_nr_swap_pages()
         m["swap_used_pages"] = self.vl_total_swap_pages() - self.vl_nr_swap_pages()
         m["struct_page_bytes"] = (vl_sizeof_struct_page_for(self.cfg.release, self.cfg.writeback)
@@ -688,6 +689,18 @@ class Kernel(TrapHandler, IrqHandler):
                 if op.is_syscall and (op.name == "fsync" or op.name == "fdatasync"):
                     n += 1
                     break
+        return n
+
+    def vl_fsync_visiting(self) -> int:
+        """Pages looked up so far by fsync calls still running (the vmstat counter adds a
+        call's pages when it returns; a livelocked fsync would otherwise show none)."""
+        from kernelmodel.fsync import FsyncOp
+
+        n = 0
+        for task in self.tasks.values():
+            for op in task.kstack:
+                if isinstance(op, FsyncOp):
+                    n += op.vl_visited_so_far()
         return n
 
     def vl_nr_swap_pages(self) -> int:
@@ -726,14 +739,20 @@ class Kernel(TrapHandler, IrqHandler):
     def to_state(self) -> dict[str, object]:
         """The complete state, as msgpack-ready plain data (the snapshot and the state hash).
 
-        The per-page pte chains (rmap=pte_chain) are the one reverse map that cannot be
-        re-derived from the page tables' order, so they are stored, under "pte_chains".
+        Two reverse maps cannot be re-derived from the page tables, so they are stored: the
+        per-page pte chains (rmap=pte_chain; their order) under "pte_chains", and the anonmms
+        with each anonymous page's anonmm (rmap=anonmm; where it was first mapped) under
+        "anonmm".
         """
         state = self._components_state()
         if self.cfg.rmap == "pte_chain":
             from kernelmodel.rmap_pte_chain import pc_to_state
 
             state["pte_chains"] = pc_to_state(self)
+        elif self.cfg.rmap == "anonmm":
+            from kernelmodel.rmap_anonmm import am_to_state
+
+            state["anonmm"] = am_to_state(self)
         return state
 
     def _components_state(self) -> dict[str, object]:

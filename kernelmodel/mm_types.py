@@ -71,6 +71,9 @@ SIZEOF_VMA_267: Final = 84
 VMA_RMAP_BYTES: Final = SIZEOF_VMA_267 - SIZEOF_VMA_266
 #: sizeof(struct anon_vma) on a uniprocessor i386 (an empty spinlock and a list_head).
 SIZEOF_ANON_VMA: Final = 8
+#: sizeof(struct anonmm) on a uniprocessor i386 (rmap 10): count, an empty spinlock, mm, head
+#: and a list_head.
+SIZEOF_ANONMM: Final = 20
 
 _NO_ID: Final = -1
 
@@ -236,6 +239,63 @@ class AnonVma:
 
 
 @final
+class AnonMm:
+    """struct anonmm (mm/rmap.c at "rmap 10 add anonmm rmap", 2.6.7-rc1; Hugh Dickins' design,
+    replaced by anon_vma within the same merge).
+
+    One per mm. ``exec`` starts a bundle whose head is the new mm's anonmm; ``fork`` adds the
+    child's anonmm to the parent's bundle. An anonymous page points at the anonmm of the mm
+    it was first mapped in, with ``page.index`` its (page-aligned) virtual address, and holds
+    a reference on it.
+
+    Attributes:
+        anonmm_id: stable id.
+        count: references: 1 for the mm while it lives, 1 per page whose ``mapping`` this is,
+            and on a bundle head 1 of its own plus 1 per other member.
+        mm: id of the mm, or -1 once it exited ("NULL when gone").
+        head: id of the bundle's head anonmm (itself for a head).
+        members: on a head only, the other anonmms of the bundle in list order (the kernel's
+            circular ``list`` threaded through every member, starting after the head).
+    """
+
+    def __init__(self, anonmm_id: int, mm: int, head: int) -> None:
+        self.anonmm_id: int = anonmm_id
+        self.count: int = 0
+        self.mm: int = mm
+        self.head: int = head
+        self.members: list[int] = []
+
+    def vl_describe(self) -> str:
+        """Short text for page reprs."""
+        return f"anonmm#{self.anonmm_id}"
+
+    def to_state(self) -> dict[str, object]:
+        """Plain-data form."""
+        return {
+            "anonmm_id": self.anonmm_id,
+            "count": self.count,
+            "mm": self.mm,
+            "head": self.head,
+            "members": list(self.members),
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> AnonMm:
+        """Rebuild from ``to_state`` output.
+
+        Raises:
+            ValueError: the state is malformed.
+        """
+        am = AnonMm(_int(state, "anonmm_id"), _int(state, "mm"), _int(state, "head"))
+        am.count = _int(state, "count")
+        am.members = _ints(state, "members")
+        return am
+
+    def __repr__(self) -> str:
+        return f"<anonmm #{self.anonmm_id} mm={self.mm} head={self.head} count={self.count}>"
+
+
+@final
 class MmStruct:
     """struct mm_struct (include/linux/sched.h): one address space.
 
@@ -337,6 +397,8 @@ class VlMmRegistry:
         self.mms: dict[int, MmStruct] = {}
         self.vmas: dict[int, VmArea] = {}
         self.anon_vmas: dict[int, AnonVma] = {}
+        self.anonmms: dict[int, AnonMm] = {}
+        self.next_anonmm_id: int = 1
         self.next_mm_id: int = 1
         self.next_vma_id: int = 1
         self.next_anon_vma_id: int = 1

@@ -21,7 +21,9 @@ Which release has which ``Page`` field (i386; ``STRUCT_PAGE_LAYOUT`` holds the s
     _mapcount      -         -         mapcount  kept by the model in every profile
     private        yes       yes       yes       buffer_heads, or swp_entry_t (swapcache)
     list_id        list      -         -         the 2.6.5 per-mapping list of the page
-    mapping        yes       yes       yes       AddressSpace, or AnonVma when PG_anon
+    mapping        yes       yes       yes       AddressSpace; AnonVma/AnonMm when PG_anon
+                                                 (NULL with pte chains); 2.6.5 swap cache:
+                                                 SwapperSpace (swapcache_fields.py)
     index          yes       yes       yes
     lru            yes       yes       yes       a list id; the order lives in the zone
     pte_chain      pte       pte       -         union pte {chain; direct}; gone in rmap 9

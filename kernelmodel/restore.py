@@ -16,11 +16,12 @@ between them). ``vl_kernel_from_state`` works in the two passes STYLE.md rule 19
    ``page.mapping`` of anonymous pages.
 
 ``page.mapping`` of an anonymous page is the one reference ``Kernel.to_state`` does not store
-(``MemMap.to_state`` leaves mappings to their owners, and anon_vma stores only its vmas). It is
-derived here from what the state does hold: PG_anon is set exactly on mapped anonymous pages
-(rmap.py), and every vma that maps such a page is on the page's anon_vma, so the anon_vma is
-``vma.anon_vma`` of any vma whose present pte maps the page. Two vmas disagreeing is an
-inconsistency (ValueError).
+in the anon_vma design (``MemMap.to_state`` leaves mappings to their owners, and anon_vma
+stores only its vmas; with pte chains it is NULL, and the anonmm design stores it under
+"anonmm"). It is derived here from what the state does hold: PG_anon is set exactly on
+mapped anonymous pages (rmap.py), and every vma that maps such a page is on the page's
+anon_vma, so the anon_vma is ``vma.anon_vma`` of any vma whose present pte maps the page.
+Two vmas disagreeing is an inconsistency (ValueError).
 
 Nothing here runs the model: no event is dispatched and no op is stepped. ``vl_restore_problems``
 then runs the invariant checker and the data oracle over the result, so that a damaged state
@@ -53,16 +54,19 @@ from kernelmodel.oom_kill import OomState
 from kernelmodel.open import KOPS as OPEN_KOPS
 from kernelmodel.oracle import Oracle
 from kernelmodel.oracle_mm import VlMmOracle
-from kernelmodel.page import M_anon, MemMap
+from kernelmodel.page import M_anon, MemMap, Page
 from kernelmodel.page_alloc import PageAllocator
 from kernelmodel.page_writeback import BalanceDirtyPagesOp, DoWritepagesOp
 from kernelmodel.pdflush import PdflushOp
 from kernelmodel.pgtable import pte_present
+from kernelmodel.radix_tree import vl_radix_tree_items
 from kernelmodel.read_write import KOPS as RW_KOPS
+from kernelmodel.rmap_anonmm import am_load_state
 from kernelmodel.rmap_pte_chain import pc_load_state
 from kernelmodel.rng import Rng
 from kernelmodel.swap import LruPvecs
 from kernelmodel.swap_state import SwapperSpace
+from kernelmodel.swapcache_fields import vl_swapcache_by_mapping
 from kernelmodel.swapfile import SwapState
 from kernelmodel.syscalls import ImmediateOp, NanosleepOp
 from kernelmodel.task import TASK_STATE_NAMES, KOp, Task
@@ -509,6 +513,11 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     k.wb = WritebackState.from_state(_dict(state, "wb"))
     k.swap = SwapState.from_state(_dict(state, "swap"))
     k.swapper_space = SwapperSpace.from_state(_dict(state, "swapper_space"), mem_map)
+    if vl_swapcache_by_mapping(k):
+        # 2.6.5: page->mapping of a swap-cache page is &swapper_space (swapcache_fields.py)
+        for _index, item in vl_radix_tree_items(k.swapper_space.page_tree):
+            if isinstance(item, Page):
+                item.mapping = k.swapper_space
     k.lru_pvecs = LruPvecs.from_state(_dict(state, "lru_pvecs"))
     k.kswapd = KswapdState.from_state(_dict(state, "kswapd"))
     k.oom = OomState.from_state(_dict(state, "oom"))
@@ -598,9 +607,12 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
     machine.attach(k, k)
     _components_from_state(k, state)
     _core_from_state(k, _dict(state, "kernel"))
-    vl_link_anon_pages(k)
-    if cfg.rmap == "pte_chain":
+    if cfg.rmap == "anon_vma":
+        vl_link_anon_pages(k)
+    elif cfg.rmap == "pte_chain":
         pc_load_state(k, _list(state, "pte_chains"))
+    else:
+        am_load_state(k, state.get("anonmm"))
     return k
 
 

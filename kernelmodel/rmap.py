@@ -16,10 +16,20 @@ record exists: a page says which object maps it, and the walks find the ptes fro
 
 One interface serves every rmap profile: callers use the functions below and pass the pte
 address (``ptep``) where a per-pte design would need it; ``k.cfg.rmap`` selects the design
-inside this module. "anon_vma" and "pte_chain" (2.6.5/2.6.6, kept by rmap_pte_chain on top
-of the same mapcount, nr_mapped and anonymous ``mapping``/``index``, so the rest of the model
-is unchanged) are implemented; "anonmm" raises a clear error. In pte_chain mode rmap_bytes
-counts only the chain blocks (2.6.6 had no anon_vma and no vma rmap fields).
+inside this module:
+
+* "anon_vma" (2.6.7): as above;
+* "pte_chain" (2.6.5 and mainline 2.6.6; rmap_pte_chain keeps the chains): every mapped page
+  has its chain; an anonymous page has PG_anon (rmap 2) and ``mapping`` NULL, as 2.6.6's
+  page_add_rmap leaves it, and no anon_vma exists; rmap_bytes counts only the chain blocks;
+* "anonmm" (Hugh Dickins' rmap 10, 2.6.7-rc1 only; rmap_anonmm): an anonymous page's
+  ``mapping`` is the anonmm of the mm it was first mapped in and ``index`` its address; no
+  anon_vma exists; rmap_bytes counts the anonmms. File pages use the i_mmap walk, as in
+  anon_vma mode.
+
+The 2.6.5 profile shows PG_anon too, although the bit arrived with rmap 2 in 2.6.6-rc1 (2.6.5
+told an anonymous page by its NULL ``mapping``); the two tests agree on every page the model
+maps, so only the flag's display differs.
 
 Locking: page_map_lock, anon_vma->lock, i_mmap_lock and page_table_lock are not modelled (one
 CPU, and no model step sleeps while holding them), so the kernel's trylock failures
@@ -44,7 +54,9 @@ from kernelmodel.mm_types import (
     VM_MAYSHARE,
     VM_RESERVED,
     VMA_RMAP_BYTES,
+    AnonMm,
     AnonVma,
+    MmStruct,
     VmArea,
 )
 from kernelmodel.page import (
@@ -67,6 +79,15 @@ from kernelmodel.pgtable import (
     set_pte,
     swp_entry_to_pte,
 )
+from kernelmodel.rmap_anonmm import (
+    am_bytes,
+    am_clear_page_anon,
+    am_find_ptes,
+    am_page_add_anon_rmap,
+    am_page_referenced_anon,
+    am_problems,
+    am_try_to_unmap_anon,
+)
 from kernelmodel.rmap_pte_chain import (
     pc_add_rmap,
     pc_chain_bytes,
@@ -78,6 +99,7 @@ from kernelmodel.rmap_pte_chain import (
     pc_to_state,
     pc_try_to_unmap,
 )
+from kernelmodel.swapcache_fields import page_swp_entry
 from kernelmodel.swapfile import swap_duplicate
 from machine.i386 import PAGE_SHIFT
 
@@ -94,19 +116,20 @@ ENOMEM: Final = 12
 
 _RMAP_ANON_VMA: Final = "anon_vma"
 _RMAP_PTE_CHAIN: Final = "pte_chain"
+_RMAP_ANONMM: Final = "anonmm"
 
 
 def vl_rmap_check_mode(k: Kernel) -> None:
-    """Refuse an rmap profile this model does not implement yet (never a silent substitute)."""
-    if k.cfg.rmap != _RMAP_ANON_VMA and k.cfg.rmap != _RMAP_PTE_CHAIN:
-        raise KernelBug(
-            f"rmap: profile {k.cfg.rmap!r} is not available yet (only anon_vma, pte_chain)"
-        )
+    """Refuse an rmap design this model does not know (never a silent substitute)."""
+    mode = k.cfg.rmap
+    if mode != _RMAP_ANON_VMA and mode != _RMAP_PTE_CHAIN and mode != _RMAP_ANONMM:
+        raise KernelBug(f"rmap: unknown design {mode!r} (anon_vma, pte_chain or anonmm)")
 
 
 def _object_bytes(k: Kernel) -> bool:
-    """True when anon_vmas and the vma rmap fields count as rmap_bytes (not pte_chain)."""
-    return k.cfg.rmap != _RMAP_PTE_CHAIN
+    """True when anon_vmas and the vma rmap fields exist and count as rmap_bytes (anon_vma
+    mode only: 2.6.6's vmas and rmap 10's had no such fields)."""
+    return k.cfg.rmap == _RMAP_ANON_VMA
 
 
 # ---- anon_vma lifetime (mm/rmap.c) --------------------------------------------------------------
@@ -139,12 +162,13 @@ def anon_vma_prepare(k: Kernel, vma: VmArea) -> int:
     front of the list.
 
     Returns:
-        0 (the model's slab never fails; the kernel returns -ENOMEM there).
+        0 (the model's slab never fails; the kernel returns -ENOMEM there). In the pte_chain
+        and anonmm designs there is no anon_vma and this does nothing.
 
     Caller: the fault path (do_anonymous_page write, do_wp_page copy, do_no_page private
     write) with mmap_sem held.
     """
-    if vma.anon_vma >= 0:
+    if vma.anon_vma >= 0 or k.cfg.rmap != _RMAP_ANON_VMA:
         return 0
     from kernelmodel.mmap import find_mergeable_anon_vma
 
@@ -216,12 +240,30 @@ def page_add_anon_rmap(k: Kernel, page: Page, vma: VmArea, address: int, ptep: i
     """page_add_anon_rmap(): account one more pte mapping the anonymous ``page`` in ``vma``.
 
     The first mapping sets PG_anon, ``index`` (linear) and ``mapping`` (the anon_vma) and
-    counts nr_mapped; later ones must agree with them.
+    counts nr_mapped; later ones must agree with them. pte_chain (2.6.6's page_add_rmap on an
+    unmapped page with no mapping): PG_anon only, ``mapping`` stays NULL; anonmm: see
+    rmap_anonmm.am_page_add_anon_rmap.
 
-    Caller: holds page_table_lock; ``vma`` has an anon_vma (anon_vma_prepare); ``ptep`` is the
-    pte just set (unused by anon_vma, kept for the per-pte designs).
+    Caller: holds page_table_lock; in anon_vma mode ``vma`` has an anon_vma
+    (anon_vma_prepare); ``ptep`` is the pte just set (used by the per-pte design).
     """
     bug_on(PageReserved(page), "page_add_anon_rmap: PageReserved")
+    mode = k.cfg.rmap
+    if mode != _RMAP_ANON_VMA:
+        if mode == _RMAP_ANONMM:
+            am_page_add_anon_rmap(k, page, vma.vm_mm, address)
+        elif page._mapcount == 0:
+            bug_on(PageAnon(page), "page_add_rmap: PageAnon on an unmapped page")
+            bug_on(page.mapping is not None and not PageSwapCache(page),
+                   "page_add_rmap: anonymous page has a mapping")
+            page.flags |= M_anon
+            k.vmstat.nr_mapped += 1
+            k.vmstat.nr_anon += 1
+        page._mapcount += 1
+        k.vmstat.rmap_add += 1
+        if mode == _RMAP_PTE_CHAIN:
+            pc_add_rmap(k, page, ptep)
+        return
     bug_on(vma.anon_vma < 0, "page_add_anon_rmap: vma has no anon_vma")
     av = k.mm_registry.anon_vmas[vma.anon_vma]
     index = ((address - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
@@ -239,8 +281,6 @@ def page_add_anon_rmap(k: Kernel, page: Page, vma: VmArea, address: int, ptep: i
         bug_on(page.mapping is not av, "page_add_anon_rmap: anon_vma differs")
     page._mapcount += 1
     k.vmstat.rmap_add += 1
-    if k.cfg.rmap == _RMAP_PTE_CHAIN:
-        pc_add_rmap(k, page, ptep)
 
 
 def page_add_file_rmap(k: Kernel, page: Page, ptep: int = -1) -> None:
@@ -272,9 +312,17 @@ def page_dup_rmap(k: Kernel, page: Page, ptep: int = -1) -> None:
 
 
 def clear_page_anon(k: Kernel, page: Page) -> None:
-    """clear_page_anon(): the last pte is gone; forget the anon_vma and PG_anon."""
-    bug_on(page.mapping is None, "clear_page_anon: no mapping")
-    page.mapping = None
+    """clear_page_anon(): the last pte is gone; forget the anon_vma (anonmm) and PG_anon."""
+    mode = k.cfg.rmap
+    if mode == _RMAP_ANONMM:
+        am_clear_page_anon(k, page)
+        return
+    if mode == _RMAP_PTE_CHAIN:
+        # 2.6.6 leaves mapping NULL; a 2.6.5 swap-cache page keeps &swapper_space in it
+        bug_on(page.mapping is not None and not PageSwapCache(page), "clear_page_anon: mapping")
+    else:
+        bug_on(page.mapping is None, "clear_page_anon: no mapping")
+        page.mapping = None
     page.flags &= ~M_anon
     k.vmstat.nr_anon -= 1
 
@@ -382,7 +430,10 @@ def page_referenced(k: Kernel, page: Page) -> int:
         return referenced
     if page._mapcount != 0 and page.mapping is not None:
         if PageAnon(page):
-            referenced += page_referenced_anon(k, page)
+            if k.cfg.rmap == _RMAP_ANONMM:
+                referenced += am_page_referenced_anon(k, page)
+            else:
+                referenced += page_referenced_anon(k, page)
         else:
             referenced += page_referenced_file(k, page)
     return referenced
@@ -422,24 +473,26 @@ def try_to_unmap_one(k: Kernel, page: Page, vma: VmArea) -> int:
         return SWAP_FAIL
     if PageSwapCache(page) and page_count(page) != page._mapcount + 2:
         return SWAP_FAIL
-    _unmap_pte(k, page, mm.mm_id, address, ptep)
+    vl_unmap_one(k, page, mm, address, ptep)
+    return SWAP_AGAIN
+
+
+def vl_unmap_one(k: Kernel, page: Page, mm: MmStruct, address: int, ptep: int) -> None:
+    """The end of try_to_unmap_one in every design: clear and flush the pte, move its dirty
+    bit to the page, write an anonymous page's swap entry in its place, and drop rss, the
+    mapcount and the page reference the pte held."""
+    pteval = ptep_clear_flush(k, mm.mm_id, address, ptep)
+    if pte_dirty(pteval):
+        set_page_dirty(k, page)
+    if PageAnon(page):
+        entry = page_swp_entry(k, page)
+        bug_on(not PageSwapCache(page), "try_to_unmap_one: anon page not in swap cache")
+        swap_duplicate(k, entry)
+        set_pte(k.machine.mem, ptep, swp_entry_to_pte(entry))
     mm.rss -= 1
     page._mapcount -= 1
     k.vmstat.rmap_remove += 1
     page_cache_release(k, page)
-    return SWAP_AGAIN
-
-
-def _unmap_pte(k: Kernel, page: Page, mm_id: int, address: int, ptep: int) -> None:
-    """try_to_unmap_one's pte work: clear and flush, move dirty, write the swap pte."""
-    pteval = ptep_clear_flush(k, mm_id, address, ptep)
-    if pte_dirty(pteval):
-        set_page_dirty(k, page)
-    if PageAnon(page):
-        entry = page.private
-        bug_on(not PageSwapCache(page), "try_to_unmap_one: anon page not in swap cache")
-        swap_duplicate(k, entry)
-        set_pte(k.machine.mem, ptep, swp_entry_to_pte(entry))
 
 
 def try_to_unmap_anon(k: Kernel, page: Page) -> int:
@@ -493,7 +546,10 @@ def try_to_unmap(k: Kernel, page: Page) -> int:
     if k.cfg.rmap == _RMAP_PTE_CHAIN:
         ret = pc_try_to_unmap(k, page)
     elif PageAnon(page):
-        ret = try_to_unmap_anon(k, page)
+        if k.cfg.rmap == _RMAP_ANONMM:
+            ret = am_try_to_unmap_anon(k, page)
+        else:
+            ret = try_to_unmap_anon(k, page)
     else:
         ret = try_to_unmap_file(k, page)
     if page._mapcount == 0:
@@ -524,6 +580,8 @@ def vl_rmap_find_ptes(k: Kernel, page: Page) -> list[tuple[int, int]]:
     mapping = page.mapping
     if mapping is None:
         return []
+    if isinstance(mapping, AnonMm):
+        return am_find_ptes(k, page)
     if isinstance(mapping, AnonVma):
         vids = list(mapping.head)
     else:
@@ -595,13 +653,18 @@ def vl_rmap_expected_bytes(k: Kernel) -> int:
     """What rmap_bytes should be from the live structures of the configured design."""
     if k.cfg.rmap == _RMAP_PTE_CHAIN:
         return pc_chain_bytes(k)
+    if k.cfg.rmap == _RMAP_ANONMM:
+        return am_bytes(k)
     reg = k.mm_registry
     return SIZEOF_ANON_VMA * len(reg.anon_vmas) + VMA_RMAP_BYTES * len(reg.vmas)
 
 
 def vl_rmap_problems(k: Kernel) -> list[str]:
-    """Design-specific rmap structure checks (the pte_chain policy); one line per problem."""
+    """Design-specific rmap structure checks (the pte_chain policy, anonmm counts); one line
+    per problem."""
     out: list[str] = []
+    if k.cfg.rmap == _RMAP_ANONMM:
+        return am_problems(k)
     if k.cfg.rmap == _RMAP_PTE_CHAIN:
         for page in k.mem_map.pages:
             if page._mapcount != 0 or page.pte_chain is not None or page.pte_direct != 0:

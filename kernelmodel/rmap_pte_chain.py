@@ -30,7 +30,6 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Final, final
 
-from kernelmodel.alloc import page_cache_release
 from kernelmodel.bug import bug_on
 from kernelmodel.mm_types import VM_LOCKED
 from kernelmodel.page import ClearPageDirect, PageDirect, SetPageDirect
@@ -233,7 +232,7 @@ def pc_try_to_unmap_one(k: Kernel, page: Page, ptep: int) -> int:
     (2.6.6 has neither 2.6.7's young-pte test nor its swap-cache reference test here.)
     """
     from kernelmodel.memory import find_vma
-    from kernelmodel.rmap import _unmap_pte
+    from kernelmodel.rmap import vl_unmap_one
 
     vs = k.vmstat
     vs.try_to_unmap_steps += 1
@@ -246,11 +245,7 @@ def pc_try_to_unmap_one(k: Kernel, page: Page, ptep: int) -> int:
     vma = find_vma(mm, address)
     if vma is None or (vma.vm_flags & VM_LOCKED) != 0:
         return SWAP_FAIL
-    _unmap_pte(k, page, mm_id, address, ptep)
-    mm.rss -= 1
-    page._mapcount -= 1
-    vs.rmap_remove += 1
-    page_cache_release(k, page)
+    vl_unmap_one(k, page, mm, address, ptep)
     return SWAP_SUCCESS
 
 

@@ -1,6 +1,8 @@
 """The swap cache (mm/swap_state.c, mm/page_io.c, 2.6.6 after Hugh Dickins' rmap 2).
 
-A page in the swap cache has PG_swapcache set and its swp_entry_t value in ``page->private``;
+A page in the swap cache has PG_swapcache set and its swp_entry_t value in ``page->private``
+(the 2.6.5 profile with pte chains keeps 2.6.5's form instead: ``mapping`` = swapper_space,
+``index`` = the entry; swapcache_fields.py says which, and ``page_swp_entry`` reads it);
 ``swapper_space.page_tree`` maps the entry value to the page. Since rmap 2 (2.6.6-rc1) the
 swap cache no longer uses ``page->mapping``/``page->index`` (they stay free for the anon_vma
 and the linear index), and ``swapper_space`` is "a fiction, retained to simplify the path
@@ -23,7 +25,7 @@ Model simplifications:
       page cache, so each gauge has one meaning.
 
 Invariants (check_swap.py):
-    * a page is in the tree under key ``e`` iff it has PG_swapcache and ``private == e``;
+    * a page is in the tree under key ``e`` iff it has PG_swapcache and its entry is ``e``;
     * ``swapper_space.nrpages`` (total_swapcache_pages) and vmstat.nr_swapcache equal the
       number of pages in the tree;
     * the slot of every swap-cache page is in use (its swap_map count includes the cache's).
@@ -61,6 +63,7 @@ from kernelmodel.radix_tree import (
     radix_tree_lookup,
     vl_radix_tree_items,
 )
+from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
 from kernelmodel.swapfile import (
     get_swap_page,
     remove_exclusive_swap_page,
@@ -198,7 +201,8 @@ def total_swapcache_pages(k: Kernel) -> int:
 
 def _add_to_swap_cache(k: Kernel, page: Page, entry: int) -> int:
     """__add_to_swap_cache(): insert ``page`` under ``entry``; set PG_locked, PG_swapcache and
-    ``private``; the cache takes a page reference.
+    ``private`` (2.6.5: ``mapping`` = swapper_space and ``index``, as add_to_page_cache
+    did; swapcache_fields.py); the cache takes a page reference.
 
     Returns:
         0, or -EEXIST if the entry already has a page.
@@ -213,7 +217,11 @@ def _add_to_swap_cache(k: Kernel, page: Page, entry: int) -> int:
     if error == 0:
         SetPageLocked(page)
         SetPageSwapCache(page)
-        page.private = entry
+        if vl_swapcache_by_mapping(k):
+            page.mapping = sp
+            page.index = entry
+        else:
+            page.private = entry
         sp.nrpages += 1
         k.vmstat.nr_swapcache += 1
     else:
@@ -255,9 +263,13 @@ def _delete_from_swap_cache(k: Kernel, page: Page) -> None:
     bug_on(not PageSwapCache(page), "__delete_from_swap_cache: !PageSwapCache")
     bug_on(PageWriteback(page), "__delete_from_swap_cache: PageWriteback")
     sp = k.swapper_space
-    item = radix_tree_delete(sp.page_tree, page.private)
+    item = radix_tree_delete(sp.page_tree, page_swp_entry(k, page))
     bug_on(item is not page, "__delete_from_swap_cache: tree holds another page")
-    page.private = 0
+    if vl_swapcache_by_mapping(k):
+        page.mapping = None
+        page.index = 0
+    else:
+        page.private = 0
     ClearPageSwapCache(page)
     sp.nrpages -= 1
     k.vmstat.nr_swapcache -= 1
@@ -270,7 +282,7 @@ def delete_from_swap_cache(k: Kernel, page: Page) -> None:
     Caller: holds the page lock and a reference of its own (the page is never freed here).
     """
     bug_on(PagePrivate(page), "delete_from_swap_cache: PagePrivate")
-    entry = page.private
+    entry = page_swp_entry(k, page)
     _delete_from_swap_cache(k, page)
     swap_free(k, entry)
     _page_cache_release(k, page)
@@ -452,8 +464,9 @@ def swap_writepage(k: Kernel, page: Page, wbc: WritebackControl) -> int:
     if remove_exclusive_swap_page(k, page):
         unlock_page(k, page)
         return 0
-    sector = vl_entry_sector(k, page.private)
-    k.trace.emit(k.now(), TR_SWAP_OUT, k.current, page.pfn, page.private, "swap_writepage")
+    entry = page_swp_entry(k, page)
+    sector = vl_entry_sector(k, entry)
+    k.trace.emit(k.now(), TR_SWAP_OUT, k.current, page.pfn, entry, "swap_writepage")
     set_page_writeback(k, page)
     unlock_page(k, page)
     submit_bio(k, WRITE, sector, [page], END_IO_SWAP_WRITE)
@@ -473,7 +486,8 @@ def swap_readpage(k: Kernel, page: Page) -> int:
 
     bug_on(not PageLocked(page), "swap_readpage: page not locked")
     ClearPageUptodate(page)
-    sector = vl_entry_sector(k, page.private)
-    k.trace.emit(k.now(), TR_SWAP_IN, k.current, page.pfn, page.private, "swap_readpage")
+    entry = page_swp_entry(k, page)
+    sector = vl_entry_sector(k, entry)
+    k.trace.emit(k.now(), TR_SWAP_IN, k.current, page.pfn, entry, "swap_readpage")
     submit_bio(k, READ, sector, [page], END_IO_SWAP_READ)
     return 0

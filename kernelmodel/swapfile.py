@@ -57,6 +57,7 @@ from kernelmodel.page import (
     page_count,
 )
 from kernelmodel.pgtable import MAX_SWAPFILES, swp_entry, swp_offset, swp_type
+from kernelmodel.swapcache_fields import page_swp_entry
 from machine.i386 import PAGE_SIZE, SECTOR_SIZE, SECTORS_PER_PAGE
 
 if TYPE_CHECKING:
@@ -611,7 +612,7 @@ def exclusive_swap_page(k: Kernel, page: Page) -> int:
 
     Caller: holds the page lock; the page is in the swap cache.
     """
-    entry = page.private
+    entry = page_swp_entry(k, page)
     p = swap_info_get(k.swap, entry, "exclusive_swap_page")
     if p.swap_map[swp_offset(entry)] == 1 and page_count(page) == 2:
         return 1
@@ -654,7 +655,7 @@ def remove_exclusive_swap_page(k: Kernel, page: Page) -> int:
     bug_on(not PageLocked(page), "remove_exclusive_swap_page: page not locked")
     if not PageSwapCache(page) or PageWriteback(page) or page_count(page) != 2:
         return 0
-    entry = page.private
+    entry = page_swp_entry(k, page)
     sw = k.swap
     p = swap_info_get(sw, entry, "remove_exclusive_swap_page")
     if p.swap_map[swp_offset(entry)] != 1:

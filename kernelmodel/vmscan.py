@@ -101,6 +101,7 @@ from kernelmodel.page_alloc import (
     vl_lru_tail,
 )
 from kernelmodel.swap import lru_add_drain, release_pages
+from kernelmodel.swapcache_fields import page_swp_entry
 from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, KOp
 from kernelmodel.vmstat import TR_KSWAPD, TR_RECLAIM
 from kernelmodel.wait import sleep_on, wake_up
@@ -373,7 +374,7 @@ def _free_page_cache(k: Kernel, page: Page, is_swap: bool) -> None:
     from kernelmodel.swapfile import swap_free
 
     if is_swap:
-        entry = page.private
+        entry = page_swp_entry(k, page)
         _delete_from_swap_cache(k, page)
         swap_free(k, entry)
     else:

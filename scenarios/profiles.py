@@ -25,7 +25,7 @@ WRITEBACK_DESIGNS: Final = ("tags", "lists")
 RMAP_DESIGNS: Final = ("anon_vma", "pte_chain", "anonmm")
 
 AVAILABLE_WRITEBACK: Final[frozenset[str]] = frozenset({"tags", "lists"})
-AVAILABLE_RMAP: Final[frozenset[str]] = frozenset({"anon_vma", "pte_chain"})
+AVAILABLE_RMAP: Final[frozenset[str]] = frozenset({"anon_vma", "pte_chain", "anonmm"})
 
 
 def available_profiles() -> list[str]:

@@ -39,7 +39,8 @@ same again, and pass the invariant checker and the data oracle before anything r
 failure is one ``SnapshotError`` line.
 
 An older format version goes through the named steps of ``MIGRATIONS`` (``_migrate_N_to_M``,
-one per version step); none exists yet, since version 1 is the first.
+one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
+kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date.
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
     from scenarios.session import CheckpointRecord, Session
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 1
+SNAPSHOT_VERSION: Final = 2
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -116,9 +117,40 @@ class SnapshotError(Exception):
 
 # ---- migrations --------------------------------------------------------------------------------
 
+def _migrate_1_to_2(doc: dict[str, object]) -> dict[str, object]:
+    """Format 1 -> 2. What changed in the state (the container is the same):
+
+    * pte-chain kernels (2.6.5, 2.6.6) no longer keep anon_vmas beside the chains: anonymous
+      pages of 2.6.6 have a NULL ``mapping``, so the anon_vmas and every vma's link to one go;
+    * the 2.6.5 profile keeps a swap-cache page's entry in ``index`` (with ``mapping`` =
+      swapper_space, a reference re-linked on restore), not in ``private``.
+
+    The old state must match its hash first (a migration never launders a damaged file);
+    the new hash is computed over the new state.
+    """
+    state = doc.get("state")
+    if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
+        raise ValueError("the version-1 state does not match its state_hash")
+    cfg = state["cfg"]
+    if cfg["rmap"] == "pte_chain":
+        mm = state["mm"]
+        mm["anon_vmas"] = []
+        for vma in mm["vmas"]:
+            vma["anon_vma"] = -1
+        if cfg["release"] == "2.6.5":
+            mem_map = state["mem_map"]
+            for pfn in state["swapper_space"]["pfns"]:
+                mem_map["index"][pfn] = mem_map["private"][pfn]
+                mem_map["private"][pfn] = 0
+    out = dict(doc)
+    out["version"] = 2
+    out["state_hash"] = state_digest(state)
+    return out
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
-#: (``_migrate_N_to_M``). Version 1 is the first format, so none is needed yet.
-MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {}
+#: (``_migrate_N_to_M``).
+MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {1: _migrate_1_to_2}
 
 
 def _migrate(doc: dict[str, object], version: int) -> dict[str, object]:

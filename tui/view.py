@@ -21,6 +21,7 @@ from kernelmodel.mm_types import (
     VM_READ,
     VM_SHARED,
     VM_WRITE,
+    AnonMm,
     AnonVma,
     MmStruct,
     VmArea,
@@ -30,11 +31,13 @@ from kernelmodel.page import (
     LRU_INACTIVE,
     M_direct,
     M_reserved,
+    PageAnon,
     PageSwapCache,
     vl_flag_names,
 )
 from kernelmodel.pgtable import swp_offset, swp_type
 from kernelmodel.swap_state import SwapperSpace
+from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
 from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task
 from kernelmodel.vl_view import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
 from machine.i386 import (
@@ -167,6 +170,9 @@ def mapping_text(k: Kernel, mapping: object | None) -> str:
         return "NULL"
     if isinstance(mapping, AnonVma):
         return f"anon_vma #{mapping.anon_vma_id}"
+    if isinstance(mapping, AnonMm):
+        owner = f"mm {mapping.mm}" if mapping.mm >= 0 else "its mm exited"
+        return f"anonmm #{mapping.anonmm_id} ({owner})"
     if isinstance(mapping, AddressSpace):
         return f"inode {mapping.host} ({_inode_path(k, mapping.host)})"
     if isinstance(mapping, SwapperSpace):
@@ -239,9 +245,14 @@ def frame_role(k: Kernel, pfn: int) -> str:
     if page.flags & M_reserved and page.mapping is None:
         return "reserved: the kernel image and boot-time memory"
     if PageSwapCache(page):
-        return f"swap cache: {_swap_entry_text(page.private)}"
+        return f"swap cache: {_swap_entry_text(page_swp_entry(k, page))}"
     if isinstance(page.mapping, AnonVma):
         return f"anonymous memory of anon_vma #{page.mapping.anon_vma_id}"
+    if isinstance(page.mapping, AnonMm):
+        return (f"anonymous memory at {page.index:#010x}, first mapped by the mm of anonmm "
+                f"#{page.mapping.anonmm_id}")
+    if PageAnon(page):
+        return "anonymous memory (pte chains: page->mapping is NULL)"
     if isinstance(page.mapping, AddressSpace):
         host = page.mapping.host
         return f"page cache of inode {host} ({_inode_path(k, host)}), index {page.index}"
@@ -284,10 +295,12 @@ def page_rmap(k: Kernel, pfn: int) -> tuple[str, tuple[RmapEntry, ...]]:
     The pte-chain profiles keep the ptes in the page instead (``_pte_chain_rmap``).
     """
     page = k.mem_map.pages[pfn]
-    if k.cfg.rmap != "anon_vma":
+    if k.cfg.rmap == "pte_chain":
         return _pte_chain_rmap(k, pfn)
     mapping = page.mapping
     vids: list[int]
+    if isinstance(mapping, AnonMm):
+        return _anonmm_rmap(k, page.index, page._mapcount, mapping)
     if isinstance(mapping, AnonVma):
         vids = list(mapping.head)
         head = (f"anon_vma #{mapping.anon_vma_id}: {len(vids)} vma(s), "
@@ -303,6 +316,27 @@ def page_rmap(k: Kernel, pfn: int) -> tuple[str, tuple[RmapEntry, ...]]:
         vma = k.mm_registry.vmas.get(vid)
         if vma is not None:
             entries.append(_rmap_entry(k, vma, _vma_address(page.index, vma)))
+    return head, tuple(entries)
+
+
+def _anonmm_rmap(
+    k: Kernel, address: int, mapcount: int, first: AnonMm
+) -> tuple[str, tuple[RmapEntry, ...]]:
+    """The anonmm walk: the page's own mm, then the rest of its bundle, all at one address
+    (the vma shown is the one covering it, if any)."""
+    from kernelmodel.rmap_anonmm import am_walk_order
+
+    entries: list[RmapEntry] = []
+    bundle = [first, *am_walk_order(k, first)]
+    for am in bundle:
+        mm = k.mm_registry.mms.get(am.mm)
+        if mm is None:
+            continue
+        vma = next((v for v in mm.mmap if v.vm_start <= address < v.vm_end), None)
+        if vma is not None:
+            entries.append(_rmap_entry(k, vma, address))
+    head = (f"anonmm #{first.anonmm_id}: bundle of {len(bundle)} mm(s), address "
+            f"{address:#010x}, mapcount {mapcount}")
     return head, tuple(entries)
 
 
@@ -323,15 +357,19 @@ def page_info(k: Kernel, pfn: int) -> PageInfo:
     page = k.mem_map.pages[pfn]
     release = k.cfg.release
     private = f"{page.private:#x}"
+    index = f"{page.index:#x} ({page.index})"
     if PageSwapCache(page):
-        private += f" = {_swap_entry_text(page.private)}"
+        if vl_swapcache_by_mapping(k):
+            index += f" = {_swap_entry_text(page.index)}"
+        else:
+            private += f" = {_swap_entry_text(page.private)}"
     fields = (
         ("pfn", f"{pfn:#x} ({pfn})  phys {pfn << PAGE_SHIFT:#010x}"),
         ("flags", f"{page.flags:#010x}"),
         ("_count", str(page._count)),
         ("_mapcount", str(page._mapcount)),
         ("mapping", mapping_text(k, page.mapping)),
-        ("index", f"{page.index:#x} ({page.index})"),
+        ("index", index),
         ("private", private),
         ("lru", _lru_text(page.lru)),
     )
@@ -418,7 +456,7 @@ def page_name(k: Kernel, pfn: int) -> str:
         return f"{_inode_path(k, page.mapping.host)}:{page.index} (pfn {pfn:#x})"
     if PageSwapCache(page):
         return f"swap cache page (pfn {pfn:#x})"
-    if isinstance(page.mapping, AnonVma):
+    if PageAnon(page):
         return f"anonymous page (pfn {pfn:#x})"
     return f"pfn {pfn:#x}"
 
@@ -493,8 +531,10 @@ def task_vmas(k: Kernel, pid: int) -> list[VmaRow]:
             backing = f"file {_inode_path(k, vma.vm_file)}"
         elif vma.anon_vma >= 0:
             backing = f"anon (anon_vma #{vma.anon_vma})"
-        else:
+        elif k.cfg.rmap == "anon_vma":
             backing = "anon (no anon_vma yet)"
+        else:
+            backing = "anon"
         rows.append(VmaRow(vma.vma_id, vma.vm_start, vma.vm_end, vma_perms(vma.vm_flags),
                            vma.vm_pgoff, backing))
     return rows

@@ -3,7 +3,8 @@ the memory oracle matches the machine.
 
 Events: mmap (anonymous, private), stores and loads through the MMU, fork, exit, munmap and
 mprotect of any sub-range, and, on the small machine, the memory pressure those cause (direct
-reclaim unmapping shared pages through rmap, swap-out and swap-in).
+reclaim unmapping shared pages through rmap, swap-out and swap-in), under each reverse-mapping
+design (anon_vma; pte chains and anonmm under pressure).
 """
 
 from __future__ import annotations
@@ -69,13 +70,17 @@ class MmMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.k = make_kernel(mem=self.mem_bytes(), swap=8 * MiB, disk=32 * MiB)
+        self.k = make_kernel(mem=self.mem_bytes(), swap=8 * MiB, disk=32 * MiB,
+                             rmap=self.rmap())
         self.tasks: list[Task] = []
         self.stamp = 1
         self._spawn()
 
     def mem_bytes(self) -> int:
         return 4 * MiB
+
+    def rmap(self) -> str:
+        return "anon_vma"
 
     def _spawn(self) -> Task:
         k = self.k
@@ -173,7 +178,25 @@ class MmPressureMachine(MmMachine):
         return 1 * MiB
 
 
+class MmPressurePteChainMachine(MmPressureMachine):
+    """Under pressure with 2.6.6's pte chains (anonymous pages have no mapping)."""
+
+    def rmap(self) -> str:
+        return "pte_chain"
+
+
+class MmPressureAnonmmMachine(MmPressureMachine):
+    """Under pressure with rmap 10's anonmm (fork bundles, exits, migration of pages)."""
+
+    def rmap(self) -> str:
+        return "anonmm"
+
+
 TestMmRandom = MmMachine.TestCase
 TestMmRandom.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
 TestMmPressure = MmPressureMachine.TestCase
 TestMmPressure.settings = settings(max_examples=40, stateful_step_count=40, deadline=None)
+TestMmPressurePteChain = MmPressurePteChainMachine.TestCase
+TestMmPressurePteChain.settings = settings(max_examples=20, stateful_step_count=40, deadline=None)
+TestMmPressureAnonmm = MmPressureAnonmmMachine.TestCase
+TestMmPressureAnonmm.settings = settings(max_examples=25, stateful_step_count=40, deadline=None)

@@ -13,6 +13,7 @@ from kernelmodel.kernel import Kernel, KernelConfig
 from kernelmodel.memory import do_page_fault
 from kernelmodel.mm_types import MmStruct
 from kernelmodel.oracle_mm import oracle_note_store, vl_verify_memory
+from kernelmodel.page import Page
 from kernelmodel.pgtable import vl_switch_mm
 from kernelmodel.task import Task
 from machine.board import Machine, MachineConfig
@@ -23,11 +24,12 @@ MiB = 1 << 20
 
 
 def make_kernel(
-    mem: int = 4 * MiB, disk: int = 16 * MiB, swap: int = 4 * MiB, tlb: int = 64
+    mem: int = 4 * MiB, disk: int = 16 * MiB, swap: int = 4 * MiB, tlb: int = 64,
+    rmap: str = "anon_vma",
 ) -> Kernel:
-    """Boot a kernel on a small machine."""
+    """Boot a kernel on a small machine, with the given reverse-mapping design."""
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=disk, tlb_entries=tlb))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap))
+    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap))
 
 
 def new_task(k: Kernel, name: str = "t", prog: list[Insn] | None = None) -> Task:
@@ -36,6 +38,40 @@ def new_task(k: Kernel, name: str = "t", prog: list[Insn] | None = None) -> Task
     task = k.new_task(name, pid, 0)
     assert vl_exec_mm(k, task)
     return task
+
+
+def anon_map(k: Kernel, task: Task, addr: int, length: int = 64 << 10) -> None:
+    """mmap an anonymous private read-write range at ``addr`` (MAP_FIXED)."""
+    from kernelmodel.mmap import do_mmap_pgoff
+    from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+
+    r = do_mmap_pgoff(k, mm_of(k, task), -1, 0, addr, length, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_FIXED, 0)
+    assert r == addr
+
+
+def fork_child(k: Kernel, parent: Task) -> Task:
+    """fork's work without the scheduler: dup_mm, a child task that never runs user code,
+    and the memory oracle's copy."""
+    from kernelmodel.fork import dup_mm
+    from kernelmodel.oracle_mm import vl_oracle_fork
+    from machine.isa import OP_COMPUTE
+
+    mm = dup_mm(k, mm_of(k, parent))
+    assert mm is not None
+    child = k.new_task("child", k.add_program("child", [Insn(OP_COMPUTE, 10**15)]), parent.pid)
+    child.mm_id = mm.mm_id
+    vl_oracle_fork(k, parent.mm_id, mm.mm_id)
+    return child
+
+
+def page_at(k: Kernel, task: Task, vaddr: int) -> Page:
+    """The page a present pte maps at ``vaddr``."""
+    from kernelmodel.pgtable import pte_present, vl_read_pte
+
+    pte = vl_read_pte(k.machine.mem, mm_of(k, task).pgd, vaddr)
+    assert pte_present(pte)
+    return k.mem_map.pages[pte >> 12]
 
 
 def mm_of(k: Kernel, task: Task) -> MmStruct:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from test_mm_support import access, load, make_kernel, mm_of, new_task, problems, run_events
+from test_mm_support import (
+    access,
+    anon_map,
+    fork_child,
+    load,
+    make_kernel,
+    mm_of,
+    new_task,
+    page_at,
+    problems,
+    run_events,
+)
 
 from kernelmodel.bug import KernelBug
-from kernelmodel.fork import dup_mm
 from kernelmodel.kernel import Kernel
 from kernelmodel.mm_types import SIZEOF_ANON_VMA, VMA_RMAP_BYTES, AnonVma
 from kernelmodel.mmap import do_mmap_pgoff, do_munmap
-from kernelmodel.oracle_mm import vl_oracle_fork
 from kernelmodel.page import Page, PageAnon, PageSwapCache, TestClearPageDirty, get_page
 from kernelmodel.pagemap import unlock_page
 from kernelmodel.pgtable import (
@@ -39,23 +48,7 @@ LONG = [Insn(OP_COMPUTE, 10**15)]
 
 
 def _anon(k: Kernel, task: Task, addr: int = BASE, length: int = 64 << 10) -> None:
-    r = do_mmap_pgoff(k, mm_of(k, task), -1, 0, addr, length, RW, MAP_PRIVATE | MAP_FIXED, 0)
-    assert r == addr
-
-
-def _fork(k: Kernel, parent: Task) -> Task:
-    mm = dup_mm(k, mm_of(k, parent))
-    assert mm is not None
-    child = k.new_task("child", k.add_program("child", LONG), parent.pid)
-    child.mm_id = mm.mm_id
-    vl_oracle_fork(k, parent.mm_id, mm.mm_id)
-    return child
-
-
-def _page_at(k: Kernel, task: Task, vaddr: int) -> Page:
-    pte = vl_read_pte(k.machine.mem, mm_of(k, task).pgd, vaddr)
-    assert pte_present(pte)
-    return k.mem_map.pages[pte >> 12]
+    anon_map(k, task, addr, length)
 
 
 def _unmapped_anon(page: Page) -> bool:
@@ -74,7 +67,7 @@ def test_vma_address_and_linear_index() -> None:
     t = new_task(k)
     _anon(k, t)
     assert access(k, t, BASE + 0x3000, True, 9)
-    page = _page_at(k, t, BASE + 0x3000)
+    page = page_at(k, t, BASE + 0x3000)
     vma = mm_of(k, t).mmap[0]
     assert vma.vm_pgoff == BASE >> 12
     assert vma_address(page, vma) == BASE + 0x3000
@@ -94,7 +87,7 @@ def test_page_referenced_clears_young_without_flushing() -> None:
     t = new_task(k)
     _anon(k, t)
     assert access(k, t, BASE, True, 1)
-    page = _page_at(k, t, BASE)
+    page = page_at(k, t, BASE)
     ptep_val = vl_read_pte(k.machine.mem, mm_of(k, t).pgd, BASE)
     assert pte_young(ptep_val)
     assert page_referenced(k, page) >= 1
@@ -146,9 +139,9 @@ def test_unknown_rmap_profile_is_refused() -> None:
     t = new_task(k)
     _anon(k, t)
     assert access(k, t, BASE, True, 1)
-    k.cfg.rmap = "anonmm"
-    with pytest.raises(KernelBug, match="not available yet"):
-        page_referenced(k, _page_at(k, t, BASE))
+    k.cfg.rmap = "objrmap"
+    with pytest.raises(KernelBug, match="unknown design 'objrmap'"):
+        page_referenced(k, page_at(k, t, BASE))
     k.cfg.rmap = "anon_vma"
 
 
@@ -160,9 +153,9 @@ def _swap_out_setup(k: Kernel) -> tuple[Task, Task, Page]:
     p = new_task(k, "parent")
     _anon(k, p)
     assert access(k, p, BASE, True, 0x1234)
-    c = _fork(k, p)
+    c = fork_child(k, p)
     lru_add_drain(k)
-    page = _page_at(k, p, BASE)
+    page = page_at(k, p, BASE)
     get_page(page)  # shrink_cache's isolation reference
     assert not page.flags & 1
     page.flags |= 1  # TestSetPageLocked, as shrink_list does
@@ -179,7 +172,7 @@ def test_try_to_unmap_young_pte_fails() -> None:
     _anon(k, p)
     assert access(k, p, BASE, True, 1)
     lru_add_drain(k)
-    page = _page_at(k, p, BASE)
+    page = page_at(k, p, BASE)
     get_page(page)
     page.flags |= 1
     assert add_to_swap(k, page) == 1
@@ -216,7 +209,7 @@ def test_try_to_unmap_anon_writes_swap_ptes_and_swapin_restores() -> None:
     assert problems(k) == []
     # swap-in from the swap cache: a minor fault that maps the same page
     assert load(k, c, BASE) == 0x1234
-    again = _page_at(k, c, BASE)
+    again = page_at(k, c, BASE)
     assert again is page and isinstance(again.mapping, AnonVma)
     assert k.vmstat.pgmajfault == 0
     assert access(k, p, BASE, True, 0x5678)
@@ -264,7 +257,7 @@ def test_try_to_unmap_flushes_the_cached_translation() -> None:
     assert access(k, t, BASE, True, 1)
     assert access(k, t, BASE, True, 2)  # a TLB hit on a writable, dirty entry
     lru_add_drain(k)
-    page = _page_at(k, t, BASE)
+    page = page_at(k, t, BASE)
     get_page(page)
     page.flags |= 1
     assert add_to_swap(k, page) == 1

@@ -9,6 +9,7 @@ memory oracle, check_mm and check_swap must hold.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_swap_support import make_kernel
@@ -34,9 +35,11 @@ class Sim:
     """A booted kernel driven access by access, checked after every event."""
 
     def __init__(
-        self, mem_mb: int, swap_mb: int, check_every: int = 1, disk_mb: int = 64
+        self, mem_mb: int, swap_mb: int, check_every: int = 1, disk_mb: int = 64,
+        design: tuple[str, str, str] = ("2.6.7", "tags", "anon_vma"),
     ) -> None:
-        self.k: Kernel = make_kernel(mem_mb=mem_mb, swap_mb=swap_mb, disk_mb=disk_mb)
+        self.k: Kernel = make_kernel(mem_mb=mem_mb, swap_mb=swap_mb, disk_mb=disk_mb,
+                                     design=design)
         self.check_every = check_every
         self.events = 0
         self.ticks = 0
@@ -154,9 +157,16 @@ def value_for(pid: int, vpn: int, gen: int) -> int:
     return (pid * 0x9E3779B1 + vpn * 0x85EBCA77 + gen) & 0xFFFFFFFF
 
 
-def test_anonymous_swap_storm_twice_ram() -> None:
+#: (release, writeback, rmap): 2.6.7; 2.6.5 (pte chains, and the swap cache in
+#: mapping/index); rmap 10's anonmm.
+DESIGNS = [("2.6.7", "tags", "anon_vma"), ("2.6.5", "lists", "pte_chain"),
+           ("2.6.7", "tags", "anonmm")]
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_anonymous_swap_storm_twice_ram(design: tuple[str, str, str]) -> None:
     """Anonymous memory twice the RAM: written, then read back twice; the data survives."""
-    sim = Sim(mem_mb=2, swap_mb=8, check_every=64)
+    sim = Sim(mem_mb=2, swap_mb=8, check_every=64, design=design)
     k = sim.k
     nframes = k.mem_map.nframes
     npages = 2 * nframes
@@ -178,10 +188,12 @@ def test_anonymous_swap_storm_twice_ram() -> None:
     assert sim.checks > 50
 
 
-def test_fork_chain_of_100_shares_anon_pages_under_pressure() -> None:
+@pytest.mark.parametrize("design", DESIGNS)
+def test_fork_chain_of_100_shares_anon_pages_under_pressure(design: tuple[str, str, str]) -> None:
     """A chain of 100 descendants maps the parent's anonymous pages; memory pressure makes
-    reclaim unmap each shared page from all 101 address spaces through the anon_vma."""
-    sim = Sim(mem_mb=4, swap_mb=16, check_every=256)
+    reclaim unmap each shared page from all 101 address spaces through the reverse map (the
+    anon_vma's 101 vmas, the 101 ptes of the chain, the bundle's 101 mms)."""
+    sim = Sim(mem_mb=4, swap_mb=16, check_every=256, design=design)
     k = sim.k
     shared = 32
     root = sim.spawn("root")
@@ -220,16 +232,19 @@ WORKLOAD = st.lists(
 )
 
 
+@pytest.mark.parametrize("design", DESIGNS)
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(WORKLOAD)
-def test_random_workload_under_memory_pressure(ops: list[tuple[str, int, int]]) -> None:
+def test_random_workload_under_memory_pressure(
+    design: tuple[str, str, str], ops: list[tuple[str, int, int]]
+) -> None:
     """Random writes, reads, forks and exits over 200-page address spaces on a 1 MiB machine
-    (memory pressure from the start); every invariant after every event."""
+    (memory pressure from the start); every invariant after every event; each design."""
     from kernelmodel.exit import do_exit
 
-    sim = Sim(mem_mb=1, swap_mb=4, check_every=1)
+    sim = Sim(mem_mb=1, swap_mb=4, check_every=1, design=design)
     npages = 200
     tasks: list[Task] = []
     expected: dict[tuple[int, int], int] = {}

@@ -294,3 +294,47 @@ class SwapCacheMachine(RuleBasedStateMachine):
 
 TestSwapCache = SwapCacheMachine.TestCase
 TestSwapCache.settings = settings(max_examples=40, stateful_step_count=50, deadline=None)
+
+
+def test_the_2_6_5_swap_cache_keeps_its_entry_in_mapping_and_index() -> None:
+    """2.6.5 (pte chains): page->mapping = &swapper_space and page->index = the entry, no
+    page->private; the flag view of 2.6.5 has no swapcache bit; removal clears both."""
+    from kernelmodel.page import vl_flag_names
+    from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
+
+    k = make_kernel(design=("2.6.5", "lists", "pte_chain"))
+    assert vl_swapcache_by_mapping(k)
+    p = alloc_user_page(k)
+    assert not TestSetPageLocked(p)
+    assert add_to_swap(k, p) == 1
+    entry = p.index
+    assert p.mapping is k.swapper_space and p.private == 0
+    assert page_swp_entry(k, p) == entry and lookup_swap_cache(k, entry) is p
+    page_cache_release(k, p)  # lookup_swap_cache's reference
+    assert "swapcache" not in vl_flag_names(p.flags, "2.6.5")
+    assert "swapcache" in vl_flag_names(p.flags, "2.6.6")
+    assert check_swap(k) == []
+    from kernelmodel.restore import vl_kernel_from_state
+
+    state = k.to_state()
+    k2 = vl_kernel_from_state(state)  # mapping is a reference: restore re-links it
+    assert k2.mem_map.pages[p.pfn].mapping is k2.swapper_space
+    assert k2.to_state() == state and check_swap(k2) == []
+    before = slot_count(k, entry)
+    delete_from_swap_cache(k, p)
+    assert p.mapping is None and p.index == 0 and not PageSwapCache(p)
+    assert slot_count(k, entry) == before - 1
+    unlock_page(k, p)
+    page_cache_release(k, p)
+    assert check_swap(k) == []
+
+
+def test_other_profiles_keep_the_entry_in_private() -> None:
+    from kernelmodel.swapcache_fields import vl_swapcache_by_mapping
+
+    for design in (("2.6.6", "tags", "pte_chain"), ("2.6.5", "lists", "anon_vma"),
+                   ("2.6.7", "tags", "anonmm")):
+        k = make_kernel(design=design)
+        assert not vl_swapcache_by_mapping(k)
+        p, entry = swapcache_page(k)
+        assert p.mapping is None and entry != 0 and p.private == entry

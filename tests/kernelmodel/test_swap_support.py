@@ -64,10 +64,14 @@ def make_kernel(
     swap_mb: int = 8,
     swappiness: int = 60,
     start: bool = True,
+    design: tuple[str, str, str] = ("2.6.7", "tags", "anon_vma"),
 ) -> Kernel:
-    """Boot a kernel on a small machine with a swap area at the end of the disk."""
+    """Boot a kernel on a small machine with a swap area at the end of the disk; ``design``
+    is (release, writeback, rmap)."""
     machine = Machine(MachineConfig(mem_mb * MiB, disk_mb * MiB))
-    cfg = KernelConfig(swap_bytes=swap_mb * MiB, swappiness=swappiness)
+    release, writeback, rmap = design
+    cfg = KernelConfig(release=release, writeback=writeback, rmap=rmap,
+                       swap_bytes=swap_mb * MiB, swappiness=swappiness)
     k = Kernel.boot(machine, cfg)
     vl_fill_reclaim_fields(k)
     if start and k.kswapd.pid < 0:

@@ -6,6 +6,7 @@ stderr and no traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,10 +112,10 @@ def test_run_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str],
     assert lines[0].startswith(expected), lines[0]
 
 
-def test_profile_refusal_when_scenario_names_it(tmp_path: Path) -> None:
+def test_scenario_naming_a_design_runs_on_it(tmp_path: Path) -> None:
     p = _bad_file(tmp_path, "old.toml", 'kernel = {profile = "2.6.7", rmap = "anonmm"}\n'
                                         '[[tasks]]\nprogram = ["sync"]\n')
-    r = vmlab("run", p)
-    assert r.returncode == 2
-    assert r.stderr == ("vmlab run: kernel 2.6.7 with writeback=tags, rmap=anonmm is not "
-                        "available yet (rmap=anonmm is not implemented); use 2.6.7\n")
+    r = vmlab("run", p, "--json", str(tmp_path / "out.json"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["switches"]["rmap"] == "anonmm"

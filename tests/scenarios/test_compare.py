@@ -21,6 +21,7 @@ import pytest
 
 import scenarios.profiles as profiles
 from kernelmodel.bug import KernelBug
+from kernelmodel.mm_types import SIZEOF_ANONMM
 from scenarios import compare as cmp
 from scenarios.cli.main import main
 from scenarios.compare import (
@@ -312,6 +313,27 @@ def test_fork_workload_pte_chains_cost_far_more_memory_than_anon_vma() -> None:
     per_call_chains = cm["try_to_unmap_steps"] / cm["try_to_unmap_calls"]
     per_call_objrmap = am["try_to_unmap_steps"] / am["try_to_unmap_calls"]
     assert per_call_objrmap >= 2 * per_call_chains
+
+
+def test_fork_workload_anonmm_costs_an_anonmm_per_mm_and_walks_mms() -> None:
+    chains, anonmm, objrmap = _run("cmp-fork-rmap", Configuration("2.6.7", "tags", "pte_chain"),
+                                   Configuration("2.6.7", "tags", "anonmm"),
+                                   Configuration("2.6.7", "tags", "anon_vma"))
+    cm, mm, am = chains.metrics, anonmm.metrics, objrmap.metrics
+    # one struct anonmm per mm (parent and 16 children), nothing per page or vma
+    assert mm["rmap_bytes_peak"] == 17 * SIZEOF_ANONMM
+    assert cm["rmap_bytes_peak"] >= 100 * mm["rmap_bytes_peak"]
+    # the same pages were reclaimed in every design
+    assert cm["try_to_unmap_calls"] == mm["try_to_unmap_calls"] == am["try_to_unmap_calls"] > 0
+
+    def per_call(m: dict[str, int]) -> float:
+        return m["try_to_unmap_steps"] / m["try_to_unmap_calls"]
+
+    # anonmm tries the page's own mm first: a COWed copy is found at once, where anon_vma
+    # walks the family's vmas; it still visits mms that no longer map a shared page, which
+    # the per-pte chain never does
+    assert 1.5 * per_call(mm) <= per_call(am)
+    assert per_call(mm) >= per_call(cm)
 
 
 def test_parallel_writers_lists_against_tags() -> None:

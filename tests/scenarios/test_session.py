@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from scenarios import profiles
 from scenarios.expect import KNOWN_METRICS
 from scenarios.library import builtin_names, load_builtin
 from scenarios.loader import load_text
@@ -112,11 +113,14 @@ def test_stopping_and_resuming_does_not_change_the_run() -> None:
     assert stepped.events == straight.events
 
 
-def test_kernel_override() -> None:
+def test_kernel_override(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Session(load_text(SMALL), kernel="2.6.7")
     assert s.kernel_spec.profile == "2.6.7"
     old = Session(load_text(SMALL), kernel="2.6.5")
     assert (old.kernel_spec.writeback, old.kernel_spec.rmap) == ("lists", "pte_chain")
+    anonmm = Session(load_text('kernel = {profile = "2.6.7", rmap = "anonmm"}\n' + SMALL))
+    assert anonmm.kernel_spec.rmap == "anonmm"
+    monkeypatch.setattr(profiles, "AVAILABLE_RMAP", frozenset({"anon_vma", "pte_chain"}))
     with pytest.raises(SessionError, match=r"rmap=anonmm is not available yet"):
         Session(load_text('kernel = {profile = "2.6.7", rmap = "anonmm"}\n' + SMALL))
     with pytest.raises(SessionError, match=r'unknown kernel profile "2\.6\.9"'):

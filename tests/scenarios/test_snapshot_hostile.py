@@ -33,7 +33,7 @@ from scenarios import snapshot as snap
 from scenarios.cli.main import main
 from scenarios.loader import load_text
 from scenarios.session import Session
-from scenarios.snapshot import MAGIC, snapshot_bytes
+from scenarios.snapshot import MAGIC, SNAPSHOT_VERSION, snapshot_bytes
 from scenarios.state import state_hash
 
 FUZZ_TOML = """
@@ -320,7 +320,7 @@ def damaged_files(sources: list[bytes]) -> Iterator[tuple[str, bytes]]:
         yield "bit-flipped", _bit_flips(rng.choice(sources), rng)
     for magic in (b"VMLABSNQ", b"\x00" * 8, b"PK\x03\x04abc", b"vmlabsnp", MAGIC[::-1]):
         yield "wrong magic", magic + a[8:]
-    for version in (0, 2, 99, 2**31, 2**32 - 1):
+    for version in (0, SNAPSHOT_VERSION - 1, SNAPSHOT_VERSION + 1, 99, 2**31, 2**32 - 1):
         yield "version", a[:8] + struct.pack("<I", version) + a[12:]
     for item in _garbage(a, rng):
         yield "garbage", item

@@ -84,6 +84,42 @@ def test_anonymous_page_reverse_map_finds_both_forked_ptes(paused: Session) -> N
         assert BASE <= e.address < BASE + (256 << 10)
 
 
+def _shared_anon_page_under(rmap: str) -> tuple[Session, int]:
+    """The tiny scenario on the given reverse map, paused where the fork shares a page."""
+    from dataclasses import replace
+
+    from scenarios.library import load_scenario
+    from tests.tui.snapshot_app import TINY
+
+    sc = load_scenario(str(TINY))
+    s = Session(replace(sc, kernel=KernelSpec(profile="2.6.7", writeback="tags", rmap=rmap)))
+    SimDriver(s, Recorder(s.kernel, s.scenario.duration_ns)).step(PAUSED_AT)
+    k = s.kernel
+    for page in k.mem_map.pages:
+        if PageAnon(page) and page._mapcount == 2:
+            return s, page.pfn
+    raise AssertionError("the fork left no shared anonymous page")
+
+
+def test_anonmm_page_shows_its_bundle_at_one_address() -> None:
+    s, pfn = _shared_anon_page_under("anonmm")
+    k = s.kernel
+    info = page_info(k, pfn)
+    assert info.rmap_head.startswith("anonmm #") and "bundle of" in info.rmap_head
+    assert dict(info.fields)["mapping"].startswith("anonmm #")
+    assert info.role.startswith("anonymous memory at 0x")
+    mapped = [e for e in info.rmap if e.maps_page and e.pte >> 12 == pfn]
+    assert len(mapped) == 2 and len({e.address for e in mapped}) == 1
+
+
+def test_pte_chain_anonymous_page_has_no_mapping() -> None:
+    s, pfn = _shared_anon_page_under("pte_chain")
+    info = page_info(s.kernel, pfn)
+    assert dict(info.fields)["mapping"] == "NULL"
+    assert info.role == "anonymous memory (pte chains: page->mapping is NULL)"
+    assert info.rmap_head.startswith("pte_chain: ")
+
+
 def test_file_page_names_its_file_and_index(paused: Session) -> None:
     k = paused.kernel
     pfn = -1
