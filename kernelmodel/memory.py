@@ -51,7 +51,7 @@ from kernelmodel.mm_types import (
 )
 from kernelmodel.page import PageAnon, PageReserved, TestSetPageLocked, get_page
 from kernelmodel.page_alloc import GFP_HIGHUSER
-from kernelmodel.page_writeback import set_page_dirty
+from kernelmodel.page_writeback import vl_set_page_dirty_from_pte
 from kernelmodel.pagemap import unlock_page
 from kernelmodel.pgtable import (
     flush_tlb_mm,
@@ -617,7 +617,7 @@ def _zap_one(k: Kernel, ptep: int, pte: int) -> int:
     if PageReserved(page):
         return 0
     if pte_dirty(pte):
-        set_page_dirty(k, page)
+        vl_set_page_dirty_from_pte(k, page)
     if pte_young(pte) and page.mapping is not None and not PageAnon(page):
         mark_page_accessed(k, page)
     page_remove_rmap(k, page, ptep)

@@ -676,7 +676,7 @@ def filemap_sync(k: Kernel, mm: MmStruct, vma: VmArea, start: int, end: int) -> 
         The number of pages newly marked dirty.
     """
     from kernelmodel.page import PageReserved
-    from kernelmodel.page_writeback import set_page_dirty
+    from kernelmodel.page_writeback import vl_set_page_dirty_from_pte
     from kernelmodel.pgtable import (
         flush_tlb_page,
         flush_tlb_range,
@@ -695,7 +695,7 @@ def filemap_sync(k: Kernel, mm: MmStruct, vma: VmArea, start: int, end: int) -> 
             page = k.mem_map.pages[pte_pfn(mem.read_u32(ptep))]
             if not PageReserved(page) and ptep_test_and_clear_dirty(mem, ptep):
                 flush_tlb_page(k, mm.mm_id, addr)
-                set_page_dirty(k, page)
+                vl_set_page_dirty_from_pte(k, page)
                 n += 1
         addr += PAGE_SIZE
     flush_tlb_range(k, mm.mm_id, start, end)

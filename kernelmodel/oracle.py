@@ -16,7 +16,11 @@ The file half of the oracle:
     * fsync acknowledgements: a global write sequence number stamps every page change. An
       fsync that began at sequence S and completed acknowledges every page of the file whose
       last change is at or before S; after a power cut those pages must be on the disk unless
-      they changed again since (``vl_verify_durable``).
+      they changed again since (``vl_verify_durable``). A store through a shared mapping
+      is file data at once (the page cache frame holds it), but fsync does not look at ptes
+      (2.6.6's fsync does no msync): until the kernel moves the pte's dirty bit to the page
+      (msync's filemap_sync, zap at munmap/exit, try_to_unmap), the page is in
+      ``mmap_pending`` and no fsync acknowledges it.
 
 The memory half (process memory) is oracle_mm.py.
 
@@ -118,6 +122,8 @@ class OracleFile:
         pages: page index -> 4096 expected bytes, for pages changed since boot.
         page_seq: page index -> oracle sequence number of the page's last change.
         acked: page index -> the page_seq an fsync acknowledged for it.
+        mmap_pending: page index -> page_seq of a shared-mapping store whose pte dirty bit has
+            not reached the page yet (``oracle_pte_dirty_moved`` clears it).
     """
 
     def __init__(self, ino: int) -> None:
@@ -129,6 +135,7 @@ class OracleFile:
         self.pages: dict[int, bytes] = {}
         self.page_seq: dict[int, int] = {}
         self.acked: dict[int, int] = {}
+        self.mmap_pending: dict[int, int] = {}
 
     def expected(self, index: int) -> bytes:
         """The 4096 bytes page ``index`` must hold (zeros past the size)."""
@@ -149,6 +156,7 @@ class OracleFile:
             "page_data": [self.pages[i] for i in idx],
             "seq": [[i, s] for i, s in self.page_seq.items()],
             "acked": [[i, s] for i, s in self.acked.items()],
+            "mmap_pending": [[i, s] for i, s in self.mmap_pending.items()],
         }
 
     @staticmethod
@@ -170,6 +178,7 @@ class OracleFile:
             f.pages[index] = page
         f.page_seq = _pairs(state, "seq")
         f.acked = _pairs(state, "acked")
+        f.mmap_pending = _pairs(state, "mmap_pending")
         return f
 
 
@@ -277,8 +286,12 @@ def oracle_file_create(k: Kernel, ino: int, size: int, kind: int, seed: int) -> 
     f.pages.clear()
 
 
-def oracle_file_write(k: Kernel, ino: int, offset: int, data: bytes) -> None:
+def oracle_file_write(
+    k: Kernel, ino: int, offset: int, data: bytes, via_mmap: bool = False
+) -> None:
     """Record that ``data`` was written at byte ``offset`` of the file (size grows to cover it).
+
+    ``via_mmap``: a store through a shared mapping (its pages wait in ``mmap_pending``).
 
     Caller: the write path, in the same step that copies the bytes into the page cache.
     """
@@ -295,10 +308,23 @@ def oracle_file_write(k: Kernel, ino: int, offset: int, data: bytes) -> None:
         page[off : off + n] = data[src : src + n]
         f.pages[index] = bytes(page)
         _touch(o, f, index)
+        if via_mmap:
+            f.mmap_pending[index] = o.seq
         pos += n
         src += n
     if end > f.size:
         f.size = end
+
+
+def oracle_pte_dirty_moved(k: Kernel, ino: int, index: int) -> None:
+    """A pte's dirty bit reached page ``index`` of file ``ino`` (set_page_dirty from a pte):
+    the shared-mapping stores to it are now the page cache's to write back.
+
+    Caller: filemap_sync, zap_pte_range, try_to_unmap_one, when the pte was dirty.
+    """
+    f = k.oracle.files.get(ino)
+    if f is not None and f.mmap_pending:
+        f.mmap_pending.pop(index, None)
 
 
 def oracle_file_truncate(k: Kernel, ino: int, size: int) -> None:
@@ -318,6 +344,9 @@ def oracle_file_truncate(k: Kernel, ino: int, size: int) -> None:
         for index in list(f.page_seq) + list(f.acked):
             if index >= first_gone:
                 _touch(o, f, index)
+        for index in list(f.mmap_pending):
+            if index >= first_gone:
+                del f.mmap_pending[index]
         partial = size & (PAGE_SIZE - 1)
         if partial:
             last = size >> PAGE_SHIFT
@@ -384,7 +413,8 @@ def oracle_fsync_begin(k: Kernel, ino: int) -> int:
 def oracle_fsync_acked(k: Kernel, ino: int, token: int) -> None:
     """The fsync that began with ``token`` returned success: its pages are acknowledged.
 
-    Every page of the file whose last change is at or before the token is promised durable.
+    Every page of the file whose last change is at or before the token is promised durable,
+    except pages with shared-mapping stores fsync cannot see (``mmap_pending``).
     """
     f = k.oracle.files.get(ino)
     if f is None:
@@ -393,7 +423,7 @@ def oracle_fsync_acked(k: Kernel, ino: int, token: int) -> None:
     index = 0
     while index < size_pages:
         seq = f.page_seq.get(index, 0)
-        if seq <= token:
+        if seq <= token and index not in f.mmap_pending:
             f.acked[index] = seq
         index += 1
 

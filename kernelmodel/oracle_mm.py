@@ -316,7 +316,7 @@ def _file_store(k: Kernel, o: VlMmOracle, vma: VmArea, vaddr: int, data: bytes) 
     if n <= 0:
         return
     o.file_stores += 1
-    oracle_file_write(k, vma.vm_file, offset, data[:n])
+    oracle_file_write(k, vma.vm_file, offset, data[:n], True)
 
 
 # ---- fork, munmap, exit -------------------------------------------------------------------------

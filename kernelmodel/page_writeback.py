@@ -197,6 +197,22 @@ def set_page_dirty(k: Kernel, page: Page) -> int:
     return _set_page_dirty_nobuffers(k, page)
 
 
+def vl_set_page_dirty_from_pte(k: Kernel, page: Page) -> int:
+    """set_page_dirty(page) for a dirty pte being cleared (zap_pte_range, try_to_unmap_one,
+    filemap_sync): the kernel calls set_page_dirty there; the model also tells the data oracle
+    that the shared-mapping stores to a file page are now the page cache's to write.
+
+    Returns:
+        set_page_dirty's value.
+    """
+    from kernelmodel.oracle import oracle_pte_dirty_moved
+
+    mapping = page_mapping(page)
+    if mapping is not None:
+        oracle_pte_dirty_moved(k, mapping.host, page.index)
+    return set_page_dirty(k, page)
+
+
 def redirty_page_for_writepage(k: Kernel, wbc: WritebackControl, page: Page) -> int:
     """redirty_page_for_writepage(wbc, page) (2.6.6-rc3, "writeback livelock fix").
 

@@ -68,7 +68,7 @@ from kernelmodel.page import (
     TestClearPageReferenced,
     page_count,
 )
-from kernelmodel.page_writeback import set_page_dirty
+from kernelmodel.page_writeback import vl_set_page_dirty_from_pte
 from kernelmodel.pgtable import (
     pte_dirty,
     pte_offset_map,
@@ -483,7 +483,7 @@ def vl_unmap_one(k: Kernel, page: Page, mm: MmStruct, address: int, ptep: int) -
     mapcount and the page reference the pte held."""
     pteval = ptep_clear_flush(k, mm.mm_id, address, ptep)
     if pte_dirty(pteval):
-        set_page_dirty(k, page)
+        vl_set_page_dirty_from_pte(k, page)
     if PageAnon(page):
         entry = page_swp_entry(k, page)
         bug_on(not PageSwapCache(page), "try_to_unmap_one: anon page not in swap cache")

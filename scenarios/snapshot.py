@@ -123,7 +123,9 @@ def _migrate_1_to_2(doc: dict[str, object]) -> dict[str, object]:
     * pte-chain kernels (2.6.5, 2.6.6) no longer keep anon_vmas beside the chains: anonymous
       pages of 2.6.6 have a NULL ``mapping``, so the anon_vmas and every vma's link to one go;
     * the 2.6.5 profile keeps a swap-cache page's entry in ``index`` (with ``mapping`` =
-      swapper_space, a reference re-linked on restore), not in ``private``.
+      swapper_space, a reference re-linked on restore), not in ``private``;
+    * the file oracle keeps ``mmap_pending`` per file (shared-mapping stores fsync cannot
+      see yet); version 1 did not track them, so every file starts with none.
 
     The old state must match its hash first (a migration never launders a damaged file);
     the new hash is computed over the new state.
@@ -142,6 +144,8 @@ def _migrate_1_to_2(doc: dict[str, object]) -> dict[str, object]:
             for pfn in state["swapper_space"]["pfns"]:
                 mem_map["index"][pfn] = mem_map["private"][pfn]
                 mem_map["private"][pfn] = 0
+    for f in state["oracle"]["files"]:
+        f["mmap_pending"] = []
     out = dict(doc)
     out["version"] = 2
     out["state_hash"] = state_digest(state)

@@ -133,8 +133,9 @@ def test_older_version_goes_through_the_registered_migration(
 
 def _as_version_one(data: bytes) -> tuple[bytes, str]:
     """A current 2.6.5 snapshot rewritten as format 1 wrote it: swap-cache entries in
-    ``private`` and an anon_vma per anonymous vma beside the pte chains, with format 1's own
-    state hash. Returns it and the current file's state hash."""
+    ``private``, an anon_vma per anonymous vma beside the pte chains and no ``mmap_pending``
+    in the file oracle, with format 1's own state hash. Returns it and the current file's
+    state hash."""
     doc = read_snapshot_bytes(data, "x")
     state = doc["state"]
     assert isinstance(state, dict) and state["cfg"]["release"] == "2.6.5"
@@ -152,6 +153,8 @@ def _as_version_one(data: bytes) -> tuple[bytes, str]:
         vma["anon_vma"] = 100 + i
     mm["anon_vmas"] = [{"anon_vma_id": 100 + i, "head": [v["vma_id"]]}
                        for i, v in enumerate(anon)]
+    for f in state["oracle"]["files"]:
+        assert f.pop("mmap_pending") == [], "a file the version-1 oracle could not express"
     old = {**doc, "version": 1, "state_hash": snap.state_digest(state)}
     return _encode(old, 1), str(doc["state_hash"])
 
