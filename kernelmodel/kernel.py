@@ -27,6 +27,7 @@ atomic, and a step that would sleep returns KOP_BLOCKED instead.
 
 from __future__ import annotations
 
+from array import array
 from typing import Final
 
 from kernelmodel.bio import Bio, bio_endio_request
@@ -37,7 +38,12 @@ from kernelmodel.memory import do_page_fault
 from kernelmodel.mm_types import VlMmRegistry
 from kernelmodel.oom_kill import OomState, vl_oom_kill_pending
 from kernelmodel.oracle import Oracle
-from kernelmodel.oracle_mm import VlMmOracle, oracle_note_load_mismatch, oracle_note_store
+from kernelmodel.oracle_mm import (
+    VlMmOracle,
+    oracle_note_load_mismatch,
+    oracle_note_store,
+    oracle_note_store_run,
+)
 from kernelmodel.page import MemMap, Page, SetPageReserved
 from kernelmodel.page_alloc import GFP_KERNEL, PageAllocator, alloc_page, vl_boot
 from kernelmodel.pgtable import vl_switch_mm
@@ -589,6 +595,9 @@ class Kernel(TrapHandler, IrqHandler):
 
     def note_store(self, ctx: CpuContext, vaddr: int, value: int) -> None:
         oracle_note_store(self, self.current_task(), vaddr, value)
+
+    def note_store_run(self, ctx: CpuContext, vaddr: int, stride: int, values: array[int]) -> None:
+        oracle_note_store_run(self, self.current_task(), vaddr, stride, values)
 
     def note_load(self, ctx: CpuContext, vaddr: int, expected: int, got: int) -> None:
         oracle_note_load_mismatch(self, self.current_task(), vaddr, expected, got)

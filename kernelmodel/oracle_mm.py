@@ -4,9 +4,12 @@ counterpart; the model's ground truth, never read by kernel code to make a decis
 The CPU reports every completed user store (``oracle_note_store``). The oracle keeps, per mm,
 the expected contents of each private page that was ever stored to (anonymous memory and
 private file pages after their copy-on-write) as 1024 u32 words, keyed by virtual page
-number. Stores into shared file mappings are file data: they go to the file oracle
-(oracle.py: ``oracle_file_write``), bytes past the end of the file excepted (they are not file
-data).
+number. The words are an ``array('I')`` in host byte order (one 4 KiB buffer, not a list of
+int objects: cheap to copy, serialise and compare, and invisible to the cyclic garbage
+collector); ``to_bytes`` gives the little-endian form on every host.
+
+Stores into shared file mappings are file data: they go to the file oracle (oracle.py:
+``oracle_file_write``), bytes past the end of the file excepted (they are not file data).
 
 fork copies an mm's table of pages, not the pages: both mms share each ``VlOraclePage`` with a
 reference count, and the first store through either copies it (copy-on-write, like the
@@ -25,7 +28,8 @@ Invariants:
 
 from __future__ import annotations
 
-import struct
+import sys
+from array import array
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.mm_types import VM_SHARED, MmStruct, VmArea
@@ -45,22 +49,48 @@ if TYPE_CHECKING:
 WORDS_PER_PAGE: Final = 1024
 #: How many problem descriptions verification keeps in ``log``.
 LOG_MAX: Final = 64
-_PACK: Final = struct.Struct("<1024I")
 _ZERO_PAGE_BYTES: Final = bytes(PAGE_SIZE)
+#: Host words are big-endian: pages are byte-swapped on their way to and from bytes.
+HOST_BIG_ENDIAN: Final = sys.byteorder == "big"
+if array("I").itemsize != 4:  # pragma: no cover - every supported platform has 4-byte ints
+    raise ImportError("oracle_mm: array('I') items are not 4 bytes on this platform")
+
+
+def vl_words_from_bytes(raw: bytes, swap: bool = HOST_BIG_ENDIAN) -> array[int]:
+    """The 1024 u32 words of a page given as 4096 little-endian bytes.
+
+    Args:
+        raw: the page's bytes (PAGE_SIZE of them).
+        swap: byte-swap the words (the host is big-endian); a parameter so that both paths
+            can be tested on any host.
+    """
+    words = array("I", raw)
+    if swap:
+        words.byteswap()
+    return words
+
+
+def vl_words_to_bytes(words: array[int], swap: bool = HOST_BIG_ENDIAN) -> bytes:
+    """The page ``words`` as 4096 little-endian bytes (``swap`` as in vl_words_from_bytes)."""
+    if swap:
+        swapped = array("I", words)
+        swapped.byteswap()
+        return swapped.tobytes()
+    return words.tobytes()
 
 
 @final
 class VlOraclePage:
     """The expected contents of one private user page, shared copy-on-write across fork."""
 
-    def __init__(self, page_id: int, words: list[int]) -> None:
+    def __init__(self, page_id: int, words: array[int]) -> None:
         self.page_id: int = page_id
-        self.words: list[int] = words
+        self.words: array[int] = words
         self.refs: int = 1
 
     def to_bytes(self) -> bytes:
         """The page as 4096 little-endian bytes."""
-        return _PACK.pack(*self.words)
+        return vl_words_to_bytes(self.words)
 
 
 @final
@@ -94,7 +124,7 @@ class VlMmOracle:
         self.hot_vpn = -1
         self.hot_page = None
 
-    def new_page(self, words: list[int]) -> VlOraclePage:
+    def new_page(self, words: array[int]) -> VlOraclePage:
         p = VlOraclePage(self.next_page_id, words)
         self.next_page_id += 1
         return p
@@ -142,7 +172,7 @@ class VlMmOracle:
             raw = data[i]
             if not isinstance(pid, int) or not isinstance(raw, bytes) or len(raw) != PAGE_SIZE:
                 raise ValueError("mm oracle state: bad page entry")
-            page = VlOraclePage(pid, list(_PACK.unpack(raw)))
+            page = VlOraclePage(pid, vl_words_from_bytes(raw))
             page.refs = 0
             by_id[pid] = page
         for flat in _list(state, "tables"):
@@ -230,6 +260,50 @@ def oracle_note_store(k: Kernel, task: Task, vaddr: int, value: int) -> None:
         i += 1
 
 
+def oracle_note_store_run(
+    k: Kernel, task: Task, vaddr: int, stride: int, values: array[int]
+) -> None:
+    """``len(values)`` user stores of one touch run in one page, the i-th at
+    ``vaddr + i * stride``: what as many oracle_note_store calls record, with one lookup and
+    one slice copy once the page is the mm's own.
+
+    Caller: the kernel's note_store_run trap hook; ``vaddr`` and ``stride`` are multiples of 4.
+    """
+    o = k.mm_oracle
+    n = len(values)
+    if n == 0:
+        return
+    vpn = vaddr >> PAGE_SHIFT
+    mm_id = task.mm_id
+    page = o.hot_page
+    if page is None or o.hot_vpn != vpn or o.hot_mm != mm_id:
+        table = o.mms.get(mm_id)
+        page = table.get(vpn) if table is not None else None
+    done = 0
+    if page is None or page.refs != 1:
+        # the first store makes the mm's own copy (or is file data: then store one by one)
+        oracle_note_store(k, task, vaddr, values[0])
+        done = 1
+        table = o.mms.get(mm_id)
+        page = table.get(vpn) if table is not None else None
+        if page is None or page.refs != 1:
+            v = vaddr + stride
+            while done < n:
+                oracle_note_store(k, task, v, values[done])
+                v += stride
+                done += 1
+            return
+    if done == n:
+        return
+    step = stride >> 2
+    first = ((vaddr & 0xFFF) >> 2) + done * step
+    page.words[first : first + (n - done - 1) * step + 1 : step] = values[done:]
+    o.stores += n - done
+    o.hot_mm = mm_id
+    o.hot_vpn = vpn
+    o.hot_page = page
+
+
 def oracle_note_load_mismatch(k: Kernel, task: Task, vaddr: int, expected: int, got: int) -> None:
     """A checked user load read ``got`` where the program expected ``expected``."""
     o = k.mm_oracle
@@ -264,18 +338,18 @@ def _private_page(k: Kernel, o: VlMmOracle, mm_id: int, vma: VmArea, vpn: int) -
         table[vpn] = page
     elif page.refs > 1:
         page.refs -= 1
-        page = o.new_page(list(page.words))
+        page = o.new_page(array("I", page.words))
         table[vpn] = page
     return page
 
 
-def _initial_words(k: Kernel, vma: VmArea, vpn: int) -> list[int]:
+def _initial_words(k: Kernel, vma: VmArea, vpn: int) -> array[int]:
     if vma.vm_file < 0:
-        return [0] * WORDS_PER_PAGE
+        return array("I", _ZERO_PAGE_BYTES)
     from kernelmodel.oracle import oracle_file_expected
 
     index = vpn - (vma.vm_start >> PAGE_SHIFT) + vma.vm_pgoff
-    return list(_PACK.unpack(oracle_file_expected(k, vma.vm_file, index)))
+    return vl_words_from_bytes(oracle_file_expected(k, vma.vm_file, index))
 
 
 def _store_word(k: Kernel, o: VlMmOracle, mm_id: int, vaddr: int, value: int) -> None:

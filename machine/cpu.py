@@ -322,7 +322,7 @@ class Cpu:
         trap: TrapHandler,
     ) -> None:
         """Store the stamps of ``n`` accesses from ``vaddr`` (frame address ``paddr``) and
-        report each store, in order.
+        report them (note_store, or note_store_run for a run of several).
 
         Caller: the run lies in one page, ``paddr`` is 4-aligned and ``stride % 4 == 0``
         when ``n > 1``.
@@ -342,13 +342,9 @@ class Cpu:
             i += 1
         step = stride >> 2
         first = paddr >> 2
-        words[first : first + (n - 1) * step + 1 : step] = array("I", values)
-        v = vaddr
-        i = 0
-        while i < n:
-            trap.note_store(ctx, v, (stamp ^ v) & _WORD_MASK)
-            v += stride
-            i += 1
+        run = array("I", values)
+        words[first : first + (n - 1) * step + 1 : step] = run
+        trap.note_store_run(ctx, vaddr, stride, run)
 
     def _op_store(self, ctx: CpuContext, insn: Insn, trap: TrapHandler) -> int:
         """OP_STORE: store the u32 b at vaddr a."""

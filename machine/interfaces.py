@@ -6,6 +6,7 @@ implements them, as an operating system installs its IDT entries.
 
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING, Final
 
 from mypy_extensions import trait
@@ -48,6 +49,14 @@ class TrapHandler:
 
     def note_store(self, ctx: CpuContext, vaddr: int, value: int) -> None:
         """A user store of the 32-bit ``value`` at ``vaddr`` completed (feeds the data oracle)."""
+        raise NotImplementedError
+
+    def note_store_run(self, ctx: CpuContext, vaddr: int, stride: int, values: array[int]) -> None:
+        """``len(values)`` user stores completed in one page, the i-th of ``values[i]`` at
+        ``vaddr + i * stride`` (a touch run; the same as that many note_store calls, in order).
+
+        Caller: ``vaddr`` and ``stride`` are multiples of 4 and the run stays in one page.
+        """
         raise NotImplementedError
 
     def note_load(self, ctx: CpuContext, vaddr: int, expected: int, got: int) -> None:

@@ -155,18 +155,34 @@ class PhysicalMemory:
     # ---- state --------------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, object]:
-        """Sparse state: the pfns of the non-zero frames (LE u32 bytes) and their bytes."""
+        """Sparse state: the pfns of the non-zero frames (LE u32 bytes) and their bytes.
+
+        Runs of consecutive non-zero frames are copied once, straight into the result.
+        """
         pfns = bytearray()
-        chunks: list[bytes] = []
+        view = memoryview(self.mem)
+        runs: list[memoryview] = []
         mem = self.mem
+        start = -1
         pfn = 0
         while pfn < self.nframes:
             off = pfn << PAGE_SHIFT
-            if not mem.startswith(_ZERO_FRAME, off):
+            if mem.startswith(_ZERO_FRAME, off):
+                if start >= 0:
+                    runs.append(view[start << PAGE_SHIFT : off])
+                    start = -1
+            else:
                 pfns += pfn.to_bytes(4, "little")
-                chunks.append(bytes(mem[off : off + PAGE_SIZE]))
+                if start < 0:
+                    start = pfn
             pfn += 1
-        return {"nframes": self.nframes, "pfns": bytes(pfns), "data": b"".join(chunks)}
+        if start >= 0:
+            runs.append(view[start << PAGE_SHIFT : self.nframes << PAGE_SHIFT])
+        data = b"".join(runs)
+        for run in runs:
+            run.release()
+        view.release()
+        return {"nframes": self.nframes, "pfns": bytes(pfns), "data": data}
 
     @staticmethod
     def from_state(state: dict[str, object]) -> PhysicalMemory:
@@ -186,14 +202,23 @@ class PhysicalMemory:
         if len(data) != count * PAGE_SIZE:
             raise ValueError(f"physmem state: {len(data)} data bytes for {count} frames")
         pm = PhysicalMemory(nframes)
+        src = memoryview(data)
         i = 0
         while i < count:
+            # a run of consecutive pfns is one copy
             pfn = int.from_bytes(pfns[i * 4 : i * 4 + 4], "little")
             if pfn >= nframes:
                 raise ValueError(f"physmem state: frame {pfn} beyond {nframes} frames")
+            n = 1
+            while i + n < count and \
+                    int.from_bytes(pfns[(i + n) * 4 : (i + n) * 4 + 4], "little") == pfn + n:
+                n += 1
+            if pfn + n > nframes:
+                raise ValueError(f"physmem state: frame {pfn + n - 1} beyond {nframes} frames")
             off = pfn << PAGE_SHIFT
-            pm.mem[off : off + PAGE_SIZE] = data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
-            i += 1
+            pm.mem[off : off + n * PAGE_SIZE] = src[i * PAGE_SIZE : (i + n) * PAGE_SIZE]
+            i += n
+        src.release()
         return pm
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ Behaviour:
 
 from __future__ import annotations
 
+from array import array
 from typing import Final, final
 
 from machine.bench_support import VL_USER_RW, vl_pte_addr, vl_set_pte
@@ -128,6 +129,12 @@ class VlFakeTrap(TrapHandler):
         self.store_count += 1
         if self.record_stores:
             self.stores.append((vaddr, value))
+
+    def note_store_run(self, ctx: CpuContext, vaddr: int, stride: int, values: array[int]) -> None:
+        v = vaddr
+        for value in values:
+            self.note_store(ctx, v, value)
+            v += stride
 
     def note_load(self, ctx: CpuContext, vaddr: int, expected: int, got: int) -> None:
         self.mismatches.append((vaddr, expected, got))

@@ -25,9 +25,10 @@ per object): ext 1 a list of ints (a width byte 1/2/4/8, then little-endian sign
 ext 2 a list of short byte strings of one length (u32 length, then the strings back to
 back), ext 3 a list of equal-length int lists (a row-length byte, then an ext-1 body of the
 rows flattened). Decoding turns them back into lists, so the state is hashed exactly as
-``vmlab run`` hashes it. Writing walks the state once (``_Writer``): the plain msgpack goes to
-SHA-256 piece by piece and the encoded pieces to the compressor, and the large byte strings
-(RAM frames, disk chunks, oracle pages) are never copied.
+``vmlab run`` hashes it. Writing walks the state once (``_Writer``) into two lists of pieces,
+the plain msgpack and the encoding; SHA-256 of the plain pieces runs on a second thread while
+the encoded pieces go to the compressor (the state hash, which ends the payload, is compressed
+last), and the large byte strings (RAM frames, disk chunks, oracle pages) are never copied.
 
 Reading trusts nothing (TOOLING.md §4.2): the magic and version are checked first; a newer
 version is refused, naming the version needed; the zstd frame must declare its size, stay
@@ -58,6 +59,7 @@ import json
 import os
 import struct
 import sys
+import threading
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,6 +107,9 @@ MAX_RATIO: Final = 8192
 MIN_PAYLOAD_CAP: Final = 32 << 20
 #: The decompressed payload is never larger than this.
 MAX_PAYLOAD_BYTES: Final = 16 << 30
+
+#: Hex digits of a state hash (SHA-256).
+_DIGEST_CHARS: Final = 64
 
 #: Top-level keys of the snapshot map, in order.
 TOP_KEYS: Final = ("format", "version", "vmlab_version", "scenario", "session", "state",
@@ -311,7 +316,8 @@ class _Writer:
     """Packs a tree in one walk into two forms at once, without building either whole.
 
     * the plain msgpack of ``msgpack.packb(tree, use_bin_type=True)``, fed to SHA-256 while
-      ``hashing``: the state hash of scenarios.state, computed piece by piece;
+      ``hashing``: the state hash of scenarios.state, computed piece by piece (or, with
+      ``defer_hash``, kept as a list of pieces in ``plain`` for ``hash_deferred``);
     * the snapshot's encoding (long homogeneous lists as columnar ext types), kept as a list
       of pieces for the compressor while ``encoding``.
 
@@ -319,16 +325,21 @@ class _Writer:
     copied. Containers are walked iteratively; lists of plain values are packed by msgpack.
     """
 
-    def __init__(self, hashing: bool, encoding: bool) -> None:
+    def __init__(self, hashing: bool, encoding: bool, defer_hash: bool = False) -> None:
         self.hashing = hashing
         self.encoding = encoding
+        self.defer_hash = defer_hash
         self.sha = hashlib.sha256()
+        self.plain: list[bytes] = []
         self.pieces: list[bytes] = []
         self.size = 0
 
     def _out(self, plain: bytes, encoded: bytes | None = None) -> None:
         if self.hashing:
-            self.sha.update(plain)
+            if self.defer_hash:
+                self.plain.append(plain)
+            else:
+                self.sha.update(plain)
         if self.encoding:
             piece = plain if encoded is None else encoded
             self.pieces.append(piece)
@@ -371,6 +382,9 @@ class _Writer:
                   stack: list[tuple[list[object], int]]) -> None:
         types = set(map(type, v))
         big = bytes in types and max(len(x) for x in v if type(x) is bytes) >= _BIG_BYTES
+        if big and len(types) == 1:
+            self._pages(v)  # type: ignore[arg-type]
+            return
         if big or not types <= _SCALAR_TYPES:
             # containers, or pages of bytes: walk the items (large strings are not copied)
             ext = None if big or not self.encoding else _columnize(v)
@@ -385,6 +399,35 @@ class _Writer:
             self._out(plain, msgpack.packb(ext, use_bin_type=True))
         else:
             self._out(msgpack.packb(v, use_bin_type=True))
+
+    def _pages(self, v: list[bytes] | tuple[bytes, ...]) -> None:
+        """A list of byte strings, some large (RAM frames, oracle pages): each item is its
+        bin header and its bytes, the same in both forms (such lists are never columnar)."""
+        self._out(_array_header(len(v)))
+        update = self.plain.append if self.defer_hash else self.sha.update
+        append = self.pieces.append
+        hashing = self.hashing
+        encoding = self.encoding
+        size = 0
+        for item in v:
+            head = _bin_header(len(item))
+            if hashing:
+                update(head)
+                update(item)
+            if encoding:
+                append(head)
+                append(item)
+            size += len(head) + len(item)
+        if encoding:
+            self.size += size
+
+    def hash_deferred(self) -> None:
+        """Feed the pieces kept by ``defer_hash`` to SHA-256 (run on a second thread while
+        the compressor works: both release the GIL on large pieces)."""
+        update = self.sha.update
+        for piece in self.plain:
+            update(piece)
+        self.plain = []
 
     def digest(self) -> str:
         return self.sha.hexdigest()
@@ -603,7 +646,7 @@ def _build(session: Session) -> tuple[bytes, str]:
     """The snapshot file of ``session`` and its state hash (one walk over the state)."""
     from scenarios.cli.version import vmlab_version
 
-    w = _Writer(hashing=False, encoding=True)
+    w = _Writer(hashing=False, encoding=True, defer_hash=True)
     w.raw(_map_header(len(TOP_KEYS)))
     head: dict[str, object] = {
         "format": FORMAT_NAME,
@@ -627,21 +670,39 @@ def _build(session: Session) -> tuple[bytes, str]:
         if enabled:
             gc.enable()
     w.hashing = False
+    # The hash (SHA-256) and the compressor each take about as long; the hash runs on a
+    # second thread meanwhile. The state hash ends the payload (its length is fixed), so
+    # everything before it is compressed first.
+    tail = msgpack.packb("state_hash")
+    cobj = _compressor(w.size + len(tail) + len(msgpack.packb("0" * _DIGEST_CHARS)))
+    hasher = threading.Thread(target=w.hash_deferred, name="snapshot-hash")
+    hasher.start()
+    try:
+        out = [cobj.compress(piece) for piece in w.pieces]
+    finally:
+        hasher.join()
     digest = w.digest()
-    w.raw(msgpack.packb("state_hash"))
-    w.value(digest)
-    return _HEADER.pack(MAGIC, SNAPSHOT_VERSION) + _compress_pieces(w.pieces, w.size), digest
+    if len(digest) != _DIGEST_CHARS:  # pragma: no cover - SHA-256 has 64 hex digits
+        raise SnapshotError(f"state hash {digest!r} is not {_DIGEST_CHARS} characters")
+    out.append(cobj.compress(tail + msgpack.packb(digest)))
+    out.append(cobj.flush())
+    return _HEADER.pack(MAGIC, SNAPSHOT_VERSION) + b"".join(out), digest
 
 
-def _compress_pieces(pieces: list[bytes], size: int) -> bytes:
-    """One zstd frame over the pieces back to back: level 3 with a 128 MiB window, the content
-    size and a checksum. Long-distance matching (it finds the same page in RAM, on disk and in
-    the oracle) is used up to LDM_MAX_BYTES, where it costs little."""
+def _compressor(size: int) -> zstandard.ZstdCompressionObj:
+    """A zstd compressor for one frame of ``size`` bytes: level 3 with a 128 MiB window, the
+    content size and a checksum. Long-distance matching (it finds the same page in RAM, on
+    disk and in the oracle) is used up to LDM_MAX_BYTES, where it costs little."""
     params = zstandard.ZstdCompressionParameters.from_level(
         ZSTD_LEVEL, window_log=ZSTD_WINDOW_LOG, enable_ldm=size <= LDM_MAX_BYTES,
         write_checksum=1, write_content_size=1, threads=0,
     )
-    cobj = zstandard.ZstdCompressor(compression_params=params).compressobj(size=size)
+    return zstandard.ZstdCompressor(compression_params=params).compressobj(size=size)
+
+
+def _compress_pieces(pieces: list[bytes], size: int) -> bytes:
+    """One zstd frame (``_compressor``) over the pieces back to back."""
+    cobj = _compressor(size)
     out = [cobj.compress(piece) for piece in pieces]
     out.append(cobj.flush())
     return b"".join(out)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+from array import array
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mm_support import access, load, make_kernel, mm_of, new_task
@@ -11,9 +14,12 @@ from kernelmodel.kernel import Kernel
 from kernelmodel.mmap import do_mmap_pgoff, do_munmap
 from kernelmodel.oracle_mm import (
     VlMmOracle,
+    VlOraclePage,
     oracle_note_store,
     vl_oracle_fork,
     vl_verify_memory,
+    vl_words_from_bytes,
+    vl_words_to_bytes,
 )
 from kernelmodel.pgtable import pte_pfn, vl_read_pte
 from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
@@ -139,3 +145,52 @@ def test_note_store_outside_any_vma_is_ignored() -> None:
     k, t = _setup()
     oracle_note_store(k, t, 0x10000000, 5)
     assert k.mm_oracle.mms.get(t.mm_id, {}) == {}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 0xFFFFFFFF), min_size=1024, max_size=1024))
+def test_page_bytes_are_little_endian_on_every_host(words: list[int]) -> None:
+    """A page serialises as 1024 little-endian u32 on any host: the host-order path and the
+    byte-swapping path (what a big-endian host takes) both give the same bytes back."""
+    le = struct.pack("<1024I", *words)
+    page = VlOraclePage(1, vl_words_from_bytes(le))
+    assert page.words.tolist() == words and page.to_bytes() == le
+    # the other host order: words held byte-swapped, swapped again on the way out and in
+    swapped = array("I", words)
+    swapped.byteswap()
+    assert vl_words_to_bytes(swapped, swap=True) == vl_words_to_bytes(page.words, swap=False)
+    assert vl_words_from_bytes(le, swap=True) == swapped
+    assert vl_words_to_bytes(vl_words_from_bytes(le, swap=True), swap=True) == le
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 1023), st.sampled_from([4, 8, 12, 64]),
+                          st.integers(1, 64), st.integers(0, 0xFFFFFFFF), st.booleans()),
+                min_size=1, max_size=12))
+def test_a_store_run_records_what_single_stores_record(
+    runs: list[tuple[int, int, int, int, int, bool]]
+) -> None:
+    """oracle_note_store_run (the CPU's touch runs) against one oracle_note_store per word,
+    across fresh pages, pages shared with a forked child (copy-on-write) and reused pages."""
+    from kernelmodel.oracle_mm import oracle_note_store_run
+
+    def build() -> tuple[Kernel, Task, Task]:
+        k, t = _setup()
+        mm = mm_of(k, t)
+        child = dup_mm(k, mm)
+        assert child is not None
+        vl_oracle_fork(k, mm.mm_id, child.mm_id)
+        c = new_task(k, "c")
+        c.mm_id = child.mm_id
+        return k, t, c
+
+    ka, ta, ca = build()
+    kb, tb, cb = build()
+    for page, word, stride, n, stamp, in_child in runs:
+        n = min(n, (1024 - word - 1) * 4 // stride + 1)
+        vaddr = BASE + (page << 12) + 4 * word
+        values = array("I", [(stamp + 7 * i) & 0xFFFFFFFF for i in range(n)])
+        oracle_note_store_run(ka, ca if in_child else ta, vaddr, stride, values)
+        for i in range(n):
+            oracle_note_store(kb, cb if in_child else tb, vaddr + i * stride, values[i])
+    assert ka.mm_oracle.to_state() == kb.mm_oracle.to_state()

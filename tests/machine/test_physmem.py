@@ -133,6 +133,25 @@ def test_state_is_sparse_and_round_trips() -> None:
     assert again.read_u32(2 * PAGE_SIZE + 8) == 0xDEADBEEF
 
 
+def test_state_runs_of_frames_keep_pfn_order() -> None:
+    """Consecutive non-zero frames are copied as one run; gaps and the last frame too."""
+    pm = PhysicalMemory(NFRAMES)
+    want = [0, 1, NFRAMES - 1]  # a run of two, a gap, the last frame
+    for pfn in want:
+        pm.fill_frame(pfn, pfn + 1)
+    state = pm.to_state()
+    assert state["pfns"] == b"".join(p.to_bytes(4, "little") for p in want)
+    assert state["data"] == b"".join(bytes([p + 1]) * PAGE_SIZE for p in want)
+    again = PhysicalMemory.from_state(state)
+    assert again.mem == pm.mem and again.to_state() == state
+
+
+def test_from_state_rejects_a_run_past_the_end() -> None:
+    pfns = (NFRAMES - 1).to_bytes(4, "little") + NFRAMES.to_bytes(4, "little")
+    with pytest.raises(ValueError):
+        PhysicalMemory.from_state({"nframes": NFRAMES, "pfns": pfns, "data": bytes(2 * PAGE_SIZE)})
+
+
 def test_from_state_rejects_bad_input() -> None:
     with pytest.raises(ValueError):
         PhysicalMemory.from_state({"nframes": 2, "pfns": b"\x00\x00\x00", "data": b""})

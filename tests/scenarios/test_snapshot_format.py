@@ -243,6 +243,8 @@ def test_large_byte_strings_and_headers_hash_like_msgpack() -> None:
         "many": {f"k{i}": i for i in range(70_000)}, "list": list(range(70_000)),
         "nested": [[i, "s"] for i in range(20)], "tuple": (1, 2, (3, 4)),
         "empty": {}, "none": [], "long": bytes(70_000),
+        # a list of byte strings only, some large (as RAM frames and oracle pages are)
+        "pages": [big, big, b"", bytes(300), bytes(70_000), big], "page_tuple": (big, b"y"),
     }
     plain = msgpack.packb(tree, use_bin_type=True)
     assert snap.state_digest(tree) == hashlib.sha256(plain).hexdigest()
