@@ -99,6 +99,29 @@ def _ints(state: dict[str, object], key: str) -> list[int]:
     return out
 
 
+def vl_pfn_id_pairs(value: object, nframes: int, what: str) -> list[tuple[int, int]]:
+    """A snapshot's flat ``[pfn, id, pfn, id, ...]`` list (the object each anonymous page's
+    ``mapping`` names) as checked pairs.
+
+    Raises:
+        ValueError: not such a list of ints, or a pfn outside mem_map (``what`` names it).
+    """
+    if not isinstance(value, list) or len(value) % 2:
+        raise ValueError(f"{what} must be [pfn, id, ...]")
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(value):
+        pfn = value[i]
+        obj_id = value[i + 1]
+        if not isinstance(pfn, int) or not isinstance(obj_id, int):
+            raise ValueError(f"{what}: entries must be ints")
+        if pfn < 0 or pfn >= nframes:
+            raise ValueError(f"{what}: frame {pfn} outside memory")
+        out.append((pfn, obj_id))
+        i += 2
+    return out
+
+
 def _dicts(state: dict[str, object], key: str) -> list[dict[str, object]]:
     """``state[key]`` checked to be a list of dicts with str keys."""
     v = state.get(key)

@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
     from kernelmodel.task import Task
 
-WORDS_PER_PAGE: Final = 1024
 #: How many problem descriptions verification keeps in ``log``.
 LOG_MAX: Final = 64
 _ZERO_PAGE_BYTES: Final = bytes(PAGE_SIZE)

@@ -58,6 +58,7 @@ from kernelmodel.mm_types import (
     AnonVma,
     MmStruct,
     VmArea,
+    vl_pfn_id_pairs,
 )
 from kernelmodel.page import (
     M_anon,
@@ -630,21 +631,13 @@ def vl_rmap_load_state(k: Kernel, state: dict[str, object]) -> None:
     Raises:
         ValueError: the state is malformed or names an unknown anon_vma or frame.
     """
-    pairs = state.get("anon_pages")
-    if not isinstance(pairs, list) or len(pairs) % 2:
-        raise ValueError("rmap state: anon_pages must be [pfn, anon_vma_id, ...]")
     pages = k.mem_map.pages
     avs = k.mm_registry.anon_vmas
-    i = 0
-    while i < len(pairs):
-        pfn = pairs[i]
-        av_id = pairs[i + 1]
-        if not isinstance(pfn, int) or not isinstance(av_id, int):
-            raise ValueError("rmap state: anon_pages entries must be ints")
-        if pfn < 0 or pfn >= len(pages) or av_id not in avs:
-            raise ValueError(f"rmap state: bad anon page {pfn} -> anon_vma {av_id}")
+    for pfn, av_id in vl_pfn_id_pairs(state.get("anon_pages"), len(pages),
+                                      "rmap state: anon_pages"):
+        if av_id not in avs:
+            raise ValueError(f"rmap state: anon page {pfn} -> unknown anon_vma {av_id}")
         pages[pfn].mapping = avs[av_id]
-        i += 2
     if k.cfg.rmap == _RMAP_PTE_CHAIN:
         pc_load_state(k, state.get("pte_chains", []))
 

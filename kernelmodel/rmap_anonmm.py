@@ -38,7 +38,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.bug import bug_on
-from kernelmodel.mm_types import SIZEOF_ANONMM, VM_LOCKED, VM_RESERVED, AnonMm, MmStruct
+from kernelmodel.mm_types import (
+    SIZEOF_ANONMM,
+    VM_LOCKED,
+    VM_RESERVED,
+    AnonMm,
+    MmStruct,
+    vl_pfn_id_pairs,
+)
 from kernelmodel.page import M_anon, PageAnon
 from kernelmodel.pgtable import (
     pte_offset_map,
@@ -395,26 +402,17 @@ def am_load_state(k: Kernel, state: object) -> None:
     reg = k.mm_registry
     rows = state.get("anonmms")
     nxt = state.get("next_anonmm_id")
-    pairs = state.get("pages")
-    if not isinstance(rows, list) or not isinstance(nxt, int) or not isinstance(pairs, list):
-        raise ValueError("anonmm state: needs anonmms, next_anonmm_id and pages")
+    if not isinstance(rows, list) or not isinstance(nxt, int):
+        raise ValueError("anonmm state: needs anonmms and next_anonmm_id")
     for row in rows:
         if not isinstance(row, dict):
             raise ValueError("anonmm state: anonmms holds a non-map")
         am = AnonMm.from_state({str(kk): vv for kk, vv in row.items()})
         reg.anonmms[am.anonmm_id] = am
     reg.next_anonmm_id = nxt
-    if len(pairs) % 2:
-        raise ValueError("anonmm state: pages must be [pfn, anonmm_id, ...]")
     pages = k.mem_map.pages
-    i = 0
-    while i < len(pairs):
-        pfn = pairs[i]
-        am_id = pairs[i + 1]
-        if not isinstance(pfn, int) or not isinstance(am_id, int):
-            raise ValueError("anonmm state: pages entries must be ints")
+    for pfn, am_id in vl_pfn_id_pairs(state.get("pages"), len(pages), "anonmm state: pages"):
         target = reg.anonmms.get(am_id)
-        if pfn < 0 or pfn >= len(pages) or target is None:
-            raise ValueError(f"anonmm state: bad anonymous page {pfn} -> anonmm {am_id}")
+        if target is None:
+            raise ValueError(f"anonmm state: anonymous page {pfn} -> unknown anonmm {am_id}")
         pages[pfn].mapping = target
-        i += 2

@@ -106,3 +106,16 @@ def test_anon_page_mappings_round_trip() -> None:
     vl_rmap_load_state(k, s)
     assert all(isinstance(p.mapping, AnonVma) for p in mapped)
     assert vl_rmap_to_state(k) == s
+
+
+def test_pfn_id_pairs_checks_shape_types_and_frames() -> None:
+    import pytest
+
+    from kernelmodel.mm_types import vl_pfn_id_pairs
+
+    assert vl_pfn_id_pairs([3, 7, 0, 1], 8, "x") == [(3, 7), (0, 1)]
+    assert vl_pfn_id_pairs([], 8, "x") == []
+    for bad, why in (([1], "must be"), ({"a": 1}, "must be"), ([1, "2"], "ints"),
+                     ([8, 1], "outside"), ([-1, 1], "outside")):
+        with pytest.raises(ValueError, match=why):
+            vl_pfn_id_pairs(bad, 8, "x")
