@@ -745,15 +745,18 @@ class Kernel(TrapHandler, IrqHandler):
 
         return vl_verify_durable(self)
 
-    def to_state(self) -> dict[str, object]:
+    def to_state(self, borrow: bool = False) -> dict[str, object]:
         """The complete state, as msgpack-ready plain data (the snapshot and the state hash).
+
+        ``borrow``: RAM's frames and the disk's medium are lent, not copied
+        (machine/borrowed.py), for a caller that walks the state before anything runs again.
 
         Two reverse maps cannot be re-derived from the page tables, so they are stored: the
         per-page pte chains (rmap=pte_chain; their order) under "pte_chains", and the anonmms
         with each anonymous page's anonmm (rmap=anonmm; where it was first mapped) under
         "anonmm".
         """
-        state = self._components_state()
+        state = self._components_state(borrow)
         if self.cfg.rmap == "pte_chain":
             from kernelmodel.rmap_pte_chain import pc_to_state
 
@@ -764,9 +767,9 @@ class Kernel(TrapHandler, IrqHandler):
             state["anonmm"] = am_to_state(self)
         return state
 
-    def _components_state(self) -> dict[str, object]:
+    def _components_state(self, borrow: bool) -> dict[str, object]:
         return {
-            "machine": self.machine.to_state(),
+            "machine": self.machine.to_state(borrow),
             "cfg": self.cfg.to_state(),
             "kernel": self._core_state(),
             "vmstat": self.vmstat.to_state(),
@@ -777,7 +780,7 @@ class Kernel(TrapHandler, IrqHandler):
             "zero_page": self.zero_page.pfn,
             "sb": self.sb.to_state(),
             "oracle": self.oracle.to_state(),
-            "mm_oracle": self.mm_oracle.to_state(),
+            "mm_oracle": self.mm_oracle.to_state(self),
             "bios": [b.to_state() for b in self.bios.values()],
             "mm": self.mm_registry.to_state(),
             "wb": self.wb.to_state(),

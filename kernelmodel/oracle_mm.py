@@ -33,6 +33,7 @@ from array import array
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.mm_types import VM_SHARED, MmStruct, VmArea
+from kernelmodel.page import PageUptodate
 from kernelmodel.pgtable import (
     pte_file,
     pte_offset_map,
@@ -40,11 +41,15 @@ from kernelmodel.pgtable import (
     pte_present,
     pte_to_swp_entry,
 )
-from machine.i386 import PAGE_SHIFT, PAGE_SIZE
+from kernelmodel.swap_state import vl_swapper_lookup
+from kernelmodel.swapfile import vl_entry_sector
+from machine.i386 import PAGE_SHIFT, PAGE_SIZE, SECTOR_SIZE
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
     from kernelmodel.task import Task
+    from machine.disk import Disk
+    from machine.physmem import PhysicalMemory
 
 #: How many problem descriptions verification keeps in ``log``.
 LOG_MAX: Final = 64
@@ -128,21 +133,47 @@ class VlMmOracle:
         self.next_page_id += 1
         return p
 
-    def to_state(self) -> dict[str, object]:
-        """Pages once each (by page id), and each mm's vpn -> page id table."""
-        pages: dict[int, bytes] = {}
+    def to_state(self, k: Kernel) -> dict[str, object]:
+        """Pages once each (by page id), and each mm's vpn -> page id table.
+
+        A page whose bytes are exactly those its first (mm, vpn) slot finds through the page
+        tables (``vl_page_location``: a RAM frame, or the swap slot on the disk) is stored as
+        that place, not as bytes: after a swap storm this is nearly every page, and the state
+        shrinks by the size of user memory. Which form a page takes is a function of the
+        state alone, so hashes stay deterministic.
+        """
+        pages: dict[int, VlOraclePage] = {}
+        in_frame: list[int] = []
+        on_disk: list[int] = []
+        literal: list[int] = []
         tables: list[list[int]] = []
+        mms = k.mm_registry.mms
+        mem = k.machine.mem
         for mm_id, table in self.mms.items():
             flat = [mm_id]
+            mm = mms.get(mm_id)
             for vpn, page in table.items():
                 flat.append(vpn)
                 flat.append(page.page_id)
-                if page.page_id not in pages:
-                    pages[page.page_id] = page.to_bytes()
+                if page.page_id in pages:
+                    continue
+                pages[page.page_id] = page
+                kind, where = _location(k, mm, vpn << PAGE_SHIFT)
+                if kind == LOC_FRAME and mem.frame_equals(where, _le_buffer(page)):
+                    in_frame.append(page.page_id)
+                    in_frame.append(where)
+                elif kind == LOC_DISK and \
+                        k.machine.disk.read_sectors(where, PAGE_SECTORS) == page.to_bytes():
+                    on_disk.append(page.page_id)
+                    on_disk.append(where)
+                else:
+                    literal.append(page.page_id)
             tables.append(flat)
         return {
-            "page_ids": list(pages),
-            "page_data": [pages[i] for i in pages],
+            "page_ids": literal,
+            "page_data": [pages[i].to_bytes() for i in literal],
+            "in_frame": in_frame,
+            "on_disk": on_disk,
             "tables": tables,
             "next_page_id": self.next_page_id,
             "stores": self.stores,
@@ -154,8 +185,11 @@ class VlMmOracle:
         }
 
     @staticmethod
-    def from_state(state: dict[str, object]) -> VlMmOracle:
+    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> VlMmOracle:
         """Rebuild from ``to_state`` output, restoring the sharing and reference counts.
+
+        Pages stored as a place are read from ``mem`` and ``disk``, which must already hold
+        the restored machine's contents.
 
         Raises:
             ValueError: the state is malformed.
@@ -167,16 +201,34 @@ class VlMmOracle:
             raise ValueError("mm oracle state: page_ids and page_data differ in length")
         by_id: dict[int, VlOraclePage] = {}
         for i in range(len(ids)):
-            pid = ids[i]
             raw = data[i]
-            if not isinstance(pid, int) or not isinstance(raw, bytes) or len(raw) != PAGE_SIZE:
+            if not isinstance(raw, bytes) or len(raw) != PAGE_SIZE:
                 raise ValueError("mm oracle state: bad page entry")
-            page = VlOraclePage(pid, vl_words_from_bytes(raw))
-            page.refs = 0
-            by_id[pid] = page
+            _add_page(by_id, ids[i], vl_words_from_bytes(raw))
+        ram = memoryview(mem.mem)
+        try:
+            for pid, pfn in _pairs(state, "in_frame"):
+                if pfn < 0 or pfn >= mem.nframes:
+                    raise ValueError(f"mm oracle state: frame {pfn} outside RAM")
+                # straight from RAM into the page's array: one copy
+                words = array("I")
+                words.frombytes(ram[pfn << PAGE_SHIFT : (pfn + 1) << PAGE_SHIFT])
+                if HOST_BIG_ENDIAN:
+                    words.byteswap()
+                _add_page(by_id, pid, words)
+        finally:
+            ram.release()
+        for pid, sector in _pairs(state, "on_disk"):
+            if sector < 0 or sector + PAGE_SECTORS > disk.nsectors:
+                raise ValueError(f"mm oracle state: sector {sector} outside the disk")
+            _add_page(by_id, pid, vl_words_from_bytes(disk.read_sectors(sector, PAGE_SECTORS)))
         for flat in _list(state, "tables"):
             _load_table(o, flat, by_id)
+        if any(page.refs == 0 for page in by_id.values()):
+            raise ValueError("mm oracle state: a stored page is in no table")
         o.next_page_id = _int(state, "next_page_id")
+        if by_id and max(by_id) >= o.next_page_id:
+            raise ValueError("mm oracle state: a page id is not below next_page_id")
         o.stores = _int(state, "stores")
         o.file_stores = _int(state, "file_stores")
         o.load_mismatches = _int(state, "load_mismatches")
@@ -193,6 +245,35 @@ class VlMmOracle:
             o.hot_vpn = hot_vpn
             o.hot_page = hot
         return o
+
+
+def _le_buffer(page: VlOraclePage) -> bytes | array[int]:
+    """The page's little-endian bytes without a copy where the host is little-endian."""
+    return page.to_bytes() if HOST_BIG_ENDIAN else page.words
+
+
+def _add_page(by_id: dict[int, VlOraclePage], pid: object, words: array[int]) -> None:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        raise ValueError("mm oracle state: page ids must be positive ints")
+    if pid in by_id:
+        raise ValueError(f"mm oracle state: page {pid} is stored twice")
+    page = VlOraclePage(pid, words)
+    page.refs = 0
+    by_id[pid] = page
+
+
+def _pairs(state: dict[str, object], key: str) -> list[tuple[int, int]]:
+    flat = _list(state, key)
+    if len(flat) % 2:
+        raise ValueError(f"mm oracle state: {key} is [page_id, place, ...]")
+    out: list[tuple[int, int]] = []
+    for i in range(0, len(flat), 2):
+        a = flat[i]
+        b = flat[i + 1]
+        if not isinstance(a, int) or not isinstance(b, int) or isinstance(b, bool):
+            raise ValueError(f"mm oracle state: {key} holds ints only")
+        out.append((a, b))
+    return out
 
 
 def _load_table(o: VlMmOracle, flat: object, by_id: dict[int, VlOraclePage]) -> None:
@@ -443,30 +524,56 @@ def vl_oracle_exit(k: Kernel, mm_id: int) -> None:
 # ---- verification -------------------------------------------------------------------------------
 
 
+#: Where a user page's data is (``vl_page_location``): nowhere (no pte, or a nonlinear file
+#: pte), a RAM frame (pfn), or a swap slot on the disk (first sector).
+LOC_NONE: Final = 0
+LOC_FRAME: Final = 1
+LOC_DISK: Final = 2
+#: Sectors of one page.
+PAGE_SECTORS: Final = PAGE_SIZE // SECTOR_SIZE
+
+
+def vl_page_location(k: Kernel, mm: MmStruct, vaddr: int) -> tuple[int, int]:
+    """Where user page ``vaddr`` of ``mm`` holds its data, found as the hardware and the swap
+    code would: a present pte gives the frame; a swap pte gives the swap-cache page if it is
+    uptodate, else the slot on the disk.
+
+    Returns:
+        (LOC_FRAME, pfn), (LOC_DISK, sector) or (LOC_NONE, 0). Reads only: no TLB, no
+        accessed bits, no counters.
+    """
+    mem = k.machine.mem
+    ptep = pte_offset_map(mem, mm.pgd, vaddr)
+    if ptep < 0:
+        return LOC_NONE, 0
+    pte = mem.read_u32(ptep)
+    if pte == 0 or (not pte_present(pte) and pte_file(pte)):
+        return LOC_NONE, 0
+    if pte_present(pte):
+        return LOC_FRAME, pte_pfn(pte)
+    entry = pte_to_swp_entry(pte)
+    page = vl_swapper_lookup(k, entry)
+    if page is not None and PageUptodate(page):
+        return LOC_FRAME, page.pfn
+    return LOC_DISK, vl_entry_sector(k, entry)
+
+
+def _location(k: Kernel, mm: MmStruct | None, vaddr: int) -> tuple[int, int]:
+    return (LOC_NONE, 0) if mm is None else vl_page_location(k, mm, vaddr)
+
+
 def vl_page_bytes_at(k: Kernel, mm: MmStruct, vaddr: int) -> bytes | None:
-    """What user page ``vaddr`` holds, found as the hardware and the swap code would.
+    """What user page ``vaddr`` holds (``vl_page_location``'s place, read).
 
     Returns:
         The 4096 bytes; None when no pte maps it (or it is a nonlinear file pte).
     """
-    from kernelmodel.page import PageUptodate
-    from kernelmodel.swap_state import vl_swapper_lookup
-    from kernelmodel.swapfile import vl_entry_sector
-
-    mem = k.machine.mem
-    ptep = pte_offset_map(mem, mm.pgd, vaddr)
-    if ptep < 0:
-        return None
-    pte = mem.read_u32(ptep)
-    if pte == 0 or (not pte_present(pte) and pte_file(pte)):
-        return None
-    if pte_present(pte):
-        return mem.frame_bytes(pte_pfn(pte))
-    entry = pte_to_swp_entry(pte)
-    page = vl_swapper_lookup(k, entry)
-    if page is not None and PageUptodate(page):
-        return mem.frame_bytes(page.pfn)
-    return k.machine.disk.read_sectors(vl_entry_sector(k, entry), 8)
+    kind, where = vl_page_location(k, mm, vaddr)
+    if kind == LOC_FRAME:
+        return k.machine.mem.frame_bytes(where)
+    if kind == LOC_DISK:
+        return k.machine.disk.read_sectors(where, PAGE_SECTORS)
+    return None
 
 
 def _first_diff(a: bytes, b: bytes) -> int:
@@ -488,6 +595,9 @@ def _check_expected(
         if vma is None or vma.vm_start > vaddr or (vma.vm_file >= 0 and vma.vm_flags & VM_SHARED):
             out.append(f"mm {mm.mm_id} {vaddr:#010x}: expected page outside a private vma")
             continue
+        kind, where = vl_page_location(k, mm, vaddr)
+        if kind == LOC_FRAME and k.machine.mem.frame_equals(where, _le_buffer(page)):
+            continue  # the common case, compared in place
         got = vl_page_bytes_at(k, mm, vaddr)
         if got is None:
             out.append(f"mm {mm.mm_id} {vaddr:#010x}: written page has no pte (data lost)")

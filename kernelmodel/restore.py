@@ -503,7 +503,7 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     k.zero_page = mem_map.pages[zero]
     k.sb = SuperBlock.from_state(_dict(state, "sb"), mem_map.pages)
     k.oracle = Oracle.from_state(_dict(state, "oracle"))
-    k.mm_oracle = VlMmOracle.from_state(_dict(state, "mm_oracle"))
+    k.mm_oracle = VlMmOracle.from_state(_dict(state, "mm_oracle"), machine.mem, machine.disk)
     for item in _list(state, "bios"):
         bio = Bio.from_state(_as_dict(item, "bio"))
         if bio.bio_id in k.bios:

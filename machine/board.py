@@ -184,16 +184,17 @@ class Machine:
             count += 1
         return count
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data state of the hardware (config, clock, RAM, MMU, CPU, disk)."""
+    def to_state(self, borrow: bool = False) -> dict[str, object]:
+        """Plain-data state of the hardware (config, clock, RAM, MMU, CPU, disk); ``borrow``
+        lends RAM's frames and the disk's medium instead of copying them (machine/borrowed.py)."""
         return {
             "config": self.config.to_state(),
             "events": self.events,
             "clock": self.clock.to_state(),
-            "mem": self.mem.to_state(),
+            "mem": self.mem.to_state(borrow),
             "mmu": self.mmu.to_state(),
             "cpu": self.cpu.to_state(),
-            "disk": self.disk.to_state(),
+            "disk": self.disk.to_state(borrow),
         }
 
     @staticmethod

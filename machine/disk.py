@@ -92,6 +92,7 @@ from fractions import Fraction
 from math import isqrt
 from typing import Final, final
 
+from machine.borrowed import BorrowedBytes
 from machine.clock import EV_DISK_DONE, Clock
 from machine.i386 import SECTOR_SHIFT, SECTOR_SIZE
 
@@ -754,15 +755,18 @@ class Disk:
 
     # ----- snapshot -----
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form: parameters, medium (non-zero chunks), queue, in-flight, counters."""
+    def to_state(self, borrow: bool = False) -> dict[str, object]:
+        """Plain-data form: parameters, medium (non-zero chunks), queue, in-flight, counters.
+
+        ``borrow`` lends the chunks instead of copying them (machine/borrowed.py).
+        """
         chunk_nos: list[object] = []
-        parts: list[bytes] = []
+        parts: list[memoryview | bytearray | bytes] = []
         for chunk in sorted(self._chunks):
             buf = self._chunks[chunk]
             if buf != _ZERO_CHUNK:
                 chunk_nos.append(chunk)
-                parts.append(bytes(buf))
+                parts.append(buf)
         in_service: list[object] = []
         if self.in_service is not None:
             in_service.append(self.in_service.to_state())
@@ -774,7 +778,7 @@ class Disk:
             "elevator": self.elevator,
             "model": self.model.to_state(),
             "chunks": chunk_nos,
-            "chunk_data": b"".join(parts),
+            "chunk_data": BorrowedBytes(parts) if borrow else b"".join(parts),
             "queue": queue,
             "in_service": in_service,
             "done_seq": self.done_seq,

@@ -17,9 +17,12 @@ Invariants:
 from __future__ import annotations
 
 import sys
+from array import array
 from typing import Final, final
 
 from mypy_extensions import i64
+
+from machine.borrowed import BorrowedBytes
 
 PAGE_SIZE: Final = 4096
 PAGE_SHIFT: Final = 12
@@ -40,21 +43,65 @@ def _mib(nbytes: int) -> str:
     return f"{nbytes >> 10} KiB"
 
 
+def _ram_from_runs(nframes: int, pfns: bytes, data: bytes) -> bytearray:
+    """RAM of ``nframes`` frames from ``to_state``'s non-zero frames: the runs of consecutive
+    pfns and the zero gaps between them joined into the new RAM at once (each byte is
+    written once; a zero-filled RAM and a copy on top would write it twice).
+
+    Raises:
+        ValueError: a pfn is outside RAM or out of order.
+    """
+    words = array("I", pfns)
+    if not _HOST_LITTLE:
+        words.byteswap()
+    count = len(words)
+    src = memoryview(data)
+    parts: list[memoryview | bytes] = []
+    end = 0  # frames placed so far
+    i = 0
+    while i < count:
+        pfn: int = words[i]
+        if pfn < end:
+            raise ValueError(f"physmem state: frame {pfn} listed out of order")
+        n = 1
+        while i + n < count and words[i + n] == pfn + n:
+            n += 1
+        if pfn + n > nframes:
+            raise ValueError(f"physmem state: frame {pfn + n - 1} beyond {nframes} frames")
+        if pfn > end:
+            parts.append(bytes((pfn - end) << PAGE_SHIFT))
+        parts.append(src[i * PAGE_SIZE : (i + n) * PAGE_SIZE])
+        end = pfn + n
+        i += n
+    if end < nframes:
+        parts.append(bytes((nframes - end) << PAGE_SHIFT))
+    ram = bytearray().join(parts)
+    for part in parts:
+        if isinstance(part, memoryview):
+            part.release()
+    src.release()
+    return ram
+
+
 @final
 class PhysicalMemory:
     """RAM: a bytearray of ``nframes`` 4 KiB frames with u32 and frame helpers."""
 
-    def __init__(self, nframes: int) -> None:
-        """Create zero-filled RAM.
+    def __init__(self, nframes: int, contents: bytearray | None = None) -> None:
+        """Create zero-filled RAM, or RAM holding ``contents`` (taken, not copied).
 
         Raises:
-            ValueError: ``nframes`` is not positive.
+            ValueError: ``nframes`` is not positive, or ``contents`` is not its size.
         """
         if nframes <= 0:
             raise ValueError(f"physmem: nframes must be positive, got {nframes}")
         self.nframes: int = nframes
         self.size: i64 = nframes * PAGE_SIZE
-        self.mem: bytearray = bytearray(nframes * PAGE_SIZE)
+        if contents is None:
+            contents = bytearray(nframes * PAGE_SIZE)
+        elif len(contents) != nframes * PAGE_SIZE:
+            raise ValueError(f"physmem: {len(contents)} bytes of contents for {nframes} frames")
+        self.mem: bytearray = contents
         view = memoryview(self.mem).cast("I")
         self.fast_words: bool = _HOST_LITTLE and view.itemsize == 4
         self.words: memoryview = view
@@ -147,6 +194,11 @@ class PhysicalMemory:
         off = self._check_pfn(pfn)
         return bytes(self.mem[off : off + PAGE_SIZE])
 
+    def frame_equals(self, pfn: int, data: bytes | array[int]) -> bool:
+        """True if frame ``pfn`` holds exactly the 4096 bytes of ``data`` (any buffer; no copy)."""
+        off = self._check_pfn(pfn)
+        return memoryview(data).nbytes == PAGE_SIZE and self.mem.startswith(data, off)
+
     def frame_is_zero(self, pfn: int) -> bool:
         """True if every byte of frame ``pfn`` is zero."""
         off = self._check_pfn(pfn)
@@ -154,14 +206,15 @@ class PhysicalMemory:
 
     # ---- state --------------------------------------------------------------------------------
 
-    def to_state(self) -> dict[str, object]:
+    def to_state(self, borrow: bool = False) -> dict[str, object]:
         """Sparse state: the pfns of the non-zero frames (LE u32 bytes) and their bytes.
 
-        Runs of consecutive non-zero frames are copied once, straight into the result.
+        Runs of consecutive non-zero frames are copied once, straight into the result; with
+        ``borrow`` they are lent instead (machine/borrowed.py: valid until RAM next changes).
         """
         pfns = bytearray()
         view = memoryview(self.mem)
-        runs: list[memoryview] = []
+        runs: list[memoryview | bytearray | bytes] = []
         mem = self.mem
         start = -1
         pfn = 0
@@ -178,10 +231,15 @@ class PhysicalMemory:
             pfn += 1
         if start >= 0:
             runs.append(view[start << PAGE_SHIFT : self.nframes << PAGE_SHIFT])
-        data = b"".join(runs)
-        for run in runs:
-            run.release()
-        view.release()
+        data: bytes | BorrowedBytes
+        if borrow:
+            data = BorrowedBytes(runs)
+        else:
+            data = b"".join(runs)
+            for run in runs:
+                if isinstance(run, memoryview):
+                    run.release()
+            view.release()
         return {"nframes": self.nframes, "pfns": bytes(pfns), "data": data}
 
     @staticmethod
@@ -201,25 +259,9 @@ class PhysicalMemory:
         count = len(pfns) // 4
         if len(data) != count * PAGE_SIZE:
             raise ValueError(f"physmem state: {len(data)} data bytes for {count} frames")
-        pm = PhysicalMemory(nframes)
-        src = memoryview(data)
-        i = 0
-        while i < count:
-            # a run of consecutive pfns is one copy
-            pfn = int.from_bytes(pfns[i * 4 : i * 4 + 4], "little")
-            if pfn >= nframes:
-                raise ValueError(f"physmem state: frame {pfn} beyond {nframes} frames")
-            n = 1
-            while i + n < count and \
-                    int.from_bytes(pfns[(i + n) * 4 : (i + n) * 4 + 4], "little") == pfn + n:
-                n += 1
-            if pfn + n > nframes:
-                raise ValueError(f"physmem state: frame {pfn + n - 1} beyond {nframes} frames")
-            off = pfn << PAGE_SHIFT
-            pm.mem[off : off + n * PAGE_SIZE] = src[i * PAGE_SIZE : (i + n) * PAGE_SIZE]
-            i += n
-        src.release()
-        return pm
+        if nframes <= 0:
+            raise ValueError(f"physmem state: nframes must be positive, got {nframes}")
+        return PhysicalMemory(nframes, _ram_from_runs(nframes, pfns, data))
 
     def __repr__(self) -> str:
         return f"<physmem {self.nframes} frames ({_mib(self.size)})>"

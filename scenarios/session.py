@@ -37,7 +37,6 @@ from scenarios.expect import Check, evaluate, suggest
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, Scenario
-from scenarios.state import state_hash
 from scenarios.units import format_duration
 
 #: ``run`` calls ``progress`` after this many events (and once when it returns).
@@ -241,8 +240,12 @@ class Session:
         return out
 
     def state_hash(self) -> str:
-        """SHA-256 of the kernel's whole state (see ``scenarios.state``)."""
-        return state_hash(self.kernel.to_state())
+        """SHA-256 of the kernel's whole state: ``scenarios.state.state_hash`` of
+        ``to_state()``, computed in one walk over the state with RAM and the disk lent by the
+        machine rather than copied (``scenarios.snapshot.state_digest``)."""
+        from scenarios.snapshot import state_digest
+
+        return state_digest(self.kernel.to_state(borrow=True))
 
     def trace_to(self, out: TextIO | None, from_start: bool = True) -> None:
         """Write trace events as JSON lines to ``out`` after every event (None: stop).

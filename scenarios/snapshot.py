@@ -6,7 +6,7 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 1)::
+File format (``SNAPSHOT_VERSION`` 3)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
@@ -41,7 +41,9 @@ failure is one ``SnapshotError`` line.
 
 An older format version goes through the named steps of ``MIGRATIONS`` (``_migrate_N_to_M``,
 one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
-kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date.
+kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
+``_migrate_2_to_3`` version-2 files (before the memory oracle named the frame or swap slot
+that holds a page instead of repeating its bytes).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
@@ -69,12 +71,14 @@ from typing import TYPE_CHECKING, Final
 import msgpack
 import zstandard
 
+from machine.borrowed import BorrowedBytes
+
 if TYPE_CHECKING:
     from scenarios.schema import Scenario
     from scenarios.session import CheckpointRecord, Session
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 2
+SNAPSHOT_VERSION: Final = 3
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -82,7 +86,7 @@ ZSTD_LEVEL: Final = 3
 ZSTD_WINDOW_LOG: Final = 27
 #: Long-distance matching for payloads up to this size: it finds a page again in RAM, on disk
 #: and in the oracle, halving file-heavy snapshots, at about 2 ms per MiB; above this size
-#: it would cost seconds (a 256 MiB machine after swap-storm has an 854 MiB payload).
+#: it would cost seconds (a 256 MiB machine after swap-storm has a 387 MB payload).
 LDM_MAX_BYTES: Final = 256 << 20
 
 #: Ext type codes of the columnar encodings.
@@ -157,9 +161,44 @@ def _migrate_1_to_2(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
+    """Format 2 -> 3: the memory oracle stores a page whose bytes are exactly those of the
+    frame or swap slot its page tables lead to as that place (``in_frame``, ``on_disk``),
+    not as bytes (kernelmodel/oracle_mm.py: ``VlMmOracle.to_state``).
+
+    A version-2 oracle (every page as bytes, no places) is still a state this vmlab restores,
+    but not the one it writes, and which pages become places depends on page tables, the
+    swap cache and the disk: so the old state (checked against its hash first) is restored
+    and written again, and the new hash computed over what is written.
+    """
+    from kernelmodel.restore import vl_kernel_from_state
+
+    state = doc.get("state")
+    if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
+        raise ValueError("the version-2 state does not match its state_hash")
+    oracle = state["mm_oracle"]
+    oracle["in_frame"] = []
+    oracle["on_disk"] = []
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        new = vl_kernel_from_state(state).to_state()
+    finally:
+        if enabled:
+            gc.enable()
+    out = dict(doc)
+    out["version"] = 3
+    out["state"] = new
+    out["state_hash"] = state_digest(new)
+    return out
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
 #: (``_migrate_N_to_M``).
-MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 
 
 def _migrate(doc: dict[str, object], version: int) -> dict[str, object]:
@@ -286,6 +325,8 @@ _SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
 
 #: Byte strings at least this long are handed to the hash and the compressor as they are.
 _BIG_BYTES: Final = 4096
+#: A piece of packed output: msgpack bytes, or a large byte string as it is.
+_Piece = bytes | bytearray | memoryview
 
 
 def _map_header(n: int) -> bytes:
@@ -321,8 +362,9 @@ class _Writer:
     * the snapshot's encoding (long homogeneous lists as columnar ext types), kept as a list
       of pieces for the compressor while ``encoding``.
 
-    Large byte strings (RAM frames, disk chunks, oracle pages) go to both as they are, never
-    copied. Containers are walked iteratively; lists of plain values are packed by msgpack.
+    Large byte strings (RAM frames, disk chunks, oracle pages; the pieces of a
+    ``BorrowedBytes``, machine/borrowed.py) go to both as they are, never copied. Containers
+    are walked iteratively; lists of plain values are packed by msgpack.
     """
 
     def __init__(self, hashing: bool, encoding: bool, defer_hash: bool = False) -> None:
@@ -330,11 +372,11 @@ class _Writer:
         self.encoding = encoding
         self.defer_hash = defer_hash
         self.sha = hashlib.sha256()
-        self.plain: list[bytes] = []
-        self.pieces: list[bytes] = []
+        self.plain: list[_Piece] = []
+        self.pieces: list[_Piece] = []
         self.size = 0
 
-    def _out(self, plain: bytes, encoded: bytes | None = None) -> None:
+    def _out(self, plain: _Piece, encoded: bytes | None = None) -> None:
         if self.hashing:
             if self.defer_hash:
                 self.plain.append(plain)
@@ -375,6 +417,11 @@ class _Writer:
         elif type(v) is bytes and len(v) >= _BIG_BYTES:
             self._out(_bin_header(len(v)))
             self._out(v)
+        elif type(v) is BorrowedBytes:
+            # lent by the live machine: packed as the bytes it stands for, never copied
+            self._out(_bin_header(v.nbytes))
+            for part in v.parts:
+                self._out(part)
         else:
             self._out(msgpack.packb(v, use_bin_type=True))
 
@@ -665,7 +712,7 @@ def _build(session: Session) -> tuple[bytes, str]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        w.value(session.kernel.to_state())
+        w.value(session.kernel.to_state(borrow=True))
     finally:
         if enabled:
             gc.enable()
@@ -700,7 +747,7 @@ def _compressor(size: int) -> zstandard.ZstdCompressionObj:
     return zstandard.ZstdCompressor(compression_params=params).compressobj(size=size)
 
 
-def _compress_pieces(pieces: list[bytes], size: int) -> bytes:
+def _compress_pieces(pieces: list[_Piece], size: int) -> bytes:
     """One zstd frame (``_compressor``) over the pieces back to back."""
     cobj = _compressor(size)
     out = [cobj.compress(piece) for piece in pieces]
@@ -1043,19 +1090,30 @@ def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -
         k = vl_kernel_from_state(state)
     except Exception as exc:  # any failure to rebuild is a bad snapshot
         raise SnapshotError(f"{where}: the state does not restore ({_one_line(exc)})") from None
+    w = _Writer(hashing=True, encoding=False, defer_hash=True)
     try:
-        again = state_digest(k.to_state())
+        w.value(k.to_state(borrow=True))
     except Exception as exc:
         raise SnapshotError(f"{where}: the restored state is unusable ({_one_line(exc)})") \
             from None
-    if again != digest:
-        raise SnapshotError(f"{where}: the restored kernel differs from the saved state "
-                            f"(hash {again[:16]}, saved {digest[:16]})")
+    # SHA-256 of the restored state runs on a second thread while the checks run here: the
+    # checks only read (RAM and the disk, which the state walk lent, stay as they are).
+    hasher = threading.Thread(target=w.hash_deferred, name="snapshot-hash")
+    hasher.start()
+    problems: list[str] = []
+    failure: str | None = None
     try:
         problems = vl_restore_problems(k)
     except Exception as exc:
-        raise SnapshotError(f"{where}: the restored kernel cannot be checked "
-                            f"({_one_line(exc)})") from None
+        failure = _one_line(exc)
+    finally:
+        hasher.join()
+    again = w.digest()
+    if again != digest:
+        raise SnapshotError(f"{where}: the restored kernel differs from the saved state "
+                            f"(hash {again[:16]}, saved {digest[:16]})")
+    if failure is not None:
+        raise SnapshotError(f"{where}: the restored kernel cannot be checked ({failure})")
     if problems:
         raise SnapshotError(f"{where}: the restored kernel fails {len(problems)} check(s); "
                             f"first: {problems[0]}")

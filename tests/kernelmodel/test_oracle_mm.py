@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from array import array
+from collections.abc import Callable
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mm_support import access, load, make_kernel, mm_of, new_task
@@ -132,13 +136,53 @@ def test_oracle_round_trip_keeps_sharing(stores: list[tuple[int, int, bool]]) ->
             child.mm_id = mm.mm_id
             tasks.append(child)
     assert vl_verify_memory(k) == []
-    s = k.mm_oracle.to_state()
-    back = VlMmOracle.from_state(s)
-    assert back.to_state() == s
+    s = k.mm_oracle.to_state(k)
+    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    k.mm_oracle = back
+    assert back.to_state(k) == s
     for mm_id, table in k.mm_oracle.mms.items():
         for vpn, page in table.items():
             twin = back.mms[mm_id][vpn]
             assert twin.refs == page.refs and twin.words == page.words
+
+
+def test_state_names_the_frame_unless_the_frame_differs() -> None:
+    """A page whose frame holds its bytes is stored as the frame; one whose frame does not
+    (a model bug the oracle exists to catch) keeps its own bytes, and still catches it."""
+    k, t = _setup()
+    for i in range(3):
+        assert access(k, t, BASE + (i << 12), True, i + 1)
+    s = k.mm_oracle.to_state(k)
+    frames = [_frame(k, t, BASE + (i << 12)) for i in range(3)]
+    assert s["page_ids"] == [] and s["on_disk"] == []
+    assert s["in_frame"][1::2] == frames
+    k.machine.mem.write_u32(frames[1] << 12, 0xBAD)
+    s = k.mm_oracle.to_state(k)
+    assert s["in_frame"][1::2] == [frames[0], frames[2]] and len(s["page_ids"]) == 1
+    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    assert back.mms[t.mm_id][(BASE >> 12) + 1].words[0] == 2
+    k.mm_oracle = back
+    assert back.to_state(k) == s
+    assert f"{BASE + 4096:#010x}: holds 0xad, expected 0x02" in "\n".join(vl_verify_memory(k))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s["in_frame"].__setitem__(1, 1 << 30), "outside RAM"),
+    (lambda s: s["in_frame"].extend(s["in_frame"][:2]), "stored twice"),
+    (lambda s: s["in_frame"].pop(), "[page_id, place, ...]"),
+    (lambda s: s["on_disk"].extend([99, 0]), "in no table"),
+    (lambda s: s["on_disk"].extend([99, -8]), "outside the disk"),
+    (lambda s: s["in_frame"].__setitem__(0, 0), "positive"),
+    (lambda s: s.__setitem__("next_page_id", 1), "below next_page_id"),
+])
+def test_damaged_page_places_are_refused(change: Callable[[dict[str, Any]], object],
+                                         message: str) -> None:
+    k, t = _setup()
+    assert access(k, t, BASE, True, 7)
+    s = k.mm_oracle.to_state(k)
+    change(s)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
 
 
 def test_note_store_outside_any_vma_is_ignored() -> None:
@@ -193,4 +237,4 @@ def test_a_store_run_records_what_single_stores_record(
         oracle_note_store_run(ka, ca if in_child else ta, vaddr, stride, values)
         for i in range(n):
             oracle_note_store(kb, cb if in_child else tb, vaddr + i * stride, values[i])
-    assert ka.mm_oracle.to_state() == kb.mm_oracle.to_state()
+    assert ka.mm_oracle.to_state(ka) == kb.mm_oracle.to_state(kb)

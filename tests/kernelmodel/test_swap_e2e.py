@@ -22,7 +22,12 @@ from kernelmodel.kernel import Kernel
 from kernelmodel.memory import do_page_fault
 from kernelmodel.mmap import do_mmap_pgoff
 from kernelmodel.oom_kill import OomState, vl_oom_kill_pending
-from kernelmodel.oracle_mm import oracle_note_store, vl_oracle_fork, vl_verify_memory
+from kernelmodel.oracle_mm import (
+    VlMmOracle,
+    oracle_note_store,
+    vl_oracle_fork,
+    vl_verify_memory,
+)
 from kernelmodel.pgtable import vl_switch_mm
 from kernelmodel.syscall_abi import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from kernelmodel.task import PF_MEMDIE, TASK_RUNNING, TASK_ZOMBIE, Task
@@ -186,6 +191,24 @@ def test_anonymous_swap_storm_twice_ram(design: tuple[str, str, str]) -> None:
     assert vs.pgmajfault > 0 and vs.pgsteal > 0 and vs.kswapd_steal > 0
     assert vs.oom_kill == 0
     assert sim.checks > 50
+    _oracle_state_names_frames_and_slots(k, npages)
+
+
+def _oracle_state_names_frames_and_slots(k: Kernel, npages: int) -> None:
+    """After a storm every expected page is where the page tables say (a frame or a swap
+    slot): the oracle's state names those places instead of holding the bytes, and reading
+    them back gives every page's words again."""
+    s = k.mm_oracle.to_state(k)
+    in_frame = s["in_frame"]
+    on_disk = s["on_disk"]
+    assert isinstance(in_frame, list) and isinstance(on_disk, list)
+    assert s["page_ids"] == [] and s["page_data"] == []
+    assert len(in_frame) // 2 + len(on_disk) // 2 == npages
+    assert in_frame and on_disk
+    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    for mm_id, table in k.mm_oracle.mms.items():
+        assert {vpn: p.words for vpn, p in back.mms[mm_id].items()} == \
+            {vpn: p.words for vpn, p in table.items()}
 
 
 @pytest.mark.parametrize("design", DESIGNS)

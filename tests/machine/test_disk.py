@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from machine.borrowed import BorrowedBytes
 from machine.clock import EV_DISK_DONE, EV_TIMER, Clock
 from machine.disk import (
     MAX_SECTORS,
@@ -471,6 +472,20 @@ def test_to_state_round_trip_idle() -> None:
     assert again.to_state() == state
     assert again.read_sectors(0, SMALL_SECTORS) == disk.read_sectors(0, SMALL_SECTORS)
     assert again.model.rpm == 5400 and again.elevator == "noop"
+
+
+def test_borrowed_state_lends_the_chunks() -> None:
+    """``to_state(borrow=True)``: the same state with the medium's chunks lent, not joined."""
+    clock = Clock()
+    disk = Disk(clock, SMALL_SECTORS, "noop", DiskModel(rpm=5400, heads=2))
+    disk.write_sectors(16, pattern(20, 1))
+    disk.write_sectors(64, bytes(8 * 512))  # zeros: no chunk
+    copied = disk.to_state()
+    lent = disk.to_state(borrow=True)
+    data = lent.pop("chunk_data")
+    assert isinstance(data, BorrowedBytes)
+    assert data.to_bytes() == copied.pop("chunk_data") and lent == copied
+    assert len(data.parts) == len(copied["chunks"]) == 3
 
 
 @pytest.mark.parametrize("elevator", ["noop", "deadline"])

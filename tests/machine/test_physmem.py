@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from machine.borrowed import BorrowedBytes
 from machine.physmem import PAGE_SIZE, MachineCheck, PhysicalMemory
 
 NFRAMES = 4
@@ -146,6 +149,36 @@ def test_state_runs_of_frames_keep_pfn_order() -> None:
     assert again.mem == pm.mem and again.to_state() == state
 
 
+def test_borrowed_state_is_the_copied_state_without_the_copy() -> None:
+    """``to_state(borrow=True)`` lends the runs of RAM itself: the same bytes as the copy,
+    and a store made afterwards shows through (it is valid only until RAM changes)."""
+    pm = PhysicalMemory(NFRAMES)
+    for pfn in (0, 1, NFRAMES - 1):
+        pm.fill_frame(pfn, pfn + 3)
+    copied = pm.to_state()
+    lent = pm.to_state(borrow=True)
+    data = lent["data"]
+    assert isinstance(data, BorrowedBytes)
+    assert data.to_bytes() == copied["data"] and data.nbytes == 3 * PAGE_SIZE
+    assert len(data.parts) == 2 and lent["pfns"] == copied["pfns"]
+    pm.fill_frame(NFRAMES - 1, 0x77)
+    assert data.to_bytes()[2 * PAGE_SIZE] == 0x77
+    empty = PhysicalMemory(NFRAMES).to_state(borrow=True)["data"]
+    assert isinstance(empty, BorrowedBytes) and empty.to_bytes() == b"" and empty.nbytes == 0
+
+
+def test_frame_equals_compares_any_buffer_in_place() -> None:
+    pm = PhysicalMemory(NFRAMES)
+    pm.fill_frame(2, 0x42)
+    assert pm.frame_equals(2, b"\x42" * PAGE_SIZE)
+    assert pm.frame_equals(2, array("I", [0x42424242] * (PAGE_SIZE // 4)))
+    assert pm.frame_equals(3, bytes(PAGE_SIZE))
+    assert not pm.frame_equals(2, b"\x42" * (PAGE_SIZE - 1) + b"\x00")
+    assert not pm.frame_equals(2, b"\x42" * (PAGE_SIZE // 2))  # a prefix is not the frame
+    with pytest.raises(MachineCheck):
+        pm.frame_equals(NFRAMES, bytes(PAGE_SIZE))
+
+
 def test_from_state_rejects_a_run_past_the_end() -> None:
     pfns = (NFRAMES - 1).to_bytes(4, "little") + NFRAMES.to_bytes(4, "little")
     with pytest.raises(ValueError):
@@ -161,6 +194,27 @@ def test_from_state_rejects_bad_input() -> None:
         PhysicalMemory.from_state(
             {"nframes": 2, "pfns": b"\x05\x00\x00\x00", "data": bytes(PAGE_SIZE)}
         )
+    with pytest.raises(ValueError, match="out of order"):
+        PhysicalMemory.from_state(
+            {"nframes": 4, "pfns": b"\x02\x00\x00\x00\x01\x00\x00\x00",
+             "data": bytes(2 * PAGE_SIZE)})
+    with pytest.raises(ValueError, match="positive"):
+        PhysicalMemory.from_state({"nframes": 0, "pfns": b"", "data": b""})
+    with pytest.raises(ValueError, match="contents"):
+        PhysicalMemory(2, bytearray(PAGE_SIZE))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 255), min_size=NFRAMES, max_size=NFRAMES))
+def test_state_round_trips_any_pattern_of_zero_frames(fills: list[int]) -> None:
+    """Runs and gaps in every arrangement (first, last, none, all frames zero)."""
+    pm = PhysicalMemory(NFRAMES)
+    for pfn, value in enumerate(fills):
+        pm.fill_frame(pfn, value)
+    pm.write_u32(PAGE_SIZE - 4, fills[0] and 9)  # a frame that is not one repeated byte
+    state = pm.to_state()
+    again = PhysicalMemory.from_state(state)
+    assert again.mem == pm.mem and again.to_state() == state
 
 
 _op = st.one_of(

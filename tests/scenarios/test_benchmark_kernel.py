@@ -1,17 +1,27 @@
-"""Sanity of the ``reclaim`` and ``unmap-scaling`` workloads of ``vmlab bench``, at tiny sizes.
+"""Sanity of the ``reclaim``, ``unmap-scaling`` and ``snapshot`` workloads of ``vmlab bench``,
+at tiny sizes.
 
-The model's counters, not the timings, are checked: reclaim must free pages, and the
-try_to_unmap walk of an anon_vma must grow with the number of forks sharing it.
+The model's counters, not the timings, are checked: reclaim must free pages, the
+try_to_unmap walk of an anon_vma must grow with the number of forks sharing it, and the
+snapshot workload must save a swapped machine and load it back to the same state.
 """
 
 from __future__ import annotations
 
-from scenarios.benchmark import WORKLOADS, reclaim_workload, unmap_workload
+from scenarios.benchmark import WORKLOADS, reclaim_workload, snapshot_workload, unmap_workload
 
 
 def test_workloads_are_registered() -> None:
     assert "reclaim" in WORKLOADS
     assert "unmap-scaling" in WORKLOADS
+    assert "snapshot" in WORKLOADS
+
+
+def test_snapshot_saves_and_loads_a_swapped_machine() -> None:
+    save, load = snapshot_workload(8, 6, 2_000_000_000, 1)
+    assert save.ops == load.ops == 1 and save.seconds > 0 and load.seconds > 0
+    assert save.counters["pswpout"] > 0 and save.counters["file_bytes"] > 1000
+    assert save.unit == "saves/s" and load.unit == "loads/s"
 
 
 def test_reclaim_frees_pages() -> None:

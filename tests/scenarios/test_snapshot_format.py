@@ -8,6 +8,7 @@ import json
 import re
 import struct
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -99,9 +100,13 @@ def test_newer_version_is_refused_naming_the_version(
 
 
 def _version_zero(data: bytes) -> bytes:
-    """A synthetic file of an imagined format 0: the kernel state under "kernel_state", no
-    vmlab_version, and the state hash under "hash"."""
-    doc = _doc(data)
+    """A synthetic file of an imagined format 0: a format-2 state (``_as_version_two``;
+    formats 1 and 2 differ only for pte-chain kernels and pending shared-mapping stores, which
+    this one has neither of) under "kernel_state", no vmlab_version, and the state hash under
+    "hash"."""
+    doc, _ = _as_version_two(data, swapped=False)
+    assert doc["state"]["cfg"]["rmap"] != "pte_chain"
+    assert all(not f["mmap_pending"] for f in doc["state"]["oracle"]["files"])
     old: dict[str, object] = {"format": doc["format"], "version": 0,
                               "scenario": doc["scenario"], "session": doc["session"],
                               "kernel_state": doc["state"], "hash": doc["state_hash"]}
@@ -131,12 +136,54 @@ def test_older_version_goes_through_the_registered_migration(
     assert snap._readable_versions() == f"versions 0 to {SNAPSHOT_VERSION}"
 
 
+def _frame_of(state: dict[str, Any], pfn: int) -> bytes:
+    """RAM frame ``pfn`` of a plain state (machine.mem holds the non-zero frames)."""
+    mem = state["machine"]["mem"]
+    pfns = struct.unpack(f"<{len(mem['pfns']) // 4}I", mem["pfns"])
+    if pfn not in pfns:
+        return bytes(4096)
+    i = pfns.index(pfn)
+    return bytes(mem["data"][i * 4096:(i + 1) * 4096])
+
+
+def _slot_of(state: dict[str, Any], sector: int) -> bytes:
+    """Eight sectors of the disk of a plain state (the store's non-zero 4 KiB chunks)."""
+    disk = state["machine"]["disk"]
+    assert sector % 8 == 0, "swap slots are page-aligned on the disk"
+    chunks = disk["chunks"]
+    if sector // 8 not in chunks:
+        return bytes(4096)
+    i = chunks.index(sector // 8)
+    return bytes(disk["chunk_data"][i * 4096:(i + 1) * 4096])
+
+
+def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], str]:
+    """A current snapshot's map rewritten as format 2 wrote it: every page of the memory
+    oracle as bytes (no ``in_frame``/``on_disk`` places), with format 2's own state hash.
+    Returns it and the current file's state hash. ``swapped``: the cut must have oracle
+    pages in swap."""
+    doc: dict[str, Any] = read_snapshot_bytes(data, "x")
+    state = doc["state"]
+    oracle = state["mm_oracle"]
+    in_frame = oracle.pop("in_frame")
+    on_disk = oracle.pop("on_disk")
+    assert in_frame and (on_disk or not swapped), "the cut must hold oracle pages in RAM and swap"
+    for i in range(0, len(in_frame), 2):
+        oracle["page_ids"].append(in_frame[i])
+        oracle["page_data"].append(_frame_of(state, in_frame[i + 1]))
+    for i in range(0, len(on_disk), 2):
+        oracle["page_ids"].append(on_disk[i])
+        oracle["page_data"].append(_slot_of(state, on_disk[i + 1]))
+    old = {**doc, "version": 2, "state_hash": snap.state_digest(state)}
+    return old, str(doc["state_hash"])
+
+
 def _as_version_one(data: bytes) -> tuple[bytes, str]:
-    """A current 2.6.5 snapshot rewritten as format 1 wrote it: swap-cache entries in
-    ``private``, an anon_vma per anonymous vma beside the pte chains and no ``mmap_pending``
-    in the file oracle, with format 1's own state hash. Returns it and the current file's
-    state hash."""
-    doc = read_snapshot_bytes(data, "x")
+    """A current 2.6.5 snapshot rewritten as format 1 wrote it: the format-2 form
+    (``_as_version_two``), and swap-cache entries in ``private``, an anon_vma per anonymous
+    vma beside the pte chains and no ``mmap_pending`` in the file oracle, with format 1's own
+    state hash. Returns it and the current file's state hash."""
+    doc, want = _as_version_two(data)
     state = doc["state"]
     assert isinstance(state, dict) and state["cfg"]["release"] == "2.6.5"
     mem_map = state["mem_map"]
@@ -156,13 +203,18 @@ def _as_version_one(data: bytes) -> tuple[bytes, str]:
     for f in state["oracle"]["files"]:
         assert f.pop("mmap_pending") == [], "a file the version-1 oracle could not express"
     old = {**doc, "version": 1, "state_hash": snap.state_digest(state)}
-    return _encode(old, 1), str(doc["state_hash"])
+    return _encode(old, 1), want
+
+
+def _swapping_session(kernel: str) -> Session:
+    s = Session(tiny_scenario(), kernel=kernel)
+    s.run(until_checkpoint="filled")
+    s.run(until_events=s.events + 60)  # the hog swaps, the child has forked
+    return s
 
 
 def test_version_one_files_are_migrated_to_the_current_form() -> None:
-    s = Session(tiny_scenario(), kernel="2.6.5")
-    s.run(until_checkpoint="filled")
-    s.run(until_events=s.events + 60)  # the hog swaps, the child has forked
+    s = _swapping_session("2.6.5")
     current = snapshot_bytes(s)
     old, want = _as_version_one(current)
     assert struct.unpack_from("<I", old, 8)[0] == 1
@@ -174,6 +226,24 @@ def test_version_one_files_are_migrated_to_the_current_form() -> None:
     bad = {**bad, "version": 1, "state_hash": "0" * 64}
     with pytest.raises(SnapshotError, match="cannot migrate from format version 1"):
         load_snapshot_bytes(_encode(bad, 1), "bad.vmsnap")
+
+
+def test_version_two_files_are_migrated_to_the_current_form(tmp_path: Path) -> None:
+    """Format 2 held every memory-oracle page as bytes: the migration finds the places
+    again and the file loads into the very state, and saves as the very bytes, of now."""
+    s = _swapping_session("2.6.6")
+    current = snapshot_bytes(s)
+    doc, want = _as_version_two(current)
+    old = _encode(doc, 2)
+    assert len(old) > len(current)
+    migrated = load_snapshot_bytes(old, "old.vmsnap")
+    assert migrated.state_hash() == want == s.state_hash()
+    assert snapshot_bytes(migrated) == current
+    (tmp_path / "old.vmsnap").write_bytes(old)
+    assert snapshot_info(tmp_path / "old.vmsnap")["state_hash"] == want
+    # a version-2 file whose state does not match its hash is refused
+    with pytest.raises(SnapshotError, match=r"cannot migrate from format version 2: .*state_hash"):
+        load_snapshot_bytes(_encode({**doc, "state_hash": "0" * 64}, 2), "bad.vmsnap")
 
 
 def test_a_migration_must_produce_the_next_version(
