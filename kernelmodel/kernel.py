@@ -779,7 +779,7 @@ class Kernel(TrapHandler, IrqHandler):
             "pgdat": self.pgdat.to_state(),
             "zero_page": self.zero_page.pfn,
             "sb": self.sb.to_state(),
-            "oracle": self.oracle.to_state(),
+            "oracle": self.oracle.to_state(self),
             "mm_oracle": self.mm_oracle.to_state(self),
             "bios": [b.to_state() for b in self.bios.values()],
             "mm": self.mm_registry.to_state(),

@@ -22,6 +22,9 @@ The file half of the oracle:
       (msync's filemap_sync, zap at munmap/exit, try_to_unmap), the page is in
       ``mmap_pending`` and no fsync acknowledges it.
 
+In a snapshot, a stored page that its page-cache frame or disk block holds exactly is named
+by that place instead of its bytes (oracle_place.py).
+
 The memory half (process memory) is oracle_mm.py.
 
 Invariants:
@@ -36,8 +39,12 @@ import hashlib
 import struct
 from typing import TYPE_CHECKING, Final, final
 
+from kernelmodel.oracle_place import vl_disk_place, vl_frame_place, vl_place_pairs
+
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
+    from machine.disk import Disk
+    from machine.physmem import PhysicalMemory
 
 PAGE_SIZE: Final = 4096
 PAGE_SHIFT: Final = 12
@@ -48,6 +55,8 @@ BASE_PATTERN: Final = 1
 BASE_RANDOM: Final = 2
 BASE_KIND_NAMES: Final = ("zero", "pattern", "random")
 
+#: How error messages name a file's state.
+_WHAT: Final = "oracle file state"
 #: How many mismatch messages are kept (the counters keep counting past it).
 MISMATCH_LOG_MAX: Final = 64
 
@@ -144,8 +153,39 @@ class OracleFile:
             return data
         return vl_base_page(self.base_kind, self.base_seed, self.base_size, index)
 
-    def to_state(self) -> dict[str, object]:
+    def to_state(self, k: Kernel) -> dict[str, object]:
+        """The file's expected contents. A stored page whose bytes are exactly those of the
+        file's uptodate page-cache page, or else of its disk block, is stored as that place
+        (oracle_place.py); ``page_index`` keeps every stored page's index in order."""
+        from kernelmodel.filemap import vl_find_page_nolock
+        from kernelmodel.fs import BLOCK_SECTORS, I_FREEING
+        from kernelmodel.page import PageUptodate
+
         idx = list(self.pages)
+        literal: list[bytes] = []
+        in_frame: list[int] = []
+        on_disk: list[int] = []
+        inode = k.sb.s_inodes.get(self.ino)
+        if inode is not None and inode.i_state & I_FREEING:
+            inode = None
+        mem = k.machine.mem
+        for index in idx:
+            data = self.pages[index]
+            if inode is not None:
+                page = vl_find_page_nolock(inode.i_mapping, index)
+                if page is not None and PageUptodate(page):
+                    if mem.frame_equals(page.pfn, data):
+                        in_frame.append(index)
+                        in_frame.append(page.pfn)
+                        continue
+                else:
+                    block = inode.i_blocks.get(index, -1)
+                    if block >= 0 and k.machine.disk.read_sectors(
+                            block * BLOCK_SECTORS, BLOCK_SECTORS) == data:
+                        on_disk.append(index)
+                        on_disk.append(block * BLOCK_SECTORS)
+                        continue
+            literal.append(data)
         return {
             "ino": self.ino,
             "size": self.size,
@@ -153,33 +193,63 @@ class OracleFile:
             "base_seed": self.base_seed,
             "base_size": self.base_size,
             "page_index": idx,
-            "page_data": [self.pages[i] for i in idx],
+            "page_data": literal,
+            "in_frame": in_frame,
+            "on_disk": on_disk,
             "seq": [[i, s] for i, s in self.page_seq.items()],
             "acked": [[i, s] for i, s in self.acked.items()],
             "mmap_pending": [[i, s] for i, s in self.mmap_pending.items()],
         }
 
     @staticmethod
-    def from_state(state: dict[str, object]) -> OracleFile:
+    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> OracleFile:
+        """Rebuild from ``to_state``; pages stored as a place are read from the restored
+        ``mem`` and ``disk``.
+
+        Raises:
+            ValueError: the state is malformed.
+        """
         f = OracleFile(_int(state, "ino"))
         f.size = _int(state, "size")
         f.base_kind = _int(state, "base_kind")
         f.base_seed = _int(state, "base_seed")
         f.base_size = _int(state, "base_size")
+        placed: dict[int, bytes] = {}
+        for index, pfn in vl_place_pairs(state, "in_frame", _WHAT):
+            vl_frame_place(mem, pfn, _WHAT)
+            _place(placed, index, mem.frame_bytes(pfn))
+        for index, sector in vl_place_pairs(state, "on_disk", _WHAT):
+            _place(placed, index, vl_disk_place(disk, sector, _WHAT))
         idx = _list(state, "page_index")
         data = _list(state, "page_data")
-        if len(idx) != len(data):
-            raise ValueError("oracle file state: page_index and page_data differ in length")
-        for i in range(len(idx)):
-            page = data[i]
-            index = idx[i]
-            if not isinstance(index, int) or not isinstance(page, bytes) or len(page) != PAGE_SIZE:
-                raise ValueError("oracle file state: bad page entry")
-            f.pages[index] = page
+        if len(idx) != len(data) + len(placed):
+            raise ValueError("oracle file state: page_index does not list each stored page once")
+        literal = 0
+        for item in idx:
+            if not isinstance(item, int) or isinstance(item, bool) or item in f.pages:
+                raise ValueError("oracle file state: bad page index")
+            page = placed.get(item)
+            if page is None:
+                if literal >= len(data):
+                    raise ValueError("oracle file state: a page has neither bytes nor place")
+                raw = data[literal]
+                literal += 1
+                if not isinstance(raw, bytes) or len(raw) != PAGE_SIZE:
+                    raise ValueError("oracle file state: bad page entry")
+                page = raw
+            f.pages[item] = page
+        if len(f.pages) != len(idx) or literal != len(data):
+            raise ValueError("oracle file state: page_index does not list each stored page once")
         f.page_seq = _pairs(state, "seq")
         f.acked = _pairs(state, "acked")
         f.mmap_pending = _pairs(state, "mmap_pending")
         return f
+
+
+def _place(placed: dict[int, bytes], index: int, data: bytes) -> None:
+    if index in placed:
+        raise ValueError(f"oracle file state: page {index} has two places")
+    placed[index] = data
 
 
 @final
@@ -200,21 +270,27 @@ class Oracle:
         self.read_mismatches = 0
         self.log: list[str] = []
 
-    def to_state(self) -> dict[str, object]:
+    def to_state(self, k: Kernel) -> dict[str, object]:
+        """Every file's expected contents (``OracleFile.to_state``), the sequence and log."""
         return {
-            "files": [f.to_state() for f in self.files.values()],
+            "files": [f.to_state(k) for f in self.files.values()],
             "seq": self.seq,
             "read_mismatches": self.read_mismatches,
             "log": list(self.log),
         }
 
     @staticmethod
-    def from_state(state: dict[str, object]) -> Oracle:
+    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> Oracle:
+        """Rebuild from ``to_state`` over the restored RAM and disk.
+
+        Raises:
+            ValueError: the state is malformed.
+        """
         o = Oracle()
         for item in _list(state, "files"):
             if not isinstance(item, dict):
                 raise ValueError("oracle state: files entries must be dicts")
-            f = OracleFile.from_state(item)
+            f = OracleFile.from_state(item, mem, disk)
             o.files[f.ino] = f
         o.seq = _int(state, "seq")
         o.read_mismatches = _int(state, "read_mismatches")

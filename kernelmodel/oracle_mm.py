@@ -15,6 +15,9 @@ fork copies an mm's table of pages, not the pages: both mms share each ``VlOracl
 reference count, and the first store through either copies it (copy-on-write, like the
 memory it mirrors). munmap and exit forget the pages of the range or mm.
 
+In a snapshot, an expected page that its frame or swap slot holds exactly is named by that
+place instead of its bytes (oracle_place.py).
+
 ``vl_verify_memory`` finds each expected page through the page tables, as the MMU would: a
 present pte gives the frame; a swap pte gives the swap-cache page if it is uptodate, else the
 slot on the disk; no pte means the data was lost. It also checks that present pages of
@@ -33,6 +36,15 @@ from array import array
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.mm_types import VM_SHARED, MmStruct, VmArea
+from kernelmodel.oracle_place import (
+    LOC_DISK,
+    LOC_FRAME,
+    LOC_NONE,
+    PAGE_SECTORS,
+    vl_disk_place,
+    vl_frame_place,
+    vl_place_pairs,
+)
 from kernelmodel.page import PageUptodate
 from kernelmodel.pgtable import (
     pte_file,
@@ -43,7 +55,7 @@ from kernelmodel.pgtable import (
 )
 from kernelmodel.swap_state import vl_swapper_lookup
 from kernelmodel.swapfile import vl_entry_sector
-from machine.i386 import PAGE_SHIFT, PAGE_SIZE, SECTOR_SIZE
+from machine.i386 import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
@@ -51,6 +63,8 @@ if TYPE_CHECKING:
     from machine.disk import Disk
     from machine.physmem import PhysicalMemory
 
+#: How error messages name this state.
+_WHAT: Final = "mm oracle state"
 #: How many problem descriptions verification keeps in ``log``.
 LOG_MAX: Final = 64
 _ZERO_PAGE_BYTES: Final = bytes(PAGE_SIZE)
@@ -138,9 +152,8 @@ class VlMmOracle:
 
         A page whose bytes are exactly those its first (mm, vpn) slot finds through the page
         tables (``vl_page_location``: a RAM frame, or the swap slot on the disk) is stored as
-        that place, not as bytes: after a swap storm this is nearly every page, and the state
-        shrinks by the size of user memory. Which form a page takes is a function of the
-        state alone, so hashes stay deterministic.
+        that place, not as bytes (oracle_place.py): after a swap storm this is nearly every
+        page, and the state shrinks by the size of user memory.
         """
         pages: dict[int, VlOraclePage] = {}
         in_frame: list[int] = []
@@ -207,21 +220,18 @@ class VlMmOracle:
             _add_page(by_id, ids[i], vl_words_from_bytes(raw))
         ram = memoryview(mem.mem)
         try:
-            for pid, pfn in _pairs(state, "in_frame"):
-                if pfn < 0 or pfn >= mem.nframes:
-                    raise ValueError(f"mm oracle state: frame {pfn} outside RAM")
+            for pid, pfn in vl_place_pairs(state, "in_frame", _WHAT):
+                off = vl_frame_place(mem, pfn, _WHAT)
                 # straight from RAM into the page's array: one copy
                 words = array("I")
-                words.frombytes(ram[pfn << PAGE_SHIFT : (pfn + 1) << PAGE_SHIFT])
+                words.frombytes(ram[off : off + PAGE_SIZE])
                 if HOST_BIG_ENDIAN:
                     words.byteswap()
                 _add_page(by_id, pid, words)
         finally:
             ram.release()
-        for pid, sector in _pairs(state, "on_disk"):
-            if sector < 0 or sector + PAGE_SECTORS > disk.nsectors:
-                raise ValueError(f"mm oracle state: sector {sector} outside the disk")
-            _add_page(by_id, pid, vl_words_from_bytes(disk.read_sectors(sector, PAGE_SECTORS)))
+        for pid, sector in vl_place_pairs(state, "on_disk", _WHAT):
+            _add_page(by_id, pid, vl_words_from_bytes(vl_disk_place(disk, sector, _WHAT)))
         for flat in _list(state, "tables"):
             _load_table(o, flat, by_id)
         if any(page.refs == 0 for page in by_id.values()):
@@ -260,20 +270,6 @@ def _add_page(by_id: dict[int, VlOraclePage], pid: object, words: array[int]) ->
     page = VlOraclePage(pid, words)
     page.refs = 0
     by_id[pid] = page
-
-
-def _pairs(state: dict[str, object], key: str) -> list[tuple[int, int]]:
-    flat = _list(state, key)
-    if len(flat) % 2:
-        raise ValueError(f"mm oracle state: {key} is [page_id, place, ...]")
-    out: list[tuple[int, int]] = []
-    for i in range(0, len(flat), 2):
-        a = flat[i]
-        b = flat[i + 1]
-        if not isinstance(a, int) or not isinstance(b, int) or isinstance(b, bool):
-            raise ValueError(f"mm oracle state: {key} holds ints only")
-        out.append((a, b))
-    return out
 
 
 def _load_table(o: VlMmOracle, flat: object, by_id: dict[int, VlOraclePage]) -> None:
@@ -522,15 +518,6 @@ def vl_oracle_exit(k: Kernel, mm_id: int) -> None:
 
 
 # ---- verification -------------------------------------------------------------------------------
-
-
-#: Where a user page's data is (``vl_page_location``): nowhere (no pte, or a nonlinear file
-#: pte), a RAM frame (pfn), or a swap slot on the disk (first sector).
-LOC_NONE: Final = 0
-LOC_FRAME: Final = 1
-LOC_DISK: Final = 2
-#: Sectors of one page.
-PAGE_SECTORS: Final = PAGE_SIZE // SECTOR_SIZE
 
 
 def vl_page_location(k: Kernel, mm: MmStruct, vaddr: int) -> tuple[int, int]:

@@ -502,7 +502,7 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
         raise ValueError(f"kernel state: zero page {zero} outside mem_map")
     k.zero_page = mem_map.pages[zero]
     k.sb = SuperBlock.from_state(_dict(state, "sb"), mem_map.pages)
-    k.oracle = Oracle.from_state(_dict(state, "oracle"))
+    k.oracle = Oracle.from_state(_dict(state, "oracle"), machine.mem, machine.disk)
     k.mm_oracle = VlMmOracle.from_state(_dict(state, "mm_oracle"), machine.mem, machine.disk)
     for item in _list(state, "bios"):
         bio = Bio.from_state(_as_dict(item, "bio"))

@@ -42,8 +42,8 @@ failure is one ``SnapshotError`` line.
 An older format version goes through the named steps of ``MIGRATIONS`` (``_migrate_N_to_M``,
 one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
 kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
-``_migrate_2_to_3`` version-2 files (before the memory oracle named the frame or swap slot
-that holds a page instead of repeating its bytes).
+``_migrate_2_to_3`` version-2 files (before the oracles named the frame, swap slot or disk
+block that holds a page instead of repeating its bytes).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
@@ -162,23 +162,24 @@ def _migrate_1_to_2(doc: dict[str, object]) -> dict[str, object]:
 
 
 def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
-    """Format 2 -> 3: the memory oracle stores a page whose bytes are exactly those of the
-    frame or swap slot its page tables lead to as that place (``in_frame``, ``on_disk``),
-    not as bytes (kernelmodel/oracle_mm.py: ``VlMmOracle.to_state``).
+    """Format 2 -> 3: the oracles store a page whose bytes are exactly those of the place
+    the kernel's structures lead to (a user page's frame or swap slot, a file page's
+    page-cache frame or disk block) as that place (``in_frame``, ``on_disk``), not as bytes
+    (kernelmodel/oracle_place.py).
 
     A version-2 oracle (every page as bytes, no places) is still a state this vmlab restores,
     but not the one it writes, and which pages become places depends on page tables, the
-    swap cache and the disk: so the old state (checked against its hash first) is restored
-    and written again, and the new hash computed over what is written.
+    page and swap caches and the disk: so the old state (checked against its hash first) is
+    restored and written again, and the new hash computed over what is written.
     """
     from kernelmodel.restore import vl_kernel_from_state
 
     state = doc.get("state")
     if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
         raise ValueError("the version-2 state does not match its state_hash")
-    oracle = state["mm_oracle"]
-    oracle["in_frame"] = []
-    oracle["on_disk"] = []
+    for oracle in [state["mm_oracle"], *state["oracle"]["files"]]:
+        oracle["in_frame"] = []
+        oracle["on_disk"] = []
     enabled = gc.isenabled()
     gc.disable()
     try:

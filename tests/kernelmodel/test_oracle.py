@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fs import boot_kernel
@@ -151,5 +152,42 @@ def test_read_mismatch_log_and_state_round_trip() -> None:
     oracle_fsync_acked(k, ino, oracle_fsync_begin(k, ino))
     oracle_read_mismatch(k, ino, 0, 10, 3)
     assert k.oracle.read_mismatches == 1 and "first bad byte at 3" in k.oracle.log[0]
-    state = k.oracle.to_state()
-    assert Oracle.from_state(state).to_state() == state
+    state = k.oracle.to_state(k)
+    assert Oracle.from_state(state, k.machine.mem, k.machine.disk).to_state(k) == state
+
+
+def test_state_names_the_page_cache_frame_or_disk_block_holding_a_page() -> None:
+    """A stored page equal to its uptodate page-cache page is stored as the frame; else, equal
+    to its disk block, as the block's sectors; else as bytes. Restoring reads the places."""
+    from test_swap_support import file_page
+
+    from kernelmodel.page import PageUptodate
+
+    k = boot_kernel(**_SMALL)
+    inode = vl_create_file(k, "f", 3 * 4096, "random", 3)
+    ino = inode.i_ino
+    for index in range(3):
+        oracle_file_write(k, ino, index * 4096, bytes([index + 1]) * 4096)
+    cached = file_page(k, inode.i_mapping, 0)
+    assert PageUptodate(cached)
+    k.machine.mem.write(cached.pfn << 12, b"\x01" * 4096)
+    sector = inode.i_blocks[1] * BLOCK_SECTORS
+    k.machine.disk.write_sectors(sector, b"\x02" * 4096)
+    state = k.oracle.to_state(k)
+    f = state["files"][0]
+    assert f["page_index"] == [0, 1, 2]
+    assert f["in_frame"] == [0, cached.pfn] and f["on_disk"] == [1, sector]
+    assert f["page_data"] == [b"\x03" * 4096]  # page 2's block still holds the boot contents
+    back = Oracle.from_state(state, k.machine.mem, k.machine.disk)
+    assert back.files[ino].pages == k.oracle.files[ino].pages
+    assert list(back.files[ino].pages) == [0, 1, 2]
+    assert back.to_state(k) == state
+    # damaged places are refused
+    for key, bad, message in (("in_frame", [0, 1 << 30], "outside RAM"),
+                              ("on_disk", [1, -8], "outside the disk"),
+                              ("in_frame", [0, cached.pfn, 0, cached.pfn], "two places"),
+                              ("on_disk", [], "does not list each stored page once"),
+                              ("in_frame", [7, cached.pfn], "neither bytes nor place")):
+        broken = {**state, "files": [{**f, key: bad}]}
+        with pytest.raises(ValueError, match=message):
+            Oracle.from_state(broken, k.machine.mem, k.machine.disk)

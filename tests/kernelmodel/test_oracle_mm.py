@@ -169,7 +169,7 @@ def test_state_names_the_frame_unless_the_frame_differs() -> None:
 @pytest.mark.parametrize(("change", "message"), [
     (lambda s: s["in_frame"].__setitem__(1, 1 << 30), "outside RAM"),
     (lambda s: s["in_frame"].extend(s["in_frame"][:2]), "stored twice"),
-    (lambda s: s["in_frame"].pop(), "[page_id, place, ...]"),
+    (lambda s: s["in_frame"].pop(), "[key, place, ...]"),
     (lambda s: s["on_disk"].extend([99, 0]), "in no table"),
     (lambda s: s["on_disk"].extend([99, -8]), "outside the disk"),
     (lambda s: s["in_frame"].__setitem__(0, 0), "positive"),

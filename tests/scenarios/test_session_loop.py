@@ -115,7 +115,7 @@ class FakeKernel:
     def verify_durable(self) -> tuple[int, list[str]]:
         return 0, []
 
-    def to_state(self) -> dict[str, object]:
+    def to_state(self, borrow: bool = False) -> dict[str, object]:
         return {"counters": dict(self.counters), "now": self.machine.clock.now}
 
 

@@ -158,12 +158,21 @@ def _slot_of(state: dict[str, Any], sector: int) -> bytes:
 
 
 def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], str]:
-    """A current snapshot's map rewritten as format 2 wrote it: every page of the memory
-    oracle as bytes (no ``in_frame``/``on_disk`` places), with format 2's own state hash.
+    """A current snapshot's map rewritten as format 2 wrote it: every page of the oracles as
+    bytes (no ``in_frame``/``on_disk`` places), with format 2's own state hash.
     Returns it and the current file's state hash. ``swapped``: the cut must have oracle
     pages in swap."""
     doc: dict[str, Any] = read_snapshot_bytes(data, "x")
     state = doc["state"]
+    for f in state["oracle"]["files"]:
+        pages = dict(zip([i for i in f["page_index"]
+                          if i not in f["in_frame"][::2] + f["on_disk"][::2]], f["page_data"],
+                         strict=True))
+        for kind, read in (("in_frame", _frame_of), ("on_disk", _slot_of)):
+            places = f.pop(kind)
+            for i in range(0, len(places), 2):
+                pages[places[i]] = read(state, places[i + 1])
+        f["page_data"] = [pages[i] for i in f["page_index"]]
     oracle = state["mm_oracle"]
     in_frame = oracle.pop("in_frame")
     on_disk = oracle.pop("on_disk")
