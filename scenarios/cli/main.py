@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import io
+import os
 import sys
 from collections.abc import Sequence
 
@@ -66,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 expectation failed, 2 bad input)."""
+    """Run the command line; returns the exit code (0 ok, 1 expectation failed, 2 bad input,
+    130 interrupted, 141 the reader of the output went away)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -83,6 +86,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vmlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader stopped reading (``| head``): stop quietly, as a process SIGPIPE ends
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is not a file (an embedding caller's stream): nothing to flush
 
 
 if __name__ == "__main__":

@@ -119,3 +119,4 @@ def test_scenario_naming_a_design_runs_on_it(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["switches"]["rmap"] == "anonmm"
+

@@ -4,6 +4,9 @@ called in-process through ``main``."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +150,20 @@ def test_snapshot_needs_an_action(capsys: pytest.CaptureFixture[str]) -> None:
         main(["snapshot"])
     assert exc.value.code == 2
     assert "ACTION" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(full_run: dict[str, object]) -> None:
+    """``vmlab snapshot decode FILE | head -1``: the reader is gone while vmlab still writes
+    (here before it starts, so every write fails); vmlab stops quietly, as SIGPIPE would
+    stop it, with no traceback."""
+    root = Path(__file__).resolve().parents[2]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "scenarios.cli.main", "snapshot", "decode",
+                               str(full_run["_snapshot"])], cwd=root, stdout=write_end,
+                              stderr=subprocess.PIPE, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == b""

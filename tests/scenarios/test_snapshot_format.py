@@ -242,6 +242,8 @@ def test_version_two_files_are_migrated_to_the_current_form(tmp_path: Path) -> N
     again and the file loads into the very state, and saves as the very bytes, of now."""
     s = _swapping_session("2.6.6")
     current = snapshot_bytes(s)
+    files = read_snapshot_bytes(current, "x")["state"]["oracle"]["files"]  # type: ignore[index]
+    assert any(f["in_frame"] for f in files), "the cut must hold file pages in the page cache"
     doc, want = _as_version_two(current)
     old = _encode(doc, 2)
     assert len(old) > len(current)
