@@ -324,6 +324,9 @@ def _ext_hook(code: int, data: bytes) -> object:
 #: The plain values a snapshot holds.
 _SCALAR_TYPES: Final = frozenset({type(None), bool, int, str, bytes})
 
+#: Container types of a list of rows.
+_ROW_TYPES: Final = frozenset({list, tuple})
+
 #: Byte strings at least this long are handed to the hash and the compressor as they are.
 _BIG_BYTES: Final = 4096
 #: A piece of packed output: msgpack bytes, or a large byte string as it is.
@@ -432,6 +435,11 @@ class _Writer:
         big = bytes in types and max(len(x) for x in v if type(x) is bytes) >= _BIG_BYTES
         if big and len(types) == 1:
             self._pages(v)  # type: ignore[arg-type]
+            return
+        if not big and not self.encoding and types <= _ROW_TYPES and \
+                set(map(type, chain.from_iterable(v))) <= _SCALAR_TYPES:  # type: ignore[arg-type]
+            # rows of plain values, only hashed: msgpack packs them as the walk would, at once
+            self._out(msgpack.packb(v, use_bin_type=True))
             return
         if big or not types <= _SCALAR_TYPES:
             # containers, or pages of bytes: walk the items (large strings are not copied)
