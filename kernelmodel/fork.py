@@ -29,12 +29,16 @@ from kernelmodel.mm_types import VM_DONTCOPY, VM_LOCKED, MmStruct
 from kernelmodel.pgtable import flush_tlb_mm, pgd_alloc, pgd_free, vl_leave_mm
 from kernelmodel.rmap_anonmm import dup_rmap, exec_rmap, exit_rmap
 from kernelmodel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
+from kernelmodel.vmstat import TR_TASK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from kernelmodel.kernel import Kernel
     from machine.isa import Insn
+
+#: fork's error when copy_process refuses a task (include/asm-generic/errno-base.h).
+EAGAIN: Final = 11
 
 
 def mm_alloc(k: Kernel) -> MmStruct | None:
@@ -150,6 +154,11 @@ class ForkOp(KOp):
     def step(self, k: Kernel, task: Task) -> int:
         from kernelmodel.oracle_mm import vl_oracle_fork
 
+        if not k.vl_fork_allowed():
+            # copy_process: nr_threads >= max_threads or no free pid
+            k.trace.emit(k.now(), TR_TASK, task.pid, -EAGAIN, 0, "fork: -EAGAIN (threads-max)")
+            self.result = -EAGAIN
+            return KOP_DONE
         oldmm = k.mm_registry.mm(task.mm_id)
         mm = dup_mm(k, oldmm)
         if mm is None:

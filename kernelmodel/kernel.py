@@ -123,6 +123,19 @@ def vl_kernel_image_frames(nframes: int) -> int:
     return min(256, max(nframes // 16, 1))
 
 
+#: PID_MAX_DEFAULT (include/linux/threads.h): pids are below 32768.
+PID_MAX: Final = 0x8000
+
+
+def vl_max_threads(nframes: int) -> int:
+    """fork_init() (kernel/fork.c, 2.6.6): the default threads-max, ``mempages /
+    (THREAD_SIZE / PAGE_SIZE) / 8`` with i386's 8 KiB kernel stacks, and at least 20.
+
+    init's RLIMIT_NPROC is half of it (``init_task.rlim[RLIMIT_NPROC]``).
+    """
+    return max(nframes // 16, 20)
+
+
 class KernelConfig:
     """Boot parameters: the release profile's switches, sysctl tunables and the seed."""
 
@@ -142,6 +155,7 @@ class KernelConfig:
         debug_checks: bool = False,
         poison: bool = False,
         l1_cache_bytes: int = 128,
+        threads_max: int = 0,
     ) -> None:
         self.release = release
         self.writeback = writeback
@@ -157,6 +171,8 @@ class KernelConfig:
         self.debug_checks = debug_checks
         self.poison = poison
         self.l1_cache_bytes = l1_cache_bytes
+        #: /proc/sys/kernel/threads-max; 0: fork_init's default for the machine's memory.
+        self.threads_max = threads_max
 
     def validate(self) -> None:
         """Raise ValueError with one line naming the first bad field."""
@@ -182,8 +198,16 @@ class KernelConfig:
             raise ValueError("kernel.timeslice: must be positive")
         if self.l1_cache_bytes not in (16, 32, 64, 128):
             raise ValueError("kernel.l1_cache_bytes: expected 16, 32, 64 or 128")
+        if self.threads_max < 0 or self.threads_max > PID_MAX:
+            raise ValueError(f"kernel.threads_max: {self.threads_max} is outside 0..{PID_MAX}")
 
     def to_state(self) -> dict[str, object]:
+        s = self._base_state()
+        if self.threads_max:  # absent when derived, as in states saved before it existed
+            s["threads_max"] = self.threads_max
+        return s
+
+    def _base_state(self) -> dict[str, object]:
         return {
             "release": self.release,
             "writeback": self.writeback,
@@ -213,6 +237,9 @@ class Kernel(TrapHandler, IrqHandler):
         self.trace = TraceRing()
         self.tasks: dict[int, Task] = {}
         self.next_pid = 1
+        #: max_threads: fork fails with -EAGAIN once this many tasks exist (zombies count:
+        #: the model never reaps them).
+        self.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)
         self.runqueue: list[int] = []
         self.current = -1
         self.waitqueues: dict[str, list[int]] = {}
@@ -322,9 +349,25 @@ class Kernel(TrapHandler, IrqHandler):
         return len(self.programs) - 1
 
     def alloc_pid(self) -> int:
+        """alloc_pidmap() (kernel/pid.c): the next pid. Simplified: pids are never freed
+        (zombies are not reaped), so there is no wrap-around search; callers check
+        ``vl_fork_allowed`` first, and running out here is a BUG."""
         pid = self.next_pid
+        bug_on(pid >= PID_MAX, f"alloc_pid: every pid below pid_max ({PID_MAX}) is taken")
         self.next_pid += 1
         return pid
+
+    def vl_nr_threads(self) -> int:
+        """nr_threads: tasks that hold a task_struct (every one but TASK_DEAD; the model's
+        zombies are never reaped, so they stay counted as unreaped zombies are)."""
+        return sum(1 for t in self.tasks.values() if t.state != TASK_DEAD)
+
+    def vl_fork_allowed(self) -> bool:
+        """copy_process()'s limits (kernel/fork.c, 2.6.6): ``nr_threads >= max_threads`` and
+        a pid (``alloc_pidmap``) must both be available; fork fails with -EAGAIN otherwise.
+        The tasks run as root, so RLIMIT_NPROC does not apply to fork (the loader holds the
+        boot tasks to it)."""
+        return self.next_pid < PID_MAX and self.vl_nr_threads() < self.max_threads
 
     def new_task(self, name: str, prog_id: int, parent: int) -> Task:
         """Create a runnable user task that starts at the beginning of program ``prog_id``.

@@ -181,6 +181,7 @@ def vl_kernel_config_from_state(state: dict[str, object]) -> KernelConfig:
         debug_checks=_bool(state, "debug_checks"),
         poison=_bool(state, "poison"),
         l1_cache_bytes=_int(state, "l1_cache_bytes"),
+        threads_max=_int(state, "threads_max") if "threads_max" in state else 0,
     )
     cfg.validate()
     return cfg

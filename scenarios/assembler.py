@@ -48,6 +48,9 @@ from machine.isa import (
     Insn,
 )
 from scenarios.schema import (
+    MAX_FILE_SIZE,
+    MAX_LOOP_COUNT,
+    MAX_RW_BYTES,
     POS,
     POWER_CUT,
     AwaitOp,
@@ -260,6 +263,8 @@ def _parse_mmap(text: str, a: _Args) -> Op:
             if offset >= 0:
                 raise a.usage('"offset" given twice')
             offset = a.value("OFF", _size)
+            if offset > MAX_FILE_SIZE:
+                raise a.fail("OFF", f"{offset:#x} is beyond the largest file ({MAX_FILE_SIZE:#x})")
         elif tok in ("shared", "private"):
             share = _flag(a, tok, share)
         elif tok in ("ro", "rw"):
@@ -317,6 +322,8 @@ def _parse_touch(text: str, a: _Args) -> Op:
         stride = a.value("N", _size)
         if stride <= 0 or stride % 4:
             raise a.fail("stride", f"{stride} must be a positive multiple of 4")
+        if stride > PAGE_OFFSET:
+            raise a.fail("stride", f"{stride:#x} is larger than user space ({PAGE_OFFSET:#x})")
     a.done()
     return TouchOp(text=text, addr=addr, length=length, write=mode == "write", stride=stride)
 
@@ -364,6 +371,9 @@ def _parse_rw(text: str, a: _Args) -> Op:
         a.pos -= 1
         offset = a.value("OFF", _size)
     length = _length(a)
+    if length > MAX_RW_BYTES:
+        raise a.fail("LEN", f"{length} is more than one {a.verb} moves ({MAX_RW_BYTES}, "
+                            f"SSIZE_MAX on i386)")
     count, how = 1, ""
     if a.more():
         tok = a.need("option")
@@ -380,6 +390,10 @@ def _parse_rw(text: str, a: _Args) -> Op:
     a.done()
     if how == "random" and offset == POS:
         raise a.usage('"random" offsets need a starting OFF, not "pos"')
+    end = offset + length * (1 if how == "random" else count)
+    if offset != POS and end - 1 > MAX_FILE_SIZE:
+        raise a.fail("OFF", f"the {a.verb} ends at {end:#x}, beyond the largest file "
+                            f"({MAX_FILE_SIZE + 1:#x}, MAX_LFS_FILESIZE)")
     cls = ReadOp if a.verb == "read" else WriteOp
     return cls(text=text, path=path, offset=offset, length=length, count=count,
                random=how == "random")
@@ -409,6 +423,8 @@ def _parse_no_args(text: str, a: _Args) -> Op:
 def _parse_truncate(text: str, a: _Args) -> Op:
     path = _path(a)
     length = a.value("LEN", _size)
+    if length > MAX_FILE_SIZE:
+        raise a.fail("LEN", f"{length:#x} is beyond the largest file ({MAX_FILE_SIZE:#x})")
     a.done()
     return TruncateOp(text=text, path=path, length=length)
 
@@ -474,8 +490,8 @@ def _parse_time(text: str, a: _Args) -> Op:
 def _parse_loop(text: str, a: _Args) -> Op:
     count = a.value("N", _count)
     a.done()
-    if count < 1:
-        raise a.fail("N", "must be at least 1")
+    if count < 1 or count > MAX_LOOP_COUNT:
+        raise a.fail("N", f"{count} is not between 1 and {MAX_LOOP_COUNT} (2^32-1)")
     return LoopOp(text=text, count=count)
 
 

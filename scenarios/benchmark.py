@@ -419,7 +419,10 @@ def _shared_anon_kernel(nforks: int, shared: int) -> tuple[object, object, int]:
 
     ram_mib = 8 + (nforks * 16) // 1024  # room for every child's page tables
     machine = Machine(MachineConfig(mem_bytes=ram_mib << 20, disk_bytes=512 << 20))
-    k = Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20, seed=6, swappiness=100))
+    # threads-max raised as an administrator would: the default (memory / 128 KiB) is
+    # below 1000 tasks on this small machine
+    k = Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20, seed=6, swappiness=100,
+                                          threads_max=nforks + 64))
     child = k.add_program("sleeper", [Insn(OP_SYSCALL, SYS_nanosleep, 10**12)])
     parent = _anon_toucher(0x40000000, shared, 1)
     parent += [Insn(OP_SYSCALL, SYS_fork, child) for _ in range(nforks)]

@@ -77,13 +77,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
 from kernelmodel.fs import CONTENT_KINDS
-from kernelmodel.kernel import KTHREAD_NAMES
+from kernelmodel.kernel import KTHREAD_NAMES, vl_max_threads
 from machine.board import MAX_MEM_BYTES
 from machine.disk import ELEVATOR_NAMES
 from scenarios.assembler import (
@@ -95,10 +96,13 @@ from scenarios.assembler import (
     parse_op,
 )
 from scenarios.expect import ExpectError, parse_check, suggest
+from scenarios.input_file import InputFileError, read_input_file
+from scenarios.one_line import one_line
 from scenarios.profiles import PROFILES, RMAP_DESIGNS, WRITEBACK_DESIGNS
 from scenarios.schema import (
     DEFAULT_DURATION_NS,
     DEFAULT_PROFILE,
+    MAX_FILE_SIZE,
     AwaitOp,
     BreakOp,
     CloseOp,
@@ -122,11 +126,11 @@ from scenarios.schema import (
     UnlinkOp,
     WriteOp,
 )
+from scenarios.toml_limits import MAX_TEXT_CHARS, TomlLimitError, check_toml_limits
 from scenarios.units import (
     UnitError,
     format_size,
     parse_duration,
-    parse_int,
     parse_size,
     type_name,
 )
@@ -146,6 +150,10 @@ CONTENTS: Final = CONTENT_KINDS
 BLOCK_SIZE: Final = 4096
 MIN_MEMORY: Final = 4 << 20
 MAX_SEED: Final = (1 << 63) - 1
+#: 2 TiB: 2^32 sectors of 512 bytes (a 32-bit sector_t, i386 without CONFIG_LBD).
+MAX_DISK_BYTES: Final = 2 << 40
+#: 64 GiB: 2^24 pages, the most the 24-bit offset of an i386 swap entry addresses.
+MAX_SWAP_BYTES: Final = 64 << 30
 
 
 class ScenarioError(Exception):
@@ -155,7 +163,8 @@ class ScenarioError(Exception):
         self.source = source
         self.where = where
         self.message = message
-        super().__init__(f"{source}: {where}: {message}" if where else f"{source}: {message}")
+        super().__init__(one_line(f"{source}: {where}: {message}" if where
+                                  else f"{source}: {message}"))
 
 
 class _Reader:
@@ -207,10 +216,18 @@ class _Reader:
             raise self.error(where, str(exc)) from None
 
     def int_in(self, value: object, lo: int, hi: int, where: str) -> int:
-        n = self.convert(value, lambda v: parse_int(v, "integer"), where)
-        if n < lo or n > hi:
-            raise self.error(where, f"{n} is outside {lo}..{hi}")
-        return n
+        """A TOML integer in lo..hi: a string, even of digits, is refused (types are strict)."""
+        if isinstance(value, str):
+            key = where.rsplit(".", 1)[-1]
+            hint = (f": write {key} = {value} without quotes"
+                    if re.fullmatch(r"[0-9_]+|0x[0-9a-fA-F_]+", value) else "")
+            raise self.error(where, f'expected an integer, not a string ("{value}"){hint}')
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(where, f"expected an integer, not {type_name(value)}")
+        if value < lo or value > hi:
+            shown = value if value.bit_length() <= 64 else f"a number of {value.bit_length()} bits"
+            raise self.error(where, f"{shown} is outside {lo}..{hi}")
+        return value
 
 
 def _name(r: _Reader, value: object, where: str) -> str:
@@ -252,9 +269,17 @@ def _machine(r: _Reader, value: object) -> MachineSpec:
     disk = r.convert(t.get("disk", d.disk), parse_size, "machine.disk")
     if disk <= 0 or disk % 4096:
         raise r.error("machine.disk", f"{disk} bytes is not a positive multiple of 4KiB")
+    if disk > MAX_DISK_BYTES:
+        most = format_size(MAX_DISK_BYTES)
+        raise r.error("machine.disk", f"{format_size(disk)} is larger than {most}, the most a "
+                                      f"32-bit sector number addresses")
     swap = r.convert(t.get("swap", d.swap), parse_size, "machine.swap")
     if swap % 4096:
         raise r.error("machine.swap", f"{swap} bytes is not a multiple of 4KiB")
+    if swap > MAX_SWAP_BYTES:
+        most = format_size(MAX_SWAP_BYTES)
+        raise r.error("machine.swap", f"{format_size(swap)} is larger than {most}, the most "
+                                      f"the 24-bit offset of an i386 swap entry addresses")
     if swap >= disk:
         raise r.error("machine.swap", f"{format_size(swap)} of swap does not fit on a "
                                       f"{format_size(disk)} disk (swap is the end of the disk)")
@@ -300,6 +325,9 @@ def _files(r: _Reader, value: object, machine: MachineSpec) -> tuple[FileSpec, .
         if "size" not in t:
             raise r.error(where, 'missing "size"')
         size = r.convert(t["size"], parse_size, f"{where}.size")
+        if size > MAX_FILE_SIZE:
+            raise r.error(f"{where}.size", f"{size:,} bytes is larger than the largest file, "
+                                           f"{MAX_FILE_SIZE:,} bytes (MAX_LFS_FILESIZE on i386)")
         content = r.choice(t.get("content", "zero"), CONTENTS, f"{where}.content")
         seed = r.int_in(t["seed"], 0, MAX_SEED, f"{where}.seed") if "seed" in t else None
         out.append(FileSpec(path=path, size=size, content=content, seed=seed))
@@ -349,12 +377,16 @@ def _programs(r: _Reader, value: object) -> dict[str, Program]:
     return out
 
 
-def _tasks(r: _Reader, value: object, programs: dict[str, Program]) -> tuple[TaskSpec, ...]:
+def _tasks(r: _Reader, value: object, programs: dict[str, Program],
+           max_tasks: int) -> tuple[TaskSpec, ...]:
     if value is None:
         raise r.error("", "no [[tasks]]: a scenario needs at least one task")
     tables = r.list_of_tables(value, "tasks")
     if not tables:
         raise r.error("tasks", "a scenario needs at least one task")
+    if len(tables) > max_tasks:
+        raise r.error("tasks", f"{len(tables):,} tasks at boot: more than RLIMIT_NPROC "
+                               f"({max_tasks}, half of threads-max on this machine's memory)")
     out: list[TaskSpec] = []
     for i, t in enumerate(tables):
         where = f"tasks[{i}]"
@@ -521,8 +553,13 @@ def load_text(text: str, source: str = "<string>", default_name: str = "scenario
     """
     r = _Reader(source)
     try:
+        check_toml_limits(text)
         doc = tomllib.loads(text)
+    except TomlLimitError as exc:
+        raise r.error("", str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
+        raise r.error("", f"invalid TOML: {exc}") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
         raise r.error("", f"invalid TOML: {exc}") from None
     r.keys(doc, TOP_KEYS, "")
     name = _name(r, doc.get("name", default_name), "name")
@@ -538,7 +575,8 @@ def load_text(text: str, source: str = "<string>", default_name: str = "scenario
     tunables = _tunables(r, doc.get("tunables"))
     files = _files(r, doc.get("files"), machine)
     programs = _programs(r, doc.get("programs"))
-    tasks = _tasks(r, doc.get("tasks"), programs)
+    tasks = _tasks(r, doc.get("tasks"), programs,
+                   vl_max_threads(machine.memory // BLOCK_SIZE) // 2)
     _check_refs(r, files, programs, tasks)
     scn = Scenario(name=name, description=description, source=source, kernel=kernel, seed=seed,
                    duration_ns=duration, machine=machine,
@@ -555,9 +593,9 @@ def load_path(path: str | os.PathLike[str]) -> Scenario:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(p.name, "", f"cannot read {p}: {exc.strerror or exc}") from None
+        text = read_input_file(p, "scenario", MAX_TEXT_CHARS).decode("utf-8")
+    except InputFileError as exc:
+        raise ScenarioError(p.name, "", str(exc)) from None
     except UnicodeDecodeError:
         raise ScenarioError(p.name, "", "the file is not UTF-8 text") from None
     return load_text(text, source=p.name, default_name=p.stem)

@@ -28,6 +28,14 @@ GiB: Final = 1 << 30
 POS: Final = -1
 
 DEFAULT_DURATION_NS: Final = 60_000_000_000
+
+#: MAX_LFS_FILESIZE with 4 KiB pages and 32-bit longs, (PAGE_CACHE_SIZE << 31) - 1: the
+#: largest file size, truncate length and end of a read, write or file mapping (8 TiB - 1).
+MAX_FILE_SIZE: Final = (4096 << 31) - 1
+#: The longest read or write: a count above SSIZE_MAX (2^31 - 1 on i386) is -EINVAL.
+MAX_RW_BYTES: Final = (1 << 31) - 1
+#: The most repetitions of ``loop N``: a 32-bit counter, as an i386 register holds.
+MAX_LOOP_COUNT: Final = (1 << 32) - 1
 DEFAULT_PROFILE: Final = "2.6.7"
 
 

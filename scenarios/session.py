@@ -30,10 +30,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
+from kernelmodel.bug import KernelBug
 from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
 from machine.board import Machine, MachineConfig
 from scenarios.assembler import Assembly, assemble, derive_seed
 from scenarios.expect import Check, evaluate, suggest
+from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, Scenario
@@ -159,8 +161,21 @@ class Session:
         return cfg
 
     def _boot(self) -> Kernel:
+        """Boot; a kernel BUG while booting (the scenario asks for more than the machine
+        gives) is a ``SessionError`` of one line, as bad input is."""
         try:
-            k = Kernel.boot(Machine(self._machine_config()), self._kernel_config())
+            return self._boot_kernel()
+        except KernelBug as exc:
+            raise SessionError(f"kernel BUG while booting: {exc}") from None
+
+    def _boot_kernel(self) -> Kernel:
+        machine_cfg = self._machine_config()
+        try:
+            check_host_memory(self.scenario.machine)
+        except HostMemoryError as exc:
+            raise SessionError(str(exc)) from None
+        try:
+            k = Kernel.boot(Machine(machine_cfg), self._kernel_config())
         except ValueError as exc:
             raise SessionError(str(exc)) from None
         for f in self.scenario.files:

@@ -72,6 +72,7 @@ import msgpack
 import zstandard
 
 from machine.borrowed import BorrowedBytes
+from scenarios.input_file import InputFileError, read_input_file
 
 if TYPE_CHECKING:
     from scenarios.schema import Scenario
@@ -814,19 +815,10 @@ def save_snapshot(session: Session, path: str | os.PathLike[str]) -> SavedSnapsh
 
 
 def _read_file(path: str | os.PathLike[str]) -> bytes:
-    name = os.fspath(path)
     try:
-        size = os.path.getsize(name)
-        if size > MAX_FILE_BYTES:
-            raise SnapshotError(f"{name}: {size} bytes is larger than any snapshot "
-                                f"({MAX_FILE_BYTES} at most)")
-        with open(name, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read {name}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise SnapshotError(f"{name}: larger than any snapshot ({MAX_FILE_BYTES} bytes at most)")
-    return data
+        return read_input_file(path, "snapshot", MAX_FILE_BYTES)
+    except InputFileError as exc:
+        raise SnapshotError(str(exc)) from None
 
 
 def _frame_end(frame: bytes) -> int:

@@ -6,6 +6,12 @@ carry a unit (``500ns``, ``10us``, ``300ms``, ``2.5s``); only zero may be writte
 parse error is a ``UnitError`` whose message is one line that quotes the offending value; the
 loader prefixes it with the file and the key.
 
+Ranges: every number is below 2^64 (``U64_MAX``) and written in at most 64 characters with
+an exponent of at most 40 (``1e400`` is refused before it is computed); a duration is at most
+``MAX_TIME_NS`` (2^62 ns, about 146 years), so that simulated time plus any one duration stays
+within a signed 64-bit clock. Text is taken exactly as written: ``" 8MiB"`` with its space is
+an error, not 8 MiB.
+
 Invariants:
     * results are exact ints: fractions are computed exactly and must come out whole;
     * nothing here reads the clock or any global state.
@@ -46,6 +52,14 @@ _DURATION_HINTS: Final[dict[str, str]] = {
     "minute": "min", "minutes": "min", "S": "s", "MS": "ms", "US": "us", "NS": "ns",
 }
 
+#: Every number is below 2^64.
+U64_MAX: Final = (1 << 64) - 1
+#: The longest simulated time a scenario may name (2^62 ns, about 146 years).
+MAX_TIME_NS: Final = 1 << 62
+#: Longest number text (digits, point, exponent, unit) and largest exponent accepted.
+MAX_NUMBER_CHARS: Final = 64
+MAX_EXPONENT: Final = 40
+
 _SIZE_LIST: Final = "B, KiB, MiB, GiB, TiB"
 _DURATION_LIST: Final = "ns, us, ms, s, min"
 
@@ -59,12 +73,48 @@ class UnitError(ValueError):
     """A size, duration or number that does not parse; the message is one line."""
 
 
+class UnitRangeError(UnitError):
+    """A number written correctly but out of range (too long, above 2^64, too long a time)."""
+
+
 def _split(text: str) -> tuple[Fraction, str] | None:
-    """Split ``"1.5MiB"`` into (Fraction(3, 2), "MiB"); None if it is not a number at all."""
+    """Split ``"1.5MiB"`` into (Fraction(3, 2), "MiB"); None if it is not a number at all.
+
+    Raises:
+        UnitError: the text is too long or its exponent too large to be a number in range
+            (checked before anything is computed: ``1e999999999`` would not finish).
+    """
     m = _NUM_RE.fullmatch(text)
     if m is None:
         return None
-    return Fraction(m.group("num").replace("_", "")), m.group("unit") or ""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise UnitRangeError(f"a number of {len(text):,} characters is too long (at most "
+                        f"{MAX_NUMBER_CHARS}; numbers stay below 2^64)")
+    number = m.group("num").replace("_", "")
+    exp = re.search(r"[eE]([+-]?[0-9]+)$", number)
+    if exp is not None and abs(int(exp.group(1))) > MAX_EXPONENT:
+        raise UnitRangeError(f'"{text}": the exponent is out of range (at most e{MAX_EXPONENT}; '
+                        f"numbers stay below 2^64)")
+    return Fraction(number), m.group("unit") or ""
+
+
+def _exact(value: object, what: str) -> str:
+    """The text of a string value, refused when it is not exactly as a number is written."""
+    assert isinstance(value, str)
+    if value != value.strip():
+        raise UnitError(f'{what} "{value}" has spaces around it; write it without them')
+    if _HEX_RE.fullmatch(value) and len(value) > MAX_NUMBER_CHARS:
+        raise UnitRangeError(f"a number of {len(value):,} characters is too long (at most "
+                        f"{MAX_NUMBER_CHARS}; numbers stay below 2^64)")
+    return value
+
+
+def _u64(n: int, what: str) -> int:
+    """``n`` when it is below 2^64; the message does not echo a huge number in full."""
+    if n > U64_MAX:
+        raise UnitRangeError(f"{what} of {n.bit_length()} bits is out of range (numbers stay below "
+                        f"2^64)")
+    return n
 
 
 def _whole(value: Fraction, text: str, what: str) -> int:
@@ -95,19 +145,20 @@ def parse_int(value: object, what: str = "number") -> int:
         raise UnitError(f"expected a {what}, not a boolean")
     if isinstance(value, int):
         if value < 0:
-            raise UnitError(f"{what} {value} must not be negative")
-        return value
+            shown = value if value.bit_length() < 64 else "below -2^64"
+            raise UnitError(f"{what} {shown} must not be negative")
+        return _u64(value, f"a {what}")
     if not isinstance(value, str):
         raise UnitError(f"expected a {what} (an integer), not {type_name(value)}")
-    text = value.strip()
+    text = _exact(value, what)
     if _HEX_RE.fullmatch(text):
-        return int(text.replace("_", ""), 16)
+        return _u64(int(text.replace("_", ""), 16), f"a {what}")
     if text.startswith("-"):
         raise UnitError(f'{what} "{value}" must not be negative')
     parts = _split(text)
     if parts is None or parts[1]:
         raise UnitError(f'expected a {what} (an integer such as 16 or 0x1000), got "{value}"')
-    return _whole(parts[0], text, "units")
+    return _u64(_whole(parts[0], text, "units"), f"a {what}")
 
 
 def parse_size(value: object) -> int:
@@ -120,11 +171,12 @@ def parse_size(value: object) -> int:
         raise UnitError(f'expected a size such as "4KiB" or 4096, not {type_name(value)}')
     if isinstance(value, int):
         if value < 0:
-            raise UnitError(f"size {value} must not be negative")
-        return value
-    text = value.strip()
+            shown = value if value.bit_length() < 64 else "below -2^64"
+            raise UnitError(f"size {shown} must not be negative")
+        return _u64(value, "a size")
+    text = _exact(value, "size")
     if _HEX_RE.fullmatch(text):
-        return int(text.replace("_", ""), 16)
+        return _u64(int(text.replace("_", ""), 16), "a size")
     if text.startswith("-"):
         raise UnitError(f'size "{value}" must not be negative')
     parts = _split(text)
@@ -132,11 +184,11 @@ def parse_size(value: object) -> int:
         raise UnitError(f'expected a size such as "4KiB" or 4096, got "{value}"')
     number, unit = parts
     if not unit:
-        return _whole(number, text, "bytes")
+        return _u64(_whole(number, text, "bytes"), "a size")
     factor = SIZE_UNITS.get(unit)
     if factor is None:
         raise _unit_error(text, unit, "size", _SIZE_HINTS, _SIZE_LIST)
-    return _whole(number * factor, text, "bytes")
+    return _u64(_whole(number * factor, text, "bytes"), "a size")
 
 
 def parse_duration(value: object) -> int:
@@ -152,7 +204,7 @@ def parse_duration(value: object) -> int:
             return 0
         raise UnitError(f'duration {value} needs a unit: write it as a string such as '
                         f'"{value}ms" ({_DURATION_LIST})')
-    text = value.strip()
+    text = _exact(value, "duration")
     if text.startswith("-"):
         raise UnitError(f'duration "{value}" must not be negative')
     parts = _split(text)
@@ -166,7 +218,11 @@ def parse_duration(value: object) -> int:
     factor = DURATION_UNITS.get(unit)
     if factor is None:
         raise _unit_error(text, unit, "duration", _DURATION_HINTS, _DURATION_LIST)
-    return _whole(number * factor, text, "nanoseconds")
+    ns = _whole(number * factor, text, "nanoseconds")
+    if ns > MAX_TIME_NS:
+        raise UnitRangeError(f'duration "{text}" is longer than the longest simulated time, '
+                        f"{format_duration(MAX_TIME_NS)} (2^62 ns)")
+    return ns
 
 
 def parse_quantity(text: str) -> int | float:
@@ -178,9 +234,9 @@ def parse_quantity(text: str) -> int | float:
     Raises:
         UnitError: not a number, or an unknown unit.
     """
-    t = text.strip()
+    t = _exact(text, "number")
     if _HEX_RE.fullmatch(t):
-        return int(t.replace("_", ""), 16)
+        return _u64(int(t.replace("_", ""), 16), "a number")
     negative = t.startswith("-")
     parts = _split(t[1:] if negative else t)
     if parts is None:
@@ -195,6 +251,8 @@ def parse_quantity(text: str) -> int | float:
         more = f'did you mean "{hint}"? ' if hint else ""
         raise UnitError(f'"{text}": unknown unit "{unit}" ({more}sizes use {_SIZE_LIST}; '
                         f"durations use {_DURATION_LIST})")
+    if abs(number) > U64_MAX:
+        raise UnitRangeError(f'"{text}" is out of range (numbers stay below 2^64)')
     if negative:
         number = -number
     if number.denominator == 1:

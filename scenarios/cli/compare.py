@@ -59,10 +59,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from scenarios.cli.common import CliError
+from scenarios.cli.common import CliError, parse_seed
 from scenarios.cli.running import open_output
 from scenarios.loader import ScenarioError
-from scenarios.units import UnitError, parse_int
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -107,12 +106,7 @@ def _plan(args: argparse.Namespace) -> tuple[Scenario, list[Configuration], int 
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         raise CliError(str(exc)) from None
-    seed: int | None = None
-    if args.seed is not None:
-        try:
-            seed = parse_int(args.seed, "seed")
-        except UnitError as exc:
-            raise CliError(f"--seed: {exc}") from None
+    seed = parse_seed(args.seed)
     try:
         columns = plan_columns(scenario, _list(args.kernels, "--kernels"),
                                _list(args.writeback, "--writeback"), _list(args.rmap, "--rmap"))

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from scenarios.cli.common import CliError, VmlabArgumentParser
+from scenarios.one_line import one_line
 
 #: subcommand -> (module under scenarios.cli, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._module.execute(args))
     except CliError as exc:
-        print(f"vmlab {args.command}: {exc}", file=sys.stderr)
+        print(one_line(f"vmlab {args.command}: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vmlab: interrupted", file=sys.stderr)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenarios.cli.common import CliError
+from scenarios.cli.common import CliError, parse_seed
 from scenarios.cli.running import (
     KEY_COUNTERS,
     Outputs,
@@ -33,7 +33,6 @@ from scenarios.cli.running import (
 from scenarios.loader import ScenarioError
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Scenario
-from scenarios.units import UnitError, parse_int
 
 __all__ = ["KEY_COUNTERS", "Until", "add_arguments", "execute", "parse_until"]
 
@@ -59,15 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print nothing; the exit status tells the outcome")
 
 
-def _seed(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_int(text, "seed")
-    except UnitError as exc:
-        raise CliError(f"--seed: {exc}") from None
-
-
 def execute(args: argparse.Namespace) -> int:
     from scenarios.library import load_scenario
     from scenarios.session import Session, SessionError
@@ -78,7 +68,7 @@ def execute(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     until = parse_until(args.until, scenario) if args.until is not None else Until()
     request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)
-    seed = _seed(args.seed)
+    seed = parse_seed(args.seed)
     try:
         check_runnable(resolve_kernel(scenario.kernel, args.kernel))
     except ProfileError as exc:

@@ -18,11 +18,22 @@ from typing import TYPE_CHECKING, TextIO
 
 from scenarios.cli.common import CliError
 from scenarios.expect import suggest
+from scenarios.one_line import one_line
 from scenarios.schema import Scenario
-from scenarios.units import UnitError, format_duration, format_size, parse_duration, parse_int
+from scenarios.units import (
+    UnitError,
+    UnitRangeError,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_int,
+)
 
 if TYPE_CHECKING:
     from scenarios.session import ExpectationResult, Session
+
+#: Most events a run counts (a signed 64-bit counter).
+MAX_EVENTS = (1 << 63) - 1
 
 #: Counters the summary shows when the kernel reports them.
 KEY_COUNTERS = (
@@ -79,11 +90,20 @@ def parse_until(text: str, scenario: Scenario, option: str = "--until") -> Until
     if text in names:
         return Until(checkpoint=text)
     try:
-        return Until(events=parse_int(text, "event count"))
+        events = parse_int(text, "event count")
+    except UnitRangeError as exc:
+        raise CliError(f"{option}: {exc}") from None
     except UnitError:
         pass
+    else:
+        if events > MAX_EVENTS:
+            raise CliError(f"{option}: {events} events is more than a run counts "
+                           f"({MAX_EVENTS}, 2^63-1)")
+        return Until(events=events)
     try:
         return Until(time_ns=parse_duration(text))
+    except UnitRangeError as exc:
+        raise CliError(f"{option}: {exc}") from None
     except UnitError:
         pass
     known = f"; its checkpoints: {', '.join(names)}" if names else ""
@@ -260,8 +280,8 @@ def run_session(session: Session, until: Until, outputs: Outputs, command: str,
         else:
             stopped = progress_run(session, until, show)
     except KernelBug as exc:
-        print(f"vmlab {command}: kernel BUG at {format_duration(session.sim_time_ns)} "
-              f"(event {session.events}): {exc}", file=sys.stderr)
+        print(one_line(f"vmlab {command}: kernel BUG at {format_duration(session.sim_time_ns)} "
+                       f"(event {session.events}): {exc}"), file=sys.stderr)
         return 1
     except CliError:
         raise

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from typing import TYPE_CHECKING
 
-from scenarios.cli.common import CliError
+from scenarios.cli.common import CliError, parse_seed
+from scenarios.input_file import is_regular_file
 from scenarios.loader import ScenarioError
-from scenarios.units import UnitError, parse_int
 
 if TYPE_CHECKING:
     from scenarios.session import Session
@@ -43,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_snapshot(target: str) -> bool:
-    """A file that exists and is not a .toml is taken for a snapshot."""
-    return os.path.isfile(target) and not target.endswith(".toml")
+    """A regular file that is not a .toml is taken for a snapshot (anything else that is not
+    a built-in name goes to the scenario loader, which refuses devices, pipes and sockets)."""
+    return is_regular_file(target) and not target.endswith(".toml")
 
 
 def _load_snapshot(target: str) -> Session:
@@ -75,12 +75,7 @@ def load_target(target: str, seed: str | None, kernel: str | None) -> Session:
         if seed is not None or kernel is not None:
             raise CliError("--seed and --kernel apply to scenarios, not to snapshots")
         return _load_snapshot(target)
-    seed_value = None
-    if seed is not None:
-        try:
-            seed_value = parse_int(seed, "seed")
-        except UnitError as exc:
-            raise CliError(f"--seed: {exc}") from None
+    seed_value = parse_seed(seed)
     try:
         return Session.load(target, seed=seed_value, kernel=kernel)
     except (ScenarioError, SessionError) as exc:

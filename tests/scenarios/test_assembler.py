@@ -214,7 +214,7 @@ def test_random_single_slot() -> None:
         ("exit 256", "exit CODE: 256 is not between 0 and 255"),
         ("sleep 5", 'sleep DURATION: duration "5" needs a unit (ns, us, ms, s, min)'),
         ("compute 0s", "compute DURATION: must be greater than 0"),
-        ("loop 0", "loop N: must be at least 1"),
+        ("loop 0", "loop N: 0 is not between 1 and 4294967295 (2^32-1)"),
         ("checkpoint a b", 'checkpoint: unexpected "b" (usage: checkpoint NAME)'),
         ("sync now", 'sync: unexpected "now" (usage: sync)'),
     ],

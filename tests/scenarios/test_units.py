@@ -31,7 +31,6 @@ from scenarios.units import (
         ("0x4000_0000", 0x40000000),
         ("0X1000", 0x1000),
         ("1_000", 1000),
-        (" 8KiB ", 8192),
         (0, 0),
     ],
 )
@@ -54,6 +53,14 @@ def test_parse_size(text: object, want: int) -> None:
         (True, 'expected a size such as "4KiB" or 4096, not a boolean'),
         (1.5, 'expected a size such as "4KiB" or 4096, not a float'),
         ("", 'expected a size such as "4KiB" or 4096, got ""'),
+        (" 8KiB ", 'size " 8KiB " has spaces around it; write it without them'),
+        ("1" * 5000, "a number of 5,000 characters is too long (at most 64; numbers stay "
+                     "below 2^64)"),
+        ("1e99999999KiB", '"1e99999999KiB": the exponent is out of range (at most e40; '
+                          "numbers stay below 2^64)"),
+        ("16777216TiB", "a size of 65 bits is out of range (numbers "
+         "stay below 2^64)"),
+        (1 << 64, "a size of 65 bits is out of range (numbers stay below 2^64)"),
     ],
 )
 def test_parse_size_errors(text: object, message: str) -> None:
@@ -92,6 +99,11 @@ def test_parse_duration(text: object, want: int) -> None:
         ("1.5ns", '"1.5ns" is not a whole number of nanoseconds'),
         ("-1s", 'duration "-1s" must not be negative'),
         (["1s"], 'expected a duration such as "300ms", not a list'),
+        ("1e400s", '"1e400s": the exponent is out of range (at most e40; numbers stay below '
+                   "2^64)"),
+        ("4611686019s", 'duration "4611686019s" is longer than the longest simulated time, '
+                        "4611686018.427s (2^62 ns)"),
+        (" 2s", 'duration " 2s" has spaces around it; write it without them'),
     ],
 )
 def test_parse_duration_errors(text: object, message: str) -> None:
@@ -109,6 +121,12 @@ def test_parse_int() -> None:
         parse_int("4KiB", "count")
     with pytest.raises(UnitError, match="count -3 must not be negative"):
         parse_int(-3, "count")
+    assert parse_int((1 << 64) - 1) == (1 << 64) - 1
+    for big in (1 << 64, "99999999999999999999", "0x1" + "0" * 16):
+        with pytest.raises(UnitError, match="out of range \\(numbers stay below 2\\^64\\)"):
+            parse_int(big, "seed")
+    with pytest.raises(UnitError, match="too long"):
+        parse_int("0x" + "f" * 5000, "seed")
 
 
 @pytest.mark.parametrize(
@@ -120,6 +138,19 @@ def test_parse_quantity(text: str, want: float) -> None:
     got = parse_quantity(text)
     assert got == want
     assert type(got) is type(want)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("9" * 5000, "a number of 5,000 characters is too long (at most 64; numbers stay below "
+                  "2^64)"),
+     ("1e400", '"1e400": the exponent is out of range (at most e40; numbers stay below 2^64)'),
+     ("1e30", '"1e30" is out of range (numbers stay below 2^64)')],
+)
+def test_parse_quantity_out_of_range(text: str, message: str) -> None:
+    with pytest.raises(UnitError) as exc:
+        parse_quantity(text)
+    assert str(exc.value) == message
 
 
 def test_parse_quantity_error() -> None:
