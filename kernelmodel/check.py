@@ -60,6 +60,7 @@ _WRITEBACK_BIT: Final = 1 << PAGECACHE_TAG_WRITEBACK
 EXTRA_CHECKERS: Final = (
     ("kernelmodel.check_mm", "check_mm"),
     ("kernelmodel.check_swap", "check_swap"),
+    ("kernelmodel.check_fields", "check_fields"),
 )
 
 

@@ -503,9 +503,18 @@ class Kernel(TrapHandler, IrqHandler):
         (completed writes stay on the medium) and the ``power_cut`` checkpoint is recorded,
         where a runner ends the run (RAM does not survive; nothing after this is meaningful).
         """
+        self.vl_power_cut_at(task.pid)
+        self.need_resched = True
+
+    def vl_power_cut_at(self, pid: int) -> None:
+        """The power cut itself, between events or from a task (``pid``; 0 for the runner's
+        own call, ``Session.power_cut``): the disk drops what it has not completed and the
+        ``power_cut`` checkpoint is recorded."""
         lost = self.machine.disk.power_cut()
-        self.trace.emit(self.now(), TR_TASK, task.pid, lost, 0, "power cut")
-        self.record_checkpoint(task, POWER_CUT_CHECKPOINT)
+        self.trace.emit(self.now(), TR_TASK, pid, lost, 0, "power cut")
+        self.checkpoints.append((POWER_CUT_CHECKPOINT, pid, self.now()))
+        self.trace.emit(self.now(), TR_CHECKPOINT, pid, len(self.checkpoints), 0,
+                        POWER_CUT_CHECKPOINT)
 
     def release_task(self, task: Task, code: int) -> None:
         """The last step of do_exit: the task becomes a zombie and leaves every queue.

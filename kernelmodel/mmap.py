@@ -768,13 +768,18 @@ class MsyncOp(KOp):
     """msync(MS_SYNC)'s second half (msync_interval, 2.6.6): for each shared file in the range,
     down(i_sem), filemap_fdatawrite + filemap_fdatawait, up(i_sem).
 
-    ->fsync(datasync = 1) has nothing to do: the model's metadata is always durable.
+    ->fsync(datasync = 1) has nothing to do: the model's metadata is always durable. MS_SYNC
+    is a data-integrity sync like fsync: each file whose write and wait succeeded is
+    acknowledged to the oracle with the token taken after filemap_sync moved the pte dirty
+    bits to the pages (``token``; -1 in an op restored from a state saved before msync
+    acknowledged anything, which then acknowledges nothing).
     """
 
-    def __init__(self, inos: list[int]) -> None:
+    def __init__(self, inos: list[int], token: int = -1) -> None:
         super().__init__("msync")
         self.inos = inos
         self.ret = 0
+        self.token = token
 
     def step(self, k: Kernel, task: Task) -> int:
         from kernelmodel.fs import up_i_sem, vl_down_i_sem, vl_inode
@@ -796,8 +801,14 @@ class MsyncOp(KOp):
             self.phase = MS_WRITE
             task.kstack.append(filemap_write_and_wait(k, inode.i_mapping))
             return KOP_CONTINUE
-        if self.phase == MS_WRITE and self.ret == 0:
-            self.ret = task.kret
+        if self.phase == MS_WRITE:
+            err = task.kret
+            if self.ret == 0:
+                self.ret = err
+            if err == 0 and self.token >= 0:
+                from kernelmodel.oracle import oracle_fsync_acked
+
+                oracle_fsync_acked(k, inode.i_ino, self.token)
         up_i_sem(k, inode)
         self.inos.pop(0)
         self.phase = MS_DOWN
@@ -811,6 +822,7 @@ class MsyncOp(KOp):
         s["kind"] = "msync"
         s["inos"] = list(self.inos)
         s["ret"] = self.ret
+        s["token"] = self.token
         return s
 
     @staticmethod
@@ -819,7 +831,10 @@ class MsyncOp(KOp):
         ret = state.get("ret")
         if not isinstance(inos, list) or not isinstance(ret, int):
             raise ValueError("msync op state: inos must be a list and ret an int")
-        op = MsyncOp([int(x) for x in inos if isinstance(x, int)])
+        token = state.get("token", -1)
+        if not isinstance(token, int):
+            raise ValueError("msync op state: token must be an int")
+        op = MsyncOp([int(x) for x in inos if isinstance(x, int)], token)
         op.ret = ret
         op.load_base_state(state)
         return op
@@ -875,7 +890,9 @@ def sys_msync(k: Kernel, task: Task, insn: Insn) -> KOp | None:
         return MmSyscallOp("msync", inos[0])
     if not inos:
         return MmSyscallOp("msync", 0)
-    return MsyncOp(inos)
+    from kernelmodel.oracle import oracle_fsync_begin
+
+    return MsyncOp(inos, oracle_fsync_begin(k, 0))
 
 
 #: Rebuilders of this module's ops, by their to_state "kind".

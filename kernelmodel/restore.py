@@ -46,7 +46,7 @@ from kernelmodel.fork import KOPS as FORK_KOPS
 from kernelmodel.fs import SuperBlock
 from kernelmodel.fs_writeback import SyncSbInodesOp, SyncSingleInodeOp
 from kernelmodel.fsync import FsyncOp, SyncOp
-from kernelmodel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel import Kernel, KernelConfig, vl_max_threads
 from kernelmodel.memory import KOPS as FAULT_KOPS
 from kernelmodel.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
 from kernelmodel.mmap import KOPS as MMAP_KOPS
@@ -605,6 +605,7 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
     cfg = vl_kernel_config_from_state(_dict(state, "cfg"))
     k = _scratch_kernel(cfg, machine.config.elevator)
     k.machine = machine
+    k.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)
     machine.attach(k, k)
     _components_from_state(k, state)
     _core_from_state(k, _dict(state, "kernel"))

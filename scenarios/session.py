@@ -276,6 +276,27 @@ class Session:
 
     # ----------------------------------------------------------------- running
 
+    def power_cut(self) -> int:
+        """Cut the power now, between two events, as the ``powercut`` op does from a program:
+        the disk loses its queued and in-flight writes (completed writes stay on the medium),
+        the ``power_cut`` checkpoint is recorded and the run is over (``run`` returns "end"
+        with ``end_reason`` "power_cut"; ``step`` dispatches nothing).
+
+        Returns:
+            ``acked_bytes_lost``: bytes that a returned fsync, fdatasync, sync or
+            msync(MS_SYNC) acknowledged and that the disk does not hold.
+
+        Raises:
+            SessionError: the power is already off.
+        """
+        if self.powered_off:
+            raise SessionError("power_cut: the power is already off")
+        self.kernel.vl_power_cut_at(0)
+        self._after_event()
+        self.end_reason = "power_cut"
+        lost, _ = self.kernel.verify_durable()
+        return lost
+
     def step(self, n: int = 1) -> int:
         """Dispatch up to ``n`` events (fewer only when none is left); returns how many ran."""
         ran = 0
