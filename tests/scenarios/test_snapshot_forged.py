@@ -117,7 +117,8 @@ def _bitmap(s: State) -> None:
     block = bitmap.index(0, 1)
     bitmap[block] = 1
     sb["s_bitmap"] = bytes(bitmap)
-    sb["s_free_blocks"] = int(sb["s_free_blocks"]) - 1  # the count agrees: only the owner is missing
+    # the free count agrees: only an owner is missing
+    sb["s_free_blocks"] = int(sb["s_free_blocks"]) - 1
 
 
 FORGERIES = [
