@@ -14,7 +14,8 @@ The file half of the oracle:
     * every write(2), truncate and boot-time file is recorded here in the same model step that
       changes the page cache, so ``vl_verify_files`` holds between any two events;
     * fsync acknowledgements: a global write sequence number stamps every page change. An
-      fsync that began at sequence S and completed acknowledges every page of the file whose
+      fsync (or fdatasync, sync, or msync with MS_SYNC: 2.6.6's data-integrity syncs) that
+      began at sequence S and completed acknowledges every page of the file whose
       last change is at or before S; after a power cut those pages must be on the disk unless
       they changed again since (``vl_verify_durable``). A store through a shared mapping
       is file data at once (the page cache frame holds it), but fsync does not look at ptes

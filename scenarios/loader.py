@@ -61,7 +61,9 @@ Ops (sizes take units: 4KiB, 16MiB; addresses may be hex: 0x4000_0000; durations
     loop N ... end      checkpoint NAME         verify
     break TASK at POINT     await TASK [at POINT]   continue TASK     powercut
 
-Checks made here: units and ranges; names; unknown keys (with a did-you-mean); files named
+Checks made here: units and ranges (docs/scenarios.md, "Hostile input": every number below
+2^64, times at most 2^62 ns, the TOML text at most 1 MiB and nested at most 32 deep, integers
+written as TOML integers); names; unknown keys (with a did-you-mean); files named
 by ops exist in ``[[files]]`` or are opened with ``create`` by some program; a task's program
 opens a file before it reads, writes, syncs, truncates, maps or closes it; ``fork`` targets
 exist; loops balance; checkpoint names are unique within a program; expectations name known
