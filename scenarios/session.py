@@ -226,8 +226,9 @@ class Session:
         """Metrics, running the (costly) oracle, checker and durability check only when asked.
 
         ``acked_bytes_lost``: bytes that a returned fsync, fdatasync, sync or msync(MS_SYNC)
-        acknowledged and that the disk's medium does not hold. The medium holds completed writes only, so this
-        is what a power cut now would lose, and after a ``powercut`` what it lost.
+        acknowledged and that the disk's medium does not hold. The medium holds completed
+        writes only, so this is what a power cut now would lose, and after a ``powercut``
+        what it lost.
         """
         k = self.kernel
         out = dict(k.metrics())

@@ -1141,6 +1141,12 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
     mine = {"profile": scenario.kernel.profile, "writeback": scenario.kernel.writeback,
             "rmap": scenario.kernel.rmap}
     override = None if spec == mine else spec["profile"]
+    from scenarios.host_memory import HostMemoryError, check_host_memory
+
+    try:
+        check_host_memory(scenario.machine)
+    except HostMemoryError as exc:
+        raise SnapshotError(f"{where}: {exc}") from None
     k = _restore_kernel(state, str(doc["state_hash"]), where)
     assert isinstance(k, Kernel)
     try:

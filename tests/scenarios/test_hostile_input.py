@@ -247,3 +247,17 @@ def test_named_pipe_without_writer_is_refused_at_once(tmp_path: Path,
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1
     assert "a named pipe (FIFO), not a" in r.stderr
+
+
+def test_snapshot_of_a_machine_larger_than_host_memory_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from scenarios.snapshot import save_snapshot
+
+    s = Session.load("fsync-race-b")
+    s.run(until_events=2)
+    path = tmp_path / "s.vmsnap"
+    save_snapshot(s, path)
+    monkeypatch.setattr(host_memory, "host_memory_available", lambda: 32 << 20)
+    _one_line_exit_2(capsys, ["resume", str(path)], "needs about 0.1GiB of host memory, but "
+                                                     "only 0.0GiB is available")
