@@ -251,7 +251,9 @@ def test_fork_chain_of_100_under_memory_pressure() -> None:
     """A parent and 100 descendants (a fork chain) share 2 MiB of anonymous pages; the last
     one rewrites them all on a 4 MiB machine, so reclaim must unmap pages mapped 101 times
     through the anon_vma (every vma of the chain is on one list)."""
-    k = make_kernel(mem=4 * MiB, swap=8 * MiB, disk=32 * MiB)
+    # 101 tasks: above the default threads-max of a 4 MiB machine (64), raised as
+    # /proc/sys/kernel/threads-max would be
+    k = make_kernel(mem=4 * MiB, swap=8 * MiB, disk=32 * MiB, threads_max=128)
     size = 2 * MiB
     depth = 100
     last = k.add_program("last", [

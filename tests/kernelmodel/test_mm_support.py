@@ -25,11 +25,12 @@ MiB = 1 << 20
 
 def make_kernel(
     mem: int = 4 * MiB, disk: int = 16 * MiB, swap: int = 4 * MiB, tlb: int = 64,
-    rmap: str = "anon_vma",
+    rmap: str = "anon_vma", threads_max: int = 0,
 ) -> Kernel:
-    """Boot a kernel on a small machine, with the given reverse-mapping design."""
+    """Boot a kernel on a small machine, with the given reverse-mapping design (and
+    threads-max: 0 for fork_init's default, 64 tasks on 4 MiB)."""
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=disk, tlb_entries=tlb))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap))
+    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap, threads_max=threads_max))
 
 
 def new_task(k: Kernel, name: str = "t", prog: list[Insn] | None = None) -> Task:
