@@ -125,6 +125,9 @@ def vl_kernel_image_frames(nframes: int) -> int:
 
 #: PID_MAX_DEFAULT (include/linux/threads.h): pids are below 32768.
 PID_MAX: Final = 0x8000
+#: Pids below pid_max that fork leaves to kernel threads (pdflush starts up to
+#: MAX_PDFLUSH_THREADS = 8), since the model's pids are never reused.
+KTHREAD_PID_RESERVE: Final = 8
 
 
 def vl_max_threads(nframes: int) -> int:
@@ -367,7 +370,8 @@ class Kernel(TrapHandler, IrqHandler):
         a pid (``alloc_pidmap``) must both be available; fork fails with -EAGAIN otherwise.
         The tasks run as root, so RLIMIT_NPROC does not apply to fork (the loader holds the
         boot tasks to it)."""
-        return self.next_pid < PID_MAX and self.vl_nr_threads() < self.max_threads
+        return (self.next_pid < PID_MAX - KTHREAD_PID_RESERVE
+                and self.vl_nr_threads() < self.max_threads)
 
     def new_task(self, name: str, prog_id: int, parent: int) -> Task:
         """Create a runnable user task that starts at the beginning of program ``prog_id``.

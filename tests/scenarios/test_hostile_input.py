@@ -261,3 +261,15 @@ def test_snapshot_of_a_machine_larger_than_host_memory_is_refused(
     monkeypatch.setattr(host_memory, "host_memory_available", lambda: 32 << 20)
     _one_line_exit_2(capsys, ["resume", str(path)], "needs about 0.1GiB of host memory, but "
                                                      "only 0.0GiB is available")
+
+
+def test_fork_fails_with_eagain_when_pids_run_out() -> None:
+    """pids are below pid_max (32768) and never reused; the last few are left to kernel
+    threads, so a fork that would take one of them fails with -EAGAIN."""
+    from kernelmodel.kernel import KTHREAD_PID_RESERVE, PID_MAX
+
+    s = Session(load_text(FORK_SELF))
+    s.kernel.next_pid = PID_MAX - KTHREAD_PID_RESERVE - 3
+    assert s.run() == "end" and s.end_reason == "exited"
+    assert max(s.kernel.tasks) == PID_MAX - KTHREAD_PID_RESERVE - 1
+    assert any("fork: -EAGAIN" in e.s for e in s.kernel.trace.since(0))
