@@ -6,13 +6,15 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 3)::
+File format (``SNAPSHOT_VERSION`` 4)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
         format         "vmlab-snapshot"
         version        the format version again
         vmlab_version  the version of vmlab that wrote it
+        behaviour_version  the model behaviour the state was produced under
+                       (``scenarios.behaviour``; 0: not recorded, formats 1 to 3)
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
                         kernel: {profile, writeback, rmap}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
@@ -43,7 +45,8 @@ An older format version goes through the named steps of ``MIGRATIONS`` (``_migra
 one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
 kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
 ``_migrate_2_to_3`` version-2 files (before the oracles named the frame, swap slot or disk
-block that holds a page instead of repeating its bytes).
+block that holds a page instead of repeating its bytes); ``_migrate_add_behaviour_version``
+(3 -> 4) files from before snapshots recorded the model's behaviour version.
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
@@ -78,7 +81,7 @@ if TYPE_CHECKING:
     from scenarios.session import CheckpointRecord, Session
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 3
+SNAPSHOT_VERSION: Final = 4
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -116,8 +119,8 @@ MAX_PAYLOAD_BYTES: Final = 16 << 30
 _DIGEST_CHARS: Final = 64
 
 #: Top-level keys of the snapshot map, in order.
-TOP_KEYS: Final = ("format", "version", "vmlab_version", "scenario", "session", "state",
-                   "state_hash")
+TOP_KEYS: Final = ("format", "version", "vmlab_version", "behaviour_version", "scenario",
+                   "session", "state", "state_hash")
 
 
 class SnapshotError(Exception):
@@ -194,11 +197,39 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _migrate_add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
+    """Format 3 -> 4: the map records ``behaviour_version``, the model behaviour its state
+    was produced under (``scenarios.behaviour``). Older files did not record it: they get
+    ``UNRECORDED`` (0), so resuming one says that it may go on differently. The state and
+    its hash are unchanged.
+
+    The step names no version of its own (it bumps whatever version it is given by one), so
+    it can move to another place in ``MIGRATIONS`` unchanged.
+    """
+    from scenarios.behaviour import UNRECORDED
+
+    version = doc.get("version")
+    if type(version) is not int:
+        raise ValueError("the version is not an integer")
+    out: dict[str, object] = {}
+    for key, value in doc.items():
+        if key == "behaviour_version":
+            raise ValueError("a behaviour_version in a file older than the field")
+        out[key] = value
+        if key == "vmlab_version":
+            out["behaviour_version"] = UNRECORDED
+    if "behaviour_version" not in out:
+        raise ValueError("no vmlab_version section")
+    out["version"] = version + 1
+    return out
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
 #: (``_migrate_N_to_M``).
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
+    3: _migrate_add_behaviour_version,
 }
 
 
@@ -708,6 +739,7 @@ def _build(session: Session) -> tuple[bytes, str]:
         "format": FORMAT_NAME,
         "version": SNAPSHOT_VERSION,
         "vmlab_version": vmlab_version(),
+        "behaviour_version": session.behaviour_version,
         "scenario": _scenario_section(session),
         "session": _session_section(session),
     }
@@ -953,6 +985,10 @@ def _read_checked(data: bytes, where: str, verify_hash: bool = True) -> _Checked
     for key in ("vmlab_version", "state_hash"):
         if not isinstance(doc[key], str):
             raise SnapshotError(f"{where}: damaged ({key} must be a string)")
+    behaviour = doc["behaviour_version"]
+    if type(behaviour) is not int or not 0 <= behaviour <= _I64_MAX:
+        raise SnapshotError(f"{where}: damaged (behaviour_version must be a non-negative "
+                            f"integer)")
     state = doc["state"]
     assert isinstance(state, dict)
     if verify_hash and state_digest(state) != doc["state_hash"]:
@@ -1076,8 +1112,10 @@ def _check_session_section(section: dict[str, object], records: list[CheckpointR
         raise SnapshotError("session section: the checkpoint records disagree with the kernel's")
 
 
-def _restore_kernel(state: dict[str, object], digest: str, where: str) -> object:
-    """Restore the kernel, hash it again, and run the invariant checker and the oracle.
+def _restore_kernel(state: dict[str, object], digest: str, where: str,
+                    run_checks: bool = True) -> object:
+    """Restore the kernel, hash it again, and run the invariant checker and the oracle
+    (``run_checks=False``: the caller runs and reports them itself).
 
     The cyclic garbage collector is off meanwhile, as in ``_build``: rebuilding allocates
     millions of objects and would otherwise trigger full collections over all of them.
@@ -1085,13 +1123,14 @@ def _restore_kernel(state: dict[str, object], digest: str, where: str) -> object
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _restore_kernel_checked(state, digest, where)
+        return _restore_kernel_checked(state, digest, where, run_checks)
     finally:
         if enabled:
             gc.enable()
 
 
-def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -> object:
+def _restore_kernel_checked(state: dict[str, object], digest: str, where: str,
+                            run_checks: bool = True) -> object:
     """``_restore_kernel`` with the collector already off."""
     from kernelmodel.restore import vl_kernel_from_state, vl_restore_problems
 
@@ -1112,7 +1151,8 @@ def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -
     problems: list[str] = []
     failure: str | None = None
     try:
-        problems = vl_restore_problems(k)
+        if run_checks:
+            problems = vl_restore_problems(k)
     except Exception as exc:
         failure = _one_line(exc)
     finally:
@@ -1129,8 +1169,10 @@ def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -
     return k
 
 
-def session_from_snapshot(checked: _Checked, where: str) -> Session:
-    """Rebuild a runnable Session from a checked snapshot (restores and checks the kernel).
+def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True) -> Session:
+    """Rebuild a runnable Session from a checked snapshot (restores and checks the kernel;
+    ``run_checks=False`` leaves the invariant checker and the data oracle to the caller, who
+    reports what they say rather than refusing the file: ``vmlab snapshot report``).
 
     Raises:
         SnapshotError: one line naming what is wrong.
@@ -1149,7 +1191,7 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
     mine = {"profile": scenario.kernel.profile, "writeback": scenario.kernel.writeback,
             "rmap": scenario.kernel.rmap}
     override = None if spec == mine else spec["profile"]
-    k = _restore_kernel(state, str(doc["state_hash"]), where)
+    k = _restore_kernel(state, str(doc["state_hash"]), where, run_checks)
     assert isinstance(k, Kernel)
     try:
         session = Session(scenario, seed=_int(scn_section, "seed", "scenario"), kernel=override,
@@ -1159,6 +1201,9 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
     _check_session_agrees(session, spec, where)
     session.checkpoints = list(checked.records)
     session.end_reason = _str(sess_section, "end_reason", "session")
+    behaviour = doc["behaviour_version"]
+    assert isinstance(behaviour, int)
+    session.behaviour_version = behaviour
     return session
 
 
@@ -1256,6 +1301,7 @@ def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
         "bytes": len(data),
         "format_version": _HEADER.unpack_from(data)[1],
         "vmlab_version": doc["vmlab_version"],
+        "behaviour_version": doc["behaviour_version"],
         "scenario": _get(doc, "scenario", "doc", "name"),
         "description": _get(doc, "scenario", "doc", "description"),
         "source": _get(doc, "scenario", "source"),

@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run a scenario headless and print its results"),
     "resume": ("resume", "continue a run from a snapshot file"),
     "compare": ("compare", "run a scenario on several kernels and compare them side by side"),
-    "snapshot": ("snapshot_cmd", "look inside snapshots: info, decode, diff"),
+    "snapshot": ("snapshot_cmd", "look inside snapshots: info, report, decode, diff"),
     "tui": ("tui_cmd", "open the dashboard on a scenario or a snapshot"),
     "scenarios": ("list_scenarios", "list the built-in scenarios"),
     "bench": ("bench", "measure the simulator's speed, compiled and pure side by side"),

@@ -8,7 +8,9 @@ from the snapshot on.
 
 Before anything runs, the snapshot is checked: its format and version, its checksum, the shape
 of every section, the state hash, and the restored kernel against the invariant checker and
-the data oracle. A damaged or foreign file is refused with one line.
+the data oracle. A damaged or foreign file is refused with one line. A snapshot written by
+another behaviour version of the model (scenarios/behaviour.py) is resumed, with one line on
+stderr saying that the run may go on differently from the one that wrote it.
 
 exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
 
@@ -21,7 +23,10 @@ examples:
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
+from scenarios.behaviour import behaviour_notice
 from scenarios.cli.common import CliError
 from scenarios.cli.running import (
     Outputs,
@@ -56,6 +61,9 @@ def execute(args: argparse.Namespace) -> int:
         session = load_snapshot(args.file)
     except SnapshotError as exc:
         raise CliError(str(exc)) from None
+    notice = behaviour_notice(session.behaviour_version, os.path.basename(args.file))
+    if notice is not None and not args.quiet:
+        print(f"vmlab resume: {notice}", file=sys.stderr)
     scenario = session.scenario
     until = parse_until(args.until, scenario) if args.until is not None else Until()
     request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)

@@ -1,7 +1,13 @@
-"""Look inside snapshot files: what one holds, its state as JSON, what differs between two.
+"""Look inside snapshot files: what one holds, its state as JSON, what differs between two,
+and a bug report to paste beside it.
 
   info FILE               scenario, kernel profile, simulated time, events, tasks,
-                          checkpoints, counters, state hash, vmlab version
+                          checkpoints, counters, state hash, vmlab and behaviour versions
+  report FILE             a Markdown bug report: versions and build, scenario and source,
+                          kernel profile and switches, seed, event and time, expectations so
+                          far, what the invariant checker and the data oracle say there, the
+                          last trace records (--last N), the state hash, and the commands that
+                          reproduce it; -o writes it to a file
   decode FILE             the snapshot as JSON for reading and grepping; --section narrows it
                           (dotted keys: state.kernel.tasks, state.machine.disk, session, ...)
   diff A B                what differs, in kernel terms: counters with deltas; pages whose
@@ -11,7 +17,9 @@
 Nothing is restored or run. A damaged or foreign file is refused with one line (exit status 2).
 
 examples:
+  vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
   vmlab snapshot info storm.vmsnap
+  vmlab snapshot report storm.vmsnap -o storm.md --last 40
   vmlab snapshot decode storm.vmsnap --section state.kernel.tasks
   vmlab snapshot diff before.vmsnap after.vmsnap
 """
@@ -22,7 +30,8 @@ import argparse
 import json
 
 from scenarios.cli.common import CliError
-from scenarios.units import format_duration
+from scenarios.snapshot_report import DEFAULT_LAST
+from scenarios.units import UnitError, format_duration, parse_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="only this part, by dotted keys (state.kernel.tasks)")
     dec.add_argument("--full-bytes", action="store_true",
                      help="every byte string in base64 (by default long ones show a sha256)")
+    rep = sub.add_parser("report", help="a Markdown bug report of a snapshot")
+    rep.add_argument("file", metavar="FILE")
+    rep.add_argument("-o", "--output", metavar="OUT.md",
+                     help="write the report to this file (default: print it)")
+    rep.add_argument("--last", metavar="N", default=str(DEFAULT_LAST),
+                     help=f"how many of the last trace records to show (default "
+                          f"{DEFAULT_LAST}; a snapshot keeps up to 1024)")
     dif = sub.add_parser("diff", help="what differs between two snapshots")
     dif.add_argument("a", metavar="A")
     dif.add_argument("b", metavar="B")
@@ -78,7 +94,8 @@ def _info(args: argparse.Namespace) -> int:
         ("events", f"{info['events']:,}"),
         ("checkpoints hit", _names(info["checkpoints"])),
         ("state hash", str(info["state_hash"])),
-        ("vmlab version", f"{info['vmlab_version']} (snapshot format {info['format_version']})"),
+        ("vmlab version", f"{info['vmlab_version']} (snapshot format {info['format_version']}, "
+                          f"behaviour version {info['behaviour_version']})"),
     ]
     for label, value in rows:
         print(f"{label + ':':<18}{value}")
@@ -96,12 +113,33 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from scenarios.snapshot_report import ReportError, report, write_report
+
+    try:
+        last = parse_int(args.last, "--last")
+    except UnitError as exc:
+        raise CliError(f"--last: {exc}") from None
+    if last < 0:
+        raise CliError(f"--last: {last} is negative")
+    try:
+        if args.output is None:
+            print(report(args.file, last), end="")
+        else:
+            write_report(args.file, args.output, last)
+    except ReportError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def execute(args: argparse.Namespace) -> int:
     from scenarios.snapshot import SnapshotError, decode, diff
 
     try:
         if args.action == "info":
             return _info(args)
+        if args.action == "report":
+            return _report(args)
         if args.action == "decode":
             print(decode(args.file, args.section, args.full_bytes), end="")
             return 0
