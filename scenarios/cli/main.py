@@ -37,7 +37,7 @@ examples:
   vmlab run writeback-order --json out.json
   vmlab compare cmp-writeback-order  the same workload on 2.6.5, 2.6.6 and 2.6.7, side by side
   vmlab scenarios                    what is built in
-  vmlab bench --quick                how fast is this build
+  vmlab bench --quick --only writeback   how fast is this build
 
 Run 'vmlab COMMAND --help' for a command's options.
 """

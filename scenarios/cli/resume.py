@@ -15,9 +15,9 @@ stderr saying that the run may go on differently from the one that wrote it.
 exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
 
 examples:
-  vmlab run swap-storm --snapshot-at 2s --snapshot-out storm.vmsnap
+  vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
   vmlab resume storm.vmsnap
-  vmlab resume storm.vmsnap --until 3s --json rest.json --trace rest.jsonl
+  vmlab resume storm.vmsnap --until 1.1s --json rest.json --trace rest.jsonl
 """
 
 from __future__ import annotations

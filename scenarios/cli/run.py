@@ -10,10 +10,11 @@ exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 
 examples:
   vmlab run default
   vmlab run fsync-under-writeback --seed 7 --json result.json
-  vmlab run my.toml --until synced          stop at checkpoint "synced"
-  vmlab run my.toml --until 2s --trace t.jsonl
-  vmlab run swap-storm --snapshot-at 2.5s --snapshot-out storm.vmsnap
-                                            save the state at 2.5 s; 'vmlab resume' it
+  vmlab run fsync-under-writeback --until synced     stop at checkpoint "synced"
+  vmlab run writeback-order --until 2s --trace t.jsonl
+  vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap
+                                            save the state at 1 s (the run ends at 1.19 s);
+                                            'vmlab resume storm.vmsnap' goes on from there
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ examples:
   vmlab snapshot info storm.vmsnap
   vmlab snapshot report storm.vmsnap -o storm.md --last 40
   vmlab snapshot decode storm.vmsnap --section state.kernel.tasks
-  vmlab snapshot diff before.vmsnap after.vmsnap
+  vmlab run swap-storm --kernel 2.6.5 --snapshot-at 1s --snapshot-out old.vmsnap --quiet
+  vmlab snapshot diff old.vmsnap storm.vmsnap      2.6.5 against 2.6.7 at 1 s (exit 1: they differ)
 """
 
 from __future__ import annotations
