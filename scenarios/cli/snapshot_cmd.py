@@ -10,9 +10,13 @@ and a bug report to paste beside it.
                           reproduce it; -o writes it to a file
   decode FILE             the snapshot as JSON for reading and grepping; --section narrows it
                           (dotted keys: state.kernel.tasks, state.machine.disk, session, ...)
-  diff A B                what differs, in kernel terms: counters with deltas; pages whose
-                          list, flags or mapping changed (grouped); tasks; files and their
-                          tags; the disk queue. Exit status 0 when equal, 1 when different.
+  diff A B                what differs, in kernel terms, both sides named (file, scenario,
+                          kernel profile and switches, seed, event, time): counters side by
+                          side; pages grouped by how their list, flags or mapping changed,
+                          then each differing page by pfn, as its file and index or its
+                          owners (pid and address) on each side (--pages N of them; --json
+                          every one); tasks; files and their tags; the disk queue.
+                          Exit status 0 when equal, 1 when different.
 
 Nothing is restored or run. A damaged or foreign file is refused with one line (exit status 2).
 
@@ -31,6 +35,7 @@ import argparse
 import json
 
 from scenarios.cli.common import CliError
+from scenarios.snapshot_diff import DEFAULT_PAGES
 from scenarios.snapshot_report import DEFAULT_LAST
 from scenarios.units import UnitError, format_duration, parse_int
 
@@ -56,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dif = sub.add_parser("diff", help="what differs between two snapshots")
     dif.add_argument("a", metavar="A")
     dif.add_argument("b", metavar="B")
+    dif.add_argument("--json", action="store_true",
+                     help="print the differences as JSON (every differing page)")
+    dif.add_argument("--pages", metavar="N", default=str(DEFAULT_PAGES),
+                     help=f"differing pages listed one by one (default {DEFAULT_PAGES})")
 
 
 def _size(value: object) -> str:
@@ -114,15 +123,21 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str, option: str) -> int:
+    """A non-negative count given to ``option``."""
+    try:
+        n = parse_int(text, option)
+    except UnitError as exc:
+        raise CliError(f"{option}: {exc}") from None
+    if n < 0:
+        raise CliError(f"{option}: {n} is negative")
+    return n
+
+
 def _report(args: argparse.Namespace) -> int:
     from scenarios.snapshot_report import ReportError, report, write_report
 
-    try:
-        last = parse_int(args.last, "--last")
-    except UnitError as exc:
-        raise CliError(f"--last: {exc}") from None
-    if last < 0:
-        raise CliError(f"--last: {last} is negative")
+    last = _count(args.last, "--last")
     try:
         if args.output is None:
             print(report(args.file, last), end="")
@@ -134,7 +149,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from scenarios.snapshot import SnapshotError, decode, diff
+    from scenarios.snapshot import SnapshotError, decode
+    from scenarios.snapshot_diff import diff
 
     try:
         if args.action == "info":
@@ -144,9 +160,13 @@ def execute(args: argparse.Namespace) -> int:
         if args.action == "decode":
             print(decode(args.file, args.section, args.full_bytes), end="")
             return 0
-        result = diff(args.a, args.b)
+        pages = _count(args.pages, "--pages")
+        result = diff(args.a, args.b, pages)
     except SnapshotError as exc:
         raise CliError(str(exc)) from None
-    for line in result.lines:
-        print(line)
+    if args.json:
+        print(json.dumps(result.data, indent=2))
+    else:
+        for line in result.lines:
+            print(line)
     return 0 if result.equal else 1

@@ -460,7 +460,7 @@ def test_diff_speaks_kernel(tiny_snapshots: tuple[Path, Path, bytes],
     assert "tasks:" in text
     assert main(["snapshot", "diff", str(a), str(b)]) == 1
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("A: snap-tiny at ")
+    assert out.splitlines()[0].startswith(f"A: {a}: snap-tiny (snap-tiny.toml), kernel 2.6.7 ")
 
 
 def test_diff_counts_pages_by_transition() -> None:
