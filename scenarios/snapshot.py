@@ -19,8 +19,11 @@ File format (``SNAPSHOT_VERSION`` 4)::
                         kernel: {profile, writeback, rmap}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
                         metrics, notes}], expectations: the checkpoint expectations so far}
-        state          Kernel.to_state()
-        state_hash     scenarios.state.state_hash(state): what ``vmlab run`` prints
+        described      pages of the state stored as the write or boot file that made
+                       them ({} in a full snapshot; scenarios/snapshot_described.py)
+        state          Kernel.to_state(), described pages zeroed
+        state_hash     scenarios.state.state_hash(state) of the whole state, described pages
+                       filled in: what ``vmlab run`` prints
 
 Large homogeneous lists are stored columnar, as msgpack ext types (one per list, never one
 per object): ext 1 a list of ints (a width byte 1/2/4/8, then little-endian signed values),
@@ -75,6 +78,7 @@ import msgpack
 import zstandard
 
 from machine.borrowed import BorrowedBytes
+from scenarios.snapshot_described import fill as fill_described
 
 if TYPE_CHECKING:
     from scenarios.schema import Scenario
@@ -121,7 +125,7 @@ _DIGEST_CHARS: Final = 64
 
 #: Top-level keys of the snapshot map, in order.
 TOP_KEYS: Final = ("format", "version", "vmlab_version", "behaviour_version", "scenario",
-                   "session", "state", "state_hash")
+                   "session", "described", "state", "state_hash")
 
 
 class SnapshotError(Exception):
@@ -201,8 +205,9 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
 def _migrate_add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
     """Format 3 -> 4: the map records ``behaviour_version``, the model behaviour its state
     was produced under (``scenarios.behaviour``). Older files did not record it: they get
-    ``UNRECORDED`` (0), so resuming one says that it may go on differently. The state and
-    its hash are unchanged.
+    ``UNRECORDED`` (0), so resuming one says that it may go on differently. It also has a
+    ``described`` section (compact snapshots, scenarios/snapshot_described.py): older files
+    describe nothing. The state and its hash are unchanged.
 
     The step names no version of its own (it bumps whatever version it is given by one), so
     it can move to another place in ``MIGRATIONS`` unchanged.
@@ -214,13 +219,15 @@ def _migrate_add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
         raise ValueError("the version is not an integer")
     out: dict[str, object] = {}
     for key, value in doc.items():
-        if key == "behaviour_version":
-            raise ValueError("a behaviour_version in a file older than the field")
+        if key in ("behaviour_version", "described"):
+            raise ValueError(f"a {key} section in a file older than it")
+        if key == "state":
+            out["described"] = {}
         out[key] = value
         if key == "vmlab_version":
             out["behaviour_version"] = UNRECORDED
-    if "behaviour_version" not in out:
-        raise ValueError("no vmlab_version section")
+    if "behaviour_version" not in out or "described" not in out:
+        raise ValueError("no vmlab_version or state section")
     out["version"] = version + 1
     return out
 
@@ -411,6 +418,28 @@ class _Writer:
         self.plain: list[_Piece] = []
         self.pieces: list[_Piece] = []
         self.size = 0
+        #: id of a byte string (or BorrowedBytes) of the tree -> the pieces the encoded form
+        #: holds instead (a compact snapshot's described pages; the hash sees the bytes)
+        self.subst: dict[int, list[_Piece]] = {}
+
+    def _big(self, v: bytes | BorrowedBytes) -> None:
+        """A large byte string: its bytes to the hash, its substitute (if any) to the file."""
+        parts: list[_Piece] = [v] if type(v) is bytes else list(v.parts)  # type: ignore[union-attr]
+        instead = self.subst.get(id(v))
+        if instead is None:
+            for part in parts:
+                self._out(part)
+            return
+        if self.hashing:
+            for part in parts:
+                if self.defer_hash:
+                    self.plain.append(part)
+                else:
+                    self.sha.update(part)
+        if self.encoding:
+            for piece in instead:
+                self.pieces.append(piece)
+                self.size += len(piece)
 
     def _out(self, plain: _Piece, encoded: bytes | None = None) -> None:
         if self.hashing:
@@ -452,12 +481,11 @@ class _Writer:
             self._sequence(v, stack)
         elif type(v) is bytes and len(v) >= _BIG_BYTES:
             self._out(_bin_header(len(v)))
-            self._out(v)
+            self._big(v)
         elif type(v) is BorrowedBytes:
             # lent by the live machine: packed as the bytes it stands for, never copied
             self._out(_bin_header(v.nbytes))
-            for part in v.parts:
-                self._out(part)
+            self._big(v)
         else:
             self._out(msgpack.packb(v, use_bin_type=True))
 
@@ -497,6 +525,7 @@ class _Writer:
         hashing = self.hashing
         encoding = self.encoding
         size = 0
+        subst = self.subst
         for item in v:
             head = _bin_header(len(item))
             if hashing:
@@ -504,7 +533,12 @@ class _Writer:
                 update(item)
             if encoding:
                 append(head)
-                append(item)
+                instead = subst.get(id(item)) if subst else None
+                if instead is None:
+                    append(item)
+                else:
+                    for piece in instead:
+                        append(piece)
             size += len(head) + len(item)
         if encoding:
             self.size += size
@@ -730,31 +764,40 @@ def _scenario_section(session: Session) -> dict[str, object]:
     }
 
 
-def _build(session: Session) -> tuple[bytes, str]:
-    """The snapshot file of ``session`` and its state hash (one walk over the state)."""
-    from scenarios.cli.version import vmlab_version
+def _build(session: Session, compact: bool = True) -> tuple[bytes, str]:
+    """The snapshot file of ``session`` and its state hash (one walk over the state).
 
-    w = _Writer(hashing=False, encoding=True, defer_hash=True)
-    w.raw(_map_header(len(TOP_KEYS)))
-    head: dict[str, object] = {
-        "format": FORMAT_NAME,
-        "version": SNAPSHOT_VERSION,
-        "vmlab_version": vmlab_version(),
-        "behaviour_version": session.behaviour_version,
-        "scenario": _scenario_section(session),
-        "session": _session_section(session),
-    }
-    for key, value in head.items():
-        w.raw(msgpack.packb(key))
-        w.value(value)
-    w.raw(msgpack.packb("state"))
-    w.hashing = True
+    ``compact``: pages that follow from the scenario's writes and boot files are stored as
+    those (scenarios/snapshot_described.py); otherwise every byte is stored.
+    """
+    from scenarios.cli.version import vmlab_version
+    from scenarios.snapshot_described import Description, describe
+
     # The state is a tree of millions of fresh containers: a cyclic collection pass in the
     # middle of building it costs more than the build, and it holds no cycles to collect.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        w.value(session.kernel.to_state(borrow=True))
+        state = session.kernel.to_state(borrow=True)
+        desc = describe(state) if compact else Description()
+        w = _Writer(hashing=False, encoding=True, defer_hash=True)
+        w.subst = desc.subst
+        w.raw(_map_header(len(TOP_KEYS)))
+        head: dict[str, object] = {
+            "format": FORMAT_NAME,
+            "version": SNAPSHOT_VERSION,
+            "vmlab_version": vmlab_version(),
+            "behaviour_version": session.behaviour_version,
+            "scenario": _scenario_section(session),
+            "session": _session_section(session),
+            "described": desc.section(),
+        }
+        for key, value in head.items():
+            w.raw(msgpack.packb(key))
+            w.value(value)
+        w.raw(msgpack.packb("state"))
+        w.hashing = True
+        w.value(state)
     finally:
         if enabled:
             gc.enable()
@@ -802,12 +845,12 @@ def _compress(payload: bytes) -> bytes:
     return _compress_pieces([payload], len(payload))
 
 
-def snapshot_bytes(session: Session) -> bytes:
+def snapshot_bytes(session: Session, compact: bool = True) -> bytes:
     """The snapshot file of ``session`` as bytes (what ``save_snapshot`` writes).
 
     Caller: the session is between two events (``run`` or ``step`` has returned).
     """
-    return _build(session)[0]
+    return _build(session, compact)[0]
 
 
 @dataclass(frozen=True)
@@ -819,17 +862,21 @@ class SavedSnapshot:
     state_hash: str
 
 
-def save_snapshot(session: Session, path: str | os.PathLike[str]) -> SavedSnapshot:
+def save_snapshot(session: Session, path: str | os.PathLike[str],
+                  compact: bool = True) -> SavedSnapshot:
     """Write ``session`` to ``path`` (atomically: a temporary file, then a rename).
 
-    Saving changes nothing in the session; it can run on afterwards.
+    Saving changes nothing in the session; it can run on afterwards. ``compact`` (the
+    default) stores file data that follows from the scenario's writes and boot files as
+    those (scenarios/snapshot_described.py); ``compact=False`` stores every byte. Both
+    load into the same state.
 
     Caller: the session is between two events (``run`` or ``step`` has returned).
 
     Raises:
         SnapshotError: the file cannot be written.
     """
-    data, digest = _build(session)
+    data, digest = _build(session, compact)
     target = os.fspath(path)
     tmp = f"{target}.tmp{os.getpid()}"
     try:
@@ -980,9 +1027,13 @@ def _read_checked(data: bytes, where: str, verify_hash: bool = True) -> _Checked
     for key in TOP_KEYS:
         if key not in doc:
             raise SnapshotError(f"{where}: damaged (no {key} section)")
-    for key in ("scenario", "session", "state"):
+    for key in ("scenario", "session", "state", "described"):
         if not isinstance(doc[key], dict):
             raise SnapshotError(f"{where}: damaged ({key} must be a map)")
+    try:
+        fill_described(doc)
+    except ValueError as exc:
+        raise SnapshotError(f"{where}: damaged (described pages: {exc})") from None
     for key in ("vmlab_version", "state_hash"):
         if not isinstance(doc[key], str):
             raise SnapshotError(f"{where}: damaged ({key} must be a string)")
@@ -1287,10 +1338,23 @@ def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
     Raises:
         SnapshotError: the file is not a readable snapshot.
     """
+    from scenarios.snapshot_space import space
+
+    where = os.path.basename(os.fspath(path))
     data = _read_file(path)
-    doc = read_snapshot_bytes(data, os.path.basename(os.fspath(path)))
+    doc = read_snapshot_bytes(data, where)
     state = doc["state"]
     assert isinstance(state, dict)
+    described = doc["described"]
+    assert isinstance(described, dict)
+    pages = 0
+    for part in ("mem", "disk", "oracle"):
+        listed = _get(described, part, "pages")
+        pages += len(listed) if isinstance(listed, list) else 0
+    try:
+        shares = space(_payload(data, where)[1])
+    except ValueError as exc:
+        raise SnapshotError(f"{where}: {exc}") from None
     tasks: list[object] = []
     task_list = _get(state, "kernel", "tasks")
     for t in task_list if isinstance(task_list, list) else []:
@@ -1316,6 +1380,9 @@ def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
         "tasks": tasks,
         "counters": state_counters(state),
         "state_hash": doc["state_hash"],
+        "described_pages": pages,
+        "space": [{"section": s.section, "raw": s.raw, "compressed": s.compressed}
+                  for s in shares],
     }
 
 

@@ -31,6 +31,7 @@ from scenarios.cli.common import CliError
 from scenarios.cli.running import (
     Outputs,
     Until,
+    add_snapshot_arguments,
     open_output,
     parse_until,
     run_session,
@@ -47,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE",
                         help="write the trace events from the snapshot on as JSON lines")
-    parser.add_argument("--snapshot-at", metavar="POINT",
-                        help="save another snapshot when the run reaches POINT")
-    parser.add_argument("--snapshot-out", metavar="FILE", help="where --snapshot-at writes")
+    add_snapshot_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing; the exit status tells the outcome")
 
@@ -66,7 +65,7 @@ def execute(args: argparse.Namespace) -> int:
         print(f"vmlab resume: {notice}", file=sys.stderr)
     scenario = session.scenario
     until = parse_until(args.until, scenario) if args.until is not None else Until()
-    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)
+    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario, args.full)
     trace = open_output(args.trace, "--trace")
     json_out = open_output(args.json, "--json")
     try:

@@ -26,6 +26,7 @@ from scenarios.cli.running import (
     KEY_COUNTERS,
     Outputs,
     Until,
+    add_snapshot_arguments,
     open_output,
     parse_until,
     run_session,
@@ -51,11 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE",
                         help="write every trace event as a JSON line to FILE")
-    parser.add_argument("--snapshot-at", metavar="POINT",
-                        help="save a snapshot when the run reaches POINT (a time, an event "
-                             "count or a checkpoint, as --until takes), then go on")
-    parser.add_argument("--snapshot-out", metavar="FILE",
-                        help="where --snapshot-at writes; 'vmlab resume FILE' continues there")
+    add_snapshot_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing; the exit status tells the outcome")
 
@@ -78,7 +75,7 @@ def execute(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         raise CliError(str(exc)) from None
     until = parse_until(args.until, scenario) if args.until is not None else Until()
-    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)
+    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario, args.full)
     seed = _seed(args.seed)
     try:
         check_runnable(resolve_kernel(scenario.kernel, args.kernel))

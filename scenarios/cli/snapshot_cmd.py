@@ -2,7 +2,8 @@
 and a bug report to paste beside it.
 
   info FILE               scenario, kernel profile, simulated time, events, tasks,
-                          checkpoints, counters, state hash, vmlab and behaviour versions
+                          checkpoints, counters, state hash, vmlab and behaviour versions,
+                          and what takes the space (each section compressed on its own)
   report FILE             a Markdown bug report: versions and build, scenario and source,
                           kernel profile and switches, seed, event and time, expectations so
                           far, what the invariant checker and the data oracle say there, the
@@ -120,7 +121,34 @@ def _info(args: argparse.Namespace) -> int:
         print("counters:")
         for name, value in counters.items():
             print(f"  {name:<24}{value:>16,}")
+    _print_space(info)
     return 0
+
+
+#: Sections ``info`` lists by name; the rest are summed on one line.
+_SPACE_ROWS = 8
+
+
+def _print_space(info: dict[str, object]) -> None:
+    pages = info["described_pages"]
+    shares = info["space"]
+    if not isinstance(shares, list) or not isinstance(pages, int):
+        return
+    if pages:
+        print(f"space ({pages:,} pages, {_size(pages * 4096)} of file data, stored as the "
+              f"writes and boot files that made them; --full stores them as bytes):")
+    else:
+        print("space (nothing stored as the writes that made it):")
+    total = sum(int(s["compressed"]) for s in shares) or 1
+    for s in shares[:_SPACE_ROWS]:
+        print(f"  {s['section']:<28}{_size(s['compressed']):>12} "
+              f"{100 * int(s['compressed']) / total:5.1f}%  ({_size(s['raw'])} before "
+              f"compression)")
+    rest = shares[_SPACE_ROWS:]
+    if rest:
+        size = sum(int(s["compressed"]) for s in rest)
+        print(f"  {f'{len(rest)} more sections':<28}{_size(size):>12} "
+              f"{100 * size / total:5.1f}%")
 
 
 def _count(text: str, option: str) -> int:

@@ -159,8 +159,10 @@ def _slot_of(state: dict[str, Any], sector: int) -> bytes:
 
 
 def as_version_three(doc: dict[str, Any]) -> dict[str, Any]:
-    """A current snapshot map as format 3 wrote it: no behaviour_version."""
-    return {**{k: v for k, v in doc.items() if k != "behaviour_version"}, "version": 3}
+    """A current snapshot map (as read: described pages filled in) as format 3 wrote it: no
+    behaviour_version, no described section."""
+    return {**{k: v for k, v in doc.items() if k not in ("behaviour_version", "described")},
+            "version": 3}
 
 
 def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], str]:
