@@ -52,7 +52,9 @@ block that holds a page instead of repeating its bytes); ``_migrate_add_behaviou
 (3 -> 4) files from before snapshots recorded the model's behaviour version.
 
 Invariants:
-    * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
+    * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again (with
+      ``compact=False`` for a file written full);
+    * a compact and a full file of one session load into the same state (same hash);
     * running a loaded session to the end gives the state hash and metrics the uninterrupted
       run gives;
     * nothing here reads the wall clock, and saving changes nothing in the session.

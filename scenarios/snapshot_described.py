@@ -25,6 +25,9 @@ checked: a description that does not give back the saved bytes fails the hash li
 damage. Candidates are only ever taken from the write patterns and boot files of the
 scenario, and a page is described only when its bytes equal the recipe's exactly, so the
 state (and its hash) is the same whether a file was written compact or full.
+
+A recipe means what ``vl_pattern_slice`` and ``vl_base_page`` give: changing either generator
+is a snapshot format change (an old compact file would no longer fill in to its hash).
 """
 
 from __future__ import annotations
