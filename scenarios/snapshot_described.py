@@ -252,6 +252,10 @@ def _fill_blob(blob: object, pages: list[int], which: list[int], made: list[byte
     return bytes(out)
 
 
+def _pages_in(blob: object) -> int:
+    return len(blob) // PAGE if isinstance(blob, bytes) else 0
+
+
 def fill(doc: dict[str, object]) -> int:
     """Put the bytes of the described pages back into ``doc["state"]`` (in place); returns
     how many pages were described.
@@ -267,8 +271,25 @@ def fill(doc: dict[str, object]) -> int:
     recipes = section["recipes"]
     if not isinstance(recipes, list) or not all(isinstance(r, list) for r in recipes):
         raise ValueError("recipes must be a list of lists")
-    made = [recipe_bytes(r) for r in recipes]
     state = doc.get("state")
+    # bounds first, so that a hostile file cannot make the reader generate more pages than
+    # the state itself holds: every described page is a page of the state, every recipe used
+    files = _get(state, "oracle", "files")
+    room = {"mem": _pages_in(_get(state, "machine", "mem", "data")),
+            "disk": _pages_in(_get(state, "machine", "disk", "chunk_data")),
+            "oracle": sum(len(d) for d in (_get(f, "page_data") for f in
+                                           (files if isinstance(files, list) else []))
+                          if isinstance(d, list))}
+    listed = 0
+    for name, n in room.items():
+        pages = _get(section[name], "pages")
+        count = len(pages) if isinstance(pages, list) else 0
+        if count > n:
+            raise ValueError(f"{name}: more described pages than the state holds")
+        listed += count
+    if len(recipes) > listed:
+        raise ValueError("more recipes than described pages")
+    made = [recipe_bytes(r) for r in recipes]
     mem = _get(state, "machine", "mem")
     disk = _get(state, "machine", "disk")
     if not isinstance(mem, dict) or not isinstance(disk, dict):

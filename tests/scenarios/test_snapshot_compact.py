@@ -118,7 +118,15 @@ def test_a_description_that_lies_is_refused(session: Session) -> None:
     def out_of_range(d: dict) -> None:  # type: ignore[type-arg]
         d["described"]["disk"]["pages"][-1] = 10**9
 
+    def too_many(d: dict) -> None:  # type: ignore[type-arg]
+        d["described"]["recipes"] *= 10_000
+
+    def more_pages_than_ram(d: dict) -> None:  # type: ignore[type-arg]
+        d["described"]["mem"]["pages"] = list(range(10**6))
+
     for change, message in ((other_seed, "does not match|differs from the saved"),
+                            (too_many, "more recipes than described pages"),
+                            (more_pages_than_ram, "more described pages than the state"),
                             (bytes_under, "not stored as zeros"),
                             (bad_recipe, "not a recipe"),
                             (out_of_range, "out of range")):
