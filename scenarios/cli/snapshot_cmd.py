@@ -19,7 +19,8 @@ and a bug report to paste beside it.
                           every one); tasks; files and their tags; the disk queue.
                           Exit status 0 when equal, 1 when different.
 
-Nothing is restored or run. A damaged or foreign file is refused with one line (exit status 2).
+Nothing is run (only report restores the kernel, to run the checks on it). A damaged or
+foreign file is refused with one line (exit status 2).
 
 examples:
   vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
