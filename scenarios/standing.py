@@ -38,12 +38,14 @@ def expectations_so_far(session: Session) -> list[Standing]:
     hit = {rec.name for rec in session.checkpoints}
     out: list[Standing] = []
     for e in session.scenario.expectations:
-        check = e.check.text
+        # an unnamed expectation is named by its check (and a checkpoint one by "at: check"):
+        # say the check only where the name does not
+        check = "" if e.check.text in e.name else f"{e.check.text}: "
         if e.at == "end":
-            out.append(Standing(e.name, e.at, OPEN, f"{check}: decided at the end of the run"))
+            out.append(Standing(e.name, e.at, OPEN, f"{check}decided at the end of the run"))
         elif e.at not in hit:
             out.append(Standing(e.name, e.at, OPEN,
-                                f'{check}: decided at checkpoint "{e.at}", not reached yet'))
+                                f'{check}decided at checkpoint "{e.at}", not reached yet'))
         else:
             r = session._evaluate_at_checkpoint(e)
             out.append(Standing(e.name, e.at, PASS if r.ok else FAIL, r.detail))
