@@ -34,6 +34,7 @@ from kernelmodel.bug import KernelBug
 from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
 from machine.board import Machine, MachineConfig
 from scenarios.assembler import Assembly, assemble, derive_seed
+from scenarios.behaviour import BEHAVIOUR_VERSION
 from scenarios.expect import Check, evaluate, suggest
 from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
@@ -120,6 +121,10 @@ class Session:
         self._trace_seq = 0
         #: Every checkpoint some program of the scenario records.
         self.checkpoint_names = scenario.checkpoint_names()
+        #: The model behaviour version the state was produced under
+        #: (``scenarios.behaviour``): this vmlab's for a fresh boot, the snapshot's for a
+        #: restored session (also when it runs on here, since its past came from there).
+        self.behaviour_version = BEHAVIOUR_VERSION
 
     @classmethod
     def load(cls, name_or_path: str, seed: int | None = None,

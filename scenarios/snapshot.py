@@ -6,19 +6,24 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 3)::
+File format (``SNAPSHOT_VERSION`` 4)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
         format         "vmlab-snapshot"
         version        the format version again
         vmlab_version  the version of vmlab that wrote it
+        behaviour_version  the model behaviour the state was produced under
+                       (``scenarios.behaviour``; 0: not recorded, formats 1 to 3)
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
                         kernel: {profile, writeback, rmap}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
                         metrics, notes}], expectations: the checkpoint expectations so far}
-        state          Kernel.to_state()
-        state_hash     scenarios.state.state_hash(state): what ``vmlab run`` prints
+        described      pages of the state stored as the write or boot file that made
+                       them ({} in a full snapshot; scenarios/snapshot_described.py)
+        state          Kernel.to_state(), described pages zeroed
+        state_hash     scenarios.state.state_hash(state) of the whole state, described pages
+                       filled in: what ``vmlab run`` prints
 
 Large homogeneous lists are stored columnar, as msgpack ext types (one per list, never one
 per object): ext 1 a list of ints (a width byte 1/2/4/8, then little-endian signed values),
@@ -43,10 +48,13 @@ An older format version goes through the named steps of ``MIGRATIONS`` (``_migra
 one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
 kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
 ``_migrate_2_to_3`` version-2 files (before the oracles named the frame, swap slot or disk
-block that holds a page instead of repeating its bytes).
+block that holds a page instead of repeating its bytes); ``_migrate_add_behaviour_version``
+(3 -> 4) files from before snapshots recorded the model's behaviour version.
 
 Invariants:
-    * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
+    * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again (with
+      ``compact=False`` for a file written full);
+    * a compact and a full file of one session load into the same state (same hash);
     * running a loaded session to the end gives the state hash and metrics the uninterrupted
       run gives;
     * nothing here reads the wall clock, and saving changes nothing in the session.
@@ -73,13 +81,15 @@ import zstandard
 
 from machine.borrowed import BorrowedBytes
 from scenarios.input_file import InputFileError, read_input_file
+from scenarios.snapshot_described import fill as fill_described
 
 if TYPE_CHECKING:
     from scenarios.schema import Scenario
     from scenarios.session import CheckpointRecord, Session
+    from scenarios.snapshot_diff import SnapshotDiff
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 3
+SNAPSHOT_VERSION: Final = 4
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -117,8 +127,8 @@ MAX_PAYLOAD_BYTES: Final = 16 << 30
 _DIGEST_CHARS: Final = 64
 
 #: Top-level keys of the snapshot map, in order.
-TOP_KEYS: Final = ("format", "version", "vmlab_version", "scenario", "session", "state",
-                   "state_hash")
+TOP_KEYS: Final = ("format", "version", "vmlab_version", "behaviour_version", "scenario",
+                   "session", "described", "state", "state_hash")
 
 
 class SnapshotError(Exception):
@@ -195,11 +205,42 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _migrate_add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
+    """Format 3 -> 4: the map records ``behaviour_version``, the model behaviour its state
+    was produced under (``scenarios.behaviour``). Older files did not record it: they get
+    ``UNRECORDED`` (0), so resuming one says that it may go on differently. It also has a
+    ``described`` section (compact snapshots, scenarios/snapshot_described.py): older files
+    describe nothing. The state and its hash are unchanged.
+
+    The step names no version of its own (it bumps whatever version it is given by one), so
+    it can move to another place in ``MIGRATIONS`` unchanged.
+    """
+    from scenarios.behaviour import UNRECORDED
+
+    version = doc.get("version")
+    if type(version) is not int:
+        raise ValueError("the version is not an integer")
+    out: dict[str, object] = {}
+    for key, value in doc.items():
+        if key in ("behaviour_version", "described"):
+            raise ValueError(f"a {key} section in a file older than it")
+        if key == "state":
+            out["described"] = {}
+        out[key] = value
+        if key == "vmlab_version":
+            out["behaviour_version"] = UNRECORDED
+    if "behaviour_version" not in out or "described" not in out:
+        raise ValueError("no vmlab_version or state section")
+    out["version"] = version + 1
+    return out
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
 #: (``_migrate_N_to_M``).
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
+    3: _migrate_add_behaviour_version,
 }
 
 
@@ -380,6 +421,28 @@ class _Writer:
         self.plain: list[_Piece] = []
         self.pieces: list[_Piece] = []
         self.size = 0
+        #: id of a byte string (or BorrowedBytes) of the tree -> the pieces the encoded form
+        #: holds instead (a compact snapshot's described pages; the hash sees the bytes)
+        self.subst: dict[int, list[_Piece]] = {}
+
+    def _big(self, v: bytes | BorrowedBytes) -> None:
+        """A large byte string: its bytes to the hash, its substitute (if any) to the file."""
+        parts: list[_Piece] = [v] if type(v) is bytes else list(v.parts)  # type: ignore[union-attr]
+        instead = self.subst.get(id(v))
+        if instead is None:
+            for part in parts:
+                self._out(part)
+            return
+        if self.hashing:
+            for part in parts:
+                if self.defer_hash:
+                    self.plain.append(part)
+                else:
+                    self.sha.update(part)
+        if self.encoding:
+            for piece in instead:
+                self.pieces.append(piece)
+                self.size += len(piece)
 
     def _out(self, plain: _Piece, encoded: bytes | None = None) -> None:
         if self.hashing:
@@ -421,12 +484,11 @@ class _Writer:
             self._sequence(v, stack)
         elif type(v) is bytes and len(v) >= _BIG_BYTES:
             self._out(_bin_header(len(v)))
-            self._out(v)
+            self._big(v)
         elif type(v) is BorrowedBytes:
             # lent by the live machine: packed as the bytes it stands for, never copied
             self._out(_bin_header(v.nbytes))
-            for part in v.parts:
-                self._out(part)
+            self._big(v)
         else:
             self._out(msgpack.packb(v, use_bin_type=True))
 
@@ -466,6 +528,7 @@ class _Writer:
         hashing = self.hashing
         encoding = self.encoding
         size = 0
+        subst = self.subst
         for item in v:
             head = _bin_header(len(item))
             if hashing:
@@ -473,7 +536,12 @@ class _Writer:
                 update(item)
             if encoding:
                 append(head)
-                append(item)
+                instead = subst.get(id(item)) if subst else None
+                if instead is None:
+                    append(item)
+                else:
+                    for piece in instead:
+                        append(piece)
             size += len(head) + len(item)
         if encoding:
             self.size += size
@@ -699,30 +767,40 @@ def _scenario_section(session: Session) -> dict[str, object]:
     }
 
 
-def _build(session: Session) -> tuple[bytes, str]:
-    """The snapshot file of ``session`` and its state hash (one walk over the state)."""
-    from scenarios.cli.version import vmlab_version
+def _build(session: Session, compact: bool = True) -> tuple[bytes, str]:
+    """The snapshot file of ``session`` and its state hash (one walk over the state).
 
-    w = _Writer(hashing=False, encoding=True, defer_hash=True)
-    w.raw(_map_header(len(TOP_KEYS)))
-    head: dict[str, object] = {
-        "format": FORMAT_NAME,
-        "version": SNAPSHOT_VERSION,
-        "vmlab_version": vmlab_version(),
-        "scenario": _scenario_section(session),
-        "session": _session_section(session),
-    }
-    for key, value in head.items():
-        w.raw(msgpack.packb(key))
-        w.value(value)
-    w.raw(msgpack.packb("state"))
-    w.hashing = True
+    ``compact``: pages that follow from the scenario's writes and boot files are stored as
+    those (scenarios/snapshot_described.py); otherwise every byte is stored.
+    """
+    from scenarios.cli.version import vmlab_version
+    from scenarios.snapshot_described import Description, describe
+
     # The state is a tree of millions of fresh containers: a cyclic collection pass in the
     # middle of building it costs more than the build, and it holds no cycles to collect.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        w.value(session.kernel.to_state(borrow=True))
+        state = session.kernel.to_state(borrow=True)
+        desc = describe(state) if compact else Description()
+        w = _Writer(hashing=False, encoding=True, defer_hash=True)
+        w.subst = desc.subst
+        w.raw(_map_header(len(TOP_KEYS)))
+        head: dict[str, object] = {
+            "format": FORMAT_NAME,
+            "version": SNAPSHOT_VERSION,
+            "vmlab_version": vmlab_version(),
+            "behaviour_version": session.behaviour_version,
+            "scenario": _scenario_section(session),
+            "session": _session_section(session),
+            "described": desc.section(),
+        }
+        for key, value in head.items():
+            w.raw(msgpack.packb(key))
+            w.value(value)
+        w.raw(msgpack.packb("state"))
+        w.hashing = True
+        w.value(state)
     finally:
         if enabled:
             gc.enable()
@@ -770,12 +848,12 @@ def _compress(payload: bytes) -> bytes:
     return _compress_pieces([payload], len(payload))
 
 
-def snapshot_bytes(session: Session) -> bytes:
+def snapshot_bytes(session: Session, compact: bool = True) -> bytes:
     """The snapshot file of ``session`` as bytes (what ``save_snapshot`` writes).
 
     Caller: the session is between two events (``run`` or ``step`` has returned).
     """
-    return _build(session)[0]
+    return _build(session, compact)[0]
 
 
 @dataclass(frozen=True)
@@ -787,17 +865,21 @@ class SavedSnapshot:
     state_hash: str
 
 
-def save_snapshot(session: Session, path: str | os.PathLike[str]) -> SavedSnapshot:
+def save_snapshot(session: Session, path: str | os.PathLike[str],
+                  compact: bool = True) -> SavedSnapshot:
     """Write ``session`` to ``path`` (atomically: a temporary file, then a rename).
 
-    Saving changes nothing in the session; it can run on afterwards.
+    Saving changes nothing in the session; it can run on afterwards. ``compact`` (the
+    default) stores file data that follows from the scenario's writes and boot files as
+    those (scenarios/snapshot_described.py); ``compact=False`` stores every byte. Both
+    load into the same state.
 
     Caller: the session is between two events (``run`` or ``step`` has returned).
 
     Raises:
         SnapshotError: the file cannot be written.
     """
-    data, digest = _build(session)
+    data, digest = _build(session, compact)
     target = os.fspath(path)
     tmp = f"{target}.tmp{os.getpid()}"
     try:
@@ -939,12 +1021,20 @@ def _read_checked(data: bytes, where: str, verify_hash: bool = True) -> _Checked
     for key in TOP_KEYS:
         if key not in doc:
             raise SnapshotError(f"{where}: damaged (no {key} section)")
-    for key in ("scenario", "session", "state"):
+    for key in ("scenario", "session", "state", "described"):
         if not isinstance(doc[key], dict):
             raise SnapshotError(f"{where}: damaged ({key} must be a map)")
+    try:
+        fill_described(doc)
+    except ValueError as exc:
+        raise SnapshotError(f"{where}: damaged (described pages: {exc})") from None
     for key in ("vmlab_version", "state_hash"):
         if not isinstance(doc[key], str):
             raise SnapshotError(f"{where}: damaged ({key} must be a string)")
+    behaviour = doc["behaviour_version"]
+    if type(behaviour) is not int or not 0 <= behaviour <= _I64_MAX:
+        raise SnapshotError(f"{where}: damaged (behaviour_version must be a non-negative "
+                            f"integer)")
     state = doc["state"]
     assert isinstance(state, dict)
     if verify_hash and state_digest(state) != doc["state_hash"]:
@@ -1068,8 +1158,10 @@ def _check_session_section(section: dict[str, object], records: list[CheckpointR
         raise SnapshotError("session section: the checkpoint records disagree with the kernel's")
 
 
-def _restore_kernel(state: dict[str, object], digest: str, where: str) -> object:
-    """Restore the kernel, hash it again, and run the invariant checker and the oracle.
+def _restore_kernel(state: dict[str, object], digest: str, where: str,
+                    run_checks: bool = True) -> object:
+    """Restore the kernel, hash it again, and run the invariant checker and the oracle
+    (``run_checks=False``: the caller runs and reports them itself).
 
     The cyclic garbage collector is off meanwhile, as in ``_build``: rebuilding allocates
     millions of objects and would otherwise trigger full collections over all of them.
@@ -1077,13 +1169,14 @@ def _restore_kernel(state: dict[str, object], digest: str, where: str) -> object
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _restore_kernel_checked(state, digest, where)
+        return _restore_kernel_checked(state, digest, where, run_checks)
     finally:
         if enabled:
             gc.enable()
 
 
-def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -> object:
+def _restore_kernel_checked(state: dict[str, object], digest: str, where: str,
+                            run_checks: bool = True) -> object:
     """``_restore_kernel`` with the collector already off."""
     from kernelmodel.restore import vl_kernel_from_state, vl_restore_problems
 
@@ -1104,7 +1197,8 @@ def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -
     problems: list[str] = []
     failure: str | None = None
     try:
-        problems = vl_restore_problems(k)
+        if run_checks:
+            problems = vl_restore_problems(k)
     except Exception as exc:
         failure = _one_line(exc)
     finally:
@@ -1121,8 +1215,10 @@ def _restore_kernel_checked(state: dict[str, object], digest: str, where: str) -
     return k
 
 
-def session_from_snapshot(checked: _Checked, where: str) -> Session:
-    """Rebuild a runnable Session from a checked snapshot (restores and checks the kernel).
+def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True) -> Session:
+    """Rebuild a runnable Session from a checked snapshot (restores and checks the kernel;
+    ``run_checks=False`` leaves the invariant checker and the data oracle to the caller, who
+    reports what they say rather than refusing the file: ``vmlab snapshot report``).
 
     Raises:
         SnapshotError: one line naming what is wrong.
@@ -1147,7 +1243,7 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
         check_host_memory(scenario.machine)
     except HostMemoryError as exc:
         raise SnapshotError(f"{where}: {exc}") from None
-    k = _restore_kernel(state, str(doc["state_hash"]), where)
+    k = _restore_kernel(state, str(doc["state_hash"]), where, run_checks)
     assert isinstance(k, Kernel)
     try:
         session = Session(scenario, seed=_int(scn_section, "seed", "scenario"), kernel=override,
@@ -1157,6 +1253,9 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
     _check_session_agrees(session, spec, where)
     session.checkpoints = list(checked.records)
     session.end_reason = _str(sess_section, "end_reason", "session")
+    behaviour = doc["behaviour_version"]
+    assert isinstance(behaviour, int)
+    session.behaviour_version = behaviour
     return session
 
 
@@ -1239,10 +1338,23 @@ def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
     Raises:
         SnapshotError: the file is not a readable snapshot.
     """
+    from scenarios.snapshot_space import space
+
+    where = os.path.basename(os.fspath(path))
     data = _read_file(path)
-    doc = read_snapshot_bytes(data, os.path.basename(os.fspath(path)))
+    doc = read_snapshot_bytes(data, where)
     state = doc["state"]
     assert isinstance(state, dict)
+    described = doc["described"]
+    assert isinstance(described, dict)
+    pages = 0
+    for part in ("mem", "disk", "oracle"):
+        listed = _get(described, part, "pages")
+        pages += len(listed) if isinstance(listed, list) else 0
+    try:
+        shares = space(_payload(data, where)[1])
+    except ValueError as exc:
+        raise SnapshotError(f"{where}: {exc}") from None
     tasks: list[object] = []
     task_list = _get(state, "kernel", "tasks")
     for t in task_list if isinstance(task_list, list) else []:
@@ -1254,6 +1366,7 @@ def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
         "bytes": len(data),
         "format_version": _HEADER.unpack_from(data)[1],
         "vmlab_version": doc["vmlab_version"],
+        "behaviour_version": doc["behaviour_version"],
         "scenario": _get(doc, "scenario", "doc", "name"),
         "description": _get(doc, "scenario", "doc", "description"),
         "source": _get(doc, "scenario", "source"),
@@ -1267,6 +1380,9 @@ def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
         "tasks": tasks,
         "counters": state_counters(state),
         "state_hash": doc["state_hash"],
+        "described_pages": pages,
+        "space": [{"section": s.section, "raw": s.raw, "compressed": s.compressed}
+                  for s in shares],
     }
 
 
@@ -1405,340 +1521,19 @@ def decode(path: str | os.PathLike[str], section: str | None = None,
 # ---- diff --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SnapshotDiff:
-    """``diff``'s result: equal when the states hash alike and the runner records agree."""
-
-    equal: bool
-    lines: list[str]
-
-
-def _fmt(n: int) -> str:
-    return f"{n:,}"
-
-
-def _column(state: object, key: str, n: int) -> list[int]:
-    """A mem_map column cut or padded to ``n`` pages (``n`` is a column's real length)."""
-    col = _get(state, "mem_map", key)
-    if not isinstance(col, list):
-        col = []
-    out = [v if isinstance(v, int) else 0 for v in col[:n]]
-    return out + [0] * (n - len(out))
-
-
-class _PageView:
-    """What diff needs of mem_map: per pfn its list, flags, counts and mapping (plain data)."""
-
-    def __init__(self, state: dict[str, object]) -> None:
-        from kernelmodel.page import LRU_ACTIVE, LRU_INACTIVE, M_anon, M_reserved
-
-        flags = _get(state, "mem_map", "flags")
-        n = len(flags) if isinstance(flags, list) else 0
-        self.n = n
-        self.flags = _column(state, "flags", n)
-        self.count = _column(state, "_count", n)
-        self.mapcount = _column(state, "_mapcount", n)
-        lru = _column(state, "lru", n)
-        self.where: list[str] = []
-        for pfn in range(n):
-            if self.count[pfn] == 0:
-                self.where.append("free")
-            elif lru[pfn] == LRU_ACTIVE:
-                self.where.append("active")
-            elif lru[pfn] == LRU_INACTIVE:
-                self.where.append("inactive")
-            elif self.flags[pfn] & M_reserved:
-                self.where.append("reserved")
-            else:
-                self.where.append("unlisted")
-        self.mapping = ["anon" if f & M_anon else "none" for f in self.flags]
-        inodes = _get(state, "sb", "s_inodes")
-        for inode in inodes if isinstance(inodes, list) else []:
-            pfns = _get(inode, "mapping", "pfns")
-            label = f"file {_get(inode, 'path')}"
-            for pfn in pfns if isinstance(pfns, list) else []:
-                if isinstance(pfn, int) and 0 <= pfn < n:
-                    self.mapping[pfn] = label
-        swap = _get(state, "swapper_space", "pfns")
-        for pfn in swap if isinstance(swap, list) else []:
-            if isinstance(pfn, int) and 0 <= pfn < n and self.mapping[pfn] == "none":
-                self.mapping[pfn] = "swap cache"
-        zone = _get(state, "pgdat", "zone")
-        span = _get_int(zone, "spanned_pages")
-        self.active = _lru_order(zone, span)
-        self.inactive = _lru_order(zone, span + 1)
-
-
-def _lru_order(zone: object, head: int) -> list[int]:
-    """The nodes of one LRU list, head to tail (bounded: a broken list stops the walk)."""
-    nxt = _get(zone, "lru_next")
-    if not isinstance(nxt, list) or not 0 <= head < len(nxt):
-        return []
-    out: list[int] = []
-    node = nxt[head]
-    while isinstance(node, int) and node != head and 0 <= node < len(nxt) and len(out) < len(nxt):
-        out.append(node)
-        node = nxt[node]
-    return out
-
-
-def _group(pairs: dict[tuple[str, str], int], unit: str = "pages") -> list[str]:
-    ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [f"{n:,} {unit} {a} → {b}" for (a, b), n in ranked]
-
-
-def _diff_pages(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
-    from kernelmodel.page import PAGEFLAG_NAMES
-
-    pa = _PageView(a)
-    pb = _PageView(b)
-    if pa.n != pb.n:
-        out.append(f"pages: mem_map has {pa.n:,} pages in A and {pb.n:,} in B")
-        return
-    moves: dict[tuple[str, str], int] = {}
-    maps: dict[tuple[str, str], int] = {}
-    gained = [0] * len(PAGEFLAG_NAMES)
-    lost = [0] * len(PAGEFLAG_NAMES)
-    counts = 0
-    mapcounts = 0
-    for pfn in range(pa.n):
-        if pa.where[pfn] != pb.where[pfn]:
-            key = (pa.where[pfn], pb.where[pfn])
-            moves[key] = moves.get(key, 0) + 1
-        if pa.mapping[pfn] != pb.mapping[pfn]:
-            key = (pa.mapping[pfn], pb.mapping[pfn])
-            maps[key] = maps.get(key, 0) + 1
-        fa = pa.flags[pfn]
-        fb = pb.flags[pfn]
-        if fa != fb:
-            for bit in range(len(PAGEFLAG_NAMES)):
-                if (fb >> bit) & 1 and not (fa >> bit) & 1:
-                    gained[bit] += 1
-                elif (fa >> bit) & 1 and not (fb >> bit) & 1:
-                    lost[bit] += 1
-        counts += pa.count[pfn] != pb.count[pfn]
-        mapcounts += pa.mapcount[pfn] != pb.mapcount[pfn]
-    lines = _group(moves)
-    for bit, name in enumerate(PAGEFLAG_NAMES):
-        if gained[bit]:
-            lines.append(f"{gained[bit]:,} pages gained PG_{name}")
-        if lost[bit]:
-            lines.append(f"{lost[bit]:,} pages lost PG_{name}")
-    lines += [line.replace(" pages ", " pages mapping ", 1) for line in _group(maps)]
-    if counts:
-        lines.append(f"{counts:,} pages changed _count")
-    if mapcounts:
-        lines.append(f"{mapcounts:,} pages changed _mapcount")
-    for name, la, lb in (("active", pa.active, pb.active), ("inactive", pa.inactive, pb.inactive)):
-        if la != lb and set(la) == set(lb):
-            moved = sum(1 for x, y in zip(la, lb, strict=True) if x != y)
-            lines.append(f"{name} list reordered ({moved:,} positions differ)")
-    if lines:
-        out.append("pages:")
-        out += ["  " + line for line in lines]
-
-
-def _diff_counters(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
-    ca = state_counters(a)
-    cb = state_counters(b)
-    lines: list[str] = []
-    for name in ["sim_time_ns", "events", *ca]:
-        if name == "sim_time_ns":
-            va, vb = _get_int(a, "machine", "clock", "now"), _get_int(b, "machine", "clock", "now")
-        elif name == "events":
-            va, vb = _get_int(a, "machine", "events"), _get_int(b, "machine", "events")
-        else:
-            va, vb = ca.get(name, 0), cb.get(name, 0)
-        if va != vb:
-            lines.append(f"{name:<24} {_fmt(va):>15} → {_fmt(vb):<15} ({vb - va:+,})")
-    for name in cb:
-        if name not in ca:
-            lines.append(f"{name:<24} {'-':>15} → {_fmt(cb[name])}")
-    if lines:
-        out.append("counters:")
-        out += ["  " + line for line in lines]
-
-
-def _tasks(state: dict[str, object]) -> dict[int, dict[str, object]]:
-    out: dict[int, dict[str, object]] = {}
-    tasks = _get(state, "kernel", "tasks")
-    for t in tasks if isinstance(tasks, list) else []:
-        if isinstance(t, dict) and isinstance(t.get("pid"), int):
-            out[int(t["pid"])] = t
-    return out
-
-
-def _task_line(t: dict[str, object]) -> str:
-    doing = _task_doing(t)
-    return _task_state_name(t.get("state")) + (f" ({doing})" if doing else "")
-
-
-def _diff_tasks(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
-    ta = _tasks(a)
-    tb = _tasks(b)
-    lines: list[str] = []
-    for pid in sorted(set(ta) | set(tb)):
-        x = ta.get(pid)
-        y = tb.get(pid)
-        who = f"task {pid} ({(y or x or {}).get('name')})"
-        if x is None:
-            lines.append(f"{who}: new, {_task_line(y or {})}")
-            continue
-        if y is None:
-            lines.append(f"{who}: gone (was {_task_line(x)})")
-            continue
-        if _task_line(x) != _task_line(y):
-            lines.append(f"{who}: {_task_line(x)} → {_task_line(y)}")
-        pc_a = _get(x, "ctx", "pc")
-        pc_b = _get(y, "ctx", "pc")
-        if pc_a != pc_b:
-            lines.append(f"{who}: pc {pc_a} → {pc_b}")
-        for field in ("min_flt", "maj_flt", "cpu_ns"):
-            va, vb = _get_int(x, field), _get_int(y, field)
-            if va != vb:
-                lines.append(f"{who}: {field} {_fmt(va)} → {_fmt(vb)} ({vb - va:+,})")
-    if lines:
-        out.append("tasks:")
-        out += ["  " + line for line in lines]
-
-
-def _files(state: dict[str, object]) -> dict[int, dict[str, int | str]]:
-    """Per inode: path, size, cached pages, dirty- and writeback-tagged pages, i_state."""
-    out: dict[int, dict[str, int | str]] = {}
-    inodes = _get(state, "sb", "s_inodes")
-    for inode in inodes if isinstance(inodes, list) else []:
-        tags = _get(inode, "mapping", "page_tree", "tags")
-        dirty = 0
-        wb = 0
-        for pair in tags if isinstance(tags, list) else []:
-            mask = pair[1] if isinstance(pair, list) and len(pair) == 2 else 0
-            if isinstance(mask, int):
-                dirty += mask & 1
-                wb += (mask >> 1) & 1
-        out[_get_int(inode, "i_ino")] = {
-            "path": str(_get(inode, "path")), "size": _get_int(inode, "i_size"),
-            "pages": _get_int(inode, "mapping", "nrpages"), "dirty-tagged": dirty,
-            "writeback-tagged": wb, "i_state": _get_int(inode, "i_state"),
-        }
-    return out
-
-
-def _diff_files(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
-    fa = _files(a)
-    fb = _files(b)
-    lines: list[str] = []
-    for ino in sorted(set(fa) | set(fb)):
-        x = fa.get(ino)
-        y = fb.get(ino)
-        who = f"file {(y or x or {}).get('path')} (inode {ino})"
-        if x is None or y is None:
-            lines.append(f"{who}: {'created' if x is None else 'deleted'}")
-            continue
-        changes = [f"{key} {x[key]} → {y[key]}" for key in x if x[key] != y[key]]
-        if changes:
-            lines.append(f"{who}: " + "; ".join(changes))
-    if lines:
-        out.append("files:")
-        out += ["  " + line for line in lines]
-
-
-def _requests(disk: object) -> list[str]:
-    out: list[str] = []
-    for part in ("in_service", "queue"):
-        reqs = _get(disk, part)
-        for r in reqs if isinstance(reqs, list) else []:
-            rw = "W" if _get(r, "write") is True else "R"
-            tag = " (in service)" if part == "in_service" else ""
-            out.append(f"#{_get_int(r, 'req_id')} {rw} {_get_int(r, 'sector')}"
-                       f"+{_get_int(r, 'nsect')}{tag}")
-    return out
-
-
-def _diff_disk(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
-    da = _get(a, "machine", "disk")
-    db = _get(b, "machine", "disk")
-    ra = _requests(da)
-    rb = _requests(db)
-    lines: list[str] = []
-    if ra != rb:
-        lines.append(f"queue: {len(ra)} → {len(rb)} requests")
-        lines.append("  A: " + (", ".join(ra) if ra else "idle"))
-        lines.append("  B: " + (", ".join(rb) if rb else "idle"))
-    ha, hb = _get_int(da, "head"), _get_int(db, "head")
-    if ha != hb:
-        lines.append(f"head: cylinder {ha} → {hb}")
-    if _get(da, "chunks") != _get(db, "chunks") or _get(da, "chunk_data") != _get(db, "chunk_data"):
-        lines.append("contents differ")
-    if lines:
-        out.append("disk:")
-        out += ["  " + line for line in lines]
-
-
-#: State sections diff describes in its own terms; any other that differs is named.
-_DESCRIBED: Final = ("vmstat", "mem_map", "sb", "kernel")
-
-
-def _diff_rest(a: dict[str, object], b: dict[str, object], out: list[str]) -> None:
-    other = [key for key in a if key not in _DESCRIBED and a.get(key) != b.get(key)]
-    other += [key for key in b if key not in a]
-    if other:
-        out.append("other state that differs: " + ", ".join(other))
-
-
-def _diff_session(a: dict[str, object], b: dict[str, object], out: list[str]) -> bool:
-    ha = _get(a, "session", "checkpoints")
-    hb = _get(b, "session", "checkpoints")
-    na = [str(_get(h, "name")) for h in ha] if isinstance(ha, list) else []
-    nb = [str(_get(h, "name")) for h in hb] if isinstance(hb, list) else []
-    if na != nb:
-        out.append(f"checkpoints hit: {', '.join(na) or 'none'} → {', '.join(nb) or 'none'}")
-    return _get(a, "session") == _get(b, "session")
-
-
 def diff_docs(a: dict[str, object], b: dict[str, object]) -> SnapshotDiff:
-    """What differs between two checked snapshot maps, in kernel terms.
+    """``scenarios.snapshot_diff.diff_docs``: what differs between two checked maps."""
+    from scenarios.snapshot_diff import diff_docs as diff_maps
 
-    Counters with deltas; pages grouped by how their list, flags and mapping changed;
-    tasks; files with their sizes and tags; the disk queue; then any other part of the
-    state that differs, by name.
-    """
-    out: list[str] = []
-    sa = a["state"]
-    sb = b["state"]
-    assert isinstance(sa, dict) and isinstance(sb, dict)
-    for label, doc in (("A", a), ("B", b)):
-        st = doc["state"]
-        out.append(f"{label}: {_get(doc, 'scenario', 'doc', 'name')} at "
-                   f"{_get_int(st, 'machine', 'clock', 'now'):,} ns, event "
-                   f"{_get_int(st, 'machine', 'events'):,}, state hash "
-                   f"{str(doc['state_hash'])[:16]}")
-    same_state = a["state_hash"] == b["state_hash"]
-    body: list[str] = []
-    same_session = _diff_session(a, b, body)
-    if not same_state:
-        _diff_counters(sa, sb, body)
-        _diff_pages(sa, sb, body)
-        _diff_tasks(sa, sb, body)
-        _diff_files(sa, sb, body)
-        _diff_disk(sa, sb, body)
-        _diff_rest(sa, sb, body)
-    equal = same_state and same_session
-    if equal:
-        body.append("equal: the snapshots hold the same state")
-    elif same_state:
-        body.append("the kernel states are equal; the runner's records differ")
-    return SnapshotDiff(equal, out + body)
+    return diff_maps(a, b)
 
 
 def diff(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> SnapshotDiff:
-    """``diff_docs`` of two snapshot files.
+    """``scenarios.snapshot_diff.diff``: what differs between two snapshot files.
 
     Raises:
         SnapshotError: a file is not a readable snapshot, or they cannot be compared.
     """
-    doc_a = read_snapshot(a)
-    doc_b = read_snapshot(b)
-    try:
-        return diff_docs(doc_a, doc_b)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        raise SnapshotError(f"cannot compare the snapshots ({_one_line(exc)})") from None
+    from scenarios.snapshot_diff import diff as diff_files
+
+    return diff_files(a, b)

@@ -21,9 +21,38 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
 
 
 def test_python_api_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    (code,) = _python_blocks()
+    code = _python_blocks()[0]
     exec(compile(code, str(README), "exec"), {})
     out = capsys.readouterr().out
     assert "state hash:" in out
     assert "data verified: 1" in out
     assert "FAIL" not in out
+
+
+def test_snapshot_api_example_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = _python_blocks()
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[1], str(README), "exec"), {})
+    out = capsys.readouterr().out
+    assert "saved " in out and "resumed run ended alike" in out
+    assert (tmp_path / "storm.vmsnap").exists()
+
+
+def test_bug_report_walkthrough_commands_are_the_real_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walkthrough's figures (the report's straight-run command, the file size) are what
+    the commands give."""
+    from scenarios.cli.main import main
+    from scenarios.snapshot_report import report
+
+    text = README.read_text()
+    assert "vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap" in text
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "swap-storm", "--snapshot-at", "1s", "--snapshot-out", "storm.vmsnap",
+                 "--quiet"]) == 0
+    straight = re.search(r"^vmlab run swap-storm .*$", report("storm.vmsnap"), re.M)
+    assert straight is not None and f"`{straight.group(0)}`" in text
+    size = (tmp_path / "storm.vmsnap").stat().st_size
+    assert 60_000 <= size <= 100_000, "the README says about 80 KB"

@@ -47,6 +47,7 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.page_detail import PageDetailScreen
 from tui.screens.prompts import InputPrompt, ScenarioPicker
+from tui.screens.snapshot_opened import SnapshotOpenedScreen
 from tui.view import kernel_label
 from tui.view_io import EventRec, fmt_time
 
@@ -145,7 +146,8 @@ class VmlabApp(App[None]):
     writeback_pages: var[int] = var(0)
 
     def __init__(self, session: Session, *, running: bool = True,
-                 flavour: str | None = None, tick: bool = True) -> None:
+                 flavour: str | None = None, tick: bool = True,
+                 opened_from: str | None = None) -> None:
         """Build the dashboard around a booted (or restored) session.
 
         Args:
@@ -153,10 +155,18 @@ class VmlabApp(App[None]):
             running: start running (otherwise paused).
             flavour: text for the top bar (None: "compiled" or "interpreted" as imported).
             tick: run the frame timer (tests that drive every step themselves pass False).
+            opened_from: the snapshot file the session was restored from: the event log
+                starts with the records the snapshot kept, and a dialog says where the
+                snapshot stands (its event, time and expectations).
         """
         super().__init__()
         self.session = session
-        self.recorder = Recorder(session.kernel, session.scenario.duration_ns)
+        self.opened_from = opened_from
+        trace_from = 0
+        if opened_from is not None:
+            trace_from = max(0, session.kernel.trace.next_seq - _RESTORED_TRACE)
+        self.recorder = Recorder(session.kernel, session.scenario.duration_ns,
+                                 trace_from=trace_from)
         self.driver = SimDriver(session, self.recorder)
         self.start_running = running
         self.flavour = model_flavour() if flavour is None else flavour
@@ -182,6 +192,9 @@ class VmlabApp(App[None]):
         if self.start_running and not self.driver.ended:
             self.driver.start(MODE_RUN)
             self.mode = self.driver.mode
+        if self.opened_from is not None:
+            self.push_screen(SnapshotOpenedScreen(self.session, self.opened_from,
+                                                  running=self.driver.mode != MODE_PAUSED))
 
     def _labels(self) -> tuple[str, str, int, str]:
         s = self.session
@@ -373,18 +386,25 @@ class VmlabApp(App[None]):
         self.set_session(session)
         self.notify(f"booted {session.scenario.name} (paused; space runs it)", title="open")
 
-    def action_save_snapshot(self) -> None:
-        """Ask for a file name and save a snapshot there."""
+    def action_save_snapshot(self, report: bool = False) -> None:
+        """Ask for a file name and save a snapshot there (``report``: and its bug report,
+        FILE.md, beside it)."""
         if _snapshot_module() is None:
             self.notify(NO_SNAPSHOTS, severity="warning", title="snapshot")
             return
         self.driver.pause()
         self.mode = self.driver.mode
         default = f"{self.session.scenario.name}-{self.session.events}.vmsnap"
-        self.push_screen(InputPrompt("save a snapshot to", "a file name", default),
-                         self._save_answer)
+        title = "save a snapshot and its report to" if report else "save a snapshot to"
+        hint = "a file name; the report goes beside it as FILE.md" if report else "a file name"
+        self.push_screen(InputPrompt(title, hint, default),
+                         partial(self._save_answer, report=report))
 
-    def _save_answer(self, answer: str | None) -> None:
+    def action_save_report(self) -> None:
+        """Save a snapshot and write its bug report beside it."""
+        self.action_save_snapshot(report=True)
+
+    def _save_answer(self, answer: str | None, report: bool = False) -> None:
         mod = _snapshot_module()
         if not answer or mod is None:
             return
@@ -394,7 +414,19 @@ class VmlabApp(App[None]):
         except _snapshot_errors(mod) as exc:
             self.notify(f"cannot save {path}: {exc}", severity="error", title="snapshot")
             return
-        self.notify(f"saved {path} at event {self.session.events:,}", title="snapshot")
+        if not report:
+            self.notify(f"saved {path} at event {self.session.events:,}", title="snapshot")
+            return
+        from scenarios.snapshot_report import ReportError, write_report_beside
+
+        try:
+            written = write_report_beside(path)
+        except ReportError as exc:
+            self.notify(f"saved {path}; cannot write its report: {exc}", severity="error",
+                        title="snapshot")
+            return
+        self.notify(f"saved {path} at event {self.session.events:,}; report: {written}",
+                    title="snapshot")
 
     def action_load_snapshot(self) -> None:
         """Ask for a snapshot file and replace the session with it."""
@@ -418,8 +450,7 @@ class VmlabApp(App[None]):
             self.notify(f"{path}: load_snapshot did not return a session", severity="error")
             return
         self.set_session(session)
-        self.notify(f"loaded {path}: event {session.events:,}, {fmt_time(session.sim_time_ns)}",
-                    title="snapshot")
+        self.push_screen(SnapshotOpenedScreen(session, path))
 
     # ---- actions: views ----------------------------------------------------------------------
 

@@ -50,8 +50,11 @@ APP_KEYS: Final = (
               "Ask for a simulated time (2s, 150ms, +500ms) and run until it."),
     KeyAction("S", "S", "save_snapshot", "Save snapshot",
               "Save the whole machine and kernel to a snapshot file."),
+    KeyAction("R", "R", "save_report", "Save snapshot and report",
+              "Save a snapshot and write its bug report (FILE.md) beside it."),
     KeyAction("L", "L", "load_snapshot", "Load snapshot",
-              "Replace the running session with one loaded from a snapshot file."),
+              "Open a snapshot file paused at its event, with its expectations as they "
+              "stood."),
     KeyAction("o", "o", "open_scenario", "Open scenario",
               "Pick a built-in scenario (or type a .toml path) and boot it."),
     KeyAction("slash", "/", "filter_events", "Filter events",

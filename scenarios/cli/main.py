@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run a scenario headless and print its results"),
     "resume": ("resume", "continue a run from a snapshot file"),
     "compare": ("compare", "run a scenario on several kernels and compare them side by side"),
-    "snapshot": ("snapshot_cmd", "look inside snapshots: info, decode, diff"),
+    "snapshot": ("snapshot_cmd", "look inside snapshots: info, report, decode, diff"),
     "tui": ("tui_cmd", "open the dashboard on a scenario or a snapshot"),
     "scenarios": ("list_scenarios", "list the built-in scenarios"),
     "bench": ("bench", "measure the simulator's speed, compiled and pure side by side"),
@@ -38,7 +38,7 @@ examples:
   vmlab run writeback-order --json out.json
   vmlab compare cmp-writeback-order  the same workload on 2.6.5, 2.6.6 and 2.6.7, side by side
   vmlab scenarios                    what is built in
-  vmlab bench --quick                how fast is this build
+  vmlab bench --quick --only writeback   how fast is this build
 
 Run 'vmlab COMMAND --help' for a command's options.
 """

@@ -8,24 +8,30 @@ from the snapshot on.
 
 Before anything runs, the snapshot is checked: its format and version, its checksum, the shape
 of every section, the state hash, and the restored kernel against the invariant checker and
-the data oracle. A damaged or foreign file is refused with one line.
+the data oracle. A damaged or foreign file is refused with one line. A snapshot written by
+another behaviour version of the model (scenarios/behaviour.py) is resumed, with one line on
+stderr saying that the run may go on differently from the one that wrote it.
 
 exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
 
 examples:
-  vmlab run swap-storm --snapshot-at 2s --snapshot-out storm.vmsnap
+  vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
   vmlab resume storm.vmsnap
-  vmlab resume storm.vmsnap --until 3s --json rest.json --trace rest.jsonl
+  vmlab resume storm.vmsnap --until 1.1s --json rest.json --trace rest.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
+from scenarios.behaviour import behaviour_notice
 from scenarios.cli.common import CliError
 from scenarios.cli.running import (
     Outputs,
     Until,
+    add_snapshot_arguments,
     open_output,
     parse_until,
     run_session,
@@ -42,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE",
                         help="write the trace events from the snapshot on as JSON lines")
-    parser.add_argument("--snapshot-at", metavar="POINT",
-                        help="save another snapshot when the run reaches POINT")
-    parser.add_argument("--snapshot-out", metavar="FILE", help="where --snapshot-at writes")
+    add_snapshot_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing; the exit status tells the outcome")
 
@@ -56,9 +60,12 @@ def execute(args: argparse.Namespace) -> int:
         session = load_snapshot(args.file)
     except SnapshotError as exc:
         raise CliError(str(exc)) from None
+    notice = behaviour_notice(session.behaviour_version, os.path.basename(args.file))
+    if notice is not None and not args.quiet:
+        print(f"vmlab resume: {notice}", file=sys.stderr)
     scenario = session.scenario
     until = parse_until(args.until, scenario) if args.until is not None else Until()
-    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)
+    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario, args.full)
     trace = open_output(args.trace, "--trace")
     json_out = open_output(args.json, "--json")
     try:

@@ -10,10 +10,11 @@ exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 
 examples:
   vmlab run default
   vmlab run fsync-under-writeback --seed 7 --json result.json
-  vmlab run my.toml --until synced          stop at checkpoint "synced"
-  vmlab run my.toml --until 2s --trace t.jsonl
-  vmlab run swap-storm --snapshot-at 2.5s --snapshot-out storm.vmsnap
-                                            save the state at 2.5 s; 'vmlab resume' it
+  vmlab run fsync-under-writeback --until synced     stop at checkpoint "synced"
+  vmlab run writeback-order --until 2s --trace t.jsonl
+  vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap
+                                            save the state at 1 s (the run ends at 1.19 s);
+                                            'vmlab resume storm.vmsnap' goes on from there
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from scenarios.cli.running import (
     KEY_COUNTERS,
     Outputs,
     Until,
+    add_snapshot_arguments,
     open_output,
     parse_until,
     run_session,
@@ -49,11 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE",
                         help="write every trace event as a JSON line to FILE")
-    parser.add_argument("--snapshot-at", metavar="POINT",
-                        help="save a snapshot when the run reaches POINT (a time, an event "
-                             "count or a checkpoint, as --until takes), then go on")
-    parser.add_argument("--snapshot-out", metavar="FILE",
-                        help="where --snapshot-at writes; 'vmlab resume FILE' continues there")
+    add_snapshot_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing; the exit status tells the outcome")
 
@@ -67,7 +65,7 @@ def execute(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         raise CliError(str(exc)) from None
     until = parse_until(args.until, scenario) if args.until is not None else Until()
-    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario)
+    request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario, args.full)
     seed = parse_seed(args.seed)
     try:
         check_runnable(resolve_kernel(scenario.kernel, args.kernel))

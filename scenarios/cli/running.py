@@ -9,6 +9,7 @@ always has.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -149,20 +150,41 @@ def progress_run(session: Session, until: Until, show: bool,
 
 @dataclass(frozen=True)
 class SnapshotRequest:
-    """--snapshot-at POINT --snapshot-out FILE."""
+    """--snapshot-at POINT --snapshot-out FILE [--full]."""
 
     point: Until
     path: str
+    compact: bool = True
 
 
-def snapshot_request(at: str | None, out: str | None, scenario: Scenario) -> SnapshotRequest | None:
+def add_snapshot_arguments(parser: argparse.ArgumentParser) -> None:
+    """--snapshot-at, --snapshot-out and --compact/--full, for 'vmlab run' and 'resume'."""
+    parser.add_argument("--snapshot-at", metavar="POINT",
+                        help="save a snapshot when the run reaches POINT (a time, an event "
+                             "count or a checkpoint, as --until takes), then go on")
+    parser.add_argument("--snapshot-out", metavar="FILE",
+                        help="where --snapshot-at writes; 'vmlab resume FILE' continues there")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--compact", dest="full", action="store_false", default=False,
+                      help="store file data that follows from the scenario's writes and "
+                           "boot files as those, not as bytes (the default)")
+    size.add_argument("--full", dest="full", action="store_true", default=False,
+                      help="store every byte of RAM, the disk and the oracle (larger; loads "
+                           "into the same state)")
+
+
+def snapshot_request(at: str | None, out: str | None, scenario: Scenario,
+                     full: bool = False) -> SnapshotRequest | None:
     """Check that --snapshot-at and --snapshot-out come together and parse the point."""
     if at is None and out is None:
+        if full:
+            raise CliError("--full applies to a snapshot: give --snapshot-at POINT "
+                           "--snapshot-out FILE too")
         return None
     if at is None or out is None:
         missing = "--snapshot-out FILE" if out is None else "--snapshot-at POINT"
         raise CliError(f"{missing} is needed too (--snapshot-at POINT --snapshot-out FILE)")
-    return SnapshotRequest(parse_until(at, scenario, "--snapshot-at"), out)
+    return SnapshotRequest(parse_until(at, scenario, "--snapshot-at"), out, not full)
 
 
 def _run_with_snapshot(session: Session, until: Until, show: bool,
@@ -180,7 +202,7 @@ def _run_with_snapshot(session: Session, until: Until, show: bool,
     stopped = "predicate" if stop(session) else progress_run(session, Until(), show, stop)
     reached = point.reached(session, first)
     try:
-        saved = save_snapshot(session, request.path)
+        saved = save_snapshot(session, request.path, request.compact)
     except SnapshotError as exc:
         raise CliError(str(exc)) from None
     if not reached:

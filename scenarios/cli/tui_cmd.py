@@ -1,14 +1,22 @@
 """Open the dashboard on a scenario or a snapshot.
 
 SCENARIO is a built-in name (see 'vmlab scenarios') or a .toml file; a file that is not a
-.toml is read as a snapshot (see 'S' and 'L' in the dashboard). With no argument the built-in
-"default" scenario opens. Press ? in the dashboard for every key, ctrl+p for every action.
+.toml is read as a snapshot (see 'S', 'R' and 'L' in the dashboard). With no argument the
+built-in "default" scenario opens. Press ? in the dashboard for every key, ctrl+p for every
+action.
+
+A scenario opens running (--paused: paused at boot). A snapshot opens paused at exactly the
+event it was saved at, with a dialog that says where it stands: its event and simulated time
+and each expectation as it stood (passed or failed at a checkpoint already hit, or still
+open); --run starts it running.
 
 examples:
   vmlab                                 the default scenario, running
   vmlab tui writeback-order --paused    start paused: space runs, . steps one event
-  vmlab tui my.toml --seed 7
-  vmlab tui saved.vmsnap                continue from a snapshot
+  vmlab tui fork-cow --seed 7
+  vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
+  vmlab tui storm.vmsnap                the snapshot, paused where it was saved
+  vmlab tui storm.vmsnap --run          ... and running on from there
 """
 
 from __future__ import annotations
@@ -37,8 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", metavar="N", help="override the scenario's seed")
     parser.add_argument("--kernel", metavar="PROFILE",
                         help="run on this kernel profile instead (2.6.5, 2.6.6, 2.6.7)")
-    parser.add_argument("--paused", action="store_true",
-                        help="open paused (space runs, . steps one event)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--paused", action="store_true",
+                       help="open paused (space runs, . steps one event); a snapshot always "
+                            "opens paused unless --run")
+    start.add_argument("--run", action="store_true",
+                       help="open running; a scenario opens running anyway, a snapshot "
+                            "only with --run")
 
 
 def _is_snapshot(target: str) -> bool:
@@ -96,7 +109,13 @@ def execute(args: argparse.Namespace) -> int:
             raise
         print(f"vmlab: {exc}", file=sys.stderr)  # bare 'vmlab' has no CliError handler
         return 2
+    snapshot = _is_snapshot(target)
+    if snapshot:
+        running = bool(getattr(args, "run", False))
+    else:
+        running = not getattr(args, "paused", False)
     app_module = importlib.import_module("tui.app")
-    app = app_module.VmlabApp(session, running=not getattr(args, "paused", False))
+    app = app_module.VmlabApp(session, running=running,
+                              opened_from=target if snapshot else None)
     app.run()
     return 0

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from test_snapshot_support import TINY_TOML, tiny_scenario, tiny_session
 
 from scenarios import snapshot as snap
+from scenarios.behaviour import BEHAVIOUR_VERSION, UNRECORDED
 from scenarios.cli.main import main
 from scenarios.library import builtin_names, load_builtin
 from scenarios.loader import load_text
@@ -157,12 +158,20 @@ def _slot_of(state: dict[str, Any], sector: int) -> bytes:
     return bytes(disk["chunk_data"][i * 4096:(i + 1) * 4096])
 
 
+def as_version_three(doc: dict[str, Any]) -> dict[str, Any]:
+    """A current snapshot map (as read: described pages filled in) as format 3 wrote it: no
+    behaviour_version, no described section."""
+    return {**{k: v for k, v in doc.items() if k not in ("behaviour_version", "described")},
+            "version": 3}
+
+
 def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], str]:
     """A current snapshot's map rewritten as format 2 wrote it: every page of the oracles as
     bytes (no ``in_frame``/``on_disk`` places), with format 2's own state hash.
     Returns it and the current file's state hash. ``swapped``: the cut must have oracle
     pages in swap."""
     doc: dict[str, Any] = read_snapshot_bytes(data, "x")
+    doc = as_version_three(doc)
     state = doc["state"]
     for f in state["oracle"]["files"]:
         pages = dict(zip([i for i in f["page_index"]
@@ -229,6 +238,8 @@ def test_version_one_files_are_migrated_to_the_current_form() -> None:
     assert struct.unpack_from("<I", old, 8)[0] == 1
     migrated = load_snapshot_bytes(old, "old.vmsnap")
     assert migrated.state_hash() == want == s.state_hash()
+    assert migrated.behaviour_version == UNRECORDED
+    migrated.behaviour_version = BEHAVIOUR_VERSION
     assert snapshot_bytes(migrated) == current
     # a damaged version-1 file is refused, not laundered by the migration
     bad = read_snapshot_bytes(current, "x")
@@ -249,6 +260,8 @@ def test_version_two_files_are_migrated_to_the_current_form(tmp_path: Path) -> N
     assert len(old) > len(current)
     migrated = load_snapshot_bytes(old, "old.vmsnap")
     assert migrated.state_hash() == want == s.state_hash()
+    assert migrated.behaviour_version == UNRECORDED
+    migrated.behaviour_version = BEHAVIOUR_VERSION
     assert snapshot_bytes(migrated) == current
     (tmp_path / "old.vmsnap").write_bytes(old)
     assert snapshot_info(tmp_path / "old.vmsnap")["state_hash"] == want
@@ -449,7 +462,7 @@ def test_diff_speaks_kernel(tiny_snapshots: tuple[Path, Path, bytes],
     assert "tasks:" in text
     assert main(["snapshot", "diff", str(a), str(b)]) == 1
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("A: snap-tiny at ")
+    assert out.splitlines()[0].startswith(f"A: {a}: snap-tiny (snap-tiny.toml), kernel 2.6.7 ")
 
 
 def test_diff_counts_pages_by_transition() -> None:

@@ -397,6 +397,7 @@ async def test_snapshot_save_then_load_restores_the_state(tmp_path: object) -> N
         await settle(pilot)
         assert app.session.state_hash() == saved_hash
         assert app.events == PAUSED_AT
+        await pilot.press("escape")  # the dialog that says where the snapshot stands
         await pilot.press("full_stop")
         await settle(pilot)
         assert app.events == PAUSED_AT + 1
