@@ -44,6 +44,7 @@ from machine.isa import (
     OP_ENDLOOP,
     OP_LOAD,
     OP_LOOP,
+    OP_REPLAY,
     OP_STORE,
     OP_SYSCALL,
     OP_TOUCH,
@@ -52,6 +53,13 @@ from machine.isa import (
 )
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
+from machine.replay import (
+    ACC_KIND_SHIFT,
+    ACC_OFFSET_MASK,
+    ACC_SIZE_MASK,
+    ACC_SIZE_SHIFT,
+    ACC_STORE,
+)
 
 #: ``run`` returns: the slice's budget is used up.
 RUN_BUDGET: Final = 0
@@ -235,6 +243,8 @@ class Cpu:
                 r = RUN_STOPPED if trap.handle_syscall(ctx, insn) == TRAP_STOP else _CONTINUE
             elif op == OP_COMPUTE:
                 r = self._op_compute(ctx, insn, budget_ns)
+            elif op == OP_REPLAY:
+                r = self._op_replay(ctx, insn, budget_ns, trap)
             else:
                 raise ValueError(f"cpu: pid {ctx.pid} pc {pc}: unknown opcode {op}")
             if r != _CONTINUE:
@@ -345,6 +355,133 @@ class Cpu:
         run = array("I", values)
         words[first : first + (n - 1) * step + 1 : step] = run
         trap.note_store_run(ctx, vaddr, stride, run)
+
+    def _op_replay(self, ctx: CpuContext, insn: Insn, budget_ns: i64, trap: TrapHandler) -> int:
+        """OP_REPLAY: the accesses of ``insn.trace`` in order, ``insn.b`` times (the hot loop).
+
+        ``ctx.cursor`` counts the accesses done over all passes. Each access costs ``insn.c``
+        ns. A fetch or a load is a read; a store or a modify is a write (x86 checks write
+        permission on the read of a read-modify-write, so a modify faults as a write). An
+        access that crosses its page's end touches the next page too. A write stores the
+        oracle stamp ``(ctx.stamp ^ w) & 0xFFFFFFFF`` in the aligned word ``w`` holding its
+        first byte (and, when it crosses, in the first word of the next page): the model
+        replays where a program wrote, not what it wrote.
+
+        Page runs (as in ``_op_touch``): within a run of accesses to one page, the first read
+        and the first write probe the MMU; the following ones would hit the same TLB entry
+        with the same rights and are counted as TLB hits. A fault, a crossing access and the
+        end of the slice forget what was probed.
+        """
+        tr = insn.trace
+        if tr is None:
+            raise ValueError(f"cpu: pid {ctx.pid} pc {ctx.pc}: replay {insn.s[:12]} has no "
+                             f"trace loaded")
+        if not ctx.op_started:
+            _start_op(ctx)
+        count = tr.count
+        total = count * i64(insn.b)
+        cost = i64(insn.c)
+        pos = i64(ctx.cursor)
+        if pos >= total:
+            _end_op(ctx)
+            return _CONTINUE
+        stamp = i64(ctx.stamp)
+        mmu = self.mmu
+        words = self.mem.words
+        fast = self.mem.fast_words
+        acc = tr.acc
+        run_vpn = tr.run_vpn
+        run_end = tr.run_end
+        idx = pos % count
+        base = pos - idx
+        r = tr.run_of(idx)
+        while True:
+            page = i64(run_vpn[r]) << 12
+            end = i64(run_end[r])
+            frame: i64 = -1
+            can_read = False
+            can_write = False
+            while idx < end:
+                if self.spent_ns >= budget_ns:
+                    ctx.cursor = int(base + idx)
+                    return RUN_BUDGET
+                a = i64(acc[idx])
+                off = a & ACC_OFFSET_MASK
+                write = (a >> ACC_KIND_SHIFT) >= ACC_STORE
+                vaddr = page | off
+                if off + ((a >> ACC_SIZE_SHIFT) & ACC_SIZE_MASK) > PAGE_SIZE:
+                    can_read = False
+                    can_write = False
+                    if self._replay_crossing(ctx, vaddr, write, stamp, trap) != _CONTINUE:
+                        ctx.cursor = int(base + idx)
+                        return RUN_STOPPED
+                    self.spent_ns += cost
+                    idx += 1
+                    continue
+                if can_write or (can_read and not write):
+                    mmu.tlb_hits += 1
+                else:
+                    paddr = mmu.probe(vaddr, write, True)
+                    if paddr < 0:
+                        can_read = False
+                        can_write = False
+                        ctx.cursor = int(base + idx)
+                        if self._fault(ctx, trap) != TRAP_RETRY:
+                            return RUN_STOPPED
+                        continue
+                    if mmu.page_walks != self._walks_seen:
+                        self._charge_walks()
+                    frame = paddr - off
+                    can_read = True
+                    can_write = write
+                self.accesses += 1
+                self.spent_ns += cost
+                if write:
+                    w = vaddr & ~i64(3)
+                    value = (stamp ^ w) & _WORD_MASK
+                    if fast:
+                        words[(frame | (w & ACC_OFFSET_MASK)) >> 2] = value
+                    else:
+                        self.mem.write_u32(frame | (w & ACC_OFFSET_MASK), value)
+                    trap.note_store(ctx, int(w), int(value))
+                idx += 1
+            r += 1
+            if r == tr.nruns:
+                base += count
+                if base >= total:
+                    break
+                r = 0
+                idx = 0
+        _end_op(ctx)
+        return _CONTINUE
+
+    def _replay_crossing(self, ctx: CpuContext, vaddr: i64, write: bool, stamp: i64,
+                         trap: TrapHandler) -> int:
+        """One replayed access that crosses from ``vaddr``'s page into the next: both pages
+        translate (faults delivered and retried) before it commits; a write stores a stamp
+        in each page."""
+        mmu = self.mmu
+        w1 = vaddr & ~i64(3)
+        w2 = ((vaddr | ACC_OFFSET_MASK) + 1) & ADDR_MASK
+        while True:
+            p1 = mmu.probe(w1, write, True)
+            p2: i64 = -1
+            if p1 >= 0:
+                p2 = mmu.probe(w2, write, True)
+            if p1 >= 0 and p2 >= 0:
+                break
+            if self._fault(ctx, trap) != TRAP_RETRY:
+                return RUN_STOPPED
+        self._charge_walks()
+        self.accesses += 1
+        if write:
+            v1 = (stamp ^ w1) & _WORD_MASK
+            v2 = (stamp ^ w2) & _WORD_MASK
+            self.mem.write_u32(p1, v1)
+            self.mem.write_u32(p2, v2)
+            trap.note_store(ctx, int(w1), int(v1))
+            trap.note_store(ctx, int(w2), int(v2))
+        return _CONTINUE
 
     def _op_store(self, ctx: CpuContext, insn: Insn, trap: TrapHandler) -> int:
         """OP_STORE: store the u32 b at vaddr a."""

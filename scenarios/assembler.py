@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from kernelmodel import syscall_abi as abi
 from kernelmodel.kernel import (
@@ -41,6 +41,7 @@ from machine.isa import (
     OP_ENDLOOP,
     OP_LOAD,
     OP_LOOP,
+    OP_REPLAY,
     OP_STORE,
     OP_SYSCALL,
     OP_TOUCH,
@@ -72,6 +73,7 @@ from scenarios.schema import (
     PowerCutOp,
     Program,
     ReadOp,
+    ReplayOp,
     Scenario,
     SleepOp,
     StoreOp,
@@ -85,12 +87,16 @@ from scenarios.schema import (
 )
 from scenarios.units import UnitError, parse_duration, parse_int, parse_size
 
+if TYPE_CHECKING:
+    from scenarios.trace.library import LoadedTrace
+
 #: Every op, with its usage line, in the order the documentation lists them.
 OP_USAGE: Final[dict[str, str]] = {
     "mmap": "mmap ADDR LEN anon|FILE [offset OFF] [shared|private] [ro|rw]",
     "munmap": "munmap ADDR LEN",
     "mprotect": "mprotect ADDR LEN none|r|ro|rw|rx|rwx",
     "touch": "touch ADDR LEN read|write [stride N]",
+    "replay": "replay TRACE [repeat N] [speed F]",
     "store": "store ADDR VALUE",
     "load": "load ADDR [expect VALUE]",
     "open": "open PATH [create] [trunc]",
@@ -321,6 +327,36 @@ def _parse_touch(text: str, a: _Args) -> Op:
     return TouchOp(text=text, addr=addr, length=length, write=mode == "write", stride=stride)
 
 
+#: Largest ``repeat`` and ``speed`` of a replay.
+MAX_REPLAY_REPEAT: Final = 1_000_000
+MAX_REPLAY_SPEED: Final = 1_000_000
+TRACE_RE: Final = re.compile(r"[A-Za-z0-9_.\-/]+")
+
+
+def _parse_replay(text: str, a: _Args) -> Op:
+    tok = a.need("TRACE")
+    if len(tok) >= 2 and tok[0] == tok[-1] == '"':
+        tok = tok[1:-1]
+    if not TRACE_RE.fullmatch(tok):
+        raise a.fail("TRACE", f'"{tok}" is not a trace name or path (letters, digits, "_", '
+                              f'".", "-", "/")')
+    opts = {"repeat": 1, "speed": 1}
+    seen: set[str] = set()
+    while a.more():
+        key = a.need("option")
+        if key not in opts:
+            raise a.usage(f'unexpected "{key}"')
+        if key in seen:
+            raise a.usage(f'"{key}" given twice')
+        seen.add(key)
+        value = a.value("N" if key == "repeat" else "F", _count)
+        high = MAX_REPLAY_REPEAT if key == "repeat" else MAX_REPLAY_SPEED
+        if not 1 <= value <= high:
+            raise a.fail(key, f"{value} is not between 1 and {high}")
+        opts[key] = value
+    return ReplayOp(text=text, trace=tok, repeat=opts["repeat"], speed=opts["speed"])
+
+
 def _parse_store(text: str, a: _Args) -> Op:
     addr = _addr(a, page_aligned=False)
     value = _u32(a, "VALUE")
@@ -528,6 +564,7 @@ _PARSERS: Final[dict[str, Callable[[str, _Args], Op]]] = {
     "munmap": _parse_munmap,
     "mprotect": _parse_mprotect,
     "touch": _parse_touch,
+    "replay": _parse_replay,
     "store": _parse_store,
     "load": _parse_load,
     "open": _parse_open,
@@ -750,6 +787,29 @@ def _rw_insns(op: ReadOp | WriteOp, where: tuple[int, str, str, int],
                  op.path) for rep, off in enumerate(offsets)]
 
 
+def _replay_insns(op: ReplayOp, traces: Mapping[str, LoadedTrace]) -> list[Insn]:
+    """Map the trace's regions (anonymous, private, read-write, unpopulated) where its
+    relocation puts them, then replay it."""
+    loaded = traces[op.trace]
+    out = [_mmap_insn(MmapOp(text=op.text, addr=p.base, length=p.length, path=""))
+           for p in loaded.placements]
+    insn = Insn(OP_REPLAY, 0, op.repeat, op.speed, 0, loaded.trace.checksum)
+    insn.trace = loaded.replay
+    out.append(insn)
+    return out
+
+
+def load_traces(scenario: Scenario) -> dict[str, LoadedTrace]:
+    """Every trace the scenario's ``replay`` ops name, loaded (``scenarios.trace.library``).
+
+    Raises:
+        TraceError: one cannot be found or read.
+    """
+    from scenarios.trace.library import load
+
+    return {name: load(name, scenario.trace_dirs) for name in scenario.replay_traces()}
+
+
 def assemble_program(
     program: Program,
     *,
@@ -757,6 +817,7 @@ def assemble_program(
     owner: str,
     fork_ids: Mapping[str, int],
     file_sizes: Mapping[str, int],
+    traces: Mapping[str, LoadedTrace] | None = None,
 ) -> list[Insn]:
     """Assemble one program.
 
@@ -781,6 +842,8 @@ def assemble_program(
             out.append(Insn(OP_ENDLOOP, start))
         elif isinstance(op, ReadOp | WriteOp):
             out.extend(_rw_insns(op, (seed, owner, program.name, index), file_sizes))
+        elif isinstance(op, ReplayOp):
+            out.extend(_replay_insns(op, traces or {}))
         else:
             insn = _simple_insn(op, fork_ids)
             if insn is None:  # pragma: no cover - every Op subclass is handled above
@@ -823,11 +886,13 @@ def assemble(scenario: Scenario, seed: int | None = None) -> Assembly:
     """
     s = scenario.seed if seed is None else seed
     sizes = scenario.file_sizes()
+    traces = load_traces(scenario)
     targets = _fork_targets(scenario, _reachable(scenario))
     fork_ids = {name: i for i, name in enumerate(targets)}
     programs = [
         AssembledProgram(name, name, name, assemble_program(
-            scenario.programs[name], seed=s, owner=name, fork_ids=fork_ids, file_sizes=sizes))
+            scenario.programs[name], seed=s, owner=name, fork_ids=fork_ids, file_sizes=sizes,
+            traces=traces))
         for name in targets
     ]
     users: dict[str, int] = {}
@@ -838,7 +903,7 @@ def assemble(scenario: Scenario, seed: int | None = None) -> Assembly:
         unique = users[t.program] == 1 and t.program not in fork_ids
         name = t.program if unique else f"{t.program}@{t.name}"
         insns = assemble_program(scenario.programs[t.program], seed=s, owner=t.name,
-                                 fork_ids=fork_ids, file_sizes=sizes)
+                                 fork_ids=fork_ids, file_sizes=sizes, traces=traces)
         tasks.append((t.name, len(programs)))
         programs.append(AssembledProgram(name, t.program, t.name, insns))
     return Assembly(programs, tasks)

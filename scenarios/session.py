@@ -32,11 +32,13 @@ from typing import Final, TextIO
 
 from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
 from machine.board import Machine, MachineConfig
+from machine.isa import OP_REPLAY
 from scenarios.assembler import Assembly, assemble, derive_seed
 from scenarios.expect import Check, evaluate, suggest
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, Scenario
+from scenarios.trace.format import TraceError
 from scenarios.units import format_duration
 
 #: ``run`` calls ``progress`` after this many events (and once when it returns).
@@ -103,8 +105,13 @@ class Session:
             check_runnable(self.kernel_spec)
         except ProfileError as exc:
             raise SessionError(str(exc)) from None
-        self.assembly: Assembly = assemble(scenario, self.seed)
+        try:
+            self.assembly: Assembly = assemble(scenario, self.seed)
+        except TraceError as exc:
+            raise SessionError(f"replay: {exc}") from None
         self.kernel: Kernel = self._boot() if booted is None else booted
+        if booted is not None:
+            self._attach_traces()
         #: Checkpoints hit so far, in order.
         self.checkpoints: list[CheckpointRecord] = []
         #: Why the scenario ended, once it has: "exited", "idle", "duration" or "power_cut".
@@ -174,6 +181,18 @@ class Session:
         for name, prog_id in self.assembly.tasks:
             k.spawn(name, prog_id)
         return k
+
+    def _attach_traces(self) -> None:
+        """Give a restored kernel's replay instructions their traces (a snapshot holds only
+        each trace's checksum, in the instruction; the assembly loaded the files)."""
+        programs = self.kernel.programs
+        for index, prog in enumerate(self.assembly.programs):
+            for insn, live in zip(prog.insns, programs[index], strict=False):
+                if insn.op == OP_REPLAY and live.op == OP_REPLAY:
+                    if live.s != insn.s:
+                        raise SessionError(f"replay: the trace of program {prog.program} is "
+                                           f"not the one the state replays")
+                    live.trace = insn.trace
 
     @staticmethod
     def _watched_checkpoints(expectations: tuple[Expectation, ...]) -> dict[str, set[str]]:
