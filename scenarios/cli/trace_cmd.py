@@ -96,18 +96,19 @@ def _record(args: argparse.Namespace) -> int:
     from scenarios.trace.record import record
 
     command = list(args.argv)
-    # options may also follow OUT, before the "--" that starts the command
-    while command and command[0] != "--":
+    # options may also follow OUT, before the "--" that starts the command (argparse may
+    # already have removed that "--")
+    while command and command[0] in ("--show-output", "--keep-log") or \
+            (command and command[0].startswith("--keep-log=")):
         opt = command.pop(0)
         if opt == "--show-output":
             args.show_output = True
-        elif opt == "--keep-log" and command:
+        elif opt == "--keep-log":
+            if not command:
+                raise CliError("record: --keep-log needs a file name")
             args.keep_log = command.pop(0)
-        elif opt.startswith("--keep-log="):
-            args.keep_log = opt.split("=", 1)[1]
         else:
-            raise CliError(f'record: unexpected "{opt}" before "--" (usage: vmlab trace '
-                           f"record OUT -- COMMAND [ARGS...])")
+            args.keep_log = opt.split("=", 1)[1]
     if command and command[0] == "--":
         command = command[1:]
     if not command:
