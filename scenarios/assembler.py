@@ -23,7 +23,7 @@ import difflib
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel import syscall_abi as abi
@@ -676,6 +676,9 @@ class Assembly:
 
     programs: list[AssembledProgram]
     tasks: list[tuple[str, int]]
+    files: list[tuple[str, int]] = field(default_factory=list)
+    """Files the programs need on the disk at boot besides ``[[files]]`` (path, size): the
+    text of replayed programs."""
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -787,12 +790,42 @@ def _rw_insns(op: ReadOp | WriteOp, where: tuple[int, str, str, int],
                  op.path) for rep, off in enumerate(offsets)]
 
 
+def text_file(loaded: LoadedTrace, region: str) -> str:
+    """The emulated file that holds a replayed program's text region (``trace_files``)."""
+    return f"trace-{loaded.trace.checksum[:12]}.{region}"
+
+
+def is_text_region(name: str) -> bool:
+    return name == "text" or name.startswith("text.")
+
+
+def trace_files(traces: Mapping[str, LoadedTrace]) -> list[tuple[str, int]]:
+    """(path, size) of the files that hold the text regions of the replayed programs: they
+    exist on the disk at boot, as a program's file does before it is executed."""
+    out: dict[str, int] = {}
+    for loaded in traces.values():
+        for p in loaded.placements:
+            if is_text_region(p.region.name):
+                out[text_file(loaded, p.region.name)] = p.length
+    return list(out.items())
+
+
 def _replay_insns(op: ReplayOp, traces: Mapping[str, LoadedTrace]) -> list[Insn]:
-    """Map the trace's regions (anonymous, private, read-write, unpopulated) where its
-    relocation puts them, then replay it."""
+    """Map the trace's regions where its relocation puts them, unpopulated, as exec leaves
+    a program: a text region as a private read-write mapping of its file (``trace_files``:
+    fetched through the page cache, shared between copies, copied on a write), every other
+    region as anonymous private read-write memory. Then replay the accesses."""
     loaded = traces[op.trace]
-    out = [_mmap_insn(MmapOp(text=op.text, addr=p.base, length=p.length, path=""))
-           for p in loaded.placements]
+    out: list[Insn] = []
+    for p in loaded.placements:
+        if is_text_region(p.region.name):
+            path = text_file(loaded, p.region.name)
+            out.append(_open_insn(OpenOp(text=op.text, path=path)))
+            out.append(_mmap_insn(MmapOp(text=op.text, addr=p.base, length=p.length,
+                                         path=path)))
+            out.append(_sys(abi.SYS_close, s=path))
+        else:
+            out.append(_mmap_insn(MmapOp(text=op.text, addr=p.base, length=p.length, path="")))
     insn = Insn(OP_REPLAY, 0, op.repeat, op.speed, 0, loaded.trace.checksum)
     insn.trace = loaded.replay
     out.append(insn)
@@ -906,4 +939,4 @@ def assemble(scenario: Scenario, seed: int | None = None) -> Assembly:
                                  fork_ids=fork_ids, file_sizes=sizes, traces=traces)
         tasks.append((t.name, len(programs)))
         programs.append(AssembledProgram(name, t.program, t.name, insns))
-    return Assembly(programs, tasks)
+    return Assembly(programs, tasks, trace_files(traces))

@@ -173,6 +173,13 @@ class Session:
         for f in self.scenario.files:
             seed = f.seed if f.seed is not None else derive_seed(self.seed, "file", f.path)
             k.create_file(f.path, f.size, f.content, seed)
+        for path, size in self.assembly.files:
+            if path in {f.path for f in self.scenario.files}:
+                raise SessionError(f"files: {path} is the name of a replayed program's text")
+            try:
+                k.create_file(path, size, "pattern", derive_seed(self.seed, "file", path))
+            except ValueError as exc:
+                raise SessionError(f"replay: {exc}") from None
         for index, prog in enumerate(self.assembly.programs):
             got = k.add_program(prog.name, prog.insns)
             if got != index:
