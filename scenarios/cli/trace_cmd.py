@@ -98,8 +98,8 @@ def _record(args: argparse.Namespace) -> int:
     command = list(args.argv)
     # options may also follow OUT, before the "--" that starts the command (argparse may
     # already have removed that "--")
-    while command and command[0] in ("--show-output", "--keep-log") or \
-            (command and command[0].startswith("--keep-log=")):
+    while command and (command[0] in ("--show-output", "--keep-log")
+                       or command[0].startswith("--keep-log=")):
         opt = command.pop(0)
         if opt == "--show-output":
             args.show_output = True

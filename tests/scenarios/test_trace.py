@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import shutil
@@ -144,13 +145,13 @@ def test_relocation_keeps_page_identity_offsets_and_region_layout(tmp_path: Path
             i += 1
     assert len(set(mapping.values())) == len(mapping)  # one i386 page per trace page
     for p in placements:
-        assert 0 < p.base_page and p.base_page + p.region.npages <= USER_END_PAGE
+        assert p.base_page > 0 and p.base_page + p.region.npages <= USER_END_PAGE
         inside = [pg for pg in mapping if p.region.start_page <= pg < p.region.end_page]
         assert inside
         # the same delta for every page of a region: its layout is kept
         assert {mapping[pg] - pg for pg in inside} == {p.base_page - p.region.start_page}
     spans = sorted((p.base_page, p.base_page + p.region.npages) for p in placements)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_a_trace_that_fits_i386_keeps_its_addresses() -> None:
@@ -261,7 +262,7 @@ def test_a_snapshot_taken_mid_replay_resumes_to_the_same_end(tmp_path: Path) -> 
     os.rename(tmp_path / "synth.vmtrace", tmp_path / "moved.vmtrace")
     assert _finish(load_snapshot(other / "mid.vmsnap")) == reference
     # not found anywhere, or a different trace under its name: one line
-    with pytest.raises(SnapshotError, match="no trace file synth.vmtrace"):
+    with pytest.raises(SnapshotError, match=r"no trace file synth\.vmtrace"):
         load_snapshot(snap)
     make_trace(other, seed=99)
     with pytest.raises(SnapshotError, match="not the one this snapshot replays"):
@@ -363,7 +364,7 @@ def test_record_streams_the_same_trace_import_makes_from_the_kept_log(
     assert out.read_bytes() == (tmp_path / "imported.vmtrace").read_bytes()
     t = read_trace(out)
     assert t.command == "true" and t.accesses > 10_000
-    assert [r.name for r in t.regions][0] == "text" and t.regions[-1].name == "stack"
+    assert t.regions[0].name == "text" and t.regions[-1].name == "stack"
     # and it replays with exactly the faults the trace predicts
     s = Session.load(str(write_scenario(tmp_path, replay_toml("true.vmtrace"))))
     s.run()
