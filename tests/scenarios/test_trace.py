@@ -212,6 +212,29 @@ def test_replay_under_memory_pressure_swaps_and_every_byte_verifies(tmp_path: Pa
     assert all(r.ok for r in s.evaluate_expectations()), s.evaluate_expectations()
 
 
+def test_replay_assembles_to_region_mappings_then_one_replay_instruction(
+        tmp_path: Path) -> None:
+    from kernelmodel import syscall_abi as abi
+    from machine.isa import OP_REPLAY, OP_SYSCALL
+    from scenarios.assembler import assemble
+    from scenarios.loader import load_path
+
+    make_trace(tmp_path)
+    scn = load_path(write_scenario(tmp_path, replay_toml(
+        "synth.vmtrace", ops='"replay \\"synth.vmtrace\\" repeat 2 speed 3"')))
+    a = assemble(scn)
+    insns = a.programs[0].insns
+    loaded = load_trace("synth.vmtrace", scn.trace_dirs)
+    last = insns[-1]
+    assert (last.op, last.b, last.c, last.s) == (OP_REPLAY, 2, 3, loaded.trace.checksum)
+    assert last.trace is loaded.replay
+    mmaps = [i for i in insns if i.op == OP_SYSCALL and i.a == abi.SYS_mmap2]
+    assert [(i.b, i.c) for i in mmaps] == [(p.base, p.length) for p in loaded.placements]
+    # the text region is a file on the disk at boot; the others are anonymous
+    assert [i.s for i in mmaps] == [a.files[0][0], "", "", ""]
+    assert a.files == [(f"trace-{loaded.trace.checksum[:12]}.text", loaded.placements[0].length)]
+
+
 def test_replay_op_errors_are_one_line(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     make_trace(tmp_path)
