@@ -64,7 +64,8 @@ MAX_PAGE: Final = (1 << 52) - 1
 #: Largest trace file read, and largest payload it may decompress to.
 MAX_FILE_BYTES: Final = 1 << 30
 MAX_PAYLOAD_BYTES: Final = 4 << 30
-MAX_RATIO: Final = 4096
+#: Real traces decompress to 5-20 times their size; zeros would go much further.
+MAX_RATIO: Final = 256
 MIN_PAYLOAD_CAP: Final = 16 << 20
 MAX_REGIONS: Final = 4096
 MAX_TEXT: Final = 4096
