@@ -53,13 +53,7 @@ from machine.isa import (
 )
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
-from machine.replay import (
-    ACC_KIND_SHIFT,
-    ACC_OFFSET_MASK,
-    ACC_SIZE_MASK,
-    ACC_SIZE_SHIFT,
-    ACC_STORE,
-)
+from machine.replay import ACC_CROSSES, ACC_HI_OFFSET, ACC_KIND_SHIFT, ACC_STORE
 
 #: ``run`` returns: the slice's budget is used up.
 RUN_BUDGET: Final = 0
@@ -370,7 +364,8 @@ class Cpu:
         Page runs (as in ``_op_touch``): within a run of accesses to one page, the first read
         and the first write probe the MMU; the following ones would hit the same TLB entry
         with the same rights and are counted as TLB hits. A fault, a crossing access and the
-        end of the slice forget what was probed.
+        end of the slice forget what was probed. The time, TLB-hit and access counters are
+        kept in locals and stored back before every call that could read them.
         """
         tr = insn.trace
         if tr is None:
@@ -390,68 +385,89 @@ class Cpu:
         words = self.mem.words
         fast = self.mem.fast_words
         acc = tr.acc
-        run_vpn = tr.run_vpn
-        run_end = tr.run_end
+        runs = tr.runs
+        nruns = tr.nruns
         idx = pos % count
         base = pos - idx
         r = tr.run_of(idx)
+        spent = self.spent_ns
+        hits: i64 = 0
+        done: i64 = 0
+        out_of_time = False
         while True:
-            page = i64(run_vpn[r]) << 12
-            end = i64(run_end[r])
+            j = r * 8
+            page = (i64(runs[j]) | (i64(runs[j + 1]) << 8) | (i64(runs[j + 2]) << 16)
+                    | (i64(runs[j + 3]) << 24)) << 12
+            end = (i64(runs[j + 4]) | (i64(runs[j + 5]) << 8) | (i64(runs[j + 6]) << 16)
+                   | (i64(runs[j + 7]) << 24))
             frame: i64 = -1
             can_read = False
             can_write = False
             while idx < end:
-                if self.spent_ns >= budget_ns:
-                    ctx.cursor = int(base + idx)
-                    return RUN_BUDGET
-                a = i64(acc[idx])
-                off = a & ACC_OFFSET_MASK
-                write = (a >> ACC_KIND_SHIFT) >= ACC_STORE
+                if spent >= budget_ns:
+                    out_of_time = True
+                    break
+                k = idx * 2
+                hi = i64(acc[k + 1])
+                off = i64(acc[k]) | ((hi & ACC_HI_OFFSET) << 8)
+                write = ((hi >> ACC_KIND_SHIFT) & 3) >= ACC_STORE
                 vaddr = page | off
-                if off + ((a >> ACC_SIZE_SHIFT) & ACC_SIZE_MASK) > PAGE_SIZE:
+                if (hi & ACC_CROSSES) != 0 or not (can_write or (can_read and not write)):
+                    # a call into the MMU or the kernel: store the counters back first
+                    self.spent_ns = spent
+                    mmu.tlb_hits += hits
+                    self.accesses += done
+                    hits = 0
+                    done = 0
+                    ctx.cursor = int(base + idx)
                     can_read = False
                     can_write = False
-                    if self._replay_crossing(ctx, vaddr, write, stamp, trap) != _CONTINUE:
-                        ctx.cursor = int(base + idx)
-                        return RUN_STOPPED
-                    self.spent_ns += cost
-                    idx += 1
-                    continue
-                if can_write or (can_read and not write):
-                    mmu.tlb_hits += 1
-                else:
+                    if (hi & ACC_CROSSES) != 0:
+                        if self._replay_crossing(ctx, vaddr, write, stamp, trap) != _CONTINUE:
+                            return RUN_STOPPED
+                        spent = self.spent_ns + cost
+                        idx += 1
+                        continue
                     paddr = mmu.probe(vaddr, write, True)
                     if paddr < 0:
-                        can_read = False
-                        can_write = False
-                        ctx.cursor = int(base + idx)
                         if self._fault(ctx, trap) != TRAP_RETRY:
                             return RUN_STOPPED
+                        spent = self.spent_ns
                         continue
                     if mmu.page_walks != self._walks_seen:
                         self._charge_walks()
+                        spent = self.spent_ns
                     frame = paddr - off
                     can_read = True
                     can_write = write
-                self.accesses += 1
-                self.spent_ns += cost
+                else:
+                    hits += 1
+                done += 1
+                spent += cost
                 if write:
                     w = vaddr & ~i64(3)
                     value = (stamp ^ w) & _WORD_MASK
                     if fast:
-                        words[(frame | (w & ACC_OFFSET_MASK)) >> 2] = value
+                        words[(frame | (w & _OFFSET_MASK)) >> 2] = value
                     else:
-                        self.mem.write_u32(frame | (w & ACC_OFFSET_MASK), value)
+                        self.mem.write_u32(frame | (w & _OFFSET_MASK), value)
                     trap.note_store(ctx, int(w), int(value))
                 idx += 1
+            if out_of_time:
+                break
             r += 1
-            if r == tr.nruns:
+            if r == nruns:
                 base += count
                 if base >= total:
                     break
                 r = 0
                 idx = 0
+        self.spent_ns = spent
+        mmu.tlb_hits += hits
+        self.accesses += done
+        if out_of_time:
+            ctx.cursor = int(base + idx)
+            return RUN_BUDGET
         _end_op(ctx)
         return _CONTINUE
 
@@ -462,7 +478,7 @@ class Cpu:
         in each page."""
         mmu = self.mmu
         w1 = vaddr & ~i64(3)
-        w2 = ((vaddr | ACC_OFFSET_MASK) + 1) & ADDR_MASK
+        w2 = ((vaddr | _OFFSET_MASK) + 1) & ADDR_MASK
         while True:
             p1 = mmu.probe(w1, write, True)
             p2: i64 = -1

@@ -23,7 +23,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Final
 
-from machine.replay import ReplayTrace, vl_pack_accesses
+from machine.replay import ReplayTrace, vl_pack_accesses, vl_pack_runs
 from scenarios.trace.format import Trace, TraceError, decode_trace, read_trace
 from scenarios.trace.regions import Placement, page_map, relocate
 
@@ -97,17 +97,13 @@ def build_replay(trace: Trace, placements: list[Placement]) -> ReplayTrace:
 
     starts, ends, deltas = page_map(placements)
     run_vpn = array("I", bytes(4 * trace.runs))
-    run_end = array("q", bytes(8 * trace.runs))
-    pos = 0
-    for i, (page, n) in enumerate(zip(trace.run_page, trace.run_len, strict=True)):
+    for i, page in enumerate(trace.run_page):
         j = bisect.bisect_right(starts, page) - 1
         if j < 0 or page >= ends[j]:  # pragma: no cover - decode_trace checked it
             raise TraceError(f"run on page {page:#x} outside every region")
         run_vpn[i] = page + deltas[j]
-        pos += n
-        run_end[i] = pos
-    acc = vl_pack_accesses(trace.offset, trace.size, trace.kind)
-    return ReplayTrace(trace.checksum, run_vpn, run_end, acc)
+    return ReplayTrace(trace.checksum, vl_pack_runs(run_vpn, trace.run_len),
+                       vl_pack_accesses(trace.offset, trace.size, trace.kind))
 
 
 def load(name: str, dirs: tuple[str, ...]) -> LoadedTrace:

@@ -136,12 +136,14 @@ def test_relocation_keeps_page_identity_offsets_and_region_layout(tmp_path: Path
     loaded = load_trace(str(tmp_path / "synth.vmtrace"), ())
     mapping: dict[int, int] = {}
     i = 0
+    runs = loaded.replay.runs
+    acc = loaded.replay.acc
     for r, (page, n) in enumerate(zip(t.run_page, t.run_len, strict=True)):
-        vpn = loaded.replay.run_vpn[r]
+        vpn = int.from_bytes(runs[8 * r : 8 * r + 4], "little")
         assert mapping.setdefault(page, vpn) == vpn
         for _ in range(n):
-            packed = loaded.replay.acc[i]
-            assert packed & 0xFFF == t.offset[i]  # the page offset is kept
+            offset = acc[2 * i] | (acc[2 * i + 1] & 0x0F) << 8
+            assert offset == t.offset[i]  # the page offset is kept
             i += 1
     assert len(set(mapping.values())) == len(mapping)  # one i386 page per trace page
     for p in placements:
