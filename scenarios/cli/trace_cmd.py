@@ -16,7 +16,7 @@ mapped at their i386 places and every access runs through the MMU and the VM mod
 damaged or foreign file is refused with one line (exit status 2).
 
 examples:
-  vmlab trace record sort.vmtrace -- sort /etc/services
+  vmlab trace record sort.vmtrace -- sort /etc/passwd
   vmlab trace info sort.vmtrace
   valgrind --tool=lackey --trace-mem=yes --log-file=ls.log ls /
   vmlab trace import ls.log ls.vmtrace
