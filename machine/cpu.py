@@ -44,6 +44,7 @@ from machine.isa import (
     OP_ENDLOOP,
     OP_LOAD,
     OP_LOOP,
+    OP_REPLAY,
     OP_STORE,
     OP_SYSCALL,
     OP_TOUCH,
@@ -52,6 +53,7 @@ from machine.isa import (
 )
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
+from machine.replay import ACC_CROSSES, ACC_HI_OFFSET, ACC_KIND_SHIFT, ACC_STORE
 
 #: ``run`` returns: the slice's budget is used up.
 RUN_BUDGET: Final = 0
@@ -235,6 +237,8 @@ class Cpu:
                 r = RUN_STOPPED if trap.handle_syscall(ctx, insn) == TRAP_STOP else _CONTINUE
             elif op == OP_COMPUTE:
                 r = self._op_compute(ctx, insn, budget_ns)
+            elif op == OP_REPLAY:
+                r = self._op_replay(ctx, insn, budget_ns, trap)
             else:
                 raise ValueError(f"cpu: pid {ctx.pid} pc {pc}: unknown opcode {op}")
             if r != _CONTINUE:
@@ -345,6 +349,155 @@ class Cpu:
         run = array("I", values)
         words[first : first + (n - 1) * step + 1 : step] = run
         trap.note_store_run(ctx, vaddr, stride, run)
+
+    def _op_replay(self, ctx: CpuContext, insn: Insn, budget_ns: i64, trap: TrapHandler) -> int:
+        """OP_REPLAY: the accesses of ``insn.trace`` in order, ``insn.b`` times (the hot loop).
+
+        ``ctx.cursor`` counts the accesses done over all passes. Each access costs ``insn.c``
+        ns. A fetch or a load is a read; a store or a modify is a write (x86 checks write
+        permission on the read of a read-modify-write, so a modify faults as a write). An
+        access that crosses its page's end touches the next page too. A write stores the
+        oracle stamp ``(ctx.stamp ^ w) & 0xFFFFFFFF`` in the aligned word ``w`` holding its
+        first byte (and, when it crosses, in the first word of the next page): the model
+        replays where a program wrote, not what it wrote.
+
+        Page runs (as in ``_op_touch``): within a run of accesses to one page, the first read
+        and the first write probe the MMU; the following ones would hit the same TLB entry
+        with the same rights and are counted as TLB hits. A fault, a crossing access and the
+        end of the slice forget what was probed. The time, TLB-hit and access counters are
+        kept in locals and stored back before every call that could read them.
+        """
+        tr = insn.trace
+        if tr is None:
+            raise ValueError(f"cpu: pid {ctx.pid} pc {ctx.pc}: replay {insn.s[:12]} has no "
+                             f"trace loaded")
+        if not ctx.op_started:
+            _start_op(ctx)
+        count = tr.count
+        total = count * i64(insn.b)
+        cost = i64(insn.c)
+        pos = i64(ctx.cursor)
+        if pos >= total:
+            _end_op(ctx)
+            return _CONTINUE
+        stamp = i64(ctx.stamp)
+        mmu = self.mmu
+        words = self.mem.words
+        fast = self.mem.fast_words
+        acc = tr.acc
+        runs = tr.runs
+        nruns = tr.nruns
+        idx = pos % count
+        base = pos - idx
+        r = tr.run_of(idx)
+        spent = self.spent_ns
+        hits: i64 = 0
+        done: i64 = 0
+        out_of_time = False
+        while True:
+            j = r * 8
+            page = (i64(runs[j]) | (i64(runs[j + 1]) << 8) | (i64(runs[j + 2]) << 16)
+                    | (i64(runs[j + 3]) << 24)) << 12
+            end = (i64(runs[j + 4]) | (i64(runs[j + 5]) << 8) | (i64(runs[j + 6]) << 16)
+                   | (i64(runs[j + 7]) << 24))
+            frame: i64 = -1
+            can_read = False
+            can_write = False
+            while idx < end:
+                if spent >= budget_ns:
+                    out_of_time = True
+                    break
+                k = idx * 2
+                hi = i64(acc[k + 1])
+                off = i64(acc[k]) | ((hi & ACC_HI_OFFSET) << 8)
+                write = ((hi >> ACC_KIND_SHIFT) & 3) >= ACC_STORE
+                vaddr = page | off
+                if (hi & ACC_CROSSES) != 0 or not (can_write or (can_read and not write)):
+                    # a call into the MMU or the kernel: store the counters back first
+                    self.spent_ns = spent
+                    mmu.tlb_hits += hits
+                    self.accesses += done
+                    hits = 0
+                    done = 0
+                    ctx.cursor = int(base + idx)
+                    can_read = False
+                    can_write = False
+                    if (hi & ACC_CROSSES) != 0:
+                        if self._replay_crossing(ctx, vaddr, write, stamp, trap) != _CONTINUE:
+                            return RUN_STOPPED
+                        spent = self.spent_ns + cost
+                        idx += 1
+                        continue
+                    paddr = mmu.probe(vaddr, write, True)
+                    if paddr < 0:
+                        if self._fault(ctx, trap) != TRAP_RETRY:
+                            return RUN_STOPPED
+                        spent = self.spent_ns
+                        continue
+                    if mmu.page_walks != self._walks_seen:
+                        self._charge_walks()
+                        spent = self.spent_ns
+                    frame = paddr - off
+                    can_read = True
+                    can_write = write
+                else:
+                    hits += 1
+                done += 1
+                spent += cost
+                if write:
+                    w = vaddr & ~i64(3)
+                    value = (stamp ^ w) & _WORD_MASK
+                    if fast:
+                        words[(frame | (w & _OFFSET_MASK)) >> 2] = value
+                    else:
+                        self.mem.write_u32(frame | (w & _OFFSET_MASK), value)
+                    trap.note_store(ctx, int(w), int(value))
+                idx += 1
+            if out_of_time:
+                break
+            r += 1
+            if r == nruns:
+                base += count
+                if base >= total:
+                    break
+                r = 0
+                idx = 0
+        self.spent_ns = spent
+        mmu.tlb_hits += hits
+        self.accesses += done
+        if out_of_time:
+            ctx.cursor = int(base + idx)
+            return RUN_BUDGET
+        _end_op(ctx)
+        return _CONTINUE
+
+    def _replay_crossing(self, ctx: CpuContext, vaddr: i64, write: bool, stamp: i64,
+                         trap: TrapHandler) -> int:
+        """One replayed access that crosses from ``vaddr``'s page into the next: both pages
+        translate (faults delivered and retried) before it commits; a write stores a stamp
+        in each page."""
+        mmu = self.mmu
+        w1 = vaddr & ~i64(3)
+        w2 = ((vaddr | _OFFSET_MASK) + 1) & ADDR_MASK
+        while True:
+            p1 = mmu.probe(w1, write, True)
+            p2: i64 = -1
+            if p1 >= 0:
+                p2 = mmu.probe(w2, write, True)
+            if p1 >= 0 and p2 >= 0:
+                break
+            if self._fault(ctx, trap) != TRAP_RETRY:
+                return RUN_STOPPED
+        self._charge_walks()
+        self.accesses += 1
+        if write:
+            v1 = (stamp ^ w1) & _WORD_MASK
+            v2 = (stamp ^ w2) & _WORD_MASK
+            self.mem.write_u32(p1, v1)
+            self.mem.write_u32(p2, v2)
+            trap.note_store(ctx, int(w1), int(v1))
+            trap.note_store(ctx, int(w2), int(v2))
+        return _CONTINUE
 
     def _op_store(self, ctx: CpuContext, insn: Insn, trap: TrapHandler) -> int:
         """OP_STORE: store the u32 b at vaddr a."""

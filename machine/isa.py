@@ -1,6 +1,7 @@
 """The user-mode instruction set the emulated CPU executes.
 
-A program is a list of ``Insn`` records (plain data). Memory instructions run inside the CPU's
+A program is a list of ``Insn`` records (plain data; an ``OP_REPLAY`` also points at the
+read-only accesses it replays). Memory instructions run inside the CPU's
 compiled loop and go through the MMU; everything else is a system call that traps into the
 kernel. Loops are structured: ``OP_LOOP`` carries the index of its ``OP_ENDLOOP`` and vice versa.
 """
@@ -8,6 +9,8 @@ kernel. Loops are structured: ``OP_LOOP`` carries the index of its ``OP_ENDLOOP`
 from __future__ import annotations
 
 from typing import Final
+
+from machine.replay import ReplayTrace
 
 OP_TOUCH: Final = 1
 """Access a u32 at a, a+c, a+2c, ... below a+b (a=vaddr, b=length, c=stride, d=TOUCH_* flags)."""
@@ -23,6 +26,9 @@ OP_SYSCALL: Final = 6
 """System call number a with integer arguments b, c, d and string argument s."""
 OP_COMPUTE: Final = 7
 """Spend a nanoseconds of CPU time without touching memory."""
+OP_REPLAY: Final = 8
+"""Replay the recorded accesses of ``trace`` (a ``machine.replay.ReplayTrace``) b times,
+charging c ns per access; s is the trace's checksum (its identity in snapshots)."""
 
 TOUCH_WRITE: Final = 1
 
@@ -34,6 +40,7 @@ OP_NAMES: Final = {
     OP_ENDLOOP: "endloop",
     OP_SYSCALL: "syscall",
     OP_COMPUTE: "compute",
+    OP_REPLAY: "replay",
 }
 
 
@@ -49,6 +56,9 @@ class Insn:
         self.c = c
         self.d = d
         self.s = s
+        #: OP_REPLAY's accesses: program text loaded beside the instruction, not part of
+        #: its plain-data state (the runner attaches it again after a restore).
+        self.trace: ReplayTrace | None = None
 
     def to_state(self) -> list[object]:
         return [self.op, self.a, self.b, self.c, self.d, self.s]

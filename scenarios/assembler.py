@@ -23,8 +23,8 @@ import difflib
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
 
 from kernelmodel import syscall_abi as abi
 from kernelmodel.kernel import (
@@ -41,6 +41,7 @@ from machine.isa import (
     OP_ENDLOOP,
     OP_LOAD,
     OP_LOOP,
+    OP_REPLAY,
     OP_STORE,
     OP_SYSCALL,
     OP_TOUCH,
@@ -75,6 +76,7 @@ from scenarios.schema import (
     PowerCutOp,
     Program,
     ReadOp,
+    ReplayOp,
     Scenario,
     SleepOp,
     StoreOp,
@@ -88,12 +90,16 @@ from scenarios.schema import (
 )
 from scenarios.units import UnitError, parse_duration, parse_int, parse_size
 
+if TYPE_CHECKING:
+    from scenarios.trace.library import LoadedTrace
+
 #: Every op, with its usage line, in the order the documentation lists them.
 OP_USAGE: Final[dict[str, str]] = {
     "mmap": "mmap ADDR LEN anon|FILE [offset OFF] [shared|private] [ro|rw]",
     "munmap": "munmap ADDR LEN",
     "mprotect": "mprotect ADDR LEN none|r|ro|rw|rx|rwx",
     "touch": "touch ADDR LEN read|write [stride N]",
+    "replay": "replay TRACE [repeat N] [speed F]",
     "store": "store ADDR VALUE",
     "load": "load ADDR [expect VALUE]",
     "open": "open PATH [create] [trunc]",
@@ -328,6 +334,36 @@ def _parse_touch(text: str, a: _Args) -> Op:
     return TouchOp(text=text, addr=addr, length=length, write=mode == "write", stride=stride)
 
 
+#: Largest ``repeat`` and ``speed`` of a replay.
+MAX_REPLAY_REPEAT: Final = 1_000_000
+MAX_REPLAY_SPEED: Final = 1_000_000
+TRACE_RE: Final = re.compile(r"[A-Za-z0-9_.\-/]+")
+
+
+def _parse_replay(text: str, a: _Args) -> Op:
+    tok = a.need("TRACE")
+    if len(tok) >= 2 and tok[0] == tok[-1] == '"':
+        tok = tok[1:-1]
+    if not TRACE_RE.fullmatch(tok):
+        raise a.fail("TRACE", f'"{tok}" is not a trace name or path (letters, digits, "_", '
+                              f'".", "-", "/")')
+    opts = {"repeat": 1, "speed": 1}
+    seen: set[str] = set()
+    while a.more():
+        key = a.need("option")
+        if key not in opts:
+            raise a.usage(f'unexpected "{key}"')
+        if key in seen:
+            raise a.usage(f'"{key}" given twice')
+        seen.add(key)
+        value = a.value("N" if key == "repeat" else "F", _count)
+        high = MAX_REPLAY_REPEAT if key == "repeat" else MAX_REPLAY_SPEED
+        if not 1 <= value <= high:
+            raise a.fail(key, f"{value} is not between 1 and {high}")
+        opts[key] = value
+    return ReplayOp(text=text, trace=tok, repeat=opts["repeat"], speed=opts["speed"])
+
+
 def _parse_store(text: str, a: _Args) -> Op:
     addr = _addr(a, page_aligned=False)
     value = _u32(a, "VALUE")
@@ -544,6 +580,7 @@ _PARSERS: Final[dict[str, Callable[[str, _Args], Op]]] = {
     "munmap": _parse_munmap,
     "mprotect": _parse_mprotect,
     "touch": _parse_touch,
+    "replay": _parse_replay,
     "store": _parse_store,
     "load": _parse_load,
     "open": _parse_open,
@@ -655,6 +692,9 @@ class Assembly:
 
     programs: list[AssembledProgram]
     tasks: list[tuple[str, int]]
+    files: list[tuple[str, int]] = field(default_factory=list)
+    """Files the programs need on the disk at boot besides ``[[files]]`` (path, size): the
+    text of replayed programs."""
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -766,6 +806,59 @@ def _rw_insns(op: ReadOp | WriteOp, where: tuple[int, str, str, int],
                  op.path) for rep, off in enumerate(offsets)]
 
 
+def text_file(loaded: LoadedTrace, region: str) -> str:
+    """The emulated file that holds a replayed program's text region (``trace_files``)."""
+    return f"trace-{loaded.trace.checksum[:12]}.{region}"
+
+
+def is_text_region(name: str) -> bool:
+    return name == "text" or name.startswith("text.")
+
+
+def trace_files(traces: Mapping[str, LoadedTrace]) -> list[tuple[str, int]]:
+    """(path, size) of the files that hold the text regions of the replayed programs: they
+    exist on the disk at boot, as a program's file does before it is executed."""
+    out: dict[str, int] = {}
+    for loaded in traces.values():
+        for p in loaded.placements:
+            if is_text_region(p.region.name):
+                out[text_file(loaded, p.region.name)] = p.length
+    return list(out.items())
+
+
+def _replay_insns(op: ReplayOp, traces: Mapping[str, LoadedTrace]) -> list[Insn]:
+    """Map the trace's regions where its relocation puts them, unpopulated, as exec leaves
+    a program: a text region as a private read-write mapping of its file (``trace_files``:
+    fetched through the page cache, shared between copies, copied on a write), every other
+    region as anonymous private read-write memory. Then replay the accesses."""
+    loaded = traces[op.trace]
+    out: list[Insn] = []
+    for p in loaded.placements:
+        if is_text_region(p.region.name):
+            path = text_file(loaded, p.region.name)
+            out.append(_open_insn(OpenOp(text=op.text, path=path)))
+            out.append(_mmap_insn(MmapOp(text=op.text, addr=p.base, length=p.length,
+                                         path=path)))
+            out.append(_sys(abi.SYS_close, s=path))
+        else:
+            out.append(_mmap_insn(MmapOp(text=op.text, addr=p.base, length=p.length, path="")))
+    insn = Insn(OP_REPLAY, 0, op.repeat, op.speed, 0, loaded.trace.checksum)
+    insn.trace = loaded.replay
+    out.append(insn)
+    return out
+
+
+def load_traces(scenario: Scenario) -> dict[str, LoadedTrace]:
+    """Every trace the scenario's ``replay`` ops name, loaded (``scenarios.trace.library``).
+
+    Raises:
+        TraceError: one cannot be found or read.
+    """
+    from scenarios.trace.library import load
+
+    return {name: load(name, scenario.trace_dirs) for name in scenario.replay_traces()}
+
+
 def assemble_program(
     program: Program,
     *,
@@ -773,6 +866,7 @@ def assemble_program(
     owner: str,
     fork_ids: Mapping[str, int],
     file_sizes: Mapping[str, int],
+    traces: Mapping[str, LoadedTrace] | None = None,
 ) -> list[Insn]:
     """Assemble one program.
 
@@ -797,6 +891,8 @@ def assemble_program(
             out.append(Insn(OP_ENDLOOP, start))
         elif isinstance(op, ReadOp | WriteOp):
             out.extend(_rw_insns(op, (seed, owner, program.name, index), file_sizes))
+        elif isinstance(op, ReplayOp):
+            out.extend(_replay_insns(op, traces or {}))
         else:
             insn = _simple_insn(op, fork_ids)
             if insn is None:  # pragma: no cover - every Op subclass is handled above
@@ -839,11 +935,13 @@ def assemble(scenario: Scenario, seed: int | None = None) -> Assembly:
     """
     s = scenario.seed if seed is None else seed
     sizes = scenario.file_sizes()
+    traces = load_traces(scenario)
     targets = _fork_targets(scenario, _reachable(scenario))
     fork_ids = {name: i for i, name in enumerate(targets)}
     programs = [
         AssembledProgram(name, name, name, assemble_program(
-            scenario.programs[name], seed=s, owner=name, fork_ids=fork_ids, file_sizes=sizes))
+            scenario.programs[name], seed=s, owner=name, fork_ids=fork_ids, file_sizes=sizes,
+            traces=traces))
         for name in targets
     ]
     users: dict[str, int] = {}
@@ -854,7 +952,7 @@ def assemble(scenario: Scenario, seed: int | None = None) -> Assembly:
         unique = users[t.program] == 1 and t.program not in fork_ids
         name = t.program if unique else f"{t.program}@{t.name}"
         insns = assemble_program(scenario.programs[t.program], seed=s, owner=t.name,
-                                 fork_ids=fork_ids, file_sizes=sizes)
+                                 fork_ids=fork_ids, file_sizes=sizes, traces=traces)
         tasks.append((t.name, len(programs)))
         programs.append(AssembledProgram(name, t.program, t.name, insns))
-    return Assembly(programs, tasks)
+    return Assembly(programs, tasks, trace_files(traces))

@@ -121,6 +121,7 @@ from scenarios.schema import (
     OpenOp,
     Program,
     ReadOp,
+    ReplayOp,
     Scenario,
     TaskSpec,
     TruncateOp,
@@ -542,13 +543,30 @@ def _expectations(r: _Reader, value: object, checkpoints: list[str]) -> tuple[Ex
     return tuple(out)
 
 
-def load_text(text: str, source: str = "<string>", default_name: str = "scenario") -> Scenario:
+def _check_traces(r: _Reader, programs: dict[str, Program], dirs: tuple[str, ...]) -> None:
+    """Every trace a ``replay`` names can be found, read and placed on i386."""
+    from scenarios.trace.format import TraceError
+    from scenarios.trace.library import load
+
+    for prog in programs.values():
+        for i, op in enumerate(prog.ops):
+            if isinstance(op, ReplayOp):
+                try:
+                    load(op.trace, dirs)
+                except TraceError as exc:
+                    raise r.error(f"{prog.where}[{i}]", f"replay: {exc}") from None
+
+
+def load_text(text: str, source: str = "<string>", default_name: str = "scenario",
+              trace_dirs: tuple[str, ...] = ()) -> Scenario:
     """Parse and validate a scenario from TOML text.
 
     Args:
         text: the TOML document.
         source: how messages name the file (usually its base name).
         default_name: the scenario's name when the file sets none.
+        trace_dirs: where ``replay`` looks for trace files named by a relative path
+            (before the current directory).
 
     Raises:
         ScenarioError: the first problem found, as one line.
@@ -580,9 +598,11 @@ def load_text(text: str, source: str = "<string>", default_name: str = "scenario
     tasks = _tasks(r, doc.get("tasks"), programs,
                    vl_max_threads(machine.memory // BLOCK_SIZE) // 2)
     _check_refs(r, files, programs, tasks)
+    _check_traces(r, programs, trace_dirs)
     scn = Scenario(name=name, description=description, source=source, kernel=kernel, seed=seed,
                    duration_ns=duration, machine=machine,
-                   tunables=tunables, files=files, tasks=tasks, programs=programs)
+                   tunables=tunables, files=files, tasks=tasks, programs=programs,
+                   trace_dirs=trace_dirs)
     expectations = _expectations(r, doc.get("expect"), scn.checkpoint_names())
     return dataclasses.replace(scn, expectations=expectations)
 
@@ -600,4 +620,5 @@ def load_path(path: str | os.PathLike[str]) -> Scenario:
         raise ScenarioError(p.name, "", str(exc)) from None
     except UnicodeDecodeError:
         raise ScenarioError(p.name, "", "the file is not UTF-8 text") from None
-    return load_text(text, source=p.name, default_name=p.stem)
+    return load_text(text, source=p.name, default_name=p.stem,
+                     trace_dirs=(str(p.resolve().parent),))

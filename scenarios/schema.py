@@ -139,6 +139,17 @@ class TouchOp(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReplayOp(Op):
+    """``replay TRACE [repeat N] [speed F]``: map the trace's regions and replay its accesses."""
+
+    trace: str
+    """A built-in trace name or a path to a .vmtrace file (``scenarios.trace.library``)."""
+    repeat: int = 1
+    speed: int = 1
+    """Simulated ns charged per access."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoreOp(Op):
     """``store ADDR VALUE``."""
 
@@ -364,6 +375,18 @@ class Scenario:
     tasks: tuple[TaskSpec, ...]
     programs: dict[str, Program] = field(default_factory=dict)
     expectations: tuple[Expectation, ...] = ()
+    trace_dirs: tuple[str, ...] = ()
+    """Where ``replay`` looks for trace files given by a relative path (the scenario file's
+    directory); not part of the scenario's text."""
+
+    def replay_traces(self) -> list[str]:
+        """The trace of every ``replay`` op, in declaration order, once each."""
+        seen: dict[str, None] = {}
+        for prog in self.programs.values():
+            for op in prog.ops:
+                if isinstance(op, ReplayOp):
+                    seen.setdefault(op.trace, None)
+        return list(seen)
 
     def checkpoint_names(self) -> list[str]:
         """Every checkpoint name recorded by some program, in declaration order, once each.

@@ -33,6 +33,7 @@ from typing import Final, TextIO
 from kernelmodel.bug import KernelBug
 from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
 from machine.board import Machine, MachineConfig
+from machine.isa import OP_REPLAY
 from scenarios.assembler import Assembly, assemble, derive_seed
 from scenarios.behaviour import BEHAVIOUR_VERSION
 from scenarios.expect import Check, evaluate, suggest
@@ -40,6 +41,7 @@ from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, Scenario
+from scenarios.trace.format import TraceError
 from scenarios.units import format_duration
 
 #: ``run`` calls ``progress`` after this many events (and once when it returns).
@@ -106,8 +108,13 @@ class Session:
             check_runnable(self.kernel_spec)
         except ProfileError as exc:
             raise SessionError(str(exc)) from None
-        self.assembly: Assembly = assemble(scenario, self.seed)
+        try:
+            self.assembly: Assembly = assemble(scenario, self.seed)
+        except TraceError as exc:
+            raise SessionError(f"replay: {exc}") from None
         self.kernel: Kernel = self._boot() if booted is None else booted
+        if booted is not None:
+            self._attach_traces()
         #: Checkpoints hit so far, in order.
         self.checkpoints: list[CheckpointRecord] = []
         #: Why the scenario ended, once it has: "exited", "idle", "duration" or "power_cut".
@@ -186,6 +193,13 @@ class Session:
         for f in self.scenario.files:
             seed = f.seed if f.seed is not None else derive_seed(self.seed, "file", f.path)
             k.create_file(f.path, f.size, f.content, seed)
+        for path, size in self.assembly.files:
+            if path in {f.path for f in self.scenario.files}:
+                raise SessionError(f"files: {path} is the name of a replayed program's text")
+            try:
+                k.create_file(path, size, "pattern", derive_seed(self.seed, "file", path))
+            except ValueError as exc:
+                raise SessionError(f"replay: {exc}") from None
         for index, prog in enumerate(self.assembly.programs):
             got = k.add_program(prog.name, prog.insns)
             if got != index:
@@ -194,6 +208,18 @@ class Session:
         for name, prog_id in self.assembly.tasks:
             k.spawn(name, prog_id)
         return k
+
+    def _attach_traces(self) -> None:
+        """Give a restored kernel's replay instructions their traces (a snapshot holds only
+        each trace's checksum, in the instruction; the assembly loaded the files)."""
+        programs = self.kernel.programs
+        for index, prog in enumerate(self.assembly.programs):
+            for insn, live in zip(prog.insns, programs[index], strict=False):
+                if insn.op == OP_REPLAY and live.op == OP_REPLAY:
+                    if live.s != insn.s:
+                        raise SessionError(f"replay: the trace of program {prog.program} is "
+                                           f"not the one the state replays")
+                    live.trace = insn.trace
 
     @staticmethod
     def _watched_checkpoints(expectations: tuple[Expectation, ...]) -> dict[str, set[str]]:

@@ -84,6 +84,7 @@ from scenarios.input_file import InputFileError, read_input_file
 from scenarios.snapshot_described import fill as fill_described
 
 if TYPE_CHECKING:
+    from scenarios.assembler import AssembledProgram
     from scenarios.schema import Scenario
     from scenarios.session import CheckpointRecord, Session
     from scenarios.snapshot_diff import SnapshotDiff
@@ -680,7 +681,21 @@ def _toml_text(doc: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _scenario_from_section(section: dict[str, object]) -> Scenario:
+def _trace_dirs(section: dict[str, object], near: str) -> tuple[str, ...]:
+    """Where the scenario's replay traces are looked up on restore: the directories stored
+    with it (its file's directory when it was loaded), then ``near`` (the snapshot's)."""
+    dirs: list[str] = []
+    if "trace_dirs" in section:
+        for d in _list(section, "trace_dirs", "scenario"):
+            if not isinstance(d, str):
+                raise SnapshotError("scenario section: trace_dirs must be strings")
+            dirs.append(d)
+    if near and near not in dirs:
+        dirs.append(near)
+    return tuple(dirs)
+
+
+def _scenario_from_section(section: dict[str, object], near: str = "") -> Scenario:
     """Validate the stored scenario with the loader; it must come back unchanged."""
     from scenarios.loader import ScenarioError, load_text
 
@@ -691,7 +706,8 @@ def _scenario_from_section(section: dict[str, object]) -> Scenario:
     except ValueError as exc:
         raise SnapshotError(f"scenario section: {exc}") from None
     try:
-        scn = load_text(text, source=source, default_name="scenario")
+        scn = load_text(text, source=source, default_name="scenario",
+                        trace_dirs=_trace_dirs(section, near))
     except ScenarioError as exc:
         raise SnapshotError(f"scenario section: {exc}") from None
     if scenario_doc(scn) != doc:
@@ -759,12 +775,16 @@ def _session_section(session: Session) -> dict[str, object]:
 
 def _scenario_section(session: Session) -> dict[str, object]:
     spec = session.kernel_spec
-    return {
+    section: dict[str, object] = {
         "doc": scenario_doc(session.scenario),
         "source": session.scenario.source,
         "seed": session.seed,
         "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap},
     }
+    if session.scenario.replay_traces():
+        # where relative trace paths were found (the traces themselves are not stored)
+        section["trace_dirs"] = list(session.scenario.trace_dirs)
+    return section
 
 
 def _build(session: Session, compact: bool = True) -> tuple[bytes, str]:
@@ -1007,9 +1027,11 @@ class _Checked:
     records: list[CheckpointRecord]
 
 
-def _read_checked(data: bytes, where: str, verify_hash: bool = True) -> _Checked:
+def _read_checked(data: bytes, where: str, verify_hash: bool = True,
+                  near: str = "") -> _Checked:
     """``read_snapshot_bytes``. ``verify_hash=False`` leaves the state hash to the caller
-    (restoring checks the restored kernel's hash, which also covers the stored state)."""
+    (restoring checks the restored kernel's hash, which also covers the stored state);
+    ``near`` is the snapshot file's directory, where replay traces are also looked for."""
     version, payload = _payload(data, where)
     doc = _unpack(payload, where)
     if doc.get("format") != FORMAT_NAME:
@@ -1043,7 +1065,7 @@ def _read_checked(data: bytes, where: str, verify_hash: bool = True) -> _Checked
         scn_section = doc["scenario"]
         sess_section = doc["session"]
         assert isinstance(scn_section, dict) and isinstance(sess_section, dict)
-        scenario = _scenario_from_section(scn_section)
+        scenario = _scenario_from_section(scn_section, near)
         _check_scenario_agrees(scenario, _int(scn_section, "seed", "scenario"),
                                _kernel_spec(scn_section), state)
         records = _records(sess_section)
@@ -1059,7 +1081,8 @@ def read_snapshot(path: str | os.PathLike[str]) -> dict[str, object]:
     Raises:
         SnapshotError: one line naming what is wrong.
     """
-    return read_snapshot_bytes(_read_file(path), os.path.basename(os.fspath(path)))
+    near = os.path.dirname(os.path.abspath(os.fspath(path)))
+    return _read_checked(_read_file(path), os.path.basename(os.fspath(path)), near=near).doc
 
 
 def _one_line(exc: BaseException) -> str:
@@ -1137,8 +1160,28 @@ def _check_scenario_agrees(scenario: Scenario, seed: int, spec: dict[str, str],
         programs = [[insn.to_state() for insn in p.insns] for p in assembly.programs]
     except ValueError as exc:
         raise SnapshotError(f"scenario section: {exc}") from None
+    _check_replays_agree(assembly.programs, _get(state, "kernel", "programs"))
     if programs != _get(state, "kernel", "programs"):
         raise SnapshotError("scenario section: the programs are not the ones the state runs")
+
+
+def _check_replays_agree(programs: list[AssembledProgram], stored: object) -> None:
+    """Each replayed trace found now is the one the state replays (same checksum)."""
+    from machine.isa import OP_REPLAY
+
+    if not isinstance(stored, list) or len(stored) != len(programs):
+        return
+    for prog, insns in zip(programs, stored, strict=True):
+        if not isinstance(insns, list) or len(insns) != len(prog.insns):
+            continue
+        for insn, old in zip(prog.insns, insns, strict=True):
+            if insn.op == OP_REPLAY and isinstance(old, list) and len(old) == 6 \
+                    and old[0] == OP_REPLAY and old[5] != insn.s:
+                raise SnapshotError(f"scenario section: the trace found for program "
+                                    f"{prog.program} is not the one this snapshot replays "
+                                    f"(checksum {insn.s[:16]}, the snapshot's "
+                                    f"{str(old[5])[:16]}); put the recorded trace back where "
+                                    f"the scenario names it or next to the snapshot")
 
 
 def _check_session_section(section: dict[str, object], records: list[CheckpointRecord],
@@ -1284,8 +1327,9 @@ def load_snapshot(path: str | os.PathLike[str]) -> Session:
             inconsistent state, failed invariant checks).
     """
     where = os.path.basename(os.fspath(path))
-    return session_from_snapshot(_read_checked(_read_file(path), where, verify_hash=False),
-                                 where)
+    near = os.path.dirname(os.path.abspath(os.fspath(path)))
+    return session_from_snapshot(_read_checked(_read_file(path), where, verify_hash=False,
+                                               near=near), where)
 
 
 # ---- info --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "snapshot": ("snapshot_cmd", "look inside snapshots: info, report, decode, diff"),
     "tui": ("tui_cmd", "open the dashboard on a scenario or a snapshot"),
     "scenarios": ("list_scenarios", "list the built-in scenarios"),
+    "trace": ("trace_cmd", "record a real program's memory accesses, import and inspect traces"),
     "bench": ("bench", "measure the simulator's speed, compiled and pure side by side"),
     "version": ("version", "print the version and whether the model is compiled"),
 }
@@ -38,6 +39,7 @@ examples:
   vmlab run writeback-order --json out.json
   vmlab compare cmp-writeback-order  the same workload on 2.6.5, 2.6.6 and 2.6.7, side by side
   vmlab scenarios                    what is built in
+  vmlab trace record ls.vmtrace -- ls /   record a real program's memory accesses
   vmlab bench --quick --only writeback   how fast is this build
 
 Run 'vmlab COMMAND --help' for a command's options.

@@ -109,7 +109,7 @@ def test_every_op_is_covered() -> None:
         "fdatasync", "sync", "truncate", "unlink", "msync", "fadvise", "fork", "wait", "exit",
         "sleep",
         "compute", "loop", "end", "checkpoint", "verify", "break", "await", "continue",
-        "powercut",
+        "powercut", "replay",
     }
 
 

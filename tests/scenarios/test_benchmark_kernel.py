@@ -15,6 +15,7 @@ def test_workloads_are_registered() -> None:
     assert "reclaim" in WORKLOADS
     assert "unmap-scaling" in WORKLOADS
     assert "snapshot" in WORKLOADS
+    assert "replay" in WORKLOADS
 
 
 def test_snapshot_saves_and_loads_a_swapped_machine() -> None:

@@ -23,12 +23,13 @@ BUILTIN_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "builtin"
 PAGE_CACHE_SCENARIOS = ("default", "fsync-under-writeback", "writeback-order",
                         "parallel-writers", "page-cache-read", "dirty-throttle")
 #: Built-ins that also need process memory (faults, fork, mmap, rmap, swap).
-PROCESS_MEMORY_SCENARIOS = ("fork-cow", "shared-file-mmap", "swap-storm", "reclaim-rmap")
+PROCESS_MEMORY_SCENARIOS = ("fork-cow", "shared-file-mmap", "swap-storm", "reclaim-rmap",
+                            "replay-sort")
 #: Built-ins that script an interleaving with breakpoints (KERNEL.md §2.8).
 INTERLEAVING_SCENARIOS = ("fsync-race-a", "fsync-race-b", "fsync-livelock-d")
 #: Built-ins made for ``vmlab compare`` (their story is in the comparison table).
 COMPARISON_SCENARIOS = ("cmp-struct-page", "cmp-writeback-order", "cmp-fork-rmap",
-                        "cmp-parallel-writers")
+                        "cmp-parallel-writers", "cmp-replay")
 
 
 def test_names_match_directory() -> None:

@@ -131,7 +131,7 @@ def _sub(old: str, new: str) -> str:
     return GOOD.replace(old, new)
 
 
-OPS = ("mmap, munmap, mprotect, touch, store, load, open, close, read, write, fsync, "
+OPS = ("mmap, munmap, mprotect, touch, replay, store, load, open, close, read, write, fsync, "
        "fdatasync, sync, truncate, unlink, msync, fadvise, fork, wait, exit, sleep, compute, loop, "
        "end, checkpoint, verify, break, await, continue, powercut")
 
