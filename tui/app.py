@@ -25,6 +25,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from scenarios.flavour import flavour as model_flavour
+from scenarios.library import is_path
 from scenarios.loader import ScenarioError
 from scenarios.session import STOP_END, STOP_TIME, Session, SessionError
 from scenarios.units import UnitError, parse_duration, parse_int
@@ -103,6 +104,7 @@ def _snapshot_module() -> ModuleType | None:
 
 
 NO_SNAPSHOTS: Final = "snapshots are not available in this build"
+NO_FILES: Final = "this dashboard is served to a browser and cannot read or write files"
 
 
 def _snapshot_errors(mod: ModuleType) -> tuple[type[BaseException], ...]:
@@ -145,7 +147,7 @@ class VmlabApp(App[None]):
     writeback_pages: var[int] = var(0)
 
     def __init__(self, session: Session, *, running: bool = True,
-                 flavour: str | None = None, tick: bool = True) -> None:
+                 flavour: str | None = None, tick: bool = True, files: bool = True) -> None:
         """Build the dashboard around a booted (or restored) session.
 
         Args:
@@ -153,9 +155,12 @@ class VmlabApp(App[None]):
             running: start running (otherwise paused).
             flavour: text for the top bar (None: "compiled" or "interpreted" as imported).
             tick: run the frame timer (tests that drive every step themselves pass False).
+            files: may read and write files (snapshots, scenario files); a dashboard served
+                to browsers runs on someone else's machine and may not.
         """
         super().__init__()
         self.session = session
+        self.files = files
         self.recorder = Recorder(session.kernel, session.scenario.duration_ns)
         self.driver = SimDriver(session, self.recorder)
         self.start_running = running
@@ -365,6 +370,10 @@ class VmlabApp(App[None]):
     def _open_answer(self, answer: str | None) -> None:
         if not answer:
             return
+        if not self.files and is_path(answer.strip()):
+            self.notify(f"{answer.strip()}: {NO_FILES}; pick a built-in scenario",
+                        severity="warning", title="open")
+            return
         try:
             session = Session.load(answer)
         except (ScenarioError, SessionError, OSError) as exc:
@@ -375,6 +384,9 @@ class VmlabApp(App[None]):
 
     def action_save_snapshot(self) -> None:
         """Ask for a file name and save a snapshot there."""
+        if not self.files:
+            self.notify(NO_FILES, severity="warning", title="snapshot")
+            return
         if _snapshot_module() is None:
             self.notify(NO_SNAPSHOTS, severity="warning", title="snapshot")
             return
@@ -398,6 +410,9 @@ class VmlabApp(App[None]):
 
     def action_load_snapshot(self) -> None:
         """Ask for a snapshot file and replace the session with it."""
+        if not self.files:
+            self.notify(NO_FILES, severity="warning", title="snapshot")
+            return
         if _snapshot_module() is None:
             self.notify(NO_SNAPSHOTS, severity="warning", title="snapshot")
             return

@@ -9,6 +9,7 @@ examples:
   vmlab tui writeback-order --paused    start paused: space runs, . steps one event
   vmlab tui my.toml --seed 7
   vmlab tui saved.vmsnap                continue from a snapshot
+  vmlab tui --no-files                  no snapshots or scenario files: what 'vmlab serve' runs
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ DEFAULT_SCENARIO = "default"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_target_arguments(parser)
+    parser.add_argument("--no-files", action="store_true",
+                        help="the dashboard neither reads nor writes files: no snapshots, "
+                             "built-in scenarios only (each 'vmlab serve' session runs so)")
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to open and how: shared with 'vmlab serve'."""
     parser.add_argument("target", metavar="SCENARIO|SNAPSHOT", nargs="?",
                         default=DEFAULT_SCENARIO,
                         help="a built-in scenario name, a .toml file, or a snapshot file "
@@ -42,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="open paused (space runs, . steps one event)")
 
 
-def _is_snapshot(target: str) -> bool:
+def is_snapshot(target: str) -> bool:
     """A file that exists and is not a .toml is taken for a snapshot."""
     return os.path.isfile(target) and not target.endswith(".toml")
 
@@ -71,7 +80,7 @@ def load_target(target: str, seed: str | None, kernel: str | None) -> Session:
     """
     from scenarios.session import Session, SessionError
 
-    if _is_snapshot(target):
+    if is_snapshot(target):
         if seed is not None or kernel is not None:
             raise CliError("--seed and --kernel apply to scenarios, not to snapshots")
         return _load_snapshot(target)
@@ -102,6 +111,7 @@ def execute(args: argparse.Namespace) -> int:
         print(f"vmlab: {exc}", file=sys.stderr)  # bare 'vmlab' has no CliError handler
         return 2
     app_module = importlib.import_module("tui.app")
-    app = app_module.VmlabApp(session, running=not getattr(args, "paused", False))
+    app = app_module.VmlabApp(session, running=not getattr(args, "paused", False),
+                              files=not getattr(args, "no_files", False))
     app.run()
     return 0

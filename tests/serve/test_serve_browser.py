@@ -1,0 +1,142 @@
+"""``vmlab serve`` driven by a real browser: Debian's Chromium, headless, through Playwright.
+
+Playwright is told where the system Chromium is (``executable_path``); it never downloads a
+browser of its own. Where no Chromium is installed these tests skip and say so.
+
+The screenshot of the dashboard as the browser drew it is kept: the test prints its path.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.serve.harness import (
+    COUNT_COLOURS_JS,
+    LAB,
+    ServeProcess,
+    TerminalView,
+    alive,
+    find_chromium,
+)
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = find_chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium on this machine (apt-get install chromium; .ci/run installs it): "
+           "the browser tests of 'vmlab serve' did not run")
+
+#: Big enough for the whole dashboard (it fits itself to smaller ones, too).
+VIEWPORT = {"width": 1400, "height": 900}
+#: The frame map's caption for lab.toml's 4 MiB of RAM.
+MAP_CAPTION = "memory: 1,024 frames, 4 MiB"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_tab(context: object, url: str) -> tuple[object, TerminalView]:
+    page = context.new_page()  # type: ignore[attr-defined]
+    view = TerminalView(page)
+    response = page.goto(url, wait_until="domcontentloaded")
+    assert response is not None and response.status == 200, response
+    return page, view
+
+
+def wait_dashboard(page: object, view: TerminalView) -> None:
+    """The dashboard is up: the page got its first bytes and the terminal shows it."""
+    page.wait_for_selector("body.-first-byte", state="attached", timeout=30_000)  # type: ignore[attr-defined]
+    view.wait_for(r"vmlab serve-lab\s+kernel 2\.6\.7")
+    view.wait_for(re.escape(MAP_CAPTION))
+
+
+def screenshot_colours(page: object, path: Path) -> int:
+    png = page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    return int(page.evaluate(COUNT_COLOURS_JS, base64.b64encode(png).decode()))  # type: ignore[attr-defined]
+
+
+def press(page: object, key: str) -> None:
+    page.focus("textarea.xterm-helper-textarea")  # type: ignore[attr-defined]
+    page.keyboard.press(key)  # type: ignore[attr-defined]
+
+
+def test_two_tabs_two_sessions_pause_close_and_limit(browser: object, tmp_path: Path) -> None:
+    server = ServeProcess(str(LAB), "--port", "0", "--max-sessions", "2")
+    try:
+        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+        page_a, view_a = open_tab(context, server.url)
+        page_b, view_b = open_tab(context, server.url)
+        wait_dashboard(page_a, view_a)
+        wait_dashboard(page_b, view_b)
+        first = server.wait_sessions(2)
+
+        shot = tmp_path / "vmlab-serve-dashboard.png"
+        colours = screenshot_colours(page_a, shot)
+        print(f"\nscreenshot of the served dashboard: {shot}")
+        assert page_a.query_selector("body.-closed") is None
+        assert colours > 30, f"the page looks blank ({colours} colours): {shot}"
+
+        # Space pauses tab A; tab B, its own session, keeps running.
+        assert view_a.status()[0] == "running"
+        press(page_a, "Space")
+        view_a.wait_for(r"⏸ paused")
+        a_before, b_before = view_a.status(), view_b.status()
+        page_a.wait_for_timeout(1500)
+        a_after, b_after = view_a.status(), view_b.status()
+        assert a_after == a_before and a_after[0] == "paused"
+        assert b_after[0] == "running" and b_after[2] > b_before[2]
+        press(page_a, ".")  # one step, in A only
+        view_a.wait_for(rf"events {a_after[2] + 1:,}\b")
+
+        # A third tab is turned away with a page that says why.
+        page_c = context.new_page()
+        response = page_c.goto(server.url)
+        assert response is not None and response.status == 503
+        assert "All 2 vmlab sessions are in use" in page_c.inner_text("#vmlab-busy")
+
+        # Closing tab A ends its session: its process goes and its place is free again.
+        mark = len(server.lines)
+        page_a.close()
+        server.wait_for_line(r"session \d+ ended: tab closed \(1 of 2 in use\)", after=mark)
+        left = server.wait_sessions(1)
+        assert len(first - left) == 1 and not any(alive(p) for p in first - left)
+        page_c, view_c = open_tab(context, server.url)
+        wait_dashboard(page_c, view_c)
+        assert view_b.status()[0] == "running"
+        context.close()
+    finally:
+        code = server.stop()
+    out = server.output()
+    assert code == 0, out
+    assert "vmlab serve: stopped" in out and "Traceback" not in out, out
+    assert not any(alive(p) for p in server.seen_sessions), out
+
+
+def test_an_idle_session_ends(browser: object) -> None:
+    server = ServeProcess(str(LAB), "--port", "0", "--idle-timeout", "3s")
+    try:
+        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+        page, view = open_tab(context, server.url)
+        wait_dashboard(page, view)
+        server.wait_for_line(r"session 1 ended: no input for 3 s", timeout=15)
+        page.wait_for_selector("body.-closed", state="attached", timeout=10_000)
+        server.wait_sessions(0)
+        context.close()
+    finally:
+        code = server.stop()
+    assert code == 0, server.output()
+
