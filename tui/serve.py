@@ -103,7 +103,7 @@ def session_command(argv: tuple[str, ...]) -> str:
 
     Ctrl-C in the server's terminal reaches every process of its group; the sessions ignore
     it (an ignored signal stays ignored across exec, and Python keeps it so) and are ended by
-    the server instead, each through its websocket, so none dies with a traceback.
+    the server instead, each told to quit through its websocket, in order.
     """
     return "trap '' INT; exec " + shlex.join(argv)
 

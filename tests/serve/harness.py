@@ -49,8 +49,11 @@ class ServeProcess:
     def __init__(self, *args: str, start_timeout: float = 60.0) -> None:
         cmd = [sys.executable, "-m", "scenarios.cli.main", "serve", *args]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # its own process group, so that stop() can press Ctrl-C as a terminal does: to the
+        # server and every session at once
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -107,9 +110,9 @@ class ServeProcess:
         return now
 
     def stop(self, timeout: float = 20.0) -> int:
-        """Ctrl-C, as a person would press it; the exit code."""
+        """Ctrl-C, as a terminal sends it (to the whole process group); the exit code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGINT)
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
