@@ -84,18 +84,30 @@ class _Live:
     number: int
     websocket: web.WebSocketResponse
     service: AppService = field(init=False)
-    #: When someone last typed, clicked or resized (monotonic seconds); the idle clock also
-    #: restarts when the dashboard first draws, as booting a big snapshot takes a while.
+    #: When someone last typed, clicked or resized (monotonic seconds); the idle clock
+    #: starts when the dashboard first draws, as booting a big snapshot takes a while.
     last_input: float = field(default_factory=time.monotonic)
-    drawn: bool = False
+    drawn: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The server is ending the session (the tab went, idle, stopping).
+    ending: bool = False
     why_ended: str = "tab closed"
 
     async def to_browser(self, data: bytes) -> None:
         """The dashboard's output, on its way to the tab."""
-        if not self.drawn:
-            self.drawn = True
+        if not self.drawn.is_set():
+            self.drawn.set()
             self.last_input = time.monotonic()
         await self.websocket.send_bytes(data)
+
+    async def quit(self) -> None:
+        """The dashboard says it is leaving: close the tab's connection.
+
+        It also says so when the server asked it to quit (the tab went, the server stops);
+        only a dashboard that leaves by itself (q) has quit.
+        """
+        if not self.ending:
+            self.why_ended = "quit in the dashboard"
+        await self.websocket.close()
 
 
 def session_command(argv: tuple[str, ...]) -> str:
@@ -171,21 +183,23 @@ class DashboardServer(Server):
         height = _int_or(request.query.get("height", "24"), 24)
         live = _Live(next(self._numbers), websocket)
         live.service = AppService(self.command, write_bytes=live.to_browser,
-                                  write_str=websocket.send_str, close=websocket.close,
+                                  write_str=websocket.send_str, close=live.quit,
                                   download_manager=self.download_manager)
         service = live.service
         self.sessions[live.number] = live
         self.say(f"session {live.number} opened for {request.remote} ({self._in_use()})")
-        watchdog = asyncio.create_task(self._end_when_idle(live))
+        watchers = [asyncio.create_task(self._end_when_idle(live))]
         try:
             await service.start(width, height)
+            watchers.append(asyncio.create_task(self._end_with_the_dashboard(live)))
             await self._relay(live)
         except asyncio.CancelledError:
             live.why_ended = "server stopping"
         except Exception as exc:  # a broken session must not take the server down
             live.why_ended = f"error: {exc}"
         finally:
-            watchdog.cancel()
+            for task in watchers:
+                task.cancel()
             await self._end(live)
         return websocket
 
@@ -218,6 +232,7 @@ class DashboardServer(Server):
         limit = self.options.idle_timeout_s
         if limit <= 0:
             return
+        await live.drawn.wait()
         while True:
             left = live.last_input + limit - time.monotonic()
             if left <= 0:
@@ -227,8 +242,22 @@ class DashboardServer(Server):
                 return
             await asyncio.sleep(left)
 
+    async def _end_with_the_dashboard(self, live: _Live) -> None:
+        """Close the tab when its dashboard process ends without saying so (a crash, or a
+        scenario that cannot load any more): the page then says the session ended, instead
+        of showing a terminal that never changes again."""
+        process = _process(live.service)
+        if process is None:
+            return
+        code = await process.wait()
+        if not live.websocket.closed:
+            live.why_ended = f"the dashboard exited with status {code}"
+            await live.websocket.close(code=WS_GOING_AWAY,
+                                       message=b"the vmlab dashboard exited")
+
     async def _end(self, live: _Live) -> None:
         """Ask the dashboard to quit, kill it if it does not, and free its place."""
+        live.ending = True
         process = _process(live.service)
         try:
             await asyncio.wait_for(asyncio.shield(live.service.stop()), QUIT_GRACE_S)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +118,13 @@ def test_two_tabs_two_sessions_pause_close_and_limit(browser: object, tmp_path: 
         page_c, view_c = open_tab(context, server.url)
         wait_dashboard(page_c, view_c)
         assert view_b.status()[0] == "running"
+
+        # q in the dashboard ends that session, and the page says so.
+        mark = len(server.lines)
+        press(page_c, "q")
+        server.wait_for_line(r"session 3 ended: quit in the dashboard", after=mark)
+        page_c.wait_for_selector("body.-closed", state="attached", timeout=10_000)
+        server.wait_sessions(1)
         context.close()
     finally:
         code = server.stop()
@@ -140,3 +148,22 @@ def test_an_idle_session_ends(browser: object) -> None:
         code = server.stop()
     assert code == 0, server.output()
 
+
+
+def test_a_dashboard_that_cannot_start_ends_its_session(browser: object, tmp_path: Path) -> None:
+    """The scenario file goes away after the server checked it: the tab's dashboard fails,
+    the page says the session ended, and the server says why (with the dashboard's error)."""
+    lab = tmp_path / "lab.toml"
+    shutil.copy(LAB, lab)
+    server = ServeProcess(str(lab), "--port", "0")
+    lab.unlink()
+    try:
+        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+        page, _view = open_tab(context, server.url)
+        page.wait_for_selector("body.-closed", state="attached", timeout=30_000)
+        server.wait_for_line(r"session 1 ended: the dashboard exited with status 2")
+        server.wait_for_line(r"^vmlab tui: .*lab\.toml")
+        context.close()
+    finally:
+        code = server.stop()
+    assert code == 0, server.output()
