@@ -9,7 +9,9 @@ This module adds what a class needs on top of it:
 * idle sessions end: a tab with no key, mouse or resize for the idle timeout is closed, and
   so is a tab that went away without saying so (the websocket heartbeat);
 * page and websocket addresses taken from the request, so a server listening on every address
-  (``--host 0.0.0.0``) works for a browser on another machine;
+  (``--host 0.0.0.0``) works for a browser on another machine; a session is opened only for
+  this server's own page (the websocket's Origin), not for another site's page in a browser
+  that can reach the server;
 * a clean stop on Ctrl-C or SIGTERM: every session is asked to quit, and killed if it does not.
 
 It prints one line per session opened or ended, for the person who started it.
@@ -31,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import WSMsgType, web
@@ -172,6 +175,11 @@ class DashboardServer(Server):
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One tab's session: start the dashboard, relay its input, end it when the tab goes."""
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            # another site's page in the same browser may not open sessions here
+            self.say(f"refused a session asked for by a page of {origin}")
+            raise web.HTTPForbidden(text="vmlab serve: sessions are for this server's page")
         websocket = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
         await websocket.prepare(request)
         if self.full or self._stopping:
@@ -358,7 +366,8 @@ def _listen_error(host: str, port: int, exc: OSError) -> str:
         return f"port {port} is already in use on {host}; choose another with --port"
     if exc.errno == errno.EACCES:
         return f"not allowed to listen on {where} (ports below 1024 need privileges)"
-    reason = exc.strerror or str(exc)
+    # aiohttp wraps the bind error in a longer sentence; the errno says it in a few words
+    reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else (exc.strerror or str(exc))
     return f"cannot listen on {where}: {reason}"
 
 

@@ -43,9 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", default="8000", metavar="N",
                         help="TCP port (default 8000; 0 picks a free one)")
     parser.add_argument("--max-sessions", default=str(DEFAULT_MAX_SESSIONS), metavar="N",
-                        help="sessions (tabs) at once; each is a process using about 100 MB "
-                             f"and a share of a CPU core while it runs (default "
-                             f"{DEFAULT_MAX_SESSIONS})")
+                        help="sessions (tabs) at once (default "
+                             f"{DEFAULT_MAX_SESSIONS}); each is a process holding a whole "
+                             "emulated machine (about 95 MB for the default scenario's 32 MiB "
+                             "of RAM) and, while it runs, part of a CPU core")
     parser.add_argument("--idle-timeout", default=DEFAULT_IDLE, metavar="DURATION",
                         help="end a session after this long with no key, mouse or resize "
                              f"(e.g. 10min, 90s; 0 never; default {DEFAULT_IDLE})")

@@ -12,7 +12,7 @@ import pytest
 
 from scenarios.cli.main import SUBCOMMANDS, build_parser, main
 from scenarios.cli.serve import session_argv
-from tests.serve.harness import LAB, ROOT
+from tests.serve.harness import LAB, ROOT, ServeProcess
 from tui.serve import DashboardServer, ServeOptions, session_command
 
 
@@ -101,3 +101,48 @@ def test_the_start_line_gives_an_address_to_open(host: str, shown: str) -> None:
     line = DashboardServer(options, out=io.StringIO())._start_line(8123)
     assert line.startswith(f"serving scenario serve-lab on {shown}")
     assert "up to 3 sessions, idle sessions end after 10 min; Ctrl-C stops" in line
+
+
+def test_an_address_not_on_this_machine_is_one_clear_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    err = _fails(capsys, "serve", str(LAB), "--host", "192.0.2.1", "--port", "0")
+    assert err.startswith("vmlab serve: cannot listen on 192.0.2.1:0: ")
+
+
+def test_the_page_follows_the_host_asked_for_and_other_sites_get_no_session() -> None:
+    """No browser needed: the page's websocket address comes from the request (so a server on
+    0.0.0.0 sends each browser back to the name it used), and a websocket asked for by a page
+    of another site is refused before any session starts."""
+    import asyncio
+
+    import aiohttp
+
+    server = ServeProcess(str(LAB), "--port", "0")
+
+    async def probe() -> tuple[int, str, int, int]:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(server.url, headers={"Host": "lab.example:8123"}) as page:
+                html = await page.text()
+                status = page.status
+            try:
+                await http.ws_connect(server.url + "ws",
+                                      headers={"Origin": "http://elsewhere.example"})
+                refused = 0
+            except aiohttp.WSServerHandshakeError as exc:
+                refused = exc.status
+            async with http.get(server.url + "static/js/textual.js") as js:
+                js_status = js.status
+        return status, html, refused, js_status
+
+    try:
+        status, html, refused, js_status = asyncio.run(probe())
+        assert status == 200 and js_status == 200
+        assert 'data-session-websocket-url="ws://lab.example:8123/ws"' in html
+        assert "http://lab.example:8123/static/js/textual.js" in html
+        assert refused == 403
+        server.wait_for_line(r"refused a session asked for by a page of "
+                             r"http://elsewhere\.example")
+        assert server.sessions() == set() and "opened" not in server.output()
+    finally:
+        assert server.stop() == 0
