@@ -182,7 +182,10 @@ class DashboardServer(Server):
             raise web.HTTPForbidden(text="vmlab serve: sessions are for this server's page")
         websocket = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
         await websocket.prepare(request)
-        if self.full or self._stopping:
+        if self._stopping:
+            await websocket.close(code=WS_GOING_AWAY, message=b"the vmlab server is stopping")
+            return websocket
+        if self.full:
             self.say(f"turned a tab away: all sessions taken ({self._in_use()})")
             await websocket.close(code=WS_TRY_AGAIN_LATER,
                                   message=b"all vmlab sessions are in use")
@@ -258,8 +261,10 @@ class DashboardServer(Server):
         if process is None:
             return
         code = await process.wait()
-        if not live.websocket.closed:
-            live.why_ended = f"the dashboard exited with status {code}"
+        if not live.websocket.closed and not live.ending:
+            # status 0: q; its own goodbye may still be in the pipe, racing this
+            live.why_ended = ("quit in the dashboard" if code == 0
+                              else f"the dashboard exited with status {code}")
             await live.websocket.close(code=WS_GOING_AWAY,
                                        message=b"the vmlab dashboard exited")
 

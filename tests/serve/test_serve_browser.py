@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.serve.harness import (
     COUNT_COLOURS_JS,
@@ -24,8 +25,6 @@ from tests.serve.harness import (
     alive,
     find_chromium,
 )
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
@@ -40,8 +39,8 @@ MAP_CAPTION = "memory: 1,024 frames, 4 MiB"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as pw:
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
@@ -50,35 +49,36 @@ def browser() -> Iterator[object]:
             b.close()
 
 
-def open_tab(context: object, url: str) -> tuple[object, TerminalView]:
-    page = context.new_page()  # type: ignore[attr-defined]
+def open_tab(context: BrowserContext, url: str) -> tuple[Page, TerminalView]:
+    page = context.new_page()
     view = TerminalView(page)
     response = page.goto(url, wait_until="domcontentloaded")
     assert response is not None and response.status == 200, response
     return page, view
 
 
-def wait_dashboard(page: object, view: TerminalView) -> None:
+def wait_dashboard(page: Page, view: TerminalView) -> None:
     """The dashboard is up: the page got its first bytes and the terminal shows it."""
-    page.wait_for_selector("body.-first-byte", state="attached", timeout=30_000)  # type: ignore[attr-defined]
+    page.wait_for_selector("body.-first-byte", state="attached", timeout=30_000)
     view.wait_for(r"vmlab serve-lab\s+kernel 2\.6\.7")
     view.wait_for(re.escape(MAP_CAPTION))
 
 
-def screenshot_colours(page: object, path: Path) -> int:
-    png = page.screenshot(path=str(path))  # type: ignore[attr-defined]
-    return int(page.evaluate(COUNT_COLOURS_JS, base64.b64encode(png).decode()))  # type: ignore[attr-defined]
+def screenshot_colours(page: Page, path: Path) -> int:
+    png = page.screenshot(path=str(path))
+    return int(page.evaluate(COUNT_COLOURS_JS, base64.b64encode(png).decode()))
 
 
-def press(page: object, key: str) -> None:
-    page.focus("textarea.xterm-helper-textarea")  # type: ignore[attr-defined]
-    page.keyboard.press(key)  # type: ignore[attr-defined]
+def press(page: Page, key: str) -> None:
+    page.focus("textarea.xterm-helper-textarea")
+    page.keyboard.press(key)
 
 
-def test_two_tabs_two_sessions_pause_close_and_limit(browser: object, tmp_path: Path) -> None:
+def test_two_tabs_two_sessions_pause_close_and_limit(
+        browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     server = ServeProcess(str(LAB), "--port", "0", "--max-sessions", "2")
     try:
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+        context = browser.new_context(viewport=VIEWPORT)
         page_a, view_a = open_tab(context, server.url)
         page_b, view_b = open_tab(context, server.url)
         wait_dashboard(page_a, view_a)
@@ -87,7 +87,8 @@ def test_two_tabs_two_sessions_pause_close_and_limit(browser: object, tmp_path: 
 
         shot = tmp_path / "vmlab-serve-dashboard.png"
         colours = screenshot_colours(page_a, shot)
-        print(f"\nscreenshot of the served dashboard: {shot}")
+        with capsys.disabled():  # said in every run: the artefact to look at
+            print(f"\nscreenshot of the served dashboard: {shot}")
         assert page_a.query_selector("body.-closed") is None
         assert colours > 30, f"the page looks blank ({colours} colours): {shot}"
 
@@ -134,10 +135,10 @@ def test_two_tabs_two_sessions_pause_close_and_limit(browser: object, tmp_path: 
     assert not any(alive(p) for p in server.seen_sessions), out
 
 
-def test_an_idle_session_ends(browser: object) -> None:
+def test_an_idle_session_ends(browser: Browser) -> None:
     server = ServeProcess(str(LAB), "--port", "0", "--idle-timeout", "3s")
     try:
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+        context = browser.new_context(viewport=VIEWPORT)
         page, view = open_tab(context, server.url)
         wait_dashboard(page, view)
         server.wait_for_line(r"session 1 ended: no input for 3 s", timeout=15)
@@ -150,7 +151,7 @@ def test_an_idle_session_ends(browser: object) -> None:
 
 
 
-def test_a_dashboard_that_cannot_start_ends_its_session(browser: object, tmp_path: Path) -> None:
+def test_a_dashboard_that_cannot_start_ends_its_session(browser: Browser, tmp_path: Path) -> None:
     """The scenario file goes away after the server checked it: the tab's dashboard fails,
     the page says the session ended, and the server says why (with the dashboard's error)."""
     lab = tmp_path / "lab.toml"
@@ -158,7 +159,7 @@ def test_a_dashboard_that_cannot_start_ends_its_session(browser: object, tmp_pat
     server = ServeProcess(str(lab), "--port", "0")
     lab.unlink()
     try:
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+        context = browser.new_context(viewport=VIEWPORT)
         page, _view = open_tab(context, server.url)
         page.wait_for_selector("body.-closed", state="attached", timeout=30_000)
         server.wait_for_line(r"session 1 ended: the dashboard exited with status 2")
