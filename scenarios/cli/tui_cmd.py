@@ -34,8 +34,9 @@ DEFAULT_SCENARIO = "default"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
     parser.add_argument("--no-files", action="store_true",
-                        help="the dashboard neither reads nor writes files: no snapshots, "
-                             "built-in scenarios only (each 'vmlab serve' session runs so)")
+                        help="the dashboard's keys neither read nor write files: no "
+                             "snapshot save or load, and o opens built-in scenarios only "
+                             "(each 'vmlab serve' session runs so)")
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
