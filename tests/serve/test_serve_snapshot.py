@@ -46,6 +46,19 @@ async def _session_shows(url: str, pattern: str, timeout: float = 60.0) -> str:
                 stream.feed(message.data)
 
 
+async def _quit(url: str, timeout: float = 60.0) -> aiohttp.WSMessage:
+    """Open a session, press q in it once it has drawn; what the websocket says next."""
+    async with aiohttp.ClientSession() as http, \
+            http.ws_connect(f"{url}ws?width={COLS}&height={ROWS}") as ws:
+        first = await ws.receive(timeout=timeout)
+        assert first.type == aiohttp.WSMsgType.BINARY, first
+        await ws.send_json(["stdin", "q"])
+        while True:
+            message = await ws.receive(timeout=timeout)
+            if message.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                return message
+
+
 def test_a_session_starts_from_the_snapshot(tmp_path: Path) -> None:
     from scenarios.snapshot import save_snapshot
 
@@ -59,5 +72,9 @@ def test_a_session_starts_from_the_snapshot(tmp_path: Path) -> None:
         text = asyncio.run(_session_shows(server.url, r"paused\s+t=\S+\s+events 1,234\b"))
         assert "memory: 1,024 frames, 4 MiB" in text
         server.wait_for_line(r"session 1 ended: tab closed")
+        # q in the dashboard ends the session from its side: the websocket is closed
+        ended = asyncio.run(_quit(server.url))
+        assert ended.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), ended
+        server.wait_for_line(r"session 2 ended: quit in the dashboard")
     finally:
         assert server.stop() == 0
