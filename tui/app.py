@@ -25,6 +25,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from scenarios.flavour import flavour as model_flavour
+from scenarios.library import is_path
 from scenarios.loader import ScenarioError
 from scenarios.session import STOP_END, STOP_TIME, Session, SessionError
 from scenarios.units import UnitError, parse_duration, parse_int
@@ -104,6 +105,7 @@ def _snapshot_module() -> ModuleType | None:
 
 
 NO_SNAPSHOTS: Final = "snapshots are not available in this build"
+NO_FILES: Final = "this dashboard is served to a browser and cannot read or write files"
 
 
 def _snapshot_errors(mod: ModuleType) -> tuple[type[BaseException], ...]:
@@ -147,7 +149,7 @@ class VmlabApp(App[None]):
 
     def __init__(self, session: Session, *, running: bool = True,
                  flavour: str | None = None, tick: bool = True,
-                 opened_from: str | None = None) -> None:
+                 opened_from: str | None = None, files: bool = True) -> None:
         """Build the dashboard around a booted (or restored) session.
 
         Args:
@@ -158,10 +160,13 @@ class VmlabApp(App[None]):
             opened_from: the snapshot file the session was restored from: the event log
                 starts with the records the snapshot kept, and a dialog says where the
                 snapshot stands (its event, time and expectations).
+            files: may read and write files (snapshots, scenario files); a dashboard served
+                to browsers runs on someone else's machine and may not.
         """
         super().__init__()
         self.session = session
         self.opened_from = opened_from
+        self.files = files
         trace_from = 0
         if opened_from is not None:
             trace_from = max(0, session.kernel.trace.next_seq - _RESTORED_TRACE)
@@ -378,6 +383,10 @@ class VmlabApp(App[None]):
     def _open_answer(self, answer: str | None) -> None:
         if not answer:
             return
+        if not self.files and is_path(answer.strip()):
+            self.notify(f"{answer.strip()}: {NO_FILES}; pick a built-in scenario",
+                        severity="warning", title="open")
+            return
         try:
             session = Session.load(answer)
         except (ScenarioError, SessionError, OSError) as exc:
@@ -389,6 +398,9 @@ class VmlabApp(App[None]):
     def action_save_snapshot(self, report: bool = False) -> None:
         """Ask for a file name and save a snapshot there (``report``: and its bug report,
         FILE.md, beside it)."""
+        if not self.files:
+            self.notify(NO_FILES, severity="warning", title="snapshot")
+            return
         if _snapshot_module() is None:
             self.notify(NO_SNAPSHOTS, severity="warning", title="snapshot")
             return
@@ -430,6 +442,9 @@ class VmlabApp(App[None]):
 
     def action_load_snapshot(self) -> None:
         """Ask for a snapshot file and replace the session with it."""
+        if not self.files:
+            self.notify(NO_FILES, severity="warning", title="snapshot")
+            return
         if _snapshot_module() is None:
             self.notify(NO_SNAPSHOTS, severity="warning", title="snapshot")
             return

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "run a scenario on several kernels and compare them side by side"),
     "snapshot": ("snapshot_cmd", "look inside snapshots: info, report, decode, diff"),
     "tui": ("tui_cmd", "open the dashboard on a scenario or a snapshot"),
+    "serve": ("serve", "serve the dashboard to web browsers, a session per tab"),
     "scenarios": ("list_scenarios", "list the built-in scenarios"),
     "trace": ("trace_cmd", "record a real program's memory accesses, import and inspect traces"),
     "bench": ("bench", "measure the simulator's speed, compiled and pure side by side"),
@@ -35,6 +36,7 @@ EPILOG = """\
 examples:
   vmlab                              open the dashboard on the built-in default scenario
   vmlab tui fork-cow                 open the dashboard on another scenario
+  vmlab serve fork-cow --host 0.0.0.0  the dashboard in the browsers of a class
   vmlab run default                  run the default scenario headless
   vmlab run writeback-order --json out.json
   vmlab compare cmp-writeback-order  the same workload on 2.6.5, 2.6.6 and 2.6.7, side by side

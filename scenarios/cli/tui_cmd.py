@@ -17,6 +17,7 @@ examples:
   vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
   vmlab tui storm.vmsnap                the snapshot, paused where it was saved
   vmlab tui storm.vmsnap --run          ... and running on from there
+  vmlab tui --no-files                  no snapshots or scenario files: what 'vmlab serve' runs
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ DEFAULT_SCENARIO = "default"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_target_arguments(parser)
+    parser.add_argument("--no-files", action="store_true",
+                        help="the dashboard's keys neither read nor write files: no "
+                             "snapshot save or load, and o opens built-in scenarios only "
+                             "(each 'vmlab serve' session runs so)")
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to open and how: shared with 'vmlab serve'."""
     parser.add_argument("target", metavar="SCENARIO|SNAPSHOT", nargs="?",
                         default=DEFAULT_SCENARIO,
                         help="a built-in scenario name, a .toml file, or a snapshot file "
@@ -54,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "only with --run")
 
 
-def _is_snapshot(target: str) -> bool:
+def is_snapshot(target: str) -> bool:
     """A regular file that is not a .toml is taken for a snapshot (anything else that is not
     a built-in name goes to the scenario loader, which refuses devices, pipes and sockets)."""
     return is_regular_file(target) and not target.endswith(".toml")
@@ -84,7 +94,7 @@ def load_target(target: str, seed: str | None, kernel: str | None) -> Session:
     """
     from scenarios.session import Session, SessionError
 
-    if _is_snapshot(target):
+    if is_snapshot(target):
         if seed is not None or kernel is not None:
             raise CliError("--seed and --kernel apply to scenarios, not to snapshots")
         return _load_snapshot(target)
@@ -109,13 +119,14 @@ def execute(args: argparse.Namespace) -> int:
             raise
         print(f"vmlab: {exc}", file=sys.stderr)  # bare 'vmlab' has no CliError handler
         return 2
-    snapshot = _is_snapshot(target)
+    snapshot = is_snapshot(target)
     if snapshot:
         running = bool(getattr(args, "run", False))
     else:
         running = not getattr(args, "paused", False)
     app_module = importlib.import_module("tui.app")
     app = app_module.VmlabApp(session, running=running,
-                              opened_from=target if snapshot else None)
+                              opened_from=target if snapshot else None,
+                              files=not getattr(args, "no_files", False))
     app.run()
     return 0
