@@ -8,7 +8,8 @@ from the snapshot on.
 
 Before anything runs, the snapshot is checked: its format and version, its checksum, the shape
 of every section, the state hash, and the restored kernel against the invariant checker and
-the data oracle. A damaged or foreign file is refused with one line.
+the data oracle. A damaged or foreign file is refused with one line, and so is anything that
+is not a regular file (a device, a named pipe, a socket), before it is opened.
 
 exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
 
