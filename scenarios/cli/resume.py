@@ -8,9 +8,10 @@ from the snapshot on.
 
 Before anything runs, the snapshot is checked: its format and version, its checksum, the shape
 of every section, the state hash, and the restored kernel against the invariant checker and
-the data oracle. A damaged or foreign file is refused with one line. A snapshot written by
-another behaviour version of the model (scenarios/behaviour.py) is resumed, with one line on
-stderr saying that the run may go on differently from the one that wrote it.
+the data oracle. A damaged or foreign file is refused with one line, and so is anything that
+is not a regular file (a device, a named pipe, a socket), before it is opened. A snapshot
+written by another behaviour version of the model (scenarios/behaviour.py) is resumed, with
+one line on stderr saying that the run may go on differently from the one that wrote it.
 
 exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
 
