@@ -170,7 +170,7 @@ class TerminalView:
     def text(self) -> str:
         return "\n".join(self.screen.display) if self.screen is not None else ""
 
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
         """Wait until the terminal shows ``pattern``; fails with what it shows instead."""
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
