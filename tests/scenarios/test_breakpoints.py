@@ -87,8 +87,8 @@ LOADER_ERRORS = [
     (["brake pdflush at fsync:after_down"],
      _AT + 'unknown op "brake" (did you mean "break"? expected one of: mmap, munmap, mprotect, '
      "touch, replay, store, load, open, close, read, write, fsync, fdatasync, sync, truncate, "
-     "unlink, msync, fadvise, fork, wait, exit, sleep, compute, loop, end, checkpoint, verify, break, "
-     "await, continue, powercut)"),
+     "unlink, msync, fadvise, fork, wait, exit, sleep, compute, loop, end, checkpoint, verify, "
+     "break, await, continue, powercut)"),
     (["break pdflsh at fsync:after_down"],
      _AT + 'break: no task named "pdflsh" (did you mean "pdflush"? expected a task of '
      "[[tasks]], a forked program or a kernel thread: a, pdflush, kswapd0)"),
