@@ -39,7 +39,8 @@ Model simplifications:
     * the model's filesystem attaches no buffer_heads, so PG_private never appears on a page
       cache page; a PG_private page would be activated (as if try_to_release_page failed);
     * ``may_write_to_queue`` has no per-task backing_dev_info (the "writing to this queue
-      already" exemption), only kswapd, pdflush and the congestion test;
+      already" exemption), only kswapd, pdflush, swap (never congested) and the congestion
+      test;
     * a writepage that would block in get_request_wait (all nr_requests in flight) is not
       started: the page is kept (``vl_request_queue_full``);
     * ``handle_write_error`` sets AS_EIO/AS_ENOSPC without taking the page lock (which only
@@ -283,12 +284,18 @@ def is_page_cache_freeable(page: Page) -> bool:
     return page_count(page) - (1 if PagePrivate(page) else 0) == 2
 
 
-def may_write_to_queue(k: Kernel) -> bool:
-    """may_write_to_queue(): kswapd and pdflush always write; others only to an uncongested
-    queue."""
+def may_write_to_queue(k: Kernel, is_swap: bool) -> bool:
+    """may_write_to_queue(bdi): kswapd and pdflush always write; others only to an
+    uncongested queue (2.6.5, 2.6.6, 2.6.7).
+
+    A swap-cache page's bdi is swapper_space's ``swap_backing_dev_info``, whose state is
+    always 0: it never reads as congested, so swap writeout is never held back here (the
+    kernel's own comment: the page is written even if that blocks, "because
+    swap_backing_dev_info is bust"). Only file pages see the disk's congestion.
+    """
     from kernelmodel.page_writeback import bdi_write_congested
 
-    if current_is_kswapd(k) or _current_is_pdflush(k):
+    if is_swap or current_is_kswapd(k) or _current_is_pdflush(k):
         return True
     return not bdi_write_congested(k)
 
@@ -296,8 +303,9 @@ def may_write_to_queue(k: Kernel) -> bool:
 def vl_request_queue_full(k: Kernel) -> bool:
     """The disk's request queue has no free request (nr_requests outstanding).
 
-    2.6.6's writepage would sleep in get_request_wait here (kswapd's only throttle, since
-    may_write_to_queue always lets it write); reclaim cannot sleep in the model, so the
+    2.6.6's writepage would sleep in get_request_wait here (the only throttle of kswapd's
+    writes and of every swap write, which may_write_to_queue always lets through); reclaim
+    cannot sleep in the model, so the
     page is kept for a later pass instead, and the queue never grows past nr_requests
     because of reclaim.
     """
@@ -336,7 +344,7 @@ def _pageout(
         return _KEEP_LOCKED
     if mapping is None and not is_swap:
         return _KEEP_LOCKED
-    if not may_enter_fs or not may_write_to_queue(k) or vl_request_queue_full(k):
+    if not may_enter_fs or not may_write_to_queue(k, is_swap) or vl_request_queue_full(k):
         return _KEEP_LOCKED
     if not clear_page_dirty_for_io(k, page):
         return _CLEAN
