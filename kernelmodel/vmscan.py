@@ -314,6 +314,18 @@ def vl_request_queue_full(k: Kernel) -> bool:
     return k.machine.disk.queue_depth >= NR_REQUESTS
 
 
+def vl_reclaim_2_6_5(k: Kernel) -> bool:
+    """The 2.6.5 profile's reclaim details (mm/vmscan.c, 2.6.5), otherwise 2.6.6's.
+
+    2.6.5 differs in three places the model follows: try_to_free_pages calls
+    wakeup_bdflush(total_scanned) on every pass; shrink_cache never adds to
+    zone->pages_scanned (a bug 2.6.6 fixed), so it stays 0: kswapd's nap, which tests it,
+    is never taken, and no zone is ever marked all_unreclaimable; shrink_list files a page
+    it writes on locked_pages (``_pageout``, with the 2.6.5 page lists).
+    """
+    return k.cfg.release == "2.6.5"
+
+
 def _put_page_nofree(page: Page) -> None:
     """__put_page(): drop a reference that cannot be the last one."""
     bug_on(put_page_testzero(page), "__put_page: dropped the last reference")
@@ -326,7 +338,13 @@ def _pageout(
     k: Kernel, page: Page, mapping: AddressSpace | None, is_swap: bool, referenced: int,
     may_enter_fs: bool,
 ) -> int:
-    """shrink_list's block for a dirty page (2.6.6 inlines it; later kernels call it pageout).
+    """shrink_list's block for a dirty page (2.6.5 and 2.6.6 inline it; 2.6.7 calls it
+    pageout).
+
+    With 2.6.5's page lists (writeback = "lists") a file page moves to the head of its
+    mapping's locked_pages before ->writepage, as 2.6.5's shrink_list does; 2.6.5 clears
+    the dirty bit with test_clear_page_dirty, which in that mode is clear_page_dirty_for_io
+    (no tags to keep). Swap-cache pages stay off swapper_space's lists (swapcache_fields.py).
 
     Returns:
         _KEEP after starting a write (the writepage unlocked the page); _KEEP_LOCKED or
@@ -336,6 +354,7 @@ def _pageout(
     Caller: shrink_list, holding the page lock; the page is dirty.
     """
     from kernelmodel.mpage import block_write_full_page
+    from kernelmodel.page_lists import PL_LOCKED, list_move, vl_lists_mode
     from kernelmodel.page_writeback import clear_page_dirty_for_io
     from kernelmodel.swap_state import swap_writepage
     from kernelmodel.writeback import WB_SYNC_NONE, WritebackControl
@@ -348,6 +367,10 @@ def _pageout(
         return _KEEP_LOCKED
     if not clear_page_dirty_for_io(k, page):
         return _CLEAN
+    if not is_swap and mapping is not None and vl_lists_mode(k):
+        # 2.6.5: list_move(&page->list, &mapping->locked_pages) under page_lock, before
+        # ->writepage, so that filemap_fdatawait waits for this write too
+        list_move(mapping, page, PL_LOCKED)
     wbc = WritebackControl(
         sync_mode=WB_SYNC_NONE, nr_to_write=SWAP_CLUSTER_MAX, nonblocking=True, for_reclaim=True
     )
@@ -504,7 +527,8 @@ def _isolate_inactive(k: Kernel, zone: Zone, page_list: list[Page]) -> int:
             continue
         get_page(page)
         page_list.append(page)
-    zone.pages_scanned += len(page_list)
+    if not vl_reclaim_2_6_5(k):
+        zone.pages_scanned += len(page_list)  # 2.6.5 never counts it (vl_reclaim_2_6_5)
     return looked + 1
 
 
@@ -693,7 +717,9 @@ def try_to_free_pages(k: Kernel, gfp_mask: int) -> int:
 
     Runs priorities DEF_PRIORITY .. 0 until SWAP_CLUSTER_MAX pages are freed. Without
     __GFP_FS it gives up after one pass. Once more than 48 pages were scanned it kicks
-    pdflush (wakeup_bdflush) for that many pages. Below priority 10, after a pass that
+    pdflush (wakeup_bdflush) for that many pages; 2.6.5 kicks it after every pass that did
+    not succeed, with no threshold (and no laptop-mode do_writepage), so a pass that scanned
+    nothing asks for all dirty pages. Below priority 10, after a pass that
     scanned something, the kernel naps in blk_congestion_wait(HZ/10) so that writes can
     complete: the model returns there instead, keeping the call's locals (a
     ``DirectReclaim`` in ``k.kswapd.direct``); the allocating op sleeps in
@@ -725,7 +751,9 @@ def try_to_free_pages(k: Kernel, gfp_mask: int) -> int:
         if (gfp_mask & _GFP_FS) == 0:
             break
         st.total_scanned += scanned
-        if st.total_scanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX // 2:
+        if vl_reclaim_2_6_5(k):
+            wakeup_bdflush(k, st.total_scanned)  # every pass; 0 means "all dirty pages"
+        elif st.total_scanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX // 2:
             wakeup_bdflush(k, st.total_scanned)
             st.do_writepage = True
         st.priority -= 1
@@ -760,6 +788,10 @@ class KswapdOp(KOp):
     balance_pgdat: pageoutrun, temp_priority), KSWAPD_BALANCE (one priority pass per step,
     priorities 12 .. 1; a nap of HZ/10 in blk_congestion_wait below priority 10 when it is
     struggling). The op never finishes.
+
+    2.6.5 (``vl_reclaim_2_6_5``): the nap is taken only when the zone's pages_scanned says
+    the pass scanned something, and 2.6.5 never adds to pages_scanned, so kswapd never
+    naps: it runs its priorities back to back.
     """
 
     def __init__(self) -> None:
@@ -803,9 +835,11 @@ class KswapdOp(KOp):
         if total > SWAP_CLUSTER_MAX * 2 and total > self.total_reclaimed * 3 // 2:
             self.do_writepage = True
         self.priority = priority - 1
-        if self.total_scanned and priority < DEF_PRIORITY - 2:
+        scanned_any = zone.pages_scanned if vl_reclaim_2_6_5(k) else self.total_scanned
+        if scanned_any and priority < DEF_PRIORITY - 2:
             from kernelmodel.page_writeback import blk_congestion_wait
 
+            k.trace.emit(k.now(), TR_KSWAPD, k.current, priority, zone.free_pages, "nap")
             blk_congestion_wait(k, task, KSWAPD_NAP_NS)
             return KOP_BLOCKED
         return KOP_CONTINUE

@@ -78,3 +78,84 @@ def test_direct_reclaim_writes_swap_while_file_writes_congest_the_queue(kernel: 
     by_hog = sum(1 for r in swap_outs if r["pid"] == hog)
     assert s.metrics()["pswpout"] == len(swap_outs) > 0
     assert by_hog >= 0.9 * len(swap_outs), (by_hog, len(swap_outs))
+
+
+# ---- 2.6.5 reclaim: writes filed on locked_pages; pdflush kicked every pass; no kswapd nap ----
+
+PRESSURE = """
+name = "reclaim-pressure"
+description = "two tasks whose anonymous memory exceeds RAM, beside a dirty file"
+seed = 5
+duration = "20s"
+
+[machine]
+memory = "8MiB"
+disk = "64MiB"
+swap = "32MiB"
+
+[tunables]
+dirty_background_ratio = 40       # the file stays dirty until reclaim or fsync writes it
+dirty_ratio = 80
+dirty_writeback_centisecs = 0
+
+[[files]]
+path = "data"
+size = "1MiB"
+content = "pattern"
+
+[[tasks]]
+name = "writer"
+program = ["open data", "write data 0 1MiB", "sleep 300ms", "fsync data", "close data"]
+
+[[tasks]]
+name = "hog1"
+program = "hog"
+
+[[tasks]]
+name = "hog2"
+program = "hog"
+
+[programs]
+hog = ["mmap 0x4000_0000 5MiB anon private rw", "touch 0x4000_0000 5MiB write",
+       "sleep 50ms", "touch 0x4000_0000 5MiB read", "verify", "munmap 0x4000_0000 5MiB"]
+
+[[expect]]
+check = "oom_kill == 0 and nr_dirty == 0 and data_verified and invariants_ok"
+"""
+
+
+def test_2_6_5_reclaim_writes_of_file_pages_sit_on_locked_pages() -> None:
+    """Whenever reclaim has a page of the file under writeback, 2.6.5 keeps it on
+    locked_pages, where fsync's filemap_fdatawait looks."""
+    from kernelmodel.fs import vl_lookup_path
+    from kernelmodel.page import PageReclaim, PageWriteback
+
+    s = Session(load_text(PRESSURE, source="effect.toml"), kernel="2.6.5")
+    inode = vl_lookup_path(s.kernel, "data")
+    assert inode is not None
+    mapping = inode.i_mapping
+    pages = s.kernel.mem_map.pages
+    seen = 0
+    while s.step(1):
+        for pfn in mapping.clean_pages + mapping.dirty_pages + mapping.io_pages:
+            assert not (PageReclaim(pages[pfn]) and PageWriteback(pages[pfn])), s.events
+        seen += sum(1 for pfn in mapping.locked_pages
+                    if PageReclaim(pages[pfn]) and PageWriteback(pages[pfn]))
+    assert seen > 0  # reclaim did write pages of the file
+    assert all(e.ok for e in s.evaluate_expectations()), s.evaluate_expectations()
+
+
+def _kswapd_naps(trace: list[dict[str, object]]) -> int:
+    return sum(1 for r in trace if r["kind"] == "kswapd" and r["s"] == "nap")
+
+
+def test_2_6_5_kswapd_never_naps_and_scans_far_more() -> None:
+    """2.6.6's kswapd naps in blk_congestion_wait below priority 10; 2.6.5's never does
+    (its zone->pages_scanned stays 0), so it rescans the LRU back to back."""
+    runs = {kernel: traced_run(PRESSURE, kernel) for kernel in ("2.6.5", "2.6.6")}
+    for s, _trace in runs.values():
+        assert all(e.ok for e in s.evaluate_expectations()), s.evaluate_expectations()
+    (s5, t5), (s6, t6) = runs["2.6.5"], runs["2.6.6"]
+    assert _kswapd_naps(t6) > 0 and _kswapd_naps(t5) == 0
+    assert s5.metrics()["pgscan"] > 2 * s6.metrics()["pgscan"]
+    assert s5.kernel.pgdat.zone.pages_scanned == 0
