@@ -1,4 +1,5 @@
-"""The kernel instance: boot, scheduler, traps, interrupts, timers (init/main.c, kernel/sched.c).
+"""The kernel instance: boot, scheduler, traps, interrupts, timers (init/main.c, kernel/sched.c,
+2.6.6; the release profile's designs are chosen by ``KernelConfig``).
 
 One ``Kernel`` object holds what C keeps in globals (mem_map, the zone, the task list, wait
 queues, page_state, the swap areas, the filesystem). Model functions that need that state take
@@ -88,6 +89,9 @@ KOP_STEP_NS: Final = 100
 RELEASES: Final = ("2.6.5", "2.6.6", "2.6.7")
 WRITEBACK_MODES: Final = ("tags", "lists")
 RMAP_MODES: Final = ("anon_vma", "pte_chain", "anonmm")
+#: do_swap_page's release: "2.6.6" (2.6.5 and 2.6.6: a write that cannot share the page
+#: takes a second fault into do_wp_page) or "2.6.7" (rmap 11: COW broken inside the fault).
+SWAPIN_MODES: Final = ("2.6.6", "2.6.7")
 
 #: Every named preemption point of the model's kernel paths (``Kernel.preempt_point``), the
 #: one list scenarios are checked against (KERNEL.md §2.8). A path that adds a point adds it
@@ -142,10 +146,13 @@ class KernelConfig:
         debug_checks: bool = False,
         poison: bool = False,
         l1_cache_bytes: int = 128,
+        swapin: str = "2.6.7",
     ) -> None:
         self.release = release
         self.writeback = writeback
         self.rmap = rmap
+        #: Which release's do_swap_page runs (SWAPIN_MODES; memory.py).
+        self.swapin = swapin
         self.swap_bytes = swap_bytes
         self.seed = seed
         self.dirty_background_ratio = dirty_background_ratio
@@ -167,6 +174,8 @@ class KernelConfig:
             raise ValueError(f"kernel.writeback: expected one of {', '.join(WRITEBACK_MODES)}")
         if self.rmap not in RMAP_MODES:
             raise ValueError(f"kernel.rmap: expected one of {', '.join(RMAP_MODES)}")
+        if self.swapin not in SWAPIN_MODES:
+            raise ValueError(f"kernel.swapin: expected one of {', '.join(SWAPIN_MODES)}")
         if self.swap_bytes < 0 or self.swap_bytes % 4096 != 0:
             raise ValueError("machine.swap: must be a non-negative multiple of 4 KiB")
         for name, value, lo, hi in (
@@ -188,6 +197,7 @@ class KernelConfig:
             "release": self.release,
             "writeback": self.writeback,
             "rmap": self.rmap,
+            "swapin": self.swapin,
             "swap_bytes": self.swap_bytes,
             "seed": self.seed,
             "dirty_background_ratio": self.dirty_background_ratio,

@@ -1,4 +1,5 @@
-"""Dirty and writeback page state, dirty limits, throttling, background writeout and kupdate.
+"""Dirty and writeback page state, dirty limits, throttling, background writeout and kupdate
+(2.6.6).
 
 Models mm/page-writeback.c of 2.6.6, plus the blk_congestion_wait and bdi_write_congested
 pieces of drivers/block/ll_rw_blk.c it depends on. struct writeback_control and the globals

@@ -1,4 +1,5 @@
-"""Page reclaim: the LRU scanner, direct reclaim and kswapd (mm/vmscan.c, 2.6.6).
+"""Page reclaim: the LRU scanner, direct reclaim and kswapd (mm/vmscan.c, 2.6.6; 2.6.5's
+differences on the 2.6.5 profile, see ``vl_reclaim_2_6_5``).
 
 The structure is the kernel's (KERNEL.md §5):
 

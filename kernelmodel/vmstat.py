@@ -1,4 +1,5 @@
-"""Page-state counters (/proc/vmstat, mm/page_alloc.c: struct page_state) and the trace ring.
+"""Page-state counters (/proc/vmstat, mm/page_alloc.c: struct page_state, 2.6.6) and the trace
+ring (the model's).
 
 The model is observed through counters and plain trace records, never through callbacks:
 the runner, the dashboard and the tests read them after each event.

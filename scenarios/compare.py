@@ -1,12 +1,14 @@
 """One scenario, several kernels, side by side: the logic behind ``vmlab compare``.
 
 A *column* is one kernel configuration: a release profile (``2.6.5``, ``2.6.6``, ``2.6.7``)
-with a writeback design (``lists`` or ``tags``) and a reverse-mapping design (``pte_chain``,
-``anonmm`` or ``anon_vma``). By default a column uses its profile's own designs
-(``scenarios.profiles.PROFILES``); ``--writeback`` and ``--rmap`` override them.
+with a writeback design (``lists`` or ``tags``), a reverse-mapping design (``pte_chain``,
+``anonmm`` or ``anon_vma``) and a swap-in fault (do_swap_page of ``2.6.6`` or ``2.6.7``). By
+default a column uses its profile's own designs (``scenarios.profiles.PROFILES`` and
+``SWAPIN``); ``--writeback``, ``--rmap`` and ``--swapin`` override them.
 
 How the command-line lists become columns (``plan_columns``): the columns are the cross
-product *kernels x writeback designs x rmap designs*, in that nesting order. An omitted switch
+product *kernels x writeback designs x rmap designs x swap-in releases*, in that nesting
+order. An omitted switch
 means "each kernel's own design". An omitted ``--kernels`` means every profile when no switch is
 given, and the scenario's own profile when one is (so ``--rmap pte_chain,anon_vma`` alone
 compares two reverse maps on the scenario's kernel). Examples::
@@ -39,7 +41,10 @@ from scenarios.expect import suggest
 from scenarios.profiles import (
     PROFILES,
     RMAP_DESIGNS,
+    SWAPIN,
+    SWAPIN_DESIGNS,
     WRITEBACK_DESIGNS,
+    design_origins,
     unavailable_reason,
 )
 from scenarios.schema import KernelSpec, Scenario
@@ -62,15 +67,17 @@ class CompareError(ValueError):
 
 @dataclass(frozen=True)
 class Configuration:
-    """One column: a release profile and the two designs it runs with."""
+    """One column: a release profile and the designs it runs with."""
 
     kernel: str
     writeback: str
     rmap: str
+    swapin: str
 
     def is_profile(self) -> bool:
         """True when the designs are the profile's own (nothing overridden)."""
-        return PROFILES.get(self.kernel) == (self.writeback, self.rmap)
+        return (PROFILES.get(self.kernel) == (self.writeback, self.rmap)
+                and SWAPIN.get(self.kernel) == self.swapin)
 
     def label(self) -> str:
         """``2.6.5``, or ``2.6.7 rmap=pte_chain`` when a design is overridden."""
@@ -82,11 +89,14 @@ class Configuration:
             parts.append(f"writeback={self.writeback}")
         if self.rmap != own_rmap:
             parts.append(f"rmap={self.rmap}")
+        if self.swapin != SWAPIN[self.kernel]:
+            parts.append(f"swapin={self.swapin}")
         return " ".join(parts)
 
     def spec(self) -> KernelSpec:
         """The scenario kernel section this column runs with."""
-        return KernelSpec(profile=self.kernel, writeback=self.writeback, rmap=self.rmap)
+        return KernelSpec(profile=self.kernel, writeback=self.writeback, rmap=self.rmap,
+                          swapin=self.swapin)
 
 
 @dataclass
@@ -146,22 +156,26 @@ def _check_names(values: Sequence[str], known: Sequence[str], option: str, what:
 
 def plan_columns(scenario: Scenario, kernels: Sequence[str] | None,
                  writeback: Sequence[str] | None = None,
-                 rmap: Sequence[str] | None = None) -> list[Configuration]:
-    """The columns of a comparison: kernels x writeback designs x rmap designs.
+                 rmap: Sequence[str] | None = None,
+                 swapin: Sequence[str] | None = None) -> list[Configuration]:
+    """The columns of a comparison: kernels x writeback designs x rmap designs x swap-in
+    releases.
 
     Args:
         scenario: the scenario (its profile is the default kernel when a switch is given).
         kernels: profile names; None: every profile, or the scenario's when a switch is set.
         writeback: writeback designs to run each kernel with; None: each kernel's own.
         rmap: reverse-mapping designs to run each kernel with; None: each kernel's own.
+        swapin: do_swap_page releases to run each kernel with; None: each kernel's own.
 
     Raises:
         CompareError: an unknown name, an empty list or too many columns.
     """
     if kernels is None:
-        switched = writeback is not None or rmap is not None
+        switched = writeback is not None or rmap is not None or swapin is not None
         kernels = [scenario.kernel.profile] if switched else list(PROFILES)
-    for values, option in ((kernels, "--kernels"), (writeback, "--writeback"), (rmap, "--rmap")):
+    for values, option in ((kernels, "--kernels"), (writeback, "--writeback"), (rmap, "--rmap"),
+                           (swapin, "--swapin")):
         if values is not None and not values:
             raise CompareError(f"{option}: the list is empty")
     _check_names(kernels, list(PROFILES), "--kernels", "kernel profile")
@@ -169,16 +183,20 @@ def plan_columns(scenario: Scenario, kernels: Sequence[str] | None,
         _check_names(writeback, WRITEBACK_DESIGNS, "--writeback", "writeback design")
     if rmap is not None:
         _check_names(rmap, RMAP_DESIGNS, "--rmap", "reverse-mapping design")
+    if swapin is not None:
+        _check_names(swapin, SWAPIN_DESIGNS, "--swapin", "swap-in release")
     columns: list[Configuration] = []
     for kernel in kernels:
         own_wb, own_rmap = PROFILES[kernel]
         for wb in (writeback if writeback is not None else [own_wb]):
             for rm in (rmap if rmap is not None else [own_rmap]):
-                columns.append(Configuration(kernel, wb, rm))
+                for si in (swapin if swapin is not None else [SWAPIN[kernel]]):
+                    columns.append(Configuration(kernel, wb, rm, si))
     if len(columns) > MAX_COLUMNS:
         raise CompareError(f"{len(columns)} columns ({len(kernels)} kernels x "
-                           f"{len(writeback or [''])} writeback x {len(rmap or [''])} rmap) is "
-                           f"more than {MAX_COLUMNS}; compare fewer at a time")
+                           f"{len(writeback or [''])} writeback x {len(rmap or [''])} rmap x "
+                           f"{len(swapin or [''])} swapin) is more than {MAX_COLUMNS}; compare "
+                           f"fewer at a time")
     return columns
 
 
@@ -281,7 +299,8 @@ def compare(scenario: Scenario, columns: Sequence[Configuration], seed: int | No
 def comparison_doc(comparison: Comparison) -> dict[str, object]:
     """The ``--json`` document: ``{"scenario", "seed", "columns": [...]}``.
 
-    Each column holds ``kernel``, ``writeback``, ``rmap`` and ``metrics`` (every ``vmlab run``
+    Each column holds ``kernel``, ``writeback``, ``rmap``, ``swapin`` and ``metrics`` (every
+    ``vmlab run``
     metric plus the derived ones), and also ``label``, ``ended``, ``state_hash``,
     ``expectations`` (``[{"name", "ok", "detail"}]``) and ``error`` (None unless the kernel hit
     a BUG). Nothing in it depends on the wall clock.
@@ -293,6 +312,8 @@ def comparison_doc(comparison: Comparison) -> dict[str, object]:
             "kernel": c.kernel,
             "writeback": c.writeback,
             "rmap": c.rmap,
+            "swapin": c.swapin,
+            "designs": design_origins(c.spec()),
             "label": c.label(),
             "ended": col.end_reason,
             "state_hash": col.state_hash,

@@ -14,7 +14,8 @@ Top level
     ``name`` (default: the file name), ``description``, ``seed`` (default 0), ``duration``
     (simulated-time limit, default "60s"; a run also ends when every task has exited),
     ``kernel`` = "2.6.5" | "2.6.6" | "2.6.7" (default "2.6.7") or a table
-    ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm"}``.
+    ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm",
+    swapin = "2.6.6"|"2.6.7"}``.
 
 ``[machine]``
     ``memory`` (64MiB), ``disk`` (1GiB), ``swap`` (128MiB), ``tlb_entries`` (64, a power of
@@ -95,7 +96,7 @@ from scenarios.assembler import (
     parse_op,
 )
 from scenarios.expect import ExpectError, parse_check, suggest
-from scenarios.profiles import PROFILES, RMAP_DESIGNS, WRITEBACK_DESIGNS
+from scenarios.profiles import PROFILES, RMAP_DESIGNS, SWAPIN, SWAPIN_DESIGNS, WRITEBACK_DESIGNS
 from scenarios.schema import (
     DEFAULT_DURATION_NS,
     DEFAULT_PROFILE,
@@ -135,7 +136,7 @@ T = TypeVar("T")
 
 TOP_KEYS: Final = ("name", "description", "kernel", "seed", "duration", "machine", "tunables",
                    "files", "tasks", "programs", "expect")
-KERNEL_KEYS: Final = ("profile", "writeback", "rmap")
+KERNEL_KEYS: Final = ("profile", "writeback", "rmap", "swapin")
 MACHINE_KEYS: Final = ("memory", "disk", "swap", "tlb_entries", "elevator")
 TUNABLE_KEYS: Final = ("dirty_background_ratio", "dirty_ratio", "dirty_writeback_centisecs",
                        "dirty_expire_centisecs", "swappiness")
@@ -227,7 +228,7 @@ def _kernel(r: _Reader, value: object) -> KernelSpec:
     if isinstance(value, str):
         profile = r.choice(value, tuple(PROFILES), "kernel")
         wb, rmap = PROFILES[profile]
-        return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+        return KernelSpec(profile=profile, writeback=wb, rmap=rmap, swapin=SWAPIN[profile])
     table = r.table(value, "kernel")
     r.keys(table, KERNEL_KEYS, "kernel")
     profile = r.choice(table.get("profile", DEFAULT_PROFILE), tuple(PROFILES), "kernel.profile")
@@ -236,7 +237,10 @@ def _kernel(r: _Reader, value: object) -> KernelSpec:
         wb = r.choice(table["writeback"], WRITEBACK_DESIGNS, "kernel.writeback")
     if "rmap" in table:
         rmap = r.choice(table["rmap"], RMAP_DESIGNS, "kernel.rmap")
-    return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+    swapin = SWAPIN[profile]
+    if "swapin" in table:
+        swapin = r.choice(table["swapin"], SWAPIN_DESIGNS, "kernel.swapin")
+    return KernelSpec(profile=profile, writeback=wb, rmap=rmap, swapin=swapin)
 
 
 def _machine(r: _Reader, value: object) -> MachineSpec:

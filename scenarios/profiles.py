@@ -1,10 +1,11 @@
 """Kernel profiles: which design each release uses, and which designs the model implements.
 
 A profile names a release; it implies the writeback design (per-mapping page ``lists`` in
-2.6.5, radix-tree ``tags`` from 2.6.6) and the reverse-mapping design (``pte_chain`` up to
+2.6.5, radix-tree ``tags`` from 2.6.6), the reverse-mapping design (``pte_chain`` up to
 2.6.6, ``anon_vma`` object rmap in 2.6.7; ``anonmm`` is Hugh Dickins' alternative, selectable
-only explicitly). Scenarios may name any profile; a run refuses a design the model does not
-implement yet. This table is the one place that says so: implementing a design means adding
+only explicitly) and the swap-in fault (``SWAPIN``: do_swap_page as in ``2.6.6``, which 2.6.5
+shares, or as in ``2.6.7``). Scenarios may name any profile; a run refuses a design the model
+does not implement yet. This table is the one place that says so: implementing a design means adding
 it to ``AVAILABLE_WRITEBACK`` or ``AVAILABLE_RMAP``.
 """
 
@@ -20,6 +21,10 @@ PROFILES: Final[dict[str, tuple[str, str]]] = {
     "2.6.6": ("tags", "pte_chain"),
     "2.6.7": ("tags", "anon_vma"),
 }
+
+#: profile -> the release whose do_swap_page it runs (2.6.5's is 2.6.6's).
+SWAPIN: Final[dict[str, str]] = {"2.6.5": "2.6.6", "2.6.6": "2.6.6", "2.6.7": "2.6.7"}
+SWAPIN_DESIGNS: Final = ("2.6.6", "2.6.7")
 
 WRITEBACK_DESIGNS: Final = ("tags", "lists")
 RMAP_DESIGNS: Final = ("anon_vma", "pte_chain", "anonmm")
@@ -76,7 +81,22 @@ def resolve_kernel(spec: KernelSpec, profile: str | None) -> KernelSpec:
         raise ProfileError(f'unknown kernel profile "{profile}" (expected one of: '
                            f'{", ".join(PROFILES)})')
     wb, rmap = PROFILES[profile]
-    return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+    return KernelSpec(profile=profile, writeback=wb, rmap=rmap, swapin=SWAPIN[profile])
+
+
+#: design -> the releases that shipped it (anonmm was in the 2.6.7 merge only, never released).
+WRITEBACK_RELEASES: Final[dict[str, str]] = {"lists": "2.6.5", "tags": "2.6.6-2.6.7"}
+RMAP_RELEASES: Final[dict[str, str]] = {"pte_chain": "2.6.5-2.6.6", "anon_vma": "2.6.7",
+                                        "anonmm": "unreleased"}
+SWAPIN_RELEASES: Final[dict[str, str]] = {"2.6.6": "2.6.5-2.6.6", "2.6.7": "2.6.7"}
+
+
+def design_origins(spec: KernelSpec) -> str:
+    """Which release each design of a kernel comes from, as one line: ``writeback=tags
+    (2.6.6-2.6.7), rmap=pte_chain (2.6.5-2.6.6), swapin=2.6.6 (2.6.5-2.6.6)``."""
+    return (f"writeback={spec.writeback} ({WRITEBACK_RELEASES[spec.writeback]}), "
+            f"rmap={spec.rmap} ({RMAP_RELEASES[spec.rmap]}), "
+            f"swapin={spec.swapin} ({SWAPIN_RELEASES[spec.swapin]})")
 
 
 def check_runnable(spec: KernelSpec) -> None:

@@ -33,11 +33,13 @@ DEFAULT_PROFILE: Final = "2.6.7"
 
 @dataclass(frozen=True, kw_only=True)
 class KernelSpec:
-    """Which kernel runs: a release profile and the two design switches it implies."""
+    """Which kernel runs: a release profile and the design switches it implies (writeback,
+    reverse map, and the release whose do_swap_page runs)."""
 
     profile: str = DEFAULT_PROFILE
     writeback: str = "tags"
     rmap: str = "anon_vma"
+    swapin: str = "2.6.7"
 
 
 @dataclass(frozen=True, kw_only=True)

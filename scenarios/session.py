@@ -146,7 +146,7 @@ class Session:
         t = self.scenario.tunables
         spec = self.kernel_spec
         cfg = KernelConfig(
-            release=spec.profile, writeback=spec.writeback, rmap=spec.rmap,
+            release=spec.profile, writeback=spec.writeback, rmap=spec.rmap, swapin=spec.swapin,
             swap_bytes=self.scenario.machine.swap, seed=self.seed,
             dirty_background_ratio=t.dirty_background_ratio, dirty_ratio=t.dirty_ratio,
             dirty_writeback_centisecs=t.dirty_writeback_centisecs,

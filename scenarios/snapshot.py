@@ -6,7 +6,7 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 3)::
+File format (``SNAPSHOT_VERSION`` 4)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
@@ -14,7 +14,7 @@ File format (``SNAPSHOT_VERSION`` 3)::
         version        the format version again
         vmlab_version  the version of vmlab that wrote it
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
-                        kernel: {profile, writeback, rmap}}
+                        kernel: {profile, writeback, rmap, swapin}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
                         metrics, notes}], expectations: the checkpoint expectations so far}
         state          Kernel.to_state()
@@ -43,7 +43,8 @@ An older format version goes through the named steps of ``MIGRATIONS`` (``_migra
 one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
 kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
 ``_migrate_2_to_3`` version-2 files (before the oracles named the frame, swap slot or disk
-block that holds a page instead of repeating its bytes).
+block that holds a page instead of repeating its bytes); ``_migrate_3_to_4`` version-3 files
+(before the kernel named the release of its swap-in fault).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
     from scenarios.session import CheckpointRecord, Session
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 3
+SNAPSHOT_VERSION: Final = 4
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -180,6 +181,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     for oracle in [state["mm_oracle"], *state["oracle"]["files"]]:
         oracle["in_frame"] = []
         oracle["on_disk"] = []
+    state["cfg"]["swapin"] = "2.6.7"  # restore needs one; format 3 has none (dropped below)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -187,10 +189,44 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     finally:
         if enabled:
             gc.enable()
+    new_cfg = new["cfg"]
+    assert isinstance(new_cfg, dict)
+    del new_cfg["swapin"]
     out = dict(doc)
     out["version"] = 3
     out["state"] = new
     out["state_hash"] = state_digest(new)
+    return out
+
+
+def _migrate_3_to_4(doc: dict[str, object]) -> dict[str, object]:
+    """Format 3 -> 4: the kernel's configuration and the scenario section's kernel name the
+    release whose do_swap_page runs (``swapin``, after ``rmap``). A version-3 file gets its
+    profile's (``scenarios.profiles.SWAPIN``): resumed, it goes on as that profile now runs.
+    The old state must match its hash first; the new hash is computed over the new state.
+    """
+    from scenarios.profiles import SWAPIN
+
+    state = doc.get("state")
+    if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
+        raise ValueError("the version-3 state does not match its state_hash")
+    scenario = doc["scenario"]
+    assert isinstance(scenario, dict)
+    kernel = scenario["kernel"]
+    assert isinstance(kernel, dict)
+    swapin = SWAPIN[str(kernel["profile"])]
+    kernel["swapin"] = swapin
+    table = scenario["doc"]["kernel"]  # the scenario as written: its own profile's
+    table["swapin"] = SWAPIN[str(table["profile"])]
+    cfg = state["cfg"]
+    state["cfg"] = {}
+    for key, value in cfg.items():
+        state["cfg"][key] = value
+        if key == "rmap":
+            state["cfg"]["swapin"] = swapin
+    out = dict(doc)
+    out["version"] = 4
+    out["state_hash"] = state_digest(state)
     return out
 
 
@@ -199,6 +235,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
 }
 
 
@@ -550,7 +587,7 @@ def scenario_doc(scn: Scenario) -> dict[str, object]:
         "seed": scn.seed,
         "duration": f"{scn.duration_ns}ns",
         "kernel": {"profile": scn.kernel.profile, "writeback": scn.kernel.writeback,
-                   "rmap": scn.kernel.rmap},
+                   "rmap": scn.kernel.rmap, "swapin": scn.kernel.swapin},
         "machine": {"memory": m.memory, "disk": m.disk, "swap": m.swap,
                     "tlb_entries": m.tlb_entries, "elevator": m.elevator},
         "tunables": {"dirty_background_ratio": t.dirty_background_ratio,
@@ -694,7 +731,8 @@ def _scenario_section(session: Session) -> dict[str, object]:
         "doc": scenario_doc(session.scenario),
         "source": session.scenario.source,
         "seed": session.seed,
-        "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap},
+        "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap,
+                   "swapin": spec.swapin},
     }
 
 
@@ -1019,10 +1057,11 @@ def _records(section: dict[str, object]) -> list[CheckpointRecord]:
 def _kernel_spec(section: dict[str, object]) -> dict[str, str]:
     spec = _dict(section, "kernel", "scenario")
     out: dict[str, str] = {}
-    for key in ("profile", "writeback", "rmap"):
+    for key in ("profile", "writeback", "rmap", "swapin"):
         out[key] = _str(spec, key, "scenario")
     if list(spec) != list(out):
-        raise SnapshotError("scenario section: kernel holds profile, writeback and rmap only")
+        raise SnapshotError("scenario section: kernel holds profile, writeback, rmap and swapin "
+                            "only")
     return out
 
 
@@ -1037,7 +1076,8 @@ def _check_scenario_agrees(scenario: Scenario, seed: int, spec: dict[str, str],
     want_machine = {"mem_bytes": m.memory, "disk_bytes": m.disk, "tlb_entries": m.tlb_entries,
                     "elevator": m.elevator}
     want_cfg = {"release": spec["profile"], "writeback": spec["writeback"],
-                "rmap": spec["rmap"], "swap_bytes": m.swap, "seed": seed,
+                "rmap": spec["rmap"], "swapin": spec["swapin"], "swap_bytes": m.swap,
+                "seed": seed,
                 "dirty_background_ratio": t.dirty_background_ratio,
                 "dirty_ratio": t.dirty_ratio,
                 "dirty_writeback_centisecs": t.dirty_writeback_centisecs,
@@ -1147,7 +1187,7 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
     scenario = checked.scenario
     spec = _kernel_spec(scn_section)
     mine = {"profile": scenario.kernel.profile, "writeback": scenario.kernel.writeback,
-            "rmap": scenario.kernel.rmap}
+            "rmap": scenario.kernel.rmap, "swapin": scenario.kernel.swapin}
     override = None if spec == mine else spec["profile"]
     k = _restore_kernel(state, str(doc["state_hash"]), where)
     assert isinstance(k, Kernel)
@@ -1166,11 +1206,12 @@ def _check_session_agrees(session: Session, spec: dict[str, str], where: str) ->
     """The stored kernel profile and seed must be the restored kernel's."""
     k = session.kernel
     ks = session.kernel_spec
-    if spec != {"profile": ks.profile, "writeback": ks.writeback, "rmap": ks.rmap}:
+    if spec != {"profile": ks.profile, "writeback": ks.writeback, "rmap": ks.rmap,
+                "swapin": ks.swapin}:
         raise SnapshotError(f"{where}: the kernel profile does not resolve as stored")
     cfg = k.cfg
-    if (cfg.release, cfg.writeback, cfg.rmap, cfg.seed) != \
-            (ks.profile, ks.writeback, ks.rmap, session.seed):
+    if (cfg.release, cfg.writeback, cfg.rmap, cfg.swapin, cfg.seed) != \
+            (ks.profile, ks.writeback, ks.rmap, ks.swapin, session.seed):
         raise SnapshotError(f"{where}: the scenario's kernel and seed disagree with the state")
 
 

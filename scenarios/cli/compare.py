@@ -7,19 +7,23 @@ SCENARIO is a built-in name (see 'vmlab scenarios'; the cmp-* ones are made for 
 .toml file. Each column is one kernel configuration:
 
   2.6.5   writeback=lists (per-mapping page lists)   rmap=pte_chain (per-page PTE chains)
-  2.6.6   writeback=tags  (radix-tree tag walks)     rmap=pte_chain
+          swapin=2.6.6 (a write that cannot share the swapped-in page faults again)
+  2.6.6   writeback=tags  (radix-tree tag walks)     rmap=pte_chain      swapin=2.6.6
   2.6.7   writeback=tags                             rmap=anon_vma (object rmap)
+          swapin=2.6.7 (do_swap_page breaks COW itself)
 
-(anonmm, Hugh Dickins' per-mm reverse map, is only ever chosen with --rmap.)
+(anonmm, Hugh Dickins' per-mm reverse map, is only ever chosen with --rmap.) Each column's
+header says which release each of its designs comes from.
 
---writeback and --rmap override those designs. The columns are the cross product
-kernels x writeback x rmap, in that order; an omitted switch keeps each kernel's own design.
-Without --kernels every profile is compared, or only the scenario's own profile when
---writeback or --rmap is given. So:
+--writeback, --rmap and --swapin override those designs. The columns are the cross product
+kernels x writeback x rmap x swapin, in that order; an omitted switch keeps each kernel's own
+design. Without --kernels every profile is compared, or only the scenario's own profile when
+a switch is given. So:
 
   --kernels 2.6.5,2.6.6,2.6.7                 3 columns: the three releases
   --kernels 2.6.7 --rmap pte_chain,anon_vma   2 columns: 2.6.7 with each reverse map
   --rmap pte_chain,anonmm,anon_vma            3 columns on the scenario's kernel
+  --kernels 2.6.6 --swapin 2.6.6,2.6.7        2 columns: 2.6.6 with each swap-in fault
 
 Every configuration is checked before anything runs: an unknown name or a design the model
 does not implement yet stops the command with one line. Rows of the table:
@@ -36,8 +40,8 @@ does not implement yet stops the command with one line. Rows of the table:
   expectations           how many of the scenario's expectations held; a race scenario is
                          expected to fail on 2.6.5, and that is a result, not an error
 
---json FILE writes {"scenario", "seed", "columns": [{"kernel", "writeback", "rmap",
-"metrics": {...}}, ...]} with every 'vmlab run' metric of each column.
+--json FILE writes {"scenario", "seed", "columns": [{"kernel", "writeback", "rmap", "swapin",
+"designs", "metrics": {...}}, ...]} with every 'vmlab run' metric of each column.
 
 exit status: 0 every column ran (whatever its expectations gave), 1 a column hit a kernel
 BUG, 2 bad input (one line on stderr; nothing was run).
@@ -78,13 +82,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernels", metavar="LIST",
                         help="comma-separated kernel profiles, one column each, e.g. "
                              "2.6.5,2.6.6,2.6.7 (default: all three, or the scenario's own "
-                             "when --writeback or --rmap is given)")
+                             "when --writeback, --rmap or --swapin is given)")
     parser.add_argument("--writeback", metavar="LIST",
                         help="run each kernel with each of these writeback designs: lists, "
                              "tags (default: each kernel's own)")
     parser.add_argument("--rmap", metavar="LIST",
                         help="run each kernel with each of these reverse maps: pte_chain, "
                              "anonmm, anon_vma (default: each kernel's own)")
+    parser.add_argument("--swapin", metavar="LIST",
+                        help="run each kernel with each of these swap-in faults (the release "
+                             "whose do_swap_page runs): 2.6.6, 2.6.7 (default: each kernel's "
+                             "own; 2.6.5 runs 2.6.6's)")
     parser.add_argument("--seed", metavar="N",
                         help="the seed every column runs with (default: the scenario's)")
     parser.add_argument("--json", metavar="FILE", help="write every column's results to FILE")
@@ -115,7 +123,8 @@ def _plan(args: argparse.Namespace) -> tuple[Scenario, list[Configuration], int 
             raise CliError(f"--seed: {exc}") from None
     try:
         columns = plan_columns(scenario, _list(args.kernels, "--kernels"),
-                               _list(args.writeback, "--writeback"), _list(args.rmap, "--rmap"))
+                               _list(args.writeback, "--writeback"), _list(args.rmap, "--rmap"),
+                               _list(args.swapin, "--swapin"))
         check_columns(columns)
     except CompareError as exc:
         raise CliError(str(exc)) from None
@@ -185,7 +194,10 @@ def _run_all(scenario: Scenario, columns: list[Configuration], seed: int | None,
 
 def _header(col: ColumnResult) -> str:
     c = col.config
-    return f"{c.label()}\n{c.writeback} + {c.rmap}"
+    from scenarios.profiles import RMAP_RELEASES, SWAPIN_RELEASES, WRITEBACK_RELEASES
+
+    return (f"{c.label()}\n{c.writeback} ({WRITEBACK_RELEASES[c.writeback]})\n"
+            f"{c.rmap} ({RMAP_RELEASES[c.rmap]})\nswapin {c.swapin} ({SWAPIN_RELEASES[c.swapin]})")
 
 
 def _cells(cols: Sequence[ColumnResult], metric: str, kind: str) -> list[str]:

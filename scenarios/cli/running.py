@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from scenarios.cli.common import CliError
 from scenarios.expect import suggest
+from scenarios.profiles import design_origins
 from scenarios.schema import Scenario
 from scenarios.units import UnitError, format_duration, format_size, parse_duration, parse_int
 
@@ -183,7 +184,7 @@ def _result_json(session: Session, metrics: dict[str, int], results: list[Expect
     return {
         "scenario": session.scenario.name,
         "kernel": spec.profile,
-        "switches": {"writeback": spec.writeback, "rmap": spec.rmap},
+        "switches": {"writeback": spec.writeback, "rmap": spec.rmap, "swapin": spec.swapin},
         "seed": session.seed,
         "stopped": stopped if stopped != "end" else f"end ({session.end_reason})",
         "sim_time_ns": session.sim_time_ns,
@@ -201,8 +202,8 @@ def _print_summary(session: Session, metrics: dict[str, int], results: list[Expe
 
     spec = session.kernel_spec
     console = Console(highlight=False)
-    table = Table(title=f"{session.scenario.name}: kernel {spec.profile} "
-                        f"(writeback={spec.writeback}, rmap={spec.rmap}), seed {session.seed}",
+    table = Table(title=f"{session.scenario.name}: kernel {spec.profile}, seed {session.seed}\n"
+                        f"{design_origins(spec)}",
                   show_header=False, title_justify="left")
     table.add_column("what", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")

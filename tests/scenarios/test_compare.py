@@ -144,14 +144,14 @@ def test_help_teaches() -> None:
 def test_plan_defaults_to_every_profile() -> None:
     s = load_builtin("cmp-struct-page")
     assert [c.label() for c in plan_columns(s, None)] == ["2.6.5", "2.6.6", "2.6.7"]
-    assert plan_columns(s, None)[0] == Configuration("2.6.5", "lists", "pte_chain")
+    assert plan_columns(s, None)[0] == Configuration("2.6.5", "lists", "pte_chain", "2.6.6")
 
 
 def test_plan_switch_alone_uses_the_scenarios_kernel() -> None:
     s = load_builtin("cmp-fork-rmap")
     cols = plan_columns(s, None, rmap=["pte_chain", "anon_vma"])
-    assert cols == [Configuration("2.6.7", "tags", "pte_chain"),
-                    Configuration("2.6.7", "tags", "anon_vma")]
+    assert cols == [Configuration("2.6.7", "tags", "pte_chain", "2.6.7"),
+                    Configuration("2.6.7", "tags", "anon_vma", "2.6.7")]
     assert [c.label() for c in cols] == ["2.6.7 rmap=pte_chain", "2.6.7"]
 
 
@@ -173,7 +173,7 @@ def test_plan_limits() -> None:
     with pytest.raises(CompareError, match="listed twice"):
         split_list("tags,lists,tags", "--writeback")
     assert split_list(" 2.6.5 , 2.6.7", "--kernels") == ["2.6.5", "2.6.7"]
-    check_columns([Configuration("2.6.7", "tags", "anon_vma")])
+    check_columns([Configuration("2.6.7", "tags", "anon_vma", "2.6.7")])
 
 
 def test_formatting() -> None:
@@ -270,9 +270,10 @@ def _run(name: str, *configs: Configuration) -> list[cmp.ColumnResult]:
 
 
 def test_struct_page_40_against_32_bytes_per_frame() -> None:
-    v265, v266, v267 = _run("cmp-struct-page", Configuration("2.6.5", "lists", "pte_chain"),
-                            Configuration("2.6.6", "tags", "pte_chain"),
-                            Configuration("2.6.7", "tags", "anon_vma"))
+    v265, v266, v267 = _run("cmp-struct-page",
+                            Configuration("2.6.5", "lists", "pte_chain", "2.6.6"),
+                            Configuration("2.6.6", "tags", "pte_chain", "2.6.6"),
+                            Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     frames = v265.metrics["total_pages"]
     assert frames == 32768
     assert v265.metrics["struct_page_bytes"] == 40 * frames == 1_310_720
@@ -281,16 +282,18 @@ def test_struct_page_40_against_32_bytes_per_frame() -> None:
 
 
 def test_struct_page_on_what_runs_now() -> None:
-    lists, tags = _run("cmp-struct-page", Configuration("2.6.7", "lists", "anon_vma"),
-                       Configuration("2.6.7", "tags", "anon_vma"))
+    lists, tags = _run("cmp-struct-page",
+                       Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+                       Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     # the page lists need page->list: 8 bytes more on every frame
     assert lists.metrics["struct_page_bytes"] == 40 * 32768
     assert tags.metrics["struct_page_bytes"] == 32 * 32768
 
 
 def test_writeback_in_offset_order_travels_less_and_is_faster() -> None:
-    lists, tags = _run("cmp-writeback-order", Configuration("2.6.7", "lists", "anon_vma"),
-                       Configuration("2.6.7", "tags", "anon_vma"))
+    lists, tags = _run("cmp-writeback-order",
+                       Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+                       Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     lm, tm = lists.metrics, tags.metrics
     assert lm["writeback_pages"] >= 2500 and tm["writeback_pages"] >= 2500
     # the same data went out, in another order
@@ -301,8 +304,8 @@ def test_writeback_in_offset_order_travels_less_and_is_faster() -> None:
 
 
 def test_fork_workload_pte_chains_cost_far_more_memory_than_anon_vma() -> None:
-    chains, objrmap = _run("cmp-fork-rmap", Configuration("2.6.6", "tags", "pte_chain"),
-                           Configuration("2.6.7", "tags", "anon_vma"))
+    chains, objrmap = _run("cmp-fork-rmap", Configuration("2.6.6", "tags", "pte_chain", "2.6.6"),
+                           Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     cm, am = chains.metrics, objrmap.metrics
     # 768 pages shared by 17 mms need at least one chain block (>= 16 bytes) each
     assert cm["rmap_bytes_peak"] >= 768 * 16
@@ -316,9 +319,10 @@ def test_fork_workload_pte_chains_cost_far_more_memory_than_anon_vma() -> None:
 
 
 def test_fork_workload_anonmm_costs_an_anonmm_per_mm_and_walks_mms() -> None:
-    chains, anonmm, objrmap = _run("cmp-fork-rmap", Configuration("2.6.7", "tags", "pte_chain"),
-                                   Configuration("2.6.7", "tags", "anonmm"),
-                                   Configuration("2.6.7", "tags", "anon_vma"))
+    chains, anonmm, objrmap = _run("cmp-fork-rmap",
+                                   Configuration("2.6.7", "tags", "pte_chain", "2.6.7"),
+                                   Configuration("2.6.7", "tags", "anonmm", "2.6.7"),
+                                   Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     cm, mm, am = chains.metrics, anonmm.metrics, objrmap.metrics
     # one struct anonmm per mm (parent and 16 children), nothing per page or vma
     assert mm["rmap_bytes_peak"] == 17 * SIZEOF_ANONMM
@@ -337,8 +341,8 @@ def test_fork_workload_anonmm_costs_an_anonmm_per_mm_and_walks_mms() -> None:
 
 
 def test_parallel_writers_lists_against_tags() -> None:
-    lists, tags = _run("cmp-parallel-writers", Configuration("2.6.7", "lists", "anon_vma"),
-                       Configuration("2.6.7", "tags", "anon_vma"))
+    lists, tags = _run("cmp-parallel-writers", Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+                       Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     lm, tm = lists.metrics, tags.metrics
     assert lm["disk_sectors_written"] == tm["disk_sectors_written"]
     # KERNEL.md claim C5: here the tag walk is the slower one (the model gave +17 % time and
@@ -349,8 +353,8 @@ def test_parallel_writers_lists_against_tags() -> None:
 
 def _race_columns(name: str) -> tuple[cmp.ColumnResult, cmp.ColumnResult]:
     """The race built-in compared on page lists and on tags (the same kernel otherwise)."""
-    configs = (Configuration("2.6.7", "lists", "anon_vma"),
-               Configuration("2.6.7", "tags", "anon_vma"))
+    configs = (Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+               Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     _needs(*configs)
     out = cmp.compare(load_builtin(name), configs)
     doc = json.loads(json.dumps(comparison_doc(out)))

@@ -102,13 +102,17 @@ def test_defaults() -> None:
 def test_kernel_profiles_and_table() -> None:
     base = '[[tasks]]\nprogram = ["sync"]\n'
     assert load_text('kernel = "2.6.5"\n' + base).kernel == KernelSpec(
-        profile="2.6.5", writeback="lists", rmap="pte_chain")
+        profile="2.6.5", writeback="lists", rmap="pte_chain", swapin="2.6.6")
     assert load_text('kernel = "2.6.6"\n' + base).kernel == KernelSpec(
-        profile="2.6.6", writeback="tags", rmap="pte_chain")
+        profile="2.6.6", writeback="tags", rmap="pte_chain", swapin="2.6.6")
     k = load_text('kernel = {profile = "2.6.7", rmap = "anonmm"}\n' + base).kernel
     assert k == KernelSpec(profile="2.6.7", writeback="tags", rmap="anonmm")
     k = load_text('[kernel]\nwriteback = "lists"\n' + base).kernel
     assert k == KernelSpec(profile="2.6.7", writeback="lists", rmap="anon_vma")
+    k = load_text('kernel = {profile = "2.6.6", swapin = "2.6.7"}\n' + base).kernel
+    assert k == KernelSpec(profile="2.6.6", writeback="tags", rmap="pte_chain", swapin="2.6.7")
+    k = load_text('kernel = {profile = "2.6.7", swapin = "2.6.6"}\n' + base).kernel
+    assert k == KernelSpec(profile="2.6.7", writeback="tags", rmap="anon_vma", swapin="2.6.6")
 
 
 def test_single_expect_table_and_named_expectation() -> None:

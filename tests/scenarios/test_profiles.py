@@ -51,7 +51,7 @@ def test_resolve_kernel() -> None:
     spec = KernelSpec(profile="2.6.7", writeback="tags", rmap="anonmm")
     assert resolve_kernel(spec, None) is spec
     assert resolve_kernel(spec, "2.6.5") == KernelSpec(profile="2.6.5", writeback="lists",
-                                                       rmap="pte_chain")
+                                                       rmap="pte_chain", swapin="2.6.6")
     with pytest.raises(ProfileError) as exc:
         resolve_kernel(spec, "2.6.9")
     assert str(exc.value) == ('unknown kernel profile "2.6.9" (expected one of: 2.6.5, 2.6.6, '

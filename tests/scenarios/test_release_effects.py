@@ -159,3 +159,52 @@ def test_2_6_5_kswapd_never_naps_and_scans_far_more() -> None:
     assert _kswapd_naps(t6) > 0 and _kswapd_naps(t5) == 0
     assert s5.metrics()["pgscan"] > 2 * s6.metrics()["pgscan"]
     assert s5.kernel.pgdat.zone.pages_scanned == 0
+
+
+# ---- do_swap_page per release -------------------------------------------------------------------
+
+SWAPIN_AFTER_FORK = """
+name = "swapin-after-fork"
+description = "a parent rewrites memory it shares with its child after reclaim swapped it out"
+seed = 2
+duration = "30s"
+
+[machine]
+memory = "8MiB"
+disk = "64MiB"
+swap = "32MiB"
+
+[[tasks]]
+name = "parent"
+program = "parent"
+
+[[tasks]]
+name = "hog"
+program = "hog"
+
+[programs]
+parent = ["mmap 0x4000_0000 2MiB anon private rw", "touch 0x4000_0000 2MiB write",
+          "fork child", "sleep 400ms", "touch 0x4000_0000 2MiB write", "wait", "verify"]
+child = ["sleep 800ms", "touch 0x4000_0000 2MiB read", "verify", "exit 0"]
+hog = ["sleep 50ms", "mmap 0x6000_0000 7MiB anon private rw", "touch 0x6000_0000 7MiB write",
+       "sleep 500ms", "munmap 0x6000_0000 7MiB"]
+
+[[expect]]
+check = "oom_kill == 0 and cow_faults == 512 and data_verified and invariants_ok"
+"""
+
+
+def test_swapin_release_decides_whether_a_cow_write_faults_twice() -> None:
+    """The parent's 512 pages were swapped out while its child shared them. Rewriting them,
+    2.6.6's do_swap_page maps each read-only and the write faults again into do_wp_page;
+    2.6.7's copies inside the swap-in fault: one page fault fewer per page, same copies."""
+    from scenarios.compare import plan_columns, run_column
+
+    scenario = load_text(SWAPIN_AFTER_FORK, source="effect.toml")
+    columns = plan_columns(scenario, ["2.6.6"], swapin=["2.6.6", "2.6.7"])
+    assert [c.label() for c in columns] == ["2.6.6", "2.6.6 swapin=2.6.7"]
+    old, new = (run_column(scenario, c, scenario.seed) for c in columns)
+    for col in (old, new):
+        assert all(e.ok for e in col.expectations), col.expectations
+    assert old.metrics["pswpin"] == new.metrics["pswpin"] > 0
+    assert old.metrics["pgfault"] - new.metrics["pgfault"] == 512

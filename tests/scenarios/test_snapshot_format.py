@@ -157,12 +157,26 @@ def _slot_of(state: dict[str, Any], sector: int) -> bytes:
     return bytes(disk["chunk_data"][i * 4096:(i + 1) * 4096])
 
 
+def _as_version_three(data: bytes) -> tuple[dict[str, Any], str]:
+    """A current snapshot's map rewritten as format 3 wrote it: no ``swapin`` in the kernel's
+    configuration, the scenario section's kernel or the scenario's kernel table, with format
+    3's own state hash. Returns it and the current file's state hash."""
+    doc: dict[str, Any] = read_snapshot_bytes(data, "x")
+    state = doc["state"]
+    del state["cfg"]["swapin"]
+    del doc["scenario"]["kernel"]["swapin"]
+    del doc["scenario"]["doc"]["kernel"]["swapin"]
+    old = {**doc, "version": 3, "state_hash": snap.state_digest(state)}
+    return old, str(doc["state_hash"])
+
+
 def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], str]:
-    """A current snapshot's map rewritten as format 2 wrote it: every page of the oracles as
-    bytes (no ``in_frame``/``on_disk`` places), with format 2's own state hash.
+    """A current snapshot's map rewritten as format 2 wrote it: format 3's form
+    (``_as_version_three``) and every page of the oracles as bytes (no
+    ``in_frame``/``on_disk`` places), with format 2's own state hash.
     Returns it and the current file's state hash. ``swapped``: the cut must have oracle
     pages in swap."""
-    doc: dict[str, Any] = read_snapshot_bytes(data, "x")
+    doc, want = _as_version_three(data)
     state = doc["state"]
     for f in state["oracle"]["files"]:
         pages = dict(zip([i for i in f["page_index"]
@@ -184,7 +198,7 @@ def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], 
         oracle["page_ids"].append(on_disk[i])
         oracle["page_data"].append(_slot_of(state, on_disk[i + 1]))
     old = {**doc, "version": 2, "state_hash": snap.state_digest(state)}
-    return old, str(doc["state_hash"])
+    return old, want
 
 
 def _as_version_one(data: bytes) -> tuple[bytes, str]:
@@ -235,6 +249,21 @@ def test_version_one_files_are_migrated_to_the_current_form() -> None:
     bad = {**bad, "version": 1, "state_hash": "0" * 64}
     with pytest.raises(SnapshotError, match="cannot migrate from format version 1"):
         load_snapshot_bytes(_encode(bad, 1), "bad.vmsnap")
+
+
+@pytest.mark.parametrize("kernel", ["2.6.5", "2.6.7"])
+def test_version_three_files_are_migrated_to_the_current_form(kernel: str) -> None:
+    """Format 3 did not name the swap-in fault's release: the migration gives a file its
+    profile's, and the file loads into the very state, and saves as the very bytes, of now."""
+    s = _swapping_session(kernel)
+    current = snapshot_bytes(s)
+    doc, want = _as_version_three(current)
+    migrated = load_snapshot_bytes(_encode(doc, 3), "old.vmsnap")
+    assert migrated.kernel.cfg.swapin == ("2.6.6" if kernel == "2.6.5" else "2.6.7")
+    assert migrated.state_hash() == want == s.state_hash()
+    assert snapshot_bytes(migrated) == current
+    with pytest.raises(SnapshotError, match=r"cannot migrate from format version 3: .*state_hash"):
+        load_snapshot_bytes(_encode({**doc, "state_hash": "0" * 64}, 3), "bad.vmsnap")
 
 
 def test_version_two_files_are_migrated_to_the_current_form(tmp_path: Path) -> None:
@@ -382,7 +411,8 @@ def test_info(tiny_snapshots: tuple[Path, Path, bytes]) -> None:
     info = snapshot_info(tiny_snapshots[0])
     s = load_snapshot(tiny_snapshots[0])
     assert info["scenario"] == "snap-tiny"
-    assert info["kernel"] == {"profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma"}
+    assert info["kernel"] == {"profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma",
+                              "swapin": "2.6.7"}
     assert info["events"] == s.events
     assert info["sim_time_ns"] == s.sim_time_ns
     assert info["state_hash"] == s.state_hash()
@@ -400,7 +430,7 @@ def test_info_command(tiny_snapshots: tuple[Path, Path, bytes],
     assert main(["snapshot", "info", str(tiny_snapshots[0])]) == 0
     out = capsys.readouterr().out
     assert "scenario:         snap-tiny (snap-tiny.toml)" in out
-    assert "kernel:           2.6.7 (writeback=tags, rmap=anon_vma)" in out
+    assert "kernel:           2.6.7 (writeback=tags, rmap=anon_vma, swapin=2.6.7)" in out
     assert "checkpoints hit:  filled" in out
     assert "state hash:" in out and "nr_free_pages" in out
     assert main(["snapshot", "info", str(tiny_snapshots[0]), "--json"]) == 0
