@@ -84,16 +84,17 @@ def resolve_kernel(spec: KernelSpec, profile: str | None) -> KernelSpec:
     return KernelSpec(profile=profile, writeback=wb, rmap=rmap, swapin=SWAPIN[profile])
 
 
-#: design -> the releases that shipped it (anonmm was in the 2.6.7 merge only, never released).
-WRITEBACK_RELEASES: Final[dict[str, str]] = {"lists": "2.6.5", "tags": "2.6.6-2.6.7"}
-RMAP_RELEASES: Final[dict[str, str]] = {"pte_chain": "2.6.5-2.6.6", "anon_vma": "2.6.7",
+#: design -> the releases that shipped it ("2.6.5-6": 2.6.5 and 2.6.6; anonmm was in the
+#: 2.6.7 merge only, never released).
+WRITEBACK_RELEASES: Final[dict[str, str]] = {"lists": "2.6.5", "tags": "2.6.6-7"}
+RMAP_RELEASES: Final[dict[str, str]] = {"pte_chain": "2.6.5-6", "anon_vma": "2.6.7",
                                         "anonmm": "unreleased"}
-SWAPIN_RELEASES: Final[dict[str, str]] = {"2.6.6": "2.6.5-2.6.6", "2.6.7": "2.6.7"}
+SWAPIN_RELEASES: Final[dict[str, str]] = {"2.6.6": "2.6.5-6", "2.6.7": "2.6.7"}
 
 
 def design_origins(spec: KernelSpec) -> str:
     """Which release each design of a kernel comes from, as one line: ``writeback=tags
-    (2.6.6-2.6.7), rmap=pte_chain (2.6.5-2.6.6), swapin=2.6.6 (2.6.5-2.6.6)``."""
+    (2.6.6-7), rmap=pte_chain (2.6.5-6), swapin=2.6.6 (2.6.5-6)``."""
     return (f"writeback={spec.writeback} ({WRITEBACK_RELEASES[spec.writeback]}), "
             f"rmap={spec.rmap} ({RMAP_RELEASES[spec.rmap]}), "
             f"swapin={spec.swapin} ({SWAPIN_RELEASES[spec.swapin]})")

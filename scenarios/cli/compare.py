@@ -13,7 +13,7 @@ SCENARIO is a built-in name (see 'vmlab scenarios'; the cmp-* ones are made for 
           swapin=2.6.7 (do_swap_page breaks COW itself)
 
 (anonmm, Hugh Dickins' per-mm reverse map, is only ever chosen with --rmap.) Each column's
-header says which release each of its designs comes from.
+header says which releases each of its designs comes from ("2.6.5-6": 2.6.5 and 2.6.6).
 
 --writeback, --rmap and --swapin override those designs. The columns are the cross product
 kernels x writeback x rmap x swapin, in that order; an omitted switch keeps each kernel's own
@@ -196,8 +196,8 @@ def _header(col: ColumnResult) -> str:
     c = col.config
     from scenarios.profiles import RMAP_RELEASES, SWAPIN_RELEASES, WRITEBACK_RELEASES
 
-    return (f"{c.label()}\n{c.writeback} ({WRITEBACK_RELEASES[c.writeback]})\n"
-            f"{c.rmap} ({RMAP_RELEASES[c.rmap]})\nswapin {c.swapin} ({SWAPIN_RELEASES[c.swapin]})")
+    return (f"{c.label()}\n{c.writeback}\n({WRITEBACK_RELEASES[c.writeback]})\n{c.rmap}\n"
+            f"({RMAP_RELEASES[c.rmap]})\nswapin {c.swapin}\n({SWAPIN_RELEASES[c.swapin]})")
 
 
 def _cells(cols: Sequence[ColumnResult], metric: str, kind: str) -> list[str]:
