@@ -306,9 +306,8 @@ def vl_request_queue_full(k: Kernel) -> bool:
 
     2.6.6's writepage would sleep in get_request_wait here (the only throttle of kswapd's
     writes and of every swap write, which may_write_to_queue always lets through); reclaim
-    cannot sleep in the model, so the
-    page is kept for a later pass instead, and the queue never grows past nr_requests
-    because of reclaim.
+    cannot sleep in the model, so the page is kept for a later pass instead, and the queue
+    never grows past nr_requests because of reclaim.
     """
     from kernelmodel.page_writeback import NR_REQUESTS
 
