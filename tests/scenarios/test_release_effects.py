@@ -1,7 +1,8 @@
 """Per-release behaviour seen through whole scenarios: counters and traces of small runs.
 
 Each test runs a short scenario written for one rule and checks the effect a user would see
-with ``vmlab run``: a counter, or who did the work in the trace.
+with ``vmlab run``: a counter, or who did the work in the trace. They are whole workloads, so
+they are marked slow (the compiled suite runs them).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ check = "oom_kill == 0 and pswpout > 0 and data_verified and invariants_ok"
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel", PROFILES)
 def test_direct_reclaim_writes_swap_while_file_writes_congest_the_queue(kernel: str) -> None:
     """The hog's direct reclaim submits the swap writes itself; kswapd is not needed for it.
@@ -124,6 +126,7 @@ check = "oom_kill == 0 and nr_dirty == 0 and data_verified and invariants_ok"
 """
 
 
+@pytest.mark.slow
 def test_2_6_5_reclaim_writes_of_file_pages_sit_on_locked_pages() -> None:
     """Whenever reclaim has a page of the file under writeback, 2.6.5 keeps it on
     locked_pages, where fsync's filemap_fdatawait looks."""
@@ -149,6 +152,7 @@ def _kswapd_naps(trace: list[dict[str, object]]) -> int:
     return sum(1 for r in trace if r["kind"] == "kswapd" and r["s"] == "nap")
 
 
+@pytest.mark.slow
 def test_2_6_5_kswapd_never_naps_and_scans_far_more() -> None:
     """2.6.6's kswapd naps in blk_congestion_wait below priority 10; 2.6.5's never does
     (its zone->pages_scanned stays 0), so it rescans the LRU back to back."""
@@ -194,6 +198,7 @@ check = "oom_kill == 0 and cow_faults == 512 and data_verified and invariants_ok
 """
 
 
+@pytest.mark.slow
 def test_swapin_release_decides_whether_a_cow_write_faults_twice() -> None:
     """The parent's 512 pages were swapped out while its child shared them. Rewriting them,
     2.6.6's do_swap_page maps each read-only and the write faults again into do_wp_page;
