@@ -88,6 +88,8 @@ KOP_STEP_NS: Final = 100
 RELEASES: Final = ("2.6.5", "2.6.6", "2.6.7")
 WRITEBACK_MODES: Final = ("tags", "lists")
 RMAP_MODES: Final = ("anon_vma", "pte_chain", "anonmm")
+#: Reclaim designs: 2.6.6's mm/vmscan.c (vmscan.py) or 2.6.7's rewrite (vmscan_267.py).
+VMSCAN_MODES: Final = ("2.6.6", "2.6.7")
 
 #: Every named preemption point of the model's kernel paths (``Kernel.preempt_point``), the
 #: one list scenarios are checked against (KERNEL.md §2.8). A path that adds a point adds it
@@ -123,6 +125,12 @@ def vl_kernel_image_frames(nframes: int) -> int:
     return min(256, max(nframes // 16, 1))
 
 
+def vl_release_vmscan(release: str) -> str:
+    """The reclaim design a release shipped: 2.6.7 rewrote mm/vmscan.c; 2.6.5 and 2.6.6 run
+    the 2.6.6 structure (2.6.5's few differences are keyed on the release)."""
+    return "2.6.7" if release == "2.6.7" else "2.6.6"
+
+
 class KernelConfig:
     """Boot parameters: the release profile's switches, sysctl tunables and the seed."""
 
@@ -131,6 +139,7 @@ class KernelConfig:
         release: str = "2.6.7",
         writeback: str = "tags",
         rmap: str = "anon_vma",
+        vmscan: str | None = None,
         swap_bytes: int = 128 << 20,
         seed: int = 0,
         dirty_background_ratio: int = 10,
@@ -146,6 +155,8 @@ class KernelConfig:
         self.release = release
         self.writeback = writeback
         self.rmap = rmap
+        #: The reclaim design; None: the release's own (2.6.7's for 2.6.7, else 2.6.6's).
+        self.vmscan: str = vmscan if vmscan is not None else vl_release_vmscan(release)
         self.swap_bytes = swap_bytes
         self.seed = seed
         self.dirty_background_ratio = dirty_background_ratio
@@ -167,6 +178,8 @@ class KernelConfig:
             raise ValueError(f"kernel.writeback: expected one of {', '.join(WRITEBACK_MODES)}")
         if self.rmap not in RMAP_MODES:
             raise ValueError(f"kernel.rmap: expected one of {', '.join(RMAP_MODES)}")
+        if self.vmscan not in VMSCAN_MODES:
+            raise ValueError(f"kernel.vmscan: expected one of {', '.join(VMSCAN_MODES)}")
         if self.swap_bytes < 0 or self.swap_bytes % 4096 != 0:
             raise ValueError("machine.swap: must be a non-negative multiple of 4 KiB")
         for name, value, lo, hi in (
@@ -188,6 +201,7 @@ class KernelConfig:
             "release": self.release,
             "writeback": self.writeback,
             "rmap": self.rmap,
+            "vmscan": self.vmscan,
             "swap_bytes": self.swap_bytes,
             "seed": self.seed,
             "dirty_background_ratio": self.dirty_background_ratio,

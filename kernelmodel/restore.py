@@ -170,6 +170,7 @@ def vl_kernel_config_from_state(state: dict[str, object]) -> KernelConfig:
         release=_str(state, "release"),
         writeback=_str(state, "writeback"),
         rmap=_str(state, "rmap"),
+        vmscan=_str(state, "vmscan"),
         swap_bytes=_int(state, "swap_bytes"),
         seed=_int(state, "seed"),
         dirty_background_ratio=_int(state, "dirty_background_ratio"),

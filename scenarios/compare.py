@@ -1,12 +1,14 @@
 """One scenario, several kernels, side by side: the logic behind ``vmlab compare``.
 
 A *column* is one kernel configuration: a release profile (``2.6.5``, ``2.6.6``, ``2.6.7``)
-with a writeback design (``lists`` or ``tags``) and a reverse-mapping design (``pte_chain``,
-``anonmm`` or ``anon_vma``). By default a column uses its profile's own designs
-(``scenarios.profiles.PROFILES``); ``--writeback`` and ``--rmap`` override them.
+with a writeback design (``lists`` or ``tags``), a reverse-mapping design (``pte_chain``,
+``anonmm`` or ``anon_vma``) and a reclaim design (``2.6.6`` or ``2.6.7``). By default a
+column uses its profile's own designs (``scenarios.profiles.profile_spec``); ``--writeback``,
+``--rmap`` and ``--vmscan`` override them (``scenarios.profiles.DESIGNS`` lists the switches).
 
 How the command-line lists become columns (``plan_columns``): the columns are the cross
-product *kernels x writeback designs x rmap designs*, in that nesting order. An omitted switch
+product *kernels x writeback designs x rmap designs x vmscan designs*, in that nesting order.
+An omitted switch
 means "each kernel's own design". An omitted ``--kernels`` means every profile when no switch is
 given, and the scenario's own profile when one is (so ``--rmap pte_chain,anon_vma`` alone
 compares two reverse maps on the scenario's kernel). Examples::
@@ -14,6 +16,7 @@ compares two reverse maps on the scenario's kernel). Examples::
     --kernels 2.6.5,2.6.6,2.6.7               3 columns, each profile as released
     --kernels 2.6.7 --rmap pte_chain,anon_vma 2 columns: 2.6.7 with each rmap
     --kernels 2.6.6,2.6.7 --writeback lists   2 columns, both with page lists
+    --kernels 2.6.7 --vmscan 2.6.6,2.6.7      2 columns: 2.6.7 with each release's reclaim
 
 Every column runs the same scenario with the same seed in a fresh ``Session``; the runs are
 independent and each is deterministic, so a comparison is reproducible to the state hash.
@@ -37,9 +40,10 @@ from typing import Final
 from kernelmodel.bug import KernelBug
 from scenarios.expect import suggest
 from scenarios.profiles import (
+    DESIGNS,
     PROFILES,
-    RMAP_DESIGNS,
-    WRITEBACK_DESIGNS,
+    overridden,
+    profile_spec,
     unavailable_reason,
 )
 from scenarios.schema import KernelSpec, Scenario
@@ -62,31 +66,34 @@ class CompareError(ValueError):
 
 @dataclass(frozen=True)
 class Configuration:
-    """One column: a release profile and the two designs it runs with."""
+    """One column: a release profile and the designs it runs with (``vmscan`` "": the
+    profile's own reclaim)."""
 
     kernel: str
     writeback: str
     rmap: str
+    vmscan: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.vmscan and self.kernel in PROFILES:
+            object.__setattr__(self, "vmscan", profile_spec(self.kernel).vmscan)
 
     def is_profile(self) -> bool:
         """True when the designs are the profile's own (nothing overridden)."""
-        return PROFILES.get(self.kernel) == (self.writeback, self.rmap)
+        return self.kernel in PROFILES and not overridden(self.spec())
 
     def label(self) -> str:
         """``2.6.5``, or ``2.6.7 rmap=pte_chain`` when a design is overridden."""
-        if self.is_profile():
+        if self.kernel not in PROFILES:
             return self.kernel
-        own_wb, own_rmap = PROFILES[self.kernel]
-        parts = [self.kernel]
-        if self.writeback != own_wb:
-            parts.append(f"writeback={self.writeback}")
-        if self.rmap != own_rmap:
-            parts.append(f"rmap={self.rmap}")
-        return " ".join(parts)
+        spec = self.spec()
+        return " ".join([self.kernel, *(f"{d.switch}={getattr(spec, d.switch)}"
+                                        for d in overridden(spec))])
 
     def spec(self) -> KernelSpec:
         """The scenario kernel section this column runs with."""
-        return KernelSpec(profile=self.kernel, writeback=self.writeback, rmap=self.rmap)
+        return KernelSpec(profile=self.kernel, writeback=self.writeback, rmap=self.rmap,
+                          vmscan=self.vmscan)
 
 
 @dataclass
@@ -146,38 +153,45 @@ def _check_names(values: Sequence[str], known: Sequence[str], option: str, what:
 
 def plan_columns(scenario: Scenario, kernels: Sequence[str] | None,
                  writeback: Sequence[str] | None = None,
-                 rmap: Sequence[str] | None = None) -> list[Configuration]:
-    """The columns of a comparison: kernels x writeback designs x rmap designs.
+                 rmap: Sequence[str] | None = None,
+                 vmscan: Sequence[str] | None = None) -> list[Configuration]:
+    """The columns of a comparison: kernels x writeback x rmap x vmscan designs.
 
     Args:
         scenario: the scenario (its profile is the default kernel when a switch is given).
         kernels: profile names; None: every profile, or the scenario's when a switch is set.
         writeback: writeback designs to run each kernel with; None: each kernel's own.
         rmap: reverse-mapping designs to run each kernel with; None: each kernel's own.
+        vmscan: reclaim designs to run each kernel with; None: each kernel's own.
 
     Raises:
         CompareError: an unknown name, an empty list or too many columns.
     """
+    switches = {"writeback": writeback, "rmap": rmap, "vmscan": vmscan}
     if kernels is None:
-        switched = writeback is not None or rmap is not None
+        switched = any(v is not None for v in switches.values())
         kernels = [scenario.kernel.profile] if switched else list(PROFILES)
-    for values, option in ((kernels, "--kernels"), (writeback, "--writeback"), (rmap, "--rmap")):
+    if not kernels:
+        raise CompareError("--kernels: the list is empty")
+    for d in DESIGNS:
+        values = switches[d.switch]
         if values is not None and not values:
-            raise CompareError(f"{option}: the list is empty")
+            raise CompareError(f"--{d.switch}: the list is empty")
     _check_names(kernels, list(PROFILES), "--kernels", "kernel profile")
-    if writeback is not None:
-        _check_names(writeback, WRITEBACK_DESIGNS, "--writeback", "writeback design")
-    if rmap is not None:
-        _check_names(rmap, RMAP_DESIGNS, "--rmap", "reverse-mapping design")
+    for d in DESIGNS:
+        values = switches[d.switch]
+        if values is not None:
+            _check_names(values, d.names, f"--{d.switch}", f"{d.what} design")
     columns: list[Configuration] = []
     for kernel in kernels:
-        own_wb, own_rmap = PROFILES[kernel]
-        for wb in (writeback if writeback is not None else [own_wb]):
-            for rm in (rmap if rmap is not None else [own_rmap]):
-                columns.append(Configuration(kernel, wb, rm))
+        own = profile_spec(kernel)
+        for wb in (writeback if writeback is not None else [own.writeback]):
+            for rm in (rmap if rmap is not None else [own.rmap]):
+                for vs in (vmscan if vmscan is not None else [own.vmscan]):
+                    columns.append(Configuration(kernel, wb, rm, vs))
     if len(columns) > MAX_COLUMNS:
-        raise CompareError(f"{len(columns)} columns ({len(kernels)} kernels x "
-                           f"{len(writeback or [''])} writeback x {len(rmap or [''])} rmap) is "
+        sizes = " x ".join(f"{len(switches[d.switch] or [''])} {d.switch}" for d in DESIGNS)
+        raise CompareError(f"{len(columns)} columns ({len(kernels)} kernels x {sizes}) is "
                            f"more than {MAX_COLUMNS}; compare fewer at a time")
     return columns
 
@@ -188,12 +202,14 @@ def check_columns(columns: Sequence[Configuration]) -> None:
     Raises:
         CompareError: one line naming the first column that cannot run and why.
     """
-    blocked = [c for c in columns if unavailable_reason(c.kernel, c.writeback, c.rmap)]
+    def reason(c: Configuration) -> str | None:
+        return unavailable_reason(c.kernel, c.writeback, c.rmap, c.vmscan)
+
+    blocked = [c for c in columns if reason(c)]
     if not blocked:
         return
-    reason = unavailable_reason(blocked[0].kernel, blocked[0].writeback, blocked[0].rmap)
     more = f" ({len(blocked)} of {len(columns)} columns cannot run)" if len(blocked) > 1 else ""
-    raise CompareError(f"{reason}{more}")
+    raise CompareError(f"{reason(blocked[0])}{more}")
 
 
 # ---- running -----------------------------------------------------------------------------------
@@ -281,8 +297,9 @@ def compare(scenario: Scenario, columns: Sequence[Configuration], seed: int | No
 def comparison_doc(comparison: Comparison) -> dict[str, object]:
     """The ``--json`` document: ``{"scenario", "seed", "columns": [...]}``.
 
-    Each column holds ``kernel``, ``writeback``, ``rmap`` and ``metrics`` (every ``vmlab run``
-    metric plus the derived ones), and also ``label``, ``ended``, ``state_hash``,
+    Each column holds ``kernel``, ``writeback``, ``rmap``, ``vmscan`` and ``metrics`` (every
+    ``vmlab run`` metric plus the derived ones), and also ``designs`` (per switch, the
+    release whose code the design follows), ``label``, ``ended``, ``state_hash``,
     ``expectations`` (``[{"name", "ok", "detail"}]``) and ``error`` (None unless the kernel hit
     a BUG). Nothing in it depends on the wall clock.
     """
@@ -293,6 +310,8 @@ def comparison_doc(comparison: Comparison) -> dict[str, object]:
             "kernel": c.kernel,
             "writeback": c.writeback,
             "rmap": c.rmap,
+            "vmscan": c.vmscan,
+            "designs": {d.switch: d.origin.get(getattr(c, d.switch), "?") for d in DESIGNS},
             "label": c.label(),
             "ended": col.end_reason,
             "state_hash": col.state_hash,
@@ -331,6 +350,8 @@ ROWS: Final = (
     Row("fsync pages visited", "fsync_pages_visited", KIND_COUNT),
     Row("try_to_unmap steps", "try_to_unmap_steps", KIND_COUNT),
     Row("pages scanned (pgscan)", "pgscan", KIND_COUNT),
+    Row("active pages scanned (pgrefill)", "pgrefill", KIND_COUNT),
+    Row("written by reclaim (nr_vmscan_write)", "nr_vmscan_write", KIND_COUNT),
     Row("simulated time", "sim_time_ns", KIND_NS),
 )
 

@@ -14,7 +14,8 @@ Top level
     ``name`` (default: the file name), ``description``, ``seed`` (default 0), ``duration``
     (simulated-time limit, default "60s"; a run also ends when every task has exited),
     ``kernel`` = "2.6.5" | "2.6.6" | "2.6.7" (default "2.6.7") or a table
-    ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm"}``.
+    ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm",
+    vmscan = "2.6.6"|"2.6.7"}`` (each switch defaults to the profile's own design).
 
 ``[machine]``
     ``memory`` (64MiB), ``disk`` (1GiB), ``swap`` (128MiB), ``tlb_entries`` (64, a power of
@@ -95,7 +96,7 @@ from scenarios.assembler import (
     parse_op,
 )
 from scenarios.expect import ExpectError, parse_check, suggest
-from scenarios.profiles import PROFILES, RMAP_DESIGNS, WRITEBACK_DESIGNS
+from scenarios.profiles import DESIGNS, PROFILES, profile_spec
 from scenarios.schema import (
     DEFAULT_DURATION_NS,
     DEFAULT_PROFILE,
@@ -135,7 +136,7 @@ T = TypeVar("T")
 
 TOP_KEYS: Final = ("name", "description", "kernel", "seed", "duration", "machine", "tunables",
                    "files", "tasks", "programs", "expect")
-KERNEL_KEYS: Final = ("profile", "writeback", "rmap")
+KERNEL_KEYS: Final = ("profile", *(d.switch for d in DESIGNS))
 MACHINE_KEYS: Final = ("memory", "disk", "swap", "tlb_entries", "elevator")
 TUNABLE_KEYS: Final = ("dirty_background_ratio", "dirty_ratio", "dirty_writeback_centisecs",
                        "dirty_expire_centisecs", "swappiness")
@@ -225,18 +226,15 @@ def _kernel(r: _Reader, value: object) -> KernelSpec:
     if value is None:
         return KernelSpec()
     if isinstance(value, str):
-        profile = r.choice(value, tuple(PROFILES), "kernel")
-        wb, rmap = PROFILES[profile]
-        return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+        return profile_spec(r.choice(value, tuple(PROFILES), "kernel"))
     table = r.table(value, "kernel")
     r.keys(table, KERNEL_KEYS, "kernel")
     profile = r.choice(table.get("profile", DEFAULT_PROFILE), tuple(PROFILES), "kernel.profile")
-    wb, rmap = PROFILES[profile]
-    if "writeback" in table:
-        wb = r.choice(table["writeback"], WRITEBACK_DESIGNS, "kernel.writeback")
-    if "rmap" in table:
-        rmap = r.choice(table["rmap"], RMAP_DESIGNS, "kernel.rmap")
-    return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+    chosen: dict[str, str] = {}
+    for d in DESIGNS:
+        if d.switch in table:
+            chosen[d.switch] = r.choice(table[d.switch], d.names, f"kernel.{d.switch}")
+    return dataclasses.replace(profile_spec(profile), **chosen)
 
 
 def _machine(r: _Reader, value: object) -> MachineSpec:

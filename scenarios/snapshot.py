@@ -6,7 +6,7 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 3)::
+File format (``SNAPSHOT_VERSION`` 4)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
@@ -14,7 +14,7 @@ File format (``SNAPSHOT_VERSION`` 3)::
         version        the format version again
         vmlab_version  the version of vmlab that wrote it
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
-                        kernel: {profile, writeback, rmap}}
+                        kernel: {profile, writeback, rmap, vmscan}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
                         metrics, notes}], expectations: the checkpoint expectations so far}
         state          Kernel.to_state()
@@ -43,7 +43,9 @@ An older format version goes through the named steps of ``MIGRATIONS`` (``_migra
 one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
 kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
 ``_migrate_2_to_3`` version-2 files (before the oracles named the frame, swap slot or disk
-block that holds a page instead of repeating its bytes).
+block that holds a page instead of repeating its bytes); ``_migrate_3_to_4`` version-3 files
+(before reclaim became a design switch: they ran 2.6.6's reclaim on every profile, and go on
+doing so).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again;
@@ -78,7 +80,7 @@ if TYPE_CHECKING:
     from scenarios.session import CheckpointRecord, Session
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 3
+SNAPSHOT_VERSION: Final = 4
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -194,11 +196,57 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _with_key_after(d: dict[str, object], after: str, key: str,
+                    value: object) -> dict[str, object]:
+    """A copy of ``d`` with ``key`` inserted right after ``after``."""
+    if after not in d or key in d:
+        raise ValueError(f"expected {after!r} and no {key!r}")
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        out[k] = v
+        if k == after:
+            out[key] = value
+    return out
+
+
+def _migrate_3_to_4(doc: dict[str, object]) -> dict[str, object]:
+    """Format 3 -> 4: reclaim is a design switch (``vmscan``, "2.6.6" or "2.6.7").
+
+    Every version-3 file ran 2.6.6's reclaim, whatever its profile, so the migrated file
+    says so (``vmscan = "2.6.6"`` in the kernel config, the scenario's kernel table and the
+    stored kernel spec) and resumes as it would have: a 2.6.7 file shows a switched reclaim
+    rather than silently changing code mid-run. vmstat gains ``nr_vmscan_write`` (pages
+    reclaim wrote; uncounted before, so 0). kswapd's op gains ``nr_mapped`` (2.6.7's
+    ``sc.nr_mapped``; unused by 2.6.6's reclaim, 0). The old state must match its hash first;
+    the new hash is computed over the new state.
+    """
+    state = doc.get("state")
+    if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
+        raise ValueError("the version-3 state does not match its state_hash")
+    # keys go where to_state puts them: the state hash covers the order
+    state["cfg"] = _with_key_after(state["cfg"], "rmap", "vmscan", "2.6.6")
+    state["vmstat"] = _with_key_after(state["vmstat"], "pgrotated", "nr_vmscan_write", 0)
+    for task in state["kernel"]["tasks"]:
+        for op in task["kstack"]:
+            if op.get("op") == "kswapd":
+                op["nr_mapped"] = 0
+    scn = doc.get("scenario")
+    if not isinstance(scn, dict):
+        raise ValueError("the scenario section is not a map")
+    scn["kernel"]["vmscan"] = "2.6.6"
+    scn["doc"]["kernel"]["vmscan"] = "2.6.6"
+    out = dict(doc)
+    out["version"] = 4
+    out["state_hash"] = state_digest(state)
+    return out
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
 #: (``_migrate_N_to_M``).
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
 }
 
 
@@ -550,7 +598,7 @@ def scenario_doc(scn: Scenario) -> dict[str, object]:
         "seed": scn.seed,
         "duration": f"{scn.duration_ns}ns",
         "kernel": {"profile": scn.kernel.profile, "writeback": scn.kernel.writeback,
-                   "rmap": scn.kernel.rmap},
+                   "rmap": scn.kernel.rmap, "vmscan": scn.kernel.vmscan},
         "machine": {"memory": m.memory, "disk": m.disk, "swap": m.swap,
                     "tlb_entries": m.tlb_entries, "elevator": m.elevator},
         "tunables": {"dirty_background_ratio": t.dirty_background_ratio,
@@ -694,7 +742,8 @@ def _scenario_section(session: Session) -> dict[str, object]:
         "doc": scenario_doc(session.scenario),
         "source": session.scenario.source,
         "seed": session.seed,
-        "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap},
+        "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap,
+                   "vmscan": spec.vmscan},
     }
 
 
@@ -1019,10 +1068,11 @@ def _records(section: dict[str, object]) -> list[CheckpointRecord]:
 def _kernel_spec(section: dict[str, object]) -> dict[str, str]:
     spec = _dict(section, "kernel", "scenario")
     out: dict[str, str] = {}
-    for key in ("profile", "writeback", "rmap"):
+    for key in ("profile", "writeback", "rmap", "vmscan"):
         out[key] = _str(spec, key, "scenario")
     if list(spec) != list(out):
-        raise SnapshotError("scenario section: kernel holds profile, writeback and rmap only")
+        raise SnapshotError("scenario section: kernel holds profile, writeback, rmap and "
+                            "vmscan only")
     return out
 
 
@@ -1037,7 +1087,8 @@ def _check_scenario_agrees(scenario: Scenario, seed: int, spec: dict[str, str],
     want_machine = {"mem_bytes": m.memory, "disk_bytes": m.disk, "tlb_entries": m.tlb_entries,
                     "elevator": m.elevator}
     want_cfg = {"release": spec["profile"], "writeback": spec["writeback"],
-                "rmap": spec["rmap"], "swap_bytes": m.swap, "seed": seed,
+                "rmap": spec["rmap"], "vmscan": spec["vmscan"], "swap_bytes": m.swap,
+                "seed": seed,
                 "dirty_background_ratio": t.dirty_background_ratio,
                 "dirty_ratio": t.dirty_ratio,
                 "dirty_writeback_centisecs": t.dirty_writeback_centisecs,
@@ -1136,6 +1187,7 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
         SnapshotError: one line naming what is wrong.
     """
     from kernelmodel.kernel import Kernel
+    from scenarios.schema import KernelSpec
     from scenarios.session import Session, SessionError
 
     doc = checked.doc
@@ -1147,8 +1199,8 @@ def session_from_snapshot(checked: _Checked, where: str) -> Session:
     scenario = checked.scenario
     spec = _kernel_spec(scn_section)
     mine = {"profile": scenario.kernel.profile, "writeback": scenario.kernel.writeback,
-            "rmap": scenario.kernel.rmap}
-    override = None if spec == mine else spec["profile"]
+            "rmap": scenario.kernel.rmap, "vmscan": scenario.kernel.vmscan}
+    override = None if spec == mine else KernelSpec(**spec)
     k = _restore_kernel(state, str(doc["state_hash"]), where)
     assert isinstance(k, Kernel)
     try:
@@ -1166,11 +1218,12 @@ def _check_session_agrees(session: Session, spec: dict[str, str], where: str) ->
     """The stored kernel profile and seed must be the restored kernel's."""
     k = session.kernel
     ks = session.kernel_spec
-    if spec != {"profile": ks.profile, "writeback": ks.writeback, "rmap": ks.rmap}:
+    if spec != {"profile": ks.profile, "writeback": ks.writeback, "rmap": ks.rmap,
+                "vmscan": ks.vmscan}:
         raise SnapshotError(f"{where}: the kernel profile does not resolve as stored")
     cfg = k.cfg
-    if (cfg.release, cfg.writeback, cfg.rmap, cfg.seed) != \
-            (ks.profile, ks.writeback, ks.rmap, session.seed):
+    if (cfg.release, cfg.writeback, cfg.rmap, cfg.vmscan, cfg.seed) != \
+            (ks.profile, ks.writeback, ks.rmap, ks.vmscan, session.seed):
         raise SnapshotError(f"{where}: the scenario's kernel and seed disagree with the state")
 
 

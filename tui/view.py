@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from kernelmodel.filemap import AddressSpace
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel import Kernel, vl_release_vmscan
 from kernelmodel.mm_types import (
     VM_EXEC,
     VM_LOCKED,
@@ -80,9 +80,11 @@ def kernel_label(spec: KernelSpec) -> str:
 
     A kernel whose switches differ from its profile's says so instead of quoting the note.
     """
-    if PROFILE_DESIGNS.get(spec.profile) == (spec.writeback, spec.rmap):
+    if PROFILE_DESIGNS.get(spec.profile) == (spec.writeback, spec.rmap) and \
+            spec.vmscan == vl_release_vmscan(spec.profile):
         return f"kernel {spec.profile} ({PROFILE_NOTES[spec.profile]})"
-    return f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, set by switches)"
+    return (f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, vmscan {spec.vmscan}, "
+            f"set by switches)")
 
 
 # ---- PTE bits -----------------------------------------------------------------------------------
