@@ -350,8 +350,8 @@ ROWS: Final = (
     Row("fsync pages visited", "fsync_pages_visited", KIND_COUNT),
     Row("try_to_unmap steps", "try_to_unmap_steps", KIND_COUNT),
     Row("pages scanned (pgscan)", "pgscan", KIND_COUNT),
-    Row("active pages scanned (pgrefill)", "pgrefill", KIND_COUNT),
-    Row("written by reclaim (nr_vmscan_write)", "nr_vmscan_write", KIND_COUNT),
+    Row("active scanned (pgrefill)", "pgrefill", KIND_COUNT),
+    Row("reclaim writes (nr_vmscan_write)", "nr_vmscan_write", KIND_COUNT),
     Row("simulated time", "sim_time_ns", KIND_NS),
 )
 

@@ -57,8 +57,8 @@ DESIGNS: Final[tuple[Design, ...]] = (
     Design("writeback", "dirty-page tracking and writeback", WRITEBACK_DESIGNS,
            {"tags": "2.6.6", "lists": "2.6.5"}),
     Design("rmap", "reverse mapping", RMAP_DESIGNS,
-           {"anon_vma": "2.6.7", "pte_chain": "2.6.5, 2.6.6",
-            "anonmm": "2.6.7-rc1 merge, never released"}),
+           {"anon_vma": "2.6.7", "pte_chain": "2.6.5/2.6.6",
+            "anonmm": "2.6.7-rc1 merge, unreleased"}),
     Design("vmscan", "page reclaim (mm/vmscan.c)", VMSCAN_DESIGNS,
            {"2.6.6": "2.6.6", "2.6.7": "2.6.7"}),
 )
@@ -77,18 +77,25 @@ def overridden(spec: KernelSpec) -> list[Design]:
     return [d for d in DESIGNS if getattr(spec, d.switch) != getattr(own, d.switch)]
 
 
-def design_lines(spec: KernelSpec) -> list[str]:
-    """One line per switch: ``vmscan 2.6.6 (2.6.6's code; profile 2.6.7 has 2.6.7)``.
+def design_lines(spec: KernelSpec, brief: bool = False) -> list[str]:
+    """One line per switch: ``vmscan 2.6.6 (2.6.6; profile 2.6.7 has 2.6.7)``; ``brief``:
+    ``vmscan 2.6.6*``, ``tags (2.6.6)``.
 
     Each says which release's code the design follows; an overridden design also names the
-    profile's own.
+    profile's own (``brief``: marks it with "*" instead, for narrow table headers).
     """
     own = profile_spec(spec.profile) if spec.profile in PROFILES else spec
     lines = []
     for d in DESIGNS:
         value = str(getattr(spec, d.switch))
-        text = f"{d.switch} {value} ({d.origin.get(value, '?')}"
+        origin = d.origin.get(value, "?")
         mine = str(getattr(own, d.switch))
+        if brief:  # a design named after its release says the switch, others the release
+            mark = "*" if value != mine else ""
+            lines.append(f"{d.switch} {value}{mark}" if origin == value else
+                         f"{value}{mark} ({origin})")
+            continue
+        text = f"{d.switch} {value} ({origin}"
         if value != mine:
             text += f"; profile {spec.profile} has {mine}"
         lines.append(text + ")")

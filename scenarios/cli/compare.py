@@ -35,8 +35,8 @@ does not implement yet stops the command with one line. Rows of the table:
   fsync honoured ...     after a power cut: were the bytes fsync acknowledged on disk?
   try_to_unmap steps     ptes or vmas visited by reclaim's unmapping walks
   pages scanned          pgscan: inactive pages reclaim looked at
-  active pages scanned   pgrefill: active pages refill_inactive_zone looked at
-  written by reclaim     nr_vmscan_write: pages reclaim handed to ->writepage
+  active scanned         pgrefill: active pages refill_inactive_zone looked at
+  reclaim writes         nr_vmscan_write: pages reclaim handed to ->writepage
   simulated time         when the run ended (and why, in "ended")
   expectations           how many of the scenario's expectations held; a race scenario is
                          expected to fail on 2.6.5, and that is a result, not an error
@@ -197,7 +197,7 @@ def _header(col: ColumnResult) -> str:
     """The column's label, then one line per design switch with the release it follows."""
     from scenarios.profiles import design_lines
 
-    return "\n".join([col.config.label(), *design_lines(col.config.spec())])
+    return "\n".join([col.config.label(), *design_lines(col.config.spec(), brief=True)])
 
 
 def _cells(cols: Sequence[ColumnResult], metric: str, kind: str) -> list[str]:
@@ -232,7 +232,9 @@ def _print_table(cmp: Comparison, walls: list[float], out: TextIO) -> None:
     console = Console(file=out, highlight=False)
     cols = cmp.columns
     table = Table(title=f"{cmp.scenario.name}, seed {cmp.seed}", title_justify="left",
-                  caption=f"under each figure: its ratio to {cols[0].config.label()}",
+                  caption=f"under each figure: its ratio to {cols[0].config.label()}; in "
+                          f"the headers, each design with the release whose code it follows "
+                          f"(* not the profile's own)",
                   caption_justify="left")
     table.add_column("", style="bold", no_wrap=True)
     for col in cols:
