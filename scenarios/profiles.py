@@ -54,9 +54,9 @@ class Design:
 
 #: Every design switch, in the order columns show them.
 DESIGNS: Final[tuple[Design, ...]] = (
-    Design("writeback", "dirty-page tracking and writeback", WRITEBACK_DESIGNS,
+    Design("writeback", "writeback", WRITEBACK_DESIGNS,
            {"tags": "2.6.6", "lists": "2.6.5"}),
-    Design("rmap", "reverse mapping", RMAP_DESIGNS,
+    Design("rmap", "reverse-mapping", RMAP_DESIGNS,
            {"anon_vma": "2.6.7", "pte_chain": "2.6.5/2.6.6",
             "anonmm": "2.6.7-rc1 merge, unreleased"}),
     Design("vmscan", "page reclaim (mm/vmscan.c)", VMSCAN_DESIGNS,

@@ -38,7 +38,7 @@ from scenarios.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPARISON_SCENARIOS = ("cmp-struct-page", "cmp-writeback-order", "cmp-fork-rmap",
-                        "cmp-parallel-writers")
+                        "cmp-parallel-writers", "cmp-reclaim")
 
 
 def _needs(*configs: Configuration) -> None:
@@ -103,6 +103,9 @@ def test_unavailable_design_is_refused_before_anything_runs(
      '--rmap: unknown reverse-mapping design "pte_chains" (did you mean "pte_chain"?)'),
     (["compare", "cmp-struct-page", "--writeback", "radix"],
      '--writeback: unknown writeback design "radix"'),
+    (["compare", "cmp-struct-page", "--vmscan", "2.6.8"],
+     '--vmscan: unknown page reclaim (mm/vmscan.c) design "2.6.8"'),
+    (["compare", "cmp-struct-page", "--vmscan", ""], "has an empty item"),
     (["compare", "cmp-struct-page", "--seed", "seven"], "--seed:"),
 ])
 def test_bad_input(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
@@ -165,6 +168,21 @@ def test_plan_is_a_cross_product_in_order() -> None:
     assert not cols[0].is_profile() and cols[3].is_profile()
 
 
+def test_plan_crosses_the_reclaim_designs_too() -> None:
+    s = load_builtin("cmp-reclaim")
+    cols = plan_columns(s, None, vmscan=["2.6.6", "2.6.7"])
+    assert cols == [Configuration("2.6.7", "tags", "anon_vma", "2.6.6"),
+                    Configuration("2.6.7", "tags", "anon_vma", "2.6.7")]
+    assert [c.label() for c in cols] == ["2.6.7 vmscan=2.6.6", "2.6.7"]
+    assert Configuration("2.6.5", "lists", "pte_chain").vmscan == "2.6.6"  # the profile's own
+    cols = plan_columns(s, ["2.6.6", "2.6.7"], rmap=["anon_vma"], vmscan=["2.6.7"])
+    assert [c.label() for c in cols] == ["2.6.6 rmap=anon_vma vmscan=2.6.7", "2.6.7"]
+    with pytest.raises(CompareError, match=r"^24 columns \(3 kernels x 2 writeback x 2 rmap "
+                                           r"x 2 vmscan\) is more than 12"):
+        plan_columns(s, ["2.6.5", "2.6.6", "2.6.7"], ["lists", "tags"], ["pte_chain", "anon_vma"],
+                     ["2.6.6", "2.6.7"])
+
+
 def test_plan_limits() -> None:
     s = load_builtin("cmp-struct-page")
     with pytest.raises(CompareError, match="more than 12"):
@@ -206,8 +224,10 @@ def test_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
                 "writeback_throughput_bps", "nr_free_pages", "nr_dirty", "pgscan",
                 "disk_busy_ns", "data_verified"}
     for col in doc["columns"]:
-        assert {"kernel", "writeback", "rmap", "metrics"} <= set(col)
+        assert {"kernel", "writeback", "rmap", "vmscan", "designs", "metrics"} <= set(col)
         assert (col["writeback"], col["rmap"]) == profiles.PROFILES[col["kernel"]]
+        assert col["vmscan"] == profiles.PROFILE_VMSCAN[col["kernel"]]
+        assert col["designs"]["vmscan"] == col["vmscan"]
         assert required <= set(col["metrics"])
         assert all(isinstance(v, int) for v in col["metrics"].values())
         assert col["error"] is None and all(e["ok"] for e in col["expectations"])
@@ -380,3 +400,19 @@ def test_compare_on_the_fsync_livelock() -> None:
     # whether 2.6.5's fsync livelocks is the scenario's own expectation (test_breakpoints.py);
     # compare reports it in the table either way
     assert lists.metrics["fsync_done"] + lists.metrics["fsync_pending"] >= 1
+
+
+def test_reclaim_rewrite_scans_more_of_the_lru_and_writes_ahead() -> None:
+    """2.6.7's reclaim on the 2.6.7 profile against 2.6.6's: the inactive scan follows the
+    whole LRU (more pages scanned, more deactivated), kswapd runs its priorities without a
+    nap, and the hog gets its memory in the same time (the swap disk decides that)."""
+    old, new = _run("cmp-reclaim", Configuration("2.6.7", "tags", "anon_vma", "2.6.6"),
+                    Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
+    om, nm = old.metrics, new.metrics
+    assert om["pswpout"] > 1000 and nm["pswpout"] > 1000
+    assert nm["pgscan"] >= 1.3 * om["pgscan"]
+    assert nm["pgdeactivate"] >= 1.2 * om["pgdeactivate"]
+    assert om["nr_vmscan_write"] > 0 and nm["nr_vmscan_write"] > 0
+    assert om["kswapd_steal"] < nm["kswapd_steal"]
+    assert abs(nm["sim_time_ns"] - om["sim_time_ns"]) <= 0.05 * om["sim_time_ns"]
+    assert old.state_hash != new.state_hash
