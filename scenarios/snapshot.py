@@ -182,6 +182,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     for oracle in [state["mm_oracle"], *state["oracle"]["files"]]:
         oracle["in_frame"] = []
         oracle["on_disk"] = []
+    _add_reclaim_fields(state)  # what this vmlab's restorer reads; dropped again below
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -189,6 +190,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     finally:
         if enabled:
             gc.enable()
+    _drop_reclaim_fields(new)
     out = dict(doc)
     out["version"] = 3
     out["state"] = new
@@ -209,32 +211,58 @@ def _with_key_after(d: dict[str, object], after: str, key: str,
     return out
 
 
+def _add_reclaim_fields(state: dict[str, object]) -> None:
+    """What format 4 added to the state, in place: ``cfg.vmscan`` = "2.6.6" (the reclaim
+    every older file ran), ``vmstat.nr_vmscan_write`` = 0 and kswapd's ``nr_mapped`` = 0, each
+    where ``to_state`` puts it (the state hash covers the order)."""
+    cfg, vmstat, core = state.get("cfg"), state.get("vmstat"), state.get("kernel")
+    if not isinstance(cfg, dict) or not isinstance(vmstat, dict) or not isinstance(core, dict):
+        raise ValueError("the state has no cfg, vmstat or kernel map")
+    state["cfg"] = _with_key_after(cfg, "rmap", "vmscan", "2.6.6")
+    state["vmstat"] = _with_key_after(vmstat, "pgrotated", "nr_vmscan_write", 0)
+    for task in core["tasks"]:
+        for op in task["kstack"]:
+            if op.get("op") == "kswapd":
+                op["nr_mapped"] = 0
+
+
+def _drop_reclaim_fields(state: dict[str, object]) -> None:
+    """Undo ``_add_reclaim_fields`` (for a migration below format 4 that restores a state
+    with this vmlab's restorer and writes it back in its own format)."""
+    cfg, vmstat, core = state["cfg"], state["vmstat"], state["kernel"]
+    assert isinstance(cfg, dict) and isinstance(vmstat, dict) and isinstance(core, dict)
+    if cfg.pop("vmscan") != "2.6.6" or vmstat.pop("nr_vmscan_write") != 0:
+        raise ValueError("a state below format 4 ran 2.6.6's reclaim and counted no writes")
+    for task in core["tasks"]:
+        for op in task["kstack"]:
+            if op.get("op") == "kswapd":
+                op.pop("nr_mapped")
+
+
 def _migrate_3_to_4(doc: dict[str, object]) -> dict[str, object]:
     """Format 3 -> 4: reclaim is a design switch (``vmscan``, "2.6.6" or "2.6.7").
 
     Every version-3 file ran 2.6.6's reclaim, whatever its profile, so the migrated file
-    says so (``vmscan = "2.6.6"`` in the kernel config, the scenario's kernel table and the
-    stored kernel spec) and resumes as it would have: a 2.6.7 file shows a switched reclaim
-    rather than silently changing code mid-run. vmstat gains ``nr_vmscan_write`` (pages
+    says so (``vmscan = "2.6.6"`` in the kernel config and the stored kernel spec) and
+    resumes as it would have: a 2.6.7 file shows a switched reclaim rather than silently
+    changing code mid-run. The scenario's own kernel table gets its profile's design, as
+    this vmlab reads a table without one. vmstat gains ``nr_vmscan_write`` (pages
     reclaim wrote; uncounted before, so 0). kswapd's op gains ``nr_mapped`` (2.6.7's
     ``sc.nr_mapped``; unused by 2.6.6's reclaim, 0). The old state must match its hash first;
     the new hash is computed over the new state.
     """
+    from kernelmodel.kernel import vl_release_vmscan
+
     state = doc.get("state")
     if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
         raise ValueError("the version-3 state does not match its state_hash")
-    # keys go where to_state puts them: the state hash covers the order
-    state["cfg"] = _with_key_after(state["cfg"], "rmap", "vmscan", "2.6.6")
-    state["vmstat"] = _with_key_after(state["vmstat"], "pgrotated", "nr_vmscan_write", 0)
-    for task in state["kernel"]["tasks"]:
-        for op in task["kstack"]:
-            if op.get("op") == "kswapd":
-                op["nr_mapped"] = 0
+    _add_reclaim_fields(state)
     scn = doc.get("scenario")
     if not isinstance(scn, dict):
         raise ValueError("the scenario section is not a map")
-    scn["kernel"]["vmscan"] = "2.6.6"
-    scn["doc"]["kernel"]["vmscan"] = "2.6.6"
+    scn["kernel"]["vmscan"] = "2.6.6"  # what the run used
+    doc_kernel = scn["doc"]["kernel"]  # what the scenario names: its profile's own
+    doc_kernel["vmscan"] = vl_release_vmscan(str(doc_kernel["profile"]))
     out = dict(doc)
     out["version"] = 4
     out["state_hash"] = state_digest(state)

@@ -343,8 +343,10 @@ def test_fork_workload_anonmm_costs_an_anonmm_per_mm_and_walks_mms() -> None:
     # one struct anonmm per mm (parent and 16 children), nothing per page or vma
     assert mm["rmap_bytes_peak"] == 17 * SIZEOF_ANONMM
     assert cm["rmap_bytes_peak"] >= 100 * mm["rmap_bytes_peak"]
-    # the same pages were reclaimed in every design
-    assert cm["try_to_unmap_calls"] == mm["try_to_unmap_calls"] == am["try_to_unmap_calls"] > 0
+    # about the same pages were reclaimed in every design (2.6.7's reclaim scans as the walks'
+    # simulated cost moves its timing: the designs may differ by a call or two)
+    calls = [m["try_to_unmap_calls"] for m in (cm, mm, am)]
+    assert min(calls) > 0 and max(calls) - min(calls) <= max(calls) // 200
 
     def per_call(m: dict[str, int]) -> float:
         return m["try_to_unmap_steps"] / m["try_to_unmap_calls"]
