@@ -86,7 +86,7 @@ def test_design_lines_name_the_release_and_an_override() -> None:
     assert design_lines(old, brief=True) == ["tags (2.6.6)", "anon_vma (2.6.7)",
                                              "vmscan 2.6.6*"]
     assert with_designs(own, vmscan=None) is not None and with_designs(own) == own
-    with pytest.raises(ProfileError, match='--vmscan: unknown page reclaim .* "2.6.8"'):
+    with pytest.raises(ProfileError, match=r'--vmscan: unknown page reclaim .* "2\.6\.8"'):
         with_designs(own, vmscan="2.6.8")
 
 
@@ -96,5 +96,5 @@ def test_unimplemented_reclaim_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
         "kernel profile 2.6.7 is not available yet (vmscan=2.6.7 is not implemented); "
         "use 2.6.6")
     assert unavailable_reason("2.6.7", "tags", "anon_vma", "2.6.6") is None
-    with pytest.raises(ProfileError, match="vmscan=2.6.7 is not implemented"):
+    with pytest.raises(ProfileError, match=r"vmscan=2\.6\.7 is not implemented"):
         check_runnable(KernelSpec(profile="2.6.6", vmscan="2.6.7"))
