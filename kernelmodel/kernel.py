@@ -89,6 +89,8 @@ KOP_STEP_NS: Final = 100
 RELEASES: Final = ("2.6.5", "2.6.6", "2.6.7")
 WRITEBACK_MODES: Final = ("tags", "lists")
 RMAP_MODES: Final = ("anon_vma", "pte_chain", "anonmm")
+#: Reclaim designs: 2.6.6's mm/vmscan.c (vmscan.py) or 2.6.7's rewrite (vmscan_267.py).
+VMSCAN_MODES: Final = ("2.6.6", "2.6.7")
 #: do_swap_page's release: "2.6.6" (2.6.5 and 2.6.6: a write that cannot share the page
 #: takes a second fault into do_wp_page) or "2.6.7" (rmap 11: COW broken inside the fault).
 SWAPIN_MODES: Final = ("2.6.6", "2.6.7")
@@ -127,6 +129,18 @@ def vl_kernel_image_frames(nframes: int) -> int:
     return min(256, max(nframes // 16, 1))
 
 
+def vl_release_vmscan(release: str) -> str:
+    """The reclaim design a release shipped: 2.6.7 rewrote mm/vmscan.c; 2.6.5 and 2.6.6 run
+    the 2.6.6 structure (2.6.5's few differences are keyed on the release)."""
+    return "2.6.7" if release == "2.6.7" else "2.6.6"
+
+
+def vl_release_swapin(release: str) -> str:
+    """The do_swap_page a release shipped: 2.6.7's breaks COW inside the fault; 2.6.5 has
+    2.6.6's."""
+    return "2.6.7" if release == "2.6.7" else "2.6.6"
+
+
 class KernelConfig:
     """Boot parameters: the release profile's switches, sysctl tunables and the seed."""
 
@@ -135,6 +149,7 @@ class KernelConfig:
         release: str = "2.6.7",
         writeback: str = "tags",
         rmap: str = "anon_vma",
+        vmscan: str | None = None,
         swap_bytes: int = 128 << 20,
         seed: int = 0,
         dirty_background_ratio: int = 10,
@@ -146,13 +161,16 @@ class KernelConfig:
         debug_checks: bool = False,
         poison: bool = False,
         l1_cache_bytes: int = 128,
-        swapin: str = "2.6.7",
+        swapin: str | None = None,
     ) -> None:
         self.release = release
         self.writeback = writeback
         self.rmap = rmap
-        #: Which release's do_swap_page runs (SWAPIN_MODES; memory.py).
-        self.swapin = swapin
+        #: The reclaim design; None: the release's own (2.6.7's for 2.6.7, else 2.6.6's).
+        self.vmscan: str = vmscan if vmscan is not None else vl_release_vmscan(release)
+        #: Which release's do_swap_page runs (SWAPIN_MODES; memory.py); None: the release's
+        #: own (2.6.5 shares 2.6.6's).
+        self.swapin: str = swapin if swapin is not None else vl_release_swapin(release)
         self.swap_bytes = swap_bytes
         self.seed = seed
         self.dirty_background_ratio = dirty_background_ratio
@@ -174,6 +192,8 @@ class KernelConfig:
             raise ValueError(f"kernel.writeback: expected one of {', '.join(WRITEBACK_MODES)}")
         if self.rmap not in RMAP_MODES:
             raise ValueError(f"kernel.rmap: expected one of {', '.join(RMAP_MODES)}")
+        if self.vmscan not in VMSCAN_MODES:
+            raise ValueError(f"kernel.vmscan: expected one of {', '.join(VMSCAN_MODES)}")
         if self.swapin not in SWAPIN_MODES:
             raise ValueError(f"kernel.swapin: expected one of {', '.join(SWAPIN_MODES)}")
         if self.swap_bytes < 0 or self.swap_bytes % 4096 != 0:
@@ -197,6 +217,7 @@ class KernelConfig:
             "release": self.release,
             "writeback": self.writeback,
             "rmap": self.rmap,
+            "vmscan": self.vmscan,
             "swapin": self.swapin,
             "swap_bytes": self.swap_bytes,
             "seed": self.seed,

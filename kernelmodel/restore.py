@@ -171,6 +171,7 @@ def vl_kernel_config_from_state(state: dict[str, object]) -> KernelConfig:
         release=_str(state, "release"),
         writeback=_str(state, "writeback"),
         rmap=_str(state, "rmap"),
+        vmscan=_str(state, "vmscan"),
         swapin=_str(state, "swapin"),
         swap_bytes=_int(state, "swap_bytes"),
         seed=_int(state, "seed"),

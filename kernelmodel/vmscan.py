@@ -1,6 +1,11 @@
 """Page reclaim: the LRU scanner, direct reclaim and kswapd (mm/vmscan.c, 2.6.6; 2.6.5's
 differences on the 2.6.5 profile, see ``vl_reclaim_2_6_5``).
 
+This is the reclaim of the 2.6.5 and 2.6.6 profiles (``KernelConfig.vmscan == "2.6.6"``).
+2.6.7 rewrote it (scan_control, pageout(), scanning in proportion to the whole LRU):
+``vmscan == "2.6.7"`` runs vmscan_267.py, which shares this module's page-level helpers and
+kswapd's thread (``try_to_free_pages`` and ``KswapdOp`` hand over to it).
+
 The structure is the kernel's (KERNEL.md §5):
 
 * ``shrink_zone`` adds scan credit: ``ratio + 1`` to ``nr_scan_active`` (``ratio`` keeps the
@@ -375,6 +380,7 @@ def _pageout(
         sync_mode=WB_SYNC_NONE, nr_to_write=SWAP_CLUSTER_MAX, nonblocking=True, for_reclaim=True
     )
     SetPageReclaim(page)
+    k.vmstat.nr_vmscan_write += 1
     if is_swap:
         res = swap_writepage(k, page, wbc)
     else:
@@ -737,6 +743,10 @@ def try_to_free_pages(k: Kernel, gfp_mask: int) -> int:
     from kernelmodel.oom_kill import out_of_memory
     from kernelmodel.page_writeback import wakeup_bdflush
 
+    if k.cfg.vmscan == "2.6.7":
+        from kernelmodel import vmscan_267
+
+        return vmscan_267.try_to_free_pages(k, gfp_mask)
     zone = k.pgdat.zone
     st = _direct_reclaim_start(k, k.current)
     freed_now = 0
@@ -800,12 +810,16 @@ class KswapdOp(KOp):
         self.total_scanned = 0
         self.total_reclaimed = 0
         self.do_writepage = False
+        #: sc.nr_mapped of a 2.6.7 run (read once per balance_pgdat; 0 under 2.6.6).
+        self.nr_mapped = 0
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == KSWAPD_SLEEP:
             self.phase = KSWAPD_WOKEN
             sleep_on(k, task, KSWAPD_WAIT_KEY)
             return KOP_BLOCKED
+        if k.cfg.vmscan == "2.6.7":
+            return self._step_267(k, task)
         if self.phase == KSWAPD_WOKEN:
             k.vmstat.pageoutrun += 1
             k.pgdat.zone.temp_priority = DEF_PRIORITY
@@ -844,6 +858,23 @@ class KswapdOp(KOp):
             return KOP_BLOCKED
         return KOP_CONTINUE
 
+    def _step_267(self, k: Kernel, task: Task) -> int:
+        """The woken and balancing phases with 2.6.7's balance_pgdat (vmscan_267.py)."""
+        from kernelmodel import vmscan_267
+        from kernelmodel.page_writeback import blk_congestion_wait
+
+        if self.phase == KSWAPD_WOKEN:
+            vmscan_267.balance_pgdat_start(k, self)
+            self.phase = KSWAPD_BALANCE
+            return KOP_CONTINUE
+        res = vmscan_267.balance_pgdat_step(k, self)
+        if res == vmscan_267.BALANCE_DONE:
+            return self._balance_done(k)
+        if res == vmscan_267.BALANCE_QUEUE_WAIT:
+            blk_congestion_wait(k, task, KSWAPD_NAP_NS)  # get_request_wait, approximately
+            return KOP_BLOCKED
+        return KOP_CONTINUE
+
     def _balance_done(self, k: Kernel) -> int:
         """balance_pgdat's ``out:`` label: prev_priority = temp_priority; back to sleep."""
         zone = k.pgdat.zone
@@ -864,6 +895,7 @@ class KswapdOp(KOp):
         s["total_scanned"] = self.total_scanned
         s["total_reclaimed"] = self.total_reclaimed
         s["do_writepage"] = self.do_writepage
+        s["nr_mapped"] = self.nr_mapped
         return s
 
     @staticmethod
@@ -881,6 +913,7 @@ class KswapdOp(KOp):
         op.total_scanned = _state_int(state, "total_scanned")
         op.total_reclaimed = _state_int(state, "total_reclaimed")
         op.do_writepage = bool(state.get("do_writepage", False))
+        op.nr_mapped = _state_int(state, "nr_mapped")
         return op
 
 

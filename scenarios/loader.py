@@ -15,7 +15,8 @@ Top level
     (simulated-time limit, default "60s"; a run also ends when every task has exited),
     ``kernel`` = "2.6.5" | "2.6.6" | "2.6.7" (default "2.6.7") or a table
     ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm",
-    swapin = "2.6.6"|"2.6.7"}``.
+    vmscan = "2.6.6"|"2.6.7", swapin = "2.6.6"|"2.6.7"}`` (each switch defaults to the
+    profile's own design).
 
 ``[machine]``
     ``memory`` (64MiB), ``disk`` (1GiB), ``swap`` (128MiB), ``tlb_entries`` (64, a power of
@@ -96,7 +97,7 @@ from scenarios.assembler import (
     parse_op,
 )
 from scenarios.expect import ExpectError, parse_check, suggest
-from scenarios.profiles import PROFILES, RMAP_DESIGNS, SWAPIN, SWAPIN_DESIGNS, WRITEBACK_DESIGNS
+from scenarios.profiles import DESIGNS, PROFILES, profile_spec
 from scenarios.schema import (
     DEFAULT_DURATION_NS,
     DEFAULT_PROFILE,
@@ -136,7 +137,7 @@ T = TypeVar("T")
 
 TOP_KEYS: Final = ("name", "description", "kernel", "seed", "duration", "machine", "tunables",
                    "files", "tasks", "programs", "expect")
-KERNEL_KEYS: Final = ("profile", "writeback", "rmap", "swapin")
+KERNEL_KEYS: Final = ("profile", *(d.switch for d in DESIGNS))
 MACHINE_KEYS: Final = ("memory", "disk", "swap", "tlb_entries", "elevator")
 TUNABLE_KEYS: Final = ("dirty_background_ratio", "dirty_ratio", "dirty_writeback_centisecs",
                        "dirty_expire_centisecs", "swappiness")
@@ -226,21 +227,15 @@ def _kernel(r: _Reader, value: object) -> KernelSpec:
     if value is None:
         return KernelSpec()
     if isinstance(value, str):
-        profile = r.choice(value, tuple(PROFILES), "kernel")
-        wb, rmap = PROFILES[profile]
-        return KernelSpec(profile=profile, writeback=wb, rmap=rmap, swapin=SWAPIN[profile])
+        return profile_spec(r.choice(value, tuple(PROFILES), "kernel"))
     table = r.table(value, "kernel")
     r.keys(table, KERNEL_KEYS, "kernel")
     profile = r.choice(table.get("profile", DEFAULT_PROFILE), tuple(PROFILES), "kernel.profile")
-    wb, rmap = PROFILES[profile]
-    if "writeback" in table:
-        wb = r.choice(table["writeback"], WRITEBACK_DESIGNS, "kernel.writeback")
-    if "rmap" in table:
-        rmap = r.choice(table["rmap"], RMAP_DESIGNS, "kernel.rmap")
-    swapin = SWAPIN[profile]
-    if "swapin" in table:
-        swapin = r.choice(table["swapin"], SWAPIN_DESIGNS, "kernel.swapin")
-    return KernelSpec(profile=profile, writeback=wb, rmap=rmap, swapin=swapin)
+    chosen: dict[str, str] = {}
+    for d in DESIGNS:
+        if d.switch in table:
+            chosen[d.switch] = r.choice(table[d.switch], d.names, f"kernel.{d.switch}")
+    return dataclasses.replace(profile_spec(profile), **chosen)
 
 
 def _machine(r: _Reader, value: object) -> MachineSpec:

@@ -80,12 +80,12 @@ def kernel_label(spec: KernelSpec) -> str:
 
     A kernel whose switches differ from its profile's says so instead of quoting the note.
     """
-    from scenarios.profiles import SWAPIN
+    from scenarios.profiles import overridden
 
-    if (PROFILE_DESIGNS.get(spec.profile) == (spec.writeback, spec.rmap)
-            and SWAPIN.get(spec.profile) == spec.swapin):
+    if spec.profile in PROFILE_NOTES and not overridden(spec):
         return f"kernel {spec.profile} ({PROFILE_NOTES[spec.profile]})"
-    return (f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, swapin {spec.swapin}, "
+    return (f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, vmscan {spec.vmscan}, "
+            f"swapin {spec.swapin}, "
             f"set by switches)")
 
 

@@ -25,11 +25,16 @@ MiB = 1 << 20
 
 def make_kernel(
     mem: int = 4 * MiB, disk: int = 16 * MiB, swap: int = 4 * MiB, tlb: int = 64,
-    rmap: str = "anon_vma",
+    rmap: str = "anon_vma", vmscan: str = "2.6.6",
 ) -> Kernel:
-    """Boot a kernel on a small machine, with the given reverse-mapping design."""
+    """Boot a kernel on a small machine, with the given reverse-mapping design.
+
+    These machines run 2.6.6's reclaim unless told otherwise: 2.6.7's stalls a machine this
+    small once its kswapd has scanned the zone twice while every page is being written
+    (docs/scenarios.md); test_vmscan_267.py and the scenarios test 2.6.7's.
+    """
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=disk, tlb_entries=tlb))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap))
+    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan))
 
 
 def new_task(k: Kernel, name: str = "t", prog: list[Insn] | None = None) -> Task:
