@@ -30,18 +30,15 @@ to fail on 2.6.5, and the table shows it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from kernelmodel.bug import KernelBug
+from scenarios.designs import DESIGN_AXES
 from scenarios.expect import suggest
-from scenarios.profiles import (
-    PROFILES,
-    RMAP_DESIGNS,
-    WRITEBACK_DESIGNS,
-    unavailable_reason,
-)
+from scenarios.profiles import PROFILES, resolve_kernel, unavailable_reason
 from scenarios.schema import KernelSpec, Scenario
 from scenarios.session import ExpectationResult, Session, SessionError
 
@@ -158,27 +155,51 @@ def plan_columns(scenario: Scenario, kernels: Sequence[str] | None,
     Raises:
         CompareError: an unknown name, an empty list or too many columns.
     """
+    designs = {"writeback": writeback, "rmap": rmap}
     if kernels is None:
-        switched = writeback is not None or rmap is not None
+        switched = any(v is not None for v in designs.values())
         kernels = [scenario.kernel.profile] if switched else list(PROFILES)
-    for values, option in ((kernels, "--kernels"), (writeback, "--writeback"), (rmap, "--rmap")):
-        if values is not None and not values:
-            raise CompareError(f"{option}: the list is empty")
-    _check_names(kernels, list(PROFILES), "--kernels", "kernel profile")
-    if writeback is not None:
-        _check_names(writeback, WRITEBACK_DESIGNS, "--writeback", "writeback design")
-    if rmap is not None:
-        _check_names(rmap, RMAP_DESIGNS, "--rmap", "reverse-mapping design")
-    columns: list[Configuration] = []
-    for kernel in kernels:
-        own_wb, own_rmap = PROFILES[kernel]
-        for wb in (writeback if writeback is not None else [own_wb]):
-            for rm in (rmap if rmap is not None else [own_rmap]):
-                columns.append(Configuration(kernel, wb, rm))
+    columns = plan_configurations(kernels, designs)
     if len(columns) > MAX_COLUMNS:
         raise CompareError(f"{len(columns)} columns ({len(kernels)} kernels x "
                            f"{len(writeback or [''])} writeback x {len(rmap or [''])} rmap) is "
                            f"more than {MAX_COLUMNS}; compare fewer at a time")
+    return columns
+
+
+def plan_configurations(kernels: Sequence[str | KernelSpec],
+                        designs: Mapping[str, Sequence[str] | None]) -> list[Configuration]:
+    """Kernel configurations: each kernel x each design of every axis of ``DESIGN_AXES``.
+
+    The cross product nests in the order kernels, then the axes in table order. This is the
+    one planner behind ``vmlab compare``'s columns and ``vmlab sweep``'s configurations.
+
+    Args:
+        kernels: profile names (a profile with its own designs), or kernel sections (the
+            designs a scenario chose stand for "its own").
+        designs: axis field -> the designs to run every kernel with; a missing axis or None:
+            each kernel's own design.
+
+    Raises:
+        CompareError: an empty list, or an unknown profile or design (with a did-you-mean).
+    """
+    for values, option in ((kernels, "--kernels"),
+                           *((designs.get(a.field), a.option) for a in DESIGN_AXES)):
+        if values is not None and not values:
+            raise CompareError(f"{option}: the list is empty")
+    _check_names([k for k in kernels if isinstance(k, str)], list(PROFILES), "--kernels",
+                 "kernel profile")
+    for axis in DESIGN_AXES:
+        chosen = designs.get(axis.field)
+        if chosen is not None:
+            _check_names(chosen, axis.choices, axis.option, axis.what)
+    columns: list[Configuration] = []
+    for kernel in kernels:
+        spec = resolve_kernel(KernelSpec(), kernel) if isinstance(kernel, str) else kernel
+        lists = [designs.get(a.field) or [a.of(spec)] for a in DESIGN_AXES]
+        for combo in itertools.product(*lists):
+            chosen_designs = {a.field: d for a, d in zip(DESIGN_AXES, combo, strict=True)}
+            columns.append(Configuration(spec.profile, **chosen_designs))
     return columns
 
 
@@ -226,7 +247,8 @@ def column_session(scenario: Scenario, config: Configuration, seed: int) -> Sess
 
 
 def run_column(scenario: Scenario, config: Configuration, seed: int,
-               progress: Callable[[int, int], None] | None = None) -> ColumnResult:
+               progress: Callable[[int, int], None] | None = None,
+               watch: Callable[[Session], bool] | None = None) -> ColumnResult:
     """Run the scenario to its end on one configuration and collect the results.
 
     Args:
@@ -234,13 +256,15 @@ def run_column(scenario: Scenario, config: Configuration, seed: int,
         config: the column.
         seed: the seed every column shares.
         progress: passed to ``Session.run`` (simulated ns, events).
+        watch: called after every event (``Session.run``'s predicate); it may raise to
+            abandon the run (``vmlab sweep``'s wall-clock limit) and should return False.
 
     Raises:
         CompareError: the configuration is refused at boot.
     """
     session = column_session(scenario, config, seed)
     try:
-        session.run(progress=progress)
+        session.run(progress=progress, predicate=watch)
     except KernelBug as exc:
         metrics = dict(session.kernel.metrics())
         metrics["sim_time_ns"] = session.sim_time_ns
