@@ -10,6 +10,7 @@ summary also gives the smallest and largest value when they differ).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -227,11 +228,18 @@ def plot_text(rows: Sequence[Row], cols: Columns, x: str, y: str, by: str = BY_K
     plt.xticks([position(v) for v in xs], xs)
     means = [_mean(v) for s in series.values() for v in s.values()]
     lo, hi = min(means), max(means)
-    if not log_y and hi > lo:
+    if log_y and lo > 0:
+        ticks = [10.0 ** e for e in range(math.floor(math.log10(lo)),
+                                           math.ceil(math.log10(hi)) + 1)
+                 if lo <= 10.0 ** e <= hi] or [lo, hi]
+        plt.yticks(ticks, [_compact(t) for t in ticks])
+    elif hi > lo:
         ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
         plt.yticks(ticks, [_compact(t) for t in ticks])
     seeds = len({r.get("seed") for r in ok})
-    plt.title(f"{y}{' (mean of ' + str(seeds) + ' seeds)' if seeds > 1 else ''}")
+    notes = [f"mean of {seeds} seeds"] if seeds > 1 else []
+    notes += ["log scale"] if log_y else []
+    plt.title(f"{y} ({', '.join(notes)})" if notes else y)
     plt.xlabel(x)
     text = str(plt.build())
     plt.clear_figure()
