@@ -26,7 +26,7 @@ vmlab[ray]'). The rows are the same whichever ran them.
 when its run ends; running the same sweep again with the same --out runs only the rows that
 are not there yet (so an interrupted sweep resumes, and a sweep can be extended with more
 values). A run that fails (an exception, a kernel BUG, --timeout) is a row with outcome
-"error" and the reason; the sweep goes on.
+"error" and the reason; the sweep goes on (--retry-failed runs such rows again).
 
 At the end: a summary table grouped by kernel (the mean over seeds of the metrics that
 vary, or those named by --show), and with --plot METRIC a plot of METRIC against the first
@@ -82,6 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE",
                         help="write one row per run to FILE (.csv, or .parquet); rows already "
                              "in FILE are not run again")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="run again the rows of --out FILE whose run failed (outcome "
+                             "error), replacing them")
     parser.add_argument("--jobs", metavar="N", type=int,
                         help="local worker processes (default: one per core); with --ray on "
                              "a local instance, its CPUs")
@@ -238,7 +241,8 @@ def execute(args: argparse.Namespace) -> int:
             store.start(before)
         except SweepError as exc:
             raise CliError(str(exc)) from None
-    known = {cols.row_key(r): r for r in before}
+    known = {cols.row_key(r): r for r in before
+             if not (args.retry_failed and r.get("outcome") == OUTCOME_ERROR)}
     todo = [s for s in plan.runs if cols.row_key(s.head()) not in known]
     show = not args.quiet and sys.stderr.isatty()
     start = time.perf_counter()

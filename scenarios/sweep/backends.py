@@ -28,7 +28,7 @@ from typing import Any, Final
 from scenarios.sweep.params import SweepError
 from scenarios.sweep.rows import result_row
 from scenarios.sweep.spec import RunSpec
-from scenarios.sweep.worker import run_one
+from scenarios.sweep.worker import ignore_interrupts, run_one
 
 OnRow = Callable[[RunSpec, dict[str, object]], None]
 
@@ -58,7 +58,7 @@ def run_local(specs: Sequence[RunSpec], jobs: int, on_row: OnRow) -> None:
 def _run_pool(todo: list[RunSpec], jobs: int, on_row: OnRow) -> None:
     """Run specs popped from ``todo`` until it is empty or the pool breaks."""
     ctx = get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=ignore_interrupts)
     running: dict[Future[dict[str, object]], RunSpec] = {}
     try:
         while todo or running:
@@ -78,6 +78,12 @@ def _run_pool(todo: list[RunSpec], jobs: int, on_row: OnRow) -> None:
                     running.clear()
                     return
                 on_row(spec, row)
+    except BaseException:
+        # interrupted: stop the runs in progress now rather than wait for them
+        processes = getattr(pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

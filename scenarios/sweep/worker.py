@@ -14,6 +14,7 @@ scheduler slice or one interrupt) after its limit.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
 # the parent's choice of the Python sources (the model's modules are imported lazily below).
 if os.environ.get("VMLAB_INTERPRETED") == "1":
     install_source_only_finder()
+
+
+def ignore_interrupts() -> None:
+    """Pool worker initializer: Ctrl-C is the parent's to handle (it stops the workers), so a
+    worker does not print its own KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class RunTimeout(Exception):

@@ -275,6 +275,14 @@ def test_failing_run_is_a_marked_row(small: str, tmp_path: Path,
     assert rows[0]["state_hash"] != ""
     assert "2 runs: 2 ran" in text and "1 failed" in text
     assert "failed: tasks.0.program.1=loop 1000000 seed 1 on 2.6.7: timeout" in text
+    # resuming keeps the failed row; --retry-failed runs it again (and it fails again)
+    code, text = _sweep(capsys, small, "--set", "tasks.0.program.1=loop 1,loop 1000000",
+                        "--timeout", "1", "--jobs", "1", "--out", str(out), "--retry-failed")
+    assert code == 1
+    assert f"2 runs (1 already in {out}): 1 ran" in text
+    again = _rows(out)
+    assert again[0] == rows[0]
+    assert again[1]["error"].startswith("timeout: stopped after 1s of wall time")
 
 
 def test_summary_and_plot(local_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
