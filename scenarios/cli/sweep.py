@@ -49,6 +49,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from scenarios.cli.common import CliError
@@ -218,6 +219,7 @@ def _execute_runs(args: argparse.Namespace, plan: Plan, todo: Sequence[RunSpec],
 def execute(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from scenarios.sweep.backends import ray_connection
     from scenarios.sweep.params import SweepError
     from scenarios.sweep.report import pick_metrics, plot_text, summary_table
     from scenarios.sweep.rows import OUTCOME_ERROR
@@ -238,7 +240,6 @@ def execute(args: argparse.Namespace) -> int:
     if store is not None:
         try:
             _, before = store.existing()
-            store.start(before)
         except SweepError as exc:
             raise CliError(str(exc)) from None
     known = {cols.row_key(r): r for r in before
@@ -246,12 +247,23 @@ def execute(args: argparse.Namespace) -> int:
     todo = [s for s in plan.runs if cols.row_key(s.head()) not in known]
     show = not args.quiet and sys.stderr.isatty()
     start = time.perf_counter()
-    try:
-        tally = _execute_runs(args, plan, todo, store, show)
-    except BaseException:
+    with ExitStack() as stack:
+        if args.ray is not None and todo:  # reach Ray before the file is touched
+            try:
+                stack.enter_context(ray_connection(args.ray or None, args.jobs))
+            except SweepError as exc:
+                raise CliError(str(exc)) from None
         if store is not None:
-            store.close()
-        raise
+            try:
+                store.start(before)
+            except SweepError as exc:
+                raise CliError(str(exc)) from None
+        try:
+            tally = _execute_runs(args, plan, todo, store, show)
+        except BaseException:
+            if store is not None:
+                store.close()
+            raise
     wall = time.perf_counter() - start
     rows: list[dict[str, object]] = []
     for spec, row in zip(plan.runs, tally.rows, strict=True):

@@ -18,9 +18,10 @@ test session), that instance is used and left running.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final
@@ -129,12 +130,27 @@ def init_ray(address: str | None, jobs: int | None = None) -> bool:
     return True
 
 
+@contextmanager
+def ray_connection(address: str | None, jobs: int | None = None) -> Iterator[None]:
+    """Ray connected for the ``with`` block (``init_ray``), shut down after it if this block
+    started it.
+
+    Raises:
+        SweepError: Ray is not installed, or the cluster cannot be reached.
+    """
+    started = init_ray(address, jobs)
+    try:
+        yield
+    finally:
+        if started:
+            _import_ray().shutdown()
+
+
 def run_ray(specs: Sequence[RunSpec], address: str | None, jobs: int | None,
             on_row: OnRow) -> None:
     """Run every spec as a Ray task (``init_ray`` first, unless Ray is already running)."""
     ray = _import_ray()
-    started = init_ray(address, jobs)
-    try:
+    with ray_connection(address, jobs):
         remote = ray.remote(num_cpus=1, max_retries=1)(run_one)
         pending = {remote.remote(spec): spec for spec in specs}
         while pending:
@@ -147,9 +163,6 @@ def run_ray(specs: Sequence[RunSpec], address: str | None, jobs: int | None,
                     text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
                     row = result_row(spec.head(), {}, [], "", "", f"Ray: {text}")
                 on_row(spec, row)
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def describe_backend(ray: bool, address: str | None, jobs: int) -> str:

@@ -197,16 +197,18 @@ def test_bad_results_file_is_one_line(small: str, tmp_path: Path,
     assert other.read_text() == "a,b\n1,2\n", "a foreign file is left as it was"
 
 
-def test_ray_missing_is_one_line(small: str) -> None:
+def test_ray_missing_is_one_line(small: str, tmp_path: Path) -> None:
+    out = tmp_path / "rows.csv"
     code = ("import sys; sys.modules['ray'] = None\n"
             "from scenarios.cli.main import main\n"
-            f"sys.exit(main(['sweep', {small!r}, '--ray']))")
+            f"sys.exit(main(['sweep', {small!r}, '--ray', '--out', {str(out)!r}]))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=120, check=False)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "vmlab sweep: --ray needs Ray, which is not installed: pip install 'vmlab[ray]' "
         "(or pip install ray)"]
+    assert not out.exists()
 
 
 # ---- running -----------------------------------------------------------------------------------
