@@ -61,20 +61,26 @@ class _Deadline:
 
 def run_one(spec: RunSpec) -> dict[str, object]:
     """Run ``spec`` to the end of its scenario; returns its row (``rows.result_row``)."""
-    from scenarios.compare import Configuration, run_column
-    from scenarios.library import ScenarioText
-    from scenarios.sweep.params import load_variant
-    from scenarios.sweep.rows import one_line, result_row
-    from scenarios.units import format_duration
-
-    head = spec.head()
-    deadline = _Deadline(spec.timeout_s) if spec.timeout_s is not None else None
     try:
+        from scenarios.sweep.rows import one_line, result_row
+    except Exception as exc:  # the model itself does not import here: still a row, not a crash
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return {**spec.head(), "outcome": "error", "error": f"cannot import vmlab: {text}"}
+    head = spec.head()
+    try:
+        from scenarios.compare import Configuration, run_column
+        from scenarios.library import ScenarioText
+        from scenarios.sweep.params import load_variant
+
+        # the clock starts once the model is imported (a fresh worker's first run imports it)
+        deadline = _Deadline(spec.timeout_s) if spec.timeout_s is not None else None
         scenario = load_variant(ScenarioText(spec.text, spec.source, spec.default_name),
                                 spec.overrides)
         config = Configuration(**dict(spec.kernel))
         result = run_column(scenario, config, spec.seed, watch=deadline)
     except RunTimeout as exc:
+        from scenarios.units import format_duration
+
         error = (f"{exc} (simulated {format_duration(exc.sim_ns)}, "
                  f"event {exc.events:,})")
         return result_row(head, {}, [], "", "", error)
