@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -181,29 +181,49 @@ def plan_columns(scenario: Scenario, kernels: Sequence[str] | None,
     if kernels is None:
         switched = any(v is not None for v in switches.values())
         kernels = [scenario.kernel.profile] if switched else list(PROFILES)
-    if not kernels:
-        raise CompareError("--kernels: the list is empty")
-    for d in DESIGNS:
-        values = switches[d.switch]
-        if values is not None and not values:
-            raise CompareError(f"--{d.switch}: the list is empty")
-    _check_names(kernels, list(PROFILES), "--kernels", "kernel profile")
-    for d in DESIGNS:
-        values = switches[d.switch]
-        if values is not None:
-            _check_names(values, d.names, f"--{d.switch}", f"{d.what} design")
-    columns: list[Configuration] = []
-    for kernel in kernels:
-        own = profile_spec(kernel)
-        lists = [switches[d.switch] or [str(getattr(own, d.switch))] for d in DESIGNS]
-        for combo in itertools.product(*lists):
-            columns.append(Configuration(kernel, **dict(zip((d.switch for d in DESIGNS), combo,
-                                                            strict=True))))
+    columns = plan_configurations(kernels, switches)
     if len(columns) > MAX_COLUMNS:
         sizes = "".join(f" x {len(chosen)} {switch}" for switch, chosen in switches.items()
                         if chosen is not None)
         raise CompareError(f"{len(columns)} columns ({len(kernels)} kernels{sizes}) is "
                            f"more than {MAX_COLUMNS}; compare fewer at a time")
+    return columns
+
+
+def plan_configurations(kernels: Sequence[str | KernelSpec],
+                        designs: Mapping[str, Sequence[str] | None]) -> list[Configuration]:
+    """Kernel configurations: each kernel x each design of every switch of
+    ``scenarios.profiles.DESIGNS``.
+
+    The cross product nests in the order kernels, then the switches in table order. This is
+    the one planner behind ``vmlab compare``'s columns and ``vmlab sweep``'s configurations.
+
+    Args:
+        kernels: profile names (a profile with its own designs), or kernel sections (the
+            designs a scenario chose stand for "its own").
+        designs: switch -> the designs to run every kernel with; a missing switch or None:
+            each kernel's own design.
+
+    Raises:
+        CompareError: an empty list, or an unknown profile or design (with a did-you-mean).
+    """
+    for values, option in ((kernels, "--kernels"),
+                           *((designs.get(d.switch), d.option) for d in DESIGNS)):
+        if values is not None and not values:
+            raise CompareError(f"{option}: the list is empty")
+    _check_names([k for k in kernels if isinstance(k, str)], list(PROFILES), "--kernels",
+                 "kernel profile")
+    for d in DESIGNS:
+        chosen = designs.get(d.switch)
+        if chosen is not None:
+            _check_names(chosen, d.names, d.option, f"{d.what} design")
+    columns: list[Configuration] = []
+    for kernel in kernels:
+        spec = profile_spec(kernel) if isinstance(kernel, str) else kernel
+        lists = [designs.get(d.switch) or [str(getattr(spec, d.switch))] for d in DESIGNS]
+        for combo in itertools.product(*lists):
+            chosen_designs = {d.switch: v for d, v in zip(DESIGNS, combo, strict=True)}
+            columns.append(Configuration(spec.profile, **chosen_designs))
     return columns
 
 
@@ -253,7 +273,8 @@ def column_session(scenario: Scenario, config: Configuration, seed: int) -> Sess
 
 
 def run_column(scenario: Scenario, config: Configuration, seed: int,
-               progress: Callable[[int, int], None] | None = None) -> ColumnResult:
+               progress: Callable[[int, int], None] | None = None,
+               watch: Callable[[Session], bool] | None = None) -> ColumnResult:
     """Run the scenario to its end on one configuration and collect the results.
 
     Args:
@@ -261,13 +282,15 @@ def run_column(scenario: Scenario, config: Configuration, seed: int,
         config: the column.
         seed: the seed every column shares.
         progress: passed to ``Session.run`` (simulated ns, events).
+        watch: called after every event (``Session.run``'s predicate); it may raise to
+            abandon the run (``vmlab sweep``'s wall-clock limit) and should return False.
 
     Raises:
         CompareError: the configuration is refused at boot.
     """
     session = column_session(scenario, config, seed)
     try:
-        session.run(progress=progress)
+        session.run(progress=progress, predicate=watch)
     except KernelBug as exc:
         metrics = dict(session.kernel.metrics())
         metrics["sim_time_ns"] = session.sim_time_ns

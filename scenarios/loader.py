@@ -518,11 +518,25 @@ def load_text(text: str, source: str = "<string>", default_name: str = "scenario
     Raises:
         ScenarioError: the first problem found, as one line.
     """
-    r = _Reader(source)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise r.error("", f"invalid TOML: {exc}") from None
+        raise ScenarioError(source, "", f"invalid TOML: {exc}") from None
+    return load_doc(doc, source, default_name)
+
+
+def load_doc(doc: dict[str, object], source: str = "<string>",
+             default_name: str = "scenario") -> Scenario:
+    """Validate a scenario from its parsed TOML document (``tomllib``'s tables and arrays).
+
+    ``vmlab sweep`` edits the document of a scenario file (``--set machine.memory=...``) and
+    validates each variant here, so an edited value is checked exactly as if it were written
+    in the file.
+
+    Raises:
+        ScenarioError: the first problem found, as one line.
+    """
+    r = _Reader(source)
     r.keys(doc, TOP_KEYS, "")
     name = _name(r, doc.get("name", default_name), "name")
     description = r.string(doc.get("description", ""), "description")
@@ -553,10 +567,19 @@ def load_path(path: str | os.PathLike[str]) -> Scenario:
         ScenarioError: the file cannot be read, or the first problem in it.
     """
     p = Path(path)
+    return load_text(read_path(p), source=p.name, default_name=p.stem)
+
+
+def read_path(path: str | os.PathLike[str]) -> str:
+    """The text of a scenario file.
+
+    Raises:
+        ScenarioError: the file cannot be read or is not UTF-8 (named by its base name).
+    """
+    p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(p.name, "", f"cannot read {p}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ScenarioError(p.name, "", "the file is not UTF-8 text") from None
-    return load_text(text, source=p.name, default_name=p.stem)

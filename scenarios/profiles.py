@@ -49,7 +49,14 @@ class Design:
     names: tuple[str, ...]
     origin: dict[str, str]
     profile: dict[str, str]
+    #: what an option taking a list of these designs says they are (``vmlab sweep --help``)
+    help: str
     detail: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def option(self) -> str:
+        """The command-line option that takes designs of this switch."""
+        return f"--{self.switch}"
 
     def origin_on(self, profile: str, value: str) -> str:
         """The release(s) whose code ``value`` follows when run on ``profile``."""
@@ -60,21 +67,25 @@ class Design:
 DESIGNS: Final[tuple[Design, ...]] = (
     Design("writeback", "writeback", WRITEBACK_DESIGNS,
            {"tags": "2.6.6", "lists": "2.6.5"},
-           {"2.6.5": "lists", "2.6.6": "tags", "2.6.7": "tags"}),
+           {"2.6.5": "lists", "2.6.6": "tags", "2.6.7": "tags"},
+           "lists (2.6.5's per-mapping page lists), tags (radix-tree tag walks)"),
     Design("rmap", "reverse-mapping", RMAP_DESIGNS,
            {"anon_vma": "2.6.7", "pte_chain": "2.6.5/2.6.6",
             "anonmm": "2.6.7-rc1 merge, unreleased"},
-           {"2.6.5": "pte_chain", "2.6.6": "pte_chain", "2.6.7": "anon_vma"}),
+           {"2.6.5": "pte_chain", "2.6.6": "pte_chain", "2.6.7": "anon_vma"},
+           "pte_chain (per-page PTE chains), anonmm (per-mm), anon_vma (object rmap)"),
     # 2.6.5's vmscan.c has 2.6.6's structure; the model runs 2.6.6's code there with 2.6.5's
     # own details (kernelmodel.vmscan.vl_reclaim_2_6_5, keyed on the release).
     Design("vmscan", "page reclaim (mm/vmscan.c)", VMSCAN_DESIGNS,
            {"2.6.6": "2.6.6", "2.6.7": "2.6.7"},
            {"2.6.5": "2.6.6", "2.6.6": "2.6.6", "2.6.7": "2.6.7"},
+           "2.6.6 (mm/vmscan.c as 2.6.5 and 2.6.6 have it), 2.6.7 (the scan_control rewrite)",
            {("2.6.5", "2.6.6"): "2.6.6 with 2.6.5's details"}),
     # 2.6.5's do_swap_page is 2.6.6's.
     Design("swapin", "swap-in fault (do_swap_page)", SWAPIN_DESIGNS,
            {"2.6.6": "2.6.5/2.6.6", "2.6.7": "2.6.7"},
-           {"2.6.5": "2.6.6", "2.6.6": "2.6.6", "2.6.7": "2.6.7"}),
+           {"2.6.5": "2.6.6", "2.6.6": "2.6.6", "2.6.7": "2.6.7"},
+           "2.6.6 (a write to a shared swapped-in page faults again), 2.6.7 (COW in the fault)"),
 )
 
 _BY_SWITCH: Final[dict[str, Design]] = {d.switch: d for d in DESIGNS}
