@@ -236,7 +236,9 @@ def _init_pte_chain(m: base.MmMachine, mem: int) -> None:
     RuleBasedStateMachine.__init__(m)
     machine = Machine(MachineConfig(mem_bytes=mem, disk_bytes=32 * MiB, tlb_entries=64))
     m.k = Kernel.boot(
-        machine, KernelConfig(swap_bytes=8 * MiB, rmap="pte_chain", l1_cache_bytes=32)
+        # 2.6.6's reclaim on this small machine, as the mm helpers (test_mm_support.make_kernel)
+        machine, KernelConfig(swap_bytes=8 * MiB, rmap="pte_chain", vmscan="2.6.6",
+                              l1_cache_bytes=32)
     )
     m.tasks = []
     m.stamp = 1
