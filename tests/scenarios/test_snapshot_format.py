@@ -331,7 +331,8 @@ def test_version_three_files_keep_the_reclaim_they_ran(tmp_path: Path) -> None:
     assert snapshot_bytes(migrated) == current  # the scenario still names its own kernel
     (tmp_path / "old.vmsnap").write_bytes(old)
     assert snapshot_info(tmp_path / "old.vmsnap")["kernel"] == {
-        "profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma", "vmscan": "2.6.6"}
+        "profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma", "vmscan": "2.6.6",
+        "swapin": "2.6.7"}
     s.run()
     migrated.run()
     assert migrated.state_hash() == s.state_hash()
