@@ -131,9 +131,14 @@ def test_run_vmscan_switch_says_where_each_design_comes_from(tmp_path: Path) -> 
     assert r.returncode == 0, r.stderr
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["kernel"] == "2.6.7"
-    assert out["switches"] == {"writeback": "tags", "rmap": "anon_vma", "vmscan": "2.6.6"}
-    assert out["designs"] == {"writeback": "2.6.6", "rmap": "2.6.7", "vmscan": "2.6.6"}
+    assert out["switches"] == {"writeback": "tags", "rmap": "anon_vma", "vmscan": "2.6.6",
+                               "swapin": "2.6.7"}
+    assert out["designs"] == {"writeback": "2.6.6", "rmap": "2.6.7", "vmscan": "2.6.6",
+                              "swapin": "2.6.7"}
     assert "2.6.6 (2.6.6; profile 2.6.7 has 2.6.7)" in r.stdout.replace("\n", " ")
-    r = vmlab("run", p, "--kernel", "2.6.5", "--json", str(tmp_path / "out.json"))
+    r = vmlab("run", p, "--kernel", "2.6.5", "--swapin", "2.6.7", "--json",
+              str(tmp_path / "out.json"))
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["switches"]["vmscan"] == "2.6.6" and out["designs"]["writeback"] == "2.6.5"
+    assert out["designs"]["vmscan"] == "2.6.6 with 2.6.5's details"
+    assert out["switches"]["swapin"] == "2.6.7"
