@@ -1,5 +1,5 @@
 """The kernel's page-allocation path around the buddy allocator (mm/page_alloc.c: __alloc_pages'
-reclaim loop; mm/swap.c: put_page / __page_cache_release).
+reclaim loop; mm/swap.c: put_page / __page_cache_release; 2.6.6, the same in 2.6.5 and 2.6.7).
 
 ``page_alloc.py`` is the buddy allocator and its watermark passes; it never reclaims. This
 module adds what ``__alloc_pages`` does around them: wake kswapd, direct reclaim through

@@ -1,4 +1,4 @@
-"""BUG() and BUG_ON() (include/asm-generic/bug.h).
+"""BUG() and BUG_ON() (include/asm-generic/bug.h; the same in 2.6.5, 2.6.6 and 2.6.7).
 
 A kernel BUG is a broken invariant inside the model. It is raised as ``KernelBug`` with a
 message "function: condition", so a failing test or run names the exact check. It is never a

@@ -1,4 +1,5 @@
-"""The invariant checker: page-cache tags against page flags, counters against recounts.
+"""The invariant checker: page-cache tags against page flags, counters against recounts (the
+model's; no kernel counterpart, it checks the rules of the release designs the kernel runs).
 
 No kernel counterpart (the kernel's nearest relatives are the BUG_ONs of mm/ and
 CONFIG_DEBUG_VM). Tests run ``check_invariants`` after every event of random workloads;

@@ -1,4 +1,5 @@
-"""The process-memory invariant checker (the model's RMAP_DEBUG; no single kernel counterpart).
+"""The process-memory invariant checker (the model's RMAP_DEBUG; no single kernel counterpart,
+so no release: it checks the rules of whichever release's designs the kernel runs).
 
 ``check_mm(k)`` walks every mm's page tables in machine memory and cross-checks them with the
 vmas, struct page, the reverse mapping and the counters:

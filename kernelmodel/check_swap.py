@@ -1,4 +1,5 @@
-"""Invariant checks of the swap and reclaim state (the model's debugging aid; no kernel source).
+"""Invariant checks of the swap and reclaim state (the model's debugging aid; no kernel
+source or release).
 
 ``check_swap(k)`` returns a list of problems (empty when all is well); the invariant checker
 runs it after every event in tests. It checks:

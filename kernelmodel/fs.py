@@ -1,4 +1,4 @@
-"""The little filesystem: superblock, inodes, block allocation, names and open files.
+"""The little filesystem: superblock, inodes, block allocation, names and open files (2.6.6).
 
 Models the parts of an ext2-like filesystem and of the VFS (fs/ext2/inode.c, fs/ext2/balloc.c,
 fs/inode.c, fs/file_table.c, include/linux/fs.h, 2.6.6) that the page cache needs:

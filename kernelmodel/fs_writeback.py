@@ -139,6 +139,34 @@ WS_FDATAWAIT: Final = 5
 WS_FINISH: Final = 6
 
 
+def _place_inode_265(k: Kernel, inode: Inode) -> None:
+    """The end of 2.6.5's __sync_single_inode: where the inode goes after its writeback.
+
+    * pages left on io_pages (the walk stopped early): I_DIRTY_PAGES, and the inode stays
+      where it is, at the tail of s_io, so sync_sb_inodes takes it again next;
+    * else pages on dirty_pages (redirtied during the writeback): I_DIRTY_PAGES, a fresh
+      dirtied_when and the head of s_dirty;
+    * else redirtied inode (I_DIRTY): a fresh dirtied_when and the head of s_dirty;
+    * else clean: off the dirty lists.
+
+    2.6.6 (``_finish``) asks the DIRTY tag instead and requeues a partly written inode on
+    s_dirty (at the tail for kupdate).
+    """
+    sb = k.sb
+    mapping = inode.i_mapping
+    if vl_mapping_has_io_pages(mapping):
+        inode.i_state |= I_DIRTY_PAGES  # needs more writeback
+    elif mapping.dirty_pages:
+        inode.i_state |= I_DIRTY_PAGES
+        inode.dirtied_when = k.now()
+        list_move_s_dirty(sb, inode.i_ino)
+    elif inode.i_state & I_DIRTY:
+        inode.dirtied_when = k.now()
+        list_move_s_dirty(sb, inode.i_ino)
+    else:
+        _list_del(sb, inode.i_ino)  # clean: to inode_in_use / inode_unused
+
+
 @final
 class WritebackSingleInode:
     """The locals of __writeback_single_inode(inode, wbc) and __sync_single_inode.
@@ -226,12 +254,12 @@ class WritebackSingleInode:
         sb = k.sb
         inode.i_state &= ~I_LOCK
         if not (inode.i_state & I_FREEING):
-            # 2.6.6 asks the DIRTY tag whether pages were left; 2.6.5 asked whether the
-            # walk left pages on io_pages (the list form has no tags).
             if vl_lists_mode(k):
-                left = vl_mapping_has_io_pages(inode.i_mapping)
-            else:
-                left = bool(radix_tree_tagged(inode.i_mapping.page_tree, PAGECACHE_TAG_DIRTY))
+                _place_inode_265(k, inode)
+                wake_up_inode(k, inode)
+                return
+            # 2.6.6 asks the DIRTY tag whether pages were left
+            left = bool(radix_tree_tagged(inode.i_mapping.page_tree, PAGECACHE_TAG_DIRTY))
             if not (inode.i_state & I_DIRTY) and left:
                 # We didn't write back all the pages: redirty the inode (still on s_io).
                 inode.i_state |= I_DIRTY_PAGES
@@ -374,7 +402,8 @@ class SyncSbInodes:
         if self.acquired:
             k.wb.bdi_pdflush = False  # writeback_release
             self.acquired = False
-        if wbc.pages_skipped != self.pages_skipped and not freeing:
+        if wbc.pages_skipped != self.pages_skipped and not freeing and not vl_lists_mode(k):
+            # (2.6.6; 2.6.5's sync_sb_inodes has no pages_skipped requeue)
             # writeback is not making progress due to locked buffers: skip this inode for now
             list_move_s_dirty(sb, inode.i_ino)
 

@@ -1,4 +1,5 @@
-"""The kernel instance: boot, scheduler, traps, interrupts, timers (init/main.c, kernel/sched.c).
+"""The kernel instance: boot, scheduler, traps, interrupts, timers (init/main.c, kernel/sched.c,
+2.6.6; the release profile's designs are chosen by ``KernelConfig``).
 
 One ``Kernel`` object holds what C keeps in globals (mem_map, the zone, the task list, wait
 queues, page_state, the swap areas, the filesystem). Model functions that need that state take
@@ -88,6 +89,11 @@ KOP_STEP_NS: Final = 100
 RELEASES: Final = ("2.6.5", "2.6.6", "2.6.7")
 WRITEBACK_MODES: Final = ("tags", "lists")
 RMAP_MODES: Final = ("anon_vma", "pte_chain", "anonmm")
+#: Reclaim designs: 2.6.6's mm/vmscan.c (vmscan.py) or 2.6.7's rewrite (vmscan_267.py).
+VMSCAN_MODES: Final = ("2.6.6", "2.6.7")
+#: do_swap_page's release: "2.6.6" (2.6.5 and 2.6.6: a write that cannot share the page
+#: takes a second fault into do_wp_page) or "2.6.7" (rmap 11: COW broken inside the fault).
+SWAPIN_MODES: Final = ("2.6.6", "2.6.7")
 
 #: Every named preemption point of the model's kernel paths (``Kernel.preempt_point``), the
 #: one list scenarios are checked against (KERNEL.md §2.8). A path that adds a point adds it
@@ -137,6 +143,16 @@ def vl_max_threads(nframes: int) -> int:
     init's RLIMIT_NPROC is half of it (``init_task.rlim[RLIMIT_NPROC]``).
     """
     return max(nframes // 16, 20)
+def vl_release_vmscan(release: str) -> str:
+    """The reclaim design a release shipped: 2.6.7 rewrote mm/vmscan.c; 2.6.5 and 2.6.6 run
+    the 2.6.6 structure (2.6.5's few differences are keyed on the release)."""
+    return "2.6.7" if release == "2.6.7" else "2.6.6"
+
+
+def vl_release_swapin(release: str) -> str:
+    """The do_swap_page a release shipped: 2.6.7's breaks COW inside the fault; 2.6.5 has
+    2.6.6's."""
+    return "2.6.7" if release == "2.6.7" else "2.6.6"
 
 
 class KernelConfig:
@@ -147,6 +163,7 @@ class KernelConfig:
         release: str = "2.6.7",
         writeback: str = "tags",
         rmap: str = "anon_vma",
+        vmscan: str | None = None,
         swap_bytes: int = 128 << 20,
         seed: int = 0,
         dirty_background_ratio: int = 10,
@@ -159,10 +176,16 @@ class KernelConfig:
         poison: bool = False,
         l1_cache_bytes: int = 128,
         threads_max: int = 0,
+        swapin: str | None = None,
     ) -> None:
         self.release = release
         self.writeback = writeback
         self.rmap = rmap
+        #: The reclaim design; None: the release's own (2.6.7's for 2.6.7, else 2.6.6's).
+        self.vmscan: str = vmscan if vmscan is not None else vl_release_vmscan(release)
+        #: Which release's do_swap_page runs (SWAPIN_MODES; memory.py); None: the release's
+        #: own (2.6.5 shares 2.6.6's).
+        self.swapin: str = swapin if swapin is not None else vl_release_swapin(release)
         self.swap_bytes = swap_bytes
         self.seed = seed
         self.dirty_background_ratio = dirty_background_ratio
@@ -186,6 +209,10 @@ class KernelConfig:
             raise ValueError(f"kernel.writeback: expected one of {', '.join(WRITEBACK_MODES)}")
         if self.rmap not in RMAP_MODES:
             raise ValueError(f"kernel.rmap: expected one of {', '.join(RMAP_MODES)}")
+        if self.vmscan not in VMSCAN_MODES:
+            raise ValueError(f"kernel.vmscan: expected one of {', '.join(VMSCAN_MODES)}")
+        if self.swapin not in SWAPIN_MODES:
+            raise ValueError(f"kernel.swapin: expected one of {', '.join(SWAPIN_MODES)}")
         if self.swap_bytes < 0 or self.swap_bytes % 4096 != 0:
             raise ValueError("machine.swap: must be a non-negative multiple of 4 KiB")
         for name, value, lo, hi in (
@@ -215,6 +242,8 @@ class KernelConfig:
             "release": self.release,
             "writeback": self.writeback,
             "rmap": self.rmap,
+            "vmscan": self.vmscan,
+            "swapin": self.swapin,
             "swap_bytes": self.swap_bytes,
             "seed": self.seed,
             "dirty_background_ratio": self.dirty_background_ratio,

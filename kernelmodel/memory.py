@@ -1,4 +1,5 @@
-"""Page faults, copy-on-write and unmapping (arch/i386/mm/fault.c, mm/memory.c, 2.6.7).
+"""Page faults, copy-on-write and unmapping (arch/i386/mm/fault.c, mm/memory.c, 2.6.7; the
+2.6.5/2.6.6 profiles run 2.6.6's do_swap_page, ``cfg.swapin``, and their rmap design's calls).
 
 The fault path is the kernel's: ``do_page_fault`` checks the access against the vma,
 ``handle_mm_fault`` finds or allocates the page table, and ``handle_pte_fault`` dispatches on
@@ -417,11 +418,14 @@ def do_swap_page(
     k: Kernel, task: Task, mm: MmStruct, vma: VmArea, address: int, write: int, ptep: int,
     orig_pte: int,
 ) -> int:
-    """do_swap_page(): bring a swapped-out anonymous page back (2.6.7).
+    """do_swap_page(): bring a swapped-out anonymous page back (2.6.5, 2.6.6 and 2.6.7).
 
     A swap-cache hit is a minor fault; otherwise swapin_readahead and a read of the slot make
     it major (pgmajfault). The pte is writable and dirty only for a write when the page can
-    be shared (can_share_swap_page); a write that cannot share copies at once (rmap 11).
+    be shared (can_share_swap_page). A write that cannot share: with ``cfg.swapin`` "2.6.7"
+    it copies at once (do_wp_page inside this fault, rmap 11); with "2.6.6" (2.6.5 and
+    2.6.6) the page is mapped read-only and the retried write takes a second fault, a
+    protection fault that do_wp_page handles.
     """
     entry = pte_to_swp_entry(orig_pte)
     page = lookup_swap_cache(k, entry)
@@ -500,7 +504,7 @@ def _swapin_map(
     unlock_page(k, page)
     set_pte(k.machine.mem, ptep, pte)
     page_add_anon_rmap(k, page, vma, address, ptep)
-    if write:
+    if write and k.cfg.swapin == "2.6.7":
         return do_wp_page(k, task, mm, vma, address, ptep, pte)
     return VM_FAULT_MINOR
 

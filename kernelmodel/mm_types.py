@@ -1,4 +1,4 @@
-"""Address spaces: struct mm_struct, struct vm_area_struct and struct anon_vma.
+"""Address spaces: struct mm_struct, struct vm_area_struct and struct anon_vma (2.6.7).
 
 Sources: include/linux/sched.h (mm_struct), include/linux/mm.h (vm_area_struct, VM_* flags)
 and include/linux/rmap.h (anon_vma) as of 2.6.7. The object-based reverse mapping (anon_vma

@@ -444,12 +444,10 @@ def vl_do_writepages_frame(
 
     The model filesystem's a_ops->writepages is mpage_writepages with its get_block. In the
     2.6.5 list mode the caller's dirty_pages -> io_pages splice is done when the walk starts
-    (mpage_lists.py), or here when there is no walk.
+    (mpage_lists.py). 2.6.5's do_writepages has no
+    ``nr_to_write <= 0`` test: its walk writes a page before it counts nr_to_write down, so a
+    call with nr_to_write 0 (sync_inode from fsync) writes one page; 2.6.6 added the test.
     """
-    if wbc.nr_to_write <= 0:
-        if k.cfg.writeback == "lists":
-            from kernelmodel.page_lists import vl_splice_for_writeback
-
-            vl_splice_for_writeback(k, mapping, wbc.sync_mode == WB_SYNC_ALL, wbc.for_kupdate)
+    if wbc.nr_to_write <= 0 and k.cfg.writeback != "lists":
         return None
     return MpageWritepages(mapping)

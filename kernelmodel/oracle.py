@@ -1,4 +1,5 @@
-"""The data oracle: what every byte of every file must hold, and what fsync promised.
+"""The data oracle: what every byte of every file must hold, and what fsync promised (the
+model's ground truth; no kernel counterpart or release).
 
 No kernel counterpart: this is the model's ground truth, kept beside the kernel and never read
 by kernel code to make a decision. It answers "what should the file hold here?" and the

@@ -1,5 +1,5 @@
 """The data oracle for process memory: what every written user page must hold (no kernel
-counterpart; the model's ground truth, never read by kernel code to make a decision).
+counterpart, so no release; the model's ground truth, never read by kernel code to make a decision).
 
 The CPU reports every completed user store (``oracle_note_store``). The oracle keeps, per mm,
 the expected contents of each private page that was ever stored to (anonymous memory and

@@ -1,5 +1,5 @@
 """Where the machine holds a page the data oracle expects: the oracles' snapshot form (no
-kernel counterpart).
+kernel counterpart or release).
 
 The oracles (oracle.py for files, oracle_mm.py for process memory) keep every page written
 since boot, whole. Almost always the machine holds the same bytes where the kernel's own

@@ -1,4 +1,5 @@
-"""Dirty and writeback page state, dirty limits, throttling, background writeout and kupdate.
+"""Dirty and writeback page state, dirty limits, throttling, background writeout and kupdate
+(2.6.6).
 
 Models mm/page-writeback.c of 2.6.6, plus the blk_congestion_wait and bdi_write_congested
 pieces of drivers/block/ll_rw_blk.c it depends on. struct writeback_control and the globals
@@ -677,7 +678,9 @@ class BackgroundWriteout:
 
     Repeats writeback_inodes in MAX_WRITEBACK_PAGES chunks (nonblocking) until nr_dirty +
     nr_unstable < background_thresh and min_pages <= 0. After a pass that wrote less than
-    asked or skipped pages it waits HZ/10 and stops if no congestion was seen.
+    asked or skipped pages it waits HZ/10 and stops if no congestion was seen. 2.6.5 (the
+    ``lists`` writeback) stops at once after a short pass unless it met congestion, and only
+    then waits HZ/10 and goes on.
     """
 
     def __init__(self, min_pages: int) -> None:
@@ -708,7 +711,14 @@ class BackgroundWriteout:
                         return r
                     self.sb_frame = None
                 self.min_pages -= MAX_WRITEBACK_PAGES - wbc.nr_to_write
-                if wbc.nr_to_write > 0 or wbc.pages_skipped > 0:
+                if k.cfg.writeback == "lists" and wbc.nr_to_write > 0:
+                    # 2.6.5: wrote less than asked: wait only if it met congestion, else stop
+                    if not wbc.encountered_congestion:
+                        return KOP_DONE
+                    self.phase = BW_CHECK
+                    blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
+                    return KOP_BLOCKED
+                if k.cfg.writeback != "lists" and (wbc.nr_to_write > 0 or wbc.pages_skipped > 0):
                     self.phase = BW_AFTER_WAIT
                     blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
                     return KOP_BLOCKED

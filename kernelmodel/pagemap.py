@@ -1,5 +1,5 @@
 """Page locking and page waits (include/linux/pagemap.h, mm/filemap.c: lock_page, unlock_page,
-wait_on_page_locked, wait_on_page_writeback).
+wait_on_page_locked, wait_on_page_writeback; 2.6.6).
 
 In C these sleep inside the function. In the model a kernel op calls the ``vl_`` form, which
 either succeeds at once or puts the task to sleep on the page's wait queue and returns False;

@@ -1,4 +1,4 @@
-"""Benchmark driver loops for the radix-tree model (scaffolding, no kernel counterpart).
+"""Benchmark driver loops for the radix-tree model (scaffolding, no kernel counterpart or release).
 
 ``vmlab bench`` times these. The loops live in a compiled module because a Python ``for``
 loop calling compiled functions costs about half the throughput; each driver returns a count

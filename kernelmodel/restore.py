@@ -1,4 +1,5 @@
-"""Rebuild a running kernel from its plain data: the inverse of ``Kernel.to_state``.
+"""Rebuild a running kernel from its plain data: the inverse of ``Kernel.to_state`` (model only,
+no kernel counterpart or release; it rebuilds whichever release's designs the state holds).
 
 No kernel counterpart. The nearest relatives are swsusp's resume (a whole machine from an
 image) and CRIU's restore (a process tree from its images, objects first, then the links
@@ -170,6 +171,8 @@ def vl_kernel_config_from_state(state: dict[str, object]) -> KernelConfig:
         release=_str(state, "release"),
         writeback=_str(state, "writeback"),
         rmap=_str(state, "rmap"),
+        vmscan=_str(state, "vmscan"),
+        swapin=_str(state, "swapin"),
         swap_bytes=_int(state, "swap_bytes"),
         seed=_int(state, "seed"),
         dirty_background_ratio=_int(state, "dirty_background_ratio"),

@@ -1,4 +1,5 @@
-"""The model's one source of randomness: a seeded SplitMix64 generator whose state is an int.
+"""The model's one source of randomness: a seeded SplitMix64 generator whose state is an int
+(model only, no kernel counterpart or release).
 
 Python's ``random`` is avoided so the state is a single integer in every snapshot and the
 stream is identical compiled and interpreted, on every machine.

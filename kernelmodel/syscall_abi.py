@@ -1,4 +1,5 @@
-"""The system-call ABI of the model: numbers and how an ``Insn`` carries the arguments.
+"""The system-call ABI of the model: numbers and how an ``Insn`` carries the arguments (the
+model's own, no kernel release: the numbers are not i386's).
 
 Numbers are the i386 ones (arch/i386/kernel/entry.S sys_call_table) where the call exists;
 calls that only the model has start at 1000 and are prefixed ``VL_``.

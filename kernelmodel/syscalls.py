@@ -1,4 +1,4 @@
-"""The system-call table (arch/i386/kernel/entry.S: sys_call_table) and the small calls.
+"""The system-call table (arch/i386/kernel/entry.S: sys_call_table) and the small calls (2.6.6).
 
 ``sys_call`` maps a trapped ``OP_SYSCALL`` instruction to the kernel op that implements it;
 the kernel pushes the op on the task's kernel stack and runs it (see kernel.handle_syscall).

@@ -1,4 +1,5 @@
-"""Tasks and the kernel stack of resumable operations (include/linux/sched.h, kernel/sched.c).
+"""Tasks and the kernel stack of resumable operations (include/linux/sched.h, kernel/sched.c,
+2.6.6; the kernel stack of ops is the model's).
 
 A task is a user program (a ``CpuContext`` running on the emulated CPU) plus a kernel stack.
 The kernel stack is a list of ``KOp`` records: a kernel path that may sleep (fsync waiting on

@@ -1,4 +1,5 @@
-"""Whole-map views of mem_map for the dashboard (no kernel counterpart; model scaffolding).
+"""Whole-map views of mem_map for the dashboard (no kernel counterpart or release; model
+scaffolding).
 
 The dashboard colours every physical frame by what the kernel is using it for. Classifying
 262,144 ``struct page`` objects (a 1 GiB machine) on every refresh is a loop the interpreter

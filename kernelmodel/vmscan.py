@@ -1,4 +1,10 @@
-"""Page reclaim: the LRU scanner, direct reclaim and kswapd (mm/vmscan.c, 2.6.6).
+"""Page reclaim: the LRU scanner, direct reclaim and kswapd (mm/vmscan.c, 2.6.6; 2.6.5's
+differences on the 2.6.5 profile, see ``vl_reclaim_2_6_5``).
+
+This is the reclaim of the 2.6.5 and 2.6.6 profiles (``KernelConfig.vmscan == "2.6.6"``).
+2.6.7 rewrote it (scan_control, pageout(), scanning in proportion to the whole LRU):
+``vmscan == "2.6.7"`` runs vmscan_267.py, which shares this module's page-level helpers and
+kswapd's thread (``try_to_free_pages`` and ``KswapdOp`` hand over to it).
 
 The structure is the kernel's (KERNEL.md §5):
 
@@ -39,7 +45,8 @@ Model simplifications:
     * the model's filesystem attaches no buffer_heads, so PG_private never appears on a page
       cache page; a PG_private page would be activated (as if try_to_release_page failed);
     * ``may_write_to_queue`` has no per-task backing_dev_info (the "writing to this queue
-      already" exemption), only kswapd, pdflush and the congestion test;
+      already" exemption), only kswapd, pdflush, swap (never congested) and the congestion
+      test;
     * a writepage that would block in get_request_wait (all nr_requests in flight) is not
       started: the page is kept (``vl_request_queue_full``);
     * ``handle_write_error`` sets AS_EIO/AS_ENOSPC without taking the page lock (which only
@@ -283,12 +290,18 @@ def is_page_cache_freeable(page: Page) -> bool:
     return page_count(page) - (1 if PagePrivate(page) else 0) == 2
 
 
-def may_write_to_queue(k: Kernel) -> bool:
-    """may_write_to_queue(): kswapd and pdflush always write; others only to an uncongested
-    queue."""
+def may_write_to_queue(k: Kernel, is_swap: bool) -> bool:
+    """may_write_to_queue(bdi): kswapd and pdflush always write; others only to an
+    uncongested queue (2.6.5, 2.6.6, 2.6.7).
+
+    A swap-cache page's bdi is swapper_space's ``swap_backing_dev_info``, whose state is
+    always 0: it never reads as congested, so swap writeout is never held back here (the
+    kernel's own comment: the page is written even if that blocks, "because
+    swap_backing_dev_info is bust"). Only file pages see the disk's congestion.
+    """
     from kernelmodel.page_writeback import bdi_write_congested
 
-    if current_is_kswapd(k) or _current_is_pdflush(k):
+    if is_swap or current_is_kswapd(k) or _current_is_pdflush(k):
         return True
     return not bdi_write_congested(k)
 
@@ -296,14 +309,26 @@ def may_write_to_queue(k: Kernel) -> bool:
 def vl_request_queue_full(k: Kernel) -> bool:
     """The disk's request queue has no free request (nr_requests outstanding).
 
-    2.6.6's writepage would sleep in get_request_wait here (kswapd's only throttle, since
-    may_write_to_queue always lets it write); reclaim cannot sleep in the model, so the
-    page is kept for a later pass instead, and the queue never grows past nr_requests
-    because of reclaim.
+    2.6.6's writepage would sleep in get_request_wait here (the only throttle of kswapd's
+    writes and of every swap write, which may_write_to_queue always lets through); reclaim
+    cannot sleep in the model, so the page is kept for a later pass instead, and the queue
+    never grows past nr_requests because of reclaim.
     """
     from kernelmodel.page_writeback import NR_REQUESTS
 
     return k.machine.disk.queue_depth >= NR_REQUESTS
+
+
+def vl_reclaim_2_6_5(k: Kernel) -> bool:
+    """The 2.6.5 profile's reclaim details (mm/vmscan.c, 2.6.5), otherwise 2.6.6's.
+
+    2.6.5 differs in three places the model follows: try_to_free_pages calls
+    wakeup_bdflush(total_scanned) on every pass; shrink_cache never adds to
+    zone->pages_scanned (a bug 2.6.6 fixed), so it stays 0: kswapd's nap, which tests it,
+    is never taken, and no zone is ever marked all_unreclaimable; shrink_list files a page
+    it writes on locked_pages (``_pageout``, with the 2.6.5 page lists).
+    """
+    return k.cfg.release == "2.6.5"
 
 
 def _put_page_nofree(page: Page) -> None:
@@ -318,7 +343,13 @@ def _pageout(
     k: Kernel, page: Page, mapping: AddressSpace | None, is_swap: bool, referenced: int,
     may_enter_fs: bool,
 ) -> int:
-    """shrink_list's block for a dirty page (2.6.6 inlines it; later kernels call it pageout).
+    """shrink_list's block for a dirty page (2.6.5 and 2.6.6 inline it; 2.6.7 calls it
+    pageout).
+
+    With 2.6.5's page lists (writeback = "lists") a file page moves to the head of its
+    mapping's locked_pages before ->writepage, as 2.6.5's shrink_list does; 2.6.5 clears
+    the dirty bit with test_clear_page_dirty, which in that mode is clear_page_dirty_for_io
+    (no tags to keep). Swap-cache pages stay off swapper_space's lists (swapcache_fields.py).
 
     Returns:
         _KEEP after starting a write (the writepage unlocked the page); _KEEP_LOCKED or
@@ -328,6 +359,7 @@ def _pageout(
     Caller: shrink_list, holding the page lock; the page is dirty.
     """
     from kernelmodel.mpage import block_write_full_page
+    from kernelmodel.page_lists import PL_LOCKED, list_move, vl_lists_mode
     from kernelmodel.page_writeback import clear_page_dirty_for_io
     from kernelmodel.swap_state import swap_writepage
     from kernelmodel.writeback import WB_SYNC_NONE, WritebackControl
@@ -336,14 +368,19 @@ def _pageout(
         return _KEEP_LOCKED
     if mapping is None and not is_swap:
         return _KEEP_LOCKED
-    if not may_enter_fs or not may_write_to_queue(k) or vl_request_queue_full(k):
+    if not may_enter_fs or not may_write_to_queue(k, is_swap) or vl_request_queue_full(k):
         return _KEEP_LOCKED
     if not clear_page_dirty_for_io(k, page):
         return _CLEAN
+    if not is_swap and mapping is not None and vl_lists_mode(k):
+        # 2.6.5: list_move(&page->list, &mapping->locked_pages) under page_lock, before
+        # ->writepage, so that filemap_fdatawait waits for this write too
+        list_move(mapping, page, PL_LOCKED)
     wbc = WritebackControl(
         sync_mode=WB_SYNC_NONE, nr_to_write=SWAP_CLUSTER_MAX, nonblocking=True, for_reclaim=True
     )
     SetPageReclaim(page)
+    k.vmstat.nr_vmscan_write += 1
     if is_swap:
         res = swap_writepage(k, page, wbc)
     else:
@@ -496,7 +533,8 @@ def _isolate_inactive(k: Kernel, zone: Zone, page_list: list[Page]) -> int:
             continue
         get_page(page)
         page_list.append(page)
-    zone.pages_scanned += len(page_list)
+    if not vl_reclaim_2_6_5(k):
+        zone.pages_scanned += len(page_list)  # 2.6.5 never counts it (vl_reclaim_2_6_5)
     return looked + 1
 
 
@@ -685,7 +723,9 @@ def try_to_free_pages(k: Kernel, gfp_mask: int) -> int:
 
     Runs priorities DEF_PRIORITY .. 0 until SWAP_CLUSTER_MAX pages are freed. Without
     __GFP_FS it gives up after one pass. Once more than 48 pages were scanned it kicks
-    pdflush (wakeup_bdflush) for that many pages. Below priority 10, after a pass that
+    pdflush (wakeup_bdflush) for that many pages; 2.6.5 kicks it after every pass that did
+    not succeed, with no threshold (and no laptop-mode do_writepage), so a pass that scanned
+    nothing asks for all dirty pages. Below priority 10, after a pass that
     scanned something, the kernel naps in blk_congestion_wait(HZ/10) so that writes can
     complete: the model returns there instead, keeping the call's locals (a
     ``DirectReclaim`` in ``k.kswapd.direct``); the allocating op sleeps in
@@ -703,6 +743,10 @@ def try_to_free_pages(k: Kernel, gfp_mask: int) -> int:
     from kernelmodel.oom_kill import out_of_memory
     from kernelmodel.page_writeback import wakeup_bdflush
 
+    if k.cfg.vmscan == "2.6.7":
+        from kernelmodel import vmscan_267
+
+        return vmscan_267.try_to_free_pages(k, gfp_mask)
     zone = k.pgdat.zone
     st = _direct_reclaim_start(k, k.current)
     freed_now = 0
@@ -717,7 +761,9 @@ def try_to_free_pages(k: Kernel, gfp_mask: int) -> int:
         if (gfp_mask & _GFP_FS) == 0:
             break
         st.total_scanned += scanned
-        if st.total_scanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX // 2:
+        if vl_reclaim_2_6_5(k):
+            wakeup_bdflush(k, st.total_scanned)  # every pass; 0 means "all dirty pages"
+        elif st.total_scanned > SWAP_CLUSTER_MAX + SWAP_CLUSTER_MAX // 2:
             wakeup_bdflush(k, st.total_scanned)
             st.do_writepage = True
         st.priority -= 1
@@ -752,6 +798,10 @@ class KswapdOp(KOp):
     balance_pgdat: pageoutrun, temp_priority), KSWAPD_BALANCE (one priority pass per step,
     priorities 12 .. 1; a nap of HZ/10 in blk_congestion_wait below priority 10 when it is
     struggling). The op never finishes.
+
+    2.6.5 (``vl_reclaim_2_6_5``): the nap is taken only when the zone's pages_scanned says
+    the pass scanned something, and 2.6.5 never adds to pages_scanned, so kswapd never
+    naps: it runs its priorities back to back.
     """
 
     def __init__(self) -> None:
@@ -760,12 +810,16 @@ class KswapdOp(KOp):
         self.total_scanned = 0
         self.total_reclaimed = 0
         self.do_writepage = False
+        #: sc.nr_mapped of a 2.6.7 run (read once per balance_pgdat; 0 under 2.6.6).
+        self.nr_mapped = 0
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == KSWAPD_SLEEP:
             self.phase = KSWAPD_WOKEN
             sleep_on(k, task, KSWAPD_WAIT_KEY)
             return KOP_BLOCKED
+        if k.cfg.vmscan == "2.6.7":
+            return self._step_267(k, task)
         if self.phase == KSWAPD_WOKEN:
             k.vmstat.pageoutrun += 1
             k.pgdat.zone.temp_priority = DEF_PRIORITY
@@ -795,10 +849,29 @@ class KswapdOp(KOp):
         if total > SWAP_CLUSTER_MAX * 2 and total > self.total_reclaimed * 3 // 2:
             self.do_writepage = True
         self.priority = priority - 1
-        if self.total_scanned and priority < DEF_PRIORITY - 2:
+        scanned_any = zone.pages_scanned if vl_reclaim_2_6_5(k) else self.total_scanned
+        if scanned_any and priority < DEF_PRIORITY - 2:
             from kernelmodel.page_writeback import blk_congestion_wait
 
+            k.trace.emit(k.now(), TR_KSWAPD, k.current, priority, zone.free_pages, "nap")
             blk_congestion_wait(k, task, KSWAPD_NAP_NS)
+            return KOP_BLOCKED
+        return KOP_CONTINUE
+
+    def _step_267(self, k: Kernel, task: Task) -> int:
+        """The woken and balancing phases with 2.6.7's balance_pgdat (vmscan_267.py)."""
+        from kernelmodel import vmscan_267
+        from kernelmodel.page_writeback import blk_congestion_wait
+
+        if self.phase == KSWAPD_WOKEN:
+            vmscan_267.balance_pgdat_start(k, self)
+            self.phase = KSWAPD_BALANCE
+            return KOP_CONTINUE
+        res = vmscan_267.balance_pgdat_step(k, self)
+        if res == vmscan_267.BALANCE_DONE:
+            return self._balance_done(k)
+        if res == vmscan_267.BALANCE_QUEUE_WAIT:
+            blk_congestion_wait(k, task, KSWAPD_NAP_NS)  # get_request_wait, approximately
             return KOP_BLOCKED
         return KOP_CONTINUE
 
@@ -822,6 +895,7 @@ class KswapdOp(KOp):
         s["total_scanned"] = self.total_scanned
         s["total_reclaimed"] = self.total_reclaimed
         s["do_writepage"] = self.do_writepage
+        s["nr_mapped"] = self.nr_mapped
         return s
 
     @staticmethod
@@ -839,6 +913,7 @@ class KswapdOp(KOp):
         op.total_scanned = _state_int(state, "total_scanned")
         op.total_reclaimed = _state_int(state, "total_reclaimed")
         op.do_writepage = bool(state.get("do_writepage", False))
+        op.nr_mapped = _state_int(state, "nr_mapped")
         return op
 
 

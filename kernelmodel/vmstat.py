@@ -1,4 +1,5 @@
-"""Page-state counters (/proc/vmstat, mm/page_alloc.c: struct page_state) and the trace ring.
+"""Page-state counters (/proc/vmstat, mm/page_alloc.c: struct page_state, 2.6.6) and the trace
+ring (the model's).
 
 The model is observed through counters and plain trace records, never through callbacks:
 the runner, the dashboard and the tests read them after each event.
@@ -39,6 +40,7 @@ VMSTAT_NAMES: Final = (
     "pgrefill",
     "pgsteal",
     "pgrotated",
+    "nr_vmscan_write",
     "kswapd_wakeups",
     "kswapd_steal",
     "pageoutrun",
@@ -91,6 +93,9 @@ class PageState:
         self.pgrefill = 0
         self.pgsteal = 0
         self.pgrotated = 0
+        #: Pages reclaim handed to ->writepage (shrink_list's pageout). 2.6.6 and 2.6.7 have
+        #: no such counter; the name is the one later kernels gave it.
+        self.nr_vmscan_write = 0
         self.kswapd_wakeups = 0
         self.kswapd_steal = 0
         self.pageoutrun = 0
@@ -145,6 +150,7 @@ class PageState:
             "pgrefill": self.pgrefill,
             "pgsteal": self.pgsteal,
             "pgrotated": self.pgrotated,
+            "nr_vmscan_write": self.nr_vmscan_write,
             "kswapd_wakeups": self.kswapd_wakeups,
             "kswapd_steal": self.kswapd_steal,
             "pageoutrun": self.pageoutrun,
@@ -202,6 +208,7 @@ class PageState:
         self.pgrefill = d["pgrefill"]
         self.pgsteal = d["pgsteal"]
         self.pgrotated = d["pgrotated"]
+        self.nr_vmscan_write = d["nr_vmscan_write"]
         self.kswapd_wakeups = d["kswapd_wakeups"]
         self.kswapd_steal = d["kswapd_steal"]
         self.pageoutrun = d["pageoutrun"]

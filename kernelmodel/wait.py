@@ -1,4 +1,5 @@
-"""Wait queues and sleeping (kernel/sched.c, include/linux/wait.h, mm/filemap.c page waits).
+"""Wait queues and sleeping (kernel/sched.c, include/linux/wait.h, mm/filemap.c page waits;
+2.6.6).
 
 A wait queue is a list of pids under a stable string key ("page 4213 writeback"). A task that
 must wait calls ``sleep_on`` and its current kernel op returns KOP_BLOCKED; the code that

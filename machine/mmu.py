@@ -21,8 +21,11 @@ Walk rules (the architectural ones this model implements):
     * effective RW and US are the AND of the PDE's and the PTE's bits;
     * a user access needs US; any write needs RW (CR0.WP = 1, so supervisor writes to a
       read-only page fault too); a violation is a protection fault: error = P | W | U;
-    * an allowed access sets A in the PDE and the PTE and, for a write, D in the PTE (a
-      read-modify-write of the words in physical memory); a faulting access sets nothing;
+    * a walk sets A in a present PDE as soon as it uses it, before it reads the PTE, so the
+      PDE is marked accessed even when the PTE then faults (not present, or a protection
+      fault); an allowed access also sets A in the PTE and, for a write, D (read-modify-writes
+      of the words in physical memory); a fault sets nothing in the PTE, and a not-present
+      PDE is left as it is;
     * PS is ignored (CR4.PSE = 0) and PWT/PCD have no effect.
 
 TLB (the model's organisation): direct-mapped, ``tlb_entries`` entries (a power of two),
@@ -208,6 +211,10 @@ class MMU:
         pde = i64(mem.read_u32(pde_addr))
         if (pde & PTE_P) == 0:
             return self._fault(vaddr, _fault_code(write, user))
+        if (pde & PTE_A) == 0:
+            # set as soon as the PDE is used, before the PTE is read: a fault at the PTE
+            # leaves the PDE accessed (SDM vol. 3, "Accessed and Dirty Flags")
+            mem.write_u32(pde_addr, pde | PTE_A)
         pte_addr = (pde & PTE_FRAME) + (((vaddr >> PAGE_SHIFT) & _TABLE_MASK) << 2)
         pte = i64(mem.read_u32(pte_addr))
         if (pte & PTE_P) == 0:
@@ -220,8 +227,6 @@ class MMU:
             raise MachineCheck(
                 f"machine check: PTE {pte:#010x} for {vaddr:#010x} maps a frame beyond RAM"
             )
-        if (pde & PTE_A) == 0:
-            mem.write_u32(pde_addr, pde | PTE_A)
         new = pte | PTE_A
         if write:
             new |= PTE_D

@@ -1,12 +1,15 @@
 """One scenario, several kernels, side by side: the logic behind ``vmlab compare``.
 
 A *column* is one kernel configuration: a release profile (``2.6.5``, ``2.6.6``, ``2.6.7``)
-with a writeback design (``lists`` or ``tags``) and a reverse-mapping design (``pte_chain``,
-``anonmm`` or ``anon_vma``). By default a column uses its profile's own designs
-(``scenarios.profiles.PROFILES``); ``--writeback`` and ``--rmap`` override them.
+with a writeback design (``lists`` or ``tags``), a reverse-mapping design (``pte_chain``,
+``anonmm`` or ``anon_vma``), a reclaim design (``2.6.6`` or ``2.6.7``) and a swap-in fault
+(do_swap_page of ``2.6.6`` or ``2.6.7``). By default a column uses its profile's own designs
+(``scenarios.profiles.profile_spec``); ``--writeback``, ``--rmap``, ``--vmscan`` and
+``--swapin`` override them (``scenarios.profiles.DESIGNS`` lists the switches).
 
 How the command-line lists become columns (``plan_columns``): the columns are the cross
-product *kernels x writeback designs x rmap designs*, in that nesting order. An omitted switch
+product *kernels x writeback x rmap x vmscan x swapin designs*, in that nesting order.
+An omitted switch
 means "each kernel's own design". An omitted ``--kernels`` means every profile when no switch is
 given, and the scenario's own profile when one is (so ``--rmap pte_chain,anon_vma`` alone
 compares two reverse maps on the scenario's kernel). Examples::
@@ -14,6 +17,8 @@ compares two reverse maps on the scenario's kernel). Examples::
     --kernels 2.6.5,2.6.6,2.6.7               3 columns, each profile as released
     --kernels 2.6.7 --rmap pte_chain,anon_vma 2 columns: 2.6.7 with each rmap
     --kernels 2.6.6,2.6.7 --writeback lists   2 columns, both with page lists
+    --kernels 2.6.7 --vmscan 2.6.6,2.6.7      2 columns: 2.6.7 with each release's reclaim
+    --kernels 2.6.7 --swapin 2.6.6,2.6.7      2 columns: 2.6.7 with each do_swap_page
 
 Every column runs the same scenario with the same seed in a fresh ``Session``; the runs are
 independent and each is deterministic, so a comparison is reproducible to the state hash.
@@ -30,16 +35,19 @@ to fail on 2.6.5, and the table shows it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from kernelmodel.bug import KernelBug
 from scenarios.expect import suggest
 from scenarios.profiles import (
+    DESIGNS,
     PROFILES,
-    RMAP_DESIGNS,
-    WRITEBACK_DESIGNS,
+    design_origins,
+    overridden,
+    profile_spec,
     unavailable_reason,
 )
 from scenarios.schema import KernelSpec, Scenario
@@ -62,31 +70,38 @@ class CompareError(ValueError):
 
 @dataclass(frozen=True)
 class Configuration:
-    """One column: a release profile and the two designs it runs with."""
+    """One column: a release profile and the designs it runs with (``vmscan``, ``swapin``
+    "": the profile's own)."""
 
     kernel: str
     writeback: str
     rmap: str
+    vmscan: str = ""
+    swapin: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kernel in PROFILES:
+            own = profile_spec(self.kernel)
+            for switch in ("vmscan", "swapin"):
+                if not getattr(self, switch):
+                    object.__setattr__(self, switch, getattr(own, switch))
 
     def is_profile(self) -> bool:
         """True when the designs are the profile's own (nothing overridden)."""
-        return PROFILES.get(self.kernel) == (self.writeback, self.rmap)
+        return self.kernel in PROFILES and not overridden(self.spec())
 
     def label(self) -> str:
         """``2.6.5``, or ``2.6.7 rmap=pte_chain`` when a design is overridden."""
-        if self.is_profile():
+        if self.kernel not in PROFILES:
             return self.kernel
-        own_wb, own_rmap = PROFILES[self.kernel]
-        parts = [self.kernel]
-        if self.writeback != own_wb:
-            parts.append(f"writeback={self.writeback}")
-        if self.rmap != own_rmap:
-            parts.append(f"rmap={self.rmap}")
-        return " ".join(parts)
+        spec = self.spec()
+        return " ".join([self.kernel, *(f"{d.switch}={getattr(spec, d.switch)}"
+                                        for d in overridden(spec))])
 
     def spec(self) -> KernelSpec:
         """The scenario kernel section this column runs with."""
-        return KernelSpec(profile=self.kernel, writeback=self.writeback, rmap=self.rmap)
+        return KernelSpec(profile=self.kernel, writeback=self.writeback, rmap=self.rmap,
+                          vmscan=self.vmscan, swapin=self.swapin)
 
 
 @dataclass
@@ -146,39 +161,69 @@ def _check_names(values: Sequence[str], known: Sequence[str], option: str, what:
 
 def plan_columns(scenario: Scenario, kernels: Sequence[str] | None,
                  writeback: Sequence[str] | None = None,
-                 rmap: Sequence[str] | None = None) -> list[Configuration]:
-    """The columns of a comparison: kernels x writeback designs x rmap designs.
+                 rmap: Sequence[str] | None = None,
+                 vmscan: Sequence[str] | None = None,
+                 swapin: Sequence[str] | None = None) -> list[Configuration]:
+    """The columns of a comparison: kernels x writeback x rmap x vmscan x swapin designs.
 
     Args:
         scenario: the scenario (its profile is the default kernel when a switch is given).
         kernels: profile names; None: every profile, or the scenario's when a switch is set.
         writeback: writeback designs to run each kernel with; None: each kernel's own.
         rmap: reverse-mapping designs to run each kernel with; None: each kernel's own.
+        vmscan: reclaim designs to run each kernel with; None: each kernel's own.
+        swapin: do_swap_page releases to run each kernel with; None: each kernel's own.
 
     Raises:
         CompareError: an unknown name, an empty list or too many columns.
     """
+    switches = {"writeback": writeback, "rmap": rmap, "vmscan": vmscan, "swapin": swapin}
     if kernels is None:
-        switched = writeback is not None or rmap is not None
+        switched = any(v is not None for v in switches.values())
         kernels = [scenario.kernel.profile] if switched else list(PROFILES)
-    for values, option in ((kernels, "--kernels"), (writeback, "--writeback"), (rmap, "--rmap")):
+    columns = plan_configurations(kernels, switches)
+    if len(columns) > MAX_COLUMNS:
+        sizes = "".join(f" x {len(chosen)} {switch}" for switch, chosen in switches.items()
+                        if chosen is not None)
+        raise CompareError(f"{len(columns)} columns ({len(kernels)} kernels{sizes}) is "
+                           f"more than {MAX_COLUMNS}; compare fewer at a time")
+    return columns
+
+
+def plan_configurations(kernels: Sequence[str | KernelSpec],
+                        designs: Mapping[str, Sequence[str] | None]) -> list[Configuration]:
+    """Kernel configurations: each kernel x each design of every switch of
+    ``scenarios.profiles.DESIGNS``.
+
+    The cross product nests in the order kernels, then the switches in table order. This is
+    the one planner behind ``vmlab compare``'s columns and ``vmlab sweep``'s configurations.
+
+    Args:
+        kernels: profile names (a profile with its own designs), or kernel sections (the
+            designs a scenario chose stand for "its own").
+        designs: switch -> the designs to run every kernel with; a missing switch or None:
+            each kernel's own design.
+
+    Raises:
+        CompareError: an empty list, or an unknown profile or design (with a did-you-mean).
+    """
+    for values, option in ((kernels, "--kernels"),
+                           *((designs.get(d.switch), d.option) for d in DESIGNS)):
         if values is not None and not values:
             raise CompareError(f"{option}: the list is empty")
-    _check_names(kernels, list(PROFILES), "--kernels", "kernel profile")
-    if writeback is not None:
-        _check_names(writeback, WRITEBACK_DESIGNS, "--writeback", "writeback design")
-    if rmap is not None:
-        _check_names(rmap, RMAP_DESIGNS, "--rmap", "reverse-mapping design")
+    _check_names([k for k in kernels if isinstance(k, str)], list(PROFILES), "--kernels",
+                 "kernel profile")
+    for d in DESIGNS:
+        chosen = designs.get(d.switch)
+        if chosen is not None:
+            _check_names(chosen, d.names, d.option, f"{d.what} design")
     columns: list[Configuration] = []
     for kernel in kernels:
-        own_wb, own_rmap = PROFILES[kernel]
-        for wb in (writeback if writeback is not None else [own_wb]):
-            for rm in (rmap if rmap is not None else [own_rmap]):
-                columns.append(Configuration(kernel, wb, rm))
-    if len(columns) > MAX_COLUMNS:
-        raise CompareError(f"{len(columns)} columns ({len(kernels)} kernels x "
-                           f"{len(writeback or [''])} writeback x {len(rmap or [''])} rmap) is "
-                           f"more than {MAX_COLUMNS}; compare fewer at a time")
+        spec = profile_spec(kernel) if isinstance(kernel, str) else kernel
+        lists = [designs.get(d.switch) or [str(getattr(spec, d.switch))] for d in DESIGNS]
+        for combo in itertools.product(*lists):
+            chosen_designs = {d.switch: v for d, v in zip(DESIGNS, combo, strict=True)}
+            columns.append(Configuration(spec.profile, **chosen_designs))
     return columns
 
 
@@ -188,12 +233,14 @@ def check_columns(columns: Sequence[Configuration]) -> None:
     Raises:
         CompareError: one line naming the first column that cannot run and why.
     """
-    blocked = [c for c in columns if unavailable_reason(c.kernel, c.writeback, c.rmap)]
+    def reason(c: Configuration) -> str | None:
+        return unavailable_reason(c.kernel, c.writeback, c.rmap, c.vmscan, c.swapin)
+
+    blocked = [c for c in columns if reason(c)]
     if not blocked:
         return
-    reason = unavailable_reason(blocked[0].kernel, blocked[0].writeback, blocked[0].rmap)
     more = f" ({len(blocked)} of {len(columns)} columns cannot run)" if len(blocked) > 1 else ""
-    raise CompareError(f"{reason}{more}")
+    raise CompareError(f"{reason(blocked[0])}{more}")
 
 
 # ---- running -----------------------------------------------------------------------------------
@@ -226,7 +273,8 @@ def column_session(scenario: Scenario, config: Configuration, seed: int) -> Sess
 
 
 def run_column(scenario: Scenario, config: Configuration, seed: int,
-               progress: Callable[[int, int], None] | None = None) -> ColumnResult:
+               progress: Callable[[int, int], None] | None = None,
+               watch: Callable[[Session], bool] | None = None) -> ColumnResult:
     """Run the scenario to its end on one configuration and collect the results.
 
     Args:
@@ -234,13 +282,15 @@ def run_column(scenario: Scenario, config: Configuration, seed: int,
         config: the column.
         seed: the seed every column shares.
         progress: passed to ``Session.run`` (simulated ns, events).
+        watch: called after every event (``Session.run``'s predicate); it may raise to
+            abandon the run (``vmlab sweep``'s wall-clock limit) and should return False.
 
     Raises:
         CompareError: the configuration is refused at boot.
     """
     session = column_session(scenario, config, seed)
     try:
-        session.run(progress=progress)
+        session.run(progress=progress, predicate=watch)
     except KernelBug as exc:
         metrics = dict(session.kernel.metrics())
         metrics["sim_time_ns"] = session.sim_time_ns
@@ -281,8 +331,9 @@ def compare(scenario: Scenario, columns: Sequence[Configuration], seed: int | No
 def comparison_doc(comparison: Comparison) -> dict[str, object]:
     """The ``--json`` document: ``{"scenario", "seed", "columns": [...]}``.
 
-    Each column holds ``kernel``, ``writeback``, ``rmap`` and ``metrics`` (every ``vmlab run``
-    metric plus the derived ones), and also ``label``, ``ended``, ``state_hash``,
+    Each column holds ``kernel``, ``writeback``, ``rmap``, ``vmscan``, ``swapin`` and
+    ``metrics`` (every ``vmlab run`` metric plus the derived ones), and also ``designs`` (per
+    switch, the release whose code the design follows), ``label``, ``ended``, ``state_hash``,
     ``expectations`` (``[{"name", "ok", "detail"}]``) and ``error`` (None unless the kernel hit
     a BUG). Nothing in it depends on the wall clock.
     """
@@ -293,6 +344,9 @@ def comparison_doc(comparison: Comparison) -> dict[str, object]:
             "kernel": c.kernel,
             "writeback": c.writeback,
             "rmap": c.rmap,
+            "vmscan": c.vmscan,
+            "swapin": c.swapin,
+            "designs": design_origins(c.spec()),
             "label": c.label(),
             "ended": col.end_reason,
             "state_hash": col.state_hash,
@@ -331,6 +385,8 @@ ROWS: Final = (
     Row("fsync pages visited", "fsync_pages_visited", KIND_COUNT),
     Row("try_to_unmap steps", "try_to_unmap_steps", KIND_COUNT),
     Row("pages scanned (pgscan)", "pgscan", KIND_COUNT),
+    Row("active scanned (pgrefill)", "pgrefill", KIND_COUNT),
+    Row("reclaim writes (nr_vmscan_write)", "nr_vmscan_write", KIND_COUNT),
     Row("simulated time", "sim_time_ns", KIND_NS),
 )
 

@@ -36,7 +36,9 @@ class _SourceOnlyFinder(importlib.abc.MetaPathFinder):
                 (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES),
             )
             spec = finder.find_spec(fullname, target)
-            if spec is not None:
+            # a directory without __init__.py (tests/kernelmodel/ when tests/ is on sys.path)
+            # is only a namespace portion: keep looking for the real package, as import does
+            if spec is not None and spec.loader is not None:
                 return spec
         return None
 

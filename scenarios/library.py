@@ -8,11 +8,13 @@ ends in ``.toml`` or contains a path separator; otherwise it is a built-in name.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from scenarios.expect import suggest
-from scenarios.loader import ScenarioError, load_path, load_text
+from scenarios.loader import ScenarioError, load_path, load_text, read_path
 from scenarios.schema import Scenario
 
 SUFFIX = ".toml"
@@ -78,3 +80,36 @@ def load_scenario(name_or_path: str) -> Scenario:
     if is_path(name_or_path):
         return load_path(name_or_path)
     return load_builtin(name_or_path)
+
+
+@dataclass(frozen=True)
+class ScenarioText:
+    """A scenario's TOML text with the names the loader reports it under.
+
+    What ``vmlab sweep`` hands its workers: plain text travels to another process or another
+    machine, where a file path or a built-in of a different version would not.
+    """
+
+    text: str
+    source: str
+    default_name: str
+
+    def load(self) -> Scenario:
+        """Parse and validate the text, as ``load_scenario`` would.
+
+        Raises:
+            ScenarioError: the scenario is invalid.
+        """
+        return load_text(self.text, source=self.source, default_name=self.default_name)
+
+
+def scenario_text(name_or_path: str) -> ScenarioText:
+    """The text of a scenario file, or of a built-in by name (``load_scenario``'s rules).
+
+    Raises:
+        ScenarioError: the file cannot be read, or there is no such built-in.
+    """
+    if is_path(name_or_path):
+        p = Path(name_or_path)
+        return ScenarioText(read_path(p), p.name, p.stem)
+    return ScenarioText(builtin_text(name_or_path), name_or_path + SUFFIX, name_or_path)

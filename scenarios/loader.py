@@ -14,7 +14,9 @@ Top level
     ``name`` (default: the file name), ``description``, ``seed`` (default 0), ``duration``
     (simulated-time limit, default "60s"; a run also ends when every task has exited),
     ``kernel`` = "2.6.5" | "2.6.6" | "2.6.7" (default "2.6.7") or a table
-    ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm"}``.
+    ``{profile = "2.6.7", writeback = "tags"|"lists", rmap = "anon_vma"|"pte_chain"|"anonmm",
+    vmscan = "2.6.6"|"2.6.7", swapin = "2.6.6"|"2.6.7"}`` (each switch defaults to the
+    profile's own design).
 
 ``[machine]``
     ``memory`` (64MiB), ``disk`` (1GiB), ``swap`` (128MiB), ``tlb_entries`` (64, a power of
@@ -100,7 +102,7 @@ from scenarios.assembler import (
 from scenarios.expect import ExpectError, parse_check, suggest
 from scenarios.input_file import InputFileError, read_input_file
 from scenarios.one_line import one_line
-from scenarios.profiles import PROFILES, RMAP_DESIGNS, WRITEBACK_DESIGNS
+from scenarios.profiles import DESIGNS, PROFILES, profile_spec
 from scenarios.schema import (
     DEFAULT_DURATION_NS,
     DEFAULT_PROFILE,
@@ -142,7 +144,7 @@ T = TypeVar("T")
 
 TOP_KEYS: Final = ("name", "description", "kernel", "seed", "duration", "machine", "tunables",
                    "files", "tasks", "programs", "expect")
-KERNEL_KEYS: Final = ("profile", "writeback", "rmap")
+KERNEL_KEYS: Final = ("profile", *(d.switch for d in DESIGNS))
 MACHINE_KEYS: Final = ("memory", "disk", "swap", "tlb_entries", "elevator")
 TUNABLE_KEYS: Final = ("dirty_background_ratio", "dirty_ratio", "dirty_writeback_centisecs",
                        "dirty_expire_centisecs", "swappiness")
@@ -245,18 +247,15 @@ def _kernel(r: _Reader, value: object) -> KernelSpec:
     if value is None:
         return KernelSpec()
     if isinstance(value, str):
-        profile = r.choice(value, tuple(PROFILES), "kernel")
-        wb, rmap = PROFILES[profile]
-        return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+        return profile_spec(r.choice(value, tuple(PROFILES), "kernel"))
     table = r.table(value, "kernel")
     r.keys(table, KERNEL_KEYS, "kernel")
     profile = r.choice(table.get("profile", DEFAULT_PROFILE), tuple(PROFILES), "kernel.profile")
-    wb, rmap = PROFILES[profile]
-    if "writeback" in table:
-        wb = r.choice(table["writeback"], WRITEBACK_DESIGNS, "kernel.writeback")
-    if "rmap" in table:
-        rmap = r.choice(table["rmap"], RMAP_DESIGNS, "kernel.rmap")
-    return KernelSpec(profile=profile, writeback=wb, rmap=rmap)
+    chosen: dict[str, str] = {}
+    for d in DESIGNS:
+        if d.switch in table:
+            chosen[d.switch] = r.choice(table[d.switch], d.names, f"kernel.{d.switch}")
+    return dataclasses.replace(profile_spec(profile), **chosen)
 
 
 def _machine(r: _Reader, value: object) -> MachineSpec:
@@ -581,6 +580,21 @@ def load_text(text: str, source: str = "<string>", default_name: str = "scenario
         raise r.error("", f"invalid TOML: {exc}") from None
     except ValueError as exc:  # an integer of more than 4,300 digits
         raise r.error("", f"invalid TOML: {exc}") from None
+    return load_doc(doc, source, default_name, trace_dirs)
+
+
+def load_doc(doc: dict[str, object], source: str = "<string>",
+             default_name: str = "scenario", trace_dirs: tuple[str, ...] = ()) -> Scenario:
+    """Validate a scenario from its parsed TOML document (``tomllib``'s tables and arrays).
+
+    ``vmlab sweep`` edits the document of a scenario file (``--set machine.memory=...``) and
+    validates each variant here, so an edited value is checked exactly as if it were written
+    in the file.
+
+    Raises:
+        ScenarioError: the first problem found, as one line.
+    """
+    r = _Reader(source)
     r.keys(doc, TOP_KEYS, "")
     name = _name(r, doc.get("name", default_name), "name")
     description = r.string(doc.get("description", ""), "description")
@@ -614,11 +628,20 @@ def load_path(path: str | os.PathLike[str]) -> Scenario:
         ScenarioError: the file cannot be read, or the first problem in it.
     """
     p = Path(path)
+    return load_text(read_path(p), source=p.name, default_name=p.stem,
+                     trace_dirs=(str(p.resolve().parent),))
+
+
+def read_path(path: str | os.PathLike[str]) -> str:
+    """The text of a scenario file.
+
+    Raises:
+        ScenarioError: the file cannot be read or is not UTF-8 (named by its base name).
+    """
+    p = Path(path)
     try:
-        text = read_input_file(p, "scenario", MAX_TEXT_CHARS).decode("utf-8")
+        return read_input_file(p, "scenario", MAX_TEXT_CHARS).decode("utf-8")
     except InputFileError as exc:
         raise ScenarioError(p.name, "", str(exc)) from None
     except UnicodeDecodeError:
         raise ScenarioError(p.name, "", "the file is not UTF-8 text") from None
-    return load_text(text, source=p.name, default_name=p.stem,
-                     trace_dirs=(str(p.resolve().parent),))

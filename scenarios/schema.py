@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from kernelmodel.kernel import vl_release_swapin, vl_release_vmscan
 from scenarios.expect import Check
 
 MiB: Final = 1 << 20
@@ -41,11 +42,24 @@ DEFAULT_PROFILE: Final = "2.6.7"
 
 @dataclass(frozen=True, kw_only=True)
 class KernelSpec:
-    """Which kernel runs: a release profile and the two design switches it implies."""
+    """Which kernel runs: a release profile and the design switches it implies
+    (``scenarios.profiles.DESIGNS``)."""
 
     profile: str = DEFAULT_PROFILE
     writeback: str = "tags"
     rmap: str = "anon_vma"
+    vmscan: str = ""
+    """The reclaim design; "" (the default) means the profile's own, filled in on creation,
+    so a spec never runs another release's reclaim unless it says so."""
+    swapin: str = ""
+    """The release whose do_swap_page runs; "" (the default) means the profile's own, filled
+    in on creation."""
+
+    def __post_init__(self) -> None:
+        if not self.vmscan:
+            object.__setattr__(self, "vmscan", vl_release_vmscan(self.profile))
+        if not self.swapin:
+            object.__setattr__(self, "swapin", vl_release_swapin(self.profile))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,7 +40,7 @@ from scenarios.expect import Check, evaluate, suggest
 from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
-from scenarios.schema import Expectation, Scenario
+from scenarios.schema import Expectation, KernelSpec, Scenario
 from scenarios.trace.format import TraceError
 from scenarios.units import format_duration
 
@@ -87,13 +87,15 @@ class Session:
     """A booted scenario: the kernel, the run loop and the results."""
 
     def __init__(self, scenario: Scenario, seed: int | None = None,
-                 kernel: str | None = None, *, booted: Kernel | None = None) -> None:
+                 kernel: str | KernelSpec | None = None, *,
+                 booted: Kernel | None = None) -> None:
         """Assemble the programs, boot the machine and kernel, create the files, spawn tasks.
 
         Args:
             scenario: a validated scenario.
             seed: overrides the scenario's seed.
-            kernel: a profile name overriding the scenario's kernel.
+            kernel: a profile name (with that profile's own designs) or a whole
+                ``KernelSpec`` overriding the scenario's kernel.
             booted: a kernel already running this scenario (a restored snapshot); used
                 instead of booting a new one.
 
@@ -135,7 +137,7 @@ class Session:
 
     @classmethod
     def load(cls, name_or_path: str, seed: int | None = None,
-             kernel: str | None = None) -> Session:
+             kernel: str | KernelSpec | None = None) -> Session:
         """Load a built-in by name or a scenario file, and boot it.
 
         Raises:
@@ -160,7 +162,8 @@ class Session:
         t = self.scenario.tunables
         spec = self.kernel_spec
         cfg = KernelConfig(
-            release=spec.profile, writeback=spec.writeback, rmap=spec.rmap,
+            release=spec.profile, writeback=spec.writeback, rmap=spec.rmap, vmscan=spec.vmscan,
+            swapin=spec.swapin,
             swap_bytes=self.scenario.machine.swap, seed=self.seed,
             dirty_background_ratio=t.dirty_background_ratio, dirty_ratio=t.dirty_ratio,
             dirty_writeback_centisecs=t.dirty_writeback_centisecs,

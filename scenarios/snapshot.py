@@ -16,7 +16,7 @@ File format (``SNAPSHOT_VERSION`` 4)::
         behaviour_version  the model behaviour the state was produced under
                        (``scenarios.behaviour``; 0: not recorded, formats 1 to 3)
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
-                        kernel: {profile, writeback, rmap}}
+                        kernel: {profile, writeback, rmap, vmscan, swapin}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
                         metrics, notes}], expectations: the checkpoint expectations so far}
         described      pages of the state stored as the write or boot file that made
@@ -48,8 +48,10 @@ An older format version goes through the named steps of ``MIGRATIONS`` (``_migra
 one per version step): ``_migrate_1_to_2`` brings version-1 files (before the pte-chain
 kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
 ``_migrate_2_to_3`` version-2 files (before the oracles named the frame, swap slot or disk
-block that holds a page instead of repeating its bytes); ``_migrate_add_behaviour_version``
-(3 -> 4) files from before snapshots recorded the model's behaviour version.
+block that holds a page instead of repeating its bytes); ``_migrate_3_to_4`` version-3 files
+(before reclaim and the swap-in fault became design switches: they ran 2.6.6's reclaim on
+every profile and go on doing so; they get their profile's swap-in fault; and they did not
+record the model's behaviour version).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again (with
@@ -192,6 +194,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     for oracle in [state["mm_oracle"], *state["oracle"]["files"]]:
         oracle["in_frame"] = []
         oracle["on_disk"] = []
+    _add_format_4_fields(state, swapin="2.6.7")  # what this vmlab's restorer reads; dropped
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -199,6 +202,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     finally:
         if enabled:
             gc.enable()
+    _drop_format_4_fields(new)
     out = dict(doc)
     out["version"] = 3
     out["state"] = new
@@ -206,21 +210,99 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def _migrate_add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
-    """Format 3 -> 4: the map records ``behaviour_version``, the model behaviour its state
+def _with_key_after(d: dict[str, object], after: str, key: str,
+                    value: object) -> dict[str, object]:
+    """A copy of ``d`` with ``key`` inserted right after ``after``."""
+    if after not in d or key in d:
+        raise ValueError(f"expected {after!r} and no {key!r}")
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        out[k] = v
+        if k == after:
+            out[key] = value
+    return out
+
+
+# ---- format 3 -> 4 ---------------------------------------------------------------------------
+# Everything format 4 added lives between here and MIGRATIONS: the fields (added and, for the
+# older steps that restore through this vmlab's restorer, dropped again) and the step itself.
+
+
+def _add_format_4_fields(state: dict[str, object], swapin: str) -> None:
+    """What format 4 added to the state, in place, each where ``to_state`` puts it (the state
+    hash covers the order): ``cfg.vmscan`` = "2.6.6" (the reclaim every older file ran) and
+    ``cfg.swapin`` after it, ``vmstat.nr_vmscan_write`` = 0 and kswapd's ``nr_mapped`` = 0."""
+    cfg, vmstat, core = state.get("cfg"), state.get("vmstat"), state.get("kernel")
+    if not isinstance(cfg, dict) or not isinstance(vmstat, dict) or not isinstance(core, dict):
+        raise ValueError("the state has no cfg, vmstat or kernel map")
+    cfg = _with_key_after(cfg, "rmap", "vmscan", "2.6.6")
+    state["cfg"] = _with_key_after(cfg, "vmscan", "swapin", swapin)
+    state["vmstat"] = _with_key_after(vmstat, "pgrotated", "nr_vmscan_write", 0)
+    for task in core["tasks"]:
+        for op in task["kstack"]:
+            if op.get("op") == "kswapd":
+                op["nr_mapped"] = 0
+
+
+def _drop_format_4_fields(state: dict[str, object]) -> None:
+    """Undo ``_add_format_4_fields`` (for a migration below format 4 that restores a state
+    with this vmlab's restorer and writes it back in its own format)."""
+    cfg, vmstat, core = state["cfg"], state["vmstat"], state["kernel"]
+    assert isinstance(cfg, dict) and isinstance(vmstat, dict) and isinstance(core, dict)
+    cfg.pop("swapin")
+    if cfg.pop("vmscan") != "2.6.6" or vmstat.pop("nr_vmscan_write") != 0:
+        raise ValueError("a state below format 4 ran 2.6.6's reclaim and counted no writes")
+    for task in core["tasks"]:
+        for op in task["kstack"]:
+            if op.get("op") == "kswapd":
+                op.pop("nr_mapped")
+
+
+def _add_design_switches(doc: dict[str, object]) -> dict[str, object]:
+    """Part of format 3 -> 4: reclaim (``vmscan``, "2.6.6" or "2.6.7") and the swap-in fault
+    (``swapin``, the release whose do_swap_page runs) are design switches.
+
+    Every version-3 file ran 2.6.6's reclaim, whatever its profile, so the migrated file
+    says so (``vmscan = "2.6.6"`` in the kernel config and the stored kernel spec) and
+    resumes as it would have: a 2.6.7 file shows a switched reclaim rather than silently
+    changing code mid-run. A version-3 file gets its profile's swap-in fault
+    (``scenarios.profiles.SWAPIN``): resumed, it goes on as that profile now runs. The
+    scenario's own kernel table gets its profile's designs, as this vmlab reads a table
+    without them. vmstat gains ``nr_vmscan_write`` (pages reclaim wrote; uncounted before,
+    so 0). kswapd's op gains ``nr_mapped`` (2.6.7's ``sc.nr_mapped``; unused by 2.6.6's
+    reclaim, 0). The old state must match its hash first; the new hash is computed over the
+    new state.
+    """
+    from kernelmodel.kernel import vl_release_vmscan
+    from scenarios.profiles import SWAPIN
+
+    state = doc.get("state")
+    if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
+        raise ValueError("the version-3 state does not match its state_hash")
+    scn = doc.get("scenario")
+    if not isinstance(scn, dict):
+        raise ValueError("the scenario section is not a map")
+    swapin = SWAPIN[str(scn["kernel"]["profile"])]
+    _add_format_4_fields(state, swapin)
+    scn["kernel"]["vmscan"] = "2.6.6"  # what the run used
+    scn["kernel"]["swapin"] = swapin
+    doc_kernel = scn["doc"]["kernel"]  # what the scenario names: its profile's own
+    doc_kernel["vmscan"] = vl_release_vmscan(str(doc_kernel["profile"]))
+    doc_kernel["swapin"] = SWAPIN[str(doc_kernel["profile"])]
+    out = dict(doc)
+    out["state_hash"] = state_digest(state)
+    return out
+
+
+def _add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
+    """Part of format 3 -> 4: the map records ``behaviour_version``, the model behaviour its state
     was produced under (``scenarios.behaviour``). Older files did not record it: they get
     ``UNRECORDED`` (0), so resuming one says that it may go on differently. It also has a
     ``described`` section (compact snapshots, scenarios/snapshot_described.py): older files
     describe nothing. The state and its hash are unchanged.
-
-    The step names no version of its own (it bumps whatever version it is given by one), so
-    it can move to another place in ``MIGRATIONS`` unchanged.
     """
     from scenarios.behaviour import UNRECORDED
 
-    version = doc.get("version")
-    if type(version) is not int:
-        raise ValueError("the version is not an integer")
     out: dict[str, object] = {}
     for key, value in doc.items():
         if key in ("behaviour_version", "described"):
@@ -232,7 +314,16 @@ def _migrate_add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
             out["behaviour_version"] = UNRECORDED
     if "behaviour_version" not in out or "described" not in out:
         raise ValueError("no vmlab_version or state section")
-    out["version"] = version + 1
+    return out
+
+
+def _migrate_3_to_4(doc: dict[str, object]) -> dict[str, object]:
+    """Format 3 -> 4: reclaim and the swap-in fault became design switches
+    (``_add_design_switches``), and a snapshot records the behaviour version of the model
+    that wrote it and may describe file pages instead of storing them
+    (``_add_behaviour_version``)."""
+    out = _add_behaviour_version(_add_design_switches(doc))
+    out["version"] = 4
     return out
 
 
@@ -241,7 +332,7 @@ def _migrate_add_behaviour_version(doc: dict[str, object]) -> dict[str, object]:
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
-    3: _migrate_add_behaviour_version,
+    3: _migrate_3_to_4,
 }
 
 
@@ -620,7 +711,8 @@ def scenario_doc(scn: Scenario) -> dict[str, object]:
         "seed": scn.seed,
         "duration": f"{scn.duration_ns}ns",
         "kernel": {"profile": scn.kernel.profile, "writeback": scn.kernel.writeback,
-                   "rmap": scn.kernel.rmap},
+                   "rmap": scn.kernel.rmap, "vmscan": scn.kernel.vmscan,
+                   "swapin": scn.kernel.swapin},
         "machine": {"memory": m.memory, "disk": m.disk, "swap": m.swap,
                     "tlb_entries": m.tlb_entries, "elevator": m.elevator},
         "tunables": {"dirty_background_ratio": t.dirty_background_ratio,
@@ -779,7 +871,8 @@ def _scenario_section(session: Session) -> dict[str, object]:
         "doc": scenario_doc(session.scenario),
         "source": session.scenario.source,
         "seed": session.seed,
-        "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap},
+        "kernel": {"profile": spec.profile, "writeback": spec.writeback, "rmap": spec.rmap,
+                   "vmscan": spec.vmscan, "swapin": spec.swapin},
     }
     if session.scenario.replay_traces():
         # where relative trace paths were found (the traces themselves are not stored)
@@ -1124,10 +1217,11 @@ def _records(section: dict[str, object]) -> list[CheckpointRecord]:
 def _kernel_spec(section: dict[str, object]) -> dict[str, str]:
     spec = _dict(section, "kernel", "scenario")
     out: dict[str, str] = {}
-    for key in ("profile", "writeback", "rmap"):
+    for key in ("profile", "writeback", "rmap", "vmscan", "swapin"):
         out[key] = _str(spec, key, "scenario")
     if list(spec) != list(out):
-        raise SnapshotError("scenario section: kernel holds profile, writeback and rmap only")
+        raise SnapshotError("scenario section: kernel holds profile, writeback, rmap, "
+                            "vmscan and swapin only")
     return out
 
 
@@ -1142,7 +1236,9 @@ def _check_scenario_agrees(scenario: Scenario, seed: int, spec: dict[str, str],
     want_machine = {"mem_bytes": m.memory, "disk_bytes": m.disk, "tlb_entries": m.tlb_entries,
                     "elevator": m.elevator}
     want_cfg = {"release": spec["profile"], "writeback": spec["writeback"],
-                "rmap": spec["rmap"], "swap_bytes": m.swap, "seed": seed,
+                "rmap": spec["rmap"], "vmscan": spec["vmscan"], "swapin": spec["swapin"],
+                "swap_bytes": m.swap,
+                "seed": seed,
                 "dirty_background_ratio": t.dirty_background_ratio,
                 "dirty_ratio": t.dirty_ratio,
                 "dirty_writeback_centisecs": t.dirty_writeback_centisecs,
@@ -1267,6 +1363,7 @@ def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True
         SnapshotError: one line naming what is wrong.
     """
     from kernelmodel.kernel import Kernel
+    from scenarios.schema import KernelSpec
     from scenarios.session import Session, SessionError
 
     doc = checked.doc
@@ -1278,8 +1375,9 @@ def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True
     scenario = checked.scenario
     spec = _kernel_spec(scn_section)
     mine = {"profile": scenario.kernel.profile, "writeback": scenario.kernel.writeback,
-            "rmap": scenario.kernel.rmap}
-    override = None if spec == mine else spec["profile"]
+            "rmap": scenario.kernel.rmap, "vmscan": scenario.kernel.vmscan,
+            "swapin": scenario.kernel.swapin}
+    override = None if spec == mine else KernelSpec(**spec)
     from scenarios.host_memory import HostMemoryError, check_host_memory
 
     try:
@@ -1306,11 +1404,12 @@ def _check_session_agrees(session: Session, spec: dict[str, str], where: str) ->
     """The stored kernel profile and seed must be the restored kernel's."""
     k = session.kernel
     ks = session.kernel_spec
-    if spec != {"profile": ks.profile, "writeback": ks.writeback, "rmap": ks.rmap}:
+    if spec != {"profile": ks.profile, "writeback": ks.writeback, "rmap": ks.rmap,
+                "vmscan": ks.vmscan, "swapin": ks.swapin}:
         raise SnapshotError(f"{where}: the kernel profile does not resolve as stored")
     cfg = k.cfg
-    if (cfg.release, cfg.writeback, cfg.rmap, cfg.seed) != \
-            (ks.profile, ks.writeback, ks.rmap, session.seed):
+    if (cfg.release, cfg.writeback, cfg.rmap, cfg.vmscan, cfg.swapin, cfg.seed) != \
+            (ks.profile, ks.writeback, ks.rmap, ks.vmscan, ks.swapin, session.seed):
         raise SnapshotError(f"{where}: the scenario's kernel and seed disagree with the state")
 
 

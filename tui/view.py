@@ -80,9 +80,13 @@ def kernel_label(spec: KernelSpec) -> str:
 
     A kernel whose switches differ from its profile's says so instead of quoting the note.
     """
-    if PROFILE_DESIGNS.get(spec.profile) == (spec.writeback, spec.rmap):
+    from scenarios.profiles import overridden
+
+    if spec.profile in PROFILE_NOTES and not overridden(spec):
         return f"kernel {spec.profile} ({PROFILE_NOTES[spec.profile]})"
-    return f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, set by switches)"
+    return (f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, vmscan {spec.vmscan}, "
+            f"swapin {spec.swapin}, "
+            f"set by switches)")
 
 
 # ---- PTE bits -----------------------------------------------------------------------------------

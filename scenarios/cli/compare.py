@@ -6,20 +6,26 @@ numbers, one column per kernel, and the ratio of each figure to the first column
 SCENARIO is a built-in name (see 'vmlab scenarios'; the cmp-* ones are made for this) or a
 .toml file. Each column is one kernel configuration:
 
-  2.6.5   writeback=lists (per-mapping page lists)   rmap=pte_chain (per-page PTE chains)
-  2.6.6   writeback=tags  (radix-tree tag walks)     rmap=pte_chain
-  2.6.7   writeback=tags                             rmap=anon_vma (object rmap)
+  2.6.5   writeback=lists (page lists)  rmap=pte_chain (PTE chains)  vmscan=2.6.6  swapin=2.6.6
+  2.6.6   writeback=tags  (tag walks)   rmap=pte_chain               vmscan=2.6.6  swapin=2.6.6
+  2.6.7   writeback=tags                rmap=anon_vma (object rmap)  vmscan=2.6.7  swapin=2.6.7
 
-(anonmm, Hugh Dickins' per-mm reverse map, is only ever chosen with --rmap.)
+(anonmm, Hugh Dickins' per-mm reverse map, is only ever chosen with --rmap; vmscan is the
+page-reclaim code, mm/vmscan.c, which 2.6.7 rewrote; 2.6.5 runs 2.6.6's with 2.6.5's own
+details. swapin is the release whose do_swap_page runs: with 2.6.6's, a write that cannot
+share the swapped-in page faults again; 2.6.7's breaks COW itself.)
 
---writeback and --rmap override those designs. The columns are the cross product
-kernels x writeback x rmap, in that order; an omitted switch keeps each kernel's own design.
-Without --kernels every profile is compared, or only the scenario's own profile when
---writeback or --rmap is given. So:
+--writeback, --rmap, --vmscan and --swapin override those designs. The columns are the
+cross product kernels x writeback x rmap x vmscan x swapin, in that order; an omitted switch
+keeps each kernel's own design. Without --kernels every profile is compared, or only the scenario's
+own profile when a switch is given. Each column's header names its designs and the release
+whose code each follows ("*": not the profile's own). So:
 
   --kernels 2.6.5,2.6.6,2.6.7                 3 columns: the three releases
   --kernels 2.6.7 --rmap pte_chain,anon_vma   2 columns: 2.6.7 with each reverse map
   --rmap pte_chain,anonmm,anon_vma            3 columns on the scenario's kernel
+  --kernels 2.6.7 --vmscan 2.6.6,2.6.7        2 columns: 2.6.7 with each release's reclaim
+  --kernels 2.6.6 --swapin 2.6.6,2.6.7        2 columns: 2.6.6 with each swap-in fault
 
 Every configuration is checked before anything runs: an unknown name or a design the model
 does not implement yet stops the command with one line. Rows of the table:
@@ -31,13 +37,15 @@ does not implement yet stops the command with one line. Rows of the table:
   fsync latency, max     the longest fsync/fdatasync/sync call
   fsync honoured ...     after a power cut: were the bytes fsync acknowledged on disk?
   try_to_unmap steps     ptes or vmas visited by reclaim's unmapping walks
-  pages scanned          pgscan: pages reclaim looked at
+  pages scanned          pgscan: inactive pages reclaim looked at
+  active scanned         pgrefill: active pages refill_inactive_zone looked at
+  reclaim writes         nr_vmscan_write: pages reclaim handed to ->writepage
   simulated time         when the run ended (and why, in "ended")
   expectations           how many of the scenario's expectations held; a race scenario is
                          expected to fail on 2.6.5, and that is a result, not an error
 
---json FILE writes {"scenario", "seed", "columns": [{"kernel", "writeback", "rmap",
-"metrics": {...}}, ...]} with every 'vmlab run' metric of each column.
+--json FILE writes {"scenario", "seed", "columns": [{"kernel", "writeback", "rmap", "vmscan",
+"swapin", "designs", "metrics": {...}}, ...]} with every 'vmlab run' metric of each column.
 
 exit status: 0 every column ran (whatever its expectations gave), 1 a column hit a kernel
 BUG, 2 bad input (one line on stderr; nothing was run).
@@ -48,6 +56,7 @@ examples:
   vmlab compare cmp-fork-rmap --kernels 2.6.6,2.6.7 --json fork.json
   vmlab compare cmp-fork-rmap --kernels 2.6.7 --rmap pte_chain,anonmm,anon_vma
   vmlab compare fsync-race-a --kernels 2.6.5,2.6.6 --seed 3
+  vmlab compare cmp-reclaim --kernels 2.6.7 --vmscan 2.6.6,2.6.7
 """
 
 from __future__ import annotations
@@ -77,13 +86,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernels", metavar="LIST",
                         help="comma-separated kernel profiles, one column each, e.g. "
                              "2.6.5,2.6.6,2.6.7 (default: all three, or the scenario's own "
-                             "when --writeback or --rmap is given)")
+                             "when --writeback, --rmap, --vmscan or --swapin is given)")
     parser.add_argument("--writeback", metavar="LIST",
                         help="run each kernel with each of these writeback designs: lists, "
                              "tags (default: each kernel's own)")
     parser.add_argument("--rmap", metavar="LIST",
                         help="run each kernel with each of these reverse maps: pte_chain, "
                              "anonmm, anon_vma (default: each kernel's own)")
+    parser.add_argument("--vmscan", metavar="LIST",
+                        help="run each kernel with each of these page-reclaim designs: 2.6.6, "
+                             "2.6.7 (default: each kernel's own)")
+    parser.add_argument("--swapin", metavar="LIST",
+                        help="run each kernel with each of these swap-in faults (the release "
+                             "whose do_swap_page runs): 2.6.6, 2.6.7 (default: each kernel's "
+                             "own; 2.6.5 runs 2.6.6's)")
     parser.add_argument("--seed", metavar="N",
                         help="the seed every column runs with (default: the scenario's)")
     parser.add_argument("--json", metavar="FILE", help="write every column's results to FILE")
@@ -109,7 +125,8 @@ def _plan(args: argparse.Namespace) -> tuple[Scenario, list[Configuration], int 
     seed = parse_seed(args.seed)
     try:
         columns = plan_columns(scenario, _list(args.kernels, "--kernels"),
-                               _list(args.writeback, "--writeback"), _list(args.rmap, "--rmap"))
+                               _list(args.writeback, "--writeback"), _list(args.rmap, "--rmap"),
+                               _list(args.vmscan, "--vmscan"), _list(args.swapin, "--swapin"))
         check_columns(columns)
     except CompareError as exc:
         raise CliError(str(exc)) from None
@@ -178,8 +195,10 @@ def _run_all(scenario: Scenario, columns: list[Configuration], seed: int | None,
 
 
 def _header(col: ColumnResult) -> str:
-    c = col.config
-    return f"{c.label()}\n{c.writeback} + {c.rmap}"
+    """The column's label, then one line per design switch with the release it follows."""
+    from scenarios.profiles import design_lines
+
+    return "\n".join([col.config.label(), *design_lines(col.config.spec(), brief=True)])
 
 
 def _cells(cols: Sequence[ColumnResult], metric: str, kind: str) -> list[str]:
@@ -214,7 +233,9 @@ def _print_table(cmp: Comparison, walls: list[float], out: TextIO) -> None:
     console = Console(file=out, highlight=False)
     cols = cmp.columns
     table = Table(title=f"{cmp.scenario.name}, seed {cmp.seed}", title_justify="left",
-                  caption=f"under each figure: its ratio to {cols[0].config.label()}",
+                  caption=f"under each figure: its ratio to {cols[0].config.label()}; in "
+                          f"the headers, each design with the release whose code it follows "
+                          f"(* not the profile's own)",
                   caption_justify="left")
     table.add_column("", style="bold", no_wrap=True)
     for col in cols:

@@ -13,8 +13,13 @@ examples:
   vmlab run fsync-under-writeback --until synced     stop at checkpoint "synced"
   vmlab run writeback-order --until 2s --trace t.jsonl
   vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap
-                                            save the state at 1 s (the run ends at 1.19 s);
+                                            save the state at 1 s (the run ends at 2.64 s);
                                             'vmlab resume storm.vmsnap' goes on from there
+  vmlab run cmp-reclaim --vmscan 2.6.6      the 2.6.7 profile with 2.6.6's reclaim
+  vmlab run swap-storm --swapin 2.6.6       the 2.6.7 profile with 2.6.6's do_swap_page
+
+The summary's title names the kernel profile and, per design switch, the design that runs
+and the release whose code it follows; a design that is not the profile's own says so.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from scenarios.cli.running import (
     snapshot_request,
 )
 from scenarios.loader import ScenarioError
-from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
+from scenarios.profiles import ProfileError, check_runnable, resolve_kernel, with_designs
 from scenarios.schema import Scenario
 
 __all__ = ["KEY_COUNTERS", "Until", "add_arguments", "execute", "parse_until"]
@@ -45,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", metavar="N", help="override the scenario's seed")
     parser.add_argument("--kernel", metavar="PROFILE",
                         help="run on this kernel profile instead (2.6.5, 2.6.6, 2.6.7)")
+    parser.add_argument("--vmscan", metavar="DESIGN",
+                        help="run with this page-reclaim design (mm/vmscan.c) instead of the "
+                             "profile's own: 2.6.6 or 2.6.7 (2.6.7 rewrote reclaim)")
+    parser.add_argument("--swapin", metavar="DESIGN",
+                        help="run with this release's swap-in fault (do_swap_page) instead of "
+                             "the profile's own: 2.6.6 (a write to a shared swapped-in page "
+                             "faults again) or 2.6.7 (COW broken inside the fault)")
     parser.add_argument("--until", metavar="TIME|EVENTS|CHECKPOINT",
                         help="stop early: at a simulated time (2s), after a number of events "
                              "(100000) or at a checkpoint (synced)")
@@ -68,14 +80,16 @@ def execute(args: argparse.Namespace) -> int:
     request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario, args.full)
     seed = parse_seed(args.seed)
     try:
-        check_runnable(resolve_kernel(scenario.kernel, args.kernel))
+        spec = with_designs(resolve_kernel(scenario.kernel, args.kernel), vmscan=args.vmscan,
+                            swapin=args.swapin)
+        check_runnable(spec)
     except ProfileError as exc:
         raise CliError(str(exc)) from None
     trace = open_output(args.trace, "--trace")
     json_out = open_output(args.json, "--json")
     try:
         try:
-            session = Session(scenario, seed=seed, kernel=args.kernel)
+            session = Session(scenario, seed=seed, kernel=spec)
         except SessionError as exc:
             raise CliError(str(exc)) from None
         if trace is not None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 from scenarios.cli.common import CliError
 from scenarios.expect import suggest
 from scenarios.one_line import one_line
+from scenarios.profiles import DESIGNS, design_lines, design_origins
 from scenarios.schema import Scenario
 from scenarios.units import (
     UnitError,
@@ -225,7 +226,8 @@ def _result_json(session: Session, metrics: dict[str, int], results: list[Expect
     return {
         "scenario": session.scenario.name,
         "kernel": spec.profile,
-        "switches": {"writeback": spec.writeback, "rmap": spec.rmap},
+        "switches": {d.switch: getattr(spec, d.switch) for d in DESIGNS},
+        "designs": design_origins(spec),
         "seed": session.seed,
         "stopped": stopped if stopped != "end" else f"end ({session.end_reason})",
         "sim_time_ns": session.sim_time_ns,
@@ -243,13 +245,14 @@ def _print_summary(session: Session, metrics: dict[str, int], results: list[Expe
 
     spec = session.kernel_spec
     console = Console(highlight=False)
-    table = Table(title=f"{session.scenario.name}: kernel {spec.profile} "
-                        f"(writeback={spec.writeback}, rmap={spec.rmap}), seed {session.seed}",
+    table = Table(title=f"{session.scenario.name}: kernel {spec.profile}, seed {session.seed}",
                   show_header=False, title_justify="left")
     table.add_column("what", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     if resumed is not None:
         table.add_row("resumed from", resumed)
+    for d, line in zip(DESIGNS, design_lines(spec), strict=True):
+        table.add_row(d.switch, line.split(" ", 1)[1])
     how = f"end ({session.end_reason})" if stopped == "end" else f"--until ({stopped})"
     table.add_row("stopped", how)
     table.add_row("simulated time", format_duration(session.sim_time_ns))

@@ -94,7 +94,8 @@ def _info(args: argparse.Namespace) -> int:
     kernel_text = str(kernel)
     if isinstance(kernel, dict):
         kernel_text = (f"{kernel.get('profile')} (writeback={kernel.get('writeback')}, "
-                       f"rmap={kernel.get('rmap')})")
+                       f"rmap={kernel.get('rmap')}, vmscan={kernel.get('vmscan')}, "
+                       f"swapin={kernel.get('swapin')})")
     sim = info["sim_time_ns"]
     size = info["bytes"]
     rows = [

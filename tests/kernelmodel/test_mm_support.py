@@ -25,12 +25,18 @@ MiB = 1 << 20
 
 def make_kernel(
     mem: int = 4 * MiB, disk: int = 16 * MiB, swap: int = 4 * MiB, tlb: int = 64,
-    rmap: str = "anon_vma", threads_max: int = 0,
+    rmap: str = "anon_vma", vmscan: str = "2.6.6", threads_max: int = 0,
 ) -> Kernel:
     """Boot a kernel on a small machine, with the given reverse-mapping design (and
-    threads-max: 0 for fork_init's default, 64 tasks on 4 MiB)."""
+    threads-max: 0 for fork_init's default, 64 tasks on 4 MiB).
+
+    These machines run 2.6.6's reclaim unless told otherwise: 2.6.7's stalls a machine this
+    small once its kswapd has scanned the zone twice while every page is being written
+    (docs/scenarios.md); test_vmscan_267.py and the scenarios test 2.6.7's.
+    """
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=disk, tlb_entries=tlb))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap, threads_max=threads_max))
+    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan,
+                                       threads_max=threads_max))
 
 
 def new_task(k: Kernel, name: str = "t", prog: list[Insn] | None = None) -> Task:

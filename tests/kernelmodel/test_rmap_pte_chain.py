@@ -35,7 +35,9 @@ BASE = 0x40000000
 
 def _kernel(l1: int = 32, mem: int = 4 * MiB) -> Kernel:
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=16 * MiB, tlb_entries=64))
-    return Kernel.boot(m, KernelConfig(swap_bytes=4 * MiB, rmap="pte_chain", l1_cache_bytes=l1))
+    # 2.6.6's reclaim, the pte chains' own release (2.6.7's stalls machines this small)
+    return Kernel.boot(m, KernelConfig(swap_bytes=4 * MiB, rmap="pte_chain", l1_cache_bytes=l1,
+                                       vmscan="2.6.6"))
 
 
 class _Rig:
@@ -236,7 +238,8 @@ def _init_pte_chain(m: base.MmMachine, mem: int) -> None:
     RuleBasedStateMachine.__init__(m)
     machine = Machine(MachineConfig(mem_bytes=mem, disk_bytes=32 * MiB, tlb_entries=64))
     m.k = Kernel.boot(
-        machine, KernelConfig(swap_bytes=8 * MiB, rmap="pte_chain", l1_cache_bytes=32)
+        machine, KernelConfig(swap_bytes=8 * MiB, rmap="pte_chain", l1_cache_bytes=32,
+                              vmscan="2.6.6")
     )
     m.tasks = []
     m.stamp = 1

@@ -65,12 +65,13 @@ def make_kernel(
     swappiness: int = 60,
     start: bool = True,
     design: tuple[str, str, str] = ("2.6.7", "tags", "anon_vma"),
+    vmscan: str | None = None,
 ) -> Kernel:
     """Boot a kernel on a small machine with a swap area at the end of the disk; ``design``
-    is (release, writeback, rmap)."""
+    is (release, writeback, rmap); ``vmscan`` the reclaim design (None: the release's)."""
     machine = Machine(MachineConfig(mem_mb * MiB, disk_mb * MiB))
     release, writeback, rmap = design
-    cfg = KernelConfig(release=release, writeback=writeback, rmap=rmap,
+    cfg = KernelConfig(release=release, writeback=writeback, rmap=rmap, vmscan=vmscan,
                        swap_bytes=swap_mb * MiB, swappiness=swappiness)
     k = Kernel.boot(machine, cfg)
     vl_fill_reclaim_fields(k)

@@ -87,8 +87,10 @@ def test_directory_and_table_indices() -> None:
     ],
 )
 def test_not_present_pde(write: bool, user: bool, code: int) -> None:
-    _, mmu = machine()
+    mem, mmu = machine()
+    mem.write_u32(pde_addr(VA), (PT << 12) | PTE_RW | PTE_US)  # P clear
     assert fault_of(mmu, VA, write, user) == code
+    assert mem.read_u32(pde_addr(VA)) == (PT << 12) | PTE_RW | PTE_US  # not used: no A
 
 
 @pytest.mark.parametrize(
@@ -107,6 +109,10 @@ def test_not_present_pte(write: bool, user: bool, code: int) -> None:
     mem.write_u32(pte_addr(VA), 0x0001_2302)
     assert fault_of(mmu, VA, write, user) == code
     assert mmu.fault_vaddr == VA and mmu.fault_error == code
+    # The walk used the present PDE before the PTE faulted: the PDE is accessed, the PTE
+    # is untouched.
+    assert mem.read_u32(pde_addr(VA)) == (PT << 12) | PDE_ALL | PTE_A
+    assert mem.read_u32(pte_addr(VA)) == 0x0001_2302
 
 
 @pytest.mark.parametrize(
@@ -133,8 +139,9 @@ def test_protection_faults(
     mem, mmu = machine()
     map_page(mem, VA, DATA_PFN, pte_flags, pde_flags)
     assert fault_of(mmu, VA, write, user) == code
-    # A faulting access sets neither A nor D and leaves nothing in the TLB.
-    assert mem.read_u32(pde_addr(VA)) == (PT << 12) | pde_flags
+    # A protection fault at the PTE sets neither A nor D in the PTE and leaves nothing in
+    # the TLB; the PDE the walk used is accessed.
+    assert mem.read_u32(pde_addr(VA)) == (PT << 12) | pde_flags | PTE_A
     assert mem.read_u32(pte_addr(VA)) == (DATA_PFN << 12) | pte_flags
     assert mmu.tlb_entry(VA) is None
 
@@ -418,6 +425,19 @@ def ref_translate(
     return (pte & 0xFFFFF000) | 0x10
 
 
+def ref_set_bits(
+    pdes: dict[int, int], ptes: dict[int, int], vpn: int, write: bool, ok: bool
+) -> None:
+    """The walk's A/D writes: A in a present PDE once it is used (also when the PTE then
+    faults); A in the PTE, and D for a write, only when the access is allowed."""
+    key = vpn >> 10
+    if not pdes.get(key, 0) & PTE_P:
+        return
+    pdes[key] |= PTE_A
+    if ok:
+        ptes[vpn] |= PTE_A | (PTE_D if write else 0)
+
+
 _flags = st.sampled_from([0, PTE_P, PTE_P | PTE_RW, PTE_P | PTE_US, UWR, UWR | PTE_G])
 _step = st.one_of(
     st.tuples(st.just("pte"), st.sampled_from(_VPNS), _flags),
@@ -456,11 +476,11 @@ def test_translate_matches_reference_walk(steps: list[tuple[str, int, int]], tlb
             else:
                 assert got == -1 and mmu.fault_error == -want - 1
                 assert mmu.fault_vaddr == vaddr
-            # The walk's A/D updates are visible in memory; keep the model in step.
-            for table in (pdes, ptes):
-                for key in table:
-                    if table is pdes:
-                        table[key] = mem.read_u32((PGD << 12) + (key << 2))
-                    else:
-                        table[key] = mem.read_u32((pt_of[key >> 10] << 12) + ((key & 0x3FF) << 2))
+            # The A/D bits in memory are the reference's (a TLB hit writes nothing, but the
+            # walk that filled the entry already set what the reference sets).
+            ref_set_bits(pdes, ptes, vpn, write, want >= 0)
+            for key, value in pdes.items():
+                assert mem.read_u32((PGD << 12) + (key << 2)) == value
+            for key, value in ptes.items():
+                assert mem.read_u32((pt_of[key >> 10] << 12) + ((key & 0x3FF) << 2)) == value
     assert mmu.tlb_hits + mmu.tlb_misses == sum(1 for s in steps if s[0] == "access")

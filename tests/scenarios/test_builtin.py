@@ -29,7 +29,7 @@ PROCESS_MEMORY_SCENARIOS = ("fork-cow", "shared-file-mmap", "swap-storm", "recla
 INTERLEAVING_SCENARIOS = ("fsync-race-a", "fsync-race-b", "fsync-livelock-d")
 #: Built-ins made for ``vmlab compare`` (their story is in the comparison table).
 COMPARISON_SCENARIOS = ("cmp-struct-page", "cmp-writeback-order", "cmp-fork-rmap",
-                        "cmp-parallel-writers", "cmp-replay")
+                        "cmp-parallel-writers", "cmp-replay", "cmp-reclaim")
 
 
 def test_names_match_directory() -> None:

@@ -83,6 +83,9 @@ def _bad_file(tmp_path: Path, name: str, text: str) -> str:
         (["run", "default", "--until", "wram"],
          'vmlab run: --until: "wram" is not a time (2s), an event count (100000) or a '
          'checkpoint of default (did you mean "warm"?); its checkpoints: logged, cold, warm'),
+        (["run", "default", "--vmscan", "2.6.8"],
+         'vmlab run: --vmscan: unknown page reclaim (mm/vmscan.c) design "2.6.8" (expected '
+         "one of: 2.6.6, 2.6.7)"),
         (["run", "default", "--seed", "many"],
          'vmlab run: --seed: expected a seed (an integer such as 16 or 0x1000), got "many"'),
         (["run", "default", "--json", "{tmp}/no/such/dir/out.json"],
@@ -120,3 +123,22 @@ def test_scenario_naming_a_design_runs_on_it(tmp_path: Path) -> None:
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["switches"]["rmap"] == "anonmm"
 
+
+
+def test_run_vmscan_switch_says_where_each_design_comes_from(tmp_path: Path) -> None:
+    p = _bad_file(tmp_path, "tiny.toml", '[[tasks]]\nprogram = ["sync"]\n')
+    r = vmlab("run", p, "--vmscan", "2.6.6", "--json", str(tmp_path / "out.json"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["kernel"] == "2.6.7"
+    assert out["switches"] == {"writeback": "tags", "rmap": "anon_vma", "vmscan": "2.6.6",
+                               "swapin": "2.6.7"}
+    assert out["designs"] == {"writeback": "2.6.6", "rmap": "2.6.7", "vmscan": "2.6.6",
+                              "swapin": "2.6.7"}
+    assert "2.6.6 (2.6.6; profile 2.6.7 has 2.6.7)" in r.stdout.replace("\n", " ")
+    r = vmlab("run", p, "--kernel", "2.6.5", "--swapin", "2.6.7", "--json",
+              str(tmp_path / "out.json"))
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["switches"]["vmscan"] == "2.6.6" and out["designs"]["writeback"] == "2.6.5"
+    assert out["designs"]["vmscan"] == "2.6.6 with 2.6.5's details"
+    assert out["switches"]["swapin"] == "2.6.7"

@@ -38,7 +38,7 @@ from scenarios.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPARISON_SCENARIOS = ("cmp-struct-page", "cmp-writeback-order", "cmp-fork-rmap",
-                        "cmp-parallel-writers")
+                        "cmp-parallel-writers", "cmp-reclaim")
 
 
 def _needs(*configs: Configuration) -> None:
@@ -103,6 +103,9 @@ def test_unavailable_design_is_refused_before_anything_runs(
      '--rmap: unknown reverse-mapping design "pte_chains" (did you mean "pte_chain"?)'),
     (["compare", "cmp-struct-page", "--writeback", "radix"],
      '--writeback: unknown writeback design "radix"'),
+    (["compare", "cmp-struct-page", "--vmscan", "2.6.8"],
+     '--vmscan: unknown page reclaim (mm/vmscan.c) design "2.6.8"'),
+    (["compare", "cmp-struct-page", "--vmscan", ""], "has an empty item"),
     (["compare", "cmp-struct-page", "--seed", "seven"], "--seed:"),
 ])
 def test_bad_input(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
@@ -144,14 +147,14 @@ def test_help_teaches() -> None:
 def test_plan_defaults_to_every_profile() -> None:
     s = load_builtin("cmp-struct-page")
     assert [c.label() for c in plan_columns(s, None)] == ["2.6.5", "2.6.6", "2.6.7"]
-    assert plan_columns(s, None)[0] == Configuration("2.6.5", "lists", "pte_chain")
+    assert plan_columns(s, None)[0] == Configuration("2.6.5", "lists", "pte_chain", "2.6.6")
 
 
 def test_plan_switch_alone_uses_the_scenarios_kernel() -> None:
     s = load_builtin("cmp-fork-rmap")
     cols = plan_columns(s, None, rmap=["pte_chain", "anon_vma"])
-    assert cols == [Configuration("2.6.7", "tags", "pte_chain"),
-                    Configuration("2.6.7", "tags", "anon_vma")]
+    assert cols == [Configuration("2.6.7", "tags", "pte_chain", "2.6.7"),
+                    Configuration("2.6.7", "tags", "anon_vma", "2.6.7")]
     assert [c.label() for c in cols] == ["2.6.7 rmap=pte_chain", "2.6.7"]
 
 
@@ -165,6 +168,32 @@ def test_plan_is_a_cross_product_in_order() -> None:
     assert not cols[0].is_profile() and cols[3].is_profile()
 
 
+def test_plan_crosses_the_reclaim_designs_too() -> None:
+    s = load_builtin("cmp-reclaim")
+    cols = plan_columns(s, None, vmscan=["2.6.6", "2.6.7"])
+    assert cols == [Configuration("2.6.7", "tags", "anon_vma", "2.6.6"),
+                    Configuration("2.6.7", "tags", "anon_vma", "2.6.7")]
+    assert [c.label() for c in cols] == ["2.6.7 vmscan=2.6.6", "2.6.7"]
+    assert Configuration("2.6.5", "lists", "pte_chain").vmscan == "2.6.6"  # the profile's own
+    cols = plan_columns(s, ["2.6.6", "2.6.7"], rmap=["anon_vma"], vmscan=["2.6.7"])
+    assert [c.label() for c in cols] == ["2.6.6 rmap=anon_vma vmscan=2.6.7", "2.6.7"]
+    with pytest.raises(CompareError, match=r"^24 columns \(3 kernels x 2 writeback x 2 rmap "
+                                           r"x 2 vmscan\) is more than 12"):
+        plan_columns(s, ["2.6.5", "2.6.6", "2.6.7"], ["lists", "tags"], ["pte_chain", "anon_vma"],
+                     ["2.6.6", "2.6.7"])
+
+
+def test_plan_crosses_the_swapin_designs_after_the_reclaim_ones() -> None:
+    s = load_builtin("cmp-fork-rmap")
+    cols = plan_columns(s, ["2.6.6", "2.6.7"], swapin=["2.6.6", "2.6.7"])
+    assert [c.label() for c in cols] == ["2.6.6", "2.6.6 swapin=2.6.7", "2.6.7 swapin=2.6.6",
+                                         "2.6.7"]
+    cols = plan_columns(s, ["2.6.7"], vmscan=["2.6.6", "2.6.7"], swapin=["2.6.6"])
+    assert [(c.vmscan, c.swapin) for c in cols] == [("2.6.6", "2.6.6"), ("2.6.7", "2.6.6")]
+    with pytest.raises(CompareError, match=r'^--swapin: unknown swap-in fault .* "2\.6\.5"'):
+        plan_columns(s, None, swapin=["2.6.5"])
+
+
 def test_plan_limits() -> None:
     s = load_builtin("cmp-struct-page")
     with pytest.raises(CompareError, match="more than 12"):
@@ -173,7 +202,7 @@ def test_plan_limits() -> None:
     with pytest.raises(CompareError, match="listed twice"):
         split_list("tags,lists,tags", "--writeback")
     assert split_list(" 2.6.5 , 2.6.7", "--kernels") == ["2.6.5", "2.6.7"]
-    check_columns([Configuration("2.6.7", "tags", "anon_vma")])
+    check_columns([Configuration("2.6.7", "tags", "anon_vma", "2.6.7")])
 
 
 def test_formatting() -> None:
@@ -206,8 +235,13 @@ def test_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
                 "writeback_throughput_bps", "nr_free_pages", "nr_dirty", "pgscan",
                 "disk_busy_ns", "data_verified"}
     for col in doc["columns"]:
-        assert {"kernel", "writeback", "rmap", "metrics"} <= set(col)
+        assert {"kernel", "writeback", "rmap", "vmscan", "swapin", "designs",
+                "metrics"} <= set(col)
         assert (col["writeback"], col["rmap"]) == profiles.PROFILES[col["kernel"]]
+        assert col["vmscan"] == profiles.PROFILE_VMSCAN[col["kernel"]]
+        assert col["swapin"] == profiles.SWAPIN[col["kernel"]]
+        assert col["designs"]["vmscan"] == (  # 2.6.5 runs 2.6.6's code with its own details
+            "2.6.6 with 2.6.5's details" if col["kernel"] == "2.6.5" else col["vmscan"])
         assert required <= set(col["metrics"])
         assert all(isinstance(v, int) for v in col["metrics"].values())
         assert col["error"] is None and all(e["ok"] for e in col["expectations"])
@@ -270,9 +304,10 @@ def _run(name: str, *configs: Configuration) -> list[cmp.ColumnResult]:
 
 
 def test_struct_page_40_against_32_bytes_per_frame() -> None:
-    v265, v266, v267 = _run("cmp-struct-page", Configuration("2.6.5", "lists", "pte_chain"),
-                            Configuration("2.6.6", "tags", "pte_chain"),
-                            Configuration("2.6.7", "tags", "anon_vma"))
+    v265, v266, v267 = _run("cmp-struct-page",
+                            Configuration("2.6.5", "lists", "pte_chain", "2.6.6"),
+                            Configuration("2.6.6", "tags", "pte_chain", "2.6.6"),
+                            Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     frames = v265.metrics["total_pages"]
     assert frames == 32768
     assert v265.metrics["struct_page_bytes"] == 40 * frames == 1_310_720
@@ -281,16 +316,18 @@ def test_struct_page_40_against_32_bytes_per_frame() -> None:
 
 
 def test_struct_page_on_what_runs_now() -> None:
-    lists, tags = _run("cmp-struct-page", Configuration("2.6.7", "lists", "anon_vma"),
-                       Configuration("2.6.7", "tags", "anon_vma"))
+    lists, tags = _run("cmp-struct-page",
+                       Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+                       Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     # the page lists need page->list: 8 bytes more on every frame
     assert lists.metrics["struct_page_bytes"] == 40 * 32768
     assert tags.metrics["struct_page_bytes"] == 32 * 32768
 
 
 def test_writeback_in_offset_order_travels_less_and_is_faster() -> None:
-    lists, tags = _run("cmp-writeback-order", Configuration("2.6.7", "lists", "anon_vma"),
-                       Configuration("2.6.7", "tags", "anon_vma"))
+    lists, tags = _run("cmp-writeback-order",
+                       Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+                       Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     lm, tm = lists.metrics, tags.metrics
     assert lm["writeback_pages"] >= 2500 and tm["writeback_pages"] >= 2500
     # the same data went out, in another order
@@ -301,8 +338,8 @@ def test_writeback_in_offset_order_travels_less_and_is_faster() -> None:
 
 
 def test_fork_workload_pte_chains_cost_far_more_memory_than_anon_vma() -> None:
-    chains, objrmap = _run("cmp-fork-rmap", Configuration("2.6.6", "tags", "pte_chain"),
-                           Configuration("2.6.7", "tags", "anon_vma"))
+    chains, objrmap = _run("cmp-fork-rmap", Configuration("2.6.6", "tags", "pte_chain", "2.6.6"),
+                           Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     cm, am = chains.metrics, objrmap.metrics
     # 768 pages shared by 17 mms need at least one chain block (>= 16 bytes) each
     assert cm["rmap_bytes_peak"] >= 768 * 16
@@ -316,15 +353,18 @@ def test_fork_workload_pte_chains_cost_far_more_memory_than_anon_vma() -> None:
 
 
 def test_fork_workload_anonmm_costs_an_anonmm_per_mm_and_walks_mms() -> None:
-    chains, anonmm, objrmap = _run("cmp-fork-rmap", Configuration("2.6.7", "tags", "pte_chain"),
-                                   Configuration("2.6.7", "tags", "anonmm"),
-                                   Configuration("2.6.7", "tags", "anon_vma"))
+    chains, anonmm, objrmap = _run("cmp-fork-rmap",
+                                   Configuration("2.6.7", "tags", "pte_chain", "2.6.7"),
+                                   Configuration("2.6.7", "tags", "anonmm", "2.6.7"),
+                                   Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     cm, mm, am = chains.metrics, anonmm.metrics, objrmap.metrics
     # one struct anonmm per mm (parent and 16 children), nothing per page or vma
     assert mm["rmap_bytes_peak"] == 17 * SIZEOF_ANONMM
     assert cm["rmap_bytes_peak"] >= 100 * mm["rmap_bytes_peak"]
-    # the same pages were reclaimed in every design
-    assert cm["try_to_unmap_calls"] == mm["try_to_unmap_calls"] == am["try_to_unmap_calls"] > 0
+    # about the same pages were reclaimed in every design (2.6.7's reclaim scans as the walks'
+    # simulated cost moves its timing: the designs may differ by a call or two)
+    calls = [m["try_to_unmap_calls"] for m in (cm, mm, am)]
+    assert min(calls) > 0 and max(calls) - min(calls) <= max(calls) // 200
 
     def per_call(m: dict[str, int]) -> float:
         return m["try_to_unmap_steps"] / m["try_to_unmap_calls"]
@@ -337,20 +377,20 @@ def test_fork_workload_anonmm_costs_an_anonmm_per_mm_and_walks_mms() -> None:
 
 
 def test_parallel_writers_lists_against_tags() -> None:
-    lists, tags = _run("cmp-parallel-writers", Configuration("2.6.7", "lists", "anon_vma"),
-                       Configuration("2.6.7", "tags", "anon_vma"))
+    lists, tags = _run("cmp-parallel-writers", Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+                       Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     lm, tm = lists.metrics, tags.metrics
     assert lm["disk_sectors_written"] == tm["disk_sectors_written"]
-    # KERNEL.md claim C5: here the tag walk is the slower one (the model gave +17 % time and
-    # +43 % head travel; see the scenario for why)
+    # KERNEL.md claim C5: here the tag walk is the slower one (2.6.6 against 2.6.5, the model
+    # gives +16 % time and +20 % head travel; see the scenario for why)
     assert (tm["sim_time_ns"] >= 1.05 * lm["sim_time_ns"]
             or tm["head_travel_sectors"] >= 1.2 * lm["head_travel_sectors"])
 
 
 def _race_columns(name: str) -> tuple[cmp.ColumnResult, cmp.ColumnResult]:
     """The race built-in compared on page lists and on tags (the same kernel otherwise)."""
-    configs = (Configuration("2.6.7", "lists", "anon_vma"),
-               Configuration("2.6.7", "tags", "anon_vma"))
+    configs = (Configuration("2.6.7", "lists", "anon_vma", "2.6.7"),
+               Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     _needs(*configs)
     out = cmp.compare(load_builtin(name), configs)
     doc = json.loads(json.dumps(comparison_doc(out)))
@@ -380,3 +420,19 @@ def test_compare_on_the_fsync_livelock() -> None:
     # whether 2.6.5's fsync livelocks is the scenario's own expectation (test_breakpoints.py);
     # compare reports it in the table either way
     assert lists.metrics["fsync_done"] + lists.metrics["fsync_pending"] >= 1
+
+
+def test_reclaim_rewrite_scans_more_of_the_lru_and_writes_ahead() -> None:
+    """2.6.7's reclaim on the 2.6.7 profile against 2.6.6's: the inactive scan follows the
+    whole LRU (more pages scanned, more deactivated), kswapd runs its priorities without a
+    nap, and the hog gets its memory in the same time (the swap disk decides that)."""
+    old, new = _run("cmp-reclaim", Configuration("2.6.7", "tags", "anon_vma", "2.6.6"),
+                    Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
+    om, nm = old.metrics, new.metrics
+    assert om["pswpout"] > 1000 and nm["pswpout"] > 1000
+    assert nm["pgscan"] >= 1.3 * om["pgscan"]
+    assert nm["pgdeactivate"] >= 1.2 * om["pgdeactivate"]
+    assert om["nr_vmscan_write"] > 0 and nm["nr_vmscan_write"] > 0
+    assert om["kswapd_steal"] < nm["kswapd_steal"]
+    assert abs(nm["sim_time_ns"] - om["sim_time_ns"]) <= 0.05 * om["sim_time_ns"]
+    assert old.state_hash != new.state_hash

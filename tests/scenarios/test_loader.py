@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -102,13 +103,30 @@ def test_defaults() -> None:
 def test_kernel_profiles_and_table() -> None:
     base = '[[tasks]]\nprogram = ["sync"]\n'
     assert load_text('kernel = "2.6.5"\n' + base).kernel == KernelSpec(
-        profile="2.6.5", writeback="lists", rmap="pte_chain")
+        profile="2.6.5", writeback="lists", rmap="pte_chain", swapin="2.6.6")
     assert load_text('kernel = "2.6.6"\n' + base).kernel == KernelSpec(
-        profile="2.6.6", writeback="tags", rmap="pte_chain")
+        profile="2.6.6", writeback="tags", rmap="pte_chain", swapin="2.6.6")
     k = load_text('kernel = {profile = "2.6.7", rmap = "anonmm"}\n' + base).kernel
     assert k == KernelSpec(profile="2.6.7", writeback="tags", rmap="anonmm")
     k = load_text('[kernel]\nwriteback = "lists"\n' + base).kernel
     assert k == KernelSpec(profile="2.6.7", writeback="lists", rmap="anon_vma")
+    k = load_text('kernel = {profile = "2.6.6", swapin = "2.6.7"}\n' + base).kernel
+    assert k == KernelSpec(profile="2.6.6", writeback="tags", rmap="pte_chain", swapin="2.6.7")
+    k = load_text('kernel = {profile = "2.6.7", swapin = "2.6.6"}\n' + base).kernel
+    assert k == KernelSpec(profile="2.6.7", writeback="tags", rmap="anon_vma", swapin="2.6.6")
+
+
+def test_kernel_vmscan_switch() -> None:
+    base = '[[tasks]]\nprogram = ["sync"]\n'
+    # each profile's own reclaim: 2.6.7 rewrote mm/vmscan.c, 2.6.5 has 2.6.6's structure
+    assert [load_text(f'kernel = "{p}"\n' + base).kernel.vmscan
+            for p in ("2.6.5", "2.6.6", "2.6.7")] == ["2.6.6", "2.6.6", "2.6.7"]
+    k = load_text('kernel = {profile = "2.6.7", vmscan = "2.6.6"}\n' + base).kernel
+    assert k == KernelSpec(profile="2.6.7", writeback="tags", rmap="anon_vma", vmscan="2.6.6")
+    assert KernelSpec(profile="2.6.5").vmscan == "2.6.6"  # never another release's by default
+    with pytest.raises(ScenarioError,
+                       match=re.escape('kernel.vmscan: "2.6.8" is not one of: 2.6.6, 2.6.7')):
+        load_text('kernel = {profile = "2.6.7", vmscan = "2.6.8"}\n' + base)
 
 
 def test_single_expect_table_and_named_expectation() -> None:

@@ -158,7 +158,8 @@ def test_run_passes_with_json_and_trace(tmp_path: Path, small_file: Path) -> Non
     for text in ("small: kernel 2.6.7", "state hash", "pass", "nr_dirty", "wall time"):
         assert text in r.stdout
     data = json.loads(out.read_text())
-    assert list(data) == ["scenario", "kernel", "switches", "seed", "stopped", "sim_time_ns",
+    assert list(data) == ["scenario", "kernel", "switches", "designs", "seed", "stopped",
+                          "sim_time_ns",
                           "events", "state_hash", "metrics", "expectations"]
     assert data["scenario"] == "small" and data["kernel"] == "2.6.7" and data["seed"] == 3
     assert data["stopped"] == "end (exited)"

@@ -3,6 +3,7 @@ columnar encoding, the scenario as plain data, and info, decode and diff."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -22,6 +23,7 @@ from scenarios.behaviour import BEHAVIOUR_VERSION, UNRECORDED
 from scenarios.cli.main import main
 from scenarios.library import builtin_names, load_builtin
 from scenarios.loader import load_text
+from scenarios.schema import KernelSpec, Scenario
 from scenarios.session import Session
 from scenarios.snapshot import (
     MAGIC,
@@ -100,12 +102,12 @@ def test_newer_version_is_refused_naming_the_version(
         assert err.count("\n") == 1 and f"version {SNAPSHOT_VERSION + 1}" in err
 
 
-def _version_zero(data: bytes) -> bytes:
+def _version_zero(data: bytes, check: bool = True) -> bytes:
     """A synthetic file of an imagined format 0: a format-2 state (``_as_version_two``;
     formats 1 and 2 differ only for pte-chain kernels and pending shared-mapping stores, which
     this one has neither of) under "kernel_state", no vmlab_version, and the state hash under
     "hash"."""
-    doc, _ = _as_version_two(data, swapped=False)
+    doc, _ = _as_version_two(data, swapped=False, check=check)
     assert doc["state"]["cfg"]["rmap"] != "pte_chain"
     assert all(not f["mmap_pending"] for f in doc["state"]["oracle"]["files"])
     old: dict[str, object] = {"format": doc["format"], "version": 0,
@@ -124,14 +126,19 @@ def _migrate_0_to_1(doc: dict[str, object]) -> dict[str, object]:
 def test_older_version_without_migration_is_refused(
         tiny_snapshots: tuple[Path, Path, bytes]) -> None:
     with pytest.raises(SnapshotError, match="format version 0 is older than this vmlab"):
-        load_snapshot_bytes(_version_zero(tiny_snapshots[2]))
+        load_snapshot_bytes(_version_zero(tiny_snapshots[2], check=False))
 
 
 def test_older_version_goes_through_the_registered_migration(
-        tiny_snapshots: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(snap.MIGRATIONS, 0, _migrate_0_to_1)
-    original = load_snapshot_bytes(tiny_snapshots[2])
-    migrated = load_snapshot_bytes(_version_zero(tiny_snapshots[2]))
+    # files before format 4 ran 2.6.6's reclaim and did not count nr_vmscan_write
+    s = Session(_old_tiny(), kernel=KernelSpec(profile="2.6.7", vmscan="2.6.6"))
+    s.run(until_checkpoint="filled")
+    s.kernel.vmstat.nr_vmscan_write = 0
+    data = snapshot_bytes(s)
+    original = load_snapshot_bytes(data)
+    migrated = load_snapshot_bytes(_version_zero(data))
     assert migrated.state_hash() == original.state_hash()
     assert [r.name for r in migrated.checkpoints] == [r.name for r in original.checkpoints]
     assert snap._readable_versions() == f"versions 0 to {SNAPSHOT_VERSION}"
@@ -165,13 +172,40 @@ def as_version_three(doc: dict[str, Any]) -> dict[str, Any]:
             "version": 3}
 
 
-def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], str]:
-    """A current snapshot's map rewritten as format 2 wrote it: every page of the oracles as
-    bytes (no ``in_frame``/``on_disk`` places), with format 2's own state hash.
+def _as_version_three(data: bytes, check: bool = True) -> dict[str, Any]:
+    """A current snapshot's map rewritten as format 3 wrote it (``as_version_three``): no
+    reclaim design and no
+    swap-in design anywhere (format 3 ran 2.6.6's reclaim on every profile, so the cut must
+    have run it too; the migration gives a file its profile's swap-in fault, so the cut must
+    have that), no ``nr_vmscan_write`` counter (the cut must not have counted any) and no
+    ``nr_mapped`` in kswapd's op, with format 3's own state hash. ``check=False``: any cut
+    (for a file that is refused before its migration runs)."""
+    from scenarios.profiles import SWAPIN
+
+    doc: dict[str, Any] = read_snapshot_bytes(data, "x")
+    state = doc["state"]
+    ops = [op for t in state["kernel"]["tasks"] for op in t["kstack"] if op["op"] == "kswapd"]
+    dropped = (state["cfg"].pop("vmscan"), state["vmstat"].pop("nr_vmscan_write"),
+               [op.pop("nr_mapped") for op in ops])
+    assert not check or dropped == ("2.6.6", 0, [0])
+    swapin = state["cfg"].pop("swapin")
+    assert not check or swapin == SWAPIN[state["cfg"]["release"]]
+    assert doc["scenario"]["kernel"].pop("vmscan") == "2.6.6" or not check
+    assert doc["scenario"]["kernel"].pop("swapin") == swapin or not check
+    doc["scenario"]["doc"]["kernel"].pop("vmscan")
+    doc["scenario"]["doc"]["kernel"].pop("swapin")
+    return as_version_three({**doc, "state_hash": snap.state_digest(state)})
+
+
+def _as_version_two(data: bytes, swapped: bool = True,
+                    check: bool = True) -> tuple[dict[str, Any], str]:
+    """A current snapshot's map rewritten as format 2 wrote it: the format-3 form
+    (``_as_version_three``) with every page of the oracles as bytes (no
+    ``in_frame``/``on_disk`` places), with format 2's own state hash.
     Returns it and the current file's state hash. ``swapped``: the cut must have oracle
     pages in swap."""
-    doc: dict[str, Any] = read_snapshot_bytes(data, "x")
-    doc = as_version_three(doc)
+    want = str(read_snapshot_bytes(data, "x")["state_hash"])
+    doc = _as_version_three(data, check)
     state = doc["state"]
     for f in state["oracle"]["files"]:
         pages = dict(zip([i for i in f["page_index"]
@@ -193,7 +227,7 @@ def _as_version_two(data: bytes, swapped: bool = True) -> tuple[dict[str, Any], 
         oracle["page_ids"].append(on_disk[i])
         oracle["page_data"].append(_slot_of(state, on_disk[i + 1]))
     old = {**doc, "version": 2, "state_hash": snap.state_digest(state)}
-    return old, str(doc["state_hash"])
+    return old, want
 
 
 def _as_version_one(data: bytes) -> tuple[bytes, str]:
@@ -224,10 +258,20 @@ def _as_version_one(data: bytes) -> tuple[bytes, str]:
     return _encode(old, 1), want
 
 
-def _swapping_session(kernel: str) -> Session:
-    s = Session(tiny_scenario(), kernel=kernel)
+def _old_tiny() -> Scenario:
+    """The tiny scenario as a file from before format 4 names it: no reclaim design in its
+    kernel table (so the 2.6.7 profile's own)."""
+    return dataclasses.replace(tiny_scenario(), kernel=KernelSpec())
+
+
+def _swapping_session(kernel: str | KernelSpec) -> Session:
+    """The tiny scenario (``_old_tiny``) swapping, with ``nr_vmscan_write`` cleared (formats
+    before 4 did not count it, so their migration starts it at 0)."""
+    s = Session(_old_tiny(), kernel=kernel)
     s.run(until_checkpoint="filled")
     s.run(until_events=s.events + 60)  # the hog swaps, the child has forked
+    assert s.kernel.vmstat.nr_vmscan_write > 0
+    s.kernel.vmstat.nr_vmscan_write = 0
     return s
 
 
@@ -246,6 +290,22 @@ def test_version_one_files_are_migrated_to_the_current_form() -> None:
     bad = {**bad, "version": 1, "state_hash": "0" * 64}
     with pytest.raises(SnapshotError, match="cannot migrate from format version 1"):
         load_snapshot_bytes(_encode(bad, 1), "bad.vmsnap")
+
+
+@pytest.mark.parametrize("kernel", ["2.6.5", "2.6.7"])
+def test_version_three_files_are_migrated_to_the_current_form(kernel: str) -> None:
+    """Format 3 did not name the swap-in fault's release: the migration gives a file its
+    profile's, and the file loads into the very state, and saves as the very bytes, of now."""
+    s = _swapping_session(KernelSpec(profile=kernel, vmscan="2.6.6"))  # as format 3 ran
+    current = snapshot_bytes(s)
+    want = s.state_hash()
+    doc = _as_version_three(current)
+    migrated = load_snapshot_bytes(_encode(doc, 3), "old.vmsnap")
+    assert migrated.kernel.cfg.swapin == ("2.6.6" if kernel == "2.6.5" else "2.6.7")
+    assert migrated.state_hash() == want == s.state_hash()
+    assert snapshot_bytes(migrated) == current
+    with pytest.raises(SnapshotError, match=r"cannot migrate from format version 3: .*state_hash"):
+        load_snapshot_bytes(_encode({**doc, "state_hash": "0" * 64}, 3), "bad.vmsnap")
 
 
 def test_version_two_files_are_migrated_to_the_current_form(tmp_path: Path) -> None:
@@ -270,11 +330,37 @@ def test_version_two_files_are_migrated_to_the_current_form(tmp_path: Path) -> N
         load_snapshot_bytes(_encode({**doc, "state_hash": "0" * 64}, 2), "bad.vmsnap")
 
 
+def test_version_three_files_keep_the_reclaim_they_ran(tmp_path: Path) -> None:
+    """Format 3 ran 2.6.6's reclaim on every profile: a 2.6.7 file says so after migration
+    (``vmscan = "2.6.6"``, the profile's own being 2.6.7's) and runs on exactly as it would
+    have."""
+    s = _swapping_session(KernelSpec(profile="2.6.7", vmscan="2.6.6"))
+    current = snapshot_bytes(s)
+    old = _encode(_as_version_three(current), 3)
+    migrated = load_snapshot_bytes(old, "old.vmsnap")
+    assert migrated.kernel_spec == KernelSpec(profile="2.6.7", vmscan="2.6.6")
+    assert migrated.kernel.cfg.vmscan == "2.6.6"
+    assert migrated.state_hash() == s.state_hash()
+    assert snapshot_bytes(migrated) == current  # the scenario still names its own kernel
+    (tmp_path / "old.vmsnap").write_bytes(old)
+    assert snapshot_info(tmp_path / "old.vmsnap")["kernel"] == {
+        "profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma", "vmscan": "2.6.6",
+        "swapin": "2.6.7"}
+    s.run()
+    migrated.run()
+    assert migrated.state_hash() == s.state_hash()
+    assert migrated.metrics() == s.metrics()
+    # a version-3 file whose state does not match its hash is refused
+    bad = {**_as_version_three(current), "state_hash": "0" * 64}
+    with pytest.raises(SnapshotError, match=r"cannot migrate from format version 3: .*state_hash"):
+        load_snapshot_bytes(_encode(bad, 3), "bad.vmsnap")
+
+
 def test_a_migration_must_produce_the_next_version(
         tiny_snapshots: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(snap.MIGRATIONS, 0, lambda d: {**_migrate_0_to_1(d), "version": 7})
     with pytest.raises(SnapshotError, match="produced version 7, not 1"):
-        load_snapshot_bytes(_version_zero(tiny_snapshots[2]))
+        load_snapshot_bytes(_version_zero(tiny_snapshots[2], check=False))
 
 
 def test_header_and_content_versions_must_agree(tiny_snapshots: tuple[Path, Path, bytes]) -> None:
@@ -395,7 +481,8 @@ def test_info(tiny_snapshots: tuple[Path, Path, bytes]) -> None:
     info = snapshot_info(tiny_snapshots[0])
     s = load_snapshot(tiny_snapshots[0])
     assert info["scenario"] == "snap-tiny"
-    assert info["kernel"] == {"profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma"}
+    assert info["kernel"] == {"profile": "2.6.7", "writeback": "tags", "rmap": "anon_vma",
+                              "vmscan": "2.6.6", "swapin": "2.6.7"}
     assert info["events"] == s.events
     assert info["sim_time_ns"] == s.sim_time_ns
     assert info["state_hash"] == s.state_hash()
@@ -413,7 +500,8 @@ def test_info_command(tiny_snapshots: tuple[Path, Path, bytes],
     assert main(["snapshot", "info", str(tiny_snapshots[0])]) == 0
     out = capsys.readouterr().out
     assert "scenario:         snap-tiny (snap-tiny.toml)" in out
-    assert "kernel:           2.6.7 (writeback=tags, rmap=anon_vma)" in out
+    assert ("kernel:           2.6.7 (writeback=tags, rmap=anon_vma, vmscan=2.6.6, "
+            "swapin=2.6.7)") in out
     assert "checkpoints hit:  filled" in out
     assert "state hash:" in out and "nr_free_pages" in out
     assert main(["snapshot", "info", str(tiny_snapshots[0]), "--json"]) == 0

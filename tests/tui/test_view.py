@@ -53,6 +53,8 @@ def test_kernel_label_names_profile_and_design() -> None:
     assert label == "kernel 2.6.7 (tags + anon_vma: the 2.6.6-cycle design, shipped in 2.6.7)"
     other = kernel_label(KernelSpec(profile="2.6.6", writeback="tags", rmap="anon_vma"))
     assert other.startswith("kernel 2.6.6 (tags + anon_vma") and "switches" in other
+    reclaim = kernel_label(KernelSpec(profile="2.6.7", vmscan="2.6.6"))
+    assert "vmscan 2.6.6" in reclaim and "switches" in reclaim
 
 
 def _first(states: bytes, state: int) -> int:
