@@ -47,14 +47,27 @@ async def _session_shows(url: str, pattern: str, timeout: float = 60.0) -> str:
 
 
 async def _quit(url: str, timeout: float = 60.0) -> aiohttp.WSMessage:
-    """Open a session, press q in it once it has drawn; what the websocket says next."""
+    """Open a session; once it has drawn, close the dialog a snapshot opens with (escape),
+    then press q (again every 3 s until the session ends); what the websocket says at the
+    end. Never waits past ``timeout`` in all."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     async with aiohttp.ClientSession() as http, \
             http.ws_connect(f"{url}ws?width={COLS}&height={ROWS}") as ws:
         first = await ws.receive(timeout=timeout)
         assert first.type == aiohttp.WSMsgType.BINARY, first
-        await ws.send_json(["stdin", "q"])
+        await ws.send_json(["stdin", "\x1b"])
+        next_q = loop.time() + 1.0
         while True:
-            message = await ws.receive(timeout=timeout)
+            now = loop.time()
+            assert now < deadline, "the session did not end after escape and q"
+            if now >= next_q:
+                await ws.send_json(["stdin", "q"])
+                next_q = now + 3.0
+            try:
+                message = await ws.receive(timeout=max(0.05, min(next_q, deadline) - now))
+            except TimeoutError:
+                continue
             if message.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                 return message
 
