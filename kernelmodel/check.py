@@ -6,7 +6,7 @@ CONFIG_DEBUG_VM). Tests run ``check_invariants`` after every event of random wor
 ``debug_checks`` runs may call it too. Each problem is one line naming the object and the
 broken rule; an empty list means the model is consistent.
 
-Rules checked by ``check_pagecache`` (KERNEL.md §2.2):
+Rules checked by ``check_pagecache``:
     * every file mapping's radix tree passes radix_tree_check (I1-I5), and ``nrpages`` equals
       its item count; each item is a page whose ``mapping`` is the tree's address_space and
       whose ``index`` is its slot;

@@ -8,7 +8,7 @@ Only POSIX_FADV_DONTNEED does anything in the model, and only its writeback half
    ``filemap_flush(mapping)``: one WB_SYNC_NONE sweep of the file's dirty pages that starts
    their writeback and does not wait for it. On 2.6.5 (lists profile) the pages so started go
    onto the mapping's locked_pages list and stay there until a waiter takes them off, which
-   is what holds an fsync in filemap_fdatawait (KERNEL.md §2.8 D).
+   is what holds an fsync in filemap_fdatawait.
 
 Model simplifications:
     * the kernel then calls invalidate_mapping_pages over the whole pages of the range (drop

@@ -2,7 +2,7 @@
 
 ``end_page_writeback`` (I/O completion), ``__filemap_fdatawrite`` with ``filemap_fdatawrite``
 (WB_SYNC_ALL) and ``filemap_flush`` (WB_SYNC_NONE), ``wait_on_page_writeback_range`` with
-``filemap_fdatawait``, and ``filemap_write_and_wait`` (KERNEL.md §2.4).
+``filemap_fdatawait``, and ``filemap_write_and_wait``.
 
 ``wait_on_page_writeback_range`` walks the WRITEBACK tag from its start in pagevecs of
 ``min(end - index, PAGEVEC_SIZE - 1) + 1`` and waits on each page found. The cursor only
@@ -14,7 +14,7 @@ In the 2.6.5 list mode (``k.cfg.writeback == "lists"``) the same frames run 2.6.
 ``__filemap_fdatawrite`` splices dirty_pages onto io_pages and walks io_pages (mpage_lists.py),
 and ``filemap_fdatawait`` loops while ``locked_pages`` is not empty, taking each page off the
 list before waiting on it (mpage_lists.vl_fdatawait_lists_run): the loop behind Race A, Race B
-and livelock D of KERNEL.md §2.8.
+and livelock D.
 
 The frames (``Fdatawrite``, ``WaitOnPageWritebackRange``) hold the locals of the C calls so a
 caller can run them inside its own op (fsync, __sync_single_inode); the ``*Op`` classes wrap

@@ -8,7 +8,7 @@ from the tail of ``s_io`` (oldest first), stopping at inodes dirtied after the p
 younger than ``older_than_this``. ``__writeback_single_inode`` skips an I_LOCK'd inode unless
 the writeback is WB_SYNC_ALL (which waits for it); ``__sync_single_inode`` sets I_LOCK, clears
 I_DIRTY, runs do_writepages, writes the inode if it was I_DIRTY_SYNC/DATASYNC, waits for the
-pages when WB_SYNC_ALL, and then places the inode (KERNEL.md §2.6):
+pages when WB_SYNC_ALL, and then places the inode:
 
 * not marked dirty but still has DIRTY-tagged pages: redirty it; kupdate puts it at the tail
   of ``s_dirty`` (it is spliced and written first next time), other callers at the head with

@@ -1,6 +1,6 @@
 """fsync(2), fdatasync(2) and sync(2) (fs/buffer.c of 2.6.6: sys_fsync, sys_fdatasync, do_sync).
 
-``sys_fsync`` / ``sys_fdatasync`` (KERNEL.md §2.5), unchanged since 2.6.5 except that the two
+``sys_fsync`` / ``sys_fdatasync``, unchanged since 2.6.5 except that the two
 walks are now in-order tree walks:
 
 1. -EBADF when the task has no such open file (every model file has an f_op->fsync);
@@ -16,13 +16,13 @@ walks are now in-order tree walks:
 7. the first error wins; clear PF_SYNCWRITE;
 8. ``up(i_sem)``.
 
-Why fsync is reliable in 2.6.6 (KERNEL.md §2.8, Race A): a page that pdflush has taken
+Why fsync is reliable in 2.6.6 (Race A): a page that pdflush has taken
 through clear_page_dirty_for_io keeps its DIRTY tag while locked, so step 4 finds it, sleeps
 in lock_page until pdflush has set PG_writeback, then waits on the writeback (WB_SYNC_ALL);
 step 6 finds every page still under writeback through its tag (Race B).
 
 Instrumentation (no kernel counterpart): ``fsync_calls`` counts calls; ``fsync_pages_visited``
-adds the pages looked up by steps 4 and 6 (the two sweeps KERNEL.md §2.8 D bounds) when a call
+adds the pages looked up by steps 4 and 6 (the two sweeps that bound livelock D) when a call
 returns, and the metric of the same name also counts the calls still running
 (``vl_visited_so_far``); the walks of step 5 (sync_inode) are not counted; the latency from
 call to return goes to ``k.wb`` (``vl_metrics()["fsync_latency_ns"]`` is the maximum);

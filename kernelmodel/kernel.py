@@ -18,7 +18,7 @@ Invariants:
     * a TASK_RUNNING task that is not current is on ``runqueue`` exactly once;
     * at most one TIMER_SCHED event is pending (``sched_seq``).
 
-Scenario debugger (KERNEL.md §2.8 interleavings): kernel paths call ``preempt_point`` at the
+Scenario debugger: kernel paths call ``preempt_point`` at the
 named points of ``PREEMPT_POINTS``; a program arms a one-shot breakpoint there for a task by
 name, waits for the task to stop, continues it, or cuts the power (``vl_scenario_call``).
 
@@ -96,7 +96,7 @@ VMSCAN_MODES: Final = ("2.6.6", "2.6.7")
 SWAPIN_MODES: Final = ("2.6.6", "2.6.7")
 
 #: Every named preemption point of the model's kernel paths (``Kernel.preempt_point``), the
-#: one list scenarios are checked against (KERNEL.md §2.8). A path that adds a point adds it
+#: one list scenarios are checked against. A path that adds a point adds it
 #: here; a test checks that every ``preempt_point`` call in kernelmodel names one of these.
 PREEMPT_POINTS: Final = (
     "mpage_writepages:after_clear_dirty",
@@ -776,7 +776,7 @@ class Kernel(TrapHandler, IrqHandler):
         return m
 
     def vl_fsync_pending(self) -> int:
-        """Tasks inside an fsync or fdatasync call (begun, not returned; KERNEL.md §2.8 D)."""
+        """Tasks inside an fsync or fdatasync call (begun, not returned)."""
         n = 0
         for task in self.tasks.values():
             for op in task.kstack:

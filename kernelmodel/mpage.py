@@ -2,7 +2,7 @@
 
 ``MpageWritepages`` holds the locals of one ``mpage_writepages(mapping, wbc, get_block)`` call
 (the model filesystem's ``a_ops->writepages``), so the walk can sleep in ``lock_page`` or
-``wait_on_page_writeback`` and resume on the same page. The walk (KERNEL.md §2.3):
+``wait_on_page_writeback`` and resume on the same page. The walk:
 
 1. nonblocking and the queue congested: ``encountered_congestion``, return;
 2. WB_SYNC_NONE starts at ``mapping->writeback_index`` with ``scanned = 0``; other modes start
@@ -19,8 +19,8 @@
 
 The inner loop over a pagevec has no ``break``: once ``done`` is set, the remaining pages of
 that pagevec are still locked and written (``nr_to_write`` goes negative), and the walk stops
-at the next lookup, as in the 2.6 source. (KERNEL.md §2.3 item 6 says the rest of the pagevec
-is skipped; the code writes it, which is also why ``writeback_index`` = last looked-up + 1
+at the next lookup, as in the 2.6 source. (A reading of the C that has the rest of the pagevec
+skipped is wrong: the code writes it, which is also why ``writeback_index`` = last looked-up + 1
 loses no page.)
 
 Bios (``mpage_writepage``): consecutive pages whose blocks are adjacent on disk go in one bio

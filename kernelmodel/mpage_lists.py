@@ -1,7 +1,7 @@
 """The 2.6.5 list walks: mpage_writepages over io_pages and filemap_fdatawait over locked_pages.
 
 Models fs/mpage.c ``mpage_writepages`` and mm/filemap.c ``filemap_fdatawait`` of 2.6.5
-(KERNEL.md §2.7, §2.8), run when ``k.cfg.writeback == "lists"``. They use the frames of the
+run when ``k.cfg.writeback == "lists"``. They use the frames of the
 2.6.6 walks (``MpageWritepages``, ``WaitOnPageWritebackRange``), so every caller, snapshot
 and preemption point is shared; the phases below ``ML_FIRST`` belong to the tag walks.
 
@@ -134,7 +134,7 @@ def vl_mpage_lists_run(
 
 
 def _pick(k: Kernel, walk: MpageWritepages, wbc: WritebackControl) -> None:
-    """Take the tail of io_pages and file it (KERNEL.md §2.7); a dirty page goes to ML_LOCK."""
+    """Take the tail of io_pages and file it; a dirty page goes to ML_LOCK."""
     mapping = walk.mapping
     k.charge(MPAGE_PAGE_NS)
     walk.visited += 1

@@ -2,7 +2,7 @@
 
 Selected by ``k.cfg.writeback == "lists"`` (the "2.6.5" profile); the 2.6.6 tag design stays
 the default. Every page-cache page hangs on exactly one of four lists of its mapping through
-``page->list`` (KERNEL.md §2.7): ``clean_pages``, ``dirty_pages``, ``io_pages`` ("being
+``page->list``: ``clean_pages``, ``dirty_pages``, ``io_pages`` ("being
 prepared for I/O") and ``locked_pages`` (I/O submitted, or about to be). The model keeps each
 list as a Python list of pfns, head first (index 0 is the head, the last element the tail),
 and ``page.list_id`` names the list holding the page (``PL_*``; 0 = none).

@@ -5,7 +5,7 @@ Models mm/page-writeback.c of 2.6.6, plus the blk_congestion_wait and bdi_write_
 pieces of drivers/block/ll_rw_blk.c it depends on. struct writeback_control and the globals
 live in writeback.py, the pdflush thread pool in pdflush.py.
 
-Tags and flags (KERNEL.md §2.2). Every function that changes PG_dirty or PG_writeback on a
+Tags and flags. Every function that changes PG_dirty or PG_writeback on a
 page-cache page changes the radix-tree tag in the same model step (the kernel does it under
 ``mapping->tree_lock``), with one deliberate exception: ``clear_page_dirty_for_io`` clears
 PG_dirty and leaves the DIRTY tag set while the caller holds the page lock; the tag is put
@@ -18,7 +18,7 @@ the writeback bit and test_clear_page_dirty leave the lists alone, as in 2.6.5. 
 ``TestSetPageWriteback``/``TestClearPageWriteback`` macros also count
 ``nr_writeback``; the model's page.py helpers touch only the bit, so this module counts.
 
-Throttling and background writeback (KERNEL.md §2.6): writers call
+Throttling and background writeback: writers call
 ``balance_dirty_pages_ratelimited`` for every page they dirty; every ``ratelimit_pages`` calls
 (8 while ``dirty_exceeded``) it returns a ``BalanceDirtyPagesOp`` for the writer to run. The
 pdflush threads (``PdflushOp`` main loops on kernel threads) run ``background_writeout`` and
@@ -122,7 +122,7 @@ NR_CONGESTION_OFF: Final = NR_REQUESTS - NR_REQUESTS // 8 - 1
 #: Wait-queue key of congestion_wqh[WRITE].
 CONGESTION_WAIT_KEY: Final = "blk congestion write"
 
-#: Named preemption points of the writeback paths (KERNEL.md §2.8); a scenario may stop a
+#: Named preemption points of the writeback paths; a scenario may stop a
 #: task at any of them with ``k.preempt_point``.
 WRITEBACK_PREEMPT_POINTS: Final = (
     "mpage_writepages:after_clear_dirty",
@@ -139,7 +139,7 @@ def vl_pages_from_pfns(k: Kernel, pfns: list[int]) -> list[Page]:
     return [k.mem_map.pfn_to_page(pfn) for pfn in pfns]
 
 
-# ---- setting and clearing PG_dirty (KERNEL.md §2.2) ---------------------------------------------
+# ---- setting and clearing PG_dirty ---------------------------------------------
 
 
 def _mark_mapping_dirty(k: Kernel, mapping: AddressSpace) -> None:

@@ -6,7 +6,7 @@ This is the reclaim of the 2.6.5 and 2.6.6 profiles (``KernelConfig.vmscan == "2
 ``vmscan == "2.6.7"`` runs vmscan_267.py, which shares this module's page-level helpers and
 kswapd's thread (``try_to_free_pages`` and ``KswapdOp`` hand over to it).
 
-The structure is the kernel's (KERNEL.md §5):
+The structure is the kernel's:
 
 * ``shrink_zone`` adds scan credit: ``ratio + 1`` to ``nr_scan_active`` (``ratio`` keeps the
   active list near two thirds of the LRU) and ``nr_inactive >> priority`` to

@@ -1,4 +1,4 @@
-"""fsync/fdatasync/sync (KERNEL.md §2.4, §2.5, §2.8): the fsync guarantee and its races."""
+"""fsync/fdatasync/sync: the fsync guarantee and its races."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class Runner:
 
 
 def _race_a(k: Kernel, pre_fix: bool) -> tuple[int, int]:
-    """KERNEL.md §2.8 Race A. Returns (fsync result, acknowledged bytes lost after a cut)."""
+    """Race A. Returns (fsync result, acknowledged bytes lost after a cut)."""
     inode, pages = make_file(k, "f", 50)
     for p in pages:
         write_page(k, inode, p, p.index + 100)
@@ -239,7 +239,7 @@ def test_fdatawait_reports_page_and_mapping_errors_once() -> None:
 
 
 def test_fsync_while_a_writer_redirties_page_zero_terminates() -> None:
-    """KERNEL.md §2.8 D: both walks are single forward sweeps."""
+    """Livelock D: both walks are single forward sweeps."""
     k = make_kernel()
     inode, pages = make_file(k, "f", 100)
     for p in pages:

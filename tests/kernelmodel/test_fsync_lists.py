@@ -1,4 +1,4 @@
-"""KERNEL.md §2.8 on both writeback designs: the same scripts lose acknowledged data on the
+"""The fsync races on both writeback designs: the same scripts lose acknowledged data on the
 2.6.5 page lists (Race A, Race B) and livelock fsync (D), and do neither on the 2.6.6 tags."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""mpage_writepages (KERNEL.md §2.3): order, bios, the wrap rule, writeback_index, budgets."""
+"""mpage_writepages: order, bios, the wrap rule, writeback_index, budgets."""
 
 from __future__ import annotations
 

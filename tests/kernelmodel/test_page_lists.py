@@ -1,4 +1,4 @@
-"""The 2.6.5 page lists (KERNEL.md §2.7): transitions, state round trips, checker rules and a
+"""The 2.6.5 page lists: transitions, state round trips, checker rules and a
 random workload in lists mode with the checker and the data oracle after every event."""
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class ListsWorld(tpr.World):
 
     The checker runs after every event and the data oracle compares every cached and on-disk
     byte the cache does not shadow (vl_verify_files). Durability of acknowledged fsyncs is not
-    asserted: on 2.6.5 the races of KERNEL.md §2.8 lose acknowledged data by design (see
+    asserted: on 2.6.5 the fsync races lose acknowledged data by design (see
     test_fsync_lists.py).
     """
 

@@ -1,4 +1,4 @@
-"""Tags, flags and counters of mm/page-writeback.c (KERNEL.md §2.2), dirty limits, ratelimits."""
+"""Tags, flags and counters of mm/page-writeback.c, dirty limits, ratelimits."""
 
 from __future__ import annotations
 
@@ -337,7 +337,7 @@ def test_add_cached_page_helper_is_consistent() -> None:
     assert check_pagecache(k) == []
 
 
-# ---- pdflush, kupdate, background writeout, throttling (KERNEL.md §2.6) --------------------------
+# ---- pdflush, kupdate, background writeout, throttling --------------------------
 
 
 def _start_pdflush(k: Kernel) -> None:

@@ -1,7 +1,8 @@
 """Tests for kernelmodel/radix_tree.py (lib/radix-tree.c, 2.6.6) and kernelmodel/radix_bench.py.
 
-The edge cases are the rows of KERNEL.md §1.5; the state machine checks the tree against a dict
-plus one set per tag, with radix_tree_check after every step, for 64-way and 4-way nodes.
+The edge cases are lib/radix-tree.c's boundaries (height changes, the maximum index, empty
+trees); the state machine checks the tree against a dict plus one set per tag, with
+radix_tree_check after every step, for 64-way and 4-way nodes.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def test_height_table_map_shift_3() -> None:
     assert RadixTreeRoot(3).vl_height_to_maxindex == want
 
 
-# --- KERNEL.md §1.5 edge cases ---------------------------------------------------------------
+# --- edge cases ------------------------------------------------------------------------
 
 
 def test_insert_zero_into_empty_tree() -> None:

@@ -1,4 +1,4 @@
-"""Scenario breakpoints and power cuts, and the scripted fsync races (KERNEL.md §2.8).
+"""Scenario breakpoints and power cuts, and the scripted fsync races.
 
 * the loader's one-line errors for ``break``, ``await``, ``continue`` and ``powercut``;
 * a scenario stops pdflush at a named point of mpage_writepages and continues it;

@@ -25,7 +25,7 @@ PAGE_CACHE_SCENARIOS = ("default", "fsync-under-writeback", "writeback-order",
 #: Built-ins that also need process memory (faults, fork, mmap, rmap, swap).
 PROCESS_MEMORY_SCENARIOS = ("fork-cow", "shared-file-mmap", "swap-storm", "reclaim-rmap",
                             "replay-sort")
-#: Built-ins that script an interleaving with breakpoints (KERNEL.md §2.8).
+#: Built-ins that script an interleaving with breakpoints.
 INTERLEAVING_SCENARIOS = ("fsync-race-a", "fsync-race-b", "fsync-livelock-d")
 #: Built-ins made for ``vmlab compare`` (their story is in the comparison table).
 COMPARISON_SCENARIOS = ("cmp-struct-page", "cmp-writeback-order", "cmp-fork-rmap",

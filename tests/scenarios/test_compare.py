@@ -381,7 +381,7 @@ def test_parallel_writers_lists_against_tags() -> None:
                        Configuration("2.6.7", "tags", "anon_vma", "2.6.7"))
     lm, tm = lists.metrics, tags.metrics
     assert lm["disk_sectors_written"] == tm["disk_sectors_written"]
-    # KERNEL.md claim C5: here the tag walk is the slower one (2.6.6 against 2.6.5, the model
+    # Here the tag walk is the slower one (2.6.6 against 2.6.5, the model
     # gives +16 % time and +20 % head travel; see the scenario for why)
     assert (tm["sim_time_ns"] >= 1.05 * lm["sim_time_ns"]
             or tm["head_travel_sectors"] >= 1.2 * lm["head_travel_sectors"])
