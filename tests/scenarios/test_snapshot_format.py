@@ -303,6 +303,8 @@ def test_version_three_files_are_migrated_to_the_current_form(kernel: str) -> No
     migrated = load_snapshot_bytes(_encode(doc, 3), "old.vmsnap")
     assert migrated.kernel.cfg.swapin == ("2.6.6" if kernel == "2.6.5" else "2.6.7")
     assert migrated.state_hash() == want == s.state_hash()
+    assert migrated.behaviour_version == UNRECORDED
+    migrated.behaviour_version = BEHAVIOUR_VERSION
     assert snapshot_bytes(migrated) == current
     with pytest.raises(SnapshotError, match=r"cannot migrate from format version 3: .*state_hash"):
         load_snapshot_bytes(_encode({**doc, "state_hash": "0" * 64}, 3), "bad.vmsnap")
@@ -341,6 +343,7 @@ def test_version_three_files_keep_the_reclaim_they_ran(tmp_path: Path) -> None:
     assert migrated.kernel_spec == KernelSpec(profile="2.6.7", vmscan="2.6.6")
     assert migrated.kernel.cfg.vmscan == "2.6.6"
     assert migrated.state_hash() == s.state_hash()
+    migrated.behaviour_version = BEHAVIOUR_VERSION  # format 3 recorded none
     assert snapshot_bytes(migrated) == current  # the scenario still names its own kernel
     (tmp_path / "old.vmsnap").write_bytes(old)
     assert snapshot_info(tmp_path / "old.vmsnap")["kernel"] == {
