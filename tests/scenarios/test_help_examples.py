@@ -44,7 +44,13 @@ def examples(text: str) -> list[str]:
     """The commands under "examples:" (without their comments)."""
     out: list[str] = []
     lines = text.split("examples:", 1)[1].splitlines()
-    for line in lines:
+    joined: list[str] = []
+    for line in lines:  # a line ending in a backslash goes on on the next, as in a shell
+        if joined and joined[-1].endswith("\\"):
+            joined[-1] = joined[-1][:-1].rstrip() + " " + line.strip()
+        else:
+            joined.append(line)
+    for line in joined:
         if not line.strip():
             continue
         if not line.startswith("  "):
