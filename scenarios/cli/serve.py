@@ -14,7 +14,8 @@ examples:
   vmlab serve                                  the default scenario on http://127.0.0.1:8000/
   vmlab serve writeback-order --paused         every tab starts paused
   vmlab serve fork-cow --host 0.0.0.0 --port 8080 --max-sessions 30
-  vmlab serve saved.vmsnap --idle-timeout 10min
+  vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
+  vmlab serve storm.vmsnap --idle-timeout 10min   every tab starts where the snapshot stopped
 """
 
 from __future__ import annotations
