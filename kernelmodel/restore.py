@@ -3,7 +3,7 @@ no kernel counterpart or release; it rebuilds whichever release's designs the st
 
 No kernel counterpart. The nearest relatives are swsusp's resume (a whole machine from an
 image) and CRIU's restore (a process tree from its images, objects first, then the links
-between them). ``vl_kernel_from_state`` works in the two passes STYLE.md rule 19 asks for:
+between them). ``vl_kernel_from_state`` works in two passes:
 
 1. **create**: the machine (``Machine.from_state``: clock and event queue, RAM, MMU and TLB,
    CPU, disk with its queue and in-flight request), then each kernel component from its own

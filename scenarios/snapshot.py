@@ -35,7 +35,7 @@ the plain msgpack and the encoding; SHA-256 of the plain pieces runs on a second
 the encoded pieces go to the compressor (the state hash, which ends the payload, is compressed
 last), and the large byte strings (RAM frames, disk chunks, oracle pages) are never copied.
 
-Reading trusts nothing (TOOLING.md §4.2): the magic and version are checked first; a newer
+Reading trusts nothing: the magic and version are checked first; a newer
 version is refused, naming the version needed; the zstd frame must declare its size, stay
 within a bound sized from the file, decode completely, pass its checksum and leave no trailing
 bytes; msgpack runs with explicit limits sized from the data, ``strict_map_key`` and

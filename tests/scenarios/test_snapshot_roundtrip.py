@@ -8,7 +8,7 @@
 * save -> load -> save gives identical bytes;
 * saving changes nothing in the running session;
 * every attribute of every restored object equals the original's, except the ones
-  ``IGNORED_ATTRS`` names with its reason (STYLE.md rule 20);
+  ``IGNORED_ATTRS`` names with its reason;
 * a snapshot resumed in another process gives the same state hash.
 """
 
