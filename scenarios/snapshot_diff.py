@@ -85,9 +85,14 @@ def side(doc: dict[str, object], name: str) -> dict[str, object]:
 
 
 def _kernel_text(k: object) -> str:
+    """``2.6.6 (writeback=tags, rmap=pte_chain, vmscan=2.6.6, swapin=2.6.6)``: the profile and
+    every design switch the snapshot records, in ``DESIGNS`` order."""
+    from scenarios.profiles import DESIGNS
+
     if not isinstance(k, dict):
         return "?"
-    return f"{k.get('profile')} (writeback={k.get('writeback')}, rmap={k.get('rmap')})"
+    switches = ", ".join(f"{d.switch}={k[d.switch]}" for d in DESIGNS if d.switch in k)
+    return f"{k.get('profile')} ({switches})"
 
 
 def _side_line(label: str, s: dict[str, object]) -> str:

@@ -121,10 +121,17 @@ def reproduce_commands(path: str, session: Session) -> tuple[list[str], bool]:
     (otherwise the first straight-run command needs the embedded TOML saved as NAME.toml)."""
     builtin = _is_builtin(session)
     scenario = session.scenario.name if builtin else f"{session.scenario.name}.toml"
+    from scenarios.profiles import DESIGNS, profile_spec
+
     spec = session.kernel_spec
-    own = session.scenario.kernel
-    kernel = "" if (spec.profile, spec.writeback, spec.rmap) == \
-        (own.profile, own.writeback, own.rmap) else f" --kernel {spec.profile}"
+    # the scenario's own kernel runs with no option; any other needs its profile, and each
+    # switch that differs from that profile's own design needs its option too
+    kernel = ""
+    if spec != session.scenario.kernel:
+        own = profile_spec(spec.profile)
+        kernel = f" --kernel {spec.profile}" + "".join(
+            f" --{d.switch} {getattr(spec, d.switch)}" for d in DESIGNS
+            if getattr(spec, d.switch) != getattr(own, d.switch))
     base = os.path.basename(path)
     return [
         f"vmlab resume {base}",
@@ -153,6 +160,7 @@ def render(opened: Opened, last: int = DEFAULT_LAST) -> str:
     from scenarios.behaviour import BEHAVIOUR_VERSION, behaviour_notice, describe
     from scenarios.cli.version import vmlab_version
     from scenarios.flavour import flavour
+    from scenarios.profiles import DESIGNS
     from scenarios.snapshot import _toml_text
 
     s = opened.session
@@ -173,7 +181,8 @@ def render(opened: Opened, last: int = DEFAULT_LAST) -> str:
         f"{BEHAVIOUR_VERSION}, Python {platform.python_version()} ({platform.machine()}) |",
         f"| scenario | {_cell(s.scenario.name)} (source: `{_cell(s.scenario.source)}`): "
         f"{_cell(s.scenario.description)} |",
-        f"| kernel | profile {spec.profile}: writeback={spec.writeback}, rmap={spec.rmap} |",
+        f"| kernel | profile {spec.profile}: "
+        + ", ".join(f"{d.switch}={getattr(spec, d.switch)}" for d in DESIGNS) + " |",
         f"| seed | {s.seed} |",
         f"| event | {s.events:,} |",
         f"| simulated time | {format_duration(s.sim_time_ns)} ({s.sim_time_ns:,} ns) |",

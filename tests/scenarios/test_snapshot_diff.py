@@ -3,20 +3,24 @@ its file and index or its owners and addresses, counters side by side, ``--json`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from scenarios.behaviour import BEHAVIOUR_VERSION
 from scenarios.cli.main import main
+from scenarios.profiles import profile_spec
+from scenarios.schema import KernelSpec
 from scenarios.session import Session
 from scenarios.snapshot import read_snapshot_bytes, save_snapshot, snapshot_bytes
 from scenarios.snapshot_diff import PageView, diff, diff_docs, page_owners
 from tests.scenarios.fixtures.make_fixtures import EVENTS, SCENARIO
 
 
-def _session(kernel: str) -> Session:
+def _session(kernel: str | KernelSpec) -> Session:
     s = Session.load(str(SCENARIO), kernel=kernel)
     s.run(until_events=EVENTS)
     return s
@@ -38,15 +42,27 @@ def test_both_sides_are_named_with_their_kernels(two_kernels: tuple[Path, Path])
     a, b = two_kernels
     result = diff(a, b)
     assert not result.equal
+    six = "2.6.6 (writeback=tags, rmap=pte_chain, vmscan=2.6.6, swapin=2.6.6)"
+    seven = "2.6.7 (writeback=tags, rmap=anon_vma, vmscan=2.6.7, swapin=2.6.7)"
     assert result.lines[0].startswith(
-        f"A: {a}: snap-fixture (fixture.toml), kernel 2.6.6 (writeback=tags, "
-        f"rmap=pte_chain), seed 11, event {EVENTS}, ")
+        f"A: {a}: snap-fixture (fixture.toml), kernel {six}, seed 11, event {EVENTS}, ")
     assert result.lines[1].startswith(
-        f"B: {b}: snap-fixture (fixture.toml), kernel 2.6.7 (writeback=tags, "
-        f"rmap=anon_vma), seed 11, event {EVENTS}, ")
-    assert "behaviour version 1" in result.lines[0]
-    assert result.lines[2] == ("different kernels: A 2.6.6 (writeback=tags, rmap=pte_chain), "
-                               "B 2.6.7 (writeback=tags, rmap=anon_vma)")
+        f"B: {b}: snap-fixture (fixture.toml), kernel {seven}, seed 11, event {EVENTS}, ")
+    assert f"behaviour version {BEHAVIOUR_VERSION}" in result.lines[0]
+    assert result.lines[2] == f"different kernels: A {six}, B {seven}"
+
+
+def test_one_switch_apart_the_pages_that_differ_are_named_by_owner(tmp_path: Path) -> None:
+    """2.6.6 with pte chains against 2.6.6 with anon_vma: the same run, whose anonymous
+    pages differ in PG_direct only, each named by the task and address that map it."""
+    a, b = tmp_path / "chains.vmsnap", tmp_path / "objects.vmsnap"
+    six = profile_spec("2.6.6")
+    save_snapshot(_session(six), a)
+    save_snapshot(_session(dataclasses.replace(six, rmap="anon_vma")), b)
+    result = diff(a, b)
+    assert result.lines[2] == (
+        "different kernels: A 2.6.6 (writeback=tags, rmap=pte_chain, vmscan=2.6.6, "
+        "swapin=2.6.6), B 2.6.6 (writeback=tags, rmap=anon_vma, vmscan=2.6.6, swapin=2.6.6)")
     text = "\n".join(result.lines)
     assert re.search(r"^    pfn \d+: .*mapped by pid \d+ \(child\) 0x4[0-9a-f]{7}: -PG_direct$",
                      text, re.M), text
@@ -66,11 +82,11 @@ def test_counters_side_by_side_and_pages_by_pfn(tmp_path: Path) -> None:
     assert by_pfn
     differing = result.data["pages"]["differing"]  # type: ignore[index]
     assert [str(p["pfn"]) for p in differing] == [pfn for pfn, _ in by_pfn]
-    # a page of a file is named by its file and index, a user page by who maps it where
-    assert any(re.match(r"(A )?file \w+ index \d+", what) for _, what in by_pfn) or \
-        any("mapped by pid" in what for _, what in by_pfn)
-    assert any(re.search(r"mapped by pid \d+ \(\w+\) 0x4[0-9a-f]{7}", what)
-               for _, what in by_pfn)
+    # each page is named by what it is: a file's page by file and index, a swap-cache page by
+    # its swap entry, an anonymous one as such, with who maps it where (the test above)
+    named = re.compile(r"(A |B )?(file \w+ index \d+|swap cache entry 0x[0-9a-f]+|anon|free"
+                       r"|mapped by pid)")
+    assert all(named.match(what) for _, what in by_pfn), by_pfn
 
 
 def test_a_flag_change_names_the_file_and_index() -> None:
@@ -109,7 +125,7 @@ def test_diff_json_and_pages_option(two_kernels: tuple[Path, Path],
     assert main(["snapshot", "diff", str(a), str(b), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["a"]["kernel"] == {"profile": "2.6.6", "writeback": "tags",
-                                   "rmap": "pte_chain"}
+                                   "rmap": "pte_chain", "vmscan": "2.6.6", "swapin": "2.6.6"}
     assert data["b"]["kernel"]["profile"] == "2.6.7" and data["equal"] is False
     assert data["a"]["events"] == data["b"]["events"] == EVENTS
     page = data["pages"]["differing"][0]
