@@ -10,8 +10,11 @@ The file half of the oracle:
       contents are described, not stored: a *base* (kind, seed, size) gives a page's bytes on
       demand (``zero``: zeros; ``pattern``: each u32 word holds its file offset xor the seed;
       ``random``: page i is SHAKE-128 of (seed, i) as two little-endian u64, 4096 bytes, so
-      any page is made in microseconds). Pages written since boot are stored whole in
-      ``pages``. Bytes past the size are zeros;
+      any page is made in microseconds). A page a write(2) covered whole is described too,
+      as the write's payload seed and the page's offset in its payload stream (payload.py:
+      one SHAKE-128 call regenerates it), in ``described``; other pages changed since boot
+      (partial writes, stores through shared mappings, a truncated last page) are stored
+      whole in ``pages``. Bytes past the size are zeros;
     * every write(2), truncate and boot-time file is recorded here in the same model step that
       changes the page cache, so ``vl_verify_files`` holds between any two events;
     * fsync acknowledgements: a global write sequence number stamps every page change. An
@@ -30,7 +33,8 @@ by that place instead of its bytes (oracle_place.py).
 The memory half (process memory) is oracle_mm.py.
 
 Invariants:
-    * ``OracleFile.pages`` has no index at or beyond the page holding the last byte;
+    * ``OracleFile.pages`` and ``OracleFile.described`` have no index at or beyond the page
+      holding the last byte, and no index in common;
     * each stored page is exactly 4096 bytes and zero past the file size;
     * ``OracleFile.base_size <= size``.
 """
@@ -38,10 +42,15 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import struct
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.oracle_place import vl_disk_place, vl_frame_place, vl_place_pairs
+from kernelmodel.payload import (
+    PAYLOAD_GENERATOR,
+    PAYLOAD_GENERATORS,
+    vl_payload_slice,
+    vl_splitmix_slice,
+)
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
@@ -64,38 +73,17 @@ MISMATCH_LOG_MAX: Final = 64
 
 _ZERO_PAGE: Final = bytes(PAGE_SIZE)
 _MASK64: Final = 0xFFFFFFFFFFFFFFFF
-#: SplitMix64's increment (the Rng state advances by it once per u64).
-_GOLDEN: Final = 0x9E3779B97F4A7C15
+_MASK32: Final = 0xFFFFFFFF
+#: The u32 words 0, 4, 8, ... 4092 of a page as one little-endian integer: a pattern page is
+#: this xor one u32 repeated (see vl_base_page), made by C big-integer operations.
+_OFFSETS: Final = int.from_bytes(b"".join([w.to_bytes(4, "little")
+                                            for w in range(0, PAGE_SIZE, 4)]), "little")
 
 
 def vl_pattern_slice(seed: int, start: int, length: int) -> bytes:
-    """``vl_pattern_bytes(seed, start + length)[start:]`` without generating the prefix.
-
-    SplitMix64's state after j steps is ``seed + j * golden``, so the stream can be entered
-    at any u64. Write payloads are produced page by page with it. The generator is written
-    out here (rng.Rng.next_u64, inlined) because payload and boot-file bytes are the model's
-    busiest data path.
-
-    Args:
-        seed: the payload seed (insn.d of write).
-        start: byte offset in the stream (>= 0).
-        length: bytes wanted (>= 0).
-    """
-    if length <= 0:
-        return b""
-    first = start >> 3
-    n = ((start + length + 7) >> 3) - first
-    state = (seed + first * _GOLDEN) & _MASK64
-    words = [0] * n
-    j = 0
-    while j < n:
-        state = (state + _GOLDEN) & _MASK64
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        words[j] = z ^ (z >> 31)
-        j += 1
-    skip = start & 7
-    return struct.pack(f"<{n}Q", *words)[skip : skip + length]
+    """Bytes ``[start, start + length)`` of the first payload generator's stream of ``seed``
+    (``payload.vl_splitmix_slice``; write payloads of states that record generator 1)."""
+    return vl_splitmix_slice(seed, start, length)
 
 
 def vl_base_page(kind: int, seed: int, base_size: int, index: int) -> bytes:
@@ -109,17 +97,15 @@ def vl_base_page(kind: int, seed: int, base_size: int, index: int) -> bytes:
     valid = min(PAGE_SIZE, base_size - start)
     if kind == BASE_RANDOM:
         key = (seed & _MASK64).to_bytes(8, "little") + index.to_bytes(8, "little")
-        data = hashlib.shake_128(key).digest(PAGE_SIZE)[:valid]
+        data = hashlib.shake_128(key).digest(PAGE_SIZE)
     else:
-        buf = bytearray(valid + 3)
-        w = 0
-        while w < valid:
-            buf[w : w + 4] = (((start + w) ^ seed) & 0xFFFFFFFF).to_bytes(4, "little")
-            w += 4
-        data = bytes(buf[:valid])
+        # word w holds (start + w) ^ seed; start has no bits below 4096, so that is
+        # ((start ^ seed) & mask) ^ w: one repeated u32 xor the page's word offsets
+        fill = ((start ^ seed) & _MASK32).to_bytes(4, "little") * (PAGE_SIZE // 4)
+        data = (int.from_bytes(fill, "little") ^ _OFFSETS).to_bytes(PAGE_SIZE, "little")
     if valid == PAGE_SIZE:
         return data
-    return data + bytes(PAGE_SIZE - valid)
+    return data[:valid] + bytes(PAGE_SIZE - valid)
 
 
 @final
@@ -130,20 +116,27 @@ class OracleFile:
         ino: the inode number.
         size: expected i_size.
         base_kind, base_seed, base_size: the boot-time contents (see module docstring).
-        pages: page index -> 4096 expected bytes, for pages changed since boot.
+        generator: the payload generator of the writes (``Oracle.generator``).
+        pages: page index -> 4096 expected bytes, for pages changed since boot that are not
+            in ``described``.
+        described: page index -> (seed, stream offset): a page a write covered whole, whose
+            bytes are 4096 bytes of that write's payload stream (payload.py), regenerated on
+            demand instead of stored.
         page_seq: page index -> oracle sequence number of the page's last change.
         acked: page index -> the page_seq an fsync acknowledged for it.
         mmap_pending: page index -> page_seq of a shared-mapping store whose pte dirty bit has
             not reached the page yet (``oracle_pte_dirty_moved`` clears it).
     """
 
-    def __init__(self, ino: int) -> None:
+    def __init__(self, ino: int, generator: int = PAYLOAD_GENERATOR) -> None:
         self.ino = ino
         self.size = 0
         self.base_kind = BASE_ZERO
         self.base_seed = 0
         self.base_size = 0
+        self.generator = generator
         self.pages: dict[int, bytes] = {}
+        self.described: dict[int, tuple[int, int]] = {}
         self.page_seq: dict[int, int] = {}
         self.acked: dict[int, int] = {}
         self.mmap_pending: dict[int, int] = {}
@@ -153,12 +146,21 @@ class OracleFile:
         data = self.pages.get(index)
         if data is not None:
             return data
+        recipe = self.described.get(index)
+        if recipe is not None:
+            return vl_payload_slice(self.generator, recipe[0], recipe[1], PAGE_SIZE)
         return vl_base_page(self.base_kind, self.base_seed, self.base_size, index)
+
+    def forget(self, index: int) -> None:
+        """Drop what page ``index`` was changed to (it is past the end now)."""
+        self.pages.pop(index, None)
+        self.described.pop(index, None)
 
     def to_state(self, k: Kernel) -> dict[str, object]:
         """The file's expected contents. A stored page whose bytes are exactly those of the
         file's uptodate page-cache page, or else of its disk block, is stored as that place
-        (oracle_place.py); ``page_index`` keeps every stored page's index in order."""
+        (oracle_place.py); ``page_index`` keeps every stored page's index in order. A described
+        page is its recipe, flat: ``described`` = [index, seed, stream offset, ...]."""
         from kernelmodel.filemap import vl_find_page_nolock
         from kernelmodel.fs import BLOCK_SECTORS, I_FREEING
         from kernelmodel.page import PageUptodate
@@ -198,20 +200,23 @@ class OracleFile:
             "page_data": literal,
             "in_frame": in_frame,
             "on_disk": on_disk,
+            "described": [x for index, (seed, stream) in self.described.items()
+                          for x in (index, seed, stream)],
             "seq": [[i, s] for i, s in self.page_seq.items()],
             "acked": [[i, s] for i, s in self.acked.items()],
             "mmap_pending": [[i, s] for i, s in self.mmap_pending.items()],
         }
 
     @staticmethod
-    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> OracleFile:
+    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk,
+                   generator: int) -> OracleFile:
         """Rebuild from ``to_state``; pages stored as a place are read from the restored
-        ``mem`` and ``disk``.
+        ``mem`` and ``disk``; ``generator`` is the oracle's.
 
         Raises:
             ValueError: the state is malformed.
         """
-        f = OracleFile(_int(state, "ino"))
+        f = OracleFile(_int(state, "ino"), generator)
         f.size = _int(state, "size")
         f.base_kind = _int(state, "base_kind")
         f.base_seed = _int(state, "base_seed")
@@ -242,6 +247,14 @@ class OracleFile:
             f.pages[item] = page
         if len(f.pages) != len(idx) or literal != len(data):
             raise ValueError("oracle file state: page_index does not list each stored page once")
+        flat = [x for x in _list(state, "described") if type(x) is int]
+        if len(flat) % 3 or len(flat) != len(_list(state, "described")):
+            raise ValueError("oracle file state: described must be [index, seed, offset, ...]")
+        for i in range(0, len(flat), 3):
+            at = flat[i]
+            if at < 0 or flat[i + 2] < 0 or at in f.pages or at in f.described:
+                raise ValueError("oracle file state: bad described page")
+            f.described[at] = (flat[i + 1], flat[i + 2])
         f.page_seq = _pairs(state, "seq")
         f.acked = _pairs(state, "acked")
         f.mmap_pending = _pairs(state, "mmap_pending")
@@ -259,6 +272,8 @@ class Oracle:
     """The model's ground truth about data (no kernel counterpart).
 
     Attributes:
+        generator: the payload generator write(2) uses (payload.py): a booted kernel has the
+            current one, a restored state keeps the one it recorded.
         files: inode number -> expected contents.
         seq: the sequence number of the last recorded change (0 at boot).
         read_mismatches: read(2) calls that returned bytes other than expected (counted per
@@ -266,7 +281,8 @@ class Oracle:
         log: the first MISMATCH_LOG_MAX mismatch descriptions.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, generator: int = PAYLOAD_GENERATOR) -> None:
+        self.generator = generator
         self.files: dict[int, OracleFile] = {}
         self.seq = 0
         self.read_mismatches = 0
@@ -275,6 +291,7 @@ class Oracle:
     def to_state(self, k: Kernel) -> dict[str, object]:
         """Every file's expected contents (``OracleFile.to_state``), the sequence and log."""
         return {
+            "generator": self.generator,
             "files": [f.to_state(k) for f in self.files.values()],
             "seq": self.seq,
             "read_mismatches": self.read_mismatches,
@@ -288,11 +305,14 @@ class Oracle:
         Raises:
             ValueError: the state is malformed.
         """
-        o = Oracle()
+        generator = _int(state, "generator")
+        if generator not in PAYLOAD_GENERATORS:
+            raise ValueError(f"oracle state: unknown payload generator {generator}")
+        o = Oracle(generator)
         for item in _list(state, "files"):
             if not isinstance(item, dict):
                 raise ValueError("oracle state: files entries must be dicts")
-            f = OracleFile.from_state(item, mem, disk)
+            f = OracleFile.from_state(item, mem, disk, generator)
             o.files[f.ino] = f
         o.seq = _int(state, "seq")
         o.read_mismatches = _int(state, "read_mismatches")
@@ -341,7 +361,7 @@ def _log(o: Oracle, text: str) -> None:
 def _file(k: Kernel, ino: int) -> OracleFile:
     f = k.oracle.files.get(ino)
     if f is None:
-        f = OracleFile(ino)
+        f = OracleFile(ino, k.oracle.generator)
         k.oracle.files[ino] = f
     return f
 
@@ -362,14 +382,19 @@ def oracle_file_create(k: Kernel, ino: int, size: int, kind: int, seed: int) -> 
     f.base_seed = seed
     f.base_size = size
     f.pages.clear()
+    f.described.clear()
 
 
 def oracle_file_write(
-    k: Kernel, ino: int, offset: int, data: bytes, via_mmap: bool = False
+    k: Kernel, ino: int, offset: int, data: bytes, via_mmap: bool = False, seed: int = -1,
+    stream: int = 0,
 ) -> None:
     """Record that ``data`` was written at byte ``offset`` of the file (size grows to cover it).
 
     ``via_mmap``: a store through a shared mapping (its pages wait in ``mmap_pending``).
+    ``seed`` >= 0: ``data`` is bytes ``[stream, stream + len(data))`` of that write payload
+    stream (``vl_payload_slice`` with the oracle's generator); a page it covers whole is kept
+    as that description, not as bytes.
 
     Caller: the write path, in the same step that copies the bytes into the page cache.
     """
@@ -382,9 +407,14 @@ def oracle_file_write(
         index = pos >> PAGE_SHIFT
         off = pos & (PAGE_SIZE - 1)
         n = min(PAGE_SIZE - off, end - pos)
-        page = bytearray(f.expected(index))
-        page[off : off + n] = data[src : src + n]
-        f.pages[index] = bytes(page)
+        if n == PAGE_SIZE and seed >= 0:
+            f.pages.pop(index, None)
+            f.described[index] = (seed, stream + src)
+        else:
+            page = bytearray(f.expected(index))
+            page[off : off + n] = data[src : src + n]
+            f.described.pop(index, None)
+            f.pages[index] = bytes(page)
         _touch(o, f, index)
         if via_mmap:
             f.mmap_pending[index] = o.seq
@@ -416,9 +446,9 @@ def oracle_file_truncate(k: Kernel, ino: int, size: int) -> None:
     f = _file(k, ino)
     if size < f.size:
         first_gone = (size + PAGE_SIZE - 1) >> PAGE_SHIFT
-        for index in list(f.pages):
+        for index in list(f.pages) + list(f.described):
             if index >= first_gone:
-                del f.pages[index]
+                f.forget(index)
         for index in list(f.page_seq) + list(f.acked):
             if index >= first_gone:
                 _touch(o, f, index)
@@ -430,6 +460,7 @@ def oracle_file_truncate(k: Kernel, ino: int, size: int) -> None:
             last = size >> PAGE_SHIFT
             page = bytearray(f.expected(last))
             page[partial:] = bytes(PAGE_SIZE - partial)
+            f.described.pop(last, None)
             f.pages[last] = bytes(page)
             _touch(o, f, last)
         if f.base_size > size:

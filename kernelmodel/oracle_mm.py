@@ -3,10 +3,13 @@ counterpart, so no release; the model's ground truth, never read by kernel code 
 
 The CPU reports every completed user store (``oracle_note_store``). The oracle keeps, per mm,
 the expected contents of each private page that was ever stored to (anonymous memory and
-private file pages after their copy-on-write) as 1024 u32 words, keyed by virtual page
-number. The words are an ``array('I')`` in host byte order (one 4 KiB buffer, not a list of
-int objects: cheap to copy, serialise and compare, and invisible to the cyclic garbage
-collector); ``to_bytes`` gives the little-endian form on every host.
+private file pages after their copy-on-write), keyed by virtual page number, as a
+``VlOraclePage`` (oracle_page.py): a description of the stores that reached it (a write
+touch's stamps over a page of zeros, a few ints) while one fits, else 1024 u32 words in an
+``array('I')`` in host byte order (one 4 KiB buffer, not a list of int objects: cheap to
+copy, serialise and compare, and invisible to the cyclic garbage collector); ``to_bytes``
+gives the little-endian form on every host. So the oracle of a task that touches its memory
+page by page holds tens of bytes per page, not a second copy of the memory.
 
 Stores into shared file mappings are file data: they go to the file oracle (oracle.py:
 ``oracle_file_write``), bytes past the end of the file excepted (they are not file data).
@@ -15,8 +18,8 @@ fork copies an mm's table of pages, not the pages: both mms share each ``VlOracl
 reference count, and the first store through either copies it (copy-on-write, like the
 memory it mirrors). munmap and exit forget the pages of the range or mm.
 
-In a snapshot, an expected page that its frame or swap slot holds exactly is named by that
-place instead of its bytes (oracle_place.py).
+In a snapshot, a described page is its description; a page held in full that its frame or
+swap slot holds exactly is named by that place instead of its bytes (oracle_place.py).
 
 ``vl_verify_memory`` finds each expected page through the page tables, as the MMU would: a
 present pte gives the frame; a swap pte gives the swap-cache page if it is uptodate, else the
@@ -31,11 +34,17 @@ Invariants:
 
 from __future__ import annotations
 
-import sys
 from array import array
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.mm_types import VM_SHARED, MmStruct, VmArea
+from kernelmodel.oracle_page import (
+    HOST_BIG_ENDIAN,
+    STROKE_INTS,
+    VlOraclePage,
+    vl_check_strokes,
+    vl_words_from_bytes,
+)
 from kernelmodel.oracle_place import (
     LOC_DISK,
     LOC_FRAME,
@@ -68,47 +77,6 @@ _WHAT: Final = "mm oracle state"
 #: How many problem descriptions verification keeps in ``log``.
 LOG_MAX: Final = 64
 _ZERO_PAGE_BYTES: Final = bytes(PAGE_SIZE)
-#: Host words are big-endian: pages are byte-swapped on their way to and from bytes.
-HOST_BIG_ENDIAN: Final = sys.byteorder == "big"
-if array("I").itemsize != 4:  # pragma: no cover - every supported platform has 4-byte ints
-    raise ImportError("oracle_mm: array('I') items are not 4 bytes on this platform")
-
-
-def vl_words_from_bytes(raw: bytes, swap: bool = HOST_BIG_ENDIAN) -> array[int]:
-    """The 1024 u32 words of a page given as 4096 little-endian bytes.
-
-    Args:
-        raw: the page's bytes (PAGE_SIZE of them).
-        swap: byte-swap the words (the host is big-endian); a parameter so that both paths
-            can be tested on any host.
-    """
-    words = array("I", raw)
-    if swap:
-        words.byteswap()
-    return words
-
-
-def vl_words_to_bytes(words: array[int], swap: bool = HOST_BIG_ENDIAN) -> bytes:
-    """The page ``words`` as 4096 little-endian bytes (``swap`` as in vl_words_from_bytes)."""
-    if swap:
-        swapped = array("I", words)
-        swapped.byteswap()
-        return swapped.tobytes()
-    return words.tobytes()
-
-
-@final
-class VlOraclePage:
-    """The expected contents of one private user page, shared copy-on-write across fork."""
-
-    def __init__(self, page_id: int, words: array[int]) -> None:
-        self.page_id: int = page_id
-        self.words: array[int] = words
-        self.refs: int = 1
-
-    def to_bytes(self) -> bytes:
-        """The page as 4096 little-endian bytes."""
-        return vl_words_to_bytes(self.words)
 
 
 @final
@@ -142,20 +110,29 @@ class VlMmOracle:
         self.hot_vpn = -1
         self.hot_page = None
 
-    def new_page(self, words: array[int]) -> VlOraclePage:
+    def new_page(self, words: array[int] | None) -> VlOraclePage:
+        """A page with the next id: ``words`` in full, or (None) described, zeros so far."""
         p = VlOraclePage(self.next_page_id, words)
+        self.next_page_id += 1
+        return p
+
+    def copy_page(self, page: VlOraclePage) -> VlOraclePage:
+        """A private copy of a shared page, with the next id."""
+        p = page.copy(self.next_page_id)
         self.next_page_id += 1
         return p
 
     def to_state(self, k: Kernel) -> dict[str, object]:
         """Pages once each (by page id), and each mm's vpn -> page id table.
 
-        A page whose bytes are exactly those its first (mm, vpn) slot finds through the page
-        tables (``vl_page_location``: a RAM frame, or the swap slot on the disk) is stored as
-        that place, not as bytes (oracle_place.py): after a swap storm this is nearly every
-        page, and the state shrinks by the size of user memory.
+        A described page is its strokes: ``described`` is flat, [page id, number of
+        strokes, the strokes' ints ...] per page. A page held in full whose bytes are exactly
+        those its first (mm, vpn) slot finds through the page tables (``vl_page_location``: a
+        RAM frame, or the swap slot on the disk) is stored as that place, not as bytes
+        (oracle_place.py).
         """
         pages: dict[int, VlOraclePage] = {}
+        described: list[int] = []
         in_frame: list[int] = []
         on_disk: list[int] = []
         literal: list[int] = []
@@ -171,8 +148,13 @@ class VlMmOracle:
                 if page.page_id in pages:
                     continue
                 pages[page.page_id] = page
+                if page.words is None:
+                    described.append(page.page_id)
+                    described.append(len(page.strokes) // STROKE_INTS)
+                    described.extend(page.strokes)
+                    continue
                 kind, where = _location(k, mm, vpn << PAGE_SHIFT)
-                if kind == LOC_FRAME and mem.frame_equals(where, _le_buffer(page)):
+                if kind == LOC_FRAME and mem.frame_equals(where, page.le_buffer()):
                     in_frame.append(page.page_id)
                     in_frame.append(where)
                 elif kind == LOC_DISK and \
@@ -187,6 +169,7 @@ class VlMmOracle:
             "page_data": [pages[i].to_bytes() for i in literal],
             "in_frame": in_frame,
             "on_disk": on_disk,
+            "described": described,
             "tables": tables,
             "next_page_id": self.next_page_id,
             "stores": self.stores,
@@ -232,6 +215,19 @@ class VlMmOracle:
             ram.release()
         for pid, sector in vl_place_pairs(state, "on_disk", _WHAT):
             _add_page(by_id, pid, vl_words_from_bytes(vl_disk_place(disk, sector, _WHAT)))
+        described = [x for x in _list(state, "described") if type(x) is int]
+        if len(described) != len(_list(state, "described")):
+            raise ValueError("mm oracle state: described holds ints only")
+        i = 0
+        while i < len(described):
+            n = described[i + 1] if i + 1 < len(described) else -1
+            end = i + 2 + n * STROKE_INTS
+            if n < 0 or end > len(described):
+                raise ValueError("mm oracle state: described is [page id, n, strokes ...]")
+            strokes = described[i + 2 : end]
+            vl_check_strokes(strokes, _WHAT)
+            _add_page(by_id, described[i], None).strokes = strokes
+            i = end
         for flat in _list(state, "tables"):
             _load_table(o, flat, by_id)
         if any(page.refs == 0 for page in by_id.values()):
@@ -257,12 +253,8 @@ class VlMmOracle:
         return o
 
 
-def _le_buffer(page: VlOraclePage) -> bytes | array[int]:
-    """The page's little-endian bytes without a copy where the host is little-endian."""
-    return page.to_bytes() if HOST_BIG_ENDIAN else page.words
-
-
-def _add_page(by_id: dict[int, VlOraclePage], pid: object, words: array[int]) -> None:
+def _add_page(by_id: dict[int, VlOraclePage], pid: object,
+              words: array[int] | None) -> VlOraclePage:
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         raise ValueError("mm oracle state: page ids must be positive ints")
     if pid in by_id:
@@ -270,6 +262,7 @@ def _add_page(by_id: dict[int, VlOraclePage], pid: object, words: array[int]) ->
     page = VlOraclePage(pid, words)
     page.refs = 0
     by_id[pid] = page
+    return page
 
 
 def _load_table(o: VlMmOracle, flat: object, by_id: dict[int, VlOraclePage]) -> None:
@@ -323,7 +316,7 @@ def oracle_note_store(k: Kernel, task: Task, vaddr: int, value: int) -> None:
             table = o.mms.get(task.mm_id)
             page = table.get(vpn) if table is not None else None
         if page is not None and page.refs == 1:
-            page.words[(vaddr & 0xFFF) >> 2] = value
+            page.store((vaddr & 0xFFF) >> 2, value)
             o.hot_mm = task.mm_id
             o.hot_vpn = vpn
             o.hot_page = page
@@ -373,7 +366,7 @@ def oracle_note_store_run(
         return
     step = stride >> 2
     first = ((vaddr & 0xFFF) >> 2) + done * step
-    page.words[first : first + (n - done - 1) * step + 1 : step] = values[done:]
+    page.store_run(first, step, values[done:] if done else values)
     o.stores += n - done
     o.hot_mm = mm_id
     o.hot_vpn = vpn
@@ -402,8 +395,8 @@ def _vma_of(k: Kernel, mm_id: int, vaddr: int) -> VmArea | None:
 
 def _private_page(k: Kernel, o: VlMmOracle, mm_id: int, vma: VmArea, vpn: int) -> VlOraclePage:
     """The mm's own (unshared) expected page at ``vpn``, created on the first store: zeros
-    for anonymous memory, the file's bytes (at the time of the copy) for a private file
-    mapping."""
+    for anonymous memory (described), the file's bytes (at the time of the copy) for a
+    private file mapping."""
     table = o.mms.get(mm_id)
     if table is None:
         table = {}
@@ -414,14 +407,14 @@ def _private_page(k: Kernel, o: VlMmOracle, mm_id: int, vma: VmArea, vpn: int) -
         table[vpn] = page
     elif page.refs > 1:
         page.refs -= 1
-        page = o.new_page(array("I", page.words))
+        page = o.copy_page(page)
         table[vpn] = page
     return page
 
 
-def _initial_words(k: Kernel, vma: VmArea, vpn: int) -> array[int]:
+def _initial_words(k: Kernel, vma: VmArea, vpn: int) -> array[int] | None:
     if vma.vm_file < 0:
-        return array("I", _ZERO_PAGE_BYTES)
+        return None
     from kernelmodel.oracle import oracle_file_expected
 
     index = vpn - (vma.vm_start >> PAGE_SHIFT) + vma.vm_pgoff
@@ -437,7 +430,7 @@ def _store_word(k: Kernel, o: VlMmOracle, mm_id: int, vaddr: int, value: int) ->
         _file_store(k, o, vma, vaddr, value.to_bytes(4, "little"))
         return
     page = _private_page(k, o, mm_id, vma, vaddr >> PAGE_SHIFT)
-    page.words[(vaddr & 0xFFF) >> 2] = value
+    page.store((vaddr & 0xFFF) >> 2, value)
 
 
 def _store_byte(k: Kernel, o: VlMmOracle, mm_id: int, vaddr: int, b: int) -> None:
@@ -448,10 +441,10 @@ def _store_byte(k: Kernel, o: VlMmOracle, mm_id: int, vaddr: int, b: int) -> Non
     if vma.vm_file >= 0 and (vma.vm_flags & VM_SHARED):
         _file_store(k, o, vma, vaddr, bytes((b,)))
         return
-    page = _private_page(k, o, mm_id, vma, vaddr >> PAGE_SHIFT)
+    words = _private_page(k, o, mm_id, vma, vaddr >> PAGE_SHIFT).materialize()
     w = (vaddr & 0xFFF) >> 2
     shift = 8 * (vaddr & 3)
-    page.words[w] = (page.words[w] & ~(0xFF << shift)) | (b << shift)
+    words[w] = (words[w] & ~(0xFF << shift)) | (b << shift)
 
 
 def _file_store(k: Kernel, o: VlMmOracle, vma: VmArea, vaddr: int, data: bytes) -> None:
@@ -583,7 +576,7 @@ def _check_expected(
             out.append(f"mm {mm.mm_id} {vaddr:#010x}: expected page outside a private vma")
             continue
         kind, where = vl_page_location(k, mm, vaddr)
-        if kind == LOC_FRAME and k.machine.mem.frame_equals(where, _le_buffer(page)):
+        if kind == LOC_FRAME and k.machine.mem.frame_equals(where, page.le_buffer()):
             continue  # the common case, compared in place
         got = vl_page_bytes_at(k, mm, vaddr)
         if got is None:

@@ -15,9 +15,9 @@ frame, commit_write (SetPageUptodate, set_page_dirty, i_size), unlock_page,
 mark_page_accessed, page_cache_release and balance_dirty_pages_ratelimited (whose op, when it
 throttles, is pushed and completes before the next page).
 
-Payload bytes are ``vl_pattern_bytes(insn.d, length)``: page by page, byte ``i`` of the write
-is byte ``i`` of that stream (oracle.vl_pattern_slice); each page's bytes reach the oracle
-in the same step as the frame.
+Payload bytes are the payload stream of the seed ``insn.d`` (kernelmodel/payload.py, with the
+oracle's generator): page by page, byte ``i`` of the write is byte ``i`` of that stream; each
+page's bytes reach the oracle, as (seed, stream offset), in the same step as the frame.
 
 Every blocking point is a phase of the op, and a page the op holds across a sleep is kept as
 its pfn with a reference.
@@ -56,10 +56,10 @@ from kernelmodel.oracle import (
     oracle_file_write,
     oracle_read_mismatch,
     vl_compare,
-    vl_pattern_slice,
 )
 from kernelmodel.page import Page, PageUptodate, SetPageUptodate
 from kernelmodel.pagemap import unlock_page, vl_lock_page, vl_wait_on_page_locked
+from kernelmodel.payload import vl_payload_slice
 from kernelmodel.syscall_abi import EBADF, EINVAL, EIO, O_APPEND, O_SYNC
 from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp
 from kernelmodel.truncate import truncate_complete_page
@@ -311,7 +311,7 @@ class WriteOp(KOp):
         path: the file as the program named it.
         f_id, ino: the open file and its inode (-1 before the first step).
         pos: file offset of the next byte; count: bytes to write; done: bytes written.
-        seed: payload seed: the bytes are vl_pattern_bytes(seed, count).
+        seed: payload seed: the bytes are bytes [0, count) of its payload stream (payload.py).
         pfn: the locked, referenced page being written (-1 when none).
         use_fpos: the call writes at (and advances) the file position.
         error: the error that ended the loop (0 when none).
@@ -500,9 +500,9 @@ class WriteOp(KOp):
         from kernelmodel.page_writeback import balance_dirty_pages_ratelimited, set_page_dirty
 
         off, n = self._chunk()
-        data = vl_pattern_slice(self.seed, self.done, n)
+        data = vl_payload_slice(k.oracle.generator, self.seed, self.done, n)
         k.machine.mem.write(page.pfn * PAGE_CACHE_SIZE + off, data)
-        oracle_file_write(k, inode.i_ino, self.pos, data)
+        oracle_file_write(k, inode.i_ino, self.pos, data, False, self.seed, self.done)
         k.charge(vl_copy_ns(n))
         SetPageUptodate(page)
         set_page_dirty(k, page)

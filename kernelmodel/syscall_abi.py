@@ -18,7 +18,8 @@ fork                    b = program id the child runs (the model's fork runs a n
                         sub-program in the child); returns the child pid
 read                    s = path, b = offset (-1: file position), c = length
 write                   s = path, b = offset (-1: file position), c = length,
-                        d = payload seed (the bytes are ``vl_pattern_bytes(d, c)``)
+                        d = payload seed (the bytes are the first c of its payload
+                        stream, kernelmodel/payload.py)
 open                    s = path, b = O_* flags
 close                   s = path
 unlink                  s = path

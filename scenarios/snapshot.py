@@ -6,7 +6,7 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 4)::
+File format (``SNAPSHOT_VERSION`` 5)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
@@ -51,7 +51,9 @@ kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
 block that holds a page instead of repeating its bytes); ``_migrate_3_to_4`` version-3 files
 (before reclaim and the swap-in fault became design switches: they ran 2.6.6's reclaim on
 every profile and go on doing so; they get their profile's swap-in fault; and they did not
-record the model's behaviour version).
+record the model's behaviour version); ``_migrate_4_to_5`` version-4 files (before the state
+recorded its write-payload generator and the oracles kept pages as descriptions: they wrote
+with the first generator and go on doing so).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again (with
@@ -92,7 +94,7 @@ if TYPE_CHECKING:
     from scenarios.snapshot_diff import SnapshotDiff
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 4
+SNAPSHOT_VERSION: Final = 5
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -194,7 +196,9 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     for oracle in [state["mm_oracle"], *state["oracle"]["files"]]:
         oracle["in_frame"] = []
         oracle["on_disk"] = []
-    _add_format_4_fields(state, swapin="2.6.7")  # what this vmlab's restorer reads; dropped
+    # what this vmlab's restorer reads; dropped again from what it writes
+    _add_format_4_fields(state, swapin="2.6.7")
+    _add_format_5_payload_fields(state)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -202,6 +206,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     finally:
         if enabled:
             gc.enable()
+    _drop_format_5_payload_fields(new)
     _drop_format_4_fields(new)
     out = dict(doc)
     out["version"] = 3
@@ -327,12 +332,84 @@ def _migrate_3_to_4(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+# ---- format 4 -> 5 ---------------------------------------------------------------------------
+
+
+def _add_format_5_payload_fields(state: dict[str, object]) -> None:
+    """What format 5 added to the state for write payloads, in place, each where
+    ``to_state`` puts it: the file oracle's ``generator`` (first; 1, the generator every
+    older file wrote with) and an empty ``described`` after ``on_disk`` in each oracle file
+    and in the memory oracle (older oracles held every page as bytes or a place)."""
+    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+
+    oracle, mm_oracle = state.get("oracle"), state.get("mm_oracle")
+    if not isinstance(oracle, dict) or not isinstance(mm_oracle, dict) or \
+            not isinstance(oracle.get("files"), list):
+        raise ValueError("the state has no oracle or mm_oracle map")
+    if "generator" in oracle:
+        raise ValueError("a payload generator in a file older than it")
+    state["oracle"] = {"generator": PAYLOAD_GEN_SPLITMIX, **oracle}
+    files = oracle["files"]
+    assert isinstance(files, list)
+    for i, f in enumerate(files):
+        if not isinstance(f, dict):
+            raise ValueError("an oracle file is not a map")
+        files[i] = _with_key_after(f, "on_disk", "described", [])
+    state["mm_oracle"] = _with_key_after(mm_oracle, "on_disk", "described", [])
+
+
+def _drop_format_5_payload_fields(state: dict[str, object]) -> None:
+    """Undo ``_add_format_5_payload_fields`` (for a migration below format 5 that restores
+    a state with this vmlab's restorer and writes it back in its own format: a restored
+    older state describes nothing)."""
+    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+
+    oracle, mm_oracle = state["oracle"], state["mm_oracle"]
+    assert isinstance(oracle, dict) and isinstance(mm_oracle, dict)
+    if oracle.pop("generator") != PAYLOAD_GEN_SPLITMIX or mm_oracle.pop("described") != [] or \
+            any(f.pop("described") != [] for f in oracle["files"]):
+        raise ValueError("a state below format 5 wrote with generator 1 and described nothing")
+
+
+def _migrate_4_to_5_payload(doc: dict[str, object]) -> dict[str, object]:
+    """Format 4 -> 5, write payloads: the state records its payload generator
+    (kernelmodel/payload.py; format 5 writes with SHAKE-128, generator 2) and the oracles
+    may keep a page as a description (a file page as the write that made it, a user page as
+    the touch strokes that reached it) instead of its bytes.
+
+    Every version-4 file wrote with the first generator (SplitMix64), so the migrated state
+    says so and goes on writing with it: its write payloads, and a compact file's described
+    pages, come out byte for byte as they were written. The described pages of a compact
+    file are filled in here, with that generator (the hash covers them), so the migrated map
+    is a full one. The old state must match its hash first; the new hash is computed over
+    the new state.
+    """
+    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+
+    fill_described(doc, PAYLOAD_GEN_SPLITMIX)
+    doc["described"] = {}
+    state = doc.get("state")
+    if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
+        raise ValueError("the version-4 state does not match its state_hash")
+    _add_format_5_payload_fields(state)
+    out = dict(doc)
+    out["version"] = 5
+    out["state_hash"] = state_digest(state)
+    return out
+
+
+def _migrate_4_to_5(doc: dict[str, object]) -> dict[str, object]:
+    """Format 4 -> 5 (``_migrate_4_to_5_payload``)."""
+    return _migrate_4_to_5_payload(doc)
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
 #: (``_migrate_N_to_M``).
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
+    4: _migrate_4_to_5,
 }
 
 

@@ -1,7 +1,8 @@
 """Compact snapshots: file data that follows from the scenario's writes, stored as the write
 that made it instead of its bytes.
 
-A write(2) of a scenario writes ``vl_pattern_slice(seed, i, n)`` (kernelmodel/oracle.py): the
+A write(2) of a scenario writes ``vl_payload_slice(generator, seed, i, n)``
+(kernelmodel/payload.py, with the generator the state records in ``oracle.generator``): the
 payload is a stream named by the write's seed, which the assembled programs keep in the state
 (``kernel.programs``: ``syscall write offset length seed path``). A boot-time file's contents
 are described too (``vl_base_page``: zero, pattern or random, by the oracle's ``base_*``). So
@@ -26,8 +27,10 @@ damage. Candidates are only ever taken from the write patterns and boot files of
 scenario, and a page is described only when its bytes equal the recipe's exactly, so the
 state (and its hash) is the same whether a file was written compact or full.
 
-A recipe means what ``vl_pattern_slice`` and ``vl_base_page`` give: changing either generator
-is a snapshot format change (an old compact file would no longer fill in to its hash).
+A recipe means what ``vl_payload_slice`` (with the state's generator) and ``vl_base_page``
+give: a new payload generator gets a new number and the old one stays (an old compact file
+fills in with the generator it was written with); changing ``vl_base_page`` is a snapshot
+format change (an old compact file would no longer fill in to its hash).
 """
 
 from __future__ import annotations
@@ -51,17 +54,18 @@ _BASE_KINDS: Final = (1, 2)
 Recipe = tuple[int, ...]
 
 
-def recipe_bytes(recipe: Recipe | list[object]) -> bytes:
-    """The 4096 bytes a recipe stands for.
+def recipe_bytes(recipe: Recipe | list[object], generator: int) -> bytes:
+    """The 4096 bytes a recipe stands for (write payloads made with payload ``generator``).
 
     Raises:
         ValueError: not a recipe.
     """
-    from kernelmodel.oracle import vl_base_page, vl_pattern_slice
+    from kernelmodel.oracle import vl_base_page
+    from kernelmodel.payload import vl_payload_slice
 
     ints = _int_list(list(recipe), "a recipe")
     if len(ints) == 3 and ints[0] == KIND_WRITE and ints[1] >= 0 and ints[2] >= 0:
-        return vl_pattern_slice(ints[1], ints[2], PAGE)
+        return vl_payload_slice(generator, ints[1], ints[2], PAGE)
     if len(ints) == 5 and ints[0] == KIND_BASE and ints[1] in _BASE_KINDS and \
             ints[2] >= 0 and ints[3] >= 0 and 0 <= ints[4] < (ints[3] + PAGE - 1) // PAGE:
         return vl_base_page(ints[1], ints[2], ints[3], ints[4])
@@ -86,6 +90,20 @@ def _get(tree: object, *path: str) -> object:
             return None
         node = node.get(key)
     return node
+
+
+def _generator(state: object) -> int:
+    """The payload generator a state records.
+
+    Raises:
+        ValueError: none, or one this vmlab does not have.
+    """
+    from kernelmodel.payload import PAYLOAD_GENERATORS
+
+    generator = _get(state, "oracle", "generator")
+    if type(generator) is not int or generator not in PAYLOAD_GENERATORS:
+        raise ValueError(f"unknown payload generator {generator!r}")
+    return generator
 
 
 def _recipes(state: dict[str, object], limit: int) -> list[Recipe]:
@@ -208,9 +226,10 @@ def describe(state: dict[str, object]) -> Description:
     candidates = _recipes(state, pages)
     if not candidates:
         return desc
+    generator = _generator(state)
     table: dict[bytes, int] = {}
     for i, recipe in enumerate(candidates):
-        table.setdefault(recipe_bytes(recipe), i)
+        table.setdefault(recipe_bytes(recipe, generator), i)
     used: dict[int, int] = {}
     _describe_blob(mem, table, used, desc.mem, desc)
     _describe_blob(disk, table, used, desc.disk, desc)
@@ -256,9 +275,10 @@ def _pages_in(blob: object) -> int:
     return len(blob) // PAGE if isinstance(blob, bytes) else 0
 
 
-def fill(doc: dict[str, object]) -> int:
+def fill(doc: dict[str, object], generator: int | None = None) -> int:
     """Put the bytes of the described pages back into ``doc["state"]`` (in place); returns
-    how many pages were described.
+    how many pages were described. Write payloads are made with ``generator``, by default
+    the one the state records.
 
     Raises:
         ValueError: the description is malformed (the state hash catches a wrong one).
@@ -289,7 +309,9 @@ def fill(doc: dict[str, object]) -> int:
         listed += count
     if len(recipes) > listed:
         raise ValueError("more recipes than described pages")
-    made = [recipe_bytes(r) for r in recipes]
+    if generator is None:
+        generator = _generator(state)
+    made = [recipe_bytes(r, generator) for r in recipes]
     mem = _get(state, "machine", "mem")
     disk = _get(state, "machine", "disk")
     if not isinstance(mem, dict) or not isinstance(disk, dict):

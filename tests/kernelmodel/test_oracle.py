@@ -30,6 +30,7 @@ from kernelmodel.oracle import (
     vl_verify_durable,
     vl_verify_files,
 )
+from kernelmodel.payload import PAYLOAD_GENERATOR, vl_payload_slice
 from kernelmodel.rng import vl_pattern_bytes
 
 _SMALL = {"mem_mb": 4, "disk_mb": 16, "swap_mb": 4}
@@ -85,8 +86,10 @@ def test_expected_bytes_follow_a_bytearray(
     del model[size:]
     for kind, a, b, seed in ops:
         if kind == "w":
-            data = vl_pattern_bytes(seed, b)
-            oracle_file_write(k, ino, a, data)
+            # the write path's form: bytes [0, b) of a payload stream, named by its seed
+            # (pages it covers whole are kept as that description, the others as bytes)
+            data = vl_payload_slice(PAYLOAD_GENERATOR, seed, 0, b)
+            oracle_file_write(k, ino, a, data, False, seed, 0)
             if a > len(model):
                 model.extend(bytes(a - len(model)))
             model[a : a + b] = data
@@ -101,6 +104,9 @@ def test_expected_bytes_follow_a_bytearray(
     got = b"".join(oracle_file_expected(k, ino, i) for i in range(npages + 1))
     assert got[: len(model)] == bytes(model)
     assert got[len(model) :] == bytes(len(got) - len(model))
+    back = Oracle.from_state(k.oracle.to_state(k), k.machine.mem, k.machine.disk).files[ino]
+    assert back.described == k.oracle.files[ino].described
+    assert b"".join(back.expected(i) for i in range(npages + 1)) == got
 
 
 def test_fsync_acks_only_pages_unchanged_since_begin() -> None:

@@ -18,10 +18,13 @@ from kernelmodel.kernel import Kernel
 from kernelmodel.mmap import do_mmap_pgoff, do_munmap
 from kernelmodel.oracle_mm import (
     VlMmOracle,
-    VlOraclePage,
     oracle_note_store,
     vl_oracle_fork,
     vl_verify_memory,
+)
+from kernelmodel.oracle_page import (
+    MAX_STROKES,
+    VlOraclePage,
     vl_words_from_bytes,
     vl_words_to_bytes,
 )
@@ -45,6 +48,16 @@ def _frame(k: Kernel, t: Task, vaddr: int) -> int:
     return pte_pfn(vl_read_pte(k.machine.mem, mm_of(k, t).pgd, vaddr))
 
 
+def _held_in_full(k: Kernel, t: Task, vaddr: int, value: int) -> None:
+    """Stores to the page of ``vaddr`` (``value`` at ``vaddr``, last) that no description of
+    MAX_STROKES strokes fits: the oracle holds the page's words."""
+    page = vaddr & ~0xFFF
+    for i in range(MAX_STROKES):
+        assert access(k, t, page + 0x800 + 8 * i, True, 0x5A5A0000 + i)
+    assert access(k, t, vaddr, True, value)
+    assert k.mm_oracle.mms[t.mm_id][vaddr >> 12].words is not None
+
+
 def test_fork_shares_expected_pages_until_a_store() -> None:
     k, t = _setup()
     assert access(k, t, BASE, True, 0x11)
@@ -57,7 +70,7 @@ def test_fork_shares_expected_pages_until_a_store() -> None:
     assert o.mms[child.mm_id][BASE >> 12] is page and page.refs == 2
     assert access(k, t, BASE + 4, True, 0x22)
     assert o.mms[mm.mm_id][BASE >> 12] is not page and page.refs == 1
-    assert page.words[1] == 0 and o.mms[mm.mm_id][BASE >> 12].words[1] == 0x22
+    assert page.expected_words()[1] == 0 and o.mms[mm.mm_id][BASE >> 12].expected_words()[1] == 0x22
     assert vl_verify_memory(k) == []
 
 
@@ -143,16 +156,19 @@ def test_oracle_round_trip_keeps_sharing(stores: list[tuple[int, int, bool]]) ->
     for mm_id, table in k.mm_oracle.mms.items():
         for vpn, page in table.items():
             twin = back.mms[mm_id][vpn]
-            assert twin.refs == page.refs and twin.words == page.words
+            assert twin.refs == page.refs and twin.words == page.words and \
+                twin.strokes == page.strokes
 
 
 def test_state_names_the_frame_unless_the_frame_differs() -> None:
-    """A page whose frame holds its bytes is stored as the frame; one whose frame does not
-    (a model bug the oracle exists to catch) keeps its own bytes, and still catches it."""
+    """A page held in full whose frame holds its bytes is stored as the frame; one whose
+    frame does not (a model bug the oracle exists to catch) keeps its own bytes, and still
+    catches it."""
     k, t = _setup()
     for i in range(3):
-        assert access(k, t, BASE + (i << 12), True, i + 1)
+        _held_in_full(k, t, BASE + (i << 12), i + 1)
     s = k.mm_oracle.to_state(k)
+    assert s["described"] == []
     frames = [_frame(k, t, BASE + (i << 12)) for i in range(3)]
     assert s["page_ids"] == [] and s["on_disk"] == []
     assert s["in_frame"][1::2] == frames
@@ -160,7 +176,7 @@ def test_state_names_the_frame_unless_the_frame_differs() -> None:
     s = k.mm_oracle.to_state(k)
     assert s["in_frame"][1::2] == [frames[0], frames[2]] and len(s["page_ids"]) == 1
     back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
-    assert back.mms[t.mm_id][(BASE >> 12) + 1].words[0] == 2
+    assert back.mms[t.mm_id][(BASE >> 12) + 1].expected_words()[0] == 2
     k.mm_oracle = back
     assert back.to_state(k) == s
     assert f"{BASE + 4096:#010x}: holds 0xad, expected 0x02" in "\n".join(vl_verify_memory(k))
@@ -178,8 +194,59 @@ def test_state_names_the_frame_unless_the_frame_differs() -> None:
 def test_damaged_page_places_are_refused(change: Callable[[dict[str, Any]], object],
                                          message: str) -> None:
     k, t = _setup()
-    assert access(k, t, BASE, True, 7)
+    _held_in_full(k, t, BASE, 7)
     s = k.mm_oracle.to_state(k)
+    change(s)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+
+
+def test_described_pages_are_a_few_ints_and_catch_a_corrupted_frame() -> None:
+    """Pages that only touch stores reached are kept as strokes, never as bytes: a store
+    over the same words replaces the older stroke; the frame is still compared byte for
+    byte, and the state holds the strokes (restored exactly)."""
+    from kernelmodel.oracle_mm import oracle_note_store_run
+
+    k, t = _setup()
+    assert access(k, t, BASE, True, 0x1234)
+    vpn = BASE >> 12
+    stamp = 0xCAFE0000
+    key = (stamp ^ BASE) & 0xFFFFFFFF
+    run = array("I", [(stamp ^ (BASE + 4 * w)) & 0xFFFFFFFF for w in range(1024)])
+    k.machine.mem.words[(_frame(k, t, BASE) << 10):(_frame(k, t, BASE) << 10) + 1024] = run
+    oracle_note_store_run(k, t, BASE, 4, run)
+    page = k.mm_oracle.mms[t.mm_id][vpn]
+    assert page.words is None and page.strokes == [key, 0, 1, 1024]
+    assert page.expected_words() == run and vl_verify_memory(k) == []
+    assert access(k, t, BASE + 8, True, 0x77)
+    assert page.strokes == [key, 0, 1, 1024, 0x77 ^ 8, 2, 1, 1]
+    s = k.mm_oracle.to_state(k)
+    assert s["described"] == [page.page_id, 2, key, 0, 1, 1024, 0x77 ^ 8, 2, 1, 1]
+    assert s["page_data"] == [] and s["in_frame"] == []
+    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    assert back.mms[t.mm_id][vpn].strokes == page.strokes and back.to_state(k) == s
+    k.machine.mem.write_u32((_frame(k, t, BASE) << 12) + 4092, 0)
+    out = vl_verify_memory(k)
+    want = (key ^ 4092) & 0xFF
+    assert want != 0
+    assert len(out) == 1 and f"{BASE + 4092:#010x}: holds 0x00, expected {want:#04x}" in out[0]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s["described"].append(5), "[page id, n, strokes ...]"),
+    (lambda s: s["described"].__setitem__(1, 2), "[page id, n, strokes ...]"),
+    (lambda s: s["described"].__setitem__(3, 1024), "a bad stroke"),
+    (lambda s: s["described"].__setitem__(2, 1 << 32), "a bad stroke"),
+    (lambda s: s["described"].__setitem__(5, 0), "a bad stroke"),
+    (lambda s: s["described"].__setitem__(2, True), "ints only"),
+    (lambda s: s["described"].extend(s["described"]), "stored twice"),
+])
+def test_damaged_descriptions_are_refused(change: Callable[[dict[str, Any]], object],
+                                          message: str) -> None:
+    k, t = _setup()
+    assert access(k, t, BASE + 12, True, 7)
+    s = k.mm_oracle.to_state(k)
+    assert s["described"] == [1, 1, 7 ^ 12, 3, 1, 1]
     change(s)
     with pytest.raises(ValueError, match=re.escape(message)):
         VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
@@ -198,11 +265,12 @@ def test_page_bytes_are_little_endian_on_every_host(words: list[int]) -> None:
     byte-swapping path (what a big-endian host takes) both give the same bytes back."""
     le = struct.pack("<1024I", *words)
     page = VlOraclePage(1, vl_words_from_bytes(le))
-    assert page.words.tolist() == words and page.to_bytes() == le
+    assert page.expected_words().tolist() == words and page.to_bytes() == le
     # the other host order: words held byte-swapped, swapped again on the way out and in
     swapped = array("I", words)
     swapped.byteswap()
-    assert vl_words_to_bytes(swapped, swap=True) == vl_words_to_bytes(page.words, swap=False)
+    assert vl_words_to_bytes(swapped, swap=True) == vl_words_to_bytes(page.expected_words(),
+                                                                      swap=False)
     assert vl_words_from_bytes(le, swap=True) == swapped
     assert vl_words_to_bytes(vl_words_from_bytes(le, swap=True), swap=True) == le
 
@@ -228,13 +296,21 @@ def test_a_store_run_records_what_single_stores_record(
         c.mm_id = child.mm_id
         return k, t, c
 
+    def contents(k: Kernel) -> dict[int, dict[int, tuple[int, int, list[int]]]]:
+        return {mm_id: {vpn: (p.page_id, p.refs, p.expected_words().tolist())
+                        for vpn, p in table.items()}
+                for mm_id, table in k.mm_oracle.mms.items()}
+
     ka, ta, ca = build()
     kb, tb, cb = build()
     for page, word, stride, n, stamp, in_child in runs:
         n = min(n, (1024 - word - 1) * 4 // stride + 1)
         vaddr = BASE + (page << 12) + 4 * word
-        values = array("I", [(stamp + 7 * i) & 0xFFFFFFFF for i in range(n)])
+        # a touch's stamps (one stroke) on even pages, any values on odd ones
+        values = array("I", [(stamp ^ (vaddr + i * stride)) & 0xFFFFFFFF if page % 2 == 0
+                             else (stamp + 7 * i) & 0xFFFFFFFF for i in range(n)])
         oracle_note_store_run(ka, ca if in_child else ta, vaddr, stride, values)
         for i in range(n):
             oracle_note_store(kb, cb if in_child else tb, vaddr + i * stride, values[i])
-    assert ka.mm_oracle.to_state(ka) == kb.mm_oracle.to_state(kb)
+    assert contents(ka) == contents(kb)
+    assert ka.mm_oracle.stores == kb.mm_oracle.stores

@@ -16,9 +16,9 @@ from kernelmodel.kernel import Kernel
 from kernelmodel.open import KOPS as OPEN_KOPS
 from kernelmodel.open import CloseOp, DeleteInodeOp, ExitFilesOp, OpenOp, UnlinkOp
 from kernelmodel.oracle import vl_verify_durable, vl_verify_files
+from kernelmodel.payload import PAYLOAD_GENERATOR, vl_payload_slice
 from kernelmodel.read_write import KOPS as RW_KOPS
 from kernelmodel.read_write import ReadOp, WriteOp
-from kernelmodel.rng import vl_pattern_bytes
 from kernelmodel.syscall_abi import (
     EBADF,
     ENOENT,
@@ -67,7 +67,7 @@ def test_write_then_read_back() -> None:
     inode = vl_lookup_path(k, "f")
     assert inode is not None and inode.i_size == 10100
     assert k.oracle.read_mismatches == 0
-    payload = vl_pattern_bytes(7, 10000)
+    payload = vl_payload_slice(PAYLOAD_GENERATOR, 7, 0, 10000)
     mem = k.machine.mem
     cached = b"".join(mem.frame_bytes(_pfn(k, "f", i)) for i in range(3))
     assert cached[:100] == bytes(100) and cached[100:10100] == payload

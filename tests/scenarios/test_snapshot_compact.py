@@ -10,6 +10,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
+from kernelmodel.payload import PAYLOAD_GENERATOR, PAYLOAD_GENERATORS, vl_payload_slice
 from scenarios import snapshot as snap
 from scenarios.cli.main import main
 from scenarios.loader import load_text
@@ -135,11 +136,16 @@ def test_a_description_that_lies_is_refused(session: Session) -> None:
 
 
 def test_recipes_are_checked() -> None:
-    assert len(recipe_bytes([0, 5, 4096])) == 4096
-    assert recipe_bytes([0, 5, 4096]) != recipe_bytes([0, 5, 8192])
+    for generator in PAYLOAD_GENERATORS:
+        assert len(recipe_bytes([0, 5, 4096], generator)) == 4096
+        assert recipe_bytes([0, 5, 4096], generator) != recipe_bytes([0, 5, 8192], generator)
+        assert recipe_bytes([0, 5, 4096], generator) == vl_payload_slice(generator, 5, 4096, 4096)
+    assert recipe_bytes([0, 5, 4096], 1) != recipe_bytes([0, 5, 4096], 2)
     for bad in ([0, -1, 0], [1, 9, 1, 4096, 0], [1, 2, 1, 4096, 1], [0, 1], ["0", 1, 2]):
         with pytest.raises(ValueError):
-            recipe_bytes(bad)
+            recipe_bytes(bad, PAYLOAD_GENERATOR)
+    with pytest.raises(ValueError, match="unknown payload generator"):
+        recipe_bytes([0, 5, 4096], 3)
 
 
 def test_full_and_compact_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX, PAYLOAD_GENERATOR
 from scenarios.behaviour import BEHAVIOUR_VERSION, UNRECORDED, behaviour_notice
 from scenarios.cli.main import main
 from scenarios.snapshot import (
@@ -45,6 +46,10 @@ def test_a_fixture_loads_and_runs_to_the_end(version: int) -> None:
     assert s.events == EVENTS and s.kernel_spec.profile == "2.6.5"
     if version < 4:  # formats before the field: the behaviour is not recorded
         assert s.behaviour_version == UNRECORDED
+    # formats before 5 wrote with the first payload generator, and the resumed run goes on
+    # with it (the v4 fixture is compact: its described pages filled in with it too)
+    assert s.kernel.oracle.generator == (PAYLOAD_GEN_SPLITMIX if version < 5 else
+                                         PAYLOAD_GENERATOR)
     s.run()
     assert s.end_reason == "exited"
     results = s.evaluate_expectations()

@@ -16,7 +16,13 @@ import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_snapshot_support import TINY_TOML, tiny_scenario, tiny_session
+from test_snapshot_support import (
+    TINY_TOML,
+    tiny_scenario,
+    tiny_session,
+    undescribe_oracles,
+    writing_as_format_4,
+)
 
 from scenarios import snapshot as snap
 from scenarios.behaviour import BEHAVIOUR_VERSION, UNRECORDED
@@ -132,10 +138,13 @@ def test_older_version_without_migration_is_refused(
 def test_older_version_goes_through_the_registered_migration(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(snap.MIGRATIONS, 0, _migrate_0_to_1)
-    # files before format 4 ran 2.6.6's reclaim and did not count nr_vmscan_write
-    s = Session(_old_tiny(), kernel=KernelSpec(profile="2.6.7", vmscan="2.6.6"))
+    # files before format 4 ran 2.6.6's reclaim and did not count nr_vmscan_write; before
+    # format 5 they wrote with the first payload generator and described no oracle page
+    s = writing_as_format_4(Session(_old_tiny(),
+                                    kernel=KernelSpec(profile="2.6.7", vmscan="2.6.6")))
     s.run(until_checkpoint="filled")
     s.kernel.vmstat.nr_vmscan_write = 0
+    undescribe_oracles(s)
     data = snapshot_bytes(s)
     original = load_snapshot_bytes(data)
     migrated = load_snapshot_bytes(_version_zero(data))
@@ -165,6 +174,19 @@ def _slot_of(state: dict[str, Any], sector: int) -> bytes:
     return bytes(disk["chunk_data"][i * 4096:(i + 1) * 4096])
 
 
+def as_version_four(doc: dict[str, Any], check: bool = True) -> dict[str, Any]:
+    """A current snapshot map (as read: described pages filled in) as format 4 wrote it: no
+    payload generator, no described oracle pages, with format 4's own state hash. ``check``:
+    the cut must have written with the first generator and describe no oracle page
+    (``writing_as_format_4``, ``undescribe_oracles``)."""
+    state = doc["state"]
+    generator = state["oracle"].pop("generator")
+    described = [f.pop("described") for f in state["oracle"]["files"]]
+    described.append(state["mm_oracle"].pop("described"))
+    assert not check or (generator == 1 and not any(described)), "a cut format 4 cannot hold"
+    return {**doc, "version": 4, "state_hash": snap.state_digest(state)}
+
+
 def as_version_three(doc: dict[str, Any]) -> dict[str, Any]:
     """A current snapshot map (as read: described pages filled in) as format 3 wrote it: no
     behaviour_version, no described section."""
@@ -182,7 +204,7 @@ def _as_version_three(data: bytes, check: bool = True) -> dict[str, Any]:
     (for a file that is refused before its migration runs)."""
     from scenarios.profiles import SWAPIN
 
-    doc: dict[str, Any] = read_snapshot_bytes(data, "x")
+    doc: dict[str, Any] = as_version_four(read_snapshot_bytes(data, "x"), check)
     state = doc["state"]
     ops = [op for t in state["kernel"]["tasks"] for op in t["kstack"] if op["op"] == "kswapd"]
     dropped = (state["cfg"].pop("vmscan"), state["vmstat"].pop("nr_vmscan_write"),
@@ -219,7 +241,8 @@ def _as_version_two(data: bytes, swapped: bool = True,
     oracle = state["mm_oracle"]
     in_frame = oracle.pop("in_frame")
     on_disk = oracle.pop("on_disk")
-    assert in_frame and (on_disk or not swapped), "the cut must hold oracle pages in RAM and swap"
+    assert not check or (in_frame and (on_disk or not swapped)), \
+        "the cut must hold oracle pages in RAM and swap"
     for i in range(0, len(in_frame), 2):
         oracle["page_ids"].append(in_frame[i])
         oracle["page_data"].append(_frame_of(state, in_frame[i + 1]))
@@ -266,12 +289,14 @@ def _old_tiny() -> Scenario:
 
 def _swapping_session(kernel: str | KernelSpec) -> Session:
     """The tiny scenario (``_old_tiny``) swapping, with ``nr_vmscan_write`` cleared (formats
-    before 4 did not count it, so their migration starts it at 0)."""
-    s = Session(_old_tiny(), kernel=kernel)
+    before 4 did not count it, so their migration starts it at 0), written with the first
+    payload generator and every oracle page held as bytes (as before format 5)."""
+    s = writing_as_format_4(Session(_old_tiny(), kernel=kernel))
     s.run(until_checkpoint="filled")
     s.run(until_events=s.events + 60)  # the hog swaps, the child has forked
     assert s.kernel.vmstat.nr_vmscan_write > 0
     s.kernel.vmstat.nr_vmscan_write = 0
+    undescribe_oracles(s)
     return s
 
 

@@ -102,6 +102,30 @@ def tiny_session() -> Session:
     return Session(tiny_scenario())
 
 
+def writing_as_format_4(s: Session) -> Session:
+    """``s`` (freshly booted, nothing written yet) writes its payloads with the generator
+    snapshot formats before 5 recorded implicitly (payload.PAYLOAD_GEN_SPLITMIX)."""
+    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+
+    oracle = s.kernel.oracle
+    oracle.generator = PAYLOAD_GEN_SPLITMIX
+    for f in oracle.files.values():
+        f.generator = PAYLOAD_GEN_SPLITMIX
+    return s
+
+
+def undescribe_oracles(s: Session) -> None:
+    """Hold every page of both oracles as bytes, as formats before 5 did (the pages' contents
+    are unchanged; only their form in the state)."""
+    for f in s.kernel.oracle.files.values():
+        for index in list(f.described):
+            f.pages[index] = f.expected(index)
+        f.described.clear()
+    for table in s.kernel.mm_oracle.mms.values():
+        for page in table.values():
+            page.materialize()
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Everything a finished run reports."""
