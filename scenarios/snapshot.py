@@ -6,7 +6,7 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 4)::
+File format (``SNAPSHOT_VERSION`` 5)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
@@ -18,7 +18,9 @@ File format (``SNAPSHOT_VERSION`` 4)::
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
                         kernel: {profile, writeback, rmap, vmscan, swapin}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
-                        metrics, notes}], expectations: the checkpoint expectations so far}
+                        metrics, notes}], expectations: the checkpoint expectations so far,
+                        story: [[index into the scenario's [[story]], event, time_ns], ...]
+                        the story texts shown so far (format 5)}
         described      pages of the state stored as the write or boot file that made
                        them ({} in a full snapshot; scenarios/snapshot_described.py)
         state          Kernel.to_state(), described pages zeroed
@@ -87,12 +89,13 @@ from scenarios.snapshot_described import fill as fill_described
 
 if TYPE_CHECKING:
     from scenarios.assembler import AssembledProgram
-    from scenarios.schema import Scenario
+    from scenarios.schema import Scenario, StoryItem
     from scenarios.session import CheckpointRecord, Session
     from scenarios.snapshot_diff import SnapshotDiff
+    from scenarios.story import StoryHit
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 4
+SNAPSHOT_VERSION: Final = 5
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -327,12 +330,25 @@ def _migrate_3_to_4(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _migrate_4_to_5_story(doc: dict[str, object]) -> dict[str, object]:
+    """Format 4 -> 5: the session records the story texts shown so far. A format-4 file's
+    scenario has no ``[[story]]`` (the language had none), so none had been shown."""
+    out = dict(doc)
+    session = out.get("session")
+    if not isinstance(session, dict):
+        raise ValueError("no session section")
+    out["session"] = {**session, "story": []}
+    out["version"] = 5
+    return out
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
 #: (``_migrate_N_to_M``).
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
+    4: _migrate_4_to_5_story,
 }
 
 
@@ -705,7 +721,7 @@ def scenario_doc(scn: Scenario) -> dict[str, object]:
         if f.seed is not None:
             entry["seed"] = f.seed
         files.append(entry)
-    return {
+    doc: dict[str, object] = {
         "name": scn.name,
         "description": scn.description,
         "seed": scn.seed,
@@ -726,6 +742,19 @@ def scenario_doc(scn: Scenario) -> dict[str, object]:
         "expect": [{"name": e.name, "at": e.at, "check": e.check.text}
                    for e in scn.expectations],
     }
+    if scn.story:  # absent when empty, so scenarios stored before [[story]] load back equal
+        doc["story"] = [_story_entry(item) for item in scn.story]
+    return doc
+
+
+def _story_entry(item: StoryItem) -> dict[str, object]:
+    entry: dict[str, object] = {}
+    if item.at_text:
+        entry["at"] = item.at_text
+    if item.when is not None:
+        entry["when"] = item.when.text
+    entry["text"] = item.text
+    return entry
 
 
 def _toml_value(value: object, where: str) -> str:
@@ -862,6 +891,7 @@ def _session_section(session: Session) -> dict[str, object]:
         "end_reason": session.end_reason,
         "checkpoints": records,
         "expectations": decided,
+        "story": [[hit.index, hit.event, hit.time_ns] for hit in session.story],
     }
 
 
@@ -1118,6 +1148,7 @@ class _Checked:
     doc: dict[str, object]
     scenario: Scenario
     records: list[CheckpointRecord]
+    story: list[StoryHit]
 
 
 def _read_checked(data: bytes, where: str, verify_hash: bool = True,
@@ -1163,9 +1194,10 @@ def _read_checked(data: bytes, where: str, verify_hash: bool = True,
                                _kernel_spec(scn_section), state)
         records = _records(sess_section)
         _check_session_section(sess_section, records, state)
+        story = _story_hits(sess_section, scenario)
     except SnapshotError as exc:
         raise SnapshotError(f"{where}: {exc}") from None
-    return _Checked(doc, scenario, records)
+    return _Checked(doc, scenario, records, story)
 
 
 def read_snapshot(path: str | os.PathLike[str]) -> dict[str, object]:
@@ -1297,6 +1329,33 @@ def _check_session_section(section: dict[str, object], records: list[CheckpointR
         raise SnapshotError("session section: the checkpoint records disagree with the kernel's")
 
 
+def _story_hits(section: dict[str, object], scenario: Scenario) -> list[StoryHit]:
+    """The story texts shown so far: each entry of the scenario's story at most once, at
+    events and times that do not go backwards nor beyond the session's."""
+    from scenarios.story import StoryHit
+
+    out: list[StoryHit] = []
+    seen: set[int] = set()
+    event, time_ns = 0, 0
+    for item in _list(section, "story", "session"):
+        if not (isinstance(item, list) and len(item) == 3
+                and all(type(v) is int for v in item)):
+            raise SnapshotError("session section: a story record must be [index, event, "
+                                "time_ns]")
+        index, at_event, at_ns = item
+        if not 0 <= index < len(scenario.story) or index in seen:
+            raise SnapshotError(f"session section: story record {index} is not an entry of "
+                                f"the scenario's story, or is there twice")
+        if at_event < event or at_ns < time_ns or at_event > _int(section, "events", "session") \
+                or at_ns > _int(section, "sim_time_ns", "session"):
+            raise SnapshotError("session section: the story records go back in time or "
+                                "beyond the session's")
+        seen.add(index)
+        event, time_ns = at_event, at_ns
+        out.append(StoryHit(index, scenario.story[index].text, at_event, at_ns))
+    return out
+
+
 def _restore_kernel(state: dict[str, object], digest: str, where: str,
                     run_checks: bool = True) -> object:
     """Restore the kernel, hash it again, and run the invariant checker and the oracle
@@ -1393,6 +1452,7 @@ def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True
         raise SnapshotError(f"{where}: {exc}") from None
     _check_session_agrees(session, spec, where)
     session.checkpoints = list(checked.records)
+    session.restore_story(checked.story)
     session.end_reason = _str(sess_section, "end_reason", "session")
     behaviour = doc["behaviour_version"]
     assert isinstance(behaviour, int)
