@@ -58,10 +58,16 @@ class StoryHit:
     time_ns: int
 
 
+def direct_reader(check: Check, vmstat_names: frozenset[str]) -> bool:
+    """Whether every metric ``check`` names is read straight from the model."""
+    return all(n in _DIRECT or (n in vmstat_names and n not in _NOT_PLAIN)
+               for n in check.metrics())
+
+
 def _reader(check: Check, vmstat_names: frozenset[str]) -> Callable[[Kernel], dict[str, int]]:
     """A function that reads the metrics ``check`` names from a kernel, cheaply if it can."""
     names = check.metrics()
-    if any(n not in _DIRECT and (n not in vmstat_names or n in _NOT_PLAIN) for n in names):
+    if not direct_reader(check, vmstat_names):
         return lambda k: dict(k.metrics())
     direct = [(n, _DIRECT[n]) for n in names if n in _DIRECT]
     plain = [n for n in names if n not in _DIRECT]
