@@ -26,9 +26,8 @@ from scenarios.standing import (
     expectations_at_end,
     expectations_so_far,
     headline_figures,
-    summary,
 )
-from tui.widgets.story_panel import expectation_rows
+from tui.widgets.story_panel import expectation_rows, outcome_summary
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def results_table(session: Session, results: Results) -> Table:
     table.add_column(no_wrap=True)
     table.add_column()
     failed = any(s.outcome == FAIL for s in results.expectations)
-    verdict = summary(results.expectations)
+    verdict = outcome_summary(results.expectations)
     style = "bold red" if failed else "bold green" if results.final else "bold"
     table.add_row(Text("expectations", "bold"), Text(verdict, style))
     exp = Table.grid(padding=(0, 1))

@@ -33,6 +33,11 @@ def outcome_text(outcome: str) -> Text:
     return Text(f"{word:<7}", style)
 
 
+def outcome_summary(standing: list[Standing]) -> str:
+    """"1 passed, 2 pending" (an open expectation is shown as pending)."""
+    return summary(standing).replace(" open", " pending")
+
+
 def expectation_rows(table: Table, standing: list[Standing]) -> None:
     """One row per expectation: outcome, then its name and detail."""
     for s in standing:
@@ -82,7 +87,7 @@ def story_view(session: Session, standing: list[Standing]) -> Group:
         table.add_row("", Text("nothing yet" if scn.story else "this scenario has no story",
                                "dim"))
     parts.append(table)
-    parts.append(Text(f"\nexpectations: {summary(standing)}", "bold underline"))
+    parts.append(Text(f"\nexpectations: {outcome_summary(standing)}", "bold underline"))
     exp = Table.grid(padding=(0, 1))
     exp.add_column(no_wrap=True)
     exp.add_column()
