@@ -48,6 +48,8 @@ TAB_FOCUS: Final = {"page": "#map", "tasks": "#task-table", "cache": "#file-tabl
 WIDE_COLS: Final = 140
 WIDE_ROWS: Final = 40
 NARROW_COLS: Final = 100
+#: A terminal less tall than this shows one line of the story (the Story tab has it all).
+SHORT_ROWS: Final = 32
 #: Recompute the frame states at most this often while running, if computing them is slow.
 _MIN_STATES_PERIOD_S: Final = 0.1
 
@@ -105,6 +107,7 @@ class DashboardScreen(Screen[None]):
         w, h = event.size.width, event.size.height
         self.set_class(w >= WIDE_COLS and h >= WIDE_ROWS, "-wide")
         self.set_class(w < NARROW_COLS, "-narrow")
+        self.set_class(h < SHORT_ROWS, "-short")
 
     def on_mount(self) -> None:
         self._logs = list(self.query(EventLog))
