@@ -52,7 +52,6 @@ class StoryLine(Static):
     DEFAULT_CSS = """
     StoryLine { height: auto; max-height: 3; width: 100%; padding: 0 1;
                 background: $boost; color: $text; }
-    .-short StoryLine { max-height: 1; }
     """
 
     def show(self, session: Session) -> None:
