@@ -193,3 +193,20 @@ def test_race_a_tells_what_each_kernel_did(kernel: str, tail: list[str]) -> None
     assert len(texts) == 4
     assert texts[0].startswith("Race A.") and texts[1].startswith("pdflush is stopped")
     assert all(t.startswith(w) for t, w in zip(texts[2:], tail, strict=True))
+
+
+def test_conditions_read_the_same_values_as_metrics() -> None:
+    from kernelmodel.vmstat import VMSTAT_NAMES
+    from scenarios.expect import parse_check
+    from scenarios.story import _DIRECT, _NOT_PLAIN, _reader
+
+    s = Session(load_text(STORY, source="s.toml"))
+    s.run(until_checkpoint="dirtied")
+    s.step(20)
+    names = [*_DIRECT, *(n for n in VMSTAT_NAMES if n not in _NOT_PLAIN)]
+    check = parse_check(" and ".join(f"{n} >= 0" for n in names))
+    read = _reader(check, frozenset(VMSTAT_NAMES))
+    got = read(s.kernel)
+    want = s.metrics()
+    assert got == {n: want[n] for n in names}
+    assert want["nr_pagecache"] > 0 and want["events"] > 0
