@@ -313,3 +313,24 @@ def evaluate(
         ok = ok and term_ok
         details.append(detail)
     return ok, "; ".join(details)
+
+
+def holds(
+    check: Check,
+    metrics: Mapping[str, int],
+    at_checkpoints: Mapping[str, Mapping[str, int]] | None = None,
+) -> bool:
+    """Whether ``check`` holds, without the detail text ``evaluate`` builds (for conditions
+    watched after every event, such as a story's ``when``). A missing metric fails."""
+    at = at_checkpoints if at_checkpoints is not None else {}
+    try:
+        for t in check.terms:
+            left = _value(t.left, metrics, at)
+            if t.right is None:
+                if left == 0:
+                    return False
+            elif not _compare(left, t.cmp, _value(t.right, metrics, at)):
+                return False
+    except _Missing:
+        return False
+    return True

@@ -42,6 +42,11 @@ Top level
     ``check`` (e.g. "nr_dirty == 0 and data_verified"), ``at`` ("end", the default, or a
     checkpoint name), optional ``name``.
 
+``[[story]]``
+    ``text`` (at most 600 characters) shown ``at`` = "start" | "end" | a checkpoint | a
+    simulated time ("300ms"), or ``when`` a check first holds (the expectations' language);
+    with both, at that moment if the check holds then.
+
 Ops (sizes take units: 4KiB, 16MiB; addresses may be hex: 0x4000_0000; durations: 300ms)::
 
     mmap ADDR LEN anon|FILE [offset OFF] [shared|private] [ro|rw]
@@ -107,6 +112,8 @@ from scenarios.schema import (
     DEFAULT_DURATION_NS,
     DEFAULT_PROFILE,
     MAX_FILE_SIZE,
+    STORY_END,
+    STORY_START,
     AwaitOp,
     BreakOp,
     CloseOp,
@@ -125,6 +132,7 @@ from scenarios.schema import (
     ReadOp,
     ReplayOp,
     Scenario,
+    StoryItem,
     TaskSpec,
     TruncateOp,
     TunablesSpec,
@@ -143,7 +151,7 @@ from scenarios.units import (
 T = TypeVar("T")
 
 TOP_KEYS: Final = ("name", "description", "kernel", "seed", "duration", "machine", "tunables",
-                   "files", "tasks", "programs", "expect")
+                   "files", "tasks", "programs", "expect", "story")
 KERNEL_KEYS: Final = ("profile", *(d.switch for d in DESIGNS))
 MACHINE_KEYS: Final = ("memory", "disk", "swap", "tlb_entries", "elevator")
 TUNABLE_KEYS: Final = ("dirty_background_ratio", "dirty_ratio", "dirty_writeback_centisecs",
@@ -151,6 +159,13 @@ TUNABLE_KEYS: Final = ("dirty_background_ratio", "dirty_ratio", "dirty_writeback
 FILE_KEYS: Final = ("path", "size", "content", "seed")
 TASK_KEYS: Final = ("name", "program")
 EXPECT_KEYS: Final = ("name", "at", "check")
+STORY_KEYS: Final = ("at", "when", "text")
+#: Most ``[[story]]`` entries, and the longest text of one: narration is a few short lines.
+MAX_STORY_ITEMS: Final = 100
+MAX_STORY_CHARS: Final = 600
+#: Metrics that only the data oracle or the invariant checker computes: too costly to watch
+#: after every event, so a ``when`` without ``at`` may not use them.
+_AFTER_THE_FACT: Final = ("data_verified", "invariants_ok", "acked_bytes_lost")
 CONTENTS: Final = CONTENT_KINDS
 BLOCK_SIZE: Final = 4096
 MIN_MEMORY: Final = 4 << 20
@@ -542,6 +557,81 @@ def _expectations(r: _Reader, value: object, checkpoints: list[str]) -> tuple[Ex
     return tuple(out)
 
 
+def _story_text(r: _Reader, value: object, where: str) -> str:
+    text = r.string(value, where)
+    if not text.strip():
+        raise r.error(where, "the text is empty")
+    if len(text) > MAX_STORY_CHARS:
+        raise r.error(where, f"{len(text):,} characters: a story text holds at most "
+                             f"{MAX_STORY_CHARS} (split it at a later moment)")
+    bad = next((c for c in text if c != "\n" and (ord(c) < 32 or ord(c) == 127)), None)
+    if bad is not None:
+        raise r.error(where, f"control character U+{ord(bad):04X} in the text (only line "
+                             f"breaks are allowed)")
+    return text
+
+
+def _story_at(r: _Reader, value: object, where: str, checkpoints: list[str],
+              duration_ns: int) -> tuple[str, int]:
+    """``at``: (point, -1) for start, end or a checkpoint, ("", ns) for a simulated time."""
+    text = r.string(value, where)
+    if text in (STORY_START, STORY_END) or text in checkpoints:
+        return text, -1
+    if text[:1].isdigit():
+        ns = r.convert(text, parse_duration, where)
+        if ns > duration_ns:
+            raise r.error(where, f"{text} is after the scenario's duration "
+                                 f"({duration_ns:,} ns): the text would never be shown")
+        return "", ns
+    raise r.error(where, f'"{text}" is not "start", "end", a checkpoint a program records or a '
+                         f"simulated time (300ms){suggest(text, checkpoints)}")
+
+
+def _story(r: _Reader, value: object, checkpoints: list[str],
+           duration_ns: int) -> tuple[StoryItem, ...]:
+    """``[[story]]``: texts shown at a moment (``at``), when a condition first holds
+    (``when``), or at a moment if the condition holds then (both)."""
+    if value is None:
+        return ()
+    tables = r.list_of_tables(value, "story")
+    if len(tables) > MAX_STORY_ITEMS:
+        raise r.error("story", f"{len(tables):,} entries: a story has at most "
+                               f"{MAX_STORY_ITEMS}")
+    out: list[StoryItem] = []
+    for i, t in enumerate(tables):
+        where = f"story[{i}]"
+        r.keys(t, STORY_KEYS, where)
+        if "text" not in t:
+            raise r.error(where, 'missing "text" (what to watch now, and why it matters)')
+        if "at" not in t and "when" not in t:
+            raise r.error(where, 'say when the text is shown: at = "start", "end", a '
+                                 'checkpoint or a time, or when = a check ("nr_writeback > 0")')
+        text = _story_text(r, t["text"], f"{where}.text")
+        point, time_ns, at_text = "", -1, ""
+        if "at" in t:
+            at_text = r.string(t["at"], f"{where}.at")
+            point, time_ns = _story_at(r, at_text, f"{where}.at", checkpoints, duration_ns)
+        when = None
+        if "when" in t:
+            try:
+                when = parse_check(r.string(t["when"], f"{where}.when"))
+            except ExpectError as exc:
+                raise r.error(f"{where}.when", str(exc)) from None
+            for cp in when.checkpoints():
+                if cp not in checkpoints:
+                    raise r.error(f"{where}.when", f'no checkpoint named "{cp}"'
+                                                   f"{suggest(cp, checkpoints)}")
+            costly = next((m for m in when.metrics() if m in _AFTER_THE_FACT), None)
+            if costly is not None and "at" not in t:
+                raise r.error(f"{where}.when", f'"{costly}" is computed by the data oracle or '
+                                               f"the invariant checker, too costly to watch "
+                                               f'after every event; add at = "end" or a '
+                                               f"checkpoint")
+        out.append(StoryItem(text=text, where=where, point=point, time_ns=time_ns, when=when,
+                             at_text=at_text))
+    return tuple(out)
+
+
 def _check_traces(r: _Reader, programs: dict[str, Program], dirs: tuple[str, ...]) -> None:
     """Every trace a ``replay`` names can be found, read and placed on i386."""
     from scenarios.trace.format import TraceError
@@ -618,7 +708,8 @@ def load_doc(doc: dict[str, object], source: str = "<string>",
                    tunables=tunables, files=files, tasks=tasks, programs=programs,
                    trace_dirs=trace_dirs)
     expectations = _expectations(r, doc.get("expect"), scn.checkpoint_names())
-    return dataclasses.replace(scn, expectations=expectations)
+    story = _story(r, doc.get("story"), scn.checkpoint_names(), duration)
+    return dataclasses.replace(scn, expectations=expectations, story=story)
 
 
 def load_path(path: str | os.PathLike[str]) -> Scenario:

@@ -373,6 +373,44 @@ class Expectation:
     where: str
 
 
+#: ``StoryItem.point`` values besides a checkpoint name: the run's first and last moments.
+STORY_START: Final = "start"
+STORY_END: Final = "end"
+
+
+@dataclass(frozen=True)
+class StoryItem:
+    """``[[story]]``: a short text shown when its moment comes.
+
+    The moment is ``point`` (``STORY_START``, ``STORY_END`` or a checkpoint's first hit), or
+    the first event that reaches ``time_ns`` of simulated time, or, with neither, the first
+    event after which ``when`` holds. With a point or a time, ``when`` (if any) must also hold
+    then, or the text is never shown.
+    """
+
+    text: str
+    where: str
+    point: str = ""
+    time_ns: int = -1
+    when: Check | None = None
+    at_text: str = ""
+    """``at`` as written in the file ("" when absent); a snapshot stores the scenario with it."""
+
+    def describe(self) -> str:
+        """When the text is shown, in words (``checkpoint "synced"``, ``nr_dirty > 0``)."""
+        if self.point == STORY_START:
+            moment = "the start"
+        elif self.point == STORY_END:
+            moment = "the end"
+        elif self.point:
+            moment = f'checkpoint "{self.point}"'
+        elif self.time_ns >= 0:
+            moment = self.at_text
+        else:
+            return self.when.text if self.when is not None else ""
+        return f"{moment} if {self.when.text}" if self.when is not None else moment
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
     """A validated scenario, ready to assemble and run."""
@@ -389,6 +427,8 @@ class Scenario:
     tasks: tuple[TaskSpec, ...]
     programs: dict[str, Program] = field(default_factory=dict)
     expectations: tuple[Expectation, ...] = ()
+    story: tuple[StoryItem, ...] = ()
+    """The narration (``[[story]]``), in the file's order."""
     trace_dirs: tuple[str, ...] = ()
     """Where ``replay`` looks for trace files given by a relative path (the scenario file's
     directory); not part of the scenario's text."""

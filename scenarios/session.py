@@ -40,7 +40,8 @@ from scenarios.expect import Check, evaluate, suggest
 from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
-from scenarios.schema import Expectation, KernelSpec, Scenario
+from scenarios.schema import Expectation, KernelSpec, Scenario, StoryItem
+from scenarios.story import StoryHit, StoryTracker
 from scenarios.trace.format import TraceError
 from scenarios.units import format_duration
 
@@ -124,7 +125,7 @@ class Session:
         #: A ``powercut`` op ran: the machine is off and no further event is dispatched.
         self.powered_off = any(name == POWER_CUT_CHECKPOINT
                                for name, _, _ in self.kernel.checkpoints)
-        self._watched = self._watched_checkpoints(scenario.expectations)
+        self._watched = self._watched_checkpoints(scenario.expectations, scenario.story)
         self._notes: dict[str, str] = {}
         self._trace_out: TextIO | None = None
         self._trace_seq = 0
@@ -134,6 +135,10 @@ class Session:
         #: (``scenarios.behaviour``): this vmlab's for a fresh boot, the snapshot's for a
         #: restored session (also when it runs on here, since its past came from there).
         self.behaviour_version = BEHAVIOUR_VERSION
+        #: The scenario's narration: which ``[[story]]`` texts have come, and when.
+        self.storyteller = StoryTracker(scenario.story)
+        if booted is None:
+            self.storyteller.at_start(self)
 
     @classmethod
     def load(cls, name_or_path: str, seed: int | None = None,
@@ -225,13 +230,17 @@ class Session:
                     live.trace = insn.trace
 
     @staticmethod
-    def _watched_checkpoints(expectations: tuple[Expectation, ...]) -> dict[str, set[str]]:
-        """Checkpoint -> metric names some expectation needs from it."""
+    def _watched_checkpoints(expectations: tuple[Expectation, ...],
+                             story: tuple[StoryItem, ...] = ()) -> dict[str, set[str]]:
+        """Checkpoint -> metric names some expectation (or story condition) needs from it."""
         needed: dict[str, set[str]] = {}
+        checks = [e.check for e in expectations]
+        checks += [item.when for item in story if item.when is not None]
         for e in expectations:
             if e.at != "end":
                 needed.setdefault(e.at, set()).update(e.check.metrics())
-            for term in e.check.terms:
+        for check in checks:
+            for term in check.terms:
                 for o in (term.left, term.right):
                     if o is not None and o.at:
                         needed.setdefault(o.at, set()).add(o.metric)
@@ -288,6 +297,27 @@ class Session:
         out["sim_time_ns"] = self.sim_time_ns
         out["events"] = self.events
         return out
+
+    @property
+    def story(self) -> list[StoryHit]:
+        """The story texts shown so far, in order (``StoryHit``: index, text, event,
+        time_ns)."""
+        return self.storyteller.hits
+
+    @property
+    def story_text(self) -> str:
+        """The current story text: the latest shown ("" before the first)."""
+        return self.storyteller.current
+
+    def on_story(self, listener: Callable[[StoryHit], None] | None) -> None:
+        """Call ``listener`` with each story text as it comes (None: stop)."""
+        self.storyteller.listener = listener
+
+    def restore_story(self, hits: list[StoryHit]) -> None:
+        """Take the story as it stood when a snapshot was saved (texts already shown)."""
+        listener = self.storyteller.listener
+        self.storyteller = StoryTracker(self.scenario.story, hits)
+        self.storyteller.listener = listener
 
     def state_hash(self) -> str:
         """SHA-256 of the kernel's whole state: ``scenarios.state.state_hash`` of
@@ -396,26 +426,29 @@ class Session:
         k = self.kernel
         next_time = k.machine.clock.peek_time()
         if self.powered_off:
-            self.end_reason = "power_cut"
-            return STOP_END
+            return self._ended("power_cut")
         if k.all_user_tasks_exited():
-            self.end_reason = "exited"
-            return STOP_END
+            return self._ended("exited")
         if next_time < 0:
-            self.end_reason = "idle"
-            return STOP_END
+            return self._ended("idle")
         if next_time > self.scenario.duration_ns:
-            self.end_reason = "duration"
-            return STOP_END
+            return self._ended("duration")
         if until_events is not None and k.machine.events >= until_events:
             return STOP_EVENTS
         if until_ns is not None and next_time > until_ns:
             return STOP_TIME
         return ""
 
+    def _ended(self, why: str) -> str:
+        """The run is over (``why``: the end reason): the story's "end" texts come now."""
+        self.end_reason = why
+        self.storyteller.at_end(self)
+        return STOP_END
+
     def _after_event(self) -> None:
         k = self.kernel
         hits = k.checkpoints
+        seen = len(self.checkpoints)
         if len(hits) > len(self.checkpoints):
             new = hits[len(self.checkpoints):]
             needed: set[str] = set()
@@ -434,6 +467,7 @@ class Session:
                     rec.metrics = snapshot
                     rec.notes = dict(self._notes)
                 self.checkpoints.append(rec)
+        self.storyteller.after_event(self, [r.name for r in self.checkpoints[seen:]])
         if self._trace_out is not None:
             self._drain_trace()
 

@@ -18,7 +18,9 @@ File format (``SNAPSHOT_VERSION`` 5)::
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
                         kernel: {profile, writeback, rmap, vmscan, swapin}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
-                        metrics, notes}], expectations: the checkpoint expectations so far}
+                        metrics, notes}], expectations: the checkpoint expectations so far,
+                        story: [[index into the scenario's [[story]], event, time_ns], ...]
+                        the story texts shown so far (format 5)}
         described      pages of the state stored as the write or boot file that made
                        them ({} in a full snapshot; scenarios/snapshot_described.py)
         state          Kernel.to_state(), described pages zeroed
@@ -89,9 +91,10 @@ from scenarios.snapshot_described import fill as fill_described
 
 if TYPE_CHECKING:
     from scenarios.assembler import AssembledProgram
-    from scenarios.schema import Scenario
+    from scenarios.schema import Scenario, StoryItem
     from scenarios.session import CheckpointRecord, Session
     from scenarios.snapshot_diff import SnapshotDiff
+    from scenarios.story import StoryHit
 
 MAGIC: Final = b"VMLABSNP"
 SNAPSHOT_VERSION: Final = 5
@@ -398,9 +401,22 @@ def _migrate_4_to_5_payload(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _migrate_4_to_5_story(doc: dict[str, object]) -> dict[str, object]:
+    """Format 4 -> 5: the session records the story texts shown so far. A format-4 file's
+    scenario has no ``[[story]]`` (the language had none), so none had been shown."""
+    out = dict(doc)
+    session = out.get("session")
+    if not isinstance(session, dict):
+        raise ValueError("no session section")
+    out["session"] = {**session, "story": []}
+    out["version"] = 5
+    return out
+
+
 def _migrate_4_to_5(doc: dict[str, object]) -> dict[str, object]:
-    """Format 4 -> 5 (``_migrate_4_to_5_payload``)."""
-    return _migrate_4_to_5_payload(doc)
+    """Format 4 -> 5: write payloads (``_migrate_4_to_5_payload``), then the story texts
+    shown so far (``_migrate_4_to_5_story``)."""
+    return _migrate_4_to_5_story(_migrate_4_to_5_payload(doc))
 
 
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
@@ -782,7 +798,7 @@ def scenario_doc(scn: Scenario) -> dict[str, object]:
         if f.seed is not None:
             entry["seed"] = f.seed
         files.append(entry)
-    return {
+    doc: dict[str, object] = {
         "name": scn.name,
         "description": scn.description,
         "seed": scn.seed,
@@ -803,6 +819,19 @@ def scenario_doc(scn: Scenario) -> dict[str, object]:
         "expect": [{"name": e.name, "at": e.at, "check": e.check.text}
                    for e in scn.expectations],
     }
+    if scn.story:  # absent when empty, so scenarios stored before [[story]] load back equal
+        doc["story"] = [_story_entry(item) for item in scn.story]
+    return doc
+
+
+def _story_entry(item: StoryItem) -> dict[str, object]:
+    entry: dict[str, object] = {}
+    if item.at_text:
+        entry["at"] = item.at_text
+    if item.when is not None:
+        entry["when"] = item.when.text
+    entry["text"] = item.text
+    return entry
 
 
 def _toml_value(value: object, where: str) -> str:
@@ -939,6 +968,7 @@ def _session_section(session: Session) -> dict[str, object]:
         "end_reason": session.end_reason,
         "checkpoints": records,
         "expectations": decided,
+        "story": [[hit.index, hit.event, hit.time_ns] for hit in session.story],
     }
 
 
@@ -1195,6 +1225,7 @@ class _Checked:
     doc: dict[str, object]
     scenario: Scenario
     records: list[CheckpointRecord]
+    story: list[StoryHit]
 
 
 def _read_checked(data: bytes, where: str, verify_hash: bool = True,
@@ -1240,9 +1271,10 @@ def _read_checked(data: bytes, where: str, verify_hash: bool = True,
                                _kernel_spec(scn_section), state)
         records = _records(sess_section)
         _check_session_section(sess_section, records, state)
+        story = _story_hits(sess_section, scenario)
     except SnapshotError as exc:
         raise SnapshotError(f"{where}: {exc}") from None
-    return _Checked(doc, scenario, records)
+    return _Checked(doc, scenario, records, story)
 
 
 def read_snapshot(path: str | os.PathLike[str]) -> dict[str, object]:
@@ -1374,6 +1406,33 @@ def _check_session_section(section: dict[str, object], records: list[CheckpointR
         raise SnapshotError("session section: the checkpoint records disagree with the kernel's")
 
 
+def _story_hits(section: dict[str, object], scenario: Scenario) -> list[StoryHit]:
+    """The story texts shown so far: each entry of the scenario's story at most once, at
+    events and times that do not go backwards nor beyond the session's."""
+    from scenarios.story import StoryHit
+
+    out: list[StoryHit] = []
+    seen: set[int] = set()
+    event, time_ns = 0, 0
+    for item in _list(section, "story", "session"):
+        if not (isinstance(item, list) and len(item) == 3
+                and all(type(v) is int for v in item)):
+            raise SnapshotError("session section: a story record must be [index, event, "
+                                "time_ns]")
+        index, at_event, at_ns = item
+        if not 0 <= index < len(scenario.story) or index in seen:
+            raise SnapshotError(f"session section: story record {index} is not an entry of "
+                                f"the scenario's story, or is there twice")
+        if at_event < event or at_ns < time_ns or at_event > _int(section, "events", "session") \
+                or at_ns > _int(section, "sim_time_ns", "session"):
+            raise SnapshotError("session section: the story records go back in time or "
+                                "beyond the session's")
+        seen.add(index)
+        event, time_ns = at_event, at_ns
+        out.append(StoryHit(index, scenario.story[index].text, at_event, at_ns))
+    return out
+
+
 def _restore_kernel(state: dict[str, object], digest: str, where: str,
                     run_checks: bool = True) -> object:
     """Restore the kernel, hash it again, and run the invariant checker and the oracle
@@ -1470,6 +1529,7 @@ def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True
         raise SnapshotError(f"{where}: {exc}") from None
     _check_session_agrees(session, spec, where)
     session.checkpoints = list(checked.records)
+    session.restore_story(checked.story)
     session.end_reason = _str(sess_section, "end_reason", "session")
     behaviour = doc["behaviour_version"]
     assert isinstance(behaviour, int)

@@ -58,3 +58,33 @@ def summary(standing: list[Standing]) -> str:
               for kind, word in ((PASS, "passed"), (FAIL, "failed"), (OPEN, "open"))]
     parts = [f"{n} {word}" for n, word in counts if n]
     return ", ".join(parts) if parts else "no expectations"
+
+
+def expectations_at_end(session: Session, metrics: dict[str, int]) -> list[Standing]:
+    """Every ``[[expect]]`` decided, as ``vmlab run`` decides them when the run stops
+    (``metrics``: ``session.metrics()`` just taken, so the oracle and the checker run once)."""
+    results = session.evaluate_expectations(metrics)
+    return [Standing(r.name, e.at, PASS if r.ok else FAIL, r.detail)
+            for r, e in zip(results, session.scenario.expectations, strict=True)]
+
+
+#: Metrics every results view shows first: what a power cut now would lose (after a
+#: ``powercut``, what it lost), which the race scenarios are about.
+HEADLINE_FIRST: Final = ("acked_bytes_lost",)
+
+
+def headline_figures(session: Session, metrics: dict[str, int]) -> list[tuple[str, str]]:
+    """The figures of ``vmlab run``'s summary, as (name, value shown): where the run
+    stopped, simulated time, events, then the key counters the kernel reports."""
+    from scenarios.cli.running import KEY_COUNTERS
+    from scenarios.units import format_duration
+
+    stopped = f"end ({session.end_reason})" if session.end_reason else "not ended"
+    out = [("stopped", stopped), ("simulated time", format_duration(session.sim_time_ns)),
+           ("events", f"{session.events:,}")]
+    for name in (*HEADLINE_FIRST, *KEY_COUNTERS):
+        if name in metrics:
+            value = metrics[name]
+            extra = f" ({format_duration(value)})" if name.endswith("_ns") else ""
+            out.append((name, f"{value:,}{extra}"))
+    return out

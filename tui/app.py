@@ -48,6 +48,7 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.page_detail import PageDetailScreen
 from tui.screens.prompts import InputPrompt, ScenarioPicker
+from tui.screens.results import Results, ResultsScreen, final_results, results_so_far
 from tui.screens.snapshot_opened import SnapshotOpenedScreen
 from tui.view import kernel_label
 from tui.view_io import EventRec, fmt_time
@@ -182,6 +183,8 @@ class VmlabApp(App[None]):
         self.last_step_n = "100"
         #: Collects garbage between frames, never inside a slice (only with the timer on).
         self.gc_pacer = GcPacer()
+        #: The results decided when the run ended (None before).
+        self.final: Results | None = None
 
     def get_default_screen(self) -> Screen[None]:
         return self.dashboard
@@ -243,6 +246,7 @@ class VmlabApp(App[None]):
         new = self.recorder.drain() if new_events is None else new_events
         self.dashboard.refresh_model(k, self.recorder, new,
                                      force=self.driver.mode == MODE_PAUSED)
+        self.dashboard.refresh_story(s, self.final.expectations if self.final else None)
         if isinstance(self.screen, PageDetailScreen):
             self.screen.refresh_model(k)
 
@@ -251,8 +255,9 @@ class VmlabApp(App[None]):
         now = fmt_time(s.sim_time_ns)
         if stop == STOP_END:
             why = s.end_reason or "nothing left to run"
-            self.notify(f"the scenario ended ({why}) at {now}, event {s.events:,}",
-                        title="end")
+            self.notify(f"the scenario ended ({why}) at {now}, event {s.events:,}; "
+                        f"r shows the results again", title="end")
+            self.action_results()
         elif stop == STOP_CHECKPOINT_HIT:
             self.notify(f"checkpoint {self.last_checkpoint}", title="checkpoint")
         elif stop == STOP_TIME:
@@ -260,6 +265,20 @@ class VmlabApp(App[None]):
                         f"{fmt_time(self.driver.target_ns)}", title="time")
         elif stop == STOP_EVENTS_DONE:
             self.notify(f"paused after event {s.events:,}", title="step")
+
+    def action_results(self) -> None:
+        """Show the results: decided at the end once the run has ended, else as they stand."""
+        if isinstance(self.screen, ResultsScreen):
+            return
+        s = self.session
+        if self.driver.ended or s.powered_off:
+            if self.final is None:
+                self.final = final_results(s)
+                self.dashboard.refresh_story(s, self.final.expectations)
+            results = self.final
+        else:
+            results = results_so_far(s)
+        self.push_screen(ResultsScreen(s, results))
 
     def step_events(self, n: int) -> int:
         """Pause and dispatch up to ``n`` events now; returns how many ran."""
@@ -360,6 +379,7 @@ class VmlabApp(App[None]):
         k = session.kernel
         speed = self.driver.speed_index
         self.session = session
+        self.final = None
         self.recorder = Recorder(k, session.scenario.duration_ns,
                                  trace_from=max(0, k.trace.next_seq - _RESTORED_TRACE))
         self.driver = SimDriver(session, self.recorder)

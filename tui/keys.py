@@ -71,6 +71,11 @@ APP_KEYS: Final = (
               "Show the vmstat table and the plots over simulated time."),
     KeyAction("6", "6", "show_tab('events')", "Events tab",
               "Show the event log."),
+    KeyAction("7", "7", "show_tab('story')", "Story tab",
+              "Show the scenario's description, its story so far and the expectations live."),
+    KeyAction("r", "r", "results", "Results",
+              "Show the results: every expectation with its detail and the run's headline "
+              "figures (at the end: decided; before: as they stand)."),
     KeyAction("question_mark,f1", "? F1", "help", "Help",
               "Show this help: every key.", True),
     KeyAction("q", "q", "quit", "Quit", "Leave vmlab.", True),

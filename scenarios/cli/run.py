@@ -2,7 +2,8 @@
 
 SCENARIO is a built-in name (see 'vmlab scenarios') or a .toml file. The run ends when every
 task has exited, nothing is left to do, or the scenario's duration is reached; --until stops
-it earlier. A table of results follows: simulated and wall time, events, key counters, every
+it earlier. The scenario's story (its [[story]] texts) is printed as each text comes, with
+its simulated time. A table of results follows: simulated and wall time, events, key counters, every
 expectation with its outcome, and the state hash (equal for equal scenario, seed and kernel).
 
 exit status: 0 every expectation holds, 1 one failed (or the kernel hit a BUG), 2 bad input.
@@ -65,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write every trace event as a JSON line to FILE")
     add_snapshot_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
-                        help="print nothing; the exit status tells the outcome")
+                        help="print nothing (neither the story nor the results); the exit "
+                             "status tells the outcome")
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from scenarios.units import (
 
 if TYPE_CHECKING:
     from scenarios.session import ExpectationResult, Session
+    from scenarios.story import StoryHit
 
 #: Most events a run counts (a signed 64-bit counter).
 MAX_EVENTS = (1 << 63) - 1
@@ -235,6 +236,8 @@ def _result_json(session: Session, metrics: dict[str, int], results: list[Expect
         "state_hash": digest,
         "metrics": metrics,
         "expectations": [{"name": r.name, "ok": r.ok, "detail": r.detail} for r in results],
+        "story": [{"time_ns": h.time_ns, "event": h.event, "text": h.text}
+                  for h in session.story],
     }
 
 
@@ -279,6 +282,11 @@ def _print_summary(session: Session, metrics: dict[str, int], results: list[Expe
         console.print(exp)
 
 
+def print_story(hit: StoryHit) -> None:
+    """One story text as it comes: its simulated time, then the text on one line."""
+    print(f"story {format_duration(hit.time_ns):>9}  {' '.join(hit.text.split())}", flush=True)
+
+
 @dataclass(frozen=True)
 class Outputs:
     """Where the results go; ``resumed`` names the snapshot a resumed run started from."""
@@ -298,6 +306,12 @@ def run_session(session: Session, until: Until, outputs: Outputs, command: str,
     from kernelmodel.bug import KernelBug
 
     show = not outputs.quiet and sys.stderr.isatty()
+    if not outputs.quiet and session.scenario.story:
+        # a resumed run starts from the story's current text, a fresh one from its start
+        shown = session.story if outputs.resumed is None else session.story[-1:]
+        for hit in shown:
+            print_story(hit)
+        session.on_story(print_story)
     start = time.perf_counter()
     try:
         if request is not None:

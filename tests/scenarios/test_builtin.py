@@ -16,6 +16,7 @@ from scenarios.library import (
     load_scenario,
 )
 from scenarios.loader import ScenarioError
+from scenarios.schema import Scenario
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "builtin"
 
@@ -47,12 +48,25 @@ def test_builtin_validates_and_assembles(name: str) -> None:
     assert s.source == f"{name}.toml"
     assert s.description
     assert s.expectations, "every built-in states what must hold"
+    assert s.story and s.story[0].point == "start", "every built-in tells its story from boot"
+    assert _watched_cheaply(s), "a story condition watched after every event is cheap"
     a = assemble(s)
     assert len(a.tasks) == len(s.tasks)
     assert all(p.insns for p in a.programs)
     again = assemble(s)
     assert [[i.to_state() for i in p.insns] for p in a.programs] == \
         [[i.to_state() for i in p.insns] for p in again.programs]
+
+
+def _watched_cheaply(s: Scenario) -> bool:
+    """Every story condition tested after every event reads its counters straight from the
+    model (not through the whole ``metrics()`` map)."""
+    from kernelmodel.vmstat import VMSTAT_NAMES
+    from scenarios.story import direct_reader
+
+    return all(direct_reader(item.when, frozenset(VMSTAT_NAMES))
+               for item in s.story
+               if item.when is not None and not item.point and item.time_ns < 0)
 
 
 def test_list_builtin() -> None:

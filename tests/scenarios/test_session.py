@@ -160,7 +160,8 @@ def test_run_passes_with_json_and_trace(tmp_path: Path, small_file: Path) -> Non
     data = json.loads(out.read_text())
     assert list(data) == ["scenario", "kernel", "switches", "designs", "seed", "stopped",
                           "sim_time_ns",
-                          "events", "state_hash", "metrics", "expectations"]
+                          "events", "state_hash", "metrics", "expectations", "story"]
+    assert data["story"] == []  # the file tells no story
     assert data["scenario"] == "small" and data["kernel"] == "2.6.7" and data["seed"] == 3
     assert data["stopped"] == "end (exited)"
     assert data["state_hash"] in r.stdout

@@ -64,3 +64,24 @@ def test_help_screen(snap_compare: SnapCompare) -> None:
 
 def test_small_terminal(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24))
+
+
+def test_story_tab(snap_compare: SnapCompare) -> None:
+    assert snap_compare(make_app(), press=["7"], terminal_size=SIZE)
+
+
+async def _run_to_the_end(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, VmlabApp)
+    app.step_events(1_000_000)
+    await settle(pilot)
+
+
+def test_results_screen(snap_compare: SnapCompare) -> None:
+    from scenarios.session import Session
+
+    app = VmlabApp(Session.load("fsync-race-a", kernel="2.6.5"), running=False, flavour="",
+                   tick=False)
+    # the end's toast lives on a wall-clock timer: on a loaded machine it may be gone
+    app.notify = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    assert snap_compare(app, terminal_size=SIZE, run_before=_run_to_the_end)

@@ -20,6 +20,8 @@ from textual.widgets import Footer, Input, Label, TabbedContent, TabPane
 
 from kernelmodel.kernel import Kernel
 from kernelmodel.vl_view import vl_frame_state_counts, vl_frame_states
+from scenarios.session import Session
+from scenarios.standing import Standing
 from tui.messages import FrameOpened, FrameSelected, ShowFrame
 from tui.recorder import Recorder
 from tui.view import frame_bytes, page_info
@@ -30,20 +32,24 @@ from tui.widgets.page_cache_tree import PageCachePanel
 from tui.widgets.page_inspector import PageInspector
 from tui.widgets.physmem_map import MapLegend, PhysMemMap
 from tui.widgets.status_bar import StatusBar, TopBar
+from tui.widgets.story_panel import StoryLine, StoryPanel
 from tui.widgets.tasks import TasksPanel
 from tui.widgets.text_update import update_text
 from tui.widgets.vmstat_panel import VmstatPanel
 
 #: Tab ids in order, with their labels.
 TABS: Final = (("page", "Page"), ("tasks", "Tasks"), ("cache", "Cache"), ("disk", "Disk"),
-               ("stats", "Stats"), ("events", "Events"))
+               ("stats", "Stats"), ("events", "Events"), ("story", "Story"))
 #: The widget each tab's key focuses (the map for the page tab: it drives the inspector).
 TAB_FOCUS: Final = {"page": "#map", "tasks": "#task-table", "cache": "#file-table",
-                    "disk": "#disk-panel", "stats": "#vm-table", "events": "#log-tab"}
+                    "disk": "#disk-panel", "stats": "#vm-table", "events": "#log-tab",
+                    "story": "#story-panel"}
 #: A terminal at least this wide and tall docks an event log under the body.
 WIDE_COLS: Final = 140
 WIDE_ROWS: Final = 40
 NARROW_COLS: Final = 100
+#: A terminal less tall than this shows one line of the story (the Story tab has it all).
+SHORT_ROWS: Final = 32
 #: Recompute the frame states at most this often while running, if computing them is slow.
 _MIN_STATES_PERIOD_S: Final = 0.1
 
@@ -62,10 +68,13 @@ class DashboardScreen(Screen[None]):
         self._recorder: Recorder | None = None
         self._logs: list[EventLog] = []
         self._map: PhysMemMap | None = None
+        self._session: Session | None = None
+        self._final: list[Standing] | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
         yield StatusBar(id="status")
+        yield StoryLine(id="story-line")
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield PhysMemMap(id="map")
@@ -83,6 +92,8 @@ class DashboardScreen(Screen[None]):
                     yield VmstatPanel(id="stats-panel")
                 with TabPane("Events", id="events"):
                     yield EventLog(id="log-tab")
+                with TabPane("Story", id="story"):
+                    yield StoryPanel(id="story-panel")
         with Vertical(id="dock"):
             yield Label("events", id="dock-title")
             yield EventLog(id="log-dock")
@@ -96,6 +107,7 @@ class DashboardScreen(Screen[None]):
         w, h = event.size.width, event.size.height
         self.set_class(w >= WIDE_COLS and h >= WIDE_ROWS, "-wide")
         self.set_class(w < NARROW_COLS, "-narrow")
+        self.set_class(h < SHORT_ROWS, "-short")
 
     def on_mount(self) -> None:
         self._logs = list(self.query(EventLog))
@@ -192,6 +204,19 @@ class DashboardScreen(Screen[None]):
             self.query_one("#disk-panel", DiskPanel).refresh_model(k, rec)
         elif tab == "stats":
             self.query_one("#stats-panel", VmstatPanel).refresh_model(k, rec)
+        elif tab == "story" and self._session is not None:
+            self.query_one("#story-panel", StoryPanel).refresh_model(self._session, self._final)
+
+    def refresh_story(self, session: Session, final: list[Standing] | None) -> None:
+        """Show the current story text (and the Story tab, if shown); ``final``: the
+        expectations decided at the end, once the run has ended."""
+        self._session = session
+        self._final = final
+        if not self.live:
+            return
+        self.query_one("#story-line", StoryLine).show(session)
+        if self.active_tab == "story":
+            self.query_one("#story-panel", StoryPanel).refresh_model(session, final)
 
     def _refresh_inspector(self, k: Kernel) -> None:
         if 0 <= self.pfn < k.mem_map.nframes:

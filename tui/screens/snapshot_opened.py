@@ -39,6 +39,9 @@ def opened_table(session: Session, path: str, running: bool) -> Table:
                   f"event {session.events:,}, {fmt_time(session.sim_time_ns)} simulated")
     table.add_row(Text("now", "bold"),
                   "running" if running else "paused here: space runs, . steps one event")
+    if session.story_text:
+        table.add_row(Text("story", "bold"), Text(" ".join(session.story_text.split()),
+                                                  "italic"))
     notice = behaviour_notice(session.behaviour_version, "this snapshot")
     if notice is not None:
         table.add_row(Text("note", "bold yellow"), notice)
