@@ -6,7 +6,7 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 4)::
+File format (``SNAPSHOT_VERSION`` 5)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
@@ -18,7 +18,9 @@ File format (``SNAPSHOT_VERSION`` 4)::
         scenario       {doc: the scenario as TOML-shaped plain data, source, seed,
                         kernel: {profile, writeback, rmap, vmscan, swapin}}
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
-                        metrics, notes}], expectations: the checkpoint expectations so far}
+                        metrics, notes}], expectations: the checkpoint expectations so far,
+                        series: the counters over time (scenarios/series.py: interval_ns,
+                        next_ns, max_samples, names, times, columns)}
         described      pages of the state stored as the write or boot file that made
                        them ({} in a full snapshot; scenarios/snapshot_described.py)
         state          Kernel.to_state(), described pages zeroed
@@ -51,7 +53,8 @@ kernels dropped anon_vma and 2.6.5 got its own swap-cache form) up to date;
 block that holds a page instead of repeating its bytes); ``_migrate_3_to_4`` version-3 files
 (before reclaim and the swap-in fault became design switches: they ran 2.6.6's reclaim on
 every profile and go on doing so; they get their profile's swap-in fault; and they did not
-record the model's behaviour version).
+record the model's behaviour version); ``_migrate_4_to_5`` version-4 files (before a session
+sampled its counters over time: they get an empty series that samples from their clock on).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again (with
@@ -88,11 +91,12 @@ from scenarios.snapshot_described import fill as fill_described
 if TYPE_CHECKING:
     from scenarios.assembler import AssembledProgram
     from scenarios.schema import Scenario
+    from scenarios.series import CounterSeries
     from scenarios.session import CheckpointRecord, Session
     from scenarios.snapshot_diff import SnapshotDiff
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 4
+SNAPSHOT_VERSION: Final = 5
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -327,12 +331,40 @@ def _migrate_3_to_4(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+# ---- format 4 -> 5 ---------------------------------------------------------------------------
+
+
+def _migrate_4_to_5_series(doc: dict[str, object]) -> dict[str, object]:
+    """Format 4 -> 5: the session section holds the counters sampled over time
+    (``scenarios.series``). A version-4 file sampled nothing: it gets an empty series at the
+    default interval whose first sample is at its clock. The state and its hash are
+    unchanged."""
+    from scenarios.series import CounterSeries
+
+    session = doc.get("session")
+    if not isinstance(session, dict) or "series" in session:
+        raise ValueError("the session section is not a map, or has a series already")
+    now = session.get("sim_time_ns")
+    if not isinstance(now, int) or now < 0:
+        raise ValueError("the session section has no simulated time")
+    out = dict(doc)
+    out["session"] = {**session, "series": CounterSeries(start_ns=now).to_section()}
+    out["version"] = 5
+    return out
+
+
+def _migrate_4_to_5(doc: dict[str, object]) -> dict[str, object]:
+    """Format 4 -> 5: the counters over time (``_migrate_4_to_5_series``)."""
+    return _migrate_4_to_5_series(doc)
+
+
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
 #: (``_migrate_N_to_M``).
 MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
+    4: _migrate_4_to_5,
 }
 
 
@@ -862,6 +894,7 @@ def _session_section(session: Session) -> dict[str, object]:
         "end_reason": session.end_reason,
         "checkpoints": records,
         "expectations": decided,
+        "series": session.series.to_section(),
     }
 
 
@@ -1394,10 +1427,21 @@ def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True
     _check_session_agrees(session, spec, where)
     session.checkpoints = list(checked.records)
     session.end_reason = _str(sess_section, "end_reason", "session")
+    session.set_series(_series(sess_section, session.sim_time_ns, where))
     behaviour = doc["behaviour_version"]
     assert isinstance(behaviour, int)
     session.behaviour_version = behaviour
     return session
+
+
+def _series(section: dict[str, object], now_ns: int, where: str) -> CounterSeries:
+    """The session's counters over time, checked (``CounterSeries.from_section``)."""
+    from scenarios.series import CounterSeries, SeriesError
+
+    try:
+        return CounterSeries.from_section(_dict(section, "series", "session"), now_ns)
+    except SeriesError as exc:
+        raise SnapshotError(f"{where}: damaged (session section: {exc})") from None
 
 
 def _check_session_agrees(session: Session, spec: dict[str, str], where: str) -> None:
