@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 from array import array
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Final, Protocol, TextIO
 
 #: The default sampling step: 10 ms of simulated time.
@@ -161,7 +162,7 @@ class CounterSeries:
             raise SeriesError("series: one column per name, one value per sample time")
         if len(times) > cap or (times and not names):
             raise SeriesError("series: more samples than it keeps, or samples without names")
-        if any(t % interval for t in times) or any(b <= a for a, b in zip(times, times[1:])):
+        if any(t % interval for t in times) or any(b <= a for a, b in pairwise(times)):
             raise SeriesError("series: sample times must rise on multiples of the interval")
         if next_ns % interval or (times and next_ns <= times[-1]) or next_ns > now_ns + interval:
             raise SeriesError("series: the next sample time disagrees with the samples")

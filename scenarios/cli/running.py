@@ -286,6 +286,8 @@ class Outputs:
     json_out: TextIO | None = None
     quiet: bool = False
     resumed: str | None = None
+    #: Show a progress bar on a terminal (not while vmstat lines are printed).
+    progress: bool = True
 
 
 def run_session(session: Session, until: Until, outputs: Outputs, command: str,
@@ -297,7 +299,7 @@ def run_session(session: Session, until: Until, outputs: Outputs, command: str,
     """
     from kernelmodel.bug import KernelBug
 
-    show = not outputs.quiet and sys.stderr.isatty()
+    show = not outputs.quiet and outputs.progress and sys.stderr.isatty()
     start = time.perf_counter()
     try:
         if request is not None:
