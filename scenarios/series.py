@@ -96,6 +96,19 @@ class CounterSeries:
                 col.append(v)
             self.next_ns += self.interval_ns
 
+    def forget_after(self, t_ns: int) -> None:
+        """Drop the samples later than ``t_ns`` (the state changed at ``t_ns`` between two
+        events: ``Session.power_cut``)."""
+        n = len(self.times)
+        while n and self.times[n - 1] > t_ns:
+            n -= 1
+        if n == len(self.times):
+            return
+        del self.times[n:]
+        for col in self.columns:
+            del col[n:]
+        self.next_ns = first_sample_at(t_ns + 1, self.interval_ns)
+
     def _coarsen(self) -> None:
         """Double the interval and keep the samples on its multiples."""
         step = self.interval_ns * 2

@@ -355,12 +355,13 @@ class Session:
                 s.take(values, upto_ns)
         self._next_sample_ns = min(s.next_ns for s in self._samplers)
 
-    def _settle_samples(self) -> None:
-        """At a stop: the samples up to now (none later: something may still change the
-        state before the next event, such as ``power_cut``)."""
+    def _settle_samples(self, until_ns: int | None = None) -> None:
+        """At a stop: the samples up to now, or up to ``until_ns`` when the run stopped
+        there because the next event is later (``power_cut`` drops any after its time)."""
         now = self.sim_time_ns
         nxt = self.kernel.machine.clock.peek_time()
-        upto = now if nxt < 0 else min(now, nxt - 1)
+        limit = now if until_ns is None else max(now, until_ns)
+        upto = limit if nxt < 0 else min(limit, nxt - 1)
         if upto >= self._next_sample_ns:
             self._sample_upto(upto)
 
@@ -381,6 +382,8 @@ class Session:
         """
         if self.powered_off:
             raise SessionError("power_cut: the power is already off")
+        self.series.forget_after(self.sim_time_ns)
+        self._next_sample_ns = min(s.next_ns for s in self._samplers)
         self.kernel.vl_power_cut_at(0)
         self._after_event()
         self.end_reason = "power_cut"
@@ -451,7 +454,7 @@ class Session:
             if progress is not None and since_progress >= PROGRESS_EVERY:
                 since_progress = 0
                 progress(clock.now, machine.events)
-        self._settle_samples()
+        self._settle_samples(until_ns if reason == STOP_TIME else None)
         if progress is not None:
             progress(clock.now, machine.events)
         return reason
