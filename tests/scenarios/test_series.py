@@ -35,7 +35,7 @@ def test_csv_reads_back_as_metrics_at_those_times(tmp_path: Path) -> None:
         s.series.write_csv(f)
     with open(tmp_path / "c.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0])[0] == TIME_COLUMN
+    assert next(iter(rows[0])) == TIME_COLUMN
     assert [int(r[TIME_COLUMN]) for r in rows] == list(range(0, 400 * MS + 1, 5 * MS))
     for i in (0, 17, 41, 80):  # boot, the file writes, the hog swapping, the last sample
         row = rows[i]
