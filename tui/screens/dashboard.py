@@ -29,6 +29,7 @@ from tui.widgets.event_log import EventLog
 from tui.widgets.page_cache_tree import PageCachePanel
 from tui.widgets.page_inspector import PageInspector
 from tui.widgets.physmem_map import MapLegend, PhysMemMap
+from tui.widgets.proc_panel import ProcPanel
 from tui.widgets.status_bar import StatusBar, TopBar
 from tui.widgets.tasks import TasksPanel
 from tui.widgets.text_update import update_text
@@ -36,10 +37,11 @@ from tui.widgets.vmstat_panel import VmstatPanel
 
 #: Tab ids in order, with their labels.
 TABS: Final = (("page", "Page"), ("tasks", "Tasks"), ("cache", "Cache"), ("disk", "Disk"),
-               ("stats", "Stats"), ("events", "Events"))
+               ("stats", "Stats"), ("events", "Events"), ("proc", "/proc"))
 #: The widget each tab's key focuses (the map for the page tab: it drives the inspector).
 TAB_FOCUS: Final = {"page": "#map", "tasks": "#task-table", "cache": "#file-table",
-                    "disk": "#disk-panel", "stats": "#vm-table", "events": "#log-tab"}
+                    "disk": "#disk-panel", "stats": "#vm-table", "events": "#log-tab",
+                    "proc": "#proc-meminfo"}
 #: A terminal at least this wide and tall docks an event log under the body.
 WIDE_COLS: Final = 140
 WIDE_ROWS: Final = 40
@@ -83,6 +85,8 @@ class DashboardScreen(Screen[None]):
                     yield VmstatPanel(id="stats-panel")
                 with TabPane("Events", id="events"):
                     yield EventLog(id="log-tab")
+                with TabPane("/proc", id="proc"):
+                    yield ProcPanel(id="proc-panel")
         with Vertical(id="dock"):
             yield Label("events", id="dock-title")
             yield EventLog(id="log-dock")
@@ -191,7 +195,9 @@ class DashboardScreen(Screen[None]):
         elif tab == "disk":
             self.query_one("#disk-panel", DiskPanel).refresh_model(k, rec)
         elif tab == "stats":
-            self.query_one("#stats-panel", VmstatPanel).refresh_model(k, rec)
+            self.query_one("#stats-panel", VmstatPanel).refresh_model(k, rec, rec.sampled)
+        elif tab == "proc":
+            self.query_one("#proc-panel", ProcPanel).refresh_model(k)
 
     def _refresh_inspector(self, k: Kernel) -> None:
         if 0 <= self.pfn < k.mem_map.nframes:
