@@ -46,7 +46,8 @@ examples:
   vmlab compare cmp-writeback-order  the same workload on 2.6.5, 2.6.6 and 2.6.7, side by side
   vmlab sweep writeback-order --kernels 2.6.5,2.6.6 --set machine.memory=32MiB,64MiB
                                      every combination, one row per run, a summary by kernel
-  vmlab run writeback-order --series c.csv   every counter every 10 ms, as CSV
+  vmlab run writeback-order --until 1s --series c.csv
+                                     every counter every 10 ms of simulated time, as CSV
   vmlab proc writeback-order --at 1s meminfo   /proc/meminfo at 1 s of simulated time
   vmlab scenarios                    what is built in
   vmlab trace record ls.vmtrace -- ls /   record a real program's memory accesses

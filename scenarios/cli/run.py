@@ -19,7 +19,8 @@ examples:
   vmlab run swap-storm --swapin 2.6.6       the 2.6.7 profile with 2.6.6's do_swap_page
   vmlab run writeback-order --until 2s --series counters.csv
                                             every counter every 10 ms of simulated time
-  vmlab run dirty-throttle --vmstat 100ms   a vmstat(8)-style line every 100 ms
+  vmlab run dirty-throttle --until 1s --vmstat 100ms
+                                            a vmstat(8)-style line every 100 ms
 
 The summary's title names the kernel profile and, per design switch, the design that runs
 and the release whose code it follows; a design that is not the profile's own says so.

@@ -26,8 +26,8 @@ from tui.widgets.text_update import update_text
 _PERIOD_S: Final = 0.25
 
 #: The button labels: the file each view is.
-FILES: Final = {"meminfo": "meminfo", "vmstat": "vmstat", "maps": "PID/maps",
-                "status": "PID/status", "page-types": "page-types"}
+FILES: Final = {"meminfo": "meminfo", "vmstat": "vmstat", "maps": "maps", "status": "status",
+                "page-types": "types"}
 
 
 def proc_text(k: Kernel, view: str, pid: int) -> str:
@@ -51,10 +51,11 @@ class ProcPanel(Vertical):
 
     DEFAULT_CSS = """
     ProcPanel { height: 1fr; }
-    ProcPanel #proc-buttons { height: 3; }
-    ProcPanel #proc-buttons Button { min-width: 8; margin: 0 1 0 0; }
-    ProcPanel #proc-pid { width: 30; }
-    ProcPanel #proc-title { height: 1; padding: 0 1; color: $text-muted; }
+    ProcPanel #proc-buttons { height: 1; }
+    ProcPanel #proc-buttons Button { min-width: 4; width: auto; margin: 0; }
+    ProcPanel #proc-row { height: 1; }
+    ProcPanel #proc-pid { width: 24; }
+    ProcPanel #proc-title { height: 1; width: 1fr; padding: 0 1; color: $text-muted; }
     ProcPanel #proc-scroll { height: 1fr; }
     """
 
@@ -71,9 +72,10 @@ class ProcPanel(Vertical):
             for view, label in FILES.items():
                 yield Button(label, id=f"proc-{view}", compact=True,
                              tooltip=VIEWS[view][1])
+        with Horizontal(id="proc-row"):
             yield Select[int]([], id="proc-pid", prompt="task", allow_blank=True,
-                              compact=True)
-        yield Label("", id="proc-title")
+                              compact=True, tooltip="the task of maps and status")
+            yield Label("", id="proc-title")
         with VerticalScroll(id="proc-scroll"):
             yield Static("", id="proc-text", markup=False)
 
@@ -125,7 +127,7 @@ class ProcPanel(Vertical):
             ("page-types (struct page census)" if self.view == "page-types"
              else f"/proc/{self.view}")
         update_text(self.query_one("#proc-title", Label),
-                    f"{name}: computed from the model as Linux 2.6.6 prints it", True)
+                    f"{name}, as Linux 2.6.6 prints it", True)
         text = proc_text(k, self.view, self.pid)
         if text != self._shown:
             self._shown = text
