@@ -28,7 +28,7 @@ def add_series_arguments(parser: argparse.ArgumentParser, interval: bool = True)
                             help="the step of simulated time between samples (default 10ms)")
     parser.add_argument("--vmstat", metavar="INTERVAL",
                         help="print a vmstat(8)-style line every INTERVAL of simulated time "
-                             "(e.g. 100ms) as the run goes")
+                             "(e.g. 100ms) as the run goes, on stdout (also with --quiet)")
 
 
 def _interval(text: str, option: str) -> int:
