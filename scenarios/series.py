@@ -157,7 +157,9 @@ class CounterSeries:
     @classmethod
     def from_section(cls, section: Mapping[str, object], now_ns: int) -> CounterSeries:
         """Rebuild a series from ``to_section`` data read from a file (checked: shapes,
-        types, times on the interval's multiples, rising and not after ``now_ns``).
+        types, times rising on the interval's multiples, the next one after them). Samples
+        may be later than the clock ``now_ns``: a run stopped at ``--until TIME`` has them up
+        to that time, since nothing happens before the next event.
 
         Raises:
             SeriesError: the data is malformed.
@@ -177,10 +179,10 @@ class CounterSeries:
             raise SeriesError("series: more samples than it keeps, or samples without names")
         if any(t % interval for t in times) or any(b <= a for a, b in pairwise(times)):
             raise SeriesError("series: sample times must rise on multiples of the interval")
-        if next_ns % interval or (times and next_ns <= times[-1]) or next_ns > now_ns + interval:
+        if next_ns % interval or (times and next_ns <= times[-1]):
             raise SeriesError("series: the next sample time disagrees with the samples")
-        if times and times[-1] > now_ns:
-            raise SeriesError("series: a sample is later than the state's clock")
+        if next_ns < 0 or (not times and next_ns > now_ns + interval):
+            raise SeriesError("series: the next sample time disagrees with the clock")
         out.next_ns = next_ns
         out.names = tuple(str(n) for n in names)
         out.times = array("q", times)

@@ -75,6 +75,14 @@ def test_snapshot_keeps_the_series_and_resumes_it() -> None:
     assert snapshot_bytes(load_snapshot_bytes(data)) == data
 
 
+def test_a_run_stopped_at_a_time_saves_and_loads_its_samples_up_to_that_time() -> None:
+    s = _session(5 * MS)
+    s.run(until_ns=300 * MS)
+    assert s.series.times[-1] == 300 * MS >= s.sim_time_ns
+    restored = load_snapshot_bytes(snapshot_bytes(s))
+    assert restored.series.to_section() == s.series.to_section()
+
+
 def test_format_4_file_gets_an_empty_series_at_its_clock() -> None:
     s = load_snapshot(fixture_path(4))
     assert len(s.series) == 0 and s.series.next_ns >= s.sim_time_ns
@@ -89,7 +97,8 @@ def test_damaged_series_is_refused_in_one_line() -> None:
     for bad in ({**good, "times": list(reversed(good["times"]))},
                 {**good, "columns": good["columns"][1:]},
                 {**good, "interval_ns": 0},
-                {**good, "next_ns": good["next_ns"] + 10**15}):
+                {**good, "next_ns": good["next_ns"] + 1},
+                {**good, "next_ns": good["times"][-1]}):
         with pytest.raises(SeriesError):
             CounterSeries.from_section(bad, s.sim_time_ns)
     with pytest.raises(SeriesError):
