@@ -11,6 +11,7 @@
     for r in s.evaluate_expectations():
         print(r.name, r.ok, r.detail)
     print(s.state_hash())
+    s.series.write_csv(open("counters.csv", "w"))   # every counter, one row per 10 ms
 
 A session owns one ``Machine`` and one ``Kernel``. It counts nothing itself that the model
 does not count: time is ``machine.clock.now``, events are ``machine.events``. It records the
@@ -42,6 +43,7 @@ from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, KernelSpec, Scenario, StoryItem
 from scenarios.story import StoryHit, StoryTracker
+from scenarios.series import DEFAULT_INTERVAL_NS, CounterSeries, Sampler, SeriesError
 from scenarios.trace.format import TraceError
 from scenarios.units import format_duration
 
@@ -89,7 +91,8 @@ class Session:
 
     def __init__(self, scenario: Scenario, seed: int | None = None,
                  kernel: str | KernelSpec | None = None, *,
-                 booted: Kernel | None = None) -> None:
+                 booted: Kernel | None = None,
+                 series_interval_ns: int = DEFAULT_INTERVAL_NS) -> None:
         """Assemble the programs, boot the machine and kernel, create the files, spawn tasks.
 
         Args:
@@ -99,6 +102,8 @@ class Session:
                 ``KernelSpec`` overriding the scenario's kernel.
             booted: a kernel already running this scenario (a restored snapshot); used
                 instead of booting a new one.
+            series_interval_ns: the step of simulated time at which ``series`` samples
+                every counter (``scenarios.series``).
 
         Raises:
             SessionError: the kernel profile is unknown or not available yet, or the machine
@@ -129,6 +134,15 @@ class Session:
         self._notes: dict[str, str] = {}
         self._trace_out: TextIO | None = None
         self._trace_seq = 0
+        try:
+            #: Every counter sampled at fixed steps of simulated time (``scenarios.series``).
+            self.series = CounterSeries(series_interval_ns, self.sim_time_ns)
+        except SeriesError as exc:
+            raise SessionError(str(exc)) from None
+        self._samplers: list[Sampler] = [self.series]
+        self._next_sample_ns = self.series.next_ns
+        #: The time of the next event, as the run loop last saw it (-1: none pending).
+        self._peeked = -1
         #: Every checkpoint some program of the scenario records.
         self.checkpoint_names = scenario.checkpoint_names()
         #: The model behaviour version the state was produced under
@@ -142,14 +156,16 @@ class Session:
 
     @classmethod
     def load(cls, name_or_path: str, seed: int | None = None,
-             kernel: str | KernelSpec | None = None) -> Session:
+             kernel: str | KernelSpec | None = None,
+             series_interval_ns: int = DEFAULT_INTERVAL_NS) -> Session:
         """Load a built-in by name or a scenario file, and boot it.
 
         Raises:
             ScenarioError: the scenario does not load.
             SessionError: it cannot run with these settings.
         """
-        return cls(load_scenario(name_or_path), seed=seed, kernel=kernel)
+        return cls(load_scenario(name_or_path), seed=seed, kernel=kernel,
+                   series_interval_ns=series_interval_ns)
 
     # ----------------------------------------------------------------- boot
 
@@ -339,6 +355,46 @@ class Session:
         self._trace_seq = 0 if from_start else self.kernel.trace.next_seq
         self._drain_trace()
 
+    # ----------------------------------------------------------------- counters over time
+
+    def set_series(self, series: CounterSeries) -> None:
+        """Sample into ``series`` from now on (a restored snapshot's series)."""
+        self._samplers[0] = series
+        self.series = series
+        self._next_sample_ns = min(s.next_ns for s in self._samplers)
+
+    def add_sampler(self, sampler: Sampler) -> None:
+        """Feed ``sampler`` the counters at its sample times as the session runs (what
+        ``vmlab run --vmstat`` prints from), as the series is fed."""
+        self._samplers.append(sampler)
+        self._next_sample_ns = min(s.next_ns for s in self._samplers)
+
+    def sample_values(self) -> dict[str, int]:
+        """What a sample records: the kernel's metrics and the event count (no oracle, no
+        checker: a sample must be cheap and must not touch the model)."""
+        out = self.kernel.metrics()
+        out["events"] = self.kernel.machine.events
+        return out
+
+    def _sample_upto(self, upto_ns: int) -> None:
+        """Give every sampler its samples up to ``upto_ns``: the state now stands for every
+        time from the last event up to ``upto_ns``."""
+        values = self.sample_values()
+        for s in self._samplers:
+            if s.next_ns <= upto_ns:
+                s.take(values, upto_ns)
+        self._next_sample_ns = min(s.next_ns for s in self._samplers)
+
+    def _settle_samples(self, until_ns: int | None = None) -> None:
+        """At a stop: the samples up to now, or up to ``until_ns`` when the run stopped
+        there because the next event is later (``power_cut`` drops any after its time)."""
+        now = self.sim_time_ns
+        nxt = self.kernel.machine.clock.peek_time()
+        limit = now if until_ns is None else max(now, until_ns)
+        upto = limit if nxt < 0 else min(limit, nxt - 1)
+        if upto >= self._next_sample_ns:
+            self._sample_upto(upto)
+
     # ----------------------------------------------------------------- running
 
     def power_cut(self) -> int:
@@ -356,6 +412,8 @@ class Session:
         """
         if self.powered_off:
             raise SessionError("power_cut: the power is already off")
+        self.series.forget_after(self.sim_time_ns)
+        self._next_sample_ns = min(s.next_ns for s in self._samplers)
         self.kernel.vl_power_cut_at(0)
         self._after_event()
         self.end_reason = "power_cut"
@@ -366,9 +424,16 @@ class Session:
         """Dispatch up to ``n`` events (fewer only when none is left); returns how many ran."""
         ran = 0
         machine = self.kernel.machine
-        while ran < n and not self.powered_off and machine.step():
+        clock = machine.clock
+        while ran < n and not self.powered_off:
+            nxt = clock.peek_time()
+            if nxt > self._next_sample_ns:
+                self._sample_upto(nxt - 1)
+            if not machine.step():
+                break
             ran += 1
             self._after_event()
+        self._settle_samples()
         return ran
 
     def run(
@@ -405,6 +470,8 @@ class Session:
             reason = self._stop_before(until_ns, until_events)
             if reason:
                 break
+            if self._peeked > self._next_sample_ns:
+                self._sample_upto(self._peeked - 1)
             seen = len(self.checkpoints)
             machine.step()
             self._after_event()
@@ -417,6 +484,7 @@ class Session:
             if progress is not None and since_progress >= PROGRESS_EVERY:
                 since_progress = 0
                 progress(clock.now, machine.events)
+        self._settle_samples(until_ns if reason == STOP_TIME else None)
         if progress is not None:
             progress(clock.now, machine.events)
         return reason
@@ -425,6 +493,7 @@ class Session:
         """The reason to stop before dispatching the next event, or ""."""
         k = self.kernel
         next_time = k.machine.clock.peek_time()
+        self._peeked = next_time
         if self.powered_off:
             return self._ended("power_cut")
         if k.all_user_tasks_exited():

@@ -20,7 +20,9 @@ File format (``SNAPSHOT_VERSION`` 5)::
         session        {events, sim_time_ns, end_reason, checkpoints: [{name, pid, time_ns,
                         metrics, notes}], expectations: the checkpoint expectations so far,
                         story: [[index into the scenario's [[story]], event, time_ns], ...]
-                        the story texts shown so far (format 5)}
+                        the story texts shown so far (format 5),
+                        series: the counters over time (scenarios/series.py: interval_ns,
+                        next_ns, max_samples, names, times, columns)}
         described      pages of the state stored as the write or boot file that made
                        them ({} in a full snapshot; scenarios/snapshot_described.py)
         state          Kernel.to_state(), described pages zeroed
@@ -55,7 +57,8 @@ block that holds a page instead of repeating its bytes); ``_migrate_3_to_4`` ver
 every profile and go on doing so; they get their profile's swap-in fault; and they did not
 record the model's behaviour version); ``_migrate_4_to_5`` version-4 files (before the state
 recorded its write-payload generator and the oracles kept pages as descriptions: they wrote
-with the first generator and go on doing so).
+with the first generator and go on doing so; they had no story and sampled no counters
+over time: an empty series samples from their clock on).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again (with
@@ -92,6 +95,7 @@ from scenarios.snapshot_described import fill as fill_described
 if TYPE_CHECKING:
     from scenarios.assembler import AssembledProgram
     from scenarios.schema import Scenario, StoryItem
+    from scenarios.series import CounterSeries
     from scenarios.session import CheckpointRecord, Session
     from scenarios.snapshot_diff import SnapshotDiff
     from scenarios.story import StoryHit
@@ -413,10 +417,30 @@ def _migrate_4_to_5_story(doc: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _migrate_4_to_5_series(doc: dict[str, object]) -> dict[str, object]:
+    """Format 4 -> 5: the session section holds the counters sampled over time
+    (``scenarios.series``). A version-4 file sampled nothing: it gets an empty series at the
+    default interval whose first sample is at its clock. The state and its hash are
+    unchanged."""
+    from scenarios.series import CounterSeries
+
+    session = doc.get("session")
+    if not isinstance(session, dict) or "series" in session:
+        raise ValueError("the session section is not a map, or has a series already")
+    now = session.get("sim_time_ns")
+    if not isinstance(now, int) or now < 0:
+        raise ValueError("the session section has no simulated time")
+    out = dict(doc)
+    out["session"] = {**session, "series": CounterSeries(start_ns=now).to_section()}
+    out["version"] = 5
+    return out
+
+
 def _migrate_4_to_5(doc: dict[str, object]) -> dict[str, object]:
-    """Format 4 -> 5: write payloads (``_migrate_4_to_5_payload``), then the story texts
-    shown so far (``_migrate_4_to_5_story``)."""
-    return _migrate_4_to_5_story(_migrate_4_to_5_payload(doc))
+    """Format 4 -> 5: write payloads (``_migrate_4_to_5_payload``), the story texts shown
+    so far (``_migrate_4_to_5_story``) and the counters over time
+    (``_migrate_4_to_5_series``)."""
+    return _migrate_4_to_5_series(_migrate_4_to_5_story(_migrate_4_to_5_payload(doc)))
 
 
 #: Format version N -> the step that turns a version-N map into a version-(N+1) map
@@ -969,6 +993,7 @@ def _session_section(session: Session) -> dict[str, object]:
         "checkpoints": records,
         "expectations": decided,
         "story": [[hit.index, hit.event, hit.time_ns] for hit in session.story],
+        "series": session.series.to_section(),
     }
 
 
@@ -1531,10 +1556,21 @@ def session_from_snapshot(checked: _Checked, where: str, run_checks: bool = True
     session.checkpoints = list(checked.records)
     session.restore_story(checked.story)
     session.end_reason = _str(sess_section, "end_reason", "session")
+    session.set_series(_series(sess_section, session.sim_time_ns, where))
     behaviour = doc["behaviour_version"]
     assert isinstance(behaviour, int)
     session.behaviour_version = behaviour
     return session
+
+
+def _series(section: dict[str, object], now_ns: int, where: str) -> CounterSeries:
+    """The session's counters over time, checked (``CounterSeries.from_section``)."""
+    from scenarios.series import CounterSeries, SeriesError
+
+    try:
+        return CounterSeries.from_section(_dict(section, "series", "session"), now_ns)
+    except SeriesError as exc:
+        raise SnapshotError(f"{where}: damaged (session section: {exc})") from None
 
 
 def _check_session_agrees(session: Session, spec: dict[str, str], where: str) -> None:

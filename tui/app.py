@@ -172,7 +172,7 @@ class VmlabApp(App[None]):
         if opened_from is not None:
             trace_from = max(0, session.kernel.trace.next_seq - _RESTORED_TRACE)
         self.recorder = Recorder(session.kernel, session.scenario.duration_ns,
-                                 trace_from=trace_from)
+                                 trace_from=trace_from, sampled=session.series)
         self.driver = SimDriver(session, self.recorder)
         self.start_running = running
         self.flavour = model_flavour() if flavour is None else flavour
@@ -381,7 +381,8 @@ class VmlabApp(App[None]):
         self.session = session
         self.final = None
         self.recorder = Recorder(k, session.scenario.duration_ns,
-                                 trace_from=max(0, k.trace.next_seq - _RESTORED_TRACE))
+                                 trace_from=max(0, k.trace.next_seq - _RESTORED_TRACE),
+                                 sampled=session.series)
         self.driver = SimDriver(session, self.recorder)
         self.driver.speed_index = speed
         self.gc_pacer.full()  # the previous session's model is garbage now

@@ -68,7 +68,8 @@ APP_KEYS: Final = (
     KeyAction("4", "4", "show_tab('disk')", "Disk tab",
               "Show the disk head, queue and requests by sector over time."),
     KeyAction("5", "5", "show_tab('stats')", "Counters tab",
-              "Show the vmstat table and the plots over simulated time."),
+              "Show the counters over simulated time (enter on a row plots it) and the "
+              "vmstat table."),
     KeyAction("6", "6", "show_tab('events')", "Events tab",
               "Show the event log."),
     KeyAction("7", "7", "show_tab('story')", "Story tab",
@@ -76,6 +77,9 @@ APP_KEYS: Final = (
     KeyAction("r", "r", "results", "Results",
               "Show the results: every expectation with its detail and the run's headline "
               "figures (at the end: decided; before: as they stand)."),
+    KeyAction("8", "8", "show_tab('proc')", "/proc tab",
+              "Show /proc/meminfo, vmstat, a task's maps and status, and a census of struct "
+              "page flags, computed from the model as 2.6.6 prints them."),
     KeyAction("question_mark,f1", "? F1", "help", "Help",
               "Show this help: every key.", True),
     KeyAction("q", "q", "quit", "Quit", "Leave vmlab.", True),

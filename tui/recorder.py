@@ -15,6 +15,7 @@ from collections import deque
 from typing import Final
 
 from kernelmodel.kernel import Kernel
+from scenarios.series import CounterSeries
 from tui.view_io import BlockOwners, EventRec, resolve_event
 
 #: The plotted series, in display order.
@@ -47,15 +48,18 @@ def vmstat_interval(duration_ns: int) -> int:
 class Recorder:
     """History of one session's counters and events (reset when the session changes)."""
 
-    def __init__(self, k: Kernel, duration_ns: int, trace_from: int = 0) -> None:
+    def __init__(self, k: Kernel, duration_ns: int, trace_from: int = 0,
+                 sampled: CounterSeries | None = None) -> None:
         """Start recording now.
 
         Args:
             k: the kernel to read.
             duration_ns: the scenario's duration (sets the sampling steps).
             trace_from: first trace sequence number to read.
+            sampled: the session's counters over time (the Stats tab plots them).
         """
         self.k = k
+        self.sampled = sampled
         self.sample_ns = sample_interval(duration_ns)
         self.interval_ns = vmstat_interval(duration_ns)
         #: Sample times (simulated ns) and one deque per series.

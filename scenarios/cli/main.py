@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "snapshot": ("snapshot_cmd", "look inside snapshots: info, report, decode, diff"),
     "sweep": ("sweep", "run a scenario across many configurations (local processes or Ray)"),
     "plot": ("plot", "plot a metric of a sweep's results file in the terminal"),
+    "proc": ("proc", "print a /proc file of the machine: meminfo, vmstat, maps, status, "
+                     "page-types"),
     "tui": ("tui_cmd", "open the dashboard on a scenario or a snapshot"),
     "serve": ("serve", "serve the dashboard to web browsers, a session per tab"),
     "scenarios": ("list_scenarios", "list the built-in scenarios"),
@@ -44,6 +46,9 @@ examples:
   vmlab compare cmp-writeback-order  the same workload on 2.6.5, 2.6.6 and 2.6.7, side by side
   vmlab sweep writeback-order --kernels 2.6.5,2.6.6 --set machine.memory=32MiB,64MiB
                                      every combination, one row per run, a summary by kernel
+  vmlab run writeback-order --until 1s --series c.csv
+                                     every counter every 10 ms of simulated time, as CSV
+  vmlab proc writeback-order --at 1s meminfo   /proc/meminfo at 1 s of simulated time
   vmlab scenarios                    what is built in
   vmlab trace record ls.vmtrace -- ls /   record a real program's memory accesses
   vmlab bench --quick --only writeback   how fast is this build

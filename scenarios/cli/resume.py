@@ -19,6 +19,8 @@ examples:
   vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap --quiet
   vmlab resume storm.vmsnap
   vmlab resume storm.vmsnap --until 1.1s --json rest.json --trace rest.jsonl
+  vmlab resume storm.vmsnap --until 1.1s --series storm.csv
+                        the counters from boot to 1.1 s (the snapshot kept those before it)
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from scenarios.cli.running import (
     run_session,
     snapshot_request,
 )
+from scenarios.cli.series_opts import SeriesOutputs, add_series_arguments
 from scenarios.units import format_duration
 
 
@@ -50,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", metavar="FILE",
                         help="write the trace events from the snapshot on as JSON lines")
     add_snapshot_arguments(parser)
+    add_series_arguments(parser, interval=False)
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing; the exit status tells the outcome")
 
@@ -67,16 +71,21 @@ def execute(args: argparse.Namespace) -> int:
     scenario = session.scenario
     until = parse_until(args.until, scenario) if args.until is not None else Until()
     request = snapshot_request(args.snapshot_at, args.snapshot_out, scenario, args.full)
+    series = SeriesOutputs.from_args(args)
     trace = open_output(args.trace, "--trace")
     json_out = open_output(args.json, "--json")
     try:
         if trace is not None:
             session.trace_to(trace, from_start=False)
+        series.attach(session)
         resumed = (f"{args.file} ({format_duration(session.sim_time_ns)}, "
                    f"event {session.events:,})")
-        return run_session(session, until, Outputs(json_out, args.quiet, resumed), "resume",
-                           request)
+        outputs = Outputs(json_out, args.quiet, resumed, progress=series.vmstat_ns is None)
+        code = run_session(session, until, outputs, "resume", request)
+        series.finish(session, args.quiet)
+        return code
     finally:
+        series.close()
         for f in (trace, json_out):
             if f is not None:
                 f.close()

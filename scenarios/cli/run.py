@@ -18,6 +18,10 @@ examples:
                                             'vmlab resume storm.vmsnap' goes on from there
   vmlab run cmp-reclaim --vmscan 2.6.6      the 2.6.7 profile with 2.6.6's reclaim
   vmlab run swap-storm --swapin 2.6.6       the 2.6.7 profile with 2.6.6's do_swap_page
+  vmlab run writeback-order --until 2s --series counters.csv
+                                            every counter every 10 ms of simulated time
+  vmlab run dirty-throttle --until 1s --vmstat 100ms
+                                            a vmstat(8)-style line every 100 ms
 
 The summary's title names the kernel profile and, per design switch, the design that runs
 and the release whose code it follows; a design that is not the profile's own says so.
@@ -38,6 +42,7 @@ from scenarios.cli.running import (
     run_session,
     snapshot_request,
 )
+from scenarios.cli.series_opts import SeriesOutputs, add_series_arguments
 from scenarios.loader import ScenarioError
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel, with_designs
 from scenarios.schema import Scenario
@@ -65,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", metavar="FILE",
                         help="write every trace event as a JSON line to FILE")
     add_snapshot_arguments(parser)
+    add_series_arguments(parser)
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing (neither the story nor the results); the exit "
                              "status tells the outcome")
@@ -87,17 +93,24 @@ def execute(args: argparse.Namespace) -> int:
         check_runnable(spec)
     except ProfileError as exc:
         raise CliError(str(exc)) from None
+    series = SeriesOutputs.from_args(args)
     trace = open_output(args.trace, "--trace")
     json_out = open_output(args.json, "--json")
     try:
         try:
-            session = Session(scenario, seed=seed, kernel=spec)
+            session = Session(scenario, seed=seed, kernel=spec,
+                              series_interval_ns=series.interval_ns)
         except SessionError as exc:
             raise CliError(str(exc)) from None
         if trace is not None:
             session.trace_to(trace)
-        return run_session(session, until, Outputs(json_out, args.quiet), "run", request)
+        series.attach(session)
+        outputs = Outputs(json_out, args.quiet, progress=series.vmstat_ns is None)
+        code = run_session(session, until, outputs, "run", request)
+        series.finish(session, args.quiet)
+        return code
     finally:
+        series.close()
         for f in (trace, json_out):
             if f is not None:
                 f.close()

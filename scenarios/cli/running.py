@@ -294,6 +294,8 @@ class Outputs:
     json_out: TextIO | None = None
     quiet: bool = False
     resumed: str | None = None
+    #: Show a progress bar on a terminal (not while vmstat lines are printed).
+    progress: bool = True
 
 
 def run_session(session: Session, until: Until, outputs: Outputs, command: str,
@@ -305,7 +307,7 @@ def run_session(session: Session, until: Until, outputs: Outputs, command: str,
     """
     from kernelmodel.bug import KernelBug
 
-    show = not outputs.quiet and sys.stderr.isatty()
+    show = not outputs.quiet and outputs.progress and sys.stderr.isatty()
     if not outputs.quiet and session.scenario.story:
         # a resumed run starts from the story's current text, a fresh one from its start
         shown = session.story if outputs.resumed is None else session.story[-1:]

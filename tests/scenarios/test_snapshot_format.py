@@ -30,6 +30,7 @@ from scenarios.cli.main import main
 from scenarios.library import builtin_names, load_builtin
 from scenarios.loader import load_text
 from scenarios.schema import KernelSpec, Scenario
+from scenarios.series import CounterSeries
 from scenarios.session import Session
 from scenarios.snapshot import (
     MAGIC,
@@ -176,20 +177,23 @@ def _slot_of(state: dict[str, Any], sector: int) -> bytes:
 
 def as_version_four(doc: dict[str, Any], check: bool = True) -> dict[str, Any]:
     """A current snapshot map (as read: described pages filled in) as format 4 wrote it: no
-    payload generator, no described oracle pages, with format 4's own state hash. ``check``:
-    the cut must have written with the first generator and describe no oracle page
-    (``writing_as_format_4``, ``undescribe_oracles``)."""
+    payload generator, no described oracle pages, no story and no series in the session
+    section, with format 4's own state hash. ``check``: the cut must have written with the
+    first generator and describe no oracle page (``writing_as_format_4``,
+    ``undescribe_oracles``)."""
     state = doc["state"]
     generator = state["oracle"].pop("generator")
     described = [f.pop("described") for f in state["oracle"]["files"]]
     described.append(state["mm_oracle"].pop("described"))
     assert not check or (generator == 1 and not any(described)), "a cut format 4 cannot hold"
-    return {**doc, "version": 4, "state_hash": snap.state_digest(state)}
+    session = {k: v for k, v in doc["session"].items() if k not in ("story", "series")}
+    return {**doc, "session": session, "version": 4, "state_hash": snap.state_digest(state)}
 
 
 def as_version_three(doc: dict[str, Any]) -> dict[str, Any]:
     """A current snapshot map (as read: described pages filled in) as format 3 wrote it: no
-    behaviour_version, no described section."""
+    behaviour_version, no described section (and no series, ``as_version_four``)."""
+    doc = as_version_four(doc)
     return {**{k: v for k, v in doc.items() if k not in ("behaviour_version", "described")},
             "version": 3}
 
@@ -287,6 +291,12 @@ def _old_tiny() -> Scenario:
     return dataclasses.replace(tiny_scenario(), kernel=KernelSpec())
 
 
+def _as_sampled_before_format_5(s: Session) -> Session:
+    """``s`` with the series a file older than format 5 migrates to: empty, from its clock."""
+    s.set_series(CounterSeries(start_ns=s.sim_time_ns))
+    return s
+
+
 def _swapping_session(kernel: str | KernelSpec) -> Session:
     """The tiny scenario (``_old_tiny``) swapping, with ``nr_vmscan_write`` cleared (formats
     before 4 did not count it, so their migration starts it at 0), written with the first
@@ -302,7 +312,7 @@ def _swapping_session(kernel: str | KernelSpec) -> Session:
 
 def test_version_one_files_are_migrated_to_the_current_form() -> None:
     s = _swapping_session("2.6.5")
-    current = snapshot_bytes(s)
+    current = snapshot_bytes(_as_sampled_before_format_5(s))
     old, want = _as_version_one(current)
     assert struct.unpack_from("<I", old, 8)[0] == 1
     migrated = load_snapshot_bytes(old, "old.vmsnap")
@@ -322,7 +332,7 @@ def test_version_three_files_are_migrated_to_the_current_form(kernel: str) -> No
     """Format 3 did not name the swap-in fault's release: the migration gives a file its
     profile's, and the file loads into the very state, and saves as the very bytes, of now."""
     s = _swapping_session(KernelSpec(profile=kernel, vmscan="2.6.6"))  # as format 3 ran
-    current = snapshot_bytes(s)
+    current = snapshot_bytes(_as_sampled_before_format_5(s))
     want = s.state_hash()
     doc = _as_version_three(current)
     migrated = load_snapshot_bytes(_encode(doc, 3), "old.vmsnap")
@@ -339,7 +349,7 @@ def test_version_two_files_are_migrated_to_the_current_form(tmp_path: Path) -> N
     """Format 2 held every memory-oracle page as bytes: the migration finds the places
     again and the file loads into the very state, and saves as the very bytes, of now."""
     s = _swapping_session("2.6.6")
-    current = snapshot_bytes(s)
+    current = snapshot_bytes(_as_sampled_before_format_5(s))
     files = read_snapshot_bytes(current, "x")["state"]["oracle"]["files"]  # type: ignore[index]
     assert any(f["in_frame"] for f in files), "the cut must hold file pages in the page cache"
     doc, want = _as_version_two(current)
@@ -362,7 +372,7 @@ def test_version_three_files_keep_the_reclaim_they_ran(tmp_path: Path) -> None:
     (``vmscan = "2.6.6"``, the profile's own being 2.6.7's) and runs on exactly as it would
     have."""
     s = _swapping_session(KernelSpec(profile="2.6.7", vmscan="2.6.6"))
-    current = snapshot_bytes(s)
+    current = snapshot_bytes(_as_sampled_before_format_5(s))
     old = _encode(_as_version_three(current), 3)
     migrated = load_snapshot_bytes(old, "old.vmsnap")
     assert migrated.kernel_spec == KernelSpec(profile="2.6.7", vmscan="2.6.6")

@@ -53,6 +53,10 @@ def test_dashboard_counters(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), press=["5"], terminal_size=SIZE)
 
 
+def test_dashboard_proc(snap_compare: SnapCompare) -> None:
+    assert snap_compare(make_app(), press=["8"], terminal_size=SIZE)
+
+
 def test_dashboard_events_filtered(snap_compare: SnapCompare) -> None:
     keys = ["slash", *"kind:writeback,io", "enter"]
     assert snap_compare(make_app(), press=keys, terminal_size=SIZE)

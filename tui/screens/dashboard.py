@@ -31,6 +31,7 @@ from tui.widgets.event_log import EventLog
 from tui.widgets.page_cache_tree import PageCachePanel
 from tui.widgets.page_inspector import PageInspector
 from tui.widgets.physmem_map import MapLegend, PhysMemMap
+from tui.widgets.proc_panel import ProcPanel
 from tui.widgets.status_bar import StatusBar, TopBar
 from tui.widgets.story_panel import StoryLine, StoryPanel
 from tui.widgets.tasks import TasksPanel
@@ -39,11 +40,11 @@ from tui.widgets.vmstat_panel import VmstatPanel
 
 #: Tab ids in order, with their labels.
 TABS: Final = (("page", "Page"), ("tasks", "Tasks"), ("cache", "Cache"), ("disk", "Disk"),
-               ("stats", "Stats"), ("events", "Events"), ("story", "Story"))
+               ("stats", "Stats"), ("events", "Events"), ("story", "Story"), ("proc", "/proc"))
 #: The widget each tab's key focuses (the map for the page tab: it drives the inspector).
 TAB_FOCUS: Final = {"page": "#map", "tasks": "#task-table", "cache": "#file-table",
                     "disk": "#disk-panel", "stats": "#vm-table", "events": "#log-tab",
-                    "story": "#story-panel"}
+                    "story": "#story-panel", "proc": "#proc-meminfo"}
 #: A terminal at least this wide and tall docks an event log under the body.
 WIDE_COLS: Final = 140
 WIDE_ROWS: Final = 40
@@ -94,6 +95,8 @@ class DashboardScreen(Screen[None]):
                     yield EventLog(id="log-tab")
                 with TabPane("Story", id="story"):
                     yield StoryPanel(id="story-panel")
+                with TabPane("/proc", id="proc"):
+                    yield ProcPanel(id="proc-panel")
         with Vertical(id="dock"):
             yield Label("events", id="dock-title")
             yield EventLog(id="log-dock")
@@ -203,9 +206,11 @@ class DashboardScreen(Screen[None]):
         elif tab == "disk":
             self.query_one("#disk-panel", DiskPanel).refresh_model(k, rec)
         elif tab == "stats":
-            self.query_one("#stats-panel", VmstatPanel).refresh_model(k, rec)
+            self.query_one("#stats-panel", VmstatPanel).refresh_model(k, rec, rec.sampled)
         elif tab == "story" and self._session is not None:
             self.query_one("#story-panel", StoryPanel).refresh_model(self._session, self._final)
+        elif tab == "proc":
+            self.query_one("#proc-panel", ProcPanel).refresh_model(k)
 
     def refresh_story(self, session: Session, final: list[Standing] | None) -> None:
         """Show the current story text (and the Story tab, if shown); ``final``: the
