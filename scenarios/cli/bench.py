@@ -112,7 +112,8 @@ def _print_c_ratios(
         unit = str(rec["unit"]).removesuffix("/s")
         Console().print(
             f"C reference, {name}: {_fmt(rate)} {unit}/s; "
-            f"compiled vmlab is {rate / _rate(rec):.1f}x slower"
+            f"compiled vmlab is {rate / _rate(rec):.1f}x slower",
+            soft_wrap=True,
         )
 
 

@@ -16,8 +16,9 @@
  *                 tree holding 0..n-1, in the shuffled order the Python workload uses.
  *
  * Usage: bench_reference WORKLOAD N [WORKLOAD N ...]
- * Prints one line per workload: "WORKLOAD OPS_PER_SECOND CHECKSUM". The checksum keeps the
- * compiler from dropping the work and lets a test compare it with the model's.
+ * Prints one line per workload: "WORKLOAD OPS_PER_SECOND CHECKSUM", the rate being the best
+ * of three runs. The checksum keeps the compiler from dropping the work and lets a test
+ * compare it with the model's.
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
@@ -45,6 +46,7 @@ static double now(void) {
 #define PTE_FRAME 0xFFFFF000u
 #define PAGE_TABLE 0x067u
 #define TLB_ENTRIES 64
+#define REPEAT 3
 
 struct mmu {
     uint32_t *ram; /* physical memory as little-endian host words */
@@ -312,6 +314,8 @@ static void radix_prepare(long n) {
 
 static double bench_radix(const char *op, long n, int64_t *sum) {
     radix_prepare(n);
+    if (!strcmp(op, "tag_clear")) /* every run clears tags the workload's tag_set left */
+        for (long i = 0; i < n; i++) tag_set(&radix_root, radix_order[i], 0);
     double t0 = now();
     if (!strcmp(op, "lookup")) {
         for (long i = 0; i < n; i++) *sum += lookup(&radix_root, radix_order[i]) != NULL;
@@ -337,16 +341,25 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_reference: N must be positive\n");
             return 2;
         }
-        if (!strcmp(name, "tlb")) secs = bench_tlb(n, &sum);
-        else if (!strcmp(name, "random-pages")) secs = bench_random_pages(n, &sum);
-        else if (!strcmp(name, "radix-lookup")) secs = bench_radix("lookup", n, &sum);
-        else if (!strcmp(name, "radix-tag_set")) secs = bench_radix("tag_set", n, &sum);
-        else if (!strcmp(name, "radix-tag_clear")) secs = bench_radix("tag_clear", n, &sum);
-        else {
-            fprintf(stderr, "bench_reference: unknown workload %s\n", name);
-            return 2;
+        /* Best of REPEAT runs: a loop of a few milliseconds is easily cut by preemption on a
+         * shared machine. The checksum is the first run's. */
+        double best = 0;
+        int64_t first = 0;
+        for (int r = 0; r < REPEAT; r++) {
+            sum = 0;
+            if (!strcmp(name, "tlb")) secs = bench_tlb(n, &sum);
+            else if (!strcmp(name, "random-pages")) secs = bench_random_pages(n, &sum);
+            else if (!strcmp(name, "radix-lookup")) secs = bench_radix("lookup", n, &sum);
+            else if (!strcmp(name, "radix-tag_set")) secs = bench_radix("tag_set", n, &sum);
+            else if (!strcmp(name, "radix-tag_clear")) secs = bench_radix("tag_clear", n, &sum);
+            else {
+                fprintf(stderr, "bench_reference: unknown workload %s\n", name);
+                return 2;
+            }
+            if (r == 0 || secs < best) best = secs;
+            if (r == 0) first = sum;
         }
-        printf("%s %.0f %lld\n", name, secs > 0 ? (double)n / secs : 0.0, (long long)sum);
+        printf("%s %.0f %lld\n", name, best > 0 ? (double)n / best : 0.0, (long long)first);
     }
     return 0;
 }
