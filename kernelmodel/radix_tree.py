@@ -7,15 +7,16 @@ only in leaf slots (height 1): in 2.6.6 even index 0 gets a height-1 node. In a 
 *t* of slot *i* says "this item carries tag *t*"; in an interior node it says "some item under
 slot *i* carries tag *t*". Insert grows the tree by pushing new roots (propagating "any tag in
 the old root" into slot 0); delete frees emptied nodes but never lowers the height, except back
-to 0 when the last item goes. Walks are iterative with explicit path lists, as radix-tree.c
-keeps radix_tree_path arrays on the stack.
+to 0 when the last item goes. Walks are iterative; delete keeps an explicit path list, as
+radix-tree.c keeps radix_tree_path arrays on the stack, and tag_clear descends twice instead
+(see radix_tree_tag_clear).
 
 Model simplifications:
   * A node keeps child pointers (``slots``, interior nodes) and items (``items``, leaves) in
     separate typed lists; a node's level is fixed for its life, so one of them is always empty.
   * The two tag bitmaps of a node (``tags[tag][0..TAG_LONGS-1]`` in C) are the i64 fields
-    ``tags0`` and ``tags1``; bit 63 is stored as the sign bit. Masks come from ``_BIT`` because
-    mypyc miscompiles ``i64(1) << n`` for n >= 31.
+    ``tags0`` and ``tags1``; bit 63 is stored as the sign bit. Masks come from ``_bit``, which
+    shifts a computed i64 one because mypyc miscompiles ``i64(1) << n`` for n >= 31.
   * No gfp_mask, slab or per-CPU preload pool: allocation always succeeds unless the root has a
     node budget (``vl_node_budget``), which models -ENOMEM.
   * The root counts its nodes (``nr_nodes``) for the UI and the memory figures.
@@ -130,7 +131,7 @@ class RadixTreeRoot:
         vl_maxindex: height_to_maxindex[height], cached.
         vl_node_budget: node allocations fail (-ENOMEM) once nr_nodes reaches it; -1 = never.
         vl_nr_enomem: how many times an allocation failed.
-        vl_path_node, vl_path_offset: scratch radix_tree_path arrays for tag_clear and delete
+        vl_path_node, vl_path_offset: scratch radix_tree_path arrays for delete
             (C keeps them on the stack); not part of the tree's state.
     """
 
@@ -229,20 +230,33 @@ def radix_tree_maxindex(height: int, map_shift: int = RADIX_TREE_MAP_SHIFT) -> i
     return (1 << width) - 1
 
 
+def _bit(offset: i64) -> i64:
+    """The mask 1 << offset (0 <= offset < 64) as an i64; bit 63 is -2**63.
+
+    ``one`` is computed from ``offset`` so that mypyc cannot fold it into the 32-bit C
+    literal it would shift (see the module docstring); bit 63 comes from the table, since
+    an unbounded Python int would not wrap to the sign bit.
+    """
+    if offset == 63:
+        return _BIT[63]
+    one: i64 = offset - offset + 1
+    return one << offset
+
+
 def tag_set(node: RadixTreeNode, tag: i64, offset: i64) -> None:
     """tag_set(): set bit ``offset`` of the node's ``tag`` bitmap."""
     if tag == 0:
-        node.tags0 |= _BIT[offset]
+        node.tags0 |= _bit(offset)
     else:
-        node.tags1 |= _BIT[offset]
+        node.tags1 |= _bit(offset)
 
 
 def tag_clear(node: RadixTreeNode, tag: i64, offset: i64) -> None:
     """tag_clear(): clear bit ``offset`` of the node's ``tag`` bitmap."""
     if tag == 0:
-        node.tags0 &= ~_BIT[offset]
+        node.tags0 &= ~_bit(offset)
     else:
-        node.tags1 &= ~_BIT[offset]
+        node.tags1 &= ~_bit(offset)
 
 
 def tag_get(node: RadixTreeNode, tag: i64, offset: i64) -> i64:
@@ -434,7 +448,7 @@ def radix_tree_tag_set(root: RadixTreeRoot, index: int, tag: int) -> object | No
 def _radix_tree_path(root: RadixTreeRoot, idx: i64) -> object | None:
     """Fill the root's radix_tree_path arrays for ``idx``; return the leaf item or None.
 
-    The descent shared by radix_tree_tag_clear() and radix_tree_delete(). On success
+    The descent of radix_tree_delete(). On success
     ``vl_path_node[k]`` / ``vl_path_offset[k]`` hold the node at depth k (0 = rnode) and the
     slot taken in it, for k < height. (C keeps the path on the stack; the model reuses two
     per-root lists so that no allocation happens per call.)
@@ -480,22 +494,60 @@ def radix_tree_tag_clear(root: RadixTreeRoot, index: int, tag: int) -> object | 
     Walking up, a parent's bit is cleared only while the node below has no bit of that tag
     left. Returns the item (even if it was not tagged), or None if absent or out of range.
 
+    The model walks down twice instead of keeping the C path array: the first descent finds
+    the item and the deepest node that keeps a bit of ``tag`` once this slot's bit is gone
+    (where the C loop going up stops); the second clears the slot's bit from that node down
+    to the leaf. The bits cleared are the same.
+
     Caller: holds the tree lock.
     """
     idx = _index_check(index, "radix_tree_tag_clear")
     t = _tag_check(tag, "radix_tree_tag_clear")
     if idx > root.vl_maxindex:
         return None
-    ret = _radix_tree_path(root, idx)
+    height = root.height
+    top = root.rnode
+    if height == 0 or top is None:
+        return None
+    map_shift = root.map_shift
+    mask = root.vl_map_mask
+    leaf_level = height - 1
+    shift = leaf_level * map_shift
+    node = top
+    stop: i64 = 0
+    level: i64 = 0
+    while level < leaf_level:
+        offset = (idx >> shift) & mask
+        if ((node.tags0 if t == 0 else node.tags1) & ~_bit(offset)) != 0:
+            stop = level
+        child = node.slots[offset]
+        if child is None:
+            return None
+        node = child
+        shift -= map_shift
+        level += 1
+    offset = idx & mask
+    ret = node.items[offset]
     if ret is None:
         return None
-    p = root.height - 1
-    while p >= 0:
-        node = _path_node(root, p)
-        tag_clear(node, t, root.vl_path_offset[p])
-        if _any_tag_set(node, t):
-            break
-        p -= 1
+    tag_clear(node, t, offset)
+    if _any_tag_set(node, t):
+        return ret
+    # The leaf has no bit of the tag left: clear the slot's bit in the nodes above it, from
+    # the deepest one that keeps another bit (or from the top) downward.
+    shift = leaf_level * map_shift
+    node = top
+    level = 0
+    while level < leaf_level:
+        offset = (idx >> shift) & mask
+        if level >= stop:
+            tag_clear(node, t, offset)
+        child = node.slots[offset]
+        if child is None:
+            raise KernelBug("radix_tree_tag_clear: slot == NULL on the second descent")
+        node = child
+        shift -= map_shift
+        level += 1
     return ret
 
 

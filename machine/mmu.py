@@ -29,8 +29,8 @@ Walk rules (the architectural ones this model implements):
     * PS is ignored (CR4.PSE = 0) and PWT/PCD have no effect.
 
 TLB (the model's organisation): direct-mapped, ``tlb_entries`` entries (a power of two),
-indexed by ``vpn & (tlb_entries - 1)``. Two parallel lists hold each entry:
-``tlb_vpn[i]`` (the virtual page number, -1 when invalid) and ``tlb_word[i]``, the cached
+indexed by ``vpn & (tlb_entries - 1)``. Entry ``i`` is ``tlb[i]``, a ``TlbEntry`` with
+``vpn`` (the virtual page number, -1 when invalid) and ``word``, the cached
 translation as a PTE-shaped word: frame address | P | A | effective RW | effective US | D | G,
 where D says whether the entry was loaded by (or has since done) a write. One word instead of
 separate pfn and flags lists saves a list load on the hit path. Rules:
@@ -88,11 +88,25 @@ __all__ = [
     "PTE_RW",
     "PTE_US",
     "PageFault",
+    "TlbEntry",
 ]
 
 _OFFSET_MASK: Final = 0xFFF
 _VPN_MASK: Final = 0xFFFFF
 _TABLE_MASK: Final = 0x3FF
+
+
+@final
+class TlbEntry:
+    """One TLB entry: ``vpn`` (-1 when invalid) and ``word``, the cached translation.
+
+    Entries are allocated once with the MMU and updated in place, so a TLB fill or
+    invalidation stores two machine words and allocates nothing.
+    """
+
+    def __init__(self) -> None:
+        self.vpn: i64 = -1
+        self.word: i64 = 0
 
 
 class PageFault(Exception):
@@ -133,8 +147,7 @@ class MMU:
         self.tlb_entries: int = tlb_entries
         self.tlb_mask: i64 = tlb_entries - 1
         self.cr3: i64 = 0
-        self.tlb_vpn: list[i64] = [-1] * tlb_entries
-        self.tlb_word: list[i64] = [0] * tlb_entries
+        self.tlb: list[TlbEntry] = [TlbEntry() for _ in range(tlb_entries)]
         #: CR2 and the error code of the last fault ``probe`` reported.
         self.fault_vaddr: i64 = 0
         self.fault_error: i64 = 0
@@ -159,9 +172,9 @@ class MMU:
         """
         vaddr &= ADDR_MASK
         vpn = vaddr >> PAGE_SHIFT
-        idx = vpn & self.tlb_mask
-        if self.tlb_vpn[idx] == vpn:
-            word = self.tlb_word[idx]
+        entry = self.tlb[vpn & self.tlb_mask]
+        if entry.vpn == vpn:
+            word = entry.word
             need: i64 = 0
             if write:
                 need = PTE_RW | PTE_D
@@ -170,7 +183,7 @@ class MMU:
             if (word & need) == need:
                 self.tlb_hits += 1
                 return (word & PTE_FRAME) | (vaddr & _OFFSET_MASK)
-            return self._hit_slow(vaddr, idx, word, write, user)
+            return self._hit_slow(vaddr, word, write, user)
         self.tlb_misses += 1
         return self._walk(vaddr, write, user)
 
@@ -185,7 +198,7 @@ class MMU:
             raise PageFault(int(self.fault_vaddr), int(self.fault_error))
         return paddr
 
-    def _hit_slow(self, vaddr: i64, idx: i64, word: i64, write: bool, user: bool) -> i64:
+    def _hit_slow(self, vaddr: i64, word: i64, write: bool, user: bool) -> i64:
         """A TLB hit whose cached word does not allow the access outright."""
         self.tlb_hits += 1
         if (user and (word & PTE_US) == 0) or (write and (word & PTE_RW) == 0):
@@ -196,9 +209,9 @@ class MMU:
     def _fault(self, vaddr: i64, error_code: i64) -> i64:
         """Record a page fault (CR2, error code) and drop the TLB entry for ``vaddr``."""
         vpn = vaddr >> PAGE_SHIFT
-        idx = vpn & self.tlb_mask
-        if self.tlb_vpn[idx] == vpn:
-            self.tlb_vpn[idx] = -1
+        entry = self.tlb[vpn & self.tlb_mask]
+        if entry.vpn == vpn:
+            entry.vpn = -1
         self.fault_vaddr = vaddr
         self.fault_error = error_code
         return -1
@@ -234,9 +247,9 @@ class MMU:
             mem.write_u32(pte_addr, new)
         frame = pte & PTE_FRAME
         vpn = vaddr >> PAGE_SHIFT
-        idx = vpn & self.tlb_mask
-        self.tlb_vpn[idx] = vpn
-        self.tlb_word[idx] = frame | PTE_P | PTE_A | rw | us | (new & PTE_D) | (pte & PTE_G)
+        entry = self.tlb[vpn & self.tlb_mask]
+        entry.vpn = vpn
+        entry.word = frame | PTE_P | PTE_A | rw | us | (new & PTE_D) | (pte & PTE_G)
         return frame | (vaddr & _OFFSET_MASK)
 
     # ---- control ------------------------------------------------------------------------------
@@ -257,31 +270,22 @@ class MMU:
     def invlpg(self, vaddr: int) -> None:
         """__flush_tlb_one(): drop the TLB entry for ``vaddr``, global or not."""
         vpn = (i64(vaddr) & ADDR_MASK) >> PAGE_SHIFT
-        idx = vpn & self.tlb_mask
-        if self.tlb_vpn[idx] == vpn:
-            self.tlb_vpn[idx] = -1
+        entry = self.tlb[vpn & self.tlb_mask]
+        if entry.vpn == vpn:
+            entry.vpn = -1
         self.invlpgs += 1
 
     def flush_tlb(self) -> None:
         """__flush_tlb(): drop every TLB entry without G (what a CR3 reload does)."""
-        vpns = self.tlb_vpn
-        words = self.tlb_word
-        i: i64 = 0
-        n = i64(len(vpns))
-        while i < n:
-            if (words[i] & PTE_G) == 0:
-                vpns[i] = -1
-            i += 1
+        for entry in self.tlb:
+            if (entry.word & PTE_G) == 0:
+                entry.vpn = -1
         self.tlb_flushes += 1
 
     def flush_tlb_global(self) -> None:
         """__flush_tlb_global(): drop every TLB entry, global ones included."""
-        vpns = self.tlb_vpn
-        i: i64 = 0
-        n = i64(len(vpns))
-        while i < n:
-            vpns[i] = -1
-            i += 1
+        for entry in self.tlb:
+            entry.vpn = -1
         self.tlb_flushes += 1
 
     # ---- inspection ---------------------------------------------------------------------------
@@ -289,10 +293,10 @@ class MMU:
     def tlb_entry(self, vaddr: int) -> tuple[int, int] | None:
         """The cached ``(pfn, flags)`` for ``vaddr``'s page, or None if the TLB misses."""
         vpn = (i64(vaddr) & ADDR_MASK) >> PAGE_SHIFT
-        idx = vpn & self.tlb_mask
-        if self.tlb_vpn[idx] != vpn:
+        entry = self.tlb[vpn & self.tlb_mask]
+        if entry.vpn != vpn:
             return None
-        word = self.tlb_word[idx]
+        word = entry.word
         return (int(word >> PAGE_SHIFT), int(word & _OFFSET_MASK))
 
     def walk_noset(self, vaddr: int) -> tuple[int, int]:
@@ -308,6 +312,16 @@ class MMU:
         pte = self.mem.read_u32((pde & PTE_FRAME) + (((va >> PAGE_SHIFT) & _TABLE_MASK) << 2))
         return (pde, pte)
 
+    @property
+    def tlb_vpn(self) -> list[int]:
+        """Each entry's virtual page number (-1 when invalid), as a new list."""
+        return [int(e.vpn) for e in self.tlb]
+
+    @property
+    def tlb_word(self) -> list[int]:
+        """Each entry's cached translation word, as a new list."""
+        return [int(e.word) for e in self.tlb]
+
     # ---- state --------------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, object]:
@@ -315,8 +329,8 @@ class MMU:
         return {
             "cr3": int(self.cr3),
             "tlb_entries": self.tlb_entries,
-            "tlb_vpn": [int(v) for v in self.tlb_vpn],
-            "tlb_word": [int(w) for w in self.tlb_word],
+            "tlb_vpn": self.tlb_vpn,
+            "tlb_word": self.tlb_word,
             "fault_vaddr": int(self.fault_vaddr),
             "fault_error": int(self.fault_error),
             "tlb_hits": int(self.tlb_hits),
@@ -346,8 +360,8 @@ class MMU:
             w = words[i]
             if not isinstance(v, int) or not isinstance(w, int):
                 raise ValueError("mmu state: TLB entries must be ints")
-            mmu.tlb_vpn[i] = v
-            mmu.tlb_word[i] = w
+            mmu.tlb[i].vpn = v
+            mmu.tlb[i].word = w
         mmu.cr3 = _state_int(state, "cr3")
         mmu.fault_vaddr = _state_int(state, "fault_vaddr")
         mmu.fault_error = _state_int(state, "fault_error")
@@ -359,7 +373,7 @@ class MMU:
         return mmu
 
     def __repr__(self) -> str:
-        valid = sum(1 for v in self.tlb_vpn if v >= 0)
+        valid = sum(1 for e in self.tlb if e.vpn >= 0)
         return f"<mmu cr3={self.cr3:#x} tlb={valid}/{self.tlb_entries}>"
 
 

@@ -48,6 +48,8 @@ from kernelmodel.radix_tree import (
     radix_tree_tag_get,
     radix_tree_tag_set,
     radix_tree_tagged,
+    tag_clear,
+    tag_set,
     vl_radix_tree_gang_lookup_indices,
     vl_radix_tree_gang_lookup_tag_indices,
     vl_radix_tree_items,
@@ -734,3 +736,19 @@ TestRadixVsDict = RadixVsDict.TestCase
 TestRadixVsDict.settings = _MACHINE_SETTINGS
 TestRadixVsDictShift2 = RadixVsDictShift2.TestCase
 TestRadixVsDictShift2.settings = _MACHINE_SETTINGS
+
+
+def test_tag_bit_masks_cover_all_64_bits() -> None:
+    """tag_set/tag_clear on every bit of a 64-slot node, bit 63 included (the sign bit).
+
+    Compiled, this catches a mask built by shifting a 32-bit C literal.
+    """
+    node = RadixTreeNode(64, True)
+    for off in range(64):
+        tag_set(node, 1, off)
+        assert node.vl_tags(1) == (1 << (off + 1)) - 1
+        assert node.vl_tags(0) == 0
+    for off in range(64):
+        tag_clear(node, 1, off)
+        assert node.vl_tags(1) == ((1 << 64) - 1) & ~((1 << (off + 1)) - 1)
+    assert node.tags1 == 0
