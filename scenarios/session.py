@@ -42,8 +42,8 @@ from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, KernelSpec, Scenario, StoryItem
-from scenarios.story import StoryHit, StoryTracker
 from scenarios.series import DEFAULT_INTERVAL_NS, CounterSeries, Sampler, SeriesError
+from scenarios.story import StoryHit, StoryTracker
 from scenarios.trace.format import TraceError
 from scenarios.units import format_duration
 
