@@ -365,6 +365,7 @@ class Session:
         if self.powered_off:
             self.end_reason = "power_cut"
             return STOP_END
+        self._resume_history()
         return self._suspender.advance(match, n)
 
     def run_until(self, expr: str) -> str:
@@ -381,6 +382,7 @@ class Session:
         if self.powered_off:
             self.end_reason = "power_cut"
             return STOP_END
+        self._resume_history()
         reason = self._suspender.advance(match, 1)
         return STOP_PREDICATE if reason in ("record", "event") else reason
 
@@ -397,6 +399,10 @@ class Session:
         self.history = History(budget_bytes, spacing_s)
         self.history.take(self)
         return self.history
+
+    def _resume_history(self) -> None:
+        if self.history is not None:
+            self.history.resume()
 
     def _need_history(self, what: str) -> History:
         if self.history is None:
@@ -531,6 +537,7 @@ class Session:
     def step(self, n: int = 1) -> int:
         """Dispatch up to ``n`` events (fewer only when none is left); returns how many ran."""
         ran = 0
+        self._resume_history()
         if self.suspended_at is not None and n > 0:
             self.finish_event()
             ran = 1
@@ -566,6 +573,7 @@ class Session:
             hint = suggest(until_checkpoint, self.checkpoint_names)
             raise ValueError(f'run: no checkpoint named "{until_checkpoint}" in '
                              f"{self.scenario.name}{hint}")
+        self._resume_history()
         self.finish_event()
         machine = self.kernel.machine
         clock = machine.clock

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import gc
 import time
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 DEFAULT_BUDGET_BYTES: Final = 64 << 20
 #: Default wall time of running between two checkpoints (seconds).
 DEFAULT_SPACING_S: Final = 0.2
-#: A gap between two events longer than this is the user pausing, not work.
-_IDLE_GAP_S: Final = 1.0
 _ZSTD_LEVEL: Final = 1
 
 
@@ -118,12 +116,17 @@ class History:
         return self.checkpoints[0].position
 
     def take(self, session: Session) -> Checkpoint:
-        """Keep the session's state now (between two events)."""
+        """Keep the session's state now (between two events), in order among the others
+        (the one already kept there, if any, is returned instead)."""
+        pos = session.position
+        for old in self.checkpoints:
+            if old.position == pos:
+                return old
         t0 = time.perf_counter()
-        cp = Checkpoint(session.position, encode_kernel(session), tuple(session.checkpoints),
+        cp = Checkpoint(pos, encode_kernel(session), tuple(session.checkpoints),
                         session.end_reason)
         self._take_cost_s = time.perf_counter() - t0
-        self.checkpoints.append(cp)
+        insort(self.checkpoints, cp, key=lambda c: c.position)
         self._work_s = 0.0
         self._last_tick = time.perf_counter()
         self._thin()
@@ -138,14 +141,17 @@ class History:
             self.checkpoints = [first, *kept]
             self.spacing_s *= 2
 
+    def resume(self) -> None:
+        """Called when the session starts running: the time since it last ran is the
+        user's, not work."""
+        self._last_tick = time.perf_counter()
+
     def after_event(self, session: Session) -> None:
         """Called after every event: take a checkpoint when enough work was done since the
         last one, and only past the latest (a replay does not take them again)."""
         now = time.perf_counter()
-        gap = now - self._last_tick
+        self._work_s += now - self._last_tick
         self._last_tick = now
-        if gap < _IDLE_GAP_S:
-            self._work_s += gap
         if self._work_s < max(self.spacing_s, 4 * self._take_cost_s):
             return
         if self.checkpoints and session.position <= self.checkpoints[-1].position:
