@@ -49,6 +49,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.page_detail import PageDetailScreen
 from tui.screens.prompts import InputPrompt, ScenarioPicker
 from tui.screens.snapshot_opened import SnapshotOpenedScreen
+from tui.travel import TravelActions
 from tui.view import kernel_label
 from tui.view_io import EventRec, fmt_time
 
@@ -117,7 +118,7 @@ def _snapshot_errors(mod: ModuleType) -> tuple[type[BaseException], ...]:
     return errors
 
 
-class VmlabApp(App[None]):
+class VmlabApp(TravelActions, App[None]):
     """The dashboard."""
 
     CSS_PATH = "vmlab.tcss"
@@ -189,6 +190,7 @@ class VmlabApp(App[None]):
     def on_ready(self) -> None:
         """The dashboard is composed: fill it in and start the frame timer."""
         self.recorder.drain()
+        self.start_history()
         self.dashboard.reset_session(self.session.kernel, self.recorder, self._labels())
         self._after_change([])
         if self.use_timer:
@@ -243,6 +245,7 @@ class VmlabApp(App[None]):
         new = self.recorder.drain() if new_events is None else new_events
         self.dashboard.refresh_model(k, self.recorder, new,
                                      force=self.driver.mode == MODE_PAUSED)
+        self.refresh_timeline()
         if isinstance(self.screen, PageDetailScreen):
             self.screen.refresh_model(k)
 
@@ -284,8 +287,11 @@ class VmlabApp(App[None]):
         self.mode = self.driver.mode
 
     def action_step(self) -> None:
-        """Dispatch exactly one event."""
-        self.step_events(1)
+        """One event, or one unit of the granularity chosen (tui/travel.py)."""
+        if self.granularity == "event":
+            self.step_events(1)
+        else:
+            self.action_fine_step()
 
     def action_step_n(self) -> None:
         """Ask how many events to run."""
@@ -365,6 +371,7 @@ class VmlabApp(App[None]):
         self.driver = SimDriver(session, self.recorder)
         self.driver.speed_index = speed
         self.gc_pacer.full()  # the previous session's model is garbage now
+        self.start_history()
         self.dashboard.reset_session(k, self.recorder, self._labels())
         self._after_change([])
 

@@ -32,6 +32,7 @@ from tui.widgets.physmem_map import MapLegend, PhysMemMap
 from tui.widgets.status_bar import StatusBar, TopBar
 from tui.widgets.tasks import TasksPanel
 from tui.widgets.text_update import update_text
+from tui.widgets.timeline import Timeline
 from tui.widgets.vmstat_panel import VmstatPanel
 
 #: Tab ids in order, with their labels.
@@ -66,6 +67,7 @@ class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
         yield StatusBar(id="status")
+        yield Timeline(id="timeline")
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield PhysMemMap(id="map")
