@@ -41,10 +41,10 @@ APP_KEYS: Final = (
               "paused.", True),
     KeyAction("comma,b", ", b", "step_back", "Back",
               "Step back one unit of the chosen granularity (replayed from a checkpoint: the "
-              "state is exactly the one the run had there).", True),
+              "state is exactly the one the run had there)."),
     KeyAction("v", "v", "granularity", "Granularity",
               "Choose what a step is: an event, a fault, a system call, an I/O completion, "
-              "the next change of the selected page, or of the selected file's tags.", True),
+              "the next change of the selected page, or of the selected file's tags."),
     KeyAction("u", "u", "run_until", "Run until",
               "Ask for a check (nr_dirty == 0, pgmajfault > 100) and run until it holds."),
     KeyAction("t", "t", "seek", "Go to event",

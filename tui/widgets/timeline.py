@@ -69,7 +69,7 @@ class Timeline(Widget, can_focus=True):
 
     def _label(self) -> tuple[str, str]:
         where = f"{self.here:,}" + ("+" if self.inside else "")
-        left = f"step {self.granularity:<7} {self.first:,} "
+        left = f"v step {self.granularity:<7} , back  {self.first:,} "
         right = (f" {self.last:,}  at {where}  {len(self.checkpoints)} ckpt "
                  f"{self.memory / (1 << 20):.1f} MiB")
         return left, right
