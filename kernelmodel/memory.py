@@ -255,6 +255,7 @@ def _fault_done(k: Kernel, task: Task, r: int, start_maj: int, address: int) -> 
     kind = k.vl_fault_kind if k.vl_fault_kind else "none"
     k.trace.emit(k.now(), TR_FAULT, task.pid, address, VM_FAULT_MAJOR if major else r,
                  f"{kind} {result}")
+    k.vl_fault_kind = ""
     if r == VM_FAULT_SIGBUS:
         _kill(k, task, address, EXIT_SIGBUS, "SIGBUS: file page beyond EOF")
         return
@@ -297,7 +298,10 @@ def handle_mm_fault(
     if ptep < 0:
         vl_wait_for_memory(k, task)
         return VL_FAULT_BLOCKED
-    return handle_pte_fault(k, task, mm, vma, address & _PAGE_MASK, write, ptep)
+    r = handle_pte_fault(k, task, mm, vma, address & _PAGE_MASK, write, ptep)
+    if r == VL_FAULT_BLOCKED:
+        k.vl_fault_kind = ""  # found again when the fault is retried
+    return r
 
 
 def handle_pte_fault(
