@@ -292,6 +292,13 @@ class Kernel(TrapHandler, IrqHandler):
         self.breakpoints: dict[str, str] = {}
         #: Problems found by VL_VERIFY calls made by programs.
         self.verify_failures = 0
+        #: What the fault being handled turned out to be ("anon", "zero", "file", "cow", ...),
+        #: set by the handler that resolved it for its ``fault`` trace record. Scratch:
+        #: not part of the state (it is meaningless between two faults).
+        self.vl_fault_kind = ""
+        #: Why shrink_list decided what it did with the page in hand (its ``reclaim_page``
+        #: record). Scratch, like vl_fault_kind.
+        self.vl_reclaim_why = ""
         nframes = machine.mem.nframes
         #: contig_page_data: mem_map, the zone, the buddy allocator.
         self.pgdat: PageAllocator = vl_boot(

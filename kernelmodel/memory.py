@@ -16,6 +16,11 @@ waiting for memory or for a locked page), the model puts the task to sleep, push
 when it completes the CPU retries the access. pgfault is counted once per fault; a fault that
 had to read the disk is major.
 
+Every fault that completes leaves a ``fault`` trace record (address, result, and what it was:
+``anon``, ``zero``, ``file``, ``file-private``, ``swapin``, ``cow``, ``reuse`` or ``young``;
+see docs/trace.md); every pte that ``zap_pte_range`` clears leaves an ``unmap`` record. A
+fault that slept writes its record when it completes.
+
 A bad access (no vma, or one that forbids it) is a SIGSEGV: a TR_SEGV trace event,
 vmstat.segfaults, and the task exits with 139 (128 + SIGSEGV). A file fault beyond EOF is a
 SIGBUS (exit 135). Neither is ever a simulator error.
@@ -104,7 +109,7 @@ from kernelmodel.swapfile import (
     vm_swap_full,
 )
 from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, TASK_RUNNING, KOp, Task
-from kernelmodel.vmstat import TR_COW, TR_SEGV
+from kernelmodel.vmstat import TR_COW, TR_FAULT, TR_SEGV, TR_UNMAP
 from kernelmodel.wait import page_locked_key, sleep_on
 from machine.i386 import FEC_PROT, FEC_WRITE, PAGE_SHIFT, PAGE_SIZE
 from machine.interfaces import TRAP_RETRY, TRAP_STOP
@@ -244,7 +249,13 @@ def do_page_fault(k: Kernel, task: Task, address: int, error_code: int) -> int:
 
 
 def _fault_done(k: Kernel, task: Task, r: int, start_maj: int, address: int) -> None:
-    """The end of do_page_fault: count the fault, or deliver SIGBUS."""
+    """The end of do_page_fault: count the fault, or deliver SIGBUS; its ``fault`` record."""
+    major = r == VM_FAULT_MAJOR or task.maj_flt != start_maj
+    result = "sigbus" if r == VM_FAULT_SIGBUS else ("major" if major else "minor")
+    kind = k.vl_fault_kind if k.vl_fault_kind else "none"
+    k.trace.emit(k.now(), TR_FAULT, task.pid, address, VM_FAULT_MAJOR if major else r,
+                 f"{kind} {result}")
+    k.vl_fault_kind = ""
     if r == VM_FAULT_SIGBUS:
         _kill(k, task, address, EXIT_SIGBUS, "SIGBUS: file page beyond EOF")
         return
@@ -282,11 +293,15 @@ def handle_mm_fault(
     Returns:
         VM_FAULT_MINOR / MAJOR / SIGBUS, or VL_FAULT_BLOCKED when the task slept.
     """
+    k.vl_fault_kind = ""
     ptep = pte_alloc_map(k, mm, address)
     if ptep < 0:
         vl_wait_for_memory(k, task)
         return VL_FAULT_BLOCKED
-    return handle_pte_fault(k, task, mm, vma, address & _PAGE_MASK, write, ptep)
+    r = handle_pte_fault(k, task, mm, vma, address & _PAGE_MASK, write, ptep)
+    if r == VL_FAULT_BLOCKED:
+        k.vl_fault_kind = ""  # found again when the fault is retried
+    return r
 
 
 def handle_pte_fault(
@@ -305,6 +320,7 @@ def handle_pte_fault(
         if not pte_write(entry):
             return do_wp_page(k, task, mm, vma, address, ptep, entry)
         entry = pte_mkdirty(entry)
+    k.vl_fault_kind = "young"
     ptep_establish(k, mm.mm_id, address, ptep, pte_mkyoung(entry))
     return VM_FAULT_MINOR
 
@@ -328,6 +344,7 @@ def do_anonymous_page(
     the vma's anon_vma (2.6.7: anon_vma_prepare + page_add_anon_rmap).
     """
     mem = k.machine.mem
+    k.vl_fault_kind = "anon" if write else "zero"
     if not write:
         set_pte(mem, ptep, pte_wrprotect(mk_pte(k.zero_page.pfn, vma.vm_page_prot)))
         k.vmstat.zero_page_maps += 1
@@ -359,6 +376,7 @@ def do_no_page(
     from kernelmodel.filemap import vl_filemap_nopage
     from kernelmodel.fs import vl_inode
 
+    k.vl_fault_kind = "file-private" if write and (vma.vm_flags & VM_SHARED) == 0 else "file"
     inode = vl_inode(k, vma.vm_file)
     bug_on(inode is None, "do_no_page: vma maps a dead inode")
     assert inode is not None
@@ -427,6 +445,7 @@ def do_swap_page(
     2.6.6) the page is mapped read-only and the retried write takes a second fault, a
     protection fault that do_wp_page handles.
     """
+    k.vl_fault_kind = "swapin"
     entry = pte_to_swp_entry(orig_pte)
     page = lookup_swap_cache(k, entry)
     if page is None:
@@ -524,10 +543,14 @@ def do_wp_page(
     """
 
     old = k.mem_map.pages[pte_pfn(pte)]
+    if not k.vl_fault_kind:  # a swap-in that copies at once stays a swap-in fault
+        k.vl_fault_kind = "cow"
     if not TestSetPageLocked(old):
         reuse = can_share_swap_page(k, old)
         unlock_page(k, old)
         if reuse:
+            if k.vl_fault_kind == "cow":
+                k.vl_fault_kind = "reuse"
             entry = maybe_mkwrite(pte_mkyoung(pte_mkdirty(pte)), vma)
             ptep_establish(k, mm.mm_id, address, ptep, entry)
             return VM_FAULT_MINOR
@@ -604,8 +627,20 @@ def zap_pte_range(k: Kernel, mm: MmStruct, start: int, end: int) -> int:
         pte = mem.read_u32(ptep)
         if pte != 0:
             freed += _zap_one(k, ptep, pte)
+            _trace_zap(k, mm, addr, pte)
         addr += PAGE_SIZE
     return freed
+
+
+def _trace_zap(k: Kernel, mm: MmStruct, addr: int, pte: int) -> None:
+    """The ``unmap`` record of one cleared pte: b is the frame, or -1 for a swap or file pte."""
+    if pte_present(pte):
+        pfn = pte_pfn(pte)
+        what = "zero" if pfn == k.zero_page.pfn else "page"
+    else:
+        pfn = -1
+        what = "file" if pte_file(pte) else "swap"
+    k.trace.emit(k.now(), TR_UNMAP, k.current, addr, pfn, f"zap {what} mm {mm.mm_id}")
 
 
 def _zap_one(k: Kernel, ptep: int, pte: int) -> int:

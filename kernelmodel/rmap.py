@@ -102,6 +102,7 @@ from kernelmodel.rmap_pte_chain import (
 )
 from kernelmodel.swapcache_fields import page_swp_entry
 from kernelmodel.swapfile import swap_duplicate
+from kernelmodel.vmstat import TR_UNMAP
 from machine.i386 import PAGE_SHIFT
 
 if TYPE_CHECKING:
@@ -481,8 +482,10 @@ def try_to_unmap_one(k: Kernel, page: Page, vma: VmArea) -> int:
 def vl_unmap_one(k: Kernel, page: Page, mm: MmStruct, address: int, ptep: int) -> None:
     """The end of try_to_unmap_one in every design: clear and flush the pte, move its dirty
     bit to the page, write an anonymous page's swap entry in its place, and drop rss, the
-    mapcount and the page reference the pte held."""
+    mapcount and the page reference the pte held. An ``unmap`` trace record names it."""
     pteval = ptep_clear_flush(k, mm.mm_id, address, ptep)
+    k.trace.emit(k.now(), TR_UNMAP, k.current, address, page.pfn,
+                 f"try_to_unmap mm {mm.mm_id}")
     if pte_dirty(pteval):
         vl_set_page_dirty_from_pte(k, page)
     if PageAnon(page):

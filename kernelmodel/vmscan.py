@@ -110,7 +110,16 @@ from kernelmodel.page_alloc import (
 from kernelmodel.swap import lru_add_drain, release_pages
 from kernelmodel.swapcache_fields import page_swp_entry
 from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, KOp
-from kernelmodel.vmstat import TR_KSWAPD, TR_RECLAIM
+from kernelmodel.vmstat import (
+    RECLAIM_ACTIVATED,
+    RECLAIM_FATE_NAMES,
+    RECLAIM_FREED,
+    RECLAIM_KEPT,
+    RECLAIM_WRITTEN,
+    TR_KSWAPD,
+    TR_RECLAIM,
+    TR_RECLAIM_PAGE,
+)
 from kernelmodel.wait import sleep_on, wake_up
 
 if TYPE_CHECKING:
@@ -339,6 +348,31 @@ def _put_page_nofree(page: Page) -> None:
 # ---- shrink_list ---------------------------------------------------------------------------------
 
 
+def vl_reclaim_why(k: Kernel, fate: int, why: str) -> int:
+    """Note why shrink_list decides what it does with the page in hand (for its
+    ``reclaim_page`` record); returns ``fate``."""
+    k.vl_reclaim_why = why
+    return fate
+
+
+def vl_trace_reclaim(k: Kernel, page: Page, freed: bool, activated: bool) -> None:
+    """The ``reclaim_page`` record of shrink_list's decision on one page (2.6.6 and 2.6.7):
+    a is the frame, b the decision (RECLAIM_FREED, _ACTIVATED, _KEPT, _WRITTEN), s the
+    decision and why."""
+    why = k.vl_reclaim_why
+    if freed:
+        fate = RECLAIM_FREED
+    elif activated:
+        fate = RECLAIM_ACTIVATED
+    elif why == "written":
+        fate = RECLAIM_WRITTEN
+    else:
+        fate = RECLAIM_KEPT
+    k.trace.emit(k.now(), TR_RECLAIM_PAGE, k.current, page.pfn, fate,
+                 f"{RECLAIM_FATE_NAMES[fate]}: {why}")
+    k.vl_reclaim_why = ""
+
+
 def _pageout(
     k: Kernel, page: Page, mapping: AddressSpace | None, is_swap: bool, referenced: int,
     may_enter_fs: bool,
@@ -365,13 +399,13 @@ def _pageout(
     from kernelmodel.writeback import WB_SYNC_NONE, WritebackControl
 
     if referenced or not is_page_cache_freeable(page):
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "dirty and referenced or busy")
     if mapping is None and not is_swap:
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "dirty, no mapping")
     if not may_enter_fs or not may_write_to_queue(k, is_swap) or vl_request_queue_full(k):
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "dirty, queue congested")
     if not clear_page_dirty_for_io(k, page):
-        return _CLEAN
+        return vl_reclaim_why(k, _CLEAN, "clean after all")
     if not is_swap and mapping is not None and vl_lists_mode(k):
         # 2.6.5: list_move(&page->list, &mapping->locked_pages) under page_lock, before
         # ->writepage, so that filemap_fdatawait waits for this write too
@@ -389,10 +423,10 @@ def _pageout(
         handle_write_error(mapping, page, res)
     if res == WRITEPAGE_ACTIVATE:
         ClearPageReclaim(page)
-        return _ACTIVATE_LOCKED
+        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "writepage asked to activate")
     if not PageWriteback(page):
         ClearPageReclaim(page)  # a synchronous write, or a writepage that did nothing
-    return _KEEP
+    return vl_reclaim_why(k, _KEEP, "written")
 
 
 def handle_write_error(mapping: AddressSpace, page: Page, error: int) -> None:
@@ -431,40 +465,40 @@ def _shrink_page(k: Kernel, page: Page, gfp_mask: int, stats: list[int]) -> int:
     from kernelmodel.swap_state import add_to_swap
 
     if TestSetPageLocked(page):
-        return _KEEP
+        return vl_reclaim_why(k, _KEEP, "locked")
     if page_mapped(page) or PageSwapCache(page):
         stats[0] += 1
     bug_on(PageActive(page), "shrink_list: PageActive")
     if PageWriteback(page):
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "under writeback")
     referenced = page_referenced(k, page)
     if referenced and page_mapping_inuse(page):
-        return _ACTIVATE_LOCKED
+        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "referenced")
     mapping = page_mapping(page)
     may_enter_fs = (gfp_mask & _GFP_FS) != 0
     if PageAnon(page) and not PageSwapCache(page) and not add_to_swap(k, page):
-        return _ACTIVATE_LOCKED
+        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "no swap space")
     is_swap = PageSwapCache(page)
     if is_swap:
         may_enter_fs = (gfp_mask & _GFP_IO) != 0
     if page_mapped(page) and (mapping is not None or is_swap):
         ret = try_to_unmap(k, page)
         if ret == SWAP_FAIL:
-            return _ACTIVATE_LOCKED
+            return vl_reclaim_why(k, _ACTIVATE_LOCKED, "try_to_unmap failed")
         if ret == SWAP_AGAIN:
-            return _KEEP_LOCKED
+            return vl_reclaim_why(k, _KEEP_LOCKED, "try_to_unmap again")
     if PageDirty(page):
         fate = _pageout(k, page, mapping, is_swap, referenced, may_enter_fs)
         if fate != _CLEAN:
             return fate
     if PagePrivate(page):
-        return _ACTIVATE_LOCKED
+        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "has buffers")
     if mapping is None and not is_swap:
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "no mapping")
     if page_count(page) != 2 or PageDirty(page):
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "in use")
     _free_page_cache(k, page, is_swap)
-    return _FREE_IT
+    return vl_reclaim_why(k, _FREE_IT, "clean and unused")
 
 
 def shrink_list(
@@ -490,6 +524,7 @@ def shrink_list(
     k.charge(len(pages) * SHRINK_PAGE_NS)
     for page in pages:
         fate = _shrink_page(k, page, gfp_mask, stats)
+        vl_trace_reclaim(k, page, fate == _FREE_IT, fate == _ACTIVATE_LOCKED)
         if fate == _FREE_IT:
             unlock_page(k, page)
             ret += 1

@@ -94,7 +94,9 @@ from kernelmodel.vmscan import (
     is_page_cache_freeable,
     may_write_to_queue,
     page_mapping_inuse,
+    vl_reclaim_why,
     vl_request_queue_full,
+    vl_trace_reclaim,
 )
 from kernelmodel.vmstat import TR_RECLAIM
 
@@ -217,18 +219,18 @@ def _shrink_page(k: Kernel, page: Page, sc: ScanControl) -> int:
     from kernelmodel.swap_state import add_to_swap
 
     if TestSetPageLocked(page):
-        return _KEEP
+        return vl_reclaim_why(k, _KEEP, "locked")
     bug_on(PageActive(page), "shrink_list: PageActive")
     if PageWriteback(page):
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "under writeback")
     sc.nr_scanned += 1
     if page_mapped(page) or PageSwapCache(page):
         sc.nr_scanned += 1  # double the slab pressure for mapped and swap-cache pages
     referenced = page_referenced(k, page)
     if referenced and page_mapping_inuse(page):
-        return _ACTIVATE_LOCKED
+        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "referenced")
     if PageAnon(page) and not PageSwapCache(page) and not add_to_swap(k, page):
-        return _ACTIVATE_LOCKED
+        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "no swap space")
     # page_mapping() is swapper_space for a swap-cache page in 2.6.7; the model's
     # page_mapping keeps 2.6.6's NULL, so "has a mapping" is mapping or is_swap.
     mapping = page_mapping(page)
@@ -237,35 +239,36 @@ def _shrink_page(k: Kernel, page: Page, sc: ScanControl) -> int:
     if page_mapped(page) and (mapping is not None or is_swap):
         ret = try_to_unmap(k, page)
         if ret == SWAP_FAIL:
-            return _ACTIVATE_LOCKED
+            return vl_reclaim_why(k, _ACTIVATE_LOCKED, "try_to_unmap failed")
         if ret == SWAP_AGAIN:
-            return _KEEP_LOCKED
+            return vl_reclaim_why(k, _KEEP_LOCKED, "try_to_unmap again")
     if PageDirty(page):
         if referenced or not may_enter_fs:
-            return _KEEP_LOCKED
+            return vl_reclaim_why(k, _KEEP_LOCKED, "dirty and referenced, or may not enter the fs")
         res = pageout(k, page, mapping, is_swap, sc)
         if res == PAGE_KEEP:
-            return _KEEP_LOCKED
+            return vl_reclaim_why(k, _KEEP_LOCKED, "dirty, pageout kept it")
         if res == PAGE_ACTIVATE:
-            return _ACTIVATE_LOCKED
+            return vl_reclaim_why(k, _ACTIVATE_LOCKED, "writepage asked to activate")
         if res == PAGE_SUCCESS:
             if PageWriteback(page) or PageDirty(page):
-                return _KEEP
+                return vl_reclaim_why(k, _KEEP, "written")
             # the write is already over: lock the page again and try to free it now
             if TestSetPageLocked(page):
-                return _KEEP
+                return vl_reclaim_why(k, _KEEP, "written")
             if PageDirty(page) or PageWriteback(page):
-                return _KEEP_LOCKED
+                return vl_reclaim_why(k, _KEEP_LOCKED, "written, dirty again")
             mapping = page_mapping(page)
             is_swap = PageSwapCache(page)
     if PagePrivate(page):
-        return _ACTIVATE_LOCKED  # no buffer_heads in the model: try_to_release_page fails
+        # no buffer_heads in the model: try_to_release_page fails
+        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "has buffers")
     if mapping is None and not is_swap:
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "no mapping")
     if page_count(page) != 2 or PageDirty(page):
-        return _KEEP_LOCKED
+        return vl_reclaim_why(k, _KEEP_LOCKED, "in use")
     _free_page_cache(k, page, is_swap)
-    return _FREE_IT
+    return vl_reclaim_why(k, _FREE_IT, "clean and unused")
 
 
 def shrink_list(k: Kernel, pages: list[Page], sc: ScanControl) -> tuple[int, list[Page]]:
@@ -286,6 +289,7 @@ def shrink_list(k: Kernel, pages: list[Page], sc: ScanControl) -> tuple[int, lis
     k.charge(len(pages) * SHRINK_PAGE_NS)
     for page in pages:
         fate = _shrink_page(k, page, sc)
+        vl_trace_reclaim(k, page, fate == _FREE_IT, fate == _ACTIVATE_LOCKED)
         if fate == _FREE_IT:
             unlock_page(k, page)
             reclaimed += 1

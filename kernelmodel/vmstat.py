@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, final
 
 #: Names of the counters, in the order /proc/vmstat and the reports print them. Gauges first.
@@ -255,6 +256,15 @@ TR_OOM: Final = "oom"
 TR_THROTTLE: Final = "throttle"
 TR_KSWAPD: Final = "kswapd"
 TR_PDFLUSH: Final = "pdflush"
+TR_RECLAIM_PAGE: Final = "reclaim_page"
+
+#: ``fault`` records: b is handle_mm_fault's result (VM_FAULT_* of include/linux/mm.h).
+#: ``reclaim_page`` records: b is shrink_list's decision for the page.
+RECLAIM_FREED: Final = 0
+RECLAIM_ACTIVATED: Final = 1
+RECLAIM_KEPT: Final = 2
+RECLAIM_WRITTEN: Final = 3
+RECLAIM_FATE_NAMES: Final = ("freed", "activated", "kept", "written")
 
 
 @final
@@ -295,14 +305,23 @@ class TraceRing:
         self.ring: list[TraceEvent | None] = [None] * size
         self.next_seq = 0
         self.enabled = True
+        #: Called with every record just appended, inside the event that made it (None:
+        #: nobody watches). Not part of the state: an observer, such as a session stepping
+        #: to the next record of a kind, which may suspend the event here and resume it
+        #: later; it must not change the model.
+        self.vl_hook: Callable[[TraceEvent], None] | None = None
 
     def emit(self, time: int, kind: str, pid: int, a: int, b: int, s: str) -> None:
         """Append one record (overwriting the oldest when the ring is full)."""
         if not self.enabled:
             return
         seq = self.next_seq
-        self.ring[seq % self.size] = TraceEvent(seq, time, kind, pid, a, b, s)
+        ev = TraceEvent(seq, time, kind, pid, a, b, s)
+        self.ring[seq % self.size] = ev
         self.next_seq = seq + 1
+        hook = self.vl_hook
+        if hook is not None:
+            hook(ev)
 
     def since(self, seq: int) -> list[TraceEvent]:
         """Records with sequence number >= seq still in the ring, oldest first."""

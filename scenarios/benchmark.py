@@ -639,6 +639,47 @@ def snapshot_workload(ram: int, hog: int, until_ns: int, rounds: int) -> list[Be
     ]
 
 
+def bench_seek(quick: bool) -> list[BenchResult]:
+    """Seeking back and forth in a swap storm on 256 MiB (--quick: 64 MiB), with the
+    history's default memory budget."""
+    ram, hog = (64, 40) if quick else (256, 160)
+    return seek_workload(ram, hog, 3_000_000_000, 4)
+
+
+def seek_workload(ram: int, hog: int, until_ns: int, rounds: int) -> list[BenchResult]:
+    """Two hogs of ``hog`` MiB on ``ram`` MiB run to ``until_ns`` keeping history (default
+    budget and spacing), then ``rounds`` seeks to events spread over the run, back and
+    forth. The note gives the slowest seek and the checkpoints' number and memory;
+    ``counters`` the checkpoint bytes, the checkpoints and the events of the run."""
+    from scenarios.loader import load_text
+    from scenarios.session import Session
+
+    text = _STORM_TOML.format(ram=ram, swap=2 * ram, hog=hog)
+    session = Session(load_text(text, "seek-bench"))
+    history = session.keep_history()
+    session.run(until_ns=until_ns)
+    events = session.events
+    targets = [events * (2 * i + 1) // (2 * rounds) for i in range(rounds)]
+    targets = targets[1::2] + targets[0::2]  # back and forth
+    seeks: list[float] = []
+
+    def seek() -> int:
+        for n in targets:
+            t0 = time.perf_counter()
+            session.seek(n)
+            seeks.append(time.perf_counter() - t0)
+        return len(targets)
+
+    ops, secs = _timed(seek)
+    mem = history.nbytes
+    counters = {"checkpoint_bytes": mem, "checkpoints": len(history.checkpoints),
+                "events": events, "budget_bytes": history.budget_bytes}
+    return [BenchResult(
+        f"seek, {ram} MiB swap storm ({events:,} events)", "seek", ops, secs, "seeks/s",
+        f"slowest {max(seeks):.3f} s; {len(history.checkpoints)} checkpoints, "
+        f"{mem / (1 << 20):.1f} MiB of {history.budget_bytes >> 20} MiB", counters)]
+
+
 WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "tlb": lambda q: [bench_tlb_hits(q)],
     "random-pages": lambda q: [bench_random_pages(q)],
@@ -651,6 +692,7 @@ WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "reclaim": lambda q: [bench_reclaim(q)],
     "unmap-scaling": bench_unmap_scaling,
     "snapshot": bench_snapshot,
+    "seek": bench_seek,
 }
 
 

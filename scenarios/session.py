@@ -33,17 +33,33 @@ from typing import Final, TextIO
 
 from kernelmodel.bug import KernelBug
 from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
+from kernelmodel.vmstat import TraceEvent
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_REPLAY
 from scenarios.assembler import Assembly, assemble, derive_seed
 from scenarios.behaviour import BEHAVIOUR_VERSION
 from scenarios.expect import Check, evaluate, suggest
+from scenarios.finestep import (
+    CheckMatcher,
+    KindMatcher,
+    Position,
+    StepError,
+    Suspender,
+    matcher_for,
+)
 from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, KernelSpec, Scenario, StoryItem
 from scenarios.series import DEFAULT_INTERVAL_NS, CounterSeries, Sampler, SeriesError
 from scenarios.story import StoryHit, StoryTracker
+from scenarios.timeline import (
+    DEFAULT_BUDGET_BYTES,
+    DEFAULT_SPACING_S,
+    Checkpoint,
+    History,
+    collect,
+)
 from scenarios.trace.format import TraceError
 from scenarios.units import format_duration
 
@@ -153,6 +169,9 @@ class Session:
         self.storyteller = StoryTracker(scenario.story)
         if booted is None:
             self.storyteller.at_start(self)
+        self._suspender = Suspender(self)
+        #: In-memory checkpoints for ``seek`` and ``step_back`` (``keep_history``), or None.
+        self.history: History | None = None
 
     @classmethod
     def load(cls, name_or_path: str, seed: int | None = None,
@@ -395,7 +414,195 @@ class Session:
         if upto >= self._next_sample_ns:
             self._sample_upto(upto)
 
+    @property
+    def position(self) -> Position:
+        """Where the run is: events completed and trace records written
+        (scenarios/finestep.py). Inside a suspended event, the record it stopped at plus one."""
+        k = self.kernel
+        rec = self._suspender.record
+        if rec is not None:
+            return Position(k.machine.events - 1, rec.seq + 1)
+        return Position(k.machine.events, k.trace.next_seq)
+
+    @property
+    def suspended_at(self) -> TraceEvent | None:
+        """The trace record the event in progress stopped at (``step_until``), or None
+        between events. While suspended, the model's structures are as that record left
+        them; ``events`` counts the suspended event."""
+        return self._suspender.record
+
     # ----------------------------------------------------------------- running
+
+    def finish_event(self) -> None:
+        """End the event a fine step suspended, if any; nothing else runs."""
+        self._suspender.finish()
+
+    def step_until(self, kind: str = "event", n: int = 1, *, pfn: int | None = None,
+                   path: str | None = None) -> str:
+        """Go on by ``n`` units of granularity ``kind`` (scenarios/finestep.py):
+        "event", "fault", "syscall", "io" (an I/O completion), "page" (the next change of
+        struct page ``pfn``) or "tag" (the next change of the radix-tree tags of file
+        ``path``).
+
+        Returns:
+            "record" (suspended inside an event at the record: ``suspended_at``), "event"
+            (between events), or "end" when the scenario ended first.
+
+        Raises:
+            ValueError: an unknown granularity, or a page or file that does not exist.
+        """
+        if n < 1:
+            raise StepError("step_until: n must be at least 1")
+        match = matcher_for(self, kind, pfn, path)
+        if self.powered_off:
+            self.end_reason = "power_cut"
+            return STOP_END
+        self._resume_history()
+        return self._suspender.advance(match, n)
+
+    def run_until(self, expr: str) -> str:
+        """Run until ``expr`` (a check in the language of expectations: ``nr_dirty == 0``,
+        ``pgmajfault > 100 and nr_writeback == 0``) holds at a trace record or an event end.
+
+        Returns:
+            "predicate" (it holds: suspended at a record, or between events), or "end".
+
+        Raises:
+            ValueError: the expression does not parse or names an unknown metric.
+        """
+        match = CheckMatcher(self, expr)
+        if self.powered_off:
+            self.end_reason = "power_cut"
+            return STOP_END
+        self._resume_history()
+        reason = self._suspender.advance(match, 1)
+        return STOP_PREDICATE if reason in ("record", "event") else reason
+
+    # ----------------------------------------------------------------- time travel
+
+    def keep_history(self, budget_bytes: int = DEFAULT_BUDGET_BYTES,
+                     spacing_s: float = DEFAULT_SPACING_S) -> History:
+        """Keep in-memory checkpoints from now on, so that ``seek`` and ``step_back`` can go
+        back to any moment from here (scenarios/timeline.py). ``budget_bytes`` bounds their
+        memory (default 64 MiB); ``spacing_s`` is the running time between two (a seek
+        replays about that long). Takes the first checkpoint now (finishing a suspended
+        event first)."""
+        self.finish_event()
+        self.history = History(budget_bytes, spacing_s)
+        self.history.take(self)
+        return self.history
+
+    def _resume_history(self) -> None:
+        if self.history is not None:
+            self.history.resume()
+
+    def _need_history(self, what: str) -> History:
+        if self.history is None:
+            raise SessionError(f"{what}: this session keeps no history; call keep_history() "
+                               f"before running")
+        return self.history
+
+    def _restore(self, cp: Checkpoint) -> None:
+        """Replace the kernel by the checkpoint's (the suspended event, if any, is dropped)."""
+        from kernelmodel.kernel import Kernel
+        from scenarios.timeline import decode_kernel
+
+        self._suspender.drop()
+        k = decode_kernel(cp.data)
+        assert isinstance(k, Kernel)
+        self.kernel = k
+        self._attach_traces()
+        self.checkpoints = list(cp.records)
+        self.end_reason = cp.end_reason
+        self.powered_off = any(name == POWER_CUT_CHECKPOINT
+                               for name, _, _ in k.checkpoints)
+
+    def seek_position(self, pos: Position) -> Position:
+        """Go to the first place at or after ``pos`` where a run can stop: the end of event
+        ``pos.events`` (``Position(E, 0)``), or the record ``pos.records - 1`` inside the next
+        event (suspended there). Earlier places restore a checkpoint and replay. Returns
+        where it got to (earlier than asked only when the scenario ends first).
+
+        Raises:
+            SessionError: ``pos`` is before the first checkpoint, or in the past and no
+                history is kept.
+        """
+        here = self.position
+        at_boundary = self.suspended_at is None
+        # an earlier event, or an earlier record of the event suspended now
+        if pos.events < here.events or (pos.events == here.events and not at_boundary
+                                         and pos.records < here.records):
+            history = self._need_history("seek")
+            cp = history.at_or_before(pos)
+            if cp is None:
+                raise SessionError(f"seek: event {pos.events} is before the history's first "
+                                   f"checkpoint (event {history.earliest.events})")
+            self._restore(cp)
+        if self.position.events < pos.events:
+            self.run(until_events=pos.events)
+        here = self.position
+        if here.events == pos.events and pos.records > here.records and \
+                (self.suspended_at is not None or not self._stop_before(None, None)):
+            self._suspender.advance(KindMatcher(None, pos.records - 1), 1)
+        return self.position
+
+    def seek(self, event: int) -> int:
+        """Go to the moment after ``event`` events (earlier or later than now); the state
+        is bit-identical to a straight run's there (same ``state_hash``). Returns the events
+        run (fewer than asked only when the scenario ends first).
+
+        Raises:
+            ValueError: ``event`` is negative.
+            SessionError: it is before the history's first checkpoint.
+        """
+        if event < 0:
+            raise StepError("seek: the event number must be 0 or more")
+        self.seek_position(Position(event, 0))
+        return self.position.events
+
+    def step_back(self, n: int = 1, kind: str = "event", *, pfn: int | None = None,
+                  path: str | None = None) -> str:
+        """Go back ``n`` units of granularity ``kind`` (as ``step_until``): to the n-th
+        position before now where such a step would have stopped. "event": n events back
+        (from inside a suspended event, its start is one back).
+
+        Returns:
+            "record" or "event" (where it stopped, as ``step_until``), or "start" when there
+            were fewer than ``n`` such places since the first checkpoint (it goes there).
+
+        Raises:
+            ValueError: an unknown granularity or target. SessionError: no history is kept.
+        """
+        if n < 1:
+            raise StepError("step_back: n must be at least 1")
+        history = self._need_history("step_back")
+        match = matcher_for(self, kind, pfn, path)
+        here = self.position
+        if kind == "event":
+            back = n - 1 if self.suspended_at is not None else n
+            target = here.events - back
+            if target < history.earliest.events:
+                self.seek_position(history.earliest)
+                return "start"
+            self.seek(target)
+            return "event"
+        found: list[Position] = []
+        cp = history.at_or_before(here)
+        hi = here
+        while cp is not None:
+            if cp.position == hi:
+                cp = history.before(cp)
+                continue
+            found = collect(self, cp, match, hi) + found
+            if len(found) >= n:
+                break
+            hi = cp.position
+            cp = history.before(cp)
+        if len(found) < n:
+            self.seek_position(history.earliest)
+            return "start"
+        self.seek_position(found[-n])
+        return "record" if self.suspended_at is not None else "event"
 
     def power_cut(self) -> int:
         """Cut the power now, between two events, as the ``powercut`` op does from a program:
@@ -412,6 +619,7 @@ class Session:
         """
         if self.powered_off:
             raise SessionError("power_cut: the power is already off")
+        self.finish_event()
         self.series.forget_after(self.sim_time_ns)
         self._next_sample_ns = min(s.next_ns for s in self._samplers)
         self.kernel.vl_power_cut_at(0)
@@ -423,6 +631,10 @@ class Session:
     def step(self, n: int = 1) -> int:
         """Dispatch up to ``n`` events (fewer only when none is left); returns how many ran."""
         ran = 0
+        self._resume_history()
+        if self.suspended_at is not None and n > 0:
+            self.finish_event()
+            ran = 1
         machine = self.kernel.machine
         clock = machine.clock
         while ran < n and not self.powered_off:
@@ -462,6 +674,8 @@ class Session:
             hint = suggest(until_checkpoint, self.checkpoint_names)
             raise ValueError(f'run: no checkpoint named "{until_checkpoint}" in '
                              f"{self.scenario.name}{hint}")
+        self._resume_history()
+        self.finish_event()
         machine = self.kernel.machine
         clock = machine.clock
         since_progress = 0
@@ -539,6 +753,8 @@ class Session:
         self.storyteller.after_event(self, [r.name for r in self.checkpoints[seen:]])
         if self._trace_out is not None:
             self._drain_trace()
+        if self.history is not None:
+            self.history.after_event(self)
 
     def _drain_trace(self) -> None:
         out = self._trace_out

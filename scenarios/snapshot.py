@@ -782,6 +782,20 @@ def _encode(tree: object) -> bytes:
     return b"".join(w.pieces)
 
 
+def encode_state_pieces(state: dict[str, object]) -> tuple[list[_Piece], int]:
+    """A state in the snapshot encoding, as pieces to compress and their total size (for
+    in-memory checkpoints, scenarios/timeline.py). RAM and the disk, if lent
+    (``to_state(borrow=True)``), are lent on: compress before the machine runs again."""
+    w = _Writer(hashing=False, encoding=True)
+    w.value(state)
+    return w.pieces, w.size
+
+
+def decode_state(payload: bytes) -> dict[str, object]:
+    """The state ``encode_state_pieces`` encoded (columnar lists turned back into lists)."""
+    return _unpack(payload, "checkpoint")
+
+
 def _check_tree(root: object) -> None:
     """Depth and types of a decoded tree (iterative; ValueError naming the first problem)."""
     stack: list[tuple[object, int]] = [(root, 0)]
@@ -1020,6 +1034,8 @@ def _build(session: Session, compact: bool = True) -> tuple[bytes, str]:
     """
     from scenarios.cli.version import vmlab_version
     from scenarios.snapshot_described import Description, describe
+
+    session.finish_event()  # a snapshot is taken between two events
 
     # The state is a tree of millions of fresh containers: a cyclic collection pass in the
     # middle of building it costs more than the build, and it holds no cycles to collect.

@@ -50,6 +50,7 @@ from tui.screens.page_detail import PageDetailScreen
 from tui.screens.prompts import InputPrompt, ScenarioPicker
 from tui.screens.results import Results, ResultsScreen, final_results, results_so_far
 from tui.screens.snapshot_opened import SnapshotOpenedScreen
+from tui.travel import TravelActions
 from tui.view import kernel_label
 from tui.view_io import EventRec, fmt_time
 
@@ -118,7 +119,7 @@ def _snapshot_errors(mod: ModuleType) -> tuple[type[BaseException], ...]:
     return errors
 
 
-class VmlabApp(App[None]):
+class VmlabApp(TravelActions, App[None]):
     """The dashboard."""
 
     CSS_PATH = "vmlab.tcss"
@@ -192,6 +193,7 @@ class VmlabApp(App[None]):
     def on_ready(self) -> None:
         """The dashboard is composed: fill it in and start the frame timer."""
         self.recorder.drain()
+        self.start_history()
         self.dashboard.reset_session(self.session.kernel, self.recorder, self._labels())
         self._after_change([])
         if self.use_timer:
@@ -247,6 +249,7 @@ class VmlabApp(App[None]):
         self.dashboard.refresh_model(k, self.recorder, new,
                                      force=self.driver.mode == MODE_PAUSED)
         self.dashboard.refresh_story(s, self.final.expectations if self.final else None)
+        self.refresh_timeline()
         if isinstance(self.screen, PageDetailScreen):
             self.screen.refresh_model(k)
 
@@ -303,8 +306,11 @@ class VmlabApp(App[None]):
         self.mode = self.driver.mode
 
     def action_step(self) -> None:
-        """Dispatch exactly one event."""
-        self.step_events(1)
+        """One event, or one unit of the granularity chosen (tui/travel.py)."""
+        if self.granularity == "event":
+            self.step_events(1)
+        else:
+            self.action_fine_step()
 
     def action_step_n(self) -> None:
         """Ask how many events to run."""
@@ -386,6 +392,7 @@ class VmlabApp(App[None]):
         self.driver = SimDriver(session, self.recorder)
         self.driver.speed_index = speed
         self.gc_pacer.full()  # the previous session's model is garbage now
+        self.start_history()
         self.dashboard.reset_session(k, self.recorder, self._labels())
         self._after_change([])
 

@@ -37,7 +37,19 @@ APP_KEYS: Final = (
     KeyAction("space", "space", "toggle_run", "Run/pause",
               "Run the simulation, or pause it.", True),
     KeyAction("full_stop,s", ". s", "step", "Step",
-              "Dispatch exactly one event, then stay paused.", True),
+              "Step one unit of the chosen granularity (v: an event at first), then stay "
+              "paused.", True),
+    KeyAction("comma,b", ", b", "step_back", "Back",
+              "Step back one unit of the chosen granularity (replayed from a checkpoint: the "
+              "state is exactly the one the run had there)."),
+    KeyAction("v", "v", "granularity", "Granularity",
+              "Choose what a step is: an event, a fault, a system call, an I/O completion, "
+              "the next change of the selected page, or of the selected file's tags."),
+    KeyAction("u", "u", "run_until", "Run until",
+              "Ask for a check (nr_dirty == 0, pgmajfault > 100) and run until it holds."),
+    KeyAction("t", "t", "seek", "Go to event",
+              "Ask for an event number and go there, back or forward (the timeline under "
+              "the status line: click it, or focus it and use the arrows)."),
     KeyAction("n", "n", "step_n", "Step N",
               "Ask for a number and dispatch that many events."),
     KeyAction("c", "c", "run_to_checkpoint", "To checkpoint",

@@ -12,7 +12,9 @@ faults), ``reclaim`` (anonymous pressure: pages reclaimed per second, with pgsca
 pswpout and simulated time in its note) and ``unmap-scaling`` (try_to_unmap steps per call
 as 1, 10, 100 and 1000 forks share one anon_vma; --quick stops at 100). ``snapshot``: saving
 and loading a snapshot of a 256 MiB machine after a swap storm (--quick: 64 MiB), with the
-fastest save and load, and the file size, in its notes.
+fastest save and load, and the file size, in its notes. ``seek``: seeking back and forth in
+a swap storm on 256 MiB (--quick: 64 MiB) from in-memory checkpoints, with the slowest seek
+and the checkpoints' memory in its note.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             f"comma-separated workloads to run (of: {', '.join(WORKLOADS)}); reclaim: "
             "pages reclaimed per second under anonymous pressure; unmap-scaling: "
             "try_to_unmap steps per call with 1..1000 forks sharing an anon_vma; snapshot: "
-            "save and load of a 256 MiB machine after a swap storm"
+            "save and load of a 256 MiB machine after a swap storm; seek: seeks in a swap storm "
+            "on 256 MiB, and the checkpoints' memory"
         ),
     )
     parser.add_argument(

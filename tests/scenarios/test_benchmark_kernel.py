@@ -8,7 +8,13 @@ snapshot workload must save a swapped machine and load it back to the same state
 
 from __future__ import annotations
 
-from scenarios.benchmark import WORKLOADS, reclaim_workload, snapshot_workload, unmap_workload
+from scenarios.benchmark import (
+    WORKLOADS,
+    reclaim_workload,
+    seek_workload,
+    snapshot_workload,
+    unmap_workload,
+)
 
 
 def test_workloads_are_registered() -> None:
@@ -16,6 +22,14 @@ def test_workloads_are_registered() -> None:
     assert "unmap-scaling" in WORKLOADS
     assert "snapshot" in WORKLOADS
     assert "replay" in WORKLOADS
+    assert "seek" in WORKLOADS
+
+
+def test_seek_goes_back_and_forth_within_the_budget() -> None:
+    (r,) = seek_workload(8, 6, 300_000_000, 2)
+    c = r.counters
+    assert r.ops == 2 and r.unit == "seeks/s" and c["events"] > 0
+    assert c["checkpoint_bytes"] > 0 and c["checkpoints"] >= 1
 
 
 def test_snapshot_saves_and_loads_a_swapped_machine() -> None:

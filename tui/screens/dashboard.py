@@ -36,6 +36,7 @@ from tui.widgets.status_bar import StatusBar, TopBar
 from tui.widgets.story_panel import StoryLine, StoryPanel
 from tui.widgets.tasks import TasksPanel
 from tui.widgets.text_update import update_text
+from tui.widgets.timeline import Timeline
 from tui.widgets.vmstat_panel import VmstatPanel
 
 #: Tab ids in order, with their labels.
@@ -76,6 +77,7 @@ class DashboardScreen(Screen[None]):
         yield TopBar(id="topbar")
         yield StatusBar(id="status")
         yield StoryLine(id="story-line")
+        yield Timeline(id="timeline")
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield PhysMemMap(id="map")

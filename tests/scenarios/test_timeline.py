@@ -1,0 +1,135 @@
+"""Time travel: seek and step_back reach the state a straight run reaches, bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scenarios.session import Session, SessionError
+from tests.scenarios.travel_support import small_scenario
+
+_SETTINGS = settings(max_examples=3, deadline=None, derandomize=True,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                            HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return small_scenario(tmp_path_factory.mktemp("timeline"))
+
+
+_TRAVELLERS: dict[str, Session] = {}
+
+
+def _traveller(name: str) -> Session:
+    """One session per scenario, run to its end with history (small spacing: many
+    checkpoints, so seeks restore from the middle as well as from the start)."""
+    s = _TRAVELLERS.get(name)
+    if s is None:
+        s = Session.load(name)
+        h = s.keep_history(spacing_s=0.01)
+        s.run()
+        end = s.events
+        # checkpoints in the middle whatever the wall time of this build: seeks restore
+        # from them as well as from the start
+        s.seek(0)
+        for n in (end // 3, 2 * end // 3):
+            s.run(until_events=n)
+            h.take(s)
+        _TRAVELLERS[name] = s
+    return s
+
+
+def _straight_hashes(name: str, points: list[int]) -> dict[int, str]:
+    s = Session.load(name)
+    out = {}
+    for n in sorted(set(points)):
+        s.run(until_events=n)
+        out[n] = s.state_hash()
+    return out
+
+
+@pytest.mark.parametrize("which", ["small", "fsync-race-a", "shared-file-mmap"])
+@_SETTINGS
+@given(data=st.data())
+def test_seek_is_bit_identical_to_a_straight_run(which: str, small: str,
+                                                 data: st.DataObject) -> None:
+    name = small if which == "small" else which
+    s = _traveller(name)
+    assert len(s.history.checkpoints) >= 2  # type: ignore[union-attr]
+    end = s.history.checkpoints[-1].position.events  # type: ignore[union-attr]
+    points = data.draw(st.lists(st.integers(0, end), min_size=2, max_size=4))
+    want = _straight_hashes(name, points)
+    for n in points:  # in the drawn order: back and forth
+        assert s.seek(n) == n
+        assert s.state_hash() == want[n], f"seek({n})"
+
+
+@_SETTINGS
+@given(data=st.data())
+def test_step_back_by_fault_reaches_the_straight_run_suspended_there(
+        small: str, data: st.DataObject) -> None:
+    s = _traveller(small)
+    forward = data.draw(st.integers(5, 600))
+    back = data.draw(st.integers(1, 4))
+    s.seek(0)
+    s.step_until("fault", forward)
+    assert s.step_back(back, "fault") == "record"
+    here = s.position
+    straight = Session.load(small)
+    straight.step_until("fault", forward - back)
+    assert straight.position == here
+    assert s.suspended_at is not None and s.suspended_at.kind == "fault"
+    assert s.state_hash() == straight.state_hash()
+    straight.finish_event()
+    s.finish_event()
+    assert s.state_hash() == straight.state_hash()
+
+
+def test_step_back_by_event_page_and_tag(small: str) -> None:
+    s = _traveller(small)
+    s.seek(20)
+    assert s.step_back(3) == "event" and s.position.events == 17
+    s.step_until("fault", 2)
+    inside = s.position
+    assert s.suspended_at is not None
+    assert s.step_back() == "event"  # to the start of the suspended event
+    assert s.suspended_at is None and s.position.events == inside.events
+    s.seek(40)
+    before = s.position
+    s.step_until("tag", path="log")
+    changed = s.position
+    s.step_until("tag", path="log")
+    assert s.step_back(1, "tag", path="log") in ("record", "event")
+    assert s.position == changed and changed > before
+
+
+def test_going_back_needs_history_and_stays_after_its_start(small: str) -> None:
+    s = Session.load(small)
+    s.run(until_events=10)
+    with pytest.raises(SessionError, match="keeps no history"):
+        s.seek(5)
+    assert s.seek(12) == 12  # forward needs none
+    s.keep_history()
+    with pytest.raises(SessionError, match="before the history's first checkpoint"):
+        s.seek(5)
+    s.run(until_events=15)
+    assert s.step_back(100) == "start" and s.position.events == 12
+    assert s.step_back(1, "fault") == "start"
+
+
+def test_the_budget_thins_checkpoints(small: str) -> None:
+    s = Session.load(small)
+    h = s.keep_history(budget_bytes=1, spacing_s=3600)  # only the checkpoints taken here
+    spacing = h.spacing_s
+    for n in (10, 20, 30, 40, 50):
+        s.run(until_events=n)
+        h.take(s)
+    assert h.thinned > 0 and len(h.checkpoints) == 2 and h.spacing_s > spacing
+    assert h.checkpoints[0].position.events == 0  # the first is never dropped
+    s.run()
+    final = s.state_hash()
+    s.seek(30)
+    s.run()
+    assert s.state_hash() == final
