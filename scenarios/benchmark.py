@@ -628,6 +628,13 @@ def snapshot_workload(ram: int, hog: int, until_ns: int, rounds: int) -> list[Be
     ]
 
 
+def _bench_scale(quick: bool) -> list[BenchResult]:
+    """Boot, events/s and RSS of machines of 256 MiB to 4 GiB (scenarios/bench_scale.py)."""
+    from scenarios.bench_scale import bench_scale
+
+    return bench_scale(quick)
+
+
 WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "tlb": lambda q: [bench_tlb_hits(q)],
     "random-pages": lambda q: [bench_random_pages(q)],
@@ -640,6 +647,7 @@ WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "reclaim": lambda q: [bench_reclaim(q)],
     "unmap-scaling": bench_unmap_scaling,
     "snapshot": bench_snapshot,
+    "scale": _bench_scale,
 }
 
 

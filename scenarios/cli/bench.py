@@ -10,7 +10,8 @@ faults), ``reclaim`` (anonymous pressure: pages reclaimed per second, with pgsca
 pswpout and simulated time in its note) and ``unmap-scaling`` (try_to_unmap steps per call
 as 1, 10, 100 and 1000 forks share one anon_vma; --quick stops at 100). ``snapshot``: saving
 and loading a snapshot of a 256 MiB machine after a swap storm (--quick: 64 MiB), with the
-fastest save and load, and the file size, in its notes.
+fastest save and load, and the file size, in its notes. ``scale``: boot time, events/s
+and resident memory of a swapping machine of 256 MiB, 1 GiB and 4 GiB (--quick: 256 MiB).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             f"comma-separated workloads to run (of: {', '.join(WORKLOADS)}); reclaim: "
             "pages reclaimed per second under anonymous pressure; unmap-scaling: "
             "try_to_unmap steps per call with 1..1000 forks sharing an anon_vma; snapshot: "
-            "save and load of a 256 MiB machine after a swap storm"
+            "save and load of a 256 MiB machine after a swap storm; scale: boot time, events/s "
+            "and RSS at 256 MiB, 1 GiB and 4 GiB of RAM"
         ),
     )
     parser.add_argument(
