@@ -28,8 +28,10 @@ from machine.interfaces import IrqHandler, TrapHandler
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
 
-#: Most RAM the kernel can direct-map on i386 without highmem (3 GiB of PAGE_OFFSET space).
-MAX_MEM_BYTES: Final = 3 << 30
+#: Most RAM a 32-bit physical address reaches on i386 without PAE: 4 GiB, 1M frames (a pte's
+#: 20-bit frame number). The model has one zone and maps all of it as lowmem: a real 2.6
+#: kernel maps 896 MiB and puts the rest in ZONE_HIGHMEM, which the model does not have.
+MAX_MEM_BYTES: Final = 4 << 30
 
 
 @final
@@ -60,7 +62,8 @@ class MachineConfig:
         if mem <= 0:
             raise ValueError(f"mem_bytes: {mem} gives zero frames of RAM")
         if mem > MAX_MEM_BYTES:
-            raise ValueError(f"mem_bytes: {mem} is above 3 GiB, the most i386 maps without highmem")
+            raise ValueError(f"mem_bytes: {mem} is above 4 GiB, the most i386 addresses "
+                             "without PAE")
         disk = self.disk_bytes
         if disk <= 0 or disk % PAGE_SIZE != 0:
             raise ValueError(f"disk_bytes: {disk} is not a positive multiple of 4 KiB")

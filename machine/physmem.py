@@ -4,10 +4,13 @@ Everything the machine stores lives here: user data, the page directories and pa
 MMU walks, and the page cache the kernel model fills from the disk. Addresses are physical
 byte addresses ``0 <= paddr < nframes * PAGE_SIZE``; a frame number (pfn) is ``paddr >> 12``.
 
-Words are little-endian, as on i386. ``mem`` is the byte store; ``words`` is a view of the same
-buffer as unsigned 32-bit host words, used for aligned accesses on little-endian hosts (the
-MMU's page-table reads and the CPU's stores), because a mypyc-compiled bytearray item store is
-a generic call per byte.
+Words are little-endian, as on i386. ``mem`` is the byte store: a private anonymous memory
+map of the host, which the host zero-fills page by page on first touch, so a machine of
+4 GiB boots without writing 4 GiB of zeros first and only the frames the machine uses take
+host memory (a zero-filled ``bytearray`` would write and keep every byte). ``words`` is a
+view of the same buffer as unsigned 32-bit host words, used for aligned accesses on
+little-endian hosts (the MMU's page-table reads and the CPU's stores), because a
+mypyc-compiled item store on the map is a generic call per byte.
 
 Invariants:
     * ``len(mem) == nframes * PAGE_SIZE`` and ``mem`` is never resized (``words`` exports it);
@@ -16,6 +19,7 @@ Invariants:
 
 from __future__ import annotations
 
+import mmap
 import sys
 from array import array
 from typing import Final, final
@@ -43,10 +47,16 @@ def _mib(nbytes: int) -> str:
     return f"{nbytes >> 10} KiB"
 
 
-def _ram_from_runs(nframes: int, pfns: bytes, data: bytes) -> bytearray:
-    """RAM of ``nframes`` frames from ``to_state``'s non-zero frames: the runs of consecutive
-    pfns and the zero gaps between them joined into the new RAM at once (each byte is
-    written once; a zero-filled RAM and a copy on top would write it twice).
+def vl_new_ram(nbytes: int) -> mmap.mmap:
+    """``nbytes`` of zeroed RAM: a private anonymous map, zero-filled lazily by the host (a
+    private map, so a forked process never shares the machine's memory)."""
+    return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE)
+
+
+def _ram_from_runs(nframes: int, pfns: bytes, data: bytes) -> mmap.mmap:
+    """RAM of ``nframes`` frames from ``to_state``'s non-zero frames: each run of
+    consecutive pfns is copied into fresh RAM at once; the zero gaps between them are never
+    written (fresh RAM reads as zeros).
 
     Raises:
         ValueError: a pfn is outside RAM or out of order.
@@ -55,8 +65,8 @@ def _ram_from_runs(nframes: int, pfns: bytes, data: bytes) -> bytearray:
     if not _HOST_LITTLE:
         words.byteswap()
     count = len(words)
+    ram = vl_new_ram(nframes * PAGE_SIZE)
     src = memoryview(data)
-    parts: list[memoryview | bytes] = []
     end = 0  # frames placed so far
     i = 0
     while i < count:
@@ -68,27 +78,20 @@ def _ram_from_runs(nframes: int, pfns: bytes, data: bytes) -> bytearray:
             n += 1
         if pfn + n > nframes:
             raise ValueError(f"physmem state: frame {pfn + n - 1} beyond {nframes} frames")
-        if pfn > end:
-            parts.append(bytes((pfn - end) << PAGE_SHIFT))
-        parts.append(src[i * PAGE_SIZE : (i + n) * PAGE_SIZE])
+        ram[pfn * PAGE_SIZE : (pfn + n) * PAGE_SIZE] = src[i * PAGE_SIZE : (i + n) * PAGE_SIZE]
         end = pfn + n
         i += n
-    if end < nframes:
-        parts.append(bytes((nframes - end) << PAGE_SHIFT))
-    ram = bytearray().join(parts)
-    for part in parts:
-        if isinstance(part, memoryview):
-            part.release()
     src.release()
     return ram
 
 
 @final
 class PhysicalMemory:
-    """RAM: a bytearray of ``nframes`` 4 KiB frames with u32 and frame helpers."""
+    """RAM: ``nframes`` 4 KiB frames (a lazily zero-filled host map) with u32 and frame helpers."""
 
-    def __init__(self, nframes: int, contents: bytearray | None = None) -> None:
-        """Create zero-filled RAM, or RAM holding ``contents`` (taken, not copied).
+    def __init__(self, nframes: int, contents: mmap.mmap | bytes | bytearray | None = None) -> None:
+        """Create zero-filled RAM, or RAM holding ``contents`` (a map is taken, not copied;
+        other bytes are copied into a fresh map).
 
         Raises:
             ValueError: ``nframes`` is not positive, or ``contents`` is not its size.
@@ -97,11 +100,16 @@ class PhysicalMemory:
             raise ValueError(f"physmem: nframes must be positive, got {nframes}")
         self.nframes: int = nframes
         self.size: i64 = nframes * PAGE_SIZE
-        if contents is None:
-            contents = bytearray(nframes * PAGE_SIZE)
-        elif len(contents) != nframes * PAGE_SIZE:
+        ram: mmap.mmap
+        if contents is not None and len(contents) != nframes * PAGE_SIZE:
             raise ValueError(f"physmem: {len(contents)} bytes of contents for {nframes} frames")
-        self.mem: bytearray = contents
+        if isinstance(contents, mmap.mmap):
+            ram = contents
+        else:
+            ram = vl_new_ram(nframes * PAGE_SIZE)
+            if contents is not None:
+                ram[:] = contents
+        self.mem: mmap.mmap = ram
         view = memoryview(self.mem).cast("I")
         self.fast_words: bool = _HOST_LITTLE and view.itemsize == 4
         self.words: memoryview = view
@@ -197,12 +205,17 @@ class PhysicalMemory:
     def frame_equals(self, pfn: int, data: bytes | array[int]) -> bool:
         """True if frame ``pfn`` holds exactly the 4096 bytes of ``data`` (any buffer; no copy)."""
         off = self._check_pfn(pfn)
-        return memoryview(data).nbytes == PAGE_SIZE and self.mem.startswith(data, off)
+        frame = self.mem[off : off + PAGE_SIZE]
+        if isinstance(data, bytes):
+            return frame == data
+        return memoryview(data).nbytes == PAGE_SIZE and frame == bytes(data)
 
     def frame_is_zero(self, pfn: int) -> bool:
         """True if every byte of frame ``pfn`` is zero."""
         off = self._check_pfn(pfn)
-        return self.mem.startswith(_ZERO_FRAME, off)
+        # A copied 4 KiB slice and one compare: cheaper than the map's find (which prepares
+        # a search for every call), and the map has no startswith.
+        return self.mem[off : off + PAGE_SIZE] == _ZERO_FRAME
 
     # ---- state --------------------------------------------------------------------------------
 
@@ -220,7 +233,7 @@ class PhysicalMemory:
         pfn = 0
         while pfn < self.nframes:
             off = pfn << PAGE_SHIFT
-            if mem.startswith(_ZERO_FRAME, off):
+            if mem[off : off + PAGE_SIZE] == _ZERO_FRAME:
                 if start >= 0:
                     runs.append(view[start << PAGE_SHIFT : off])
                     start = -1

@@ -680,6 +680,13 @@ def seek_workload(ram: int, hog: int, until_ns: int, rounds: int) -> list[BenchR
         f"{mem / (1 << 20):.1f} MiB of {history.budget_bytes >> 20} MiB", counters)]
 
 
+def _bench_scale(quick: bool) -> list[BenchResult]:
+    """Boot, events/s and RSS of machines of 256 MiB to 4 GiB (scenarios/bench_scale.py)."""
+    from scenarios.bench_scale import bench_scale
+
+    return bench_scale(quick)
+
+
 WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "tlb": lambda q: [bench_tlb_hits(q)],
     "random-pages": lambda q: [bench_random_pages(q)],
@@ -693,6 +700,7 @@ WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "unmap-scaling": bench_unmap_scaling,
     "snapshot": bench_snapshot,
     "seek": bench_seek,
+    "scale": _bench_scale,
 }
 
 

@@ -1,6 +1,6 @@
 """Will the machine fit in this host's memory? Asked before a scenario boots.
 
-A scenario may ask for up to 3 GiB of RAM, a 2 TiB disk and 64 GiB of swap; the emulator
+A scenario may ask for up to 4 GiB of RAM, a 2 TiB disk and 64 GiB of swap; the emulator
 holds the RAM as real bytes and keeps per-frame, per-block and per-slot bookkeeping, so a
 large machine needs that much host memory. Rather than let the host swap or the process die
 of ``MemoryError`` halfway through booting, the need is estimated and compared with what the

@@ -282,7 +282,7 @@ def _machine(r: _Reader, value: object) -> MachineSpec:
     memory = r.convert(t.get("memory", d.memory), parse_size, "machine.memory")
     if memory % 4096 or memory < MIN_MEMORY or memory > MAX_MEM_BYTES:
         raise r.error("machine.memory", f"{memory} bytes is not a multiple of 4KiB between "
-                                        f"4MiB and 3GiB")
+                                        f"4MiB and 4GiB")
     disk = r.convert(t.get("disk", d.disk), parse_size, "machine.disk")
     if disk <= 0 or disk % 4096:
         raise r.error("machine.disk", f"{disk} bytes is not a positive multiple of 4KiB")

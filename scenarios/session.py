@@ -47,6 +47,7 @@ from scenarios.finestep import (
     Suspender,
     matcher_for,
 )
+from scenarios.gc_pause import collector_paused
 from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
@@ -230,7 +231,8 @@ class Session:
         except HostMemoryError as exc:
             raise SessionError(str(exc)) from None
         try:
-            k = Kernel.boot(Machine(machine_cfg), self._kernel_config())
+            with collector_paused():
+                k = Kernel.boot(Machine(machine_cfg), self._kernel_config())
         except ValueError as exc:
             raise SessionError(str(exc)) from None
         for f in self.scenario.files:

@@ -89,6 +89,7 @@ import msgpack
 import zstandard
 
 from machine.borrowed import BorrowedBytes
+from scenarios.gc_pause import collector_paused
 from scenarios.input_file import InputFileError, read_input_file
 from scenarios.snapshot_described import fill as fill_described
 
@@ -1482,13 +1483,8 @@ def _restore_kernel(state: dict[str, object], digest: str, where: str,
     The cyclic garbage collector is off meanwhile, as in ``_build``: rebuilding allocates
     millions of objects and would otherwise trigger full collections over all of them.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _restore_kernel_checked(state, digest, where, run_checks)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _restore_kernel_checked(state: dict[str, object], digest: str, where: str,

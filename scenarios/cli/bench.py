@@ -15,6 +15,8 @@ and loading a snapshot of a 256 MiB machine after a swap storm (--quick: 64 MiB)
 fastest save and load, and the file size, in its notes. ``seek``: seeking back and forth in
 a swap storm on 256 MiB (--quick: 64 MiB) from in-memory checkpoints, with the slowest seek
 and the checkpoints' memory in its note.
+``scale``: boot time, events/s and resident memory of a swapping machine of 256 MiB,
+1 GiB and 4 GiB (--quick: 256 MiB).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "pages reclaimed per second under anonymous pressure; unmap-scaling: "
             "try_to_unmap steps per call with 1..1000 forks sharing an anon_vma; snapshot: "
             "save and load of a 256 MiB machine after a swap storm; seek: seeks in a swap storm "
-            "on 256 MiB, and the checkpoints' memory"
+            "on 256 MiB, and the checkpoints' memory; scale: boot time, events/s and RSS at "
+            "256 MiB, 1 GiB and 4 GiB of RAM"
         ),
     )
     parser.add_argument(

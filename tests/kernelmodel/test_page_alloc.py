@@ -14,6 +14,7 @@ from kernelmodel.page import (
     LRU_NONE,
     M_active,
     M_lru,
+    M_reserved,
     MemMap,
     Page,
     PageDirty,
@@ -133,6 +134,27 @@ def test_boot_list_order_is_the_kernels() -> None:
     assert vl_free_list(alloc.zone, MAX_ORDER - 1) == [3072, 2048, 1024]
     assert vl_free_list(alloc.zone, 0) == [1]
     assert vl_free_list(alloc.zone, 9) == [512]
+
+
+@pytest.mark.parametrize(("nframes", "kernel"), [
+    (1000, 37), (4096, 0), (4096, 1023), (5000, 1), (6144 + 7, 300), (3 * 1024 + 1, 1024),
+])
+def test_boot_equals_freeing_frame_by_frame(nframes: int, kernel: int) -> None:
+    """free_all_bootmem builds the buddy lists at once; freeing each frame in pfn order
+    through __free_pages_bulk (as the kernel does) leaves the same zone, links included."""
+    alloc = vl_boot(nframes, kernel)
+    slow = pa.PageAllocator(MemMap(nframes), PageState(), None, False)
+    pa.memmap_init(slow.zone)
+    for pfn in range(kernel + 1, nframes):
+        page = slow.mem_map.pages[pfn]
+        page.flags &= ~M_reserved
+        pa.free_pages_check("free_all_bootmem", page)
+        slow.ps.pgfree += 1
+        pa.free_pages_bulk(slow.zone, pfn, 0)
+    pa.init_per_zone_pages_min(slow)
+    assert alloc.zone.to_state() == slow.zone.to_state()
+    assert alloc.mem_map.to_state() == slow.mem_map.to_state()
+    assert alloc.ps.pgfree == slow.ps.pgfree
 
 
 def test_expand_hands_out_the_top_of_a_block() -> None:

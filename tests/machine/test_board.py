@@ -30,7 +30,7 @@ def booted(config: MachineConfig | None = None) -> tuple[Machine, VlFakeTrap, Vl
     [
         ({"mem_bytes": 4 * MIB + 100}, "mem_bytes"),
         ({"mem_bytes": 0}, "mem_bytes"),
-        ({"mem_bytes": (3 << 30) + 4096}, "mem_bytes"),
+        ({"mem_bytes": (4 << 30) + 4096}, "mem_bytes"),
         ({"disk_bytes": MIB + 512}, "disk_bytes"),
         ({"disk_bytes": 0}, "disk_bytes"),
         ({"tlb_entries": 48}, "tlb_entries"),
@@ -50,7 +50,7 @@ def test_config_validation_names_the_field(kwargs: dict[str, object], field: str
 
 
 def test_valid_configs() -> None:
-    MachineConfig(3 << 30, 4096, 1, "noop").validate()
+    MachineConfig(4 << 30, 4096, 1, "noop").validate()
     MachineConfig(4096, 4096).validate()
 
 

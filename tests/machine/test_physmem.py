@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 from array import array
 
 import pytest
@@ -19,7 +20,7 @@ def test_geometry() -> None:
     pm = PhysicalMemory(NFRAMES)
     assert pm.nframes == NFRAMES
     assert PAGE_SIZE == 4096
-    assert isinstance(pm.mem, bytearray)
+    assert isinstance(pm.mem, mmap.mmap)  # zero-filled lazily by the host
     assert len(pm.mem) == SIZE
     assert all(pm.frame_is_zero(p) for p in range(NFRAMES))
 
@@ -132,7 +133,7 @@ def test_state_is_sparse_and_round_trips() -> None:
     assert isinstance(data, bytes) and len(data) == 2 * PAGE_SIZE
     again = PhysicalMemory.from_state(state)
     assert again.to_state() == state
-    assert again.mem == pm.mem
+    assert again.mem[:] == pm.mem[:]
     assert again.read_u32(2 * PAGE_SIZE + 8) == 0xDEADBEEF
 
 
@@ -146,7 +147,7 @@ def test_state_runs_of_frames_keep_pfn_order() -> None:
     assert state["pfns"] == b"".join(p.to_bytes(4, "little") for p in want)
     assert state["data"] == b"".join(bytes([p + 1]) * PAGE_SIZE for p in want)
     again = PhysicalMemory.from_state(state)
-    assert again.mem == pm.mem and again.to_state() == state
+    assert again.mem[:] == pm.mem[:] and again.to_state() == state
 
 
 def test_borrowed_state_is_the_copied_state_without_the_copy() -> None:
@@ -214,7 +215,7 @@ def test_state_round_trips_any_pattern_of_zero_frames(fills: list[int]) -> None:
     pm.write_u32(PAGE_SIZE - 4, fills[0] and 9)  # a frame that is not one repeated byte
     state = pm.to_state()
     again = PhysicalMemory.from_state(state)
-    assert again.mem == pm.mem and again.to_state() == state
+    assert again.mem[:] == pm.mem[:] and again.to_state() == state
 
 
 _op = st.one_of(
@@ -252,7 +253,7 @@ def test_matches_bytearray_model(ops: list[tuple[str, int, object]], probes: lis
             assert isinstance(y, int)
             pm.copy_frame(x, y)
             model[x * PAGE_SIZE : (x + 1) * PAGE_SIZE] = model[y * PAGE_SIZE : (y + 1) * PAGE_SIZE]
-    assert pm.mem == model
+    assert pm.mem[:] == model
     for p in probes:
         assert pm.read_u32(p) == int.from_bytes(model[p : p + 4], "little")
         assert pm.read(p, 4) == bytes(model[p : p + 4])
@@ -263,4 +264,4 @@ def test_matches_bytearray_model(ops: list[tuple[str, int, object]], probes: lis
     state = pm.to_state()
     again = PhysicalMemory.from_state(state)
     assert again.to_state() == state
-    assert again.mem == model
+    assert again.mem[:] == model

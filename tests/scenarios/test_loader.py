@@ -183,7 +183,7 @@ BAD: list[tuple[str, str, str]] = [
     ("memory-too-small",
      _sub('memory = "32MiB"', 'memory = "1MiB"'),
      "fsync-race.toml: machine.memory: 1048576 bytes is not a multiple of 4KiB between 4MiB "
-     "and 3GiB"),
+     "and 4GiB"),
     ("tlb-not-power-of-two",
      _sub('memory = "32MiB"', "tlb_entries = 48"),
      "fsync-race.toml: machine.tlb_entries: 48 is not a power of two"),

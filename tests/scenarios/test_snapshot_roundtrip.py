@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -197,7 +198,7 @@ def _compare_graphs(a: object, b: object) -> list[str]:
                 problems.append(f"{path}: sharing differs (an object restored twice)")
             continue
         paired[id(x)] = id(y)
-        if isinstance(x, (bytearray, array, memoryview)):
+        if isinstance(x, (bytearray, array, memoryview, mmap.mmap)):
             if bytes(x) != bytes(y):  # type: ignore[call-overload]
                 problems.append(f"{path}: contents differ")
         elif isinstance(x, (list, tuple)):

@@ -170,7 +170,7 @@ def test_every_design_switch_is_a_sweep_axis(small: str) -> None:
      'vmlab sweep: --set machine.memroy: machine has no key "memroy" (did you mean "memory"?)'),
     (["--set", "machine.memory=16MiB,3MiB"],
      "vmlab sweep: --set machine.memory=3MiB: small.toml: machine.memory: 3145728 bytes is "
-     "not a multiple of 4KiB between 4MiB and 3GiB"),
+     "not a multiple of 4KiB between 4MiB and 4GiB"),
     (["--set", "tunables.dirty_ratio=10,abc"],
      "vmlab sweep: --set tunables.dirty_ratio=abc: small.toml: tunables.dirty_ratio: expected "
      'an integer, not a string ("abc")'),
