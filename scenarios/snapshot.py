@@ -83,6 +83,7 @@ import zstandard
 
 from machine.borrowed import BorrowedBytes
 from scenarios.input_file import InputFileError, read_input_file
+from scenarios.one_line import one_line
 from scenarios.snapshot_described import fill as fill_described
 
 if TYPE_CHECKING:
@@ -136,6 +137,12 @@ TOP_KEYS: Final = ("format", "version", "vmlab_version", "behaviour_version", "s
 
 class SnapshotError(Exception):
     """A snapshot that cannot be written or read; ``str()`` is one line for the user."""
+
+
+class SnapshotContradiction(SnapshotError):
+    """A snapshot whose state restores but contradicts itself (the invariant checker, the
+    struct page and filesystem field checks, the data oracle or the durable-data check found
+    a problem); ``str()`` names the first contradiction, in one line."""
 
 
 # ---- migrations --------------------------------------------------------------------------------
@@ -1349,8 +1356,8 @@ def _restore_kernel_checked(state: dict[str, object], digest: str, where: str,
     if failure is not None:
         raise SnapshotError(f"{where}: the restored kernel cannot be checked ({failure})")
     if problems:
-        raise SnapshotError(f"{where}: the restored kernel fails {len(problems)} check(s); "
-                            f"first: {problems[0]}")
+        raise SnapshotContradiction(f"{where}: the restored kernel fails {len(problems)} "
+                                    f"check(s); first: {one_line(problems[0])}")
     return k
 
 
