@@ -35,8 +35,8 @@ Checked here (include/linux/mm.h, include/linux/page-flags.h, mm/page_alloc.c, 2
       holds one more (a lower bound: an op in progress holds references the state does not
       list, so a count above the holders named is not a contradiction);
     * PG_error and PG_mappedtodisk only on file pages (never with PG_anon or PG_swapcache);
-    * PG_writeback only on a page of a bio in flight (the model submits a page's bio in the
-      step that sets PG_writeback, and clears it in the step that completes the bio);
+    * PG_writeback only on a page of a bio in flight, or of the bio an mpage_writepages walk
+      is still building (its pages are under writeback before it is submitted, mpage.py);
     * ``private`` != 0 only as the swap entry of a PG_swapcache page in the 2.6.6 form
       (2.6.5's swap cache keeps the entry in ``index``);
     * PG_direct and ``pte_direct`` only with the pte-chain rmap, and each only with the other;
@@ -177,6 +177,31 @@ def _cache_holders(k: Kernel) -> tuple[dict[int, int], dict[int, int]]:
     return pvec, listed
 
 
+def _pending_bio_pfns(state: object, out: set[int]) -> None:
+    """The pfns of every ``bio_pages`` list in an op's state, however deeply nested."""
+    if isinstance(state, dict):
+        for key, value in state.items():
+            if key == "bio_pages" and isinstance(value, list):
+                out.update(v for v in value if isinstance(v, int))
+            else:
+                _pending_bio_pfns(value, out)
+    elif isinstance(state, list):
+        for value in state:
+            _pending_bio_pfns(value, out)
+
+
+def _pages_in_bios(k: Kernel) -> set[int]:
+    """Pages of a bio in flight, or of the bio an mpage_writepages walk is still building
+    (mpage.py: its pages are under writeback before the bio is submitted)."""
+    out: set[int] = set()
+    for bio in k.bios.values():
+        out.update(bio.pfns)
+    for task in k.tasks.values():
+        for op in task.kstack:
+            _pending_bio_pfns(op.to_state(), out)
+    return out
+
+
 def _boot_frame_problem(page: Page) -> str:
     """What a boot frame (PG_reserved, not ZERO_PAGE) holds beyond PG_reserved, or ""."""
     if page.flags != M_reserved:
@@ -249,9 +274,7 @@ def _check_pages(k: Kernel, free: bytearray, out: list[str]) -> None:
     start = zone.zone_start_pfn
     n = zone.spanned_pages
     pvec, listed = _cache_holders(k)
-    in_bio: set[int] = set()
-    for bio in k.bios.values():
-        in_bio.update(bio.pfns)
+    in_bio = _pages_in_bios(k)
     zero = k.zero_page.pfn
     boot = True
     for page in k.mem_map.pages:
