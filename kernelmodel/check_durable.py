@@ -53,7 +53,10 @@ def check_durable(k: Kernel) -> list[str]:
                 continue
             block = inode.i_blocks.get(index, -1)
             got = disk.read_sectors(block * BLOCK_SECTORS, BLOCK_SECTORS) if block >= 0 else _ZERO
-            bad = vl_compare(f.expected(index), got, limit)
+            want = f.expected(index)
+            if limit == PAGE_SIZE and want == got:
+                continue  # the usual answer, without vl_compare's copies
+            bad = vl_compare(want, got, limit)
             if bad >= 0 and not _on_its_way(k, ino, index):
                 where = f"disk block {block}" if block >= 0 else "a hole"
                 return [f"inode {ino} ({inode.vl_path}) page {index}: acknowledged by a sync, "

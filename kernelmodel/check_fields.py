@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from kernelmodel.filemap import AddressSpace
 from kernelmodel.page import (
     LRU_ACTIVE,
     LRU_INACTIVE,
@@ -220,8 +221,6 @@ def _boot_frame_problem(page: Page) -> str:
 def _page_problem(k: Kernel, page: Page, in_free: bool, refs: int, listed: int,
                   in_bio: bool) -> str:
     """The first rule of the module docstring ``page`` breaks (besides PG_reserved), or ""."""
-    from kernelmodel.filemap import AddressSpace
-
     flags = page.flags
     if flags < 0 or flags >> NR_PAGEFLAGS:
         return f"flags {flags:#x} set bits at or above NR_PAGEFLAGS ({NR_PAGEFLAGS})"
@@ -269,17 +268,24 @@ def _page_problem(k: Kernel, page: Page, in_free: bool, refs: int, listed: int,
 
 
 def _check_pages(k: Kernel, free: bytearray, out: list[str]) -> None:
-    """Every page against the rules of the module docstring; the first problem only."""
+    """Every page against the rules of the module docstring; the first problem only.
+
+    Most pages break no rule in an obvious way, so the loop first tests the common case
+    (cheap comparisons only) and asks ``_page_problem`` for the full rules only when a field
+    is set that needs a closer look.
+    """
     zone = k.pgdat.zone
     start = zone.zone_start_pfn
     n = zone.spanned_pages
     pvec, listed = _cache_holders(k)
     in_bio = _pages_in_bios(k)
     zero = k.zero_page.pfn
+    closer = M_reserved | _NEVER | M_writeback | M_direct | M_swapcache
     boot = True
     for page in k.mem_map.pages:
         pfn = page.pfn
-        if page.flags & M_reserved and pfn != zero:
+        flags = page.flags
+        if flags & M_reserved and pfn != zero:
             if not boot:
                 out.append(f"page {pfn:#x}: PG_reserved after the boot frames (only frames 0.."
                            f"N and ZERO_PAGE are reserved)")
@@ -290,12 +296,23 @@ def _check_pages(k: Kernel, free: bytearray, out: list[str]) -> None:
                 return
             continue
         boot = False
-        if pfn == zero and (not page.flags & M_reserved or page._count < 1):
+        node = pfn - start
+        in_free = 0 <= node < n and free[node] != 0
+        if not (flags & closer or flags < 0 or flags >> NR_PAGEFLAGS or page.private
+                or page.pte_direct or page.list_id or page.dirtied_when or pfn in pvec
+                or pfn == zero or (flags & _FILE_ONLY and flags & M_anon)):
+            # the common case: a plain free, file or anonymous page
+            if in_free:
+                if not flags & _NOT_FREE:
+                    continue
+            elif page._count >= 1 and page._count >= page._mapcount + (
+                    1 if isinstance(page.mapping, AddressSpace) else 0):
+                continue
+        if pfn == zero and (not flags & M_reserved or page._count < 1):
             out.append(f"page {pfn:#x}: ZERO_PAGE without PG_reserved or a reference")
             return
-        node = pfn - start
-        problem = _page_problem(k, page, 0 <= node < n and free[node] != 0, pvec.get(pfn, 0),
-                                listed.get(pfn, 0), pfn in in_bio)
+        problem = _page_problem(k, page, in_free, pvec.get(pfn, 0), listed.get(pfn, 0),
+                                pfn in in_bio)
         if problem:
             out.append(f"page {pfn:#x}: {problem}")
             return
