@@ -1429,8 +1429,11 @@ def load_snapshot(path: str | os.PathLike[str]) -> Session:
     """Read a snapshot file and restore the session it holds, ready to run on.
 
     Raises:
+        SnapshotContradiction: the state restores but contradicts itself (the invariant
+            checker with its struct page and filesystem field checks, the data oracle or the
+            durable-data check); one line naming the first contradiction.
         SnapshotError: one line naming what is wrong (unreadable, damaged, newer format,
-            inconsistent state, failed invariant checks).
+            inconsistent state).
     """
     where = os.path.basename(os.fspath(path))
     near = os.path.dirname(os.path.abspath(os.fspath(path)))
