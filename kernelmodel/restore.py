@@ -43,6 +43,7 @@ from typing import Final
 from kernelmodel.bio import Bio
 from kernelmodel.bug import bug_on
 from kernelmodel.check_durable import check_durable
+from kernelmodel.check_fields import check_writeback_io
 from kernelmodel.exit import KOPS as EXIT_KOPS
 from kernelmodel.filemap_wb import FdatawaitOp, FdatawriteOp, WriteAndWaitOp
 from kernelmodel.fork import KOPS as FORK_KOPS
@@ -628,19 +629,20 @@ def vl_restore_problems(k: Kernel) -> list[str]:
     kernel; [] when all agree.
 
     The invariant checker includes the checks of the fields only it sees (check_fields:
-    every struct page field; check_fs: the block bitmap against the inodes' extents), and
-    check_durable compares the disk with what the oracle says an integrity sync made
-    durable. A state saved between two events of a correct run passes them all; anything
-    else means the state was damaged (or the model has a bug worth a report). The checks
-    leave no trace: the
-    checker's find_vma calls move ``mmap_cache``, which is state, so each mm's cache is put
-    back afterwards.
+    every struct page field; check_fs: the block bitmap against the inodes' extents);
+    check_writeback_io finds every PG_writeback page in a bio, and check_durable compares
+    the disk with what the oracle says an integrity sync made durable. A state saved between
+    two events of a correct run passes them all; anything else means the state was damaged
+    (or the model has a bug worth a report). The checks leave no trace: the checker's
+    find_vma calls move ``mmap_cache``, which is state, so each mm's cache is put back
+    afterwards.
     """
     caches: list[tuple[MmStruct, VmArea | None]] = []
     for mm in k.mm_registry.mms.values():
         caches.append((mm, mm.mmap_cache))
     try:
-        return k.check_invariants() + k.verify_data() + check_durable(k)
+        return (k.check_invariants() + check_writeback_io(k) + k.verify_data()
+                + check_durable(k))
     finally:
         for mm, cache in caches:
             mm.mmap_cache = cache
