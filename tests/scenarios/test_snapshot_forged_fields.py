@@ -168,17 +168,10 @@ def _dirtied_when_under_tags(s: State) -> None:
     _mem_map(s)["dirtied_when"][_kernel_page(s)] = 1
 
 
-def _block_past_size(s: State) -> None:
-    """Page 4 of a 16 KiB file gets a free block; bitmap and free count agree."""
+def _cursor_outside(s: State) -> None:
+    """The allocation cursor past the last block (ext2_new_block keeps it on a data block)."""
     sb = _sb(s)
-    bitmap = bytearray(sb["s_bitmap"])  # type: ignore[arg-type]
-    block = bitmap.index(0, 1)
-    bitmap[block] = 1
-    sb["s_bitmap"] = bytes(bitmap)
-    sb["s_free_blocks"] = int(sb["s_free_blocks"]) - 1  # type: ignore[call-overload]
-    inode = _inode(s, "f")
-    inode["block_index"].append(4)  # type: ignore[attr-defined]
-    inode["block_no"].append(block)  # type: ignore[attr-defined]
+    sb["s_next_block"] = int(sb["s_nblocks"]) + 7  # type: ignore[call-overload]
 
 
 def _free_count(s: State) -> None:
@@ -224,8 +217,8 @@ FORGERIES = [
      "PG_writeback but in no bio in flight"),
     ("dirtied_when under tags", "2.6.7", _dirtied_when_under_tags,
      "dirtied_when 1 with writeback=tags"),
-    ("a block past the file's size", "2.6.7", _block_past_size,
-     "page 4: block"),
+    ("the allocation cursor outside the data blocks", "2.6.7", _cursor_outside,
+     "is not a data block"),
     ("s_free_blocks disagrees with the bitmap", "2.6.7", _free_count,
      "but the bitmap has"),
     ("acknowledged data not in its disk block", "2.6.7", _disk_block,
