@@ -26,7 +26,9 @@ Rules checked by ``check_pagecache``:
       inode with I_DIRTY bits (not I_LOCK, not I_FREEING) is on one of them.
 
 ``check_invariants`` adds the checks other parts provide, when their modules exist:
-page_alloc.vl_check_free_accounting, and check_mm.check_mm / check_swap.check_swap.
+page_alloc.vl_check_free_accounting, check_mm.check_mm, check_swap.check_swap, and the
+fields no other checker sees (check_fields.check_fields: struct page; check_fs.check_fs: the
+block bitmap against the inodes' extents).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ EXTRA_CHECKERS: Final = (
     ("kernelmodel.check_mm", "check_mm"),
     ("kernelmodel.check_swap", "check_swap"),
     ("kernelmodel.check_fields", "check_fields"),
+    ("kernelmodel.check_fs", "check_fs"),
 )
 
 

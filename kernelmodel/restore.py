@@ -25,7 +25,8 @@ anon_vma, so the anon_vma is ``vma.anon_vma`` of any vma whose present pte maps 
 Two vmas disagreeing is an inconsistency (ValueError).
 
 Nothing here runs the model: no event is dispatched and no op is stepped. ``vl_restore_problems``
-then runs the invariant checker and the data oracle over the result, so that a damaged state
+then runs the invariant checker (with the struct page and filesystem field checks), the data
+oracle and the durable-data check over the result, so that a damaged or contradictory state
 is refused before anything runs.
 
 Invariants of the result (the caller checks the first by hashing):
@@ -41,6 +42,8 @@ from typing import Final
 
 from kernelmodel.bio import Bio
 from kernelmodel.bug import bug_on
+from kernelmodel.check_durable import check_durable
+from kernelmodel.check_fields import check_writeback_io
 from kernelmodel.exit import KOPS as EXIT_KOPS
 from kernelmodel.filemap_wb import FdatawaitOp, FdatawriteOp, WriteAndWaitOp
 from kernelmodel.fork import KOPS as FORK_KOPS
@@ -622,18 +625,24 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
 
 
 def vl_restore_problems(k: Kernel) -> list[str]:
-    """The invariant checker and the data oracle over a restored kernel; [] when both agree.
+    """The invariant checker, the data oracle and the disk's durable pages over a restored
+    kernel; [] when all agree.
 
-    A state saved between two events of a correct run passes both; anything else means the
-    state was damaged (or the model has a bug worth a report). The checks leave no trace: the
-    checker's find_vma calls move ``mmap_cache``, which is state, so each mm's cache is put
-    back afterwards.
+    The invariant checker includes the checks of the fields only it sees (check_fields:
+    every struct page field; check_fs: the block bitmap against the inodes' extents);
+    check_writeback_io finds every PG_writeback page in a bio, and check_durable compares
+    the disk with what the oracle says an integrity sync made durable. A state saved between
+    two events of a correct run passes them all; anything else means the state was damaged
+    (or the model has a bug worth a report). The checks leave no trace: the checker's
+    find_vma calls move ``mmap_cache``, which is state, so each mm's cache is put back
+    afterwards.
     """
     caches: list[tuple[MmStruct, VmArea | None]] = []
     for mm in k.mm_registry.mms.values():
         caches.append((mm, mm.mmap_cache))
     try:
-        return k.check_invariants() + k.verify_data()
+        return (k.check_invariants() + check_writeback_io(k) + k.verify_data()
+                + check_durable(k))
     finally:
         for mm, cache in caches:
             mm.mmap_cache = cache

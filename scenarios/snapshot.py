@@ -91,6 +91,7 @@ import zstandard
 from machine.borrowed import BorrowedBytes
 from scenarios.gc_pause import collector_paused
 from scenarios.input_file import InputFileError, read_input_file
+from scenarios.one_line import one_line
 from scenarios.snapshot_described import fill as fill_described
 
 if TYPE_CHECKING:
@@ -146,6 +147,12 @@ TOP_KEYS: Final = ("format", "version", "vmlab_version", "behaviour_version", "s
 
 class SnapshotError(Exception):
     """A snapshot that cannot be written or read; ``str()`` is one line for the user."""
+
+
+class SnapshotContradiction(SnapshotError):
+    """A snapshot whose state restores but contradicts itself (the invariant checker, the
+    struct page and filesystem field checks, the data oracle or the durable-data check found
+    a problem); ``str()`` names the first contradiction, in one line."""
 
 
 # ---- migrations --------------------------------------------------------------------------------
@@ -1522,8 +1529,8 @@ def _restore_kernel_checked(state: dict[str, object], digest: str, where: str,
     if failure is not None:
         raise SnapshotError(f"{where}: the restored kernel cannot be checked ({failure})")
     if problems:
-        raise SnapshotError(f"{where}: the restored kernel fails {len(problems)} check(s); "
-                            f"first: {problems[0]}")
+        raise SnapshotContradiction(f"{where}: the restored kernel fails {len(problems)} "
+                                    f"check(s); first: {one_line(problems[0])}")
     return k
 
 
@@ -1607,8 +1614,11 @@ def load_snapshot(path: str | os.PathLike[str]) -> Session:
     """Read a snapshot file and restore the session it holds, ready to run on.
 
     Raises:
+        SnapshotContradiction: the state restores but contradicts itself (the invariant
+            checker with its struct page and filesystem field checks, the data oracle or the
+            durable-data check); one line naming the first contradiction.
         SnapshotError: one line naming what is wrong (unreadable, damaged, newer format,
-            inconsistent state, failed invariant checks).
+            inconsistent state).
     """
     where = os.path.basename(os.fspath(path))
     near = os.path.dirname(os.path.abspath(os.fspath(path)))

@@ -127,7 +127,7 @@ FORGERIES = [
     ("lru_prev = 2^62 on a page on no list", _lru_prev, "on no list but its lru links are -1, "
                                                          "4611686018427387904"),
     ("free_order = -2", _free_order, "free_order -2 is not -1 or 0..10"),
-    ("private on a plain page", _private, "private 5 without PG_private or PG_swapcache"),
+    ("private on a plain page", _private, "private 5 without PG_swapcache"),
     ("pte_direct without PG_direct", _pte_direct, "pte_direct 0x1000 without PG_direct"),
     ("list_id under tag writeback", _list_id, "list_id 3 with writeback=tags"),
     ("a block no inode holds marked in use", _bitmap, "marked in use but no inode holds it"),

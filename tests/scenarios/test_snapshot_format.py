@@ -191,9 +191,8 @@ def as_version_four(doc: dict[str, Any], check: bool = True) -> dict[str, Any]:
 
 
 def as_version_three(doc: dict[str, Any]) -> dict[str, Any]:
-    """A current snapshot map (as read: described pages filled in) as format 3 wrote it: no
-    behaviour_version, no described section (and no series, ``as_version_four``)."""
-    doc = as_version_four(doc)
+    """A format-4 map (``as_version_four``) as format 3 wrote it: no behaviour_version, no
+    described section."""
     return {**{k: v for k, v in doc.items() if k not in ("behaviour_version", "described")},
             "version": 3}
 

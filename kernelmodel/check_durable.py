@@ -1,0 +1,64 @@
+"""The disk against the data oracle where the oracle names a place: bytes an integrity sync
+acknowledged must be in the file's disk block (model only; no kernel counterpart: it checks
+the promise of 2.6.6's fsync, fdatasync, sync and msync(MS_SYNC)).
+
+``oracle.vl_verify_durable`` asks this after a power cut, to count what was lost. Between
+two events of a run the answer is already known: on the tag-based writeback (2.6.6, 2.6.7)
+a sync returns only once its pages are on the medium, so every acknowledged page that did
+not change since is there, at the block its inode maps (zeros for a hole). 2.6.5's list
+writeback has two windows where a sync returns early (races A and B of fsync-race-a/-b):
+the page is then still in the page cache, locked or under writeback, on its way to the
+disk. A restored state whose disk disagrees anywhere else was damaged or forged: the disk
+lost bytes the oracle says were made durable. Used by ``restore.vl_restore_problems`` only
+(it reads a block per acknowledged page, too slow for the after-every-event checker).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kernelmodel.fs import BLOCK_SECTORS, I_FREEING
+from kernelmodel.oracle import PAGE_SHIFT, PAGE_SIZE, vl_compare
+from kernelmodel.page import M_locked, M_writeback
+
+if TYPE_CHECKING:
+    from kernelmodel.kernel import Kernel
+
+_ZERO: bytes = bytes(PAGE_SIZE)
+
+
+def _on_its_way(k: Kernel, ino: int, index: int) -> bool:
+    """2.6.5's early-return windows: the page is cached and locked or under writeback."""
+    from kernelmodel.filemap import vl_find_page_nolock
+
+    if k.cfg.writeback != "lists":
+        return False
+    inode = k.sb.s_inodes[ino]
+    page = vl_find_page_nolock(inode.i_mapping, index)
+    return page is not None and (page.flags & (M_locked | M_writeback)) != 0
+
+
+def check_durable(k: Kernel) -> list[str]:
+    """The first acknowledged, unchanged page the disk does not hold (as a one-item list)."""
+    disk = k.machine.disk
+    for ino, f in k.oracle.files.items():
+        inode = k.sb.s_inodes.get(ino)
+        if inode is None or inode.i_state & I_FREEING:
+            continue
+        for index, seq in f.acked.items():
+            if f.page_seq.get(index, 0) != seq:
+                continue
+            limit = min(PAGE_SIZE, f.size - (index << PAGE_SHIFT))
+            if limit <= 0:
+                continue
+            block = inode.i_blocks.get(index, -1)
+            got = disk.read_sectors(block * BLOCK_SECTORS, BLOCK_SECTORS) if block >= 0 else _ZERO
+            want = f.expected(index)
+            if limit == PAGE_SIZE and want == got:
+                continue  # the usual answer, without vl_compare's copies
+            bad = vl_compare(want, got, limit)
+            if bad >= 0 and not _on_its_way(k, ino, index):
+                where = f"disk block {block}" if block >= 0 else "a hole"
+                return [f"inode {ino} ({inode.vl_path}) page {index}: acknowledged by a sync, "
+                        f"but byte {bad} differs in {where}"]
+    return []
