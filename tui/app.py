@@ -480,7 +480,8 @@ class VmlabApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            tab = self.dashboard.active_tab if self.screen is self.dashboard else ""
+            self.push_screen(HelpScreen(tab))
 
     def action_page_detail(self) -> None:
         if self.screen is self.dashboard:
