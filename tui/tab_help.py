@@ -11,14 +11,14 @@ from typing import Final
 
 from tui.frame_style import FRAME_GLYPHS, STATE_MEANINGS
 
-_GLYPHS: Final = "; ".join(f"{g} {m}" for g, m in zip(FRAME_GLYPHS, STATE_MEANINGS,
-                                                          strict=True))
+_GLYPHS: Final = "\n".join(f"  {g} {m}" for g, m in zip(FRAME_GLYPHS, STATE_MEANINGS,
+                                                              strict=True))
 
 #: tab id -> (title, paragraphs).
 TAB_HELP: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "page": ("The frame map and the Page tab", (
         "The map draws every physical frame (4 KiB of RAM) as one cell; its glyph and colour "
-        f"say what the kernel uses it for: {_GLYPHS}.",
+        f"say what the kernel uses it for:\n{_GLYPHS}",
         "Zoomed out, a cell stands for several frames and shows the most notable of them "
         "(L, then W, then D), else the commonest; · only when all of them are free. "
         "Click a frame, or move the cursor, to see its struct page here.",
