@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from rich.style import Style
+from rich.text import Span, Text
 from textual.color import Color
 
 from kernelmodel.vl_view import FRAME_STATE_NAMES, NR_FRAME_STATES
@@ -154,3 +155,43 @@ def app_palette(app: object) -> FramePalette:
         palette = palette_for(variables)
         _CACHE[key] = palette
     return palette
+
+
+#: Styles already made readable, by (style, background, foreground).
+_STYLE_CACHE: dict[tuple[str, str, str], Style] = {}
+
+
+def readable_style(style: Style | str, palette: FramePalette) -> Style:
+    """``style`` with its foreground colour made readable on the palette's background.
+
+    The dashboard's other views name fixed colours (a yellow checkpoint, a red write); on a light
+    theme some would vanish. This keeps their hue and blends them towards the theme's
+    foreground just enough (``readable``). Styles without a truecolour foreground, and every
+    style under an ANSI theme, are returned unchanged.
+    """
+    parsed = Style.parse(style) if isinstance(style, str) else style
+    if palette.background == "default":
+        return parsed
+    key = (str(parsed), palette.background, palette.foreground)
+    out = _STYLE_CACHE.get(key)
+    if out is None:
+        out = parsed
+        colour = parsed.color
+        if colour is not None and colour.triplet is not None:
+            bg = Color.parse(palette.background)
+            fg = Color.parse(palette.foreground)
+            fixed = readable(Color(*colour.triplet), bg, fg)
+            out = parsed + Style(color=fixed.hex6)
+        _STYLE_CACHE[key] = out
+    return out
+
+
+def readable_text(text: Text, palette: FramePalette) -> Text:
+    """A copy of ``text`` whose every span is made readable (``readable_style``)."""
+    if palette.background == "default":
+        return text
+    out = text.copy()
+    out.spans = [Span(sp.start, sp.end, readable_style(sp.style, palette)) for sp in text.spans]
+    if text.style:
+        out.style = readable_style(text.style, palette)
+    return out

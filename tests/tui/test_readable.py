@@ -30,6 +30,7 @@ from tui.frame_style import (
 from tui.screens.dashboard import TABS
 from tui.screens.help import HelpScreen
 from tui.tab_help import TAB_HELP
+from tui.widgets.event_log import EventLog
 from tui.widgets.page_inspector import PageInspector
 from tui.widgets.physmem_map import MapLegend, PhysMemMap
 
@@ -108,6 +109,23 @@ async def test_map_and_legend_colours_follow_the_theme() -> None:
                        for sp in spans), theme
             seen[theme] = styles
         assert seen["textual-dark"] != seen["textual-light"]
+        # the other views' fixed colours are made readable on the light theme too
+        app.theme = "textual-light"
+        await pilot.press("6")
+        await settle(pilot)
+        bg = Color.parse(app_palette(app).background)
+        log = app.dashboard.query_one("#log-tab", EventLog)
+        styles = [seg.style for y in range(log.size.height) for seg in log.render_line(y)]
+        status = app.dashboard.query_one("#status", Static).content
+        assert isinstance(status, Text)
+        styles += [sp.style for sp in status.spans if isinstance(sp.style, Style)]
+        coloured = [st for st in styles if st is not None and st.color is not None
+                    and st.color.triplet is not None]
+        assert len(coloured) >= 5
+        for st in coloured:
+            assert st.color is not None and st.color.triplet is not None
+            fg = Color(*st.color.triplet)
+            assert contrast_ratio(fg, bg) >= MIN_CONTRAST, st
 
 
 async def test_glyphs_a_lone_dirty_frame_and_a_click_that_opens_the_page() -> None:
