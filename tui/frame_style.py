@@ -186,10 +186,21 @@ def readable_style(style: Style | str, palette: FramePalette) -> Style:
     return out
 
 
-def readable_text(text: Text, palette: FramePalette) -> Text:
-    """A copy of ``text`` whose every span is made readable (``readable_style``)."""
+def readable_text(text: Text, palette: FramePalette, on: Style | None = None) -> Text:
+    """A copy of ``text`` whose every span is made readable (``readable_style``).
+
+    Args:
+        text: the text.
+        palette: the theme's palette.
+        on: the style of the widget the text is drawn in, when its background is not the
+            theme's (a bar in the primary colour): its colours replace the palette's.
+    """
     if palette.background == "default":
         return text
+    if on is not None and on.bgcolor is not None and on.bgcolor.triplet is not None \
+            and on.color is not None and on.color.triplet is not None:
+        palette = FramePalette(palette.colours, on.bgcolor.triplet.hex,
+                               on.color.triplet.hex, palette.muted)
     out = text.copy()
     out.spans = [Span(sp.start, sp.end, readable_style(sp.style, palette)) for sp in text.spans]
     if text.style:

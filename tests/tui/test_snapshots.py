@@ -64,3 +64,12 @@ def test_help_screen(snap_compare: SnapCompare) -> None:
 
 def test_small_terminal(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24))
+
+
+async def _light_theme(pilot: Pilot[None]) -> None:
+    pilot.app.theme = "textual-light"
+    await settle(pilot)
+
+
+def test_light_theme(snap_compare: SnapCompare) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_light_theme)

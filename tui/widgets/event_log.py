@@ -139,8 +139,9 @@ class EventLog(Widget, can_focus=True):
         else:
             segments = event_segments(self.rows[row])
         palette = app_palette(self.app)  # the kinds' colours, readable on this theme
-        return Strip([Segment(seg.text, readable_style(seg.style, palette))
-                      if seg.style is not None else seg for seg in segments]).crop(0, width)
+        strip = Strip([Segment(seg.text, readable_style(seg.style, palette))
+                       if seg.style is not None else seg for seg in segments])
+        return strip.apply_style(self.rich_style).crop(0, width)
 
     # ---- scrolling ---------------------------------------------------------------------------
 

@@ -214,7 +214,9 @@ class PhysMemMap(ScrollView, can_focus=True):
             style = table.cursors[byte] if run_start == cursor_col else table.styles[byte]
             segments.append(Segment(table.glyphs[byte] * (c - run_start), style))
             run_start = c
-        return Strip(segments).crop(0, width)
+        # the widget's own style underneath: cells take the theme's background, not the
+        # terminal's
+        return Strip(segments).apply_style(self.rich_style).crop(0, width)
 
     # ---- cursor ----------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ class TopBar(Static):
     """Scenario name, kernel profile (always visible) and the model's flavour."""
 
     DEFAULT_CSS = """
-    TopBar { height: 1; width: 100%; background: $primary-background; padding: 0 1; }
+    TopBar { height: 1; width: 100%; background: $primary-background; color: $text;
+             padding: 0 1; }
     """
 
     _shown: tuple[str, str, int, str] | None = None
@@ -44,7 +45,8 @@ class TopBar(Static):
         text.append("  ")
         text.append(kernel, "bold #8be9fd")
         text.append(f"  seed {seed}  {flavour}", "dim")
-        update_text(self, readable_text(text, app_palette(self.app)), fixed=True)
+        update_text(self, readable_text(text, app_palette(self.app), self.rich_style),
+                    fixed=True)
 
 
 class StatusBar(Static):
