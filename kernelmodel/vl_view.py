@@ -28,8 +28,10 @@ Invariants:
     * ``len(vl_frame_states(k)) == k.mem_map.nframes`` and every byte is below
       NR_FRAME_STATES;
     * a summary byte is ``state | fill << FS_FILL_SHIFT`` with ``fill`` in 0..FS_FILL_MAX,
-      ``fill == 0`` exactly when every frame of the cell is free, and ``state`` the most common
-      non-free state of the cell (ties go to the higher state number).
+      ``fill == 0`` exactly when every frame of the cell is free, and ``state`` the most
+      notable state in the cell: FS_LOCKED, then FS_WRITEBACK, then FS_DIRTY if any frame of
+      the cell is in one of them (a lone dirty page among 63 clean ones must not vanish when
+      zoomed out); otherwise the most common non-free state (ties go to the higher number).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ FS_NO_FRAME: Final = 0xFF
 
 #: Cells of at least this many frames are counted with bytes.count (one C scan per state).
 _COUNT_SCAN_MIN: Final = 32
+#: States a zoomed-out cell shows whenever one of its frames is in them, most notable first:
+#: they are what a learner watches (I/O in flight, pages waiting to be written).
+_NOTABLE_STATES: Final = (FS_LOCKED, FS_WRITEBACK, FS_DIRTY)
 #: The state bytes as one-byte strings, for bytes.count.
 _STATE_BYTES: Final = tuple(bytes([s]) for s in range(NR_FRAME_STATES))
 
@@ -166,6 +171,11 @@ def vl_frame_summary(states: bytes, start: int, count: int) -> int:
         while i < end:
             counts[states[i] & FS_STATE_MASK] += 1
             i += 1
+    used = (end - start) - counts[FS_FREE]
+    fill = _fill_level(used, end - start) << FS_FILL_SHIFT
+    for notable in _NOTABLE_STATES:
+        if counts[notable] > 0:
+            return notable | fill
     best = FS_FREE
     best_count = 0
     s = 1
@@ -174,8 +184,7 @@ def vl_frame_summary(states: bytes, start: int, count: int) -> int:
             best = s
             best_count = counts[s]
         s += 1
-    used = (end - start) - counts[FS_FREE]
-    return best | (_fill_level(used, end - start) << FS_FILL_SHIFT)
+    return best | fill
 
 
 def vl_frame_summary_row(states: bytes, start: int, per_cell: int, ncells: int) -> bytes:

@@ -3,7 +3,7 @@
 The app owns one ``Session`` (the same object a script drives), a ``Recorder`` of its history
 and a ``SimDriver`` that runs it in slices. A timer on the main thread runs one slice per
 frame, then copies the numbers the status line shows into reactives and asks the dashboard
-to redraw what is visible (STYLE rule 7). Nothing touches the model from another thread, and
+to redraw what is visible. Nothing touches the model from another thread, and
 the UI changes the model only through Session commands: run, step, and snapshot save/load.
 
 Keys and actions come from ``tui.keys.APP_KEYS``; the command palette (ctrl+p) lists them all.
@@ -508,7 +508,8 @@ class VmlabApp(TravelActions, App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            tab = self.dashboard.active_tab if self.screen is self.dashboard else ""
+            self.push_screen(HelpScreen(tab))
 
     def action_page_detail(self) -> None:
         if self.screen is self.dashboard:

@@ -1,10 +1,11 @@
 """Drives a Session in slices: run, pause, step, run to a checkpoint, jump to a time.
 
-The dashboard calls ``run_slice`` from a timer on its main thread (STYLE rule 7): a slice
-dispatches events one at a time until its event cap or its wall-clock budget is used, so each
-timer tick stays short however costly single events are. The model is only ever moved by
-``Session.run``, the call a script would make; the driver adds no state to it. Wall-clock time
-decides only how many events fit in a frame, never what the simulation does.
+The dashboard calls ``run_slice`` from a timer on its main thread (the model is never touched
+from another thread): a slice dispatches events one at a time until its event cap or its wall-
+clock budget is used, so each timer tick stays short however costly single events are. The
+model is only ever moved by ``Session.run``, the call a script would make; the driver adds no
+state to it. Wall-clock time decides only how many events fit in a frame, never what the
+simulation does.
 
 Nothing here imports Textual.
 """

@@ -40,3 +40,17 @@ class ShowFrame(Message):
     """Some view names a frame (a walk's result, an rmap line): move the map cursor there."""
 
     pfn: int
+
+
+@dataclass
+class FrameClicked(Message):
+    """The user clicked the frame ``pfn`` on the map: its page should be shown."""
+
+    pfn: int
+
+
+@dataclass
+class MapZoomed(Message):
+    """The map now shows ``zoom`` frames per cell (the legend's caption says so)."""
+
+    zoom: int

@@ -1,10 +1,11 @@
 """What the dashboard remembers of the run: counter samples, vmstat intervals, trace events.
 
-The model keeps counters and a bounded trace ring (STYLE rule 17); plots over simulated time
-and per-interval deltas need history, which is kept here, outside the model. Samples are taken
-at fixed steps of simulated time, checked after every event (``after_event``), so the history
-is the same however the UI sliced the run: a step of 1 or a slice of 10,000 events give the
-same plots. Trace records are read after each slice (``drain``).
+The model keeps counters and a bounded trace ring (its memory must not grow with the run);
+plots over simulated time and per-interval deltas need history, which is kept here, outside the
+model. Samples are taken at fixed steps of simulated time, checked after every event
+(``after_event``), so the history is the same however the UI sliced the run: a step of 1 or a
+slice of 10,000 events give the same plots. Trace records are read after each slice
+(``drain``).
 
 Nothing here changes the model or imports Textual.
 """

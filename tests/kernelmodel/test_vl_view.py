@@ -96,7 +96,11 @@ def _reference_summary(states: bytes, start: int, count: int) -> int:
     used = [s for s in cell if s != FS_FREE]
     if not used:
         return FS_FREE
-    best = max(range(1, NR_FRAME_STATES), key=lambda s: (used.count(s), s))
+    notable = [s for s in (FS_LOCKED, FS_WRITEBACK, FS_DIRTY) if s in used]
+    if notable:
+        best = notable[0]
+    else:
+        best = max(range(1, NR_FRAME_STATES), key=lambda s: (used.count(s), s))
     fill = -(-len(used) * FS_FILL_MAX // len(cell))
     return best | fill << FS_FILL_SHIFT
 
@@ -130,7 +134,25 @@ def test_summary_row_is_cell_by_cell_summary(
 
 
 def test_summary_ties_go_to_the_higher_state() -> None:
-    states = bytes([FS_ANON, FS_LOCKED, FS_FREE, FS_FREE])
+    states = bytes([FS_ANON, FS_SWAPCACHE, FS_FREE, FS_FREE])
     got = vl_frame_summary(states, 0, 4)
-    assert got & FS_STATE_MASK == FS_LOCKED
+    assert got & FS_STATE_MASK == FS_SWAPCACHE
     assert got >> FS_FILL_SHIFT == 2
+
+
+def test_a_lone_dirty_frame_shows_in_its_cell() -> None:
+    # one dirty page among 63 clean ones: the commonest state is file, the cell says dirty
+    states = bytes([FS_FILE] * 40 + [FS_DIRTY] + [FS_FILE] * 23)
+    assert vl_frame_summary(states, 0, 64) & FS_STATE_MASK == FS_DIRTY
+    assert vl_frame_summary(states, 0, 8) & FS_STATE_MASK == FS_FILE
+    assert vl_frame_summary(states, 40, 8) & FS_STATE_MASK == FS_DIRTY
+
+
+def test_locked_beats_writeback_beats_dirty() -> None:
+    cell = [FS_ANON] * 10
+    for present, shown in (((FS_DIRTY,), FS_DIRTY), ((FS_DIRTY, FS_WRITEBACK), FS_WRITEBACK),
+                           ((FS_DIRTY, FS_WRITEBACK, FS_LOCKED), FS_LOCKED)):
+        states = bytes(cell + list(present))
+        for count in (len(states), 64):  # short cells count in a loop, long ones by scan
+            got = vl_frame_summary(states * (count // len(states) + 1), 0, count)
+            assert got & FS_STATE_MASK == shown

@@ -89,3 +89,12 @@ def test_results_screen(snap_compare: SnapCompare) -> None:
     # the end's toast lives on a wall-clock timer: on a loaded machine it may be gone
     app.notify = lambda *args, **kwargs: None  # type: ignore[method-assign]
     assert snap_compare(app, terminal_size=SIZE, run_before=_run_to_the_end)
+
+
+async def _light_theme(pilot: Pilot[None]) -> None:
+    pilot.app.theme = "textual-light"
+    await settle(pilot)
+
+
+def test_light_theme(snap_compare: SnapCompare) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_light_theme)

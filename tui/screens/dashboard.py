@@ -16,18 +16,19 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, TabbedContent, TabPane
+from textual.widgets import Input, Label, TabbedContent, TabPane
 
 from kernelmodel.kernel import Kernel
 from kernelmodel.vl_view import vl_frame_state_counts, vl_frame_states
 from scenarios.session import Session
 from scenarios.standing import Standing
-from tui.messages import FrameOpened, FrameSelected, ShowFrame
+from tui.messages import FrameClicked, FrameOpened, FrameSelected, MapZoomed, ShowFrame
 from tui.recorder import Recorder
 from tui.view import frame_bytes, page_info
 from tui.view_io import EventFilter, EventRec
 from tui.widgets.disk_view import DiskPanel
 from tui.widgets.event_log import EventLog
+from tui.widgets.footer import VmlabFooter
 from tui.widgets.page_cache_tree import PageCachePanel
 from tui.widgets.page_inspector import PageInspector
 from tui.widgets.physmem_map import MapLegend, PhysMemMap
@@ -104,7 +105,7 @@ class DashboardScreen(Screen[None]):
             yield EventLog(id="log-dock")
         yield Input(placeholder="filter: kind:dirty task:logger file:log frame:0x1a3 or words"
                                 " (enter applies, empty clears, escape closes)", id="filter")
-        yield Footer()
+        yield VmlabFooter()
 
     # ---- layout ------------------------------------------------------------------------------
 
@@ -118,6 +119,12 @@ class DashboardScreen(Screen[None]):
         self._logs = list(self.query(EventLog))
         self._map = self.query_one("#map", PhysMemMap)
         self._map.focus()
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        if self._kernel is not None and self._recorder is not None:
+            self._refresh_legend()
+            self._refresh_tab(self._kernel, self._recorder)
 
     @property
     def live(self) -> bool:
@@ -246,6 +253,17 @@ class DashboardScreen(Screen[None]):
                 self._refresh_inspector(self._kernel)
             self._refresh_legend()
 
+    @on(MapZoomed)
+    def _map_zoomed(self, event: MapZoomed) -> None:
+        if self._states:
+            self._refresh_legend()
+
+    @on(FrameClicked)
+    def _frame_clicked(self, event: FrameClicked) -> None:
+        """A click on the map opens that frame's page in the inspector."""
+        if self.active_tab != "page":
+            self.show_tab("page", focus=False)
+
     @on(ShowFrame)
     def _show_frame(self, event: ShowFrame) -> None:
         self.query_one("#map", PhysMemMap).select(event.pfn)
@@ -303,6 +321,10 @@ class DashboardScreen(Screen[None]):
         self.query_one(log_id, EventLog).focus()
 
     def key_escape(self) -> None:
+        """Escape leaves any input: the filter line closes; another box (the Tasks tab's
+        address) hands the focus back to its tab's main widget."""
         field = self.query_one("#filter", Input)
         if field.has_class("-open"):
             self._close_filter()
+        elif isinstance(self.focused, Input):
+            self.query_one(TAB_FOCUS[self.active_tab]).focus()

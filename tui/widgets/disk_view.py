@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from kernelmodel.kernel import Kernel
+from tui.frame_style import app_palette, readable_text
 from tui.recorder import Recorder
 from tui.view_io import DiskInfo, RequestRow, disk_info, fmt_time
 from tui.widgets.text_update import update_text
@@ -74,8 +75,9 @@ def plot_requests(ops: Iterable[tuple[int, int, int, bool]], t0: int, t1: int, w
             if not bits:
                 line.append(" ")
                 continue
-            style = "yellow" if writes[r][c] and reads[r][c] else (
-                "#ff4f4f" if writes[r][c] else "#3fcf5f")
+            # weight tells writes from reads without colour
+            style = "bold yellow" if writes[r][c] and reads[r][c] else (
+                "bold #ff4f4f" if writes[r][c] else "#3fcf5f")
             line.append(chr(0x2800 + bits), style)
         lines.append(line)
     return lines, lo, hi
@@ -151,23 +153,24 @@ class DiskPanel(VerticalScroll):
         now = k.machine.clock.now
         info = disk_info(k)
         window = rec.interval_ns * 4
-        key = (now, len(rec.disk_ops), self.size.width)
+        palette = app_palette(self.app)
+        key = (now, len(rec.disk_ops), self.size.width, palette)
         if key == self._key:
             return
         self._key = key
         tput = rec.throughput(window)
         update_text(self.query_one("#disk-state", Static),
-                    state_text(info, now, tput, k.machine.disk.busy_ns))
+                    readable_text(state_text(info, now, tput, k.machine.disk.busy_ns), palette))
         width = max(self.size.width - AXIS - 3, 10)
         t0 = max(0, now - window)
         lines, lo, hi = plot_requests(rec.disk_ops, t0, now, width, PLOT_ROWS)
         plot = Text()
         plot.append(f"requests by sector, {fmt_time(t0)} .. {fmt_time(now)}"
-                    " (writes red, reads green)\n", "bold")
+                    " (writes red and bold, reads green)\n", "bold")
         for i, line in enumerate(lines):
             label = f"{hi:,}" if i == 0 else f"{lo:,}" if i == len(lines) - 1 else ""
             plot.append(f"{label:>{AXIS}} ", "dim")
             plot.append("│", "dim")
             plot.append_text(line)
             plot.append("\n")
-        update_text(self.query_one("#disk-plot", Static), plot)
+        update_text(self.query_one("#disk-plot", Static), readable_text(plot, palette))

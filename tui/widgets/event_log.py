@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.frame_style import app_palette, readable_style
 from tui.view_io import EventFilter, EventRec, event_detail, fmt_time
 
 #: Most lines a log keeps (the oldest go first).
@@ -134,8 +135,13 @@ class EventLog(Widget, can_focus=True):
             return Strip.blank(width, self.rich_style)
         if y == self.size.height - 1 and not self.follow and row < len(self.rows) - 1:
             more = len(self.rows) - 1 - row
-            return Strip([Segment(f" ↓ {more:,} newer (end follows) ", _MORE)]).crop(0, width)
-        return Strip(event_segments(self.rows[row])).crop(0, width)
+            segments = [Segment(f" ↓ {more:,} newer (end follows) ", _MORE)]
+        else:
+            segments = event_segments(self.rows[row])
+        palette = app_palette(self.app)  # the kinds' colours, readable on this theme
+        strip = Strip([Segment(seg.text, readable_style(seg.style, palette))
+                       if seg.style is not None else seg for seg in segments])
+        return strip.apply_style(self.rich_style).crop(0, width)
 
     # ---- scrolling ---------------------------------------------------------------------------
 

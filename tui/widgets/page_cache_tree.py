@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 
 from kernelmodel.kernel import Kernel
 from kernelmodel.radix_tree import RadixTreeRoot
+from tui.frame_style import app_palette, readable_text
 from tui.messages import FileSelected
 from tui.view_io import FileRow, NodeRow, file_mapping, file_rows, radix_nodes
 from tui.widgets.text_update import update_text
@@ -170,10 +171,12 @@ class PageCachePanel(Vertical):
         if width == 0:
             return
         nodes, skipped = radix_nodes(mapping.page_tree)
-        key = (self.selected_ino, width, tuple(nodes), skipped)
+        palette = app_palette(self.app)
+        key = (self.selected_ino, width, tuple(nodes), skipped, palette)
         if key == self._tree_key:
             return
         self._tree_key = key
         inode = k.sb.s_inodes[self.selected_ino]
         title = f"{inode.vl_path} (inode {inode.i_ino}): {mapping.nrpages} pages cached"
-        update_text(static, tree_text(title, mapping.page_tree, nodes, skipped, width))
+        update_text(static, readable_text(tree_text(title, mapping.page_tree, nodes, skipped,
+                                                    width), palette))

@@ -9,20 +9,22 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from kernelmodel.vl_view import FRAME_STATE_NAMES
+from tui.frame_style import FRAME_GLYPHS, FramePalette, app_palette, palette_for
 from tui.view import PageInfo, RmapEntry, hexdump, pte_text
-from tui.widgets.physmem_map import STATE_COLOURS
 
 
-def _state_style(state: str) -> Style:
+def _state_style(state: str, palette: FramePalette) -> Style:
     i = FRAME_STATE_NAMES.index(state) if state in FRAME_STATE_NAMES else 0
-    return Style(color=STATE_COLOURS[i], bold=True)
+    return palette.style(i) + Style(bold=True)
 
 
-def page_text(info: PageInfo) -> Text:
+def page_text(info: PageInfo, palette: FramePalette | None = None) -> Text:
     """struct page as a small table of fields, with the flags by name."""
+    palette = palette or palette_for({})
+    i = FRAME_STATE_NAMES.index(info.state) if info.state in FRAME_STATE_NAMES else 0
     text = Text()
     text.append(f"pfn {info.pfn:#x}  ", "bold")
-    text.append(info.state, _state_style(info.state))
+    text.append(f"{FRAME_GLYPHS[i]} {info.state}", _state_style(info.state, palette))
     text.append(f"\n{info.role}\n\n", "italic")
     text.append("struct page\n", "bold underline")
     for name, value in info.fields:
@@ -102,6 +104,9 @@ class PageInspector(VerticalScroll, can_focus=True):
         yield Static("", id="pi-rmap")
         yield Static("", id="pi-hex")
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.on_resize())
+
     def on_resize(self) -> None:
         info = self._info
         if info is not None:
@@ -115,7 +120,7 @@ class PageInspector(VerticalScroll, can_focus=True):
         self._data = data
         if info != self._info:
             self._info = info
-            self.query_one("#pi-page", Static).update(page_text(info))
+            self.query_one("#pi-page", Static).update(page_text(info, app_palette(self.app)))
             self.query_one("#pi-rmap", Static).update(rmap_text(info))
         per_line = 16 if self.size.width >= 80 else 8
         key = (info.pfn, per_line, data)

@@ -1,10 +1,13 @@
-"""The physical memory map: every frame a coloured cell, zoomable, with a frame cursor.
+"""The physical memory map: every frame a cell with a glyph and a colour, zoomable, with a
+frame cursor.
 
 A line-API ScrollView: ``render_line`` builds only the visible rows, and only their cells, from
-the state bytes ``kernelmodel.vl_view`` computes (compiled). At zoom ``z`` a cell stands for
-``z`` frames and shows the most common non-free state of them, with a glyph for how full the
-cell is (``░▒▓█``). ``update_states`` compares the new bytes with the old row by row and
-refreshes only the visible rows that changed.
+the state bytes ``kernelmodel.vl_view`` computes (compiled). Each state has its own glyph and a
+colour from the running theme (``tui.frame_style``), so the map reads without colour and on a
+light theme. At zoom ``z`` a cell stands for ``z`` frames and shows the most notable state in
+them (locked, writeback, dirty), else the commonest used one; ``·`` only if all are free.
+``update_states`` compares the new bytes with the old row by row and refreshes only the
+visible rows that changed.
 """
 
 from __future__ import annotations
@@ -31,52 +34,33 @@ from kernelmodel.vl_view import (
     vl_frame_summary,
     vl_frame_summary_row,
 )
-from tui.messages import FrameOpened, FrameSelected
+from tui.frame_style import FRAME_GLYPHS, SHORT_STATE_NAMES, FramePalette, app_palette
+from tui.messages import FrameClicked, FrameOpened, FrameSelected, MapZoomed
 from tui.widgets.text_update import update_text
 
-#: Colour of each frame state (index = state byte).
-STATE_COLOURS: Final = (
-    "#5f5f6f",  # free
-    "#9e9eb8",  # kernel
-    "#4fa3ff",  # anon
-    "#3fcf5f",  # file (clean)
-    "#ff4f4f",  # dirty
-    "#ffa500",  # writeback
-    "#c77dff",  # swapcache
-    "#ffff5f",  # locked
-)
-#: Legend names for narrow maps.
-SHORT_STATE_NAMES: Final = ("free", "kern", "anon", "file", "dirty", "wb", "swpc", "lock")
-#: Glyph by fill level (0 = all free).
-FILL_GLYPHS: Final = ("·", "░", "▒", "▓", "█")
 #: Frames per cell.
 ZOOMS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-_CURSOR_FG: Final = "#000000"
 
 
-def _cell_table() -> tuple[list[str], list[Style], list[Style]]:
-    """Glyph, style and cursor style of every summary byte (256 entries)."""
-    glyphs: list[str] = []
-    styles: list[Style] = []
-    cursors: list[Style] = []
-    for byte in range(256):
-        if byte == FS_NO_FRAME:
-            glyphs.append(" ")
-            styles.append(Style())
-            cursors.append(Style(bgcolor="white"))
-            continue
-        state = byte & FS_STATE_MASK
-        fill = min(byte >> FS_FILL_SHIFT, len(FILL_GLYPHS) - 1)
-        colour = STATE_COLOURS[state] if fill else STATE_COLOURS[0]
-        glyphs.append(FILL_GLYPHS[fill])
-        styles.append(Style(color=colour))
-        cursors.append(Style(color=_CURSOR_FG, bgcolor="#ffffff" if not fill else colour,
-                             bold=True))
-    return glyphs, styles, cursors
+class CellTable:
+    """Glyph, style and cursor style of every summary byte (256 entries) for one palette."""
 
-
-_GLYPHS, _STYLES, _CURSOR_STYLES = _cell_table()
-_GUTTER_STYLE: Final = Style(color="#6c6c7c")
+    def __init__(self, palette: FramePalette) -> None:
+        self.palette = palette
+        self.glyphs: list[str] = []
+        self.styles: list[Style] = []
+        self.cursors: list[Style] = []
+        for byte in range(256):
+            if byte == FS_NO_FRAME:
+                self.glyphs.append(" ")
+                self.styles.append(Style())
+                self.cursors.append(palette.cursor_style(0))
+                continue
+            state = byte & FS_STATE_MASK if byte >> FS_FILL_SHIFT else 0
+            self.glyphs.append(FRAME_GLYPHS[state])
+            self.styles.append(palette.style(state))
+            self.cursors.append(palette.cursor_style(state))
+        self.gutter = Style(color=palette.muted)
 
 
 class PhysMemMap(ScrollView, can_focus=True):
@@ -112,7 +96,7 @@ class PhysMemMap(ScrollView, can_focus=True):
         ("[ / ]", "zoom out / in (frames per cell)"),
         ("f", "zoom to fit the whole machine"),
         ("enter", "open the page detail of the frame under the cursor"),
-        ("mouse click", "select the frame under the pointer"),
+        ("mouse click", "select the frame and show its page in the Page tab"),
     )
 
     #: The frame under the cursor.
@@ -127,6 +111,22 @@ class PhysMemMap(ScrollView, can_focus=True):
         self.label_width = 6
         #: True until the user zooms: the zoom then follows the widget's size.
         self.fit = True
+        self._table: CellTable | None = None
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._table = None
+        self.refresh()
+
+    @property
+    def table(self) -> CellTable:
+        """The glyphs and styles of the current theme."""
+        palette = app_palette(self.app)
+        if self._table is None or self._table.palette is not palette:
+            self._table = CellTable(palette)
+        return self._table
 
     # ---- geometry --------------------------------------------------------------------------
 
@@ -142,7 +142,9 @@ class PhysMemMap(ScrollView, can_focus=True):
         return (self._cells() + self.cols - 1) // self.cols if self.cols else 0
 
     def _layout(self) -> None:
-        """Choose columns (and the zoom, when fitting) from the widget's size."""
+        """Choose columns (and the zoom, when fitting) from the widget's size; say so if the
+        zoom changed (the legend's caption names it)."""
+        before = self.zoom
         digits = max(len(f"{max(self.nframes - 1, 0):x}"), 3)
         self.label_width = digits + 1
         width = max(self.scrollable_content_region.width, self.size.width - 1, 1)
@@ -157,6 +159,8 @@ class PhysMemMap(ScrollView, can_focus=True):
             else:
                 self.set_reactive(PhysMemMap.zoom, ZOOMS[-1])
         self.virtual_size = Size(self.label_width + self.cols, self._rows())
+        if self.zoom != before:
+            self.post_message(MapZoomed(self.zoom))
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout()
@@ -199,17 +203,20 @@ class PhysMemMap(ScrollView, can_focus=True):
         cursor_col = -1
         if start <= self.cursor < start + per_row:
             cursor_col = (self.cursor - start) // self.zoom
-        segments = [Segment(f"{start:>{self.label_width - 1}x} ", _GUTTER_STYLE)]
+        table = self.table
+        segments = [Segment(f"{start:>{self.label_width - 1}x} ", table.gutter)]
         run_start = 0
         for c in range(1, self.cols + 1):
             if c < self.cols and cells[c] == cells[run_start] and c != cursor_col \
                     and run_start != cursor_col:
                 continue
             byte = cells[run_start]
-            style = _CURSOR_STYLES[byte] if run_start == cursor_col else _STYLES[byte]
-            segments.append(Segment(_GLYPHS[byte] * (c - run_start), style))
+            style = table.cursors[byte] if run_start == cursor_col else table.styles[byte]
+            segments.append(Segment(table.glyphs[byte] * (c - run_start), style))
             run_start = c
-        return Strip(segments).crop(0, width)
+        # the widget's own style underneath: cells take the theme's background, not the
+        # terminal's
+        return Strip(segments).apply_style(self.rich_style).crop(0, width)
 
     # ---- cursor ----------------------------------------------------------------------------
 
@@ -273,6 +280,7 @@ class PhysMemMap(ScrollView, can_focus=True):
         if pfn >= 0:
             self.focus()
             self.select(pfn)
+            self.post_message(FrameClicked(pfn))
 
 
 def _widest_line(entries: list[str], per_line: int, gap: int) -> int:
@@ -280,12 +288,12 @@ def _widest_line(entries: list[str], per_line: int, gap: int) -> int:
     widest = 0
     for first in range(0, len(entries), per_line):
         chunk = entries[first:first + per_line]
-        widest = max(widest, sum(1 + len(e) for e in chunk) + gap * (len(chunk) - 1))
+        widest = max(widest, sum(2 + len(e) for e in chunk) + gap * (len(chunk) - 1))
     return widest
 
 
 class MapLegend(Static):
-    """The colours of the frame states with their counts, and the zoom."""
+    """The glyph and colour of each frame state with its count, and the zoom."""
 
     DEFAULT_CSS = """
     MapLegend {
@@ -293,6 +301,13 @@ class MapLegend(Static):
         padding: 0 1;
     }
     """
+
+    _shown: tuple[list[int], str, int, bytes] | None = None
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Lay the entries out again for the new width (they wrap by it)."""
+        if self._shown is not None:
+            self.show(*self._shown)
 
     def show(self, counts: list[int], zoom_text: str, cursor: int, cursor_states: bytes) -> None:
         """Redraw the legend.
@@ -303,14 +318,15 @@ class MapLegend(Static):
             cursor: the frame under the cursor.
             cursor_states: the states of the machine (for the cursor's state name).
         """
+        self._shown = (counts, zoom_text, cursor, cursor_states)
+        palette = app_palette(self.app)
         text = Text()
         width = self.content_region.width
         short = 0 < width < 64
         names = SHORT_STATE_NAMES if short else FRAME_STATE_NAMES
-        sep = "" if short else " "
-        entries = [f"{sep}{names[s]} {counts[s]:,}" for s in range(NR_FRAME_STATES)]
+        entries = [f"{names[s]} {counts[s]:,}" for s in range(NR_FRAME_STATES)]
         gap = 1 if short else 2
-        total = sum(len(e) + 1 + gap for e in entries)
+        total = sum(len(e) + 2 + gap for e in entries)
         lines = max(1, -(-total // width)) if width > 0 else 1
         per_line = -(-NR_FRAME_STATES // lines)
         while per_line > 1 and width > 0 and _widest_line(entries, per_line, gap) > width:
@@ -319,13 +335,14 @@ class MapLegend(Static):
         for state, entry in enumerate(entries):
             if state and state % per_line == 0:
                 text.append("\n")
-            glyph = FILL_GLYPHS[-1] if state else FILL_GLYPHS[0]
-            text.append(glyph, Style(color=STATE_COLOURS[state]))
-            text.append(entry + " " * gap)
+            elif state:
+                text.append(" " * gap)
+            text.append(FRAME_GLYPHS[state], palette.style(state))
+            text.append(" " + entry)
         text.append("\n")
-        text.append(zoom_text, "dim")
+        text.append(zoom_text, Style(color=palette.muted))
         if 0 <= cursor < len(cursor_states):
             state = vl_frame_summary(cursor_states, cursor, 1) & FS_STATE_MASK
-            text.append(f"   cursor pfn {cursor:#x}: ", "dim")
-            text.append(FRAME_STATE_NAMES[state], Style(color=STATE_COLOURS[state], bold=True))
+            text.append(f"   cursor pfn {cursor:#x}: ", Style(color=palette.muted))
+            text.append(FRAME_STATE_NAMES[state], palette.style(state) + Style(bold=True))
         update_text(self, text)

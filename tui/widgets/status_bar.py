@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.driver import MODE_PAUSED
+from tui.frame_style import app_palette, readable_text
 from tui.view_io import fmt_time
 from tui.widgets.text_update import update_text
 
@@ -23,17 +24,29 @@ class TopBar(Static):
     """Scenario name, kernel profile (always visible) and the model's flavour."""
 
     DEFAULT_CSS = """
-    TopBar { height: 1; width: 100%; background: $primary-background; padding: 0 1; }
+    TopBar { height: 1; width: 100%; background: $primary-background; color: $text;
+             padding: 0 1; }
     """
 
+    _shown: tuple[str, str, int, str] | None = None
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def show(self, scenario: str, kernel: str, seed: int, flavour: str) -> None:
+        self._shown = (scenario, kernel, seed, flavour)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("vmlab ", "bold")
         text.append(scenario, "bold #ffff5f")
         text.append("  ")
         text.append(kernel, "bold #8be9fd")
         text.append(f"  seed {seed}  {flavour}", "dim")
-        update_text(self, text, fixed=True)
+        update_text(self, readable_text(text, app_palette(self.app), self.rich_style),
+                    fixed=True)
 
 
 class StatusBar(Static):
@@ -46,6 +59,7 @@ class StatusBar(Static):
     def on_mount(self) -> None:
         for name in WATCHED:
             self.watch(self.app, name, self._changed, init=False)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_status())
         self._render_status()
 
     def _changed(self) -> None:
@@ -67,4 +81,4 @@ class StatusBar(Static):
         text.append(f"  speed {app.speed:,}/frame", "dim")
         if app.last_checkpoint:
             text.append(f"  checkpoint: {app.last_checkpoint}", "#ffff5f")
-        update_text(self, text, fixed=True)
+        update_text(self, readable_text(text, app_palette(app)), fixed=True)
