@@ -17,15 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kernelmodel.fs import BLOCK_SECTORS, I_FREEING
-from kernelmodel.oracle import PAGE_SHIFT, PAGE_SIZE, vl_compare
+from kernelmodel.oracle import PAGE_SIZE, vl_acked_on_disk, vl_compare
 from kernelmodel.page import M_locked, M_writeback
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
-
-_ZERO: bytes = bytes(PAGE_SIZE)
-
 
 def _on_its_way(k: Kernel, ino: int, index: int) -> bool:
     """2.6.5's early-return windows: the page is cached and locked or under writeback."""
@@ -40,25 +36,12 @@ def _on_its_way(k: Kernel, ino: int, index: int) -> bool:
 
 def check_durable(k: Kernel) -> list[str]:
     """The first acknowledged, unchanged page the disk does not hold (as a one-item list)."""
-    disk = k.machine.disk
-    for ino, f in k.oracle.files.items():
-        inode = k.sb.s_inodes.get(ino)
-        if inode is None or inode.i_state & I_FREEING:
-            continue
-        for index, seq in f.acked.items():
-            if f.page_seq.get(index, 0) != seq:
-                continue
-            limit = min(PAGE_SIZE, f.size - (index << PAGE_SHIFT))
-            if limit <= 0:
-                continue
-            block = inode.i_blocks.get(index, -1)
-            got = disk.read_sectors(block * BLOCK_SECTORS, BLOCK_SECTORS) if block >= 0 else _ZERO
-            want = f.expected(index)
-            if limit == PAGE_SIZE and want == got:
-                continue  # the usual answer, without vl_compare's copies
-            bad = vl_compare(want, got, limit)
-            if bad >= 0 and not _on_its_way(k, ino, index):
-                where = f"disk block {block}" if block >= 0 else "a hole"
-                return [f"inode {ino} ({inode.vl_path}) page {index}: acknowledged by a sync, "
-                        f"but byte {bad} differs in {where}"]
+    for p in vl_acked_on_disk(k, skip_freeing=True):
+        if p.limit == PAGE_SIZE and p.want == p.got:
+            continue  # the usual answer, without vl_compare's copies
+        bad = vl_compare(p.want, p.got, p.limit)
+        if bad >= 0 and not _on_its_way(k, p.ino, p.index):
+            where = f"disk block {p.block}" if p.block >= 0 else "a hole"
+            return [f"inode {p.ino} ({p.path}) page {p.index}: acknowledged by a sync, "
+                    f"but byte {bad} differs in {where}"]
     return []

@@ -42,6 +42,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.oracle_place import vl_disk_place, vl_frame_place, vl_place_pairs
@@ -546,6 +547,21 @@ def oracle_sync_acked(k: Kernel, token: int) -> None:
 # ---- verification ------------------------------------------------------------------------------
 
 
+@final
+class AckedPage:
+    """A page a sync acknowledged, as ``vl_acked_on_disk`` finds it."""
+
+    def __init__(self, ino: int, path: str, index: int, block: int, limit: int, want: bytes,
+                 got: bytes) -> None:
+        self.ino = ino
+        self.path = path
+        self.index = index
+        self.block = block  # -1: a hole
+        self.limit = limit  # the bytes below the file size
+        self.want = want  # what the oracle says the page holds
+        self.got = got  # what the disk holds for it
+
+
 def _disk_block_bytes(k: Kernel, block: int) -> bytes:
     from kernelmodel.fs import BLOCK_SECTORS
 
@@ -597,17 +613,17 @@ def vl_verify_files(k: Kernel) -> list[str]:
     return out
 
 
-def vl_verify_durable(k: Kernel) -> tuple[int, list[str]]:
-    """After a power cut: bytes acknowledged by a completed fsync that the disk does not hold.
+def vl_acked_on_disk(k: Kernel, skip_freeing: bool = False) -> Iterator[AckedPage]:
+    """Every page an integrity sync acknowledged and nobody changed since, with what the disk
+    holds for it: the pages whose durability 2.6.6's fsync, fdatasync, sync and
+    msync(MS_SYNC) promised. Only the bytes below the file size count (``limit``); a page
+    past the end is skipped. ``skip_freeing``: leave out inodes being freed (a restored state
+    may hold one whose blocks are already going)."""
+    from kernelmodel.fs import I_FREEING
 
-    Only pages whose contents did not change after their acknowledgement are checked, and
-    only the bytes below the file size. Returns (bytes lost, problems).
-    """
-    lost = 0
-    out: list[str] = []
     for ino, f in k.oracle.files.items():
         inode = k.sb.s_inodes.get(ino)
-        if inode is None:
+        if inode is None or (skip_freeing and inode.i_state & I_FREEING):
             continue
         for index, seq in f.acked.items():
             if f.page_seq.get(index, 0) != seq:
@@ -617,13 +633,25 @@ def vl_verify_durable(k: Kernel) -> tuple[int, list[str]]:
                 continue
             block = inode.i_blocks.get(index, -1)
             got = _disk_block_bytes(k, block) if block >= 0 else _ZERO_PAGE
-            want = f.expected(index)
-            if vl_compare(want, got, limit) < 0:
-                continue
-            nbad = 0
-            for i in range(limit):
-                if want[i] != got[i]:
-                    nbad += 1
-            lost += nbad
-            out.append(f"inode {ino} page {index}: {nbad} acknowledged bytes not on disk")
+            yield AckedPage(ino, inode.vl_path, index, block, limit, f.expected(index), got)
+
+
+def vl_verify_durable(k: Kernel) -> tuple[int, list[str]]:
+    """After a power cut: bytes acknowledged by a completed fsync that the disk does not hold.
+
+    Only pages whose contents did not change after their acknowledgement are checked, and
+    only the bytes below the file size. Returns (bytes lost, problems).
+    """
+    lost = 0
+    out: list[str] = []
+    for p in vl_acked_on_disk(k):
+        want, got = p.want, p.got
+        if vl_compare(want, got, p.limit) < 0:
+            continue
+        nbad = 0
+        for i in range(p.limit):
+            if want[i] != got[i]:
+                nbad += 1
+        lost += nbad
+        out.append(f"inode {p.ino} page {p.index}: {nbad} acknowledged bytes not on disk")
     return lost, out
