@@ -518,6 +518,11 @@ class Session:
         self.end_reason = cp.end_reason
         self.powered_off = any(name == POWER_CUT_CHECKPOINT
                                for name, _, _ in k.checkpoints)
+        # the story and the counters as they stood there: a sample at or after this time is
+        # taken before the next event, as in a straight run
+        self.restore_story(list(cp.story))
+        self.series.forget_after(self.sim_time_ns - 1)
+        self._next_sample_ns = min(s.next_ns for s in self._samplers)
 
     def seek_position(self, pos: Position) -> Position:
         """Go to the first place at or after ``pos`` where a run can stop: the end of event

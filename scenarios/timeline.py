@@ -35,6 +35,7 @@ from scenarios.finestep import Matcher, Position
 if TYPE_CHECKING:
     from kernelmodel.vmstat import TraceEvent
     from scenarios.session import CheckpointRecord, Session
+    from scenarios.story import StoryHit
 
 #: Default memory for checkpoints: a quarter of a 256 MiB machine.
 DEFAULT_BUDGET_BYTES: Final = 64 << 20
@@ -45,12 +46,14 @@ _ZSTD_LEVEL: Final = 1
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """One kept state: where it is, the compressed state, and the session's own records."""
+    """One kept state: where it is, the compressed state, and the session's own records
+    (its checkpoints, how it ended, the story texts shown so far)."""
 
     position: Position
     data: bytes
     records: tuple[CheckpointRecord, ...]
     end_reason: str
+    story: tuple[StoryHit, ...] = ()
 
     @property
     def nbytes(self) -> int:
@@ -124,7 +127,7 @@ class History:
                 return old
         t0 = time.perf_counter()
         cp = Checkpoint(pos, encode_kernel(session), tuple(session.checkpoints),
-                        session.end_reason)
+                        session.end_reason, tuple(session.story))
         self._take_cost_s = time.perf_counter() - t0
         insort(self.checkpoints, cp, key=lambda c: c.position)
         self._work_s = 0.0

@@ -133,3 +133,24 @@ def test_the_budget_thins_checkpoints(small: str) -> None:
     s.seek(30)
     s.run()
     assert s.state_hash() == final
+
+
+def test_going_back_rewinds_the_story_and_the_counters_over_time() -> None:
+    """After a seek the story shown so far and the sampled counters are those a straight run
+    has at that event, and running on from there gives the straight run's again."""
+    def seen(s: Session) -> tuple[object, ...]:
+        return ([(h.index, h.event, h.time_ns) for h in s.story], s.story_text,
+                list(s.series.times), [list(c) for c in s.series.columns])
+
+    s = Session.load("fsync-race-a", kernel="2.6.5")
+    s.keep_history(spacing_s=0.01)
+    s.run()
+    end = seen(s)
+    middle = s.events // 2
+    straight = Session.load("fsync-race-a", kernel="2.6.5")
+    straight.run(until_events=middle)
+    s.seek(middle)
+    assert seen(s) == seen(straight)
+    assert len(s.story) < len(end[0])  # type: ignore[arg-type]
+    s.run()
+    assert seen(s) == end
