@@ -1,9 +1,10 @@
 """The ``scale`` workload of ``vmlab bench``: how boot time, speed and host memory grow with
 the machine.
 
-For each size (256 MiB, 1 GiB and 4 GiB of RAM; --quick: 256 MiB only) a scenario of two
-tasks whose anonymous memory together exceeds RAM (each touches 60 % of it, then goes on
-touching it, so the machine swaps) is booted and run for a stretch of simulated time
+For each size (256 MiB, 1 GiB and 4 GiB of RAM; --quick: 256 MiB only) a scenario of tasks
+whose anonymous memory together exceeds RAM (two that each touch 60 % of it, or, on 4 GiB,
+four of 1.5 GiB, the most one i386 process maps at 0x4000_0000; they go on touching it, so
+the machine swaps) is booted and run for a stretch of simulated time
 (shorter for the bigger machines, which are still filling their RAM when it ends: the note's
 pswpout says how far reclaim got).
 Three figures per size: the boot (``Session`` construction: mem_map, the buddy allocator,
@@ -26,12 +27,7 @@ seed = 17
 memory = "{ram}MiB"
 swap = "{swap}MiB"
 disk = "{disk}MiB"
-[[tasks]]
-name = "hog1"
-program = "hog"
-[[tasks]]
-name = "hog2"
-program = "hog"
+{tasks}
 [programs]
 hog = [
   "mmap 0x4000_0000 {hog}MiB anon private rw",
@@ -42,6 +38,10 @@ hog = [
   "end",
 ]
 """
+
+#: The largest hog: its mapping from 0x4000_0000 must end below the 3 GiB of i386 user space.
+MAX_HOG_MIB = 1536
+
 
 #: (RAM in MiB, simulated ns to run) per size.
 FULL_SIZES: tuple[tuple[int, int], ...] = ((256, 2_000_000_000), (1024, 1_000_000_000),
@@ -59,9 +59,15 @@ def rss_bytes() -> int:
 
 
 def scale_text(ram_mib: int) -> str:
-    """The workload's scenario for ``ram_mib`` of RAM: two hogs of 60 % of it each."""
-    hog = ram_mib * 6 // 10
-    return _SCALE_TOML.format(ram=ram_mib, swap=2 * ram_mib, disk=4 * ram_mib, hog=hog)
+    """The workload's scenario for ``ram_mib`` of RAM: hogs of 60 % of it each, two of them,
+    or, where that is more than one i386 process can map (``MAX_HOG_MIB``), as many hogs of
+    that size as it takes to ask for 120 % of RAM."""
+    hog, count = ram_mib * 6 // 10, 2
+    if hog > MAX_HOG_MIB:
+        hog, count = MAX_HOG_MIB, -(-(ram_mib * 12) // (10 * MAX_HOG_MIB))
+    tasks = "\n".join(f'[[tasks]]\nname = "hog{i}"\nprogram = "hog"' for i in range(1, count + 1))
+    return _SCALE_TOML.format(ram=ram_mib, swap=2 * ram_mib, disk=4 * ram_mib, hog=hog,
+                              tasks=tasks)
 
 
 def bench_scale(quick: bool) -> list[BenchResult]:

@@ -75,4 +75,20 @@ TAB_HELP: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
         "started and ended, disk I/O, reclaim and swap.",
         "/ filters them: kind:dirty, task:NAME, file:NAME, frame:0x1a3 or plain words.",
     )),
+    "story": ("The Story tab", (
+        "What the scenario is about, and the story so far: each text appears when its "
+        "moment comes (a checkpoint, a simulated time, or a condition such as "
+        "nr_writeback > 0 first holding) and says what to watch on screen.",
+        "Below, every expectation of the scenario: pending until its checkpoint or the end "
+        "decides it, then pass or FAIL with the figures it was judged on. r shows the "
+        "results screen.",
+    )),
+    "proc": ("The /proc tab", (
+        "The files Linux 2.6.6 shows under /proc, computed from the model: meminfo (memory "
+        "by use, in kB), vmstat (the event counters), a task's maps (its VMAs) and status "
+        "(VmSize, VmRSS, ...), and a census of the pages by their PG_ flags.",
+        "Dirty: in meminfo is nr_dirty times 4 kB, Writeback: the pages whose write is in "
+        "flight, SwapCached: the pages of the swap cache. Fields the model has nothing "
+        "behind (Buffers, highmem) read 0.",
+    )),
 }
