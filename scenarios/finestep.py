@@ -38,6 +38,7 @@ of expectations holds (``nr_dirty == 0``, ``pgmajfault > 100``).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -114,14 +115,16 @@ class KindMatcher(Matcher):
         return ev.kind == self.kind
 
 
-class _ChangeMatcher(Matcher):
+class _ChangeMatcher(Matcher, ABC):
     """A signature of part of the state, compared at every record and event end."""
 
     def __init__(self) -> None:
         self.last: object = None
 
+    @abstractmethod
     def signature(self, k: Kernel) -> object:
-        raise NotImplementedError
+        """The part of the state a change of which stops the step (the page's fields, the
+        file's tags)."""
 
     def reset(self, k: Kernel) -> None:
         self.last = self.signature(k)

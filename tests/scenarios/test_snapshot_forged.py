@@ -8,24 +8,18 @@ list, ``free_order``, ``private``, ``pte_direct``, ``list_id`` and the block bit
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 
-import msgpack
 import pytest
-import zstandard
 
-from scenarios import snapshot as snap
 from scenarios.loader import load_text
 from scenarios.session import Session
 from scenarios.snapshot import (
-    MAGIC,
-    SNAPSHOT_VERSION,
     SnapshotError,
     load_snapshot_bytes,
     snapshot_bytes,
 )
-from scenarios.state import state_hash
+from tests.scenarios.forge_support import State, forge, mem_map, zone
 
 TOML = """
 seed = 3
@@ -46,7 +40,6 @@ program = ["open f", "write f 0 8KiB", "mmap 0x4000_0000 64KiB anon private rw",
 check = "data_verified and invariants_ok"
 """
 
-State = dict[str, object]
 
 
 @pytest.fixture(scope="module")
@@ -58,33 +51,9 @@ def source() -> bytes:
     return snapshot_bytes(s, compact=False)
 
 
-def _doc(data: bytes) -> dict[str, object]:
-    payload = zstandard.ZstdDecompressor().decompress(data[12:])
-    doc = msgpack.unpackb(payload, raw=False, strict_map_key=True, ext_hook=snap._ext_hook)
-    assert isinstance(doc, dict)
-    return doc
-
-
-def _forge(data: bytes, change: Callable[[State], None]) -> bytes:
-    doc = _doc(data)
-    state = doc["state"]
-    assert isinstance(state, dict)
-    change(state)
-    doc["state_hash"] = state_hash(state)
-    return struct.pack("<8sI", MAGIC, SNAPSHOT_VERSION) + snap._compress(snap._encode(doc))
-
-
-def _zone(s: State) -> dict[str, list[int]]:
-    return s["pgdat"]["zone"]  # type: ignore[index, no-any-return]
-
-
-def _mem_map(s: State) -> dict[str, list[int]]:
-    return s["mem_map"]  # type: ignore[return-value]
-
-
 def _idle_node(s: State) -> int:
     """A page on no list, not free: links -1 and no special fields."""
-    z, m = _zone(s), _mem_map(s)
+    z, m = zone(s), mem_map(s)
     for i in range(len(z["free_order"])):
         if z["lru_next"][i] == -1 and z["free_order"][i] == -1 and m["flags"][i] == 0 \
                 and m["_count"][i] > 0:
@@ -93,23 +62,23 @@ def _idle_node(s: State) -> int:
 
 
 def _lru_prev(s: State) -> None:
-    _zone(s)["lru_prev"][_idle_node(s)] = 1 << 62
+    zone(s)["lru_prev"][_idle_node(s)] = 1 << 62
 
 
 def _free_order(s: State) -> None:
-    _zone(s)["free_order"][_idle_node(s)] = -2
+    zone(s)["free_order"][_idle_node(s)] = -2
 
 
 def _private(s: State) -> None:
-    _mem_map(s)["private"][_idle_node(s)] = 5
+    mem_map(s)["private"][_idle_node(s)] = 5
 
 
 def _pte_direct(s: State) -> None:
-    _mem_map(s)["pte_direct"][_idle_node(s)] = 0x1000
+    mem_map(s)["pte_direct"][_idle_node(s)] = 0x1000
 
 
 def _list_id(s: State) -> None:
-    _mem_map(s)["list_id"][_idle_node(s)] = 3
+    mem_map(s)["list_id"][_idle_node(s)] = 3
 
 
 def _bitmap(s: State) -> None:
@@ -139,7 +108,7 @@ def test_contradictory_state_is_refused_naming_it(source: bytes, what: str,
                                                   change: Callable[[State], None],
                                                   want: str) -> None:
     with pytest.raises(SnapshotError) as exc:
-        load_snapshot_bytes(_forge(source, change), "forged.vmsnap")
+        load_snapshot_bytes(forge(source, change), "forged.vmsnap")
     assert want in str(exc.value), str(exc.value)
     assert "\n" not in str(exc.value)
 
@@ -149,6 +118,6 @@ def test_self_consistent_forgery_is_accepted(source: bytes) -> None:
     def reseed(s: State) -> None:
         s["rng"] = {"state": 987654321}
 
-    session = load_snapshot_bytes(_forge(source, reseed), "reseeded.vmsnap")
+    session = load_snapshot_bytes(forge(source, reseed), "reseeded.vmsnap")
     assert session.run() == "end"
     assert session.metrics()["invariants_ok"] == 1

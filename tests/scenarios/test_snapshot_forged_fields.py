@@ -11,26 +11,20 @@ list, free_order -2, ...) were already refused and stay there.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
-import msgpack
 import pytest
-import zstandard
 
-from scenarios import snapshot as snap
 from scenarios.cli.main import main
 from scenarios.loader import load_text
 from scenarios.session import Session
 from scenarios.snapshot import (
-    MAGIC,
-    SNAPSHOT_VERSION,
     SnapshotContradiction,
     load_snapshot_bytes,
     snapshot_bytes,
 )
-from scenarios.state import state_hash
+from tests.scenarios.forge_support import State, forge, mem_map, zone
 
 # A file written, fsynced (acknowledged) and read back (its pages cached), anonymous memory
 # touched, then the checkpoint the sources stop at.
@@ -52,7 +46,6 @@ program = ["open f", "write f 0 8KiB", "mmap 0x4000_0000 64KiB anon private rw",
            "sleep 1ms", "close f"]
 """
 
-State = dict[str, object]
 
 PG_locked = 0
 PG_writeback = 13
@@ -72,30 +65,6 @@ def sources() -> dict[str, bytes]:
     return {"2.6.7": _source("2.6.7"), "2.6.5": _source("2.6.5")}
 
 
-def _doc(data: bytes) -> dict[str, object]:
-    payload = zstandard.ZstdDecompressor().decompress(data[12:])
-    doc = msgpack.unpackb(payload, raw=False, strict_map_key=True, ext_hook=snap._ext_hook)
-    assert isinstance(doc, dict)
-    return doc
-
-
-def _forge(data: bytes, change: Callable[[State], None]) -> bytes:
-    doc = _doc(data)
-    state = doc["state"]
-    assert isinstance(state, dict)
-    change(state)
-    doc["state_hash"] = state_hash(state)
-    return struct.pack("<8sI", MAGIC, SNAPSHOT_VERSION) + snap._compress(snap._encode(doc))
-
-
-def _mem_map(s: State) -> dict[str, list[int]]:
-    return s["mem_map"]  # type: ignore[return-value]
-
-
-def _zone(s: State) -> dict[str, list[int]]:
-    return s["pgdat"]["zone"]  # type: ignore[index, no-any-return]
-
-
 def _sb(s: State) -> dict[str, object]:
     return s["sb"]  # type: ignore[return-value]
 
@@ -109,29 +78,29 @@ def _inode(s: State, path: str) -> dict[str, object]:
 
 
 def _first(s: State, want: Callable[[int], bool]) -> int:
-    for pfn in range(len(_mem_map(s)["flags"])):
+    for pfn in range(len(mem_map(s)["flags"])):
         if want(pfn):
             return pfn
     raise AssertionError("no such page in the source state")
 
 
 def _free_page(s: State) -> int:
-    return _first(s, lambda pfn: _zone(s)["free_order"][pfn] >= 0)
+    return _first(s, lambda pfn: zone(s)["free_order"][pfn] >= 0)
 
 
 def _kernel_page(s: State) -> int:
     """An allocated page with no flags and on no list (a page table, say)."""
-    m = _mem_map(s)
+    m = mem_map(s)
     return _first(s, lambda pfn: m["flags"][pfn] == 0 and m["_count"][pfn] > 0
-                  and _zone(s)["free_order"][pfn] == -1 and m["_mapcount"][pfn] == 0)
+                  and zone(s)["free_order"][pfn] == -1 and m["_mapcount"][pfn] == 0)
 
 
 def _anon_page(s: State) -> int:
-    return _first(s, lambda pfn: _mem_map(s)["flags"][pfn] & (1 << PG_anon) != 0)
+    return _first(s, lambda pfn: mem_map(s)["flags"][pfn] & (1 << PG_anon) != 0)
 
 
 def _set_flag(s: State, pfn: int, bit: int) -> None:
-    _mem_map(s)["flags"][pfn] |= 1 << bit
+    mem_map(s)["flags"][pfn] |= 1 << bit
 
 
 def _locked_free_page(s: State) -> None:
@@ -141,21 +110,21 @@ def _locked_free_page(s: State) -> None:
 def _private_with_pg_private(s: State) -> None:
     pfn = _kernel_page(s)
     _set_flag(s, pfn, PG_private)
-    _mem_map(s)["private"][pfn] = 5
+    mem_map(s)["private"][pfn] = 5
 
 
 def _direct_without_chains(s: State) -> None:
     pfn = _anon_page(s)
     _set_flag(s, pfn, PG_direct)
-    _mem_map(s)["pte_direct"][pfn] = 0x1000
+    mem_map(s)["pte_direct"][pfn] = 0x1000
 
 
 def _list_id_on_anon_page(s: State) -> None:
-    _mem_map(s)["list_id"][_anon_page(s)] = 2  # dirty_pages, of no mapping
+    mem_map(s)["list_id"][_anon_page(s)] = 2  # dirty_pages, of no mapping
 
 
 def _count_zero_allocated(s: State) -> None:
-    _mem_map(s)["_count"][_kernel_page(s)] = 0
+    mem_map(s)["_count"][_kernel_page(s)] = 0
 
 
 def _writeback_without_bio(s: State) -> None:
@@ -165,7 +134,7 @@ def _writeback_without_bio(s: State) -> None:
 
 
 def _dirtied_when_under_tags(s: State) -> None:
-    _mem_map(s)["dirtied_when"][_kernel_page(s)] = 1
+    mem_map(s)["dirtied_when"][_kernel_page(s)] = 1
 
 
 def _cursor_outside(s: State) -> None:
@@ -233,7 +202,7 @@ FORGERIES = [
 def test_contradiction_is_refused_naming_it(sources: dict[str, bytes], what: str, kernel: str,
                                             change: Callable[[State], None], want: str) -> None:
     with pytest.raises(SnapshotContradiction) as exc:
-        load_snapshot_bytes(_forge(sources[kernel], change), "forged.vmsnap")
+        load_snapshot_bytes(forge(sources[kernel], change), "forged.vmsnap")
     text = str(exc.value)
     assert want in text, text
     assert "\n" not in text and text.startswith("forged.vmsnap: ")
@@ -250,7 +219,7 @@ def test_the_sources_load_and_a_consistent_forgery_is_accepted(sources: dict[str
 
     for data in sources.values():
         for session in (load_snapshot_bytes(data, "as-written.vmsnap"),
-                        load_snapshot_bytes(_forge(data, free_block), "free-block.vmsnap")):
+                        load_snapshot_bytes(forge(data, free_block), "free-block.vmsnap")):
             assert session.run() == "end"
             assert session.metrics()["invariants_ok"] == 1
             assert session.metrics()["data_verified"] == 1
@@ -259,7 +228,7 @@ def test_the_sources_load_and_a_consistent_forgery_is_accepted(sources: dict[str
 def test_cli_refuses_a_contradiction_with_one_line(sources: dict[str, bytes], tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "forged.vmsnap"
-    path.write_bytes(_forge(sources["2.6.7"], _disk_block))
+    path.write_bytes(forge(sources["2.6.7"], _disk_block))
     assert main(["resume", str(path), "--quiet"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "Traceback" not in err
