@@ -14,6 +14,9 @@ a built-in at its end changes, bump it. ``tests/scenarios/test_snapshot_fixtures
 snapshot written at the current behaviour version and fails when the model no longer
 reproduces it; bump this constant and regenerate that fixture
 (``python -m tests.scenarios.fixtures.make_fixtures``).
+``tests/scenarios/test_behaviour_baseline.py`` holds every built-in's end on every profile
+(metrics, events, outcome, state hash); write it again in the same change
+(``python -m tests.scenarios.fixtures.make_behaviour``).
 """
 
 from __future__ import annotations
