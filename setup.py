@@ -15,6 +15,7 @@ MYPYC_EXCLUDE: tuple[str, ...] = (
     # Package __init__ files stay interpreted so that package __path__ handling is plain Python.
     "machine/__init__.py",
     "kernelmodel/__init__.py",
+    "kernelmodel/inspect/__init__.py",
 )
 
 

@@ -26,9 +26,15 @@ if TYPE_CHECKING:
     from kernelmodel.page import Page
 
 
+def vl_swapcache_by_mapping_for(release: str, rmap: str) -> bool:
+    """True when a kernel of this release and reverse map keeps swap-cache pages in 2.6.5's
+    ``mapping``/``index`` form (the one place the rule is written)."""
+    return release == "2.6.5" and rmap == "pte_chain"
+
+
 def vl_swapcache_by_mapping(k: Kernel) -> bool:
     """True when swap-cache pages use 2.6.5's ``mapping``/``index`` form."""
-    return k.cfg.release == "2.6.5" and k.cfg.rmap == "pte_chain"
+    return vl_swapcache_by_mapping_for(k.cfg.release, k.cfg.rmap)
 
 
 def page_swp_entry(k: Kernel, page: Page) -> int:
@@ -37,6 +43,6 @@ def page_swp_entry(k: Kernel, page: Page) -> int:
 
     Caller: the page is in the swap cache.
     """
-    if k.cfg.release == "2.6.5" and k.cfg.rmap == "pte_chain":
+    if vl_swapcache_by_mapping(k):
         return page.index
     return page.private

@@ -99,6 +99,14 @@ PROFILE_VMSCAN: Final[dict[str, str]] = _BY_SWITCH["vmscan"].profile
 #: profile -> the release whose do_swap_page it runs, read from ``DESIGNS``.
 SWAPIN: Final[dict[str, str]] = _BY_SWITCH["swapin"].profile
 
+#: What each release profile stands for, after its writeback and reverse-mapping designs
+#: (``profile_description``; the dashboard's header quotes it).
+PROFILE_NOTES: Final[dict[str, str]] = {
+    "2.6.5": "the design 2.6.6 replaced",
+    "2.6.6": "mainline 2.6.6",
+    "2.6.7": "the 2.6.6-cycle design, shipped in 2.6.7",
+}
+
 
 def design(switch: str) -> Design:
     """The ``DESIGNS`` row of a switch (``switch`` must be one)."""
@@ -115,6 +123,24 @@ def overridden(spec: KernelSpec) -> list[Design]:
     """The switches whose design differs from the profile's own, in ``DESIGNS`` order."""
     own = profile_spec(spec.profile)
     return [d for d in DESIGNS if getattr(spec, d.switch) != getattr(own, d.switch)]
+
+
+def profile_description(profile: str) -> str:
+    """"tags + anon_vma: the 2.6.6-cycle design, shipped in 2.6.7" (``profile`` must be a key
+    of ``PROFILES``)."""
+    writeback, rmap = PROFILES[profile]
+    return f"{writeback} + {rmap}: {PROFILE_NOTES[profile]}"
+
+
+def kernel_label(spec: KernelSpec) -> str:
+    """"kernel 2.6.7 (tags + anon_vma: the 2.6.6-cycle design, shipped in 2.6.7)".
+
+    A kernel whose switches differ from its profile's says so instead of quoting the note.
+    """
+    if spec.profile in PROFILE_NOTES and not overridden(spec):
+        return f"kernel {spec.profile} ({profile_description(spec.profile)})"
+    return (f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, vmscan {spec.vmscan}, "
+            f"swapin {spec.swapin}, set by switches)")
 
 
 def design_lines(spec: KernelSpec, brief: bool = False) -> list[str]:

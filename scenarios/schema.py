@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from kernelmodel.kernel import vl_release_swapin, vl_release_vmscan
 from scenarios.expect import Check
 
 MiB: Final = 1 << 20
@@ -56,10 +55,15 @@ class KernelSpec:
     in on creation."""
 
     def __post_init__(self) -> None:
-        if not self.vmscan:
-            object.__setattr__(self, "vmscan", vl_release_vmscan(self.profile))
-        if not self.swapin:
-            object.__setattr__(self, "swapin", vl_release_swapin(self.profile))
+        # the profile's own designs come from the one table, scenarios.profiles.DESIGNS (which
+        # imports this module, hence the import here); a profile it does not know (refused
+        # later, by the loader) gets the first design, as the kernel's own default does
+        from scenarios.profiles import design
+
+        for switch in ("vmscan", "swapin"):
+            if not getattr(self, switch):
+                d = design(switch)
+                object.__setattr__(self, switch, d.profile.get(self.profile, d.names[0]))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,11 +19,25 @@ gives the same as one JSON document (every page, where the text shows the first 
 from __future__ import annotations
 
 import os
-import struct
-from array import array
 from dataclasses import dataclass, field
 from typing import Final
 
+from kernelmodel.inspect.frame_state import (
+    FRAME_HOLDS_NAMES,
+    FRAME_LIST_NAMES,
+    HOLDS_FILE,
+    LIST_FREE,
+)
+from kernelmodel.inspect.saved import (
+    vl_saved_column,
+    vl_saved_file_pages,
+    vl_saved_frame_classes,
+    vl_saved_frames,
+    vl_saved_nframes,
+    vl_saved_swap_entries,
+    vl_saved_swapper_pages,
+    vl_saved_user_ptes,
+)
 from scenarios.snapshot import (
     SnapshotError,
     _get,
@@ -39,11 +53,6 @@ from scenarios.units import format_duration
 #: Differing pages the text lists one by one (``--json`` lists every one).
 DEFAULT_PAGES: Final = 30
 _PAGE_SHIFT: Final = 12
-_PAGE_SIZE: Final = 4096
-_PTE_P: Final = 0x001
-_PTE_FRAME: Final = 0xFFFFF000
-#: PDEs below PAGE_OFFSET (0xC0000000): the user part of an address space.
-_USER_PTRS_PER_PGD: Final = 768
 
 
 @dataclass
@@ -120,43 +129,10 @@ def _side_notes(a: dict[str, object], b: dict[str, object]) -> list[str]:
 # ---- pages ---------------------------------------------------------------------------------------
 
 
-def _column(state: object, key: str, n: int) -> list[int]:
-    """A mem_map column cut or padded to ``n`` pages (``n`` is a column's real length)."""
-    col = _get(state, "mem_map", key)
-    if not isinstance(col, list):
-        col = []
-    out = [v if isinstance(v, int) else 0 for v in col[:n]]
-    return out + [0] * (n - len(out))
-
-
-def _frames(state: object) -> dict[int, memoryview]:
-    """RAM by pfn: the machine state keeps the non-zero frames (pfns as LE u32, then data)."""
-    mem = _get(state, "machine", "mem")
-    pfns = _get(mem, "pfns")
-    data = _get(mem, "data")
-    if not isinstance(pfns, bytes) or not isinstance(data, bytes) or len(pfns) % 4:
-        return {}
-    view = memoryview(data)
-    out: dict[int, memoryview] = {}
-    for i, (pfn,) in enumerate(struct.iter_unpack("<I", pfns)):
-        if (i + 1) * _PAGE_SIZE <= len(data):
-            out[pfn] = view[i * _PAGE_SIZE:(i + 1) * _PAGE_SIZE]
-    return out
-
-
-def _words(frame: memoryview | None) -> array[int]:
-    words = array("I")
-    if frame is not None:
-        words.frombytes(bytes(frame))
-    if words.itemsize != 4 or len(words) != _PAGE_SIZE // 4:  # pragma: no cover - platform
-        return array("I", [0] * (_PAGE_SIZE // 4))
-    return words
-
-
 def page_owners(state: object) -> dict[int, list[str]]:
     """pfn -> "pid 4 (hog) 0x40001000" for every user pte that maps it, from a walk of each
     address space's page tables (two-level i386 paging) in the saved RAM."""
-    frames = _frames(state)
+    frames = vl_saved_frames(state)
     tasks = _get(state, "kernel", "tasks")
     users: dict[int, list[str]] = {}
     for t in tasks if isinstance(tasks, list) else []:
@@ -169,17 +145,8 @@ def page_owners(state: object) -> dict[int, list[str]]:
         who = users.get(_get_int(mm, "mm_id"))
         if not who:
             continue
-        pgd = _words(frames.get(_get_int(mm, "pgd")))
-        for i in range(_USER_PTRS_PER_PGD):
-            pde = pgd[i]
-            if not pde & _PTE_P:
-                continue
-            table = _words(frames.get((pde & _PTE_FRAME) >> _PAGE_SHIFT))
-            for j, pte in enumerate(table):
-                if pte & _PTE_P:
-                    vaddr = (i << 22) | (j << _PAGE_SHIFT)
-                    out.setdefault(pte >> _PAGE_SHIFT, []).extend(
-                        f"{w} {vaddr:#x}" for w in who)
+        for vaddr, pte in vl_saved_user_ptes(frames, _get_int(mm, "pgd")):
+            out.setdefault(pte >> _PAGE_SHIFT, []).extend(f"{w} {vaddr:#x}" for w in who)
     return out
 
 
@@ -188,48 +155,26 @@ class PageView:
     maps it (plain data)."""
 
     def __init__(self, state: dict[str, object]) -> None:
-        from kernelmodel.page import LRU_ACTIVE, LRU_INACTIVE, M_anon, M_reserved
-
-        flags = _get(state, "mem_map", "flags")
-        n = len(flags) if isinstance(flags, list) else 0
+        n = vl_saved_nframes(state)
         self.n = n
-        self.flags = _column(state, "flags", n)
-        self.count = _column(state, "_count", n)
-        self.mapcount = _column(state, "_mapcount", n)
-        self.index = _column(state, "index", n)
-        self.private = _column(state, "private", n)
-        lru = _column(state, "lru", n)
-        self.where: list[str] = []
-        for pfn in range(n):
-            if self.count[pfn] == 0:
-                self.where.append("free")
-            elif lru[pfn] == LRU_ACTIVE:
-                self.where.append("active")
-            elif lru[pfn] == LRU_INACTIVE:
-                self.where.append("inactive")
-            elif self.flags[pfn] & M_reserved:
-                self.where.append("reserved")
-            else:
-                self.where.append("unlisted")
+        self.flags = vl_saved_column(state, "flags", n)
+        self.count = vl_saved_column(state, "_count", n)
+        self.mapcount = vl_saved_column(state, "_mapcount", n)
+        self.index = vl_saved_column(state, "index", n)
+        self.private = vl_saved_column(state, "private", n)
+        classes = vl_saved_frame_classes(state)
+        files = vl_saved_file_pages(state)
+        #: the list the page is on (``FRAME_LIST_NAMES``)
+        self.where = [FRAME_LIST_NAMES[c[1]] for c in classes]
         #: "anon", "file PATH", "swap cache" or "none" (the summaries group by it)
-        self.mapping = ["anon" if f & M_anon else "none" for f in self.flags]
+        self.mapping = [f"file {files[pfn][0]}" if c[2] == HOLDS_FILE
+                        else FRAME_HOLDS_NAMES[c[2]] for pfn, c in enumerate(classes)]
         #: what the page is, in a few words ("file log index 3")
-        self.what = ["" for _ in range(n)]
-        inodes = _get(state, "sb", "s_inodes")
-        for inode in inodes if isinstance(inodes, list) else []:
-            pfns = _get(inode, "mapping", "pfns")
-            path = _get(inode, "path")
-            for pfn in pfns if isinstance(pfns, list) else []:
-                if isinstance(pfn, int) and 0 <= pfn < n:
-                    self.mapping[pfn] = f"file {path}"
-                    self.what[pfn] = f"file {path} index {self.index[pfn]}"
-        # the swap entry is page->private from 2.6.6, page->index in 2.6.5
-        entry = self.index if _get(state, "cfg", "release") == "2.6.5" else self.private
-        swap = _get(state, "swapper_space", "pfns")
-        for pfn in swap if isinstance(swap, list) else []:
-            if isinstance(pfn, int) and 0 <= pfn < n:
-                if self.mapping[pfn] == "none":
-                    self.mapping[pfn] = "swap cache"
+        self.what = [f"file {files[pfn][0]} index {self.index[pfn]}" if pfn in files else ""
+                     for pfn in range(n)]
+        entry = vl_saved_swap_entries(state)
+        for pfn in vl_saved_swapper_pages(state):
+            if 0 <= pfn < n:
                 self.what[pfn] = f"swap cache entry {entry[pfn]:#x}"
         self.owners = page_owners(state)
         zone = _get(state, "pgdat", "zone")
@@ -246,7 +191,7 @@ class PageView:
             parts.append(self.what[pfn])
         elif self.mapping[pfn] == "anon":
             parts.append("anon")
-        elif self.where[pfn] == "free":
+        elif self.where[pfn] == FRAME_LIST_NAMES[LIST_FREE]:
             parts.append("free")
         if owners:
             more = f" and {len(owners) - 2} more" if len(owners) > 2 else ""

@@ -11,9 +11,16 @@ of the simulation has returned, never while one runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 from kernelmodel.filemap import AddressSpace
+from kernelmodel.inspect.frame_state import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
+from kernelmodel.inspect.walk import (
+    vl_page_walk,
+    vl_pde_slot_of,
+    vl_pte_bits_text,
+    vl_pte_text,
+    vl_swap_entry_text,
+)
 from kernelmodel.kernel import Kernel
 from kernelmodel.mm_types import (
     VM_EXEC,
@@ -35,90 +42,18 @@ from kernelmodel.page import (
     PageSwapCache,
     vl_flag_names,
 )
-from kernelmodel.pgtable import swp_offset, swp_type
+from kernelmodel.pgtable import pgd_index, pte_index, pte_pfn
+from kernelmodel.rmap import vma_address
 from kernelmodel.swap_state import SwapperSpace
 from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
 from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task
-from kernelmodel.vl_view import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
-from machine.i386 import (
-    PAGE_SHIFT,
-    PGDIR_SHIFT,
-    PTE_A,
-    PTE_D,
-    PTE_FILE,
-    PTE_FRAME,
-    PTE_G,
-    PTE_P,
-    PTE_PCD,
-    PTE_PS,
-    PTE_PWT,
-    PTE_RW,
-    PTE_US,
-    USER_PTRS_PER_PGD,
-)
-from scenarios.schema import KernelSpec
+from machine.i386 import PAGE_SHIFT, PGDIR_SHIFT, PTE_P
+from scenarios.profiles import kernel_label as kernel_label
 
-# ---- the kernel label ---------------------------------------------------------------------------
+# ---- PTE bits and the kernel label (the inspection layer and the profile table own them) -----
 
-#: What each release profile stands for, as the header says it.
-PROFILE_NOTES: Final[dict[str, str]] = {
-    "2.6.5": "lists + pte_chain: the design 2.6.6 replaced",
-    "2.6.6": "tags + pte_chain: mainline 2.6.6",
-    "2.6.7": "tags + anon_vma: the 2.6.6-cycle design, shipped in 2.6.7",
-}
-
-#: The designs each profile implies: (writeback, rmap).
-PROFILE_DESIGNS: Final[dict[str, tuple[str, str]]] = {
-    "2.6.5": ("lists", "pte_chain"),
-    "2.6.6": ("tags", "pte_chain"),
-    "2.6.7": ("tags", "anon_vma"),
-}
-
-
-def kernel_label(spec: KernelSpec) -> str:
-    """"kernel 2.6.7 (tags + anon_vma: the 2.6.6-cycle design, shipped in 2.6.7)".
-
-    A kernel whose switches differ from its profile's says so instead of quoting the note.
-    """
-    from scenarios.profiles import overridden
-
-    if spec.profile in PROFILE_NOTES and not overridden(spec):
-        return f"kernel {spec.profile} ({PROFILE_NOTES[spec.profile]})"
-    return (f"kernel {spec.profile} ({spec.writeback} + {spec.rmap}, vmscan {spec.vmscan}, "
-            f"swapin {spec.swapin}, "
-            f"set by switches)")
-
-
-# ---- PTE bits -----------------------------------------------------------------------------------
-
-_PTE_BIT_NAMES: Final = (
-    (PTE_P, "P"),
-    (PTE_RW, "RW"),
-    (PTE_US, "US"),
-    (PTE_PWT, "PWT"),
-    (PTE_PCD, "PCD"),
-    (PTE_A, "A"),
-    (PTE_D, "D"),
-    (PTE_PS, "PS"),
-    (PTE_G, "G"),
-)
-
-
-def pte_bits_text(word: int) -> str:
-    """The set low bits of a present PDE/PTE by name: "P RW US A D"."""
-    names = [name for bit, name in _PTE_BIT_NAMES if word & bit]
-    return " ".join(names) if names else "-"
-
-
-def pte_text(pte: int) -> str:
-    """A PTE in words: present (frame and bits), a swap entry, a file pte or none."""
-    if pte == 0:
-        return "none"
-    if pte & PTE_P:
-        return f"frame {pte >> PAGE_SHIFT:#x} [{pte_bits_text(pte)}]"
-    if pte & PTE_FILE:
-        return "file pte (nonlinear)"
-    return f"swap entry type {(pte >> 1) & 0x1F} offset {pte >> 8}"
+pte_bits_text = vl_pte_bits_text
+pte_text = vl_pte_text
 
 
 # ---- frames -------------------------------------------------------------------------------------
@@ -215,16 +150,11 @@ def _pgd_owner(k: Kernel, pfn: int) -> MmStruct | None:
 
 def _page_table_range(k: Kernel, mm: MmStruct, pt_pfn: int) -> str:
     """The user addresses a page-table frame maps, found through its mm's directory."""
-    mem = k.machine.mem
-    base = mm.pgd << PAGE_SHIFT
-    i = 0
-    while i < USER_PTRS_PER_PGD:
-        pde = mem.read_u32(base + (i << 2))
-        if pde & PTE_P and (pde & PTE_FRAME) >> PAGE_SHIFT == pt_pfn:
-            start = i << PGDIR_SHIFT
-            return f"{start:#010x}-{start + (1 << PGDIR_SHIFT):#010x} (pde {i})"
-        i += 1
-    return "not linked from its directory"
+    i = vl_pde_slot_of(k.machine.mem, mm.pgd, pt_pfn)
+    if i < 0:
+        return "not linked from its directory"
+    start = i << PGDIR_SHIFT
+    return f"{start:#010x}-{start + (1 << PGDIR_SHIFT):#010x} (pde {i})"
 
 
 def frame_role(k: Kernel, pfn: int) -> str:
@@ -249,7 +179,7 @@ def frame_role(k: Kernel, pfn: int) -> str:
     if page.flags & M_reserved and page.mapping is None:
         return "reserved: the kernel image and boot-time memory"
     if PageSwapCache(page):
-        return f"swap cache: {_swap_entry_text(page_swp_entry(k, page))}"
+        return f"swap cache: {vl_swap_entry_text(page_swp_entry(k, page))}"
     if isinstance(page.mapping, AnonVma):
         return f"anonymous memory of anon_vma #{page.mapping.anon_vma_id}"
     if isinstance(page.mapping, AnonMm):
@@ -263,32 +193,18 @@ def frame_role(k: Kernel, pfn: int) -> str:
     return "allocated by the kernel, no mapping"
 
 
-def _swap_entry_text(entry: int) -> str:
-    return f"swp_entry {entry:#x} (type {swp_type(entry)}, offset {swp_offset(entry)})"
-
-
 def _rmap_entry(k: Kernel, vma: VmArea, address: int) -> RmapEntry:
     mm = k.mm_registry.mms.get(vma.vm_mm)
     ptep = -1
     pte = 0
     if mm is not None and address >= 0:
-        mem = k.machine.mem
-        pde = mem.read_u32((mm.pgd << PAGE_SHIFT) + ((address >> PGDIR_SHIFT) << 2))
-        if pde & PTE_P:
-            ptep = (pde & PTE_FRAME) + (((address >> PAGE_SHIFT) & 0x3FF) << 2)
-            pte = mem.read_u32(ptep)
+        walk = vl_page_walk(k.machine.mem, mm.pgd, address)
+        ptep = walk.pte_addr
+        pte = walk.pte
     return RmapEntry(
         vma.vma_id, vma.vm_mm, mm_tasks(k, vma.vm_mm), vma.vm_start, vma.vm_end, address,
         ptep, pte,
     )
-
-
-def _vma_address(index: int, vma: VmArea) -> int:
-    """vma_address(): where page ``index`` sits in ``vma``, or -1 outside it."""
-    address = vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
-    if address < vma.vm_start or address >= vma.vm_end:
-        return -1
-    return address
 
 
 def page_rmap(k: Kernel, pfn: int) -> tuple[str, tuple[RmapEntry, ...]]:
@@ -319,7 +235,7 @@ def page_rmap(k: Kernel, pfn: int) -> tuple[str, tuple[RmapEntry, ...]]:
     for vid in vids:
         vma = k.mm_registry.vmas.get(vid)
         if vma is not None:
-            entries.append(_rmap_entry(k, vma, _vma_address(page.index, vma)))
+            entries.append(_rmap_entry(k, vma, vma_address(page, vma)))
     return head, tuple(entries)
 
 
@@ -364,9 +280,9 @@ def page_info(k: Kernel, pfn: int) -> PageInfo:
     index = f"{page.index:#x} ({page.index})"
     if PageSwapCache(page):
         if vl_swapcache_by_mapping(k):
-            index += f" = {_swap_entry_text(page.index)}"
+            index += f" = {vl_swap_entry_text(page.index)}"
         else:
-            private += f" = {_swap_entry_text(page.private)}"
+            private += f" = {vl_swap_entry_text(page.private)}"
     fields = (
         ("pfn", f"{pfn:#x} ({pfn})  phys {pfn << PAGE_SHIFT:#010x}"),
         ("flags", f"{page.flags:#010x}"),
@@ -565,29 +481,23 @@ def page_walk(k: Kernel, pid: int, vaddr: int) -> WalkResult:
     mm = k.mm_registry.mms.get(task.mm_id) if task is not None else None
     if task is None or mm is None:
         return WalkResult(("no address space (kernel thread or exited task)",), -1)
-    vaddr &= 0xFFFFFFFF
-    mem = k.machine.mem
-    pdi = vaddr >> PGDIR_SHIFT
-    pti = (vaddr >> PAGE_SHIFT) & 0x3FF
-    pde_addr = (mm.pgd << PAGE_SHIFT) + (pdi << 2)
-    pde = mem.read_u32(pde_addr)
+    walk = vl_page_walk(k.machine.mem, mm.pgd, vaddr)
+    vaddr = walk.vaddr
+    pde = walk.pde
     lines = [
-        f"address {vaddr:#010x} = pde {pdi} | pte {pti} | offset {vaddr & 0xFFF:#05x}",
+        f"address {vaddr:#010x} = pde {pgd_index(vaddr)} | pte {pte_index(vaddr)} | offset "
+        f"{vaddr & 0xFFF:#05x}",
         f"CR3 of mm #{mm.mm_id}: page directory at frame {mm.pgd:#x}",
-        f"PDE @ {pde_addr:#010x} = {pde:#010x}  "
-        + (f"-> table {pde >> PAGE_SHIFT:#x} [{pte_bits_text(pde)}]" if pde & PTE_P
+        f"PDE @ {walk.pde_addr:#010x} = {pde:#010x}  "
+        + (f"-> table {pte_pfn(pde):#x} [{pte_bits_text(pde)}]" if walk.pte_addr >= 0
            else "not present"),
     ]
-    frame = -1
-    if pde & PTE_P:
-        pte_addr = (pde & PTE_FRAME) + (pti << 2)
-        pte = mem.read_u32(pte_addr)
-        lines.append(f"PTE @ {pte_addr:#010x} = {pte:#010x}  -> {pte_text(pte)}")
-        if pte & PTE_P:
-            frame = pte >> PAGE_SHIFT
-            lines.append(f"physical address {(frame << PAGE_SHIFT) | (vaddr & 0xFFF):#010x}")
+    if walk.pte_addr >= 0:
+        lines.append(f"PTE @ {walk.pte_addr:#010x} = {walk.pte:#010x}  -> {pte_text(walk.pte)}")
+        if walk.frame >= 0:
+            lines.append(f"physical address {walk.paddr:#010x}")
     lines.append(_tlb_line(k, mm, vaddr))
-    return WalkResult(tuple(lines), frame)
+    return WalkResult(tuple(lines), walk.frame)
 
 
 def _tlb_line(k: Kernel, mm: MmStruct, vaddr: int) -> str:

@@ -1,10 +1,16 @@
-"""Whole-map views of mem_map for the dashboard (no kernel counterpart or release; model
-scaffolding).
+"""What each physical frame is used for, decided once for the dashboard, ``vmlab snapshot
+diff`` and the /proc views (no kernel counterpart or release; model scaffolding).
 
-The dashboard colours every physical frame by what the kernel is using it for. Classifying
-262,144 ``struct page`` objects (a 1 GiB machine) on every refresh is a loop the interpreter
-is too slow for, so it lives here, in the compiled package, and returns plain bytes: one
-state byte per frame. Zoomed-out cells summarise a run of frames with ``vl_frame_summary``.
+The classification is a pure function of a page's fields (``vl_frame_state_of``,
+``vl_frame_list_of``, ``vl_frame_holds_of``): its flags, ``_count``, ``lru`` and what kind of
+object ``page->mapping`` points at. A live kernel feeds it ``struct page`` (``vl_frame_state``,
+``vl_frame_class``); a saved state feeds it the same fields read from plain data
+(``kernelmodel.inspect.saved``), so the two can never classify a frame differently.
+
+The dashboard colours every physical frame by its state. Classifying 262,144 ``struct page``
+objects (a 1 GiB machine) on every refresh is a loop the interpreter is too slow for, so it
+lives in the compiled package and returns plain bytes: one state byte per frame. Zoomed-out
+cells summarise a run of frames with ``vl_frame_summary``.
 
 These functions only read. They never change a page, take no lock (the model is single
 threaded) and keep no state between calls, so calling them between two events cannot change
@@ -38,7 +44,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from kernelmodel.mm_types import AnonMm, AnonVma
 from kernelmodel.page import (
+    LRU_ACTIVE,
+    LRU_INACTIVE,
     M_anon,
     M_dirty,
     M_locked,
@@ -47,6 +56,7 @@ from kernelmodel.page import (
     M_writeback,
     Page,
 )
+from kernelmodel.swap_state import SwapperSpace
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
@@ -91,10 +101,36 @@ _NOTABLE_STATES: Final = (FS_LOCKED, FS_WRITEBACK, FS_DIRTY)
 _STATE_BYTES: Final = tuple(bytes([s]) for s in range(NR_FRAME_STATES))
 
 
-def vl_frame_state(page: Page) -> int:
-    """The state byte of one frame (FS_*), decided by its flags, count and mapping."""
-    flags = page.flags
-    if page._count == 0 and (flags & M_reserved) == 0:
+#: What ``page->mapping`` points at: NULL, a file's address_space, &swapper_space (2.6.5's
+#: swap cache) or an anonymous object (anon_vma, anonmm).
+MAPPING_NONE: Final = 0
+MAPPING_FILE: Final = 1
+MAPPING_SWAPPER: Final = 2
+MAPPING_ANON: Final = 3
+
+#: Which list a frame is on: the buddy allocator's free lists, the zone's active or inactive
+#: LRU list, none because it is reserved, or none at all (page tables, pages isolated by
+#: reclaim, pages on a pagevec on their way to the LRU).
+LIST_FREE: Final = 0
+LIST_ACTIVE: Final = 1
+LIST_INACTIVE: Final = 2
+LIST_RESERVED: Final = 3
+LIST_UNLISTED: Final = 4
+#: The lists' names, indexed by LIST_*.
+FRAME_LIST_NAMES: Final = ("free", "active", "inactive", "reserved", "unlisted")
+
+#: What a frame holds, as ``snapshot diff`` groups pages (the file's path follows "file").
+HOLDS_NONE: Final = 0
+HOLDS_FILE: Final = 1
+HOLDS_ANON: Final = 2
+HOLDS_SWAPCACHE: Final = 3
+#: The names, indexed by HOLDS_*.
+FRAME_HOLDS_NAMES: Final = ("none", "file", "anon", "swap cache")
+
+
+def vl_frame_state_of(flags: int, count: int, mapping: int) -> int:
+    """The state byte (FS_*) of a frame with these ``flags``, ``_count`` and MAPPING_* kind."""
+    if count == 0 and (flags & M_reserved) == 0:
         return FS_FREE
     if flags & M_locked:
         return FS_LOCKED
@@ -106,9 +142,62 @@ def vl_frame_state(page: Page) -> int:
         return FS_SWAPCACHE
     if flags & M_anon:
         return FS_ANON
-    if page.mapping is not None and (flags & M_reserved) == 0:
+    if mapping != MAPPING_NONE and (flags & M_reserved) == 0:
         return FS_FILE
     return FS_KERNEL
+
+
+def vl_frame_list_of(flags: int, count: int, lru: int) -> int:
+    """The list (LIST_*) a frame with these ``flags``, ``_count`` and ``lru`` is on."""
+    if count == 0:
+        return LIST_FREE
+    if lru == LRU_ACTIVE:
+        return LIST_ACTIVE
+    if lru == LRU_INACTIVE:
+        return LIST_INACTIVE
+    if flags & M_reserved:
+        return LIST_RESERVED
+    return LIST_UNLISTED
+
+
+def vl_frame_holds_of(flags: int, mapping: int) -> int:
+    """What a frame holds (HOLDS_*): a file's page, anonymous memory (PG_anon), a swap-cache
+    page that no pte maps, or nothing of these."""
+    if mapping == MAPPING_FILE:
+        return HOLDS_FILE
+    if flags & M_anon:
+        return HOLDS_ANON
+    if flags & M_swapcache:
+        return HOLDS_SWAPCACHE
+    return HOLDS_NONE
+
+
+def vl_mapping_kind(page: Page) -> int:
+    """The MAPPING_* kind of ``page->mapping`` (an owner of another type counts as a file's
+    address_space, the one the kernel has in general)."""
+    mapping = page.mapping
+    if mapping is None:
+        return MAPPING_NONE
+    if isinstance(mapping, SwapperSpace):
+        return MAPPING_SWAPPER
+    if isinstance(mapping, (AnonVma, AnonMm)):
+        return MAPPING_ANON
+    return MAPPING_FILE
+
+
+def vl_frame_state(page: Page) -> int:
+    """The state byte of one frame (FS_*), decided by its flags, count and mapping."""
+    return vl_frame_state_of(page.flags, page._count, vl_mapping_kind(page))
+
+
+def vl_frame_class(page: Page) -> tuple[int, int, int]:
+    """(FS_* state, LIST_* list, HOLDS_* contents) of one frame: what ``snapshot diff`` and
+    the dashboard say of it, as ``kernelmodel.inspect.saved`` computes it from a saved
+    state."""
+    kind = vl_mapping_kind(page)
+    flags = page.flags
+    return (vl_frame_state_of(flags, page._count, kind),
+            vl_frame_list_of(flags, page._count, page.lru), vl_frame_holds_of(flags, kind))
 
 
 def vl_frame_states(k: Kernel) -> bytes:

@@ -1,21 +1,11 @@
-"""The dashboard's whole-map view of mem_map (kernelmodel/vl_view.py)."""
+"""The dashboard's whole-map view of mem_map (kernelmodel/inspect/frame_state.py)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernelmodel.page import (
-    M_anon,
-    M_dirty,
-    M_locked,
-    M_reserved,
-    M_swapcache,
-    M_uptodate,
-    M_writeback,
-    Page,
-)
-from kernelmodel.vl_view import (
+from kernelmodel.inspect.frame_state import (
     FRAME_STATE_NAMES,
     FS_ANON,
     FS_DIRTY,
@@ -35,6 +25,16 @@ from kernelmodel.vl_view import (
     vl_frame_states,
     vl_frame_summary,
     vl_frame_summary_row,
+)
+from kernelmodel.page import (
+    M_anon,
+    M_dirty,
+    M_locked,
+    M_reserved,
+    M_swapcache,
+    M_uptodate,
+    M_writeback,
+    Page,
 )
 from machine.isa import OP_SYSCALL, Insn
 from tests.kernelmodel.conftest import boot_kernel, run_until_exit
