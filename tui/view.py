@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kernelmodel.filemap import AddressSpace
 from kernelmodel.inspect.frame_state import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
+from kernelmodel.inspect.vma import vl_vma_perms
 from kernelmodel.inspect.walk import (
     vl_page_walk,
     vl_pde_slot_of,
@@ -23,11 +24,7 @@ from kernelmodel.inspect.walk import (
 )
 from kernelmodel.kernel import Kernel
 from kernelmodel.mm_types import (
-    VM_EXEC,
     VM_LOCKED,
-    VM_READ,
-    VM_SHARED,
-    VM_WRITE,
     AnonMm,
     AnonVma,
     MmStruct,
@@ -428,13 +425,7 @@ class VmaRow:
 
 def vma_perms(vm_flags: int) -> str:
     """"rw-p" as /proc/PID/maps prints it (plus " locked")."""
-    text = (
-        ("r" if vm_flags & VM_READ else "-")
-        + ("w" if vm_flags & VM_WRITE else "-")
-        + ("x" if vm_flags & VM_EXEC else "-")
-        + ("s" if vm_flags & VM_SHARED else "p")
-    )
-    return text + (" locked" if vm_flags & VM_LOCKED else "")
+    return vl_vma_perms(vm_flags) + (" locked" if vm_flags & VM_LOCKED else "")
 
 
 def task_vmas(k: Kernel, pid: int) -> list[VmaRow]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Final
 
 from kernelmodel.fs import vl_inode
+from kernelmodel.inspect.vma import vl_vma_perms
 from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, VmArea
+from kernelmodel.mm_types import VmArea
 from scenarios.procfs.tasks import find_task, task_mm
 
 #: (major, minor) shown for the model's filesystem: hda1.
@@ -27,9 +28,7 @@ PATH_COLUMN: Final = 25 + 4 * 6
 
 def map_line(k: Kernel, vma: VmArea) -> str:
     """One line of /proc/PID/maps (no newline)."""
-    f = vma.vm_flags
-    perms = ("r" if f & VM_READ else "-") + ("w" if f & VM_WRITE else "-") + \
-        ("x" if f & VM_EXEC else "-") + ("s" if f & VM_MAYSHARE else "p")
+    perms = vl_vma_perms(vma.vm_flags)
     inode = vl_inode(k, vma.vm_file) if vma.vm_file >= 0 else None
     major, minor = FS_DEV if inode is not None else (0, 0)
     ino = inode.i_ino if inode is not None else 0
