@@ -215,6 +215,16 @@ def vl_frame_states(k: Kernel) -> bytes:
     return bytes(out)
 
 
+def vl_flag_words(k: Kernel) -> dict[int, int]:
+    """How many frames carry each model flag word, in order of first appearance by pfn (the
+    /proc page-types census; a whole-map scan, so it is compiled with the others)."""
+    out: dict[int, int] = {}
+    for page in k.mem_map.pages:
+        flags = page.flags
+        out[flags] = out.get(flags, 0) + 1
+    return out
+
+
 def vl_frame_state_counts(states: bytes) -> list[int]:
     """How many frames are in each state: a list of NR_FRAME_STATES counts."""
     counts = [0] * NR_FRAME_STATES

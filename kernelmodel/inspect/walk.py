@@ -129,7 +129,12 @@ def vl_user_ptes(pgd_words: list[int], tables: dict[int, list[int]]) -> list[tup
 
 
 def _frame_words(mem: PhysicalMemory, pfn: int) -> list[int]:
+    """The frame's 1024 words (one slice of RAM's word view where the host allows it)."""
     base = pfn << PAGE_SHIFT
+    if mem.fast_words:
+        first = base >> 2
+        words: list[int] = mem.words[first:first + PTRS_PER_PTE].tolist()
+        return words
     return [mem.read_u32(base + (j << 2)) for j in range(PTRS_PER_PTE)]
 
 

@@ -10,9 +10,9 @@ names. A total row ends the table.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Final
 
+from kernelmodel.inspect.frame_state import vl_flag_words
 from kernelmodel.kernel import Kernel
 from kernelmodel.page import NR_PAGEFLAGS, PG_NAMES_BY_RELEASE, vl_flag_names, vl_release_flags
 
@@ -30,9 +30,8 @@ def census(k: Kernel) -> list[tuple[int, int, int]]:
     """(flag word in the release's numbering, a model flag word that gives it, frames)
     triples, most frames first, then by flag word."""
     release = k.cfg.release
-    by_model = Counter(p.flags for p in k.mem_map.pages)
     merged: dict[int, tuple[int, int]] = {}
-    for model_word, n in by_model.items():
+    for model_word, n in vl_flag_words(k).items():
         word = vl_release_flags(model_word, release)
         first, total = merged.get(word, (model_word, 0))
         merged[word] = (first, total + n)
