@@ -118,8 +118,7 @@ class Session:
             self.assembly: Assembly = assemble(scenario, self.seed)
         except TraceError as exc:
             raise SessionError(f"replay: {exc}") from None
-        self.kernel: Kernel = boot(scenario, self.kernel_spec, self.seed, self.assembly) \
-            if booted is None else booted
+        self.kernel: Kernel = self._boot() if booted is None else booted
         if booted is not None:
             attach_traces(self.kernel, self.assembly)
         #: Checkpoints hit so far, in order.
@@ -168,6 +167,11 @@ class Session:
         """
         return cls(load_scenario(name_or_path), seed=seed, kernel=kernel,
                    series_interval_ns=series_interval_ns)
+
+    def _boot(self) -> Kernel:
+        """A new kernel running the scenario (scenarios/boot.py); the one seam through which
+        tests drive the session with a scripted kernel."""
+        return boot(self.scenario, self.kernel_spec, self.seed, self.assembly)
 
     # ----------------------------------------------------------------- observation
 
