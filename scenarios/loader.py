@@ -96,7 +96,10 @@ from kernelmodel.fs import CONTENT_KINDS
 from kernelmodel.kernel import KTHREAD_NAMES, vl_max_threads
 from machine.board import MAX_MEM_BYTES
 from machine.disk import ELEVATOR_NAMES
-from scenarios.assembler import (
+from scenarios.expect import ExpectError, parse_check, suggest
+from scenarios.input_file import InputFileError, read_input_file
+from scenarios.one_line import one_line
+from scenarios.ops import (
     NAME_RE,
     PATH_RE,
     OpError,
@@ -104,9 +107,6 @@ from scenarios.assembler import (
     check_program,
     parse_op,
 )
-from scenarios.expect import ExpectError, parse_check, suggest
-from scenarios.input_file import InputFileError, read_input_file
-from scenarios.one_line import one_line
 from scenarios.profiles import DESIGNS, PROFILES, profile_spec
 from scenarios.schema import (
     DEFAULT_DURATION_NS,

@@ -28,17 +28,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-from kernelmodel.bug import KernelBug
-from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
+from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel
 from kernelmodel.vmstat import TraceEvent
-from machine.board import Machine, MachineConfig
-from machine.isa import OP_REPLAY
-from scenarios.assembler import Assembly, assemble, derive_seed
+from scenarios.assembler import Assembly, assemble
 from scenarios.behaviour import BEHAVIOUR_VERSION
-from scenarios.expect import Check, evaluate, suggest
+from scenarios.boot import attach_traces, boot
+from scenarios.expect import suggest
+from scenarios.expectations import (
+    at_map,
+    evaluate_at_checkpoint,
+    evaluate_at_end,
+    watched_checkpoints,
+)
 from scenarios.finestep import (
     CheckMatcher,
     KindMatcher,
@@ -47,12 +50,12 @@ from scenarios.finestep import (
     Suspender,
     matcher_for,
 )
-from scenarios.gc_pause import collector_paused
-from scenarios.host_memory import HostMemoryError, check_host_memory
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
-from scenarios.schema import Expectation, KernelSpec, Scenario, StoryItem
+from scenarios.schema import Expectation, KernelSpec, Scenario
 from scenarios.series import DEFAULT_INTERVAL_NS, CounterSeries, Sampler, SeriesError
+from scenarios.session_types import CheckpointRecord, ExpectationResult, SessionError
+from scenarios.state_codec import state_digest
 from scenarios.story import StoryHit, StoryTracker
 from scenarios.timeline import (
     DEFAULT_BUDGET_BYTES,
@@ -62,7 +65,9 @@ from scenarios.timeline import (
     collect,
 )
 from scenarios.trace.format import TraceError
-from scenarios.units import format_duration
+
+__all__ = ["PROGRESS_EVERY", "STOP_CHECKPOINT", "STOP_END", "STOP_EVENTS", "STOP_PREDICATE",
+           "STOP_TIME", "CheckpointRecord", "ExpectationResult", "Session", "SessionError"]
 
 #: ``run`` calls ``progress`` after this many events (and once when it returns).
 PROGRESS_EVERY: Final = 32
@@ -72,30 +77,6 @@ STOP_TIME: Final = "time"
 STOP_EVENTS: Final = "events"
 STOP_CHECKPOINT: Final = "checkpoint"
 STOP_PREDICATE: Final = "predicate"
-
-
-class SessionError(Exception):
-    """The scenario cannot run with these settings (one line, for the user)."""
-
-
-@dataclass(frozen=True)
-class ExpectationResult:
-    """The outcome of one ``[[expect]]``."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class CheckpointRecord:
-    """One checkpoint hit: which, by whom, when, and the metrics then (if they were needed)."""
-
-    name: str
-    pid: int
-    time_ns: int
-    metrics: dict[str, int] | None = None
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 def _trace_line(seq: int, time: int, kind: str, pid: int, a: int, b: int, s: str) -> str:
@@ -139,7 +120,7 @@ class Session:
             raise SessionError(f"replay: {exc}") from None
         self.kernel: Kernel = self._boot() if booted is None else booted
         if booted is not None:
-            self._attach_traces()
+            attach_traces(self.kernel, self.assembly)
         #: Checkpoints hit so far, in order.
         self.checkpoints: list[CheckpointRecord] = []
         #: Why the scenario ended, once it has: "exited", "idle", "duration" or "power_cut".
@@ -147,7 +128,7 @@ class Session:
         #: A ``powercut`` op ran: the machine is off and no further event is dispatched.
         self.powered_off = any(name == POWER_CUT_CHECKPOINT
                                for name, _, _ in self.kernel.checkpoints)
-        self._watched = self._watched_checkpoints(scenario.expectations, scenario.story)
+        self._watched = watched_checkpoints(scenario.expectations, scenario.story)
         self._notes: dict[str, str] = {}
         self._trace_out: TextIO | None = None
         self._trace_seq = 0
@@ -187,101 +168,10 @@ class Session:
         return cls(load_scenario(name_or_path), seed=seed, kernel=kernel,
                    series_interval_ns=series_interval_ns)
 
-    # ----------------------------------------------------------------- boot
-
-    def _machine_config(self) -> MachineConfig:
-        m = self.scenario.machine
-        cfg = MachineConfig(mem_bytes=m.memory, disk_bytes=m.disk, tlb_entries=m.tlb_entries,
-                            elevator=m.elevator)
-        try:
-            cfg.validate()
-        except ValueError as exc:
-            raise SessionError(f"machine: {exc}") from None
-        return cfg
-
-    def _kernel_config(self) -> KernelConfig:
-        t = self.scenario.tunables
-        spec = self.kernel_spec
-        cfg = KernelConfig(
-            release=spec.profile, writeback=spec.writeback, rmap=spec.rmap, vmscan=spec.vmscan,
-            swapin=spec.swapin,
-            swap_bytes=self.scenario.machine.swap, seed=self.seed,
-            dirty_background_ratio=t.dirty_background_ratio, dirty_ratio=t.dirty_ratio,
-            dirty_writeback_centisecs=t.dirty_writeback_centisecs,
-            dirty_expire_centisecs=t.dirty_expire_centisecs, swappiness=t.swappiness,
-        )
-        try:
-            cfg.validate()
-        except ValueError as exc:
-            raise SessionError(str(exc)) from None
-        return cfg
-
     def _boot(self) -> Kernel:
-        """Boot; a kernel BUG while booting (the scenario asks for more than the machine
-        gives) is a ``SessionError`` of one line, as bad input is."""
-        try:
-            return self._boot_kernel()
-        except KernelBug as exc:
-            raise SessionError(f"kernel BUG while booting: {exc}") from None
-
-    def _boot_kernel(self) -> Kernel:
-        machine_cfg = self._machine_config()
-        try:
-            check_host_memory(self.scenario.machine)
-        except HostMemoryError as exc:
-            raise SessionError(str(exc)) from None
-        try:
-            with collector_paused():
-                k = Kernel.boot(Machine(machine_cfg), self._kernel_config())
-        except ValueError as exc:
-            raise SessionError(str(exc)) from None
-        for f in self.scenario.files:
-            seed = f.seed if f.seed is not None else derive_seed(self.seed, "file", f.path)
-            k.create_file(f.path, f.size, f.content, seed)
-        for path, size in self.assembly.files:
-            if path in {f.path for f in self.scenario.files}:
-                raise SessionError(f"files: {path} is the name of a replayed program's text")
-            try:
-                k.create_file(path, size, "pattern", derive_seed(self.seed, "file", path))
-            except ValueError as exc:
-                raise SessionError(f"replay: {exc}") from None
-        for index, prog in enumerate(self.assembly.programs):
-            got = k.add_program(prog.name, prog.insns)
-            if got != index:
-                raise RuntimeError(f"Kernel.add_program gave id {got} to program #{index} "
-                                   f"({prog.name}); ids must follow the order of addition")
-        for name, prog_id in self.assembly.tasks:
-            k.spawn(name, prog_id)
-        return k
-
-    def _attach_traces(self) -> None:
-        """Give a restored kernel's replay instructions their traces (a snapshot holds only
-        each trace's checksum, in the instruction; the assembly loaded the files)."""
-        programs = self.kernel.programs
-        for index, prog in enumerate(self.assembly.programs):
-            for insn, live in zip(prog.insns, programs[index], strict=False):
-                if insn.op == OP_REPLAY and live.op == OP_REPLAY:
-                    if live.s != insn.s:
-                        raise SessionError(f"replay: the trace of program {prog.program} is "
-                                           f"not the one the state replays")
-                    live.trace = insn.trace
-
-    @staticmethod
-    def _watched_checkpoints(expectations: tuple[Expectation, ...],
-                             story: tuple[StoryItem, ...] = ()) -> dict[str, set[str]]:
-        """Checkpoint -> metric names some expectation (or story condition) needs from it."""
-        needed: dict[str, set[str]] = {}
-        checks = [e.check for e in expectations]
-        checks += [item.when for item in story if item.when is not None]
-        for e in expectations:
-            if e.at != "end":
-                needed.setdefault(e.at, set()).update(e.check.metrics())
-        for check in checks:
-            for term in check.terms:
-                for o in (term.left, term.right):
-                    if o is not None and o.at:
-                        needed.setdefault(o.at, set()).add(o.metric)
-        return needed
+        """A new kernel running the scenario (scenarios/boot.py); the one seam through which
+        tests drive the session with a scripted kernel."""
+        return boot(self.scenario, self.kernel_spec, self.seed, self.assembly)
 
     # ----------------------------------------------------------------- observation
 
@@ -359,9 +249,7 @@ class Session:
     def state_hash(self) -> str:
         """SHA-256 of the kernel's whole state: ``scenarios.state.state_hash`` of
         ``to_state()``, computed in one walk over the state with RAM and the disk lent by the
-        machine rather than copied (``scenarios.snapshot.state_digest``)."""
-        from scenarios.snapshot import state_digest
-
+        machine rather than copied (``scenarios.state_codec.state_digest``)."""
         return state_digest(self.kernel.to_state(borrow=True))
 
     def trace_to(self, out: TextIO | None, from_start: bool = True) -> None:
@@ -513,7 +401,7 @@ class Session:
         k = decode_kernel(cp.data)
         assert isinstance(k, Kernel)
         self.kernel = k
-        self._attach_traces()
+        attach_traces(k, self.assembly)
         self.checkpoints = list(cp.records)
         self.end_reason = cp.end_reason
         self.powered_off = any(name == POWER_CUT_CHECKPOINT
@@ -781,43 +669,16 @@ class Session:
 
     def _at_map(self, upto: int) -> dict[str, Mapping[str, int]]:
         """Latest recorded metrics of each checkpoint among the first ``upto`` hits."""
-        out: dict[str, Mapping[str, int]] = {}
-        for rec in self.checkpoints[:upto]:
-            if rec.metrics is not None:
-                out[rec.name] = rec.metrics
-        return out
-
-    @staticmethod
-    def _with_notes(check: Check, ok: bool, detail: str, notes: Mapping[str, str]) -> str:
-        if ok:
-            return detail
-        extra = [notes[m] for m in check.metrics() if m in notes]
-        return "; ".join([detail, *extra])
+        return at_map(self.checkpoints, upto)
 
     def _evaluate_at_checkpoint(self, e: Expectation) -> ExpectationResult:
-        hits = [i for i, r in enumerate(self.checkpoints) if r.name == e.at]
-        if not hits:
-            return ExpectationResult(e.name, False, f'checkpoint "{e.at}" was not reached')
-        for n, i in enumerate(hits):
-            rec = self.checkpoints[i]
-            if rec.metrics is None:  # pragma: no cover - watched checkpoints always record
-                return ExpectationResult(e.name, False, f'no metrics recorded at "{e.at}"')
-            ok, detail = evaluate(e.check, rec.metrics, self._at_map(i + 1))
-            if not ok:
-                detail = self._with_notes(e.check, ok, detail, rec.notes)
-                where = f" (hit {n + 1} of {len(hits)}, pid {rec.pid}, at " \
-                        f"{format_duration(rec.time_ns)})" if len(hits) > 1 else ""
-                return ExpectationResult(e.name, False, detail + where)
-        last = self.checkpoints[hits[-1]]
-        assert last.metrics is not None
-        _, detail = evaluate(e.check, last.metrics, self._at_map(hits[-1] + 1))
-        suffix = f" (all {len(hits)} hits)" if len(hits) > 1 else ""
-        return ExpectationResult(e.name, True, detail + suffix)
+        """A checkpoint expectation against every hit of its checkpoint so far."""
+        return evaluate_at_checkpoint(e, self.checkpoints)
 
     def evaluate_expectations(
         self, metrics: dict[str, int] | None = None
     ) -> list[ExpectationResult]:
-        """Evaluate every ``[[expect]]``.
+        """Evaluate every ``[[expect]]`` (scenarios/expectations.py).
 
         "end" expectations are evaluated against the metrics now, checkpoint ones against the
         metrics recorded at each hit of their checkpoint (every hit must pass).
@@ -834,7 +695,5 @@ class Session:
                 continue
             if end_metrics is None:
                 end_metrics = self.metrics()
-            ok, detail = evaluate(e.check, end_metrics, self._at_map(len(self.checkpoints)))
-            detail = self._with_notes(e.check, ok, detail, self._notes)
-            results.append(ExpectationResult(e.name, ok, detail))
+            results.append(evaluate_at_end(e, end_metrics, self.checkpoints, self._notes))
         return results

@@ -2,7 +2,7 @@
 
 The model is deterministic, so any earlier moment of a run can be had again by restoring
 a state from before it and running forward. ``History`` keeps such states: the kernel's
-whole state (``Kernel.to_state``) in the snapshot encoding (scenarios/snapshot.py:
+whole state (``Kernel.to_state``) in the snapshot encoding (scenarios/state_codec.py:
 columnar lists, RAM and the disk as they are), compressed with zstd at a fast level, taken
 after an event whenever the run has worked long enough since the last one. Going back to
 event N restores the latest checkpoint at or before N and replays to N; going back to a
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final
 import zstandard
 
 from scenarios.finestep import Matcher, Position
+from scenarios.state_codec import decode_state, encode_state_pieces
 
 if TYPE_CHECKING:
     from kernelmodel.vmstat import TraceEvent
@@ -62,8 +63,6 @@ class Checkpoint:
 
 def encode_kernel(session: Session) -> bytes:
     """The kernel's state in the snapshot encoding, zstd-compressed."""
-    from scenarios.snapshot import encode_state_pieces
-
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -80,7 +79,6 @@ def encode_kernel(session: Session) -> bytes:
 def decode_kernel(data: bytes) -> object:
     """A new kernel from ``encode_kernel``'s bytes."""
     from kernelmodel.restore import vl_kernel_from_state
-    from scenarios.snapshot import decode_state
 
     enabled = gc.isenabled()
     gc.disable()

@@ -66,7 +66,7 @@ def test_bug_report_walkthrough_commands_are_the_real_ones(
     """The walkthrough's figures (the report's straight-run command, the file size) are what
     the commands give."""
     from scenarios.cli.main import main
-    from scenarios.snapshot_report import report
+    from scenarios.snapshot.report import report
 
     text = README.read_text()
     assert "vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap" in text

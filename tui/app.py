@@ -457,7 +457,7 @@ class VmlabApp(TravelActions, App[None]):
         if not report:
             self.notify(f"saved {path} at event {self.session.events:,}", title="snapshot")
             return
-        from scenarios.snapshot_report import ReportError, write_report_beside
+        from scenarios.snapshot.report import ReportError, write_report_beside
 
         try:
             written = write_report_beside(path)

@@ -37,8 +37,8 @@ import argparse
 import json
 
 from scenarios.cli.common import CliError
-from scenarios.snapshot_diff import DEFAULT_PAGES
-from scenarios.snapshot_report import DEFAULT_LAST
+from scenarios.snapshot.differ import DEFAULT_PAGES
+from scenarios.snapshot.report import DEFAULT_LAST
 from scenarios.units import UnitError, format_duration, parse_int
 
 
@@ -165,7 +165,7 @@ def _count(text: str, option: str) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from scenarios.snapshot_report import ReportError, report, write_report
+    from scenarios.snapshot.report import ReportError, report, write_report
 
     last = _count(args.last, "--last")
     try:
@@ -180,7 +180,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def execute(args: argparse.Namespace) -> int:
     from scenarios.snapshot import SnapshotError, decode
-    from scenarios.snapshot_diff import diff
+    from scenarios.snapshot.differ import diff
 
     try:
         if args.action == "info":

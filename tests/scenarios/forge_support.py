@@ -9,9 +9,10 @@ from collections.abc import Callable
 import msgpack
 import zstandard
 
-from scenarios import snapshot as snap
 from scenarios.snapshot import MAGIC, SNAPSHOT_VERSION
+from scenarios.snapshot.fileformat import compress
 from scenarios.state import state_hash
+from scenarios.state_codec import encode, ext_hook
 
 State = dict[str, object]
 
@@ -19,7 +20,7 @@ State = dict[str, object]
 def read_doc(data: bytes) -> dict[str, object]:
     """The document of a snapshot file (written full: no described pages to fill in)."""
     payload = zstandard.ZstdDecompressor().decompress(data[12:])
-    doc = msgpack.unpackb(payload, raw=False, strict_map_key=True, ext_hook=snap._ext_hook)
+    doc = msgpack.unpackb(payload, raw=False, strict_map_key=True, ext_hook=ext_hook)
     assert isinstance(doc, dict)
     return doc
 
@@ -31,7 +32,7 @@ def forge(data: bytes, change: Callable[[State], None]) -> bytes:
     assert isinstance(state, dict)
     change(state)
     doc["state_hash"] = state_hash(state)
-    return struct.pack("<8sI", MAGIC, SNAPSHOT_VERSION) + snap._compress(snap._encode(doc))
+    return struct.pack("<8sI", MAGIC, SNAPSHOT_VERSION) + compress(encode(doc))
 
 
 def zone(s: State) -> dict[str, list[int]]:

@@ -16,18 +16,9 @@ from machine.isa import (
     TOUCH_WRITE,
     Insn,
 )
-from scenarios.assembler import (
-    MAX_REPEAT,
-    OP_USAGE,
-    OpError,
-    ProgramError,
-    assemble,
-    assemble_program,
-    check_program,
-    derive_seed,
-    parse_op,
-)
+from scenarios.assembler import assemble, assemble_program, derive_seed
 from scenarios.loader import load_text
+from scenarios.ops import MAX_REPEAT, OP_USAGE, OpError, ProgramError, check_program, parse_op
 from scenarios.schema import POS, Program
 
 SEED = 5

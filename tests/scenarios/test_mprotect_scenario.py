@@ -9,8 +9,9 @@ from kernelmodel import syscall_abi as abi
 from kernelmodel.memory import EXIT_SIGSEGV
 from kernelmodel.vmstat import TR_MAP, TR_SEGV
 from machine.isa import OP_SYSCALL, Insn
-from scenarios.assembler import OpError, assemble_program, check_program, parse_op
+from scenarios.assembler import assemble_program
 from scenarios.loader import ScenarioError, load_text
+from scenarios.ops import OpError, check_program, parse_op
 from scenarios.schema import MprotectOp, Program
 from scenarios.session import Session
 

@@ -1,5 +1,5 @@
 """Compact snapshots: file data that follows from the scenario's writes and boot files is
-stored as those (scenarios/snapshot_described.py); ``--full`` stores every byte; both load
+stored as those (scenarios/snapshot/described.py); ``--full`` stores every byte; both load
 into the same state."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import msgpack
 import pytest
 
 from kernelmodel.payload import PAYLOAD_GENERATOR, PAYLOAD_GENERATORS, vl_payload_slice
-from scenarios import snapshot as snap
 from scenarios.cli.main import main
 from scenarios.loader import load_text
 from scenarios.session import Session
@@ -22,7 +21,9 @@ from scenarios.snapshot import (
     snapshot_bytes,
     snapshot_info,
 )
-from scenarios.snapshot_described import recipe_bytes
+from scenarios.snapshot.described import recipe_bytes
+from scenarios.snapshot.fileformat import compress
+from scenarios.state_codec import encode, ext_hook
 
 WRITES = """
 name = "compact-writes"
@@ -92,9 +93,9 @@ def _recoded(data: bytes, change: object) -> bytes:
 
     payload = zstandard.ZstdDecompressor().decompress(data[12:])
     doc = msgpack.unpackb(payload, raw=False, strict_map_key=True,
-                          ext_hook=snap._ext_hook)
+                          ext_hook=ext_hook)
     change(doc)  # type: ignore[operator]
-    return data[:12] + snap._compress(snap._encode(doc))
+    return data[:12] + compress(encode(doc))
 
 
 def test_a_description_that_lies_is_refused(session: Session) -> None:

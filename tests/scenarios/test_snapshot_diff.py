@@ -16,7 +16,7 @@ from scenarios.profiles import profile_spec
 from scenarios.schema import KernelSpec
 from scenarios.session import Session
 from scenarios.snapshot import read_snapshot_bytes, save_snapshot, snapshot_bytes
-from scenarios.snapshot_diff import PageView, diff, diff_docs, page_owners
+from scenarios.snapshot.differ import PageView, diff, diff_docs, page_owners
 from tests.scenarios.fixtures.make_fixtures import EVENTS, SCENARIO
 
 

@@ -1,4 +1,4 @@
-"""The snapshot file format (scenarios/snapshot.py): header and versions, migrations, the
+"""The snapshot file format (scenarios/snapshot/): header and versions, migrations, the
 columnar encoding, the scenario as plain data, and info, decode and diff."""
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ from scenarios.snapshot import (
     snapshot_bytes,
     snapshot_info,
 )
+from scenarios.snapshot.fileformat import compress
+from scenarios.snapshot.migrations import readable_versions
+from scenarios.snapshot.scenario import scenario_from_section, toml_text
+from scenarios.state_codec import encode, ext_hook
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def _doc(data: bytes) -> dict[str, object]:
 
 def _encode(doc: dict[str, object], version: int) -> bytes:
     packed = msgpack.packb(doc, use_bin_type=True)
-    return struct.pack("<8sI", MAGIC, version) + snap._compress(packed)
+    return struct.pack("<8sI", MAGIC, version) + compress(packed)
 
 
 # ---- header and versions ------------------------------------------------------------------------
@@ -151,7 +155,7 @@ def test_older_version_goes_through_the_registered_migration(
     migrated = load_snapshot_bytes(_version_zero(data))
     assert migrated.state_hash() == original.state_hash()
     assert [r.name for r in migrated.checkpoints] == [r.name for r in original.checkpoints]
-    assert snap._readable_versions() == f"versions 0 to {SNAPSHOT_VERSION}"
+    assert readable_versions() == f"versions 0 to {SNAPSHOT_VERSION}"
 
 
 def _frame_of(state: dict[str, Any], pfn: int) -> bytes:
@@ -431,8 +435,8 @@ _trees = st.recursive(
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.text(max_size=4), _trees, max_size=6))
 def test_columnar_encoding_round_trips(tree: dict[str, object]) -> None:
-    packed = snap._encode(tree)
-    back = msgpack.unpackb(packed, raw=False, strict_map_key=True, ext_hook=snap._ext_hook)
+    packed = encode(tree)
+    back = msgpack.unpackb(packed, raw=False, strict_map_key=True, ext_hook=ext_hook)
     assert back == tree
     # what is hashed is the plain form, so a round trip must not change a single bit of it
     plain = msgpack.packb(tree, use_bin_type=True)
@@ -443,7 +447,7 @@ def test_columnar_encoding_round_trips(tree: dict[str, object]) -> None:
 
 def test_columnar_encoding_is_used_for_long_lists() -> None:
     ints = list(range(1000))
-    enc = msgpack.unpackb(snap._encode({"a": ints, "b": [b"abcd"] * 10, "c": [[1, 2]] * 10,
+    enc = msgpack.unpackb(encode({"a": ints, "b": [b"abcd"] * 10, "c": [[1, 2]] * 10,
                                         "d": [True] * 10, "e": [1, "x"] * 10}))
     assert isinstance(enc["a"], msgpack.ExtType) and enc["a"].code == snap.EXT_INTS
     assert enc["a"].data[0] == 2  # 16-bit values
@@ -465,7 +469,7 @@ def test_large_byte_strings_and_headers_hash_like_msgpack() -> None:
     }
     plain = msgpack.packb(tree, use_bin_type=True)
     assert snap.state_digest(tree) == hashlib.sha256(plain).hexdigest()
-    back = msgpack.unpackb(snap._encode(tree), raw=False, ext_hook=snap._ext_hook)
+    back = msgpack.unpackb(encode(tree), raw=False, ext_hook=ext_hook)
     assert msgpack.packb(back, use_bin_type=True) == plain
 
 
@@ -477,7 +481,7 @@ def test_large_byte_strings_and_headers_hash_like_msgpack() -> None:
 ])
 def test_bad_ext_types_are_value_errors(code: int, data: bytes) -> None:
     with pytest.raises(ValueError):
-        snap._ext_hook(code, data)
+        ext_hook(code, data)
 
 
 # ---- the scenario as plain data -----------------------------------------------------------------
@@ -487,7 +491,7 @@ def test_bad_ext_types_are_value_errors(code: int, data: bytes) -> None:
 def test_builtin_scenarios_survive_the_plain_data_form(name: str) -> None:
     scn = load_builtin(name)
     doc = scenario_doc(scn)
-    again = load_text(snap._toml_text(doc), source=scn.source)
+    again = load_text(toml_text(doc), source=scn.source)
     assert scenario_doc(again) == doc
     assert again.checkpoint_names() == scn.checkpoint_names()
     assert [e.check.text for e in again.expectations] == [e.check.text for e in scn.expectations]
@@ -498,7 +502,7 @@ def test_awkward_strings_survive_the_plain_data_form() -> None:
         'description = "A small',
         'description = "quotes \\" backslash \\\\ tab \\t del \\u007f é 😀 A small')
     scn = load_text(text, source="odd.toml")
-    again = snap._scenario_from_section({"doc": scenario_doc(scn), "source": "odd.toml"})
+    again = scenario_from_section({"doc": scenario_doc(scn), "source": "odd.toml"})
     assert again.description == scn.description
     assert "\x7f" in again.description and "😀" in again.description
 
@@ -508,7 +512,7 @@ def test_a_scenario_the_loader_refuses_is_refused() -> None:
     doc["machine"] = {**doc["machine"], "memroy": 1}  # type: ignore[dict-item]
     with pytest.raises(SnapshotError, match=re.escape('scenario section: snap-tiny.toml: '
                                                       'machine: unknown key "memroy"')):
-        snap._scenario_from_section({"doc": doc, "source": "snap-tiny.toml"})
+        scenario_from_section({"doc": doc, "source": "snap-tiny.toml"})
 
 
 # ---- info, decode, diff -------------------------------------------------------------------------

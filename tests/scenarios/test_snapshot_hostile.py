@@ -1,4 +1,4 @@
-"""Hostile snapshot files (scenarios/snapshot.py, kernelmodel/restore.py).
+"""Hostile snapshot files (scenarios/snapshot/, kernelmodel/restore.py).
 
 More than 500 files are made from real snapshots by truncating them, flipping bits, breaking
 the magic and the version, feeding garbage, claiming absurd sizes, nesting deeply, building
@@ -34,7 +34,9 @@ from scenarios.cli.main import main
 from scenarios.loader import load_text
 from scenarios.session import Session
 from scenarios.snapshot import MAGIC, SNAPSHOT_VERSION, snapshot_bytes
+from scenarios.snapshot.fileformat import compress
 from scenarios.state import state_hash
+from scenarios.state_codec import encode, ext_hook
 
 FUZZ_TOML = """
 name = "snap-fuzz"
@@ -103,17 +105,17 @@ def sources() -> list[bytes]:
 def _plain(data: bytes) -> dict[str, object]:
     """The decoded map of a snapshot (columns as lists)."""
     payload = zstandard.ZstdDecompressor().decompress(data[12:])
-    doc = msgpack.unpackb(payload, raw=False, strict_map_key=True, ext_hook=snap._ext_hook)
+    doc = msgpack.unpackb(payload, raw=False, strict_map_key=True, ext_hook=ext_hook)
     assert isinstance(doc, dict)
     return doc
 
 
 def _frame(payload: bytes) -> bytes:
-    return struct.pack("<8sI", MAGIC, 1) + snap._compress(payload)
+    return struct.pack("<8sI", MAGIC, 1) + compress(payload)
 
 
 def _pack(doc: dict[str, object]) -> bytes:
-    return _frame(snap._encode(doc))
+    return _frame(encode(doc))
 
 
 def _raw_map(pairs: list[tuple[str, bytes]]) -> bytes:
@@ -127,7 +129,7 @@ def _raw_map(pairs: list[tuple[str, bytes]]) -> bytes:
 def _raw_doc(data: bytes, key: str, fragment: bytes) -> bytes:
     """The snapshot with the value of top-level ``key`` replaced by a raw msgpack fragment."""
     doc = _plain(data)
-    pairs = [(k, fragment if k == key else snap._encode(v)) for k, v in doc.items()]
+    pairs = [(k, fragment if k == key else encode(v)) for k, v in doc.items()]
     return _frame(_raw_map(pairs))
 
 

@@ -15,7 +15,8 @@ from scenarios import snapshot as snap
 from scenarios.behaviour import BEHAVIOUR_VERSION
 from scenarios.cli.main import main
 from scenarios.flavour import flavour
-from scenarios.snapshot_report import report, report_path_beside, write_report_beside
+from scenarios.snapshot.fileformat import HEADER, compress
+from scenarios.snapshot.report import report, report_path_beside, write_report_beside
 from tests.scenarios.fixtures.make_fixtures import EVENTS, fixture_path
 
 FIXTURE = fixture_path(snap.SNAPSHOT_VERSION)
@@ -85,8 +86,8 @@ def test_a_state_the_checks_fail_on_is_reported_not_refused(tmp_path: Path) -> N
     import msgpack
 
     bad = tmp_path / "bad.vmsnap"
-    bad.write_bytes(snap._HEADER.pack(snap.MAGIC, snap.SNAPSHOT_VERSION)
-                    + snap._compress(msgpack.packb(doc, use_bin_type=True)))
+    bad.write_bytes(HEADER.pack(snap.MAGIC, snap.SNAPSHOT_VERSION)
+                    + compress(msgpack.packb(doc, use_bin_type=True)))
     with pytest.raises(snap.SnapshotError, match="fails 2 check"):
         snap.load_snapshot(bad)
     text = report(str(bad))

@@ -38,16 +38,14 @@ from kernelmodel.inspect.saved import (
     vl_saved_swapper_pages,
     vl_saved_user_ptes,
 )
-from scenarios.snapshot import (
-    SnapshotError,
-    _get,
-    _get_int,
-    _one_line,
-    _task_doing,
-    _task_state_name,
-    read_snapshot,
-    state_counters,
-)
+from scenarios.snapshot.errors import SnapshotError
+from scenarios.snapshot.errors import exc_line as _one_line
+from scenarios.snapshot.fields import get_int as _get_int
+from scenarios.snapshot.fields import get_path as _get
+from scenarios.snapshot.inspection import state_counters
+from scenarios.snapshot.inspection import task_doing as _task_doing
+from scenarios.snapshot.inspection import task_state_name as _task_state_name
+from scenarios.snapshot.read import read_snapshot
 from scenarios.units import format_duration
 
 #: Differing pages the text lists one by one (``--json`` lists every one).

@@ -88,16 +88,19 @@ def open_for_report(path: str) -> Opened:
     Raises:
         ReportError: the file is not a readable snapshot.
     """
-    from scenarios import snapshot as snap
+    from scenarios.snapshot.errors import SnapshotError
+    from scenarios.snapshot.fileformat import HEADER, read_file
+    from scenarios.snapshot.load import session_from_snapshot
+    from scenarios.snapshot.read import read_checked
 
     where = os.path.basename(path)
     try:
-        data = snap._read_file(path)
-        checked = snap._read_checked(data, where, verify_hash=False)
-        session = snap.session_from_snapshot(checked, where, run_checks=False)
-    except snap.SnapshotError as exc:
+        data = read_file(path)
+        checked = read_checked(data, where, verify_hash=False)
+        session = session_from_snapshot(checked, where, run_checks=False)
+    except SnapshotError as exc:
         raise ReportError(str(exc)) from None
-    version = snap._HEADER.unpack_from(data)[1]
+    version = HEADER.unpack_from(data)[1]
     return Opened(path, len(data), version, checked.doc, session, run_checks(session.kernel))
 
 
@@ -105,7 +108,7 @@ def _is_builtin(session: Session) -> bool:
     """The scenario is exactly the built-in of its name (so the name reproduces it)."""
     from scenarios.library import builtin_names, load_builtin
     from scenarios.loader import ScenarioError
-    from scenarios.snapshot import scenario_doc
+    from scenarios.snapshot.scenario import scenario_doc
 
     name = session.scenario.name
     if name not in builtin_names():
@@ -161,7 +164,7 @@ def render(opened: Opened, last: int = DEFAULT_LAST) -> str:
     from scenarios.cli.version import vmlab_version
     from scenarios.flavour import flavour
     from scenarios.profiles import DESIGNS
-    from scenarios.snapshot import _toml_text
+    from scenarios.snapshot.scenario import toml_text
 
     s = opened.session
     doc = opened.doc
@@ -231,7 +234,7 @@ def render(opened: Opened, last: int = DEFAULT_LAST) -> str:
     out += ["```sh", commands[2], "```"]
     if isinstance(scn_doc, dict):
         out += ["", "<details><summary>the scenario as stored in the snapshot</summary>", "",
-                "```toml", _toml_text(scn_doc).rstrip("\n"), "```", "", "</details>"]
+                "```toml", toml_text(scn_doc).rstrip("\n"), "```", "", "</details>"]
     return "\n".join(out) + "\n"
 
 

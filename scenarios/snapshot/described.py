@@ -40,6 +40,7 @@ from itertools import pairwise
 from typing import Final
 
 from machine.borrowed import BorrowedBytes
+from scenarios.snapshot.fields import get_path
 
 PAGE: Final = 4096
 _ZERO: Final = bytes(PAGE)
@@ -83,15 +84,6 @@ def _int_list(v: object, what: str) -> list[int]:
     return out
 
 
-def _get(tree: object, *path: str) -> object:
-    node = tree
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
 def _generator(state: object) -> int:
     """The payload generator a state records.
 
@@ -100,7 +92,7 @@ def _generator(state: object) -> int:
     """
     from kernelmodel.payload import PAYLOAD_GENERATORS
 
-    generator = _get(state, "oracle", "generator")
+    generator = get_path(state, "oracle", "generator")
     if type(generator) is not int or generator not in PAYLOAD_GENERATORS:
         raise ValueError(f"unknown payload generator {generator!r}")
     return generator
@@ -119,7 +111,7 @@ def _recipes(state: dict[str, object], limit: int) -> list[Recipe]:
             out.append(r)
         return len(out) < limit
 
-    programs = _get(state, "kernel", "programs")
+    programs = get_path(state, "kernel", "programs")
     for prog in programs if isinstance(programs, list) else []:
         for insn in prog if isinstance(prog, list) else []:
             if not isinstance(insn, list) or len(insn) != 6 or insn[0] != _OP_SYSCALL or \
@@ -135,10 +127,10 @@ def _recipes(state: dict[str, object], limit: int) -> list[Recipe]:
             for stream in range(first, length - PAGE + 1, PAGE):
                 if not add((KIND_WRITE, seed, stream)):
                     return out
-    files = _get(state, "oracle", "files")
+    files = get_path(state, "oracle", "files")
     for f in files if isinstance(files, list) else []:
         try:
-            kind, seed, size = _int_list([_get(f, k) for k in ("base_kind", "base_seed",
+            kind, seed, size = _int_list([get_path(f, k) for k in ("base_kind", "base_seed",
                                                                "base_size")], "base")
         except ValueError:
             continue
@@ -214,12 +206,12 @@ def _describe_blob(blob: object, table: dict[bytes, int], used: dict[int, int],
 
 def describe(state: dict[str, object]) -> Description:
     """Which pages of ``state`` (RAM frames, disk chunks, oracle pages) recipes describe."""
-    mem = _get(state, "machine", "mem", "data")
-    disk = _get(state, "machine", "disk", "chunk_data")
-    files = _get(state, "oracle", "files")
+    mem = get_path(state, "machine", "mem", "data")
+    disk = get_path(state, "machine", "disk", "chunk_data")
+    files = get_path(state, "oracle", "files")
     literal = 0
     for f in files if isinstance(files, list) else []:
-        data = _get(f, "page_data")
+        data = get_path(f, "page_data")
         literal += len(data) if isinstance(data, list) else 0
     pages = sum(len(p) for p in _parts(mem) + _parts(disk)) // PAGE + literal
     desc = Description()
@@ -234,7 +226,7 @@ def describe(state: dict[str, object]) -> Description:
     _describe_blob(mem, table, used, desc.mem, desc)
     _describe_blob(disk, table, used, desc.disk, desc)
     for fi, f in enumerate(files if isinstance(files, list) else []):
-        data = _get(f, "page_data")
+        data = get_path(f, "page_data")
         for j, page in enumerate(data if isinstance(data, list) else []):
             r = table.get(page) if type(page) is bytes and len(page) == PAGE else None
             if r is not None:
@@ -251,7 +243,7 @@ def describe(state: dict[str, object]) -> Description:
 
 
 def _ints(section: object, key: str) -> list[int]:
-    return _int_list(_get(section, key), key)
+    return _int_list(get_path(section, key), key)
 
 
 def _fill_blob(blob: object, pages: list[int], which: list[int], made: list[bytes],
@@ -294,15 +286,15 @@ def fill(doc: dict[str, object], generator: int | None = None) -> int:
     state = doc.get("state")
     # bounds first, so that a hostile file cannot make the reader generate more pages than
     # the state itself holds: every described page is a page of the state, every recipe used
-    files = _get(state, "oracle", "files")
-    room = {"mem": _pages_in(_get(state, "machine", "mem", "data")),
-            "disk": _pages_in(_get(state, "machine", "disk", "chunk_data")),
-            "oracle": sum(len(d) for d in (_get(f, "page_data") for f in
+    files = get_path(state, "oracle", "files")
+    room = {"mem": _pages_in(get_path(state, "machine", "mem", "data")),
+            "disk": _pages_in(get_path(state, "machine", "disk", "chunk_data")),
+            "oracle": sum(len(d) for d in (get_path(f, "page_data") for f in
                                            (files if isinstance(files, list) else []))
                           if isinstance(d, list))}
     listed = 0
     for name, n in room.items():
-        pages = _get(section[name], "pages")
+        pages = get_path(section[name], "pages")
         count = len(pages) if isinstance(pages, list) else 0
         if count > n:
             raise ValueError(f"{name}: more described pages than the state holds")
@@ -312,8 +304,8 @@ def fill(doc: dict[str, object], generator: int | None = None) -> int:
     if generator is None:
         generator = _generator(state)
     made = [recipe_bytes(r, generator) for r in recipes]
-    mem = _get(state, "machine", "mem")
-    disk = _get(state, "machine", "disk")
+    mem = get_path(state, "machine", "mem")
+    disk = get_path(state, "machine", "disk")
     if not isinstance(mem, dict) or not isinstance(disk, dict):
         raise ValueError("the state has no RAM or disk")
     count = 0
@@ -325,11 +317,11 @@ def fill(doc: dict[str, object], generator: int | None = None) -> int:
         count += len(pages)
     part = section["oracle"]
     fis, pages, which = _ints(part, "files"), _ints(part, "pages"), _ints(part, "recipes")
-    files = _get(state, "oracle", "files")
+    files = get_path(state, "oracle", "files")
     if not (len(fis) == len(pages) == len(which)) or not isinstance(files, list):
         raise ValueError("oracle: files, pages and recipes must pair up")
     for fi, j, r in zip(fis, pages, which, strict=True):
-        data = _get(files[fi], "page_data") if 0 <= fi < len(files) else None
+        data = get_path(files[fi], "page_data") if 0 <= fi < len(files) else None
         if not isinstance(data, list) or not 0 <= j < len(data) or not 0 <= r < len(made):
             raise ValueError("oracle: page or recipe out of range")
         if data[j] != _ZERO:
