@@ -58,6 +58,7 @@ from kernelmodel.page_alloc import (
     del_page_from_lru,
     vl_lru_move_tail,
 )
+from kernelmodel.vmstat import TR_ACTIVATE
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
@@ -225,13 +226,16 @@ def vl_lru_del_if_on(k: Kernel, page: Page) -> None:
 
 
 def activate_page(k: Kernel, page: Page) -> None:
-    """activate_page(): move an inactive LRU page to the head of the active list."""
+    """activate_page(): move an inactive LRU page to the head of the active list (an
+    ``activate`` record: a the frame; shrink_list's activations are ``reclaim_page``
+    records)."""
     if PageLRU(page) and not PageActive(page):
         zone = page_zone(k, page)
         del_page_from_inactive_list(zone, page)
         SetPageActive(page)
         add_page_to_active_list(zone, page)
         k.vmstat.pgactivate += 1
+        k.trace.emit(k.now(), TR_ACTIVATE, k.current, page.pfn, 0, "referenced twice")
 
 
 def mark_page_accessed(k: Kernel, page: Page) -> None:

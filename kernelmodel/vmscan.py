@@ -116,9 +116,13 @@ from kernelmodel.vmstat import (
     RECLAIM_FREED,
     RECLAIM_KEPT,
     RECLAIM_WRITTEN,
+    REFILL_DEACTIVATED,
+    REFILL_FATE_NAMES,
+    REFILL_KEPT_ACTIVE,
     TR_KSWAPD,
     TR_RECLAIM,
     TR_RECLAIM_PAGE,
+    TR_REFILL_PAGE,
 )
 from kernelmodel.wait import sleep_on, wake_up
 
@@ -656,15 +660,41 @@ def vl_swap_tendency(k: Kernel, zone: Zone) -> int:
     return mapped_ratio // 2 + distress + k.cfg.swappiness
 
 
+def vl_refill_why(k: Kernel, page: Page, reclaim_mapped: bool,
+                  no_swap: bool) -> tuple[int, str]:
+    """Where refill_inactive_zone (2.6.5-2.6.7) sends an isolated active page, and why:
+    REFILL_DEACTIVATED when "not mapped" or "mapped, not referenced"; REFILL_KEPT_ACTIVE when
+    "mapped" (the swap tendency is under 100, so mapped pages stay), "referenced" or "anon,
+    no swap". page_referenced() (which clears the young bits) is asked exactly when the
+    kernel asks it: for a mapped page while reclaim_mapped."""
+    from kernelmodel.rmap import page_referenced
+
+    mapped = page_mapped(page)
+    if mapped and not reclaim_mapped:
+        return REFILL_KEPT_ACTIVE, "mapped"
+    if mapped and page_referenced(k, page) > 0:
+        return REFILL_KEPT_ACTIVE, "referenced"
+    if no_swap and PageAnon(page):
+        return REFILL_KEPT_ACTIVE, "anon, no swap"
+    return REFILL_DEACTIVATED, "mapped, not referenced" if mapped else "not mapped"
+
+
+def vl_trace_refill(k: Kernel, page: Page, fate: int, why: str) -> None:
+    """The ``refill_page`` record of refill_inactive_zone's decision on one page, written
+    once the page is back on its list: a is the frame, b the decision (REFILL_DEACTIVATED,
+    REFILL_KEPT_ACTIVE), s the decision and why."""
+    k.trace.emit(k.now(), TR_REFILL_PAGE, k.current, page.pfn, fate,
+                 f"{REFILL_FATE_NAMES[fate]}: {why}")
+
+
 def refill_inactive_zone(k: Kernel, zone: Zone, nr_pages_in: int) -> None:
     """refill_inactive_zone(): move up to ``nr_pages_in`` pages from the active tail.
 
     Unmapped pages always go to the inactive head; mapped pages only when reclaim_mapped
     (swap_tendency >= 100) and not referenced; anonymous pages stay active without swap.
-    Counts pgrefill (pages looked at) and pgdeactivate.
+    Counts pgrefill (pages looked at) and pgdeactivate. Writes a ``refill_page`` record per
+    page put back (vl_trace_refill).
     """
-    from kernelmodel.rmap import page_referenced
-
     lru_add_drain(k)
     l_hold: list[Page] = []
     looked = _isolate_active(zone, k, nr_pages_in, l_hold)
@@ -673,21 +703,24 @@ def refill_inactive_zone(k: Kernel, zone: Zone, nr_pages_in: int) -> None:
     no_swap = k.swap.total_swap_pages == 0
     l_inactive: list[Page] = []
     l_active: list[Page] = []
+    whys: dict[int, str] = {}
     for page in l_hold:
-        # mapped: back to active unless reclaim_mapped and unreferenced; anon without swap too
-        active = page_mapped(page) and (not reclaim_mapped or page_referenced(k, page) > 0)
-        if active or (no_swap and PageAnon(page)):
-            l_active.append(page)
-        else:
+        fate, why = vl_refill_why(k, page, reclaim_mapped, no_swap)
+        whys[page.pfn] = why
+        if fate == REFILL_DEACTIVATED:
             l_inactive.append(page)
+        else:
+            l_active.append(page)
     for page in l_inactive:
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not TestClearPageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_inactive_list(zone, page)
+        vl_trace_refill(k, page, REFILL_DEACTIVATED, whys[page.pfn])
     for page in l_active:
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not PageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_active_list(zone, page)
+        vl_trace_refill(k, page, REFILL_KEPT_ACTIVE, whys[page.pfn])
     release_pages(k, l_inactive)
     release_pages(k, l_active)
     k.vmstat.pgrefill += looked

@@ -95,10 +95,12 @@ from kernelmodel.vmscan import (
     may_write_to_queue,
     page_mapping_inuse,
     vl_reclaim_why,
+    vl_refill_why,
     vl_request_queue_full,
     vl_trace_reclaim,
+    vl_trace_refill,
 )
-from kernelmodel.vmstat import TR_RECLAIM
+from kernelmodel.vmstat import REFILL_DEACTIVATED, REFILL_KEPT_ACTIVE, TR_RECLAIM
 
 if TYPE_CHECKING:
     from kernelmodel.filemap import AddressSpace
@@ -359,9 +361,8 @@ def refill_inactive_zone(k: Kernel, zone: Zone, sc: ScanControl) -> None:
 
     Mapped pages stay active unless reclaim_mapped (swap_tendency >= 100) and unreferenced;
     anonymous pages stay active without swap; everything else goes to the inactive head.
+    Writes a ``refill_page`` record per page put back (vmscan.vl_trace_refill).
     """
-    from kernelmodel.rmap import page_referenced
-
     lru_add_drain(k)
     l_hold: list[Page] = []
     pgscanned = _isolate_active(zone, k, sc.nr_to_scan, l_hold)
@@ -370,20 +371,24 @@ def refill_inactive_zone(k: Kernel, zone: Zone, sc: ScanControl) -> None:
     no_swap = k.swap.total_swap_pages == 0
     l_inactive: list[Page] = []
     l_active: list[Page] = []
+    whys: dict[int, str] = {}
     for page in l_hold:
-        keep_mapped = page_mapped(page) and (not reclaim_mapped or page_referenced(k, page) > 0)
-        if keep_mapped or (no_swap and PageAnon(page)):
-            l_active.append(page)
-        else:
+        fate, why = vl_refill_why(k, page, reclaim_mapped, no_swap)
+        whys[page.pfn] = why
+        if fate == REFILL_DEACTIVATED:
             l_inactive.append(page)
+        else:
+            l_active.append(page)
     for page in l_inactive:
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not TestClearPageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_inactive_list(zone, page)
+        vl_trace_refill(k, page, REFILL_DEACTIVATED, whys[page.pfn])
     for page in l_active:
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not PageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_active_list(zone, page)
+        vl_trace_refill(k, page, REFILL_KEPT_ACTIVE, whys[page.pfn])
     release_pages(k, l_inactive)
     release_pages(k, l_active)
     k.vmstat.pgrefill += pgscanned

@@ -257,6 +257,8 @@ TR_THROTTLE: Final = "throttle"
 TR_KSWAPD: Final = "kswapd"
 TR_PDFLUSH: Final = "pdflush"
 TR_RECLAIM_PAGE: Final = "reclaim_page"
+TR_REFILL_PAGE: Final = "refill_page"
+TR_ACTIVATE: Final = "activate"
 
 #: ``fault`` records: b is handle_mm_fault's result (VM_FAULT_* of include/linux/mm.h).
 #: ``reclaim_page`` records: b is shrink_list's decision for the page.
@@ -265,6 +267,10 @@ RECLAIM_ACTIVATED: Final = 1
 RECLAIM_KEPT: Final = 2
 RECLAIM_WRITTEN: Final = 3
 RECLAIM_FATE_NAMES: Final = ("freed", "activated", "kept", "written")
+#: ``refill_page`` records: b is refill_inactive_zone's decision for the page.
+REFILL_DEACTIVATED: Final = 0
+REFILL_KEPT_ACTIVE: Final = 1
+REFILL_FATE_NAMES: Final = ("deactivated", "kept active")
 
 
 @final

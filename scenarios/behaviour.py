@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Final
 
 #: The model's behaviour version (see the module docstring for when to bump it).
-BEHAVIOUR_VERSION: Final = 2
+BEHAVIOUR_VERSION: Final = 3
 
 #: What a snapshot from before behaviour versions were recorded (formats 1 to 3) counts as.
 UNRECORDED: Final = 0

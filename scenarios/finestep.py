@@ -200,22 +200,26 @@ class CheckMatcher(Matcher):
         if any(o is not None and o.at for t in self.check.terms for o in (t.left, t.right)):
             raise StepError("run_until: METRIC@CHECKPOINT is not available here; name a "
                             "metric now")
-        needed = set(self.check.metrics())
         self.session = session
-        self.oracle = "data_verified" in needed
-        self.checker = "invariants_ok" in needed
-        self.durable = "acked_bytes_lost" in needed
 
     def holds(self) -> bool:
-        metrics = self.session._metrics(oracle=self.oracle, checker=self.checker,
-                                        durable=self.durable)
-        return evaluate(self.check, metrics)[0]
+        return check_holds(self.session, self.check)
 
     def at_record(self, ev: TraceEvent, k: Kernel) -> bool:
         return self.holds()
 
     def at_event_end(self, k: Kernel) -> bool:
         return self.holds()
+
+
+def check_holds(session: Session, check: Check) -> bool:
+    """Whether ``check`` holds on the session's counters now; the costly oracle, checker and
+    durability check run only when it names their metrics."""
+    needed = set(check.metrics())
+    metrics = session._metrics(oracle="data_verified" in needed,
+                               checker="invariants_ok" in needed,
+                               durable="acked_bytes_lost" in needed)
+    return evaluate(check, metrics)[0]
 
 
 def matcher_for(session: Session, kind: str, pfn: int | None = None,

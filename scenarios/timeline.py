@@ -2,22 +2,26 @@
 
 The model is deterministic, so any earlier moment of a run can be had again by restoring
 a state from before it and running forward. ``History`` keeps such states: the kernel's
-whole state (``Kernel.to_state``) in the snapshot encoding (scenarios/state_codec.py:
-columnar lists, RAM and the disk as they are), compressed with zstd at a fast level, taken
-after an event whenever the run has worked long enough since the last one. Going back to
+whole state (``Kernel.to_state``) packed by msgpack's own packer (no snapshot-file
+encoding: a checkpoint never leaves the process, so it needs neither the file's checks nor
+its columnar form) and compressed with zstd at a fast level, RAM and the disk compressed
+straight from the machine's buffers; taken after an event whenever the run has worked long
+enough since the last one. Going back to
 event N restores the latest checkpoint at or before N and replays to N; going back to a
 record inside an event replays that event suspended at the record (scenarios/finestep.py).
 The state reached is the state a straight run reaches there, to the bit (same
 ``state_hash``).
 
-The spacing is measured in wall time spent running (``spacing_s``, at least four times
-what the last checkpoint cost to take), so a seek replays at most about that long whatever
-the scenario's events cost. The checkpoints share a memory budget (``budget_bytes``): when
-they outgrow it, every other one is dropped (never the first, the earliest moment the
-history can reach) and the spacing doubles. Where checkpoints fall changes only how long a
-seek takes, never what it reaches.
+The spacing is measured in the process's CPU time spent running (``spacing_s``, and at
+least ``TAKE_COST_FACTOR`` times what the last checkpoint cost to take, which bounds what
+keeping history costs a run), so a seek replays at most about that long whatever the
+scenario's events cost; CPU time rather than wall time, so that a busy host does not space
+them further apart than the work done. The checkpoints share a memory budget
+(``budget_bytes``): when they outgrow it, every other one is dropped (never the first, the
+earliest moment the history can reach) and the spacing doubles. Where checkpoints fall
+changes only how long a seek takes, never what it reaches.
 
-Wall time here decides nothing the model computes: only when to keep a copy.
+The clock here decides nothing the model computes: only when to keep a copy.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from bisect import bisect_right, insort
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+import msgpack
 import zstandard
 
+from machine.borrowed import BorrowedBytes
 from scenarios.finestep import Matcher, Position
-from scenarios.state_codec import decode_state, encode_state_pieces
 
 if TYPE_CHECKING:
     from kernelmodel.vmstat import TraceEvent
@@ -42,7 +47,28 @@ if TYPE_CHECKING:
 DEFAULT_BUDGET_BYTES: Final = 64 << 20
 #: Default wall time of running between two checkpoints (seconds).
 DEFAULT_SPACING_S: Final = 0.2
-_ZSTD_LEVEL: Final = 1
+#: Running time between two checkpoints, at least, in what the last one cost to take: 2
+#: keeps the cost of taking them to a third of a run's time at most, and a seek's replay
+#: short (it was 4 while a checkpoint cost several times what it does now).
+TAKE_COST_FACTOR: Final = 2
+#: zstd's fast level: RAM compresses at about twice level 1's speed, a little larger.
+_ZSTD_LEVEL: Final = -1
+#: The msgpack extension type standing for a blob (its index in ``Packed.blobs``).
+_BLOB_EXT: Final = 1
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A kernel state as a checkpoint keeps it: the state msgpack-packed and compressed,
+    with RAM and the disk's medium compressed apart (``blobs``), straight from the live
+    buffers the machine lends (machine/borrowed.py), so that neither is copied whole."""
+
+    data: bytes
+    blobs: tuple[bytes, ...] = ()
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data) + sum(len(b) for b in self.blobs)
 
 
 @dataclass(frozen=True)
@@ -51,39 +77,59 @@ class Checkpoint:
     (its checkpoints, how it ended, the story texts shown so far)."""
 
     position: Position
-    data: bytes
+    data: Packed
     records: tuple[CheckpointRecord, ...]
     end_reason: str
     story: tuple[StoryHit, ...] = ()
 
     @property
     def nbytes(self) -> int:
-        return len(self.data)
+        return self.data.nbytes
 
 
-def encode_kernel(session: Session) -> bytes:
-    """The kernel's state in the snapshot encoding, zstd-compressed."""
+def encode_kernel(session: Session) -> Packed:
+    """The kernel's state, msgpack-packed and zstd-compressed (``Packed``)."""
+    blobs: list[bytes] = []
+
+    def lend(value: object) -> msgpack.ExtType:
+        # RAM and the disk, lent by the live machine: compressed from their buffers, apart
+        if type(value) is not BorrowedBytes:
+            raise TypeError(f"checkpoint: cannot keep a {type(value).__name__}")
+        cobj = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compressobj(size=value.nbytes)
+        out = [cobj.compress(part) for part in value.parts]
+        out.append(cobj.flush())
+        blobs.append(b"".join(out))
+        return msgpack.ExtType(_BLOB_EXT, (len(blobs) - 1).to_bytes(4, "little"))
+
     enabled = gc.isenabled()
     gc.disable()
     try:
-        pieces, size = encode_state_pieces(session.kernel.to_state(borrow=True))
-        cobj = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compressobj(size=size)
-        out = [cobj.compress(p) for p in pieces]
+        raw = msgpack.packb(session.kernel.to_state(borrow=True), use_bin_type=True,
+                            default=lend)
+        data = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)
     finally:
         if enabled:
             gc.enable()
-    out.append(cobj.flush())
-    return b"".join(out)
+    return Packed(data, tuple(blobs))
 
 
-def decode_kernel(data: bytes) -> object:
-    """A new kernel from ``encode_kernel``'s bytes."""
+def decode_kernel(packed: Packed) -> object:
+    """A new kernel from ``encode_kernel``'s output."""
     from kernelmodel.restore import vl_kernel_from_state
+
+    unzip = zstandard.ZstdDecompressor()
+
+    def blob(code: int, data: bytes) -> object:
+        if code != _BLOB_EXT:
+            raise ValueError(f"checkpoint: unknown extension type {code}")
+        return unzip.decompress(packed.blobs[int.from_bytes(data, "little")])
 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return vl_kernel_from_state(decode_state(zstandard.ZstdDecompressor().decompress(data)))
+        state = msgpack.unpackb(unzip.decompress(packed.data), raw=False,
+                                strict_map_key=False, ext_hook=blob)
+        return vl_kernel_from_state(state)
     finally:
         if enabled:
             gc.enable()
@@ -102,7 +148,7 @@ class History:
         self.spacing_s = spacing_s
         self.checkpoints: list[Checkpoint] = []
         self._work_s = 0.0
-        self._last_tick = time.perf_counter()
+        self._last_tick = time.process_time()
         self._take_cost_s = 0.0
         #: Checkpoints dropped to stay within the budget.
         self.thinned = 0
@@ -123,13 +169,13 @@ class History:
         for old in self.checkpoints:
             if old.position == pos:
                 return old
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         cp = Checkpoint(pos, encode_kernel(session), tuple(session.checkpoints),
                         session.end_reason, tuple(session.story))
-        self._take_cost_s = time.perf_counter() - t0
+        self._take_cost_s = time.process_time() - t0
         insort(self.checkpoints, cp, key=lambda c: c.position)
         self._work_s = 0.0
-        self._last_tick = time.perf_counter()
+        self._last_tick = time.process_time()
         self._thin()
         return cp
 
@@ -145,15 +191,15 @@ class History:
     def resume(self) -> None:
         """Called when the session starts running: the time since it last ran is the
         user's, not work."""
-        self._last_tick = time.perf_counter()
+        self._last_tick = time.process_time()
 
     def after_event(self, session: Session) -> None:
         """Called after every event: take a checkpoint when enough work was done since the
         last one, and only past the latest (a replay does not take them again)."""
-        now = time.perf_counter()
+        now = time.process_time()
         self._work_s += now - self._last_tick
         self._last_tick = now
-        if self._work_s < max(self.spacing_s, 4 * self._take_cost_s):
+        if self._work_s < max(self.spacing_s, TAKE_COST_FACTOR * self._take_cost_s):
             return
         if self.checkpoints and session.position <= self.checkpoints[-1].position:
             self._work_s = 0.0

@@ -83,6 +83,34 @@ class Recorder:
         self.after_event()
         self.drain()
 
+    def rewind(self, k: Kernel) -> None:
+        """Follow the session to ``k``, a kernel restored at an earlier moment (going back):
+        keep the samples, trace records and disk requests from before that moment, drop
+        the rest, and go on from there. The session's own series (``sampled``) was cut at
+        the same moment by the session. The interval table starts a new interval."""
+        self.k = k
+        now = k.machine.clock.now
+        seq = k.trace.next_seq
+        while self.times and self.times[-1] > now:
+            self.times.pop()
+            for column in self.series.values():
+                column.pop()
+        self.next_sample_ns = (self.times[-1] + self.sample_ns if self.times
+                               else now - now % self.sample_ns)
+        while self.events and self.events[-1].seq >= seq:
+            self.events.pop()
+        while self.disk_ops and self.disk_ops[-1][0] > now:
+            self.disk_ops.pop()
+        # records written since the last one kept (a gap the ring still holds) are read again
+        self.trace_seq = self.events[-1].seq + 1 if self.events else max(0, seq - k.trace.size)
+        self.vm_prev = {}
+        self.vm_last = k.metrics()
+        self.vm_last_ns = now
+        self.next_interval_ns = now - now % self.interval_ns + self.interval_ns
+        self._owners = BlockOwners()
+        self.after_event()
+        self.drain()
+
     def after_event(self) -> None:
         """Take the samples whose time has come (call after every event; cheap otherwise)."""
         now = self.k.machine.clock.now

@@ -7,27 +7,23 @@ check in the expectations' language; the timeline (tui/widgets/timeline.py) seek
 session keeps its history from the start (``Session.keep_history``), so everything since
 the dashboard opened can be gone back to.
 
-Going back replaces the session's kernel with a restored one, so the recorder (the plots'
-and the event log's history) starts over from there.
+Going back replaces the session's kernel with a restored one; the recorder follows it
+(``Recorder.rewind``): the event log and the plots keep their history up to the moment gone
+back to, and go on from there.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from scenarios.finestep import GRANULARITIES, StepError
 from scenarios.session import SessionError
 from tui.driver import MODE_PAUSED
-from tui.recorder import Recorder
 from tui.screens.prompts import InputPrompt
 from tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
     from tui.app import VmlabApp
-
-#: Trace records the event log shows again after going back.
-_LOG_AFTER_SEEK: Final = 2000
-
 
 class TravelActions:
     """Mixed into the app: granularity, step, step back, run until, seek."""
@@ -186,9 +182,7 @@ class TravelActions:
         app = self._app()
         s = app.session
         if app.recorder.k is not s.kernel:
-            app.recorder = Recorder(s.kernel, s.scenario.duration_ns,
-                                    trace_from=max(0, s.kernel.trace.next_seq - _LOG_AFTER_SEEK))
-            app.driver.recorder = app.recorder
+            app.recorder.rewind(s.kernel)
             app.dashboard.reset_session(s.kernel, app.recorder, app._labels())
         elif forward:
             app.recorder.after_event()

@@ -2,7 +2,7 @@
 
 FILE is a snapshot written by 'vmlab run --snapshot-at POINT --snapshot-out FILE' (or by the
 Python API's save_snapshot). The run goes on to the end of the scenario, or to --until (an
-absolute simulated time, event count or checkpoint, as for 'vmlab run'); the summary, --json
+absolute simulated time, event count, checkpoint or check, as for 'vmlab run'); the summary, --json
 and the state hash are those the uninterrupted run prints. --trace writes the trace events
 from the snapshot on.
 
@@ -46,9 +46,10 @@ from scenarios.units import format_duration
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a snapshot file")
-    parser.add_argument("--until", metavar="TIME|EVENTS|CHECKPOINT",
+    parser.add_argument("--until", metavar="TIME|EVENTS|CHECKPOINT|CHECK",
                         help="stop early: at a simulated time (2s), after a number of events "
-                             "since boot (100000) or at a checkpoint (synced)")
+                             "since boot (100000), at a checkpoint (synced) or once a check "
+                             "holds after an event ('pswpin > 100')")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE",
                         help="write the trace events from the snapshot on as JSON lines")

@@ -2,7 +2,9 @@
 
 SCENARIO is a built-in name (see 'vmlab scenarios') or a .toml file. The run ends when every
 task has exited, nothing is left to do, or the scenario's duration is reached; --until stops
-it earlier. The scenario's story (its [[story]] texts) is printed as each text comes, with
+it earlier: at a time, an event count, a checkpoint, or once a check in the language of
+expectations holds (checked after every event; a bad check is one line and exit status 2).
+The scenario's story (its [[story]] texts) is printed as each text comes, with
 its simulated time. A table of results follows: simulated and wall time, events, key counters, every
 expectation with its outcome, and the state hash (equal for equal scenario, seed and kernel).
 
@@ -13,6 +15,9 @@ examples:
   vmlab run fsync-under-writeback --seed 7 --json result.json
   vmlab run fsync-under-writeback --until synced     stop at checkpoint "synced"
   vmlab run writeback-order --until 2s --trace t.jsonl
+  vmlab run writeback-order --until 'nr_writeback > 0'
+                                            stop after the first event that leaves a page
+                                            under writeback; prints where, and the state hash
   vmlab run swap-storm --snapshot-at 1s --snapshot-out storm.vmsnap
                                             save the state at 1 s (the run ends at 2.64 s);
                                             'vmlab resume storm.vmsnap' goes on from there
@@ -63,9 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run with this release's swap-in fault (do_swap_page) instead of "
                              "the profile's own: 2.6.6 (a write to a shared swapped-in page "
                              "faults again) or 2.6.7 (COW broken inside the fault)")
-    parser.add_argument("--until", metavar="TIME|EVENTS|CHECKPOINT",
+    parser.add_argument("--until", metavar="TIME|EVENTS|CHECKPOINT|CHECK",
                         help="stop early: at a simulated time (2s), after a number of events "
-                             "(100000) or at a checkpoint (synced)")
+                             "(100000), at a checkpoint (synced) or after the first event at "
+                             "whose end a check holds ('nr_dirty == 0', 'pgmajfault > 100 and "
+                             "nr_writeback == 0')")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument("--trace", metavar="FILE",
                         help="write every trace event as a JSON line to FILE")

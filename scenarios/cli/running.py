@@ -1,10 +1,13 @@
 """What 'vmlab run' and 'vmlab resume' share: stopping points, the run loop, snapshots on the
 way, and the results (summary table, --json, exit status).
 
-A stopping point (``Point``) is a simulated time, an event count or a checkpoint name, parsed
-from the forms --until and --snapshot-at take. ``run_session`` runs a session to --until (or
-the end), saving a snapshot at --snapshot-at on the way, and reports exactly as 'vmlab run'
-always has.
+A stopping point (``Point``) is a simulated time, an event count, a checkpoint name or a
+check in the language of expectations (``nr_dirty == 0``), parsed from the forms --until and
+--snapshot-at take. A check is evaluated after every event, so the run stops between two
+events, where a snapshot can be saved and ``vmlab resume`` can go on (``Session.run_until``
+and the dashboard stop finer, at the trace record inside an event). ``run_session`` runs a
+session to --until (or the end), saving a snapshot at --snapshot-at on the way, and reports
+exactly as 'vmlab run' always has.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from scenarios.cli.common import CliError
-from scenarios.expect import suggest
+from scenarios.expect import COMPARATORS, Check, ExpectError, parse_check, suggest
 from scenarios.one_line import one_line
 from scenarios.profiles import DESIGNS, design_lines, design_origins
 from scenarios.schema import Scenario
@@ -54,13 +57,18 @@ class Until:
     time_ns: int | None = None
     events: int | None = None
     checkpoint: str | None = None
+    #: A check that stops the run after the first event at whose end it holds.
+    check: Check | None = None
 
     def kind(self) -> str:
-        """The Session.run stop reason this point gives ("time", "events", "checkpoint")."""
+        """The Session.run stop reason this point gives ("time", "events", "checkpoint"),
+        or "check"."""
         if self.time_ns is not None:
             return "time"
         if self.events is not None:
             return "events"
+        if self.check is not None:
+            return "check"
         return "checkpoint" if self.checkpoint is not None else "end"
 
     def describe(self) -> str:
@@ -68,6 +76,8 @@ class Until:
             return format_duration(self.time_ns)
         if self.events is not None:
             return f"event {self.events:,}"
+        if self.check is not None:
+            return f'"{self.check.text}"'
         return f'checkpoint "{self.checkpoint}"' if self.checkpoint is not None else "the end"
 
     def reached(self, session: Session, first_hit: int) -> bool:
@@ -77,21 +87,44 @@ class Until:
             return session.kernel.machine.clock.peek_time() > self.time_ns
         if self.events is not None:
             return session.events >= self.events
+        if self.check is not None:
+            from scenarios.finestep import check_holds
+
+            return check_holds(session, self.check)
         if self.checkpoint is not None:
             return any(r.name == self.checkpoint for r in session.checkpoints[first_hit:])
         return False
 
 
+def _looks_like_check(text: str) -> bool:
+    """A comparison or an ``and``: meant as a check, so its own error is the one to show."""
+    return any(c in text for c in COMPARATORS) or " and " in f" {text} "
+
+
+def _parse_check(text: str, option: str) -> Until:
+    try:
+        check = parse_check(text)
+    except ExpectError as exc:
+        raise CliError(f'{option}: "{text}": {exc}') from None
+    if check.checkpoints():
+        raise CliError(f'{option}: "{text}": METRIC@CHECKPOINT is not available in a stopping '
+                       f"point; name a metric now (nr_dirty == 0)")
+    return Until(check=check)
+
+
 def parse_until(text: str, scenario: Scenario, option: str = "--until") -> Until:
-    """Interpret a stopping point: a duration with a unit, a plain event count, or a
-    checkpoint name.
+    """Interpret a stopping point: a duration with a unit, a plain event count, a
+    checkpoint name, or a check (``nr_dirty == 0``, ``pgmajfault > 100 and nr_writeback
+    == 0``; a bare metric holds when it is not zero).
 
     Raises:
-        CliError: none of the three.
+        CliError: none of these (a check that does not parse says what is wrong with it).
     """
     names = scenario.checkpoint_names()
     if text in names:
         return Until(checkpoint=text)
+    if _looks_like_check(text):
+        return _parse_check(text, option)
     try:
         events = parse_int(text, "event count")
     except UnitRangeError as exc:
@@ -109,9 +142,14 @@ def parse_until(text: str, scenario: Scenario, option: str = "--until") -> Until
         raise CliError(f"{option}: {exc}") from None
     except UnitError:
         pass
+    try:
+        return Until(check=parse_check(text))
+    except ExpectError:
+        pass
     known = f"; its checkpoints: {', '.join(names)}" if names else ""
-    raise CliError(f'{option}: "{text}" is not a time (2s), an event count (100000) or a '
-                   f"checkpoint of {scenario.name}{suggest(text, names)}{known}")
+    raise CliError(f'{option}: "{text}" is not a time (2s), an event count (100000), a '
+                   f"check (nr_dirty == 0) or a checkpoint of {scenario.name}"
+                   f"{suggest(text, names)}{known}")
 
 
 def open_output(path: str | None, option: str) -> TextIO | None:
@@ -126,7 +164,26 @@ def open_output(path: str | None, option: str) -> TextIO | None:
 
 def progress_run(session: Session, until: Until, show: bool,
                  predicate: Callable[[Session], bool] | None = None) -> str:
-    """Run the session, with a rich progress bar of simulated time when ``show``."""
+    """Run the session, with a rich progress bar of simulated time when ``show``.
+
+    Returns:
+        Session.run's stop reason, or "check" when ``until``'s check stopped it.
+    """
+    if until.check is None:
+        return _progress_run(session, until, show, predicate)
+    also = predicate
+
+    def holds(s: Session) -> bool:
+        return until.reached(s, 0) or (also is not None and also(s))
+
+    if until.reached(session, 0):
+        return "check"
+    stopped = _progress_run(session, until, show, holds)
+    return "check" if stopped == "predicate" and until.reached(session, 0) else stopped
+
+
+def _progress_run(session: Session, until: Until, show: bool,
+                  predicate: Callable[[Session], bool] | None) -> str:
     if not show:
         return session.run(until_ns=until.time_ns, until_events=until.events,
                            until_checkpoint=until.checkpoint, predicate=predicate)
@@ -163,7 +220,7 @@ def add_snapshot_arguments(parser: argparse.ArgumentParser) -> None:
     """--snapshot-at, --snapshot-out and --compact/--full, for 'vmlab run' and 'resume'."""
     parser.add_argument("--snapshot-at", metavar="POINT",
                         help="save a snapshot when the run reaches POINT (a time, an event "
-                             "count or a checkpoint, as --until takes), then go on")
+                             "count, a checkpoint or a check, as --until takes), then go on")
     parser.add_argument("--snapshot-out", metavar="FILE",
                         help="where --snapshot-at writes; 'vmlab resume FILE' continues there")
     size = parser.add_mutually_exclusive_group()
@@ -338,6 +395,9 @@ def run_session(session: Session, until: Until, outputs: Outputs, command: str,
     metrics = session.metrics()
     results = session.evaluate_expectations(metrics)
     digest = session.state_hash()
+    if stopped == "check" and not outputs.quiet:
+        print(f"until {until.describe()}: holds after event {session.events:,}, at "
+              f"{format_duration(session.sim_time_ns)}; state hash {digest}", flush=True)
     if outputs.json_out is not None:
         json.dump(_result_json(session, metrics, results, stopped, digest), outputs.json_out,
                   indent=2)

@@ -98,3 +98,8 @@ async def _light_theme(pilot: Pilot[None]) -> None:
 
 def test_light_theme(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_light_theme)
+
+
+def test_light_theme_counters(snap_compare: SnapCompare) -> None:
+    # the plot's lines take the theme's colours, made readable on a light surface
+    assert snap_compare(make_app(), press=["5"], terminal_size=SIZE, run_before=_light_theme)

@@ -30,7 +30,8 @@ _KIND_COLOURS: Final = {
     "fsync_end": "#ff79c6", "checkpoint": "bold #ffff5f", "task": "#3fcf5f",
     "fault": "#8be9fd", "cow": "#8be9fd", "map": "#8be9fd", "unmap": "#8be9fd",
     "reclaim_scan": "#c77dff", "kswapd": "#c77dff", "swap_out": "#c77dff",
-    "swap_in": "#c77dff", "oom": "bold #ff4f4f", "segv": "bold #ff4f4f",
+    "swap_in": "#c77dff", "reclaim_page": "#c77dff", "refill_page": "#c77dff",
+    "activate": "#c77dff", "oom": "bold #ff4f4f", "segv": "bold #ff4f4f",
     "throttle": "#ffa500", "pdflush": "#ffa500", "syscall": "#9e9eb8",
 }
 _TIME: Final = Style(color="#6c6c7c")
