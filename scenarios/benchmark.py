@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class BenchResult:
-    """One measured workload: ``ops`` operations in ``seconds`` of wall time."""
+    """One measured workload: ``ops`` operations in ``seconds`` of wall time.
+
+    ``cpu_seconds`` is the CPU time of this process over the same loop, for the rows compared
+    with the plain C reference (0.0 elsewhere).
+    """
 
     name: str
     group: str
@@ -36,6 +40,7 @@ class BenchResult:
     unit: str
     note: str = ""
     counters: dict[str, int] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -51,6 +56,13 @@ def _timed(fn: Callable[[], int]) -> tuple[int, float]:
         return ops, time.perf_counter() - t0
     finally:
         gc.enable()
+
+
+def _timed_cpu(fn: Callable[[], int]) -> tuple[int, float, float]:
+    """Like ``_timed``, also returning the CPU seconds of this process over the loop."""
+    cpu0 = time.process_time()
+    ops, secs = _timed(fn)
+    return ops, secs, time.process_time() - cpu0
 
 
 def _scaled(quick: bool, full: int, small: int) -> int:
@@ -94,8 +106,9 @@ def bench_tlb_hits(quick: bool) -> BenchResult:
     if os.environ.get("VMLAB_INTERPRETED") == "1":
         n //= 10
     mmu.probe(base, False, True)
-    ops, secs = _timed(lambda: (vl_bench_tlb_hits(mmu, base, n), n)[1])
-    return BenchResult("mmu translate, TLB hit", "machine", ops, secs, "translations/s")
+    ops, secs, cpu = _timed_cpu(lambda: (vl_bench_tlb_hits(mmu, base, n), n)[1])
+    return BenchResult("mmu translate, TLB hit", "machine", ops, secs, "translations/s",
+                       cpu_seconds=cpu)
 
 
 def bench_random_pages(quick: bool) -> BenchResult:
@@ -111,9 +124,10 @@ def bench_random_pages(quick: bool) -> BenchResult:
     for _ in range(n):
         x = (x * 1103515245 + 12345) & 0x7FFFFFFF
         vaddrs.append(base + (x % npages) * 4096 + (x & 0xFFC))
-    ops, secs = _timed(lambda: (vl_bench_random_pages(mmu, vaddrs), n)[1])
+    ops, secs, cpu = _timed_cpu(lambda: (vl_bench_random_pages(mmu, vaddrs), n)[1])
     return BenchResult(
-        "mmu translate, random pages over 8 MiB", "machine", ops, secs, "translations/s"
+        "mmu translate, random pages over 8 MiB", "machine", ops, secs, "translations/s",
+        cpu_seconds=cpu,
     )
 
 
@@ -269,14 +283,16 @@ def _radix_results(quick: bool) -> list[BenchResult]:
     out.append(BenchResult("radix insert, sequential", "radix", ops, secs, "ops/s"))
     ops, secs = _timed(lambda: vl_bench_lookup(root, seq))
     out.append(BenchResult("radix lookup, sequential", "radix", ops, secs, "ops/s"))
-    ops, secs = _timed(lambda: vl_bench_lookup(root, rnd))
-    out.append(BenchResult("radix lookup, random", "radix", ops, secs, "ops/s"))
-    ops, secs = _timed(lambda: vl_bench_tag_set(root, rnd, 0))
-    out.append(BenchResult("radix tag_set, random", "radix", ops, secs, "ops/s"))
+    ops, secs, cpu = _timed_cpu(lambda: vl_bench_lookup(root, rnd))
+    out.append(BenchResult("radix lookup, random", "radix", ops, secs, "ops/s", cpu_seconds=cpu))
+    ops, secs, cpu = _timed_cpu(lambda: vl_bench_tag_set(root, rnd, 0))
+    out.append(BenchResult("radix tag_set, random", "radix", ops, secs, "ops/s", cpu_seconds=cpu))
     ops, secs = _timed(lambda: vl_bench_gang_tag(root, 0, 16))
     out.append(BenchResult("radix gang_lookup_tag, batches of 16", "radix", ops, secs, "items/s"))
-    ops, secs = _timed(lambda: vl_bench_tag_clear(root, rnd, 0))
-    out.append(BenchResult("radix tag_clear, random", "radix", ops, secs, "ops/s"))
+    ops, secs, cpu = _timed_cpu(lambda: vl_bench_tag_clear(root, rnd, 0))
+    out.append(
+        BenchResult("radix tag_clear, random", "radix", ops, secs, "ops/s", cpu_seconds=cpu)
+    )
     root2 = RadixTreeRoot()
     ops, secs = _timed(lambda: vl_bench_insert(root2, rnd, item))
     out.append(BenchResult("radix insert, random", "radix", ops, secs, "ops/s"))
@@ -733,6 +749,7 @@ def main(argv: list[str] | None = None) -> int:
             "unit": r.unit,
             "note": r.note,
             "counters": r.counters,
+            "cpu_seconds": r.cpu_seconds,
         }
         print(json.dumps(rec), flush=True)
     return 0

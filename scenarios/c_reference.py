@@ -4,7 +4,9 @@ The C source (``scenarios/csrc/bench_reference.c``) ships inside the package, so
 vmlab measures it too. It is compiled with ``cc -O2`` (or ``gcc``) into a temporary directory
 at bench time and removed afterwards. Each loop does the work of one measured loop of
 ``scenarios.benchmark`` on the same data in the same order; ``vmlab bench`` prints how many
-times slower the compiled model is.
+times slower the compiled model is. Both sides are also timed in CPU time of their own
+process, and the ratio is taken on those: on a shared machine the short C loops (best of
+three) and the model's one long run are preempted differently, which skews a wall-clock ratio.
 
 Invariants: nothing is written outside the temporary directory; a missing compiler, a failed
 build or a failed run gives a one-line reason, never an exception.
@@ -57,9 +59,13 @@ def loops() -> tuple[CLoop, ...]:
 
 @dataclass
 class CReference:
-    """Rates of the C loops by result row (ops/s) and checksums; ``skipped`` says why not."""
+    """Rates of the C loops by result row (ops/s) and checksums; ``skipped`` says why not.
+
+    ``rates`` are per wall-clock second, ``cpu_rates`` per second of the C process's CPU time.
+    """
 
     rates: dict[str, float] = field(default_factory=dict)
+    cpu_rates: dict[str, float] = field(default_factory=dict)
     checksums: dict[str, int] = field(default_factory=dict)
     skipped: str = ""
 
@@ -111,9 +117,10 @@ def run_c_loops(runs: list[tuple[CLoop, int]]) -> CReference:
         return out
     by_name = {loop.name: loop for loop, _n in runs}
     for line in run.stdout.splitlines():
-        name, rate, checksum = line.split()
+        name, rate, checksum, cpu_rate = line.split()
         loop = by_name[name]
         out.rates[loop.result] = float(rate)
+        out.cpu_rates[loop.result] = float(cpu_rate)
         out.checksums[loop.result] = int(checksum)
     return out
 

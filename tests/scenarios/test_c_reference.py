@@ -67,6 +67,8 @@ def test_c_loops_do_the_models_work() -> None:
     )
     assert ref.skipped == ""
     assert all(rate > 0 for rate in ref.rates.values())
+    assert ref.cpu_rates.keys() == ref.rates.keys()
+    assert all(rate > 0 for rate in ref.cpu_rates.values())
     _mem, mmu, base = _mapped_mmu(2048)
     from machine.mmu import MMU
 
@@ -96,6 +98,15 @@ def test_ratio_lines(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr()
     assert out.out == (
         "C reference, radix tag_set, random: 1.00 M ops/s; compiled vmlab is 10.0x slower\n"
+    )
+    # with CPU times on both sides the ratio is taken on them, the wall one in brackets
+    timed: list[dict[str, object]] = [dict(compiled[0], cpu_seconds=0.004)]
+    cref = CReference(rates={"radix tag_set, random": 1e6},
+                      cpu_rates={"radix tag_set, random": 2e6})
+    _print_c_ratios(cref, timed, console)
+    assert capsys.readouterr().out == (
+        "C reference, radix tag_set, random: 2.00 M ops/s in CPU time; compiled vmlab is 8.0x "
+        "slower in CPU time (10.0x by wall clock)\n"
     )
     _print_c_ratios(CReference(skipped="no C compiler found"), compiled, console)
     assert "C reference skipped: no C compiler found" in capsys.readouterr().err
