@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, final
 
-from kernelmodel.bug import bug_on
+from kernelmodel.bug import KernelBug, bug_on
 from kernelmodel.page import Page, SetPageUptodate
 from kernelmodel.pagemap import unlock_page
 from kernelmodel.vmstat import TR_IO_DONE, TR_IO_SUBMIT
@@ -177,8 +177,8 @@ def bio_endio_request(k: Kernel, req: DiskRequest) -> None:
     """
     for tag in req.tags:
         bio = k.bios.pop(tag, None)
-        bug_on(bio is None, f"bio_endio_request: no bio for disk request {req.req_id} tag {tag}")
-        assert bio is not None
+        if bio is None:  # the message is formatted only then (once per completed bio)
+            raise KernelBug(f"bio_endio_request: no bio for disk request {req.req_id} tag {tag}")
         k.trace.emit(k.now(), TR_IO_DONE, k.current, bio.sector,
                      len(bio.pfns) * SECTORS_PER_PAGE, "W" if bio.rw == WRITE else "R")
         if bio.rw == READ:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Final, final
 
-from kernelmodel.bug import bug_on
+from kernelmodel.bug import KernelBug
 from machine.i386 import PAGE_OFFSET, PAGE_SHIFT
 
 # ---- vm_flags (2.6.6/2.6.7 include/linux/mm.h) -------------------------------------------------
@@ -432,22 +432,22 @@ class VlMmRegistry:
     def mm(self, mm_id: int) -> MmStruct:
         """The live mm ``mm_id`` (a BUG if there is none)."""
         mm = self.mms.get(mm_id)
-        bug_on(mm is None, f"VlMmRegistry.mm: no mm {mm_id}")
-        assert mm is not None
+        if mm is None:  # the message is formatted only then: this lookup is hot
+            raise KernelBug(f"VlMmRegistry.mm: no mm {mm_id}")
         return mm
 
     def vma(self, vma_id: int) -> VmArea:
         """The live vma ``vma_id`` (a BUG if there is none)."""
         vma = self.vmas.get(vma_id)
-        bug_on(vma is None, f"VlMmRegistry.vma: no vma {vma_id}")
-        assert vma is not None
+        if vma is None:
+            raise KernelBug(f"VlMmRegistry.vma: no vma {vma_id}")
         return vma
 
     def anon_vma(self, anon_vma_id: int) -> AnonVma:
         """The live anon_vma ``anon_vma_id`` (a BUG if there is none)."""
         av = self.anon_vmas.get(anon_vma_id)
-        bug_on(av is None, f"VlMmRegistry.anon_vma: no anon_vma {anon_vma_id}")
-        assert av is not None
+        if av is None:
+            raise KernelBug(f"VlMmRegistry.anon_vma: no anon_vma {anon_vma_id}")
         return av
 
     def to_state(self) -> dict[str, object]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from kernelmodel.bug import bug_on
+from kernelmodel.bug import KernelBug, bug_on
 
 if TYPE_CHECKING:
     from kernelmodel.filemap import AddressSpace
@@ -61,7 +61,8 @@ def vl_mapping_list(mapping: AddressSpace, list_id: int) -> list[int]:
         return mapping.dirty_pages
     if list_id == PL_IO:
         return mapping.io_pages
-    bug_on(list_id != PL_LOCKED, f"vl_mapping_list: bad list id {list_id}")
+    if list_id != PL_LOCKED:
+        raise KernelBug(f"vl_mapping_list: bad list id {list_id}")
     return mapping.locked_pages
 
 

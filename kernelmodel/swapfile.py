@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, final
 
-from kernelmodel.bug import bug_on
+from kernelmodel.bug import KernelBug, bug_on
 from kernelmodel.page import (
     PageLocked,
     PagePrivate,
@@ -482,14 +482,20 @@ def swap_info_get(sw: SwapState, entry: int, what: str) -> SwapInfoStruct:
     Raises:
         KernelBug: the entry is 0, names no area, is out of range, or its slot is free.
     """
-    bug_on(entry == 0, f"{what}: null swap entry")
+    # The messages are formatted only when a check fails: this runs on every swap operation.
+    if entry == 0:
+        raise KernelBug(f"{what}: null swap entry")
     type_ = swp_type(entry)
-    bug_on(type_ >= sw.nr_swapfiles, f"{what}: Bad swap file entry {entry:08x}")
+    if type_ >= sw.nr_swapfiles:
+        raise KernelBug(f"{what}: Bad swap file entry {entry:08x}")
     p = sw.swap_info[type_]
-    bug_on(not (p.flags & SWP_USED), f"{what}: Unused swap file entry {entry:08x}")
+    if not (p.flags & SWP_USED):
+        raise KernelBug(f"{what}: Unused swap file entry {entry:08x}")
     offset = swp_offset(entry)
-    bug_on(offset >= p.max, f"{what}: Bad swap offset entry {entry:08x}")
-    bug_on(p.swap_map[offset] == 0, f"{what}: Unused swap offset entry {entry:08x}")
+    if offset >= p.max:
+        raise KernelBug(f"{what}: Bad swap offset entry {entry:08x}")
+    if p.swap_map[offset] == 0:
+        raise KernelBug(f"{what}: Unused swap offset entry {entry:08x}")
     if sw.swap_list_next >= 0 and p.prio > sw.swap_info[sw.swap_list_next].prio:
         sw.swap_list_next = type_
     return p
@@ -534,7 +540,8 @@ def swap_free(k: Kernel, entry: int) -> None:
 def vl_swap_duplicate(sw: SwapState, entry: int) -> int:
     """swap_duplicate() on the swap globals."""
     type_ = swp_type(entry)
-    bug_on(type_ >= sw.nr_swapfiles, f"swap_dup: Bad swap file entry {entry:08x}")
+    if type_ >= sw.nr_swapfiles:
+        raise KernelBug(f"swap_dup: Bad swap file entry {entry:08x}")
     p = sw.swap_info[type_]
     offset = swp_offset(entry)
     if offset >= p.max or p.swap_map[offset] == 0:
