@@ -6,7 +6,7 @@ MMU and TLB, disk, struct pages, radix trees, tasks with their kernel stacks, VM
 LRU, swap, writeback, the oracle, the rng), the scenario (so the remaining expectations still
 run), the runner's own records (checkpoints hit and the metrics taken there) and versions.
 
-File format (``SNAPSHOT_VERSION`` 5)::
+File format (``SNAPSHOT_VERSION`` 6)::
 
     b"VMLABSNP"  u32 little-endian format version  one zstd frame (level 3, 128 MiB window,
     long-distance matching below 256 MiB, content size and checksum) holding one msgpack map:
@@ -58,7 +58,9 @@ every profile and go on doing so; they get their profile's swap-in fault; and th
 record the model's behaviour version); ``_migrate_4_to_5`` version-4 files (before the state
 recorded its write-payload generator and the oracles kept pages as descriptions: they wrote
 with the first generator and go on doing so; they had no story and sampled no counters
-over time: an empty series samples from their clock on).
+over time: an empty series samples from their clock on); ``_migrate_5_to_6_frames``
+(scenarios/migrate_frames.py) version-5 files (before each function of a sleeping kernel
+path had its own frame on the task's stack).
 
 Invariants:
     * ``load_snapshot(p)`` then ``save_snapshot`` writes the bytes of ``p`` again (with
@@ -91,6 +93,7 @@ import zstandard
 from machine.borrowed import BorrowedBytes
 from scenarios.gc_pause import collector_paused
 from scenarios.input_file import InputFileError, read_input_file
+from scenarios.migrate_frames import _migrate_5_to_6_frames
 from scenarios.one_line import one_line
 from scenarios.snapshot_described import fill as fill_described
 
@@ -103,7 +106,7 @@ if TYPE_CHECKING:
     from scenarios.story import StoryHit
 
 MAGIC: Final = b"VMLABSNP"
-SNAPSHOT_VERSION: Final = 5
+SNAPSHOT_VERSION: Final = 6
 FORMAT_NAME: Final = "vmlab-snapshot"
 _HEADER: Final = struct.Struct("<8sI")
 ZSTD_LEVEL: Final = 3
@@ -458,6 +461,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
     4: _migrate_4_to_5,
+    5: _migrate_5_to_6_frames,
 }
 
 
