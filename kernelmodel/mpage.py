@@ -202,9 +202,9 @@ class MpageWritepages(Frame):
               ("bio_pages", "pages"), ("bio_sector", "int"), ("last_block_in_bio", "int"),
               ("visited", "int"), ("written", "int"))  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, mapping: AddressSpace = NO_MAPPING) -> None:
         super().__init__("mpage_writepages")
-        self.mapping = NO_MAPPING
+        self.mapping = mapping
         self.wbc = WritebackControl(WB_SYNC_NONE, 0)
         self.index = 0
         self.scanned = False
