@@ -19,7 +19,8 @@ A frame's state is ``{"frame": KIND, "op": name, "phase", "result", "is_syscall"
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, cast
 
 from kernelmodel.filemap_wb import Fdatawrite, WaitOnPageWritebackRange, WriteAndWait
 from kernelmodel.fs_writeback import SyncSbInodes, WritebackSingleInode
@@ -119,10 +120,10 @@ def vl_frame_from_state(k: Kernel, state: dict[str, object], below: KOp | None) 
         ValueError: an unknown kind, or a field missing or of the wrong type.
     """
     kind = state.get("frame")
-    cls = FRAME_CLASSES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
+    if not isinstance(kind, str) or kind not in FRAME_CLASSES:
         raise ValueError(f"kernel state: unknown frame kind {kind!r}")
-    frame = cls()
+    cls = FRAME_CLASSES[kind]
+    frame = cast(Callable[[], KOp], cls)()  # frame classes are built empty
     name = state.get("op")
     if not isinstance(name, str):
         raise ValueError(f"frame {kind}: op name missing")

@@ -135,8 +135,9 @@ def _fsync(op: dict[str, object]) -> list[dict[str, object]]:
 def _write_and_wait(op: dict[str, object]) -> list[dict[str, object]]:
     f = _base("filemap_write_and_wait", "filemap_write_and_wait", op)
     write, wait = op.get("write"), op.get("wait")
-    f.update(mapping=op["host"], write=write is not None, wait=wait is not None)
+    f["mapping"] = op["host"]
     f["nr_to_write"] = _d(_d(write, "write")["wbc"], "wbc")["nr_to_write"] if write else 0
+    f.update(write=write is not None, wait=wait is not None)
     out = [f]
     if op["phase"] == _WW_WAIT_V5:
         f["phase"] = _WW_WAITED
@@ -214,8 +215,8 @@ def _flatten(op: dict[str, object]) -> list[dict[str, object]]:
         return _write_and_wait(op)
     if name in ("writeback_inodes", "sync_sb_inodes"):
         sb = op.get("frame")
-        empty = {"phase": 0, "start": 0, "cur": None, "pages_skipped": 0, "acquired": False,
-                 "written": 0, "synced": []}
+        empty: dict[str, object] = {"phase": 0, "start": 0, "cur": None, "pages_skipped": 0,
+                                    "acquired": False, "written": 0, "synced": []}
         return _sync_sb(_d(sb, "frame") if sb is not None else empty, op["wbc"], str(name), op)
     if name == "__sync_single_inode":
         return _wsi(_d(op["frame"], "__sync_single_inode frame"), op["wbc"], op)
@@ -230,6 +231,39 @@ def vl_migrate_kstack_5_to_6(kstack: list[object]) -> list[object]:
     for op in kstack:
         out += _flatten(_d(op, "kstack entry"))
     return out
+
+
+def _tasks(state: dict[str, object]) -> list[dict[str, object]]:
+    core = _d(state.get("kernel"), "the kernel state")
+    tasks = core.get("tasks")
+    if not isinstance(tasks, list):
+        raise ValueError("the kernel state has no task list")
+    return [_d(t, "a task") for t in tasks]
+
+
+def vl_stacks_as_frames(state: dict[str, object]) -> dict[object, object]:
+    """Turn the task stacks of a state below format 6 into frames, in place, for this
+    vmlab's restorer; returns the old stacks by pid for ``vl_stacks_put_back``.
+
+    Caller: a migration below format 6 that restores a state and writes it back.
+    """
+    old: dict[object, object] = {}
+    for t in _tasks(state):
+        kstack = t.get("kstack")
+        if not isinstance(kstack, list):
+            raise ValueError("a task has no kernel stack")
+        old[t.get("pid")] = kstack
+        t["kstack"] = vl_migrate_kstack_5_to_6(kstack)
+    return old
+
+
+def vl_stacks_put_back(state: dict[str, object], old: dict[object, object]) -> None:
+    """Give the tasks of a state written again their stacks as the older format saved them
+    (the restore and write that a migration below format 6 does leaves stacks as they were)."""
+    for t in _tasks(state):
+        if t.get("pid") not in old:
+            raise ValueError(f"task {t.get('pid')!r} appeared in the restore")
+        t["kstack"] = old[t.get("pid")]
 
 
 def _migrate_5_to_6_frames(doc: dict[str, object]) -> dict[str, object]:
@@ -247,16 +281,7 @@ def _migrate_5_to_6_frames(doc: dict[str, object]) -> dict[str, object]:
     state = doc.get("state")
     if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
         raise ValueError("the version-5 state does not match its state_hash")
-    core = _d(state.get("kernel"), "the kernel state")
-    tasks = core.get("tasks")
-    if not isinstance(tasks, list):
-        raise ValueError("the kernel state has no task list")
-    for task in tasks:
-        t = _d(task, "a task")
-        kstack = t.get("kstack")
-        if not isinstance(kstack, list):
-            raise ValueError("a task has no kernel stack")
-        t["kstack"] = vl_migrate_kstack_5_to_6(kstack)
+    vl_stacks_as_frames(state)
     out = dict(doc)
     out["version"] = 6
     out["state_hash"] = state_digest(state)

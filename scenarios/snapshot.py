@@ -93,7 +93,11 @@ import zstandard
 from machine.borrowed import BorrowedBytes
 from scenarios.gc_pause import collector_paused
 from scenarios.input_file import InputFileError, read_input_file
-from scenarios.migrate_frames import _migrate_5_to_6_frames
+from scenarios.migrate_frames import (
+    _migrate_5_to_6_frames,
+    vl_stacks_as_frames,
+    vl_stacks_put_back,
+)
 from scenarios.one_line import one_line
 from scenarios.snapshot_described import fill as fill_described
 
@@ -217,6 +221,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     # what this vmlab's restorer reads; dropped again from what it writes
     _add_format_4_fields(state, swapin="2.6.7")
     _add_format_5_payload_fields(state)
+    old_stacks = vl_stacks_as_frames(state)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -224,6 +229,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     finally:
         if enabled:
             gc.enable()
+    vl_stacks_put_back(new, old_stacks)
     _drop_format_5_payload_fields(new)
     _drop_format_4_fields(new)
     out = dict(doc)

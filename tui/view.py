@@ -38,7 +38,7 @@ from kernelmodel.page import (
 from kernelmodel.pgtable import swp_offset, swp_type
 from kernelmodel.swap_state import SwapperSpace
 from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
-from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task
+from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task, vl_outermost_caller
 from kernelmodel.vl_view import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
 from machine.i386 import (
     PAGE_SHIFT,
@@ -490,7 +490,7 @@ def task_rows(k: Kernel) -> list[TaskRow]:
         mm = k.mm_registry.mms.get(t.mm_id)
         what = "" if t.state == TASK_RUNNING and not t.kstack else wait_text(k, t)
         if t.state == TASK_RUNNING and t.kstack:
-            what = f"in {t.kstack[-1].describe()}"
+            what = f"in {t.kstack[vl_outermost_caller(t.kstack)].describe()}"
         rows.append(TaskRow(
             pid, t.name, task_state_word(t), what, mm.rss if mm is not None else 0,
             t.min_flt, t.maj_flt, t.cpu_ns, (t.flags & PF_KTHREAD) != 0,
