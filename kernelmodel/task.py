@@ -137,6 +137,13 @@ class Frame(KOp):
         super().__init__(name)
         self.inline = True
 
+    def to_state(self) -> dict[str, object]:
+        """The frame alone as plain data (its wbc saved as its own; a task's stack is saved
+        with ``frame_state.vl_kstack_state``, which knows each frame's caller)."""
+        from kernelmodel.frame_state import vl_frame_state
+
+        return vl_frame_state(self, None)
+
 
 def vl_call(task: Task, callee: KOp) -> int:
     """Call a function that may sleep: push its frame; it runs now (returns KOP_CALL).
