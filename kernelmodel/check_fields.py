@@ -198,9 +198,11 @@ def _pages_in_bios(k: Kernel) -> set[int]:
     out: set[int] = set()
     for bio in k.bios.values():
         out.update(bio.pfns)
+    from kernelmodel.frame_state import vl_kstack_state
+
     for task in k.tasks.values():
-        for op in task.kstack:
-            _pending_bio_pfns(op.to_state(), out)
+        for op_state in vl_kstack_state(task.kstack):
+            _pending_bio_pfns(op_state, out)
     return out
 
 

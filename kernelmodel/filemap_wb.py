@@ -16,9 +16,8 @@ and ``filemap_fdatawait`` loops while ``locked_pages`` is not empty, taking each
 list before waiting on it (mpage_lists.vl_fdatawait_lists_run): the loop behind Race A, Race B
 and livelock D.
 
-The frames (``Fdatawrite``, ``WaitOnPageWritebackRange``) hold the locals of the C calls so a
-caller can run them inside its own op (fsync, __sync_single_inode); the ``*Op`` classes wrap
-them as ops for callers that push them on a kernel stack.
+``Fdatawrite``, ``WaitOnPageWritebackRange`` and ``WriteAndWait`` are the frames of those C
+calls (task.py's protocol); a caller calls or pushes them on its task's stack.
 
 Invariants:
     * ``WaitOnPageWritebackRange.index`` never decreases;
@@ -39,7 +38,7 @@ from kernelmodel.filemap import (
     find_get_pages_tag,
     mapping_test_clear_error,
 )
-from kernelmodel.mpage import MpageWritepages, vl_do_writepages_frame
+from kernelmodel.mpage import NO_MAPPING, MpageWritepages, vl_do_writepages_frame
 from kernelmodel.page import Page, PageError, TestClearPageReclaim
 from kernelmodel.page_writeback import (
     WB_SYNC_ALL,
@@ -47,13 +46,9 @@ from kernelmodel.page_writeback import (
     WritebackControl,
     test_clear_page_writeback,
     vl_clear_queue_congested,
-    vl_pages_from_pfns,
-    vl_state_dict,
-    vl_state_int,
-    vl_state_int_list,
 )
 from kernelmodel.pagemap import vl_wait_on_page_writeback
-from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp, Task
+from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Frame, KOp, Task, vl_call, vl_push
 from kernelmodel.wait import wake_up_page
 
 if TYPE_CHECKING:
@@ -91,59 +86,61 @@ def _rotate_reclaimable_page(k: Kernel, page: Page) -> int:
 
 # ---- __filemap_fdatawrite ----------------------------------------------------------------------
 
+FW_CALL: Final = 0
+FW_RETURNED: Final = 1
+
 
 @final
-class Fdatawrite:
-    """The locals of __filemap_fdatawrite(mapping, sync_mode).
+class Fdatawrite(Frame):
+    """The frame of __filemap_fdatawrite(mapping, sync_mode) (mm/filemap.c, 2.6.6).
 
-    A writeback_control with nr_to_write = 2 x nrpages (taken when the call is made) and
-    do_writepages. ``ret`` holds the result once ``run`` returns KOP_DONE.
+    A writeback_control with nr_to_write = 2 x nrpages (taken when the call is made), then
+    do_writepages (mpage_writepages). ``ret`` holds the result once it returns.
     """
 
-    def __init__(self, k: Kernel, mapping: AddressSpace, sync_mode: int) -> None:
-        self.mapping = mapping
-        self.wbc = WritebackControl(sync_mode, mapping.nrpages * 2)
-        self.walk: MpageWritepages | None = vl_do_writepages_frame(k, mapping, self.wbc)
+    KIND = "__filemap_fdatawrite"
+    FIELDS = (("mapping", "mapping"), ("wbc", "wbc"), ("walk", "callee"), ("ret", "int"),
+              ("visited", "int"))  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__("filemap_fdatawrite")
+        self.mapping = NO_MAPPING
+        self.wbc = WritebackControl(WB_SYNC_ALL, 0)
+        self.walk: MpageWritepages | None = None
         self.ret = 0
+        self.visited = 0
 
-    def run(self, k: Kernel, task: Task) -> int:
+    def step(self, k: Kernel, task: Task) -> int:
+        if self.phase == FW_CALL:
+            walk = vl_do_writepages_frame(k, self.mapping, self.wbc)
+            if walk is None:
+                self.ret = self.result = 0
+                return KOP_DONE
+            self.walk = walk
+            self.phase = FW_RETURNED
+            return vl_call(task, walk)
         walk = self.walk
-        if walk is None:
-            self.ret = 0
-            return KOP_DONE
-        r = walk.run(k, task, self.wbc)
-        if r == KOP_DONE:
-            self.ret = walk.ret
-        return r
+        assert walk is not None
+        self.ret = self.result = walk.ret
+        self.visited = walk.visited
+        self.walk = None
+        return KOP_DONE
 
-    def visited(self) -> int:
+    def visited_so_far(self) -> int:
         """Pages looked up by the walk so far."""
-        return self.walk.visited if self.walk is not None else 0
+        return self.walk.visited if self.walk is not None else self.visited
 
     def describe(self) -> str:
         return "filemap_fdatawrite" if self.walk is None else self.walk.describe()
 
-    def to_state(self) -> dict[str, object]:
-        return {
-            "host": self.mapping.host,
-            "wbc": self.wbc.to_state(),
-            "walk": self.walk.to_state() if self.walk is not None else None,
-            "ret": self.ret,
-        }
 
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> Fdatawrite:
-        mapping = vl_mapping_of(k, vl_state_int(state, "host"))
-        w = vl_state_dict(state, "wbc")
-        if w is None:
-            raise ValueError("fdatawrite state: wbc missing")
-        wbc = WritebackControl.from_state(w)
-        f = Fdatawrite(k, mapping, wbc.sync_mode)
-        f.wbc = wbc
-        walk = vl_state_dict(state, "walk")
-        f.walk = MpageWritepages.from_state(k, walk) if walk is not None else None
-        f.ret = vl_state_int(state, "ret")
-        return f
+def vl_fdatawrite(mapping: AddressSpace, sync_mode: int) -> Fdatawrite:
+    """A frame for __filemap_fdatawrite(mapping, sync_mode): nr_to_write is taken now."""
+    f = Fdatawrite()
+    f.name = "filemap_fdatawrite" if sync_mode == WB_SYNC_ALL else "filemap_flush"
+    f.mapping = mapping
+    f.wbc = WritebackControl(sync_mode, mapping.nrpages * 2)
+    return f
 
 
 def vl_mapping_of(k: Kernel, ino: int) -> AddressSpace:
@@ -162,24 +159,34 @@ WR_FINISH: Final = 2
 
 
 @final
-class WaitOnPageWritebackRange:
-    """The locals of wait_on_page_writeback_range(mapping, start, end) (mm/filemap.c, 2.6.6).
+class WaitOnPageWritebackRange(Frame):
+    """The frame of wait_on_page_writeback_range(mapping, start, end) (mm/filemap.c, 2.6.6).
 
     ``visited`` counts the pages looked up (fsync_pages_visited); ``ret`` holds the result.
     """
 
-    def __init__(self, mapping: AddressSpace, start: int, end: int) -> None:
+    KIND = "wait_on_page_writeback_range"
+    FIELDS = (("mapping", "mapping"), ("start", "int"), ("end", "int"), ("index", "int"),
+              ("pvec", "pages"), ("i", "int"), ("ret", "int"), ("visited", "int"))  # fmt: skip
+
+    def __init__(self, mapping: AddressSpace = NO_MAPPING, start: int = 0, end: int = 0) -> None:
+        super().__init__("filemap_fdatawait")
         self.mapping = mapping
         self.start = start
         self.end = end
         self.index = start
-        self.phase = WR_LOOKUP
         self.pvec: list[Page] = []
         self.i = 0
         self.ret = 0
         self.visited = 0
 
-    def run(self, k: Kernel, task: Task) -> int:
+    def step(self, k: Kernel, task: Task) -> int:
+        r = self._run(k, task)
+        if r == KOP_DONE:
+            self.result = self.ret
+        return r
+
+    def _run(self, k: Kernel, task: Task) -> int:
         if k.cfg.writeback == "lists":
             from kernelmodel.mpage_lists import vl_fdatawait_lists_run
 
@@ -232,178 +239,83 @@ class WaitOnPageWritebackRange:
             return f"filemap_fdatawait: page {self.pvec[self.i].index} of inode {self.mapping.host}"
         return f"filemap_fdatawait: inode {self.mapping.host} from index {self.index}"
 
-    def to_state(self) -> dict[str, object]:
-        return {
-            "host": self.mapping.host,
-            "start": self.start,
-            "end": self.end,
-            "index": self.index,
-            "phase": self.phase,
-            "pvec": [p.pfn for p in self.pvec],
-            "i": self.i,
-            "ret": self.ret,
-            "visited": self.visited,
-        }
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> WaitOnPageWritebackRange:
-        mapping = vl_mapping_of(k, vl_state_int(state, "host"))
-        start = vl_state_int(state, "start")
-        f = WaitOnPageWritebackRange(mapping, start, vl_state_int(state, "end"))
-        f.index = vl_state_int(state, "index")
-        f.phase = vl_state_int(state, "phase")
-        f.pvec = vl_pages_from_pfns(k, vl_state_int_list(state, "pvec"))
-        f.i = vl_state_int(state, "i")
-        f.ret = vl_state_int(state, "ret")
-        f.visited = vl_state_int(state, "visited")
-        return f
-
 
 def vl_fdatawait_frame(mapping: AddressSpace) -> WaitOnPageWritebackRange:
     """filemap_fdatawait(mapping) = wait_on_page_writeback_range(mapping, 0, ~0) as a frame."""
     return WaitOnPageWritebackRange(mapping, 0, PGOFF_MAX)
 
 
-# ---- the ops ------------------------------------------------------------------------------------
-
-
-class FdatawriteOp(KOp):
-    """filemap_fdatawrite (WB_SYNC_ALL) or filemap_flush (WB_SYNC_NONE) as an op."""
-
-    def __init__(self, k: Kernel, mapping: AddressSpace, sync_mode: int) -> None:
-        super().__init__("filemap_fdatawrite" if sync_mode == WB_SYNC_ALL else "filemap_flush")
-        self.frame = Fdatawrite(k, mapping, sync_mode)
-
-    def step(self, k: Kernel, task: Task) -> int:
-        r = self.frame.run(k, task)
-        if r == KOP_DONE:
-            self.result = self.frame.ret
-        return r
-
-    def describe(self) -> str:
-        return self.frame.describe()
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["frame"] = self.frame.to_state()
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> FdatawriteOp:
-        f = vl_state_dict(state, "frame")
-        if f is None:
-            raise ValueError("filemap_fdatawrite state: frame missing")
-        frame = Fdatawrite.from_state(k, f)
-        op = FdatawriteOp(k, frame.mapping, frame.wbc.sync_mode)
-        op.load_base_state(state)
-        op.frame = frame
-        return op
-
-
-class FdatawaitOp(KOp):
-    """filemap_fdatawait(mapping) as an op."""
-
-    def __init__(self, mapping: AddressSpace) -> None:
-        super().__init__("filemap_fdatawait")
-        self.frame = vl_fdatawait_frame(mapping)
-
-    def step(self, k: Kernel, task: Task) -> int:
-        r = self.frame.run(k, task)
-        if r == KOP_DONE:
-            self.result = self.frame.ret
-        return r
-
-    def describe(self) -> str:
-        return self.frame.describe()
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["frame"] = self.frame.to_state()
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> FdatawaitOp:
-        f = vl_state_dict(state, "frame")
-        if f is None:
-            raise ValueError("filemap_fdatawait state: frame missing")
-        frame = WaitOnPageWritebackRange.from_state(k, f)
-        op = FdatawaitOp(frame.mapping)
-        op.load_base_state(state)
-        op.frame = frame
-        return op
-
+# ---- filemap_write_and_wait ---------------------------------------------------------------------
 
 WW_WRITE: Final = 0
-WW_WAIT: Final = 1
+WW_WRITTEN: Final = 1
+WW_WAITED: Final = 2
 
 
-class WriteAndWaitOp(KOp):
-    """filemap_write_and_wait(mapping): if nrpages, fdatawrite, then fdatawait if that worked."""
+@final
+class WriteAndWait(Frame):
+    """The frame of filemap_write_and_wait(mapping) (mm/filemap.c, 2.6.6): if the mapping has
+    pages, filemap_fdatawrite, then filemap_fdatawait if that worked. ``nr_to_write`` is the
+    fdatawrite's, taken when the call is made."""
 
-    def __init__(self, k: Kernel, mapping: AddressSpace) -> None:
+    KIND = "filemap_write_and_wait"
+    FIELDS = (("mapping", "mapping"), ("nr_to_write", "int"), ("write", "callee"),
+              ("wait", "callee"))  # fmt: skip
+
+    def __init__(self) -> None:
         super().__init__("filemap_write_and_wait")
-        self.mapping = mapping
+        self.mapping = NO_MAPPING
+        self.nr_to_write = 0
         self.write: Fdatawrite | None = None
         self.wait: WaitOnPageWritebackRange | None = None
-        if mapping.nrpages:
-            self.write = Fdatawrite(k, mapping, WB_SYNC_ALL)
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == WW_WRITE:
-            write = self.write
-            if write is None:
-                self.result = 0
+            if self.nr_to_write == 0:
                 return KOP_DONE
-            r = write.run(k, task)
-            if r != KOP_DONE:
-                return r
-            self.result = write.ret
+            write = vl_fdatawrite(self.mapping, WB_SYNC_ALL)
+            write.wbc.nr_to_write = self.nr_to_write
+            self.write = write
+            self.phase = WW_WRITTEN
+            return vl_call(task, write)
+        if self.phase == WW_WRITTEN:
+            assert self.write is not None
+            self.result = self.write.ret
+            self.write = None
             if self.result != 0:
                 return KOP_DONE
             self.wait = vl_fdatawait_frame(self.mapping)
-            self.phase = WW_WAIT
+            self.phase = WW_WAITED
+            vl_push(task, self.wait)
             return KOP_CONTINUE
-        wait = self.wait
-        assert wait is not None
-        r = wait.run(k, task)
-        if r == KOP_DONE:
-            self.result = wait.ret
-        return r
+        assert self.wait is not None
+        self.result = self.wait.ret
+        self.wait = None
+        return KOP_DONE
 
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["host"] = self.mapping.host
-        s["write"] = self.write.to_state() if self.write is not None else None
-        s["wait"] = self.wait.to_state() if self.wait is not None else None
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> WriteAndWaitOp:
-        mapping = vl_mapping_of(k, vl_state_int(state, "host"))
-        op = WriteAndWaitOp(k, mapping)
-        op.load_base_state(state)
-        w = vl_state_dict(state, "write")
-        op.write = Fdatawrite.from_state(k, w) if w is not None else None
-        t = vl_state_dict(state, "wait")
-        op.wait = WaitOnPageWritebackRange.from_state(k, t) if t is not None else None
-        return op
+    def describe(self) -> str:
+        callee = self.write if self.write is not None else self.wait
+        return callee.describe() if callee is not None else self.name
 
 
 def filemap_fdatawrite(k: Kernel, mapping: AddressSpace) -> KOp:
-    """filemap_fdatawrite(mapping): start data-integrity writeback (WB_SYNC_ALL) as an op."""
-    return FdatawriteOp(k, mapping, WB_SYNC_ALL)
+    """filemap_fdatawrite(mapping): start data-integrity writeback (WB_SYNC_ALL), a frame."""
+    return vl_fdatawrite(mapping, WB_SYNC_ALL)
 
 
 def filemap_flush(k: Kernel, mapping: AddressSpace) -> KOp:
-    """filemap_flush(mapping): start memory-cleansing writeback (WB_SYNC_NONE) as an op."""
-    return FdatawriteOp(k, mapping, WB_SYNC_NONE)
+    """filemap_flush(mapping): start memory-cleansing writeback (WB_SYNC_NONE), a frame."""
+    return vl_fdatawrite(mapping, WB_SYNC_NONE)
 
 
 def filemap_fdatawait(k: Kernel, mapping: AddressSpace) -> KOp:
-    """filemap_fdatawait(mapping): wait for every page under writeback, as an op."""
-    return FdatawaitOp(mapping)
+    """filemap_fdatawait(mapping): wait for every page under writeback, a frame."""
+    return vl_fdatawait_frame(mapping)
 
 
 def filemap_write_and_wait(k: Kernel, mapping: AddressSpace) -> KOp:
-    """filemap_write_and_wait(mapping) as an op."""
-    return WriteAndWaitOp(k, mapping)
+    """filemap_write_and_wait(mapping), a frame."""
+    f = WriteAndWait()
+    f.mapping = mapping
+    f.nr_to_write = mapping.nrpages * 2
+    return f

@@ -60,15 +60,23 @@ from kernelmodel.page_lists import vl_lists_mode, vl_mapping_has_io_pages
 from kernelmodel.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_HOLD,
+    WB_SYNC_NONE,
     WritebackControl,
     bdi_write_congested,
     vl_nr_inodes_in_use,
-    vl_state_dict,
-    vl_state_int,
-    vl_state_int_list,
 )
 from kernelmodel.radix_tree import radix_tree_tagged
-from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, PF_FLUSHER, KOp, Task
+from kernelmodel.task import (
+    KOP_BLOCKED,
+    KOP_CONTINUE,
+    KOP_DONE,
+    PF_FLUSHER,
+    Frame,
+    KOp,
+    Task,
+    vl_call,
+    vl_push,
+)
 
 if TYPE_CHECKING:
     from kernelmodel.fs import SuperBlock
@@ -167,30 +175,40 @@ def _place_inode_265(k: Kernel, inode: Inode) -> None:
         _list_del(sb, inode.i_ino)  # clean: to inode_in_use / inode_unused
 
 
-@final
-class WritebackSingleInode:
-    """The locals of __writeback_single_inode(inode, wbc) and __sync_single_inode.
+#: The inode of a frame not yet given one.
+NO_INODE: Final = Inode(0, "")
 
-    ``run(k, task, wbc)`` returns KOP_DONE with the result in ``ret``.
+
+@final
+class WritebackSingleInode(Frame):
+    """The frame of __writeback_single_inode(inode, wbc) and __sync_single_inode (2.6.6).
+
+    ``wbc`` is the caller's; the result is in ``ret`` (and ``result``) once it returns.
     """
 
-    def __init__(self, inode: Inode) -> None:
+    KIND = "__writeback_single_inode"
+    FIELDS = (("inode", "inode"), ("wbc", "wbc"), ("dirty", "int"), ("ret", "int"),
+              ("walk", "callee"), ("wait", "callee"))  # fmt: skip
+
+    def __init__(self, inode: Inode = NO_INODE) -> None:
+        super().__init__("__sync_single_inode")
         self.inode = inode
-        self.phase = WS_START
+        self.wbc = WritebackControl(WB_SYNC_NONE, 0)
         self.dirty = 0
         self.ret = 0
         self.walk: MpageWritepages | None = None
         self.wait: WaitOnPageWritebackRange | None = None
 
-    def run(self, k: Kernel, task: Task, wbc: WritebackControl) -> int:
+    def step(self, k: Kernel, task: Task) -> int:
         inode = self.inode
+        wbc = self.wbc
         while True:
             phase = self.phase
             if phase == WS_START:
                 if wbc.sync_mode != WB_SYNC_ALL and (inode.i_state & I_LOCK):
                     if not (inode.i_state & I_FREEING):
                         list_move_s_dirty(k.sb, inode.i_ino)
-                    self.ret = 0
+                    self.ret = self.result = 0
                     return KOP_DONE
                 self.phase = WS_WAIT_LOCK
             elif phase == WS_WAIT_LOCK:
@@ -200,29 +218,29 @@ class WritebackSingleInode:
                 self.phase = WS_SYNC
             elif phase == WS_SYNC:
                 self._start_sync(k, wbc)
+                if self.walk is not None:
+                    return vl_call(task, self.walk)
             elif phase == WS_WRITEPAGES:
-                walk = self.walk
-                if walk is not None:
-                    r = walk.run(k, task, wbc)
-                    if r != KOP_DONE:
-                        return r
-                    self.ret = walk.ret
+                # do_writepages returned
+                if self.walk is not None:
+                    self.ret = self.walk.ret
                     self.walk = None
                 self.phase = WS_WRITE_INODE
             elif phase == WS_WRITE_INODE:
                 self._write_inode(k, wbc)
+                if self.wait is not None:
+                    return vl_call(task, self.wait)
             elif phase == WS_FDATAWAIT:
+                # filemap_fdatawait returned
                 wait = self.wait
                 assert wait is not None
-                r = wait.run(k, task)
-                if r != KOP_DONE:
-                    return r
                 if self.ret == 0:
                     self.ret = wait.ret
                 self.wait = None
                 self.phase = WS_FINISH
             else:
                 self._finish(k, wbc)
+                self.result = self.ret
                 return KOP_DONE
 
     def _start_sync(self, k: Kernel, wbc: WritebackControl) -> None:
@@ -281,32 +299,6 @@ class WritebackSingleInode:
             return self.wait.describe()
         return f"__sync_single_inode: inode {self.inode.i_ino}"
 
-    def to_state(self) -> dict[str, object]:
-        return {
-            "ino": self.inode.i_ino,
-            "phase": self.phase,
-            "dirty": self.dirty,
-            "ret": self.ret,
-            "walk": self.walk.to_state() if self.walk is not None else None,
-            "wait": self.wait.to_state() if self.wait is not None else None,
-        }
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> WritebackSingleInode:
-        ino = vl_state_int(state, "ino")
-        inode = k.sb.s_inodes.get(ino)
-        if inode is None:
-            raise ValueError(f"writeback_single_inode state: no inode {ino}")
-        f = WritebackSingleInode(inode)
-        f.phase = vl_state_int(state, "phase")
-        f.dirty = vl_state_int(state, "dirty")
-        f.ret = vl_state_int(state, "ret")
-        walk = vl_state_dict(state, "walk")
-        f.walk = MpageWritepages.from_state(k, walk) if walk is not None else None
-        wait = vl_state_dict(state, "wait")
-        f.wait = WaitOnPageWritebackRange.from_state(k, wait) if wait is not None else None
-        return f
-
 
 # ---- sync_sb_inodes ---------------------------------------------------------------------------
 
@@ -316,16 +308,21 @@ SB_WRITE: Final = 2
 
 
 @final
-class SyncSbInodes:
-    """The locals of sync_sb_inodes(sb, wbc) (fs/fs-writeback.c, 2.6.6).
+class SyncSbInodes(Frame):
+    """The frame of sync_sb_inodes(sb, wbc) (fs/fs-writeback.c, 2.6.6).
 
-    ``run(k, task, wbc)`` returns KOP_DONE when the walk stopped; unwritten inodes stay on
-    s_io. ``written`` counts the inodes handed to __writeback_single_inode; ``synced`` lists
-    those whose writeback returned 0 (model bookkeeping: sys_sync acknowledges them).
+    Returns when the walk stopped; unwritten inodes stay on s_io. ``written`` counts the
+    inodes handed to __writeback_single_inode; ``synced`` lists those whose writeback
+    returned 0 (model bookkeeping: sys_sync acknowledges them). ``wbc`` is the caller's.
     """
 
+    KIND = "sync_sb_inodes"
+    FIELDS = (("wbc", "wbc"), ("start", "int"), ("cur", "callee"), ("pages_skipped", "int"),
+              ("acquired", "bool"), ("written", "int"), ("synced", "ints"))  # fmt: skip
+
     def __init__(self) -> None:
-        self.phase = SB_START
+        super().__init__("sync_sb_inodes")
+        self.wbc = WritebackControl(WB_SYNC_NONE, 0)
         self.start = 0
         self.cur: WritebackSingleInode | None = None
         self.pages_skipped = 0
@@ -333,8 +330,9 @@ class SyncSbInodes:
         self.written = 0
         self.synced: list[int] = []
 
-    def run(self, k: Kernel, task: Task, wbc: WritebackControl) -> int:
+    def step(self, k: Kernel, task: Task) -> int:
         sb = k.sb
+        wbc = self.wbc
         while True:
             if self.phase == SB_START:
                 self.start = k.now()  # livelock avoidance
@@ -346,14 +344,16 @@ class SyncSbInodes:
                 if not self._pick(k, task, wbc):
                     return KOP_DONE
                 self.phase = SB_WRITE
-                if k.preempt_point(task, "sync_sb_inodes:before_writeback"):
-                    return KOP_BLOCKED
-            else:
                 cur = self.cur
                 assert cur is not None
-                r = cur.run(k, task, wbc)
-                if r != KOP_DONE:
-                    return r
+                if k.preempt_point(task, "sync_sb_inodes:before_writeback"):
+                    vl_push(task, cur)
+                    return KOP_BLOCKED
+                return vl_call(task, cur)
+            else:
+                # __writeback_single_inode returned
+                cur = self.cur
+                assert cur is not None
                 if cur.ret == 0:
                     self.synced.append(cur.inode.i_ino)
                 self._after_write(k, task, wbc, cur.inode)
@@ -388,6 +388,7 @@ class SyncSbInodes:
         bug_on((inode.i_state & I_FREEING) != 0, "sync_sb_inodes: I_FREEING inode on s_io")
         self.pages_skipped = wbc.pages_skipped
         self.cur = WritebackSingleInode(inode)
+        self.cur.wbc = wbc
         self.written += 1
         return True
 
@@ -412,35 +413,8 @@ class SyncSbInodes:
             return self.cur.describe()
         return "sync_sb_inodes"
 
-    def to_state(self) -> dict[str, object]:
-        return {
-            "phase": self.phase,
-            "start": self.start,
-            "cur": self.cur.to_state() if self.cur is not None else None,
-            "pages_skipped": self.pages_skipped,
-            "acquired": self.acquired,
-            "written": self.written,
-            "synced": list(self.synced),
-        }
 
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> SyncSbInodes:
-        f = SyncSbInodes()
-        f.phase = vl_state_int(state, "phase")
-        f.start = vl_state_int(state, "start")
-        cur = vl_state_dict(state, "cur")
-        f.cur = WritebackSingleInode.from_state(k, cur) if cur is not None else None
-        f.pages_skipped = vl_state_int(state, "pages_skipped")
-        a = state.get("acquired")
-        if not isinstance(a, bool):
-            raise ValueError("sync_sb_inodes state: acquired must be a bool")
-        f.acquired = a
-        f.written = vl_state_int(state, "written")
-        f.synced = vl_state_int_list(state, "synced")
-        return f
-
-
-def vl_writeback_inodes_frame(k: Kernel) -> SyncSbInodes | None:
+def vl_writeback_inodes_frame(k: Kernel, wbc: WritebackControl) -> SyncSbInodes | None:
     """writeback_inodes(wbc) as a frame: sync_sb_inodes of the one superblock, if it has work.
 
     Returns None when s_dirty and s_io are both empty (nothing to do).
@@ -448,7 +422,9 @@ def vl_writeback_inodes_frame(k: Kernel) -> SyncSbInodes | None:
     sb = k.sb
     if not sb.s_dirty and not sb.s_io:
         return None
-    return SyncSbInodes()
+    f = SyncSbInodes()
+    f.wbc = wbc
+    return f
 
 
 def vl_sync_inodes_sb_wbc(k: Kernel, wait: bool) -> WritebackControl:
@@ -463,97 +439,23 @@ def vl_sync_inodes_sb_wbc(k: Kernel, wait: bool) -> WritebackControl:
     return WritebackControl(WB_SYNC_ALL if wait else WB_SYNC_HOLD, nr)
 
 
-# ---- the ops ------------------------------------------------------------------------------------
-
-
-class SyncSbInodesOp(KOp):
-    """writeback_inodes(wbc) / sync_sb_inodes(sb, wbc) as an op owning its wbc."""
-
-    def __init__(self, name: str, wbc: WritebackControl, frame: SyncSbInodes | None) -> None:
-        super().__init__(name)
-        self.wbc = wbc
-        self.frame = frame
-
-    def step(self, k: Kernel, task: Task) -> int:
-        frame = self.frame
-        if frame is None:
-            self.result = 0
-            return KOP_DONE
-        r = frame.run(k, task, self.wbc)
-        if r == KOP_DONE:
-            self.result = 0
-        return r
-
-    def describe(self) -> str:
-        return self.name if self.frame is None else self.frame.describe()
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["wbc"] = self.wbc.to_state()
-        s["frame"] = self.frame.to_state() if self.frame is not None else None
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> SyncSbInodesOp:
-        name = state.get("op")
-        if not isinstance(name, str):
-            raise ValueError("sync_sb_inodes state: op name missing")
-        w = vl_state_dict(state, "wbc")
-        if w is None:
-            raise ValueError("sync_sb_inodes state: wbc missing")
-        f = vl_state_dict(state, "frame")
-        frame = SyncSbInodes.from_state(k, f) if f is not None else None
-        op = SyncSbInodesOp(name, WritebackControl.from_state(w), frame)
-        op.load_base_state(state)
-        return op
-
-
-class SyncSingleInodeOp(KOp):
-    """__writeback_single_inode(inode, wbc) as an op owning its wbc (result: its return)."""
-
-    def __init__(self, inode: Inode, wbc: WritebackControl) -> None:
-        super().__init__("__sync_single_inode")
-        self.wbc = wbc
-        self.frame = WritebackSingleInode(inode)
-
-    def step(self, k: Kernel, task: Task) -> int:
-        r = self.frame.run(k, task, self.wbc)
-        if r == KOP_DONE:
-            self.result = self.frame.ret
-        return r
-
-    def describe(self) -> str:
-        return self.frame.describe()
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["wbc"] = self.wbc.to_state()
-        s["frame"] = self.frame.to_state()
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> SyncSingleInodeOp:
-        w = vl_state_dict(state, "wbc")
-        f = vl_state_dict(state, "frame")
-        if w is None or f is None:
-            raise ValueError("__sync_single_inode state: wbc or frame missing")
-        frame = WritebackSingleInode.from_state(k, f)
-        op = SyncSingleInodeOp(frame.inode, WritebackControl.from_state(w))
-        op.load_base_state(state)
-        op.frame = frame
-        return op
-
-
 def writeback_inodes(k: Kernel, wbc: WritebackControl) -> KOp:
-    """writeback_inodes(wbc): write dirty inodes of every superblock (one here), as an op."""
-    return SyncSbInodesOp("writeback_inodes", wbc, vl_writeback_inodes_frame(k))
+    """writeback_inodes(wbc): write dirty inodes of every superblock (one here), a frame."""
+    f = SyncSbInodes()
+    f.name = "writeback_inodes"
+    f.wbc = wbc
+    return f
 
 
 def sync_sb_inodes(k: Kernel, wbc: WritebackControl) -> KOp:
-    """sync_sb_inodes(sb, wbc) on the one superblock, as an op."""
-    return SyncSbInodesOp("sync_sb_inodes", wbc, SyncSbInodes())
+    """sync_sb_inodes(sb, wbc) on the one superblock, a frame."""
+    f = SyncSbInodes()
+    f.wbc = wbc
+    return f
 
 
 def _sync_single_inode(k: Kernel, inode: Inode, wbc: WritebackControl) -> KOp:
-    """__writeback_single_inode(inode, wbc) (and so __sync_single_inode), as an op."""
-    return SyncSingleInodeOp(inode, wbc)
+    """__writeback_single_inode(inode, wbc) (and so __sync_single_inode), a frame."""
+    f = WritebackSingleInode(inode)
+    f.wbc = wbc
+    return f

@@ -44,34 +44,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.filemap_wb import (
-    FdatawaitOp,
     Fdatawrite,
-    FdatawriteOp,
     WaitOnPageWritebackRange,
-    WriteAndWaitOp,
     vl_fdatawait_frame,
+    vl_fdatawrite,
 )
 from kernelmodel.fs import I_DIRTY, I_DIRTY_DATASYNC, Inode, up_i_sem, vl_down_i_sem, vl_fget_path
-from kernelmodel.fs_writeback import (
-    SyncSbInodes,
-    SyncSbInodesOp,
-    SyncSingleInodeOp,
-    WritebackSingleInode,
-    vl_sync_inodes_sb_wbc,
-)
-from kernelmodel.page_writeback import (
-    WB_SYNC_ALL,
-    BalanceDirtyPagesOp,
-    DoWritepagesOp,
-    WritebackControl,
-    vl_state_bool,
-    vl_state_dict,
-    vl_state_int,
-    wakeup_bdflush,
-)
-from kernelmodel.pdflush import PdflushOp
+from kernelmodel.fs_writeback import SyncSbInodes, WritebackSingleInode, vl_sync_inodes_sb_wbc
+from kernelmodel.page_writeback import WB_SYNC_ALL, WritebackControl, wakeup_bdflush
 from kernelmodel.syscall_abi import EBADF, EIO
-from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, PF_SYNCWRITE, KOp, Task
+from kernelmodel.task import (
+    KOP_BLOCKED,
+    KOP_CONTINUE,
+    KOP_DONE,
+    PF_SYNCWRITE,
+    Frame,
+    KOp,
+    Task,
+    vl_call,
+    vl_push,
+)
 from kernelmodel.vmstat import TR_FSYNC_BEGIN, TR_FSYNC_END
 
 if TYPE_CHECKING:
@@ -88,10 +80,15 @@ F_PHASE_NAMES: Final = ("begin", "down(i_sem)", "filemap_fdatawrite", "->fsync",
                         "filemap_fdatawait", "up(i_sem)")  # fmt: skip
 
 
-class FsyncOp(KOp):
+class FsyncOp(Frame):
     """sys_fsync(fd) / sys_fdatasync(fd) (fs/buffer.c, 2.6.6) on the file opened as ``path``."""
 
-    def __init__(self, path: str, datasync: bool) -> None:
+    KIND = "sys_fsync"
+    FIELDS = (("path", "str"), ("datasync", "bool"), ("ino", "int"), ("start_ns", "int"),
+              ("token", "int"), ("ret", "int"), ("visited", "int"), ("write", "callee"),
+              ("wbc", "wbc"), ("sync_inode", "callee"), ("wait", "callee"))  # fmt: skip
+
+    def __init__(self, path: str = "", datasync: bool = False) -> None:
         super().__init__("fdatasync" if datasync else "fsync")
         self.path = path
         self.datasync = datasync
@@ -101,8 +98,9 @@ class FsyncOp(KOp):
         self.ret = 0
         self.visited = 0
         self.write: Fdatawrite | None = None
+        #: sync_inode's writeback_control (f_op->fsync)
+        self.wbc: WritebackControl | None = None
         self.sync_inode: WritebackSingleInode | None = None
-        self.sync_wbc: WritebackControl | None = None
         self.wait: WaitOnPageWritebackRange | None = None
 
     def _inode(self, k: Kernel) -> Inode:
@@ -118,15 +116,16 @@ class FsyncOp(KOp):
             if not vl_down_i_sem(k, task, self._inode(k)):
                 return KOP_BLOCKED
             task.flags |= PF_SYNCWRITE
-            self.write = Fdatawrite(k, self._inode(k).i_mapping, WB_SYNC_ALL)
+            self.write = vl_fdatawrite(self._inode(k).i_mapping, WB_SYNC_ALL)
+            vl_push(task, self.write)
             self.phase = F_WRITE
             return KOP_BLOCKED if k.preempt_point(task, "fsync:after_down") else KOP_CONTINUE
         if phase == F_WRITE:
-            return self._fdatawrite(k, task)
+            return self._fdatawritten(k, task)
         if phase == F_FSYNC:
             return self._fsync(k, task)
         if phase == F_WAIT:
-            return self._fdatawait(k, task)
+            return self._fdatawaited(k, task)
         return self._end(k, task)
 
     def _begin(self, k: Kernel, task: Task) -> int:
@@ -145,14 +144,12 @@ class FsyncOp(KOp):
         self.phase = F_DOWN
         return KOP_CONTINUE
 
-    def _fdatawrite(self, k: Kernel, task: Task) -> int:
+    def _fdatawritten(self, k: Kernel, task: Task) -> int:
+        """filemap_fdatawrite returned."""
         write = self.write
         assert write is not None
-        r = write.run(k, task)
-        if r != KOP_DONE:
-            return r
         self.ret = write.ret
-        self.visited += write.visited()
+        self.visited += write.visited
         self.write = None
         self.phase = F_FSYNC
         return KOP_BLOCKED if k.preempt_point(task, "fsync:after_fdatawrite") else KOP_CONTINUE
@@ -166,32 +163,28 @@ class FsyncOp(KOp):
             if self.datasync and not (inode.i_state & I_DIRTY_DATASYNC):
                 dirty = False
             if not dirty:
-                return self._start_wait(k)
+                return self._start_wait(k, task)
             si = WritebackSingleInode(inode)
+            self.wbc = si.wbc = WritebackControl(WB_SYNC_ALL, 0)
             self.sync_inode = si
-            self.sync_wbc = WritebackControl(WB_SYNC_ALL, 0)
-        wbc = self.sync_wbc
-        assert wbc is not None
-        r = si.run(k, task, wbc)
-        if r != KOP_DONE:
-            return r
+            return vl_call(task, si)
+        # sync_inode returned
         if self.ret == 0 and si.ret != 0:
             self.ret = -EIO
         self.sync_inode = None
-        self.sync_wbc = None
-        return self._start_wait(k)
+        self.wbc = None
+        return self._start_wait(k, task)
 
-    def _start_wait(self, k: Kernel) -> int:
+    def _start_wait(self, k: Kernel, task: Task) -> int:
         self.wait = vl_fdatawait_frame(self._inode(k).i_mapping)
+        vl_push(task, self.wait)
         self.phase = F_WAIT
         return KOP_CONTINUE
 
-    def _fdatawait(self, k: Kernel, task: Task) -> int:
+    def _fdatawaited(self, k: Kernel, task: Task) -> int:
+        """filemap_fdatawait returned."""
         wait = self.wait
         assert wait is not None
-        r = wait.run(k, task)
-        if r != KOP_DONE:
-            return r
         if self.ret == 0:
             self.ret = wait.ret
         self.visited += wait.visited
@@ -218,7 +211,7 @@ class FsyncOp(KOp):
         """Pages this call has looked up so far, its current walk included."""
         n = self.visited
         if self.write is not None:
-            n += self.write.visited()
+            n += self.write.visited_so_far()
         if self.wait is not None:
             n += self.wait.visited
         return n
@@ -231,58 +224,24 @@ class FsyncOp(KOp):
             return f"{what}: {self.wait.describe()}"
         return f"{what}: {F_PHASE_NAMES[self.phase]}"
 
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["path"] = self.path
-        s["datasync"] = self.datasync
-        s["ino"] = self.ino
-        s["start_ns"] = self.start_ns
-        s["token"] = self.token
-        s["ret"] = self.ret
-        s["visited"] = self.visited
-        s["write"] = self.write.to_state() if self.write is not None else None
-        s["sync_inode"] = self.sync_inode.to_state() if self.sync_inode is not None else None
-        s["sync_wbc"] = self.sync_wbc.to_state() if self.sync_wbc is not None else None
-        s["wait"] = self.wait.to_state() if self.wait is not None else None
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> FsyncOp:
-        path = state.get("path")
-        if not isinstance(path, str):
-            raise ValueError("fsync state: path must be a string")
-        op = FsyncOp(path, vl_state_bool(state, "datasync"))
-        op.load_base_state(state)
-        op.ino = vl_state_int(state, "ino")
-        op.start_ns = vl_state_int(state, "start_ns")
-        op.token = vl_state_int(state, "token")
-        op.ret = vl_state_int(state, "ret")
-        op.visited = vl_state_int(state, "visited")
-        w = vl_state_dict(state, "write")
-        op.write = Fdatawrite.from_state(k, w) if w is not None else None
-        si = vl_state_dict(state, "sync_inode")
-        op.sync_inode = WritebackSingleInode.from_state(k, si) if si is not None else None
-        sw = vl_state_dict(state, "sync_wbc")
-        op.sync_wbc = WritebackControl.from_state(sw) if sw is not None else None
-        t = vl_state_dict(state, "wait")
-        op.wait = WaitOnPageWritebackRange.from_state(k, t) if t is not None else None
-        return op
-
 
 #: sys_sync's passes: sync_inodes(0) = one pass without waiting; sync_inodes(1) = a pass
 #: without waiting, then one with.
 SYNC_PASSES: Final = (False, False, True)
 
 
-class SyncOp(KOp):
+class SyncOp(Frame):
     """sys_sync() = do_sync(1) (fs/buffer.c, 2.6.6)."""
+
+    KIND = "sys_sync"
+    FIELDS = (("token", "int"), ("npass", "int"), ("wbc", "wbc"), ("sb_frame", "callee"))
 
     def __init__(self) -> None:
         super().__init__("sync")
         self.token = 0
         self.npass = 0
         self.wbc: WritebackControl | None = None
-        self.frame: SyncSbInodes | None = None
+        self.sb_frame: SyncSbInodes | None = None
 
     def step(self, k: Kernel, task: Task) -> int:
         from kernelmodel.oracle import oracle_fsync_acked, oracle_fsync_begin
@@ -291,55 +250,34 @@ class SyncOp(KOp):
             self.token = oracle_fsync_begin(k, 0)
             wakeup_bdflush(k, 0)
             self.phase = 1
-            self._start_pass(k)
+            self._start_pass(k, task)
             return KOP_CONTINUE
-        frame = self.frame
-        wbc = self.wbc
-        assert frame is not None and wbc is not None
-        r = frame.run(k, task, wbc)
-        if r != KOP_DONE:
-            return r
+        # sync_sb_inodes returned
+        frame = self.sb_frame
+        assert frame is not None
         if SYNC_PASSES[self.npass]:
             for ino in frame.synced:
                 oracle_fsync_acked(k, ino, self.token)
         self.npass += 1
         if self.npass < len(SYNC_PASSES):
-            self._start_pass(k)
+            self._start_pass(k, task)
             return KOP_CONTINUE
-        self.frame = None
+        self.sb_frame = None
         self.wbc = None
         self.result = 0
         return KOP_DONE
 
-    def _start_pass(self, k: Kernel) -> None:
+    def _start_pass(self, k: Kernel, task: Task) -> None:
         """sync_inodes_sb(sb, wait) for the next pass."""
         self.wbc = vl_sync_inodes_sb_wbc(k, SYNC_PASSES[self.npass])
-        self.frame = SyncSbInodes()
+        self.sb_frame = SyncSbInodes()
+        self.sb_frame.wbc = self.wbc
+        vl_push(task, self.sb_frame)
 
     def describe(self) -> str:
-        if self.frame is not None:
-            return f"sync (pass {self.npass + 1}): {self.frame.describe()}"
+        if self.sb_frame is not None:
+            return f"sync (pass {self.npass + 1}): {self.sb_frame.describe()}"
         return "sync"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["token"] = self.token
-        s["npass"] = self.npass
-        s["wbc"] = self.wbc.to_state() if self.wbc is not None else None
-        s["frame"] = self.frame.to_state() if self.frame is not None else None
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> SyncOp:
-        op = SyncOp()
-        op.load_base_state(state)
-        op.token = vl_state_int(state, "token")
-        op.npass = vl_state_int(state, "npass")
-        w = vl_state_dict(state, "wbc")
-        op.wbc = WritebackControl.from_state(w) if w is not None else None
-        f = vl_state_dict(state, "frame")
-        op.frame = SyncSbInodes.from_state(k, f) if f is not None else None
-        return op
 
 
 def sys_fsync(k: Kernel, task: Task, insn: Insn) -> KOp:
@@ -355,36 +293,3 @@ def sys_fdatasync(k: Kernel, task: Task, insn: Insn) -> KOp:
 def sys_sync(k: Kernel, task: Task, insn: Insn) -> KOp:
     """sync(2)."""
     return SyncOp()
-
-
-def vl_writeback_op_from_state(k: Kernel, state: dict[str, object]) -> KOp | None:
-    """Rebuild any op of the writeback modules from its ``to_state`` output.
-
-    Returns:
-        The op, or None when ``state["op"]`` names an op of another module.
-
-    Raises:
-        ValueError: the state is malformed.
-    """
-    name = state.get("op")
-    if name == "fsync" or name == "fdatasync":
-        return FsyncOp.from_state(k, state)
-    if name == "sync":
-        return SyncOp.from_state(k, state)
-    if name == "balance_dirty_pages":
-        return BalanceDirtyPagesOp.from_state(k, state)
-    if name == "pdflush":
-        return PdflushOp.from_state(k, state)
-    if name == "do_writepages":
-        return DoWritepagesOp.from_state(k, state)
-    if name == "filemap_fdatawrite" or name == "filemap_flush":
-        return FdatawriteOp.from_state(k, state)
-    if name == "filemap_fdatawait":
-        return FdatawaitOp.from_state(k, state)
-    if name == "filemap_write_and_wait":
-        return WriteAndWaitOp.from_state(k, state)
-    if name == "writeback_inodes" or name == "sync_sb_inodes":
-        return SyncSbInodesOp.from_state(k, state)
-    if name == "__sync_single_inode":
-        return SyncSingleInodeOp.from_state(k, state)
-    return None

@@ -55,6 +55,7 @@ from kernelmodel.swapfile import SwapState
 from kernelmodel.syscalls import sys_call
 from kernelmodel.task import (
     KOP_BLOCKED,
+    KOP_CALL,
     KOP_CONTINUE,
     KOP_DONE,
     PF_KTHREAD,
@@ -628,19 +629,25 @@ class Kernel(TrapHandler, IrqHandler):
         return self.cfg.timeslice_ns - used
 
     def run_kstack(self, task: Task, budget: int) -> int:
-        """Step the top of ``task``'s kernel stack until it empties, sleeps or the slice ends.
+        """Step the top of ``task``'s frame stack until it empties, sleeps or the slice ends.
+
+        A step costs KOP_STEP_NS. A frame that calls (KOP_CALL) runs its callee in the same
+        step, and a protocol frame resumes in the same step as its callee returns (task.py).
 
         Returns KOP_DONE (stack empty), KOP_BLOCKED (the task left the CPU) or KOP_CONTINUE
         (budget spent, work left).
         """
+        same_step = False
         while task.kstack:
-            if task.state != TASK_RUNNING:
-                return KOP_BLOCKED
-            if self.slice_budget_left() <= 0:
-                return KOP_CONTINUE
+            if not same_step:
+                if task.state != TASK_RUNNING:
+                    return KOP_BLOCKED
+                if self.slice_budget_left() <= 0:
+                    return KOP_CONTINUE
+                self.charge(KOP_STEP_NS)
             op = task.kstack[-1]
-            self.charge(KOP_STEP_NS)
             r = op.step(self, task)
+            same_step = r == KOP_CALL
             if r == KOP_BLOCKED:
                 return KOP_BLOCKED
             if r == KOP_DONE:
@@ -652,6 +659,7 @@ class Kernel(TrapHandler, IrqHandler):
                 if op.is_syscall and task.ctx is not None:
                     task.ctx.retval = op.result
                     task.ctx.pc += 1
+                same_step = bool(task.kstack) and task.kstack[-1].inline
         return KOP_DONE if task.state == TASK_RUNNING else KOP_BLOCKED
 
     # ----------------------------------------------------------------- traps
@@ -912,6 +920,8 @@ def vl_stopped_key(name: str) -> str:
 
 def vl_task_state(task: Task) -> dict[str, object]:
     """A task as plain data: identity, state, user context and kernel stack."""
+    from kernelmodel.frame_state import vl_kstack_state
+
     ctx = task.ctx
     return {
         "pid": task.pid,
@@ -919,7 +929,7 @@ def vl_task_state(task: Task) -> dict[str, object]:
         "state": task.state,
         "flags": task.flags,
         "ctx": ctx.to_state() if ctx is not None else None,
-        "kstack": [op.to_state() for op in task.kstack],
+        "kstack": vl_kstack_state(task.kstack),
         "kret": task.kret,
         "wait_key": task.wait_key,
         "mm_id": task.mm_id,

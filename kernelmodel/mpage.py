@@ -1,8 +1,8 @@
 """Multi-page writeback in file-offset order (fs/mpage.c, 2.6.6) and the filesystem's writepage.
 
-``MpageWritepages`` holds the locals of one ``mpage_writepages(mapping, wbc, get_block)`` call
-(the model filesystem's ``a_ops->writepages``), so the walk can sleep in ``lock_page`` or
-``wait_on_page_writeback`` and resume on the same page. The walk:
+``MpageWritepages`` is the frame of one ``mpage_writepages(mapping, wbc, get_block)`` call
+(the model filesystem's ``a_ops->writepages``, task.py's protocol), so the walk can sleep in
+``lock_page`` or ``wait_on_page_writeback`` and resume on the same page. The walk:
 
 1. nonblocking and the queue congested: ``encountered_congestion``, return;
 2. WB_SYNC_NONE starts at ``mapping->writeback_index`` with ``scanned = 0``; other modes start
@@ -69,13 +69,9 @@ from kernelmodel.page_writeback import (
     bdi_write_congested,
     clear_page_dirty_for_io,
     set_page_writeback,
-    vl_pages_from_pfns,
-    vl_state_bool,
-    vl_state_int,
-    vl_state_int_list,
 )
 from kernelmodel.pagemap import unlock_page, vl_lock_page, vl_wait_on_page_writeback
-from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Task
+from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Frame, Task
 
 if TYPE_CHECKING:
     from kernelmodel.fs import Inode
@@ -186,19 +182,30 @@ def block_write_full_page(k: Kernel, page: Page, wbc: WritebackControl) -> int:
     return 0
 
 
-@final
-class MpageWritepages:
-    """The locals of one mpage_writepages(mapping, wbc, get_block) call (fs/mpage.c, 2.6.6).
+#: The mapping of a frame not yet given one (a frame class is built empty, then filled).
+NO_MAPPING: Final = AddressSpace(0)
 
-    ``run`` advances the walk; it returns KOP_BLOCKED when the task sleeps (lock_page,
+
+@final
+class MpageWritepages(Frame):
+    """The frame of one mpage_writepages(mapping, wbc, get_block) call (fs/mpage.c, 2.6.6).
+
+    ``step`` advances the walk; it returns KOP_BLOCKED when the task sleeps (lock_page,
     wait_on_page_writeback, a preemption point), KOP_CONTINUE after each pagevec
-    (cond_resched), and KOP_DONE with the return value in ``ret``. ``visited`` counts the
-    pages looked up (fsync_pages_visited).
+    (cond_resched), and KOP_DONE with the return value in ``ret`` (and ``result``).
+    ``visited`` counts the pages looked up (fsync_pages_visited). ``wbc`` is the caller's.
     """
 
-    def __init__(self, mapping: AddressSpace) -> None:
+    KIND = "mpage_writepages"
+    FIELDS = (("mapping", "mapping"), ("wbc", "wbc"), ("index", "int"), ("scanned", "bool"),
+              ("done", "bool"), ("ret", "int"), ("pvec", "pages"), ("i", "int"),
+              ("bio_pages", "pages"), ("bio_sector", "int"), ("last_block_in_bio", "int"),
+              ("visited", "int"), ("written", "int"))  # fmt: skip
+
+    def __init__(self, mapping: AddressSpace = NO_MAPPING) -> None:
+        super().__init__("mpage_writepages")
         self.mapping = mapping
-        self.phase = MP_START
+        self.wbc = WritebackControl(WB_SYNC_NONE, 0)
         self.index = 0
         self.scanned = False
         self.done = False
@@ -210,6 +217,12 @@ class MpageWritepages:
         self.last_block_in_bio = 0
         self.visited = 0
         self.written = 0
+
+    def step(self, k: Kernel, task: Task) -> int:
+        r = self.run(k, task, self.wbc)
+        if r == KOP_DONE:
+            self.result = self.ret
+        return r
 
     def run(self, k: Kernel, task: Task, wbc: WritebackControl) -> int:
         """Advance the walk (see the class docstring for the results).
@@ -348,44 +361,6 @@ class MpageWritepages:
     def describe(self) -> str:
         return f"mpage_writepages: {MP_PHASE_NAMES[self.phase]} at index {self.index}"
 
-    def to_state(self) -> dict[str, object]:
-        return {
-            "host": self.mapping.host,
-            "phase": self.phase,
-            "index": self.index,
-            "scanned": self.scanned,
-            "done": self.done,
-            "ret": self.ret,
-            "pvec": [p.pfn for p in self.pvec],
-            "i": self.i,
-            "bio_pages": [p.pfn for p in self.bio_pages],
-            "bio_sector": self.bio_sector,
-            "last_block_in_bio": self.last_block_in_bio,
-            "visited": self.visited,
-            "written": self.written,
-        }
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> MpageWritepages:
-        host = vl_state_int(state, "host")
-        inode = k.sb.s_inodes.get(host)
-        if inode is None:
-            raise ValueError(f"mpage_writepages state: no inode {host}")
-        f = MpageWritepages(inode.i_mapping)
-        f.phase = vl_state_int(state, "phase")
-        f.index = vl_state_int(state, "index")
-        f.scanned = vl_state_bool(state, "scanned")
-        f.done = vl_state_bool(state, "done")
-        f.ret = vl_state_int(state, "ret")
-        f.pvec = vl_pages_from_pfns(k, vl_state_int_list(state, "pvec"))
-        f.i = vl_state_int(state, "i")
-        f.bio_pages = vl_pages_from_pfns(k, vl_state_int_list(state, "bio_pages"))
-        f.bio_sector = vl_state_int(state, "bio_sector")
-        f.last_block_in_bio = vl_state_int(state, "last_block_in_bio")
-        f.visited = vl_state_int(state, "visited")
-        f.written = vl_state_int(state, "written")
-        return f
-
 
 def mpage_bio_submit(k: Kernel, walk: MpageWritepages) -> None:
     """mpage_bio_submit(WRITE, bio): send the pending bio to the disk as one request."""
@@ -437,6 +412,14 @@ def mpage_writepage(k: Kernel, walk: MpageWritepages, page: Page, wbc: Writeback
     return 0
 
 
+def vl_mpage_writepages(mapping: AddressSpace, wbc: WritebackControl) -> MpageWritepages:
+    """A frame for mpage_writepages(mapping, wbc, get_block), to be called (task.vl_call)."""
+    walk = MpageWritepages()
+    walk.mapping = mapping
+    walk.wbc = wbc
+    return walk
+
+
 def vl_do_writepages_frame(
     k: Kernel, mapping: AddressSpace, wbc: WritebackControl
 ) -> MpageWritepages | None:
@@ -450,4 +433,4 @@ def vl_do_writepages_frame(
     """
     if wbc.nr_to_write <= 0 and k.cfg.writeback != "lists":
         return None
-    return MpageWritepages(mapping)
+    return vl_mpage_writepages(mapping, wbc)

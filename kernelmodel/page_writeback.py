@@ -67,7 +67,17 @@ from kernelmodel.page import (
 )
 from kernelmodel.page_lists import vl_lists_mode, vl_lists_page_dirtied
 from kernelmodel.radix_tree import radix_tree_tag_clear, radix_tree_tag_set
-from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, PF_LESS_THROTTLE, KOp, Task
+from kernelmodel.task import (
+    KOP_BLOCKED,
+    KOP_CONTINUE,
+    KOP_DONE,
+    PF_LESS_THROTTLE,
+    Frame,
+    KOp,
+    Task,
+    vl_call,
+    vl_push,
+)
 from kernelmodel.vmstat import TR_DIRTY, TR_THROTTLE, TR_WB_END, TR_WB_START
 from kernelmodel.wait import sleep_on, wake_up
 from kernelmodel.writeback import (
@@ -101,7 +111,6 @@ if TYPE_CHECKING:
     from kernelmodel.filemap import AddressSpace
     from kernelmodel.fs_writeback import SyncSbInodes
     from kernelmodel.kernel import Kernel
-    from kernelmodel.mpage import MpageWritepages
 
 # ---- constants of mm/page-writeback.c and ll_rw_blk.c (2.6.6) ----------------------------------
 
@@ -440,7 +449,7 @@ BD_WRITE: Final = 1
 BD_END: Final = 2
 
 
-class BalanceDirtyPagesOp(KOp):
+class BalanceDirtyPagesOp(Frame):
     """balance_dirty_pages(mapping): make a writer write back, or wait, above dirty_ratio.
 
     Loops: stop when nr_dirty + nr_unstable + nr_writeback <= dirty_thresh; otherwise set
@@ -450,7 +459,13 @@ class BalanceDirtyPagesOp(KOp):
     a pdflush already works the queue. Time spent above the limit is ``throttled_ns``.
     """
 
-    def __init__(self, host: int, write_chunk: int) -> None:
+    KIND = "balance_dirty_pages"
+    FIELDS = (("host", "int"), ("write_chunk", "int"), ("pages_written", "int"),
+              ("nr_reclaimable", "int"), ("nr_writeback", "int"), ("background_thresh", "int"),
+              ("dirty_thresh", "int"), ("start_ns", "int"), ("wbc", "wbc"),
+              ("sb_frame", "callee"))  # fmt: skip
+
+    def __init__(self, host: int = 0, write_chunk: int = 0) -> None:
         super().__init__("balance_dirty_pages")
         self.host = host
         self.write_chunk = write_chunk
@@ -491,8 +506,10 @@ class BalanceDirtyPagesOp(KOp):
             )
         if self.nr_reclaimable:
             self.wbc = WritebackControl(WB_SYNC_NONE, self.write_chunk)
-            self.sb_frame = vl_writeback_inodes_frame(k)
+            self.sb_frame = vl_writeback_inodes_frame(k, self.wbc)
             self.phase = BD_WRITE
+            if self.sb_frame is not None:
+                vl_push(task, self.sb_frame)
             return KOP_CONTINUE
         blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
         return KOP_BLOCKED
@@ -501,12 +518,7 @@ class BalanceDirtyPagesOp(KOp):
         wbc = self.wbc
         bug_on(wbc is None, "balance_dirty_pages: no wbc")
         assert wbc is not None
-        frame = self.sb_frame
-        if frame is not None:
-            r = frame.run(k, task, wbc)
-            if r != KOP_DONE:
-                return r
-            self.sb_frame = None
+        self.sb_frame = None  # writeback_inodes returned
         if self._limits(k, task):
             self.phase = BD_END
             return KOP_CONTINUE
@@ -541,38 +553,6 @@ class BalanceDirtyPagesOp(KOp):
         done = f"{self.pages_written} of {self.write_chunk} written"
         return f"balance_dirty_pages: throttled ({done})"
 
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["host"] = self.host
-        s["write_chunk"] = self.write_chunk
-        s["pages_written"] = self.pages_written
-        s["nr_reclaimable"] = self.nr_reclaimable
-        s["nr_writeback"] = self.nr_writeback
-        s["background_thresh"] = self.background_thresh
-        s["dirty_thresh"] = self.dirty_thresh
-        s["start_ns"] = self.start_ns
-        s["wbc"] = self.wbc.to_state() if self.wbc is not None else None
-        s["sb_frame"] = self.sb_frame.to_state() if self.sb_frame is not None else None
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> BalanceDirtyPagesOp:
-        from kernelmodel.fs_writeback import SyncSbInodes
-
-        op = BalanceDirtyPagesOp(vl_state_int(state, "host"), vl_state_int(state, "write_chunk"))
-        op.load_base_state(state)
-        op.pages_written = vl_state_int(state, "pages_written")
-        op.nr_reclaimable = vl_state_int(state, "nr_reclaimable")
-        op.nr_writeback = vl_state_int(state, "nr_writeback")
-        op.background_thresh = vl_state_int(state, "background_thresh")
-        op.dirty_thresh = vl_state_int(state, "dirty_thresh")
-        op.start_ns = vl_state_int(state, "start_ns")
-        w = vl_state_dict(state, "wbc")
-        op.wbc = WritebackControl.from_state(w) if w is not None else None
-        f = vl_state_dict(state, "sb_frame")
-        op.sb_frame = SyncSbInodes.from_state(k, f) if f is not None else None
-        return op
-
 
 def sync_writeback_pages(k: Kernel) -> int:
     """sync_writeback_pages(): ratelimit_pages + ratelimit_pages / 2."""
@@ -601,70 +581,6 @@ def balance_dirty_pages_ratelimited(k: Kernel, task: Task, mapping: AddressSpace
     return None
 
 
-# ---- do_writepages ------------------------------------------------------------------------------
-
-
-class DoWritepagesOp(KOp):
-    """do_writepages(mapping, wbc) as an op: a_ops->writepages = mpage_writepages.
-
-    The op owns ``wbc``; its result is the return value of mpage_writepages. Writeback code
-    inside this model composes the ``MpageWritepages`` frame directly instead.
-    """
-
-    def __init__(self, k: Kernel, mapping: AddressSpace, wbc: WritebackControl) -> None:
-        from kernelmodel.mpage import vl_do_writepages_frame
-
-        super().__init__("do_writepages")
-        self.host = mapping.host
-        self.wbc = wbc
-        self.frame: MpageWritepages | None = vl_do_writepages_frame(k, mapping, wbc)
-
-    def step(self, k: Kernel, task: Task) -> int:
-        frame = self.frame
-        if frame is None:
-            self.result = 0
-            return KOP_DONE
-        r = frame.run(k, task, self.wbc)
-        if r == KOP_DONE:
-            self.result = frame.ret
-        return r
-
-    def describe(self) -> str:
-        return "do_writepages" if self.frame is None else self.frame.describe()
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["host"] = self.host
-        s["wbc"] = self.wbc.to_state()
-        s["frame"] = self.frame.to_state() if self.frame is not None else None
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> DoWritepagesOp:
-        from kernelmodel.mpage import MpageWritepages
-
-        host = vl_state_int(state, "host")
-        inode = k.sb.s_inodes.get(host)
-        if inode is None:
-            raise ValueError(f"do_writepages state: no inode {host}")
-        w = vl_state_dict(state, "wbc")
-        if w is None:
-            raise ValueError("do_writepages state: wbc missing")
-        op = DoWritepagesOp(k, inode.i_mapping, WritebackControl.from_state(w))
-        op.load_base_state(state)
-        f = vl_state_dict(state, "frame")
-        op.frame = MpageWritepages.from_state(k, f) if f is not None else None
-        return op
-
-
-def do_writepages(k: Kernel, task: Task, mapping: AddressSpace, wbc: WritebackControl) -> KOp:
-    """do_writepages(mapping, wbc): returns 0 at once when nr_to_write <= 0 (as an op).
-
-    Caller: pushes the op; its result is mpage_writepages' return value.
-    """
-    return DoWritepagesOp(k, mapping, wbc)
-
-
 # ---- the work pdflush does: background_writeout and wb_kupdate ---------------------------------
 
 BW_CHECK: Final = 0
@@ -673,7 +589,7 @@ BW_AFTER_WAIT: Final = 2
 
 
 @final
-class BackgroundWriteout:
+class BackgroundWriteout(Frame):
     """The locals of background_writeout(min_pages) (mm/page-writeback.c, 2.6.6).
 
     Repeats writeback_inodes in MAX_WRITEBACK_PAGES chunks (nonblocking) until nr_dirty +
@@ -683,13 +599,16 @@ class BackgroundWriteout:
     then waits HZ/10 and goes on.
     """
 
-    def __init__(self, min_pages: int) -> None:
+    KIND = "background_writeout"
+    FIELDS = (("min_pages", "int"), ("wbc", "wbc"), ("sb_frame", "callee"))
+
+    def __init__(self, min_pages: int = 0) -> None:
+        super().__init__("background_writeout")
         self.min_pages = min_pages
-        self.phase = BW_CHECK
         self.wbc = WritebackControl(WB_SYNC_NONE, 0, True)
         self.sb_frame: SyncSbInodes | None = None
 
-    def run(self, k: Kernel, task: Task) -> int:
+    def step(self, k: Kernel, task: Task) -> int:
         from kernelmodel.fs_writeback import vl_writeback_inodes_frame
 
         wbc = self.wbc
@@ -701,15 +620,12 @@ class BackgroundWriteout:
                 wbc.encountered_congestion = False
                 wbc.nr_to_write = MAX_WRITEBACK_PAGES
                 wbc.pages_skipped = 0
-                self.sb_frame = vl_writeback_inodes_frame(k)
+                self.sb_frame = vl_writeback_inodes_frame(k, wbc)
                 self.phase = BW_WRITE
+                if self.sb_frame is not None:
+                    return vl_call(task, self.sb_frame)
             elif self.phase == BW_WRITE:
-                frame = self.sb_frame
-                if frame is not None:
-                    r = frame.run(k, task, wbc)
-                    if r != KOP_DONE:
-                        return r
-                    self.sb_frame = None
+                self.sb_frame = None  # writeback_inodes returned
                 self.min_pages -= MAX_WRITEBACK_PAGES - wbc.nr_to_write
                 if k.cfg.writeback == "lists" and wbc.nr_to_write > 0:
                     # 2.6.5: wrote less than asked: wait only if it met congestion, else stop
@@ -729,28 +645,6 @@ class BackgroundWriteout:
                     return KOP_DONE
                 self.phase = BW_CHECK
 
-    def to_state(self) -> dict[str, object]:
-        return {
-            "min_pages": self.min_pages,
-            "phase": self.phase,
-            "wbc": self.wbc.to_state(),
-            "sb_frame": self.sb_frame.to_state() if self.sb_frame is not None else None,
-        }
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> BackgroundWriteout:
-        from kernelmodel.fs_writeback import SyncSbInodes
-
-        bw = BackgroundWriteout(vl_state_int(state, "min_pages"))
-        bw.phase = vl_state_int(state, "phase")
-        w = vl_state_dict(state, "wbc")
-        if w is None:
-            raise ValueError("background_writeout state: wbc missing")
-        bw.wbc = WritebackControl.from_state(w)
-        f = vl_state_dict(state, "sb_frame")
-        bw.sb_frame = SyncSbInodes.from_state(k, f) if f is not None else None
-        return bw
-
 
 KU_START: Final = 0
 KU_LOOP: Final = 1
@@ -759,7 +653,7 @@ KU_END: Final = 3
 
 
 @final
-class WbKupdate:
+class WbKupdate(Frame):
     """The locals of wb_kupdate() (mm/page-writeback.c, 2.6.6: "fix the kupdate function").
 
     Writes inodes dirtied more than dirty_expire_centisecs ago in MAX_WRITEBACK_PAGES chunks
@@ -767,8 +661,12 @@ class WbKupdate:
     wb_timer dirty_writeback_centisecs after its start, or 1 s from now if it overran.
     """
 
+    KIND = "wb_kupdate"
+    FIELDS = (("oldest_jif", "int"), ("start_jif", "int"), ("next_jif", "int"),
+              ("nr_to_write", "int"), ("wbc", "wbc"), ("sb_frame", "callee"))  # fmt: skip
+
     def __init__(self) -> None:
-        self.phase = KU_START
+        super().__init__("wb_kupdate")
         self.oldest_jif = 0
         self.start_jif = 0
         self.next_jif = 0
@@ -776,7 +674,7 @@ class WbKupdate:
         self.wbc = WritebackControl(WB_SYNC_NONE, 0, True, False, True)
         self.sb_frame: SyncSbInodes | None = None
 
-    def run(self, k: Kernel, task: Task) -> int:
+    def step(self, k: Kernel, task: Task) -> int:
         from kernelmodel.fs_writeback import vl_writeback_inodes_frame
 
         wbc = self.wbc
@@ -795,15 +693,12 @@ class WbKupdate:
                     continue
                 wbc.encountered_congestion = False
                 wbc.nr_to_write = MAX_WRITEBACK_PAGES
-                self.sb_frame = vl_writeback_inodes_frame(k)
+                self.sb_frame = vl_writeback_inodes_frame(k, wbc)
                 self.phase = KU_WRITE
+                if self.sb_frame is not None:
+                    return vl_call(task, self.sb_frame)
             elif self.phase == KU_WRITE:
-                frame = self.sb_frame
-                if frame is not None:
-                    r = frame.run(k, task, wbc)
-                    if r != KOP_DONE:
-                        return r
-                    self.sb_frame = None
+                self.sb_frame = None  # writeback_inodes returned
                 self.phase = KU_LOOP
                 if wbc.nr_to_write > 0 and not wbc.encountered_congestion:
                     self.phase = KU_END
@@ -820,35 +715,6 @@ class WbKupdate:
                 if k.cfg.dirty_writeback_centisecs:
                     mod_timer_wb(k, self.next_jif)
                 return KOP_DONE
-
-    def to_state(self) -> dict[str, object]:
-        return {
-            "phase": self.phase,
-            "oldest_jif": self.oldest_jif,
-            "start_jif": self.start_jif,
-            "next_jif": self.next_jif,
-            "nr_to_write": self.nr_to_write,
-            "wbc": self.wbc.to_state(),
-            "sb_frame": self.sb_frame.to_state() if self.sb_frame is not None else None,
-        }
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> WbKupdate:
-        from kernelmodel.fs_writeback import SyncSbInodes
-
-        ku = WbKupdate()
-        ku.phase = vl_state_int(state, "phase")
-        ku.oldest_jif = vl_state_int(state, "oldest_jif")
-        ku.start_jif = vl_state_int(state, "start_jif")
-        ku.next_jif = vl_state_int(state, "next_jif")
-        ku.nr_to_write = vl_state_int(state, "nr_to_write")
-        w = vl_state_dict(state, "wbc")
-        if w is None:
-            raise ValueError("wb_kupdate state: wbc missing")
-        ku.wbc = WritebackControl.from_state(w)
-        f = vl_state_dict(state, "sb_frame")
-        ku.sb_frame = SyncSbInodes.from_state(k, f) if f is not None else None
-        return ku
 
 
 def wakeup_bdflush(k: Kernel, nr_pages: int) -> int:

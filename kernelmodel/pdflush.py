@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Final
 
 from kernelmodel.bug import bug_on
 from kernelmodel.page_writeback import HZ_NS, BackgroundWriteout, WbKupdate
-from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, PF_FLUSHER, KOp, Task
+from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, PF_FLUSHER, Frame, Task, vl_push
 from kernelmodel.vmstat import TR_PDFLUSH
 from kernelmodel.wait import sleep_on, wake_up
-from kernelmodel.writeback import vl_state_dict, vl_state_int
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
@@ -51,7 +50,7 @@ def _pdflush_key(pid: int) -> str:
     return f"pdflush {pid}"
 
 
-class PdflushOp(KOp):
+class PdflushOp(Frame):
     """__pdflush(my_work): the main loop of a pdflush kernel thread (mm/pdflush.c, 2.6.6).
 
     Sleeps on its own key after putting itself at the head of pdflush_list; when
@@ -60,6 +59,10 @@ class PdflushOp(KOp):
     MAX_PDFLUSH_THREADS) or exiting (more than MIN_PDFLUSH_THREADS and the sleepiest thread
     idle for over 1 s). Never returns KOP_DONE while the thread lives.
     """
+
+    KIND = "pdflush"
+    FIELDS = (("fn", "int"), ("arg0", "int"), ("when_i_went_to_sleep", "int"), ("bw", "callee"),
+              ("ku", "callee"))  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__("pdflush")
@@ -88,21 +91,16 @@ class PdflushOp(KOp):
             k.trace.emit(k.now(), TR_PDFLUSH, task.pid, self.fn, self.arg0, name)
             if self.fn == PDFLUSH_BACKGROUND_WRITEOUT:
                 self.bw = BackgroundWriteout(self.arg0)
+                vl_push(task, self.bw)
             else:
                 self.ku = WbKupdate()
+                vl_push(task, self.ku)
             self.phase = PD_WORK
             return KOP_CONTINUE
         return self._work(k, task)
 
     def _work(self, k: Kernel, task: Task) -> int:
-        if self.bw is not None:
-            r = self.bw.run(k, task)
-        elif self.ku is not None:
-            r = self.ku.run(k, task)
-        else:
-            r = KOP_DONE
-        if r != KOP_DONE:
-            return r
+        """The work function returned: maybe start or end a thread, then sleep again."""
         self.bw = None
         self.ku = None
         self.fn = PDFLUSH_NONE
@@ -137,28 +135,6 @@ class PdflushOp(KOp):
         if self.phase == PD_WORK:
             return f"pdflush: {PDFLUSH_FN_NAMES[self.fn]}"
         return "pdflush: idle"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["fn"] = self.fn
-        s["arg0"] = self.arg0
-        s["when_i_went_to_sleep"] = self.when_i_went_to_sleep
-        s["bw"] = self.bw.to_state() if self.bw is not None else None
-        s["ku"] = self.ku.to_state() if self.ku is not None else None
-        return s
-
-    @staticmethod
-    def from_state(k: Kernel, state: dict[str, object]) -> PdflushOp:
-        op = PdflushOp()
-        op.load_base_state(state)
-        op.fn = vl_state_int(state, "fn")
-        op.arg0 = vl_state_int(state, "arg0")
-        op.when_i_went_to_sleep = vl_state_int(state, "when_i_went_to_sleep")
-        bw = vl_state_dict(state, "bw")
-        op.bw = BackgroundWriteout.from_state(k, bw) if bw is not None else None
-        ku = vl_state_dict(state, "ku")
-        op.ku = WbKupdate.from_state(k, ku) if ku is not None else None
-        return op
 
 
 def start_one_pdflush_thread(k: Kernel) -> Task:

@@ -45,11 +45,9 @@ from kernelmodel.bug import bug_on
 from kernelmodel.check_durable import check_durable
 from kernelmodel.check_fields import check_writeback_io
 from kernelmodel.exit import KOPS as EXIT_KOPS
-from kernelmodel.filemap_wb import FdatawaitOp, FdatawriteOp, WriteAndWaitOp
 from kernelmodel.fork import KOPS as FORK_KOPS
+from kernelmodel.frame_state import FRAME_CLASSES, vl_frame_from_state, vl_link_callees
 from kernelmodel.fs import SuperBlock
-from kernelmodel.fs_writeback import SyncSbInodesOp, SyncSingleInodeOp
-from kernelmodel.fsync import FsyncOp, SyncOp
 from kernelmodel.kernel import Kernel, KernelConfig, vl_max_threads
 from kernelmodel.memory import KOPS as FAULT_KOPS
 from kernelmodel.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
@@ -60,8 +58,6 @@ from kernelmodel.oracle import Oracle
 from kernelmodel.oracle_mm import VlMmOracle
 from kernelmodel.page import M_anon, MemMap, Page
 from kernelmodel.page_alloc import PageAllocator
-from kernelmodel.page_writeback import BalanceDirtyPagesOp, DoWritepagesOp
-from kernelmodel.pdflush import PdflushOp
 from kernelmodel.pgtable import pte_present
 from kernelmodel.radix_tree import vl_radix_tree_items
 from kernelmodel.read_write import KOPS as RW_KOPS
@@ -89,12 +85,7 @@ _SCRATCH_MEM_BYTES: Final = 1 << 20
 _SCRATCH_DISK_BYTES: Final = 1 << 20
 
 #: The names of the ops without a ``kind`` that ``vl_kop_from_state`` knows (for messages).
-KOP_NAMES: Final = (
-    "__sync_single_inode", "balance_dirty_pages", "checkpoint", "do_writepages", "fdatasync",
-    "filemap_fdatawait", "filemap_fdatawrite", "filemap_flush", "filemap_write_and_wait",
-    "fsync", "kswapd", "nanosleep", "pdflush", "sync", "sync_sb_inodes", "syscall N",
-    "verify", "writeback_inodes",
-)
+KOP_NAMES: Final = ("checkpoint", "kswapd", "nanosleep", "syscall N", "verify")
 
 
 # ---- plain-data accessors -----------------------------------------------------------------------
@@ -250,28 +241,8 @@ def _kind_registry() -> dict[str, Callable[[dict[str, object]], KOp]]:
 KOP_KINDS: Final = _kind_registry()
 
 
-def _kop_by_name(k: Kernel, name: str, state: dict[str, object]) -> KOp | None:
-    """Ops without a ``kind``, by their kernel function name."""
-    if name in ("filemap_fdatawrite", "filemap_flush"):
-        return FdatawriteOp.from_state(k, state)
-    if name == "filemap_fdatawait":
-        return FdatawaitOp.from_state(k, state)
-    if name == "filemap_write_and_wait":
-        return WriteAndWaitOp.from_state(k, state)
-    if name in ("writeback_inodes", "sync_sb_inodes"):
-        return SyncSbInodesOp.from_state(k, state)
-    if name == "__sync_single_inode":
-        return SyncSingleInodeOp.from_state(k, state)
-    if name in ("fsync", "fdatasync"):
-        return FsyncOp.from_state(k, state)
-    if name == "sync":
-        return SyncOp.from_state(k, state)
-    if name == "balance_dirty_pages":
-        return BalanceDirtyPagesOp.from_state(k, state)
-    if name == "do_writepages":
-        return DoWritepagesOp.from_state(k, state)
-    if name == "pdflush":
-        return PdflushOp.from_state(k, state)
+def _kop_by_name(name: str, state: dict[str, object]) -> KOp | None:
+    """Older ops without a ``kind``, by their kernel function name."""
     if name == "kswapd":
         return KswapdOp.from_state(state)
     if name == "nanosleep":
@@ -281,28 +252,29 @@ def _kop_by_name(k: Kernel, name: str, state: dict[str, object]) -> KOp | None:
     return None
 
 
-def vl_kop_from_state(k: Kernel, state: dict[str, object]) -> KOp:
-    """Rebuild one kernel-stack op from its ``to_state`` output (the registry of op kinds).
+def vl_kop_from_state(k: Kernel, state: dict[str, object], below: KOp | None = None) -> KOp:
+    """Rebuild one frame of a task's stack; ``below`` is the frame under it (its caller).
 
-    An op's state names it by ``op`` (the kernel function) and, for most, by ``kind``. A kind
-    is looked up in the modules' ``KOPS`` tables (``KOP_KINDS``); it decides first, because two
-    ops may share a name (the msync op and the op of an msync that completed at once). Ops
-    without a kind (those whose rebuild needs the kernel: writeback frames find their inode)
-    go by name.
+    A declared frame (task.Frame) names its class by ``frame`` (frame_state.FRAME_CLASSES).
+    The older ops name themselves by ``op`` (the kernel function) and, for most, by ``kind``,
+    looked up in the modules' ``KOPS`` tables (``KOP_KINDS``); the kind decides first, because
+    two ops may share a name (the msync op and the op of an msync that completed at once).
 
     Caller: pass 1 is done (ops look up inodes, pages and frames by id in ``k``).
 
     Raises:
         ValueError: an unknown op, or a malformed or dangling state.
     """
+    if "frame" in state:
+        return vl_frame_from_state(k, state, below)
     name = _str(state, "op")
     kind = state.get("kind")
     if kind is not None and not isinstance(kind, str):
         raise ValueError("kernel state: an op's kind must be a str")
     rebuild = KOP_KINDS.get(kind) if kind is not None else None
-    op = rebuild(state) if rebuild is not None else _kop_by_name(k, name, state)
+    op = rebuild(state) if rebuild is not None else _kop_by_name(name, state)
     if op is None:
-        known = ", ".join([*KOP_KINDS, *KOP_NAMES])
+        known = ", ".join([*FRAME_CLASSES, *KOP_KINDS, *KOP_NAMES])
         raise ValueError(f"kernel state: unknown kernel op {name!r} (kind {kind!r}; known: "
                          f"{known})")
     if op.name != name:
@@ -339,8 +311,10 @@ def vl_task_from_state(k: Kernel, state: dict[str, object]) -> Task:
     if task.state not in TASK_STATE_NAMES:
         raise ValueError(f"kernel state: task {pid} has unknown state {task.state}")
     task.flags = _int(state, "flags")
-    for item in _list(state, "kstack"):
-        task.kstack.append(vl_kop_from_state(k, _as_dict(item, "kstack entry")))
+    items = [_as_dict(item, "kstack entry") for item in _list(state, "kstack")]
+    for item in items:
+        task.kstack.append(vl_kop_from_state(k, item, task.kstack[-1] if task.kstack else None))
+    vl_link_callees(task.kstack, items)
     task.kret = _int(state, "kret")
     task.wait_key = _str(state, "wait_key")
     task.mm_id = _int(state, "mm_id")

@@ -43,7 +43,7 @@ from kernelmodel.pgtable import pgd_index, pte_index, pte_pfn
 from kernelmodel.rmap import vma_address
 from kernelmodel.swap_state import SwapperSpace
 from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
-from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task
+from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task, vl_outermost_caller
 from machine.i386 import PAGE_SHIFT, PGDIR_SHIFT, PTE_P
 from scenarios.profiles import kernel_label as kernel_label
 
@@ -403,7 +403,7 @@ def task_rows(k: Kernel) -> list[TaskRow]:
         mm = k.mm_registry.mms.get(t.mm_id)
         what = "" if t.state == TASK_RUNNING and not t.kstack else wait_text(k, t)
         if t.state == TASK_RUNNING and t.kstack:
-            what = f"in {t.kstack[-1].describe()}"
+            what = f"in {t.kstack[vl_outermost_caller(t.kstack)].describe()}"
         rows.append(TaskRow(
             pid, t.name, task_state_word(t), what, mm.rss if mm is not None else 0,
             t.min_flt, t.maj_flt, t.cpu_ns, (t.flags & PF_KTHREAD) != 0,

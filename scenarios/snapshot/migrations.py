@@ -11,7 +11,8 @@ profile's swap-in fault; and they did not record the model's behaviour version);
 ``_migrate_4_to_5`` version-4 files (before the state recorded its write-payload generator
 and the oracles kept pages as descriptions: they wrote with the first generator and go on
 doing so; they had no story and sampled no counters over time: an empty series samples from
-their clock on).
+their clock on); ``_migrate_5_to_6_frames`` (migrate_frames.py) version-5 files
+(before each function of a sleeping kernel path had its own frame on the task's stack).
 
 A step sees unchecked data: it checks the old state against its hash before it changes
 anything (a migration never launders a damaged file), and any failure is one
@@ -25,6 +26,11 @@ import gc
 from collections.abc import Callable
 from typing import Final
 
+from scenarios.snapshot.migrate_frames import (
+    _migrate_5_to_6_frames,
+    vl_stacks_as_frames,
+    vl_stacks_put_back,
+)
 from scenarios.snapshot.described import fill as fill_described
 from scenarios.snapshot.errors import SnapshotError, exc_line
 from scenarios.state_codec import state_digest
@@ -87,6 +93,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     # what this vmlab's restorer reads; dropped again from what it writes
     _add_format_4_fields(state, swapin="2.6.7")
     _add_format_5_payload_fields(state)
+    old_stacks = vl_stacks_as_frames(state)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -94,6 +101,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     finally:
         if enabled:
             gc.enable()
+    vl_stacks_put_back(new, old_stacks)
     _drop_format_5_payload_fields(new)
     _drop_format_4_fields(new)
     out = dict(doc)
@@ -331,6 +339,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
     4: _migrate_4_to_5,
+    5: _migrate_5_to_6_frames,
 }
 
 #: The format this vmlab writes: the one the last step reaches.

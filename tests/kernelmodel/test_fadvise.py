@@ -22,6 +22,7 @@ from kernelmodel.syscall_abi import EBADF, EINVAL, SYS_fadvise64
 from kernelmodel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_SYSCALL, Insn
+from tests.kernelmodel.frames_support import run_frame
 
 
 def _kernel(mode: str) -> Kernel:
@@ -50,7 +51,7 @@ def _call(k: Kernel, task: Task, advice: int, path: str = "f", length: int = 0) 
 def _run_unblocked(k: Kernel, task: Task, op: KOp) -> int:
     """Step the op to completion; it must never put the task to sleep."""
     for _ in range(10_000):
-        r = op.step(k, task)
+        r = run_frame(k, task, op)
         assert r != KOP_BLOCKED, "fadvise slept"
         if r == KOP_DONE:
             return op.result

@@ -19,6 +19,7 @@ from kernelmodel.page_writeback import (
 )
 from kernelmodel.task import KOP_BLOCKED, KOP_DONE
 from machine.board import Machine, MachineConfig
+from tests.kernelmodel.frames_support import run_frame
 
 
 def _kernel(writeback: str) -> Kernel:
@@ -48,7 +49,7 @@ def test_a_partly_written_inode_stays_on_s_io_in_2_6_5(writeback: str) -> None:
     t = fake_task(k)
     wbc = WritebackControl(WB_SYNC_NONE, 3)  # far less than a's 40 pages
     walk = SyncSbInodes()
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     assert a.i_state & I_DIRTY_PAGES
     if writeback == "lists":
         # 2.6.5: io_pages left, the inode stays at the tail of s_io: it is next
@@ -73,10 +74,11 @@ def test_an_inode_redirtied_during_writeback(writeback: str) -> None:
     t = fake_task(k)
     wbc = WritebackControl(WB_SYNC_NONE, 100)
     ws = WritebackSingleInode(a)
-    assert ws.run(k, t, wbc) not in (KOP_DONE, KOP_BLOCKED)  # one pagevec written, I_LOCK held
+    # one pagevec written, I_LOCK held
+    assert run_frame(k, t, ws, wbc) not in (KOP_DONE, KOP_BLOCKED)
     assert not PageDirty(pages[0])
     write_page(k, a, pages[0], 5)  # written, and dirtied again meanwhile
-    drive(k, t, lambda: ws.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, ws, wbc))
     if writeback == "lists":
         assert k.sb.s_dirty == [a.i_ino] and k.sb.s_io == []
         assert a.dirtied_when > when
@@ -97,7 +99,7 @@ def test_sync_inode_with_nr_to_write_0(writeback: str, pages_written: int) -> No
     t = fake_task(k)
     wbc = WritebackControl(WB_SYNC_ALL, 0)
     ws = WritebackSingleInode(a)
-    drive(k, t, lambda: ws.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, ws, wbc))
     assert k.vmstat.writeback_pages - before == pages_written
     assert sum(1 for p in pages if PageDirty(p)) == 3 - pages_written
     assert not any(PageWriteback(p) for p in pages)  # WB_SYNC_ALL waited for it
@@ -113,8 +115,8 @@ def test_background_writeout_stops_at_once_in_2_6_5(writeback: str, first: int) 
         write_page(k, a, p, 2)
     t = fake_task(k)
     bw = BackgroundWriteout(4)  # min_pages: write at least 4 pages
-    r = bw.run(k, t)
+    r = run_frame(k, t, bw)
     while r not in (KOP_DONE, KOP_BLOCKED):
-        r = bw.run(k, t)
+        r = run_frame(k, t, bw)
     assert r == first
     assert not any(PageDirty(p) for p in pages)

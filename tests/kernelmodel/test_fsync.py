@@ -20,11 +20,11 @@ from kernelmodel.check import check_pagecache
 from kernelmodel.filemap import AS_EIO, PAGECACHE_TAG_DIRTY, mapping_set_error
 from kernelmodel.filemap_wb import (
     WaitOnPageWritebackRange,
-    WriteAndWaitOp,
+    filemap_write_and_wait,
     vl_fdatawait_frame,
 )
 from kernelmodel.fs import I_DIRTY_SYNC, Inode, iget, vl_alloc_file
-from kernelmodel.fsync import FsyncOp, SyncOp, vl_writeback_op_from_state
+from kernelmodel.fsync import FsyncOp, SyncOp
 from kernelmodel.kernel import Kernel
 from kernelmodel.mpage import MpageWritepages
 from kernelmodel.open import OpenOp
@@ -49,6 +49,7 @@ from kernelmodel.task import (
     Task,
 )
 from kernelmodel.vmstat import TR_FSYNC_BEGIN, TR_FSYNC_END
+from tests.kernelmodel.frames_support import run_frame, stack_round_trips
 
 RW = O_CREAT | O_RDWR
 
@@ -112,7 +113,7 @@ def _race_a(k: Kernel, pre_fix: bool) -> tuple[int, int]:
     pd = fake_task(k, "pdflush")
     walk = MpageWritepages(inode.i_mapping)
     pd_wbc = WritebackControl(WB_SYNC_NONE, 1024, True)
-    assert walk.run(k, pd, pd_wbc) == KOP_BLOCKED and pd.state == TASK_STOPPED
+    assert run_frame(k, pd, walk, pd_wbc) == KOP_BLOCKED and pd.state == TASK_STOPPED
     if pre_fix:
         # 2.6.5's test_clear_page_dirty (and a tag-clearing variant of the walk) drops the tag
         radix_tree_tag_clear(inode.i_mapping.page_tree, 20, PAGECACHE_TAG_DIRTY)
@@ -120,7 +121,7 @@ def _race_a(k: Kernel, pre_fix: bool) -> tuple[int, int]:
     _open(k, t, inode, "f")
     op = FsyncOp("f", False)
     r = Runner(k)
-    r.add(t, lambda: op.step(k, t))
+    r.add(t, lambda: run_frame(k, t, op))
     r.run_until(
         lambda: t.pid in r.done or (t.state != TASK_RUNNING and k.machine.disk.queue_depth == 0)
     )
@@ -129,7 +130,7 @@ def _race_a(k: Kernel, pre_fix: bool) -> tuple[int, int]:
         assert not pre_fix
         assert t.wait_key == f"page {pages[20].pfn} locked"
         k.continue_task(pd)
-        r.add(pd, lambda: walk.run(k, pd, pd_wbc))
+        r.add(pd, lambda: run_frame(k, pd, walk, pd_wbc))
         r.run_until(lambda: t.pid in r.done)
     # power cut right after fsync returned
     k.machine.disk.power_cut()
@@ -162,7 +163,7 @@ def test_race_b_two_waiters_both_wait() -> None:
     _open(k, t1, inode, "f")
     op1 = FsyncOp("f", False)
     t2 = fake_task(k, "odirect")
-    op2 = WriteAndWaitOp(k, inode.i_mapping)
+    op2 = filemap_write_and_wait(k, inode.i_mapping)
     r = Runner(k)
     tagged_at_return: list[bool] = []
 
@@ -175,8 +176,8 @@ def test_race_b_two_waiters_both_wait() -> None:
 
         return f
 
-    r.add(t1, wrap(lambda: op1.step(k, t1)))
-    r.add(t2, wrap(lambda: op2.step(k, t2)))
+    r.add(t1, wrap(lambda: run_frame(k, t1, op1)))
+    r.add(t2, wrap(lambda: run_frame(k, t2, op2)))
     r.run_until(lambda: len(r.done) == 2)
     assert tagged_at_return == [False, False]
     assert op1.result == 0 and op2.result == 0
@@ -189,12 +190,12 @@ def test_fdatawait_walks_forward_only() -> None:
         write_page(k, inode, p, 1)
     t = fake_task(k)
     walk = MpageWritepages(inode.i_mapping)
-    drive(k, t, lambda: walk.run(k, t, WritebackControl(WB_SYNC_ALL, 1000)))
+    drive(k, t, lambda: run_frame(k, t, walk, WritebackControl(WB_SYNC_ALL, 1000)))
     w = vl_fdatawait_frame(inode.i_mapping)
     seen: list[int] = []
     requeued = False
     while True:
-        res = w.run(k, t)
+        res = run_frame(k, t, w)
         seen.append(w.index)
         if res == KOP_DONE:
             break
@@ -217,10 +218,10 @@ def test_fdatawait_reports_page_and_mapping_errors_once() -> None:
     t = fake_task(k)
     mapping_set_error(inode.i_mapping, AS_EIO)
     w = WaitOnPageWritebackRange(inode.i_mapping, 0, 0xFFFFFFFF)
-    drive(k, t, lambda: w.run(k, t))
+    drive(k, t, lambda: run_frame(k, t, w))
     assert w.ret == -5
     w2 = vl_fdatawait_frame(inode.i_mapping)
-    drive(k, t, lambda: w2.run(k, t))
+    drive(k, t, lambda: run_frame(k, t, w2))
     assert w2.ret == 0  # test-and-clear
     set_page_writeback(k, pages[1])
     SetPageError(pages[1])
@@ -229,13 +230,13 @@ def test_fdatawait_reports_page_and_mapping_errors_once() -> None:
     end_page_writeback(k, pages[1])
     set_page_writeback(k, pages[1])
     w3 = vl_fdatawait_frame(inode.i_mapping)
-    res = w3.run(k, t)
+    res = run_frame(k, t, w3)
     assert res == KOP_BLOCKED
     end_page_writeback(k, pages[1])
     wait_woken(k, t)
-    drive(k, t, lambda: w3.run(k, t))
+    drive(k, t, lambda: run_frame(k, t, w3))
     assert w3.ret == -5
-    assert WaitOnPageWritebackRange(inode.i_mapping, 5, 4).run(k, t) == KOP_DONE
+    assert run_frame(k, t, WaitOnPageWritebackRange(inode.i_mapping, 5, 4)) == KOP_DONE
 
 
 def test_fsync_while_a_writer_redirties_page_zero_terminates() -> None:
@@ -249,7 +250,7 @@ def test_fsync_while_a_writer_redirties_page_zero_terminates() -> None:
     op = FsyncOp("f", False)
     steps = 0
     while True:
-        res = op.step(k, t)
+        res = run_frame(k, t, op)
         steps += 1
         if res == KOP_DONE:
             break
@@ -275,7 +276,7 @@ def test_fsync_semantics_counters_trace_and_latency() -> None:
 
     def step() -> int:
         nonlocal seen_syncwrite
-        res = op.step(k, t)
+        res = run_frame(k, t, op)
         seen_syncwrite = seen_syncwrite or (t.flags & PF_SYNCWRITE) != 0
         return res
 
@@ -305,11 +306,11 @@ def test_fdatasync_skips_a_timestamp_only_inode_write() -> None:
     t = fake_task(k)
     _open(k, t, inode, "f")
     op = FsyncOp("f", True)
-    drive(k, t, lambda: op.step(k, t))
+    drive(k, t, lambda: run_frame(k, t, op))
     assert op.result == 0
     assert inode.i_state == I_DIRTY_SYNC  # fdatasync: the inode stays dirty
     op2 = FsyncOp("f", False)
-    drive(k, t, lambda: op2.step(k, t))
+    drive(k, t, lambda: run_frame(k, t, op2))
     assert inode.i_state == 0 and k.sb.s_dirty == []
 
 
@@ -318,12 +319,12 @@ def test_fsync_errors_first_error_wins_and_ebadf() -> None:
     inode, _pages = make_file(k, "f", 2)
     t = fake_task(k)
     op = FsyncOp("nope", False)
-    drive(k, t, lambda: op.step(k, t))
+    drive(k, t, lambda: run_frame(k, t, op))
     assert op.result == -9
     _open(k, t, inode, "f")
     mapping_set_error(inode.i_mapping, AS_EIO)
     op = FsyncOp("f", False)
-    drive(k, t, lambda: op.step(k, t))
+    drive(k, t, lambda: run_frame(k, t, op))
     assert op.result == -5
     assert k.wb.fsync_done == 1
 
@@ -351,8 +352,8 @@ def test_fsyncs_of_one_inode_are_serialised_by_i_sem() -> None:
 
         return f
 
-    r.add(t1, wrap("a", lambda: op1.step(k, t1)))
-    r.add(t2, wrap("b", lambda: op2.step(k, t2)))
+    r.add(t1, wrap("a", lambda: run_frame(k, t1, op1)))
+    r.add(t2, wrap("b", lambda: run_frame(k, t2, op2)))
     saw_b_waiting = False
     while len(r.done) < 2:
         r.step()
@@ -369,7 +370,7 @@ def test_sys_sync_writes_waits_and_acknowledges() -> None:
         write_page(k, a if p in pa else b, p, 9)
     t = fake_task(k)
     op = SyncOp()
-    drive(k, t, lambda: op.step(k, t))
+    drive(k, t, lambda: run_frame(k, t, op))
     assert op.result == 0
     assert k.vmstat.nr_dirty == 0 and k.vmstat.nr_writeback == 0
     assert k.sb.s_dirty == [] and k.sb.s_io == []
@@ -385,23 +386,19 @@ def test_fsync_op_state_round_trip_while_blocked() -> None:
     t = fake_task(k)
     _open(k, t, inode, "f")
     op = FsyncOp("f", False)
-    while op.step(k, t) != KOP_BLOCKED:
+    while run_frame(k, t, op) != KOP_BLOCKED:
         pass
-    state = op.to_state()
-    again = vl_writeback_op_from_state(k, state)
-    assert again is not None and again.to_state() == state
-    s2 = SyncOp()
-    assert SyncOp.from_state(k, s2.to_state()).to_state() == s2.to_state()
+    assert len(stack_round_trips(k, t.kstack)) > 1
+    stack_round_trips(k, [SyncOp()])
     set_page_dirty(k, pages[0])
 
 
 def test_every_writeback_op_round_trips_at_every_step() -> None:
-    """to_state -> from_state -> to_state is the identity for every op, whatever its phase."""
-    from kernelmodel.filemap_wb import FdatawaitOp, filemap_fdatawrite, filemap_flush
+    """save -> load -> save is the identity for every task stack, whatever its frames' phases."""
+    from kernelmodel.filemap_wb import filemap_fdatawait, filemap_fdatawrite, filemap_flush
     from kernelmodel.fs_writeback import _sync_single_inode, sync_sb_inodes, writeback_inodes
     from kernelmodel.page_writeback import (
         BalanceDirtyPagesOp,
-        do_writepages,
         vl_start_pdflush,
         wakeup_bdflush,
     )
@@ -424,16 +421,15 @@ def test_every_writeback_op_round_trips_at_every_step() -> None:
         if isinstance(op, FsyncOp):
             _open(k, t, a, "a")
         ops.append((t, op))
-        r.add(t, lambda: op.step(k, t))
+        r.add(t, lambda: run_frame(k, t, op))
 
     add("fsync", FsyncOp("a", False))
     add("sync", SyncOp())
     add("bdp", BalanceDirtyPagesOp(a.i_ino, 48))
-    add("dwp", do_writepages(k, fake_task(k), b.i_mapping, WritebackControl(WB_SYNC_NONE, 9)))
     add("fdw", filemap_fdatawrite(k, b.i_mapping))
     add("flush", filemap_flush(k, a.i_mapping))
-    add("fdwait", FdatawaitOp(a.i_mapping))
-    add("ww", WriteAndWaitOp(k, b.i_mapping))
+    add("fdwait", filemap_fdatawait(k, a.i_mapping))
+    add("ww", filemap_write_and_wait(k, b.i_mapping))
     add("wbi", writeback_inodes(k, WritebackControl(WB_SYNC_NONE, 30)))
     add("ssi", sync_sb_inodes(k, WritebackControl(WB_SYNC_ALL, 1000)))
     add("s1", _sync_single_inode(k, b, WritebackControl(WB_SYNC_ALL, 1000)))
@@ -442,15 +438,9 @@ def test_every_writeback_op_round_trips_at_every_step() -> None:
     while len(r.done) < len(ops) and n < 20_000:
         r.step()
         n += 1
-        every = [op for _t, op in ops] + [
-            t.kstack[0] for t in k.tasks.values() if t.kstack and t.name == "pdflush"
-        ]
-        for op in every:
-            state = op.to_state()
-            again = vl_writeback_op_from_state(k, state)
-            assert again is not None, state["op"]
-            assert again.to_state() == state
-            seen.add(repr(state))
+        for t in k.tasks.values():
+            if t.kstack:
+                seen.add(repr(stack_round_trips(k, t.kstack)))
     assert len(r.done) == len(ops)
     # many distinct intermediate states were exercised (the elevator merges adjacent bios,
     # so fewer completions interleave with the ops than one request per bio would give)

@@ -9,7 +9,7 @@ import pytest
 from test_wb_support import drive, fake_task, make_file, step_machine, wait_woken, write_page
 
 from kernelmodel.check import check_pagecache
-from kernelmodel.filemap_wb import WriteAndWaitOp
+from kernelmodel.filemap_wb import filemap_write_and_wait
 from kernelmodel.fs import Inode, iget, vl_alloc_file
 from kernelmodel.fsync import F_FSYNC, F_WAIT, FsyncOp
 from kernelmodel.kernel import Kernel, KernelConfig
@@ -20,6 +20,7 @@ from kernelmodel.page_lists import PL_LOCKED
 from kernelmodel.page_writeback import WB_SYNC_NONE, WritebackControl
 from kernelmodel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
 from machine.board import Machine, MachineConfig
+from tests.kernelmodel.frames_support import run_frame
 
 MODES = ("tags", "lists")
 
@@ -66,7 +67,7 @@ def _race_a(mode: str) -> tuple[int, int, list[str]]:
     pd_wbc = WritebackControl(WB_SYNC_NONE, 1024, True)
     walk = vl_do_writepages_frame(k, inode.i_mapping, pd_wbc)
     assert walk is not None
-    assert walk.run(k, pd, pd_wbc) == KOP_BLOCKED and pd.state == TASK_STOPPED
+    assert run_frame(k, pd, walk, pd_wbc) == KOP_BLOCKED and pd.state == TASK_STOPPED
     p0 = pages[0]  # the oldest-dirtied page (lists) and the first index (tags)
     assert PageLocked(p0) and not PageDirty(p0) and not PageWriteback(p0)
     problems = check_pagecache(k)
@@ -75,11 +76,11 @@ def _race_a(mode: str) -> tuple[int, int, list[str]]:
     t = fake_task(k, "app")
     _open(k, t, inode, "f")
     op = FsyncOp("f", False)
-    jobs: list[tuple[Task, Callable[[], int]]] = [(t, lambda: op.step(k, t))]
+    jobs: list[tuple[Task, Callable[[], int]]] = [(t, lambda: run_frame(k, t, op))]
     fsync_done = [False]
 
     def fsync_step() -> int:
-        r = op.step(k, t)
+        r = run_frame(k, t, op)
         fsync_done[0] = r == KOP_DONE
         return r
 
@@ -88,7 +89,7 @@ def _race_a(mode: str) -> tuple[int, int, list[str]]:
     if not fsync_done[0]:
         # tags: fsync sleeps on P0's lock until pdflush has written it
         k.continue_task(pd)
-        jobs.append((pd, lambda: walk.run(k, pd, pd_wbc)))
+        jobs.append((pd, lambda: run_frame(k, pd, walk, pd_wbc)))
         _run(k, jobs, lambda: fsync_done[0])
     problems += check_pagecache(k)
     k.machine.disk.power_cut()  # the crash, right after fsync returned
@@ -119,15 +120,15 @@ def _race_b(mode: str) -> tuple[int, int]:
     _open(k, t1, inode, "f")
     op1 = FsyncOp("f", False)
     while True:
-        r = op1.step(k, t1)
+        r = run_frame(k, t1, op1)
         assert r != KOP_DONE
         if r == KOP_BLOCKED and "writeback" in t1.wait_key:
             break
     assert k.machine.disk.queue_depth > 0  # the writes are in flight
     t2 = fake_task(k, "odirect")
     token = oracle_fsync_begin(k, inode.i_ino)
-    op2 = WriteAndWaitOp(k, inode.i_mapping)
-    res = drive(k, t2, lambda: op2.step(k, t2))
+    op2 = filemap_write_and_wait(k, inode.i_mapping)
+    res = drive(k, t2, lambda: run_frame(k, t2, op2))
     assert res > 0
     if op2.result == 0:
         oracle_fsync_acked(k, inode.i_ino, token)  # T2's caller was promised the pages
@@ -163,7 +164,7 @@ def _livelock_d(mode: str, max_steps: int) -> tuple[bool, int]:
     op = FsyncOp("f", False)
     steps = 0
     while steps < max_steps:
-        r = op.step(k, t)
+        r = run_frame(k, t, op)
         steps += 1
         if r == KOP_DONE:
             return True, steps
@@ -172,7 +173,7 @@ def _livelock_d(mode: str, max_steps: int) -> tuple[bool, int]:
             wbc = WritebackControl(WB_SYNC_NONE, 16, True)
             walk = vl_do_writepages_frame(k, inode.i_mapping, wbc)
             if walk is not None:
-                drive(k, pd, lambda w=walk, c=wbc: w.run(k, pd, c))
+                drive(k, pd, lambda w=walk, c=wbc: run_frame(k, pd, w, c))
         if r == KOP_BLOCKED:
             wait_woken(k, t)
     assert op.phase in (F_FSYNC, F_WAIT)  # still waiting in a filemap_fdatawait
@@ -204,7 +205,7 @@ def test_lists_walk_is_oldest_dirtied_first() -> None:
         assert isinstance(walk, MpageWritepages)
         while True:
             k.breakpoints["mpage_writepages:after_writepage"] = "pdflush"
-            r = walk.run(k, pd, wbc)
+            r = run_frame(k, pd, walk, wbc)
             for p in pages:
                 if PageWriteback(p) and p.index not in order:
                     order.append(p.index)

@@ -14,7 +14,7 @@ from test_wb_support import (
 
 from kernelmodel.check import check_pagecache
 from kernelmodel.filemap import PAGECACHE_TAG_DIRTY, remove_from_page_cache
-from kernelmodel.filemap_wb import Fdatawrite
+from kernelmodel.filemap_wb import vl_fdatawrite
 from kernelmodel.fs import Inode
 from kernelmodel.kernel import Kernel
 from kernelmodel.mpage import (
@@ -39,12 +39,13 @@ from kernelmodel.radix_tree import radix_tree_tag_get
 from kernelmodel.rng import Rng
 from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, TASK_STOPPED
 from kernelmodel.vmstat import TR_IO_SUBMIT, TR_WB_START
+from tests.kernelmodel.frames_support import run_frame, stack_round_trips
 
 
 def _run_walk(k: Kernel, inode: Inode, wbc: WritebackControl) -> MpageWritepages:
     t = fake_task(k)
     walk = MpageWritepages(inode.i_mapping)
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     return walk
 
 
@@ -175,7 +176,7 @@ def test_writeback_index_is_after_the_last_page_looked_up() -> None:
 def test_budgets_fdatawrite_and_do_writepages() -> None:
     k = make_kernel()
     inode, _pages = make_file(k, "f", 10)
-    fw = Fdatawrite(k, inode.i_mapping, WB_SYNC_ALL)
+    fw = vl_fdatawrite(inode.i_mapping, WB_SYNC_ALL)
     assert fw.wbc.nr_to_write == 2 * inode.i_mapping.nrpages
     assert vl_do_writepages_frame(k, inode.i_mapping, WritebackControl(WB_SYNC_ALL, 0)) is None
     assert vl_do_writepages_frame(k, inode.i_mapping, WritebackControl(WB_SYNC_ALL, -3)) is None
@@ -189,13 +190,13 @@ def test_lock_page_sleeps_and_resumes_on_the_same_page() -> None:
     t = fake_task(k)
     walk = MpageWritepages(inode.i_mapping)
     wbc = WritebackControl(WB_SYNC_ALL, 100)
-    r = walk.run(k, t, wbc)
+    r = run_frame(k, t, walk, wbc)
     assert r == KOP_BLOCKED
     assert _wb_order(k) == [1]
     assert t.wait_key == f"page {pages[2].pfn} locked"
     unlock_page(k, pages[2])
     wait_woken(k, t)
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     assert _wb_order(k) == [1, 2, 3]
 
 
@@ -210,11 +211,11 @@ def test_wb_sync_all_waits_on_writeback_and_writes_again() -> None:
     t = fake_task(k)
     walk = MpageWritepages(inode.i_mapping)
     wbc = WritebackControl(WB_SYNC_ALL, 100)
-    assert walk.run(k, t, wbc) == KOP_BLOCKED
+    assert run_frame(k, t, walk, wbc) == KOP_BLOCKED
     assert t.wait_key == f"page {p.pfn} writeback"
     assert PageLocked(p)  # lock held while waiting on writeback
     wait_woken(k, t)
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     assert _wb_order(k) == [1, 1]
 
 
@@ -240,12 +241,12 @@ def test_truncated_page_is_skipped() -> None:
     t = fake_task(k)
     walk = MpageWritepages(inode.i_mapping)
     wbc = WritebackControl(WB_SYNC_ALL, 100)
-    assert walk.run(k, t, wbc) == KOP_BLOCKED
+    assert run_frame(k, t, walk, wbc) == KOP_BLOCKED
     clear_page_dirty(k, p)
     remove_from_page_cache(k, p)
     unlock_page(k, p)
     wait_woken(k, t)
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     assert _wb_order(k) == [2]
     assert check_pagecache(k) == []
 
@@ -291,7 +292,7 @@ def test_nonblocking_stops_on_congestion() -> None:
     wbc2 = WritebackControl(WB_SYNC_NONE, 10_000, True)
     t = fake_task(k)
     w2 = MpageWritepages(inode.i_mapping)
-    assert w2.run(k, t, wbc2) == KOP_DONE
+    assert run_frame(k, t, w2, wbc2) == KOP_DONE
     assert wbc2.encountered_congestion and len(_wb_order(k)) == written
 
 
@@ -303,18 +304,17 @@ def test_preempt_point_after_clear_dirty_keeps_the_tag() -> None:
     t = fake_task(k, "pdflush")
     walk = MpageWritepages(inode.i_mapping)
     wbc = WritebackControl(WB_SYNC_NONE, 100)
-    assert walk.run(k, t, wbc) == KOP_BLOCKED
+    assert run_frame(k, t, walk, wbc) == KOP_BLOCKED
     assert t.state == TASK_STOPPED
     p = pages[1]
     assert PageLocked(p) and not PageDirty(p) and not PageWriteback(p)
     assert radix_tree_tag_get(inode.i_mapping.page_tree, 1, PAGECACHE_TAG_DIRTY)
     assert check_pagecache(k) == []
     # the frame survives a state round trip at this point
-    again = MpageWritepages.from_state(k, walk.to_state())
-    assert again.to_state() == walk.to_state()
+    stack_round_trips(k, t.kstack)
     k.continue_task(t)
     k.runqueue.remove(t.pid)
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     assert _wb_order(k) == [1, 2]
 
 
@@ -342,12 +342,12 @@ def test_set_page_writeback_before_bio_submission() -> None:
     t = fake_task(k)
     walk = MpageWritepages(inode.i_mapping)
     wbc = WritebackControl(WB_SYNC_ALL, 100)
-    r = walk.run(k, t, wbc)
+    r = run_frame(k, t, walk, wbc)
     assert r == KOP_CONTINUE  # end of the pagevec: the bio is still pending
     assert [p.index for p in walk.bio_pages] == [0, 1, 2, 3]
     assert all(PageWriteback(p) and not PageLocked(p) for p in pages)
     assert _submits(k) == []
-    assert walk.run(k, t, wbc) == KOP_DONE
+    assert run_frame(k, t, walk, wbc) == KOP_DONE
     assert _submits(k) == [(inode.i_blocks[0] * 8, 32)]
     set_page_writeback(k, pages[0])  # already set: no double count
     assert k.vmstat.nr_writeback == 4

@@ -11,7 +11,7 @@ from test_wb_support import drive, fake_task, make_file, wait_woken, write_page
 
 from kernelmodel.check import check_invariants, check_pagecache
 from kernelmodel.filemap import AddressSpace, remove_from_page_cache
-from kernelmodel.filemap_wb import WaitOnPageWritebackRange, vl_fdatawait_frame
+from kernelmodel.filemap_wb import vl_fdatawait_frame
 from kernelmodel.kernel import Kernel, KernelConfig
 from kernelmodel.mpage import MpageWritepages, vl_do_writepages_frame
 from kernelmodel.oracle import vl_verify_files
@@ -27,6 +27,7 @@ from kernelmodel.pagemap import unlock_page
 from kernelmodel.radix_tree import vl_radix_tree_tag_bits
 from kernelmodel.task import KOP_BLOCKED, KOP_DONE, TASK_STOPPED
 from machine.board import Machine, MachineConfig
+from tests.kernelmodel.frames_support import reload_stack, run_frame, stack_round_trips
 
 
 def make_kernel(mode: str = "lists", mem_mb: int = 16, disk_mb: int = 64) -> Kernel:
@@ -77,7 +78,7 @@ def test_writepages_splices_walks_the_tail_and_fdatawait_empties_locked() -> Non
     wbc = WritebackControl(WB_SYNC_NONE, 1, False, False, True)
     walk = vl_do_writepages_frame(k, m, wbc)
     assert walk is not None
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     assert m.dirty_pages == [] and _ids(k, m.io_pages) == [3, 1]
     assert _ids(k, m.locked_pages) == [4] and PageWriteback(pages[4])
     assert all(pages[i].list_id == PL_IO for i in (1, 3))
@@ -87,11 +88,11 @@ def test_writepages_splices_walks_the_tail_and_fdatawait_empties_locked() -> Non
     wbc2 = WritebackControl(WB_SYNC_NONE, 100, False, False, True)
     walk2 = vl_do_writepages_frame(k, m, wbc2)
     assert walk2 is not None
-    drive(k, t, lambda: walk2.run(k, t, wbc2))
+    drive(k, t, lambda: run_frame(k, t, walk2, wbc2))
     assert _ids(k, m.dirty_pages) == [0] and m.io_pages == []
     assert _ids(k, m.locked_pages) == [3, 1, 4]
     w = vl_fdatawait_frame(m)
-    drive(k, t, lambda: w.run(k, t))
+    drive(k, t, lambda: run_frame(k, t, w))
     assert m.locked_pages == [] and w.visited == 3 and w.ret == 0
     assert not any(PageWriteback(p) for p in pages)
     assert sorted(_ids(k, m.clean_pages)) == [1, 2, 3, 4, 5]
@@ -108,7 +109,7 @@ def test_a_page_under_writeback_goes_back_to_dirty_or_to_locked() -> None:
     wbc = WritebackControl(WB_SYNC_NONE, 100)
     walk = vl_do_writepages_frame(k, m, wbc)
     assert walk is not None
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     assert PageWriteback(pages[0]) and PageWriteback(pages[1])
     write_page(k, inode, pages[0], 2)  # redirtied while under I/O
     assert pages[0].list_id == PL_DIRTY
@@ -120,7 +121,7 @@ def test_a_page_under_writeback_goes_back_to_dirty_or_to_locked() -> None:
     pages[1].list_id = PL_IO
     wbc2 = WritebackControl(WB_SYNC_NONE, 100)
     walk2 = MpageWritepages(m)
-    drive(k, t, lambda: walk2.run(k, t, wbc2))
+    drive(k, t, lambda: run_frame(k, t, walk2, wbc2))
     assert pages[0].list_id == PL_DIRTY and pages[1].list_id == PL_LOCKED
     assert walk2.written == 0 and walk2.visited == 2
     assert check_pagecache(k) == []
@@ -153,18 +154,16 @@ def test_state_round_trips_in_the_middle_of_both_walks() -> None:
     wbc = WritebackControl(WB_SYNC_ALL, 100)
     walk = vl_do_writepages_frame(k, m, wbc)
     assert walk is not None
-    assert walk.run(k, t, wbc) == KOP_BLOCKED and t.state == TASK_STOPPED
-    s = walk.to_state()
-    assert MpageWritepages.from_state(k, s).to_state() == s
+    assert run_frame(k, t, walk, wbc) == KOP_BLOCKED and t.state == TASK_STOPPED
+    stack_round_trips(k, t.kstack)
     k.continue_task(t)
-    drive(k, t, lambda: walk.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, walk, wbc))
     w = vl_fdatawait_frame(m)
-    assert w.run(k, t) == KOP_BLOCKED
-    s2 = w.to_state()
-    w2 = WaitOnPageWritebackRange.from_state(k, s2)
-    assert w2.to_state() == s2
+    assert run_frame(k, t, w) == KOP_BLOCKED
+    t.kstack[:] = reload_stack(k, t.kstack)
+    w2 = t.kstack[-1]
     wait_woken(k, t)
-    drive(k, t, lambda: w2.run(k, t))
+    drive(k, t, lambda: run_frame(k, t, w2))
     assert m.locked_pages == [] and check_invariants(k) == []
     mm = k.mem_map.to_state()
     assert MemMap.from_state(mm).to_state() == mm
@@ -231,10 +230,10 @@ def test_lists_mode_kernel_done_flag() -> None:
     wbc = WritebackControl(WB_SYNC_NONE, 4)
     walk = vl_do_writepages_frame(k, inode.i_mapping, wbc)
     assert walk is not None
-    assert drive(k, t, lambda: walk.run(k, t, wbc)) >= 1
+    assert drive(k, t, lambda: run_frame(k, t, walk, wbc)) >= 1
     assert walk.written == 4 and len(inode.i_mapping.io_pages) == 6
     assert _ids(k, inode.i_mapping.io_pages) == [9, 8, 7, 6, 5, 4]
-    assert walk.run(k, t, wbc) == KOP_DONE
+    assert run_frame(k, t, walk, wbc) == KOP_DONE
 
 
 @pytest.mark.parametrize("name", ("default", "fsync-under-writeback", "page-cache-read",

@@ -52,6 +52,7 @@ from kernelmodel.pagemap import unlock_page, vl_wait_on_page_writeback
 from kernelmodel.pdflush import PDFLUSH_BACKGROUND_WRITEOUT, pdflush_operation
 from kernelmodel.radix_tree import radix_tree_tag_get, radix_tree_tagged
 from kernelmodel.task import KOP_DONE, PF_LESS_THROTTLE, TASK_RUNNING, TASK_STOPPED
+from tests.kernelmodel.frames_support import run_frame
 
 
 def _tags(page: object, inode: object) -> tuple[int, int]:
@@ -443,7 +444,7 @@ def test_balance_dirty_pages_throttles_a_fast_writer() -> None:
         peak = max(peak, k.vmstat.nr_dirty + k.vmstat.nr_writeback)
         op = balance_dirty_pages_ratelimited(k, t, inode.i_mapping)
         if op is not None:
-            drive(k, t, lambda op=op: op.step(k, t))  # type: ignore[misc]
+            drive(k, t, lambda op=op: run_frame(k, t, op))  # type: ignore[misc]
     assert k.vmstat.balance_dirty_pages > 0
     assert k.vmstat.throttled_ns > 0
     assert any(e.kind == "throttle" for e in k.trace.since(0))
@@ -462,7 +463,7 @@ def _sync_sb(k: Kernel, wbc: WritebackControl, name: str = "wb") -> SyncSbInodes
 
     t = fake_task(k, name)
     frame = SyncSbInodes()
-    drive(k, t, lambda: frame.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, frame, wbc))
     return frame
 
 
@@ -539,12 +540,12 @@ def test_pages_skipped_sends_the_inode_back_to_s_dirty() -> None:
     t = fake_task(k, "wb")
     frame = SyncSbInodes()
     k.breakpoints["sync_sb_inodes:before_writeback"] = "wb"
-    assert frame.run(k, t, wbc) == 2 and t.state == TASK_STOPPED
+    assert run_frame(k, t, frame, wbc) == 2 and t.state == TASK_STOPPED
     # a ->writepage that could not write a page (a locked buffer, say) redirtied it
     redirty_page_for_writepage(k, wbc, pa[1])
     k.continue_task(t)
     k.runqueue.remove(t.pid)
-    drive(k, t, lambda: frame.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, frame, wbc))
     assert wbc.pages_skipped == 1
     assert k.sb.s_dirty == [a.i_ino]  # skip this inode for now
     assert check_pagecache(k) == []
@@ -560,11 +561,11 @@ def test_i_lock_skips_memory_cleansing_but_sync_all_waits() -> None:
     a.i_state |= I_LOCK  # another writeback holds the inode
     t = fake_task(k)
     f = WritebackSingleInode(a)
-    assert f.run(k, t, WritebackControl(WB_SYNC_NONE, 100)) == KOP_DONE
+    assert run_frame(k, t, f, WritebackControl(WB_SYNC_NONE, 100)) == KOP_DONE
     assert k.sb.s_dirty == [a.i_ino] and PageDirty(pa[0])
     f2 = WritebackSingleInode(a)
     wbc = WritebackControl(WB_SYNC_ALL, 100)
-    assert f2.run(k, t, wbc) == 2  # sleeps on I_LOCK
+    assert run_frame(k, t, f2, wbc) == 2  # sleeps on I_LOCK
     assert t.wait_key == f"inode {a.i_ino} I_LOCK"
     a.i_state &= ~I_LOCK
     from test_wb_support import drive
@@ -573,7 +574,7 @@ def test_i_lock_skips_memory_cleansing_but_sync_all_waits() -> None:
 
     wake_up_inode(k, a)
     wait_woken(k, t)
-    drive(k, t, lambda: f2.run(k, t, wbc))
+    drive(k, t, lambda: run_frame(k, t, f2, wbc))
     assert not PageDirty(pa[0]) and not PageWriteback(pa[0])  # WB_SYNC_ALL waited on it
 
 

@@ -36,6 +36,7 @@ from kernelmodel.page_writeback import (
 )
 from kernelmodel.pagemap import unlock_page
 from kernelmodel.task import KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
+from tests.kernelmodel.frames_support import run_frame
 
 NPAGES = 24
 
@@ -130,7 +131,7 @@ class World:
             self.fsync = FsyncOp(self.inodes[f].vl_path, datasync)
         op = self.fsync
         for _ in range(50):  # run until it sleeps (or ends), as the scheduler would
-            if self._step(self.fs_task, lambda: op.step(k, self.fs_task)):
+            if self._step(self.fs_task, lambda: run_frame(k, self.fs_task, op)):
                 assert op.result == 0
                 self.fsync = None
                 return
@@ -148,7 +149,7 @@ class World:
             if stop:
                 k.breakpoints["mpage_writepages:after_clear_dirty"] = "pdflush"
         walk = self.pd
-        if self._step(self.pd_task, lambda: walk.run(k, self.pd_task, self.pd_wbc)):
+        if self._step(self.pd_task, lambda: run_frame(k, self.pd_task, walk, self.pd_wbc)):
             self.pd = None
             k.breakpoints.pop("mpage_writepages:after_clear_dirty", None)
 
@@ -163,7 +164,7 @@ class World:
         if self.wait is None:
             self.wait = vl_fdatawait_frame(self.inodes[f].i_mapping)
         w = self.wait
-        if self._step(self.w_task, lambda: w.run(k, self.w_task)):
+        if self._step(self.w_task, lambda: run_frame(k, self.w_task, w)):
             self.wait = None
 
     def sync_step(self) -> None:
@@ -171,7 +172,7 @@ class World:
         if self.sync is None:
             self.sync = SyncOp()
         op = self.sync
-        if self._step(self.s_task, lambda: op.step(k, self.s_task)):
+        if self._step(self.s_task, lambda: run_frame(k, self.s_task, op)):
             self.sync = None
 
     def event(self) -> None:

@@ -31,6 +31,7 @@ from kernelmodel.vmscan import (
     shrink_list,
     try_to_free_pages,
 )
+from tests.kernelmodel.frames_support import run_frame
 
 
 def _reclaim_writes_then_fsync(mode: str) -> tuple[int, int, int]:
@@ -55,7 +56,7 @@ def _reclaim_writes_then_fsync(mode: str) -> tuple[int, int, int]:
     done = [False]
 
     def fsync_step() -> int:
-        r = op.step(k, t)
+        r = run_frame(k, t, op)
         done[0] = r == KOP_DONE
         return r
 
@@ -133,7 +134,7 @@ def test_kswapd_naps_below_priority_10_except_on_2_6_5(release: str) -> None:
     op.phase = KSWAPD_WOKEN
     results = []
     while op.phase != KSWAPD_SLEEP:
-        results.append(op.step(k, kswapd))
+        results.append(run_frame(k, kswapd, op))
         if results[-1] == KOP_BLOCKED:
             break
     k.current = -1
