@@ -273,8 +273,8 @@ def _migrate_5_to_6_frames(doc: dict[str, object]) -> dict[str, object]:
     migrated map is a full one. The old state must match its hash first; the new hash is
     computed over the new state.
     """
-    from scenarios.state_codec import state_digest
     from scenarios.snapshot.described import fill
+    from scenarios.state_codec import state_digest
 
     fill(doc)
     doc["described"] = {}

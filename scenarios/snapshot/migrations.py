@@ -26,13 +26,13 @@ import gc
 from collections.abc import Callable
 from typing import Final
 
+from scenarios.snapshot.described import fill as fill_described
+from scenarios.snapshot.errors import SnapshotError, exc_line
 from scenarios.snapshot.migrate_frames import (
     _migrate_5_to_6_frames,
     vl_stacks_as_frames,
     vl_stacks_put_back,
 )
-from scenarios.snapshot.described import fill as fill_described
-from scenarios.snapshot.errors import SnapshotError, exc_line
 from scenarios.state_codec import state_digest
 
 

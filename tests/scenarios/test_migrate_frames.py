@@ -16,8 +16,8 @@ from typing import Final
 
 import pytest
 
-from scenarios.snapshot.migrate_frames import vl_migrate_kstack_5_to_6
 from scenarios.snapshot import load_snapshot
+from scenarios.snapshot.migrate_frames import vl_migrate_kstack_5_to_6
 from scenarios.standing import PASS, expectations_at_end
 from tests.scenarios.fixtures.make_behaviour import BASELINE
 
