@@ -31,8 +31,6 @@ TO_SPLIT: Final[dict[str, str]] = {
     "kernelmodel/kernel.py": "Kernel holds boot, configuration, scheduling, traps and the "
                              "syscall table in one class, to be split apart",
     "kernelmodel/mmap.py": "mm/mmap.c and mm/msync.c together, with the vma list helpers",
-    "kernelmodel/page_writeback.py": "mm/page-writeback.c with the congestion pieces of "
-                                     "ll_rw_blk.c, its blocking ops as phase machines",
     "kernelmodel/page.py": "struct page, its flag helpers and mem_map in one file: the "
                            "shared structs get their own home in the layout",
     # not kernel code: the one machine/ file over the limit
