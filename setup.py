@@ -15,6 +15,8 @@ MYPYC_EXCLUDE: tuple[str, ...] = (
     # Package __init__ files stay interpreted so that package __path__ handling is plain Python.
     "machine/__init__.py",
     "kernelmodel/__init__.py",
+    # The source generator of the declared state runs at development time, never in a model.
+    "kernelmodel/state/gen.py",
 )
 
 

@@ -45,10 +45,10 @@ class MachineConfig:
         tlb_entries: int = 64,
         elevator: str = "deadline",
     ) -> None:
-        self.mem_bytes: int = mem_bytes
-        self.disk_bytes: int = disk_bytes
-        self.tlb_entries: int = tlb_entries
-        self.elevator: str = elevator
+        self.mem_bytes: int = mem_bytes  # state
+        self.disk_bytes: int = disk_bytes  # state
+        self.tlb_entries: int = tlb_entries  # state
+        self.elevator: str = elevator  # state
 
     def validate(self) -> None:
         """Check the configuration.
@@ -85,30 +85,17 @@ class MachineConfig:
         return self.disk_bytes // SECTOR_SIZE
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form."""
-        return {
-            "mem_bytes": self.mem_bytes,
-            "disk_bytes": self.disk_bytes,
-            "tlb_entries": self.tlb_entries,
-            "elevator": self.elevator,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from machine.state_generated import save_machine_config
+
+        return save_machine_config(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> MachineConfig:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from machine.state_generated import load_machine_config
 
-        Raises:
-            ValueError: a field has the wrong type.
-        """
-        mem = state["mem_bytes"]
-        disk = state["disk_bytes"]
-        tlb = state["tlb_entries"]
-        elevator = state["elevator"]
-        if not (isinstance(mem, int) and isinstance(disk, int) and isinstance(tlb, int)):
-            raise ValueError("machine config state: sizes must be ints")
-        if not isinstance(elevator, str):
-            raise ValueError("machine config state: elevator must be a str")
-        return MachineConfig(mem, disk, tlb, elevator)
+        return load_machine_config(state)
 
     def __repr__(self) -> str:
         return (
