@@ -148,3 +148,10 @@ def read_str_int_dict(state: dict[str, object], key: str, what: str) -> dict[str
             raise ValueError(f"{what}: {key} must map strings to ints")
         out[name] = x
     return out
+
+
+def read_has_int(state: dict[str, object], key: str, what: str) -> int | None:
+    """An ``int | None`` saved as ``has_KEY`` (a bool) and ``KEY`` (an int, 0 for None)."""
+    has = read_bool(state, f"has_{key}", what)
+    value = read_int(state, key, what)
+    return value if has else None

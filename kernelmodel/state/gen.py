@@ -222,8 +222,7 @@ def _load_expr(f: Field, classes: set[str]) -> str:
             return f"resolve_opt_id(read_int(state, {k}, WHAT), {table})"
         return f"resolve_ids([read_int(state, {k}, WHAT)], {table}, WHAT, {k})[0]"
     if f.has:
-        return (f'read_int(state, {k}, WHAT) if read_bool(state, "has_{f.key}", WHAT) '
-                "else None")
+        return f"read_has_int(state, {k}, WHAT)"
     d = _declared(f.type, classes)
     if d is not None:
         fn = f"load_{snake(d[1])}"
@@ -327,6 +326,20 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
     return out
 
 
+def _how(f: Field) -> str:
+    if f.custom:
+        return "custom"
+    if f.has:
+        return "has"
+    if f.ref is not None:
+        return f"ref={f.ref}"
+    if f.keyed is not None:
+        return f"keyed={f.keyed}"
+    if f.lo is not None:
+        return f"range={f.lo}..{f.hi}"
+    return ""
+
+
 def render(decls: list[Decl], package: str, extra_imports: set[str]) -> str:
     """The generated module for one package."""
     classes = {d.name: d for d in decls}
@@ -360,11 +373,12 @@ def render(decls: list[Decl], package: str, extra_imports: set[str]) -> str:
                  "def _opt(state: dict[str, object] | None, "
                  "load: Callable[[dict[str, object]], _T]) -> _T | None:",
                  "    return load(state) if state is not None else None"]
-    table = ["", "", "#: Per class, its declared fields: (snapshot key, attribute, type).",
-             "FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {"]
+    table = ["", "", "#: Per class, its declared fields: (snapshot key, attribute, type, the",
+             "#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).",
+             "FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {"]
     for d in decls:
         table.append(f'    "{d.name}": (')
-        table += [f'        ("{f.key}", "{f.attr}", "{f.type}"),' for f in d.fields]
+        table += [f'        ("{f.key}", "{f.attr}", "{f.type}", "{_how(f)}"),' for f in d.fields]
         table.append("    ),")
     table.append("}")
     return _format("\n".join(head + body + table) + "\n", package)
