@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from machine.board import MachineConfig
+from machine.clock import Clock
 from machine.cpu import CpuContext
 from machine.disk import DiskModel, DiskRequest
 from machine.isa import Insn
@@ -35,6 +36,30 @@ def load_machine_config(state: dict[str, object]) -> MachineConfig:
         tlb_entries=v_tlb_entries,
         elevator=v_elevator,
     )
+    return o
+
+
+def save_clock(o: Clock) -> dict[str, object]:
+    """``Clock`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    out["now"] = o.now
+    out["next_seq"] = o.next_seq
+    out["events_dispatched"] = o.events_dispatched
+    o.vl_save__payload(out)
+    return out
+
+
+def load_clock(state: dict[str, object]) -> Clock:
+    """A ``Clock`` from ``save_clock`` output (ValueError: a bad field)."""
+    WHAT = "clock state"
+    v_now: int = read_int(state, "now", WHAT)
+    v_next_seq: int = read_int(state, "next_seq", WHAT)
+    v_events_dispatched: int = read_int(state, "events_dispatched", WHAT)
+    o = Clock()
+    o.now = v_now
+    o.next_seq = v_next_seq
+    o.events_dispatched = v_events_dispatched
+    o.vl_load__payload(state)
     return o
 
 
@@ -194,6 +219,12 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("disk_bytes", "disk_bytes", "int", ""),
         ("tlb_entries", "tlb_entries", "int", ""),
         ("elevator", "elevator", "str", ""),
+    ),
+    "Clock": (
+        ("now", "now", "int", ""),
+        ("next_seq", "next_seq", "int", ""),
+        ("events_dispatched", "events_dispatched", "int", ""),
+        ("_payload", "_payload", "dict[int, tuple[int, int, int, int]]", "custom"),
     ),
     "CpuContext": (
         ("pid", "pid", "int", ""),

@@ -408,13 +408,52 @@ def collect() -> dict[str, str]:
     return texts
 
 
+def _is_state_code(node: ast.FunctionDef) -> bool:
+    name = node.name
+    if name in ("to_state", "from_state", "load_state", "vl_check_state"):
+        return True
+    if name.endswith(("_to_state", "_from_state", "_load_state")):
+        return True
+    if name.startswith(("vl_save_", "vl_load_")):
+        return True
+    args = node.args.args
+    return bool(args) and args[0].arg == "state" and name != "__init__"
+
+
+def count_lines(root: Path = ROOT) -> dict[str, int]:
+    """Hand-written save/load lines per file of machine/ and kernelmodel/ (generated files
+    left out): every function or method named to_state, from_state, load_state,
+    vl_check_state, ``*_to_state``, ``*_from_state``, ``*_load_state``, ``vl_save_*`` or
+    ``vl_load_*``, and every other function whose first parameter is ``state`` (the typed
+    getters), from its ``def`` line to its last line."""
+    out: dict[str, int] = {}
+    for package in OUTPUTS:
+        for path in sorted((root / package).rglob("*.py")):
+            src = path.read_text()
+            if "GENERATED" in src[:200]:
+                continue
+            n = sum((f.end_lineno or f.lineno) - f.lineno + 1 for f in ast.walk(ast.parse(src))
+                    if isinstance(f, ast.FunctionDef) and _is_state_code(f))
+            if n:
+                out[str(path.relative_to(root))] = n
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write (or with --check, compare) the generated modules."""
     ap = argparse.ArgumentParser(prog="python -m kernelmodel.state.gen", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true",
                     help="exit 1 when a generated file differs from what it would be")
+    ap.add_argument("--count", action="store_true",
+                    help="print the lines of hand-written save/load code per file, and the total")
     args = ap.parse_args(argv)
+    if args.count:
+        counts = count_lines()
+        for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            print(f"{n:6d} {name}")
+        print(f"{sum(counts.values()):6d} in all")
+        return 0
     stale = []
     for target, text in collect().items():
         path = ROOT / target

@@ -21,7 +21,16 @@ from kernelmodel.swap import LruPvecs
 from kernelmodel.swapfile import SwapInfoStruct
 from kernelmodel.writeback import WritebackControl, WritebackState
 from machine.board import MachineConfig
+from machine.clock import Clock
 from machine.disk import DiskModel, DiskRequest
+
+
+def _clock_with_events() -> Clock:
+    clock = Clock()
+    clock.schedule(100, 1, 2, 3)
+    clock.schedule(50, 2)
+    return clock
+
 
 #: A valid object of every class whose loader needs only its state (the base of the examples).
 _FACTORIES: dict[str, Callable[[], object]] = {
@@ -38,9 +47,26 @@ _FACTORIES: dict[str, Callable[[], object]] = {
     "WritebackState": WritebackState,
     "MachineConfig": lambda: MachineConfig(1 << 20, 1 << 20),
     "DiskModel": DiskModel,
+    "Clock": _clock_with_events,
     "DiskRequest": lambda: DiskRequest(3, 8, 8, True, b"x" * 4096, 9, 0, 500),
 }
 _FIELDS = {**mgen.FIELDS, **kgen.FIELDS}
+
+
+#: What the custom fields of these classes store, written the plain way.
+def _swap_map(o: SwapInfoStruct) -> dict[str, object]:
+    return {"swap_map": [[i, c] for i, c in enumerate(o.swap_map) if c]}
+
+
+def _events(o: Clock) -> dict[str, object]:
+    return {"events": [x for ev in o.pending_events()
+                       for x in (ev.time, ev.seq, ev.kind, ev.a, ev.b)]}
+
+
+_CUSTOM: dict[str, Callable[..., dict[str, object]]] = {
+    "SwapInfoStruct": _swap_map,
+    "Clock": _events,
+}
 
 
 def _codec(name: str) -> tuple[Callable[[object], dict[str, object]],
@@ -59,7 +85,7 @@ def _reference_save(obj: object) -> dict[str, object]:
             out[f"has_{key}"] = value is not None
             out[key] = value if value is not None else 0
         elif how == "custom":
-            out[key] = [[i, c] for i, c in enumerate(value) if c]  # the one custom here: swap_map
+            out.update(_CUSTOM[type(obj).__name__](obj))
         elif isinstance(value, list | bytearray):
             out[key] = list(value) if isinstance(value, list) else bytes(value)
         else:
