@@ -54,7 +54,7 @@ class Clock:
         self.events_dispatched: int = 0  # state
         self._heap: list[tuple[int, int]] = []
         #: The queue (with ``_heap``), saved as ``events``: (time, seq, kind, a, b) in order.
-        self._payload: dict[int, tuple[int, int, int, int]] = {}  # state: custom
+        self._payload: dict[int, tuple[int, int, int, int]] = {}  # state: custom, key=events
 
     def schedule(self, time: int, kind: int, a: int = 0, b: int = 0) -> int:
         """Queue an event of ``kind`` with arguments ``a``, ``b`` at absolute ``time`` ns.

@@ -224,7 +224,7 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("now", "now", "int", ""),
         ("next_seq", "next_seq", "int", ""),
         ("events_dispatched", "events_dispatched", "int", ""),
-        ("_payload", "_payload", "dict[int, tuple[int, int, int, int]]", "custom"),
+        ("events", "_payload", "dict[int, tuple[int, int, int, int]]", "custom"),
     ),
     "CpuContext": (
         ("pid", "pid", "int", ""),
