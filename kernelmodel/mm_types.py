@@ -32,6 +32,7 @@ from typing import Final, final
 
 from kernelmodel.bug import bug_on
 from machine.i386 import PAGE_OFFSET, PAGE_SHIFT
+from machine.state_read import read_dict_list, read_int, read_int_list
 
 # ---- vm_flags (2.6.6/2.6.7 include/linux/mm.h) -------------------------------------------------
 
@@ -79,24 +80,11 @@ _NO_ID: Final = -1
 
 
 def _int(state: dict[str, object], key: str) -> int:
-    """``state[key]`` checked to be an int (ValueError otherwise)."""
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"mm state: {key} must be an int")
-    return v
+    return read_int(state, key, "mm state")
 
 
 def _ints(state: dict[str, object], key: str) -> list[int]:
-    """``state[key]`` checked to be a list of ints."""
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"mm state: {key} must be a list")
-    out: list[int] = []
-    for x in v:
-        if not isinstance(x, int) or isinstance(x, bool):
-            raise ValueError(f"mm state: {key} holds a non-int")
-        out.append(x)
-    return out
+    return read_int_list(state, key, "mm state")
 
 
 def vl_pfn_id_pairs(value: object, nframes: int, what: str) -> list[tuple[int, int]]:
@@ -123,21 +111,7 @@ def vl_pfn_id_pairs(value: object, nframes: int, what: str) -> list[tuple[int, i
 
 
 def _dicts(state: dict[str, object], key: str) -> list[dict[str, object]]:
-    """``state[key]`` checked to be a list of dicts with str keys."""
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"mm state: {key} must be a list")
-    out: list[dict[str, object]] = []
-    for x in v:
-        if not isinstance(x, dict):
-            raise ValueError(f"mm state: {key} holds a non-dict")
-        d: dict[str, object] = {}
-        for kk, vv in x.items():
-            if not isinstance(kk, str):
-                raise ValueError(f"mm state: {key} has a non-str key")
-            d[kk] = vv
-        out.append(d)
-    return out
+    return read_dict_list(state, key, "mm state")
 
 
 @final

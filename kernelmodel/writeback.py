@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Final, final
 
+from machine.state_read import read_bool, read_int, read_int_list, read_opt_dict
+
 #: Don't wait on anything (memory-cleansing writeback).
 WB_SYNC_NONE: Final = 0
 #: Wait on every mapping (data integrity).
@@ -149,43 +151,19 @@ class WritebackState:
 
 def vl_state_int(state: dict[str, object], key: str) -> int:
     """``state[key]`` as an int (ValueError otherwise)."""
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"writeback state: {key} must be an int")
-    return v
+    return read_int(state, key, "writeback state")
 
 
 def vl_state_bool(state: dict[str, object], key: str) -> bool:
     """``state[key]`` as a bool (ValueError otherwise)."""
-    v = state.get(key)
-    if not isinstance(v, bool):
-        raise ValueError(f"writeback state: {key} must be a bool")
-    return v
+    return read_bool(state, key, "writeback state")
 
 
 def vl_state_int_list(state: dict[str, object], key: str) -> list[int]:
     """``state[key]`` as a list of ints (ValueError otherwise)."""
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"writeback state: {key} must be a list")
-    out: list[int] = []
-    for x in v:
-        if not isinstance(x, int) or isinstance(x, bool):
-            raise ValueError(f"writeback state: {key} must hold ints")
-        out.append(x)
-    return out
+    return read_int_list(state, key, "writeback state")
 
 
 def vl_state_dict(state: dict[str, object], key: str) -> dict[str, object] | None:
     """``state[key]`` as a dict, or None when it is None (ValueError otherwise)."""
-    v = state.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, dict):
-        raise ValueError(f"writeback state: {key} must be a dict or None")
-    out: dict[str, object] = {}
-    for name, value in v.items():
-        if not isinstance(name, str):
-            raise ValueError(f"writeback state: {key} has a non-string key")
-        out[name] = value
-    return out
+    return read_opt_dict(state, key, "writeback state")
