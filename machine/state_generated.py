@@ -49,17 +49,22 @@ def save_clock(o: Clock) -> dict[str, object]:
     return out
 
 
-def load_clock(state: dict[str, object]) -> Clock:
-    """A ``Clock`` from ``save_clock`` output (ValueError: a bad field)."""
+def load_clock_into(o: Clock, state: dict[str, object]) -> None:
+    """Load ``save_clock`` output into ``o`` (ValueError: a bad field)."""
     WHAT = "clock state"
     v_now: int = read_int(state, "now", WHAT)
     v_next_seq: int = read_int(state, "next_seq", WHAT)
     v_events_dispatched: int = read_int(state, "events_dispatched", WHAT)
-    o = Clock()
     o.now = v_now
     o.next_seq = v_next_seq
     o.events_dispatched = v_events_dispatched
     o.vl_load__payload(state)
+
+
+def load_clock(state: dict[str, object]) -> Clock:
+    """A ``Clock`` from ``save_clock`` output (ValueError: a bad field)."""
+    o = Clock()
+    load_clock_into(o, state)
     return o
 
 

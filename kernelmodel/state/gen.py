@@ -11,7 +11,9 @@ order of the keys in the snapshot::
 
 Options after ``# state:`` (comma-separated): ``key=NAME`` (the snapshot key, when it is not
 the attribute's name), ``range=LO..HI`` (an int's allowed values), ``has`` (an ``int | None``
-saved as ``has_NAME`` and ``NAME``, 0 for None). Types: ``int``, ``bool``, ``str``,
+saved as ``has_NAME`` and ``NAME``, 0 for None), ``optional`` (a state without the key,
+written before the field existed, keeps the constructor's value), ``custom``, ``ref=ID``,
+``keyed=ID`` (docs/ARCHITECTURE.md). Types: ``int``, ``bool``, ``str``,
 ``bytes``, ``int | None``, ``list[int]``, ``list[str]``, and a class that declares its own
 state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
 ``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
@@ -54,6 +56,7 @@ class Field:
     ref: str | None  # a reference stored as the id attribute ``ref`` of the object
     keyed: str | None  # a dict[int, X] saved as its values, keyed again by X.<keyed>
     custom: bool  # saved and loaded by the class's vl_save_<attr> and vl_load_<attr>
+    optional: bool  # a state without the key (an older snapshot) keeps the constructor's value
     ctor_direct: bool  # __init__ assigns the parameter of the same name unchanged
 
 
@@ -86,7 +89,7 @@ def _field(line: str, stmt: ast.stmt, params: set[str], where: str) -> Field | N
         raise SystemExit(f"{where}: # state marks a self.field")
     attr = target.attr
     f = Field(attr, attr, ast.unparse(stmt.annotation), None, None, False, None, None, False,
-              False)
+              False, False)
     value = stmt.value
     f.ctor_direct = isinstance(value, ast.Name) and value.id == attr and attr in params
     for opt in (m.group("opts") or "").split(","):
@@ -99,6 +102,8 @@ def _field(line: str, stmt: ast.stmt, params: set[str], where: str) -> Field | N
             f.lo, f.hi = opt[6:].split("..")
         elif opt.startswith("keyed="):
             f.keyed = opt[6:]
+        elif opt == "optional":
+            f.optional = True
         elif opt == "custom":
             f.custom = True
         elif opt.startswith("ref="):
@@ -145,7 +150,7 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
                     if source:
                         name = re.findall(r"\b([A-Z]\w*)\b", param)[-1]
                         extra_imports.add(f"from {source.strip()} import {name}")
-        names = {f.attr for f in fields if not f.custom}
+        names = {f.attr for f in fields if not f.custom and not f.optional}
         names |= {c.split(":")[0] for c in context}
         for pname, has_default in ctor:
             if pname not in names and not has_default:
@@ -283,13 +288,14 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
     what = f'"{s.replace("_", " ")} state"'
     out = _emit_save(d, names)
     params = ", ".join(["state: dict[str, object]", *_load_params(d)])
-    out += ["", "",
-            f"def load_{s}({params}) -> {d.name}:",
+    out += ["", ""]
+    header = len(out)
+    out += [f"def load_{s}({params}) -> {d.name}:",
             f'    """A ``{d.name}`` from ``save_{s}`` output (ValueError: a bad field)."""',
             f"    WHAT = {what}"]
     ctx_names = [c.split(":")[0] for c in d.context]
     for f in d.fields:
-        if f.custom:
+        if f.custom or f.optional:
             continue
         if f.keyed is not None:
             cls = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
@@ -310,18 +316,35 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
                                 f"load_{snake(dcl[1])}(read_dict(state, \"{f.key}\", WHAT), "
                                 f"{extra})")
         out.append(f"    v_{f.attr}: {f.type} = {expr}")
-    by_attr = {f.attr: f for f in d.fields if not f.custom}
+    by_attr = {f.attr: f for f in d.fields if not f.custom and not f.optional}
     args = ", ".join(f"{p}=v_{p}" if p in by_attr else f"{p}={p}"
                      for p, _ in d.ctor if p in by_attr or p in ctx_names)
-    out.append(f"    o = {d.name}({args})")
+    into = not d.ctor  # a constructor without arguments: the fields also load into an object
+    if into:
+        out[header:header + 2] = [
+            f"def load_{s}_into(o: {d.name}, {params}) -> None:",
+            f'    """Load ``save_{s}`` output into ``o`` (ValueError: a bad field)."""']
+    else:
+        out.append(f"    o = {d.name}({args})")
     for f in d.fields:
-        if f.custom:
+        if f.optional:
+            out += [f'    if "{f.key}" in state:',
+                    f"        o.{f.attr} = {_load_expr(f, names)}"]
+        elif f.custom:
             call_args = ", ".join(["state", *ctx_names])
             out.append(f"    o.vl_load_{f.attr}({call_args})")
         elif not (f.ctor_direct and any(p == f.attr for p, _ in d.ctor)):
             out.append(f"    o.{f.attr} = v_{f.attr}")
     if d.check:
         out.append("    o.vl_check_state()")
+    if into:
+        call_state = ", ".join(["state", *ctx_names])
+        return [*out, "", "",
+                f"def load_{s}({params}) -> {d.name}:",
+                f'    """A ``{d.name}`` from ``save_{s}`` output (ValueError: a bad field)."""',
+                f"    o = {d.name}()",
+                f"    load_{s}_into(o, {call_state})",
+                "    return o"]
     out.append("    return o")
     return out
 
@@ -329,6 +352,8 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
 def _how(f: Field) -> str:
     if f.custom:
         return "custom"
+    if f.optional:
+        return "optional"
     if f.has:
         return "has"
     if f.ref is not None:

@@ -14,6 +14,7 @@ from kernelmodel.page import Page
 from kernelmodel.rng import Rng
 from kernelmodel.swap import LruPvecs
 from kernelmodel.swapfile import SwapInfoStruct, SwapState
+from kernelmodel.vmstat import PageState
 from kernelmodel.writeback import WritebackControl, WritebackState
 from machine.state_read import (
     read_bool,
@@ -377,20 +378,25 @@ def save_oom_state(o: OomState) -> dict[str, object]:
     }
 
 
-def load_oom_state(state: dict[str, object]) -> OomState:
-    """A ``OomState`` from ``save_oom_state`` output (ValueError: a bad field)."""
+def load_oom_state_into(o: OomState, state: dict[str, object]) -> None:
+    """Load ``save_oom_state`` output into ``o`` (ValueError: a bad field)."""
     WHAT = "oom state state"
     v_first: int = read_int(state, "first", WHAT)
     v_last: int = read_int(state, "last", WHAT)
     v_count: int = read_int(state, "count", WHAT)
     v_lastkill: int = read_int(state, "lastkill", WHAT)
     v_victims: list[int] = read_int_list(state, "victims", WHAT)
-    o = OomState()
     o.first = v_first
     o.last = v_last
     o.count = v_count
     o.lastkill = v_lastkill
     o.victims = v_victims
+
+
+def load_oom_state(state: dict[str, object]) -> OomState:
+    """A ``OomState`` from ``save_oom_state`` output (ValueError: a bad field)."""
+    o = OomState()
+    load_oom_state_into(o, state)
     return o
 
 
@@ -419,17 +425,22 @@ def save_lru_pvecs(o: LruPvecs) -> dict[str, object]:
     }
 
 
-def load_lru_pvecs(state: dict[str, object]) -> LruPvecs:
-    """A ``LruPvecs`` from ``save_lru_pvecs`` output (ValueError: a bad field)."""
+def load_lru_pvecs_into(o: LruPvecs, state: dict[str, object]) -> None:
+    """Load ``save_lru_pvecs`` output into ``o`` (ValueError: a bad field)."""
     WHAT = "lru pvecs state"
     v_lru_add: list[int] = read_int_list(state, "lru_add", WHAT)
     v_lru_add_active: list[int] = read_int_list(state, "lru_add_active", WHAT)
     v_page_cluster: int = read_int_in(state, "page_cluster", WHAT, 0, 8)
-    o = LruPvecs()
     o.lru_add = v_lru_add
     o.lru_add_active = v_lru_add_active
     o.page_cluster = v_page_cluster
     o.vl_check_state()
+
+
+def load_lru_pvecs(state: dict[str, object]) -> LruPvecs:
+    """A ``LruPvecs`` from ``save_lru_pvecs`` output (ValueError: a bad field)."""
+    o = LruPvecs()
+    load_lru_pvecs_into(o, state)
     return o
 
 
@@ -451,8 +462,8 @@ def save_swap_info_struct(o: SwapInfoStruct) -> dict[str, object]:
     return out
 
 
-def load_swap_info_struct(state: dict[str, object]) -> SwapInfoStruct:
-    """A ``SwapInfoStruct`` from ``save_swap_info_struct`` output (ValueError: a bad field)."""
+def load_swap_info_struct_into(o: SwapInfoStruct, state: dict[str, object]) -> None:
+    """Load ``save_swap_info_struct`` output into ``o`` (ValueError: a bad field)."""
     WHAT = "swap info struct state"
     v_flags: int = read_int(state, "flags", WHAT)
     v_prio: int = read_int(state, "prio", WHAT)
@@ -465,7 +476,6 @@ def load_swap_info_struct(state: dict[str, object]) -> SwapInfoStruct:
     v_inuse_pages: int = read_int(state, "inuse_pages", WHAT)
     v_next: int = read_int(state, "next", WHAT)
     v_start_sector: int = read_int(state, "start_sector", WHAT)
-    o = SwapInfoStruct()
     o.flags = v_flags
     o.prio = v_prio
     o.max = v_max
@@ -478,6 +488,12 @@ def load_swap_info_struct(state: dict[str, object]) -> SwapInfoStruct:
     o.inuse_pages = v_inuse_pages
     o.next = v_next
     o.start_sector = v_start_sector
+
+
+def load_swap_info_struct(state: dict[str, object]) -> SwapInfoStruct:
+    """A ``SwapInfoStruct`` from ``save_swap_info_struct`` output (ValueError: a bad field)."""
+    o = SwapInfoStruct()
+    load_swap_info_struct_into(o, state)
     return o
 
 
@@ -495,8 +511,8 @@ def save_swap_state(o: SwapState) -> dict[str, object]:
     }
 
 
-def load_swap_state(state: dict[str, object]) -> SwapState:
-    """A ``SwapState`` from ``save_swap_state`` output (ValueError: a bad field)."""
+def load_swap_state_into(o: SwapState, state: dict[str, object]) -> None:
+    """Load ``save_swap_state`` output into ``o`` (ValueError: a bad field)."""
     WHAT = "swap state state"
     v_swap_info: list[SwapInfoStruct] = [
         load_swap_info_struct(x) for x in read_dict_list(state, "swap_info", WHAT)
@@ -508,7 +524,6 @@ def load_swap_state(state: dict[str, object]) -> SwapState:
     v_total_swap_pages: int = read_int(state, "total_swap_pages", WHAT)
     v_swap_overflow: int = read_int(state, "swap_overflow", WHAT)
     v_least_priority: int = read_int(state, "least_priority", WHAT)
-    o = SwapState()
     o.swap_info = v_swap_info
     o.nr_swapfiles = v_nr_swapfiles
     o.swap_list_head = v_swap_list_head
@@ -517,6 +532,165 @@ def load_swap_state(state: dict[str, object]) -> SwapState:
     o.total_swap_pages = v_total_swap_pages
     o.swap_overflow = v_swap_overflow
     o.least_priority = v_least_priority
+
+
+def load_swap_state(state: dict[str, object]) -> SwapState:
+    """A ``SwapState`` from ``save_swap_state`` output (ValueError: a bad field)."""
+    o = SwapState()
+    load_swap_state_into(o, state)
+    return o
+
+
+def save_page_state(o: PageState) -> dict[str, object]:
+    """``PageState`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "nr_dirty": o.nr_dirty,
+        "nr_writeback": o.nr_writeback,
+        "nr_unstable": o.nr_unstable,
+        "nr_pagecache": o.nr_pagecache,
+        "nr_mapped": o.nr_mapped,
+        "nr_anon": o.nr_anon,
+        "nr_swapcache": o.nr_swapcache,
+        "nr_page_table_pages": o.nr_page_table_pages,
+        "nr_slab": o.nr_slab,
+        "pgpgin": o.pgpgin,
+        "pgpgout": o.pgpgout,
+        "pswpin": o.pswpin,
+        "pswpout": o.pswpout,
+        "pgalloc": o.pgalloc,
+        "pgfree": o.pgfree,
+        "pgactivate": o.pgactivate,
+        "pgdeactivate": o.pgdeactivate,
+        "pgfault": o.pgfault,
+        "pgmajfault": o.pgmajfault,
+        "pgscan": o.pgscan,
+        "pgrefill": o.pgrefill,
+        "pgsteal": o.pgsteal,
+        "pgrotated": o.pgrotated,
+        "nr_vmscan_write": o.nr_vmscan_write,
+        "kswapd_wakeups": o.kswapd_wakeups,
+        "kswapd_steal": o.kswapd_steal,
+        "pageoutrun": o.pageoutrun,
+        "allocstall": o.allocstall,
+        "oom_kill": o.oom_kill,
+        "cow_faults": o.cow_faults,
+        "zero_page_maps": o.zero_page_maps,
+        "rmap_add": o.rmap_add,
+        "rmap_remove": o.rmap_remove,
+        "rmap_walk_steps": o.rmap_walk_steps,
+        "try_to_unmap_calls": o.try_to_unmap_calls,
+        "try_to_unmap_steps": o.try_to_unmap_steps,
+        "page_referenced_steps": o.page_referenced_steps,
+        "rmap_bytes": o.rmap_bytes,
+        "rmap_bytes_peak": o.rmap_bytes_peak,
+        "writeback_pages": o.writeback_pages,
+        "fsync_calls": o.fsync_calls,
+        "fsync_pages_visited": o.fsync_pages_visited,
+        "balance_dirty_pages": o.balance_dirty_pages,
+        "throttled_ns": o.throttled_ns,
+        "segfaults": o.segfaults,
+    }
+
+
+def load_page_state_into(o: PageState, state: dict[str, object]) -> None:
+    """Load ``save_page_state`` output into ``o`` (ValueError: a bad field)."""
+    WHAT = "page state state"
+    if "nr_dirty" in state:
+        o.nr_dirty = read_int(state, "nr_dirty", WHAT)
+    if "nr_writeback" in state:
+        o.nr_writeback = read_int(state, "nr_writeback", WHAT)
+    if "nr_unstable" in state:
+        o.nr_unstable = read_int(state, "nr_unstable", WHAT)
+    if "nr_pagecache" in state:
+        o.nr_pagecache = read_int(state, "nr_pagecache", WHAT)
+    if "nr_mapped" in state:
+        o.nr_mapped = read_int(state, "nr_mapped", WHAT)
+    if "nr_anon" in state:
+        o.nr_anon = read_int(state, "nr_anon", WHAT)
+    if "nr_swapcache" in state:
+        o.nr_swapcache = read_int(state, "nr_swapcache", WHAT)
+    if "nr_page_table_pages" in state:
+        o.nr_page_table_pages = read_int(state, "nr_page_table_pages", WHAT)
+    if "nr_slab" in state:
+        o.nr_slab = read_int(state, "nr_slab", WHAT)
+    if "pgpgin" in state:
+        o.pgpgin = read_int(state, "pgpgin", WHAT)
+    if "pgpgout" in state:
+        o.pgpgout = read_int(state, "pgpgout", WHAT)
+    if "pswpin" in state:
+        o.pswpin = read_int(state, "pswpin", WHAT)
+    if "pswpout" in state:
+        o.pswpout = read_int(state, "pswpout", WHAT)
+    if "pgalloc" in state:
+        o.pgalloc = read_int(state, "pgalloc", WHAT)
+    if "pgfree" in state:
+        o.pgfree = read_int(state, "pgfree", WHAT)
+    if "pgactivate" in state:
+        o.pgactivate = read_int(state, "pgactivate", WHAT)
+    if "pgdeactivate" in state:
+        o.pgdeactivate = read_int(state, "pgdeactivate", WHAT)
+    if "pgfault" in state:
+        o.pgfault = read_int(state, "pgfault", WHAT)
+    if "pgmajfault" in state:
+        o.pgmajfault = read_int(state, "pgmajfault", WHAT)
+    if "pgscan" in state:
+        o.pgscan = read_int(state, "pgscan", WHAT)
+    if "pgrefill" in state:
+        o.pgrefill = read_int(state, "pgrefill", WHAT)
+    if "pgsteal" in state:
+        o.pgsteal = read_int(state, "pgsteal", WHAT)
+    if "pgrotated" in state:
+        o.pgrotated = read_int(state, "pgrotated", WHAT)
+    if "nr_vmscan_write" in state:
+        o.nr_vmscan_write = read_int(state, "nr_vmscan_write", WHAT)
+    if "kswapd_wakeups" in state:
+        o.kswapd_wakeups = read_int(state, "kswapd_wakeups", WHAT)
+    if "kswapd_steal" in state:
+        o.kswapd_steal = read_int(state, "kswapd_steal", WHAT)
+    if "pageoutrun" in state:
+        o.pageoutrun = read_int(state, "pageoutrun", WHAT)
+    if "allocstall" in state:
+        o.allocstall = read_int(state, "allocstall", WHAT)
+    if "oom_kill" in state:
+        o.oom_kill = read_int(state, "oom_kill", WHAT)
+    if "cow_faults" in state:
+        o.cow_faults = read_int(state, "cow_faults", WHAT)
+    if "zero_page_maps" in state:
+        o.zero_page_maps = read_int(state, "zero_page_maps", WHAT)
+    if "rmap_add" in state:
+        o.rmap_add = read_int(state, "rmap_add", WHAT)
+    if "rmap_remove" in state:
+        o.rmap_remove = read_int(state, "rmap_remove", WHAT)
+    if "rmap_walk_steps" in state:
+        o.rmap_walk_steps = read_int(state, "rmap_walk_steps", WHAT)
+    if "try_to_unmap_calls" in state:
+        o.try_to_unmap_calls = read_int(state, "try_to_unmap_calls", WHAT)
+    if "try_to_unmap_steps" in state:
+        o.try_to_unmap_steps = read_int(state, "try_to_unmap_steps", WHAT)
+    if "page_referenced_steps" in state:
+        o.page_referenced_steps = read_int(state, "page_referenced_steps", WHAT)
+    if "rmap_bytes" in state:
+        o.rmap_bytes = read_int(state, "rmap_bytes", WHAT)
+    if "rmap_bytes_peak" in state:
+        o.rmap_bytes_peak = read_int(state, "rmap_bytes_peak", WHAT)
+    if "writeback_pages" in state:
+        o.writeback_pages = read_int(state, "writeback_pages", WHAT)
+    if "fsync_calls" in state:
+        o.fsync_calls = read_int(state, "fsync_calls", WHAT)
+    if "fsync_pages_visited" in state:
+        o.fsync_pages_visited = read_int(state, "fsync_pages_visited", WHAT)
+    if "balance_dirty_pages" in state:
+        o.balance_dirty_pages = read_int(state, "balance_dirty_pages", WHAT)
+    if "throttled_ns" in state:
+        o.throttled_ns = read_int(state, "throttled_ns", WHAT)
+    if "segfaults" in state:
+        o.segfaults = read_int(state, "segfaults", WHAT)
+
+
+def load_page_state(state: dict[str, object]) -> PageState:
+    """A ``PageState`` from ``save_page_state`` output (ValueError: a bad field)."""
+    o = PageState()
+    load_page_state_into(o, state)
     return o
 
 
@@ -582,8 +756,8 @@ def save_writeback_state(o: WritebackState) -> dict[str, object]:
     }
 
 
-def load_writeback_state(state: dict[str, object]) -> WritebackState:
-    """A ``WritebackState`` from ``save_writeback_state`` output (ValueError: a bad field)."""
+def load_writeback_state_into(o: WritebackState, state: dict[str, object]) -> None:
+    """Load ``save_writeback_state`` output into ``o`` (ValueError: a bad field)."""
     WHAT = "writeback state state"
     v_total_pages: int = read_int(state, "total_pages", WHAT)
     v_ratelimit_pages: int = read_int(state, "ratelimit_pages", WHAT)
@@ -602,7 +776,6 @@ def load_writeback_state(state: dict[str, object]) -> WritebackState:
     v_fsync_latency_sum: int = read_int(state, "fsync_latency_sum", WHAT)
     v_fsync_done: int = read_int(state, "fsync_done", WHAT)
     v_fsync_latencies: list[int] = read_int_list(state, "fsync_latencies", WHAT)
-    o = WritebackState()
     o.total_pages = v_total_pages
     o.ratelimit_pages = v_ratelimit_pages
     o.dirty_exceeded = v_dirty_exceeded
@@ -620,6 +793,12 @@ def load_writeback_state(state: dict[str, object]) -> WritebackState:
     o.fsync_latency_sum = v_fsync_latency_sum
     o.fsync_done = v_fsync_done
     o.fsync_latencies = v_fsync_latencies
+
+
+def load_writeback_state(state: dict[str, object]) -> WritebackState:
+    """A ``WritebackState`` from ``save_writeback_state`` output (ValueError: a bad field)."""
+    o = WritebackState()
+    load_writeback_state_into(o, state)
     return o
 
 
@@ -754,6 +933,53 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("total_swap_pages", "total_swap_pages", "int", ""),
         ("swap_overflow", "swap_overflow", "int", ""),
         ("least_priority", "least_priority", "int", ""),
+    ),
+    "PageState": (
+        ("nr_dirty", "nr_dirty", "int", "optional"),
+        ("nr_writeback", "nr_writeback", "int", "optional"),
+        ("nr_unstable", "nr_unstable", "int", "optional"),
+        ("nr_pagecache", "nr_pagecache", "int", "optional"),
+        ("nr_mapped", "nr_mapped", "int", "optional"),
+        ("nr_anon", "nr_anon", "int", "optional"),
+        ("nr_swapcache", "nr_swapcache", "int", "optional"),
+        ("nr_page_table_pages", "nr_page_table_pages", "int", "optional"),
+        ("nr_slab", "nr_slab", "int", "optional"),
+        ("pgpgin", "pgpgin", "int", "optional"),
+        ("pgpgout", "pgpgout", "int", "optional"),
+        ("pswpin", "pswpin", "int", "optional"),
+        ("pswpout", "pswpout", "int", "optional"),
+        ("pgalloc", "pgalloc", "int", "optional"),
+        ("pgfree", "pgfree", "int", "optional"),
+        ("pgactivate", "pgactivate", "int", "optional"),
+        ("pgdeactivate", "pgdeactivate", "int", "optional"),
+        ("pgfault", "pgfault", "int", "optional"),
+        ("pgmajfault", "pgmajfault", "int", "optional"),
+        ("pgscan", "pgscan", "int", "optional"),
+        ("pgrefill", "pgrefill", "int", "optional"),
+        ("pgsteal", "pgsteal", "int", "optional"),
+        ("pgrotated", "pgrotated", "int", "optional"),
+        ("nr_vmscan_write", "nr_vmscan_write", "int", "optional"),
+        ("kswapd_wakeups", "kswapd_wakeups", "int", "optional"),
+        ("kswapd_steal", "kswapd_steal", "int", "optional"),
+        ("pageoutrun", "pageoutrun", "int", "optional"),
+        ("allocstall", "allocstall", "int", "optional"),
+        ("oom_kill", "oom_kill", "int", "optional"),
+        ("cow_faults", "cow_faults", "int", "optional"),
+        ("zero_page_maps", "zero_page_maps", "int", "optional"),
+        ("rmap_add", "rmap_add", "int", "optional"),
+        ("rmap_remove", "rmap_remove", "int", "optional"),
+        ("rmap_walk_steps", "rmap_walk_steps", "int", "optional"),
+        ("try_to_unmap_calls", "try_to_unmap_calls", "int", "optional"),
+        ("try_to_unmap_steps", "try_to_unmap_steps", "int", "optional"),
+        ("page_referenced_steps", "page_referenced_steps", "int", "optional"),
+        ("rmap_bytes", "rmap_bytes", "int", "optional"),
+        ("rmap_bytes_peak", "rmap_bytes_peak", "int", "optional"),
+        ("writeback_pages", "writeback_pages", "int", "optional"),
+        ("fsync_calls", "fsync_calls", "int", "optional"),
+        ("fsync_pages_visited", "fsync_pages_visited", "int", "optional"),
+        ("balance_dirty_pages", "balance_dirty_pages", "int", "optional"),
+        ("throttled_ns", "throttled_ns", "int", "optional"),
+        ("segfaults", "segfaults", "int", "optional"),
     ),
     "WritebackControl": (
         ("sync_mode", "sync_mode", "int", ""),

@@ -19,6 +19,7 @@ from kernelmodel.rng import Rng
 from kernelmodel.state import gen
 from kernelmodel.swap import LruPvecs
 from kernelmodel.swapfile import SwapInfoStruct
+from kernelmodel.vmstat import PageState
 from kernelmodel.writeback import WritebackControl, WritebackState
 from machine.board import MachineConfig
 from machine.clock import Clock
@@ -40,6 +41,7 @@ _FACTORIES: dict[str, Callable[[], object]] = {
     "AnonVma": lambda: AnonVma(2),
     "AnonMm": lambda: AnonMm(1, 1, 1),
     "OomState": OomState,
+    "PageState": PageState,
     "Rng": lambda: Rng(5),
     "LruPvecs": LruPvecs,
     "SwapInfoStruct": SwapInfoStruct,
@@ -167,6 +169,9 @@ def test_a_wrong_type_is_refused_in_one_line(name: str) -> None:
         assert "\n" not in text and key in text, text
         missing = dict(good)
         del missing[key]
+        if how == "optional":  # a snapshot from before the field: the constructor's value
+            assert save(load(missing)) == good
+            continue
         with pytest.raises(ValueError):
             load(missing)
 
