@@ -27,6 +27,7 @@ from machine.i386 import PAGE_SIZE, SECTOR_SIZE
 from machine.interfaces import IrqHandler, TrapHandler
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
+from machine.state_read import read_dict
 
 #: Most RAM a 32-bit physical address reaches on i386 without PAE: 4 GiB, 1M frames (a pte's
 #: 20-bit frame number). The model has one zone and maps all of it as lowmem: a real 2.6
@@ -215,12 +216,4 @@ class Machine:
 
 def _dict(state: dict[str, object], key: str) -> dict[str, object]:
     """``state[key]`` checked to be a dict with str keys."""
-    value = state[key]
-    if not isinstance(value, dict):
-        raise ValueError(f"machine state: {key} must be a dict")
-    out: dict[str, object] = {}
-    for k, v in value.items():
-        if not isinstance(k, str):
-            raise ValueError(f"machine state: {key} has a non-str key")
-        out[k] = v
-    return out
+    return read_dict(state, key, "machine state")
