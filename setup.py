@@ -16,6 +16,8 @@ MYPYC_EXCLUDE: tuple[str, ...] = (
     "machine/__init__.py",
     "kernelmodel/__init__.py",
     "kernelmodel/inspect/__init__.py",
+    # The source generator of the declared state runs at development time, never in a model.
+    "kernelmodel/state/gen.py",
 )
 
 

@@ -70,50 +70,35 @@ class Bio:
 
     def __init__(self, bio_id: int, rw: int, sector: int, pfns: list[int], end_io: int,
                  submit_ns: int) -> None:
-        self.bio_id = bio_id
-        self.rw = rw
-        self.sector = sector
-        self.pfns = pfns
-        self.end_io = end_io
-        self.submit_ns = submit_ns
+        self.bio_id: int = bio_id  # state
+        self.rw: int = rw  # state
+        self.sector: int = sector  # state
+        self.pfns: list[int] = pfns  # state
+        self.end_io: int = end_io  # state
+        self.submit_ns: int = submit_ns  # state
 
     def __repr__(self) -> str:
         rw = "WRITE" if self.rw == WRITE else "READ"
         return (f"<bio {self.bio_id} {rw} sector={self.sector} pages={len(self.pfns)} "
                 f"end_io={END_IO_NAMES[self.end_io]}>")
 
+    def vl_check_state(self) -> None:
+        """The loader's check across fields: a known completion kind."""
+        if self.end_io < 0 or self.end_io >= len(END_IO_NAMES):
+            raise ValueError(f"bio state: unknown end_io {self.end_io}")
+
     def to_state(self) -> dict[str, object]:
-        return {
-            "bio_id": self.bio_id,
-            "rw": self.rw,
-            "sector": self.sector,
-            "pfns": list(self.pfns),
-            "end_io": self.end_io,
-            "submit_ns": self.submit_ns,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_bio
+
+        return save_bio(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> Bio:
-        pfns = state.get("pfns")
-        if not isinstance(pfns, list):
-            raise ValueError("bio state: pfns must be a list")
-        out: list[int] = []
-        for pfn in pfns:
-            if not isinstance(pfn, int):
-                raise ValueError("bio state: pfns must hold ints")
-            out.append(pfn)
-        end_io = _int(state, "end_io")
-        if end_io < 0 or end_io >= len(END_IO_NAMES):
-            raise ValueError(f"bio state: unknown end_io {end_io}")
-        return Bio(_int(state, "bio_id"), _int(state, "rw"), _int(state, "sector"), out, end_io,
-                   _int(state, "submit_ns"))
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_bio
 
-
-def _int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"bio state: {key} must be an int")
-    return v
+        return load_bio(state)
 
 
 def vl_bios_to_state(bios: dict[int, Bio]) -> list[object]:

@@ -58,6 +58,7 @@ from kernelmodel.radix_tree import (
     vl_radix_tree_items,
 )
 from kernelmodel.wait import page_locked_key, sleep_on
+from machine.state_read import read_dict, read_int_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
@@ -114,19 +115,20 @@ class AddressSpace:
             first; used only by the 2.6.5 list profile (empty in tags mode).
     """
 
+    # state context: pages: list[Page] from kernelmodel.page
     def __init__(self, host: int, map_shift: int = 6) -> None:
-        self.host = host
-        self.page_tree = RadixTreeRoot(map_shift)
-        self.nrpages = 0
-        self.writeback_index = 0
-        self.flags = GFP_HIGHUSER
-        self.i_mmap: list[int] = []
-        self.i_mmap_shared: list[int] = []
-        self.truncate_count = 0
-        self.clean_pages: list[int] = []
-        self.dirty_pages: list[int] = []
-        self.io_pages: list[int] = []
-        self.locked_pages: list[int] = []
+        self.host: int = host  # state
+        self.page_tree: RadixTreeRoot = RadixTreeRoot(map_shift)  # state: custom
+        self.nrpages: int = 0  # state
+        self.writeback_index: int = 0  # state
+        self.flags: int = GFP_HIGHUSER  # state
+        self.i_mmap: list[int] = []  # state
+        self.i_mmap_shared: list[int] = []  # state
+        self.truncate_count: int = 0  # state
+        self.clean_pages: list[int] = []  # state
+        self.dirty_pages: list[int] = []  # state
+        self.io_pages: list[int] = []  # state
+        self.locked_pages: list[int] = []  # state
 
     def vl_describe(self) -> str:
         """Short text for page reprs."""
@@ -138,79 +140,42 @@ class AddressSpace:
             f"writeback_index={self.writeback_index} flags={self.flags:#x}>"
         )
 
-    def to_state(self) -> dict[str, object]:
-        """Plain data; the pages are stored by pfn in index order (``pfns``)."""
+    def vl_save_page_tree(self, out: dict[str, object]) -> None:
+        """The radix tree, and its pages by pfn in index order (``pfns``)."""
         items = vl_radix_tree_items(self.page_tree)
         pfns: list[int] = []
         for _index, item in items:
             bug_on(not isinstance(item, Page), "address_space: a non-page in page_tree")
             assert isinstance(item, Page)
             pfns.append(item.pfn)
-        return {
-            "host": self.host,
-            "page_tree": self.page_tree.to_state(),
-            "pfns": pfns,
-            "nrpages": self.nrpages,
-            "writeback_index": self.writeback_index,
-            "flags": self.flags,
-            "i_mmap": list(self.i_mmap),
-            "i_mmap_shared": list(self.i_mmap_shared),
-            "truncate_count": self.truncate_count,
-            "clean_pages": list(self.clean_pages),
-            "dirty_pages": list(self.dirty_pages),
-            "io_pages": list(self.io_pages),
-            "locked_pages": list(self.locked_pages),
-        }
+        out["page_tree"] = self.page_tree.to_state()
+        out["pfns"] = pfns
 
-    @staticmethod
-    def from_state(state: dict[str, object], pages: list[Page]) -> AddressSpace:
-        """Rebuild from ``to_state`` output, re-linking ``page.mapping`` of every cached page.
-
-        Args:
-            pages: mem_map.pages of the restored machine.
-        """
-        tree = state.get("page_tree")
-        if not isinstance(tree, dict):
-            raise ValueError("address_space state: page_tree must be a dict")
-        mapping = AddressSpace(_int(state, "host"))
+    def vl_load_page_tree(self, state: dict[str, object], pages: list[Page]) -> None:
+        """The tree back from ``vl_save_page_tree`` output, re-linking ``page.mapping`` of
+        every cached page (``pages``: mem_map.pages of the restored machine)."""
+        tree = read_dict(state, "page_tree", "address_space state")
         items: list[object] = []
-        for pfn in _ints(state, "pfns"):
+        for pfn in read_int_list(state, "pfns", "address_space state"):
             if pfn < 0 or pfn >= len(pages):
                 raise ValueError(f"address_space state: pfn {pfn} outside mem_map")
             page = pages[pfn]
-            page.mapping = mapping
+            page.mapping = self
             items.append(page)
-        mapping.page_tree = RadixTreeRoot.from_state(tree, items)
-        mapping.nrpages = _int(state, "nrpages")
-        mapping.writeback_index = _int(state, "writeback_index")
-        mapping.flags = _int(state, "flags")
-        mapping.i_mmap = _ints(state, "i_mmap")
-        mapping.i_mmap_shared = _ints(state, "i_mmap_shared")
-        mapping.truncate_count = _int(state, "truncate_count")
-        mapping.clean_pages = _ints(state, "clean_pages")
-        mapping.dirty_pages = _ints(state, "dirty_pages")
-        mapping.io_pages = _ints(state, "io_pages")
-        mapping.locked_pages = _ints(state, "locked_pages")
-        return mapping
+        self.page_tree = RadixTreeRoot.from_state(tree, items)
 
+    def to_state(self) -> dict[str, object]:
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_address_space
 
-def _int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"address_space state: {key} must be an int")
-    return v
+        return save_address_space(self)
 
+    @staticmethod
+    def from_state(state: dict[str, object], pages: list[Page]) -> AddressSpace:
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_address_space
 
-def _ints(state: dict[str, object], key: str) -> list[int]:
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"address_space state: {key} must be a list")
-    out: list[int] = []
-    for x in v:
-        if not isinstance(x, int):
-            raise ValueError(f"address_space state: {key} must hold ints")
-        out.append(x)
-    return out
+        return load_address_space(state, pages)
 
 
 # ---- small helpers ----------------------------------------------------------------------------

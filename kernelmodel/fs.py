@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Final, final
 from kernelmodel.bug import bug_on
 from kernelmodel.filemap import AddressSpace
 from kernelmodel.wait import sleep_on, wake_up
+from machine.state_read import read_int_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel import Kernel
@@ -101,17 +102,18 @@ class Inode:
         vl_path: the path the inode was created under (kept after unlink for messages).
     """
 
-    def __init__(self, ino: int, path: str) -> None:
-        self.i_ino = ino
-        self.i_size = 0
-        self.i_mapping = AddressSpace(ino)
-        self.i_state = 0
-        self.dirtied_when = 0
-        self.i_sem = 0
-        self.i_blocks: dict[int, int] = {}
-        self.i_nlink = 1
-        self.i_count = 0
-        self.vl_path = path
+    # state context: pages: list[Page] from kernelmodel.page
+    def __init__(self, i_ino: int, vl_path: str) -> None:
+        self.i_ino: int = i_ino  # state
+        self.i_size: int = 0  # state
+        self.i_state: int = 0  # state
+        self.dirtied_when: int = 0  # state
+        self.i_sem: int = 0  # state
+        self.i_blocks: dict[int, int] = {}  # state: custom
+        self.i_nlink: int = 1  # state
+        self.i_count: int = 0  # state
+        self.vl_path: str = vl_path  # state: key=path
+        self.i_mapping: AddressSpace = AddressSpace(i_ino)  # state: key=mapping
 
     def __repr__(self) -> str:
         return (
@@ -119,43 +121,32 @@ class Inode:
             f"nrpages={self.i_mapping.nrpages} blocks={len(self.i_blocks)} count={self.i_count}>"
         )
 
-    def to_state(self) -> dict[str, object]:
+    def vl_save_i_blocks(self, out: dict[str, object]) -> None:
+        """ext2's block map as two lists in page order: ``block_index`` and ``block_no``."""
         idx = sorted(self.i_blocks)
-        return {
-            "i_ino": self.i_ino,
-            "i_size": self.i_size,
-            "i_state": self.i_state,
-            "dirtied_when": self.dirtied_when,
-            "i_sem": self.i_sem,
-            "block_index": idx,
-            "block_no": [self.i_blocks[i] for i in idx],
-            "i_nlink": self.i_nlink,
-            "i_count": self.i_count,
-            "path": self.vl_path,
-            "mapping": self.i_mapping.to_state(),
-        }
+        out["block_index"] = idx
+        out["block_no"] = [self.i_blocks[i] for i in idx]
+
+    def vl_load_i_blocks(self, state: dict[str, object], pages: list[Page]) -> None:
+        """The block map back from ``vl_save_i_blocks`` output."""
+        idx = read_int_list(state, "block_index", "inode state")
+        blk = read_int_list(state, "block_no", "inode state")
+        if len(idx) != len(blk):
+            raise ValueError("inode state: block_index and block_no differ in length")
+        self.i_blocks = dict(zip(idx, blk, strict=True))
+
+    def to_state(self) -> dict[str, object]:
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_inode
+
+        return save_inode(self)
 
     @staticmethod
     def from_state(state: dict[str, object], pages: list[Page]) -> Inode:
-        """Rebuild an inode; ``pages`` is the page list (mem_map.pages) to re-link its cache."""
-        inode = Inode(_int(state, "i_ino"), _str(state, "path"))
-        inode.i_size = _int(state, "i_size")
-        inode.i_state = _int(state, "i_state")
-        inode.dirtied_when = _int(state, "dirtied_when")
-        inode.i_sem = _int(state, "i_sem")
-        idx = _int_list(state, "block_index")
-        blk = _int_list(state, "block_no")
-        if len(idx) != len(blk):
-            raise ValueError("inode state: block_index and block_no differ in length")
-        for i in range(len(idx)):
-            inode.i_blocks[idx[i]] = blk[i]
-        inode.i_nlink = _int(state, "i_nlink")
-        inode.i_count = _int(state, "i_count")
-        mapping = state.get("mapping")
-        if not isinstance(mapping, dict):
-            raise ValueError("inode state: mapping must be a dict")
-        inode.i_mapping = AddressSpace.from_state(mapping, pages)
-        return inode
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_inode
+
+        return load_inode(state, pages)
 
 
 @final
@@ -173,40 +164,31 @@ class File:
         f_ra_prev_page: the last page read (file_ra_state.prev_page), -1 before any read.
     """
 
-    def __init__(self, f_id: int, ino: int, path: str, flags: int) -> None:
-        self.f_id = f_id
-        self.f_ino = ino
-        self.f_path = path
-        self.f_pos = 0
-        self.f_flags = flags
-        self.f_count = 1
-        self.f_ra_size = 0
-        self.f_ra_prev_page = -1
+    def __init__(self, f_id: int, f_ino: int, f_path: str, f_flags: int) -> None:
+        self.f_id: int = f_id  # state
+        self.f_ino: int = f_ino  # state
+        self.f_path: str = f_path  # state
+        self.f_pos: int = 0  # state
+        self.f_flags: int = f_flags  # state
+        self.f_count: int = 1  # state
+        self.f_ra_size: int = 0  # state
+        self.f_ra_prev_page: int = -1  # state
 
     def __repr__(self) -> str:
         return f"<file {self.f_id} {self.f_path!r} ino={self.f_ino} pos={self.f_pos}>"
 
     def to_state(self) -> dict[str, object]:
-        return {
-            "f_id": self.f_id,
-            "f_ino": self.f_ino,
-            "f_path": self.f_path,
-            "f_pos": self.f_pos,
-            "f_flags": self.f_flags,
-            "f_count": self.f_count,
-            "f_ra_size": self.f_ra_size,
-            "f_ra_prev_page": self.f_ra_prev_page,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_file
+
+        return save_file(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> File:
-        f = File(_int(state, "f_id"), _int(state, "f_ino"), _str(state, "f_path"), 0)
-        f.f_pos = _int(state, "f_pos")
-        f.f_flags = _int(state, "f_flags")
-        f.f_count = _int(state, "f_count")
-        f.f_ra_size = _int(state, "f_ra_size")
-        f.f_ra_prev_page = _int(state, "f_ra_prev_page")
-        return f
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_file
+
+        return load_file(state)
 
 
 @final
@@ -226,21 +208,22 @@ class SuperBlock:
         vl_next_ino, vl_next_file_id: id counters.
     """
 
-    def __init__(self, nblocks: int) -> None:
-        self.s_nblocks = nblocks
-        self.s_bitmap = bytearray(nblocks)
-        self.s_free_blocks = 0
-        if nblocks > 0:
+    # state context: pages: list[Page] from kernelmodel.page
+    def __init__(self, s_nblocks: int) -> None:
+        self.s_nblocks: int = s_nblocks  # state
+        self.s_bitmap: bytearray = bytearray(s_nblocks)  # state
+        self.s_free_blocks: int = 0  # state
+        if s_nblocks > 0:
             self.s_bitmap[0] = 1
-            self.s_free_blocks = nblocks - FIRST_DATA_BLOCK
-        self.s_next_block = FIRST_DATA_BLOCK
-        self.s_dirty: list[int] = []
-        self.s_io: list[int] = []
-        self.s_inodes: dict[int, Inode] = {}
-        self.s_names: dict[str, int] = {}
-        self.s_files: dict[int, File] = {}
-        self.vl_next_ino = 2
-        self.vl_next_file_id = 1
+            self.s_free_blocks = s_nblocks - FIRST_DATA_BLOCK
+        self.s_next_block: int = FIRST_DATA_BLOCK  # state
+        self.s_dirty: list[int] = []  # state
+        self.s_io: list[int] = []  # state
+        self.s_inodes: dict[int, Inode] = {}  # state: keyed=i_ino
+        self.s_names: dict[str, int] = {}  # state
+        self.s_files: dict[int, File] = {}  # state: keyed=f_id
+        self.vl_next_ino: int = 2  # state: key=next_ino
+        self.vl_next_file_id: int = 1  # state: key=next_file_id
 
     def __repr__(self) -> str:
         return (
@@ -248,91 +231,23 @@ class SuperBlock:
             f"inodes={len(self.s_inodes)} files={len(self.s_files)}>"
         )
 
+    def vl_check_state(self) -> None:
+        """The loader's check across fields: one bitmap byte per block."""
+        if len(self.s_bitmap) != self.s_nblocks:
+            raise ValueError("super_block state: s_bitmap must be s_nblocks bytes")
+
     def to_state(self) -> dict[str, object]:
-        return {
-            "s_nblocks": self.s_nblocks,
-            "s_bitmap": bytes(self.s_bitmap),
-            "s_free_blocks": self.s_free_blocks,
-            "s_next_block": self.s_next_block,
-            "s_dirty": list(self.s_dirty),
-            "s_io": list(self.s_io),
-            "s_inodes": [inode.to_state() for inode in self.s_inodes.values()],
-            "s_names": dict(self.s_names),
-            "s_files": [f.to_state() for f in self.s_files.values()],
-            "next_ino": self.vl_next_ino,
-            "next_file_id": self.vl_next_file_id,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_super_block
+
+        return save_super_block(self)
 
     @staticmethod
     def from_state(state: dict[str, object], pages: list[Page]) -> SuperBlock:
-        """Rebuild the filesystem; ``pages`` is mem_map.pages, to re-link page-cache pages."""
-        sb = SuperBlock(0)
-        sb.s_nblocks = _int(state, "s_nblocks")
-        bitmap = state.get("s_bitmap")
-        if not isinstance(bitmap, bytes) or len(bitmap) != sb.s_nblocks:
-            raise ValueError("super_block state: s_bitmap must be s_nblocks bytes")
-        sb.s_bitmap = bytearray(bitmap)
-        sb.s_free_blocks = _int(state, "s_free_blocks")
-        sb.s_next_block = _int(state, "s_next_block")
-        sb.s_dirty = _int_list(state, "s_dirty")
-        sb.s_io = _int_list(state, "s_io")
-        for item in _list(state, "s_inodes"):
-            inode = Inode.from_state(_dict(item), pages)
-            sb.s_inodes[inode.i_ino] = inode
-        names = state.get("s_names")
-        if not isinstance(names, dict):
-            raise ValueError("super_block state: s_names must be a dict")
-        for path, ino in names.items():
-            if not isinstance(path, str) or not isinstance(ino, int):
-                raise ValueError("super_block state: s_names maps str to int")
-            sb.s_names[path] = ino
-        for item in _list(state, "s_files"):
-            f = File.from_state(_dict(item))
-            sb.s_files[f.f_id] = f
-        sb.vl_next_ino = _int(state, "next_ino")
-        sb.vl_next_file_id = _int(state, "next_file_id")
-        return sb
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_super_block
 
-
-def _int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"fs state: {key} must be an int")
-    return v
-
-
-def _str(state: dict[str, object], key: str) -> str:
-    v = state.get(key)
-    if not isinstance(v, str):
-        raise ValueError(f"fs state: {key} must be a str")
-    return v
-
-
-def _list(state: dict[str, object], key: str) -> list[object]:
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"fs state: {key} must be a list")
-    return v
-
-
-def _int_list(state: dict[str, object], key: str) -> list[int]:
-    out: list[int] = []
-    for v in _list(state, key):
-        if not isinstance(v, int):
-            raise ValueError(f"fs state: {key} must hold ints")
-        out.append(v)
-    return out
-
-
-def _dict(v: object) -> dict[str, object]:
-    if not isinstance(v, dict):
-        raise ValueError("fs state: expected a dict")
-    out: dict[str, object] = {}
-    for key, value in v.items():
-        if not isinstance(key, str):
-            raise ValueError("fs state: dict keys must be strings")
-        out[key] = value
-    return out
+        return load_super_block(state, pages)
 
 
 # ---- block allocation (fs/ext2/balloc.c) ------------------------------------------------------

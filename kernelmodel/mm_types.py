@@ -32,6 +32,7 @@ from typing import Final, final
 
 from kernelmodel.bug import KernelBug
 from machine.i386 import PAGE_OFFSET, PAGE_SHIFT
+from machine.state_read import read_dict_list, read_int, read_int_list
 
 # ---- vm_flags (2.6.6/2.6.7 include/linux/mm.h) -------------------------------------------------
 
@@ -79,24 +80,11 @@ _NO_ID: Final = -1
 
 
 def _int(state: dict[str, object], key: str) -> int:
-    """``state[key]`` checked to be an int (ValueError otherwise)."""
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"mm state: {key} must be an int")
-    return v
+    return read_int(state, key, "mm state")
 
 
 def _ints(state: dict[str, object], key: str) -> list[int]:
-    """``state[key]`` checked to be a list of ints."""
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"mm state: {key} must be a list")
-    out: list[int] = []
-    for x in v:
-        if not isinstance(x, int) or isinstance(x, bool):
-            raise ValueError(f"mm state: {key} holds a non-int")
-        out.append(x)
-    return out
+    return read_int_list(state, key, "mm state")
 
 
 def vl_pfn_id_pairs(value: object, nframes: int, what: str) -> list[tuple[int, int]]:
@@ -123,21 +111,7 @@ def vl_pfn_id_pairs(value: object, nframes: int, what: str) -> list[tuple[int, i
 
 
 def _dicts(state: dict[str, object], key: str) -> list[dict[str, object]]:
-    """``state[key]`` checked to be a list of dicts with str keys."""
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"mm state: {key} must be a list")
-    out: list[dict[str, object]] = []
-    for x in v:
-        if not isinstance(x, dict):
-            raise ValueError(f"mm state: {key} holds a non-dict")
-        d: dict[str, object] = {}
-        for kk, vv in x.items():
-            if not isinstance(kk, str):
-                raise ValueError(f"mm state: {key} has a non-str key")
-            d[kk] = vv
-        out.append(d)
-    return out
+    return read_dict_list(state, key, "mm state")
 
 
 @final
@@ -168,53 +142,32 @@ class VmArea:
         vm_pgoff: int,
         vm_file: int = _NO_ID,
     ) -> None:
-        self.vma_id: int = vma_id
-        self.vm_mm: int = vm_mm
-        self.vm_start: int = vm_start
-        self.vm_end: int = vm_end
-        self.vm_flags: int = vm_flags
-        self.vm_page_prot: int = vm_page_prot
-        self.vm_pgoff: int = vm_pgoff
-        self.vm_file: int = vm_file
-        self.anon_vma: int = _NO_ID
+        self.vma_id: int = vma_id  # state
+        self.vm_mm: int = vm_mm  # state
+        self.vm_start: int = vm_start  # state
+        self.vm_end: int = vm_end  # state
+        self.vm_flags: int = vm_flags  # state
+        self.vm_page_prot: int = vm_page_prot  # state
+        self.vm_pgoff: int = vm_pgoff  # state
+        self.vm_file: int = vm_file  # state
+        self.anon_vma: int = _NO_ID  # state
 
     def vl_pages(self) -> int:
         """Length of the vma in pages."""
         return (self.vm_end - self.vm_start) >> PAGE_SHIFT
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form (the anon_vma and the file by id)."""
-        return {
-            "vma_id": self.vma_id,
-            "vm_mm": self.vm_mm,
-            "vm_start": self.vm_start,
-            "vm_end": self.vm_end,
-            "vm_flags": self.vm_flags,
-            "vm_page_prot": self.vm_page_prot,
-            "vm_pgoff": self.vm_pgoff,
-            "vm_file": self.vm_file,
-            "anon_vma": self.anon_vma,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_vm_area
+
+        return save_vm_area(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> VmArea:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_vm_area
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        vma = VmArea(
-            _int(state, "vma_id"),
-            _int(state, "vm_mm"),
-            _int(state, "vm_start"),
-            _int(state, "vm_end"),
-            _int(state, "vm_flags"),
-            _int(state, "vm_page_prot"),
-            _int(state, "vm_pgoff"),
-            _int(state, "vm_file"),
-        )
-        vma.anon_vma = _int(state, "anon_vma")
-        return vma
+        return load_vm_area(state)
 
     def __repr__(self) -> str:
         return (
@@ -235,27 +188,25 @@ class AnonVma:
     """
 
     def __init__(self, anon_vma_id: int) -> None:
-        self.anon_vma_id: int = anon_vma_id
-        self.head: list[int] = []
+        self.anon_vma_id: int = anon_vma_id  # state
+        self.head: list[int] = []  # state
 
     def vl_describe(self) -> str:
         """Short text for page reprs."""
         return f"anon_vma#{self.anon_vma_id}"
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form."""
-        return {"anon_vma_id": self.anon_vma_id, "head": list(self.head)}
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_anon_vma
+
+        return save_anon_vma(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> AnonVma:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_anon_vma
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        av = AnonVma(_int(state, "anon_vma_id"))
-        av.head = _ints(state, "head")
-        return av
+        return load_anon_vma(state)
 
     def __repr__(self) -> str:
         return f"<anon_vma #{self.anon_vma_id} vmas={self.head}>"
@@ -282,37 +233,28 @@ class AnonMm:
     """
 
     def __init__(self, anonmm_id: int, mm: int, head: int) -> None:
-        self.anonmm_id: int = anonmm_id
-        self.count: int = 0
-        self.mm: int = mm
-        self.head: int = head
-        self.members: list[int] = []
+        self.anonmm_id: int = anonmm_id  # state
+        self.count: int = 0  # state
+        self.mm: int = mm  # state
+        self.head: int = head  # state
+        self.members: list[int] = []  # state
 
     def vl_describe(self) -> str:
         """Short text for page reprs."""
         return f"anonmm#{self.anonmm_id}"
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form."""
-        return {
-            "anonmm_id": self.anonmm_id,
-            "count": self.count,
-            "mm": self.mm,
-            "head": self.head,
-            "members": list(self.members),
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_anon_mm
+
+        return save_anon_mm(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> AnonMm:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_anon_mm
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        am = AnonMm(_int(state, "anonmm_id"), _int(state, "mm"), _int(state, "head"))
-        am.count = _int(state, "count")
-        am.members = _ints(state, "members")
-        return am
+        return load_anon_mm(state)
 
     def __repr__(self) -> str:
         return f"<anonmm #{self.anonmm_id} mm={self.mm} head={self.head} count={self.count}>"
@@ -338,58 +280,30 @@ class MmStruct:
     """
 
     def __init__(self, mm_id: int, pgd: int) -> None:
-        self.mm_id: int = mm_id
-        self.pgd: int = pgd
-        self.mmap: list[VmArea] = []
-        self.mmap_cache: VmArea | None = None
-        self.rss: int = 0
-        self.map_count: int = 0
-        self.mm_users: int = 1
-        self.total_vm: int = 0
-        self.nr_ptes: int = 0
-        self.free_area_cache: int = TASK_UNMAPPED_BASE
-        self.anonmm: int = _NO_ID
+        self.mm_id: int = mm_id  # state
+        self.pgd: int = pgd  # state
+        self.mmap: list[VmArea] = []  # state: ref=vma_id
+        self.mmap_cache: VmArea | None = None  # state: ref=vma_id
+        self.rss: int = 0  # state
+        self.map_count: int = 0  # state
+        self.mm_users: int = 1  # state
+        self.total_vm: int = 0  # state
+        self.nr_ptes: int = 0  # state
+        self.free_area_cache: int = TASK_UNMAPPED_BASE  # state
+        self.anonmm: int = _NO_ID  # state
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form; the vmas are listed by id (the registry stores them)."""
-        cache = self.mmap_cache
-        return {
-            "mm_id": self.mm_id,
-            "pgd": self.pgd,
-            "mmap": [v.vma_id for v in self.mmap],
-            "mmap_cache": cache.vma_id if cache is not None else _NO_ID,
-            "rss": self.rss,
-            "map_count": self.map_count,
-            "mm_users": self.mm_users,
-            "total_vm": self.total_vm,
-            "nr_ptes": self.nr_ptes,
-            "free_area_cache": self.free_area_cache,
-            "anonmm": self.anonmm,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_mm_struct
+
+        return save_mm_struct(self)
 
     @staticmethod
     def from_state(state: dict[str, object], vmas: dict[int, VmArea]) -> MmStruct:
-        """Rebuild from ``to_state`` output, linking the vmas (already rebuilt) by id.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_mm_struct
 
-        Raises:
-            ValueError: the state is malformed or names an unknown vma.
-        """
-        mm = MmStruct(_int(state, "mm_id"), _int(state, "pgd"))
-        for vid in _ints(state, "mmap"):
-            vma = vmas.get(vid)
-            if vma is None:
-                raise ValueError(f"mm state: mm {mm.mm_id} lists unknown vma {vid}")
-            mm.mmap.append(vma)
-        cache_id = _int(state, "mmap_cache")
-        mm.mmap_cache = vmas.get(cache_id) if cache_id >= 0 else None
-        mm.rss = _int(state, "rss")
-        mm.map_count = _int(state, "map_count")
-        mm.mm_users = _int(state, "mm_users")
-        mm.total_vm = _int(state, "total_vm")
-        mm.nr_ptes = _int(state, "nr_ptes")
-        mm.free_area_cache = _int(state, "free_area_cache")
-        mm.anonmm = _int(state, "anonmm")
-        return mm
+        return load_mm_struct(state, vmas)
 
     def __repr__(self) -> str:
         return (

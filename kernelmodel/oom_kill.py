@@ -60,45 +60,24 @@ class OomState:
     """
 
     def __init__(self) -> None:
-        self.first: int = _LONG_AGO
-        self.last: int = _LONG_AGO
-        self.count: int = 0
-        self.lastkill: int = _LONG_AGO
-        self.victims: list[int] = []
+        self.first: int = _LONG_AGO  # state
+        self.last: int = _LONG_AGO  # state
+        self.count: int = 0  # state
+        self.lastkill: int = _LONG_AGO  # state
+        self.victims: list[int] = []  # state
 
     def to_state(self) -> dict[str, object]:
-        """Plain data."""
-        return {
-            "first": self.first,
-            "last": self.last,
-            "count": self.count,
-            "lastkill": self.lastkill,
-            "victims": list(self.victims),
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_oom_state
+
+        return save_oom_state(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> OomState:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_oom_state
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        st = OomState()
-        vals: list[int] = []
-        for key in ("first", "last", "count", "lastkill"):
-            v = state.get(key)
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise ValueError(f"oom state: {key} must be an int")
-            vals.append(v)
-        st.first, st.last, st.count, st.lastkill = vals[0], vals[1], vals[2], vals[3]
-        victims = state.get("victims")
-        if not isinstance(victims, list):
-            raise ValueError("oom state: victims must be a list")
-        for pid in victims:
-            if not isinstance(pid, int):
-                raise ValueError("oom state: victims must be ints")
-            st.victims.append(pid)
-        return st
+        return load_oom_state(state)
 
     def __repr__(self) -> str:
         return f"<oom count={self.count} lastkill={self.lastkill} victims={self.victims}>"

@@ -16,8 +16,8 @@ _MASK64: Final = 0xFFFFFFFFFFFFFFFF
 class Rng:
     """SplitMix64 (Steele, Lea and Flood, 2014)."""
 
-    def __init__(self, seed: int) -> None:
-        self.state = seed & _MASK64
+    def __init__(self, seed: int = 0) -> None:
+        self.state: int = seed & _MASK64  # state: range=0..0xFFFFFFFFFFFFFFFF
 
     def next_u64(self) -> int:
         self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK64
@@ -33,16 +33,17 @@ class Rng:
         return self.next_u64() % n
 
     def to_state(self) -> dict[str, object]:
-        return {"state": self.state}
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_rng
+
+        return save_rng(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> Rng:
-        s = state.get("state")
-        if not isinstance(s, int) or s < 0 or s > _MASK64:
-            raise ValueError("rng.state: expected a 64-bit unsigned integer")
-        r = Rng(0)
-        r.state = s
-        return r
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_rng
+
+        return load_rng(state)
 
 
 def vl_pattern_bytes(seed: int, length: int) -> bytes:

@@ -80,50 +80,30 @@ class LruPvecs:
     """
 
     def __init__(self) -> None:
-        self.lru_add: list[int] = []
-        self.lru_add_active: list[int] = []
-        self.page_cluster: int = 3
+        self.lru_add: list[int] = []  # state
+        self.lru_add_active: list[int] = []  # state
+        self.page_cluster: int = 3  # state: range=0..8
+
+    def vl_check_state(self) -> None:
+        """The loader's check across fields: a pagevec holds at most PAGEVEC_SIZE pages."""
+        if len(self.lru_add) > PAGEVEC_SIZE or len(self.lru_add_active) > PAGEVEC_SIZE:
+            raise ValueError("lru pagevecs state: a pagevec holds more than 16 pages")
 
     def to_state(self) -> dict[str, object]:
-        """Plain data (pages by pfn)."""
-        return {
-            "lru_add": list(self.lru_add),
-            "lru_add_active": list(self.lru_add_active),
-            "page_cluster": self.page_cluster,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_lru_pvecs
+
+        return save_lru_pvecs(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> LruPvecs:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_lru_pvecs
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        pv = LruPvecs()
-        pv.lru_add = _ints(state, "lru_add")
-        pv.lru_add_active = _ints(state, "lru_add_active")
-        cluster = state.get("page_cluster")
-        if not isinstance(cluster, int) or not 0 <= cluster <= 8:
-            raise ValueError("lru pagevecs state: page_cluster must be an int in 0..8")
-        pv.page_cluster = cluster
-        if len(pv.lru_add) > PAGEVEC_SIZE or len(pv.lru_add_active) > PAGEVEC_SIZE:
-            raise ValueError("lru pagevecs state: a pagevec holds more than 16 pages")
-        return pv
+        return load_lru_pvecs(state)
 
     def __repr__(self) -> str:
         return f"<lru pagevecs add={self.lru_add} add_active={self.lru_add_active}>"
-
-
-def _ints(state: dict[str, object], key: str) -> list[int]:
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"lru pagevecs state: {key} must be a list")
-    out: list[int] = []
-    for x in v:
-        if not isinstance(x, int) or isinstance(x, bool):
-            raise ValueError(f"lru pagevecs state: {key} holds a non-int")
-        out.append(x)
-    return out
 
 
 def page_zone(k: Kernel, page: Page) -> Zone:

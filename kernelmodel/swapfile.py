@@ -113,51 +113,28 @@ class SwapInfoStruct:
     """
 
     def __init__(self) -> None:
-        self.flags: int = 0
-        self.prio: int = 0
-        self.swap_map: list[int] = []
-        self.lowest_bit: int = 0
-        self.highest_bit: int = 0
-        self.cluster_next: int = 0
-        self.cluster_nr: int = 0
-        self.pages: int = 0
-        self.max: int = 0
-        self.inuse_pages: int = 0
-        self.next: int = -1
-        self.start_sector: int = 0
+        self.flags: int = 0  # state
+        self.prio: int = 0  # state
+        self.max: int = 0  # state
+        self.swap_map: list[int] = []  # state: custom
+        self.lowest_bit: int = 0  # state
+        self.highest_bit: int = 0  # state
+        self.cluster_next: int = 0  # state
+        self.cluster_nr: int = 0  # state
+        self.pages: int = 0  # state
+        self.inuse_pages: int = 0  # state
+        self.next: int = -1  # state
+        self.start_sector: int = 0  # state
 
-    def to_state(self) -> dict[str, object]:
-        """Plain data; the swap map is stored sparsely as [offset, count] pairs."""
-        used = [[off, cnt] for off, cnt in enumerate(self.swap_map) if cnt != 0]
-        return {
-            "flags": self.flags,
-            "prio": self.prio,
-            "max": self.max,
-            "swap_map": used,
-            "lowest_bit": self.lowest_bit,
-            "highest_bit": self.highest_bit,
-            "cluster_next": self.cluster_next,
-            "cluster_nr": self.cluster_nr,
-            "pages": self.pages,
-            "inuse_pages": self.inuse_pages,
-            "next": self.next,
-            "start_sector": self.start_sector,
-        }
+    def vl_save_swap_map(self, out: dict[str, object]) -> None:
+        """The swap map, sparsely: ``[offset, count]`` of every slot in use."""
+        out["swap_map"] = [[off, cnt] for off, cnt in enumerate(self.swap_map) if cnt != 0]
 
-    @staticmethod
-    def from_state(state: dict[str, object]) -> SwapInfoStruct:
-        """Rebuild from ``to_state`` output.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        si = SwapInfoStruct()
-        si.flags = _int(state, "flags")
-        si.prio = _int(state, "prio")
-        si.max = _int(state, "max")
-        if si.max < 0 or si.max > _PTE_MAX_OFFSET + 1:
+    def vl_load_swap_map(self, state: dict[str, object]) -> None:
+        """The swap map back from ``vl_save_swap_map`` output (``max`` is loaded first)."""
+        if self.max < 0 or self.max > _PTE_MAX_OFFSET + 1:
             raise ValueError("swap_info state: max out of range")
-        si.swap_map = [0] * si.max
+        self.swap_map = [0] * self.max
         pairs = state.get("swap_map")
         if not isinstance(pairs, list):
             raise ValueError("swap_info state: swap_map must be a list")
@@ -165,18 +142,22 @@ class SwapInfoStruct:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise ValueError("swap_info state: swap_map entries are [offset, count]")
             off, cnt = pair
-            if not isinstance(off, int) or not isinstance(cnt, int) or not 0 <= off < si.max:
+            if not isinstance(off, int) or not isinstance(cnt, int) or not 0 <= off < self.max:
                 raise ValueError("swap_info state: bad swap_map entry")
-            si.swap_map[off] = cnt
-        si.lowest_bit = _int(state, "lowest_bit")
-        si.highest_bit = _int(state, "highest_bit")
-        si.cluster_next = _int(state, "cluster_next")
-        si.cluster_nr = _int(state, "cluster_nr")
-        si.pages = _int(state, "pages")
-        si.inuse_pages = _int(state, "inuse_pages")
-        si.next = _int(state, "next")
-        si.start_sector = _int(state, "start_sector")
-        return si
+            self.swap_map[off] = cnt
+
+    def to_state(self) -> dict[str, object]:
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_swap_info_struct
+
+        return save_swap_info_struct(self)
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> SwapInfoStruct:
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_swap_info_struct
+
+        return load_swap_info_struct(state)
 
     def __repr__(self) -> str:
         return (
@@ -201,64 +182,33 @@ class SwapState:
     """
 
     def __init__(self) -> None:
-        self.swap_info: list[SwapInfoStruct] = []
-        self.nr_swapfiles: int = 0
-        self.swap_list_head: int = -1
-        self.swap_list_next: int = -1
-        self.nr_swap_pages: int = 0
-        self.total_swap_pages: int = 0
-        self.swap_overflow: int = 0
-        self.least_priority: int = 0
+        self.swap_info: list[SwapInfoStruct] = []  # state
+        self.nr_swapfiles: int = 0  # state
+        self.swap_list_head: int = -1  # state
+        self.swap_list_next: int = -1  # state
+        self.nr_swap_pages: int = 0  # state
+        self.total_swap_pages: int = 0  # state
+        self.swap_overflow: int = 0  # state
+        self.least_priority: int = 0  # state
 
     def to_state(self) -> dict[str, object]:
-        """Plain data of every area and the globals."""
-        return {
-            "swap_info": [si.to_state() for si in self.swap_info],
-            "nr_swapfiles": self.nr_swapfiles,
-            "swap_list_head": self.swap_list_head,
-            "swap_list_next": self.swap_list_next,
-            "nr_swap_pages": self.nr_swap_pages,
-            "total_swap_pages": self.total_swap_pages,
-            "swap_overflow": self.swap_overflow,
-            "least_priority": self.least_priority,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_swap_state
+
+        return save_swap_state(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> SwapState:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from kernelmodel.state.generated import load_swap_state
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        sw = SwapState()
-        areas = state.get("swap_info")
-        if not isinstance(areas, list):
-            raise ValueError("swap state: swap_info must be a list")
-        for a in areas:
-            if not isinstance(a, dict):
-                raise ValueError("swap state: swap_info entries are dicts")
-            sw.swap_info.append(SwapInfoStruct.from_state(a))
-        sw.nr_swapfiles = _int(state, "nr_swapfiles")
-        sw.swap_list_head = _int(state, "swap_list_head")
-        sw.swap_list_next = _int(state, "swap_list_next")
-        sw.nr_swap_pages = _int(state, "nr_swap_pages")
-        sw.total_swap_pages = _int(state, "total_swap_pages")
-        sw.swap_overflow = _int(state, "swap_overflow")
-        sw.least_priority = _int(state, "least_priority")
-        return sw
+        return load_swap_state(state)
 
     def __repr__(self) -> str:
         return (
             f"<swap areas={len(self.swap_info)} free={self.nr_swap_pages} "
             f"total={self.total_swap_pages}>"
         )
-
-
-def _int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"swap state: {key} must be an int")
-    return v
 
 
 # ---- mkswap and swapon ---------------------------------------------------------------------------

@@ -71,53 +71,53 @@ class PageState:
     """struct page_state: the model's global vmstat counters (one CPU, so no per-CPU sum)."""
 
     def __init__(self) -> None:
-        self.nr_dirty = 0
-        self.nr_writeback = 0
-        self.nr_unstable = 0
-        self.nr_pagecache = 0
-        self.nr_mapped = 0
-        self.nr_anon = 0
-        self.nr_swapcache = 0
-        self.nr_page_table_pages = 0
-        self.nr_slab = 0
-        self.pgpgin = 0
-        self.pgpgout = 0
-        self.pswpin = 0
-        self.pswpout = 0
-        self.pgalloc = 0
-        self.pgfree = 0
-        self.pgactivate = 0
-        self.pgdeactivate = 0
-        self.pgfault = 0
-        self.pgmajfault = 0
-        self.pgscan = 0
-        self.pgrefill = 0
-        self.pgsteal = 0
-        self.pgrotated = 0
+        self.nr_dirty: int = 0  # state: optional
+        self.nr_writeback: int = 0  # state: optional
+        self.nr_unstable: int = 0  # state: optional
+        self.nr_pagecache: int = 0  # state: optional
+        self.nr_mapped: int = 0  # state: optional
+        self.nr_anon: int = 0  # state: optional
+        self.nr_swapcache: int = 0  # state: optional
+        self.nr_page_table_pages: int = 0  # state: optional
+        self.nr_slab: int = 0  # state: optional
+        self.pgpgin: int = 0  # state: optional
+        self.pgpgout: int = 0  # state: optional
+        self.pswpin: int = 0  # state: optional
+        self.pswpout: int = 0  # state: optional
+        self.pgalloc: int = 0  # state: optional
+        self.pgfree: int = 0  # state: optional
+        self.pgactivate: int = 0  # state: optional
+        self.pgdeactivate: int = 0  # state: optional
+        self.pgfault: int = 0  # state: optional
+        self.pgmajfault: int = 0  # state: optional
+        self.pgscan: int = 0  # state: optional
+        self.pgrefill: int = 0  # state: optional
+        self.pgsteal: int = 0  # state: optional
+        self.pgrotated: int = 0  # state: optional
         #: Pages reclaim handed to ->writepage (shrink_list's pageout). 2.6.6 and 2.6.7 have
         #: no such counter; the name is the one later kernels gave it.
-        self.nr_vmscan_write = 0
-        self.kswapd_wakeups = 0
-        self.kswapd_steal = 0
-        self.pageoutrun = 0
-        self.allocstall = 0
-        self.oom_kill = 0
-        self.cow_faults = 0
-        self.zero_page_maps = 0
-        self.rmap_add = 0
-        self.rmap_remove = 0
-        self.rmap_walk_steps = 0
-        self.try_to_unmap_calls = 0
-        self.try_to_unmap_steps = 0
-        self.page_referenced_steps = 0
-        self.rmap_bytes = 0
-        self.rmap_bytes_peak = 0
-        self.writeback_pages = 0
-        self.fsync_calls = 0
-        self.fsync_pages_visited = 0
-        self.balance_dirty_pages = 0
-        self.throttled_ns = 0
-        self.segfaults = 0
+        self.nr_vmscan_write: int = 0  # state: optional
+        self.kswapd_wakeups: int = 0  # state: optional
+        self.kswapd_steal: int = 0  # state: optional
+        self.pageoutrun: int = 0  # state: optional
+        self.allocstall: int = 0  # state: optional
+        self.oom_kill: int = 0  # state: optional
+        self.cow_faults: int = 0  # state: optional
+        self.zero_page_maps: int = 0  # state: optional
+        self.rmap_add: int = 0  # state: optional
+        self.rmap_remove: int = 0  # state: optional
+        self.rmap_walk_steps: int = 0  # state: optional
+        self.try_to_unmap_calls: int = 0  # state: optional
+        self.try_to_unmap_steps: int = 0  # state: optional
+        self.page_referenced_steps: int = 0  # state: optional
+        self.rmap_bytes: int = 0  # state: optional
+        self.rmap_bytes_peak: int = 0  # state: optional
+        self.writeback_pages: int = 0  # state: optional
+        self.fsync_calls: int = 0  # state: optional
+        self.fsync_pages_visited: int = 0  # state: optional
+        self.balance_dirty_pages: int = 0  # state: optional
+        self.throttled_ns: int = 0  # state: optional
+        self.segfaults: int = 0  # state: optional
 
     def add_rmap_bytes(self, delta: int) -> None:
         """Account bytes held by reverse-mapping structures and keep the high-water mark."""
@@ -176,61 +176,16 @@ class PageState:
         }
 
     def to_state(self) -> dict[str, object]:
-        return dict(self.as_dict())
+        """Every counter by its vmstat name (generated from the ``# state`` fields)."""
+        from kernelmodel.state.generated import save_page_state
+
+        return save_page_state(self)
 
     def load_state(self, state: dict[str, object]) -> None:
-        """Restore from ``to_state`` output; unknown names are ignored, missing ones stay 0."""
-        d = self.as_dict()
-        for name in d:
-            v = state.get(name, 0)
-            if not isinstance(v, int):
-                raise ValueError(f"vmstat.{name}: expected an integer")
-            d[name] = v
-        self.nr_dirty = d["nr_dirty"]
-        self.nr_writeback = d["nr_writeback"]
-        self.nr_unstable = d["nr_unstable"]
-        self.nr_pagecache = d["nr_pagecache"]
-        self.nr_mapped = d["nr_mapped"]
-        self.nr_anon = d["nr_anon"]
-        self.nr_swapcache = d["nr_swapcache"]
-        self.nr_page_table_pages = d["nr_page_table_pages"]
-        self.nr_slab = d["nr_slab"]
-        self.pgpgin = d["pgpgin"]
-        self.pgpgout = d["pgpgout"]
-        self.pswpin = d["pswpin"]
-        self.pswpout = d["pswpout"]
-        self.pgalloc = d["pgalloc"]
-        self.pgfree = d["pgfree"]
-        self.pgactivate = d["pgactivate"]
-        self.pgdeactivate = d["pgdeactivate"]
-        self.pgfault = d["pgfault"]
-        self.pgmajfault = d["pgmajfault"]
-        self.pgscan = d["pgscan"]
-        self.pgrefill = d["pgrefill"]
-        self.pgsteal = d["pgsteal"]
-        self.pgrotated = d["pgrotated"]
-        self.nr_vmscan_write = d["nr_vmscan_write"]
-        self.kswapd_wakeups = d["kswapd_wakeups"]
-        self.kswapd_steal = d["kswapd_steal"]
-        self.pageoutrun = d["pageoutrun"]
-        self.allocstall = d["allocstall"]
-        self.oom_kill = d["oom_kill"]
-        self.cow_faults = d["cow_faults"]
-        self.zero_page_maps = d["zero_page_maps"]
-        self.rmap_add = d["rmap_add"]
-        self.rmap_remove = d["rmap_remove"]
-        self.rmap_walk_steps = d["rmap_walk_steps"]
-        self.try_to_unmap_calls = d["try_to_unmap_calls"]
-        self.try_to_unmap_steps = d["try_to_unmap_steps"]
-        self.page_referenced_steps = d["page_referenced_steps"]
-        self.rmap_bytes = d["rmap_bytes"]
-        self.rmap_bytes_peak = d["rmap_bytes_peak"]
-        self.writeback_pages = d["writeback_pages"]
-        self.fsync_calls = d["fsync_calls"]
-        self.fsync_pages_visited = d["fsync_pages_visited"]
-        self.balance_dirty_pages = d["balance_dirty_pages"]
-        self.throttled_ns = d["throttled_ns"]
-        self.segfaults = d["segfaults"]
+        """Restore from ``to_state`` output; a counter an older snapshot lacks stays 0."""
+        from kernelmodel.state.generated import load_page_state_into
+
+        load_page_state_into(self, state)
 
 
 # Trace event kinds: short strings, stable, documented in the README's trace section.

@@ -27,6 +27,7 @@ from machine.i386 import PAGE_SIZE, SECTOR_SIZE
 from machine.interfaces import IrqHandler, TrapHandler
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
+from machine.state_read import read_dict
 
 #: Most RAM a 32-bit physical address reaches on i386 without PAE: 4 GiB, 1M frames (a pte's
 #: 20-bit frame number). The model has one zone and maps all of it as lowmem: a real 2.6
@@ -45,10 +46,10 @@ class MachineConfig:
         tlb_entries: int = 64,
         elevator: str = "deadline",
     ) -> None:
-        self.mem_bytes: int = mem_bytes
-        self.disk_bytes: int = disk_bytes
-        self.tlb_entries: int = tlb_entries
-        self.elevator: str = elevator
+        self.mem_bytes: int = mem_bytes  # state
+        self.disk_bytes: int = disk_bytes  # state
+        self.tlb_entries: int = tlb_entries  # state
+        self.elevator: str = elevator  # state
 
     def validate(self) -> None:
         """Check the configuration.
@@ -85,30 +86,17 @@ class MachineConfig:
         return self.disk_bytes // SECTOR_SIZE
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form."""
-        return {
-            "mem_bytes": self.mem_bytes,
-            "disk_bytes": self.disk_bytes,
-            "tlb_entries": self.tlb_entries,
-            "elevator": self.elevator,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from machine.state_generated import save_machine_config
+
+        return save_machine_config(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> MachineConfig:
-        """Rebuild from ``to_state`` output.
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from machine.state_generated import load_machine_config
 
-        Raises:
-            ValueError: a field has the wrong type.
-        """
-        mem = state["mem_bytes"]
-        disk = state["disk_bytes"]
-        tlb = state["tlb_entries"]
-        elevator = state["elevator"]
-        if not (isinstance(mem, int) and isinstance(disk, int) and isinstance(tlb, int)):
-            raise ValueError("machine config state: sizes must be ints")
-        if not isinstance(elevator, str):
-            raise ValueError("machine config state: elevator must be a str")
-        return MachineConfig(mem, disk, tlb, elevator)
+        return load_machine_config(state)
 
     def __repr__(self) -> str:
         return (
@@ -228,12 +216,4 @@ class Machine:
 
 def _dict(state: dict[str, object], key: str) -> dict[str, object]:
     """``state[key]`` checked to be a dict with str keys."""
-    value = state[key]
-    if not isinstance(value, dict):
-        raise ValueError(f"machine state: {key} must be a dict")
-    out: dict[str, object] = {}
-    for k, v in value.items():
-        if not isinstance(k, str):
-            raise ValueError(f"machine state: {key} has a non-str key")
-        out[k] = v
-    return out
+    return read_dict(state, key, "machine state")

@@ -21,6 +21,8 @@ from __future__ import annotations
 import heapq
 from typing import Final, final
 
+from machine.state_read import read_int_list
+
 #: A disk request completed (the disk schedules it; the board calls ``Disk.complete``).
 EV_DISK_DONE: Final = 1
 #: A kernel timer fired: ``a`` is the timer id and ``b`` its argument.
@@ -47,11 +49,12 @@ class Clock:
     """Simulated time (``now``, in ns) and the event queue ordered by (time, seq)."""
 
     def __init__(self) -> None:
-        self.now: int = 0
-        self.next_seq: int = 0
-        self.events_dispatched: int = 0
+        self.now: int = 0  # state
+        self.next_seq: int = 0  # state
+        self.events_dispatched: int = 0  # state
         self._heap: list[tuple[int, int]] = []
-        self._payload: dict[int, tuple[int, int, int, int]] = {}
+        #: The queue (with ``_heap``), saved as ``events``: (time, seq, kind, a, b) in order.
+        self._payload: dict[int, tuple[int, int, int, int]] = {}  # state: custom, key=events
 
     def schedule(self, time: int, kind: int, a: int = 0, b: int = 0) -> int:
         """Queue an event of ``kind`` with arguments ``a``, ``b`` at absolute ``time`` ns.
@@ -129,51 +132,41 @@ class Clock:
             out.append(Event(time, seq, kind, a, b))
         return out
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data state: ``events`` is a flat list of (time, seq, kind, a, b) in order."""
+    def vl_save__payload(self, out: dict[str, object]) -> None:
+        """The pending events as one flat list of (time, seq, kind, a, b), in order."""
         flat: list[int] = []
         for ev in self.pending_events():
             flat.extend((ev.time, ev.seq, ev.kind, ev.a, ev.b))
-        return {
-            "now": self.now,
-            "next_seq": self.next_seq,
-            "events_dispatched": self.events_dispatched,
-            "events": flat,
-        }
+        out["events"] = flat
 
-    @staticmethod
-    def from_state(state: dict[str, object]) -> Clock:
-        """Rebuild a clock from ``to_state`` output.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        clock = Clock()
-        now = state["now"]
-        next_seq = state["next_seq"]
-        dispatched = state["events_dispatched"]
-        flat = state["events"]
-        if not (isinstance(now, int) and isinstance(next_seq, int)):
-            raise ValueError("clock state: now and next_seq must be ints")
-        if not isinstance(dispatched, int) or not isinstance(flat, list) or len(flat) % 5:
+    def vl_load__payload(self, state: dict[str, object]) -> None:
+        """The queue back from ``vl_save__payload`` output (``now`` and ``next_seq`` are
+        loaded first: no event may lie before now or carry an unissued seq)."""
+        flat = read_int_list(state, "events", "clock state")
+        if len(flat) % 5:
             raise ValueError("clock state: bad events_dispatched or events list")
-        clock.now = now
-        clock.next_seq = next_seq
-        clock.events_dispatched = dispatched
         i = 0
         while i < len(flat):
             time, seq, kind, a, b = flat[i], flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4]
-            if not (isinstance(time, int) and isinstance(seq, int) and isinstance(kind, int)):
-                raise ValueError("clock state: event fields must be ints")
-            if not (isinstance(a, int) and isinstance(b, int)):
-                raise ValueError("clock state: event fields must be ints")
-            if time < now or seq >= next_seq or seq in clock._payload:
+            if time < self.now or seq >= self.next_seq or seq in self._payload:
                 raise ValueError(f"clock state: inconsistent event seq {seq} at {time} ns")
-            clock._payload[seq] = (time, kind, a, b)
-            clock._heap.append((time, seq))
+            self._payload[seq] = (time, kind, a, b)
+            self._heap.append((time, seq))
             i += 5
-        heapq.heapify(clock._heap)
-        return clock
+        heapq.heapify(self._heap)
+
+    def to_state(self) -> dict[str, object]:
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from machine.state_generated import save_clock
+
+        return save_clock(self)
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> Clock:
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from machine.state_generated import load_clock
+
+        return load_clock(state)
 
     def __repr__(self) -> str:
         return f"<clock now={self.now} pending={self.pending()}>"

@@ -81,23 +81,24 @@ _CONTINUE: Final = -1
 class CpuContext:
     """The user-mode register state of one task: program, pc, loop stack and oracle stamp."""
 
+    # state context: prog: list[Insn] from machine.isa
     def __init__(self, pid: int, prog: list[Insn], prog_id: int = 0) -> None:
-        self.pid: int = pid
+        self.pid: int = pid  # state
         self.prog: list[Insn] = prog
         #: The kernel's id of the program (snapshots store the program by this id).
-        self.prog_id: int = prog_id
-        self.pc: int = 0
+        self.prog_id: int = prog_id  # state
+        self.pc: int = 0  # state
         #: Offset reached inside the current OP_TOUCH, or ns spent inside an OP_COMPUTE.
-        self.cursor: int = 0
+        self.cursor: int = 0  # state
         #: Remaining iterations of the open loops, innermost last.
-        self.loop_counts: list[int] = []
-        self.stamp: int = 0
-        self.stamp_seq: int = 0
-        self.op_started: bool = False
+        self.loop_counts: list[int] = []  # state
+        self.stamp: int = 0  # state
+        self.stamp_seq: int = 0  # state
+        self.op_started: bool = False  # state
         #: The last system call's return value (set by the kernel).
-        self.retval: int = 0
-        self.loads_checked: int = 0
-        self.load_mismatches: int = 0
+        self.retval: int = 0  # state
+        self.loads_checked: int = 0  # state
+        self.load_mismatches: int = 0  # state
 
     def clone(self, pid: int) -> CpuContext:
         """A copy of this context for a new task ``pid`` (fork): same program, pc and loops."""
@@ -114,48 +115,17 @@ class CpuContext:
         return c
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data state; the program is referenced by ``prog_id``."""
-        return {
-            "pid": self.pid,
-            "prog_id": self.prog_id,
-            "pc": self.pc,
-            "cursor": self.cursor,
-            "loop_counts": list(self.loop_counts),
-            "stamp": self.stamp,
-            "stamp_seq": self.stamp_seq,
-            "op_started": self.op_started,
-            "retval": self.retval,
-            "loads_checked": self.loads_checked,
-            "load_mismatches": self.load_mismatches,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from machine.state_generated import save_cpu_context
+
+        return save_cpu_context(self)
 
     @staticmethod
     def from_state(state: dict[str, object], prog: list[Insn]) -> CpuContext:
-        """Rebuild a context from ``to_state`` output and its program (looked up by prog_id).
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from machine.state_generated import load_cpu_context
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        ctx = CpuContext(_int(state, "pid"), prog, _int(state, "prog_id"))
-        ctx.pc = _int(state, "pc")
-        ctx.cursor = _int(state, "cursor")
-        loops = state["loop_counts"]
-        if not isinstance(loops, list):
-            raise ValueError("cpu context state: loop_counts must be a list")
-        for count in loops:
-            if not isinstance(count, int):
-                raise ValueError("cpu context state: loop counts must be ints")
-            ctx.loop_counts.append(count)
-        ctx.stamp = _int(state, "stamp")
-        ctx.stamp_seq = _int(state, "stamp_seq")
-        started = state["op_started"]
-        if not isinstance(started, bool):
-            raise ValueError("cpu context state: op_started must be a bool")
-        ctx.op_started = started
-        ctx.retval = _int(state, "retval")
-        ctx.loads_checked = _int(state, "loads_checked")
-        ctx.load_mismatches = _int(state, "load_mismatches")
-        return ctx
+        return load_cpu_context(state, prog)
 
     def __repr__(self) -> str:
         return f"<cpu context pid={self.pid} pc={self.pc}/{len(self.prog)} cursor={self.cursor}>"

@@ -150,17 +150,17 @@ class DiskModel:
         head_switch_ns: int = 500_000,
         seek_boundary_pct: int = 20,
     ) -> None:
-        self.rpm = rpm
-        self.sectors_per_track = sectors_per_track
-        self.heads = heads
-        self.avg_seek_ns = avg_seek_ns
-        self.track_to_track_ns = track_to_track_ns
-        self.full_stroke_ns = full_stroke_ns
+        self.rpm: int = rpm  # state
+        self.sectors_per_track: int = sectors_per_track  # state
+        self.heads: int = heads  # state
+        self.avg_seek_ns: int = avg_seek_ns  # state
+        self.track_to_track_ns: int = track_to_track_ns  # state
+        self.full_stroke_ns: int = full_stroke_ns  # state
         #: Media transfer rate in bytes per second.
-        self.media_rate = media_rate
-        self.controller_overhead_ns = controller_overhead_ns
-        self.head_switch_ns = head_switch_ns
-        self.seek_boundary_pct = seek_boundary_pct
+        self.media_rate: int = media_rate  # state
+        self.controller_overhead_ns: int = controller_overhead_ns  # state
+        self.head_switch_ns: int = head_switch_ns  # state
+        self.seek_boundary_pct: int = seek_boundary_pct  # state
         self.vl_validate()
 
     def vl_validate(self) -> None:
@@ -182,35 +182,17 @@ class DiskModel:
         return 60 * NS_PER_SEC // self.rpm
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form of the parameters."""
-        return {
-            "rpm": self.rpm,
-            "sectors_per_track": self.sectors_per_track,
-            "heads": self.heads,
-            "avg_seek_ns": self.avg_seek_ns,
-            "track_to_track_ns": self.track_to_track_ns,
-            "full_stroke_ns": self.full_stroke_ns,
-            "media_rate": self.media_rate,
-            "controller_overhead_ns": self.controller_overhead_ns,
-            "head_switch_ns": self.head_switch_ns,
-            "seek_boundary_pct": self.seek_boundary_pct,
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from machine.state_generated import save_disk_model
+
+        return save_disk_model(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> DiskModel:
-        """Rebuild the parameters saved by ``to_state``."""
-        return DiskModel(
-            _int(state, "rpm"),
-            _int(state, "sectors_per_track"),
-            _int(state, "heads"),
-            _int(state, "avg_seek_ns"),
-            _int(state, "track_to_track_ns"),
-            _int(state, "full_stroke_ns"),
-            _int(state, "media_rate"),
-            _int(state, "controller_overhead_ns"),
-            _int(state, "head_switch_ns"),
-            _int(state, "seek_boundary_pct"),
-        )
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from machine.state_generated import load_disk_model
+
+        return load_disk_model(state)
 
     def __repr__(self) -> str:
         return (
@@ -311,9 +293,9 @@ class DiskRequest:
     xfer_ns``.
 
     A write's payload is kept as the list of its merged submissions' payloads
-    (``vl_parts``, in sector order) and joined once when ``data`` is read: joining on every
-    merge copied the whole request again each time (a request of 32 pages merged one page
-    at a time copied 2 MiB).
+    (``vl_parts``, in sector order) and joined once (``vl_join``) at completion or when the
+    state is saved: joining on every merge copied the whole request again each time (a
+    request of 32 pages merged one page at a time copied 2 MiB).
     """
 
     def __init__(
@@ -327,92 +309,54 @@ class DiskRequest:
         submit_ns: int,
         deadline_ns: int,
     ) -> None:
-        self.req_id = req_id
-        self.sector = sector
-        self.nsect = nsect
-        self.write = write
-        self.vl_parts: list[bytes] = [data]
+        self.req_id: int = req_id  # state
+        self.sector: int = sector  # state
+        self.nsect: int = nsect  # state
+        self.write: bool = write  # state
+        self.data: bytes = data  # state
         #: The kernel's tag (for example the bio's first page), returned untouched.
-        self.cookie = cookie
-        self.submit_ns = submit_ns
-        self.deadline_ns = deadline_ns
-        self.start_ns = -1
-        self.done_ns = -1
+        self.cookie: int = cookie  # state
+        self.submit_ns: int = submit_ns  # state
+        self.deadline_ns: int = deadline_ns  # state
+        self.start_ns: int = -1  # state
+        self.done_ns: int = -1  # state
         #: Controller overhead.
-        self.ctl_ns = -1
+        self.ctl_ns: int = -1  # state
         #: Positioning: the seek, or a head switch on the same cylinder.
-        self.seek_ns = -1
-        self.rot_ns = -1
-        self.xfer_ns = -1
+        self.seek_ns: int = -1  # state
+        self.rot_ns: int = -1  # state
+        self.xfer_ns: int = -1  # state
         #: The tags of the submissions this request carries, in sector order (merges).
-        self.tags: list[int] = [req_id]
+        self.tags: list[int] = [req_id]  # state
+        #: While a write merges, its payload in pieces in sector order (``data`` is stale
+        #: then); ``vl_join`` joins them once.
+        self.vl_parts: list[bytes] = []
 
-    @property
-    def data(self) -> bytes:
+    def vl_check_state(self) -> None:
+        """The loader's check across fields: the tags include the request's own id."""
+        if not self.tags or self.req_id not in self.tags:
+            raise ValueError("disk request state: 'tags' must include the request id")
+
+    def vl_join(self) -> bytes:
         """The request's payload: the merged submissions' payloads joined (once)."""
-        parts = self.vl_parts
-        if len(parts) == 1:
-            return parts[0]
-        joined = b"".join(parts)
-        self.vl_parts = [joined]
-        return joined
-
-    @data.setter
-    def data(self, value: bytes) -> None:
-        self.vl_parts = [value]
+        if self.vl_parts:
+            self.data = b"".join(self.vl_parts)
+            self.vl_parts = []
+        return self.data
 
     def to_state(self) -> dict[str, object]:
-        """Plain-data form (the payload of a pending read is empty)."""
-        return {
-            "req_id": self.req_id,
-            "sector": self.sector,
-            "nsect": self.nsect,
-            "write": self.write,
-            "data": self.data,
-            "cookie": self.cookie,
-            "submit_ns": self.submit_ns,
-            "deadline_ns": self.deadline_ns,
-            "start_ns": self.start_ns,
-            "done_ns": self.done_ns,
-            "ctl_ns": self.ctl_ns,
-            "seek_ns": self.seek_ns,
-            "rot_ns": self.rot_ns,
-            "xfer_ns": self.xfer_ns,
-            "tags": list(self.tags),
-        }
+        """Plain-data form (generated from the ``# state`` fields)."""
+        from machine.state_generated import save_disk_request
+
+        self.vl_join()
+        return save_disk_request(self)
 
     @staticmethod
     def from_state(state: dict[str, object]) -> DiskRequest:
-        """Rebuild a request saved by ``to_state``."""
-        write = state["write"]
-        data = state["data"]
-        if not isinstance(write, bool) or not isinstance(data, bytes):
-            raise ValueError("disk request state: 'write' must be a bool and 'data' bytes")
-        req = DiskRequest(
-            _int(state, "req_id"),
-            _int(state, "sector"),
-            _int(state, "nsect"),
-            write,
-            data,
-            _int(state, "cookie"),
-            _int(state, "submit_ns"),
-            _int(state, "deadline_ns"),
-        )
-        req.start_ns = _int(state, "start_ns")
-        req.done_ns = _int(state, "done_ns")
-        req.ctl_ns = _int(state, "ctl_ns")
-        req.seek_ns = _int(state, "seek_ns")
-        req.rot_ns = _int(state, "rot_ns")
-        req.xfer_ns = _int(state, "xfer_ns")
-        tags = _list(state, "tags")
-        req.tags = []
-        for tag in tags:
-            if not isinstance(tag, int) or isinstance(tag, bool):
-                raise ValueError("disk request state: 'tags' must hold ints")
-            req.tags.append(tag)
-        if not req.tags or req.req_id not in req.tags:
-            raise ValueError("disk request state: 'tags' must include the request id")
-        return req
+        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
+        from machine.state_generated import load_disk_request
+
+        return load_disk_request(state)
 
     def __repr__(self) -> str:
         rw = "W" if self.write else "R"
@@ -574,12 +518,16 @@ class Disk:
                 tag = self._merged(req)
                 req.tags.append(tag)
                 if write:
+                    if not req.vl_parts:
+                        req.vl_parts = [req.data]
                     req.vl_parts.append(payload)
             elif end == req.sector:
                 tag = self._merged(req)
                 req.tags.insert(0, tag)
                 req.sector = sector
                 if write:
+                    if not req.vl_parts:
+                        req.vl_parts = [req.data]
                     req.vl_parts.insert(0, payload)
             else:
                 continue
@@ -613,7 +561,7 @@ class Disk:
                 f"completes at {req.done_ns} ns"
             )
         if req.write:
-            self._store(req.sector, req.data)
+            self._store(req.sector, req.vl_join())
             self.writes += 1
             self.sectors_written += req.nsect
         else:

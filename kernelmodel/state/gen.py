@@ -1,0 +1,500 @@
+"""Generate the save and load functions of every class that declares its state (model
+plumbing, no kernel counterpart; docs/ARCHITECTURE.md, "State: declared once").
+
+A class declares a saved field by ending the field's line in ``__init__`` with a ``# state``
+comment; the annotation on that line is the field's type, and the order of those lines is the
+order of the keys in the snapshot::
+
+    self.vm_start: int = vm_start  # state
+    self.older_than_this: int | None = older_than_this  # state: has
+    self.page_cluster: int = 3  # state: range=0..8
+
+Options after ``# state:`` (comma-separated): ``key=NAME`` (the snapshot key, when it is not
+the attribute's name), ``range=LO..HI`` (an int's allowed values), ``has`` (an ``int | None``
+saved as ``has_NAME`` and ``NAME``, 0 for None), ``optional`` (a state without the key,
+written before the field existed, keeps the constructor's value), ``custom``, ``ref=ID``,
+``keyed=ID`` (docs/ARCHITECTURE.md). Types: ``int``, ``bool``, ``str``,
+``bytes``, ``int | None``, ``list[int]``, ``list[str]``, and a class that declares its own
+state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
+``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
+
+Run ``python -m kernelmodel.state.gen`` after changing a declaration; ``--check`` exits 1
+when a generated file is not current (tests/kernelmodel/test_state_generated.py runs it).
+The output goes to ``machine/state_generated.py`` (classes of ``machine/``, which must not
+import ``kernelmodel/``) and ``kernelmodel/state/generated.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MARK = re.compile(r"#\s*state\b(?::\s*(?P<opts>[^#]*))?\s*$")
+CONTEXT = re.compile(r"#\s*state context:\s*(.*)$")
+SCALARS = {"int": "read_int", "bool": "read_bool", "str": "read_str", "bytes": "read_bytes"}
+LISTS = {"list[int]": "read_int_list", "list[str]": "read_str_list"}
+OUTPUTS = {"machine": "machine/state_generated.py", "kernelmodel": "kernelmodel/state/generated.py"}
+
+
+@dataclass
+class Field:
+    """One declared field: attribute, snapshot key, type text and options."""
+
+    attr: str
+    key: str
+    type: str
+    lo: str | None
+    hi: str | None
+    has: bool
+    ref: str | None  # a reference stored as the id attribute ``ref`` of the object
+    keyed: str | None  # a dict[int, X] saved as its values, keyed again by X.<keyed>
+    custom: bool  # saved and loaded by the class's vl_save_<attr> and vl_load_<attr>
+    optional: bool  # a state without the key (an older snapshot) keeps the constructor's value
+    ctor_direct: bool  # __init__ assigns the parameter of the same name unchanged
+
+
+@dataclass
+class Decl:
+    """One class's declaration."""
+
+    module: str
+    name: str
+    fields: list[Field]
+    ctor: list[tuple[str, bool]]  # __init__ parameters: (name, has a default)
+    check: bool
+    context: list[str]  # extra parameters of the loader ("pages: list[Page]")
+
+
+def snake(name: str) -> str:
+    """VmArea -> vm_area."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _field(line: str, stmt: ast.stmt, params: set[str], where: str) -> Field | None:
+    m = MARK.search(line)
+    if m is None:
+        return None
+    if not isinstance(stmt, ast.AnnAssign):
+        raise SystemExit(f"{where}: a # state field needs a type annotation")
+    target = stmt.target
+    if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+            and target.value.id == "self"):
+        raise SystemExit(f"{where}: # state marks a self.field")
+    attr = target.attr
+    f = Field(attr, attr, ast.unparse(stmt.annotation), None, None, False, None, None, False,
+              False, False)
+    value = stmt.value
+    f.ctor_direct = isinstance(value, ast.Name) and value.id == attr and attr in params
+    for opt in (m.group("opts") or "").split(","):
+        opt = opt.strip()
+        if not opt:
+            continue
+        if opt.startswith("key="):
+            f.key = opt[4:]
+        elif opt.startswith("range="):
+            f.lo, f.hi = opt[6:].split("..")
+        elif opt.startswith("keyed="):
+            f.keyed = opt[6:]
+        elif opt == "optional":
+            f.optional = True
+        elif opt == "custom":
+            f.custom = True
+        elif opt.startswith("ref="):
+            f.ref = opt[4:]
+        elif opt == "has":
+            f.has = True
+        else:
+            raise SystemExit(f"{where}: unknown # state option {opt!r}")
+    return f
+
+
+def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
+    """The declarations in one source file (the imports their loaders' context needs are
+    added to ``extra_imports``)."""
+    src = path.read_text()
+    lines = src.splitlines()
+    out: list[Decl] = []
+    for node in ast.parse(src).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        init = next((b for b in node.body
+                     if isinstance(b, ast.FunctionDef) and b.name == "__init__"), None)
+        if init is None:
+            continue
+        args = init.args.args[1:]
+        ndef = len(init.args.defaults)
+        ctor = [(a.arg, i >= len(args) - ndef) for i, a in enumerate(args)]
+        params = {a.arg for a in args}
+        fields: list[Field] = []
+        for stmt in init.body:
+            where = f"{path.relative_to(ROOT)}:{stmt.lineno}"
+            f = _field(lines[(stmt.end_lineno or stmt.lineno) - 1], stmt, params, where)
+            if f is not None:
+                fields.append(f)
+        if not fields:
+            continue
+        context: list[str] = []
+        for line in lines[node.lineno - 1:init.lineno - 1]:
+            m = CONTEXT.search(line)
+            if m:
+                for item in m.group(1).split(";"):
+                    param, _, source = item.partition(" from ")
+                    context.append(param.strip())
+                    if source:
+                        name = re.findall(r"\b([A-Z]\w*)\b", param)[-1]
+                        extra_imports.add(f"from {source.strip()} import {name}")
+        names = {f.attr for f in fields if not f.custom and not f.optional}
+        names |= {c.split(":")[0] for c in context}
+        for pname, has_default in ctor:
+            if pname not in names and not has_default:
+                raise SystemExit(f"{path.relative_to(ROOT)}: {node.name}.__init__ parameter "
+                                 f"{pname} is not a # state field and has no default")
+        check = any(isinstance(b, ast.FunctionDef) and b.name == "vl_check_state"
+                    for b in node.body)
+        out.append(Decl(module, node.name, fields, ctor, check, context))
+    return out
+
+
+def _declared(t: str, classes: set[str]) -> tuple[str, str] | None:
+    """(shape, class) for a field whose type is a declared class: shape one/list/opt."""
+    if t in classes:
+        return ("one", t)
+    m = re.fullmatch(r"list\[(\w+)\]", t)
+    if m and m.group(1) in classes:
+        return ("list", m.group(1))
+    m = re.fullmatch(r"(\w+) \| None", t)
+    if m and m.group(1) in classes:
+        return ("opt", m.group(1))
+    return None
+
+
+def _ref_shape(t: str) -> tuple[str, str]:
+    """(shape, class) of a reference field: one, list or opt."""
+    m = re.fullmatch(r"list\[(\w+)\]", t)
+    if m:
+        return ("list", m.group(1))
+    m = re.fullmatch(r"(\w+) \| None", t)
+    if m:
+        return ("opt", m.group(1))
+    return ("one", t)
+
+
+def _save_expr(f: Field, classes: set[str]) -> list[str]:
+    v = f"o.{f.attr}"
+    if f.ref is not None:
+        shape, _ = _ref_shape(f.type)
+        expr = {"one": f"{v}.{f.ref}", "list": f"[x.{f.ref} for x in {v}]",
+                "opt": f"{v}.{f.ref} if {v} is not None else -1"}[shape]
+        return [f'"{f.key}": {expr}']
+    if f.has:
+        return [f'"has_{f.key}": {v} is not None', f'"{f.key}": {v} if {v} is not None else 0']
+    d = _declared(f.type, classes)
+    if d is not None:
+        fn = f"save_{snake(d[1])}"
+        expr = {"one": f"{fn}({v})", "list": f"[{fn}(x) for x in {v}]",
+                "opt": f"{fn}({v}) if {v} is not None else None"}[d[0]]
+        return [f'"{f.key}": {expr}']
+    if f.keyed is not None:
+        m = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
+        assert m is not None, f.type
+        return [f'"{f.key}": [save_{snake(m.group(1))}(x) for x in {v}.values()]']
+    if f.type in LISTS:
+        return [f'"{f.key}": list({v})']
+    if f.type == "dict[str, int]":
+        return [f'"{f.key}": dict({v})']
+    if f.type == "bytearray":
+        return [f'"{f.key}": bytes({v})']
+    if f.type in SCALARS or f.type == "int | None":
+        return [f'"{f.key}": {v}']
+    raise SystemExit(f"{f.attr}: no codec for type {f.type}")
+
+
+def _load_expr(f: Field, classes: set[str]) -> str:
+    k = f'"{f.key}"'
+    if f.ref is not None:
+        shape, cls = _ref_shape(f.type)
+        table = f"refs_{snake(cls)}"
+        if shape == "list":
+            return f"resolve_ids(read_int_list(state, {k}, WHAT), {table}, WHAT, {k})"
+        if shape == "opt":
+            return f"resolve_opt_id(read_int(state, {k}, WHAT), {table})"
+        return f"resolve_ids([read_int(state, {k}, WHAT)], {table}, WHAT, {k})[0]"
+    if f.has:
+        return f"read_has_int(state, {k}, WHAT)"
+    d = _declared(f.type, classes)
+    if d is not None:
+        fn = f"load_{snake(d[1])}"
+        if d[0] == "one":
+            return f"{fn}(read_dict(state, {k}, WHAT))"
+        if d[0] == "list":
+            return f"[{fn}(x) for x in read_dict_list(state, {k}, WHAT)]"
+        return f"_opt(read_opt_dict(state, {k}, WHAT), {fn})"
+    if f.lo is not None:
+        return f"read_int_in(state, {k}, WHAT, {f.lo}, {f.hi})"
+    if f.type in SCALARS:
+        return f"{SCALARS[f.type]}(state, {k}, WHAT)"
+    if f.type in LISTS:
+        return f"{LISTS[f.type]}(state, {k}, WHAT)"
+    if f.type == "int | None":
+        return f"read_opt_int(state, {k}, WHAT)"
+    if f.type == "dict[str, int]":
+        return f"read_str_int_dict(state, {k}, WHAT)"
+    if f.type == "bytearray":
+        return f"bytearray(read_bytes(state, {k}, WHAT))"
+    raise SystemExit(f"{f.attr}: no codec for type {f.type}")
+
+
+def _emit_save(d: Decl, classes: set[str]) -> list[str]:
+    s = snake(d.name)
+    out = ["", "", f"def save_{s}(o: {d.name}) -> dict[str, object]:",
+           f'    """``{d.name}`` as plain data (its ``# state`` fields, in order)."""']
+    if not any(f.custom for f in d.fields):
+        out.append("    return {")
+        for f in d.fields:
+            out += [f"        {line}," for line in _save_expr(f, classes)]
+        return [*out, "    }"]
+    out.append("    out: dict[str, object] = {}")
+    for f in d.fields:
+        if f.custom:
+            out.append(f"    o.vl_save_{f.attr}(out)")
+            continue
+        for line in _save_expr(f, classes):
+            key, expr = line.split(": ", 1)
+            out.append(f"    out[{key}] = {expr}")
+    return [*out, "    return out"]
+
+
+def _load_params(d: Decl) -> list[str]:
+    params: list[str] = []
+    for f in d.fields:
+        if f.ref is not None:
+            cls = _ref_shape(f.type)[1]
+            param = f"refs_{snake(cls)}: dict[int, {cls}]"
+            if param not in params:
+                params.append(param)
+    return params + d.context
+
+
+def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
+    s = snake(d.name)
+    names = set(classes)
+    what = f'"{s.replace("_", " ")} state"'
+    out = _emit_save(d, names)
+    params = ", ".join(["state: dict[str, object]", *_load_params(d)])
+    out += ["", ""]
+    header = len(out)
+    out += [f"def load_{s}({params}) -> {d.name}:",
+            f'    """A ``{d.name}`` from ``save_{s}`` output (ValueError: a bad field)."""',
+            f"    WHAT = {what}"]
+    ctx_names = [c.split(":")[0] for c in d.context]
+    for f in d.fields:
+        if f.custom or f.optional:
+            continue
+        if f.keyed is not None:
+            cls = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
+            if cls is None or cls.group(1) not in classes:
+                raise SystemExit(f"{d.name}.{f.attr}: keyed= needs dict[int, DeclaredClass]")
+            child = classes[cls.group(1)]
+            args = ", ".join(["e", *(c.split(":")[0] for c in child.context)])
+            out += [f"    v_{f.attr}: {f.type} = {{}}",
+                    f'    for e in read_dict_list(state, "{f.key}", WHAT):',
+                    f"        x_{f.attr} = load_{snake(child.name)}({args})",
+                    f"        v_{f.attr}[x_{f.attr}.{f.keyed}] = x_{f.attr}"]
+            continue
+        expr = _load_expr(f, names)
+        dcl = _declared(f.type, names)
+        if dcl is not None and classes[dcl[1]].context:
+            extra = ", ".join(c.split(":")[0] for c in classes[dcl[1]].context)
+            expr = expr.replace(f"load_{snake(dcl[1])}(read_dict(state, \"{f.key}\", WHAT))",
+                                f"load_{snake(dcl[1])}(read_dict(state, \"{f.key}\", WHAT), "
+                                f"{extra})")
+        out.append(f"    v_{f.attr}: {f.type} = {expr}")
+    by_attr = {f.attr: f for f in d.fields if not f.custom and not f.optional}
+    args = ", ".join(f"{p}=v_{p}" if p in by_attr else f"{p}={p}"
+                     for p, _ in d.ctor if p in by_attr or p in ctx_names)
+    into = not d.ctor  # a constructor without arguments: the fields also load into an object
+    if into:
+        out[header:header + 2] = [
+            f"def load_{s}_into(o: {d.name}, {params}) -> None:",
+            f'    """Load ``save_{s}`` output into ``o`` (ValueError: a bad field)."""']
+    else:
+        out.append(f"    o = {d.name}({args})")
+    for f in d.fields:
+        if f.optional:
+            out += [f'    if "{f.key}" in state:',
+                    f"        o.{f.attr} = {_load_expr(f, names)}"]
+        elif f.custom:
+            call_args = ", ".join(["state", *ctx_names])
+            out.append(f"    o.vl_load_{f.attr}({call_args})")
+        elif not (f.ctor_direct and any(p == f.attr for p, _ in d.ctor)):
+            out.append(f"    o.{f.attr} = v_{f.attr}")
+    if d.check:
+        out.append("    o.vl_check_state()")
+    if into:
+        call_state = ", ".join(["state", *ctx_names])
+        return [*out, "", "",
+                f"def load_{s}({params}) -> {d.name}:",
+                f'    """A ``{d.name}`` from ``save_{s}`` output (ValueError: a bad field)."""',
+                f"    o = {d.name}()",
+                f"    load_{s}_into(o, {call_state})",
+                "    return o"]
+    out.append("    return o")
+    return out
+
+
+def _how(f: Field) -> str:
+    if f.custom:
+        return "custom"
+    if f.optional:
+        return "optional"
+    if f.has:
+        return "has"
+    if f.ref is not None:
+        return f"ref={f.ref}"
+    if f.keyed is not None:
+        return f"keyed={f.keyed}"
+    if f.lo is not None:
+        return f"range={f.lo}..{f.hi}"
+    return ""
+
+
+def render(decls: list[Decl], package: str, extra_imports: set[str]) -> str:
+    """The generated module for one package."""
+    classes = {d.name: d for d in decls}
+    body: list[str] = []
+    for d in decls:
+        body += _emit_class(d, classes)
+    used = sorted(set(re.findall(r"\b((?:read|resolve)_\w+)\(", "\n".join(body))))
+    opt = any("_opt(" in line for line in body)
+    head = [
+        "# GENERATED by `python -m kernelmodel.state.gen` from the `# state` fields of the",
+        f"# classes of {package}/.",
+        "# do not edit; change a declaration and regenerate (docs/ARCHITECTURE.md, "
+        '"State: declared once").',
+        f'"""Save and load functions of the declared classes of ``{package}/`` (generated)."""',
+        "",
+        "from __future__ import annotations",
+        "",
+    ]
+    if opt:
+        head += ["from collections.abc import Callable", "from typing import TypeVar", ""]
+    mods: dict[str, list[str]] = {}
+    for d in decls:
+        mods.setdefault(d.module, []).append(d.name)
+    imports = [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(mods.items())]
+    imports += sorted(extra_imports)
+    if used:
+        imports.append(f"from machine.state_read import {', '.join(used)}")
+    head += sorted(imports)
+    if opt:
+        head += ["", '_T = TypeVar("_T")', "", "",
+                 "def _opt(state: dict[str, object] | None, "
+                 "load: Callable[[dict[str, object]], _T]) -> _T | None:",
+                 "    return load(state) if state is not None else None"]
+    table = ["", "", "#: Per class, its declared fields: (snapshot key, attribute, type, the",
+             "#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).",
+             "FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {"]
+    for d in decls:
+        table.append(f'    "{d.name}": (')
+        table += [f'        ("{f.key}", "{f.attr}", "{f.type}", "{_how(f)}"),' for f in d.fields]
+        table.append("    ),")
+    table.append("}")
+    return _format("\n".join(head + body + table) + "\n", package)
+
+
+def _format(text: str, package: str) -> str:
+    """``text`` as ``ruff format`` lays it out (the project's style, so lint stays quiet)."""
+    done = subprocess.run(
+        [shutil.which("ruff") or "ruff", "format", "--stdin-filename", f"{package}/generated.py",
+         "-"], input=text, capture_output=True, text=True, check=True, cwd=ROOT)
+    return done.stdout
+
+
+def collect() -> dict[str, str]:
+    """Output path -> its text, for every package."""
+    texts: dict[str, str] = {}
+    for package, target in OUTPUTS.items():
+        decls: list[Decl] = []
+        extra: set[str] = set()
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if str(rel) in OUTPUTS.values() or rel.name == "gen.py":
+                continue
+            module = ".".join(rel.with_suffix("").parts)
+            decls += scan(path, module, extra)
+        texts[target] = render(decls, package, extra)
+    return texts
+
+
+def _is_state_code(node: ast.FunctionDef) -> bool:
+    name = node.name
+    if name in ("to_state", "from_state", "load_state", "vl_check_state"):
+        return True
+    if name.endswith(("_to_state", "_from_state", "_load_state")):
+        return True
+    if name.startswith(("vl_save_", "vl_load_")):
+        return True
+    args = node.args.args
+    return bool(args) and args[0].arg == "state" and name != "__init__"
+
+
+def count_lines(root: Path = ROOT) -> dict[str, int]:
+    """Hand-written save/load lines per file of machine/ and kernelmodel/ (generated files
+    left out): every function or method named to_state, from_state, load_state,
+    vl_check_state, ``*_to_state``, ``*_from_state``, ``*_load_state``, ``vl_save_*`` or
+    ``vl_load_*``, and every other function whose first parameter is ``state`` (the typed
+    getters), from its ``def`` line to its last line."""
+    out: dict[str, int] = {}
+    for package in OUTPUTS:
+        for path in sorted((root / package).rglob("*.py")):
+            src = path.read_text()
+            if "GENERATED" in src[:200]:
+                continue
+            n = sum((f.end_lineno or f.lineno) - f.lineno + 1 for f in ast.walk(ast.parse(src))
+                    if isinstance(f, ast.FunctionDef) and _is_state_code(f))
+            if n:
+                out[str(path.relative_to(root))] = n
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or with --check, compare) the generated modules."""
+    ap = argparse.ArgumentParser(prog="python -m kernelmodel.state.gen", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 when a generated file differs from what it would be")
+    ap.add_argument("--count", action="store_true",
+                    help="print the lines of hand-written save/load code per file, and the total")
+    args = ap.parse_args(argv)
+    if args.count:
+        counts = count_lines()
+        for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            print(f"{n:6d} {name}")
+        print(f"{sum(counts.values()):6d} in all")
+        return 0
+    stale = []
+    for target, text in collect().items():
+        path = ROOT / target
+        current = path.read_text() if path.exists() else ""
+        if current != text:
+            if args.check:
+                stale.append(target)
+            else:
+                path.write_text(text)
+                print(f"wrote {target}")
+    if stale:
+        print(f"not current: {', '.join(stale)} (run python -m kernelmodel.state.gen)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
