@@ -3,8 +3,8 @@
 Each op is one string of space-separated tokens (``"write log 0 4KiB x 256 random"``).
 ``parse_op`` turns it into a typed record of ``scenarios.schema``; ``check_program`` checks
 what spans ops (balanced loops, unique checkpoints); ``assemble`` produces the instruction
-lists the kernel runs, following ``kernelmodel.syscall_abi`` and ``machine.isa``: touch, store,
-load, loop/end and compute are CPU instructions, everything else is an ``OP_SYSCALL``.
+lists the kernel runs, following ``kernelmodel.include.syscall_abi`` and ``machine.isa``:
+touch, store, load, loop/end and compute are CPU instructions, everything else is an ``OP_SYSCALL``.
 
 Determinism: random offsets and write payload seeds are drawn from ``derive_seed(scenario
 seed, owner, program, op index, ...)``, where the owner is the task that runs the program (or
@@ -26,15 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from kernelmodel import syscall_abi as abi
-from kernelmodel.kernel import (
+from kernelmodel.include import syscall_abi as abi
+from kernelmodel.kernel.kernel import (
     PREEMPT_POINTS,
     VL_AWAIT_STOPPED,
     VL_BREAK,
     VL_CONTINUE,
     VL_POWER_CUT,
 )
-from kernelmodel.rng import Rng
+from kernelmodel.lib.rng import Rng
 from machine.i386 import PAGE_OFFSET, PAGE_SIZE
 from machine.isa import (
     OP_COMPUTE,
@@ -771,7 +771,7 @@ def _simple_insn(op: Op, fork_ids: Mapping[str, int]) -> Insn | None:
 
 
 def _debug_insn(op: Op) -> Insn | None:
-    """The scenario debugger's calls (kernelmodel.kernel VL_BREAK .. VL_POWER_CUT)."""
+    """The scenario debugger's calls (kernelmodel.kernel.kernel VL_BREAK .. VL_POWER_CUT)."""
     if isinstance(op, BreakOp):
         return _sys(VL_BREAK, s=f"{op.task} {op.point}")
     if isinstance(op, AwaitOp):

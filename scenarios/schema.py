@@ -11,7 +11,7 @@ Invariants of a ``Scenario`` the loader returned:
     * every expectation's ``at`` is "end" or a checkpoint some program records, and its check
       names only known metrics;
     * ``break``/``await``/``continue`` name a task of ``tasks``, a forked program or a kernel
-      thread, and a point of ``kernelmodel.kernel.PREEMPT_POINTS``.
+      thread, and a point of ``kernelmodel.kernel.kernel.PREEMPT_POINTS``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from kernelmodel.kernel import vl_release_swapin, vl_release_vmscan
+from kernelmodel.kernel.kernel import vl_release_swapin, vl_release_vmscan
 from scenarios.expect import Check
 
 MiB: Final = 1 << 20
@@ -347,7 +347,7 @@ class PowerCutOp(Op):
     """``powercut``: the disk loses power; the run ends at the ``power_cut`` checkpoint."""
 
 
-#: The checkpoint ``powercut`` records (kernelmodel.kernel.POWER_CUT_CHECKPOINT).
+#: The checkpoint ``powercut`` records (kernelmodel.kernel.kernel.POWER_CUT_CHECKPOINT).
 POWER_CUT: Final = "power_cut"
 
 

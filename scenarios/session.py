@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-from kernelmodel.bug import KernelBug
-from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
-from kernelmodel.vmstat import TraceEvent
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.vmstat import TraceEvent
+from kernelmodel.kernel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_REPLAY
 from scenarios.assembler import Assembly, assemble, derive_seed
@@ -506,7 +506,7 @@ class Session:
 
     def _restore(self, cp: Checkpoint) -> None:
         """Replace the kernel by the checkpoint's (the suspended event, if any, is dropped)."""
-        from kernelmodel.kernel import Kernel
+        from kernelmodel.kernel.kernel import Kernel
         from scenarios.timeline import decode_kernel
 
         self._suspender.drop()

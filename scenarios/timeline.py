@@ -33,7 +33,7 @@ import zstandard
 from scenarios.finestep import Matcher, Position
 
 if TYPE_CHECKING:
-    from kernelmodel.vmstat import TraceEvent
+    from kernelmodel.include.vmstat import TraceEvent
     from scenarios.session import CheckpointRecord, Session
     from scenarios.story import StoryHit
 
@@ -79,7 +79,7 @@ def encode_kernel(session: Session) -> bytes:
 
 def decode_kernel(data: bytes) -> object:
     """A new kernel from ``encode_kernel``'s bytes."""
-    from kernelmodel.restore import vl_kernel_from_state
+    from kernelmodel.state.restore import vl_kernel_from_state
     from scenarios.snapshot import decode_state
 
     enabled = gc.isenabled()

@@ -19,7 +19,7 @@ from rich.style import Style
 from rich.text import Span, Text
 from textual.color import Color
 
-from kernelmodel.vl_view import FRAME_STATE_NAMES, NR_FRAME_STATES
+from kernelmodel.view.vl_view import FRAME_STATE_NAMES, NR_FRAME_STATES
 
 #: One glyph per frame state (index = state byte): free, kernel, anon, file, dirty,
 #: writeback, swapcache, locked.

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from kernelmodel.filemap import AddressSpace
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import (
+from kernelmodel.include.mm_types import (
     VM_EXEC,
     VM_LOCKED,
     VM_READ,
@@ -26,7 +24,7 @@ from kernelmodel.mm_types import (
     MmStruct,
     VmArea,
 )
-from kernelmodel.page import (
+from kernelmodel.include.page import (
     LRU_ACTIVE,
     LRU_INACTIVE,
     M_direct,
@@ -35,11 +33,13 @@ from kernelmodel.page import (
     PageSwapCache,
     vl_flag_names,
 )
-from kernelmodel.pgtable import swp_offset, swp_type
-from kernelmodel.swap_state import SwapperSpace
-from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
-from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task
-from kernelmodel.vl_view import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import PF_KTHREAD, TASK_RUNNING, Task
+from kernelmodel.mm.filemap import AddressSpace
+from kernelmodel.mm.pgtable import swp_offset, swp_type
+from kernelmodel.mm.swap_state import SwapperSpace
+from kernelmodel.mm.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
+from kernelmodel.view.vl_view import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
 from machine.i386 import (
     PAGE_SHIFT,
     PGDIR_SHIFT,
@@ -328,7 +328,7 @@ def _anonmm_rmap(
 ) -> tuple[str, tuple[RmapEntry, ...]]:
     """The anonmm walk: the page's own mm, then the rest of its bundle, all at one address
     (the vma shown is the one covering it, if any)."""
-    from kernelmodel.rmap_anonmm import am_walk_order
+    from kernelmodel.mm.rmap_anonmm import am_walk_order
 
     entries: list[RmapEntry] = []
     bundle = [first, *am_walk_order(k, first)]

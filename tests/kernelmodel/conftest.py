@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from kernelmodel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel.kernel import Kernel, KernelConfig
 from machine.board import Machine, MachineConfig
 from machine.isa import Insn
 

@@ -6,20 +6,20 @@ from __future__ import annotations
 import pytest
 from test_wb_support import make_file, write_page
 
-from kernelmodel.fadvise import (
+from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
+from kernelmodel.include.page import Page, PageDirty, PageWriteback
+from kernelmodel.include.syscall_abi import EBADF, EINVAL, SYS_fadvise64
+from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
+from kernelmodel.mm.fadvise import (
     POSIX_FADV_DONTNEED,
     POSIX_FADV_NOREUSE,
     POSIX_FADV_NORMAL,
     POSIX_FADV_WILLNEED,
     sys_fadvise64,
 )
-from kernelmodel.fs import Inode, iget, vl_alloc_file
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.page import Page, PageDirty, PageWriteback
-from kernelmodel.page_lists import PL_LOCKED
-from kernelmodel.restore import vl_kop_from_state
-from kernelmodel.syscall_abi import EBADF, EINVAL, SYS_fadvise64
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
+from kernelmodel.mm.page_lists import PL_LOCKED
+from kernelmodel.state.restore import vl_kop_from_state
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_SYSCALL, Insn
 

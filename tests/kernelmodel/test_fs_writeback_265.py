@@ -7,17 +7,17 @@ from __future__ import annotations
 import pytest
 from test_wb_support import drive, fake_task, make_file, write_page
 
-from kernelmodel.fs import I_DIRTY_PAGES
-from kernelmodel.fs_writeback import SyncSbInodes, WritebackSingleInode
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.page import PageDirty, PageWriteback
-from kernelmodel.page_writeback import (
+from kernelmodel.fs.fs import I_DIRTY_PAGES
+from kernelmodel.fs.fs_writeback import SyncSbInodes, WritebackSingleInode
+from kernelmodel.include.page import PageDirty, PageWriteback
+from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE
+from kernelmodel.mm.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_NONE,
     BackgroundWriteout,
     WritebackControl,
 )
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE
 from machine.board import Machine, MachineConfig
 
 

@@ -8,17 +8,17 @@ from collections.abc import Callable
 import pytest
 from test_wb_support import drive, fake_task, make_file, step_machine, wait_woken, write_page
 
-from kernelmodel.check import check_pagecache
-from kernelmodel.filemap_wb import WriteAndWaitOp
-from kernelmodel.fs import Inode, iget, vl_alloc_file
-from kernelmodel.fsync import F_FSYNC, F_WAIT, FsyncOp
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.mpage import MpageWritepages, vl_do_writepages_frame
-from kernelmodel.oracle import oracle_fsync_acked, oracle_fsync_begin, vl_verify_durable
-from kernelmodel.page import PageDirty, PageLocked, PageWriteback
-from kernelmodel.page_lists import PL_LOCKED
-from kernelmodel.page_writeback import WB_SYNC_NONE, WritebackControl
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.check.check import check_pagecache
+from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
+from kernelmodel.fs.fsync import F_FSYNC, F_WAIT, FsyncOp
+from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
+from kernelmodel.include.page import PageDirty, PageLocked, PageWriteback
+from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.mm.filemap_wb import WriteAndWaitOp
+from kernelmodel.mm.page_lists import PL_LOCKED
+from kernelmodel.mm.page_writeback import WB_SYNC_NONE, WritebackControl
+from kernelmodel.oracle.oracle import oracle_fsync_acked, oracle_fsync_begin, vl_verify_durable
 from machine.board import Machine, MachineConfig
 
 MODES = ("tags", "lists")

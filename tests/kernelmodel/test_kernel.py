@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.syscall_abi import VL_CHECKPOINT, SYS_nanosleep
-from kernelmodel.task import TASK_RUNNING, TASK_STOPPED, TASK_ZOMBIE
+from kernelmodel.include.syscall_abi import VL_CHECKPOINT, SYS_nanosleep
+from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, TASK_ZOMBIE
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_COMPUTE, OP_SYSCALL, Insn
 from tests.kernelmodel.conftest import boot_kernel, run_until_exit, spawn

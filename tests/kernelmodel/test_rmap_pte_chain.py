@@ -1,4 +1,4 @@
-"""The 2.6.5/2.6.6 per-page pte chains (kernelmodel/rmap_pte_chain.py) through rmap.py.
+"""The 2.6.5/2.6.6 per-page pte chains (kernelmodel/mm/rmap_pte_chain.py) through rmap.py.
 
 Unit tests drive page_add_*_rmap / page_remove_rmap / page_referenced on a real kernel with
 real page tables; random mm workloads (the ones of test_mm_random) run with
@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine
 from test_mm_support import MiB, new_task, problems
 
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.mm_types import MmStruct
-from kernelmodel.page import PageDirect, SetPageReferenced
-from kernelmodel.pgtable import mk_pte, pte_alloc_map, pte_mkyoung, pte_young, set_pte
-from kernelmodel.rmap import (
+from kernelmodel.include.mm_types import MmStruct
+from kernelmodel.include.page import PageDirect, SetPageReferenced
+from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.mm.pgtable import mk_pte, pte_alloc_map, pte_mkyoung, pte_young, set_pte
+from kernelmodel.mm.rmap import (
     page_add_file_rmap,
     page_referenced,
     page_remove_rmap,
@@ -27,7 +27,7 @@ from kernelmodel.rmap import (
     vl_rmap_problems,
     vl_rmap_to_state,
 )
-from kernelmodel.rmap_pte_chain import PteChain, nrpte, pc_page_ptes
+from kernelmodel.mm.rmap_pte_chain import PteChain, nrpte, pc_page_ptes
 from machine.board import Machine, MachineConfig
 
 BASE = 0x40000000

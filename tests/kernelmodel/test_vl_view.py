@@ -1,11 +1,11 @@
-"""The dashboard's whole-map view of mem_map (kernelmodel/vl_view.py)."""
+"""The dashboard's whole-map view of mem_map (kernelmodel/view/vl_view.py)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernelmodel.page import (
+from kernelmodel.include.page import (
     M_anon,
     M_dirty,
     M_locked,
@@ -15,7 +15,7 @@ from kernelmodel.page import (
     M_writeback,
     Page,
 )
-from kernelmodel.vl_view import (
+from kernelmodel.view.vl_view import (
     FRAME_STATE_NAMES,
     FS_ANON,
     FS_DIRTY,
@@ -74,7 +74,7 @@ def test_states_of_a_booted_kernel_agree_with_the_allocator() -> None:
 
 
 def test_states_see_dirty_page_cache_after_a_write() -> None:
-    from kernelmodel.syscall_abi import O_RDWR, SYS_close, SYS_open, SYS_write
+    from kernelmodel.include.syscall_abi import O_RDWR, SYS_close, SYS_open, SYS_write
 
     k = boot_kernel(mem_mib=4, disk_mib=64, swap_mib=8)
     k.create_file("f", 0, "zero", 1)

@@ -1,4 +1,4 @@
-"""Snapshots restore exactly (scenarios/snapshot.py, kernelmodel/restore.py).
+"""Snapshots restore exactly (scenarios/snapshot.py, kernelmodel/state/restore.py).
 
 * run to the end == snapshot at a cut + resume to the end (state hash, metrics, expectations),
   for the small test scenario at event, time and checkpoint cuts (each resumed session runs

@@ -9,7 +9,7 @@ from rich.table import Table
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
-from kernelmodel.vl_view import FS_ANON, vl_frame_states
+from kernelmodel.view.vl_view import FS_ANON, vl_frame_states
 from tests.tui.conftest import screen_text, settle, wait_paused
 from tests.tui.snapshot_app import PAUSED_AT, TINY, make_app
 from tui.app import NO_SNAPSHOTS, VmlabApp, palette_commands

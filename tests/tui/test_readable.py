@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.color import Color
 from textual.widgets import DataTable, Input, Static
 
-from kernelmodel.vl_view import (
+from kernelmodel.view.vl_view import (
     FRAME_STATE_NAMES,
     FS_ANON,
     FS_DIRTY,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from kernelmodel.vl_view import FS_ANON, vl_frame_states
+from kernelmodel.view.vl_view import FS_ANON, vl_frame_states
 from tests.tui.conftest import settle
 from tests.tui.snapshot_app import make_app
 from tui.app import VmlabApp

@@ -18,8 +18,8 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Input, Label, TabbedContent, TabPane
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.vl_view import vl_frame_state_counts, vl_frame_states
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.view.vl_view import vl_frame_state_counts, vl_frame_states
 from scenarios.session import Session
 from scenarios.standing import Standing
 from tui.messages import FrameClicked, FrameOpened, FrameSelected, MapZoomed, ShowFrame

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from kernelmodel.vl_view import FRAME_STATE_NAMES
+from kernelmodel.view.vl_view import FRAME_STATE_NAMES
 from tui.frame_style import FRAME_GLYPHS, FramePalette, app_palette, palette_for
 from tui.view import PageInfo, RmapEntry, hexdump, pte_text
 

@@ -2,7 +2,7 @@
 frame cursor.
 
 A line-API ScrollView: ``render_line`` builds only the visible rows, and only their cells, from
-the state bytes ``kernelmodel.vl_view`` computes (compiled). Each state has its own glyph and a
+the state bytes ``kernelmodel.view.vl_view`` computes (compiled). Each state has its own glyph and a
 colour from the running theme (``tui.frame_style``), so the map reads without colour and on a
 light theme. At zoom ``z`` a cell stands for ``z`` frames and shows the most notable state in
 them (locked, writeback, dirty), else the commonest used one; ``·`` only if all are free.
@@ -25,7 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from kernelmodel.vl_view import (
+from kernelmodel.view.vl_view import (
     FRAME_STATE_NAMES,
     FS_FILL_SHIFT,
     FS_NO_FRAME,

@@ -1,0 +1,652 @@
+"""The little filesystem: superblock, inodes, block allocation, names and open files (2.6.6).
+
+Models the parts of an ext2-like filesystem and of the VFS (fs/ext2/inode.c, fs/ext2/balloc.c,
+fs/inode.c, fs/file_table.c, include/linux/fs.h, 2.6.6) that the page cache needs:
+
+* One flat namespace of paths (no directories): ``SuperBlock.s_names`` maps a path to an
+  inode number, as a single directory's dentries would.
+* 4 KiB blocks, one per page (blocksize == PAGE_SIZE, so a page has exactly one block and no
+  buffer_heads are needed). Block 0 holds the superblock; blocks 1 .. s_nblocks-1 hold data.
+  The filesystem uses the start of the disk; the swap area lies after it.
+* Each inode has a block map ``i_blocks``: page index -> disk block. (The kernel's
+  ``inode->i_blocks`` counts 512-byte sectors; here the name holds what ext2 keeps in
+  ``i_data``.) ``vl_inode_extents`` prints it as extents (runs of contiguous blocks) for the UI.
+* Blocks are allocated at write time (``get_block`` with create, as ext2_get_block from
+  block_prepare_write), in allocation order from a cursor that only moves forward and wraps:
+  two files written at the same time interleave their blocks on disk, as ext3 did on SMP.
+  A full disk gives -ENOSPC.
+* Metadata (sizes, block maps, free-block bitmap) lives only in memory and is never written
+  to the disk: the model treats it as always durable (as if journalled with instant commits),
+  so durability questions concern file data only.
+* ``struct file`` is ``File``; open files hang on ``SuperBlock.s_files`` (the 2.6.6 sb field),
+  by a file id that tasks keep in ``task.files`` (fd -> file id).
+
+Invariants:
+    * ``s_free_blocks`` equals the number of zero bytes in ``s_bitmap``; block 0 is in use;
+    * every block in some inode's ``i_blocks`` is marked in use, and belongs to one inode only;
+    * an inode's blocks are all at page indices below ``ceil(i_size / 4096)``;
+    * ``s_names`` maps to inodes with ``i_nlink == 1``; an inode with ``i_nlink == 0`` stays
+      only while ``i_count > 0`` (it is open) or while it is being deleted (I_FREEING);
+    * ``i_count`` equals the number of open files (``File``) naming the inode, plus the
+      references held by ops in progress (open, delete).
+
+Lock ordering (modelled as wait queues, see ``vl_down_i_sem``):
+    inode->i_sem          writers, truncate, fsync
+      page lock           (PG_locked)
+        mapping->tree_lock  (implicit: every model step is atomic)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, final
+
+from kernelmodel.include.bug import bug_on
+from kernelmodel.kernel.wait import sleep_on, wake_up
+from kernelmodel.mm.filemap import AddressSpace
+
+if TYPE_CHECKING:
+    from kernelmodel.include.page import Page
+    from kernelmodel.kernel.kernel import Kernel
+    from kernelmodel.kernel.task import Task
+
+BLOCK_SIZE: Final = 4096
+BLOCK_SHIFT: Final = 12
+#: 512-byte sectors per block.
+BLOCK_SECTORS: Final = 8
+#: The first data block (block 0 is the superblock).
+FIRST_DATA_BLOCK: Final = 1
+#: Written at sector 0 by mkfs.
+FS_MAGIC: Final = b"vmlabfs1"
+
+# inode->i_state bits (include/linux/fs.h, 2.6.6)
+I_DIRTY_SYNC: Final = 1
+I_DIRTY_DATASYNC: Final = 2
+I_DIRTY_PAGES: Final = 4
+I_DIRTY: Final = 7
+I_LOCK: Final = 8
+I_FREEING: Final = 16
+I_CLEAR: Final = 32
+
+ENOENT: Final = 2
+ENOSPC: Final = 28
+
+#: Boot-time file contents (see oracle.py).
+CONTENT_KINDS: Final = ("zero", "pattern", "random", "sparse")
+
+
+def inode_sem_key(ino: int) -> str:
+    """Wait-queue key of inode ``ino``'s i_sem."""
+    return f"inode {ino} i_sem"
+
+
+def inode_lock_key(ino: int) -> str:
+    """Wait-queue key of I_LOCK on inode ``ino`` (wait_on_inode / wake_up_inode)."""
+    return f"inode {ino} I_LOCK"
+
+
+@final
+class Inode:
+    """struct inode (include/linux/fs.h) with ext2's block map, for one regular file.
+
+    Attributes:
+        i_ino: inode number (stable id; 1 is never used, numbers start at 2).
+        i_size: file size in bytes.
+        i_mapping: the page cache of the file (the inode's embedded i_data).
+        i_state: I_DIRTY_* | I_LOCK | I_FREEING | I_CLEAR.
+        dirtied_when: simulated ns when the inode was first dirtied (for kupdate).
+        i_sem: pid holding the inode semaphore, 0 when free.
+        i_blocks: page index -> disk block (ext2's i_data, as a flat map).
+        i_nlink: 1 while the path names the inode, 0 after unlink.
+        i_count: references (open files and ops in progress).
+        vl_path: the path the inode was created under (kept after unlink for messages).
+    """
+
+    def __init__(self, ino: int, path: str) -> None:
+        self.i_ino = ino
+        self.i_size = 0
+        self.i_mapping = AddressSpace(ino)
+        self.i_state = 0
+        self.dirtied_when = 0
+        self.i_sem = 0
+        self.i_blocks: dict[int, int] = {}
+        self.i_nlink = 1
+        self.i_count = 0
+        self.vl_path = path
+
+    def __repr__(self) -> str:
+        return (
+            f"<inode {self.i_ino} {self.vl_path!r} size={self.i_size} state={self.i_state:#x} "
+            f"nrpages={self.i_mapping.nrpages} blocks={len(self.i_blocks)} count={self.i_count}>"
+        )
+
+    def to_state(self) -> dict[str, object]:
+        idx = sorted(self.i_blocks)
+        return {
+            "i_ino": self.i_ino,
+            "i_size": self.i_size,
+            "i_state": self.i_state,
+            "dirtied_when": self.dirtied_when,
+            "i_sem": self.i_sem,
+            "block_index": idx,
+            "block_no": [self.i_blocks[i] for i in idx],
+            "i_nlink": self.i_nlink,
+            "i_count": self.i_count,
+            "path": self.vl_path,
+            "mapping": self.i_mapping.to_state(),
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, object], pages: list[Page]) -> Inode:
+        """Rebuild an inode; ``pages`` is the page list (mem_map.pages) to re-link its cache."""
+        inode = Inode(_int(state, "i_ino"), _str(state, "path"))
+        inode.i_size = _int(state, "i_size")
+        inode.i_state = _int(state, "i_state")
+        inode.dirtied_when = _int(state, "dirtied_when")
+        inode.i_sem = _int(state, "i_sem")
+        idx = _int_list(state, "block_index")
+        blk = _int_list(state, "block_no")
+        if len(idx) != len(blk):
+            raise ValueError("inode state: block_index and block_no differ in length")
+        for i in range(len(idx)):
+            inode.i_blocks[idx[i]] = blk[i]
+        inode.i_nlink = _int(state, "i_nlink")
+        inode.i_count = _int(state, "i_count")
+        mapping = state.get("mapping")
+        if not isinstance(mapping, dict):
+            raise ValueError("inode state: mapping must be a dict")
+        inode.i_mapping = AddressSpace.from_state(mapping, pages)
+        return inode
+
+
+@final
+class File:
+    """struct file (include/linux/fs.h): one open of a file.
+
+    Attributes:
+        f_id: stable id (key of SuperBlock.s_files; tasks keep it in task.files).
+        f_ino: the inode (f_dentry->d_inode) by number.
+        f_path: the path it was opened by (programs name files by path).
+        f_pos: file position.
+        f_flags: O_* flags.
+        f_count: references (fds in tasks that share it after fork).
+        f_ra_size: readahead window of the last miss in pages (file_ra_state.size).
+        f_ra_prev_page: the last page read (file_ra_state.prev_page), -1 before any read.
+    """
+
+    def __init__(self, f_id: int, ino: int, path: str, flags: int) -> None:
+        self.f_id = f_id
+        self.f_ino = ino
+        self.f_path = path
+        self.f_pos = 0
+        self.f_flags = flags
+        self.f_count = 1
+        self.f_ra_size = 0
+        self.f_ra_prev_page = -1
+
+    def __repr__(self) -> str:
+        return f"<file {self.f_id} {self.f_path!r} ino={self.f_ino} pos={self.f_pos}>"
+
+    def to_state(self) -> dict[str, object]:
+        return {
+            "f_id": self.f_id,
+            "f_ino": self.f_ino,
+            "f_path": self.f_path,
+            "f_pos": self.f_pos,
+            "f_flags": self.f_flags,
+            "f_count": self.f_count,
+            "f_ra_size": self.f_ra_size,
+            "f_ra_prev_page": self.f_ra_prev_page,
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, object]) -> File:
+        f = File(_int(state, "f_id"), _int(state, "f_ino"), _str(state, "f_path"), 0)
+        f.f_pos = _int(state, "f_pos")
+        f.f_flags = _int(state, "f_flags")
+        f.f_count = _int(state, "f_count")
+        f.f_ra_size = _int(state, "f_ra_size")
+        f.f_ra_prev_page = _int(state, "f_ra_prev_page")
+        return f
+
+
+@final
+class SuperBlock:
+    """struct super_block (include/linux/fs.h) with ext2's block bitmap and the namespace.
+
+    Attributes:
+        s_nblocks: blocks of the filesystem (block 0 is the superblock).
+        s_bitmap: one byte per block, 1 = in use (ext2's block bitmap, one byte a block).
+        s_free_blocks: free data blocks (ext2 s_free_blocks_count).
+        s_next_block: the allocation cursor: the next block to try.
+        s_dirty: dirty inodes by number, head = index 0 (newest first, as list_add).
+        s_io: inodes being written back, head = index 0.
+        s_inodes: inode number -> Inode (every live inode).
+        s_names: path -> inode number (the one directory).
+        s_files: file id -> File (every open file).
+        vl_next_ino, vl_next_file_id: id counters.
+    """
+
+    def __init__(self, nblocks: int) -> None:
+        self.s_nblocks = nblocks
+        self.s_bitmap = bytearray(nblocks)
+        self.s_free_blocks = 0
+        if nblocks > 0:
+            self.s_bitmap[0] = 1
+            self.s_free_blocks = nblocks - FIRST_DATA_BLOCK
+        self.s_next_block = FIRST_DATA_BLOCK
+        self.s_dirty: list[int] = []
+        self.s_io: list[int] = []
+        self.s_inodes: dict[int, Inode] = {}
+        self.s_names: dict[str, int] = {}
+        self.s_files: dict[int, File] = {}
+        self.vl_next_ino = 2
+        self.vl_next_file_id = 1
+
+    def __repr__(self) -> str:
+        return (
+            f"<super_block blocks={self.s_nblocks} free={self.s_free_blocks} "
+            f"inodes={len(self.s_inodes)} files={len(self.s_files)}>"
+        )
+
+    def to_state(self) -> dict[str, object]:
+        return {
+            "s_nblocks": self.s_nblocks,
+            "s_bitmap": bytes(self.s_bitmap),
+            "s_free_blocks": self.s_free_blocks,
+            "s_next_block": self.s_next_block,
+            "s_dirty": list(self.s_dirty),
+            "s_io": list(self.s_io),
+            "s_inodes": [inode.to_state() for inode in self.s_inodes.values()],
+            "s_names": dict(self.s_names),
+            "s_files": [f.to_state() for f in self.s_files.values()],
+            "next_ino": self.vl_next_ino,
+            "next_file_id": self.vl_next_file_id,
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, object], pages: list[Page]) -> SuperBlock:
+        """Rebuild the filesystem; ``pages`` is mem_map.pages, to re-link page-cache pages."""
+        sb = SuperBlock(0)
+        sb.s_nblocks = _int(state, "s_nblocks")
+        bitmap = state.get("s_bitmap")
+        if not isinstance(bitmap, bytes) or len(bitmap) != sb.s_nblocks:
+            raise ValueError("super_block state: s_bitmap must be s_nblocks bytes")
+        sb.s_bitmap = bytearray(bitmap)
+        sb.s_free_blocks = _int(state, "s_free_blocks")
+        sb.s_next_block = _int(state, "s_next_block")
+        sb.s_dirty = _int_list(state, "s_dirty")
+        sb.s_io = _int_list(state, "s_io")
+        for item in _list(state, "s_inodes"):
+            inode = Inode.from_state(_dict(item), pages)
+            sb.s_inodes[inode.i_ino] = inode
+        names = state.get("s_names")
+        if not isinstance(names, dict):
+            raise ValueError("super_block state: s_names must be a dict")
+        for path, ino in names.items():
+            if not isinstance(path, str) or not isinstance(ino, int):
+                raise ValueError("super_block state: s_names maps str to int")
+            sb.s_names[path] = ino
+        for item in _list(state, "s_files"):
+            f = File.from_state(_dict(item))
+            sb.s_files[f.f_id] = f
+        sb.vl_next_ino = _int(state, "next_ino")
+        sb.vl_next_file_id = _int(state, "next_file_id")
+        return sb
+
+
+def _int(state: dict[str, object], key: str) -> int:
+    v = state.get(key)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"fs state: {key} must be an int")
+    return v
+
+
+def _str(state: dict[str, object], key: str) -> str:
+    v = state.get(key)
+    if not isinstance(v, str):
+        raise ValueError(f"fs state: {key} must be a str")
+    return v
+
+
+def _list(state: dict[str, object], key: str) -> list[object]:
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"fs state: {key} must be a list")
+    return v
+
+
+def _int_list(state: dict[str, object], key: str) -> list[int]:
+    out: list[int] = []
+    for v in _list(state, key):
+        if not isinstance(v, int):
+            raise ValueError(f"fs state: {key} must hold ints")
+        out.append(v)
+    return out
+
+
+def _dict(v: object) -> dict[str, object]:
+    if not isinstance(v, dict):
+        raise ValueError("fs state: expected a dict")
+    out: dict[str, object] = {}
+    for key, value in v.items():
+        if not isinstance(key, str):
+            raise ValueError("fs state: dict keys must be strings")
+        out[key] = value
+    return out
+
+
+# ---- block allocation (fs/ext2/balloc.c) ------------------------------------------------------
+
+
+def ext2_new_block(sb: SuperBlock) -> int:
+    """Allocate one data block in allocation order: the first free block at or after the cursor.
+
+    ext2 looks for a block near a goal in the inode's group; the model's goal is a single
+    global cursor, which is what makes concurrent writers interleave. The search wraps once.
+
+    Returns:
+        The block number, or -ENOSPC when no block is free.
+    """
+    if sb.s_free_blocks <= 0:
+        return -ENOSPC
+    n = sb.s_nblocks
+    b = sb.s_next_block
+    if b < FIRST_DATA_BLOCK or b >= n:
+        b = FIRST_DATA_BLOCK
+    bitmap = sb.s_bitmap
+    tries = 0
+    while bitmap[b] != 0:
+        b += 1
+        if b >= n:
+            b = FIRST_DATA_BLOCK
+        tries += 1
+        bug_on(tries > n, "ext2_new_block: free count says free, bitmap says full")
+    bitmap[b] = 1
+    sb.s_free_blocks -= 1
+    sb.s_next_block = b + 1 if b + 1 < n else FIRST_DATA_BLOCK
+    return b
+
+
+def ext2_free_blocks(sb: SuperBlock, block: int) -> None:
+    """Return one block to the free pool."""
+    bug_on(block < FIRST_DATA_BLOCK or block >= sb.s_nblocks, "ext2_free_blocks: bad block")
+    bug_on(sb.s_bitmap[block] == 0, "ext2_free_blocks: bit already cleared")
+    sb.s_bitmap[block] = 0
+    sb.s_free_blocks += 1
+
+
+def get_block(k: Kernel, inode: Inode, index: int, create: int) -> int:
+    """ext2_get_block: map page ``index`` of the file to its disk block.
+
+    Args:
+        create: allocate a block when the page has none (the write path's prepare_write,
+            and writeback of a page dirtied through a shared mapping of a hole).
+
+    Returns:
+        The block number (>= 1); -1 when unmapped and ``create`` is 0; -ENOSPC when a block
+        was needed and the disk is full.
+    """
+    block = inode.i_blocks.get(index, -1)
+    if block >= 0 or not create:
+        return block
+    block = ext2_new_block(k.sb)
+    if block < 0:
+        return block
+    inode.i_blocks[index] = block
+    return block
+
+
+def ext2_truncate_blocks(k: Kernel, inode: Inode, first_index: int) -> int:
+    """ext2_truncate (the block part): free every block at page index >= ``first_index``.
+
+    Returns:
+        The number of blocks freed.
+    """
+    sb = k.sb
+    gone = [index for index in inode.i_blocks if index >= first_index]
+    gone.sort()
+    for index in gone:
+        ext2_free_blocks(sb, inode.i_blocks.pop(index))
+    return len(gone)
+
+
+def vl_block_sector(block: int) -> int:
+    """The first disk sector of ``block``."""
+    return block * BLOCK_SECTORS
+
+
+def vl_inode_extents(inode: Inode) -> list[tuple[int, int, int]]:
+    """The block map as extents: (first page index, first block, length), by page index."""
+    out: list[tuple[int, int, int]] = []
+    start = -1
+    first_block = -1
+    length = 0
+    for index in sorted(inode.i_blocks):
+        block = inode.i_blocks[index]
+        if length > 0 and index == start + length and block == first_block + length:
+            length += 1
+            continue
+        if length > 0:
+            out.append((start, first_block, length))
+        start = index
+        first_block = block
+        length = 1
+    if length > 0:
+        out.append((start, first_block, length))
+    return out
+
+
+# ---- inodes (fs/inode.c) ----------------------------------------------------------------------
+
+
+def vl_new_inode(k: Kernel, path: str) -> Inode:
+    """ext2_new_inode + d_instantiate: create an empty file named ``path``.
+
+    Caller: ``path`` is not in use.
+    """
+    from kernelmodel.oracle.oracle import oracle_file_create
+
+    sb = k.sb
+    bug_on(path in sb.s_names, "vl_new_inode: path exists")
+    ino = sb.vl_next_ino
+    sb.vl_next_ino += 1
+    inode = Inode(ino, path)
+    sb.s_inodes[ino] = inode
+    sb.s_names[path] = ino
+    oracle_file_create(k, ino, 0, 0, 0)
+    return inode
+
+
+def vl_lookup_path(k: Kernel, path: str) -> Inode | None:
+    """path_lookup in the one directory: the inode named ``path``, or None."""
+    ino = k.sb.s_names.get(path, -1)
+    if ino < 0:
+        return None
+    return k.sb.s_inodes.get(ino)
+
+
+def vl_inode(k: Kernel, ino: int) -> Inode | None:
+    """The live inode numbered ``ino`` (ilookup), or None."""
+    return k.sb.s_inodes.get(ino)
+
+
+def iget(inode: Inode) -> None:
+    """__iget: take a reference on an inode (open files, writeback in progress)."""
+    inode.i_count += 1
+
+
+def vl_iput_needs_delete(inode: Inode) -> bool:
+    """iput: drop a reference; True when it was the last one of an unlinked inode.
+
+    The caller then runs generic_delete_inode (open.DeleteInodeOp), which may sleep.
+    """
+    bug_on(inode.i_count <= 0, "iput: i_count already zero")
+    inode.i_count -= 1
+    return inode.i_count == 0 and inode.i_nlink == 0 and (inode.i_state & I_FREEING) == 0
+
+
+def vl_down_i_sem(k: Kernel, task: Task, inode: Inode) -> bool:
+    """down(&inode->i_sem): take the semaphore, or sleep until it is released.
+
+    Returns True when ``task`` now holds it; False when the task went to sleep (the op
+    returns KOP_BLOCKED and calls again when woken). Model simplification: up() wakes every
+    waiter and the first to run takes it, so the order among waiters is the scheduler's.
+    """
+    bug_on(inode.i_sem == task.pid, "down(i_sem): recursive down")
+    if inode.i_sem == 0:
+        inode.i_sem = task.pid
+        return True
+    sleep_on(k, task, inode_sem_key(inode.i_ino))
+    return False
+
+
+def up_i_sem(k: Kernel, inode: Inode) -> None:
+    """up(&inode->i_sem).
+
+    Caller: holds i_sem.
+    """
+    bug_on(inode.i_sem == 0, "up(i_sem): not held")
+    inode.i_sem = 0
+    wake_up(k, inode_sem_key(inode.i_ino))
+
+
+def vl_wait_on_inode(k: Kernel, task: Task, inode: Inode) -> bool:
+    """wait_on_inode: True when I_LOCK is clear, else sleep (returns False)."""
+    if (inode.i_state & I_LOCK) == 0:
+        return True
+    sleep_on(k, task, inode_lock_key(inode.i_ino))
+    return False
+
+
+def wake_up_inode(k: Kernel, inode: Inode) -> None:
+    """wake_up_inode: wake tasks waiting for I_LOCK to clear (writeback calls it)."""
+    wake_up(k, inode_lock_key(inode.i_ino))
+
+
+# ---- mkfs and boot-time files -----------------------------------------------------------------
+
+
+def vl_fs_nblocks(disk_bytes: int, swap_bytes: int) -> int:
+    """Blocks of the filesystem on a disk of ``disk_bytes`` ending in ``swap_bytes`` of swap."""
+    return (disk_bytes - swap_bytes) // BLOCK_SIZE
+
+
+def mkfs(k: Kernel) -> SuperBlock:
+    """Format the filesystem area of the disk and install the superblock as ``k.sb``.
+
+    Raises:
+        ValueError: the disk leaves no room for data next to the swap area.
+    """
+    disk_bytes = k.machine.disk.nsectors * 512
+    nblocks = vl_fs_nblocks(disk_bytes, k.cfg.swap_bytes)
+    if nblocks < 2:
+        raise ValueError(
+            f"machine.disk: {disk_bytes} bytes leave no room for the filesystem "
+            f"next to {k.cfg.swap_bytes} bytes of swap"
+        )
+    sb = SuperBlock(nblocks)
+    k.machine.disk.write_sectors(0, FS_MAGIC + bytes(512 - len(FS_MAGIC)))
+    k.sb = sb
+    return sb
+
+
+def vl_fs_init(k: Kernel) -> None:
+    """Boot: mkfs, an empty oracle and an empty bio table.
+
+    Caller: Kernel boot, before any file is created.
+    """
+    from kernelmodel.oracle.oracle import Oracle
+
+    k.oracle = Oracle()
+    k.bios = {}
+    mkfs(k)
+
+
+def vl_create_file(k: Kernel, path: str, size: int, content: str, seed: int) -> Inode:
+    """Create a boot-time file of ``size`` bytes with its data already on the disk.
+
+    The blocks are allocated contiguously (the allocator's cursor at boot) and written
+    straight to the disk, bypassing the page cache; the oracle records the contents.
+
+    Args:
+        content: "zero", "pattern", "random" (see oracle.py) or "sparse" (no blocks: holes).
+        seed: the seed of "pattern" and "random".
+
+    Raises:
+        ValueError: bad size or content, the path exists, or the disk is too small.
+    """
+    from kernelmodel.oracle.oracle import BASE_PATTERN, BASE_RANDOM, BASE_ZERO, oracle_file_create
+
+    if size < 0:
+        raise ValueError(f"files.{path}: size must not be negative")
+    if content not in CONTENT_KINDS:
+        raise ValueError(f"files.{path}: content must be one of {', '.join(CONTENT_KINDS)}")
+    if path in k.sb.s_names:
+        raise ValueError(f"files.{path}: the file exists")
+    npages = (size + BLOCK_SIZE - 1) >> BLOCK_SHIFT
+    if content != "sparse" and npages > k.sb.s_free_blocks:
+        raise ValueError(f"files.{path}: {size} bytes do not fit on the disk")
+    inode = vl_new_inode(k, path)
+    inode.i_size = size
+    kind = BASE_ZERO
+    if content == "pattern":
+        kind = BASE_PATTERN
+    elif content == "random":
+        kind = BASE_RANDOM
+    oracle_file_create(k, inode.i_ino, size, kind, seed)
+    if content != "sparse":
+        _write_boot_blocks(k, inode, npages)
+    return inode
+
+
+def _write_boot_blocks(k: Kernel, inode: Inode, npages: int) -> None:
+    """Allocate and write the blocks of a boot-time file (contents from the oracle)."""
+    from kernelmodel.oracle.oracle import oracle_file_expected
+
+    disk = k.machine.disk
+    for index in range(npages):
+        block = get_block(k, inode, index, 1)
+        bug_on(block < 0, "vl_create_file: out of blocks after the size check")
+        data = oracle_file_expected(k, inode.i_ino, index)
+        disk.write_sectors(vl_block_sector(block), data)
+
+
+# ---- open files (fs/file_table.c, fs/open.c) ---------------------------------------------------
+
+
+def vl_alloc_file(k: Kernel, inode: Inode, path: str, flags: int) -> File:
+    """get_empty_filp + dentry_open: a new open file on ``inode``.
+
+    Caller: holds a reference on ``inode`` that the file takes over.
+    """
+    sb = k.sb
+    f = File(sb.vl_next_file_id, inode.i_ino, path, flags)
+    sb.vl_next_file_id += 1
+    sb.s_files[f.f_id] = f
+    return f
+
+
+def vl_fget_path(k: Kernel, task: Task, path: str) -> tuple[int, File | None]:
+    """fget, by path: the lowest fd of ``task`` whose file was opened as ``path``.
+
+    Model simplification (syscall_abi.py): programs name open files by path.
+
+    Returns:
+        (fd, file), or (-1, None) when the task has no such file open.
+    """
+    files = k.sb.s_files
+    for fd in sorted(task.files):
+        f = files.get(task.files[fd])
+        if f is not None and f.f_path == path:
+            return fd, f
+    return -1, None
+
+
+def vl_dup_files(k: Kernel, parent: Task, child: Task) -> None:
+    """dup_fd (kernel/fork.c copy_files): the child shares the parent's open files."""
+    for fd, fid in parent.files.items():
+        f = k.sb.s_files.get(fid)
+        if f is not None:
+            f.f_count += 1
+            child.files[fd] = fid
+    child.next_fd = parent.next_fd
