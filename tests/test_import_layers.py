@@ -43,8 +43,8 @@ def test_model_import_pulls_in_no_ui_or_serialisation() -> None:
         "import sys, pkgutil, importlib\n"
         "import machine, kernelmodel\n"
         "for pkg in (machine, kernelmodel):\n"
-        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
-        "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
         "bad = [m for m in ('textual', 'rich', 'msgpack', 'tomllib') if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )

@@ -153,7 +153,7 @@ def test_point_and_thread_names_match_the_model() -> None:
     """PREEMPT_POINTS lists exactly the points kernelmodel stops at; KTHREAD_NAMES the
     kernel threads a booted kernel runs."""
     used: set[str] = set()
-    for path in sorted((ROOT / "kernelmodel").glob("*.py")):
+    for path in sorted((ROOT / "kernelmodel").rglob("*.py")):
         used |= set(re.findall(r'preempt_point\(\s*task,\s*"([^"]+)"', path.read_text()))
     assert used == set(PREEMPT_POINTS)
     assert set(WRITEBACK_PREEMPT_POINTS) <= set(PREEMPT_POINTS)
