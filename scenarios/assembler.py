@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.include import syscall_abi as abi
-from kernelmodel.kernel.kernel import (
+from kernelmodel.kernel.vl_scenario import (
     PREEMPT_POINTS,
     VL_AWAIT_STOPPED,
     VL_BREAK,

@@ -93,7 +93,8 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from kernelmodel.fs.fs import CONTENT_KINDS
-from kernelmodel.kernel.kernel import KTHREAD_NAMES, vl_max_threads
+from kernelmodel.kernel.kernel import vl_max_threads
+from kernelmodel.kernel.vl_scenario import KTHREAD_NAMES
 from machine.board import MAX_MEM_BYTES
 from machine.disk import ELEVATOR_NAMES
 from scenarios.assembler import (

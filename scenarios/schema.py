@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from kernelmodel.kernel.kernel import vl_release_swapin, vl_release_vmscan
+from kernelmodel.kernel.config import vl_release_swapin, vl_release_vmscan
 from scenarios.expect import Check
 
 MiB: Final = 1 << 20

@@ -33,7 +33,10 @@ from typing import Final, TextIO
 
 from kernelmodel.include.bug import KernelBug
 from kernelmodel.include.vmstat import TraceEvent
-from kernelmodel.kernel.kernel import POWER_CUT_CHECKPOINT, Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.vl_scenario import POWER_CUT_CHECKPOINT
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_REPLAY
 from scenarios.assembler import Assembly, assemble, derive_seed
@@ -232,7 +235,7 @@ class Session:
             raise SessionError(str(exc)) from None
         try:
             with collector_paused():
-                k = Kernel.boot(Machine(machine_cfg), self._kernel_config())
+                k = start_kernel(Machine(machine_cfg), self._kernel_config())
         except ValueError as exc:
             raise SessionError(str(exc)) from None
         for f in self.scenario.files:

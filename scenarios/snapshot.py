@@ -293,7 +293,7 @@ def _add_design_switches(doc: dict[str, object]) -> dict[str, object]:
     reclaim, 0). The old state must match its hash first; the new hash is computed over the
     new state.
     """
-    from kernelmodel.kernel.kernel import vl_release_vmscan
+    from kernelmodel.kernel.config import vl_release_vmscan
     from scenarios.profiles import SWAPIN
 
     state = doc.get("state")

@@ -1,7 +1,10 @@
-"""The system-call table (arch/i386/kernel/entry.S: sys_call_table) and the small calls (2.6.6).
+"""The system-call entry and table (arch/i386/kernel/entry.S: system_call, sys_call_table) and
+the small calls (2.6.6).
 
-``sys_call`` maps a trapped ``OP_SYSCALL`` instruction to the kernel op that implements it;
-the kernel pushes the op on the task's kernel stack and runs it (see kernel.handle_syscall).
+``vl_system_call`` is the entry (``Kernel.handle_syscall`` calls it on a trapped
+``OP_SYSCALL``): the scenario debugger's calls go to vl_scenario.py; ``sys_call`` maps any other
+instruction to the kernel op that implements it, which the entry pushes on the task's kernel
+stack and runs.
 Argument layout: kernelmodel/include/syscall_abi.py.
 """
 
@@ -34,8 +37,11 @@ from kernelmodel.include.syscall_abi import (
     SYS_write,
 )
 from kernelmodel.include.vmstat import TR_SYSCALL
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
+from kernelmodel.kernel.sched import run_kstack
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, KOp, Task
+from kernelmodel.kernel.vl_scenario import VL_BREAK, VL_POWER_CUT, vl_scenario_call
 from kernelmodel.kernel.wait import sleep_on
+from machine.interfaces import TRAP_CONTINUE, TRAP_STOP
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -137,3 +143,31 @@ def sys_call(k: Kernel, task: Task, insn: Insn) -> KOp | None:
         k.verify_failures += len(problems)
         return ImmediateOp("verify", -len(problems))
     return ImmediateOp(f"syscall {nr}", -ENOSYS)
+
+
+def vl_system_call(k: Kernel, task: Task, insn: Insn) -> int:
+    """system_call (arch/i386/kernel/entry.S): run the call ``insn`` of the current ``task``;
+    returns TRAP_CONTINUE (back to the user program) or TRAP_STOP (the task left the CPU, or
+    must reschedule).
+
+    A call that completes inside ``sys_call`` has set its return value and advanced the pc; one
+    that returns an op runs it on the task's kernel stack until it completes or sleeps.
+    """
+    if VL_BREAK <= insn.a <= VL_POWER_CUT:
+        return vl_scenario_call(k, task, insn)
+    op = sys_call(k, task, insn)
+    if op is None:
+        # completed synchronously inside sys_call (which set retval and advanced pc)
+        if task.state != TASK_RUNNING or k.need_resched:
+            k.need_resched = False
+            return TRAP_STOP
+        return TRAP_CONTINUE
+    op.is_syscall = True
+    task.kstack.append(op)
+    r = run_kstack(k, task, k.cfg.timeslice_ns)
+    if r == KOP_DONE and task.state == TASK_RUNNING:
+        if k.need_resched:
+            k.need_resched = False
+            return TRAP_STOP
+        return TRAP_CONTINUE
+    return TRAP_STOP

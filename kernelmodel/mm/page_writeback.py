@@ -862,7 +862,7 @@ def wakeup_bdflush(k: Kernel, nr_pages: int) -> int:
 
 def mod_timer_wb(k: Kernel, expires: int) -> None:
     """mod_timer(&wb_timer, expires): (re)arm TIMER_KUPDATE on the clock."""
-    from kernelmodel.kernel.kernel import TIMER_KUPDATE
+    from kernelmodel.kernel.sched import TIMER_KUPDATE
 
     wb = k.wb
     clock = k.machine.clock

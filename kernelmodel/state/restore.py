@@ -52,9 +52,10 @@ from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
 from kernelmodel.include.page import M_anon, MemMap, Page
 from kernelmodel.include.writeback import WritebackState
+from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.exit import KOPS as EXIT_KOPS
 from kernelmodel.kernel.fork import KOPS as FORK_KOPS
-from kernelmodel.kernel.kernel import Kernel, KernelConfig, vl_max_threads
+from kernelmodel.kernel.kernel import Kernel, vl_max_threads
 from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
 from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
 from kernelmodel.lib.radix_tree import vl_radix_tree_items

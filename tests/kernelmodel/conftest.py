@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from machine.board import Machine, MachineConfig
 from machine.isa import Insn
 
@@ -19,7 +21,7 @@ def boot_kernel(
     kcfg = KernelConfig(swap_bytes=swap_mib << 20, seed=seed)
     for name, value in cfg.items():
         setattr(kcfg, name, value)
-    return Kernel.boot(machine, kcfg)
+    return start_kernel(machine, kcfg)
 
 
 def run_until_exit(k: Kernel, max_events: int = 500_000, check: bool = False) -> int:

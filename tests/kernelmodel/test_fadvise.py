@@ -9,7 +9,9 @@ from test_wb_support import make_file, write_page
 from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
 from kernelmodel.include.page import Page, PageDirty, PageWriteback
 from kernelmodel.include.syscall_abi import EBADF, EINVAL, SYS_fadvise64
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
 from kernelmodel.mm.fadvise import (
     POSIX_FADV_DONTNEED,
@@ -26,7 +28,7 @@ from machine.isa import OP_SYSCALL, Insn
 
 def _kernel(mode: str) -> Kernel:
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return Kernel.boot(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _setup(mode: str, npages: int = 8) -> tuple[Kernel, Task, Inode, list[Page]]:

@@ -34,7 +34,9 @@ from kernelmodel.fs.fs import (
     vl_lookup_path,
     vl_new_inode,
 )
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task
 from kernelmodel.oracle.oracle import oracle_file_expected, vl_verify_files
 from machine.board import Machine, MachineConfig
@@ -47,7 +49,7 @@ def boot_kernel(
 ) -> Kernel:
     """A small booted kernel (filesystem, pdflush and kswapd included)."""
     m = Machine(MachineConfig(mem_mb << 20, disk_mb << 20))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap_mb << 20, timeslice_ns=timeslice_ns))
+    return start_kernel(m, KernelConfig(swap_bytes=swap_mb << 20, timeslice_ns=timeslice_ns))
 
 
 def new_task(k: Kernel, name: str) -> Task:

@@ -13,7 +13,9 @@ from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
 from kernelmodel.fs.fsync import F_FSYNC, F_WAIT, FsyncOp
 from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
 from kernelmodel.include.page import PageDirty, PageLocked, PageWriteback
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
 from kernelmodel.mm.filemap_wb import WriteAndWaitOp
 from kernelmodel.mm.page_lists import PL_LOCKED
@@ -26,7 +28,7 @@ MODES = ("tags", "lists")
 
 def make_kernel(mode: str) -> Kernel:
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return Kernel.boot(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _open(k: Kernel, task: Task, inode: Inode, path: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kernelmodel.include.syscall_abi import VL_CHECKPOINT, SYS_nanosleep
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, TASK_ZOMBIE
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_COMPUTE, OP_SYSCALL, Insn
@@ -37,7 +38,7 @@ def test_bad_config_is_one_line_naming_the_field(field: str, value: object, mess
     setattr(cfg, field, value)
     machine = Machine(MachineConfig(mem_bytes=16 << 20, disk_bytes=64 << 20))
     with pytest.raises(ValueError) as exc:
-        Kernel.boot(machine, cfg)
+        start_kernel(machine, cfg)
     assert str(exc.value).startswith(message)
     assert "\n" not in str(exc.value)
 
@@ -45,7 +46,7 @@ def test_bad_config_is_one_line_naming_the_field(field: str, value: object, mess
 def test_swap_larger_than_disk_is_refused() -> None:
     machine = Machine(MachineConfig(mem_bytes=16 << 20, disk_bytes=64 << 20))
     with pytest.raises(ValueError, match=r"machine\.swap"):
-        Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20))
+        start_kernel(machine, KernelConfig(swap_bytes=64 << 20))
 
 
 def test_round_robin_shares_the_cpu() -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from kernelmodel.check.check_mm import check_mm
 from kernelmodel.include.mm_types import MmStruct
 from kernelmodel.include.page import Page
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.fork import vl_exec_mm
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import Task
 from kernelmodel.mm.memory import do_page_fault
 from kernelmodel.mm.pgtable import vl_switch_mm
@@ -35,7 +37,7 @@ def make_kernel(
     (docs/scenarios.md); test_vmscan_267.py and the scenarios test 2.6.7's.
     """
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=disk, tlb_entries=tlb))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan,
+    return start_kernel(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan,
                                        threads_max=threads_max))
 
 

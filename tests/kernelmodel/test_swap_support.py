@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from kernelmodel.include.mm_types import MmStruct, VmArea
 from kernelmodel.include.page import Page
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import Task
 from kernelmodel.mm.filemap import AddressSpace
 from kernelmodel.mm.oom_kill import OomState
@@ -73,7 +75,7 @@ def make_kernel(
     release, writeback, rmap = design
     cfg = KernelConfig(release=release, writeback=writeback, rmap=rmap, vmscan=vmscan,
                        swap_bytes=swap_mb * MiB, swappiness=swappiness)
-    k = Kernel.boot(machine, cfg)
+    k = start_kernel(machine, cfg)
     vl_fill_reclaim_fields(k)
     if start and k.kswapd.pid < 0:
         vl_start_kswapd(k)

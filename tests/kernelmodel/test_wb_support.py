@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from kernelmodel.fs.fs import Inode, get_block, vl_new_inode
 from kernelmodel.include.page import Page, SetPageUptodate
-from kernelmodel.kernel.kernel import Kernel, KernelConfig
+from kernelmodel.init.main import start_kernel
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, Task
 from kernelmodel.mm.filemap import AddressSpace, add_to_page_cache_lru
 from kernelmodel.mm.page_writeback import set_page_dirty
@@ -22,7 +24,7 @@ def make_kernel(mem_mb: int = 16, disk_mb: int = 64, **cfg: int) -> Kernel:
     kc = KernelConfig(swap_bytes=8 << 20)
     for name, value in cfg.items():
         setattr(kc, name, value)
-    return Kernel.boot(m, kc)
+    return start_kernel(m, kc)
 
 
 def fake_task(k: Kernel, name: str = "t") -> Task:

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 from test_snapshot_support import finish
 
-from kernelmodel.kernel.kernel import (
+from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.kernel.vl_scenario import (
     ESRCH,
     KTHREAD_NAMES,
     POWER_CUT_CHECKPOINT,
     PREEMPT_POINTS,
     vl_stopped_key,
 )
-from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, Task
 from kernelmodel.mm.page_writeback import WRITEBACK_PREEMPT_POINTS
 from scenarios.assembler import assemble
 from scenarios.library import load_builtin

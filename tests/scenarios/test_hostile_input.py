@@ -266,7 +266,8 @@ def test_snapshot_of_a_machine_larger_than_host_memory_is_refused(
 def test_fork_fails_with_eagain_when_pids_run_out() -> None:
     """pids are below pid_max (32768) and never reused; the last few are left to kernel
     threads, so a fork that would take one of them fails with -EAGAIN."""
-    from kernelmodel.kernel.kernel import KTHREAD_PID_RESERVE, PID_MAX
+    from kernelmodel.kernel.config import PID_MAX
+    from kernelmodel.kernel.sched import KTHREAD_PID_RESERVE
 
     s = Session(load_text(FORK_SELF))
     s.kernel.next_pid = PID_MAX - KTHREAD_PID_RESERVE - 3
