@@ -285,8 +285,8 @@ def _radix_results(quick: bool) -> list[BenchResult]:
 
 def bench_writeback(quick: bool) -> BenchResult:
     """Dirty a file in random page order with 4 KiB writes, then sync(2): sim and wall time."""
+    from kernelmodel.boot import vl_start_kernel
     from kernelmodel.include.syscall_abi import O_RDWR, SYS_open, SYS_sync, SYS_write
-    from kernelmodel.init.main import start_kernel
     from kernelmodel.kernel.config import KernelConfig
     from machine.board import Machine, MachineConfig
     from machine.isa import OP_SYSCALL, Insn
@@ -294,7 +294,7 @@ def bench_writeback(quick: bool) -> BenchResult:
     mib = _scaled(quick, 64, 8)
     pages = mib * 256
     machine = Machine(MachineConfig(mem_bytes=(2 * mib + 32) << 20, disk_bytes=1 << 30))
-    k = start_kernel(machine, KernelConfig(swap_bytes=64 << 20, seed=3))
+    k = vl_start_kernel(machine, KernelConfig(swap_bytes=64 << 20, seed=3))
     k.create_file("data", mib << 20, "zero", 0)
     order = _indices(pages, True)
     prog = [Insn(OP_SYSCALL, SYS_open, O_RDWR, s="data")]
@@ -316,12 +316,12 @@ def bench_writeback(quick: bool) -> BenchResult:
 
 
 def _fault_kernel(mib: int) -> tuple[object, object]:
-    from kernelmodel.init.main import start_kernel
+    from kernelmodel.boot import vl_start_kernel
     from kernelmodel.kernel.config import KernelConfig
     from machine.board import Machine, MachineConfig
 
     machine = Machine(MachineConfig(mem_bytes=(3 * mib + 32) << 20, disk_bytes=256 << 20))
-    return machine, start_kernel(machine, KernelConfig(swap_bytes=32 << 20, seed=4))
+    return machine, vl_start_kernel(machine, KernelConfig(swap_bytes=32 << 20, seed=4))
 
 
 def bench_faults(quick: bool) -> list[BenchResult]:
@@ -430,7 +430,7 @@ def reclaim_workload(target: int, ram_mib: int) -> BenchResult:
     ``target`` pages (shrink_list, add_to_swap, try_to_unmap, swap writeout). Rate: pages
     reclaimed (pgsteal) per wall second; the note and ``counters`` give pgscan, pgsteal,
     pswpout and the simulated nanoseconds."""
-    from kernelmodel.init.main import start_kernel
+    from kernelmodel.boot import vl_start_kernel
     from kernelmodel.kernel.config import KernelConfig
     from machine.board import Machine, MachineConfig
 
@@ -438,7 +438,7 @@ def reclaim_workload(target: int, ram_mib: int) -> BenchResult:
     swap_mib = npages // 256 + 16
     disk = (swap_mib + 64) << 20
     machine = Machine(MachineConfig(mem_bytes=ram_mib << 20, disk_bytes=disk))
-    k = start_kernel(machine, KernelConfig(swap_bytes=swap_mib << 20, seed=5))
+    k = vl_start_kernel(machine, KernelConfig(swap_bytes=swap_mib << 20, seed=5))
     pid = k.spawn("hog", k.add_program("hog", _anon_toucher(0x40000000, npages, 1)))
     vs = k.vmstat
     steal0, scan0, out0, t0 = vs.pgsteal, vs.pgscan, vs.pswpout, machine.clock.now
@@ -472,8 +472,8 @@ def _shared_anon_kernel(nforks: int, shared: int) -> tuple[object, object, int]:
     so that a plain file read (page cache, never mapped) drives the shared pages to
     try_to_unmap and nothing else reaches it.
     """
+    from kernelmodel.boot import vl_start_kernel
     from kernelmodel.include.syscall_abi import VL_WAIT_CHILDREN, SYS_fork, SYS_nanosleep
-    from kernelmodel.init.main import start_kernel
     from kernelmodel.kernel.config import KernelConfig
     from kernelmodel.kernel.task import TASK_RUNNING
     from machine.board import Machine, MachineConfig
@@ -483,7 +483,7 @@ def _shared_anon_kernel(nforks: int, shared: int) -> tuple[object, object, int]:
     machine = Machine(MachineConfig(mem_bytes=ram_mib << 20, disk_bytes=512 << 20))
     # threads-max raised as an administrator would: the default (memory / 128 KiB) is
     # below 1000 tasks on this small machine
-    k = start_kernel(machine, KernelConfig(swap_bytes=64 << 20, seed=6, swappiness=100,
+    k = vl_start_kernel(machine, KernelConfig(swap_bytes=64 << 20, seed=6, swappiness=100,
                                           threads_max=nforks + 64))
     child = k.add_program("sleeper", [Insn(OP_SYSCALL, SYS_nanosleep, 10**12)])
     parent = _anon_toucher(0x40000000, shared, 1)

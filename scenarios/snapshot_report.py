@@ -26,6 +26,8 @@ import platform
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from kernelmodel.check.check import check_invariants
+from kernelmodel.oracle.oracle import vl_verify_durable
 from scenarios.standing import expectations_so_far, summary
 from scenarios.units import format_duration
 
@@ -61,9 +63,9 @@ def run_checks(k: Kernel) -> Checks:
     """
     caches = [(mm, mm.mmap_cache) for mm in k.mm_registry.mms.values()]
     try:
-        invariants = k.check_invariants()
+        invariants = check_invariants(k)
         data = k.verify_data()
-        lost, durability = k.verify_durable()
+        lost, durability = vl_verify_durable(k)
     finally:
         for mm, cache in caches:
             mm.mmap_cache = cache

@@ -33,10 +33,13 @@ block bitmap against the inodes' extents).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
+from kernelmodel.check.check_fields import check_fields
+from kernelmodel.check.check_fs import check_fs
+from kernelmodel.check.check_mm import check_mm
+from kernelmodel.check.check_swap import check_swap
 from kernelmodel.fs.fs import I_DIRTY, I_FREEING, I_LOCK, Inode
 from kernelmodel.include.bug import KernelBug
 from kernelmodel.include.page import Page, PageDirty, PageLocked, PageWriteback
@@ -59,12 +62,12 @@ if TYPE_CHECKING:
 _DIRTY_BIT: Final = 1 << PAGECACHE_TAG_DIRTY
 _WRITEBACK_BIT: Final = 1 << PAGECACHE_TAG_WRITEBACK
 
-#: Checkers of other parts, run when their module exists: (module, function).
-EXTRA_CHECKERS: Final = (
-    ("kernelmodel.check.check_mm", "check_mm"),
-    ("kernelmodel.check.check_swap", "check_swap"),
-    ("kernelmodel.check.check_fields", "check_fields"),
-    ("kernelmodel.check.check_fs", "check_fs"),
+#: The other parts' checkers, run after check_pagecache: (name in messages, checker).
+EXTRA_CHECKERS: Final[tuple[tuple[str, Callable[[Kernel], list[str]]], ...]] = (
+    ("check_mm.check_mm", check_mm),
+    ("check_swap.check_swap", check_swap),
+    ("check_fields.check_fields", check_fields),
+    ("check_fs.check_fs", check_fs),
 )
 
 
@@ -198,21 +201,14 @@ def vl_mapping_summary(mapping: AddressSpace) -> tuple[int, int]:
     return nd, nw
 
 
-def _run_extra(k: Kernel, module: str, function: str, out: list[str]) -> None:
-    """Run ``module.function(k) -> list[str]`` if the module exists."""
-    if importlib.util.find_spec(module) is None:
-        return
-    fn = getattr(importlib.import_module(module), function, None)
-    if fn is None:
-        return
+def _run_extra(
+    k: Kernel, name: str, checker: Callable[[Kernel], list[str]], out: list[str]
+) -> None:
+    """Run one part's checker; a KernelBug it raises is one more problem."""
     try:
-        result = fn(k)
+        out.extend(checker(k))
     except KernelBug as e:
-        out.append(f"{module}.{function}: {e}")
-        return
-    if isinstance(result, list):
-        for line in result:
-            out.append(str(line))
+        out.append(f"{name}: {e}")
 
 
 def check_invariants(k: Kernel) -> list[str]:
@@ -224,6 +220,6 @@ def check_invariants(k: Kernel) -> list[str]:
         vl_check_free_accounting(k.pgdat.zone, k.mem_map)
     except KernelBug as e:
         out.append(f"free pages: {e}")
-    for module, function in EXTRA_CHECKERS:
-        _run_extra(k, module, function, out)
+    for name, checker in EXTRA_CHECKERS:
+        _run_extra(k, name, checker, out)
     return out

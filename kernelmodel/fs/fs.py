@@ -444,8 +444,6 @@ def vl_new_inode(k: Kernel, path: str) -> Inode:
 
     Caller: ``path`` is not in use.
     """
-    from kernelmodel.oracle.oracle import oracle_file_create
-
     sb = k.sb
     bug_on(path in sb.s_names, "vl_new_inode: path exists")
     ino = sb.vl_next_ino
@@ -453,7 +451,7 @@ def vl_new_inode(k: Kernel, path: str) -> Inode:
     inode = Inode(ino, path)
     sb.s_inodes[ino] = inode
     sb.s_names[path] = ino
-    oracle_file_create(k, ino, 0, 0, 0)
+    k.oracle.file_create(k, ino, 0, 0, 0)
     return inode
 
 
@@ -551,13 +549,10 @@ def mkfs(k: Kernel) -> SuperBlock:
 
 
 def vl_fs_init(k: Kernel) -> None:
-    """Boot: mkfs, an empty oracle and an empty bio table.
+    """Boot: mkfs and an empty bio table (the kernel was given an empty data oracle).
 
-    Caller: Kernel boot, before any file is created.
+    Caller: start_kernel, before any file is created.
     """
-    from kernelmodel.oracle.oracle import Oracle
-
-    k.oracle = Oracle()
     k.bios = {}
     mkfs(k)
 
@@ -575,7 +570,7 @@ def vl_create_file(k: Kernel, path: str, size: int, content: str, seed: int) -> 
     Raises:
         ValueError: bad size or content, the path exists, or the disk is too small.
     """
-    from kernelmodel.oracle.oracle import BASE_PATTERN, BASE_RANDOM, BASE_ZERO, oracle_file_create
+    from kernelmodel.kernel.vl_data_hooks import BASE_PATTERN, BASE_RANDOM, BASE_ZERO
 
     if size < 0:
         raise ValueError(f"files.{path}: size must not be negative")
@@ -593,7 +588,7 @@ def vl_create_file(k: Kernel, path: str, size: int, content: str, seed: int) -> 
         kind = BASE_PATTERN
     elif content == "random":
         kind = BASE_RANDOM
-    oracle_file_create(k, inode.i_ino, size, kind, seed)
+    k.oracle.file_create(k, inode.i_ino, size, kind, seed)
     if content != "sparse":
         _write_boot_blocks(k, inode, npages)
     return inode
@@ -601,13 +596,11 @@ def vl_create_file(k: Kernel, path: str, size: int, content: str, seed: int) -> 
 
 def _write_boot_blocks(k: Kernel, inode: Inode, npages: int) -> None:
     """Allocate and write the blocks of a boot-time file (contents from the oracle)."""
-    from kernelmodel.oracle.oracle import oracle_file_expected
-
     disk = k.machine.disk
     for index in range(npages):
         block = get_block(k, inode, index, 1)
         bug_on(block < 0, "vl_create_file: out of blocks after the size check")
-        data = oracle_file_expected(k, inode.i_ino, index)
+        data = k.oracle.file_expected(k, inode.i_ino, index)
         disk.write_sectors(vl_block_sector(block), data)
 
 

@@ -138,15 +138,13 @@ class FsyncOp(KOp):
 
     def _begin(self, k: Kernel, task: Task) -> int:
         """fget; no file: -EBADF. Starts the latency clock and tells the oracle."""
-        from kernelmodel.oracle.oracle import oracle_fsync_begin
-
         _fd, f = vl_fget_path(k, task, self.path)
         if f is None or f.f_ino not in k.sb.s_inodes:
             self.result = -EBADF
             return KOP_DONE
         self.ino = f.f_ino
         self.start_ns = k.now()
-        self.token = oracle_fsync_begin(k, self.ino)
+        self.token = k.oracle.fsync_begin(k, self.ino)
         k.vmstat.fsync_calls += 1
         k.trace.emit(k.now(), TR_FSYNC_BEGIN, task.pid, self.ino, int(self.datasync), self.path)
         self.phase = F_DOWN
@@ -208,13 +206,11 @@ class FsyncOp(KOp):
 
     def _end(self, k: Kernel, task: Task) -> int:
         """Clear PF_SYNCWRITE, up(i_sem); account and acknowledge."""
-        from kernelmodel.oracle.oracle import oracle_fsync_acked
-
         task.flags &= ~PF_SYNCWRITE
         up_i_sem(k, self._inode(k))
         k.vmstat.fsync_pages_visited += self.visited
         if self.ret == 0:
-            oracle_fsync_acked(k, self.ino, self.token)
+            k.oracle.fsync_acked(k, self.ino, self.token)
         latency = k.now() - self.start_ns
         k.wb.vl_note_fsync_latency(latency)
         k.trace.emit(k.now(), TR_FSYNC_END, task.pid, self.ino, self.ret, f"{latency} ns")
@@ -292,10 +288,8 @@ class SyncOp(KOp):
         self.frame: SyncSbInodes | None = None
 
     def step(self, k: Kernel, task: Task) -> int:
-        from kernelmodel.oracle.oracle import oracle_fsync_acked, oracle_fsync_begin
-
         if self.phase == 0:
-            self.token = oracle_fsync_begin(k, 0)
+            self.token = k.oracle.fsync_begin(k, 0)
             wakeup_bdflush(k, 0)
             self.phase = 1
             self._start_pass(k)
@@ -308,7 +302,7 @@ class SyncOp(KOp):
             return r
         if SYNC_PASSES[self.npass]:
             for ino in frame.synced:
-                oracle_fsync_acked(k, ino, self.token)
+                k.oracle.fsync_acked(k, ino, self.token)
         self.npass += 1
         if self.npass < len(SYNC_PASSES):
             self._start_pass(k)

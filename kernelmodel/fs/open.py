@@ -39,7 +39,6 @@ from kernelmodel.fs.fs import (
 from kernelmodel.include.syscall_abi import EBADF, ENOENT, O_CREAT, O_TRUNC
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp
 from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
-from kernelmodel.oracle.oracle import oracle_file_forget
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -262,7 +261,7 @@ class DeleteInodeOp(KOp):
             return KOP_DONE
         if self.phase == DI_START:
             inode.i_state |= I_FREEING
-            oracle_file_forget(k, self.ino)
+            k.oracle.file_forget(k, self.ino)
             if self.ino in sb.s_dirty:
                 sb.s_dirty.remove(self.ino)
             if self.ino in sb.s_io:

@@ -57,12 +57,6 @@ from kernelmodel.mm.filemap import (
 )
 from kernelmodel.mm.pagemap import unlock_page, vl_lock_page, vl_wait_on_page_locked
 from kernelmodel.mm.truncate import truncate_complete_page
-from kernelmodel.oracle.oracle import (
-    oracle_file_expected,
-    oracle_file_write,
-    oracle_read_mismatch,
-    vl_compare,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -276,10 +270,7 @@ class ReadOp(KOp):
             return self._finish(k, self.done)
         nr = min(nr - off, self.count - self.done)
         data = k.machine.mem.read(page.pfn * PAGE_CACHE_SIZE + off, nr)
-        want = oracle_file_expected(k, inode.i_ino, index)[off : off + nr]
-        bad = vl_compare(want, data, nr)
-        if bad >= 0:
-            oracle_read_mismatch(k, inode.i_ino, self.pos, nr, self.pos + bad)
+        k.oracle.read_check(k, inode.i_ino, self.pos, index, off, data)
         k.charge(vl_copy_ns(nr))
         _accessed(k, page)
         self._drop(k, page)
@@ -502,7 +493,7 @@ class WriteOp(KOp):
         off, n = self._chunk()
         data = vl_payload_slice(k.oracle.generator, self.seed, self.done, n)
         k.machine.mem.write(page.pfn * PAGE_CACHE_SIZE + off, data)
-        oracle_file_write(k, inode.i_ino, self.pos, data, False, self.seed, self.done)
+        k.oracle.file_write(k, inode.i_ino, self.pos, data, False, self.seed, self.done)
         k.charge(vl_copy_ns(n))
         SetPageUptodate(page)
         set_page_dirty(k, page)
@@ -529,11 +520,9 @@ class WriteOp(KOp):
     def _end(self, k: Kernel, task: Task, inode: Inode) -> int:
         """The loop is over: O_SYNC writes go out first (generic_osync_inode), then up."""
         from kernelmodel.mm.filemap_wb import filemap_fdatawrite
-        from kernelmodel.oracle.oracle import oracle_fsync_begin
-
         f = k.sb.s_files.get(self.f_id)
         if f is not None and (f.f_flags & O_SYNC) != 0 and self.error == 0 and self.done > 0:
-            self.token = oracle_fsync_begin(k, inode.i_ino)
+            self.token = k.oracle.fsync_begin(k, inode.i_ino)
             self.phase = W_OSYNC_WAIT
             task.kstack.append(filemap_fdatawrite(k, inode.i_mapping))
             return KOP_CONTINUE
@@ -546,8 +535,6 @@ class WriteOp(KOp):
         succeed, the oracle records the written pages as acknowledged.
         """
         from kernelmodel.mm.filemap_wb import filemap_fdatawait
-        from kernelmodel.oracle.oracle import oracle_fsync_acked
-
         if self.osync_error == 0:
             self.osync_error = task.kret
         if self.phase == W_OSYNC_WAIT:
@@ -555,7 +542,7 @@ class WriteOp(KOp):
             task.kstack.append(filemap_fdatawait(k, inode.i_mapping))
             return KOP_CONTINUE
         if self.osync_error == 0:
-            oracle_fsync_acked(k, inode.i_ino, self.token)
+            k.oracle.fsync_acked(k, inode.i_ino, self.token)
         else:
             self.error = self.osync_error
         return self._up(k, inode)

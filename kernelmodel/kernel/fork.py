@@ -61,8 +61,6 @@ def mmput(k: Kernel, mm: MmStruct) -> None:
     """mmput(): drop a user; the last one unmaps everything (exit_mmap), leaves CR3, frees the
     page directory and forgets the mm's expected memory."""
     from kernelmodel.mm.mmap import exit_mmap
-    from kernelmodel.oracle.oracle_mm import vl_oracle_exit
-
     mm.mm_users -= 1
     if mm.mm_users > 0:
         return
@@ -72,7 +70,7 @@ def mmput(k: Kernel, mm: MmStruct) -> None:
     vl_leave_mm(k, mm.mm_id)
     pgd_free(k, mm.pgd)
     del k.mm_registry.mms[mm.mm_id]
-    vl_oracle_exit(k, mm.mm_id)
+    k.mm_oracle.mm_exit(k, mm.mm_id)
 
 
 def vl_exec_mm(k: Kernel, task: Task) -> bool:
@@ -152,8 +150,6 @@ class ForkOp(KOp):
         self.prog_id = prog_id
 
     def step(self, k: Kernel, task: Task) -> int:
-        from kernelmodel.oracle.oracle_mm import vl_oracle_fork
-
         if not k.vl_fork_allowed():
             # copy_process: nr_threads >= max_threads or no free pid
             k.trace.emit(k.now(), TR_TASK, task.pid, -EAGAIN, 0, "fork: -EAGAIN (threads-max)")
@@ -171,7 +167,7 @@ class ForkOp(KOp):
         child = k.new_task(k.program_names[self.prog_id], self.prog_id, task.pid)
         child.mm_id = mm.mm_id
         copy_files(k, task, child)
-        vl_oracle_fork(k, oldmm.mm_id, mm.mm_id)
+        k.mm_oracle.mm_fork(k, oldmm.mm_id, mm.mm_id)
         self.result = child.pid
         return KOP_DONE
 

@@ -18,6 +18,7 @@ atomic, and a step that would sleep returns KOP_BLOCKED instead.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from typing import Final
 
 from kernelmodel.fs.bio import Bio, bio_endio_request
@@ -34,6 +35,7 @@ from kernelmodel.kernel.sched import TIMER_KUPDATE as TIMER_KUPDATE
 from kernelmodel.kernel.sched import TIMER_SCHED, TIMER_WAKE
 from kernelmodel.kernel.syscalls import vl_system_call
 from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task
+from kernelmodel.kernel.vl_data_hooks import VlFileOracleHooks, VlMmOracleHooks
 from kernelmodel.kernel.wait import vl_remove_from_waitqueue
 from kernelmodel.lib.rng import Rng
 from kernelmodel.mm.memory import do_page_fault
@@ -43,13 +45,6 @@ from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapfile import SwapState
 from kernelmodel.mm.vmscan import KswapdState
-from kernelmodel.oracle.oracle import Oracle
-from kernelmodel.oracle.oracle_mm import (
-    VlMmOracle,
-    oracle_note_load_mismatch,
-    oracle_note_store,
-    oracle_note_store_run,
-)
 from machine.board import Machine
 from machine.cpu import CpuContext
 from machine.disk import DiskRequest
@@ -76,7 +71,12 @@ def vl_max_threads(nframes: int) -> int:
 class Kernel(TrapHandler, IrqHandler):
     """The running kernel: what C keeps in globals, plus the trap and interrupt entry points."""
 
-    def __init__(self, machine: Machine, cfg: KernelConfig) -> None:
+    def __init__(
+        self, machine: Machine, cfg: KernelConfig, oracle: VlFileOracleHooks,
+        mm_oracle: VlMmOracleHooks,
+    ) -> None:
+        """The globals of a kernel about to boot on ``machine``; ``oracle`` and ``mm_oracle``
+        are the data oracles it reports to (kernel/vl_data_hooks.py), empty."""
         self.machine = machine
         self.cfg = cfg
         self.rng = Rng(cfg.seed)
@@ -126,10 +126,13 @@ class Kernel(TrapHandler, IrqHandler):
         disk_bytes = machine.disk.nsectors * 512
         #: The filesystem's superblock (fs.py); mkfs replaces it at boot.
         self.sb: SuperBlock = SuperBlock(max(vl_fs_nblocks(disk_bytes, cfg.swap_bytes), 2))
-        #: The data oracle's file half (oracle.py).
-        self.oracle: Oracle = Oracle()
-        #: The data oracle's user-memory half (oracle_mm.py).
-        self.mm_oracle: VlMmOracle = VlMmOracle()
+        #: The data oracle's file half (oracle/oracle.py), as the hooks kernel paths call.
+        self.oracle: VlFileOracleHooks = oracle
+        #: The data oracle's user-memory half (oracle/oracle_mm.py), likewise.
+        self.mm_oracle: VlMmOracleHooks = mm_oracle
+        #: The invariant checker (check/check.py ``check_invariants``), attached by whoever
+        #: boots or restores the kernel; None: none attached.
+        self.vl_checker: Callable[[Kernel], list[str]] | None = None
         #: Bios in flight, by disk request id (bio.py).
         self.bios: dict[int, Bio] = {}
         #: Every mm_struct, vm_area_struct and anon_vma, by id (mm_types.py).
@@ -242,13 +245,13 @@ class Kernel(TrapHandler, IrqHandler):
         do_exit(self, self.current_task(), 0)
 
     def note_store(self, ctx: CpuContext, vaddr: int, value: int) -> None:
-        oracle_note_store(self, self.current_task(), vaddr, value)
+        self.mm_oracle.note_store(self, self.current_task(), vaddr, value)
 
     def note_store_run(self, ctx: CpuContext, vaddr: int, stride: int, values: array[int]) -> None:
-        oracle_note_store_run(self, self.current_task(), vaddr, stride, values)
+        self.mm_oracle.note_store_run(self, self.current_task(), vaddr, stride, values)
 
     def note_load(self, ctx: CpuContext, vaddr: int, expected: int, got: int) -> None:
-        oracle_note_load_mismatch(self, self.current_task(), vaddr, expected, got)
+        self.mm_oracle.note_load_mismatch(self, self.current_task(), vaddr, expected, got)
 
     # ----------------------------------------------------------------- interrupts
     def handle_disk_irq(self, req: DiskRequest) -> None:
@@ -365,27 +368,19 @@ class Kernel(TrapHandler, IrqHandler):
         return total_swap_pages(self)
 
     def check_invariants(self) -> list[str]:
-        """The invariant checker (check.py and the parts it calls); [] when all hold."""
-        from kernelmodel.check.check import check_invariants
-
-        return check_invariants(self)
+        """The invariant checker attached to this kernel; [] when all hold."""
+        checker = self.vl_checker
+        bug_on(checker is None, "check_invariants: no invariant checker attached")
+        assert checker is not None
+        return checker(self)
 
     def verify_data(self) -> list[str]:
-        """The data oracle: every file byte and every byte of user memory; [] when all match."""
-        from kernelmodel.oracle.oracle import vl_verify_files
-        from kernelmodel.oracle.oracle_mm import vl_verify_memory
+        """The data oracle: every file byte and every byte of user memory; [] when all match.
 
-        return vl_verify_files(self) + vl_verify_memory(self)
-
-    def verify_durable(self) -> tuple[int, list[str]]:
-        """Acknowledged bytes the disk does not hold, and the pages concerned.
-
-        Bytes a returned fsync, fdatasync or sync acknowledged that the disk's medium does
-        not hold: what a power cut now loses (oracle.vl_verify_durable).
+        The durability check after a power cut is the oracle's alone:
+        ``kernelmodel.oracle.oracle.vl_verify_durable(k)``.
         """
-        from kernelmodel.oracle.oracle import vl_verify_durable
-
-        return vl_verify_durable(self)
+        return self.oracle.verify(self) + self.mm_oracle.verify(self)
 
     def to_state(self, borrow: bool = False) -> dict[str, object]:
         """The complete state, as msgpack-ready plain data (the snapshot and the state hash).

@@ -573,9 +573,7 @@ def do_munmap(k: Kernel, mm: MmStruct, start: int, length: int) -> int:
     doomed = detach_vmas_to_be_unmapped(mm, start, end)
     unmap_region(k, mm, doomed, start, end)
     unmap_vma_list(k, mm, doomed)
-    from kernelmodel.oracle.oracle_mm import vl_oracle_unmap
-
-    vl_oracle_unmap(k, mm.mm_id, start, end)
+    k.mm_oracle.mm_unmap(k, mm.mm_id, start, end)
     return 0
 
 
@@ -806,9 +804,7 @@ class MsyncOp(KOp):
             if self.ret == 0:
                 self.ret = err
             if err == 0 and self.token >= 0:
-                from kernelmodel.oracle.oracle import oracle_fsync_acked
-
-                oracle_fsync_acked(k, inode.i_ino, self.token)
+                k.oracle.fsync_acked(k, inode.i_ino, self.token)
         up_i_sem(k, inode)
         self.inos.pop(0)
         self.phase = MS_DOWN
@@ -890,9 +886,7 @@ def sys_msync(k: Kernel, task: Task, insn: Insn) -> KOp | None:
         return MmSyscallOp("msync", inos[0])
     if not inos:
         return MmSyscallOp("msync", 0)
-    from kernelmodel.oracle.oracle import oracle_fsync_begin
-
-    return MsyncOp(inos, oracle_fsync_begin(k, 0))
+    return MsyncOp(inos, k.oracle.fsync_begin(k, 0))
 
 
 #: Rebuilders of this module's ops, by their to_state "kind".

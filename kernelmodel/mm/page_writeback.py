@@ -206,11 +206,9 @@ def vl_set_page_dirty_from_pte(k: Kernel, page: Page) -> int:
     Returns:
         set_page_dirty's value.
     """
-    from kernelmodel.oracle.oracle import oracle_pte_dirty_moved
-
     mapping = page_mapping(page)
     if mapping is not None:
-        oracle_pte_dirty_moved(k, mapping.host, page.index)
+        k.oracle.pte_dirty_moved(k, mapping.host, page.index)
     return set_page_dirty(k, page)
 
 

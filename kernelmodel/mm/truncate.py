@@ -71,7 +71,6 @@ from kernelmodel.mm.pagemap import (
     vl_lock_page,
     vl_wait_on_page_writeback,
 )
-from kernelmodel.oracle.oracle import oracle_file_truncate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -158,8 +157,6 @@ def invalidate_mmap_range_list(k: Kernel, vma_ids: list[int], pgoff: int) -> Non
     """
     from kernelmodel.include.mm_types import VM_SHARED
     from kernelmodel.mm.memory import zap_page_range
-    from kernelmodel.oracle.oracle_mm import vl_oracle_unmap
-
     reg = k.mm_registry
     for vma_id in list(vma_ids):
         vma = reg.vmas.get(vma_id)
@@ -172,7 +169,7 @@ def invalidate_mmap_range_list(k: Kernel, vma_ids: list[int], pgoff: int) -> Non
         address = vma.vm_start + ((first - vma.vm_pgoff) << PAGE_SHIFT)
         zap_page_range(k, reg.mm(vma.vm_mm), vma, address, vma.vm_end - address)
         if (vma.vm_flags & VM_SHARED) == 0:
-            vl_oracle_unmap(k, vma.vm_mm, address, vma.vm_end)
+            k.mm_oracle.mm_unmap(k, vma.vm_mm, address, vma.vm_end)
 
 
 class TruncateInodePagesOp(KOp):
@@ -414,7 +411,7 @@ class TruncateOp(KOp):
 
         grow = self.length >= inode.i_size
         inode.i_size = self.length
-        oracle_file_truncate(k, inode.i_ino, self.length)
+        k.oracle.file_truncate(k, inode.i_ino, self.length)
         _mark_inode_dirty(k, inode, I_DIRTY)
         if grow:
             self.phase = TR_UP

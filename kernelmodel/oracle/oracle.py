@@ -45,6 +45,11 @@ import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final, final
 
+# BASE_* are the kernel's words for boot-file contents; re-exported for the oracle's users
+from kernelmodel.kernel.vl_data_hooks import BASE_PATTERN as BASE_PATTERN
+from kernelmodel.kernel.vl_data_hooks import BASE_RANDOM as BASE_RANDOM
+from kernelmodel.kernel.vl_data_hooks import BASE_ZERO as BASE_ZERO
+from kernelmodel.kernel.vl_data_hooks import VlFileOracleHooks
 from kernelmodel.lib.payload import (
     PAYLOAD_GENERATOR,
     PAYLOAD_GENERATORS,
@@ -61,10 +66,7 @@ if TYPE_CHECKING:
 PAGE_SIZE: Final = 4096
 PAGE_SHIFT: Final = 12
 
-#: Base contents of boot-time files.
-BASE_ZERO: Final = 0
-BASE_PATTERN: Final = 1
-BASE_RANDOM: Final = 2
+#: Base contents of boot-time files (BASE_ZERO, BASE_PATTERN, BASE_RANDOM: the kernel's hooks).
 BASE_KIND_NAMES: Final = ("zero", "pattern", "random")
 
 #: How error messages name a file's state.
@@ -269,7 +271,7 @@ def _place(placed: dict[int, bytes], index: int, data: bytes) -> None:
 
 
 @final
-class Oracle:
+class Oracle(VlFileOracleHooks):
     """The model's ground truth about data (no kernel counterpart).
 
     Attributes:
@@ -283,11 +285,48 @@ class Oracle:
     """
 
     def __init__(self, generator: int = PAYLOAD_GENERATOR) -> None:
-        self.generator = generator
+        super().__init__(generator)
         self.files: dict[int, OracleFile] = {}
         self.seq = 0
         self.read_mismatches = 0
         self.log: list[str] = []
+
+    # The kernel's hooks (kernel/vl_data_hooks.py): each is the module function below.
+    def file_create(self, k: Kernel, ino: int, size: int, kind: int, seed: int) -> None:
+        oracle_file_create(k, ino, size, kind, seed)
+
+    def file_write(
+        self, k: Kernel, ino: int, offset: int, data: bytes, via_mmap: bool, seed: int,
+        stream: int,
+    ) -> None:
+        oracle_file_write(k, ino, offset, data, via_mmap, seed, stream)
+
+    def file_truncate(self, k: Kernel, ino: int, size: int) -> None:
+        oracle_file_truncate(k, ino, size)
+
+    def file_forget(self, k: Kernel, ino: int) -> None:
+        oracle_file_forget(k, ino)
+
+    def file_expected(self, k: Kernel, ino: int, index: int) -> bytes:
+        return oracle_file_expected(k, ino, index)
+
+    def read_check(self, k: Kernel, ino: int, pos: int, index: int, off: int, data: bytes) -> None:
+        nr = len(data)
+        bad = vl_compare(oracle_file_expected(k, ino, index)[off : off + nr], data, nr)
+        if bad >= 0:
+            oracle_read_mismatch(k, ino, pos, nr, pos + bad)
+
+    def pte_dirty_moved(self, k: Kernel, ino: int, index: int) -> None:
+        oracle_pte_dirty_moved(k, ino, index)
+
+    def fsync_begin(self, k: Kernel, ino: int) -> int:
+        return oracle_fsync_begin(k, ino)
+
+    def fsync_acked(self, k: Kernel, ino: int, token: int) -> None:
+        oracle_fsync_acked(k, ino, token)
+
+    def verify(self, k: Kernel) -> list[str]:
+        return vl_verify_files(k)
 
     def to_state(self, k: Kernel) -> dict[str, object]:
         """Every file's expected contents (``OracleFile.to_state``), the sequence and log."""
@@ -360,16 +399,24 @@ def _log(o: Oracle, text: str) -> None:
 
 
 def _file(k: Kernel, ino: int) -> OracleFile:
-    f = k.oracle.files.get(ino)
+    o = vl_oracle(k)
+    f = o.files.get(ino)
     if f is None:
-        f = OracleFile(ino, k.oracle.generator)
-        k.oracle.files[ino] = f
+        f = OracleFile(ino, o.generator)
+        o.files[ino] = f
     return f
 
 
 def _touch(o: Oracle, f: OracleFile, index: int) -> None:
     o.seq += 1
     f.page_seq[index] = o.seq
+
+
+def vl_oracle(k: Kernel) -> Oracle:
+    """The kernel's file oracle, as the oracle itself (the kernel holds it as its hooks)."""
+    o = k.oracle
+    assert isinstance(o, Oracle)
+    return o
 
 
 def oracle_file_create(k: Kernel, ino: int, size: int, kind: int, seed: int) -> None:
@@ -399,7 +446,7 @@ def oracle_file_write(
 
     Caller: the write path, in the same step that copies the bytes into the page cache.
     """
-    o = k.oracle
+    o = vl_oracle(k)
     f = _file(k, ino)
     pos = offset
     src = 0
@@ -431,7 +478,7 @@ def oracle_pte_dirty_moved(k: Kernel, ino: int, index: int) -> None:
 
     Caller: filemap_sync, zap_pte_range, try_to_unmap_one, when the pte was dirty.
     """
-    f = k.oracle.files.get(ino)
+    f = vl_oracle(k).files.get(ino)
     if f is not None and f.mmap_pending:
         f.mmap_pending.pop(index, None)
 
@@ -443,7 +490,7 @@ def oracle_file_truncate(k: Kernel, ino: int, size: int) -> None:
 
     Caller: the truncate path, in the step that sets i_size.
     """
-    o = k.oracle
+    o = vl_oracle(k)
     f = _file(k, ino)
     if size < f.size:
         first_gone = (size + PAGE_SIZE - 1) >> PAGE_SHIFT
@@ -471,12 +518,12 @@ def oracle_file_truncate(k: Kernel, ino: int, size: int) -> None:
 
 def oracle_file_forget(k: Kernel, ino: int) -> None:
     """The inode was deleted: the file no longer exists."""
-    k.oracle.files.pop(ino, None)
+    vl_oracle(k).files.pop(ino, None)
 
 
 def oracle_file_expected(k: Kernel, ino: int, index: int) -> bytes:
     """The 4096 bytes page ``index`` of inode ``ino`` must hold (zeros past its size)."""
-    f = k.oracle.files.get(ino)
+    f = vl_oracle(k).files.get(ino)
     if f is None:
         return _ZERO_PAGE
     return f.expected(index)
@@ -484,7 +531,7 @@ def oracle_file_expected(k: Kernel, ino: int, index: int) -> bytes:
 
 def oracle_file_size(k: Kernel, ino: int) -> int:
     """The expected size of inode ``ino`` (-1 when the oracle does not know the file)."""
-    f = k.oracle.files.get(ino)
+    f = vl_oracle(k).files.get(ino)
     return -1 if f is None else f.size
 
 
@@ -494,7 +541,7 @@ def oracle_read_mismatch(k: Kernel, ino: int, offset: int, nbytes: int, first_ba
     Args:
         first_bad: the file offset of the first differing byte.
     """
-    o = k.oracle
+    o = vl_oracle(k)
     o.read_mismatches += 1
     _log(o, f"read ino {ino} offset {offset} len {nbytes}: first bad byte at {first_bad}")
 
@@ -517,7 +564,7 @@ def vl_compare(expected: bytes, got: bytes, limit: int) -> int:
 
 def oracle_fsync_begin(k: Kernel, ino: int) -> int:
     """An fsync/fdatasync of ``ino`` starts: returns the token to pass to oracle_fsync_acked."""
-    return k.oracle.seq
+    return vl_oracle(k).seq
 
 
 def oracle_fsync_acked(k: Kernel, ino: int, token: int) -> None:
@@ -526,7 +573,7 @@ def oracle_fsync_acked(k: Kernel, ino: int, token: int) -> None:
     Every page of the file whose last change is at or before the token is promised durable,
     except pages with shared-mapping stores fsync cannot see (``mmap_pending``).
     """
-    f = k.oracle.files.get(ino)
+    f = vl_oracle(k).files.get(ino)
     if f is None:
         return
     size_pages = (f.size + PAGE_SIZE - 1) >> PAGE_SHIFT
@@ -540,7 +587,7 @@ def oracle_fsync_acked(k: Kernel, ino: int, token: int) -> None:
 
 def oracle_sync_acked(k: Kernel, token: int) -> None:
     """sync(2) that began with ``token`` (an oracle_fsync_begin value) completed: ack all files."""
-    for ino in list(k.oracle.files):
+    for ino in list(vl_oracle(k).files):
         oracle_fsync_acked(k, ino, token)
 
 
@@ -585,7 +632,7 @@ def vl_verify_files(k: Kernel) -> list[str]:
     for ino, inode in k.sb.s_inodes.items():
         if inode.i_state & I_FREEING:
             continue
-        f = k.oracle.files.get(ino)
+        f = vl_oracle(k).files.get(ino)
         if f is None:
             out.append(f"inode {ino}: unknown to the oracle")
             continue
@@ -607,7 +654,7 @@ def vl_verify_files(k: Kernel) -> list[str]:
                 out.append(
                     f"inode {ino} ({inode.vl_path}) page {index}: byte {bad} differs in {where}"
                 )
-    for ino in k.oracle.files:
+    for ino in vl_oracle(k).files:
         if ino not in k.sb.s_inodes:
             out.append(f"inode {ino}: in the oracle but not in the filesystem")
     return out
@@ -621,7 +668,7 @@ def vl_acked_on_disk(k: Kernel, skip_freeing: bool = False) -> Iterator[AckedPag
     may hold one whose blocks are already going)."""
     from kernelmodel.fs.fs import I_FREEING
 
-    for ino, f in k.oracle.files.items():
+    for ino, f in vl_oracle(k).files.items():
         inode = k.sb.s_inodes.get(ino)
         if inode is None or (skip_freeing and inode.i_state & I_FREEING):
             continue

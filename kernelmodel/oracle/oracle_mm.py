@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.mm_types import VM_SHARED, MmStruct, VmArea
 from kernelmodel.include.page import PageUptodate
+from kernelmodel.kernel.vl_data_hooks import VlMmOracleHooks
 from kernelmodel.mm.pgtable import (
     pte_file,
     pte_offset_map,
@@ -80,7 +81,7 @@ _ZERO_PAGE_BYTES: Final = bytes(PAGE_SIZE)
 
 
 @final
-class VlMmOracle:
+class VlMmOracle(VlMmOracleHooks):
     """Expected private user memory of every mm (no kernel counterpart).
 
     Attributes:
@@ -103,6 +104,32 @@ class VlMmOracle:
         self.hot_mm: int = -1
         self.hot_vpn: int = -1
         self.hot_page: VlOraclePage | None = None
+
+    # The kernel's hooks (kernel/vl_data_hooks.py): each is the module function below.
+    def note_store(self, k: Kernel, task: Task, vaddr: int, value: int) -> None:
+        oracle_note_store(k, task, vaddr, value)
+
+    def note_store_run(
+        self, k: Kernel, task: Task, vaddr: int, stride: int, values: array[int]
+    ) -> None:
+        oracle_note_store_run(k, task, vaddr, stride, values)
+
+    def note_load_mismatch(
+        self, k: Kernel, task: Task, vaddr: int, expected: int, got: int
+    ) -> None:
+        oracle_note_load_mismatch(k, task, vaddr, expected, got)
+
+    def mm_fork(self, k: Kernel, parent_mm: int, child_mm: int) -> None:
+        vl_oracle_fork(k, parent_mm, child_mm)
+
+    def mm_unmap(self, k: Kernel, mm_id: int, start: int, end: int) -> None:
+        vl_oracle_unmap(k, mm_id, start, end)
+
+    def mm_exit(self, k: Kernel, mm_id: int) -> None:
+        vl_oracle_exit(k, mm_id)
+
+    def verify(self, k: Kernel) -> list[str]:
+        return vl_verify_memory(k)
 
     def hot_clear(self) -> None:
         """Forget the fast path's cached page (tables are about to change)."""
@@ -302,12 +329,19 @@ def _list(state: dict[str, object], key: str) -> list[object]:
 # ---- recording ---------------------------------------------------------------------------------
 
 
+def vl_mm_oracle(k: Kernel) -> VlMmOracle:
+    """The kernel's user-memory oracle, as the oracle itself (the kernel holds it as hooks)."""
+    o = k.mm_oracle
+    assert isinstance(o, VlMmOracle)
+    return o
+
+
 def oracle_note_store(k: Kernel, task: Task, vaddr: int, value: int) -> None:
     """A user store of the u32 ``value`` at ``vaddr`` completed (the CPU reports each one).
 
     Caller: the kernel's note_store trap hook, for the current task.
     """
-    o = k.mm_oracle
+    o = vl_mm_oracle(k)
     o.stores += 1
     if (vaddr & 3) == 0:
         vpn = vaddr >> PAGE_SHIFT
@@ -338,7 +372,7 @@ def oracle_note_store_run(
 
     Caller: the kernel's note_store_run trap hook; ``vaddr`` and ``stride`` are multiples of 4.
     """
-    o = k.mm_oracle
+    o = vl_mm_oracle(k)
     n = len(values)
     if n == 0:
         return
@@ -375,7 +409,7 @@ def oracle_note_store_run(
 
 def oracle_note_load_mismatch(k: Kernel, task: Task, vaddr: int, expected: int, got: int) -> None:
     """A checked user load read ``got`` where the program expected ``expected``."""
-    o = k.mm_oracle
+    o = vl_mm_oracle(k)
     o.load_mismatches += 1
     if len(o.log) < LOG_MAX:
         o.log.append(f"load pid {task.pid} vaddr {vaddr:#x}: expected {expected:#x}, got {got:#x}")
@@ -467,7 +501,7 @@ def _file_store(k: Kernel, o: VlMmOracle, vma: VmArea, vaddr: int, data: bytes) 
 
 def vl_oracle_fork(k: Kernel, parent_mm: int, child_mm: int) -> None:
     """fork: the child expects what the parent expects, sharing each page until a store."""
-    o = k.mm_oracle
+    o = vl_mm_oracle(k)
     o.hot_clear()
     table = o.mms.get(parent_mm)
     if table is None:
@@ -479,7 +513,7 @@ def vl_oracle_fork(k: Kernel, parent_mm: int, child_mm: int) -> None:
 
 def vl_oracle_unmap(k: Kernel, mm_id: int, start: int, end: int) -> None:
     """munmap: forget the expected pages of [start, end)."""
-    o = k.mm_oracle
+    o = vl_mm_oracle(k)
     o.hot_clear()
     table = o.mms.get(mm_id)
     if table is None:
@@ -501,7 +535,7 @@ def vl_oracle_unmap(k: Kernel, mm_id: int, start: int, end: int) -> None:
 
 def vl_oracle_exit(k: Kernel, mm_id: int) -> None:
     """The mm is gone: forget its expected pages."""
-    o = k.mm_oracle
+    o = vl_mm_oracle(k)
     o.hot_clear()
     table = o.mms.pop(mm_id, None)
     if table is None:
@@ -625,7 +659,7 @@ def _check_unwritten(
 def vl_verify_memory(k: Kernel) -> list[str]:
     """Compare every mm's user memory with the oracle; returns one line per problem."""
     out: list[str] = []
-    o = k.mm_oracle
+    o = vl_mm_oracle(k)
     reg = k.mm_registry
     for mm_id in o.mms:
         if mm_id not in reg.mms:

@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from kernelmodel.check.check import check_invariants
 from kernelmodel.check.check_durable import check_durable
 from kernelmodel.check.check_fields import check_writeback_io
 from kernelmodel.fs.bio import Bio
@@ -491,7 +492,9 @@ def vl_link_anon_pages(k: Kernel) -> None:
 def _scratch_kernel(cfg: KernelConfig, elevator: str) -> Kernel:
     """A kernel booted on a tiny machine, whose every field the restore then replaces."""
     scratch = Machine(MachineConfig(_SCRATCH_MEM_BYTES, _SCRATCH_DISK_BYTES, 64, elevator))
-    return Kernel(scratch, cfg)
+    k = Kernel(scratch, cfg, Oracle(), VlMmOracle())
+    k.vl_checker = check_invariants
+    return k
 
 
 def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
@@ -642,7 +645,7 @@ def vl_restore_problems(k: Kernel) -> list[str]:
     for mm in k.mm_registry.mms.values():
         caches.append((mm, mm.mmap_cache))
     try:
-        return (k.check_invariants() + check_writeback_io(k) + k.verify_data()
+        return (check_invariants(k) + check_writeback_io(k) + k.verify_data()
                 + check_durable(k))
     finally:
         for mm, cache in caches:

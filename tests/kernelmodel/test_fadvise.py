@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from test_wb_support import make_file, write_page
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
 from kernelmodel.include.page import Page, PageDirty, PageWriteback
 from kernelmodel.include.syscall_abi import EBADF, EINVAL, SYS_fadvise64
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
@@ -28,7 +28,7 @@ from machine.isa import OP_SYSCALL, Insn
 
 def _kernel(mode: str) -> Kernel:
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _setup(mode: str, npages: int = 8) -> tuple[Kernel, Task, Inode, list[Page]]:

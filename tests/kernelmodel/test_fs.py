@@ -7,6 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check import check_invariants
 from kernelmodel.fs.fs import (
     BLOCK_SECTORS,
@@ -34,7 +35,6 @@ from kernelmodel.fs.fs import (
     vl_lookup_path,
     vl_new_inode,
 )
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task
@@ -49,7 +49,7 @@ def boot_kernel(
 ) -> Kernel:
     """A small booted kernel (filesystem, pdflush and kswapd included)."""
     m = Machine(MachineConfig(mem_mb << 20, disk_mb << 20))
-    return start_kernel(m, KernelConfig(swap_bytes=swap_mb << 20, timeslice_ns=timeslice_ns))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=swap_mb << 20, timeslice_ns=timeslice_ns))
 
 
 def new_task(k: Kernel, name: str) -> Task:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from test_wb_support import drive, fake_task, make_file, write_page
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.fs.fs import I_DIRTY_PAGES
 from kernelmodel.fs.fs_writeback import SyncSbInodes, WritebackSingleInode
 from kernelmodel.include.page import PageDirty, PageWriteback
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE
@@ -26,7 +26,7 @@ from machine.board import Machine, MachineConfig
 def _kernel(writeback: str) -> Kernel:
     release = "2.6.5" if writeback == "lists" else "2.6.6"
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return start_kernel(m, KernelConfig(release=release, writeback=writeback, rmap="pte_chain",
+    return vl_start_kernel(m, KernelConfig(release=release, writeback=writeback, rmap="pte_chain",
                                        swap_bytes=8 << 20))
 
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 from test_wb_support import drive, fake_task, make_file, step_machine, wait_woken, write_page
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check import check_pagecache
 from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
 from kernelmodel.fs.fsync import F_FSYNC, F_WAIT, FsyncOp
 from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
 from kernelmodel.include.page import PageDirty, PageLocked, PageWriteback
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
@@ -28,7 +28,7 @@ MODES = ("tags", "lists")
 
 def make_kernel(mode: str) -> Kernel:
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _open(k: Kernel, task: Task, inode: Inode, path: str) -> None:

@@ -7,10 +7,10 @@ does (MMU.probe, then do_page_fault and a retry), so fault-path unit tests need 
 
 from __future__ import annotations
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check_mm import check_mm
 from kernelmodel.include.mm_types import MmStruct
 from kernelmodel.include.page import Page
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.fork import vl_exec_mm
 from kernelmodel.kernel.kernel import Kernel
@@ -37,7 +37,7 @@ def make_kernel(
     (docs/scenarios.md); test_vmscan_267.py and the scenarios test 2.6.7's.
     """
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=disk, tlb_entries=tlb))
-    return start_kernel(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan,
+    return vl_start_kernel(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan,
                                        threads_max=threads_max))
 
 

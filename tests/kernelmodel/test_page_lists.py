@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_wb_support import drive, fake_task, make_file, wait_woken, write_page
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check import check_invariants, check_pagecache
 from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
 from kernelmodel.include.page import MemMap, PageDirty, PageWriteback, SetPageDirty, SetPageLocked
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_STOPPED
@@ -33,7 +33,7 @@ from machine.board import Machine, MachineConfig
 
 def make_kernel(mode: str = "lists", mem_mb: int = 16, disk_mb: int = 64) -> Kernel:
     m = Machine(MachineConfig(mem_mb << 20, disk_mb << 20))
-    return start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _ids(k: Kernel, pfns: list[int]) -> list[int]:

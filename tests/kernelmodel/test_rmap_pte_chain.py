@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine
 from test_mm_support import MiB, new_task, problems
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.include.mm_types import MmStruct
 from kernelmodel.include.page import PageDirect, SetPageReferenced
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.mm.pgtable import mk_pte, pte_alloc_map, pte_mkyoung, pte_young, set_pte
@@ -38,7 +38,7 @@ BASE = 0x40000000
 def _kernel(l1: int = 32, mem: int = 4 * MiB) -> Kernel:
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=16 * MiB, tlb_entries=64))
     # 2.6.6's reclaim, the pte chains' own release (2.6.7's stalls machines this small)
-    return start_kernel(m, KernelConfig(swap_bytes=4 * MiB, rmap="pte_chain", l1_cache_bytes=l1,
+    return vl_start_kernel(m, KernelConfig(swap_bytes=4 * MiB, rmap="pte_chain", l1_cache_bytes=l1,
                                        vmscan="2.6.6"))
 
 
@@ -239,7 +239,7 @@ def test_pressure_unmaps_through_the_chains() -> None:
 def _init_pte_chain(m: base.MmMachine, mem: int) -> None:
     RuleBasedStateMachine.__init__(m)
     machine = Machine(MachineConfig(mem_bytes=mem, disk_bytes=32 * MiB, tlb_entries=64))
-    m.k = start_kernel(
+    m.k = vl_start_kernel(
         machine, KernelConfig(swap_bytes=8 * MiB, rmap="pte_chain", l1_cache_bytes=32,
                               vmscan="2.6.6")
     )

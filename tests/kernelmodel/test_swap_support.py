@@ -7,9 +7,9 @@ the swap/reclaim modules if kernel.py does not create them yet.
 
 from __future__ import annotations
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.include.mm_types import MmStruct, VmArea
 from kernelmodel.include.page import Page
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import Task
@@ -75,7 +75,7 @@ def make_kernel(
     release, writeback, rmap = design
     cfg = KernelConfig(release=release, writeback=writeback, rmap=rmap, vmscan=vmscan,
                        swap_bytes=swap_mb * MiB, swappiness=swappiness)
-    k = start_kernel(machine, cfg)
+    k = vl_start_kernel(machine, cfg)
     vl_fill_reclaim_fields(k)
     if start and k.kswapd.pid < 0:
         vl_start_kswapd(k)

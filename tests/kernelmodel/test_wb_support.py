@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kernelmodel.boot import vl_start_kernel
 from kernelmodel.fs.fs import Inode, get_block, vl_new_inode
 from kernelmodel.include.page import Page, SetPageUptodate
-from kernelmodel.init.main import start_kernel
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, Task
@@ -24,7 +24,7 @@ def make_kernel(mem_mb: int = 16, disk_mb: int = 64, **cfg: int) -> Kernel:
     kc = KernelConfig(swap_bytes=8 << 20)
     for name, value in cfg.items():
         setattr(kc, name, value)
-    return start_kernel(m, kc)
+    return vl_start_kernel(m, kc)
 
 
 def fake_task(k: Kernel, name: str = "t") -> Task:
