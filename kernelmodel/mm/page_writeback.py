@@ -887,7 +887,7 @@ def wb_timer_fn(k: Kernel) -> None:
 def vl_start_pdflush(k: Kernel) -> None:
     """Boot: pdflush_init (MIN_PDFLUSH_THREADS threads) and page_writeback_init.
 
-    Caller: Kernel.boot, after the page allocator and the filesystem are set up.
+    Caller: start_kernel, after the page allocator and the filesystem are set up.
     """
     from kernelmodel.mm.pdflush import MIN_PDFLUSH_THREADS, start_one_pdflush_thread
 

@@ -357,7 +357,7 @@ def vl_swap_boot(k: Kernel) -> int:
         0; -EINVAL when the configured area is too small to hold a usable slot (the machine
         then runs without swap, as a kernel whose swapon failed); -EBUSY if it is on already.
 
-    Caller: Kernel.boot, once the disk exists (before vl_start_kswapd).
+    Caller: start_kernel, once the disk exists (before vl_start_kswapd).
     """
     swap_bytes = k.cfg.swap_bytes
     disk_bytes = k.machine.config.disk_bytes

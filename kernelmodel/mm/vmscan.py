@@ -969,7 +969,7 @@ def vl_start_kswapd(k: Kernel) -> Task:
     """Boot the reclaim side: swap_setup, kswapd_init, and the kswapd kernel thread
     (PF_MEMALLOC | PF_KSWAPD) asleep on kswapd_wait.
 
-    Caller: Kernel.boot, after the page allocator (watermarks set) and vl_swap_boot.
+    Caller: start_kernel, after the page allocator (watermarks set) and vl_swap_boot.
     """
     from kernelmodel.mm.swap import swap_setup
 
