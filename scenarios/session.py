@@ -32,13 +32,11 @@ from dataclasses import dataclass, field
 from typing import Final, TextIO
 
 from kernelmodel.boot import vl_start_kernel
-from kernelmodel.check.check import check_invariants
 from kernelmodel.include.bug import KernelBug
 from kernelmodel.include.vmstat import TraceEvent
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.vl_scenario import POWER_CUT_CHECKPOINT
-from kernelmodel.oracle.oracle import vl_verify_durable
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_REPLAY
 from scenarios.assembler import Assembly, assemble, derive_seed
@@ -319,7 +317,7 @@ class Session:
         out = dict(k.metrics())
         self._notes = {}
         if durable:
-            lost, problems = vl_verify_durable(k)
+            lost, problems = k.verify_durable()
             out["acked_bytes_lost"] = lost
             if problems:
                 self._notes["acked_bytes_lost"] = (f"{len(problems)} page(s), first: "
@@ -331,7 +329,7 @@ class Session:
                 self._notes["data_verified"] = (f"{len(problems)} problem(s), first: "
                                                 f"{problems[0]}")
         if checker:
-            broken = check_invariants(k)
+            broken = k.check_invariants()
             out["invariants_ok"] = 0 if broken else 1
             if broken:
                 self._notes["invariants_ok"] = (f"{len(broken)} violation(s), first: "
@@ -637,7 +635,7 @@ class Session:
         self.kernel.vl_power_cut_at(0)
         self._after_event()
         self.end_reason = "power_cut"
-        lost, _ = vl_verify_durable(self.kernel)
+        lost, _ = self.kernel.verify_durable()
         return lost
 
     def step(self, n: int = 1) -> int:

@@ -26,8 +26,6 @@ import platform
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from kernelmodel.check.check import check_invariants
-from kernelmodel.oracle.oracle import vl_verify_durable
 from scenarios.standing import expectations_so_far, summary
 from scenarios.units import format_duration
 
@@ -63,9 +61,9 @@ def run_checks(k: Kernel) -> Checks:
     """
     caches = [(mm, mm.mmap_cache) for mm in k.mm_registry.mms.values()]
     try:
-        invariants = check_invariants(k)
+        invariants = k.check_invariants()
         data = k.verify_data()
-        lost, durability = vl_verify_durable(k)
+        lost, durability = k.verify_durable()
     finally:
         for mm, cache in caches:
             mm.mmap_cache = cache

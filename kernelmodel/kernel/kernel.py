@@ -375,12 +375,13 @@ class Kernel(TrapHandler, IrqHandler):
         return checker(self)
 
     def verify_data(self) -> list[str]:
-        """The data oracle: every file byte and every byte of user memory; [] when all match.
-
-        The durability check after a power cut is the oracle's alone:
-        ``kernelmodel.oracle.oracle.vl_verify_durable(k)``.
-        """
+        """The data oracle: every file byte and every byte of user memory; [] when all match."""
         return self.oracle.verify(self) + self.mm_oracle.verify(self)
+
+    def verify_durable(self) -> tuple[int, list[str]]:
+        """Bytes a returned fsync, fdatasync or sync acknowledged that the disk's medium does
+        not hold (what a power cut now loses), and the pages concerned."""
+        return self.oracle.verify_durable(self)
 
     def to_state(self, borrow: bool = False) -> dict[str, object]:
         """The complete state, as msgpack-ready plain data (the snapshot and the state hash).

@@ -85,6 +85,10 @@ class VlFileOracleHooks:
         """Every file's bytes against the machine (a program's ``verify``); [] when all match."""
         raise NotImplementedError
 
+    def verify_durable(self, k: Kernel) -> tuple[int, list[str]]:
+        """After a power cut: acknowledged bytes the disk does not hold, and the pages."""
+        raise NotImplementedError
+
     def to_state(self, k: Kernel) -> dict[str, object]:
         raise NotImplementedError
 

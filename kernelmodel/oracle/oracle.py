@@ -328,6 +328,9 @@ class Oracle(VlFileOracleHooks):
     def verify(self, k: Kernel) -> list[str]:
         return vl_verify_files(k)
 
+    def verify_durable(self, k: Kernel) -> tuple[int, list[str]]:
+        return vl_verify_durable(k)
+
     def to_state(self, k: Kernel) -> dict[str, object]:
         """Every file's expected contents (``OracleFile.to_state``), the sequence and log."""
         return {
