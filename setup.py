@@ -12,10 +12,9 @@ from setuptools import setup
 
 # Each excluded module carries its reason.
 MYPYC_EXCLUDE: tuple[str, ...] = (
-    # Package __init__ files stay interpreted so that package __path__ handling is plain Python.
-    "machine/__init__.py",
-    "kernelmodel/__init__.py",
-    "kernelmodel/inspect/__init__.py",
+    # Package __init__ files (of every sub-package too: kernelmodel/mm/, kernelmodel/fs/, ...)
+    # stay interpreted so that package __path__ handling is plain Python.
+    "__init__.py",
     # The source generator of the declared state runs at development time, never in a model.
     "kernelmodel/state/gen.py",
 )
@@ -27,7 +26,7 @@ def _compiled_modules() -> list[str]:
         for pkg in ("machine", "kernelmodel")
         for path in glob(f"{pkg}/**/*.py", recursive=True)
     )
-    return [f for f in files if f.replace(os.sep, "/") not in MYPYC_EXCLUDE]
+    return [f for f in files if os.path.basename(f) not in MYPYC_EXCLUDE]
 
 
 ext_modules = []

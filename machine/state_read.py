@@ -1,7 +1,7 @@
 """Checked reads of a snapshot's plain data: one function per declared field type (model
 plumbing, no kernel counterpart).
 
-The generated loaders (``machine/state_generated.py``, ``kernelmodel/state/generated.py``)
+The generated loaders (``machine/state_generated.py``, ``kernelmodel/*/state_generated.py``)
 call these, so a hostile or damaged snapshot is refused with one line naming the object and
 the field (``ValueError``), never a crash deeper in. ``what`` names the object ("vma state").
 An int is never a bool here (msgpack keeps them apart; a bool where an int belongs is forged).

@@ -1,5 +1,5 @@
 """Assembling a scenario: its checked ops (scenarios/ops.py) into the ``Insn`` lists the
-kernel runs, following ``kernelmodel.syscall_abi`` and ``machine.isa``: touch, store, load,
+kernel runs, following ``kernelmodel.include.syscall_abi`` and ``machine.isa``: touch, store, load,
 loop/end and compute are CPU instructions, everything else is an ``OP_SYSCALL``.
 
 Determinism: random offsets and write payload seeds are drawn from ``derive_seed(scenario
@@ -20,14 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from kernelmodel import syscall_abi as abi
-from kernelmodel.kernel import (
-    VL_AWAIT_STOPPED,
-    VL_BREAK,
-    VL_CONTINUE,
-    VL_POWER_CUT,
-)
-from kernelmodel.rng import Rng
+from kernelmodel.include import syscall_abi as abi
+from kernelmodel.kernel.vl_scenario import VL_AWAIT_STOPPED, VL_BREAK, VL_CONTINUE, VL_POWER_CUT
+from kernelmodel.lib.rng import Rng
 from machine.i386 import PAGE_SIZE
 from machine.isa import (
     OP_COMPUTE,
@@ -184,7 +179,7 @@ def _simple_insn(op: Op, fork_ids: Mapping[str, int]) -> Insn | None:
 
 
 def _debug_insn(op: Op) -> Insn | None:
-    """The scenario debugger's calls (kernelmodel.kernel VL_BREAK .. VL_POWER_CUT)."""
+    """The scenario debugger's calls (kernelmodel.kernel.kernel VL_BREAK .. VL_POWER_CUT)."""
     if isinstance(op, BreakOp):
         return _sys(VL_BREAK, s=f"{op.task} {op.point}")
     if isinstance(op, AwaitOp):

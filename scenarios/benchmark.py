@@ -264,14 +264,14 @@ def _indices(n: int, shuffled: bool) -> list[int]:
 
 
 def _radix_results(quick: bool) -> list[BenchResult]:
-    from kernelmodel.radix_bench import (
+    from kernelmodel.bench.radix_bench import (
         vl_bench_gang_tag,
         vl_bench_insert,
         vl_bench_lookup,
         vl_bench_tag_clear,
         vl_bench_tag_set,
     )
-    from kernelmodel.radix_tree import RadixTreeRoot
+    from kernelmodel.lib.radix_tree import RadixTreeRoot
 
     n = _scaled(quick, *RADIX_SIZE)
     seq = _indices(n, False)
@@ -301,15 +301,16 @@ def _radix_results(quick: bool) -> list[BenchResult]:
 
 def bench_writeback(quick: bool) -> BenchResult:
     """Dirty a file in random page order with 4 KiB writes, then sync(2): sim and wall time."""
-    from kernelmodel.kernel import Kernel, KernelConfig
-    from kernelmodel.syscall_abi import O_RDWR, SYS_open, SYS_sync, SYS_write
+    from kernelmodel.boot import vl_start_kernel
+    from kernelmodel.include.syscall_abi import O_RDWR, SYS_open, SYS_sync, SYS_write
+    from kernelmodel.kernel.config import KernelConfig
     from machine.board import Machine, MachineConfig
     from machine.isa import OP_SYSCALL, Insn
 
     mib = _scaled(quick, 64, 8)
     pages = mib * 256
     machine = Machine(MachineConfig(mem_bytes=(2 * mib + 32) << 20, disk_bytes=1 << 30))
-    k = Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20, seed=3))
+    k = vl_start_kernel(machine, KernelConfig(swap_bytes=64 << 20, seed=3))
     k.create_file("data", mib << 20, "zero", 0)
     order = _indices(pages, True)
     prog = [Insn(OP_SYSCALL, SYS_open, O_RDWR, s="data")]
@@ -331,17 +332,17 @@ def bench_writeback(quick: bool) -> BenchResult:
 
 
 def _fault_kernel(mib: int) -> tuple[object, object]:
-    from kernelmodel.kernel import Kernel, KernelConfig
+    from kernelmodel.boot import vl_start_kernel
+    from kernelmodel.kernel.config import KernelConfig
     from machine.board import Machine, MachineConfig
 
     machine = Machine(MachineConfig(mem_bytes=(3 * mib + 32) << 20, disk_bytes=256 << 20))
-    return machine, Kernel.boot(machine, KernelConfig(swap_bytes=32 << 20, seed=4))
+    return machine, vl_start_kernel(machine, KernelConfig(swap_bytes=32 << 20, seed=4))
 
 
 def bench_faults(quick: bool) -> list[BenchResult]:
     """Anonymous write faults (do_anonymous_page) and COW faults (do_wp_page) per wall second."""
-    from kernelmodel.kernel import Kernel
-    from kernelmodel.syscall_abi import (
+    from kernelmodel.include.syscall_abi import (
         MAP_ANONYMOUS,
         MAP_PRIVATE,
         PROT_READ,
@@ -351,6 +352,7 @@ def bench_faults(quick: bool) -> list[BenchResult]:
         SYS_mmap2,
         vl_pack_mmap,
     )
+    from kernelmodel.kernel.kernel import Kernel
     from machine.board import Machine
     from machine.isa import OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
 
@@ -406,8 +408,8 @@ def _run_until(machine: object, pred: Callable[[], bool]) -> None:
 
 
 def _task_done(k: object, pid: int) -> bool:
-    from kernelmodel.kernel import Kernel
-    from kernelmodel.task import TASK_DEAD, TASK_ZOMBIE
+    from kernelmodel.kernel.kernel import Kernel
+    from kernelmodel.kernel.task import TASK_DEAD, TASK_ZOMBIE
 
     assert isinstance(k, Kernel)
     task = k.tasks.get(pid)
@@ -415,7 +417,7 @@ def _task_done(k: object, pid: int) -> bool:
 
 
 def _anon_toucher(base: int, npages: int, passes: int) -> list[Insn]:
-    from kernelmodel.syscall_abi import (
+    from kernelmodel.include.syscall_abi import (
         MAP_ANONYMOUS,
         MAP_PRIVATE,
         PROT_READ,
@@ -444,14 +446,15 @@ def reclaim_workload(target: int, ram_mib: int) -> BenchResult:
     ``target`` pages (shrink_list, add_to_swap, try_to_unmap, swap writeout). Rate: pages
     reclaimed (pgsteal) per wall second; the note and ``counters`` give pgscan, pgsteal,
     pswpout and the simulated nanoseconds."""
-    from kernelmodel.kernel import Kernel, KernelConfig
+    from kernelmodel.boot import vl_start_kernel
+    from kernelmodel.kernel.config import KernelConfig
     from machine.board import Machine, MachineConfig
 
     npages = target + ram_mib * 256
     swap_mib = npages // 256 + 16
     disk = (swap_mib + 64) << 20
     machine = Machine(MachineConfig(mem_bytes=ram_mib << 20, disk_bytes=disk))
-    k = Kernel.boot(machine, KernelConfig(swap_bytes=swap_mib << 20, seed=5))
+    k = vl_start_kernel(machine, KernelConfig(swap_bytes=swap_mib << 20, seed=5))
     pid = k.spawn("hog", k.add_program("hog", _anon_toucher(0x40000000, npages, 1)))
     vs = k.vmstat
     steal0, scan0, out0, t0 = vs.pgsteal, vs.pgscan, vs.pswpout, machine.clock.now
@@ -485,9 +488,10 @@ def _shared_anon_kernel(nforks: int, shared: int) -> tuple[object, object, int]:
     so that a plain file read (page cache, never mapped) drives the shared pages to
     try_to_unmap and nothing else reaches it.
     """
-    from kernelmodel.kernel import Kernel, KernelConfig
-    from kernelmodel.syscall_abi import VL_WAIT_CHILDREN, SYS_fork, SYS_nanosleep
-    from kernelmodel.task import TASK_RUNNING
+    from kernelmodel.boot import vl_start_kernel
+    from kernelmodel.include.syscall_abi import VL_WAIT_CHILDREN, SYS_fork, SYS_nanosleep
+    from kernelmodel.kernel.config import KernelConfig
+    from kernelmodel.kernel.task import TASK_RUNNING
     from machine.board import Machine, MachineConfig
     from machine.isa import OP_SYSCALL, Insn
 
@@ -495,7 +499,7 @@ def _shared_anon_kernel(nforks: int, shared: int) -> tuple[object, object, int]:
     machine = Machine(MachineConfig(mem_bytes=ram_mib << 20, disk_bytes=512 << 20))
     # threads-max raised as an administrator would: the default (memory / 128 KiB) is
     # below 1000 tasks on this small machine
-    k = Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20, seed=6, swappiness=100,
+    k = vl_start_kernel(machine, KernelConfig(swap_bytes=64 << 20, seed=6, swappiness=100,
                                           threads_max=nforks + 64))
     child = k.add_program("sleeper", [Insn(OP_SYSCALL, SYS_nanosleep, 10**12)])
     parent = _anon_toucher(0x40000000, shared, 1)
@@ -517,8 +521,8 @@ def unmap_workload(nforks: int, shared: int) -> BenchResult:
     """One row of ``unmap-scaling``: with ``nforks`` sleeping children sharing ``shared``
     pages, read a file three times the size of RAM until reclaim has called try_to_unmap
     ``shared`` times (or the read ends). Measured: that reclaim phase."""
-    from kernelmodel.kernel import Kernel
-    from kernelmodel.syscall_abi import O_RDONLY, SYS_open, SYS_read
+    from kernelmodel.include.syscall_abi import O_RDONLY, SYS_open, SYS_read
+    from kernelmodel.kernel.kernel import Kernel
     from machine.isa import OP_SYSCALL, Insn
 
     machine, k, npages = _shared_anon_kernel(nforks, shared)

@@ -7,8 +7,10 @@ gets its replay traces back (``attach_traces``).
 
 from __future__ import annotations
 
-from kernelmodel.bug import KernelBug
-from kernelmodel.kernel import Kernel, KernelConfig
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_REPLAY
 from scenarios.assembler import Assembly, derive_seed
@@ -66,7 +68,7 @@ def _boot_kernel(scenario: Scenario, spec: KernelSpec, seed: int,
         raise SessionError(str(exc)) from None
     try:
         with collector_paused():
-            k = Kernel.boot(Machine(machine_cfg), kernel_config(scenario, spec, seed))
+            k = vl_start_kernel(Machine(machine_cfg), kernel_config(scenario, spec, seed))
     except ValueError as exc:
         raise SessionError(str(exc)) from None
     for f in scenario.files:

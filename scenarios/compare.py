@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from kernelmodel.bug import KernelBug
+from kernelmodel.include.bug import KernelBug
 from scenarios.expect import suggest
 from scenarios.profiles import (
     DESIGNS,

@@ -25,7 +25,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from kernelmodel.vmstat import VMSTAT_NAMES
+from kernelmodel.include.vmstat import VMSTAT_NAMES
 from scenarios.units import UnitError, format_duration, parse_quantity
 
 #: Metrics the session adds to the kernel's own: 1/0 results of the oracle and the checker,

@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from kernelmodel.radix_tree import vl_radix_tree_tag_bits
-from kernelmodel.vmstat import TR_FAULT, TR_IO_DONE, TR_SYSCALL, TraceEvent
+from kernelmodel.include.vmstat import TR_FAULT, TR_IO_DONE, TR_SYSCALL, TraceEvent
+from kernelmodel.lib.radix_tree import vl_radix_tree_tag_bits
 from scenarios.expect import Check, evaluate, parse_check, suggest
 
 if TYPE_CHECKING:
-    from kernelmodel.kernel import Kernel
+    from kernelmodel.kernel.kernel import Kernel
     from scenarios.session import Session
 
 #: The granularities of ``step_until`` and ``step_back``, in the order the dashboard offers.
@@ -145,7 +145,7 @@ class _ChangeMatcher(Matcher, ABC):
 
 def page_signature(k: Kernel, pfn: int) -> tuple[object, ...]:
     """Every field of struct page ``pfn`` the model keeps, its mapping and its LRU list."""
-    from kernelmodel.page import vl_describe_mapping
+    from kernelmodel.include.page import vl_describe_mapping
 
     p = k.mem_map.pages[pfn]
     return (p.flags, p._count, p._mapcount, p.private, p.index, p.lru, p.pte_direct,

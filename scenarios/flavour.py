@@ -54,8 +54,12 @@ def _module_kinds() -> dict[str, str]:
     kinds: dict[str, str] = {}
     for pkg_name in COMPILED_PACKAGES:
         pkg = importlib.import_module(pkg_name)
-        for info in pkgutil.iter_modules(pkg.__path__):
-            name = f"{pkg_name}.{info.name}"
+        # every module of every sub-package (kernelmodel/mm/, ...); the packages' own
+        # __init__ files are never compiled, so they say nothing about the flavour
+        for info in pkgutil.walk_packages(pkg.__path__, f"{pkg_name}."):
+            if info.ispkg:
+                continue
+            name = info.name
             mod = sys.modules.get(name)
             if mod is not None:
                 path = getattr(mod, "__file__", None) or ""

@@ -77,7 +77,7 @@ exist; loops balance; checkpoint names are unique within a program; expectations
 metrics and existing checkpoints; random offsets fit in the file; ``break``, ``await`` and
 ``continue`` name a task of ``[[tasks]]``, a forked program (a child is named after its
 program) or a kernel thread (``pdflush``, ``kswapd0``), and a known preemption point
-(``kernelmodel.kernel.PREEMPT_POINTS``); a task does not await itself; no program records a
+(``kernelmodel.kernel.kernel.PREEMPT_POINTS``); a task does not await itself; no program records a
 checkpoint named ``power_cut`` (``powercut`` does).
 '''
 
@@ -92,8 +92,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
-from kernelmodel.fs import CONTENT_KINDS
-from kernelmodel.kernel import KTHREAD_NAMES, vl_max_threads
+from kernelmodel.fs.fs import CONTENT_KINDS
+from kernelmodel.kernel.kernel import vl_max_threads
+from kernelmodel.kernel.vl_scenario import KTHREAD_NAMES
 from machine.board import MAX_MEM_BYTES
 from machine.disk import ELEVATOR_NAMES
 from scenarios.expect import ExpectError, parse_check, suggest

@@ -14,10 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from kernelmodel import syscall_abi as abi
-from kernelmodel.kernel import (
-    PREEMPT_POINTS,
-)
+from kernelmodel.include import syscall_abi as abi
+from kernelmodel.kernel.vl_scenario import PREEMPT_POINTS
 from machine.i386 import PAGE_OFFSET, PAGE_SIZE
 from scenarios.schema import (
     MAX_FILE_SIZE,

@@ -4,7 +4,7 @@ A profile names a release; it implies the writeback design (per-mapping page ``l
 2.6.5, radix-tree ``tags`` from 2.6.6), the reverse-mapping design (``pte_chain`` up to
 2.6.6, ``anon_vma`` object rmap in 2.6.7; ``anonmm`` is Hugh Dickins' alternative, selectable
 only explicitly), the reclaim design (mm/vmscan.c: ``2.6.6``'s for 2.6.5 and 2.6.6 -- on
-2.6.5 with 2.6.5's own details, see ``kernelmodel.vmscan.vl_reclaim_2_6_5`` -- and
+2.6.5 with 2.6.5's own details, see ``kernelmodel.mm.vmscan.vl_reclaim_2_6_5`` -- and
 ``2.6.7``'s rewrite for 2.6.7) and the swap-in fault (do_swap_page as in ``2.6.6``, which
 2.6.5 shares, or as in ``2.6.7``). Scenarios may name any profile; a run refuses a design the
 model does not implement yet.
@@ -75,7 +75,7 @@ DESIGNS: Final[tuple[Design, ...]] = (
            {"2.6.5": "pte_chain", "2.6.6": "pte_chain", "2.6.7": "anon_vma"},
            "pte_chain (per-page PTE chains), anonmm (per-mm), anon_vma (object rmap)"),
     # 2.6.5's vmscan.c has 2.6.6's structure; the model runs 2.6.6's code there with 2.6.5's
-    # own details (kernelmodel.vmscan.vl_reclaim_2_6_5, keyed on the release).
+    # own details (kernelmodel.mm.vmscan.vl_reclaim_2_6_5, keyed on the release).
     Design("vmscan", "page reclaim (mm/vmscan.c)", VMSCAN_DESIGNS,
            {"2.6.6": "2.6.6", "2.6.7": "2.6.7"},
            {"2.6.5": "2.6.6", "2.6.6": "2.6.6", "2.6.7": "2.6.7"},

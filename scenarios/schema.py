@@ -11,7 +11,7 @@ Invariants of a ``Scenario`` the loader returned:
     * every expectation's ``at`` is "end" or a checkpoint some program records, and its check
       names only known metrics;
     * ``break``/``await``/``continue`` name a task of ``tasks``, a forked program or a kernel
-      thread, and a point of ``kernelmodel.kernel.PREEMPT_POINTS``.
+      thread, and a point of ``kernelmodel.kernel.kernel.PREEMPT_POINTS``.
 """
 
 from __future__ import annotations
@@ -351,7 +351,7 @@ class PowerCutOp(Op):
     """``powercut``: the disk loses power; the run ends at the ``power_cut`` checkpoint."""
 
 
-#: The checkpoint ``powercut`` records (kernelmodel.kernel.POWER_CUT_CHECKPOINT).
+#: The checkpoint ``powercut`` records (kernelmodel.kernel.kernel.POWER_CUT_CHECKPOINT).
 POWER_CUT: Final = "power_cut"
 
 

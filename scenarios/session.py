@@ -30,8 +30,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Final, TextIO
 
-from kernelmodel.kernel import POWER_CUT_CHECKPOINT, Kernel
-from kernelmodel.vmstat import TraceEvent
+from kernelmodel.include.vmstat import TraceEvent
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.vl_scenario import POWER_CUT_CHECKPOINT
 from scenarios.assembler import Assembly, assemble
 from scenarios.behaviour import BEHAVIOUR_VERSION
 from scenarios.boot import attach_traces, boot
@@ -394,7 +395,7 @@ class Session:
 
     def _restore(self, cp: Checkpoint) -> None:
         """Replace the kernel by the checkpoint's (the suspended event, if any, is dropped)."""
-        from kernelmodel.kernel import Kernel
+        from kernelmodel.kernel.kernel import Kernel
         from scenarios.timeline import decode_kernel
 
         self._suspender.drop()

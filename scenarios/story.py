@@ -25,7 +25,7 @@ from scenarios.expect import Check, holds
 from scenarios.schema import STORY_END, STORY_START, StoryItem
 
 if TYPE_CHECKING:
-    from kernelmodel.kernel import Kernel
+    from kernelmodel.kernel.kernel import Kernel
     from scenarios.session import Session
 
 #: Metrics read from the model without building the whole ``metrics()`` map.
@@ -85,7 +85,7 @@ class StoryTracker:
     """Records each story text of one session when its moment comes."""
 
     def __init__(self, items: tuple[StoryItem, ...], hits: list[StoryHit] | None = None) -> None:
-        from kernelmodel.vmstat import VMSTAT_NAMES
+        from kernelmodel.include.vmstat import VMSTAT_NAMES
 
         self.items = items
         #: The texts shown so far, in order.

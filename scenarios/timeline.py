@@ -39,7 +39,7 @@ from machine.borrowed import BorrowedBytes
 from scenarios.finestep import Matcher, Position
 
 if TYPE_CHECKING:
-    from kernelmodel.vmstat import TraceEvent
+    from kernelmodel.include.vmstat import TraceEvent
     from scenarios.session import CheckpointRecord, Session
     from scenarios.story import StoryHit
 
@@ -115,7 +115,7 @@ def encode_kernel(session: Session) -> Packed:
 
 def decode_kernel(packed: Packed) -> object:
     """A new kernel from ``encode_kernel``'s output."""
-    from kernelmodel.restore import vl_kernel_from_state
+    from kernelmodel.state.restore import vl_kernel_from_state
 
     unzip = zstandard.ZstdDecompressor()
 

@@ -25,7 +25,7 @@ from scenarios.series import first_sample_at
 from scenarios.units import format_duration
 
 if TYPE_CHECKING:
-    from kernelmodel.kernel import Kernel
+    from kernelmodel.kernel.kernel import Kernel
 
 HEADER: Final = (
     "procs -----------memory---------- ---swap-- -----io---- --writeback--\n"
@@ -35,7 +35,7 @@ HEADER: Final = (
 
 def _tasks_in(k: Kernel) -> tuple[int, int]:
     """(runnable, uninterruptible) tasks, kernel threads included (as nr_running)."""
-    from kernelmodel.task import TASK_RUNNING, TASK_UNINTERRUPTIBLE
+    from kernelmodel.kernel.task import TASK_RUNNING, TASK_UNINTERRUPTIBLE
 
     r = b = 0
     for t in k.tasks.values():

@@ -43,8 +43,8 @@ def test_model_import_pulls_in_no_ui_or_serialisation() -> None:
         "import sys, pkgutil, importlib\n"
         "import machine, kernelmodel\n"
         "for pkg in (machine, kernelmodel):\n"
-        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
-        "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
         "bad = [m for m in ('textual', 'rich', 'msgpack', 'tomllib') if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
@@ -52,3 +52,84 @@ def test_model_import_pulls_in_no_ui_or_serialisation() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+LAYERS = ("machine", "kernelmodel", "scenarios", "tui")
+KERNEL_TREE = {"init", "kernel", "mm", "fs", "lib", "include"}
+SCAFFOLDING = {"check", "oracle", "state", "bench", "view"}
+#: Imports by name that go up a layer, each with its reason: (file, module) -> why.
+KNOWN_UPWARD = {
+    ("scenarios/cli/main.py", "tui.app"):
+        "bare `vmlab` opens the dashboard when tui/ is installed (the entry point's home)",
+    ("scenarios/cli/tui_cmd.py", "tui.app"): "`vmlab tui` starts the dashboard",
+    ("scenarios/cli/serve.py", "tui.serve"): "`vmlab serve` starts the dashboard's web server",
+}
+_BY_NAME = {"import_module", "__import__", "find_spec"}
+
+
+def _named_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import by name whose argument starts with a literal."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+        if name not in _BY_NAME:
+            continue
+        arg = node.args[0]
+        if isinstance(arg, ast.JoinedStr) and arg.values:
+            arg = arg.values[0]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            found.append((node.lineno, arg.value))
+    return found
+
+
+def _allowed(importer: str, module: str) -> bool:
+    """May a module of ``importer`` (dotted) import ``module`` under the layer rules?"""
+    src, dst = importer.split("."), module.split(".")
+    if dst[0] not in LAYERS or src[0] not in LAYERS:
+        return True
+    if LAYERS.index(dst[0]) > LAYERS.index(src[0]):
+        return False
+    if src[0] == dst[0] == "kernelmodel" and len(src) > 2 and len(dst) > 1:
+        return not (src[1] in KERNEL_TREE and dst[1].rstrip(".") in SCAFFOLDING)
+    return True
+
+
+def test_imports_by_name_follow_the_layers() -> None:
+    problems = []
+    seen_known = set()
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            importer = rel[: -len(".py")].replace("/", ".")
+            for line, module in _named_imports(path):
+                if (rel, module) in KNOWN_UPWARD:
+                    seen_known.add((rel, module))
+                elif not _allowed(importer, module):
+                    problems.append(f"{rel}:{line} imports {module!r} by name")
+    assert problems == []
+    assert seen_known == set(KNOWN_UPWARD), "a listed exception is gone: drop it from the list"
+
+
+def test_layer_rules_of_imports_by_name() -> None:
+    """The rule the scan applies, on the cases it must tell apart."""
+    assert _allowed("scenarios.cli.main", "scenarios.cli.run")
+    assert not _allowed("scenarios.cli.main", "tui.app")
+    assert not _allowed("kernelmodel.mm.vmscan", "scenarios.session")
+    assert not _allowed("kernelmodel.fs.fsync", "kernelmodel.oracle.oracle")
+    assert _allowed("kernelmodel.state.restore", "kernelmodel.oracle.oracle")
+    assert _allowed("tui.app", "scenarios.snapshot")
+
+
+def test_radix_tree_keeps_its_public_import_path() -> None:
+    import kernelmodel.lib.radix_tree as lib_tree
+    import kernelmodel.radix_tree as public
+
+    names = {n for n in vars(lib_tree) if not n.startswith("_") and n.isidentifier()}
+    own = {n for n in names if getattr(getattr(lib_tree, n), "__module__", lib_tree.__name__)
+           == lib_tree.__name__ and not isinstance(getattr(lib_tree, n), type(lib_tree))}
+    missing = sorted(n for n in own if n not in ("annotations", "Final", "TYPE_CHECKING")
+                     and getattr(public, n, None) is not getattr(lib_tree, n))
+    assert missing == []

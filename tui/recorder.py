@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 from scenarios.series import CounterSeries
 from tui.view_io import BlockOwners, EventRec, resolve_event
 

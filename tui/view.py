@@ -12,7 +12,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernelmodel.filemap import AddressSpace
+from kernelmodel.include.mm_types import (
+    VM_LOCKED,
+    AnonMm,
+    AnonVma,
+    MmStruct,
+    VmArea,
+)
+from kernelmodel.include.page import (
+    LRU_ACTIVE,
+    LRU_INACTIVE,
+    M_direct,
+    M_reserved,
+    PageAnon,
+    PageSwapCache,
+    vl_flag_names,
+)
 from kernelmodel.inspect.frame_state import FRAME_STATE_NAMES, FS_FREE, vl_frame_state
 from kernelmodel.inspect.vma import vl_vma_perms
 from kernelmodel.inspect.walk import (
@@ -22,28 +37,13 @@ from kernelmodel.inspect.walk import (
     vl_pte_text,
     vl_swap_entry_text,
 )
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import (
-    VM_LOCKED,
-    AnonMm,
-    AnonVma,
-    MmStruct,
-    VmArea,
-)
-from kernelmodel.page import (
-    LRU_ACTIVE,
-    LRU_INACTIVE,
-    M_direct,
-    M_reserved,
-    PageAnon,
-    PageSwapCache,
-    vl_flag_names,
-)
-from kernelmodel.pgtable import pgd_index, pte_index, pte_pfn
-from kernelmodel.rmap import vma_address
-from kernelmodel.swap_state import SwapperSpace
-from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
-from kernelmodel.task import PF_KTHREAD, TASK_RUNNING, Task, vl_outermost_caller
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import PF_KTHREAD, TASK_RUNNING, Task, vl_outermost_caller
+from kernelmodel.mm.filemap import AddressSpace
+from kernelmodel.mm.pgtable import pgd_index, pte_index, pte_pfn
+from kernelmodel.mm.rmap import vma_address
+from kernelmodel.mm.swap_state import SwapperSpace
+from kernelmodel.mm.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
 from machine.i386 import PAGE_SHIFT, PGDIR_SHIFT, PTE_P
 from scenarios.profiles import kernel_label as kernel_label
 
@@ -241,7 +241,7 @@ def _anonmm_rmap(
 ) -> tuple[str, tuple[RmapEntry, ...]]:
     """The anonmm walk: the page's own mm, then the rest of its bundle, all at one address
     (the vma shown is the one covering it, if any)."""
-    from kernelmodel.rmap_anonmm import am_walk_order
+    from kernelmodel.mm.rmap_anonmm import am_walk_order
 
     entries: list[RmapEntry] = []
     bundle = [first, *am_walk_order(k, first)]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-from kernelmodel.filemap import AddressSpace
-from kernelmodel.fs import BLOCK_SECTORS
-from kernelmodel.kernel import Kernel
-from kernelmodel.radix_tree import RadixTreeNode, RadixTreeRoot
+from kernelmodel.fs.fs import BLOCK_SECTORS
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.lib.radix_tree import RadixTreeNode, RadixTreeRoot
+from kernelmodel.mm.filemap import AddressSpace
 
 # ---- files and radix trees ----------------------------------------------------------------------
 

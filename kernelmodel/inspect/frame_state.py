@@ -44,8 +44,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from kernelmodel.mm_types import AnonMm, AnonVma
-from kernelmodel.page import (
+from kernelmodel.include.mm_types import AnonMm, AnonVma
+from kernelmodel.include.page import (
     LRU_ACTIVE,
     LRU_INACTIVE,
     M_anon,
@@ -56,10 +56,10 @@ from kernelmodel.page import (
     M_writeback,
     Page,
 )
-from kernelmodel.swap_state import SwapperSpace
+from kernelmodel.mm.swap_state import SwapperSpace
 
 if TYPE_CHECKING:
-    from kernelmodel.kernel import Kernel
+    from kernelmodel.kernel.kernel import Kernel
 
 FS_FREE: Final = 0
 FS_KERNEL: Final = 1

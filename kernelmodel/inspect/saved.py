@@ -2,9 +2,9 @@
 one, read from the plain data ``Kernel.to_state`` returns (a snapshot's ``state``) without
 restoring it (no kernel counterpart or release; model scaffolding).
 
-Plain data holds no ``page->mapping`` (``MemMap.to_state``: references belong to their
-owners), so ``vl_saved_mapping_kinds`` derives each page's MAPPING_* kind from what the owners
-store, the rules ``kernelmodel.restore`` re-links by: a page in an inode's page cache points at
+Plain data holds no ``page->mapping`` (``MemMap.to_state``: references belong to their owners),
+so ``vl_saved_mapping_kinds`` derives each page's MAPPING_* kind from what the owners store,
+the rules ``kernelmodel.state.restore`` re-links by: a page in an inode's page cache points at
 the file's address_space; a page of ``swapper_space`` at &swapper_space where 2.6.5's swap
 cache uses the mapping (``vl_swapcache_by_mapping_for``); a PG_anon page at its anon_vma or
 anonmm unless pte chains reverse-map it (then NULL). The rest then goes through the very
@@ -20,6 +20,7 @@ import struct
 from array import array
 from typing import Final
 
+from kernelmodel.include.page import M_anon
 from kernelmodel.inspect.frame_state import (
     MAPPING_ANON,
     MAPPING_FILE,
@@ -30,9 +31,8 @@ from kernelmodel.inspect.frame_state import (
     vl_frame_state_of,
 )
 from kernelmodel.inspect.walk import PTRS_PER_PTE, vl_user_ptes
-from kernelmodel.page import M_anon
-from kernelmodel.pgtable import pmd_present, pte_pfn
-from kernelmodel.swapcache_fields import vl_swapcache_by_mapping_for
+from kernelmodel.mm.pgtable import pmd_present, pte_pfn
+from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping_for
 from machine.i386 import PAGE_SIZE, USER_PTRS_PER_PGD
 
 _RMAP_PTE_CHAIN: Final = "pte_chain"

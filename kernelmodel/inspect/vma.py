@@ -4,7 +4,7 @@ task pane (fs/proc/task_mmu.c, show_map, 2.6.6; model scaffolding around it).
 
 from __future__ import annotations
 
-from kernelmodel.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE
+from kernelmodel.include.mm_types import VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE
 
 
 def vl_vma_perms(vm_flags: int) -> str:

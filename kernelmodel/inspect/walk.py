@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kernelmodel.pgtable import (
+from kernelmodel.mm.pgtable import (
     pgd_offset,
     pmd_present,
     pte_file,

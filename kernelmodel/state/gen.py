@@ -19,9 +19,10 @@ state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may defin
 ``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
 
 Run ``python -m kernelmodel.state.gen`` after changing a declaration; ``--check`` exits 1
-when a generated file is not current (tests/kernelmodel/test_state_generated.py runs it).
+when a generated file is not current (tests/kernelmodel/test_state_declared.py runs it).
 The output goes to ``machine/state_generated.py`` (classes of ``machine/``, which must not
-import ``kernelmodel/``) and ``kernelmodel/state/generated.py``.
+import ``kernelmodel/``) and, for each sub-package of ``kernelmodel/`` that declares state, to
+its own ``state_generated.py`` beside the classes (``kernelmodel/mm/state_generated.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ MARK = re.compile(r"#\s*state\b(?::\s*(?P<opts>[^#]*))?\s*$")
 CONTEXT = re.compile(r"#\s*state context:\s*(.*)$")
 SCALARS = {"int": "read_int", "bool": "read_bool", "str": "read_str", "bytes": "read_bytes"}
 LISTS = {"list[int]": "read_int_list", "list[str]": "read_str_list"}
-OUTPUTS = {"machine": "machine/state_generated.py", "kernelmodel": "kernelmodel/state/generated.py"}
+#: Where the declarations are read: ``machine/`` gets one generated module; each sub-package of
+#: ``kernelmodel/`` gets its own (``kernelmodel/mm/state_generated.py``, ...), beside the classes
+#: it saves, so the generated code sits in no import cycle across sub-packages.
+ROOTS = ("machine", "kernelmodel")
+GENERATED_NAME = "state_generated.py"
 
 
 @dataclass
@@ -365,12 +370,25 @@ def _how(f: Field) -> str:
     return ""
 
 
-def render(decls: list[Decl], package: str, extra_imports: set[str]) -> str:
-    """The generated module for one package."""
-    classes = {d.name: d for d in decls}
+def render(decls: list[Decl], package: str, extra_imports: set[str],
+           known: dict[str, Decl] | None = None, homes: dict[str, str] | None = None) -> str:
+    """The generated module for one package (``known``: every declaring class, for fields of
+    a class declared in another package, whose functions ``homes`` says where to import)."""
+    classes = dict(known) if known is not None else {d.name: d for d in decls}
     body: list[str] = []
     for d in decls:
         body += _emit_class(d, classes)
+    own = {snake(d.name) for d in decls}
+    if homes:
+        calls = set(re.findall(r"\b((?:save|load)_(\w+?))(?:_into)?\(", "\n".join(body)))
+        for fn, cls in sorted(calls):
+            if cls not in own and cls in homes:
+                extra_imports.add(f"from {homes[cls]} import {fn}")
+        text = "\n".join(body)
+        mine = {d.name for d in decls}
+        for name, other in classes.items():
+            if name not in mine and re.search(rf"\b{name}\b", text):
+                extra_imports.add(f"from {other.module} import {name}")
     used = sorted(set(re.findall(r"\b((?:read|resolve)_\w+)\(", "\n".join(body))))
     opt = any("_opt(" in line for line in body)
     head = [
@@ -392,7 +410,11 @@ def render(decls: list[Decl], package: str, extra_imports: set[str]) -> str:
     imports += sorted(extra_imports)
     if used:
         imports.append(f"from machine.state_read import {', '.join(used)}")
-    head += sorted(imports)
+    merged: dict[str, set[str]] = {}
+    for line in imports:
+        module, _, names = line.removeprefix("from ").partition(" import ")
+        merged.setdefault(module, set()).update(n.strip() for n in names.split(","))
+    head += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(merged.items())]
     if opt:
         head += ["", '_T = TypeVar("_T")', "", "",
                  "def _opt(state: dict[str, object] | None, "
@@ -412,25 +434,39 @@ def render(decls: list[Decl], package: str, extra_imports: set[str]) -> str:
 def _format(text: str, package: str) -> str:
     """``text`` as ``ruff format`` lays it out (the project's style, so lint stays quiet)."""
     done = subprocess.run(
-        [shutil.which("ruff") or "ruff", "format", "--stdin-filename", f"{package}/generated.py",
+        [shutil.which("ruff") or "ruff", "format", "--stdin-filename",
+         f"{package}/{GENERATED_NAME}",
          "-"], input=text, capture_output=True, text=True, check=True, cwd=ROOT)
     return done.stdout
 
 
+def _target(rel: Path) -> str:
+    """The generated module a source file's declarations go to."""
+    parts = rel.parts
+    if parts[0] == "kernelmodel" and len(parts) > 2:
+        return f"kernelmodel/{parts[1]}/{GENERATED_NAME}"
+    return f"{parts[0]}/{GENERATED_NAME}"
+
+
 def collect() -> dict[str, str]:
     """Output path -> its text, for every package."""
-    texts: dict[str, str] = {}
-    for package, target in OUTPUTS.items():
-        decls: list[Decl] = []
-        extra: set[str] = set()
-        for path in sorted((ROOT / package).rglob("*.py")):
+    groups: dict[str, list[Decl]] = {}
+    extras: dict[str, set[str]] = {}
+    for root in ROOTS:
+        for path in sorted((ROOT / root).rglob("*.py")):
             rel = path.relative_to(ROOT)
-            if str(rel) in OUTPUTS.values() or rel.name == "gen.py":
+            if rel.name in (GENERATED_NAME, "gen.py"):
                 continue
             module = ".".join(rel.with_suffix("").parts)
-            decls += scan(path, module, extra)
-        texts[target] = render(decls, package, extra)
-    return texts
+            target = _target(rel)
+            found = scan(path, module, extras.setdefault(target, set()))
+            if found:
+                groups.setdefault(target, []).extend(found)
+    known = {d.name: d for decls in groups.values() for d in decls}
+    homes = {snake(d.name): target[:-3].replace("/", ".")
+             for target, decls in groups.items() for d in decls}
+    return {target: render(decls, str(Path(target).parent), extras[target], known, homes)
+            for target, decls in sorted(groups.items())}
 
 
 def _is_state_code(node: ast.FunctionDef) -> bool:
@@ -452,7 +488,7 @@ def count_lines(root: Path = ROOT) -> dict[str, int]:
     ``vl_load_*``, and every other function whose first parameter is ``state`` (the typed
     getters), from its ``def`` line to its last line."""
     out: dict[str, int] = {}
-    for package in OUTPUTS:
+    for package in ROOTS:
         for path in sorted((root / package).rglob("*.py")):
             src = path.read_text()
             if "GENERATED" in src[:200]:

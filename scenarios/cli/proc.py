@@ -72,7 +72,7 @@ def render(view: str, k: object, pid: int) -> str:
     Raises:
         NoSuchTask: the pid names no task.
     """
-    from kernelmodel.kernel import Kernel
+    from kernelmodel.kernel.kernel import Kernel
     from scenarios.procfs import maps, meminfo, page_types, status, vmstat
 
     assert isinstance(k, Kernel)
@@ -88,7 +88,7 @@ def render(view: str, k: object, pid: int) -> str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from kernelmodel.bug import KernelBug
+    from kernelmodel.include.bug import KernelBug
     from scenarios.procfs.tasks import NoSuchTask
 
     pid = _pid(args)

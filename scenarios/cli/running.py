@@ -362,7 +362,7 @@ def run_session(session: Session, until: Until, outputs: Outputs, command: str,
     Returns:
         0 when every expectation holds, 1 when one fails or the kernel hit a BUG.
     """
-    from kernelmodel.bug import KernelBug
+    from kernelmodel.include.bug import KernelBug
 
     show = not outputs.quiet and outputs.progress and sys.stderr.isatty()
     if not outputs.quiet and session.scenario.story:

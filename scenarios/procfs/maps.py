@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from kernelmodel.fs import vl_inode
+from kernelmodel.fs.fs import vl_inode
+from kernelmodel.include.mm_types import VmArea
 from kernelmodel.inspect.vma import vl_vma_perms
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import VmArea
+from kernelmodel.kernel.kernel import Kernel
 from scenarios.procfs.tasks import find_task, task_mm
 
 #: (major, minor) shown for the model's filesystem: hda1.

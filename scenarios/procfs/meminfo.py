@@ -16,8 +16,8 @@ allocator, that is every frame not ``PG_reserved`` (the kernel image and ZERO_PA
 
 from __future__ import annotations
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.page import M_reserved
+from kernelmodel.include.page import M_reserved
+from kernelmodel.kernel.kernel import Kernel
 
 #: The 2.6.6 labels, in order, each padded as the kernel's format string pads it.
 LABELS = (

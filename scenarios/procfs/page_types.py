@@ -3,7 +3,7 @@ manner of the page-types tool of later kernels (which reads /proc/kpageflags; 2.
 neither, so this is computed from mem_map directly).
 
 One row per distinct flag word, most frames first: the word in the running release's own
-bit numbering (``kernelmodel.page.vl_release_flags``), the frame count, MB, a symbolic form
+bit numbering (``kernelmodel.include.page.vl_release_flags``), the frame count, MB, a symbolic form
 (one letter per flag that is set, ``_`` for each that is not, in bit order) and the flag
 names. A total row ends the table.
 """
@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from typing import Final
 
+from kernelmodel.include.page import (
+    NR_PAGEFLAGS,
+    PG_NAMES_BY_RELEASE,
+    vl_flag_names,
+    vl_release_flags,
+)
 from kernelmodel.inspect.frame_state import vl_flag_words
-from kernelmodel.kernel import Kernel
-from kernelmodel.page import NR_PAGEFLAGS, PG_NAMES_BY_RELEASE, vl_flag_names, vl_release_flags
+from kernelmodel.kernel.kernel import Kernel
 
 #: The letter of each flag name in the symbolic form.
 LETTERS: Final = {

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import (
+from kernelmodel.include.mm_types import (
     VM_EXEC,
     VM_EXECUTABLE,
     VM_GROWSDOWN,
@@ -24,7 +23,8 @@ from kernelmodel.mm_types import (
     VM_WRITE,
     MmStruct,
 )
-from kernelmodel.task import (
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import (
     TASK_DEAD,
     TASK_INTERRUPTIBLE,
     TASK_RUNNING,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import MmStruct
-from kernelmodel.task import Task
+from kernelmodel.include.mm_types import MmStruct
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
 
 
 class NoSuchTask(LookupError):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 
 #: 2.6.6's vmstat_text: each name and the model counter it shows ("" = always 0).
 VMSTAT_266: Final = (

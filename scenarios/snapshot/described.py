@@ -2,7 +2,7 @@
 that made it instead of its bytes.
 
 A write(2) of a scenario writes ``vl_payload_slice(generator, seed, i, n)``
-(kernelmodel/payload.py, with the generator the state records in ``oracle.generator``): the
+(kernelmodel/lib/payload.py, with the generator the state records in ``oracle.generator``): the
 payload is a stream named by the write's seed, which the assembled programs keep in the state
 (``kernel.programs``: ``syscall write offset length seed path``). A boot-time file's contents
 are described too (``vl_base_page``: zero, pattern or random, by the oracle's ``base_*``). So
@@ -61,8 +61,8 @@ def recipe_bytes(recipe: Recipe | list[object], generator: int) -> bytes:
     Raises:
         ValueError: not a recipe.
     """
-    from kernelmodel.oracle import vl_base_page
-    from kernelmodel.payload import vl_payload_slice
+    from kernelmodel.lib.payload import vl_payload_slice
+    from kernelmodel.oracle.oracle import vl_base_page
 
     ints = _int_list(list(recipe), "a recipe")
     if len(ints) == 3 and ints[0] == KIND_WRITE and ints[1] >= 0 and ints[2] >= 0:
@@ -90,7 +90,7 @@ def _generator(state: object) -> int:
     Raises:
         ValueError: none, or one this vmlab does not have.
     """
-    from kernelmodel.payload import PAYLOAD_GENERATORS
+    from kernelmodel.lib.payload import PAYLOAD_GENERATORS
 
     generator = get_path(state, "oracle", "generator")
     if type(generator) is not int or generator not in PAYLOAD_GENERATORS:

@@ -197,7 +197,7 @@ class PageView:
         return ", ".join(parts) or self.where[pfn]
 
     def record(self, pfn: int) -> dict[str, object]:
-        from kernelmodel.page import PAGEFLAG_NAMES
+        from kernelmodel.include.page import PAGEFLAG_NAMES
 
         return {
             "what": self.identity(pfn),
@@ -236,7 +236,7 @@ _COMPARED: Final = ("what", "list", "flags", "_count", "_mapcount", "mapped_by")
 
 def _page_changes(pa: PageView, pb: PageView, pfn: int) -> list[str]:
     """What changed in one page, in kernel words."""
-    from kernelmodel.page import PAGEFLAG_NAMES
+    from kernelmodel.include.page import PAGEFLAG_NAMES
 
     out: list[str] = []
     if pa.where[pfn] != pb.where[pfn]:
@@ -256,7 +256,7 @@ def _page_changes(pa: PageView, pb: PageView, pfn: int) -> list[str]:
 
 def _diff_pages(a: dict[str, object], b: dict[str, object], out: list[str],
                 data: dict[str, object], limit: int) -> None:
-    from kernelmodel.page import PAGEFLAG_NAMES
+    from kernelmodel.include.page import PAGEFLAG_NAMES
 
     pa = PageView(a)
     pb = PageView(b)

@@ -99,7 +99,7 @@ def snapshot_info(path: str | os.PathLike[str]) -> dict[str, object]:
 
 def task_state_name(state: object) -> str:
     """A saved task state by its kernel name (``TASK_RUNNING``...), else as it is."""
-    from kernelmodel.task import TASK_STATE_NAMES
+    from kernelmodel.kernel.task import TASK_STATE_NAMES
 
     if isinstance(state, int) and state in TASK_STATE_NAMES:
         return TASK_STATE_NAMES[state]

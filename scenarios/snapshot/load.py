@@ -1,6 +1,6 @@
 """Loading a snapshot: a checked map (scenarios/snapshot/read.py) restored into a Session.
 
-The kernel is rebuilt from the state (``kernelmodel.restore``), hashed again (it must give
+The kernel is rebuilt from the state (``kernelmodel.state.restore``), hashed again (it must give
 the stored hash) and, unless the caller reports them itself (``vmlab snapshot report``),
 passed through the invariant checker and the data oracle before anything runs; then the
 Session takes the scenario, the runner's records, the story and the counters over time.
@@ -49,7 +49,7 @@ def _restore_kernel(state: dict[str, object], digest: str, where: str,
 def _restore_kernel_checked(state: dict[str, object], digest: str, where: str,
                             run_checks: bool = True) -> object:
     """``_restore_kernel`` with the collector already off."""
-    from kernelmodel.restore import vl_kernel_from_state, vl_restore_problems
+    from kernelmodel.state.restore import vl_kernel_from_state, vl_restore_problems
 
     try:
         k = vl_kernel_from_state(state)
@@ -96,7 +96,7 @@ def session_from_snapshot(checked: Checked, where: str, run_checks: bool = True)
     """
     # the model and the session are imported when a snapshot is loaded, not when the
     # command line that might load one starts
-    from kernelmodel.kernel import Kernel
+    from kernelmodel.kernel.kernel import Kernel
     from scenarios.host_memory import HostMemoryError, check_host_memory
     from scenarios.schema import KernelSpec
     from scenarios.session import Session, SessionError

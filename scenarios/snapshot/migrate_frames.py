@@ -3,8 +3,8 @@
 Format 5 saved a writeback path that slept as one op with the frames of the functions it had
 called nested inside it (an fsync op holding its filemap_fdatawrite, holding its
 mpage_writepages walk), and wrapped the frames other ops pushed in thin ops of their own.
-Format 6 saves the stack the model now keeps (kernelmodel/task.py): each frame on its own,
-bottom first, its declared fields beside a ``frame`` kind (kernelmodel/frame_state.py), a
+Format 6 saves the stack the model now keeps (kernelmodel/kernel/task.py): each frame on its own,
+bottom first, its declared fields beside a ``frame`` kind (kernelmodel/kernel/frame_state.py), a
 callee marked by a bool in its caller, and a callee's writeback_control written as "caller"
 when it is its caller's.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-#: Phases of the format-6 frames the migration must name (kernelmodel/filemap_wb.py).
+#: Phases of the format-6 frames the migration must name (kernelmodel/mm/filemap_wb.py).
 _FW_RETURNED: Final = 1
 _WW_WRITTEN: Final = 1
 _WW_WAITED: Final = 2

@@ -75,14 +75,14 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     """Format 2 -> 3: the oracles store a page whose bytes are exactly those of the place
     the kernel's structures lead to (a user page's frame or swap slot, a file page's
     page-cache frame or disk block) as that place (``in_frame``, ``on_disk``), not as bytes
-    (kernelmodel/oracle_place.py).
+    (kernelmodel/oracle/oracle_place.py).
 
     A version-2 oracle (every page as bytes, no places) is still a state this vmlab restores,
     but not the one it writes, and which pages become places depends on page tables, the
     page and swap caches and the disk: so the old state (checked against its hash first) is
     restored and written again, and the new hash computed over what is written.
     """
-    from kernelmodel.restore import vl_kernel_from_state
+    from kernelmodel.state.restore import vl_kernel_from_state
 
     state = doc.get("state")
     if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
@@ -174,7 +174,7 @@ def _add_design_switches(doc: dict[str, object]) -> dict[str, object]:
     reclaim, 0). The old state must match its hash first; the new hash is computed over the
     new state.
     """
-    from kernelmodel.kernel import vl_release_vmscan
+    from kernelmodel.kernel.config import vl_release_vmscan
     from scenarios.profiles import SWAPIN
 
     state = doc.get("state")
@@ -236,7 +236,7 @@ def _add_format_5_payload_fields(state: dict[str, object]) -> None:
     ``to_state`` puts it: the file oracle's ``generator`` (first; 1, the generator every
     older file wrote with) and an empty ``described`` after ``on_disk`` in each oracle file
     and in the memory oracle (older oracles held every page as bytes or a place)."""
-    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+    from kernelmodel.lib.payload import PAYLOAD_GEN_SPLITMIX
 
     oracle, mm_oracle = state.get("oracle"), state.get("mm_oracle")
     if not isinstance(oracle, dict) or not isinstance(mm_oracle, dict) or \
@@ -258,7 +258,7 @@ def _drop_format_5_payload_fields(state: dict[str, object]) -> None:
     """Undo ``_add_format_5_payload_fields`` (for a migration below format 5 that restores
     a state with this vmlab's restorer and writes it back in its own format: a restored
     older state describes nothing)."""
-    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+    from kernelmodel.lib.payload import PAYLOAD_GEN_SPLITMIX
 
     oracle, mm_oracle = state["oracle"], state["mm_oracle"]
     assert isinstance(oracle, dict) and isinstance(mm_oracle, dict)
@@ -269,7 +269,7 @@ def _drop_format_5_payload_fields(state: dict[str, object]) -> None:
 
 def _migrate_4_to_5_payload(doc: dict[str, object]) -> dict[str, object]:
     """Format 4 -> 5, write payloads: the state records its payload generator
-    (kernelmodel/payload.py; format 5 writes with SHAKE-128, generator 2) and the oracles
+    (kernelmodel/lib/payload.py; format 5 writes with SHAKE-128, generator 2) and the oracles
     may keep a page as a description (a file page as the write that made it, a user page as
     the touch strokes that reached it) instead of its bytes.
 
@@ -280,7 +280,7 @@ def _migrate_4_to_5_payload(doc: dict[str, object]) -> dict[str, object]:
     is a full one. The old state must match its hash first; the new hash is computed over
     the new state.
     """
-    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+    from kernelmodel.lib.payload import PAYLOAD_GEN_SPLITMIX
 
     fill_described(doc, PAYLOAD_GEN_SPLITMIX)
     doc["described"] = {}

@@ -30,7 +30,7 @@ from scenarios.standing import expectations_so_far, summary
 from scenarios.units import format_duration
 
 if TYPE_CHECKING:
-    from kernelmodel.kernel import Kernel
+    from kernelmodel.kernel.kernel import Kernel
     from scenarios.session import Session
 
 #: Trace records a report shows unless asked otherwise.
@@ -57,7 +57,7 @@ def run_checks(k: Kernel) -> Checks:
     """The invariant checker, the data oracle and the durability check over ``k``.
 
     The checker's find_vma calls move each mm's ``mmap_cache``, which is state; it is put
-    back afterwards, as ``kernelmodel.restore.vl_restore_problems`` does.
+    back afterwards, as ``kernelmodel.state.restore.vl_restore_problems`` does.
     """
     caches = [(mm, mm.mmap_cache) for mm in k.mm_registry.mms.values()]
     try:

@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from kernelmodel.kernel import Kernel, KernelConfig
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.check.check import check_invariants
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
 from machine.board import Machine, MachineConfig
 from machine.isa import Insn
 
@@ -19,7 +22,7 @@ def boot_kernel(
     kcfg = KernelConfig(swap_bytes=swap_mib << 20, seed=seed)
     for name, value in cfg.items():
         setattr(kcfg, name, value)
-    return Kernel.boot(machine, kcfg)
+    return vl_start_kernel(machine, kcfg)
 
 
 def run_until_exit(k: Kernel, max_events: int = 500_000, check: bool = False) -> int:
@@ -33,7 +36,7 @@ def run_until_exit(k: Kernel, max_events: int = 500_000, check: bool = False) ->
         assert k.machine.step(), "run_until_exit: no events left but tasks remain"
         n += 1
         if check:
-            problems = k.check_invariants()
+            problems = check_invariants(k)
             assert problems == [], problems[:5]
     return n
 

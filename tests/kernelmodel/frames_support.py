@@ -1,10 +1,10 @@
-"""Drive one frame of the task protocol (kernelmodel/task.py) outside the scheduler."""
+"""Drive one frame of the task protocol (kernelmodel/kernel/task.py) outside the scheduler."""
 
 from __future__ import annotations
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.task import KOP_CALL, KOP_DONE, KOp, Task
-from kernelmodel.writeback import WritebackControl
+from kernelmodel.include.writeback import WritebackControl
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_CALL, KOP_DONE, KOp, Task
 
 
 def run_frame(k: Kernel, task: Task, frame: KOp, wbc: WritebackControl | None = None) -> int:
@@ -30,8 +30,8 @@ def run_frame(k: Kernel, task: Task, frame: KOp, wbc: WritebackControl | None = 
 
 def reload_stack(k: Kernel, kstack: list[KOp]) -> list[KOp]:
     """Save ``kstack`` and load it into new frames (asserting that those save the same)."""
-    from kernelmodel.frame_state import vl_kstack_state, vl_link_callees
-    from kernelmodel.restore import vl_kop_from_state
+    from kernelmodel.kernel.frame_state import vl_kstack_state, vl_link_callees
+    from kernelmodel.state.restore import vl_kop_from_state
 
     state = vl_kstack_state(kstack)
     again: list[KOp] = []
@@ -45,7 +45,7 @@ def reload_stack(k: Kernel, kstack: list[KOp]) -> list[KOp]:
 def stack_round_trips(k: Kernel, kstack: list[KOp]) -> list[dict[str, object]]:
     """Save ``kstack``, load it into new frames, save those: asserts both saves are equal
     and returns the state."""
-    from kernelmodel.frame_state import vl_kstack_state
+    from kernelmodel.kernel.frame_state import vl_kstack_state
 
     reload_stack(k, kstack)
     return vl_kstack_state(kstack)

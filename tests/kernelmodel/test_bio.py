@@ -1,12 +1,11 @@
-"""Tests for kernelmodel/bio.py: submission, counters, trace, and completion in interrupt context
+"""Tests for kernelmodel/fs/bio.py: submission, counters, trace, and completion in interrupt context
 (reads fill frames, mark uptodate and unlock; writes end writeback)."""
 
 from __future__ import annotations
 
 from test_fs import boot_kernel, new_task
 
-from kernelmodel.alloc import vl_alloc_page
-from kernelmodel.bio import (
+from kernelmodel.fs.bio import (
     END_IO_READ,
     END_IO_SWAP_READ,
     END_IO_SWAP_WRITE,
@@ -18,16 +17,17 @@ from kernelmodel.bio import (
     vl_bios_from_state,
     vl_bios_to_state,
 )
-from kernelmodel.filemap import add_to_page_cache_lru
-from kernelmodel.fs import BLOCK_SECTORS, vl_create_file
-from kernelmodel.kernel import Kernel
-from kernelmodel.oracle import oracle_file_expected
-from kernelmodel.page import Page, PageLocked, PageUptodate, PageWriteback, SetPageUptodate
-from kernelmodel.page_alloc import GFP_HIGHUSER
-from kernelmodel.page_writeback import set_page_writeback
-from kernelmodel.pagemap import unlock_page, vl_lock_page
-from kernelmodel.task import TASK_RUNNING
-from kernelmodel.vmstat import TR_IO_DONE, TR_IO_SUBMIT
+from kernelmodel.fs.fs import BLOCK_SECTORS, vl_create_file
+from kernelmodel.include.page import Page, PageLocked, PageUptodate, PageWriteback, SetPageUptodate
+from kernelmodel.include.vmstat import TR_IO_DONE, TR_IO_SUBMIT
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import TASK_RUNNING
+from kernelmodel.mm.alloc import vl_alloc_page
+from kernelmodel.mm.filemap import add_to_page_cache_lru
+from kernelmodel.mm.page_alloc import GFP_HIGHUSER
+from kernelmodel.mm.page_writeback import set_page_writeback
+from kernelmodel.mm.pagemap import unlock_page, vl_lock_page
+from kernelmodel.oracle.oracle import oracle_file_expected
 
 _SMALL = {"mem_mb": 4, "disk_mb": 16, "swap_mb": 4}
 

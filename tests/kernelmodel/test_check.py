@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from test_wb_support import make_file, make_kernel
 
-from kernelmodel.check import check_pagecache, vl_mapping_summary
-from kernelmodel.filemap import PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_WRITEBACK
-from kernelmodel.fs import I_DIRTY_PAGES
-from kernelmodel.page import SetPageDirty, SetPageLocked, SetPageWriteback
-from kernelmodel.page_writeback import set_page_dirty, set_page_writeback
-from kernelmodel.radix_tree import radix_tree_tag_set
+from kernelmodel.check.check import check_pagecache, vl_mapping_summary
+from kernelmodel.fs.fs import I_DIRTY_PAGES
+from kernelmodel.include.page import SetPageDirty, SetPageLocked, SetPageWriteback
+from kernelmodel.lib.radix_tree import radix_tree_tag_set
+from kernelmodel.mm.filemap import PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_WRITEBACK
+from kernelmodel.mm.page_writeback import set_page_dirty, set_page_writeback
 
 
 def _has(problems: list[str], text: str) -> bool:
@@ -67,8 +67,8 @@ def test_nrpages_and_nr_pagecache() -> None:
 def test_page_with_a_stale_mapping() -> None:
     k = make_kernel()
     inode, _pages = make_file(k, "f", 2)
-    from kernelmodel.alloc import vl_alloc_page
-    from kernelmodel.page_alloc import GFP_HIGHUSER
+    from kernelmodel.mm.alloc import vl_alloc_page
+    from kernelmodel.mm.page_alloc import GFP_HIGHUSER
 
     stray = vl_alloc_page(k, GFP_HIGHUSER)
     assert stray is not None
@@ -108,7 +108,7 @@ def test_mapping_summary() -> None:
 
 
 def test_check_invariants_runs_every_checker_on_a_booted_kernel() -> None:
-    from kernelmodel.check import check_invariants
+    from kernelmodel.check.check import check_invariants
 
     k = make_kernel()
     _inode, pages = make_file(k, "f", 8)

@@ -10,18 +10,18 @@ from __future__ import annotations
 import pytest
 from test_swap_support import make_anon_task, make_kernel, page_at, touch
 
-from kernelmodel.alloc import page_cache_release
-from kernelmodel.kernel import Kernel
-from kernelmodel.memory import VM_FAULT_MINOR
-from kernelmodel.mm_types import MmStruct, VmArea
-from kernelmodel.page import Page, PageSwapCache, TestSetPageLocked, get_page
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.pgtable import pte_present, vl_read_pte
-from kernelmodel.rmap import SWAP_SUCCESS, page_referenced, try_to_unmap
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.swap_state import add_to_swap
-from kernelmodel.swapfile import swap_duplicate
-from kernelmodel.task import Task
+from kernelmodel.include.mm_types import MmStruct, VmArea
+from kernelmodel.include.page import Page, PageSwapCache, TestSetPageLocked, get_page
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
+from kernelmodel.mm.alloc import page_cache_release
+from kernelmodel.mm.memory import VM_FAULT_MINOR
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.pgtable import pte_present, vl_read_pte
+from kernelmodel.mm.rmap import SWAP_SUCCESS, page_referenced, try_to_unmap
+from kernelmodel.mm.swap import lru_add_drain
+from kernelmodel.mm.swap_state import add_to_swap
+from kernelmodel.mm.swapfile import swap_duplicate
 from machine.i386 import PTE_D, PTE_RW
 
 BASE = 0x10000000
@@ -83,7 +83,7 @@ def test_write_swapin_of_a_shared_page_copies_at_once_on_2_6_7() -> None:
 @pytest.mark.parametrize("release", ("2.6.5", "2.6.6", "2.6.7"))
 def test_write_swapin_of_an_exclusive_page_maps_it_writable_and_dirty(release: str) -> None:
     k, t, mm, vma, page, entry = swapped_shared_page(release)
-    from kernelmodel.swapfile import swap_free
+    from kernelmodel.mm.swapfile import swap_free
 
     swap_free(k, entry)  # the other pte went away: the slot is ours alone
     cow0 = k.vmstat.cow_faults

@@ -6,20 +6,22 @@ from __future__ import annotations
 import pytest
 from test_wb_support import make_file, write_page
 
-from kernelmodel.fadvise import (
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
+from kernelmodel.include.page import Page, PageDirty, PageWriteback
+from kernelmodel.include.syscall_abi import EBADF, EINVAL, SYS_fadvise64
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
+from kernelmodel.mm.fadvise import (
     POSIX_FADV_DONTNEED,
     POSIX_FADV_NOREUSE,
     POSIX_FADV_NORMAL,
     POSIX_FADV_WILLNEED,
     sys_fadvise64,
 )
-from kernelmodel.fs import Inode, iget, vl_alloc_file
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.page import Page, PageDirty, PageWriteback
-from kernelmodel.page_lists import PL_LOCKED
-from kernelmodel.restore import vl_kop_from_state
-from kernelmodel.syscall_abi import EBADF, EINVAL, SYS_fadvise64
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
+from kernelmodel.mm.page_lists import PL_LOCKED
+from kernelmodel.state.restore import vl_kop_from_state
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_SYSCALL, Insn
 from tests.kernelmodel.frames_support import run_frame
@@ -27,7 +29,7 @@ from tests.kernelmodel.frames_support import run_frame
 
 def _kernel(mode: str) -> Kernel:
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return Kernel.boot(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _setup(mode: str, npages: int = 8) -> tuple[Kernel, Task, Inode, list[Page]]:

@@ -1,14 +1,28 @@
-"""Tests for kernelmodel/filemap.py (the page cache, readpage, readahead, the fault path) and
-for truncate_inode_pages (kernelmodel/truncate.py)."""
+"""Tests for kernelmodel/mm/filemap.py (the page cache, readpage, readahead, the fault path) and
+for truncate_inode_pages (kernelmodel/mm/truncate.py)."""
 
 from __future__ import annotations
 
 import pytest
 from test_fs import Driver, boot_kernel, new_task
 
-from kernelmodel.alloc import page_cache_release, vl_alloc_page
-from kernelmodel.bug import KernelBug
-from kernelmodel.filemap import (
+from kernelmodel.fs.fs import vl_create_file, vl_new_inode
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.page import (
+    Page,
+    PageDirty,
+    PageLocked,
+    PageUptodate,
+    SetPageAnon,
+    SetPageUptodate,
+    page_count,
+)
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import TASK_RUNNING
+from kernelmodel.kernel.wait import page_locked_key
+from kernelmodel.lib.radix_tree import radix_tree_tag_set
+from kernelmodel.mm.alloc import page_cache_release, vl_alloc_page
+from kernelmodel.mm.filemap import (
     AS_ENOSPC,
     FLP_ABSENT,
     FLP_BLOCKED,
@@ -31,26 +45,12 @@ from kernelmodel.filemap import (
     vl_find_page_nolock,
     vl_ra_window,
 )
-from kernelmodel.fs import vl_create_file, vl_new_inode
-from kernelmodel.kernel import Kernel
-from kernelmodel.oracle import oracle_file_expected, oracle_file_truncate, oracle_file_write
-from kernelmodel.page import (
-    Page,
-    PageDirty,
-    PageLocked,
-    PageUptodate,
-    SetPageAnon,
-    SetPageUptodate,
-    page_count,
-)
-from kernelmodel.page_alloc import GFP_HIGHUSER
-from kernelmodel.page_writeback import set_page_dirty, set_page_writeback
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.radix_tree import radix_tree_tag_set
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.task import TASK_RUNNING
-from kernelmodel.truncate import TruncateInodePagesOp
-from kernelmodel.wait import page_locked_key
+from kernelmodel.mm.page_alloc import GFP_HIGHUSER
+from kernelmodel.mm.page_writeback import set_page_dirty, set_page_writeback
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.swap import lru_add_drain
+from kernelmodel.mm.truncate import TruncateInodePagesOp
+from kernelmodel.oracle.oracle import oracle_file_expected, oracle_file_truncate, oracle_file_write
 
 _SMALL = {"mem_mb": 4, "disk_mb": 16, "swap_mb": 4}
 
@@ -270,7 +270,7 @@ def test_truncate_inode_pages_waits_for_locked_and_writeback_pages() -> None:
     unlock_page(k, pages[1])
     d.run_events(50)
     assert mapping.nrpages == 1 and pages[1].mapping is None
-    from kernelmodel.filemap_wb import end_page_writeback
+    from kernelmodel.mm.filemap_wb import end_page_writeback
 
     end_page_writeback(k, pages[2])
     d.run()

@@ -1,19 +1,19 @@
-"""Tests for fork (kernelmodel/fork.py): copy-on-write, TLB flushing, anon_vma sharing."""
+"""Tests for fork (kernelmodel/kernel/fork.py): copy-on-write, TLB flushing, anon_vma sharing."""
 
 from __future__ import annotations
 
 from test_mm_support import access, load, make_kernel, mm_of, new_task, problems
 
-from kernelmodel.exit import do_exit
-from kernelmodel.fork import dup_mm, mmput
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import MmStruct
-from kernelmodel.mmap import do_mmap_pgoff
-from kernelmodel.pgtable import pte_pfn, pte_write, vl_read_pte
-from kernelmodel.rmap import page_referenced
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from kernelmodel.task import Task
+from kernelmodel.include.mm_types import MmStruct
+from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from kernelmodel.kernel.exit import do_exit
+from kernelmodel.kernel.fork import dup_mm, mmput
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
+from kernelmodel.mm.mmap import do_mmap_pgoff
+from kernelmodel.mm.pgtable import pte_pfn, pte_write, vl_read_pte
+from kernelmodel.mm.rmap import page_referenced
+from kernelmodel.mm.swap import lru_add_drain
 
 BASE = 0x40000000
 RW = PROT_READ | PROT_WRITE
@@ -26,7 +26,7 @@ def _anon(k: Kernel, task: Task, length: int = 64 << 10) -> None:
 
 def _fork(k: Kernel, parent: Task, name: str = "child") -> Task:
     """do_fork's memory part: a child task with a copy of the parent's mm."""
-    from kernelmodel.oracle_mm import vl_oracle_fork
+    from kernelmodel.oracle.oracle_mm import vl_oracle_fork
 
     mm = dup_mm(k, mm_of(k, parent))
     assert mm is not None
@@ -116,7 +116,7 @@ def test_fork_write_protect_is_flushed_from_the_tlb() -> None:
 
 def _chain(k: Kernel, first: Task, n: int) -> list[MmStruct]:
     """A fork chain: each new mm is a copy of the previous one (a child forking again)."""
-    from kernelmodel.oracle_mm import vl_oracle_fork
+    from kernelmodel.oracle.oracle_mm import vl_oracle_fork
 
     mms = [mm_of(k, first)]
     for _ in range(n):

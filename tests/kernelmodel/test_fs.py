@@ -1,4 +1,4 @@
-"""Tests for kernelmodel/fs.py: block allocation, the block map, inodes, names, open files, mkfs
+"""Tests for kernelmodel/fs/fs.py: block allocation, the block map, inodes, names, open files, mkfs
 and boot-time files. Also home of the small driver the page-cache tests share (``boot_kernel``,
 ``Driver``): it runs kernel ops on hand-made tasks through the real scheduler and events."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernelmodel.check import check_invariants
-from kernelmodel.fs import (
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.check.check import check_invariants
+from kernelmodel.fs.fs import (
     BLOCK_SECTORS,
     ENOSPC,
     FIRST_DATA_BLOCK,
@@ -34,9 +35,10 @@ from kernelmodel.fs import (
     vl_lookup_path,
     vl_new_inode,
 )
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.oracle import oracle_file_expected, vl_verify_files
-from kernelmodel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task
+from kernelmodel.oracle.oracle import oracle_file_expected, vl_verify_files
 from machine.board import Machine, MachineConfig
 
 # ---- shared scaffolding ------------------------------------------------------------------------
@@ -47,7 +49,7 @@ def boot_kernel(
 ) -> Kernel:
     """A small booted kernel (filesystem, pdflush and kswapd included)."""
     m = Machine(MachineConfig(mem_mb << 20, disk_mb << 20))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap_mb << 20, timeslice_ns=timeslice_ns))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=swap_mb << 20, timeslice_ns=timeslice_ns))
 
 
 def new_task(k: Kernel, name: str) -> Task:

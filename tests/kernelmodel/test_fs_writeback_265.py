@@ -7,17 +7,19 @@ from __future__ import annotations
 import pytest
 from test_wb_support import drive, fake_task, make_file, write_page
 
-from kernelmodel.fs import I_DIRTY_PAGES
-from kernelmodel.fs_writeback import SyncSbInodes, WritebackSingleInode
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.page import PageDirty, PageWriteback
-from kernelmodel.page_writeback import (
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.fs.fs import I_DIRTY_PAGES
+from kernelmodel.fs.fs_writeback import SyncSbInodes, WritebackSingleInode
+from kernelmodel.include.page import PageDirty, PageWriteback
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE
+from kernelmodel.mm.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_NONE,
     BackgroundWriteout,
     WritebackControl,
 )
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE
 from machine.board import Machine, MachineConfig
 from tests.kernelmodel.frames_support import run_frame
 
@@ -25,7 +27,7 @@ from tests.kernelmodel.frames_support import run_frame
 def _kernel(writeback: str) -> Kernel:
     release = "2.6.5" if writeback == "lists" else "2.6.6"
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return Kernel.boot(m, KernelConfig(release=release, writeback=writeback, rmap="pte_chain",
+    return vl_start_kernel(m, KernelConfig(release=release, writeback=writeback, rmap="pte_chain",
                                        swap_bytes=8 << 20))
 
 

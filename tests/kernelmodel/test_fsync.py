@@ -16,39 +16,40 @@ from test_wb_support import (
     write_page,
 )
 
-from kernelmodel.check import check_pagecache
-from kernelmodel.filemap import AS_EIO, PAGECACHE_TAG_DIRTY, mapping_set_error
-from kernelmodel.filemap_wb import (
+from kernelmodel.check.check import check_pagecache
+from kernelmodel.fs.fs import I_DIRTY_SYNC, Inode, iget, vl_alloc_file
+from kernelmodel.fs.fsync import FsyncOp, SyncOp
+from kernelmodel.fs.mpage import MpageWritepages
+from kernelmodel.fs.open import OpenOp
+from kernelmodel.fs.read_write import WriteOp
+from kernelmodel.include.page import PageWriteback, SetPageError
+from kernelmodel.include.syscall_abi import O_CREAT, O_RDWR
+from kernelmodel.include.vmstat import TR_FSYNC_BEGIN, TR_FSYNC_END
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import (
+    KOP_BLOCKED,
+    KOP_DONE,
+    PF_SYNCWRITE,
+    TASK_RUNNING,
+    TASK_STOPPED,
+    KOp,
+    Task,
+)
+from kernelmodel.lib.radix_tree import radix_tree_tag_clear, radix_tree_tagged
+from kernelmodel.mm.filemap import AS_EIO, PAGECACHE_TAG_DIRTY, mapping_set_error
+from kernelmodel.mm.filemap_wb import (
     WaitOnPageWritebackRange,
     filemap_write_and_wait,
     vl_fdatawait_frame,
 )
-from kernelmodel.fs import I_DIRTY_SYNC, Inode, iget, vl_alloc_file
-from kernelmodel.fsync import FsyncOp, SyncOp
-from kernelmodel.kernel import Kernel
-from kernelmodel.mpage import MpageWritepages
-from kernelmodel.open import OpenOp
-from kernelmodel.oracle import vl_verify_durable
-from kernelmodel.page import PageWriteback, SetPageError
-from kernelmodel.page_writeback import (
+from kernelmodel.mm.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_NONE,
     WritebackControl,
     set_page_dirty,
     set_page_writeback,
 )
-from kernelmodel.radix_tree import radix_tree_tag_clear, radix_tree_tagged
-from kernelmodel.read_write import WriteOp
-from kernelmodel.syscall_abi import O_CREAT, O_RDWR
-from kernelmodel.task import (
-    KOP_BLOCKED,
-    KOP_DONE,
-    PF_SYNCWRITE,
-    TASK_RUNNING,
-    TASK_STOPPED,
-    Task,
-)
-from kernelmodel.vmstat import TR_FSYNC_BEGIN, TR_FSYNC_END
+from kernelmodel.oracle.oracle import vl_verify_durable
 from tests.kernelmodel.frames_support import run_frame, stack_round_trips
 
 RW = O_CREAT | O_RDWR
@@ -225,7 +226,7 @@ def test_fdatawait_reports_page_and_mapping_errors_once() -> None:
     assert w2.ret == 0  # test-and-clear
     set_page_writeback(k, pages[1])
     SetPageError(pages[1])
-    from kernelmodel.filemap_wb import end_page_writeback
+    from kernelmodel.mm.filemap_wb import end_page_writeback
 
     end_page_writeback(k, pages[1])
     set_page_writeback(k, pages[1])
@@ -300,7 +301,7 @@ def test_fsync_semantics_counters_trace_and_latency() -> None:
 def test_fdatasync_skips_a_timestamp_only_inode_write() -> None:
     k = make_kernel()
     inode, _pages = make_file(k, "f", 2)
-    from kernelmodel.fs_writeback import _mark_inode_dirty
+    from kernelmodel.fs.fs_writeback import _mark_inode_dirty
 
     _mark_inode_dirty(k, inode, I_DIRTY_SYNC)
     t = fake_task(k)
@@ -395,14 +396,13 @@ def test_fsync_op_state_round_trip_while_blocked() -> None:
 
 def test_every_writeback_op_round_trips_at_every_step() -> None:
     """save -> load -> save is the identity for every task stack, whatever its frames' phases."""
-    from kernelmodel.filemap_wb import filemap_fdatawait, filemap_fdatawrite, filemap_flush
-    from kernelmodel.fs_writeback import _sync_single_inode, sync_sb_inodes, writeback_inodes
-    from kernelmodel.page_writeback import (
+    from kernelmodel.fs.fs_writeback import _sync_single_inode, sync_sb_inodes, writeback_inodes
+    from kernelmodel.mm.filemap_wb import filemap_fdatawait, filemap_fdatawrite, filemap_flush
+    from kernelmodel.mm.page_writeback import (
         BalanceDirtyPagesOp,
         vl_start_pdflush,
         wakeup_bdflush,
     )
-    from kernelmodel.task import KOp
 
     k = make_kernel()
     vl_start_pdflush(k)
@@ -469,7 +469,7 @@ def _fsync_done(d: Driver, task: Task, nops: int) -> Callable[[], bool]:
 
 
 def test_fsync_guarantee_with_a_concurrent_writer_and_pdflush() -> None:
-    from kernelmodel.page_writeback import wakeup_bdflush
+    from kernelmodel.mm.page_writeback import wakeup_bdflush
 
     k = boot_kernel(mem_mb=16, disk_mb=64, swap_mb=8, timeslice_ns=50_000)
     w = new_task(k, "writer")
@@ -491,8 +491,8 @@ def test_fsync_guarantee_with_a_concurrent_writer_and_pdflush() -> None:
 
 
 def test_race_a_end_to_end_with_a_stopped_pdflush() -> None:
-    from kernelmodel.page_writeback import wakeup_bdflush
-    from kernelmodel.pdflush import PF_FLUSHER
+    from kernelmodel.mm.page_writeback import wakeup_bdflush
+    from kernelmodel.mm.pdflush import PF_FLUSHER
 
     k = boot_kernel(mem_mb=16, disk_mb=64, swap_mb=8)
     w = new_task(k, "writer")
@@ -511,8 +511,8 @@ def test_race_a_end_to_end_with_a_stopped_pdflush() -> None:
 
     _run_until(d, pdflush_stopped)
     stopped = next(t for t in pd if t.state == TASK_STOPPED)
-    from kernelmodel.filemap import vl_find_page_nolock
-    from kernelmodel.page import PageDirty, PageLocked
+    from kernelmodel.include.page import PageDirty, PageLocked
+    from kernelmodel.mm.filemap import vl_find_page_nolock
 
     p40 = vl_find_page_nolock(inode.i_mapping, 40)
     assert p40 is not None and PageLocked(p40) and not PageDirty(p40)  # held by pdflush
@@ -529,10 +529,16 @@ def test_race_a_end_to_end_with_a_stopped_pdflush() -> None:
 def test_programs_fsync_while_another_program_writes_the_same_file() -> None:
     """User programs through the system-call table; durability checked after every event
     (as if the power failed then) and once more after a real power cut at the last fsync."""
-    from kernelmodel.check import check_invariants
-    from kernelmodel.oracle import vl_verify_files
-    from kernelmodel.syscall_abi import SYS_close, SYS_fdatasync, SYS_fsync, SYS_open, SYS_write
-    from kernelmodel.vmstat import TR_FSYNC_END
+    from kernelmodel.check.check import check_invariants
+    from kernelmodel.include.syscall_abi import (
+        SYS_close,
+        SYS_fdatasync,
+        SYS_fsync,
+        SYS_open,
+        SYS_write,
+    )
+    from kernelmodel.include.vmstat import TR_FSYNC_END
+    from kernelmodel.oracle.oracle import vl_verify_files
     from machine.isa import OP_ENDLOOP, OP_LOOP, OP_SYSCALL, Insn
 
     def sys(nr: int, s: str = "", b: int = 0, c: int = 0, d: int = 0) -> Insn:

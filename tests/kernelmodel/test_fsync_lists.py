@@ -8,17 +8,19 @@ from collections.abc import Callable
 import pytest
 from test_wb_support import drive, fake_task, make_file, step_machine, wait_woken, write_page
 
-from kernelmodel.check import check_pagecache
-from kernelmodel.filemap_wb import filemap_write_and_wait
-from kernelmodel.fs import Inode, iget, vl_alloc_file
-from kernelmodel.fsync import F_FSYNC, F_WAIT, FsyncOp
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.mpage import MpageWritepages, vl_do_writepages_frame
-from kernelmodel.oracle import oracle_fsync_acked, oracle_fsync_begin, vl_verify_durable
-from kernelmodel.page import PageDirty, PageLocked, PageWriteback
-from kernelmodel.page_lists import PL_LOCKED
-from kernelmodel.page_writeback import WB_SYNC_NONE, WritebackControl
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.check.check import check_pagecache
+from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
+from kernelmodel.fs.fsync import F_FSYNC, F_WAIT, FsyncOp
+from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
+from kernelmodel.include.page import PageDirty, PageLocked, PageWriteback
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.mm.filemap_wb import filemap_write_and_wait
+from kernelmodel.mm.page_lists import PL_LOCKED
+from kernelmodel.mm.page_writeback import WB_SYNC_NONE, WritebackControl
+from kernelmodel.oracle.oracle import oracle_fsync_acked, oracle_fsync_begin, vl_verify_durable
 from machine.board import Machine, MachineConfig
 from tests.kernelmodel.frames_support import run_frame
 
@@ -27,7 +29,7 @@ MODES = ("tags", "lists")
 
 def make_kernel(mode: str) -> Kernel:
     m = Machine(MachineConfig(16 << 20, 64 << 20))
-    return Kernel.boot(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _open(k: Kernel, task: Task, inode: Inode, path: str) -> None:

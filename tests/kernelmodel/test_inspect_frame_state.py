@@ -5,6 +5,16 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kernelmodel.include.page import (
+    M_anon,
+    M_dirty,
+    M_locked,
+    M_reserved,
+    M_swapcache,
+    M_uptodate,
+    M_writeback,
+    Page,
+)
 from kernelmodel.inspect.frame_state import (
     FRAME_STATE_NAMES,
     FS_ANON,
@@ -25,16 +35,6 @@ from kernelmodel.inspect.frame_state import (
     vl_frame_states,
     vl_frame_summary,
     vl_frame_summary_row,
-)
-from kernelmodel.page import (
-    M_anon,
-    M_dirty,
-    M_locked,
-    M_reserved,
-    M_swapcache,
-    M_uptodate,
-    M_writeback,
-    Page,
 )
 from machine.isa import OP_SYSCALL, Insn
 from tests.kernelmodel.conftest import boot_kernel, run_until_exit
@@ -74,7 +74,7 @@ def test_states_of_a_booted_kernel_agree_with_the_allocator() -> None:
 
 
 def test_states_see_dirty_page_cache_after_a_write() -> None:
-    from kernelmodel.syscall_abi import O_RDWR, SYS_close, SYS_open, SYS_write
+    from kernelmodel.include.syscall_abi import O_RDWR, SYS_close, SYS_open, SYS_write
 
     k = boot_kernel(mem_mib=4, disk_mib=64, swap_mib=8)
     k.create_file("f", 0, "zero", 1)

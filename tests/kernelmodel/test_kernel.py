@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.syscall_abi import VL_CHECKPOINT, SYS_nanosleep
-from kernelmodel.task import TASK_RUNNING, TASK_STOPPED, TASK_ZOMBIE
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.check.check import check_invariants
+from kernelmodel.include.syscall_abi import VL_CHECKPOINT, SYS_nanosleep
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, TASK_ZOMBIE
 from machine.board import Machine, MachineConfig
 from machine.isa import OP_COMPUTE, OP_SYSCALL, Insn
 from tests.kernelmodel.conftest import boot_kernel, run_until_exit, spawn
@@ -18,7 +20,7 @@ def test_boot_starts_kernel_threads_and_reserves_zero_page() -> None:
     assert "kswapd0" in names
     assert names.count("pdflush") >= 2
     assert k.zero_page.pfn != 0
-    assert k.check_invariants() == []
+    assert check_invariants(k) == []
     assert k.all_user_tasks_exited()
 
 
@@ -37,7 +39,7 @@ def test_bad_config_is_one_line_naming_the_field(field: str, value: object, mess
     setattr(cfg, field, value)
     machine = Machine(MachineConfig(mem_bytes=16 << 20, disk_bytes=64 << 20))
     with pytest.raises(ValueError) as exc:
-        Kernel.boot(machine, cfg)
+        vl_start_kernel(machine, cfg)
     assert str(exc.value).startswith(message)
     assert "\n" not in str(exc.value)
 
@@ -45,7 +47,7 @@ def test_bad_config_is_one_line_naming_the_field(field: str, value: object, mess
 def test_swap_larger_than_disk_is_refused() -> None:
     machine = Machine(MachineConfig(mem_bytes=16 << 20, disk_bytes=64 << 20))
     with pytest.raises(ValueError, match=r"machine\.swap"):
-        Kernel.boot(machine, KernelConfig(swap_bytes=64 << 20))
+        vl_start_kernel(machine, KernelConfig(swap_bytes=64 << 20))
 
 
 def test_round_robin_shares_the_cpu() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from test_mm_support import MiB, make_kernel, problems
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.syscall_abi import (
+from kernelmodel.include.syscall_abi import (
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_PRIVATE,
@@ -27,7 +26,8 @@ from kernelmodel.syscall_abi import (
     SYS_unlink,
     vl_pack_mmap,
 )
-from kernelmodel.vmstat import TR_SEGV
+from kernelmodel.include.vmstat import TR_SEGV
+from kernelmodel.kernel.kernel import Kernel
 from machine.isa import OP_LOAD, OP_STORE, OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
 
 BASE = 0x40000000
@@ -114,7 +114,7 @@ def test_exit_returns_every_frame() -> None:
     k = make_kernel()
     touch = Insn(OP_TOUCH, BASE, 1 * MiB, 4096, TOUCH_WRITE)
     prog = k.add_program("p", [mmap(BASE, 1 * MiB), touch])
-    from kernelmodel.swap import lru_add_drain
+    from kernelmodel.mm.swap import lru_add_drain
 
     free0 = k.pgdat.zone.free_pages
     k.spawn("p", prog)

@@ -1,15 +1,15 @@
-"""Tests for the fault path (kernelmodel/memory.py) through the real MMU."""
+"""Tests for the fault path (kernelmodel/mm/memory.py) through the real MMU."""
 
 from __future__ import annotations
 
 from test_mm_support import access, load, make_kernel, mm_of, new_task, problems
 
-from kernelmodel.mm_types import AnonVma
-from kernelmodel.mmap import do_mmap_pgoff
-from kernelmodel.page import PageAnon, PageReserved
-from kernelmodel.pgtable import pte_dirty, pte_pfn, pte_write, vl_read_pte
-from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE
-from kernelmodel.vmstat import TR_SEGV
+from kernelmodel.include.mm_types import AnonVma
+from kernelmodel.include.page import PageAnon, PageReserved
+from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE
+from kernelmodel.include.vmstat import TR_SEGV
+from kernelmodel.mm.mmap import do_mmap_pgoff
+from kernelmodel.mm.pgtable import pte_dirty, pte_pfn, pte_write, vl_read_pte
 
 BASE = 0x40000000
 RW = PROT_READ | PROT_WRITE
@@ -105,8 +105,8 @@ def test_exit_frees_every_frame() -> None:
     for off in range(0, 1 << 20, 4096):
         assert access(k, t, BASE + off, True, off)
     assert mm_of(k, t).rss == 256
-    from kernelmodel.exit import do_exit
-    from kernelmodel.swap import lru_add_drain
+    from kernelmodel.kernel.exit import do_exit
+    from kernelmodel.mm.swap import lru_add_drain
 
     do_exit(k, t, 0)
     lru_add_drain(k)

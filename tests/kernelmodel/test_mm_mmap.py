@@ -1,14 +1,11 @@
-"""Tests for mmap / munmap and the vma list (kernelmodel/mmap.py)."""
+"""Tests for mmap / munmap and the vma list (kernelmodel/mm/mmap.py)."""
 
 from __future__ import annotations
 
 from test_mm_support import access, load, make_kernel, mm_of, new_task, problems
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import TASK_UNMAPPED_BASE, VM_READ, VM_SHARED, VM_WRITE, MmStruct
-from kernelmodel.mmap import do_mmap_pgoff, do_munmap, get_unmapped_area
-from kernelmodel.pgtable import pte_offset_map
-from kernelmodel.syscall_abi import (
+from kernelmodel.include.mm_types import TASK_UNMAPPED_BASE, VM_READ, VM_SHARED, VM_WRITE, MmStruct
+from kernelmodel.include.syscall_abi import (
     EINVAL,
     MAP_FIXED,
     MAP_PRIVATE,
@@ -19,6 +16,9 @@ from kernelmodel.syscall_abi import (
     PROT_READ,
     PROT_WRITE,
 )
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.mm.mmap import do_mmap_pgoff, do_munmap, get_unmapped_area
+from kernelmodel.mm.pgtable import pte_offset_map
 
 BASE = 0x40000000
 RW = PROT_READ | PROT_WRITE

@@ -1,4 +1,4 @@
-"""Tests for mprotect (kernelmodel/mprotect.py): vma splits and merges, pte rewrites with the
+"""Tests for mprotect (kernelmodel/mm/mprotect.py): vma splits and merges, pte rewrites with the
 TLB flush, protection faults as SIGSEGV, COW after a protection round trip, error returns,
 the syscall through the CPU, and a random workload against a per-page reference."""
 
@@ -8,23 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mm_support import access, load, make_kernel, mm_of, new_task, problems
 
-from kernelmodel.fork import dup_mm
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, MmStruct, VmArea
-from kernelmodel.mmap import do_mmap_pgoff, do_munmap
-from kernelmodel.mprotect import do_mprotect, vl_prot_name
-from kernelmodel.oracle_mm import vl_oracle_fork
-from kernelmodel.pgtable import (
-    PAGE_COPY,
-    PAGE_NONE,
-    PAGE_READONLY,
-    PAGE_SHARED,
-    pte_offset_map,
-    set_pte,
-    vl_switch_mm,
-)
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.syscall_abi import (
+from kernelmodel.include.mm_types import VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, MmStruct, VmArea
+from kernelmodel.include.syscall_abi import (
     EACCES,
     EINVAL,
     ENOMEM,
@@ -44,8 +29,23 @@ from kernelmodel.syscall_abi import (
     SYS_mprotect,
     vl_pack_mmap,
 )
-from kernelmodel.task import TASK_RUNNING, Task
-from kernelmodel.vmstat import TR_MAP, TR_SEGV
+from kernelmodel.include.vmstat import TR_MAP, TR_SEGV
+from kernelmodel.kernel.fork import dup_mm
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import TASK_RUNNING, Task
+from kernelmodel.mm.mmap import do_mmap_pgoff, do_munmap
+from kernelmodel.mm.mprotect import do_mprotect, vl_prot_name
+from kernelmodel.mm.pgtable import (
+    PAGE_COPY,
+    PAGE_NONE,
+    PAGE_READONLY,
+    PAGE_SHARED,
+    pte_offset_map,
+    set_pte,
+    vl_switch_mm,
+)
+from kernelmodel.mm.swap import lru_add_drain
+from kernelmodel.oracle.oracle_mm import vl_oracle_fork
 from machine.i386 import PTE_A, PTE_D, PTE_P, PTE_PROTNONE, PTE_RW
 from machine.isa import OP_COMPUTE, OP_LOAD, OP_STORE, OP_SYSCALL, Insn
 

@@ -1,12 +1,12 @@
-"""Tests for kernelmodel/pgtable.py on a hand-built machine (frames from a local counter)."""
+"""Tests for kernelmodel/mm/pgtable.py on a hand-built machine (frames from a local counter)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernelmodel import pgtable as pt
-from kernelmodel.mm_types import VM_EXEC, VM_READ, VM_SHARED, VM_WRITE
+from kernelmodel.include.mm_types import VM_EXEC, VM_READ, VM_SHARED, VM_WRITE
+from kernelmodel.mm import pgtable as pt
 from machine.board import Machine, MachineConfig
 from machine.i386 import FEC_PROT, FEC_USER, FEC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US
 

@@ -14,16 +14,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from test_mm_support import MiB, make_kernel, mm_of, problems, run_events
 
-from kernelmodel.exit import do_exit
-from kernelmodel.fork import dup_mm, vl_exec_mm
-from kernelmodel.kernel import Kernel
-from kernelmodel.memory import do_page_fault
-from kernelmodel.mmap import do_mmap_pgoff, do_munmap
-from kernelmodel.mprotect import do_mprotect
-from kernelmodel.oracle_mm import oracle_note_store, vl_oracle_fork
-from kernelmodel.pgtable import vl_switch_mm
-from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from kernelmodel.task import TASK_RUNNING, Task
+from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from kernelmodel.kernel.exit import do_exit
+from kernelmodel.kernel.fork import dup_mm, vl_exec_mm
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import TASK_RUNNING, Task
+from kernelmodel.mm.memory import do_page_fault
+from kernelmodel.mm.mmap import do_mmap_pgoff, do_munmap
+from kernelmodel.mm.mprotect import do_mprotect
+from kernelmodel.mm.pgtable import vl_switch_mm
+from kernelmodel.oracle.oracle_mm import oracle_note_store, vl_oracle_fork
 from machine.interfaces import TRAP_RETRY
 from machine.isa import OP_COMPUTE, Insn
 

@@ -7,15 +7,17 @@ does (MMU.probe, then do_page_fault and a retry), so fault-path unit tests need 
 
 from __future__ import annotations
 
-from kernelmodel.check_mm import check_mm
-from kernelmodel.fork import vl_exec_mm
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.memory import do_page_fault
-from kernelmodel.mm_types import MmStruct
-from kernelmodel.oracle_mm import oracle_note_store, vl_verify_memory
-from kernelmodel.page import Page
-from kernelmodel.pgtable import vl_switch_mm
-from kernelmodel.task import Task
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.check.check_mm import check_mm
+from kernelmodel.include.mm_types import MmStruct
+from kernelmodel.include.page import Page
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.fork import vl_exec_mm
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
+from kernelmodel.mm.memory import do_page_fault
+from kernelmodel.mm.pgtable import vl_switch_mm
+from kernelmodel.oracle.oracle_mm import oracle_note_store, vl_verify_memory
 from machine.board import Machine, MachineConfig
 from machine.interfaces import TRAP_RETRY
 from machine.isa import Insn
@@ -35,7 +37,7 @@ def make_kernel(
     (docs/scenarios.md); test_vmscan_267.py and the scenarios test 2.6.7's.
     """
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=disk, tlb_entries=tlb))
-    return Kernel.boot(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan,
+    return vl_start_kernel(m, KernelConfig(swap_bytes=swap, rmap=rmap, vmscan=vmscan,
                                        threads_max=threads_max))
 
 
@@ -49,8 +51,8 @@ def new_task(k: Kernel, name: str = "t", prog: list[Insn] | None = None) -> Task
 
 def anon_map(k: Kernel, task: Task, addr: int, length: int = 64 << 10) -> None:
     """mmap an anonymous private read-write range at ``addr`` (MAP_FIXED)."""
-    from kernelmodel.mmap import do_mmap_pgoff
-    from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+    from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+    from kernelmodel.mm.mmap import do_mmap_pgoff
 
     r = do_mmap_pgoff(k, mm_of(k, task), -1, 0, addr, length, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_FIXED, 0)
@@ -60,8 +62,8 @@ def anon_map(k: Kernel, task: Task, addr: int, length: int = 64 << 10) -> None:
 def fork_child(k: Kernel, parent: Task) -> Task:
     """fork's work without the scheduler: dup_mm, a child task that never runs user code,
     and the memory oracle's copy."""
-    from kernelmodel.fork import dup_mm
-    from kernelmodel.oracle_mm import vl_oracle_fork
+    from kernelmodel.kernel.fork import dup_mm
+    from kernelmodel.oracle.oracle_mm import vl_oracle_fork
     from machine.isa import OP_COMPUTE
 
     mm = dup_mm(k, mm_of(k, parent))
@@ -74,7 +76,7 @@ def fork_child(k: Kernel, parent: Task) -> Task:
 
 def page_at(k: Kernel, task: Task, vaddr: int) -> Page:
     """The page a present pte maps at ``vaddr``."""
-    from kernelmodel.pgtable import pte_present, vl_read_pte
+    from kernelmodel.mm.pgtable import pte_present, vl_read_pte
 
     pte = vl_read_pte(k.machine.mem, mm_of(k, task).pgd, vaddr)
     assert pte_present(pte)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from test_mm_support import access, make_kernel, mm_of, new_task
 
-from kernelmodel.exit import ExitOp, WaitChildrenOp
-from kernelmodel.fork import ForkOp, dup_mm
-from kernelmodel.memory import FaultOp
-from kernelmodel.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
-from kernelmodel.mmap import MmSyscallOp, MsyncOp, do_mmap_pgoff, do_munmap
-from kernelmodel.oracle_mm import vl_oracle_fork
-from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
+from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from kernelmodel.kernel.exit import ExitOp, WaitChildrenOp
+from kernelmodel.kernel.fork import ForkOp, dup_mm
+from kernelmodel.mm.memory import FaultOp
+from kernelmodel.mm.mmap import MmSyscallOp, MsyncOp, do_mmap_pgoff, do_munmap
+from kernelmodel.oracle.oracle_mm import vl_oracle_fork
 
 BASE = 0x40000000
 
@@ -88,7 +88,7 @@ def test_kernel_op_round_trips() -> None:
 
 
 def test_anon_page_mappings_round_trip() -> None:
-    from kernelmodel.rmap import vl_rmap_load_state, vl_rmap_to_state
+    from kernelmodel.mm.rmap import vl_rmap_load_state, vl_rmap_to_state
 
     k = make_kernel()
     t = new_task(k)
@@ -111,7 +111,7 @@ def test_anon_page_mappings_round_trip() -> None:
 def test_pfn_id_pairs_checks_shape_types_and_frames() -> None:
     import pytest
 
-    from kernelmodel.mm_types import vl_pfn_id_pairs
+    from kernelmodel.include.mm_types import vl_pfn_id_pairs
 
     assert vl_pfn_id_pairs([3, 7, 0, 1], 8, "x") == [(3, 7), (0, 1)]
     assert vl_pfn_id_pairs([], 8, "x") == []

@@ -12,19 +12,23 @@ from test_wb_support import (
     write_page,
 )
 
-from kernelmodel.check import check_pagecache
-from kernelmodel.filemap import PAGECACHE_TAG_DIRTY, remove_from_page_cache
-from kernelmodel.filemap_wb import vl_fdatawrite
-from kernelmodel.fs import Inode
-from kernelmodel.kernel import Kernel
-from kernelmodel.mpage import (
+from kernelmodel.check.check import check_pagecache
+from kernelmodel.fs.fs import Inode
+from kernelmodel.fs.mpage import (
     MPAGE_BIO_MAX_PAGES,
     MpageWritepages,
     block_write_full_page,
     vl_do_writepages_frame,
 )
-from kernelmodel.page import Page, PageDirty, PageLocked, PageWriteback, SetPageLocked
-from kernelmodel.page_writeback import (
+from kernelmodel.include.page import Page, PageDirty, PageLocked, PageWriteback, SetPageLocked
+from kernelmodel.include.vmstat import TR_IO_SUBMIT, TR_WB_START
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, TASK_STOPPED
+from kernelmodel.lib.radix_tree import radix_tree_tag_get
+from kernelmodel.lib.rng import Rng
+from kernelmodel.mm.filemap import PAGECACHE_TAG_DIRTY, remove_from_page_cache
+from kernelmodel.mm.filemap_wb import vl_fdatawrite
+from kernelmodel.mm.page_writeback import (
     NR_CONGESTION_ON,
     WB_SYNC_ALL,
     WB_SYNC_NONE,
@@ -34,11 +38,7 @@ from kernelmodel.page_writeback import (
     set_page_dirty,
     set_page_writeback,
 )
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.radix_tree import radix_tree_tag_get
-from kernelmodel.rng import Rng
-from kernelmodel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, TASK_STOPPED
-from kernelmodel.vmstat import TR_IO_SUBMIT, TR_WB_START
+from kernelmodel.mm.pagemap import unlock_page
 from tests.kernelmodel.frames_support import run_frame, stack_round_trips
 
 
@@ -78,7 +78,7 @@ def test_random_dirtying_is_written_in_offset_and_block_order() -> None:
     drain_io(k)
     assert k.vmstat.nr_dirty == 0 and k.vmstat.nr_writeback == 0
     assert check_pagecache(k) == []
-    from kernelmodel.oracle import vl_verify_files
+    from kernelmodel.oracle.oracle import vl_verify_files
 
     assert vl_verify_files(k) == []
 
@@ -106,7 +106,7 @@ def test_interleaved_blocks_do_not_merge() -> None:
     b_inode, _b = make_file(k, "b", 0)
     from test_wb_support import add_cached_page
 
-    from kernelmodel.fs import get_block
+    from kernelmodel.fs.fs import get_block
 
     for i in range(8):
         get_block(k, a_inode, i, 1)

@@ -1,4 +1,4 @@
-"""Tests for kernelmodel/oracle.py: payload streams, boot contents, the expected-bytes model
+"""Tests for kernelmodel/oracle/oracle.py: payload streams, boot contents, the expected-bytes model
 against a plain bytearray, fsync acknowledgements, verification and the state round trip."""
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fs import boot_kernel
 
-from kernelmodel.fs import BLOCK_SECTORS, vl_create_file, vl_new_inode
-from kernelmodel.oracle import (
+from kernelmodel.fs.fs import BLOCK_SECTORS, vl_create_file, vl_new_inode
+from kernelmodel.lib.payload import PAYLOAD_GENERATOR, vl_payload_slice
+from kernelmodel.lib.rng import vl_pattern_bytes
+from kernelmodel.oracle.oracle import (
     BASE_PATTERN,
     BASE_RANDOM,
     BASE_ZERO,
@@ -30,8 +32,6 @@ from kernelmodel.oracle import (
     vl_verify_durable,
     vl_verify_files,
 )
-from kernelmodel.payload import PAYLOAD_GENERATOR, vl_payload_slice
-from kernelmodel.rng import vl_pattern_bytes
 
 _SMALL = {"mem_mb": 4, "disk_mb": 16, "swap_mb": 4}
 
@@ -167,7 +167,7 @@ def test_state_names_the_page_cache_frame_or_disk_block_holding_a_page() -> None
     to its disk block, as the block's sectors; else as bytes. Restoring reads the places."""
     from test_swap_support import file_page
 
-    from kernelmodel.page import PageUptodate
+    from kernelmodel.include.page import PageUptodate
 
     k = boot_kernel(**_SMALL)
     inode = vl_create_file(k, "f", 3 * 4096, "random", 3)

@@ -1,4 +1,4 @@
-"""Tests for the process-memory data oracle (kernelmodel/oracle_mm.py)."""
+"""Tests for the process-memory data oracle (kernelmodel/oracle/oracle_mm.py)."""
 
 from __future__ import annotations
 
@@ -13,24 +13,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mm_support import access, load, make_kernel, mm_of, new_task
 
-from kernelmodel.fork import dup_mm
-from kernelmodel.kernel import Kernel
-from kernelmodel.mmap import do_mmap_pgoff, do_munmap
-from kernelmodel.oracle_mm import (
+from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from kernelmodel.kernel.fork import dup_mm
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
+from kernelmodel.mm.mmap import do_mmap_pgoff, do_munmap
+from kernelmodel.mm.pgtable import pte_pfn, vl_read_pte
+from kernelmodel.oracle.oracle_mm import (
     VlMmOracle,
     oracle_note_store,
     vl_oracle_fork,
     vl_verify_memory,
 )
-from kernelmodel.oracle_page import (
+from kernelmodel.oracle.oracle_page import (
     MAX_STROKES,
     VlOraclePage,
     vl_words_from_bytes,
     vl_words_to_bytes,
 )
-from kernelmodel.pgtable import pte_pfn, vl_read_pte
-from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from kernelmodel.task import Task
 
 BASE = 0x40000000
 
@@ -78,7 +78,7 @@ def test_unaligned_and_page_crossing_stores() -> None:
     """Through the real CPU, which splits a store across two frames."""
     from test_mm_e2e import expect, mmap, run_checked, store, syscall
 
-    from kernelmodel.syscall_abi import VL_VERIFY
+    from kernelmodel.include.syscall_abi import VL_VERIFY
 
     k = make_kernel()
     prog = k.add_program("p", [
@@ -126,7 +126,7 @@ def test_munmap_forgets_and_lost_pages_are_reported() -> None:
 
 
 def vl_pte_addr(k: Kernel, t: Task, vaddr: int) -> int:
-    from kernelmodel.pgtable import pte_offset_map
+    from kernelmodel.mm.pgtable import pte_offset_map
 
     return pte_offset_map(k.machine.mem, mm_of(k, t).pgd, vaddr)
 
@@ -205,7 +205,7 @@ def test_described_pages_are_a_few_ints_and_catch_a_corrupted_frame() -> None:
     """Pages that only touch stores reached are kept as strokes, never as bytes: a store
     over the same words replaces the older stroke; the frame is still compared byte for
     byte, and the state holds the strokes (restored exactly)."""
-    from kernelmodel.oracle_mm import oracle_note_store_run
+    from kernelmodel.oracle.oracle_mm import oracle_note_store_run
 
     k, t = _setup()
     assert access(k, t, BASE, True, 0x1234)
@@ -284,7 +284,7 @@ def test_a_store_run_records_what_single_stores_record(
 ) -> None:
     """oracle_note_store_run (the CPU's touch runs) against one oracle_note_store per word,
     across fresh pages, pages shared with a forked child (copy-on-write) and reused pages."""
-    from kernelmodel.oracle_mm import oracle_note_store_run
+    from kernelmodel.oracle.oracle_mm import oracle_note_store_run
 
     def build() -> tuple[Kernel, Task, Task]:
         k, t = _setup()

@@ -1,4 +1,5 @@
-"""Tests for kernelmodel/page.py: PG_ bits, flag helpers, counts, sizes, repr, mem_map state."""
+"""Tests for kernelmodel/include/page.py: PG_ bits, flag helpers, counts, sizes, repr,
+mem_map state."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernelmodel import page as pg
-from kernelmodel.bug import KernelBug
-from kernelmodel.page import (
+from kernelmodel.include import page as pg
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.page import (
     LRU_ACTIVE,
     LRU_NONE,
     PG_NAMES_BY_RELEASE,
@@ -310,7 +311,7 @@ def test_mem_map_state_rejects_bad_columns() -> None:
 
 
 def test_struct_page_size_follows_the_writeback_design() -> None:
-    from kernelmodel.page import vl_sizeof_struct_page_for
+    from kernelmodel.include.page import vl_sizeof_struct_page_for
 
     # each release with its own design
     assert vl_sizeof_struct_page_for("2.6.5", "lists") == 40

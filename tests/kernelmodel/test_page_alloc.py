@@ -1,4 +1,4 @@
-"""Tests for kernelmodel/page_alloc.py: boot, buddy, watermarks, __alloc_pages passes, LRU."""
+"""Tests for kernelmodel/mm/page_alloc.py: boot, buddy, watermarks, __alloc_pages passes, LRU."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernelmodel import page_alloc as pa
-from kernelmodel.bug import KernelBug
-from kernelmodel.page import (
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.page import (
     LRU_ACTIVE,
     LRU_INACTIVE,
     LRU_NONE,
@@ -26,7 +25,9 @@ from kernelmodel.page import (
     SetPageWriteback,
     page_count,
 )
-from kernelmodel.page_alloc import (
+from kernelmodel.include.vmstat import PageState
+from kernelmodel.mm import page_alloc as pa
+from kernelmodel.mm.page_alloc import (
     GFP_ATOMIC,
     GFP_HIGHUSER,
     GFP_KERNEL,
@@ -65,7 +66,6 @@ from kernelmodel.page_alloc import (
     vl_should_retry,
     zone_watermark_ok,
 )
-from kernelmodel.vmstat import PageState
 from machine.physmem import PhysicalMemory
 
 

@@ -9,30 +9,32 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_wb_support import drive, fake_task, make_file, wait_woken, write_page
 
-from kernelmodel.check import check_invariants, check_pagecache
-from kernelmodel.filemap import AddressSpace, remove_from_page_cache
-from kernelmodel.filemap_wb import vl_fdatawait_frame
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.mpage import MpageWritepages, vl_do_writepages_frame
-from kernelmodel.oracle import vl_verify_files
-from kernelmodel.page import MemMap, PageDirty, PageWriteback, SetPageDirty, SetPageLocked
-from kernelmodel.page_lists import PL_CLEAN, PL_DIRTY, PL_IO, PL_LOCKED, PL_NONE
-from kernelmodel.page_writeback import (
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.check.check import check_invariants, check_pagecache
+from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
+from kernelmodel.include.page import MemMap, PageDirty, PageWriteback, SetPageDirty, SetPageLocked
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_STOPPED
+from kernelmodel.lib.radix_tree import vl_radix_tree_tag_bits
+from kernelmodel.mm.filemap import AddressSpace, remove_from_page_cache
+from kernelmodel.mm.filemap_wb import vl_fdatawait_frame
+from kernelmodel.mm.page_lists import PL_CLEAN, PL_DIRTY, PL_IO, PL_LOCKED, PL_NONE
+from kernelmodel.mm.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_NONE,
     WritebackControl,
     clear_page_dirty,
 )
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.radix_tree import vl_radix_tree_tag_bits
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE, TASK_STOPPED
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.oracle.oracle import vl_verify_files
 from machine.board import Machine, MachineConfig
 from tests.kernelmodel.frames_support import reload_stack, run_frame, stack_round_trips
 
 
 def make_kernel(mode: str = "lists", mem_mb: int = 16, disk_mb: int = 64) -> Kernel:
     m = Machine(MachineConfig(mem_mb << 20, disk_mb << 20))
-    return Kernel.boot(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
+    return vl_start_kernel(m, KernelConfig(swap_bytes=8 << 20, writeback=mode))
 
 
 def _ids(k: Kernel, pfns: list[int]) -> list[int]:

@@ -11,25 +11,27 @@ from test_wb_support import (
     write_page,
 )
 
-from kernelmodel.check import check_pagecache
-from kernelmodel.filemap import (
-    PAGECACHE_TAG_DIRTY,
-    PAGECACHE_TAG_WRITEBACK,
-    add_to_page_cache,
-    remove_from_page_cache,
-)
-from kernelmodel.filemap_wb import end_page_writeback
-from kernelmodel.fs import I_DIRTY_PAGES, vl_new_inode
-from kernelmodel.fs_writeback import SyncSbInodes
-from kernelmodel.kernel import Kernel
-from kernelmodel.page import (
+from kernelmodel.check.check import check_pagecache
+from kernelmodel.fs.fs import I_DIRTY_PAGES, vl_new_inode
+from kernelmodel.fs.fs_writeback import SyncSbInodes
+from kernelmodel.include.page import (
     PageDirty,
     PageWriteback,
     SetPageAnon,
     SetPageLocked,
     SetPageSwapCache,
 )
-from kernelmodel.page_writeback import (
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_DONE, PF_LESS_THROTTLE, TASK_RUNNING, TASK_STOPPED
+from kernelmodel.lib.radix_tree import radix_tree_tag_get, radix_tree_tagged
+from kernelmodel.mm.filemap import (
+    PAGECACHE_TAG_DIRTY,
+    PAGECACHE_TAG_WRITEBACK,
+    add_to_page_cache,
+    remove_from_page_cache,
+)
+from kernelmodel.mm.filemap_wb import end_page_writeback
+from kernelmodel.mm.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_NONE,
     WritebackControl,
@@ -45,19 +47,17 @@ from kernelmodel.page_writeback import (
     set_ratelimit,
     wb_timer_fn,
 )
-from kernelmodel.page_writeback import test_clear_page_dirty as tcpd
-from kernelmodel.page_writeback import test_clear_page_writeback as tcpw
-from kernelmodel.page_writeback import test_set_page_writeback as tspw
-from kernelmodel.pagemap import unlock_page, vl_wait_on_page_writeback
-from kernelmodel.pdflush import PDFLUSH_BACKGROUND_WRITEOUT, pdflush_operation
-from kernelmodel.radix_tree import radix_tree_tag_get, radix_tree_tagged
-from kernelmodel.task import KOP_DONE, PF_LESS_THROTTLE, TASK_RUNNING, TASK_STOPPED
+from kernelmodel.mm.page_writeback import test_clear_page_dirty as tcpd
+from kernelmodel.mm.page_writeback import test_clear_page_writeback as tcpw
+from kernelmodel.mm.page_writeback import test_set_page_writeback as tspw
+from kernelmodel.mm.pagemap import unlock_page, vl_wait_on_page_writeback
+from kernelmodel.mm.pdflush import PDFLUSH_BACKGROUND_WRITEOUT, pdflush_operation
 from tests.kernelmodel.frames_support import run_frame
 
 
 def _tags(page: object, inode: object) -> tuple[int, int]:
-    from kernelmodel.fs import Inode
-    from kernelmodel.page import Page
+    from kernelmodel.fs.fs import Inode
+    from kernelmodel.include.page import Page
 
     assert isinstance(page, Page) and isinstance(inode, Inode)
     tree = inode.i_mapping.page_tree
@@ -72,8 +72,8 @@ def _tags(page: object, inode: object) -> tuple[int, int]:
 
 def test_set_page_dirty_without_mapping_is_a_bare_flag() -> None:
     k = make_kernel()
-    from kernelmodel.alloc import vl_alloc_page
-    from kernelmodel.page_alloc import GFP_HIGHUSER
+    from kernelmodel.mm.alloc import vl_alloc_page
+    from kernelmodel.mm.page_alloc import GFP_HIGHUSER
 
     page = vl_alloc_page(k, GFP_HIGHUSER)
     assert page is not None
@@ -113,8 +113,8 @@ def test_dirtying_keeps_s_dirty_time_order() -> None:
 
 def test_swapcache_pages_are_never_tagged_in_2_6_6() -> None:
     k = make_kernel()
-    from kernelmodel.alloc import vl_alloc_page
-    from kernelmodel.page_alloc import GFP_HIGHUSER
+    from kernelmodel.mm.alloc import vl_alloc_page
+    from kernelmodel.mm.page_alloc import GFP_HIGHUSER
 
     page = vl_alloc_page(k, GFP_HIGHUSER)
     assert page is not None
@@ -342,7 +342,7 @@ def test_add_cached_page_helper_is_consistent() -> None:
 
 
 def _start_pdflush(k: Kernel) -> None:
-    from kernelmodel.page_writeback import vl_start_pdflush
+    from kernelmodel.mm.page_writeback import vl_start_pdflush
 
     if not k.wb.pdflush_pids:
         vl_start_pdflush(k)
@@ -415,7 +415,7 @@ def test_kupdate_interval_is_tunable() -> None:
 
 
 def test_wakeup_bdflush_writes_everything_in_background() -> None:
-    from kernelmodel.page_writeback import wakeup_bdflush
+    from kernelmodel.mm.page_writeback import wakeup_bdflush
 
     k = make_kernel()
     _start_pdflush(k)
@@ -552,8 +552,8 @@ def test_pages_skipped_sends_the_inode_back_to_s_dirty() -> None:
 
 
 def test_i_lock_skips_memory_cleansing_but_sync_all_waits() -> None:
-    from kernelmodel.fs import I_LOCK
-    from kernelmodel.fs_writeback import WritebackSingleInode
+    from kernelmodel.fs.fs import I_LOCK
+    from kernelmodel.fs.fs_writeback import WritebackSingleInode
 
     k = make_kernel()
     a, pa = make_file(k, "a", 4)
@@ -570,7 +570,7 @@ def test_i_lock_skips_memory_cleansing_but_sync_all_waits() -> None:
     a.i_state &= ~I_LOCK
     from test_wb_support import drive
 
-    from kernelmodel.fs import wake_up_inode
+    from kernelmodel.fs.fs import wake_up_inode
 
     wake_up_inode(k, a)
     wait_woken(k, t)
@@ -579,7 +579,7 @@ def test_i_lock_skips_memory_cleansing_but_sync_all_waits() -> None:
 
 
 def test_wb_sync_hold_requeues_every_inode() -> None:
-    from kernelmodel.page_writeback import WB_SYNC_HOLD
+    from kernelmodel.mm.page_writeback import WB_SYNC_HOLD
 
     k = make_kernel()
     a, pa = make_file(k, "a", 4)
@@ -593,9 +593,9 @@ def test_wb_sync_hold_requeues_every_inode() -> None:
 def test_balance_dirty_pages_end_to_end_with_write() -> None:
     from test_fs import Driver, boot_kernel, new_task
 
-    from kernelmodel.open import OpenOp
-    from kernelmodel.read_write import WriteOp
-    from kernelmodel.syscall_abi import O_CREAT, O_RDWR
+    from kernelmodel.fs.open import OpenOp
+    from kernelmodel.fs.read_write import WriteOp
+    from kernelmodel.include.syscall_abi import O_CREAT, O_RDWR
 
     k = boot_kernel(mem_mb=16, disk_mb=64, swap_mb=8, timeslice_ns=50_000)
     k.cfg.dirty_ratio = 10

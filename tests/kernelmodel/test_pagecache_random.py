@@ -20,22 +20,22 @@ from test_wb_support import (
     write_page,
 )
 
-from kernelmodel.alloc import page_cache_release
-from kernelmodel.check import check_invariants, check_pagecache
-from kernelmodel.filemap import remove_from_page_cache, vl_find_page_nolock
-from kernelmodel.filemap_wb import WaitOnPageWritebackRange, vl_fdatawait_frame
-from kernelmodel.fs import Inode, get_block, iget, vl_alloc_file, vl_new_inode
-from kernelmodel.fsync import FsyncOp, SyncOp
-from kernelmodel.mpage import MpageWritepages
-from kernelmodel.oracle import vl_verify_durable, vl_verify_files
-from kernelmodel.page import PageDirty, PageLocked, PageWriteback, SetPageLocked
-from kernelmodel.page_writeback import (
+from kernelmodel.check.check import check_invariants, check_pagecache
+from kernelmodel.fs.fs import Inode, get_block, iget, vl_alloc_file, vl_new_inode
+from kernelmodel.fs.fsync import FsyncOp, SyncOp
+from kernelmodel.fs.mpage import MpageWritepages
+from kernelmodel.include.page import PageDirty, PageLocked, PageWriteback, SetPageLocked
+from kernelmodel.kernel.task import KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.mm.alloc import page_cache_release
+from kernelmodel.mm.filemap import remove_from_page_cache, vl_find_page_nolock
+from kernelmodel.mm.filemap_wb import WaitOnPageWritebackRange, vl_fdatawait_frame
+from kernelmodel.mm.page_writeback import (
     WB_SYNC_NONE,
     WritebackControl,
     clear_page_dirty,
 )
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.task import KOP_DONE, TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.oracle.oracle import vl_verify_durable, vl_verify_files
 from tests.kernelmodel.frames_support import run_frame
 
 NPAGES = 24
@@ -259,7 +259,7 @@ def test_random_writeback_keeps_every_invariant(actions: list[tuple[object, ...]
 
 def test_a_fixed_busy_interleaving() -> None:
     """A deterministic long run of the same actions (a smoke test with no shrinking)."""
-    from kernelmodel.rng import Rng
+    from kernelmodel.lib.rng import Rng
 
     w = World()
     rng = Rng(11)

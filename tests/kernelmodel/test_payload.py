@@ -1,4 +1,4 @@
-"""Write payloads (kernelmodel/payload.py): every generator gives fixed bytes, the same on
+"""Write payloads (kernelmodel/lib/payload.py): every generator gives fixed bytes, the same on
 every host and in the compiled and the pure build, and any window of a stream is that window
 of the whole stream."""
 
@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernelmodel.payload import (
+from kernelmodel.lib.payload import (
     PAYLOAD_GEN_SHAKE,
     PAYLOAD_GEN_SPLITMIX,
     PAYLOAD_GENERATOR,
     vl_payload_slice,
     vl_shake_block,
 )
-from kernelmodel.rng import vl_pattern_bytes
+from kernelmodel.lib.rng import vl_pattern_bytes
 from scenarios.flavour import flavour
 
 ROOT = Path(__file__).resolve().parents[2]

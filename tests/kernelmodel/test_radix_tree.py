@@ -1,4 +1,5 @@
-"""Tests for kernelmodel/radix_tree.py (lib/radix-tree.c, 2.6.6) and kernelmodel/radix_bench.py.
+"""Tests for kernelmodel/lib/radix_tree.py (lib/radix-tree.c, 2.6.6) and
+kernelmodel/bench/radix_bench.py.
 
 The edge cases are lib/radix-tree.c's boundaries (height changes, the maximum index, empty
 trees); the state machine checks the tree against a dict plus one set per tag, with
@@ -18,8 +19,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from kernelmodel.bug import KernelBug
-from kernelmodel.radix_bench import (
+from kernelmodel.bench.radix_bench import (
     vl_bench_delete,
     vl_bench_gang,
     vl_bench_gang_tag,
@@ -28,7 +28,8 @@ from kernelmodel.radix_bench import (
     vl_bench_tag_clear,
     vl_bench_tag_set,
 )
-from kernelmodel.radix_tree import (
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.lib.radix_tree import (
     EEXIST,
     ENOMEM,
     RADIX_TREE_INDEX_BITS,

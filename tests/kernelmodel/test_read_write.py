@@ -1,5 +1,5 @@
 """End-to-end tests of read(2), write(2), open/close/unlink and ftruncate through the page cache
-(kernelmodel/read_write.py, open.py, truncate.py), run by the scheduler on a small kernel with
+(kernelmodel/fs/read_write.py, open.py, truncate.py), run by the scheduler on a small kernel with
 the data oracle (and the page-cache checker) verified after every event."""
 
 from __future__ import annotations
@@ -9,17 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_fs import Driver, boot_kernel, new_task
 
-from kernelmodel.check import check_invariants
-from kernelmodel.fs import ENOSPC, vl_create_file, vl_inode_extents, vl_lookup_path
-from kernelmodel.fsync import FsyncOp
-from kernelmodel.kernel import Kernel
-from kernelmodel.open import KOPS as OPEN_KOPS
-from kernelmodel.open import CloseOp, DeleteInodeOp, ExitFilesOp, OpenOp, UnlinkOp
-from kernelmodel.oracle import vl_verify_durable, vl_verify_files
-from kernelmodel.payload import PAYLOAD_GENERATOR, vl_payload_slice
-from kernelmodel.read_write import KOPS as RW_KOPS
-from kernelmodel.read_write import ReadOp, WriteOp
-from kernelmodel.syscall_abi import (
+from kernelmodel.check.check import check_invariants
+from kernelmodel.fs.fs import ENOSPC, vl_create_file, vl_inode_extents, vl_lookup_path
+from kernelmodel.fs.fsync import FsyncOp
+from kernelmodel.fs.open import KOPS as OPEN_KOPS
+from kernelmodel.fs.open import CloseOp, DeleteInodeOp, ExitFilesOp, OpenOp, UnlinkOp
+from kernelmodel.fs.read_write import KOPS as RW_KOPS
+from kernelmodel.fs.read_write import ReadOp, WriteOp
+from kernelmodel.include.syscall_abi import (
     EBADF,
     ENOENT,
     MAP_FIXED,
@@ -42,9 +39,12 @@ from kernelmodel.syscall_abi import (
     SYS_write,
     vl_pack_mmap,
 )
-from kernelmodel.task import KOp
-from kernelmodel.truncate import KOPS as TRUNC_KOPS
-from kernelmodel.truncate import TruncateInodePagesOp, TruncateOp
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOp
+from kernelmodel.lib.payload import PAYLOAD_GENERATOR, vl_payload_slice
+from kernelmodel.mm.truncate import KOPS as TRUNC_KOPS
+from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
+from kernelmodel.oracle.oracle import vl_verify_durable, vl_verify_files
 from machine.isa import OP_ENDLOOP, OP_LOOP, OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
 
 _SMALL = {"mem_mb": 8, "disk_mb": 32, "swap_mb": 8}
@@ -75,7 +75,7 @@ def test_write_then_read_back() -> None:
 
 
 def _pfn(k: Kernel, path: str, index: int) -> int:
-    from kernelmodel.filemap import vl_find_page_nolock
+    from kernelmodel.mm.filemap import vl_find_page_nolock
 
     inode = vl_lookup_path(k, path)
     assert inode is not None

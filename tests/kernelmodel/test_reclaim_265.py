@@ -13,17 +13,16 @@ from test_swap_support import make_kernel as swap_kernel
 from test_vmscan import isolate
 from test_wb_support import fake_task, make_file, write_page
 
-from kernelmodel.filemap import AddressSpace
-from kernelmodel.fsync import FsyncOp
-from kernelmodel.kernel import Kernel
-from kernelmodel.oracle import vl_verify_durable
-from kernelmodel.page import PageDirty, PageWriteback, TestSetPageLocked
-from kernelmodel.page_alloc import DEF_PRIORITY, GFP_KERNEL
-from kernelmodel.page_lists import PL_DIRTY, PL_LOCKED
-from kernelmodel.pdflush import PDFLUSH_BACKGROUND_WRITEOUT, PdflushOp
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE, Task
-from kernelmodel.vmscan import (
+from kernelmodel.fs.fsync import FsyncOp
+from kernelmodel.include.page import PageDirty, PageWriteback, TestSetPageLocked
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, Task
+from kernelmodel.mm.filemap import AddressSpace
+from kernelmodel.mm.page_alloc import DEF_PRIORITY, GFP_KERNEL
+from kernelmodel.mm.page_lists import PL_DIRTY, PL_LOCKED
+from kernelmodel.mm.pdflush import PDFLUSH_BACKGROUND_WRITEOUT, PdflushOp
+from kernelmodel.mm.swap import lru_add_drain
+from kernelmodel.mm.vmscan import (
     KSWAPD_SLEEP,
     KSWAPD_WAIT_KEY,
     KSWAPD_WOKEN,
@@ -31,6 +30,7 @@ from kernelmodel.vmscan import (
     shrink_list,
     try_to_free_pages,
 )
+from kernelmodel.oracle.oracle import vl_verify_durable
 from tests.kernelmodel.frames_support import run_frame
 
 

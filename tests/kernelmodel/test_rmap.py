@@ -1,4 +1,4 @@
-"""Tests for the object-based reverse mapping (kernelmodel/rmap.py, anon_vma profile)."""
+"""Tests for the object-based reverse mapping (kernelmodel/mm/rmap.py, anon_vma profile)."""
 
 from __future__ import annotations
 
@@ -16,20 +16,22 @@ from test_mm_support import (
     run_events,
 )
 
-from kernelmodel.bug import KernelBug
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import SIZEOF_ANON_VMA, VMA_RMAP_BYTES, AnonVma
-from kernelmodel.mmap import do_mmap_pgoff, do_munmap
-from kernelmodel.page import Page, PageAnon, PageSwapCache, TestClearPageDirty, get_page
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.pgtable import (
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.mm_types import SIZEOF_ANON_VMA, VMA_RMAP_BYTES, AnonVma
+from kernelmodel.include.page import Page, PageAnon, PageSwapCache, TestClearPageDirty, get_page
+from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
+from kernelmodel.mm.mmap import do_mmap_pgoff, do_munmap
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.pgtable import (
     pte_present,
     pte_to_swp_entry,
     pte_young,
     swp_offset,
     vl_read_pte,
 )
-from kernelmodel.rmap import (
+from kernelmodel.mm.rmap import (
     SWAP_FAIL,
     SWAP_SUCCESS,
     page_referenced,
@@ -37,9 +39,7 @@ from kernelmodel.rmap import (
     vl_rmap_find_ptes,
     vma_address,
 )
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from kernelmodel.task import Task
+from kernelmodel.mm.swap import lru_add_drain
 from machine.isa import OP_COMPUTE, Insn
 
 BASE = 0x40000000
@@ -148,7 +148,7 @@ def test_unknown_rmap_profile_is_refused() -> None:
 def _swap_out_setup(k: Kernel) -> tuple[Task, Task, Page]:
     """A page shared by parent and child after fork, in the swap cache, locked, with the
     reference shrink_list holds, and its ptes old."""
-    from kernelmodel.swap_state import add_to_swap
+    from kernelmodel.mm.swap_state import add_to_swap
 
     p = new_task(k, "parent")
     _anon(k, p)
@@ -165,7 +165,7 @@ def _swap_out_setup(k: Kernel) -> tuple[Task, Task, Page]:
 
 
 def test_try_to_unmap_young_pte_fails() -> None:
-    from kernelmodel.swap_state import add_to_swap
+    from kernelmodel.mm.swap_state import add_to_swap
 
     k = make_kernel()
     p = new_task(k)
@@ -181,7 +181,7 @@ def test_try_to_unmap_young_pte_fails() -> None:
     assert try_to_unmap(k, page) == SWAP_SUCCESS
     assert page._mapcount == 0 and not PageAnon(page)
     unlock_page(k, page)
-    from kernelmodel.alloc import page_cache_release
+    from kernelmodel.mm.alloc import page_cache_release
 
     page_cache_release(k, page)
     assert problems(k) == []
@@ -203,7 +203,7 @@ def test_try_to_unmap_anon_writes_swap_ptes_and_swapin_restores() -> None:
         assert not pte_present(pte) and pte_to_swp_entry(pte) == entry
     assert k.swap.swap_info[0].swap_map[swp_offset(entry)] == 3  # two ptes + the cache
     unlock_page(k, page)
-    from kernelmodel.alloc import page_cache_release
+    from kernelmodel.mm.alloc import page_cache_release
 
     page_cache_release(k, page)
     assert problems(k) == []
@@ -218,8 +218,8 @@ def test_try_to_unmap_anon_writes_swap_ptes_and_swapin_restores() -> None:
 
 
 def test_swapped_out_page_comes_back_with_a_major_fault() -> None:
-    from kernelmodel.page_writeback import WritebackControl
-    from kernelmodel.swap_state import delete_from_swap_cache, swap_writepage
+    from kernelmodel.mm.page_writeback import WritebackControl
+    from kernelmodel.mm.swap_state import delete_from_swap_cache, swap_writepage
 
     k = make_kernel()
     p, c, page = _swap_out_setup(k)
@@ -231,7 +231,7 @@ def test_swapped_out_page_comes_back_with_a_major_fault() -> None:
     page.flags |= 1
     delete_from_swap_cache(k, page)
     unlock_page(k, page)
-    from kernelmodel.alloc import page_cache_release
+    from kernelmodel.mm.alloc import page_cache_release
 
     page_cache_release(k, page)
     assert page._count == 0
@@ -248,8 +248,8 @@ def test_swapped_out_page_comes_back_with_a_major_fault() -> None:
 def test_try_to_unmap_flushes_the_cached_translation() -> None:
     """The TLB still holds a writable entry (page_referenced does not flush); try_to_unmap's
     ptep_clear_flush must drop it, so the next write faults into do_swap_page."""
-    from kernelmodel.alloc import page_cache_release
-    from kernelmodel.swap_state import add_to_swap
+    from kernelmodel.mm.alloc import page_cache_release
+    from kernelmodel.mm.swap_state import add_to_swap
 
     k = make_kernel()
     t = new_task(k)

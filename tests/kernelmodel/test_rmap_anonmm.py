@@ -1,4 +1,4 @@
-"""Hugh Dickins' anonmm (kernelmodel/rmap_anonmm.py) through rmap.py, on a real kernel with
+"""Hugh Dickins' anonmm (kernelmodel/mm/rmap_anonmm.py) through rmap.py, on a real kernel with
 ``rmap="anonmm"``: bundles at exec and fork, the page's mm and address, the walks, exit and
 migration, the reference counts, rmap_bytes and the snapshot form. check_mm and the memory
 oracle run after every step."""
@@ -17,18 +17,18 @@ from test_mm_support import (
     problems,
 )
 
-from kernelmodel.alloc import page_cache_release
-from kernelmodel.exit import do_exit
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import SIZEOF_ANONMM, AnonMm
-from kernelmodel.page import PageAnon, get_page
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.pgtable import pte_present, pte_to_swp_entry, vl_read_pte
-from kernelmodel.restore import vl_kernel_from_state
-from kernelmodel.rmap import SWAP_SUCCESS, page_referenced, try_to_unmap, vl_rmap_find_ptes
-from kernelmodel.rmap_anonmm import am_problems, am_walk_order
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.task import Task
+from kernelmodel.include.mm_types import SIZEOF_ANONMM, AnonMm
+from kernelmodel.include.page import PageAnon, get_page
+from kernelmodel.kernel.exit import do_exit
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
+from kernelmodel.mm.alloc import page_cache_release
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.pgtable import pte_present, pte_to_swp_entry, vl_read_pte
+from kernelmodel.mm.rmap import SWAP_SUCCESS, page_referenced, try_to_unmap, vl_rmap_find_ptes
+from kernelmodel.mm.rmap_anonmm import am_problems, am_walk_order
+from kernelmodel.mm.swap import lru_add_drain
+from kernelmodel.state.restore import vl_kernel_from_state
 from machine.isa import OP_COMPUTE, Insn
 
 BASE = 0x40000000
@@ -87,7 +87,7 @@ def test_anonymous_page_records_its_mm_and_address() -> None:
 
 
 def test_try_to_unmap_walks_the_bundle_at_one_address() -> None:
-    from kernelmodel.swap_state import add_to_swap
+    from kernelmodel.mm.swap_state import add_to_swap
 
     k = _kernel()
     p = new_task(k, "parent")

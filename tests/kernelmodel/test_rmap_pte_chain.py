@@ -1,4 +1,4 @@
-"""The 2.6.5/2.6.6 per-page pte chains (kernelmodel/rmap_pte_chain.py) through rmap.py.
+"""The 2.6.5/2.6.6 per-page pte chains (kernelmodel/mm/rmap_pte_chain.py) through rmap.py.
 
 Unit tests drive page_add_*_rmap / page_remove_rmap / page_referenced on a real kernel with
 real page tables; random mm workloads (the ones of test_mm_random) run with
@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine
 from test_mm_support import MiB, new_task, problems
 
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.mm_types import MmStruct
-from kernelmodel.page import PageDirect, SetPageReferenced
-from kernelmodel.pgtable import mk_pte, pte_alloc_map, pte_mkyoung, pte_young, set_pte
-from kernelmodel.rmap import (
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.include.mm_types import MmStruct
+from kernelmodel.include.page import PageDirect, SetPageReferenced
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.mm.pgtable import mk_pte, pte_alloc_map, pte_mkyoung, pte_young, set_pte
+from kernelmodel.mm.rmap import (
     page_add_file_rmap,
     page_referenced,
     page_remove_rmap,
@@ -27,7 +29,7 @@ from kernelmodel.rmap import (
     vl_rmap_problems,
     vl_rmap_to_state,
 )
-from kernelmodel.rmap_pte_chain import PteChain, nrpte, pc_page_ptes
+from kernelmodel.mm.rmap_pte_chain import PteChain, nrpte, pc_page_ptes
 from machine.board import Machine, MachineConfig
 
 BASE = 0x40000000
@@ -36,7 +38,7 @@ BASE = 0x40000000
 def _kernel(l1: int = 32, mem: int = 4 * MiB) -> Kernel:
     m = Machine(MachineConfig(mem_bytes=mem, disk_bytes=16 * MiB, tlb_entries=64))
     # 2.6.6's reclaim, the pte chains' own release (2.6.7's stalls machines this small)
-    return Kernel.boot(m, KernelConfig(swap_bytes=4 * MiB, rmap="pte_chain", l1_cache_bytes=l1,
+    return vl_start_kernel(m, KernelConfig(swap_bytes=4 * MiB, rmap="pte_chain", l1_cache_bytes=l1,
                                        vmscan="2.6.6"))
 
 
@@ -237,7 +239,7 @@ def test_pressure_unmaps_through_the_chains() -> None:
 def _init_pte_chain(m: base.MmMachine, mem: int) -> None:
     RuleBasedStateMachine.__init__(m)
     machine = Machine(MachineConfig(mem_bytes=mem, disk_bytes=32 * MiB, tlb_entries=64))
-    m.k = Kernel.boot(
+    m.k = vl_start_kernel(
         machine, KernelConfig(swap_bytes=8 * MiB, rmap="pte_chain", l1_cache_bytes=32,
                               vmscan="2.6.6")
     )

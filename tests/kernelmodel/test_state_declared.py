@@ -9,18 +9,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import kernelmodel.state.generated as kgen
+import kernelmodel.fs.state_generated as fs_gen
+import kernelmodel.include.state_generated as include_gen
+import kernelmodel.lib.state_generated as lib_gen
+import kernelmodel.mm.state_generated as mm_gen
 import machine.state_generated as mgen
-from kernelmodel.bio import Bio
-from kernelmodel.fs import File
-from kernelmodel.mm_types import AnonMm, AnonVma, VmArea
-from kernelmodel.oom_kill import OomState
-from kernelmodel.rng import Rng
+from kernelmodel.fs.bio import Bio
+from kernelmodel.fs.fs import File
+from kernelmodel.include.mm_types import AnonMm, AnonVma, VmArea
+from kernelmodel.include.vmstat import PageState
+from kernelmodel.include.writeback import WritebackControl, WritebackState
+from kernelmodel.lib.rng import Rng
+from kernelmodel.mm.oom_kill import OomState
+from kernelmodel.mm.swap import LruPvecs
+from kernelmodel.mm.swapfile import SwapInfoStruct
 from kernelmodel.state import gen
-from kernelmodel.swap import LruPvecs
-from kernelmodel.swapfile import SwapInfoStruct
-from kernelmodel.vmstat import PageState
-from kernelmodel.writeback import WritebackControl, WritebackState
 from machine.board import MachineConfig
 from machine.clock import Clock
 from machine.disk import DiskModel, DiskRequest
@@ -52,7 +55,9 @@ _FACTORIES: dict[str, Callable[[], object]] = {
     "Clock": _clock_with_events,
     "DiskRequest": lambda: DiskRequest(3, 8, 8, True, b"x" * 4096, 9, 0, 500),
 }
-_FIELDS = {**mgen.FIELDS, **kgen.FIELDS}
+#: Every generated module (machine/ has one; each sub-package of kernelmodel/ its own).
+_MODULES = (mgen, include_gen, lib_gen, mm_gen, fs_gen)
+_FIELDS = {name: fields for mod in _MODULES for name, fields in mod.FIELDS.items()}
 
 
 #: What the custom fields of these classes store, written the plain way.
@@ -73,7 +78,7 @@ _CUSTOM: dict[str, Callable[..., dict[str, object]]] = {
 
 def _codec(name: str) -> tuple[Callable[[object], dict[str, object]],
                                 Callable[[dict[str, object]], object]]:
-    mod = mgen if name in mgen.FIELDS else kgen
+    mod = next(m for m in _MODULES if name in m.FIELDS)
     snake = gen.snake(name)
     return getattr(mod, f"save_{snake}"), getattr(mod, f"load_{snake}")
 

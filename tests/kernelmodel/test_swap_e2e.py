@@ -14,25 +14,31 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_swap_support import make_kernel
 
-from kernelmodel.check import check_invariants
-from kernelmodel.check_mm import check_mm
-from kernelmodel.check_swap import check_swap
-from kernelmodel.fork import dup_mm, vl_exec_mm
-from kernelmodel.kernel import Kernel
-from kernelmodel.memory import do_page_fault
-from kernelmodel.mmap import do_mmap_pgoff
-from kernelmodel.oom_kill import OomState, vl_oom_kill_pending
-from kernelmodel.oracle_mm import (
+from kernelmodel.check.check import check_invariants
+from kernelmodel.check.check_mm import check_mm
+from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.syscall_abi import (
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_PRIVATE,
+    PROT_READ,
+    PROT_WRITE,
+)
+from kernelmodel.include.vmstat import TR_OOM, TR_SWAP_IN, TR_SWAP_OUT
+from kernelmodel.kernel.fork import dup_mm, vl_exec_mm
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import PF_MEMDIE, TASK_RUNNING, TASK_ZOMBIE, Task
+from kernelmodel.mm.memory import do_page_fault
+from kernelmodel.mm.mmap import do_mmap_pgoff
+from kernelmodel.mm.oom_kill import OomState, vl_oom_kill_pending
+from kernelmodel.mm.pgtable import vl_switch_mm
+from kernelmodel.oracle.oracle_mm import (
     VlMmOracle,
     oracle_note_store,
     vl_oracle_fork,
     vl_verify_memory,
 )
-from kernelmodel.oracle_page import MAX_STROKES
-from kernelmodel.pgtable import vl_switch_mm
-from kernelmodel.syscall_abi import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from kernelmodel.task import PF_MEMDIE, TASK_RUNNING, TASK_ZOMBIE, Task
-from kernelmodel.vmstat import TR_OOM, TR_SWAP_IN, TR_SWAP_OUT
+from kernelmodel.oracle.oracle_page import MAX_STROKES
 
 BASE = 0x20000000
 
@@ -276,7 +282,7 @@ def test_random_workload_under_memory_pressure(
 ) -> None:
     """Random writes, reads, forks and exits over 200-page address spaces on a 1 MiB machine
     (memory pressure from the start); every invariant after every event; each design."""
-    from kernelmodel.exit import do_exit
+    from kernelmodel.kernel.exit import do_exit
 
     sim = Sim(mem_mb=1, swap_mb=4, check_every=1, design=design)
     npages = 200
@@ -354,7 +360,7 @@ def test_oom_kills_the_biggest_task_when_swap_is_exhausted() -> None:
 def test_swap_storm_program_through_the_scheduler() -> None:
     """The same storm as a user program run by the scheduler on the CPU: mmap twice the RAM,
     write every page, store and load-compare a word per page, VL_VERIFY, exit."""
-    from kernelmodel.syscall_abi import VL_VERIFY, SYS_exit, SYS_mmap2, vl_pack_mmap
+    from kernelmodel.include.syscall_abi import VL_VERIFY, SYS_exit, SYS_mmap2, vl_pack_mmap
     from machine.isa import OP_LOAD, OP_STORE, OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
 
     k = make_kernel(mem_mb=2, swap_mb=8, vmscan="2.6.6")  # 2.6.7 stalls 2 MiB (see Sim)

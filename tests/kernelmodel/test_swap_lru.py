@@ -6,9 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_swap_support import alloc_user_page, make_kernel
 
-from kernelmodel.alloc import page_cache_release
-from kernelmodel.check_swap import check_swap
-from kernelmodel.page import (
+from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.page import (
     PageActive,
     PageLRU,
     PageReferenced,
@@ -18,8 +17,9 @@ from kernelmodel.page import (
     SetPageWriteback,
     page_count,
 )
-from kernelmodel.page_alloc import vl_lru_list, vl_lru_tail
-from kernelmodel.swap import (
+from kernelmodel.mm.alloc import page_cache_release
+from kernelmodel.mm.page_alloc import vl_lru_list, vl_lru_tail
+from kernelmodel.mm.swap import (
     PAGEVEC_SIZE,
     LruPvecs,
     activate_page,

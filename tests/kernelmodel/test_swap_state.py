@@ -1,4 +1,4 @@
-"""The 2.6.6 swap cache (kernelmodel/swap_state.py) and swap I/O."""
+"""The 2.6.6 swap cache (kernelmodel/mm/swap_state.py) and swap I/O."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from test_swap_support import alloc_user_page, make_kernel
 
-from kernelmodel.alloc import page_cache_release
-from kernelmodel.check_swap import _check_swap_cache, check_swap
-from kernelmodel.kernel import Kernel
-from kernelmodel.page import (
+from kernelmodel.check.check_swap import _check_swap_cache, check_swap
+from kernelmodel.include.page import (
     Page,
     PageDirty,
     PageLocked,
@@ -21,10 +19,14 @@ from kernelmodel.page import (
     TestSetPageLocked,
     page_count,
 )
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.pgtable import swp_entry, swp_offset
-from kernelmodel.radix_tree import radix_tree_tagged
-from kernelmodel.swap_state import (
+from kernelmodel.include.writeback import WritebackControl
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task
+from kernelmodel.lib.radix_tree import radix_tree_tagged
+from kernelmodel.mm.alloc import page_cache_release
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.pgtable import swp_entry, swp_offset
+from kernelmodel.mm.swap_state import (
     SwapperSpace,
     add_to_swap,
     delete_from_swap_cache,
@@ -33,7 +35,7 @@ from kernelmodel.swap_state import (
     swap_writepage,
     swapin_readahead,
 )
-from kernelmodel.swapfile import (
+from kernelmodel.mm.swapfile import (
     can_share_swap_page,
     free_swap_and_cache,
     remove_exclusive_swap_page,
@@ -42,8 +44,6 @@ from kernelmodel.swapfile import (
     vl_check_swap_map,
     vl_entry_sector,
 )
-from kernelmodel.task import TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task
-from kernelmodel.writeback import WritebackControl
 
 
 def slot_count(k: Kernel, entry: int) -> int:
@@ -299,8 +299,8 @@ TestSwapCache.settings = settings(max_examples=40, stateful_step_count=50, deadl
 def test_the_2_6_5_swap_cache_keeps_its_entry_in_mapping_and_index() -> None:
     """2.6.5 (pte chains): page->mapping = &swapper_space and page->index = the entry, no
     page->private; the flag view of 2.6.5 has no swapcache bit; removal clears both."""
-    from kernelmodel.page import vl_flag_names
-    from kernelmodel.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
+    from kernelmodel.include.page import vl_flag_names
+    from kernelmodel.mm.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
 
     k = make_kernel(design=("2.6.5", "lists", "pte_chain"))
     assert vl_swapcache_by_mapping(k)
@@ -314,7 +314,7 @@ def test_the_2_6_5_swap_cache_keeps_its_entry_in_mapping_and_index() -> None:
     assert "swapcache" not in vl_flag_names(p.flags, "2.6.5")
     assert "swapcache" in vl_flag_names(p.flags, "2.6.6")
     assert check_swap(k) == []
-    from kernelmodel.restore import vl_kernel_from_state
+    from kernelmodel.state.restore import vl_kernel_from_state
 
     state = k.to_state()
     k2 = vl_kernel_from_state(state)  # mapping is a reference: restore re-links it
@@ -330,7 +330,7 @@ def test_the_2_6_5_swap_cache_keeps_its_entry_in_mapping_and_index() -> None:
 
 
 def test_other_profiles_keep_the_entry_in_private() -> None:
-    from kernelmodel.swapcache_fields import vl_swapcache_by_mapping
+    from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
 
     for design in (("2.6.6", "tags", "pte_chain"), ("2.6.5", "lists", "anon_vma"),
                    ("2.6.7", "tags", "anonmm")):

@@ -7,16 +7,18 @@ the swap/reclaim modules if kernel.py does not create them yet.
 
 from __future__ import annotations
 
-from kernelmodel.filemap import AddressSpace
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.mm_types import MmStruct, VmArea
-from kernelmodel.oom_kill import OomState
-from kernelmodel.page import Page
-from kernelmodel.swap import LruPvecs
-from kernelmodel.swap_state import SwapperSpace
-from kernelmodel.swapfile import SwapState
-from kernelmodel.task import Task
-from kernelmodel.vmscan import KswapdState, vl_start_kswapd
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.include.mm_types import MmStruct, VmArea
+from kernelmodel.include.page import Page
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
+from kernelmodel.mm.filemap import AddressSpace
+from kernelmodel.mm.oom_kill import OomState
+from kernelmodel.mm.swap import LruPvecs
+from kernelmodel.mm.swap_state import SwapperSpace
+from kernelmodel.mm.swapfile import SwapState
+from kernelmodel.mm.vmscan import KswapdState, vl_start_kswapd
 from machine.board import Machine, MachineConfig
 
 MiB = 1 << 20
@@ -35,25 +37,25 @@ def vl_fill_reclaim_fields(k: Kernel) -> None:
         if not hasattr(k, name):
             setattr(k, name, value)
     if not hasattr(k, "mm_registry"):
-        from kernelmodel.mm_types import VlMmRegistry
+        from kernelmodel.include.mm_types import VlMmRegistry
 
         k.mm_registry = VlMmRegistry()  # type: ignore[attr-defined]
     if not hasattr(k, "bios"):
         k.bios = {}  # type: ignore[attr-defined]
     if not hasattr(k, "wb"):
-        from kernelmodel.writeback import WritebackState
+        from kernelmodel.include.writeback import WritebackState
 
         k.wb = WritebackState()  # type: ignore[attr-defined]
     if not hasattr(k, "mm_oracle"):
-        from kernelmodel.oracle_mm import VlMmOracle
+        from kernelmodel.oracle.oracle_mm import VlMmOracle
 
         k.mm_oracle = VlMmOracle()  # type: ignore[attr-defined]
     if not hasattr(k, "oracle"):
-        from kernelmodel.oracle import Oracle
+        from kernelmodel.oracle.oracle import Oracle
 
         k.oracle = Oracle()  # type: ignore[attr-defined]
     if not hasattr(k, "sb"):
-        from kernelmodel.fs import SuperBlock
+        from kernelmodel.fs.fs import SuperBlock
 
         k.sb = SuperBlock(1024)  # type: ignore[attr-defined]
 
@@ -73,7 +75,7 @@ def make_kernel(
     release, writeback, rmap = design
     cfg = KernelConfig(release=release, writeback=writeback, rmap=rmap, vmscan=vmscan,
                        swap_bytes=swap_mb * MiB, swappiness=swappiness)
-    k = Kernel.boot(machine, cfg)
+    k = vl_start_kernel(machine, cfg)
     vl_fill_reclaim_fields(k)
     if start and k.kswapd.pid < 0:
         vl_start_kswapd(k)
@@ -82,7 +84,7 @@ def make_kernel(
 
 def alloc_user_page(k: Kernel) -> Page:
     """A fresh page straight from the buddy allocator (count 1), ignoring the watermarks."""
-    from kernelmodel.page_alloc import GFP_HIGHUSER, vl_alloc_no_watermarks
+    from kernelmodel.mm.page_alloc import GFP_HIGHUSER, vl_alloc_no_watermarks
 
     page = vl_alloc_no_watermarks(k.pgdat, GFP_HIGHUSER, 0)
     assert page is not None
@@ -101,8 +103,8 @@ def make_anon_task(
     k: Kernel, npages: int, start: int = 0x10000000
 ) -> tuple[Task, MmStruct, VmArea]:
     """A task with an mm holding one private anonymous read/write vma (no user program)."""
-    from kernelmodel.mm_types import VM_MAYREAD, VM_MAYWRITE, VM_READ, VM_WRITE
-    from kernelmodel.pgtable import pgd_alloc, vm_get_page_prot
+    from kernelmodel.include.mm_types import VM_MAYREAD, VM_MAYWRITE, VM_READ, VM_WRITE
+    from kernelmodel.mm.pgtable import pgd_alloc, vm_get_page_prot
 
     reg = k.mm_registry
     mm = MmStruct(reg.next_mm_id, pgd_alloc(k))
@@ -126,14 +128,14 @@ def make_anon_task(
 
 def touch(k: Kernel, t: Task, mm: MmStruct, vma: VmArea, addr: int, write: int = 1) -> int:
     """A page fault at ``addr`` through handle_mm_fault (returns its VM_FAULT_* code)."""
-    from kernelmodel.memory import handle_mm_fault
+    from kernelmodel.mm.memory import handle_mm_fault
 
     return handle_mm_fault(k, t, mm, vma, addr, write)
 
 
 def page_at(k: Kernel, mm: MmStruct, addr: int) -> Page | None:
     """The page a present pte maps at ``addr``, or None."""
-    from kernelmodel.pgtable import pte_present, vl_read_pte
+    from kernelmodel.mm.pgtable import pte_present, vl_read_pte
 
     pte = vl_read_pte(k.machine.mem, mm.pgd, addr)
     if pte < 0 or not pte_present(pte):
@@ -143,15 +145,15 @@ def page_at(k: Kernel, mm: MmStruct, addr: int) -> Page | None:
 
 def file_page(k: Kernel, mapping: AddressSpace, index: int) -> Page:
     """A clean, uptodate page-cache page on its way to the inactive list (held by the cache)."""
-    from kernelmodel.filemap import add_to_page_cache_lru
-    from kernelmodel.page import SetPageUptodate
-    from kernelmodel.pagemap import unlock_page
+    from kernelmodel.include.page import SetPageUptodate
+    from kernelmodel.mm.filemap import add_to_page_cache_lru
+    from kernelmodel.mm.pagemap import unlock_page
 
     page = alloc_user_page(k)
     assert add_to_page_cache_lru(k, page, mapping, index) == 0
     SetPageUptodate(page)
     unlock_page(k, page)
-    from kernelmodel.alloc import page_cache_release
+    from kernelmodel.mm.alloc import page_cache_release
 
     page_cache_release(k, page)
     return page

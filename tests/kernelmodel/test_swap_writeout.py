@@ -11,13 +11,19 @@ import pytest
 from test_swap_support import file_page, make_kernel
 from test_vmscan import anon_pages, deactivate, isolate
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.page import PageDirty, PageLocked, PageReclaim, PageSwapCache, PageWriteback
-from kernelmodel.page_alloc import GFP_KERNEL
-from kernelmodel.page_writeback import NR_CONGESTION_ON, bdi_write_congested
-from kernelmodel.rmap import page_referenced
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.vmscan import may_write_to_queue, shrink_list
+from kernelmodel.include.page import (
+    PageDirty,
+    PageLocked,
+    PageReclaim,
+    PageSwapCache,
+    PageWriteback,
+)
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.mm.page_alloc import GFP_KERNEL
+from kernelmodel.mm.page_writeback import NR_CONGESTION_ON, bdi_write_congested
+from kernelmodel.mm.rmap import page_referenced
+from kernelmodel.mm.swap import lru_add_drain
+from kernelmodel.mm.vmscan import may_write_to_queue, shrink_list
 
 DESIGNS = [("2.6.5", "lists", "pte_chain"), ("2.6.6", "tags", "pte_chain"),
            ("2.6.7", "tags", "anon_vma")]
@@ -54,8 +60,8 @@ def test_direct_reclaim_writes_a_swap_page_to_a_congested_queue(
 def test_direct_reclaim_keeps_a_dirty_file_page_while_congested(
     design: tuple[str, str, str],
 ) -> None:
-    from kernelmodel.fs import vl_create_file
-    from kernelmodel.page_writeback import set_page_dirty
+    from kernelmodel.fs.fs import vl_create_file
+    from kernelmodel.mm.page_writeback import set_page_dirty
 
     k = make_kernel(design=design)
     inode = vl_create_file(k, "data", 4 * 4096, "zero", 3)

@@ -1,4 +1,4 @@
-"""Swap areas and slot allocation (kernelmodel/swapfile.py) against a counter model."""
+"""Swap areas and slot allocation (kernelmodel/mm/swapfile.py) against a counter model."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from kernelmodel.pgtable import swp_entry, swp_offset, swp_type
-from kernelmodel.swapfile import (
+from kernelmodel.mm.pgtable import swp_entry, swp_offset, swp_type
+from kernelmodel.mm.swapfile import (
     SWAP_MAGIC,
     SWAP_MAP_BAD,
     SWAP_MAP_MAX,

@@ -1,4 +1,4 @@
-"""Page reclaim (kernelmodel/vmscan.py): shrink_list's decisions, the LRU scan order,
+"""Page reclaim (kernelmodel/mm/vmscan.py): shrink_list's decisions, the LRU scan order,
 refill_inactive_zone's swap_tendency, direct reclaim and kswapd."""
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from test_swap_support import (
     touch,
 )
 
-from kernelmodel.alloc import page_cache_release, vl_alloc_page
-from kernelmodel.check_swap import check_swap
-from kernelmodel.filemap import AddressSpace
-from kernelmodel.kernel import Kernel
-from kernelmodel.page import (
+from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.page import (
     Page,
     PageActive,
     PageDirty,
@@ -33,13 +30,22 @@ from kernelmodel.page import (
     page_count,
     page_mapped,
 )
-from kernelmodel.page_alloc import DEF_PRIORITY, GFP_HIGHUSER, GFP_KERNEL, vl_lru_list, vl_lru_tail
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.pgtable import pte_present, vl_read_pte
-from kernelmodel.rmap import page_referenced
-from kernelmodel.swap import lru_add_drain
-from kernelmodel.task import TASK_RUNNING
-from kernelmodel.vmscan import (
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import TASK_RUNNING
+from kernelmodel.mm.alloc import page_cache_release, vl_alloc_page
+from kernelmodel.mm.filemap import AddressSpace
+from kernelmodel.mm.page_alloc import (
+    DEF_PRIORITY,
+    GFP_HIGHUSER,
+    GFP_KERNEL,
+    vl_lru_list,
+    vl_lru_tail,
+)
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.pgtable import pte_present, vl_read_pte
+from kernelmodel.mm.rmap import page_referenced
+from kernelmodel.mm.swap import lru_add_drain
+from kernelmodel.mm.vmscan import (
     KSWAPD_WAIT_KEY,
     DirectReclaim,
     KswapdOp,
@@ -57,8 +63,8 @@ BASE = 0x10000000
 
 def isolate(k: Kernel, page: Page) -> None:
     """shrink_cache's isolation of one inactive page (PG_lru off, a reference taken)."""
-    from kernelmodel.page import TestClearPageLRU
-    from kernelmodel.page_alloc import del_page_from_inactive_list
+    from kernelmodel.include.page import TestClearPageLRU
+    from kernelmodel.mm.page_alloc import del_page_from_inactive_list
 
     assert TestClearPageLRU(page)
     del_page_from_inactive_list(k.pgdat.zone, page)
@@ -80,8 +86,8 @@ def anon_pages(k: Kernel, n: int) -> tuple[list[Page], object]:
 
 def deactivate(k: Kernel, page: Page) -> None:
     """Move an active page to the inactive head (as refill_inactive_zone would)."""
-    from kernelmodel.page import ClearPageActive
-    from kernelmodel.page_alloc import add_page_to_inactive_list, del_page_from_active_list
+    from kernelmodel.include.page import ClearPageActive
+    from kernelmodel.mm.page_alloc import add_page_to_inactive_list, del_page_from_active_list
 
     zone = k.pgdat.zone
     del_page_from_active_list(zone, page)
@@ -191,9 +197,9 @@ def test_young_mapped_page_is_activated() -> None:
 
 
 def test_dirty_file_page_is_written_with_pg_reclaim_then_freed() -> None:
-    from kernelmodel.check import check_invariants
-    from kernelmodel.fs import get_block, vl_create_file
-    from kernelmodel.page_writeback import set_page_dirty
+    from kernelmodel.check.check import check_invariants
+    from kernelmodel.fs.fs import get_block, vl_create_file
+    from kernelmodel.mm.page_writeback import set_page_dirty
 
     k = make_kernel()
     inode = vl_create_file(k, "data", 4 * 4096, "pattern", 3)
@@ -209,8 +215,8 @@ def test_dirty_file_page_is_written_with_pg_reclaim_then_freed() -> None:
     freed, _extra, kept = shrink_list(k, [p], GFP_KERNEL, False)
     assert freed == 0 and kept == [p]
     assert PageWriteback(p) and PageReclaim(p) and not PageDirty(p) and not PageLocked(p)
-    from kernelmodel.page import TestSetPageLRU
-    from kernelmodel.page_alloc import add_page_to_inactive_list
+    from kernelmodel.include.page import TestSetPageLRU
+    from kernelmodel.mm.page_alloc import add_page_to_inactive_list
 
     assert not TestSetPageLRU(p)  # shrink_cache's put-back
     add_page_to_inactive_list(k.pgdat.zone, p)
@@ -289,7 +295,7 @@ def test_refill_keeps_mapped_pages_below_the_threshold() -> None:
     files = [file_page(k, mapping, i) for i in range(4)]
     lru_add_drain(k)
     for f in files:
-        from kernelmodel.swap import activate_page
+        from kernelmodel.mm.swap import activate_page
 
         activate_page(k, f)
     zone = k.pgdat.zone

@@ -1,4 +1,4 @@
-"""2.6.7's reclaim (kernelmodel/vmscan_267.py) against 2.6.6's (vmscan.py): what the rewrite
+"""2.6.7's reclaim (kernelmodel/mm/vmscan_267.py) against 2.6.6's (vmscan.py): what the rewrite
 changed, each shown on the same kernel state under both designs."""
 
 from __future__ import annotations
@@ -6,17 +6,17 @@ from __future__ import annotations
 import pytest
 from test_swap_support import file_page, make_anon_task, make_kernel, page_at, touch
 
-from kernelmodel import vmscan_267
-from kernelmodel.check_swap import check_swap
-from kernelmodel.filemap import AddressSpace
-from kernelmodel.kernel import Kernel
-from kernelmodel.page import Page, PageActive, PageDirty, PageSwapCache, PageWriteback
-from kernelmodel.page_alloc import DEF_PRIORITY, GFP_KERNEL
-from kernelmodel.page_writeback import NR_CONGESTION_ON, bdi_write_congested
-from kernelmodel.swap import lru_add_drain, mark_page_accessed
-from kernelmodel.swap_state import add_to_swap
-from kernelmodel.task import KOP_BLOCKED
-from kernelmodel.vmscan import (
+from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.page import Page, PageActive, PageDirty, PageSwapCache, PageWriteback
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED
+from kernelmodel.mm import vmscan_267
+from kernelmodel.mm.filemap import AddressSpace
+from kernelmodel.mm.page_alloc import DEF_PRIORITY, GFP_KERNEL
+from kernelmodel.mm.page_writeback import NR_CONGESTION_ON, bdi_write_congested
+from kernelmodel.mm.swap import lru_add_drain, mark_page_accessed
+from kernelmodel.mm.swap_state import add_to_swap
+from kernelmodel.mm.vmscan import (
     KSWAPD_BALANCE,
     KSWAPD_SLEEP,
     KSWAPD_WOKEN,
@@ -24,7 +24,7 @@ from kernelmodel.vmscan import (
     shrink_zone,
     try_to_free_pages,
 )
-from kernelmodel.vmscan_267 import (
+from kernelmodel.mm.vmscan_267 import (
     PAGE_KEEP,
     PAGE_SUCCESS,
     ScanControl,
@@ -104,7 +104,7 @@ def test_prev_priority_falls_while_reclaiming(vmscan: str, deactivated: bool, pr
     """With swappiness 0 only distress (100 >> prev_priority) can make mapped pages
     inactive. 2.6.6 sets prev_priority when a reclaim call ends, so a first call never
     deactivates them; 2.6.7 lowers it pass by pass, and at priority 0 distress is 100."""
-    from kernelmodel.rmap import page_referenced
+    from kernelmodel.mm.rmap import page_referenced
 
     k = make_kernel(swappiness=0, vmscan=vmscan)
     pages = _mapped_anon(k, 200)
@@ -140,8 +140,8 @@ def test_pageout_writes_swap_pages_whatever_the_queue_says() -> None:
     k = make_kernel(vmscan="2.6.7")
     anon = _mapped_anon(k, 1)[0]
     cached = _cache(k, 1, 0)[0]
-    from kernelmodel.page import SetPageDirty, TestSetPageLocked, get_page
-    from kernelmodel.rmap import SWAP_SUCCESS, page_referenced, try_to_unmap
+    from kernelmodel.include.page import SetPageDirty, TestSetPageLocked, get_page
+    from kernelmodel.mm.rmap import SWAP_SUCCESS, page_referenced, try_to_unmap
 
     page_referenced(k, anon)  # an old pte: try_to_unmap takes it
     for p in (anon, cached):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kernelmodel.filemap import AddressSpace, add_to_page_cache_lru
-from kernelmodel.fs import Inode, get_block, vl_new_inode
-from kernelmodel.kernel import Kernel, KernelConfig
-from kernelmodel.oracle import oracle_file_write
-from kernelmodel.page import Page, SetPageUptodate
-from kernelmodel.page_writeback import set_page_dirty
-from kernelmodel.pagemap import unlock_page
-from kernelmodel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, Task
+from kernelmodel.boot import vl_start_kernel
+from kernelmodel.fs.fs import Inode, get_block, vl_new_inode
+from kernelmodel.include.page import Page, SetPageUptodate
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, Task
+from kernelmodel.mm.filemap import AddressSpace, add_to_page_cache_lru
+from kernelmodel.mm.page_writeback import set_page_dirty
+from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.oracle.oracle import oracle_file_write
 from machine.board import Machine, MachineConfig
 
 
@@ -22,7 +24,7 @@ def make_kernel(mem_mb: int = 16, disk_mb: int = 64, **cfg: int) -> Kernel:
     kc = KernelConfig(swap_bytes=8 << 20)
     for name, value in cfg.items():
         setattr(kc, name, value)
-    return Kernel.boot(m, kc)
+    return vl_start_kernel(m, kc)
 
 
 def fake_task(k: Kernel, name: str = "t") -> Task:
@@ -38,8 +40,8 @@ def add_cached_page(k: Kernel, inode: Inode, index: int, fill: int = 0) -> Page:
 
     The page is clean: the test pretends its bytes are on the disk too (see make_file).
     """
-    from kernelmodel.alloc import page_cache_release, vl_alloc_page
-    from kernelmodel.page_alloc import GFP_HIGHUSER
+    from kernelmodel.mm.alloc import page_cache_release, vl_alloc_page
+    from kernelmodel.mm.page_alloc import GFP_HIGHUSER
 
     page = vl_alloc_page(k, GFP_HIGHUSER)
     assert page is not None

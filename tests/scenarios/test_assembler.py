@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernelmodel import syscall_abi as abi
+from kernelmodel.include import syscall_abi as abi
 from machine.isa import (
     OP_COMPUTE,
     OP_ENDLOOP,

@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 from test_snapshot_support import finish
 
-from kernelmodel.kernel import (
+from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.kernel.vl_scenario import (
     ESRCH,
     KTHREAD_NAMES,
     POWER_CUT_CHECKPOINT,
     PREEMPT_POINTS,
     vl_stopped_key,
 )
-from kernelmodel.page_writeback import WRITEBACK_PREEMPT_POINTS
-from kernelmodel.task import TASK_RUNNING, TASK_STOPPED, Task
+from kernelmodel.mm.page_writeback import WRITEBACK_PREEMPT_POINTS
 from scenarios.assembler import assemble
 from scenarios.library import load_builtin
 from scenarios.loader import ScenarioError, load_text
@@ -153,7 +153,7 @@ def test_point_and_thread_names_match_the_model() -> None:
     """PREEMPT_POINTS lists exactly the points kernelmodel stops at; KTHREAD_NAMES the
     kernel threads a booted kernel runs."""
     used: set[str] = set()
-    for path in sorted((ROOT / "kernelmodel").glob("*.py")):
+    for path in sorted((ROOT / "kernelmodel").rglob("*.py")):
         used |= set(re.findall(r'preempt_point\(\s*task,\s*"([^"]+)"', path.read_text()))
     assert used == set(PREEMPT_POINTS)
     assert set(WRITEBACK_PREEMPT_POINTS) <= set(PREEMPT_POINTS)
@@ -342,8 +342,8 @@ def test_pending_fsync_and_acked_bytes_while_race_a_runs() -> None:
 def test_acked_bytes_lost_reports_a_loss() -> None:
     """Control: drop page 0's DIRTY tag while pdflush holds it (the hole 2.6.6 closed): fsync
     then returns without waiting and the power cut loses the page it acknowledged."""
-    from kernelmodel.filemap import PAGECACHE_TAG_DIRTY
-    from kernelmodel.radix_tree import radix_tree_tag_clear
+    from kernelmodel.lib.radix_tree import radix_tree_tag_clear
+    from kernelmodel.mm.filemap import PAGECACHE_TAG_DIRTY
 
     s = Session(load_builtin("fsync-race-a"))
     s.run(until_checkpoint="stopped")

@@ -61,7 +61,7 @@ def test_builtin_validates_and_assembles(name: str) -> None:
 def _watched_cheaply(s: Scenario) -> bool:
     """Every story condition tested after every event reads its counters straight from the
     model (not through the whole ``metrics()`` map)."""
-    from kernelmodel.vmstat import VMSTAT_NAMES
+    from kernelmodel.include.vmstat import VMSTAT_NAMES
     from scenarios.story import direct_reader
 
     return all(direct_reader(item.when, frozenset(VMSTAT_NAMES))

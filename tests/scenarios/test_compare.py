@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 import scenarios.profiles as profiles
-from kernelmodel.bug import KernelBug
-from kernelmodel.mm_types import SIZEOF_ANONMM
+from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.mm_types import SIZEOF_ANONMM
 from scenarios import compare as cmp
 from scenarios.cli.main import main
 from scenarios.compare import (

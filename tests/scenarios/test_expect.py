@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernelmodel.vmstat import VMSTAT_NAMES
+from kernelmodel.include.vmstat import VMSTAT_NAMES
 from scenarios.expect import KNOWN_METRICS, ExpectError, evaluate, parse_check
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import scenarios.host_memory as host_memory
+from kernelmodel.check.check import check_invariants
 from scenarios.cli.main import main
 from scenarios.loader import ScenarioError, load_text
 from scenarios.one_line import MAX_LINE
@@ -150,7 +151,7 @@ def test_fork_fails_with_eagain_at_threads_max(text: str) -> None:
     assert len(s.kernel.tasks) == 256
     refused = [e for e in s.kernel.trace.since(0) if "fork: -EAGAIN" in e.s]
     assert refused
-    assert s.kernel.check_invariants() == []
+    assert check_invariants(s.kernel) == []
 
 
 def test_machine_larger_than_host_memory_is_one_line(tmp_path: Path,
@@ -266,7 +267,8 @@ def test_snapshot_of_a_machine_larger_than_host_memory_is_refused(
 def test_fork_fails_with_eagain_when_pids_run_out() -> None:
     """pids are below pid_max (32768) and never reused; the last few are left to kernel
     threads, so a fork that would take one of them fails with -EAGAIN."""
-    from kernelmodel.kernel import KTHREAD_PID_RESERVE, PID_MAX
+    from kernelmodel.kernel.config import PID_MAX
+    from kernelmodel.kernel.sched import KTHREAD_PID_RESERVE
 
     s = Session(load_text(FORK_SELF))
     s.kernel.next_pid = PID_MAX - KTHREAD_PID_RESERVE - 3

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from kernelmodel.include.mm_types import VM_MAYSHARE, VM_READ, VM_SHARED
+from kernelmodel.include.page import PageSwapCache
 from kernelmodel.inspect.frame_state import (
     HOLDS_ANON,
     HOLDS_FILE,
@@ -25,11 +27,9 @@ from kernelmodel.inspect.saved import (
 )
 from kernelmodel.inspect.vma import vl_vma_perms
 from kernelmodel.inspect.walk import vl_mm_user_ptes, vl_page_walk, vl_pte_text
-from kernelmodel.kernel import Kernel
-from kernelmodel.mm_types import VM_MAYSHARE, VM_READ, VM_SHARED
-from kernelmodel.page import PageSwapCache
-from kernelmodel.pgtable import pte_to_swp_entry, swp_entry, swp_entry_to_pte, vl_read_pte
-from kernelmodel.swapcache_fields import page_swp_entry
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.mm.pgtable import pte_to_swp_entry, swp_entry, swp_entry_to_pte, vl_read_pte
+from kernelmodel.mm.swapcache_fields import page_swp_entry
 from scenarios.profiles import DESIGNS, PROFILES, kernel_label, profile_spec
 from scenarios.session import Session
 from scenarios.snapshot import read_snapshot, save_snapshot

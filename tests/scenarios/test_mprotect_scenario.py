@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from kernelmodel import syscall_abi as abi
-from kernelmodel.memory import EXIT_SIGSEGV
-from kernelmodel.vmstat import TR_MAP, TR_SEGV
+from kernelmodel.include import syscall_abi as abi
+from kernelmodel.include.vmstat import TR_MAP, TR_SEGV
+from kernelmodel.mm.memory import EXIT_SIGSEGV
 from machine.isa import OP_SYSCALL, Insn
 from scenarios.assembler import assemble_program
 from scenarios.loader import ScenarioError, load_text

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernelmodel.page import PageActive, PageLRU
-from kernelmodel.vmstat import REFILL_DEACTIVATED, REFILL_KEPT_ACTIVE, TraceEvent
+from kernelmodel.include.page import PageActive, PageLRU
+from kernelmodel.include.vmstat import REFILL_DEACTIVATED, REFILL_KEPT_ACTIVE, TraceEvent
 from scenarios.session import Session
 
 #: A file read twice (its pages go active), then a hog: reclaim ages the file's pages (not

@@ -130,8 +130,8 @@ check = "oom_kill == 0 and nr_dirty == 0 and data_verified and invariants_ok"
 def test_2_6_5_reclaim_writes_of_file_pages_sit_on_locked_pages() -> None:
     """Whenever reclaim has a page of the file under writeback, 2.6.5 keeps it on
     locked_pages, where fsync's filemap_fdatawait looks."""
-    from kernelmodel.fs import vl_lookup_path
-    from kernelmodel.page import PageReclaim, PageWriteback
+    from kernelmodel.fs.fs import vl_lookup_path
+    from kernelmodel.include.page import PageReclaim, PageWriteback
 
     s = Session(load_text(PRESSURE, source="effect.toml"), kernel="2.6.5")
     inode = vl_lookup_path(s.kernel, "data")

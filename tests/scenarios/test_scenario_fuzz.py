@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kernelmodel.check.check import check_invariants
 from scenarios.cli.main import main
 from scenarios.loader import load_text
 from scenarios.one_line import MAX_LINE
@@ -119,7 +120,7 @@ def test_valid_scenarios_run_with_invariants_after_every_event(text: str) -> Non
     for _ in range(EVENTS):
         if s.step() == 0:
             break
-        broken = s.kernel.check_invariants()
+        broken = check_invariants(s.kernel)
         assert broken == [], f"event {s.events}: {broken[0]}\n{text}"
     assert s.kernel.verify_data() == [], text
 

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from kernelmodel.vmstat import TraceRing
+from kernelmodel.include.vmstat import TraceRing
 from scenarios.loader import load_text
 from scenarios.session import Session
 from scenarios.state import state_hash

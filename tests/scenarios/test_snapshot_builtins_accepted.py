@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernelmodel.restore import vl_restore_problems
+from kernelmodel.state.restore import vl_restore_problems
 from scenarios.library import builtin_names
 from scenarios.session import Session
 from scenarios.snapshot import load_snapshot_bytes, snapshot_bytes

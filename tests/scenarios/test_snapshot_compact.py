@@ -10,7 +10,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from kernelmodel.payload import PAYLOAD_GENERATOR, PAYLOAD_GENERATORS, vl_payload_slice
+from kernelmodel.lib.payload import PAYLOAD_GENERATOR, PAYLOAD_GENERATORS, vl_payload_slice
 from scenarios.cli.main import main
 from scenarios.loader import load_text
 from scenarios.session import Session

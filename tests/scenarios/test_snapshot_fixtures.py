@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX, PAYLOAD_GENERATOR
+from kernelmodel.lib.payload import PAYLOAD_GEN_SPLITMIX, PAYLOAD_GENERATOR
 from scenarios.behaviour import BEHAVIOUR_VERSION, UNRECORDED, behaviour_notice
 from scenarios.cli.main import main
 from scenarios.snapshot import (

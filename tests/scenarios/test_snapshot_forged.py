@@ -2,7 +2,7 @@
 fields contradicts the structures that should agree with it, with the first contradiction
 named, and accepted when it contradicts nothing.
 
-The fields are those only ``kernelmodel.check_fields`` looks at: the links of a page on no
+The fields are those only ``kernelmodel.check.check_fields`` looks at: the links of a page on no
 list, ``free_order``, ``private``, ``pte_direct``, ``list_id`` and the block bitmap.
 """
 

@@ -1,4 +1,4 @@
-"""Hostile snapshot files (scenarios/snapshot/, kernelmodel/restore.py).
+"""Hostile snapshot files (scenarios/snapshot/, kernelmodel/state/restore.py).
 
 More than 500 files are made from real snapshots by truncating them, flipping bits, breaking
 the magic and the version, feeding garbage, claiming absurd sizes, nesting deeply, building

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kernelmodel.page import PAGEFLAG_NAMES
+from kernelmodel.include.page import PAGEFLAG_NAMES
 from scenarios import snapshot as snap
 from scenarios.behaviour import BEHAVIOUR_VERSION
 from scenarios.cli.main import main

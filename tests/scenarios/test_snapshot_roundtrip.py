@@ -1,4 +1,4 @@
-"""Snapshots restore exactly (scenarios/snapshot/, kernelmodel/restore.py).
+"""Snapshots restore exactly (scenarios/snapshot/, kernelmodel/state/restore.py).
 
 * run to the end == snapshot at a cut + resume to the end (state hash, metrics, expectations),
   for the small test scenario at event, time and checkpoint cuts (each resumed session runs
@@ -55,6 +55,8 @@ IGNORED_ATTRS: dict[tuple[str, str], str] = {
     ("Cpu", "_walks_seen"): "reset when Cpu.run starts",
     ("Cpu", "_loaded"): "scratch value of the access in progress inside Cpu.run",
     ("TraceRing", "ring"): "a snapshot keeps the newest 1024 records (to_state's window)",
+    ("Kernel", "vl_checker"): "the invariant checker (a function) that boot and restore attach; "
+    "not state",
 }
 
 

@@ -105,7 +105,7 @@ def tiny_session() -> Session:
 def writing_as_format_4(s: Session) -> Session:
     """``s`` (freshly booted, nothing written yet) writes its payloads with the generator
     snapshot formats before 5 recorded implicitly (payload.PAYLOAD_GEN_SPLITMIX)."""
-    from kernelmodel.payload import PAYLOAD_GEN_SPLITMIX
+    from kernelmodel.lib.payload import PAYLOAD_GEN_SPLITMIX
 
     oracle = s.kernel.oracle
     oracle.generator = PAYLOAD_GEN_SPLITMIX

@@ -196,7 +196,7 @@ def test_race_a_tells_what_each_kernel_did(kernel: str, tail: list[str]) -> None
 
 
 def test_conditions_read_the_same_values_as_metrics() -> None:
-    from kernelmodel.vmstat import VMSTAT_NAMES
+    from kernelmodel.include.vmstat import VMSTAT_NAMES
     from scenarios.expect import parse_check
     from scenarios.story import _DIRECT, _NOT_PLAIN, _reader
 

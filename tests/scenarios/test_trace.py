@@ -216,7 +216,7 @@ def test_replay_under_memory_pressure_swaps_and_every_byte_verifies(tmp_path: Pa
 
 def test_replay_assembles_to_region_mappings_then_one_replay_instruction(
         tmp_path: Path) -> None:
-    from kernelmodel import syscall_abi as abi
+    from kernelmodel.include import syscall_abi as abi
     from machine.isa import OP_REPLAY, OP_SYSCALL
     from scenarios.assembler import assemble
     from scenarios.loader import load_path

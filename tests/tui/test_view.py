@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kernelmodel.include.mm_types import AnonVma
+from kernelmodel.include.page import PageAnon
 from kernelmodel.inspect.frame_state import FS_ANON, FS_FREE, vl_frame_states
-from kernelmodel.mm_types import AnonVma
-from kernelmodel.page import PageAnon
 from scenarios.schema import KernelSpec
 from scenarios.session import Session
 from tests.tui.snapshot_app import PAUSED_AT, make_session

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Label, TabbedContent, TabPane
 
 from kernelmodel.inspect.frame_state import vl_frame_state_counts, vl_frame_states
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 from scenarios.session import Session
 from scenarios.standing import Standing
 from tui.messages import FrameClicked, FrameOpened, FrameSelected, MapZoomed, ShowFrame

@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 from tui.view import frame_bytes, page_info
 from tui.widgets.page_inspector import PageInspector
 

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 from tui.frame_style import app_palette, readable_text
 from tui.recorder import Recorder
 from tui.view_io import DiskInfo, RequestRow, disk_info, fmt_time

@@ -17,8 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from kernelmodel.kernel import Kernel
-from kernelmodel.radix_tree import RadixTreeRoot
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.lib.radix_tree import RadixTreeRoot
 from tui.frame_style import app_palette, readable_text
 from tui.messages import FileSelected
 from tui.view_io import FileRow, NodeRow, file_mapping, file_rows, radix_nodes

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Select, Static
 
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 from scenarios.procfs import VIEWS
 from scenarios.procfs.maps import maps
 from scenarios.procfs.meminfo import meminfo

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 from tui.messages import ShowFrame, TaskSelected
 from tui.view import TaskRow, page_walk, parse_address, task_rows, task_vmas, wait_text
 from tui.widgets.text_update import update_text

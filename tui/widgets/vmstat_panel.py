@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
-from kernelmodel.kernel import Kernel
+from kernelmodel.kernel.kernel import Kernel
 from scenarios.series import CounterSeries
 from tui.recorder import Recorder
 from tui.widgets.counter_plot import DEFAULT_PLOTTED, CounterPlot

@@ -1,0 +1,3 @@
+"""The invariant checkers: model-only scaffolding, no kernel counterpart; kernel-tree code never
+imports them.
+"""

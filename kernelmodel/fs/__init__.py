@@ -1,0 +1,3 @@
+"""The filesystem side (fs/ in the kernel tree): bios, the little ext2-like filesystem, inode
+writeback, mpage, fsync, open, read and write.
+"""

@@ -1,0 +1,3 @@
+"""Generic library code (lib/ in the kernel tree: the radix tree) and the model's seeded randomness
+and write payloads.
+"""

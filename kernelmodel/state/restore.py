@@ -1,0 +1,626 @@
+"""Rebuild a running kernel from its plain data: the inverse of ``Kernel.to_state`` (model only,
+no kernel counterpart or release; it rebuilds whichever release's designs the state holds).
+
+No kernel counterpart. The nearest relatives are swsusp's resume (a whole machine from an
+image) and CRIU's restore (a process tree from its images, objects first, then the links
+between them). ``vl_kernel_from_state`` works in two passes:
+
+1. **create**: the machine (``Machine.from_state``: clock and event queue, RAM, MMU and TLB,
+   CPU, disk with its queue and in-flight request), then each kernel component from its own
+   ``from_state``: counters, trace, rng, mem_map, the zone (free lists and LRU order are link
+   arrays in its state), the filesystem (each inode's page cache re-links ``page.mapping`` of
+   its pages), the data oracles, bios in flight, every mm/vma/anon_vma (by id), writeback
+   globals, swap areas, the swap cache, the LRU pagevecs, kswapd and OOM bookkeeping;
+2. **link**: the user programs, then every task with its CPU context (its program by id) and
+   its kernel stack (``vl_kop_from_state``: each op finds its inode, pages and frames by id in
+   the objects of pass 1), the scheduler's queues, wait queues and timers, and last
+   ``page.mapping`` of anonymous pages.
+
+``page.mapping`` of an anonymous page is the one reference ``Kernel.to_state`` does not store
+in the anon_vma design (``MemMap.to_state`` leaves mappings to their owners, and anon_vma
+stores only its vmas; with pte chains it is NULL, and the anonmm design stores it under
+"anonmm"). It is derived here from what the state does hold: PG_anon is set exactly on
+mapped anonymous pages (rmap.py), and every vma that maps such a page is on the page's
+anon_vma, so the anon_vma is ``vma.anon_vma`` of any vma whose present pte maps the page.
+Two vmas disagreeing is an inconsistency (ValueError).
+
+Nothing here runs the model: no event is dispatched and no op is stepped. ``vl_restore_problems``
+then runs the invariant checker (with the struct page and filesystem field checks), the data
+oracle and the durable-data check over the result, so that a damaged or contradictory state
+is refused before anything runs.
+
+Invariants of the result (the caller checks the first by hashing):
+    * ``vl_kernel_from_state(s).to_state() == s`` for any ``s`` a kernel produced;
+    * the machine's handlers are attached to the new kernel;
+    * nothing outside the returned objects was changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from kernelmodel.check.check import check_invariants
+from kernelmodel.check.check_durable import check_durable
+from kernelmodel.check.check_fields import check_writeback_io
+from kernelmodel.fs.bio import Bio
+from kernelmodel.fs.fs import SuperBlock
+from kernelmodel.fs.open import KOPS as OPEN_KOPS
+from kernelmodel.fs.read_write import KOPS as RW_KOPS
+from kernelmodel.include.bug import bug_on
+from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
+from kernelmodel.include.page import M_anon, MemMap, Page
+from kernelmodel.include.writeback import WritebackState
+from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.exit import KOPS as EXIT_KOPS
+from kernelmodel.kernel.fork import KOPS as FORK_KOPS
+from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_frame_from_state, vl_link_callees
+from kernelmodel.kernel.kernel import Kernel, vl_max_threads
+from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
+from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
+from kernelmodel.lib.radix_tree import vl_radix_tree_items
+from kernelmodel.lib.rng import Rng
+from kernelmodel.mm.memory import KOPS as FAULT_KOPS
+from kernelmodel.mm.mmap import KOPS as MMAP_KOPS
+from kernelmodel.mm.oom_kill import OomState
+from kernelmodel.mm.page_alloc import PageAllocator
+from kernelmodel.mm.pgtable import pte_present
+from kernelmodel.mm.rmap_anonmm import am_load_state
+from kernelmodel.mm.rmap_pte_chain import pc_load_state
+from kernelmodel.mm.swap import LruPvecs
+from kernelmodel.mm.swap_state import SwapperSpace
+from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
+from kernelmodel.mm.swapfile import SwapState
+from kernelmodel.mm.truncate import KOPS as TRUNCATE_KOPS
+from kernelmodel.mm.vmscan import KswapdOp, KswapdState
+from kernelmodel.oracle.oracle import Oracle
+from kernelmodel.oracle.oracle_mm import VlMmOracle
+from machine.board import Machine, MachineConfig
+from machine.cpu import CpuContext
+from machine.i386 import PAGE_SHIFT, USER_PTRS_PER_PGD
+from machine.isa import Insn
+
+#: The scratch machine the Kernel constructor boots on before every field is replaced: the
+#: constructor allocates from its own memory (the zero page, poisoning), which must not be the
+#: restored machine's.
+_SCRATCH_MEM_BYTES: Final = 1 << 20
+_SCRATCH_DISK_BYTES: Final = 1 << 20
+
+#: The names of the ops without a ``kind`` that ``vl_kop_from_state`` knows (for messages).
+KOP_NAMES: Final = ("checkpoint", "kswapd", "nanosleep", "syscall N", "verify")
+
+
+# ---- plain-data accessors -----------------------------------------------------------------------
+
+
+def _int(state: dict[str, object], key: str) -> int:
+    v = state.get(key)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"kernel state: {key} must be an int")
+    return v
+
+
+def _bool(state: dict[str, object], key: str) -> bool:
+    v = state.get(key)
+    if not isinstance(v, bool):
+        raise ValueError(f"kernel state: {key} must be a bool")
+    return v
+
+
+def _str(state: dict[str, object], key: str) -> str:
+    v = state.get(key)
+    if not isinstance(v, str):
+        raise ValueError(f"kernel state: {key} must be a str")
+    return v
+
+
+def _as_dict(value: object, what: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise ValueError(f"kernel state: {what} must be a dict")
+    out: dict[str, object] = {}
+    for key, v in value.items():
+        if not isinstance(key, str):
+            raise ValueError(f"kernel state: {what} has a non-str key")
+        out[key] = v
+    return out
+
+
+def _dict(state: dict[str, object], key: str) -> dict[str, object]:
+    return _as_dict(state.get(key), key)
+
+
+def _list(state: dict[str, object], key: str) -> list[object]:
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"kernel state: {key} must be a list")
+    return v
+
+
+def _as_int(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"kernel state: {what} must be an int")
+    return value
+
+
+def _ints(state: dict[str, object], key: str) -> list[int]:
+    return [_as_int(v, key) for v in _list(state, key)]
+
+
+def _int_key(text: str, what: str) -> int:
+    """A dict key that stands for an int (a pid, an fd): canonical decimal only."""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isdigit() or not digits.isascii() or str(int(text)) != text:
+        raise ValueError(f"kernel state: {what} key {text!r} is not an integer")
+    return int(text)
+
+
+# ---- configuration and programs -----------------------------------------------------------------
+
+
+def vl_kernel_config_from_state(state: dict[str, object]) -> KernelConfig:
+    """Rebuild a ``KernelConfig`` from ``KernelConfig.to_state`` output and validate it.
+
+    Raises:
+        ValueError: a field is missing, of the wrong type or out of range.
+    """
+    cfg = KernelConfig(
+        release=_str(state, "release"),
+        writeback=_str(state, "writeback"),
+        rmap=_str(state, "rmap"),
+        vmscan=_str(state, "vmscan"),
+        swapin=_str(state, "swapin"),
+        swap_bytes=_int(state, "swap_bytes"),
+        seed=_int(state, "seed"),
+        dirty_background_ratio=_int(state, "dirty_background_ratio"),
+        dirty_ratio=_int(state, "dirty_ratio"),
+        dirty_writeback_centisecs=_int(state, "dirty_writeback_centisecs"),
+        dirty_expire_centisecs=_int(state, "dirty_expire_centisecs"),
+        swappiness=_int(state, "swappiness"),
+        timeslice_ns=_int(state, "timeslice_ns"),
+        debug_checks=_bool(state, "debug_checks"),
+        poison=_bool(state, "poison"),
+        l1_cache_bytes=_int(state, "l1_cache_bytes"),
+        threads_max=_int(state, "threads_max") if "threads_max" in state else 0,
+    )
+    cfg.validate()
+    return cfg
+
+
+def _insn_from_state(value: object) -> Insn:
+    """``Insn.from_state`` after checking the shape (it only asserts)."""
+    if not isinstance(value, list) or len(value) != 6:
+        raise ValueError("kernel state: an instruction must be a list of 6 fields")
+    for i in range(5):
+        _as_int(value[i], "instruction field")
+    if not isinstance(value[5], str):
+        raise ValueError("kernel state: an instruction's text must be a str")
+    return Insn.from_state(value)
+
+
+def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
+    programs = _list(core, "programs")
+    names = _list(core, "program_names")
+    if len(programs) != len(names):
+        raise ValueError("kernel state: programs and program_names differ in length")
+    for i in range(len(programs)):
+        prog = programs[i]
+        name = names[i]
+        if not isinstance(prog, list) or not isinstance(name, str):
+            raise ValueError("kernel state: a program must be a list of instructions")
+        k.add_program(name, [_insn_from_state(insn) for insn in prog])
+
+
+# ---- kernel stacks ------------------------------------------------------------------------------
+
+
+def _nanosleep_from_state(state: dict[str, object]) -> KOp:
+    """The ``from_state`` of syscalls.NanosleepOp."""
+    op = NanosleepOp(_int(state, "ns"))
+    op.load_base_state(state)
+    return op
+
+
+def _immediate_from_state(name: str, state: dict[str, object]) -> KOp:
+    """The ``from_state`` of syscalls.ImmediateOp (checkpoint, verify, an unknown call)."""
+    op = ImmediateOp(name, 0)
+    op.load_base_state(state)
+    return op
+
+
+def _kind_registry() -> dict[str, Callable[[dict[str, object]], KOp]]:
+    """Every module's ``KOPS`` (op kind -> from_state of the ops that need nothing of the
+    kernel to rebuild), merged; a kind claimed twice is a bug."""
+    out: dict[str, Callable[[dict[str, object]], KOp]] = {}
+    for table in (EXIT_KOPS, FORK_KOPS, FAULT_KOPS, MMAP_KOPS, OPEN_KOPS, RW_KOPS,
+                  TRUNCATE_KOPS):
+        for kind, rebuild in table.items():
+            bug_on(kind in out, f"restore: op kind {kind!r} registered twice")
+            out[kind] = rebuild
+    return out
+
+
+#: Op kind -> its from_state, for the ops whose state carries a ``kind``.
+KOP_KINDS: Final = _kind_registry()
+
+
+def _kop_by_name(name: str, state: dict[str, object]) -> KOp | None:
+    """Older ops without a ``kind``, by their kernel function name."""
+    if name == "kswapd":
+        return KswapdOp.from_state(state)
+    if name == "nanosleep":
+        return _nanosleep_from_state(state)
+    if name in ("checkpoint", "verify") or name.startswith("syscall "):
+        return _immediate_from_state(name, state)
+    return None
+
+
+def vl_kop_from_state(k: Kernel, state: dict[str, object], below: KOp | None = None) -> KOp:
+    """Rebuild one frame of a task's stack; ``below`` is the frame under it (its caller).
+
+    A declared frame (task.Frame) names its class by ``frame`` (frame_state.FRAME_CLASSES).
+    The older ops name themselves by ``op`` (the kernel function) and, for most, by ``kind``,
+    looked up in the modules' ``KOPS`` tables (``KOP_KINDS``); the kind decides first, because
+    two ops may share a name (the msync op and the op of an msync that completed at once).
+
+    Caller: pass 1 is done (ops look up inodes, pages and frames by id in ``k``).
+
+    Raises:
+        ValueError: an unknown op, or a malformed or dangling state.
+    """
+    if "frame" in state:
+        return vl_frame_from_state(k, state, below)
+    name = _str(state, "op")
+    kind = state.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise ValueError("kernel state: an op's kind must be a str")
+    rebuild = KOP_KINDS.get(kind) if kind is not None else None
+    op = rebuild(state) if rebuild is not None else _kop_by_name(name, state)
+    if op is None:
+        known = ", ".join([*FRAME_CLASSES, *KOP_KINDS, *KOP_NAMES])
+        raise ValueError(f"kernel state: unknown kernel op {name!r} (kind {kind!r}; known: "
+                         f"{known})")
+    if op.name != name:
+        raise ValueError(f"kernel state: op {name!r} rebuilt as {op.name!r}")
+    return op
+
+
+# ---- tasks and the scheduler --------------------------------------------------------------------
+
+
+def vl_task_from_state(k: Kernel, state: dict[str, object]) -> Task:
+    """Rebuild a task (``kernel.vl_task_state`` output): context, kernel stack, files.
+
+    Caller: the programs and every object of pass 1 are restored.
+
+    Raises:
+        ValueError: the state is malformed or names an unknown program.
+    """
+    pid = _int(state, "pid")
+    ctx: CpuContext | None = None
+    ctx_state = state.get("ctx")
+    if ctx_state is not None:
+        cs = _as_dict(ctx_state, "task ctx")
+        prog_id = _int(cs, "prog_id")
+        if prog_id < 0 or prog_id >= len(k.programs):
+            raise ValueError(f"kernel state: task {pid} runs unknown program {prog_id}")
+        ctx = CpuContext.from_state(cs, k.programs[prog_id])
+        if ctx.pid != pid:
+            raise ValueError(f"kernel state: task {pid} has the context of pid {ctx.pid}")
+        if ctx.pc < 0 or ctx.pc > len(ctx.prog):
+            raise ValueError(f"kernel state: task {pid} pc {ctx.pc} outside its program")
+    task = Task(pid, _str(state, "name"), ctx)
+    task.state = _int(state, "state")
+    if task.state not in TASK_STATE_NAMES:
+        raise ValueError(f"kernel state: task {pid} has unknown state {task.state}")
+    task.flags = _int(state, "flags")
+    items = [_as_dict(item, "kstack entry") for item in _list(state, "kstack")]
+    for item in items:
+        task.kstack.append(vl_kop_from_state(k, item, task.kstack[-1] if task.kstack else None))
+    vl_link_callees(task.kstack, items)
+    task.kret = _int(state, "kret")
+    task.wait_key = _str(state, "wait_key")
+    task.mm_id = _int(state, "mm_id")
+    for fd, fid in _dict(state, "files").items():
+        task.files[_int_key(fd, "files")] = _as_int(fid, "file id")
+    task.next_fd = _int(state, "next_fd")
+    task.parent = _int(state, "parent")
+    task.exit_code = _int(state, "exit_code")
+    task.min_flt = _int(state, "min_flt")
+    task.maj_flt = _int(state, "maj_flt")
+    task.nvcsw = _int(state, "nvcsw")
+    task.cpu_ns = _int(state, "cpu_ns")
+    task.dirtied = _int(state, "dirtied")
+    task.stopped_at = _str(state, "stopped_at")
+    return task
+
+
+def _core_from_state(k: Kernel, core: dict[str, object]) -> None:
+    """``Kernel._core_state``: programs, tasks, queues, timers, checkpoints, breakpoints."""
+    _programs_from_state(k, core)
+    for item in _list(core, "tasks"):
+        task = vl_task_from_state(k, _as_dict(item, "task"))
+        if task.pid in k.tasks:
+            raise ValueError(f"kernel state: pid {task.pid} appears twice")
+        k.tasks[task.pid] = task
+    k.next_pid = _int(core, "next_pid")
+    k.runqueue = _ints(core, "runqueue")
+    k.current = _int(core, "current")
+    for key, q in _dict(core, "waitqueues").items():
+        if not isinstance(q, list):
+            raise ValueError(f"kernel state: wait queue {key!r} must be a list")
+        k.waitqueues[key] = [_as_int(pid, "wait queue pid") for pid in q]
+    for item in _list(core, "checkpoints"):
+        if not isinstance(item, list) or len(item) != 3 or not isinstance(item[0], str):
+            raise ValueError("kernel state: checkpoints are [name, pid, time]")
+        k.checkpoints.append((item[0], _as_int(item[1], "pid"), _as_int(item[2], "time")))
+    k.sched_seq = _int(core, "sched_seq")
+    k.cpu_idle = _bool(core, "cpu_idle")
+    for pid, seq in _dict(core, "task_timer_seq").items():
+        k.task_timer_seq[_int_key(pid, "task_timer_seq")] = _as_int(seq, "timer seq")
+    k.need_resched = _bool(core, "need_resched")
+    for point, who in _dict(core, "breakpoints").items():
+        if not isinstance(who, str):
+            raise ValueError("kernel state: breakpoints map a point to a task name")
+        k.breakpoints[point] = who
+    k.verify_failures = _int(core, "verify_failures")
+    _check_core_links(k)
+
+
+def _check_core_links(k: Kernel) -> None:
+    """The scheduler's ids name live tasks; pending timers exist on the clock."""
+    for pid in k.runqueue:
+        if pid not in k.tasks:
+            raise ValueError(f"kernel state: run queue holds unknown pid {pid}")
+    if k.current != -1:
+        raise ValueError("kernel state: a snapshot is taken between events (current must be -1)")
+    for key, q in k.waitqueues.items():
+        for pid in q:
+            if pid not in k.tasks:
+                raise ValueError(f"kernel state: wait queue {key!r} holds unknown pid {pid}")
+    if k.next_pid <= max(k.tasks.keys(), default=0):
+        raise ValueError("kernel state: next_pid is not above every pid")
+
+
+# ---- page.mapping of anonymous pages ------------------------------------------------------------
+
+
+def _link_anon_mm(k: Kernel, mm: MmStruct) -> None:
+    """Set ``page.mapping`` of the PG_anon pages ``mm`` maps, from the vmas' anon_vmas."""
+    mem = k.machine.mem
+    words = mem.words
+    pages = k.mem_map.pages
+    nframes = len(pages)
+    zero = k.zero_page.pfn
+    reg = k.mm_registry
+    if mm.pgd < 0 or mm.pgd >= nframes:
+        raise ValueError(f"kernel state: mm {mm.mm_id} page directory {mm.pgd} outside RAM")
+    base = (mm.pgd << PAGE_SHIFT) >> 2
+    pdes = words[base : base + USER_PTRS_PER_PGD].tolist()
+    for i in range(USER_PTRS_PER_PGD):
+        pde = pdes[i]
+        if pde == 0 or (pde & 1) == 0:
+            continue
+        pt = pde >> PAGE_SHIFT
+        if pt >= nframes:
+            raise ValueError(f"kernel state: mm {mm.mm_id} pde {i} names frame {pt} beyond RAM")
+        ptes = words[(pt << PAGE_SHIFT) >> 2 : ((pt << PAGE_SHIFT) >> 2) + 1024].tolist()
+        for j in range(1024):
+            pte = ptes[j]
+            if pte == 0 or not pte_present(pte):
+                continue
+            pfn = pte >> PAGE_SHIFT
+            if pfn == zero or pfn >= nframes:
+                continue
+            page = pages[pfn]
+            if (page.flags & M_anon) == 0:
+                continue
+            addr = (i << 22) | (j << PAGE_SHIFT)
+            av = _anon_vma_at(reg, mm, addr)
+            if page.mapping is None:
+                page.mapping = av
+            elif page.mapping is not av:
+                raise ValueError(f"kernel state: anonymous page {pfn} is mapped from two anon_vmas")
+
+
+def _vma_covering(mm: MmStruct, addr: int) -> VmArea | None:
+    """The vma of ``mm`` that covers ``addr``, or None (find_vma without touching mmap_cache,
+    which is state)."""
+    vmas = mm.mmap
+    lo = 0
+    hi = len(vmas)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if vmas[mid].vm_end > addr:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo == len(vmas) or vmas[lo].vm_start > addr:
+        return None
+    return vmas[lo]
+
+
+def _anon_vma_at(reg: VlMmRegistry, mm: MmStruct, addr: int) -> AnonVma:
+    vma = _vma_covering(mm, addr)
+    if vma is None:
+        raise ValueError(f"kernel state: mm {mm.mm_id} maps {addr:#010x} outside any vma")
+    av = reg.anon_vmas.get(vma.anon_vma)
+    if av is None:
+        raise ValueError(f"kernel state: vma {vma.vma_id} maps an anonymous page but has no "
+                         f"anon_vma")
+    return av
+
+
+def vl_link_anon_pages(k: Kernel) -> None:
+    """Re-derive ``page.mapping`` of every mapped anonymous page (see the module docstring).
+
+    Raises:
+        ValueError: a page table or vma contradicts the pages.
+    """
+    for mm in k.mm_registry.mms.values():
+        _link_anon_mm(k, mm)
+
+
+# ---- the whole kernel ---------------------------------------------------------------------------
+
+
+def _scratch_kernel(cfg: KernelConfig, elevator: str) -> Kernel:
+    """A kernel booted on a tiny machine, whose every field the restore then replaces."""
+    scratch = Machine(MachineConfig(_SCRATCH_MEM_BYTES, _SCRATCH_DISK_BYTES, 64, elevator))
+    k = Kernel(scratch, cfg, Oracle(), VlMmOracle())
+    k.vl_checker = check_invariants
+    return k
+
+
+def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
+    """Pass 1 for the kernel: every component from its own ``from_state``."""
+    machine = k.machine
+    k.vmstat.load_state(_dict(state, "vmstat"))
+    k.trace.load_state(_dict(state, "trace"))
+    k.rng = Rng.from_state(_dict(state, "rng"))
+    mem_map = MemMap.from_state(_dict(state, "mem_map"))
+    if mem_map.nframes != machine.mem.nframes:
+        raise ValueError("kernel state: mem_map and RAM differ in size")
+    k.mem_map = mem_map
+    k.pgdat = PageAllocator.from_state(_dict(state, "pgdat"), mem_map, k.vmstat, machine.mem)
+    zero = _int(state, "zero_page")
+    if zero < 0 or zero >= mem_map.nframes:
+        raise ValueError(f"kernel state: zero page {zero} outside mem_map")
+    k.zero_page = mem_map.pages[zero]
+    k.sb = SuperBlock.from_state(_dict(state, "sb"), mem_map.pages)
+    k.oracle = Oracle.from_state(_dict(state, "oracle"), machine.mem, machine.disk)
+    k.mm_oracle = VlMmOracle.from_state(_dict(state, "mm_oracle"), machine.mem, machine.disk)
+    for item in _list(state, "bios"):
+        bio = Bio.from_state(_as_dict(item, "bio"))
+        if bio.bio_id in k.bios:
+            raise ValueError(f"kernel state: bio {bio.bio_id} appears twice")
+        k.bios[bio.bio_id] = bio
+    k.mm_registry = VlMmRegistry.from_state(_dict(state, "mm"))
+    k.wb = WritebackState.from_state(_dict(state, "wb"))
+    k.swap = SwapState.from_state(_dict(state, "swap"))
+    k.swapper_space = SwapperSpace.from_state(_dict(state, "swapper_space"), mem_map)
+    if vl_swapcache_by_mapping(k):
+        # 2.6.5: page->mapping of a swap-cache page is &swapper_space (swapcache_fields.py)
+        for _index, item in vl_radix_tree_items(k.swapper_space.page_tree):
+            if isinstance(item, Page):
+                item.mapping = k.swapper_space
+    k.lru_pvecs = LruPvecs.from_state(_dict(state, "lru_pvecs"))
+    k.kswapd = KswapdState.from_state(_dict(state, "kswapd"))
+    k.oom = OomState.from_state(_dict(state, "oom"))
+
+
+def _column_len(state: dict[str, object], key: str) -> int:
+    col = state.get(key)
+    if not isinstance(col, list):
+        raise ValueError(f"kernel state: {key} must be a list")
+    return len(col)
+
+
+def vl_check_sizes(state: dict[str, object]) -> None:
+    """Refuse declared sizes that the state does not back with data, before anything is
+    allocated from them.
+
+    RAM, mem_map, the zone's link arrays and the TLB are allocated from sizes the state
+    declares; each must match the length of a column the state actually holds, so that a
+    small file cannot make the restore allocate a large machine. The swap map is allocated
+    from its area's ``max``, which must fit the configured swap size. Every mm needs its own
+    page directory inside RAM, and there are no more mms than tasks.
+
+    Raises:
+        ValueError: a size disagrees with the data or the configuration.
+    """
+    machine = _dict(state, "machine")
+    config = MachineConfig.from_state(_dict(machine, "config"))
+    config.validate()
+    nframes = config.nframes
+    if _int(_dict(machine, "mem"), "nframes") != nframes:
+        raise ValueError("kernel state: RAM size disagrees with the machine configuration")
+    mmu = _dict(machine, "mmu")
+    tlb = config.tlb_entries
+    if _int(mmu, "tlb_entries") != tlb or _column_len(mmu, "tlb_vpn") != tlb or \
+            _column_len(mmu, "tlb_word") != tlb:
+        raise ValueError("kernel state: the TLB disagrees with the machine configuration")
+    mem_map = _dict(state, "mem_map")
+    if _int(mem_map, "nframes") != nframes:
+        raise ValueError("kernel state: mem_map and RAM differ in size")
+    for key in ("flags", "_count", "_mapcount", "private", "index", "lru", "pte_direct",
+                "list_id", "dirtied_when"):
+        if _column_len(mem_map, key) != nframes:
+            raise ValueError(f"kernel state: mem_map column {key} does not have {nframes} pages")
+    zone = _dict(_dict(state, "pgdat"), "zone")
+    span = _int(zone, "spanned_pages")
+    start = _int(zone, "zone_start_pfn")
+    if span <= 0 or start < 0 or start + span > nframes or _column_len(zone, "free_order") != span:
+        raise ValueError("kernel state: the zone does not fit mem_map")
+    if _column_len(zone, "lru_next") != _column_len(zone, "lru_prev") or \
+            _column_len(zone, "lru_next") > span + 64:
+        raise ValueError("kernel state: the zone's link arrays do not fit the zone")
+    swap_pages = _int(_dict(state, "cfg"), "swap_bytes") // 4096
+    for area in _list(_dict(state, "swap"), "swap_info"):
+        if _int(_as_dict(area, "swap_info"), "max") > swap_pages + 1:
+            raise ValueError("kernel state: a swap area is larger than the configured swap")
+    _check_mm_sizes(state, nframes)
+
+
+def _check_mm_sizes(state: dict[str, object], nframes: int) -> None:
+    mms = _list(_dict(state, "mm"), "mms")
+    tasks = _list(_dict(state, "kernel"), "tasks")
+    if len(mms) > len(tasks):
+        raise ValueError(f"kernel state: {len(mms)} mms for {len(tasks)} tasks")
+    pgds: set[int] = set()
+    for item in mms:
+        pgd = _int(_as_dict(item, "mm"), "pgd")
+        if pgd < 0 or pgd >= nframes or pgd in pgds:
+            raise ValueError(f"kernel state: page directory {pgd} is outside RAM or shared")
+        pgds.add(pgd)
+
+
+def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
+    """Rebuild the machine and the kernel from ``Kernel.to_state`` output (two passes).
+
+    Nothing runs: no event is dispatched, no op stepped. The caller should check the result
+    with ``vl_restore_problems`` and compare ``to_state()`` with ``state``.
+
+    Raises:
+        ValueError: the state is malformed or refers to objects it does not hold.
+        KernelBug: a component's own checks refused it.
+    """
+    vl_check_sizes(state)
+    machine = Machine.from_state(_dict(state, "machine"))
+    cfg = vl_kernel_config_from_state(_dict(state, "cfg"))
+    k = _scratch_kernel(cfg, machine.config.elevator)
+    k.machine = machine
+    k.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)
+    machine.attach(k, k)
+    _components_from_state(k, state)
+    _core_from_state(k, _dict(state, "kernel"))
+    if cfg.rmap == "anon_vma":
+        vl_link_anon_pages(k)
+    elif cfg.rmap == "pte_chain":
+        pc_load_state(k, _list(state, "pte_chains"))
+    else:
+        am_load_state(k, state.get("anonmm"))
+    return k
+
+
+def vl_restore_problems(k: Kernel) -> list[str]:
+    """The invariant checker, the data oracle and the disk's durable pages over a restored
+    kernel; [] when all agree.
+
+    The invariant checker includes the checks of the fields only it sees (check_fields:
+    every struct page field; check_fs: the block bitmap against the inodes' extents);
+    check_writeback_io finds every PG_writeback page in a bio, and check_durable compares
+    the disk with what the oracle says an integrity sync made durable. A state saved between
+    two events of a correct run passes them all; anything else means the state was damaged
+    (or the model has a bug worth a report). The checks leave no trace: the checker's
+    find_vma calls move ``mmap_cache``, which is state, so each mm's cache is put back
+    afterwards.
+    """
+    caches: list[tuple[MmStruct, VmArea | None]] = []
+    for mm in k.mm_registry.mms.values():
+        caches.append((mm, mm.mmap_cache))
+    try:
+        return (check_invariants(k) + check_writeback_io(k) + k.verify_data()
+                + check_durable(k))
+    finally:
+        for mm, cache in caches:
+            mm.mmap_cache = cache
