@@ -67,7 +67,7 @@ def test_registry_from_state_rejects_unknown_vma() -> None:
     reg = _workload_registry()
     s = reg.to_state()
     s["vmas"] = []
-    with pytest.raises(ValueError, match="unknown vma"):
+    with pytest.raises(ValueError, match="mmap names unknown id"):
         VlMmRegistry.from_state(s)
 
 

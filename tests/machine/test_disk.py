@@ -553,9 +553,10 @@ def test_back_and_front_merges_join_adjacent_queued_writes(elevator: str) -> Non
     req = disk.queue[0]
     assert (req.req_id, req.sector, req.nsect, req.tags) == (a, 992, 24, [c, a, b])
     assert len({a, b, c}) == 3
-    # the merged payloads, kept as parts, read back joined in sector order
+    # the merged payloads, kept as parts, joined once in sector order
     assert req.vl_parts == [pattern(8, 3), pattern(8, 1), pattern(8, 2)]
-    assert req.data == pattern(8, 3) + pattern(8, 1) + pattern(8, 2)
+    assert req.vl_join() == pattern(8, 3) + pattern(8, 1) + pattern(8, 2)
+    assert req.vl_parts == [] and req.data == pattern(8, 3) + pattern(8, 1) + pattern(8, 2)
     done = run_until_idle(clock, disk)
     assert [r.tags for r in done][-1] == [c, a, b]
     assert disk.read_sectors(992, 24) == pattern(8, 3) + pattern(8, 1) + pattern(8, 2)
