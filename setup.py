@@ -26,7 +26,8 @@ def _compiled_modules() -> list[str]:
         for pkg in ("machine", "kernelmodel")
         for path in glob(f"{pkg}/**/*.py", recursive=True)
     )
-    return [f for f in files if os.path.basename(f) not in MYPYC_EXCLUDE]
+    return [f for f in files
+            if os.path.basename(f) not in MYPYC_EXCLUDE and f not in MYPYC_EXCLUDE]
 
 
 ext_modules = []

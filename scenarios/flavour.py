@@ -49,6 +49,12 @@ def install_source_only_finder() -> None:
         sys.meta_path.insert(0, _SourceOnlyFinder())
 
 
+#: Modules of the compiled packages that setup.py leaves interpreted on purpose: the source
+#: generator of the declared state runs at development time (``python -m
+#: kernelmodel.state.gen``), never in a model, and runpy cannot run a compiled module.
+NEVER_COMPILED: frozenset[str] = frozenset({"kernelmodel.state.gen"})
+
+
 def _module_kinds() -> dict[str, str]:
     """Where each module of the compiled packages would be loaded from, without running it."""
     kinds: dict[str, str] = {}
@@ -57,7 +63,7 @@ def _module_kinds() -> dict[str, str]:
         # every module of every sub-package (kernelmodel/mm/, ...); the packages' own
         # __init__ files are never compiled, so they say nothing about the flavour
         for info in pkgutil.walk_packages(pkg.__path__, f"{pkg_name}."):
-            if info.ispkg:
+            if info.ispkg or info.name in NEVER_COMPILED:
                 continue
             name = info.name
             mod = sys.modules.get(name)
