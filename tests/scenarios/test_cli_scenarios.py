@@ -78,11 +78,13 @@ def _bad_file(tmp_path: Path, name: str, text: str) -> str:
         (["run", "default", "--kernel", "2.6.9"],
          'vmlab run: unknown kernel profile "2.6.9" (expected one of: 2.6.5, 2.6.6, 2.6.7)'),
         (["run", "default", "--until", "sometime"],
-         'vmlab run: --until: "sometime" is not a time (2s), an event count (100000) or a '
-         "checkpoint of default; its checkpoints: logged, cold, warm"),
+         'vmlab run: --until: "sometime" is not a time (2s), an event count (100000), a '
+         "check (nr_dirty == 0) or a checkpoint of default; its checkpoints: logged, cold, "
+         "warm"),
         (["run", "default", "--until", "wram"],
-         'vmlab run: --until: "wram" is not a time (2s), an event count (100000) or a '
-         'checkpoint of default (did you mean "warm"?); its checkpoints: logged, cold, warm'),
+         'vmlab run: --until: "wram" is not a time (2s), an event count (100000), a check '
+         '(nr_dirty == 0) or a checkpoint of default (did you mean "warm"?); its checkpoints: '
+         "logged, cold, warm"),
         (["run", "default", "--vmscan", "2.6.8"],
          'vmlab run: --vmscan: unknown page reclaim (mm/vmscan.c) design "2.6.8" (expected '
          "one of: 2.6.6, 2.6.7)"),

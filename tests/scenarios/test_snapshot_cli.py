@@ -116,8 +116,8 @@ def test_resume_can_snapshot_again(full_run: dict[str, object], tmp_path: Path) 
     (["run", "{scn}", "--snapshot-out", "{tmp}/x.vmsnap"],
      "vmlab run: --snapshot-at POINT is needed too"),
     (["run", "{scn}", "--snapshot-at", "soon", "--snapshot-out", "{tmp}/x.vmsnap"],
-     'vmlab run: --snapshot-at: "soon" is not a time (2s), an event count (100000) or a '
-     "checkpoint of snap-tiny; its checkpoints: logged, filled"),
+     'vmlab run: --snapshot-at: "soon" is not a time (2s), an event count (100000), a '
+     "check (nr_dirty == 0) or a checkpoint of snap-tiny; its checkpoints: logged, filled"),
     (["run", "{scn}", "--until", "5", "--snapshot-at", "5",
       "--snapshot-out", "{tmp}/no/dir/x.vmsnap"], "vmlab run: cannot write "),
     (["resume", "{tmp}/missing.vmsnap"], "vmlab resume: cannot read "),
