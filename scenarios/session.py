@@ -417,7 +417,8 @@ class Session:
         """Go to the first place at or after ``pos`` where a run can stop: the end of event
         ``pos.events`` (``Position(E, 0)``), or the record ``pos.records - 1`` inside the next
         event (suspended there). Earlier places restore a checkpoint and replay. Returns
-        where it got to (earlier than asked only when the scenario ends first).
+        where it got to (earlier than asked only when the scenario ends first). A later
+        place with a checkpoint on the way starts from that checkpoint.
 
         Raises:
             SessionError: ``pos`` is before the first checkpoint, or in the past and no
@@ -434,6 +435,12 @@ class Session:
                 raise SessionError(f"seek: event {pos.events} is before the history's first "
                                    f"checkpoint (event {history.earliest.events})")
             self._restore(cp)
+        elif self.history is not None:
+            # a later place: jump to the latest checkpoint on the way, if there is one,
+            # rather than replay every event from here
+            cp = self.history.at_or_before(pos)
+            if cp is not None and cp.position.events > here.events:
+                self._restore(cp)
         if self.position.events < pos.events:
             self.run(until_events=pos.events)
         here = self.position
