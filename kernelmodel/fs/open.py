@@ -37,12 +37,10 @@ from kernelmodel.fs.fs import (
     wake_up_inode,
 )
 from kernelmodel.include.syscall_abi import EBADF, ENOENT, O_CREAT, O_TRUNC
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Frame, KOp, vl_push
 from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
     from machine.isa import Insn
@@ -54,20 +52,6 @@ OP_INSTALL: Final = 1
 # DeleteInodeOp phases
 DI_START: Final = 0
 DI_WAIT_INODE: Final = 1
-
-
-def _st_int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"kop state: {key} must be an int")
-    return v
-
-
-def _st_str(state: dict[str, object], key: str) -> str:
-    v = state.get(key)
-    if not isinstance(v, str):
-        raise ValueError(f"kop state: {key} must be a str")
-    return v
 
 
 def vl_fput(k: Kernel, task: Task, fd: int) -> int:
@@ -90,15 +74,21 @@ def vl_fput(k: Kernel, task: Task, fd: int) -> int:
     return inode.i_ino
 
 
-class OpenOp(KOp):
-    """sys_open: lookup or create, O_TRUNC, then install a new file at the lowest free fd.
+class OpenOp(Frame):
+    """sys_open -> filp_open (fs/open.c, 2.6.6): open_namei (lookup or create, O_TRUNC's
+    do_truncate), then dentry_open and fd_install at the lowest free fd.
 
     Attributes:
         path: the path; flags: O_* flags.
         ino: the inode once looked up (-1 before), holding a reference for the new file.
     """
 
-    def __init__(self, path: str, flags: int) -> None:
+    KIND = "sys_open"
+    FIELDS = (("path", "str"), ("flags", "int"), ("ino", "int"))
+    #: resumes at the step after its callee returned, as the op it was (keeps the timing)
+    INLINE = False
+
+    def __init__(self, path: str = "", flags: int = 0) -> None:
         super().__init__("sys_open")
         self.path = path
         self.flags = flags
@@ -106,21 +96,6 @@ class OpenOp(KOp):
 
     def describe(self) -> str:
         return f"open {self.path}"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "open"
-        s["path"] = self.path
-        s["flags"] = self.flags
-        s["ino"] = self.ino
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = OpenOp(_st_str(state, "path"), _st_int(state, "flags"))
-        op.load_base_state(state)
-        op.ino = _st_int(state, "ino")
-        return op
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == OP_LOOKUP:
@@ -139,7 +114,7 @@ class OpenOp(KOp):
         self.ino = inode.i_ino
         self.phase = OP_INSTALL
         if (self.flags & O_TRUNC) != 0 and inode.i_size > 0:
-            task.kstack.append(TruncateOp("", inode.i_ino, 0))
+            vl_push(task, TruncateOp("", inode.i_ino, 0))
         return KOP_CONTINUE
 
     def _install(self, k: Kernel, task: Task) -> int:
@@ -156,27 +131,21 @@ class OpenOp(KOp):
         return KOP_DONE
 
 
-class CloseOp(KOp):
-    """sys_close: drop the fd; the last close of an unlinked file deletes its inode."""
+class CloseOp(Frame):
+    """sys_close (fs/open.c, 2.6.6): drop the fd, filp_close -> fput; the last close of an
+    unlinked file deletes its inode (iput_final)."""
 
-    def __init__(self, path: str) -> None:
+    KIND = "sys_close"
+    FIELDS = (("path", "str"),)
+    #: resumes at the step after its callee returned, as the op it was (keeps the timing)
+    INLINE = False
+
+    def __init__(self, path: str = "") -> None:
         super().__init__("sys_close")
         self.path = path
 
     def describe(self) -> str:
         return f"close {self.path}"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "close"
-        s["path"] = self.path
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = CloseOp(_st_str(state, "path"))
-        op.load_base_state(state)
-        return op
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == 1:
@@ -189,31 +158,25 @@ class CloseOp(KOp):
         ino = vl_fput(k, task, fd)
         self.phase = 1
         if ino >= 0:
-            task.kstack.append(DeleteInodeOp(ino))
+            vl_push(task, DeleteInodeOp(ino))
         return KOP_CONTINUE
 
 
-class UnlinkOp(KOp):
-    """sys_unlink: remove the name; delete the inode now if no file has it open."""
+class UnlinkOp(Frame):
+    """sys_unlink (fs/namei.c, 2.6.6): lookup, vfs_unlink removes the name (i_nlink 0), then
+    the dentry's iput deletes the inode now if no file has it open."""
 
-    def __init__(self, path: str) -> None:
+    KIND = "sys_unlink"
+    FIELDS = (("path", "str"),)
+    #: resumes at the step after its callee returned, as the op it was (keeps the timing)
+    INLINE = False
+
+    def __init__(self, path: str = "") -> None:
         super().__init__("sys_unlink")
         self.path = path
 
     def describe(self) -> str:
         return f"unlink {self.path}"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "unlink"
-        s["path"] = self.path
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = UnlinkOp(_st_str(state, "path"))
-        op.load_base_state(state)
-        return op
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == 1:
@@ -227,31 +190,26 @@ class UnlinkOp(KOp):
         inode.i_nlink = 0
         self.phase = 1
         if inode.i_count == 0 and (inode.i_state & I_FREEING) == 0:
-            task.kstack.append(DeleteInodeOp(inode.i_ino))
+            vl_push(task, DeleteInodeOp(inode.i_ino))
         return KOP_CONTINUE
 
 
-class DeleteInodeOp(KOp):
-    """generic_delete_inode + ext2_delete_inode: free an unlinked inode nobody holds."""
+class DeleteInodeOp(Frame):
+    """generic_delete_inode (fs/inode.c, 2.6.6) + ext2_delete_inode: free an unlinked inode
+    nobody holds. In the C order: I_FREEING, off the dirty lists, truncate_inode_pages,
+    clear_inode's wait_on_inode, then the blocks and the inode go."""
 
-    def __init__(self, ino: int) -> None:
+    KIND = "generic_delete_inode"
+    FIELDS = (("ino", "int"),)
+    #: resumes at the step after its callee returned, as the op it was (keeps the timing)
+    INLINE = False
+
+    def __init__(self, ino: int = -1) -> None:
         super().__init__("generic_delete_inode")
         self.ino = ino
 
     def describe(self) -> str:
         return f"delete inode {self.ino}"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "delete_inode"
-        s["ino"] = self.ino
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = DeleteInodeOp(_st_int(state, "ino"))
-        op.load_base_state(state)
-        return op
 
     def step(self, k: Kernel, task: Task) -> int:
         sb = k.sb
@@ -267,7 +225,7 @@ class DeleteInodeOp(KOp):
             if self.ino in sb.s_io:
                 sb.s_io.remove(self.ino)
             self.phase = DI_WAIT_INODE
-            task.kstack.append(TruncateInodePagesOp(self.ino, 0))
+            vl_push(task, TruncateInodePagesOp(self.ino, 0))
             return KOP_CONTINUE
         if not vl_wait_on_inode(k, task, inode):
             return KOP_BLOCKED
@@ -280,22 +238,17 @@ class DeleteInodeOp(KOp):
         return KOP_DONE
 
 
-class ExitFilesOp(KOp):
-    """exit_files -> close_files: close every fd of the task, lowest first."""
+class ExitFilesOp(Frame):
+    """exit_files -> close_files (kernel/exit.c, 2.6.6): close every fd of the task, lowest
+    first."""
+
+    KIND = "exit_files"
+    FIELDS = ()
+    #: resumes at the step after its callee returned, as the op it was (keeps the timing)
+    INLINE = False
 
     def __init__(self) -> None:
         super().__init__("exit_files")
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "exit_files"
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = ExitFilesOp()
-        op.load_base_state(state)
-        return op
 
     def step(self, k: Kernel, task: Task) -> int:
         if not task.files:
@@ -304,7 +257,7 @@ class ExitFilesOp(KOp):
         fd = min(task.files)
         ino = vl_fput(k, task, fd)
         if ino >= 0:
-            task.kstack.append(DeleteInodeOp(ino))
+            vl_push(task, DeleteInodeOp(ino))
         return KOP_CONTINUE
 
 
@@ -326,13 +279,3 @@ def sys_unlink(k: Kernel, task: Task, insn: Insn) -> KOp:
 def vl_exit_files(k: Kernel, task: Task) -> KOp:
     """The op that closes every file of an exiting task (push it from the exit path)."""
     return ExitFilesOp()
-
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {
-    "open": OpenOp.from_state,
-    "close": CloseOp.from_state,
-    "unlink": UnlinkOp.from_state,
-    "delete_inode": DeleteInodeOp.from_state,
-    "exit_files": ExitFilesOp.from_state,
-}

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final
 from kernelmodel.fs.fs import I_DIRTY, File, Inode, get_block, up_i_sem, vl_down_i_sem, vl_fget_path
 from kernelmodel.include.page import Page, PageUptodate, SetPageUptodate
 from kernelmodel.include.syscall_abi import EBADF, EINVAL, EIO, O_APPEND, O_SYNC
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Frame, KOp, vl_push
 from kernelmodel.lib.payload import vl_payload_slice
 from kernelmodel.mm.filemap import (
     FLP_ABSENT,
@@ -59,8 +59,6 @@ from kernelmodel.mm.pagemap import unlock_page, vl_lock_page, vl_wait_on_page_lo
 from kernelmodel.mm.truncate import truncate_complete_page
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
     from machine.isa import Insn
@@ -95,22 +93,10 @@ def _accessed(k: Kernel, page: Page) -> None:
     mark_page_accessed(k, page)
 
 
-def _st_int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"kop state: {key} must be an int")
-    return v
-
-
-def _st_str(state: dict[str, object], key: str) -> str:
-    v = state.get(key)
-    if not isinstance(v, str):
-        raise ValueError(f"kop state: {key} must be a str")
-    return v
-
-
-class ReadOp(KOp):
-    """do_generic_file_read (sys_read -> generic_file_read), one page per step.
+class ReadOp(Frame):
+    """do_generic_file_read (sys_read -> generic_file_read, mm/filemap.c, 2.6.6), one page
+    per step: find_get_page (no_cached_page: readahead, look again), page_not_up_to_date
+    (lock_page, readpage, wait_on_page_locked), page_ok (copy out, release).
 
     Attributes:
         path: the file as the program named it.
@@ -121,7 +107,11 @@ class ReadOp(KOp):
         use_fpos: the call reads at (and advances) the file position.
     """
 
-    def __init__(self, path: str, offset: int, count: int) -> None:
+    KIND = "do_generic_file_read"
+    FIELDS = (("path", "str"), ("f_id", "int"), ("ino", "int"), ("pos", "int"),
+              ("count", "int"), ("done", "int"), ("pfn", "int"), ("use_fpos", "bool"))
+
+    def __init__(self, path: str = "", offset: int = 0, count: int = 0) -> None:
         super().__init__("do_generic_file_read")
         self.path = path
         self.f_id = -1
@@ -134,30 +124,6 @@ class ReadOp(KOp):
 
     def describe(self) -> str:
         return f"read {self.path} @{self.pos}"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "file_read"
-        s["path"] = self.path
-        s["f_id"] = self.f_id
-        s["ino"] = self.ino
-        s["pos"] = self.pos
-        s["count"] = self.count
-        s["done"] = self.done
-        s["pfn"] = self.pfn
-        s["use_fpos"] = self.use_fpos
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = ReadOp(_st_str(state, "path"), _st_int(state, "pos"), _st_int(state, "count"))
-        op.load_base_state(state)
-        op.f_id = _st_int(state, "f_id")
-        op.ino = _st_int(state, "ino")
-        op.done = _st_int(state, "done")
-        op.pfn = _st_int(state, "pfn")
-        op.use_fpos = bool(state.get("use_fpos", False))
-        return op
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == R_START:
@@ -295,8 +261,10 @@ class ReadOp(KOp):
         return KOP_DONE
 
 
-class WriteOp(KOp):
-    """generic_file_write (sys_write -> generic_file_aio_write_nolock's buffered loop).
+class WriteOp(Frame):
+    """generic_file_write (sys_write -> generic_file_aio_write_nolock's buffered loop,
+    mm/filemap.c, 2.6.6): down i_sem, per page __grab_cache_page, prepare_write, copy,
+    commit_write, balance_dirty_pages_ratelimited; then generic_osync_inode, up i_sem.
 
     Attributes:
         path: the file as the program named it.
@@ -310,7 +278,15 @@ class WriteOp(KOp):
         osync_error: the first error of filemap_fdatawrite / filemap_fdatawait (O_SYNC).
     """
 
-    def __init__(self, path: str, offset: int, count: int, seed: int) -> None:
+    KIND = "generic_file_write"
+    FIELDS = (("path", "str"), ("f_id", "int"), ("ino", "int"), ("pos", "int"),
+              ("count", "int"), ("seed", "int"), ("done", "int"), ("pfn", "int"),
+              ("use_fpos", "bool"), ("error", "int"), ("token", "int"),
+              ("osync_error", "int"))  # fmt: skip
+    #: resumes at the step after its callee returned, as the op it was (keeps the timing)
+    INLINE = False
+
+    def __init__(self, path: str = "", offset: int = 0, count: int = 0, seed: int = 0) -> None:
         super().__init__("generic_file_write")
         self.path = path
         self.f_id = -1
@@ -327,38 +303,6 @@ class WriteOp(KOp):
 
     def describe(self) -> str:
         return f"write {self.path} @{self.pos}"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "file_write"
-        s["path"] = self.path
-        s["f_id"] = self.f_id
-        s["ino"] = self.ino
-        s["pos"] = self.pos
-        s["count"] = self.count
-        s["seed"] = self.seed
-        s["done"] = self.done
-        s["pfn"] = self.pfn
-        s["use_fpos"] = self.use_fpos
-        s["error"] = self.error
-        s["token"] = self.token
-        s["osync_error"] = self.osync_error
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = WriteOp(_st_str(state, "path"), _st_int(state, "pos"), _st_int(state, "count"),
-                     _st_int(state, "seed"))
-        op.load_base_state(state)
-        op.f_id = _st_int(state, "f_id")
-        op.ino = _st_int(state, "ino")
-        op.done = _st_int(state, "done")
-        op.pfn = _st_int(state, "pfn")
-        op.use_fpos = bool(state.get("use_fpos", False))
-        op.error = _st_int(state, "error")
-        op.token = _st_int(state, "token")
-        op.osync_error = _st_int(state, "osync_error")
-        return op
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == W_START:
@@ -508,7 +452,7 @@ class WriteOp(KOp):
         self.phase = W_GRAB
         op = balance_dirty_pages_ratelimited(k, task, inode.i_mapping)
         if op is not None:
-            task.kstack.append(op)
+            vl_push(task, op)
         return KOP_CONTINUE
 
     def _dirty_inode(self, k: Kernel, inode: Inode) -> None:
@@ -524,7 +468,7 @@ class WriteOp(KOp):
         if f is not None and (f.f_flags & O_SYNC) != 0 and self.error == 0 and self.done > 0:
             self.token = k.oracle.fsync_begin(k, inode.i_ino)
             self.phase = W_OSYNC_WAIT
-            task.kstack.append(filemap_fdatawrite(k, inode.i_mapping))
+            vl_push(task, filemap_fdatawrite(k, inode.i_mapping))
             return KOP_CONTINUE
         return self._up(k, inode)
 
@@ -539,7 +483,7 @@ class WriteOp(KOp):
             self.osync_error = task.kret
         if self.phase == W_OSYNC_WAIT:
             self.phase = W_OSYNC_DONE
-            task.kstack.append(filemap_fdatawait(k, inode.i_mapping))
+            vl_push(task, filemap_fdatawait(k, inode.i_mapping))
             return KOP_CONTINUE
         if self.osync_error == 0:
             k.oracle.fsync_acked(k, inode.i_ino, self.token)
@@ -570,10 +514,3 @@ def sys_read(k: Kernel, task: Task, insn: Insn) -> KOp:
 def sys_write(k: Kernel, task: Task, insn: Insn) -> KOp:
     """write(2): s = path, b = offset (-1: file position), c = length, d = payload seed."""
     return WriteOp(insn.s, insn.b, insn.c, insn.d)
-
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {
-    "file_read": ReadOp.from_state,
-    "file_write": WriteOp.from_state,
-}

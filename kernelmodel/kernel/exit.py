@@ -27,14 +27,14 @@ from kernelmodel.kernel.task import (
     TASK_DEAD,
     TASK_RUNNING,
     TASK_ZOMBIE,
+    Frame,
     KOp,
     Task,
+    vl_push,
 )
 from kernelmodel.kernel.wait import sleep_on, vl_remove_from_waitqueue, wake_up
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.kernel.kernel import Kernel
     from machine.isa import Insn
 
@@ -67,11 +67,17 @@ def exit_notify(k: Kernel, task: Task, code: int) -> None:
     wake_up(k, wait_children_key(task.parent))
 
 
-class ExitOp(KOp):
-    """The part of do_exit that may sleep: exit_files, deleting unlinked inodes, then
-    exit_notify. Its last step tears the task down (the kernel stack is cleared)."""
+class ExitOp(Frame):
+    """The part of do_exit (kernel/exit.c, 2.6.6) that may sleep: __exit_files, deleting
+    unlinked inodes, then exit_notify. Its last step tears the task down (the kernel stack is
+    cleared)."""
 
-    def __init__(self, code: int) -> None:
+    KIND = "do_exit"
+    FIELDS = (("code", "int"),)
+    #: resumes at the step after a callee returned, as the op it was (keeps the timing)
+    INLINE = False
+
+    def __init__(self, code: int = 0) -> None:
         super().__init__("exit")
         self.code = code
 
@@ -83,7 +89,7 @@ class ExitOp(KOp):
             if task.files:
                 from kernelmodel.fs.open import vl_exit_files
 
-                task.kstack.append(vl_exit_files(k, task))
+                vl_push(task, vl_exit_files(k, task))
             return KOP_CONTINUE
         if self.phase == EX_DEFERRED:
             if vl_drain_deferred_iput(k, task):
@@ -94,21 +100,6 @@ class ExitOp(KOp):
 
     def describe(self) -> str:
         return f"exit({self.code})"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "exit"
-        s["code"] = self.code
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> ExitOp:
-        code = state.get("code")
-        if not isinstance(code, int):
-            raise ValueError("exit op state: code must be an int")
-        op = ExitOp(code)
-        op.load_base_state(state)
-        return op
 
 
 def do_exit(k: Kernel, task: Task, code: int) -> None:
@@ -142,8 +133,13 @@ def sys_exit(k: Kernel, task: Task, insn: Insn) -> KOp | None:
     return ExitOp(insn.b)
 
 
-class WaitChildrenOp(KOp):
-    """VL_WAIT_CHILDREN: sleep until every child of the task has exited; returns 0."""
+class WaitChildrenOp(Frame):
+    """VL_WAIT_CHILDREN, the model's wait: as sys_wait4's loop (kernel/exit.c, 2.6.6), look
+    at every child and sleep on wait_chldexit while one still runs; returns 0 once every
+    child has exited (zombies are not reaped)."""
+
+    KIND = "vl_wait_children"
+    FIELDS = ()
 
     def __init__(self) -> None:
         super().__init__("wait")
@@ -161,25 +157,7 @@ class WaitChildrenOp(KOp):
     def describe(self) -> str:
         return "wait for children"
 
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "wait_children"
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> WaitChildrenOp:
-        op = WaitChildrenOp()
-        op.load_base_state(state)
-        return op
-
 
 def sys_wait_children(k: Kernel, task: Task, insn: Insn) -> KOp | None:
     """VL_WAIT_CHILDREN: returns 0 once every child has exited."""
     return WaitChildrenOp()
-
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {
-    "exit": ExitOp.from_state,
-    "wait_children": WaitChildrenOp.from_state,
-}

@@ -26,14 +26,12 @@ from typing import TYPE_CHECKING, Final
 
 from kernelmodel.include.mm_types import VM_DONTCOPY, VM_LOCKED, MmStruct
 from kernelmodel.include.vmstat import TR_TASK
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, KOp, Task
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, Frame, KOp, Task
 from kernelmodel.mm.alloc import vl_wait_for_memory
 from kernelmodel.mm.pgtable import flush_tlb_mm, pgd_alloc, pgd_free, vl_leave_mm
 from kernelmodel.mm.rmap_anonmm import dup_rmap, exec_rmap, exit_rmap
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.kernel.kernel import Kernel
     from machine.isa import Insn
 
@@ -138,14 +136,21 @@ def copy_files(k: Kernel, parent: Task, child: Task) -> None:
     vl_dup_files(k, parent, child)
 
 
-class ForkOp(KOp):
-    """sys_fork() (do_fork -> copy_process): copy the mm, create the child task.
+class ForkOp(Frame):
+    """sys_fork() (do_fork -> copy_process, kernel/fork.c, 2.6.6): copy the mm, create the
+    child task.
 
-    ``prog_id`` is the program the child runs from its start. Returns the child's pid; the
-    child never returns from fork in the model (it starts its own program).
+    In the order of copy_process: the nr_threads and pid limits, copy_mm (dup_mm; where the
+    kernel would loop in __alloc_pages the model tears the half-built mm down, waits for
+    memory and starts again from the top), then the task (the model's exec of program
+    ``prog_id``), copy_files. Returns the child's pid; the child never returns from fork in
+    the model (it starts its own program).
     """
 
-    def __init__(self, prog_id: int) -> None:
+    KIND = "do_fork"
+    FIELDS = (("prog_id", "int"),)
+
+    def __init__(self, prog_id: int = 0) -> None:
         super().__init__("fork")
         self.prog_id = prog_id
 
@@ -174,26 +179,7 @@ class ForkOp(KOp):
     def describe(self) -> str:
         return f"fork (child runs program {self.prog_id})"
 
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "fork"
-        s["prog_id"] = self.prog_id
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> ForkOp:
-        prog = state.get("prog_id")
-        if not isinstance(prog, int):
-            raise ValueError("fork op state: prog_id must be an int")
-        op = ForkOp(prog)
-        op.load_base_state(state)
-        return op
-
 
 def sys_fork(k: Kernel, task: Task, insn: Insn) -> KOp:
     """fork(2): b = the program id the child runs; returns the child's pid."""
     return ForkOp(insn.b)
-
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {"fork": ForkOp.from_state}

@@ -25,6 +25,11 @@ from typing import TYPE_CHECKING, Final, cast
 from kernelmodel.fs.fs_writeback import SyncSbInodes, WritebackSingleInode
 from kernelmodel.fs.fsync import FsyncOp, SyncOp
 from kernelmodel.fs.mpage import MpageWritepages
+from kernelmodel.fs.open import CloseOp, DeleteInodeOp, ExitFilesOp, OpenOp, UnlinkOp
+from kernelmodel.fs.read_write import ReadOp, WriteOp
+from kernelmodel.kernel.exit import ExitOp, WaitChildrenOp
+from kernelmodel.kernel.fork import ForkOp
+from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
 from kernelmodel.kernel.task import KOp
 from kernelmodel.mm.filemap_wb import Fdatawrite, WaitOnPageWritebackRange, WriteAndWait
 from kernelmodel.mm.page_writeback import (
@@ -43,7 +48,8 @@ if TYPE_CHECKING:
 _CLASSES: Final[tuple[type[KOp], ...]] = (
     FsyncOp, SyncOp, Fdatawrite, WaitOnPageWritebackRange, WriteAndWait, MpageWritepages,
     WritebackSingleInode, SyncSbInodes, BalanceDirtyPagesOp, BackgroundWriteout, WbKupdate,
-    PdflushOp,
+    PdflushOp, ReadOp, WriteOp, OpenOp, CloseOp, UnlinkOp, DeleteInodeOp, ExitFilesOp, ExitOp,
+    WaitChildrenOp, ForkOp, NanosleepOp, ImmediateOp,
 )
 
 

@@ -38,7 +38,7 @@ from kernelmodel.include.syscall_abi import (
 )
 from kernelmodel.include.vmstat import TR_SYSCALL
 from kernelmodel.kernel.sched import run_kstack
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, KOp, Task
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_RUNNING, Frame, KOp, Task
 from kernelmodel.kernel.vl_scenario import VL_BREAK, VL_POWER_CUT, vl_scenario_call
 from kernelmodel.kernel.wait import sleep_on
 from machine.interfaces import TRAP_CONTINUE, TRAP_STOP
@@ -48,10 +48,17 @@ if TYPE_CHECKING:
     from machine.isa import Insn
 
 
-class NanosleepOp(KOp):
-    """sys_nanosleep (kernel/timer.c): sleep for ``ns`` of simulated time."""
+class NanosleepOp(Frame):
+    """sys_nanosleep (kernel/timer.c, 2.6.6): sleep for ``ns`` of simulated time.
 
-    def __init__(self, ns: int) -> None:
+    As nanosleep_restart/do_nanosleep: set the task asleep, schedule_timeout(expire), and on
+    wakeup return 0 (the model's sleep is never interrupted by a signal).
+    """
+
+    KIND = "sys_nanosleep"
+    FIELDS = (("ns", "int"),)
+
+    def __init__(self, ns: int = 0) -> None:
         super().__init__("nanosleep")
         self.ns = ns
 
@@ -67,24 +74,20 @@ class NanosleepOp(KOp):
     def describe(self) -> str:
         return f"nanosleep {self.ns} ns"
 
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["ns"] = self.ns
-        return s
 
+class ImmediateOp(Frame):
+    """A call that completed when it was made (checkpoint, verify, an unknown call's -ENOSYS);
+    its result is returned on the first step. Model only: the C returns from the call."""
 
-class ImmediateOp(KOp):
-    """A call that completed when it was made; its result is returned on the first step."""
+    KIND = "vl_immediate"
+    FIELDS = ()
 
-    def __init__(self, name: str, result: int) -> None:
+    def __init__(self, name: str = "", result: int = 0) -> None:
         super().__init__(name)
         self.result = result
 
     def step(self, k: Kernel, task: Task) -> int:
         return KOP_DONE
-
-    def to_state(self) -> dict[str, object]:
-        return super().to_state()
 
 
 def sys_call(k: Kernel, task: Task, insn: Insn) -> KOp | None:

@@ -133,9 +133,13 @@ class KOp:
 class Frame(KOp):
     """A frame of the one protocol: declared locals, resumed in the step its callee returns."""
 
+    #: False for the frames that resume at the step after their callee returned, as the
+    #: ops they were converted from did (it keeps the model's timing: KOP_STEP_NS per step).
+    INLINE: ClassVar[bool] = True
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self.inline = True
+        self.inline = self.INLINE
 
     def to_state(self) -> dict[str, object]:
         """The frame alone as plain data (its wbc saved as its own; a task's stack is saved

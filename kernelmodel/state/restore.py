@@ -45,18 +45,13 @@ from kernelmodel.check.check_durable import check_durable
 from kernelmodel.check.check_fields import check_writeback_io
 from kernelmodel.fs.bio import Bio
 from kernelmodel.fs.fs import SuperBlock
-from kernelmodel.fs.open import KOPS as OPEN_KOPS
-from kernelmodel.fs.read_write import KOPS as RW_KOPS
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
 from kernelmodel.include.page import M_anon, MemMap, Page
 from kernelmodel.include.writeback import WritebackState
 from kernelmodel.kernel.config import KernelConfig
-from kernelmodel.kernel.exit import KOPS as EXIT_KOPS
-from kernelmodel.kernel.fork import KOPS as FORK_KOPS
 from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_frame_from_state, vl_link_callees
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
-from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
 from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
 from kernelmodel.lib.rng import Rng
@@ -85,10 +80,6 @@ from machine.isa import Insn
 #: restored machine's.
 _SCRATCH_MEM_BYTES: Final = 1 << 20
 _SCRATCH_DISK_BYTES: Final = 1 << 20
-
-#: The names of the ops without a ``kind`` that ``vl_kop_from_state`` knows (for messages).
-KOP_NAMES: Final = ("checkpoint", "kswapd", "nanosleep", "syscall N", "verify")
-
 
 # ---- plain-data accessors -----------------------------------------------------------------------
 
@@ -213,56 +204,28 @@ def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
 # ---- kernel stacks ------------------------------------------------------------------------------
 
 
-def _nanosleep_from_state(state: dict[str, object]) -> KOp:
-    """The ``from_state`` of syscalls.NanosleepOp."""
-    op = NanosleepOp(_int(state, "ns"))
-    op.load_base_state(state)
-    return op
-
-
-def _immediate_from_state(name: str, state: dict[str, object]) -> KOp:
-    """The ``from_state`` of syscalls.ImmediateOp (checkpoint, verify, an unknown call)."""
-    op = ImmediateOp(name, 0)
-    op.load_base_state(state)
-    return op
-
-
-def _kind_registry() -> dict[str, Callable[[dict[str, object]], KOp]]:
-    """Every module's ``KOPS`` (op kind -> from_state of the ops that need nothing of the
-    kernel to rebuild), merged; a kind claimed twice is a bug."""
+def _mm_op_bridge() -> dict[str, Callable[[dict[str, object]], KOp]]:
+    """The mm ops that still save themselves (memory.py, mmap.py, truncate.py: ``KOPS``, by
+    their ``kind``); a bridge until they are frames, when it goes with them."""
     out: dict[str, Callable[[dict[str, object]], KOp]] = {}
-    for table in (EXIT_KOPS, FORK_KOPS, FAULT_KOPS, MMAP_KOPS, OPEN_KOPS, RW_KOPS,
-                  TRUNCATE_KOPS):
+    for table in (FAULT_KOPS, MMAP_KOPS, TRUNCATE_KOPS):
         for kind, rebuild in table.items():
             bug_on(kind in out, f"restore: op kind {kind!r} registered twice")
             out[kind] = rebuild
+    out["kswapd"] = KswapdOp.from_state  # kswapd's op has no kind: its name
     return out
 
 
-#: Op kind -> its from_state, for the ops whose state carries a ``kind``.
-KOP_KINDS: Final = _kind_registry()
-
-
-def _kop_by_name(name: str, state: dict[str, object]) -> KOp | None:
-    """Older ops without a ``kind``, by their kernel function name."""
-    if name == "kswapd":
-        return KswapdOp.from_state(state)
-    if name == "nanosleep":
-        return _nanosleep_from_state(state)
-    if name in ("checkpoint", "verify") or name.startswith("syscall "):
-        return _immediate_from_state(name, state)
-    return None
+_MM_OPS: Final = _mm_op_bridge()
 
 
 def vl_kop_from_state(k: Kernel, state: dict[str, object], below: KOp | None = None) -> KOp:
     """Rebuild one frame of a task's stack; ``below`` is the frame under it (its caller).
 
-    A declared frame (task.Frame) names its class by ``frame`` (frame_state.FRAME_CLASSES).
-    The older ops name themselves by ``op`` (the kernel function) and, for most, by ``kind``,
-    looked up in the modules' ``KOPS`` tables (``KOP_KINDS``); the kind decides first, because
-    two ops may share a name (the msync op and the op of an msync that completed at once).
+    Every frame names its class by ``frame`` (frame_state.FRAME_CLASSES, the one registry of
+    op kinds); the mm ops not converted yet are rebuilt through ``_MM_OPS``.
 
-    Caller: pass 1 is done (ops look up inodes, pages and frames by id in ``k``).
+    Caller: pass 1 is done (frames look up inodes, pages and frames by id in ``k``).
 
     Raises:
         ValueError: an unknown op, or a malformed or dangling state.
@@ -270,15 +233,13 @@ def vl_kop_from_state(k: Kernel, state: dict[str, object], below: KOp | None = N
     if "frame" in state:
         return vl_frame_from_state(k, state, below)
     name = _str(state, "op")
-    kind = state.get("kind")
-    if kind is not None and not isinstance(kind, str):
-        raise ValueError("kernel state: an op's kind must be a str")
-    rebuild = KOP_KINDS.get(kind) if kind is not None else None
-    op = rebuild(state) if rebuild is not None else _kop_by_name(name, state)
-    if op is None:
-        known = ", ".join([*FRAME_CLASSES, *KOP_KINDS, *KOP_NAMES])
+    kind = state.get("kind", name)
+    rebuild = _MM_OPS.get(kind) if isinstance(kind, str) else None
+    if rebuild is None:
+        known = ", ".join([*FRAME_CLASSES, *_MM_OPS])
         raise ValueError(f"kernel state: unknown kernel op {name!r} (kind {kind!r}; known: "
                          f"{known})")
+    op = rebuild(state)
     if op.name != name:
         raise ValueError(f"kernel state: op {name!r} rebuilt as {op.name!r}")
     return op

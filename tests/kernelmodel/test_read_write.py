@@ -12,9 +12,7 @@ from test_fs import Driver, boot_kernel, new_task
 from kernelmodel.check.check import check_invariants
 from kernelmodel.fs.fs import ENOSPC, vl_create_file, vl_inode_extents, vl_lookup_path
 from kernelmodel.fs.fsync import FsyncOp
-from kernelmodel.fs.open import KOPS as OPEN_KOPS
 from kernelmodel.fs.open import CloseOp, DeleteInodeOp, ExitFilesOp, OpenOp, UnlinkOp
-from kernelmodel.fs.read_write import KOPS as RW_KOPS
 from kernelmodel.fs.read_write import ReadOp, WriteOp
 from kernelmodel.include.syscall_abi import (
     EBADF,
@@ -39,12 +37,13 @@ from kernelmodel.include.syscall_abi import (
     SYS_write,
     vl_pack_mmap,
 )
+from kernelmodel.kernel.frame_state import vl_kstack_state
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOp
 from kernelmodel.lib.payload import PAYLOAD_GENERATOR, vl_payload_slice
-from kernelmodel.mm.truncate import KOPS as TRUNC_KOPS
 from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
 from kernelmodel.oracle.oracle import vl_verify_durable, vl_verify_files
+from kernelmodel.state.restore import vl_kop_from_state
 from machine.isa import OP_ENDLOOP, OP_LOOP, OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
 
 _SMALL = {"mem_mb": 8, "disk_mb": 32, "swap_mb": 8}
@@ -219,20 +218,17 @@ def test_o_sync_write_is_on_disk_when_it_returns() -> None:
     assert vl_verify_durable(k) == (0, [])
 
 
-def _round_trip(op: KOp) -> None:
-    registry = {**RW_KOPS, **OPEN_KOPS, **TRUNC_KOPS}
-    state = op.to_state()
-    kind = state["kind"]
-    assert isinstance(kind, str)
-    assert registry[kind](state).to_state() == state
+def _round_trip(k: Kernel, op: KOp) -> None:
+    state = vl_kstack_state([op])[0]
+    assert vl_kstack_state([vl_kop_from_state(k, state)])[0] == state
 
 
 def test_op_state_round_trip_including_in_flight() -> None:
+    k = boot_kernel(**_SMALL)
     for op in (ReadOp("f", 3, 4), WriteOp("f", -1, 4, 9), OpenOp("f", 3), CloseOp("f"),
                UnlinkOp("f"), DeleteInodeOp(4), ExitFilesOp(), TruncateOp("f", 2, 5),
                TruncateInodePagesOp(2, 4097)):
-        _round_trip(op)
-    k = boot_kernel(**_SMALL)
+        _round_trip(k, op)
     vl_create_file(k, "f", 4 * 4096, "random", 2)
     t = new_task(k, "t")
     d = Driver(k)
@@ -241,7 +237,7 @@ def test_op_state_round_trip_including_in_flight() -> None:
     while d.events < 10_000 and (t.kstack or d.queues[t.pid]):
         d.run_events(1)
         for op in t.kstack:
-            _round_trip(op)
+            _round_trip(k, op)
             seen += 1
     assert seen > 0 and k.oracle.read_mismatches == 0
 
