@@ -27,6 +27,8 @@ from kernelmodel.fs.fsync import FsyncOp, SyncOp
 from kernelmodel.fs.mpage import MpageWritepages
 from kernelmodel.kernel.task import KOp
 from kernelmodel.mm.filemap_wb import Fdatawrite, WaitOnPageWritebackRange, WriteAndWait
+from kernelmodel.mm.memory import FaultOp
+from kernelmodel.mm.mmap import MmSyscallOp, MsyncOp
 from kernelmodel.mm.page_writeback import (
     BackgroundWriteout,
     BalanceDirtyPagesOp,
@@ -35,6 +37,8 @@ from kernelmodel.mm.page_writeback import (
     vl_pages_from_pfns,
 )
 from kernelmodel.mm.pdflush import PdflushOp
+from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
+from kernelmodel.mm.vmscan import KswapdOp
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -44,6 +48,8 @@ _CLASSES: Final[tuple[type[KOp], ...]] = (
     FsyncOp, SyncOp, Fdatawrite, WaitOnPageWritebackRange, WriteAndWait, MpageWritepages,
     WritebackSingleInode, SyncSbInodes, BalanceDirtyPagesOp, BackgroundWriteout, WbKupdate,
     PdflushOp,
+    # mm: reclaim, faults, truncation, the memory syscalls
+    KswapdOp, FaultOp, TruncateInodePagesOp, TruncateOp, MmSyscallOp, MsyncOp,
 )
 
 

@@ -24,7 +24,7 @@ Invariants: see mm_types.py (sorted, non-overlapping vmas; anon_vma lists).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import (
@@ -53,7 +53,7 @@ from kernelmodel.include.syscall_abi import (
     O_WRONLY,
     vl_unpack_mmap,
 )
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp, Task
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Frame, KOp, Task, vl_push
 from kernelmodel.mm.memory import find_vma, unmap_vmas
 from kernelmodel.mm.pgtable import flush_tlb_mm, free_pgtables, vm_get_page_prot
 from kernelmodel.mm.rmap import (
@@ -65,8 +65,6 @@ from kernelmodel.mm.rmap import (
 from machine.i386 import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.fs.fs import File
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.mm.filemap import AddressSpace
@@ -232,15 +230,17 @@ def _file_put(k: Kernel, ino: int) -> None:
         k.mm_registry.deferred_iput.append(ino)
 
 
-def vl_drain_deferred_iput(k: Kernel, task: Task) -> bool:
-    """Push a DeleteInodeOp on ``task`` for one deferred inode; False when none is left."""
+def vl_drain_deferred_iput(k: Kernel, task: Task) -> KOp | None:
+    """Push a DeleteInodeOp on ``task`` for one deferred inode (it runs at the caller's next
+    step); returns it, or None when none is left."""
     reg = k.mm_registry
     if not reg.deferred_iput:
-        return False
+        return None
     from kernelmodel.fs.open import DeleteInodeOp
 
-    task.kstack.append(DeleteInodeOp(reg.deferred_iput.pop(0)))
-    return True
+    op = DeleteInodeOp(reg.deferred_iput.pop(0))
+    vl_push(task, op)
+    return op
 
 
 def vl_file_mapping(k: Kernel, ino: int) -> AddressSpace:
@@ -728,62 +728,82 @@ def sys_msync_range(k: Kernel, mm: MmStruct, start: int, length: int, flags: int
 # ---- system calls -------------------------------------------------------------------------------
 
 
-class MmSyscallOp(KOp):
-    """The op of a memory syscall that completed at once (mmap2, munmap, msync without
-    MS_SYNC): it deletes any inode whose last mapping went (deferred iput), then returns."""
+@final
+class MmSyscallOp(Frame):
+    """The frame of a memory syscall that completed at once (mmap2, munmap, msync without
+    MS_SYNC, mprotect, fadvise64): before returning it deletes each inode whose last
+    mapping went (the deferred iput: ``iput`` is the DeleteInodeOp it called)."""
 
-    def __init__(self, name: str, result: int) -> None:
+    KIND = "mm_syscall"
+    FIELDS = (("iput", "callee"),)
+
+    def __init__(self, name: str = "mmap2", result: int = 0) -> None:
         super().__init__(name)
         self.result = result
+        self.iput: KOp | None = None
 
     def step(self, k: Kernel, task: Task) -> int:
-        if vl_drain_deferred_iput(k, task):
+        if self.iput is not None:
+            # the iput returned: the op resumed a step later before it was a frame, and
+            # keeps that step (and its KOP_STEP_NS) so that timing is unchanged
+            self.iput = None
             return KOP_CONTINUE
-        return KOP_DONE
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "mm_syscall"
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> MmSyscallOp:
-        name = state.get("op")
-        if not isinstance(name, str):
-            raise ValueError("mm syscall op state: op must be a str")
-        op = MmSyscallOp(name, 0)
-        op.load_base_state(state)
-        return op
+        self.iput = vl_drain_deferred_iput(k, task)
+        return KOP_DONE if self.iput is None else KOP_CONTINUE
 
 
 #: MsyncOp phases
 MS_DOWN: Final = 0
 MS_WRITE: Final = 1
-MS_UP: Final = 2
+MS_WRITTEN: Final = 2
 
 
-class MsyncOp(KOp):
-    """msync(MS_SYNC)'s second half (msync_interval, 2.6.6): for each shared file in the range,
-    down(i_sem), filemap_fdatawrite + filemap_fdatawait, up(i_sem).
+@final
+class MsyncOp(Frame):
+    """The frame of msync(MS_SYNC)'s second half (msync_interval, mm/msync.c, 2.6.6): for
+    each shared file in the range, down(i_sem), filemap_write_and_wait (``write``: its
+    filemap_fdatawrite + filemap_fdatawait), up(i_sem); then the deferred iput of an inode
+    whose last mapping went (``iput``).
 
     ->fsync(datasync = 1) has nothing to do: the model's metadata is always durable. MS_SYNC
     is a data-integrity sync like fsync: each file whose write and wait succeeded is
     acknowledged to the oracle with the token taken after filemap_sync moved the pte dirty
     bits to the pages (``token``; -1 in an op restored from a state saved before msync
-    acknowledged anything, which then acknowledges nothing).
+    acknowledged anything, which then acknowledges nothing). ``ret`` is the first error.
+
+    Model simplification: the kernel writes and waits inside msync_interval, vma by vma,
+    right after that vma's filemap_sync and without i_sem; the model moves every dirty bit
+    first (sys_msync_range) and then writes each file once, under i_sem.
     """
 
-    def __init__(self, inos: list[int], token: int = -1) -> None:
+    KIND = "msync"
+    FIELDS = (("inos", "ints"), ("ret", "int"), ("token", "int"), ("write", "callee"),
+              ("iput", "callee"))
+
+    def __init__(self, inos: list[int] | None = None, token: int = -1) -> None:
         super().__init__("msync")
-        self.inos = inos
+        self.inos: list[int] = inos if inos is not None else []
         self.ret = 0
         self.token = token
+        self.write: KOp | None = None
+        self.iput: KOp | None = None
 
     def step(self, k: Kernel, task: Task) -> int:
         from kernelmodel.fs.fs import up_i_sem, vl_down_i_sem, vl_inode
 
+        # A callee returned (iput, or write in MS_WRITE): the op resumed a step later before
+        # it was a frame, and keeps that step (and its KOP_STEP_NS) so that timing is
+        # unchanged.
+        if self.iput is not None:
+            self.iput = None
+            return KOP_CONTINUE
+        if self.phase == MS_WRITE:
+            self.write = None
+            self.phase = MS_WRITTEN
+            return KOP_CONTINUE
         if not self.inos:
-            if vl_drain_deferred_iput(k, task):
+            self.iput = vl_drain_deferred_iput(k, task)
+            if self.iput is not None:
                 return KOP_CONTINUE
             self.result = self.ret
             return KOP_DONE
@@ -796,44 +816,23 @@ class MsyncOp(KOp):
                 return KOP_BLOCKED
             from kernelmodel.mm.filemap_wb import filemap_write_and_wait
 
+            self.write = filemap_write_and_wait(k, inode.i_mapping)
             self.phase = MS_WRITE
-            task.kstack.append(filemap_write_and_wait(k, inode.i_mapping))
+            vl_push(task, self.write)  # at the next step
             return KOP_CONTINUE
-        if self.phase == MS_WRITE:
-            err = task.kret
-            if self.ret == 0:
-                self.ret = err
-            if err == 0 and self.token >= 0:
-                k.oracle.fsync_acked(k, inode.i_ino, self.token)
+        err = task.kret  # filemap_write_and_wait's result, popped at the step before
+        if self.ret == 0:
+            self.ret = err
+        if err == 0 and self.token >= 0:
+            k.oracle.fsync_acked(k, inode.i_ino, self.token)
         up_i_sem(k, inode)
         self.inos.pop(0)
         self.phase = MS_DOWN
         return KOP_CONTINUE
 
     def describe(self) -> str:
-        return f"msync: {len(self.inos)} file(s) to write"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "msync"
-        s["inos"] = list(self.inos)
-        s["ret"] = self.ret
-        s["token"] = self.token
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> MsyncOp:
-        inos = state.get("inos")
-        ret = state.get("ret")
-        if not isinstance(inos, list) or not isinstance(ret, int):
-            raise ValueError("msync op state: inos must be a list and ret an int")
-        token = state.get("token", -1)
-        if not isinstance(token, int):
-            raise ValueError("msync op state: token must be an int")
-        op = MsyncOp([int(x) for x in inos if isinstance(x, int)], token)
-        op.ret = ret
-        op.load_base_state(state)
-        return op
+        what = f"msync: {len(self.inos)} file(s) to write"
+        return f"{what}: {self.write.describe()}" if self.write is not None else what
 
 
 def _task_mm(k: Kernel, task: Task) -> MmStruct:
@@ -888,9 +887,3 @@ def sys_msync(k: Kernel, task: Task, insn: Insn) -> KOp | None:
         return MmSyscallOp("msync", 0)
     return MsyncOp(inos, k.oracle.fsync_begin(k, 0))
 
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {
-    "mm_syscall": MmSyscallOp.from_state,
-    "msync": MsyncOp.from_state,
-}

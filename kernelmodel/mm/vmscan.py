@@ -109,7 +109,7 @@ from kernelmodel.include.vmstat import (
     TR_RECLAIM_PAGE,
     TR_REFILL_PAGE,
 )
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, KOp
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, Frame
 from kernelmodel.kernel.wait import sleep_on, wake_up
 from kernelmodel.mm.page_alloc import (
     _GFP_FS,
@@ -859,18 +859,29 @@ def wakeup_kswapd(k: Kernel) -> None:
     wake_up(k, KSWAPD_WAIT_KEY)
 
 
-class KswapdOp(KOp):
-    """kswapd(): the main loop of the kswapd kernel thread, and balance_pgdat in steps.
+@final
+class KswapdOp(Frame):
+    """The frame of kswapd() (mm/vmscan.c, 2.6.6): the kswapd thread's loop, with
+    balance_pgdat(pgdat, 0) run in its own steps (one priority pass per step).
 
-    Phases: KSWAPD_SLEEP (prepare_to_wait on kswapd_wait and schedule), KSWAPD_WOKEN (start
-    balance_pgdat: pageoutrun, temp_priority), KSWAPD_BALANCE (one priority pass per step,
-    priorities 12 .. 1; a nap of HZ/10 in blk_congestion_wait below priority 10 when it is
-    struggling). The op never finishes.
+    The phases follow the C loop: KSWAPD_SLEEP is ``prepare_to_wait(&pgdat->kswapd_wait);
+    schedule()``; KSWAPD_WOKEN (after ``finish_wait``) starts balance_pgdat (pageoutrun,
+    temp_priority = DEF_PRIORITY); KSWAPD_BALANCE is one pass of its ``for (priority =
+    DEF_PRIORITY; priority; priority--)`` loop per step, with a nap of HZ/10 in
+    blk_congestion_wait below priority 10 when it is struggling; its ``out:`` label goes
+    back to KSWAPD_SLEEP. The frame never returns. Its locals are balance_pgdat's.
 
     2.6.5 (``vl_reclaim_2_6_5``): the nap is taken only when the zone's pages_scanned says
     the pass scanned something, and 2.6.5 never adds to pages_scanned, so kswapd never
     naps: it runs its priorities back to back.
+
+    Model simplification: balance_pgdat is a phase of this frame, not a frame of its own (it
+    is called from nowhere else: try_to_free_pages is the direct reclaim's).
     """
+
+    KIND = "kswapd"
+    FIELDS = (("priority", "int"), ("total_scanned", "int"), ("total_reclaimed", "int"),
+              ("do_writepage", "bool"), ("nr_mapped", "int"))
 
     def __init__(self) -> None:
         super().__init__("kswapd")
@@ -882,13 +893,13 @@ class KswapdOp(KOp):
         self.nr_mapped = 0
 
     def step(self, k: Kernel, task: Task) -> int:
-        if self.phase == KSWAPD_SLEEP:
+        if self.phase == KSWAPD_SLEEP:  # prepare_to_wait(&pgdat->kswapd_wait); schedule()
             self.phase = KSWAPD_WOKEN
             sleep_on(k, task, KSWAPD_WAIT_KEY)
             return KOP_BLOCKED
         if k.cfg.vmscan == "2.6.7":
             return self._step_267(k, task)
-        if self.phase == KSWAPD_WOKEN:
+        if self.phase == KSWAPD_WOKEN:  # balance_pgdat(pgdat, 0): its locals
             k.vmstat.pageoutrun += 1
             k.pgdat.zone.temp_priority = DEF_PRIORITY
             self.priority = DEF_PRIORITY
@@ -955,41 +966,9 @@ class KswapdOp(KOp):
     def describe(self) -> str:
         if self.phase == KSWAPD_BALANCE:
             return f"kswapd: balance_pgdat priority {self.priority}"
-        return "kswapd: " + KSWAPD_PHASE_NAMES[self.phase]
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["priority"] = self.priority
-        s["total_scanned"] = self.total_scanned
-        s["total_reclaimed"] = self.total_reclaimed
-        s["do_writepage"] = self.do_writepage
-        s["nr_mapped"] = self.nr_mapped
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KswapdOp:
-        """Rebuild from ``to_state`` output.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        op = KswapdOp()
-        op.load_base_state(state)
-        if op.phase not in (KSWAPD_SLEEP, KSWAPD_WOKEN, KSWAPD_BALANCE):
-            raise ValueError("kswapd op: bad phase")
-        op.priority = _state_int(state, "priority")
-        op.total_scanned = _state_int(state, "total_scanned")
-        op.total_reclaimed = _state_int(state, "total_reclaimed")
-        op.do_writepage = bool(state.get("do_writepage", False))
-        op.nr_mapped = _state_int(state, "nr_mapped")
-        return op
-
-
-def _state_int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"kswapd op: {key} must be an int")
-    return v
+        if 0 <= self.phase < len(KSWAPD_PHASE_NAMES):
+            return "kswapd: " + KSWAPD_PHASE_NAMES[self.phase]
+        return "kswapd"
 
 
 def kswapd_init(k: Kernel) -> None:

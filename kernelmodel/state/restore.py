@@ -60,8 +60,6 @@ from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
 from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
 from kernelmodel.lib.rng import Rng
-from kernelmodel.mm.memory import KOPS as FAULT_KOPS
-from kernelmodel.mm.mmap import KOPS as MMAP_KOPS
 from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.page_alloc import PageAllocator
 from kernelmodel.mm.pgtable import pte_present
@@ -71,8 +69,7 @@ from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
 from kernelmodel.mm.swapfile import SwapState
-from kernelmodel.mm.truncate import KOPS as TRUNCATE_KOPS
-from kernelmodel.mm.vmscan import KswapdOp, KswapdState
+from kernelmodel.mm.vmscan import KswapdState
 from kernelmodel.oracle.oracle import Oracle
 from kernelmodel.oracle.oracle_mm import VlMmOracle
 from machine.board import Machine, MachineConfig
@@ -87,7 +84,7 @@ _SCRATCH_MEM_BYTES: Final = 1 << 20
 _SCRATCH_DISK_BYTES: Final = 1 << 20
 
 #: The names of the ops without a ``kind`` that ``vl_kop_from_state`` knows (for messages).
-KOP_NAMES: Final = ("checkpoint", "kswapd", "nanosleep", "syscall N", "verify")
+KOP_NAMES: Final = ("checkpoint", "nanosleep", "syscall N", "verify")
 
 
 # ---- plain-data accessors -----------------------------------------------------------------------
@@ -231,8 +228,7 @@ def _kind_registry() -> dict[str, Callable[[dict[str, object]], KOp]]:
     """Every module's ``KOPS`` (op kind -> from_state of the ops that need nothing of the
     kernel to rebuild), merged; a kind claimed twice is a bug."""
     out: dict[str, Callable[[dict[str, object]], KOp]] = {}
-    for table in (EXIT_KOPS, FORK_KOPS, FAULT_KOPS, MMAP_KOPS, OPEN_KOPS, RW_KOPS,
-                  TRUNCATE_KOPS):
+    for table in (EXIT_KOPS, FORK_KOPS, OPEN_KOPS, RW_KOPS):
         for kind, rebuild in table.items():
             bug_on(kind in out, f"restore: op kind {kind!r} registered twice")
             out[kind] = rebuild
@@ -245,8 +241,6 @@ KOP_KINDS: Final = _kind_registry()
 
 def _kop_by_name(name: str, state: dict[str, object]) -> KOp | None:
     """Older ops without a ``kind``, by their kernel function name."""
-    if name == "kswapd":
-        return KswapdOp.from_state(state)
     if name == "nanosleep":
         return _nanosleep_from_state(state)
     if name in ("checkpoint", "verify") or name.startswith("syscall "):

@@ -42,7 +42,6 @@ from kernelmodel.include.syscall_abi import (
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOp
 from kernelmodel.lib.payload import PAYLOAD_GENERATOR, vl_payload_slice
-from kernelmodel.mm.truncate import KOPS as TRUNC_KOPS
 from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
 from kernelmodel.oracle.oracle import vl_verify_durable, vl_verify_files
 from machine.isa import OP_ENDLOOP, OP_LOOP, OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
@@ -220,7 +219,7 @@ def test_o_sync_write_is_on_disk_when_it_returns() -> None:
 
 
 def _round_trip(op: KOp) -> None:
-    registry = {**RW_KOPS, **OPEN_KOPS, **TRUNC_KOPS}
+    registry = {**RW_KOPS, **OPEN_KOPS}
     state = op.to_state()
     kind = state["kind"]
     assert isinstance(kind, str)
@@ -229,8 +228,7 @@ def _round_trip(op: KOp) -> None:
 
 def test_op_state_round_trip_including_in_flight() -> None:
     for op in (ReadOp("f", 3, 4), WriteOp("f", -1, 4, 9), OpenOp("f", 3), CloseOp("f"),
-               UnlinkOp("f"), DeleteInodeOp(4), ExitFilesOp(), TruncateOp("f", 2, 5),
-               TruncateInodePagesOp(2, 4097)):
+               UnlinkOp("f"), DeleteInodeOp(4), ExitFilesOp()):
         _round_trip(op)
     k = boot_kernel(**_SMALL)
     vl_create_file(k, "f", 4 * 4096, "random", 2)

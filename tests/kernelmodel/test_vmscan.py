@@ -402,12 +402,6 @@ def test_kswapd_balances_the_zone_to_pages_high() -> None:
 
 
 def test_kswapd_state_round_trips() -> None:
-    op = KswapdOp()
-    op.phase = 2
-    op.priority = 7
-    op.total_scanned = 99
-    s = op.to_state()
-    assert KswapdOp.from_state(s).to_state() == s
     ks = KswapdState()
     ks.pid = 3
     ks.total_memory = 900
