@@ -42,7 +42,7 @@ from kernelmodel.include.syscall_abi import (
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOp
 from kernelmodel.lib.payload import PAYLOAD_GENERATOR, vl_payload_slice
-from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
+from kernelmodel.mm.truncate import TruncateOp
 from kernelmodel.oracle.oracle import vl_verify_durable, vl_verify_files
 from machine.isa import OP_ENDLOOP, OP_LOOP, OP_SYSCALL, OP_TOUCH, TOUCH_WRITE, Insn
 

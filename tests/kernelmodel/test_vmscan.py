@@ -48,7 +48,6 @@ from kernelmodel.mm.swap import lru_add_drain
 from kernelmodel.mm.vmscan import (
     KSWAPD_WAIT_KEY,
     DirectReclaim,
-    KswapdOp,
     KswapdState,
     refill_inactive_zone,
     shrink_cache,
