@@ -28,7 +28,8 @@ from kernelmodel.fs.mpage import MpageWritepages
 from kernelmodel.kernel.task import KOp
 from kernelmodel.mm.filemap_wb import Fdatawrite, WaitOnPageWritebackRange, WriteAndWait
 from kernelmodel.mm.memory import FaultOp
-from kernelmodel.mm.mmap import MmSyscallOp, MsyncOp
+from kernelmodel.mm.mmap import MmSyscallOp
+from kernelmodel.mm.msync import MsyncOp
 from kernelmodel.mm.page_writeback import (
     BackgroundWriteout,
     BalanceDirtyPagesOp,

@@ -9,7 +9,8 @@ from test_mm_support import make_kernel
 from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_kstack_state
 from kernelmodel.kernel.task import Frame, KOp
 from kernelmodel.mm.memory import FaultOp
-from kernelmodel.mm.mmap import MS_WRITE, MmSyscallOp, MsyncOp
+from kernelmodel.mm.mmap import MmSyscallOp
+from kernelmodel.mm.msync import MS_WRITE, MsyncOp
 from kernelmodel.mm.truncate import TR_TRUNCATED, TruncateInodePagesOp, TruncateOp
 from kernelmodel.mm.vmscan import KSWAPD_BALANCE, KswapdOp
 from tests.kernelmodel.frames_support import reload_stack

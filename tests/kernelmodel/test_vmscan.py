@@ -49,13 +49,11 @@ from kernelmodel.mm.vmscan import (
     KSWAPD_WAIT_KEY,
     DirectReclaim,
     KswapdState,
-    refill_inactive_zone,
-    shrink_cache,
-    shrink_list,
     try_to_free_pages,
-    vl_swap_tendency,
     wakeup_kswapd,
 )
+from kernelmodel.mm.vmscan_lru import refill_inactive_zone, shrink_cache, vl_swap_tendency
+from kernelmodel.mm.vmscan_pageout import shrink_list
 
 BASE = 0x10000000
 

@@ -18,7 +18,8 @@ import pytest
 
 from kernelmodel.kernel.task import Frame
 from kernelmodel.mm.memory import FaultOp
-from kernelmodel.mm.mmap import MmSyscallOp, MsyncOp
+from kernelmodel.mm.mmap import MmSyscallOp
+from kernelmodel.mm.msync import MsyncOp
 from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
 from kernelmodel.mm.vmscan import KswapdOp
 from scenarios.session import Session
