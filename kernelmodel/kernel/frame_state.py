@@ -32,6 +32,9 @@ from kernelmodel.kernel.fork import ForkOp
 from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
 from kernelmodel.kernel.task import KOp
 from kernelmodel.mm.filemap_wb import Fdatawrite, WaitOnPageWritebackRange, WriteAndWait
+from kernelmodel.mm.memory import FaultOp
+from kernelmodel.mm.mmap import MmSyscallOp
+from kernelmodel.mm.msync import MsyncOp
 from kernelmodel.mm.page_writeback import (
     BackgroundWriteout,
     BalanceDirtyPagesOp,
@@ -40,6 +43,8 @@ from kernelmodel.mm.page_writeback import (
     vl_pages_from_pfns,
 )
 from kernelmodel.mm.pdflush import PdflushOp
+from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
+from kernelmodel.mm.vmscan import KswapdOp
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -48,8 +53,12 @@ if TYPE_CHECKING:
 _CLASSES: Final[tuple[type[KOp], ...]] = (
     FsyncOp, SyncOp, Fdatawrite, WaitOnPageWritebackRange, WriteAndWait, MpageWritepages,
     WritebackSingleInode, SyncSbInodes, BalanceDirtyPagesOp, BackgroundWriteout, WbKupdate,
-    PdflushOp, ReadOp, WriteOp, OpenOp, CloseOp, UnlinkOp, DeleteInodeOp, ExitFilesOp, ExitOp,
+    PdflushOp,
+    # fs and kernel: the system calls, exit, wait and fork
+    ReadOp, WriteOp, OpenOp, CloseOp, UnlinkOp, DeleteInodeOp, ExitFilesOp, ExitOp,
     WaitChildrenOp, ForkOp, NanosleepOp, ImmediateOp,
+    # mm: reclaim, faults, truncation, the memory syscalls
+    KswapdOp, FaultOp, TruncateInodePagesOp, TruncateOp, MmSyscallOp, MsyncOp,
 )
 
 

@@ -115,7 +115,8 @@ def sys_call(k: Kernel, task: Task, insn: Insn) -> KOp | None:
             return sys_fsync(k, task, insn)
         return sys_fdatasync(k, task, insn) if nr == SYS_fdatasync else sys_sync(k, task, insn)
     if nr in (SYS_mmap2, SYS_munmap, SYS_msync):
-        from kernelmodel.mm.mmap import sys_mmap2, sys_msync, sys_munmap
+        from kernelmodel.mm.mmap import sys_mmap2, sys_munmap
+        from kernelmodel.mm.msync import sys_msync
 
         if nr == SYS_mmap2:
             return sys_mmap2(k, task, insn)

@@ -42,7 +42,7 @@ Invariants:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import (
@@ -56,7 +56,7 @@ from kernelmodel.include.mm_types import (
 )
 from kernelmodel.include.page import PageAnon, PageReserved, TestSetPageLocked, get_page
 from kernelmodel.include.vmstat import TR_COW, TR_FAULT, TR_SEGV, TR_UNMAP
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, TASK_RUNNING, KOp, Task
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, TASK_RUNNING, Frame, Task
 from kernelmodel.kernel.wait import page_locked_key, sleep_on
 from kernelmodel.mm.alloc import page_cache_release, vl_alloc_page, vl_wait_for_memory
 from kernelmodel.mm.page_alloc import GFP_HIGHUSER
@@ -115,8 +115,6 @@ from machine.i386 import FEC_PROT, FEC_WRITE, PAGE_SHIFT, PAGE_SIZE
 from machine.interfaces import TRAP_RETRY, TRAP_STOP
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
 
@@ -138,14 +136,20 @@ _PAGE_MASK: Final = 0xFFFFF000
 # ---- the fault entry and its resumable op -------------------------------------------------------
 
 
-class FaultOp(KOp):
-    """A page fault that slept: re-runs handle_mm_fault when the task runs again.
+@final
+class FaultOp(Frame):
+    """The frame of a page fault that slept (do_page_fault, arch/i386/mm/fault.c, 2.6.6).
 
-    Plain data: the faulting address and access, and the task's maj_flt when the fault began
-    (a fault that read the disk has counted itself major by the time it completes).
+    When the task runs again it restarts the fault from the top, as the kernel does after
+    sleeping: find_vma, then handle_mm_fault for the same address, which finds the pte as
+    it is now. Its locals: the faulting address and access, and the task's maj_flt when the
+    fault began (a fault that read the disk has counted itself major by the time it ends).
     """
 
-    def __init__(self, address: int, write: int, maj_flt_at_start: int) -> None:
+    KIND = "do_page_fault"
+    FIELDS = (("address", "int"), ("write", "int"), ("maj_flt_at_start", "int"))
+
+    def __init__(self, address: int = 0, write: int = 0, maj_flt_at_start: int = 0) -> None:
         super().__init__("page fault")
         self.address = address
         self.write = write
@@ -164,30 +168,11 @@ class FaultOp(KOp):
         _fault_done(k, task, r, self.maj_flt_at_start, self.address)
         if task.state != TASK_RUNNING:
             return KOP_BLOCKED
-        return KOP_DONE if task.mm_id >= 0 else KOP_CONTINUE
+        return KOP_DONE if task.mm_id >= 0 else KOP_CONTINUE  # killed: do_exit's op runs
 
     def describe(self) -> str:
         kind = "write" if self.write else "read"
         return f"page fault ({kind} {self.address:#010x})"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "fault"
-        s["address"] = self.address
-        s["write"] = self.write
-        s["maj_flt_at_start"] = self.maj_flt_at_start
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> FaultOp:
-        a = state.get("address")
-        w = state.get("write")
-        m = state.get("maj_flt_at_start")
-        if not isinstance(a, int) or not isinstance(w, int) or not isinstance(m, int):
-            raise ValueError("fault op state: address, write and maj_flt_at_start are ints")
-        op = FaultOp(a, w, m)
-        op.load_base_state(state)
-        return op
 
 
 def find_vma(mm: MmStruct, addr: int) -> VmArea | None:
@@ -748,6 +733,3 @@ def _copy_one_pte(
     set_pte(mem, dst_ptep, pte_mkold(pte))
     page_dup_rmap(k, page, dst_ptep)
 
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {"fault": FaultOp.from_state}

@@ -1,4 +1,4 @@
-"""Memory mappings: mmap, munmap, msync and the vma list (mm/mmap.c, mm/msync.c, 2.6.7).
+"""Memory mappings: mmap, munmap and the vma list (mm/mmap.c, 2.6.7; msync is msync.py).
 
 A vma is created by ``do_mmap_pgoff``, linked into its mm's address-ordered list and, for a
 file, onto the file mapping's ``i_mmap`` (private) or ``i_mmap_shared`` list (``vma_link``).
@@ -24,7 +24,7 @@ Invariants: see mm_types.py (sorted, non-overlapping vmas; anon_vma lists).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import (
@@ -48,12 +48,11 @@ from kernelmodel.include.syscall_abi import (
     MAP_FIXED,
     MAP_PRIVATE,
     MAP_SHARED,
-    MS_SYNC,
     O_RDWR,
     O_WRONLY,
     vl_unpack_mmap,
 )
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp, Task
+from kernelmodel.kernel.task import KOP_CONTINUE, KOP_DONE, Frame, KOp, Task, vl_push
 from kernelmodel.mm.memory import find_vma, unmap_vmas
 from kernelmodel.mm.pgtable import flush_tlb_mm, free_pgtables, vm_get_page_prot
 from kernelmodel.mm.rmap import (
@@ -65,8 +64,6 @@ from kernelmodel.mm.rmap import (
 from machine.i386 import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.fs.fs import File
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.mm.filemap import AddressSpace
@@ -232,15 +229,17 @@ def _file_put(k: Kernel, ino: int) -> None:
         k.mm_registry.deferred_iput.append(ino)
 
 
-def vl_drain_deferred_iput(k: Kernel, task: Task) -> bool:
-    """Push a DeleteInodeOp on ``task`` for one deferred inode; False when none is left."""
+def vl_drain_deferred_iput(k: Kernel, task: Task) -> KOp | None:
+    """Push a DeleteInodeOp on ``task`` for one deferred inode (it runs at the caller's next
+    step); returns it, or None when none is left."""
     reg = k.mm_registry
     if not reg.deferred_iput:
-        return False
+        return None
     from kernelmodel.fs.open import DeleteInodeOp
 
-    task.kstack.append(DeleteInodeOp(reg.deferred_iput.pop(0)))
-    return True
+    op = DeleteInodeOp(reg.deferred_iput.pop(0))
+    vl_push(task, op)
+    return op
 
 
 def vl_file_mapping(k: Kernel, ino: int) -> AddressSpace:
@@ -663,177 +662,31 @@ def exit_mmap(k: Kernel, mm: MmStruct) -> None:
         remove_vm_struct(k, vma)
 
 
-# ---- msync --------------------------------------------------------------------------------------
-
-
-def filemap_sync(k: Kernel, mm: MmStruct, vma: VmArea, start: int, end: int) -> int:
-    """filemap_sync() (mm/msync.c): move pte dirty bits to the pages (set_page_dirty),
-    flushing each changed pte, then the range.
-
-    Returns:
-        The number of pages newly marked dirty.
-    """
-    from kernelmodel.include.page import PageReserved
-    from kernelmodel.mm.page_writeback import vl_set_page_dirty_from_pte
-    from kernelmodel.mm.pgtable import (
-        flush_tlb_page,
-        flush_tlb_range,
-        pte_offset_map,
-        pte_pfn,
-        pte_present,
-        ptep_test_and_clear_dirty,
-    )
-
-    mem = k.machine.mem
-    n = 0
-    addr = start
-    while addr < end:
-        ptep = pte_offset_map(mem, mm.pgd, addr)
-        if ptep >= 0 and pte_present(mem.read_u32(ptep)):
-            page = k.mem_map.pages[pte_pfn(mem.read_u32(ptep))]
-            if not PageReserved(page) and ptep_test_and_clear_dirty(mem, ptep):
-                flush_tlb_page(k, mm.mm_id, addr)
-                vl_set_page_dirty_from_pte(k, page)
-                n += 1
-        addr += PAGE_SIZE
-    flush_tlb_range(k, mm.mm_id, start, end)
-    return n
-
-
-def sys_msync_range(k: Kernel, mm: MmStruct, start: int, length: int, flags: int) -> list[int]:
-    """sys_msync's walk: filemap_sync each shared file vma in the range.
-
-    Returns:
-        The inode numbers whose data MS_SYNC must write and wait for (in address order),
-        or [-errno] for a bad range.
-    """
-    if start & ~_PAGE_MASK:
-        return [-EINVAL]
-    end = start + PAGE_ALIGN(length)
-    if end < start:
-        return [-EINVAL]
-    inos: list[int] = []
-    vma = find_vma(mm, start)
-    while vma is not None and vma.vm_start < end:
-        if vma.vm_file >= 0 and (vma.vm_flags & VM_SHARED):
-            s = vma.vm_start if vma.vm_start > start else start
-            e = vma.vm_end if vma.vm_end < end else end
-            filemap_sync(k, mm, vma, s, e)
-            if (flags & MS_SYNC) and vma.vm_file not in inos:
-                inos.append(vma.vm_file)
-        vma = vl_next_vma(mm, vma)
-    return inos
-
-
 # ---- system calls -------------------------------------------------------------------------------
 
 
-class MmSyscallOp(KOp):
-    """The op of a memory syscall that completed at once (mmap2, munmap, msync without
-    MS_SYNC): it deletes any inode whose last mapping went (deferred iput), then returns."""
+@final
+class MmSyscallOp(Frame):
+    """The frame of a memory syscall that completed at once (mmap2, munmap, msync without
+    MS_SYNC, mprotect, fadvise64): before returning it deletes each inode whose last
+    mapping went (the deferred iput: ``iput`` is the DeleteInodeOp it called)."""
 
-    def __init__(self, name: str, result: int) -> None:
+    KIND = "mm_syscall"
+    FIELDS = (("iput", "callee"),)
+
+    def __init__(self, name: str = "mmap2", result: int = 0) -> None:
         super().__init__(name)
         self.result = result
+        self.iput: KOp | None = None
 
     def step(self, k: Kernel, task: Task) -> int:
-        if vl_drain_deferred_iput(k, task):
+        if self.iput is not None:
+            # the iput returned: the op resumed a step later before it was a frame, and
+            # keeps that step (and its KOP_STEP_NS) so that timing is unchanged
+            self.iput = None
             return KOP_CONTINUE
-        return KOP_DONE
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "mm_syscall"
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> MmSyscallOp:
-        name = state.get("op")
-        if not isinstance(name, str):
-            raise ValueError("mm syscall op state: op must be a str")
-        op = MmSyscallOp(name, 0)
-        op.load_base_state(state)
-        return op
-
-
-#: MsyncOp phases
-MS_DOWN: Final = 0
-MS_WRITE: Final = 1
-MS_UP: Final = 2
-
-
-class MsyncOp(KOp):
-    """msync(MS_SYNC)'s second half (msync_interval, 2.6.6): for each shared file in the range,
-    down(i_sem), filemap_fdatawrite + filemap_fdatawait, up(i_sem).
-
-    ->fsync(datasync = 1) has nothing to do: the model's metadata is always durable. MS_SYNC
-    is a data-integrity sync like fsync: each file whose write and wait succeeded is
-    acknowledged to the oracle with the token taken after filemap_sync moved the pte dirty
-    bits to the pages (``token``; -1 in an op restored from a state saved before msync
-    acknowledged anything, which then acknowledges nothing).
-    """
-
-    def __init__(self, inos: list[int], token: int = -1) -> None:
-        super().__init__("msync")
-        self.inos = inos
-        self.ret = 0
-        self.token = token
-
-    def step(self, k: Kernel, task: Task) -> int:
-        from kernelmodel.fs.fs import up_i_sem, vl_down_i_sem, vl_inode
-
-        if not self.inos:
-            if vl_drain_deferred_iput(k, task):
-                return KOP_CONTINUE
-            self.result = self.ret
-            return KOP_DONE
-        inode = vl_inode(k, self.inos[0])
-        if inode is None:
-            self.inos.pop(0)
-            return KOP_CONTINUE
-        if self.phase == MS_DOWN:
-            if not vl_down_i_sem(k, task, inode):
-                return KOP_BLOCKED
-            from kernelmodel.mm.filemap_wb import filemap_write_and_wait
-
-            self.phase = MS_WRITE
-            task.kstack.append(filemap_write_and_wait(k, inode.i_mapping))
-            return KOP_CONTINUE
-        if self.phase == MS_WRITE:
-            err = task.kret
-            if self.ret == 0:
-                self.ret = err
-            if err == 0 and self.token >= 0:
-                k.oracle.fsync_acked(k, inode.i_ino, self.token)
-        up_i_sem(k, inode)
-        self.inos.pop(0)
-        self.phase = MS_DOWN
-        return KOP_CONTINUE
-
-    def describe(self) -> str:
-        return f"msync: {len(self.inos)} file(s) to write"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "msync"
-        s["inos"] = list(self.inos)
-        s["ret"] = self.ret
-        s["token"] = self.token
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> MsyncOp:
-        inos = state.get("inos")
-        ret = state.get("ret")
-        if not isinstance(inos, list) or not isinstance(ret, int):
-            raise ValueError("msync op state: inos must be a list and ret an int")
-        token = state.get("token", -1)
-        if not isinstance(token, int):
-            raise ValueError("msync op state: token must be an int")
-        op = MsyncOp([int(x) for x in inos if isinstance(x, int)], token)
-        op.ret = ret
-        op.load_base_state(state)
-        return op
+        self.iput = vl_drain_deferred_iput(k, task)
+        return KOP_DONE if self.iput is None else KOP_CONTINUE
 
 
 def _task_mm(k: Kernel, task: Task) -> MmStruct:
@@ -873,24 +726,3 @@ def sys_mmap2(k: Kernel, task: Task, insn: Insn) -> KOp | None:
 def sys_munmap(k: Kernel, task: Task, insn: Insn) -> KOp | None:
     """sys_munmap(addr, len): b = addr, c = length."""
     return MmSyscallOp("munmap", do_munmap(k, _task_mm(k, task), insn.b, insn.c))
-
-
-def sys_msync(k: Kernel, task: Task, insn: Insn) -> KOp | None:
-    """sys_msync(addr, len, flags): b = addr, c = length, d = MS_* flags.
-
-    The pte dirty bits move to the pages at once (filemap_sync); MS_SYNC then writes and
-    waits for each file (MsyncOp).
-    """
-    inos = sys_msync_range(k, _task_mm(k, task), insn.b, insn.c, insn.d)
-    if inos and inos[0] < 0:
-        return MmSyscallOp("msync", inos[0])
-    if not inos:
-        return MmSyscallOp("msync", 0)
-    return MsyncOp(inos, k.oracle.fsync_begin(k, 0))
-
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {
-    "mm_syscall": MmSyscallOp.from_state,
-    "msync": MsyncOp.from_state,
-}

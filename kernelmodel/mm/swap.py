@@ -9,7 +9,7 @@ exactly as in 2.6.6; ``lru_add_drain`` empties both pagevecs at once.
 
 Where the model drains (the kernel's call sites that exist in the model):
     * when a pagevec fills (the 16th page);
-    * ``shrink_cache`` and ``refill_inactive_zone`` before they isolate pages (vmscan.py);
+    * ``shrink_cache`` and ``refill_inactive_zone`` before they isolate pages (vmscan_lru.py);
     * ``swapin_readahead`` after queueing its reads (swap_state.py);
     * any caller of ``lru_add_drain`` (the kernel also drains in free_pages_and_swap_cache,
       __pagevec_release and on CPU hot-unplug).

@@ -31,7 +31,7 @@ ceil(i_size / 4096); the bytes of the last page past i_size are zero in the cach
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.fs.fs import (
     I_DIRTY,
@@ -49,7 +49,7 @@ from kernelmodel.include.page import (
     PageWriteback,
 )
 from kernelmodel.include.syscall_abi import EBADF, EINVAL, EIO
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, KOp
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Frame, KOp, vl_push
 from kernelmodel.mm.filemap import (
     FLP_ABSENT,
     FLP_BLOCKED,
@@ -73,8 +73,6 @@ from kernelmodel.mm.pagemap import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
     from machine.isa import Insn
@@ -89,35 +87,17 @@ TP_PASS2: Final = 3
 TR_START: Final = 0
 TR_ISEM: Final = 1
 TR_SIZE: Final = 2
-TR_BLOCK_PAGE: Final = 3
-TR_BP_RELOCK: Final = 4
-TR_FREE: Final = 5
-TR_UP: Final = 6
+TR_TRUNCATED: Final = 3  # truncate_inode_pages called (``pages``), block_truncate_page next
+TR_BLOCK_PAGE: Final = 4
+TR_BP_RELOCK: Final = 5
+TR_FREE: Final = 6
+TR_UP: Final = 7
 
 
 def _release(k: Kernel, page: Page) -> None:
     from kernelmodel.mm.alloc import page_cache_release
 
     page_cache_release(k, page)
-
-
-def _st_int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"kop state: {key} must be an int")
-    return v
-
-
-def _st_ints(state: dict[str, object], key: str) -> list[int]:
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"kop state: {key} must be a list")
-    out: list[int] = []
-    for x in v:
-        if not isinstance(x, int):
-            raise ValueError(f"kop state: {key} must hold ints")
-        out.append(x)
-    return out
 
 
 def truncate_complete_page(k: Kernel, mapping: AddressSpace, page: Page) -> None:
@@ -172,27 +152,30 @@ def invalidate_mmap_range_list(k: Kernel, vma_ids: list[int], pgoff: int) -> Non
             k.mm_oracle.mm_unmap(k, vma.vm_mm, address, vma.vm_end)
 
 
-class TruncateInodePagesOp(KOp):
-    """truncate_inode_pages(mapping, lstart): drop every page from ceil(lstart / 4096) on.
+@final
+class TruncateInodePagesOp(Frame):
+    """The frame of truncate_inode_pages(mapping, lstart) (mm/truncate.c, 2.6.6): drop every
+    page from ceil(lstart / 4096) on.
 
-    Attributes:
-        ino: the inode whose mapping is truncated.
-        lstart: the new size in bytes.
-        start: first page index dropped whole; partial: lstart's offset in its page.
-        next: the scan cursor.
-        pvec: pfns of the pagevec held (referenced) by the second pass; cursor: its position.
-        locked: the second pass holds the lock of pvec[cursor] (waiting on its writeback).
-        pfn: the partial page held (locked, referenced), -1 when none.
+    Its locals are the C's: ``start`` (the first page index dropped whole) and ``partial``
+    (lstart's offset in its page) are computed from ``lstart`` as the C declares them;
+    ``next`` is the scan cursor, ``pvec`` the pagevec the second pass holds (referenced),
+    ``cursor`` its position (the C's ``i``). Beyond the C: ``ino`` names the mapping's inode
+    (the frame ends at once if it is gone), ``locked`` says the second pass holds the lock of
+    pvec[cursor] (waiting on its writeback), ``pfn`` is the partial page held (locked,
+    referenced), -1 when none.
     """
 
-    def __init__(self, ino: int, lstart: int) -> None:
+    KIND = "truncate_inode_pages"
+    FIELDS = (("ino", "int"), ("lstart", "int"), ("next", "int"), ("pvec", "pages"),
+              ("cursor", "int"), ("locked", "bool"), ("pfn", "int"))
+
+    def __init__(self, ino: int = -1, lstart: int = 0) -> None:
         super().__init__("truncate_inode_pages")
         self.ino = ino
         self.lstart = lstart
-        self.start = (lstart + PAGE_CACHE_SIZE - 1) >> PAGE_SHIFT
-        self.partial = lstart & (PAGE_CACHE_SIZE - 1)
-        self.next = self.start
-        self.pvec: list[int] = []
+        self.next = (lstart + PAGE_CACHE_SIZE - 1) >> PAGE_SHIFT
+        self.pvec: list[Page] = []
         self.cursor = 0
         self.locked = False
         self.pfn = -1
@@ -200,49 +183,28 @@ class TruncateInodePagesOp(KOp):
     def describe(self) -> str:
         return f"truncate_inode_pages inode {self.ino} from {self.lstart}"
 
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "truncate_inode_pages"
-        s["ino"] = self.ino
-        s["lstart"] = self.lstart
-        s["next"] = self.next
-        s["pvec"] = list(self.pvec)
-        s["cursor"] = self.cursor
-        s["locked"] = self.locked
-        s["pfn"] = self.pfn
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        op = TruncateInodePagesOp(_st_int(state, "ino"), _st_int(state, "lstart"))
-        op.load_base_state(state)
-        op.next = _st_int(state, "next")
-        op.pvec = _st_ints(state, "pvec")
-        op.cursor = _st_int(state, "cursor")
-        op.locked = bool(state.get("locked", False))
-        op.pfn = _st_int(state, "pfn")
-        return op
-
     def step(self, k: Kernel, task: Task) -> int:
+        start = (self.lstart + PAGE_CACHE_SIZE - 1) >> PAGE_SHIFT
+        partial = self.lstart & (PAGE_CACHE_SIZE - 1)
         inode = k.sb.s_inodes.get(self.ino)
         if inode is None:
-            for pfn in self.pvec:
-                _release(k, vl_pfn_to_page(k, pfn))
+            for page in self.pvec:
+                _release(k, page)
             self.pvec = []
             self.result = 0
             return KOP_DONE
         mapping = inode.i_mapping
         if self.phase == TP_PASS1:
-            return self._pass1(k, mapping)
+            return self._pass1(k, mapping, start)
         if self.phase == TP_PARTIAL:
-            return self._partial(k, task, mapping)
+            return self._partial(k, task, mapping, start, partial)
         if self.phase == TP_PARTIAL_WB:
-            return self._partial_wb(k, task)
-        return self._pass2(k, task, mapping)
+            return self._partial_wb(k, task, start, partial)
+        return self._pass2(k, task, mapping, start)
 
-    def _pass1(self, k: Kernel, mapping: AddressSpace) -> int:
+    def _pass1(self, k: Kernel, mapping: AddressSpace, start: int) -> int:
         """One pagevec of the first pass: drop what can be locked at once and is not in I/O."""
-        if mapping.nrpages == 0 and self.next == self.start:
+        if mapping.nrpages == 0 and self.next == start:
             self.result = 0
             return KOP_DONE
         pvec = find_get_pages(mapping, self.next, PAGEVEC_SIZE)
@@ -264,51 +226,52 @@ class TruncateInodePagesOp(KOp):
             _release(k, page)
         return KOP_CONTINUE
 
-    def _partial(self, k: Kernel, task: Task, mapping: AddressSpace) -> int:
+    def _partial(self, k: Kernel, task: Task, mapping: AddressSpace, start: int,
+                 partial: int) -> int:
         """The partial page: find_lock_page (may sleep)."""
-        if self.partial == 0:
-            return self._to_pass2()
-        status, page = vl_find_lock_page(k, task, mapping, self.start - 1)
+        if partial == 0:
+            return self._to_pass2(start)
+        status, page = vl_find_lock_page(k, task, mapping, start - 1)
         if status == FLP_BLOCKED:
             return KOP_BLOCKED
         if status == FLP_ABSENT or page is None:
-            return self._to_pass2()
+            return self._to_pass2(start)
         self.pfn = page.pfn
         self.phase = TP_PARTIAL_WB
-        return self._partial_wb(k, task)
+        return self._partial_wb(k, task, start, partial)
 
-    def _partial_wb(self, k: Kernel, task: Task) -> int:
+    def _partial_wb(self, k: Kernel, task: Task, start: int, partial: int) -> int:
         """wait_on_page_writeback, then truncate_partial_page, unlock, release."""
         page = vl_pfn_to_page(k, self.pfn)
         if not vl_wait_on_page_writeback(k, task, page):
             return KOP_BLOCKED
-        truncate_partial_page(k, page, self.partial)
+        truncate_partial_page(k, page, partial)
         unlock_page(k, page)
         _release(k, page)
         self.pfn = -1
-        return self._to_pass2()
+        return self._to_pass2(start)
 
-    def _to_pass2(self) -> int:
+    def _to_pass2(self, start: int) -> int:
         self.phase = TP_PASS2
-        self.next = self.start
+        self.next = start
         return KOP_CONTINUE
 
-    def _pass2(self, k: Kernel, task: Task, mapping: AddressSpace) -> int:
+    def _pass2(self, k: Kernel, task: Task, mapping: AddressSpace, start: int) -> int:
         """The second pass, one page per step: lock_page, wait_on_page_writeback, drop."""
         if self.cursor >= len(self.pvec):
-            for pfn in self.pvec:
-                _release(k, vl_pfn_to_page(k, pfn))
+            for held in self.pvec:
+                _release(k, held)
             self.pvec = []
             self.cursor = 0
             pvec = find_get_pages(mapping, self.next, PAGEVEC_SIZE)
             if not pvec:
-                if self.next == self.start:
+                if self.next == start:
                     self.result = 0
                     return KOP_DONE
-                self.next = self.start
+                self.next = start
                 return KOP_CONTINUE
-            self.pvec = [p.pfn for p in pvec]
-        page = vl_pfn_to_page(k, self.pvec[self.cursor])
+            self.pvec = pvec
+        page = self.pvec[self.cursor]
         if not self.locked:
             if not vl_lock_page(k, task, page):
                 return KOP_BLOCKED
@@ -325,48 +288,43 @@ class TruncateInodePagesOp(KOp):
         return KOP_CONTINUE
 
 
-class TruncateOp(KOp):
-    """do_truncate -> vmtruncate -> ext2_truncate, under i_sem.
+@final
+class TruncateOp(Frame):
+    """The frame of do_truncate -> notify_change -> vmtruncate -> ext2_truncate, under i_sem
+    (fs/open.c, mm/memory.c, fs/ext2/inode.c, 2.6.6), entered by sys_ftruncate or by open
+    with O_TRUNC.
 
-    Attributes:
-        path: the file by path (ftruncate), or "" when ``ino`` is given (open O_TRUNC).
-        ino: the inode (-1 until resolved).
-        length: the new size.
-        pfn: the partial last page held by block_truncate_page (-1 when none).
+    Locals: ``path`` names the file (ftruncate), or "" when ``ino`` is given (open
+    O_TRUNC); ``ino`` is the inode (-1 until resolved); ``length`` the new size; ``pfn``
+    the partial last page block_truncate_page holds (-1 when none); ``pages`` the
+    truncate_inode_pages frame it called.
     """
 
-    def __init__(self, path: str, ino: int, length: int) -> None:
+    KIND = "do_truncate"
+    FIELDS = (("path", "str"), ("ino", "int"), ("length", "int"), ("pfn", "int"),
+              ("pages", "callee"))
+
+    def __init__(self, path: str = "", ino: int = -1, length: int = 0) -> None:
         super().__init__("do_truncate")
         self.path = path
         self.ino = ino
         self.length = length
         self.pfn = -1
+        self.pages: TruncateInodePagesOp | None = None
 
     def describe(self) -> str:
-        return f"truncate inode {self.ino} to {self.length}"
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["kind"] = "truncate"
-        s["path"] = self.path
-        s["ino"] = self.ino
-        s["length"] = self.length
-        s["pfn"] = self.pfn
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KOp:
-        path = state.get("path")
-        if not isinstance(path, str):
-            raise ValueError("kop state: path must be a str")
-        op = TruncateOp(path, _st_int(state, "ino"), _st_int(state, "length"))
-        op.load_base_state(state)
-        op.pfn = _st_int(state, "pfn")
-        return op
+        what = f"truncate inode {self.ino} to {self.length}"
+        return f"{what}: {self.pages.describe()}" if self.pages is not None else what
 
     def step(self, k: Kernel, task: Task) -> int:
         if self.phase == TR_START:
             return self._start(k, task)
+        if self.phase == TR_TRUNCATED:
+            # truncate_inode_pages returned: the op resumed a step later before it was a
+            # frame, and keeps that step (and its KOP_STEP_NS) so that timing is unchanged
+            self.pages = None
+            self.phase = TR_BLOCK_PAGE
+            return KOP_CONTINUE
         inode = k.sb.s_inodes.get(self.ino)
         if inode is None:
             self.result = -EBADF
@@ -423,8 +381,9 @@ class TruncateOp(KOp):
             invalidate_mmap_range_list(k, mapping.i_mmap, pgoff)
         if mapping.i_mmap_shared:
             invalidate_mmap_range_list(k, mapping.i_mmap_shared, pgoff)
-        self.phase = TR_BLOCK_PAGE
-        task.kstack.append(TruncateInodePagesOp(inode.i_ino, self.length))
+        self.pages = TruncateInodePagesOp(inode.i_ino, self.length)
+        self.phase = TR_TRUNCATED
+        vl_push(task, self.pages)  # truncate_inode_pages(mapping, offset), at the next step
         return KOP_CONTINUE
 
     def _block_page(self, k: Kernel, task: Task, inode: Inode) -> int:
@@ -497,9 +456,3 @@ def sys_ftruncate(k: Kernel, task: Task, insn: Insn) -> KOp:
     """ftruncate(2): s = path (an open file), b = length."""
     return TruncateOp(insn.s, -1, insn.b)
 
-
-#: Rebuilders of this module's ops, by their to_state "kind".
-KOPS: Final[dict[str, Callable[[dict[str, object]], KOp]]] = {
-    "truncate_inode_pages": TruncateInodePagesOp.from_state,
-    "truncate": TruncateOp.from_state,
-}

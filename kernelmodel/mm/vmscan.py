@@ -3,8 +3,12 @@ differences on the 2.6.5 profile, see ``vl_reclaim_2_6_5``).
 
 This is the reclaim of the 2.6.5 and 2.6.6 profiles (``KernelConfig.vmscan == "2.6.6"``).
 2.6.7 rewrote it (scan_control, pageout(), scanning in proportion to the whole LRU):
-``vmscan == "2.6.7"`` runs vmscan_267.py, which shares this module's page-level helpers and
-kswapd's thread (``try_to_free_pages`` and ``KswapdOp`` hand over to it).
+``vmscan == "2.6.7"`` runs vmscan_267.py, which shares the page-level helpers and kswapd's
+thread (``try_to_free_pages`` and ``KswapdOp`` hand over to it).
+
+mm/vmscan.c is three modules here, along its layers: vmscan_pageout.py (shrink_list and its
+pageout: one page at a time), vmscan_lru.py (shrink_cache and refill_inactive_zone: the
+LRU scan) and this one (shrink_zone, direct reclaim and kswapd).
 
 The structure is the kernel's:
 
@@ -73,88 +77,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, final
 
-from kernelmodel.include.bug import bug_on
-from kernelmodel.include.page import (
-    ClearPageReclaim,
-    PageActive,
-    PageAnon,
-    PageDirty,
-    PageLRU,
-    PagePrivate,
-    PageSwapCache,
-    PageWriteback,
-    SetPageActive,
-    SetPageLRU,
-    SetPageReclaim,
-    TestClearPageActive,
-    TestClearPageLRU,
-    TestSetPageLocked,
-    TestSetPageLRU,
-    get_page,
-    page_count,
-    page_mapped,
-    put_page_testzero,
-)
 from kernelmodel.include.vmstat import (
-    RECLAIM_ACTIVATED,
-    RECLAIM_FATE_NAMES,
-    RECLAIM_FREED,
-    RECLAIM_KEPT,
-    RECLAIM_WRITTEN,
-    REFILL_DEACTIVATED,
-    REFILL_FATE_NAMES,
-    REFILL_KEPT_ACTIVE,
     TR_KSWAPD,
-    TR_RECLAIM,
-    TR_RECLAIM_PAGE,
-    TR_REFILL_PAGE,
 )
-from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, KOp
+from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, Frame
 from kernelmodel.kernel.wait import sleep_on, wake_up
 from kernelmodel.mm.page_alloc import (
     _GFP_FS,
-    _GFP_IO,
     _GFP_NORETRY,
     DEF_PRIORITY,
     GFP_KERNEL,
-    add_page_to_active_list,
-    add_page_to_inactive_list,
-    del_page_from_active_list,
-    del_page_from_inactive_list,
-    vl_lru_tail,
 )
-from kernelmodel.mm.swap import lru_add_drain, release_pages
-from kernelmodel.mm.swapcache_fields import page_swp_entry
 
 if TYPE_CHECKING:
-    from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
-    from kernelmodel.mm.filemap import AddressSpace
     from kernelmodel.mm.page_alloc import Zone
 
-#: Pages per reclaim batch, and the success threshold of try_to_free_pages.
-SWAP_CLUSTER_MAX: Final = 32
-#: ->writepage's "leave the page active" return (include/linux/fs.h, 2.6.6).
-WRITEPAGE_ACTIVATE: Final = 0x80000
+from kernelmodel.mm.vmscan_lru import refill_inactive_zone, shrink_cache
+from kernelmodel.mm.vmscan_pageout import SWAP_CLUSTER_MAX, vl_reclaim_2_6_5
+
 #: HZ/10 with HZ = 1000: blk_congestion_wait in balance_pgdat.
 KSWAPD_NAP_NS: Final = 100_000_000
 #: Wait-queue key of pgdat->kswapd_wait.
 KSWAPD_WAIT_KEY: Final = "kswapd"
 #: A task's next try_to_free_pages resumes its napping call within this time (1 s).
 DIRECT_RESUME_NS: Final = 1_000_000_000
-#: Simulated CPU per page examined by shrink_list / moved by refill_inactive_zone.
-SHRINK_PAGE_NS: Final = 300
-REFILL_PAGE_NS: Final = 100
-
-ENOSPC: Final = 28
-
-# shrink_list's fate for one page (the labels of the C function).
-_FREE_IT: Final = 0
-_ACTIVATE_LOCKED: Final = 1
-_KEEP_LOCKED: Final = 2
-_KEEP: Final = 3
-_CLEAN: Final = 4  # pageout found nothing to write: continue with the free checks
 
 # KswapdOp phases.
 KSWAPD_SLEEP: Final = 0
@@ -258,473 +206,6 @@ class KswapdState:
 
     def __repr__(self) -> str:
         return f"<kswapd pid={self.pid} total_memory={self.total_memory}>"
-
-
-# ---- small predicates -------------------------------------------------------------------------
-
-
-def current_is_kswapd(k: Kernel) -> bool:
-    """current_is_kswapd(): the current task has PF_KSWAPD."""
-    task = k.tasks.get(k.current)
-    return task is not None and (task.flags & PF_KSWAPD) != 0
-
-
-def _current_is_pdflush(k: Kernel) -> bool:
-    from kernelmodel.mm.pdflush import current_is_pdflush
-
-    task = k.tasks.get(k.current)
-    return task is not None and current_is_pdflush(task)
-
-
-def mapping_mapped(mapping: AddressSpace) -> bool:
-    """mapping_mapped(): some vma maps the file (i_mmap or i_mmap_shared is not empty)."""
-    return len(mapping.i_mmap) > 0 or len(mapping.i_mmap_shared) > 0
-
-
-def page_mapping_inuse(page: Page) -> bool:
-    """page_mapping_inuse(): the page is mapped, in the swap cache, or of an mmapped file.
-
-    Caller: holds the page lock.
-    """
-    from kernelmodel.mm.filemap import page_mapping
-
-    if page_mapped(page):
-        return True
-    if PageSwapCache(page):
-        return True
-    mapping = page_mapping(page)
-    if mapping is None:
-        return False
-    return mapping_mapped(mapping)
-
-
-def is_page_cache_freeable(page: Page) -> bool:
-    """is_page_cache_freeable(): only the cache and the scanner hold the page."""
-    return page_count(page) - (1 if PagePrivate(page) else 0) == 2
-
-
-def may_write_to_queue(k: Kernel, is_swap: bool) -> bool:
-    """may_write_to_queue(bdi): kswapd and pdflush always write; others only to an
-    uncongested queue (2.6.5, 2.6.6, 2.6.7).
-
-    A swap-cache page's bdi is swapper_space's ``swap_backing_dev_info``, whose state is
-    always 0: it never reads as congested, so swap writeout is never held back here (the
-    kernel's own comment: the page is written even if that blocks, "because
-    swap_backing_dev_info is bust"). Only file pages see the disk's congestion.
-    """
-    from kernelmodel.mm.page_writeback import bdi_write_congested
-
-    if is_swap or current_is_kswapd(k) or _current_is_pdflush(k):
-        return True
-    return not bdi_write_congested(k)
-
-
-def vl_request_queue_full(k: Kernel) -> bool:
-    """The disk's request queue has no free request (nr_requests outstanding).
-
-    2.6.6's writepage would sleep in get_request_wait here (the only throttle of kswapd's
-    writes and of every swap write, which may_write_to_queue always lets through); reclaim
-    cannot sleep in the model, so the page is kept for a later pass instead, and the queue
-    never grows past nr_requests because of reclaim.
-    """
-    from kernelmodel.mm.page_writeback import NR_REQUESTS
-
-    return k.machine.disk.queue_depth >= NR_REQUESTS
-
-
-def vl_reclaim_2_6_5(k: Kernel) -> bool:
-    """The 2.6.5 profile's reclaim details (mm/vmscan.c, 2.6.5), otherwise 2.6.6's.
-
-    2.6.5 differs in three places the model follows: try_to_free_pages calls
-    wakeup_bdflush(total_scanned) on every pass; shrink_cache never adds to
-    zone->pages_scanned (a bug 2.6.6 fixed), so it stays 0: kswapd's nap, which tests it,
-    is never taken, and no zone is ever marked all_unreclaimable; shrink_list files a page
-    it writes on locked_pages (``_pageout``, with the 2.6.5 page lists).
-    """
-    return k.cfg.release == "2.6.5"
-
-
-def _put_page_nofree(page: Page) -> None:
-    """__put_page(): drop a reference that cannot be the last one."""
-    bug_on(put_page_testzero(page), "__put_page: dropped the last reference")
-
-
-# ---- shrink_list ---------------------------------------------------------------------------------
-
-
-def vl_reclaim_why(k: Kernel, fate: int, why: str) -> int:
-    """Note why shrink_list decides what it does with the page in hand (for its
-    ``reclaim_page`` record); returns ``fate``."""
-    k.vl_reclaim_why = why
-    return fate
-
-
-def vl_trace_reclaim(k: Kernel, page: Page, freed: bool, activated: bool) -> None:
-    """The ``reclaim_page`` record of shrink_list's decision on one page (2.6.6 and 2.6.7):
-    a is the frame, b the decision (RECLAIM_FREED, _ACTIVATED, _KEPT, _WRITTEN), s the
-    decision and why."""
-    why = k.vl_reclaim_why
-    if freed:
-        fate = RECLAIM_FREED
-    elif activated:
-        fate = RECLAIM_ACTIVATED
-    elif why == "written":
-        fate = RECLAIM_WRITTEN
-    else:
-        fate = RECLAIM_KEPT
-    k.trace.emit(k.now(), TR_RECLAIM_PAGE, k.current, page.pfn, fate,
-                 f"{RECLAIM_FATE_NAMES[fate]}: {why}")
-    k.vl_reclaim_why = ""
-
-
-def _pageout(
-    k: Kernel, page: Page, mapping: AddressSpace | None, is_swap: bool, referenced: int,
-    may_enter_fs: bool,
-) -> int:
-    """shrink_list's block for a dirty page (2.6.5 and 2.6.6 inline it; 2.6.7 calls it
-    pageout).
-
-    With 2.6.5's page lists (writeback = "lists") a file page moves to the head of its
-    mapping's locked_pages before ->writepage, as 2.6.5's shrink_list does; 2.6.5 clears
-    the dirty bit with test_clear_page_dirty, which in that mode is clear_page_dirty_for_io
-    (no tags to keep). Swap-cache pages stay off swapper_space's lists (swapcache_fields.py).
-
-    Returns:
-        _KEEP after starting a write (the writepage unlocked the page); _KEEP_LOCKED or
-        _ACTIVATE_LOCKED when the page cannot be written now; _CLEAN when
-        clear_page_dirty_for_io found it clean (continue with the free checks).
-
-    Caller: shrink_list, holding the page lock; the page is dirty.
-    """
-    from kernelmodel.fs.mpage import block_write_full_page
-    from kernelmodel.include.writeback import WB_SYNC_NONE, WritebackControl
-    from kernelmodel.mm.page_lists import PL_LOCKED, list_move, vl_lists_mode
-    from kernelmodel.mm.page_writeback import clear_page_dirty_for_io
-    from kernelmodel.mm.swap_state import swap_writepage
-
-    if referenced or not is_page_cache_freeable(page):
-        return vl_reclaim_why(k, _KEEP_LOCKED, "dirty and referenced or busy")
-    if mapping is None and not is_swap:
-        return vl_reclaim_why(k, _KEEP_LOCKED, "dirty, no mapping")
-    if not may_enter_fs or not may_write_to_queue(k, is_swap) or vl_request_queue_full(k):
-        return vl_reclaim_why(k, _KEEP_LOCKED, "dirty, queue congested")
-    if not clear_page_dirty_for_io(k, page):
-        return vl_reclaim_why(k, _CLEAN, "clean after all")
-    if not is_swap and mapping is not None and vl_lists_mode(k):
-        # 2.6.5: list_move(&page->list, &mapping->locked_pages) under page_lock, before
-        # ->writepage, so that filemap_fdatawait waits for this write too
-        list_move(mapping, page, PL_LOCKED)
-    wbc = WritebackControl(
-        sync_mode=WB_SYNC_NONE, nr_to_write=SWAP_CLUSTER_MAX, nonblocking=True, for_reclaim=True
-    )
-    SetPageReclaim(page)
-    k.vmstat.nr_vmscan_write += 1
-    if is_swap:
-        res = swap_writepage(k, page, wbc)
-    else:
-        res = block_write_full_page(k, page, wbc)
-    if res < 0 and mapping is not None:
-        handle_write_error(mapping, page, res)
-    if res == WRITEPAGE_ACTIVATE:
-        ClearPageReclaim(page)
-        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "writepage asked to activate")
-    if not PageWriteback(page):
-        ClearPageReclaim(page)  # a synchronous write, or a writepage that did nothing
-    return vl_reclaim_why(k, _KEEP, "written")
-
-
-def handle_write_error(mapping: AddressSpace, page: Page, error: int) -> None:
-    """handle_write_error(): record a failed reclaim write in the mapping (AS_ENOSPC/AS_EIO)."""
-    from kernelmodel.mm.filemap import AS_EIO, AS_ENOSPC, mapping_set_error, page_mapping
-
-    if page_mapping(page) is mapping:
-        mapping_set_error(mapping, AS_ENOSPC if error == -ENOSPC else AS_EIO)
-
-
-def _free_page_cache(k: Kernel, page: Page, is_swap: bool) -> None:
-    """shrink_list's final free under tree_lock: out of the swap cache (and its slot reference
-    dropped) or out of the page cache, then the cache's page reference is put."""
-    from kernelmodel.mm.filemap import _remove_from_page_cache
-    from kernelmodel.mm.swap_state import _delete_from_swap_cache
-    from kernelmodel.mm.swapfile import swap_free
-
-    if is_swap:
-        entry = page_swp_entry(k, page)
-        _delete_from_swap_cache(k, page)
-        swap_free(k, entry)
-    else:
-        _remove_from_page_cache(k, page)
-    _put_page_nofree(page)
-
-
-def _shrink_page(k: Kernel, page: Page, gfp_mask: int, stats: list[int]) -> int:
-    """One iteration of shrink_list's loop; returns the label the C code jumps to.
-
-    ``stats[0]`` counts the extra scan weight of mapped and swap-cache pages.
-
-    Caller: shrink_list, holding the isolation reference; the page is off the LRU.
-    """
-    from kernelmodel.mm.filemap import page_mapping
-    from kernelmodel.mm.rmap import SWAP_AGAIN, SWAP_FAIL, page_referenced, try_to_unmap
-    from kernelmodel.mm.swap_state import add_to_swap
-
-    if TestSetPageLocked(page):
-        return vl_reclaim_why(k, _KEEP, "locked")
-    if page_mapped(page) or PageSwapCache(page):
-        stats[0] += 1
-    bug_on(PageActive(page), "shrink_list: PageActive")
-    if PageWriteback(page):
-        return vl_reclaim_why(k, _KEEP_LOCKED, "under writeback")
-    referenced = page_referenced(k, page)
-    if referenced and page_mapping_inuse(page):
-        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "referenced")
-    mapping = page_mapping(page)
-    may_enter_fs = (gfp_mask & _GFP_FS) != 0
-    if PageAnon(page) and not PageSwapCache(page) and not add_to_swap(k, page):
-        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "no swap space")
-    is_swap = PageSwapCache(page)
-    if is_swap:
-        may_enter_fs = (gfp_mask & _GFP_IO) != 0
-    if page_mapped(page) and (mapping is not None or is_swap):
-        ret = try_to_unmap(k, page)
-        if ret == SWAP_FAIL:
-            return vl_reclaim_why(k, _ACTIVATE_LOCKED, "try_to_unmap failed")
-        if ret == SWAP_AGAIN:
-            return vl_reclaim_why(k, _KEEP_LOCKED, "try_to_unmap again")
-    if PageDirty(page):
-        fate = _pageout(k, page, mapping, is_swap, referenced, may_enter_fs)
-        if fate != _CLEAN:
-            return fate
-    if PagePrivate(page):
-        return vl_reclaim_why(k, _ACTIVATE_LOCKED, "has buffers")
-    if mapping is None and not is_swap:
-        return vl_reclaim_why(k, _KEEP_LOCKED, "no mapping")
-    if page_count(page) != 2 or PageDirty(page):
-        return vl_reclaim_why(k, _KEEP_LOCKED, "in use")
-    _free_page_cache(k, page, is_swap)
-    return vl_reclaim_why(k, _FREE_IT, "clean and unused")
-
-
-def shrink_list(
-    k: Kernel, pages: list[Page], gfp_mask: int, do_writepage: bool
-) -> tuple[int, int, list[Page]]:
-    """shrink_list(): try to free each isolated page, in order.
-
-    ``do_writepage`` only matters in laptop mode, which the model does not have.
-
-    Returns:
-        (pages freed, extra scan weight for mapped/swap-cache pages, the pages kept, in
-        order; each still holds the isolation reference and is off the LRU).
-
-    Caller: shrink_cache, with ``pages`` isolated from the inactive list (a reference each).
-    """
-    from kernelmodel.mm.pagemap import unlock_page
-
-    ret = 0
-    pgactivate = 0
-    stats = [0]
-    kept: list[Page] = []
-    freed: list[Page] = []
-    k.charge(len(pages) * SHRINK_PAGE_NS)
-    for page in pages:
-        fate = _shrink_page(k, page, gfp_mask, stats)
-        vl_trace_reclaim(k, page, fate == _FREE_IT, fate == _ACTIVATE_LOCKED)
-        if fate == _FREE_IT:
-            unlock_page(k, page)
-            ret += 1
-            freed.append(page)
-            continue
-        if fate == _ACTIVATE_LOCKED:
-            SetPageActive(page)
-            pgactivate += 1
-        if fate != _KEEP:
-            unlock_page(k, page)
-        bug_on(PageLRU(page), "shrink_list: kept page has PG_lru")
-        kept.append(page)
-    release_pages(k, freed)  # __pagevec_release_nonlru: the isolation references
-    k.vmstat.pgactivate += pgactivate
-    return (ret, stats[0], kept)
-
-
-# ---- shrink_cache and refill_inactive_zone -------------------------------------------------------
-
-
-def _isolate_inactive(k: Kernel, zone: Zone, page_list: list[Page]) -> int:
-    """shrink_cache's isolation loop: up to SWAP_CLUSTER_MAX pages from the inactive tail.
-
-    Pages with a zero count (being freed) go back to the head. Returns ``nr_scan`` as the C
-    loop leaves it (``while (nr_scan++ < SWAP_CLUSTER_MAX && ...)``: one more than the pages
-    looked at).
-    """
-    pages = k.mem_map.pages
-    looked = 0
-    while looked < SWAP_CLUSTER_MAX:
-        pfn = vl_lru_tail(zone, False)
-        if pfn < 0:
-            break
-        looked += 1
-        page = pages[pfn]
-        bug_on(not TestClearPageLRU(page), "shrink_cache: inactive page without PG_lru")
-        del_page_from_inactive_list(zone, page)
-        if page_count(page) == 0:
-            SetPageLRU(page)
-            add_page_to_inactive_list(zone, page)
-            continue
-        get_page(page)
-        page_list.append(page)
-    if not vl_reclaim_2_6_5(k):
-        zone.pages_scanned += len(page_list)  # 2.6.5 never counts it (vl_reclaim_2_6_5)
-    return looked + 1
-
-
-def _putback_lru(k: Kernel, zone: Zone, pages: list[Page]) -> None:
-    """shrink_cache's put-back: each survivor to the head of the list PG_active names, then
-    the isolation reference is dropped (a page whose count reaches zero leaves the LRU)."""
-    for page in pages:
-        bug_on(TestSetPageLRU(page), "shrink_cache: survivor already has PG_lru")
-        if PageActive(page):
-            add_page_to_active_list(zone, page)
-        else:
-            add_page_to_inactive_list(zone, page)
-    release_pages(k, pages)
-
-
-def shrink_cache(
-    k: Kernel, zone: Zone, gfp_mask: int, max_scan: int, do_writepage: bool
-) -> tuple[int, int]:
-    """shrink_cache(): scan about ``max_scan`` pages from the inactive tail in batches of 32.
-
-    Returns:
-        (pages freed, pages scanned: the batches' sizes plus shrink_list's extra weight).
-    """
-    lru_add_drain(k)
-    kswapd = current_is_kswapd(k)
-    ret = 0
-    total_scanned = 0
-    while max_scan > 0:
-        page_list: list[Page] = []
-        nr_scan = _isolate_inactive(k, zone, page_list)
-        nr_taken = len(page_list)
-        if nr_taken == 0:
-            break
-        max_scan -= nr_scan
-        k.vmstat.pgscan += nr_scan
-        nr_freed, extra, kept = shrink_list(k, page_list, gfp_mask, do_writepage)
-        total_scanned += nr_taken + extra
-        if kswapd:
-            k.vmstat.kswapd_steal += nr_freed
-        k.vmstat.pgsteal += nr_freed
-        ret += nr_freed
-        k.trace.emit(k.now(), TR_RECLAIM, k.current, nr_scan, nr_freed, "shrink_cache")
-        if nr_freed <= 0 and not kept:
-            break
-        _putback_lru(k, zone, kept)
-    return (ret, total_scanned)
-
-
-def _isolate_active(zone: Zone, k: Kernel, nr_pages: int, l_hold: list[Page]) -> int:
-    """refill_inactive_zone's isolation of up to ``nr_pages`` from the active tail.
-
-    PG_active stays set on the isolated pages. Returns the pages looked at.
-    """
-    pages = k.mem_map.pages
-    looked = 0
-    while looked < nr_pages:
-        pfn = vl_lru_tail(zone, True)
-        if pfn < 0:
-            break
-        looked += 1
-        page = pages[pfn]
-        bug_on(not TestClearPageLRU(page), "refill_inactive_zone: active page without PG_lru")
-        del_page_from_active_list(zone, page)
-        if page_count(page) == 0:
-            SetPageLRU(page)
-            add_page_to_active_list(zone, page)
-        else:
-            get_page(page)
-            l_hold.append(page)
-    return looked
-
-
-def vl_swap_tendency(k: Kernel, zone: Zone) -> int:
-    """refill_inactive_zone's ``swap_tendency = mapped_ratio / 2 + distress + vm_swappiness``.
-
-    ``distress = 100 >> prev_priority``; ``mapped_ratio = nr_mapped * 100 / total_memory``.
-    Mapped pages are deactivated only when this reaches 100.
-    """
-    total = k.kswapd.total_memory
-    if total <= 0:
-        total = max(zone.present_pages - zone.pages_high, 1)
-    distress = 100 >> zone.prev_priority
-    mapped_ratio = (k.vmstat.nr_mapped * 100) // total
-    return mapped_ratio // 2 + distress + k.cfg.swappiness
-
-
-def vl_refill_why(k: Kernel, page: Page, reclaim_mapped: bool,
-                  no_swap: bool) -> tuple[int, str]:
-    """Where refill_inactive_zone (2.6.5-2.6.7) sends an isolated active page, and why:
-    REFILL_DEACTIVATED when "not mapped" or "mapped, not referenced"; REFILL_KEPT_ACTIVE when
-    "mapped" (the swap tendency is under 100, so mapped pages stay), "referenced" or "anon,
-    no swap". page_referenced() (which clears the young bits) is asked exactly when the
-    kernel asks it: for a mapped page while reclaim_mapped."""
-    from kernelmodel.mm.rmap import page_referenced
-
-    mapped = page_mapped(page)
-    if mapped and not reclaim_mapped:
-        return REFILL_KEPT_ACTIVE, "mapped"
-    if mapped and page_referenced(k, page) > 0:
-        return REFILL_KEPT_ACTIVE, "referenced"
-    if no_swap and PageAnon(page):
-        return REFILL_KEPT_ACTIVE, "anon, no swap"
-    return REFILL_DEACTIVATED, "mapped, not referenced" if mapped else "not mapped"
-
-
-def vl_trace_refill(k: Kernel, page: Page, fate: int, why: str) -> None:
-    """The ``refill_page`` record of refill_inactive_zone's decision on one page, written
-    once the page is back on its list: a is the frame, b the decision (REFILL_DEACTIVATED,
-    REFILL_KEPT_ACTIVE), s the decision and why."""
-    k.trace.emit(k.now(), TR_REFILL_PAGE, k.current, page.pfn, fate,
-                 f"{REFILL_FATE_NAMES[fate]}: {why}")
-
-
-def refill_inactive_zone(k: Kernel, zone: Zone, nr_pages_in: int) -> None:
-    """refill_inactive_zone(): move up to ``nr_pages_in`` pages from the active tail.
-
-    Unmapped pages always go to the inactive head; mapped pages only when reclaim_mapped
-    (swap_tendency >= 100) and not referenced; anonymous pages stay active without swap.
-    Counts pgrefill (pages looked at) and pgdeactivate. Writes a ``refill_page`` record per
-    page put back (vl_trace_refill).
-    """
-    lru_add_drain(k)
-    l_hold: list[Page] = []
-    looked = _isolate_active(zone, k, nr_pages_in, l_hold)
-    k.charge(len(l_hold) * REFILL_PAGE_NS)
-    reclaim_mapped = vl_swap_tendency(k, zone) >= 100
-    no_swap = k.swap.total_swap_pages == 0
-    l_inactive: list[Page] = []
-    l_active: list[Page] = []
-    whys: dict[int, str] = {}
-    for page in l_hold:
-        fate, why = vl_refill_why(k, page, reclaim_mapped, no_swap)
-        whys[page.pfn] = why
-        if fate == REFILL_DEACTIVATED:
-            l_inactive.append(page)
-        else:
-            l_active.append(page)
-    for page in l_inactive:
-        bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
-        bug_on(not TestClearPageActive(page), "refill_inactive_zone: !PageActive")
-        add_page_to_inactive_list(zone, page)
-        vl_trace_refill(k, page, REFILL_DEACTIVATED, whys[page.pfn])
-    for page in l_active:
-        bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
-        bug_on(not PageActive(page), "refill_inactive_zone: !PageActive")
-        add_page_to_active_list(zone, page)
-        vl_trace_refill(k, page, REFILL_KEPT_ACTIVE, whys[page.pfn])
-    release_pages(k, l_inactive)
-    release_pages(k, l_active)
-    k.vmstat.pgrefill += looked
-    k.vmstat.pgdeactivate += len(l_inactive)
 
 
 # ---- zones, direct reclaim and kswapd ------------------------------------------------------------
@@ -859,18 +340,29 @@ def wakeup_kswapd(k: Kernel) -> None:
     wake_up(k, KSWAPD_WAIT_KEY)
 
 
-class KswapdOp(KOp):
-    """kswapd(): the main loop of the kswapd kernel thread, and balance_pgdat in steps.
+@final
+class KswapdOp(Frame):
+    """The frame of kswapd() (mm/vmscan.c, 2.6.6): the kswapd thread's loop, with
+    balance_pgdat(pgdat, 0) run in its own steps (one priority pass per step).
 
-    Phases: KSWAPD_SLEEP (prepare_to_wait on kswapd_wait and schedule), KSWAPD_WOKEN (start
-    balance_pgdat: pageoutrun, temp_priority), KSWAPD_BALANCE (one priority pass per step,
-    priorities 12 .. 1; a nap of HZ/10 in blk_congestion_wait below priority 10 when it is
-    struggling). The op never finishes.
+    The phases follow the C loop: KSWAPD_SLEEP is ``prepare_to_wait(&pgdat->kswapd_wait);
+    schedule()``; KSWAPD_WOKEN (after ``finish_wait``) starts balance_pgdat (pageoutrun,
+    temp_priority = DEF_PRIORITY); KSWAPD_BALANCE is one pass of its ``for (priority =
+    DEF_PRIORITY; priority; priority--)`` loop per step, with a nap of HZ/10 in
+    blk_congestion_wait below priority 10 when it is struggling; its ``out:`` label goes
+    back to KSWAPD_SLEEP. The frame never returns. Its locals are balance_pgdat's.
 
     2.6.5 (``vl_reclaim_2_6_5``): the nap is taken only when the zone's pages_scanned says
     the pass scanned something, and 2.6.5 never adds to pages_scanned, so kswapd never
     naps: it runs its priorities back to back.
+
+    Model simplification: balance_pgdat is a phase of this frame, not a frame of its own (it
+    is called from nowhere else: try_to_free_pages is the direct reclaim's).
     """
+
+    KIND = "kswapd"
+    FIELDS = (("priority", "int"), ("total_scanned", "int"), ("total_reclaimed", "int"),
+              ("do_writepage", "bool"), ("nr_mapped", "int"))
 
     def __init__(self) -> None:
         super().__init__("kswapd")
@@ -882,13 +374,13 @@ class KswapdOp(KOp):
         self.nr_mapped = 0
 
     def step(self, k: Kernel, task: Task) -> int:
-        if self.phase == KSWAPD_SLEEP:
+        if self.phase == KSWAPD_SLEEP:  # prepare_to_wait(&pgdat->kswapd_wait); schedule()
             self.phase = KSWAPD_WOKEN
             sleep_on(k, task, KSWAPD_WAIT_KEY)
             return KOP_BLOCKED
         if k.cfg.vmscan == "2.6.7":
             return self._step_267(k, task)
-        if self.phase == KSWAPD_WOKEN:
+        if self.phase == KSWAPD_WOKEN:  # balance_pgdat(pgdat, 0): its locals
             k.vmstat.pageoutrun += 1
             k.pgdat.zone.temp_priority = DEF_PRIORITY
             self.priority = DEF_PRIORITY
@@ -955,41 +447,9 @@ class KswapdOp(KOp):
     def describe(self) -> str:
         if self.phase == KSWAPD_BALANCE:
             return f"kswapd: balance_pgdat priority {self.priority}"
-        return "kswapd: " + KSWAPD_PHASE_NAMES[self.phase]
-
-    def to_state(self) -> dict[str, object]:
-        s = super().to_state()
-        s["priority"] = self.priority
-        s["total_scanned"] = self.total_scanned
-        s["total_reclaimed"] = self.total_reclaimed
-        s["do_writepage"] = self.do_writepage
-        s["nr_mapped"] = self.nr_mapped
-        return s
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KswapdOp:
-        """Rebuild from ``to_state`` output.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        op = KswapdOp()
-        op.load_base_state(state)
-        if op.phase not in (KSWAPD_SLEEP, KSWAPD_WOKEN, KSWAPD_BALANCE):
-            raise ValueError("kswapd op: bad phase")
-        op.priority = _state_int(state, "priority")
-        op.total_scanned = _state_int(state, "total_scanned")
-        op.total_reclaimed = _state_int(state, "total_reclaimed")
-        op.do_writepage = bool(state.get("do_writepage", False))
-        op.nr_mapped = _state_int(state, "nr_mapped")
-        return op
-
-
-def _state_int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"kswapd op: {key} must be an int")
-    return v
+        if 0 <= self.phase < len(KSWAPD_PHASE_NAMES):
+            return "kswapd: " + KSWAPD_PHASE_NAMES[self.phase]
+        return "kswapd"
 
 
 def kswapd_init(k: Kernel) -> None:

@@ -80,26 +80,28 @@ from kernelmodel.mm.page_alloc import (
     add_page_to_inactive_list,
 )
 from kernelmodel.mm.swap import lru_add_drain, release_pages
-from kernelmodel.mm.vmscan import (
+from kernelmodel.mm.vmscan import _direct_reclaim_start
+from kernelmodel.mm.vmscan_lru import (
     REFILL_PAGE_NS,
-    SHRINK_PAGE_NS,
-    SWAP_CLUSTER_MAX,
-    WRITEPAGE_ACTIVATE,
-    _direct_reclaim_start,
-    _free_page_cache,
     _isolate_active,
     _isolate_inactive,
     _putback_lru,
+    vl_refill_why,
+    vl_trace_refill,
+)
+from kernelmodel.mm.vmscan_pageout import (
+    SHRINK_PAGE_NS,
+    SWAP_CLUSTER_MAX,
+    WRITEPAGE_ACTIVATE,
+    _free_page_cache,
     current_is_kswapd,
     handle_write_error,
     is_page_cache_freeable,
     may_write_to_queue,
     page_mapping_inuse,
     vl_reclaim_why,
-    vl_refill_why,
     vl_request_queue_full,
     vl_trace_reclaim,
-    vl_trace_refill,
 )
 
 if TYPE_CHECKING:

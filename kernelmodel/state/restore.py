@@ -37,7 +37,6 @@ Invariants of the result (the caller checks the first by hashing):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 from kernelmodel.check.check import check_invariants
@@ -45,7 +44,6 @@ from kernelmodel.check.check_durable import check_durable
 from kernelmodel.check.check_fields import check_writeback_io
 from kernelmodel.fs.bio import Bio
 from kernelmodel.fs.fs import SuperBlock
-from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
 from kernelmodel.include.page import M_anon, MemMap, Page
 from kernelmodel.include.writeback import WritebackState
@@ -55,8 +53,6 @@ from kernelmodel.kernel.kernel import Kernel, vl_max_threads
 from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
 from kernelmodel.lib.rng import Rng
-from kernelmodel.mm.memory import KOPS as FAULT_KOPS
-from kernelmodel.mm.mmap import KOPS as MMAP_KOPS
 from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.page_alloc import PageAllocator
 from kernelmodel.mm.pgtable import pte_present
@@ -66,8 +62,7 @@ from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
 from kernelmodel.mm.swapfile import SwapState
-from kernelmodel.mm.truncate import KOPS as TRUNCATE_KOPS
-from kernelmodel.mm.vmscan import KswapdOp, KswapdState
+from kernelmodel.mm.vmscan import KswapdState
 from kernelmodel.oracle.oracle import Oracle
 from kernelmodel.oracle.oracle_mm import VlMmOracle
 from machine.board import Machine, MachineConfig
@@ -204,45 +199,22 @@ def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
 # ---- kernel stacks ------------------------------------------------------------------------------
 
 
-def _mm_op_bridge() -> dict[str, Callable[[dict[str, object]], KOp]]:
-    """The mm ops that still save themselves (memory.py, mmap.py, truncate.py: ``KOPS``, by
-    their ``kind``); a bridge until they are frames, when it goes with them."""
-    out: dict[str, Callable[[dict[str, object]], KOp]] = {}
-    for table in (FAULT_KOPS, MMAP_KOPS, TRUNCATE_KOPS):
-        for kind, rebuild in table.items():
-            bug_on(kind in out, f"restore: op kind {kind!r} registered twice")
-            out[kind] = rebuild
-    out["kswapd"] = KswapdOp.from_state  # kswapd's op has no kind: its name
-    return out
-
-
-_MM_OPS: Final = _mm_op_bridge()
-
-
 def vl_kop_from_state(k: Kernel, state: dict[str, object], below: KOp | None = None) -> KOp:
     """Rebuild one frame of a task's stack; ``below`` is the frame under it (its caller).
 
     Every frame names its class by ``frame`` (frame_state.FRAME_CLASSES, the one registry of
-    op kinds); the mm ops not converted yet are rebuilt through ``_MM_OPS``.
+    op kinds).
 
     Caller: pass 1 is done (frames look up inodes, pages and frames by id in ``k``).
 
     Raises:
         ValueError: an unknown op, or a malformed or dangling state.
     """
-    if "frame" in state:
-        return vl_frame_from_state(k, state, below)
-    name = _str(state, "op")
-    kind = state.get("kind", name)
-    rebuild = _MM_OPS.get(kind) if isinstance(kind, str) else None
-    if rebuild is None:
-        known = ", ".join([*FRAME_CLASSES, *_MM_OPS])
-        raise ValueError(f"kernel state: unknown kernel op {name!r} (kind {kind!r}; known: "
-                         f"{known})")
-    op = rebuild(state)
-    if op.name != name:
-        raise ValueError(f"kernel state: op {name!r} rebuilt as {op.name!r}")
-    return op
+    if "frame" not in state:
+        known = ", ".join(FRAME_CLASSES)
+        raise ValueError(f"kernel state: a kernel op {state.get('op')!r} without its frame kind "
+                         f"(known: {known})")
+    return vl_frame_from_state(k, state, below)
 
 
 # ---- tasks and the scheduler --------------------------------------------------------------------

@@ -79,25 +79,3 @@ def vl_migrate_stacks_6_to_7(state: dict[str, object]) -> None:
         if not isinstance(kstack, list) or not all(isinstance(op, dict) for op in kstack):
             raise ValueError("a task has no kernel stack")
         task["kstack"] = [vl_migrate_op_6_to_7(op) for op in kstack]
-
-
-def _migrate_6_to_7_kopssys(doc: dict[str, object]) -> dict[str, object]:
-    """Format 6 -> 7, fs and kernel ops: every one is a frame (``vl_migrate_stacks_6_to_7``).
-
-    A compact file's described pages are filled in first (the hash covers them), so the
-    migrated map is a full one. The old state must match its hash first; the new hash is
-    computed over the new state.
-    """
-    from scenarios.snapshot.described import fill
-    from scenarios.state_codec import state_digest
-
-    fill(doc)
-    doc["described"] = {}
-    state = doc.get("state")
-    if not isinstance(state, dict) or state_digest(state) != doc.get("state_hash"):
-        raise ValueError("the version-6 state does not match its state_hash")
-    vl_migrate_stacks_6_to_7(state)
-    out = dict(doc)
-    out["version"] = 7
-    out["state_hash"] = state_digest(state)
-    return out

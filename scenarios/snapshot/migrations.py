@@ -13,8 +13,8 @@ and the oracles kept pages as descriptions: they wrote with the first generator 
 doing so; they had no story and sampled no counters over time: an empty series samples from
 their clock on); ``_migrate_5_to_6_frames`` (migrate_frames.py) version-5 files
 (before each function of a sleeping kernel path had its own frame on the task's stack);
-``_migrate_6_to_7_kopssys`` (migrate_kopssys.py) version-6 files (before the fs and kernel
-ops were frames of the one registry).
+``_migrate_6_to_7`` (migrate_6_to_7.py) version-6 files (before every sleeping kernel
+path was a frame of the one registry).
 
 A step sees unchecked data: it checks the old state against its hash before it changes
 anything (a migration never launders a damaged file), and any failure is one
@@ -30,12 +30,12 @@ from typing import Final
 
 from scenarios.snapshot.described import fill as fill_described
 from scenarios.snapshot.errors import SnapshotError, exc_line
+from scenarios.snapshot.migrate_6_to_7 import _migrate_6_to_7, vl_stacks_6_to_7
 from scenarios.snapshot.migrate_frames import (
     _migrate_5_to_6_frames,
     vl_stacks_as_frames,
     vl_stacks_put_back,
 )
-from scenarios.snapshot.migrate_kopssys import _migrate_6_to_7_kopssys, vl_migrate_stacks_6_to_7
 from scenarios.state_codec import state_digest
 
 
@@ -97,7 +97,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     _add_format_4_fields(state, swapin="2.6.7")
     _add_format_5_payload_fields(state)
     old_stacks = vl_stacks_as_frames(state)
-    vl_migrate_stacks_6_to_7(state)
+    vl_stacks_6_to_7(state)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -344,7 +344,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     3: _migrate_3_to_4,
     4: _migrate_4_to_5,
     5: _migrate_5_to_6_frames,
-    6: _migrate_6_to_7_kopssys,
+    6: _migrate_6_to_7,
 }
 
 #: The format this vmlab writes: the one the last step reaches.

@@ -27,9 +27,9 @@ from kernelmodel.mm.vmscan import (
     KSWAPD_WAIT_KEY,
     KSWAPD_WOKEN,
     KswapdOp,
-    shrink_list,
     try_to_free_pages,
 )
+from kernelmodel.mm.vmscan_pageout import shrink_list
 from kernelmodel.oracle.oracle import vl_verify_durable
 from tests.kernelmodel.frames_support import run_frame
 

@@ -23,7 +23,7 @@ from kernelmodel.mm.page_alloc import GFP_KERNEL
 from kernelmodel.mm.page_writeback import NR_CONGESTION_ON, bdi_write_congested
 from kernelmodel.mm.rmap import page_referenced
 from kernelmodel.mm.swap import lru_add_drain
-from kernelmodel.mm.vmscan import may_write_to_queue, shrink_list
+from kernelmodel.mm.vmscan_pageout import may_write_to_queue, shrink_list
 
 DESIGNS = [("2.6.5", "lists", "pte_chain"), ("2.6.6", "tags", "pte_chain"),
            ("2.6.7", "tags", "anon_vma")]

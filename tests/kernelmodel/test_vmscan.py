@@ -48,15 +48,12 @@ from kernelmodel.mm.swap import lru_add_drain
 from kernelmodel.mm.vmscan import (
     KSWAPD_WAIT_KEY,
     DirectReclaim,
-    KswapdOp,
     KswapdState,
-    refill_inactive_zone,
-    shrink_cache,
-    shrink_list,
     try_to_free_pages,
-    vl_swap_tendency,
     wakeup_kswapd,
 )
+from kernelmodel.mm.vmscan_lru import refill_inactive_zone, shrink_cache, vl_swap_tendency
+from kernelmodel.mm.vmscan_pageout import shrink_list
 
 BASE = 0x10000000
 
@@ -402,12 +399,6 @@ def test_kswapd_balances_the_zone_to_pages_high() -> None:
 
 
 def test_kswapd_state_round_trips() -> None:
-    op = KswapdOp()
-    op.phase = 2
-    op.priority = 7
-    op.total_scanned = 99
-    s = op.to_state()
-    assert KswapdOp.from_state(s).to_state() == s
     ks = KswapdState()
     ks.pid = 3
     ks.total_memory = 900

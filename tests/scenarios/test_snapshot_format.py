@@ -15,6 +15,7 @@ import msgpack
 import pytest
 import zstandard
 from forge_frames import frames_as_version_five
+from forge_kopsmm import frames_as_version_six
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_snapshot_support import (
@@ -188,7 +189,7 @@ def as_version_four(doc: dict[str, Any], check: bool = True) -> dict[str, Any]:
     ``undescribe_oracles``)."""
     state = doc["state"]
     for task in state["kernel"]["tasks"]:
-        task["kstack"] = frames_as_version_five(task["kstack"])
+        task["kstack"] = frames_as_version_five(frames_as_version_six(task["kstack"]))
     generator = state["oracle"].pop("generator")
     described = [f.pop("described") for f in state["oracle"]["files"]]
     described.append(state["mm_oracle"].pop("described"))
