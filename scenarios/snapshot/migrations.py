@@ -12,7 +12,9 @@ profile's swap-in fault; and they did not record the model's behaviour version);
 and the oracles kept pages as descriptions: they wrote with the first generator and go on
 doing so; they had no story and sampled no counters over time: an empty series samples from
 their clock on); ``_migrate_5_to_6_frames`` (migrate_frames.py) version-5 files
-(before each function of a sleeping kernel path had its own frame on the task's stack).
+(before each function of a sleeping kernel path had its own frame on the task's stack);
+``_migrate_6_to_7_cwb`` (migrate_cwb.py) version-6 files (before the writeback frames
+numbered their phases in the order of their C source).
 
 A step sees unchecked data: it checks the old state against its hash before it changes
 anything (a migration never launders a damaged file), and any failure is one
@@ -28,6 +30,7 @@ from typing import Final
 
 from scenarios.snapshot.described import fill as fill_described
 from scenarios.snapshot.errors import SnapshotError, exc_line
+from scenarios.snapshot.migrate_cwb import _migrate_6_to_7_cwb, vl_stacks_6_to_7
 from scenarios.snapshot.migrate_frames import (
     _migrate_5_to_6_frames,
     vl_stacks_as_frames,
@@ -94,6 +97,7 @@ def _migrate_2_to_3(doc: dict[str, object]) -> dict[str, object]:
     _add_format_4_fields(state, swapin="2.6.7")
     _add_format_5_payload_fields(state)
     old_stacks = vl_stacks_as_frames(state)
+    vl_stacks_6_to_7(state)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -340,6 +344,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, object]], dict[str, object]]] = {
     3: _migrate_3_to_4,
     4: _migrate_4_to_5,
     5: _migrate_5_to_6_frames,
+    6: _migrate_6_to_7_cwb,
 }
 
 #: The format this vmlab writes: the one the last step reaches.
