@@ -138,15 +138,6 @@ def write_inode(k: Kernel, inode: Inode, sync: bool) -> int:
 
 # ---- __writeback_single_inode / __sync_single_inode ---------------------------------------------
 
-WS_START: Final = 0
-WS_WAIT_LOCK: Final = 1
-WS_SYNC: Final = 2
-WS_WRITEPAGES: Final = 3
-WS_WRITE_INODE: Final = 4
-WS_FDATAWAIT: Final = 5
-WS_FINISH: Final = 6
-
-
 def _place_inode_265(k: Kernel, inode: Inode) -> None:
     """The end of 2.6.5's __sync_single_inode: where the inode goes after its writeback.
 
@@ -181,9 +172,12 @@ NO_INODE: Final = Inode(0, "")
 
 @final
 class WritebackSingleInode(Frame):
-    """The frame of __writeback_single_inode(inode, wbc) and __sync_single_inode (2.6.6).
+    """The frame of __writeback_single_inode(inode, wbc) and the __sync_single_inode it
+    calls (fs/fs-writeback.c, 2.6.6), one after the other in ``step``.
 
     ``wbc`` is the caller's; the result is in ``ret`` (and ``result``) once it returns.
+    Phases (resume points): 0 entry; 1 waiting while I_LOCK (a data-integrity sync);
+    2 do_writepages returned; 3 filemap_fdatawait returned (or not called).
     """
 
     KIND = "__writeback_single_inode"
@@ -202,83 +196,50 @@ class WritebackSingleInode(Frame):
     def step(self, k: Kernel, task: Task) -> int:
         inode = self.inode
         wbc = self.wbc
-        while True:
-            phase = self.phase
-            if phase == WS_START:
-                if wbc.sync_mode != WB_SYNC_ALL and (inode.i_state & I_LOCK):
-                    if not (inode.i_state & I_FREEING):
-                        list_move_s_dirty(k.sb, inode.i_ino)
-                    self.ret = self.result = 0
-                    return KOP_DONE
-                self.phase = WS_WAIT_LOCK
-            elif phase == WS_WAIT_LOCK:
-                # It's a data-integrity sync: we must wait for the writeback in progress.
-                if not vl_wait_on_inode(k, task, inode):
-                    return KOP_BLOCKED
-                self.phase = WS_SYNC
-            elif phase == WS_SYNC:
-                self._start_sync(k, wbc)
-                if self.walk is not None:
-                    return vl_call(task, self.walk)
-            elif phase == WS_WRITEPAGES:
-                # do_writepages returned
-                if self.walk is not None:
-                    self.ret = self.walk.ret
-                    self.walk = None
-                self.phase = WS_WRITE_INODE
-            elif phase == WS_WRITE_INODE:
-                self._write_inode(k, wbc)
-                if self.wait is not None:
-                    return vl_call(task, self.wait)
-            elif phase == WS_FDATAWAIT:
-                # filemap_fdatawait returned
-                wait = self.wait
-                assert wait is not None
-                if self.ret == 0:
-                    self.ret = wait.ret
-                self.wait = None
-                self.phase = WS_FINISH
-            else:
-                self._finish(k, wbc)
-                self.result = self.ret
-                return KOP_DONE
-
-    def _start_sync(self, k: Kernel, wbc: WritebackControl) -> None:
-        """__sync_single_inode's start: set I_LOCK, clear I_DIRTY, do_writepages."""
-        inode = self.inode
-        bug_on((inode.i_state & I_LOCK) != 0, "__sync_single_inode: I_LOCK already set")
-        self.dirty = inode.i_state & I_DIRTY
-        inode.i_state |= I_LOCK
-        inode.i_state &= ~I_DIRTY
-        self.walk = vl_do_writepages_frame(k, inode.i_mapping, wbc)
-        self.phase = WS_WRITEPAGES
-
-    def _write_inode(self, k: Kernel, wbc: WritebackControl) -> None:
-        """Write the inode unless only I_DIRTY_PAGES was set; WB_SYNC_ALL waits on the pages."""
-        wait = wbc.sync_mode == WB_SYNC_ALL
-        if self.dirty & (I_DIRTY_SYNC | I_DIRTY_DATASYNC):
-            err = write_inode(k, self.inode, wait)
-            if self.ret == 0:
-                self.ret = err
-        if wait:
-            self.wait = vl_fdatawait_frame(self.inode.i_mapping)
-            self.phase = WS_FDATAWAIT
-        else:
-            self.phase = WS_FINISH
-
-    def _finish(self, k: Kernel, wbc: WritebackControl) -> None:
-        """Clear I_LOCK and place the inode on the lists by its state; wake_up_inode."""
-        inode = self.inode
         sb = k.sb
+        if self.phase == 0:  # __writeback_single_inode
+            if wbc.sync_mode != WB_SYNC_ALL and (inode.i_state & I_LOCK):
+                if not (inode.i_state & I_FREEING):
+                    list_move_s_dirty(sb, inode.i_ino)
+                return KOP_DONE
+            self.phase = 1
+        if self.phase == 1:
+            # It's a data-integrity sync.  We must wait.
+            if not vl_wait_on_inode(k, task, inode):
+                return KOP_BLOCKED
+            # __sync_single_inode: set I_LOCK, reset I_DIRTY
+            bug_on((inode.i_state & I_LOCK) != 0, "__sync_single_inode: I_LOCK already set")
+            self.dirty = inode.i_state & I_DIRTY
+            inode.i_state |= I_LOCK
+            inode.i_state &= ~I_DIRTY
+            self.walk = vl_do_writepages_frame(k, inode.i_mapping, wbc)
+            self.phase = 2
+            if self.walk is not None:
+                return vl_call(task, self.walk)  # ret = do_writepages(mapping, wbc);
+        if self.phase == 2:
+            if self.walk is not None:
+                self.ret = self.walk.ret
+                self.walk = None
+            # Don't write the inode if only I_DIRTY_PAGES was set
+            if self.dirty & (I_DIRTY_SYNC | I_DIRTY_DATASYNC):
+                err = write_inode(k, inode, wbc.sync_mode == WB_SYNC_ALL)
+                if self.ret == 0:
+                    self.ret = err
+            self.phase = 3
+            if wbc.sync_mode == WB_SYNC_ALL:
+                self.wait = vl_fdatawait_frame(inode.i_mapping)
+                return vl_call(task, self.wait)  # err = filemap_fdatawait(mapping);
+        if self.wait is not None:
+            if self.ret == 0:
+                self.ret = self.wait.ret
+            self.wait = None
         inode.i_state &= ~I_LOCK
         if not (inode.i_state & I_FREEING):
             if vl_lists_mode(k):
                 _place_inode_265(k, inode)
-                wake_up_inode(k, inode)
-                return
-            # 2.6.6 asks the DIRTY tag whether pages were left
-            left = bool(radix_tree_tagged(inode.i_mapping.page_tree, PAGECACHE_TAG_DIRTY))
-            if not (inode.i_state & I_DIRTY) and left:
+            elif not (inode.i_state & I_DIRTY) and radix_tree_tagged(
+                inode.i_mapping.page_tree, PAGECACHE_TAG_DIRTY
+            ):
                 # We didn't write back all the pages: redirty the inode (still on s_io).
                 inode.i_state |= I_DIRTY_PAGES
                 if wbc.for_kupdate:
@@ -291,6 +252,8 @@ class WritebackSingleInode(Frame):
             else:
                 _list_del(sb, inode.i_ino)  # clean: to inode_in_use / inode_unused
         wake_up_inode(k, inode)
+        self.result = self.ret
+        return KOP_DONE
 
     def describe(self) -> str:
         if self.walk is not None:
@@ -300,13 +263,6 @@ class WritebackSingleInode(Frame):
         return f"__sync_single_inode: inode {self.inode.i_ino}"
 
 
-# ---- sync_sb_inodes ---------------------------------------------------------------------------
-
-SB_START: Final = 0
-SB_PICK: Final = 1
-SB_WRITE: Final = 2
-
-
 @final
 class SyncSbInodes(Frame):
     """The frame of sync_sb_inodes(sb, wbc) (fs/fs-writeback.c, 2.6.6).
@@ -314,6 +270,8 @@ class SyncSbInodes(Frame):
     Returns when the walk stopped; unwritten inodes stay on s_io. ``written`` counts the
     inodes handed to __writeback_single_inode; ``synced`` lists those whose writeback
     returned 0 (model bookkeeping: sys_sync acknowledges them). ``wbc`` is the caller's.
+    Phases (resume points): 0 entry; 1 the while condition (after cond_resched);
+    2 __writeback_single_inode returned.
     """
 
     KIND = "sync_sb_inodes"
@@ -333,68 +291,47 @@ class SyncSbInodes(Frame):
     def step(self, k: Kernel, task: Task) -> int:
         sb = k.sb
         wbc = self.wbc
-        while True:
-            if self.phase == SB_START:
-                self.start = k.now()  # livelock avoidance
-                if not wbc.for_kupdate or not sb.s_io:
-                    sb.s_io[0:0] = sb.s_dirty  # list_splice_init(&sb->s_dirty, &sb->s_io)
-                    sb.s_dirty.clear()
-                self.phase = SB_PICK
-            elif self.phase == SB_PICK:
-                if not self._pick(k, task, wbc):
-                    return KOP_DONE
-                self.phase = SB_WRITE
-                cur = self.cur
-                assert cur is not None
-                if k.preempt_point(task, "sync_sb_inodes:before_writeback"):
-                    vl_push(task, cur)
-                    return KOP_BLOCKED
-                return vl_call(task, cur)
-            else:
-                # __writeback_single_inode returned
-                cur = self.cur
-                assert cur is not None
-                if cur.ret == 0:
-                    self.synced.append(cur.inode.i_ino)
-                self._after_write(k, task, wbc, cur.inode)
-                if wbc.nr_to_write <= 0:
-                    return KOP_DONE
-                self.phase = SB_PICK
-                return KOP_CONTINUE
-
-    def _pick(self, k: Kernel, task: Task, wbc: WritebackControl) -> bool:
-        """Choose the inode at the tail of s_io; False when the walk must stop."""
-        sb = k.sb
-        if not sb.s_io:
-            return False
-        ino = sb.s_io[len(sb.s_io) - 1]
-        inode = sb.s_inodes.get(ino)
-        bug_on(inode is None, f"sync_sb_inodes: inode {ino} on s_io is gone")
-        assert inode is not None
-        if wbc.nonblocking and bdi_write_congested(k):
-            wbc.encountered_congestion = True
-            return False  # skip a congested fs
-        if inode.dirtied_when > self.start:
-            return False  # dirtied after sync_sb_inodes was called
-        older = wbc.older_than_this
-        if older is not None and inode.dirtied_when > older:
-            return False  # dirtied too recently
-        self.acquired = False
-        if (task.flags & PF_FLUSHER) != 0:  # current_is_pdflush()
-            if k.wb.bdi_pdflush:
-                return False  # another pdflush is already flushing this queue
-            k.wb.bdi_pdflush = True
-            self.acquired = True
-        bug_on((inode.i_state & I_FREEING) != 0, "sync_sb_inodes: I_FREEING inode on s_io")
-        self.pages_skipped = wbc.pages_skipped
-        self.cur = WritebackSingleInode(inode)
-        self.cur.wbc = wbc
-        self.written += 1
-        return True
-
-    def _after_write(self, k: Kernel, task: Task, wbc: WritebackControl, inode: Inode) -> None:
-        """WB_SYNC_HOLD requeueing, writeback_release and the pages_skipped rule."""
-        sb = k.sb
+        if self.phase == 0:
+            self.start = k.now()  # livelock avoidance
+            if not wbc.for_kupdate or not sb.s_io:
+                sb.s_io[0:0] = sb.s_dirty  # list_splice_init(&sb->s_dirty, &sb->s_io)
+                sb.s_dirty.clear()
+            self.phase = 1
+        if self.phase == 1:  # while (!list_empty(&sb->s_io)) {
+            if not sb.s_io:
+                return KOP_DONE
+            ino = sb.s_io[len(sb.s_io) - 1]
+            inode = sb.s_inodes.get(ino)
+            bug_on(inode is None, f"sync_sb_inodes: inode {ino} on s_io is gone")
+            assert inode is not None
+            if wbc.nonblocking and bdi_write_congested(k):
+                wbc.encountered_congestion = True
+                return KOP_DONE  # Skip a congested fs
+            if inode.dirtied_when > self.start:
+                return KOP_DONE  # Was this inode dirtied after sync_sb_inodes was called?
+            older = wbc.older_than_this
+            if older is not None and inode.dirtied_when > older:
+                return KOP_DONE  # Was this inode dirtied too recently?
+            self.acquired = False
+            if (task.flags & PF_FLUSHER) != 0:  # current_is_pdflush() && !writeback_acquire()
+                if k.wb.bdi_pdflush:
+                    return KOP_DONE  # Is another pdflush already flushing this queue?
+                k.wb.bdi_pdflush = True
+                self.acquired = True
+            bug_on((inode.i_state & I_FREEING) != 0, "sync_sb_inodes: I_FREEING inode on s_io")
+            self.pages_skipped = wbc.pages_skipped
+            self.cur = WritebackSingleInode(inode)
+            self.cur.wbc = wbc
+            self.written += 1
+            self.phase = 2
+            if k.preempt_point(task, "sync_sb_inodes:before_writeback"):
+                vl_push(task, self.cur)
+                return KOP_BLOCKED
+            return vl_call(task, self.cur)  # __writeback_single_inode(inode, wbc);
+        assert self.cur is not None
+        inode = self.cur.inode
+        if self.cur.ret == 0:
+            self.synced.append(inode.i_ino)
         self.cur = None
         freeing = (inode.i_state & I_FREEING) != 0
         if wbc.sync_mode == WB_SYNC_HOLD and not freeing:
@@ -407,11 +344,10 @@ class SyncSbInodes(Frame):
             # (2.6.6; 2.6.5's sync_sb_inodes has no pages_skipped requeue)
             # writeback is not making progress due to locked buffers: skip this inode for now
             list_move_s_dirty(sb, inode.i_ino)
-
-    def describe(self) -> str:
-        if self.cur is not None:
-            return self.cur.describe()
-        return "sync_sb_inodes"
+        if wbc.nr_to_write <= 0:
+            return KOP_DONE
+        self.phase = 1
+        return KOP_CONTINUE  # cond_resched();
 
 
 def vl_writeback_inodes_frame(k: Kernel, wbc: WritebackControl) -> SyncSbInodes | None:

@@ -36,7 +36,7 @@ pass wrote and waited on: in 2.6.6 sync(2) does not wait for I/O pdflush started
 that were clean by then.
 
 Invariants:
-    * an FsyncOp holds i_sem from F_WRITE to F_END, and PF_SYNCWRITE meanwhile.
+    * an FsyncOp holds i_sem from phase 2 to its return, and PF_SYNCWRITE meanwhile.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Final
 from kernelmodel.fs.fs import (
     I_DIRTY,
     I_DIRTY_DATASYNC,
-    Inode,
     up_i_sem,
     vl_down_i_sem,
     vl_fget_path,
@@ -77,18 +76,18 @@ if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
     from machine.isa import Insn
 
-F_BEGIN: Final = 0
-F_DOWN: Final = 1
-F_WRITE: Final = 2
-F_FSYNC: Final = 3
-F_WAIT: Final = 4
-F_END: Final = 5
-F_PHASE_NAMES: Final = ("begin", "down(i_sem)", "filemap_fdatawrite", "->fsync",
+#: What a sys_fsync frame is doing at each phase (describe).
+F_PHASE_NAMES: Final = ("begin", "down(i_sem)", "filemap_fdatawrite", "->fsync", "sync_inode",
                         "filemap_fdatawait", "up(i_sem)")  # fmt: skip
 
 
 class FsyncOp(Frame):
-    """sys_fsync(fd) / sys_fdatasync(fd) (fs/buffer.c, 2.6.6) on the file opened as ``path``."""
+    """sys_fsync(fd) / sys_fdatasync(fd) (fs/buffer.c, 2.6.6) on the file opened as ``path``.
+
+    ``step`` reads as sys_fsync with ext2_sync_file inlined as f_op->fsync. Phases (resume
+    points): 0 fget; 1 down(i_sem); 2 filemap_fdatawrite returned; 3 ->fsync; 4 ->fsync
+    returned; 5 filemap_fdatawait returned; 6 up(i_sem) and return.
+    """
 
     KIND = "sys_fsync"
     FIELDS = (("path", "str"), ("datasync", "bool"), ("ino", "int"), ("start_ns", "int"),
@@ -110,97 +109,69 @@ class FsyncOp(Frame):
         self.sync_inode: WritebackSingleInode | None = None
         self.wait: WaitOnPageWritebackRange | None = None
 
-    def _inode(self, k: Kernel) -> Inode:
-        inode = k.sb.s_inodes.get(self.ino)
-        assert inode is not None
-        return inode
-
     def step(self, k: Kernel, task: Task) -> int:
-        phase = self.phase
-        if phase == F_BEGIN:
-            return self._begin(k, task)
-        if phase == F_DOWN:
-            if not vl_down_i_sem(k, task, self._inode(k)):
+        if self.phase == 0:  # file = fget(fd); if (!file) goto out;
+            _fd, f = vl_fget_path(k, task, self.path)
+            if f is None or f.f_ino not in k.sb.s_inodes:
+                self.result = -EBADF
+                return KOP_DONE
+            self.ino = f.f_ino
+            self.start_ns = k.now()
+            self.token = k.oracle.fsync_begin(k, self.ino)
+            k.vmstat.fsync_calls += 1
+            k.trace.emit(k.now(), TR_FSYNC_BEGIN, task.pid, self.ino, int(self.datasync),
+                         self.path)
+            self.phase = 1
+            return KOP_CONTINUE
+        inode = k.sb.s_inodes[self.ino]
+        if self.phase == 1:  # down(&mapping->host->i_sem);
+            if not vl_down_i_sem(k, task, inode):
                 return KOP_BLOCKED
             task.flags |= PF_SYNCWRITE
-            self.write = vl_fdatawrite(self._inode(k).i_mapping, WB_SYNC_ALL)
-            vl_push(task, self.write)
-            self.phase = F_WRITE
+            self.write = vl_fdatawrite(inode.i_mapping, WB_SYNC_ALL)
+            self.phase = 2
+            vl_push(task, self.write)  # ret = filemap_fdatawrite(mapping);
             return KOP_BLOCKED if k.preempt_point(task, "fsync:after_down") else KOP_CONTINUE
-        if phase == F_WRITE:
-            return self._fdatawritten(k, task)
-        if phase == F_FSYNC:
-            return self._fsync(k, task)
-        if phase == F_WAIT:
-            return self._fdatawaited(k, task)
-        return self._end(k, task)
-
-    def _begin(self, k: Kernel, task: Task) -> int:
-        """fget; no file: -EBADF. Starts the latency clock and tells the oracle."""
-        _fd, f = vl_fget_path(k, task, self.path)
-        if f is None or f.f_ino not in k.sb.s_inodes:
-            self.result = -EBADF
-            return KOP_DONE
-        self.ino = f.f_ino
-        self.start_ns = k.now()
-        self.token = k.oracle.fsync_begin(k, self.ino)
-        k.vmstat.fsync_calls += 1
-        k.trace.emit(k.now(), TR_FSYNC_BEGIN, task.pid, self.ino, int(self.datasync), self.path)
-        self.phase = F_DOWN
-        return KOP_CONTINUE
-
-    def _fdatawritten(self, k: Kernel, task: Task) -> int:
-        """filemap_fdatawrite returned."""
-        write = self.write
-        assert write is not None
-        self.ret = write.ret
-        self.visited += write.visited
-        self.write = None
-        self.phase = F_FSYNC
-        return KOP_BLOCKED if k.preempt_point(task, "fsync:after_fdatawrite") else KOP_CONTINUE
-
-    def _fsync(self, k: Kernel, task: Task) -> int:
-        """f_op->fsync as ext2_sync_file: sync_inode when the inode (data) is dirty."""
-        inode = self._inode(k)
-        si = self.sync_inode
-        if si is None:
-            dirty = (inode.i_state & I_DIRTY) != 0
-            if self.datasync and not (inode.i_state & I_DIRTY_DATASYNC):
-                dirty = False
-            if not dirty:
-                return self._start_wait(k, task)
-            si = WritebackSingleInode(inode)
-            self.wbc = si.wbc = WritebackControl(WB_SYNC_ALL, 0)
-            self.sync_inode = si
-            return vl_call(task, si)
-        # sync_inode returned
-        if self.ret == 0 and si.ret != 0:
-            self.ret = -EIO
-        self.sync_inode = None
-        self.wbc = None
-        return self._start_wait(k, task)
-
-    def _start_wait(self, k: Kernel, task: Task) -> int:
-        self.wait = vl_fdatawait_frame(self._inode(k).i_mapping)
-        vl_push(task, self.wait)
-        self.phase = F_WAIT
-        return KOP_CONTINUE
-
-    def _fdatawaited(self, k: Kernel, task: Task) -> int:
-        """filemap_fdatawait returned."""
-        wait = self.wait
-        assert wait is not None
-        if self.ret == 0:
-            self.ret = wait.ret
-        self.visited += wait.visited
-        self.wait = None
-        self.phase = F_END
-        return KOP_BLOCKED if k.preempt_point(task, "fsync:after_fdatawait") else KOP_CONTINUE
-
-    def _end(self, k: Kernel, task: Task) -> int:
-        """Clear PF_SYNCWRITE, up(i_sem); account and acknowledge."""
+        if self.phase == 2:
+            assert self.write is not None
+            self.ret = self.write.ret
+            self.visited += self.write.visited
+            self.write = None
+            self.phase = 3
+            if k.preempt_point(task, "fsync:after_fdatawrite"):
+                return KOP_BLOCKED
+            return KOP_CONTINUE
+        if self.phase == 3:  # err = file->f_op->fsync(file, file->f_dentry, datasync);
+            self.phase = 4  # ext2_sync_file: sync_inode if the inode (its data) is dirty
+            if (inode.i_state & I_DIRTY) and not (
+                self.datasync and not (inode.i_state & I_DIRTY_DATASYNC)
+            ):
+                self.wbc = WritebackControl(WB_SYNC_ALL, 0)
+                self.sync_inode = WritebackSingleInode(inode)
+                self.sync_inode.wbc = self.wbc
+                return vl_call(task, self.sync_inode)
+        if self.phase == 4:
+            if self.sync_inode is not None:  # return err ? -EIO : 0; if (!ret) ret = err;
+                if self.ret == 0 and self.sync_inode.ret != 0:
+                    self.ret = -EIO
+                self.sync_inode = None
+                self.wbc = None
+            self.wait = vl_fdatawait_frame(inode.i_mapping)
+            self.phase = 5
+            vl_push(task, self.wait)  # err = filemap_fdatawait(mapping);
+            return KOP_CONTINUE
+        if self.phase == 5:
+            assert self.wait is not None
+            if self.ret == 0:
+                self.ret = self.wait.ret
+            self.visited += self.wait.visited
+            self.wait = None
+            self.phase = 6
+            if k.preempt_point(task, "fsync:after_fdatawait"):
+                return KOP_BLOCKED
+            return KOP_CONTINUE
         task.flags &= ~PF_SYNCWRITE
-        up_i_sem(k, self._inode(k))
+        up_i_sem(k, inode)  # up(&mapping->host->i_sem);
         k.vmstat.fsync_pages_visited += self.visited
         if self.ret == 0:
             k.oracle.fsync_acked(k, self.ino, self.token)
@@ -228,21 +199,20 @@ class FsyncOp(Frame):
         return f"{what}: {F_PHASE_NAMES[self.phase]}"
 
 
-#: sys_sync's passes: sync_inodes(0) = one pass without waiting; sync_inodes(1) = a pass
-#: without waiting, then one with.
-SYNC_PASSES: Final = (False, False, True)
-
-
 class SyncOp(Frame):
-    """sys_sync() = do_sync(1) (fs/buffer.c, 2.6.6)."""
+    """sys_sync() = do_sync(1) (fs/buffer.c, 2.6.6).
+
+    ``step`` reads as do_sync: wakeup_bdflush(0); sync_inodes(0), one sync_inodes_sb(sb, 0)
+    pass; sync_inodes(1), a sync_inodes_sb(sb, 0) pass and a sync_inodes_sb(sb, 1) pass.
+    Phase N (1 to 3) resumes when pass N has returned.
+    """
 
     KIND = "sys_sync"
-    FIELDS = (("token", "int"), ("npass", "int"), ("wbc", "wbc"), ("sb_frame", "callee"))
+    FIELDS = (("token", "int"), ("wbc", "wbc"), ("sb_frame", "callee"))
 
     def __init__(self) -> None:
         super().__init__("sync")
         self.token = 0
-        self.npass = 0
         self.wbc: WritebackControl | None = None
         self.sb_frame: SyncSbInodes | None = None
 
@@ -250,34 +220,31 @@ class SyncOp(Frame):
         if self.phase == 0:
             self.token = k.oracle.fsync_begin(k, 0)
             wakeup_bdflush(k, 0)
-            self.phase = 1
-            self._start_pass(k, task)
-            return KOP_CONTINUE
-        # sync_sb_inodes returned
-        frame = self.sb_frame
-        assert frame is not None
-        if SYNC_PASSES[self.npass]:
-            for ino in frame.synced:
-                k.oracle.fsync_acked(k, ino, self.token)
-        self.npass += 1
-        if self.npass < len(SYNC_PASSES):
-            self._start_pass(k, task)
-            return KOP_CONTINUE
+            return self._sync_inodes_sb(k, task, False)  # sync_inodes(0);
+        if self.phase == 1:
+            return self._sync_inodes_sb(k, task, False)  # sync_inodes(wait): a pass,
+        if self.phase == 2:
+            return self._sync_inodes_sb(k, task, True)  # and, as wait is 1, one that waits
+        assert self.sb_frame is not None
+        for ino in self.sb_frame.synced:  # written and waited on
+            k.oracle.fsync_acked(k, ino, self.token)
         self.sb_frame = None
         self.wbc = None
         self.result = 0
         return KOP_DONE
 
-    def _start_pass(self, k: Kernel, task: Task) -> None:
-        """sync_inodes_sb(sb, wait) for the next pass."""
-        self.wbc = vl_sync_inodes_sb_wbc(k, SYNC_PASSES[self.npass])
+    def _sync_inodes_sb(self, k: Kernel, task: Task, wait: bool) -> int:
+        """Call sync_inodes_sb(sb, wait) on the one superblock; the next phase resumes."""
+        self.wbc = vl_sync_inodes_sb_wbc(k, wait)
         self.sb_frame = SyncSbInodes()
         self.sb_frame.wbc = self.wbc
+        self.phase += 1
         vl_push(task, self.sb_frame)
+        return KOP_CONTINUE
 
     def describe(self) -> str:
         if self.sb_frame is not None:
-            return f"sync (pass {self.npass + 1}): {self.sb_frame.describe()}"
+            return f"sync (pass {self.phase}): {self.sb_frame.describe()}"
         return "sync"
 
 

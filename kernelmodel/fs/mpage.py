@@ -31,8 +31,8 @@ pending bio are under writeback while their I/O is not yet queued (as with the k
 held in a local variable). A page wholly past EOF, or a block allocation failure, goes to
 ``block_write_full_page`` (the "confused" path).
 
-The 2.6.5 list walk (``k.cfg.writeback == "lists"``) runs on the same frame with the phases
-from ``ML_FIRST`` on; it lives in mpage_lists.py.
+The 2.6.5 list walk (``k.cfg.writeback == "lists"``) runs on the same frame, with the same
+phases; it lives in mpage_lists.py.
 
 Model simplifications: blocksize == PAGE_SIZE (one block per page, no buffer_heads, no
 boundary blocks); a bio holds at most MPAGE_BIO_MAX_PAGES pages (128 KiB, the 2.6 IDE
@@ -95,25 +95,10 @@ MPAGE_PAGE_NS: Final = 500
 ENOSPC: Final = 28
 EIO: Final = 5
 
-MP_START: Final = 0
-MP_LOOKUP: Final = 1
-MP_LOCK: Final = 2
-MP_WAIT_WB: Final = 3
-MP_CHECK: Final = 4
-MP_WRITE: Final = 5
-MP_FINISH: Final = 6
-#: Phases of the 2.6.5 io_pages walk (mpage_lists.py), run on the same frame.
-ML_FIRST: Final = 7
-ML_PICK: Final = 7
-ML_LOCK: Final = 8
-ML_WAIT_WB: Final = 9
-ML_CHECK: Final = 10
-ML_WRITE: Final = 11
-ML_FINISH: Final = 12
-MP_PHASE_NAMES: Final = ("start", "lookup", "lock_page", "wait_on_page_writeback", "check",
-                         "writepage", "finish", "io_pages tail", "lock_page",
-                         "wait_on_page_writeback", "check", "writepage",
-                         "finish")  # fmt: skip
+#: What an mpage_writepages frame is doing at each phase (describe); the 2.6.5 walk
+#: (mpage_lists.py) has the same phases.
+MP_PHASE_NAMES: Final = ("start", "lookup", "lock_page", "wait_on_page_writeback",
+                         "writepage")  # fmt: skip
 
 
 def _inode_of(k: Kernel, mapping: AddressSpace) -> Inode:
@@ -186,14 +171,25 @@ def block_write_full_page(k: Kernel, page: Page, wbc: WritebackControl) -> int:
 NO_MAPPING: Final = AddressSpace(0)
 
 
+def pagevec_release(k: Kernel, pvec: list[Page]) -> None:
+    """pagevec_release(pvec): drop the lookup references (the caller empties its pagevec)."""
+    from kernelmodel.mm.alloc import page_cache_release
+
+    for page in pvec:
+        page_cache_release(k, page)
+
+
 @final
 class MpageWritepages(Frame):
     """The frame of one mpage_writepages(mapping, wbc, get_block) call (fs/mpage.c, 2.6.6).
 
-    ``step`` advances the walk; it returns KOP_BLOCKED when the task sleeps (lock_page,
+    ``step`` reads as the C: it returns KOP_BLOCKED when the task sleeps (lock_page,
     wait_on_page_writeback, a preemption point), KOP_CONTINUE after each pagevec
     (cond_resched), and KOP_DONE with the return value in ``ret`` (and ``result``).
     ``visited`` counts the pages looked up (fsync_pages_visited). ``wbc`` is the caller's.
+    Phases (resume points): 0 entry; 1 the while condition (lookup of the next pagevec);
+    2 lock_page of page ``i``; 3 wait_on_page_writeback and the checks; 4 ->writepage.
+    In the 2.6.5 list mode the walk is mpage_lists.py's, with the same phases.
     """
 
     KIND = "mpage_writepages"
@@ -219,144 +215,82 @@ class MpageWritepages(Frame):
         self.written = 0
 
     def step(self, k: Kernel, task: Task) -> int:
-        r = self.run(k, task, self.wbc)
-        if r == KOP_DONE:
-            self.result = self.ret
-        return r
+        if k.cfg.writeback == "lists":
+            from kernelmodel.fs.mpage_lists import vl_mpage_writepages_265
 
-    def run(self, k: Kernel, task: Task, wbc: WritebackControl) -> int:
-        """Advance the walk (see the class docstring for the results).
-
-        In the 2.6.5 list mode the walk is mpage_lists.py's io_pages walk on this frame.
-        """
-        if self.phase >= ML_FIRST:
-            return self._run_lists(k, task, wbc)
+            return vl_mpage_writepages_265(k, task, self)
+        wbc = self.wbc
+        mapping = self.mapping
+        if self.phase == 0:
+            if wbc.nonblocking and bdi_write_congested(k):
+                wbc.encountered_congestion = True
+                return KOP_DONE
+            if wbc.sync_mode == WB_SYNC_NONE:
+                self.index = mapping.writeback_index  # Start from prev offset
+            else:
+                self.index = 0  # whole-file sweep
+                self.scanned = True
+            self.phase = 1
         while True:
-            phase = self.phase
-            if phase == MP_LOOKUP:
-                self._lookup()
-            elif phase == MP_LOCK:
+            if self.phase == 1:  # retry: while (!done && (nr_pages = pagevec_lookup_tag(...)))
+                pages: list[Page] = []
+                index = self.index
+                if not self.done:
+                    pages, index = find_get_pages_tag(mapping, self.index, PAGECACHE_TAG_DIRTY,
+                                                      PAGEVEC_SIZE)
+                if not pages:
+                    if self.scanned or self.done:
+                        break
+                    # We hit the last page and there is more work to be done: wrap back to
+                    # the start of the file
+                    self.scanned = True
+                    self.index = 0
+                    continue
+                self.index, self.pvec, self.i = index, pages, 0
+                self.scanned = True
+                self.visited += len(pages)
+                self.phase = 2
+            if self.phase == 2:  # for (i = 0; i < nr_pages; i++) { lock_page(page);
                 if self.i >= len(self.pvec):
-                    self._pagevec_release(k)
-                    self.phase = MP_LOOKUP
-                    return KOP_CONTINUE
+                    pagevec_release(k, self.pvec)
+                    self.pvec, self.i = [], 0
+                    self.phase = 1
+                    return KOP_CONTINUE  # cond_resched();
                 k.charge(MPAGE_PAGE_NS)
                 if not vl_lock_page(k, task, self.pvec[self.i]):
                     return KOP_BLOCKED
-                self.phase = MP_WAIT_WB
-            elif phase == MP_WAIT_WB:
+                self.phase = 3
+            if self.phase == 3:
                 page = self.pvec[self.i]
                 if wbc.sync_mode != WB_SYNC_NONE and not vl_wait_on_page_writeback(k, task, page):
                     return KOP_BLOCKED
-                self.phase = MP_CHECK
-            elif phase == MP_CHECK:
-                if self._check(k, task):
+                if (page.mapping is not mapping or PageWriteback(page)
+                        or not clear_page_dirty_for_io(k, page)):
+                    unlock_page(k, page)
+                    self.i += 1
+                    self.phase = 2
+                    continue
+                self.phase = 4
+                if k.preempt_point(task, "mpage_writepages:after_clear_dirty"):
                     return KOP_BLOCKED
-            elif phase == MP_WRITE:
-                if self._write(k, task, wbc):
-                    return KOP_BLOCKED
-            elif phase == MP_START:
-                if k.cfg.writeback == "lists":
-                    return self._run_lists(k, task, wbc)
+            if self.phase == 4:  # bio = mpage_writepage(bio, page, ..., &ret, wbc);
+                self.ret = mpage_writepage(k, self, self.pvec[self.i], wbc)
+                self.written += 1
+                wbc.nr_to_write -= 1  # (the model counts down on an error too)
+                if self.ret != 0 or wbc.nr_to_write <= 0:
+                    self.done = True
                 if wbc.nonblocking and bdi_write_congested(k):
                     wbc.encountered_congestion = True
-                    self.ret = 0
-                    return KOP_DONE
-                if wbc.sync_mode == WB_SYNC_NONE:
-                    self.index = self.mapping.writeback_index
-                else:
-                    self.index = 0
-                    self.scanned = True
-                self.phase = MP_LOOKUP
-            else:
-                self._finish(k)
-                return KOP_DONE
-
-    def _run_lists(self, k: Kernel, task: Task, wbc: WritebackControl) -> int:
-        """The 2.6.5 walk (mpage_lists.py): start it at MP_START, else advance it."""
-        from kernelmodel.fs.mpage_lists import vl_mpage_lists_run, vl_mpage_lists_start
-
-        if self.phase == MP_START and vl_mpage_lists_start(k, self, wbc) == KOP_DONE:
-            return KOP_DONE
-        return vl_mpage_lists_run(k, task, self, wbc)
-
-    def _lookup(self) -> None:
-        """The while condition: look up the next pagevec, or wrap once, or finish."""
-        if self.done:
-            self.phase = MP_FINISH
-            return
-        pages, index = find_get_pages_tag(
-            self.mapping, self.index, PAGECACHE_TAG_DIRTY, PAGEVEC_SIZE
-        )
-        if not pages:
-            if not self.scanned and not self.done:
-                # We hit the last page and there is more work to be done: wrap to the start.
-                self.scanned = True
-                self.index = 0
-                return
-            self.phase = MP_FINISH
-            return
-        self.index = index
-        self.scanned = True
-        self.pvec = pages
-        self.i = 0
-        self.visited += len(pages)
-        self.phase = MP_LOCK
-
-    def _check(self, k: Kernel, task: Task) -> bool:
-        """Skip a truncated, under-writeback or clean page; else go to ->writepage.
-
-        Returns True when a preemption point stopped the task (after the dirty bit was
-        cleared for I/O, before ->writepage).
-        """
-        page = self.pvec[self.i]
-        if (
-            page.mapping is not self.mapping
-            or PageWriteback(page)
-            or not clear_page_dirty_for_io(k, page)
-        ):
-            unlock_page(k, page)
-            self.i += 1
-            self.phase = MP_LOCK
-            return False
-        self.phase = MP_WRITE
-        return k.preempt_point(task, "mpage_writepages:after_clear_dirty")
-
-    def _write(self, k: Kernel, task: Task, wbc: WritebackControl) -> bool:
-        """->writepage for one page and the done/congestion tests.
-
-        Returns True when a preemption point stopped the task after the write.
-        """
-        page = self.pvec[self.i]
-        ret = mpage_writepage(k, self, page, wbc)
-        self.written += 1
-        self.ret = ret
-        wbc.nr_to_write -= 1
-        if ret != 0 or wbc.nr_to_write <= 0:
-            self.done = True
-        if wbc.nonblocking and bdi_write_congested(k):
-            wbc.encountered_congestion = True
-            self.done = True
-        self.i += 1
-        self.phase = MP_LOCK
-        return k.preempt_point(task, "mpage_writepages:after_writepage")
-
-    def _pagevec_release(self, k: Kernel) -> None:
-        """pagevec_release: drop the lookup references."""
-        from kernelmodel.mm.alloc import page_cache_release
-
-        for page in self.pvec:
-            page_cache_release(k, page)
-        self.pvec = []
-        self.i = 0
-
-    def _finish(self, k: Kernel) -> None:
-        """writeback_index = index; submit the pending bio."""
-        if self.pvec:
-            self._pagevec_release(k)
-        self.mapping.writeback_index = self.index
+                    self.done = True
+                self.i += 1
+                self.phase = 2
+                if k.preempt_point(task, "mpage_writepages:after_writepage"):
+                    return KOP_BLOCKED
+        mapping.writeback_index = self.index
         if self.bio_pages:
             mpage_bio_submit(k, self)
+        self.result = self.ret
+        return KOP_DONE
 
     def describe(self) -> str:
         return f"mpage_writepages: {MP_PHASE_NAMES[self.phase]} at index {self.index}"

@@ -2,8 +2,8 @@
 
 Models fs/mpage.c ``mpage_writepages`` and mm/filemap.c ``filemap_fdatawait`` of 2.6.5
 run when ``k.cfg.writeback == "lists"``. They use the frames of the
-2.6.6 walks (``MpageWritepages``, ``WaitOnPageWritebackRange``), so every caller, snapshot
-and preemption point is shared; the phases below ``ML_FIRST`` belong to the tag walks.
+2.6.6 walks (``MpageWritepages``, ``WaitOnPageWritebackRange``) and their phases, so every
+caller, snapshot and preemption point is shared.
 
 mpage_writepages (2.6.5):
     1. the splice __sync_single_inode / __filemap_fdatawrite do just before do_writepages
@@ -38,16 +38,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.fs.mpage import (
-    ML_CHECK,
-    ML_FINISH,
-    ML_LOCK,
-    ML_PICK,
-    ML_WAIT_WB,
-    ML_WRITE,
     MPAGE_PAGE_NS,
     MpageWritepages,
     mpage_bio_submit,
     mpage_writepage,
+    pagevec_release,
 )
 from kernelmodel.include.page import PageDirty, PageError, PageWriteback, get_page
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Task
@@ -63,7 +58,6 @@ from kernelmodel.mm.page_lists import (
 from kernelmodel.mm.page_writeback import (
     WB_SYNC_ALL,
     WB_SYNC_NONE,
-    WritebackControl,
     bdi_write_congested,
     test_clear_page_dirty,
 )
@@ -77,144 +71,97 @@ EIO: Final = 5
 ENOSPC: Final = 28
 
 
-def vl_mpage_lists_start(k: Kernel, walk: MpageWritepages, wbc: WritebackControl) -> int:
-    """mpage_writepages (2.6.5) entry: the caller's splice, then the congestion test.
+def vl_mpage_writepages_265(k: Kernel, task: Task, walk: MpageWritepages) -> int:
+    """mpage_writepages (fs/mpage.c, 2.6.5) on the frame's locals; results as its ``step``.
 
-    Returns:
-        KOP_DONE when the walk gave up on congestion, else KOP_CONTINUE (phase ML_PICK).
+    Phases as the tag walk's: 0 entry, 1 the while condition (take the tail of io_pages),
+    2 lock_page, 3 wait_on_page_writeback and the checks, 4 ->writepage. ``pvec`` holds the
+    one page being written.
     """
-    vl_splice_for_writeback(k, walk.mapping, wbc.sync_mode == WB_SYNC_ALL, wbc.for_kupdate)
-    if wbc.nonblocking and bdi_write_congested(k):
-        wbc.encountered_congestion = True
-        walk.ret = 0
-        walk.phase = ML_FINISH
-        return KOP_DONE
-    walk.phase = ML_PICK
-    return KOP_CONTINUE
-
-
-def vl_mpage_lists_run(
-    k: Kernel, task: Task, walk: MpageWritepages, wbc: WritebackControl
-) -> int:
-    """Advance the 2.6.5 walk; results as MpageWritepages.run."""
+    wbc = walk.wbc
+    mapping = walk.mapping
+    if walk.phase == 0:
+        # the caller's dirty_pages -> io_pages splice, done as the walk starts
+        vl_splice_for_writeback(k, mapping, wbc.sync_mode == WB_SYNC_ALL, wbc.for_kupdate)
+        if wbc.nonblocking and bdi_write_congested(k):
+            wbc.encountered_congestion = True
+            return KOP_DONE
+        walk.phase = 1
     taken = 0
     while True:
-        phase = walk.phase
-        if phase == ML_PICK:
-            if walk.done or not walk.mapping.io_pages:
-                walk.phase = ML_FINISH
-                continue
+        if walk.phase == 1:  # while (!list_empty(&mapping->io_pages) && !done) {
+            if walk.done or not mapping.io_pages:
+                break
             if taken >= PAGEVEC_SIZE:
                 return KOP_CONTINUE
             taken += 1
-            _pick(k, walk, wbc)
-        elif phase == ML_LOCK:
+            k.charge(MPAGE_PAGE_NS)
+            walk.visited += 1
+            page = k.mem_map.pages[mapping.io_pages.pop()]  # the tail: io_pages.prev
+            page.list_id = PL_NONE
+            if PageWriteback(page) and wbc.sync_mode == WB_SYNC_NONE:
+                list_add(mapping, page, PL_DIRTY if PageDirty(page) else PL_LOCKED)
+                continue
+            if not PageDirty(page):
+                list_add(mapping, page, PL_CLEAN)
+                continue
+            list_add(mapping, page, PL_LOCKED)
+            get_page(page)  # page_cache_get(page);
+            walk.pvec, walk.i = [page], 0
+            walk.phase = 2
+        if walk.phase == 2:  # lock_page(page);
             if not vl_lock_page(k, task, walk.pvec[0]):
                 return KOP_BLOCKED
-            walk.phase = ML_WAIT_WB
-        elif phase == ML_WAIT_WB:
+            walk.phase = 3
+        if walk.phase == 3:  # if (sync) wait_on_page_writeback(page);
             page = walk.pvec[0]
             if wbc.sync_mode != WB_SYNC_NONE and not vl_wait_on_page_writeback(k, task, page):
                 return KOP_BLOCKED
-            walk.phase = ML_CHECK
-        elif phase == ML_CHECK:
-            if _check(k, walk):
-                walk.phase = ML_WRITE
-                if k.preempt_point(task, "mpage_writepages:after_clear_dirty"):
-                    return KOP_BLOCKED
-        elif phase == ML_WRITE:
-            _write(k, walk, wbc)
+            if not (page.mapping is mapping and not PageWriteback(page)
+                    and test_clear_page_dirty(k, page)):
+                unlock_page(k, page)
+                pagevec_release(k, walk.pvec)  # page_cache_release(page);
+                walk.pvec, walk.i = [], 0
+                walk.phase = 1
+                continue
+            walk.phase = 4
+            if k.preempt_point(task, "mpage_writepages:after_clear_dirty"):
+                return KOP_BLOCKED
+        if walk.phase == 4:  # bio = mpage_writepage(bio, page, ..., &ret, wbc);
+            walk.ret = mpage_writepage(k, walk, walk.pvec[0], wbc)
+            walk.written += 1
+            wbc.nr_to_write -= 1  # (the model counts down on an error too)
+            if walk.ret != 0 or wbc.nr_to_write <= 0:
+                walk.done = True
+            if wbc.nonblocking and bdi_write_congested(k):
+                wbc.encountered_congestion = True
+                walk.done = True
+            pagevec_release(k, walk.pvec)  # page_cache_release(page);
+            walk.pvec, walk.i = [], 0
+            walk.phase = 1
             if k.preempt_point(task, "mpage_writepages:after_writepage"):
                 return KOP_BLOCKED
-        else:
-            _release(k, walk)
-            if walk.bio_pages:
-                mpage_bio_submit(k, walk)
-            return KOP_DONE
-
-
-def _pick(k: Kernel, walk: MpageWritepages, wbc: WritebackControl) -> None:
-    """Take the tail of io_pages and file it; a dirty page goes to ML_LOCK."""
-    mapping = walk.mapping
-    k.charge(MPAGE_PAGE_NS)
-    walk.visited += 1
-    pfn = mapping.io_pages.pop()
-    page = k.mem_map.pages[pfn]
-    page.list_id = PL_NONE
-    if PageWriteback(page) and wbc.sync_mode == WB_SYNC_NONE:
-        list_add(mapping, page, PL_DIRTY if PageDirty(page) else PL_LOCKED)
-        return
-    if not PageDirty(page):
-        list_add(mapping, page, PL_CLEAN)
-        return
-    list_add(mapping, page, PL_LOCKED)
-    get_page(page)
-    walk.pvec = [page]
-    walk.i = 0
-    walk.phase = ML_LOCK
-
-
-def _check(k: Kernel, walk: MpageWritepages) -> bool:
-    """Still ours, not under writeback, and test_clear_page_dirty: write it; else unlock.
-
-    Returns:
-        True when the page is to be written (phase ML_WRITE follows).
-    """
-    page = walk.pvec[0]
-    if page.mapping is walk.mapping and not PageWriteback(page) and test_clear_page_dirty(k, page):
-        return True
-    unlock_page(k, page)
-    _release(k, walk)
-    walk.phase = ML_PICK
-    return False
-
-
-def _write(k: Kernel, walk: MpageWritepages, wbc: WritebackControl) -> None:
-    """mpage_writepage and the done / congestion tests; drop the walk's reference."""
-    page = walk.pvec[0]
-    ret = mpage_writepage(k, walk, page, wbc)
-    walk.written += 1
-    walk.ret = ret
-    wbc.nr_to_write -= 1
-    if ret != 0 or wbc.nr_to_write <= 0:
-        walk.done = True
-    if wbc.nonblocking and bdi_write_congested(k):
-        wbc.encountered_congestion = True
-        walk.done = True
-    _release(k, walk)
-    walk.phase = ML_PICK
-
-
-def _release(k: Kernel, walk: MpageWritepages) -> None:
-    """page_cache_release of the page the walk holds, if any."""
-    from kernelmodel.mm.alloc import page_cache_release
-
-    for page in walk.pvec:
-        page_cache_release(k, page)
-    walk.pvec = []
-    walk.i = 0
+    # Leave any remaining dirty pages on ->io_pages
+    if walk.bio_pages:
+        mpage_bio_submit(k, walk)
+    walk.result = walk.ret
+    return KOP_DONE
 
 
 # ---- filemap_fdatawait (2.6.5) ------------------------------------------------------------------
 
-WL_LOOKUP: Final = 0
-WL_WAIT: Final = 1
-WL_FINISH: Final = 2
 
-
-def vl_fdatawait_lists_run(k: Kernel, task: Task, w: WaitOnPageWritebackRange) -> int:
-    """filemap_fdatawait(mapping) of 2.6.5 on the frame's locals; results as its ``run``.
-
-    Phases reuse the frame's: WL_LOOKUP takes the head of locked_pages, WL_WAIT waits on the
-    page held in ``pvec``, WL_FINISH test-and-clears the mapping's errors.
+def vl_filemap_fdatawait_265(k: Kernel, task: Task, w: WaitOnPageWritebackRange) -> int:
+    """filemap_fdatawait(mapping) (mm/filemap.c, 2.6.5) on the frame's locals; results as
+    its ``step``. Phases: 0 take the head of locked_pages (the while condition), 1 wait on
+    the page held in ``pvec``.
     """
     mapping = w.mapping
     taken = 0
     while True:
-        if w.phase == WL_LOOKUP:
+        if w.phase == 0:  # while (!list_empty(&mapping->locked_pages)) {
             if not mapping.locked_pages:
-                w.phase = WL_FINISH
-                continue
+                break
             if taken >= PAGEVEC_SIZE:
                 return KOP_CONTINUE
             taken += 1
@@ -224,30 +171,22 @@ def vl_fdatawait_lists_run(k: Kernel, task: Task, w: WaitOnPageWritebackRange) -
             list_add(mapping, page, PL_DIRTY if PageDirty(page) else PL_CLEAN)
             if not PageWriteback(page):
                 continue
-            get_page(page)
-            w.pvec = [page]
-            w.i = 0
-            w.phase = WL_WAIT
-        elif w.phase == WL_WAIT:
+            get_page(page)  # page_cache_get(page);
+            w.pvec, w.i = [page], 0
+            w.phase = 1
+        if w.phase == 1:  # wait_on_page_writeback(page);
             page = w.pvec[0]
             if not vl_wait_on_page_writeback(k, task, page):
                 return KOP_BLOCKED
             if PageError(page):
                 w.ret = -EIO
-            _release_wait(k, w)
-            w.phase = WL_LOOKUP
-        else:
-            if mapping_test_clear_error(mapping, AS_ENOSPC):
-                w.ret = -ENOSPC
-            if mapping_test_clear_error(mapping, AS_EIO):
-                w.ret = -EIO
-            return KOP_DONE
-
-
-def _release_wait(k: Kernel, w: WaitOnPageWritebackRange) -> None:
-    from kernelmodel.mm.alloc import page_cache_release
-
-    for page in w.pvec:
-        page_cache_release(k, page)
-    w.pvec = []
-    w.i = 0
+            pagevec_release(k, w.pvec)  # page_cache_release(page);
+            w.pvec, w.i = [], 0
+            w.phase = 0
+    # Check for outstanding write errors
+    if mapping_test_clear_error(mapping, AS_ENOSPC):
+        w.ret = -ENOSPC
+    if mapping_test_clear_error(mapping, AS_EIO):
+        w.ret = -EIO
+    w.result = w.ret
+    return KOP_DONE

@@ -13,7 +13,7 @@ AS_EIO are test-and-cleared on the mapping and take precedence as the result.
 In the 2.6.5 list mode (``k.cfg.writeback == "lists"``) the same frames run 2.6.5's logic:
 ``__filemap_fdatawrite`` splices dirty_pages onto io_pages and walks io_pages (mpage_lists.py),
 and ``filemap_fdatawait`` loops while ``locked_pages`` is not empty, taking each page off the
-list before waiting on it (mpage_lists.vl_fdatawait_lists_run): the loop behind Race A, Race B
+list before waiting on it (mpage_lists.vl_filemap_fdatawait_265): the loop behind Race A, Race B
 and livelock D.
 
 ``Fdatawrite``, ``WaitOnPageWritebackRange`` and ``WriteAndWait`` are the frames of those C
@@ -28,7 +28,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, final
 
-from kernelmodel.fs.mpage import NO_MAPPING, MpageWritepages, vl_do_writepages_frame
+from kernelmodel.fs.mpage import (
+    NO_MAPPING,
+    MpageWritepages,
+    pagevec_release,
+    vl_do_writepages_frame,
+)
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.page import Page, PageError, TestClearPageReclaim
 from kernelmodel.kernel.task import (
@@ -95,16 +100,13 @@ def _rotate_reclaimable_page(k: Kernel, page: Page) -> int:
 
 # ---- __filemap_fdatawrite ----------------------------------------------------------------------
 
-FW_CALL: Final = 0
-FW_RETURNED: Final = 1
-
-
 @final
 class Fdatawrite(Frame):
     """The frame of __filemap_fdatawrite(mapping, sync_mode) (mm/filemap.c, 2.6.6).
 
     A writeback_control with nr_to_write = 2 x nrpages (taken when the call is made), then
-    do_writepages (mpage_writepages). ``ret`` holds the result once it returns.
+    do_writepages (mpage_writepages). ``ret`` holds the result once it returns. Phases: 0
+    the call, 1 do_writepages returned.
     """
 
     KIND = "__filemap_fdatawrite"
@@ -120,19 +122,16 @@ class Fdatawrite(Frame):
         self.visited = 0
 
     def step(self, k: Kernel, task: Task) -> int:
-        if self.phase == FW_CALL:
-            walk = vl_do_writepages_frame(k, self.mapping, self.wbc)
-            if walk is None:
-                self.ret = self.result = 0
-                return KOP_DONE
-            self.walk = walk
-            self.phase = FW_RETURNED
-            return vl_call(task, walk)
-        walk = self.walk
-        assert walk is not None
-        self.ret = self.result = walk.ret
-        self.visited = walk.visited
-        self.walk = None
+        if self.phase == 0:  # ret = do_writepages(mapping, &wbc);
+            self.walk = vl_do_writepages_frame(k, self.mapping, self.wbc)
+            self.phase = 1
+            if self.walk is not None:
+                return vl_call(task, self.walk)
+        if self.walk is not None:
+            self.ret = self.walk.ret
+            self.visited = self.walk.visited
+            self.walk = None
+        self.result = self.ret
         return KOP_DONE
 
     def visited_so_far(self) -> int:
@@ -162,16 +161,12 @@ def vl_mapping_of(k: Kernel, ino: int) -> AddressSpace:
 
 # ---- wait_on_page_writeback_range ---------------------------------------------------------------
 
-WR_LOOKUP: Final = 0
-WR_WAIT: Final = 1
-WR_FINISH: Final = 2
-
-
 @final
 class WaitOnPageWritebackRange(Frame):
     """The frame of wait_on_page_writeback_range(mapping, start, end) (mm/filemap.c, 2.6.6).
 
     ``visited`` counts the pages looked up (fsync_pages_visited); ``ret`` holds the result.
+    Phases: 0 the lookup of the next pagevec (the while condition), 1 waiting on its pages.
     """
 
     KIND = "wait_on_page_writeback_range"
@@ -190,61 +185,42 @@ class WaitOnPageWritebackRange(Frame):
         self.visited = 0
 
     def step(self, k: Kernel, task: Task) -> int:
-        r = self._run(k, task)
-        if r == KOP_DONE:
-            self.result = self.ret
-        return r
-
-    def _run(self, k: Kernel, task: Task) -> int:
         if k.cfg.writeback == "lists":
-            from kernelmodel.fs.mpage_lists import vl_fdatawait_lists_run
+            from kernelmodel.fs.mpage_lists import vl_filemap_fdatawait_265
 
-            return vl_fdatawait_lists_run(k, task, self)
+            return vl_filemap_fdatawait_265(k, task, self)
         if self.end < self.start:
-            self.ret = 0
             return KOP_DONE
-        while True:
-            if self.phase == WR_LOOKUP:
-                nr = min(self.end - self.index, PAGEVEC_SIZE - 1) + 1
-                pages, index = find_get_pages_tag(
-                    self.mapping, self.index, PAGECACHE_TAG_WRITEBACK, nr
-                )
-                if not pages:
-                    self.phase = WR_FINISH
-                    continue
-                self.index = index
-                self.pvec = pages
-                self.i = 0
+        if self.phase == 0:  # while ((nr_pages = pagevec_lookup_tag(&pvec, ...)) != 0) {
+            nr = min(self.end - self.index, PAGEVEC_SIZE - 1) + 1
+            pages, index = find_get_pages_tag(self.mapping, self.index,
+                                              PAGECACHE_TAG_WRITEBACK, nr)
+            if pages:
+                self.index, self.pvec, self.i = index, pages, 0
                 self.visited += len(pages)
-                self.phase = WR_WAIT
-            elif self.phase == WR_WAIT:
-                if self.i >= len(self.pvec):
-                    self._pagevec_release(k)
-                    self.phase = WR_LOOKUP
-                    return KOP_CONTINUE
+                self.phase = 1
+        if self.phase == 1:
+            while self.i < len(self.pvec):  # for (i = 0; i < nr_pages; i++) {
                 page = self.pvec[self.i]
                 if not vl_wait_on_page_writeback(k, task, page):
                     return KOP_BLOCKED
                 if PageError(page):
                     self.ret = -EIO
                 self.i += 1
-            else:
-                if mapping_test_clear_error(self.mapping, AS_ENOSPC):
-                    self.ret = -ENOSPC
-                if mapping_test_clear_error(self.mapping, AS_EIO):
-                    self.ret = -EIO
-                return KOP_DONE
-
-    def _pagevec_release(self, k: Kernel) -> None:
-        from kernelmodel.mm.alloc import page_cache_release
-
-        for page in self.pvec:
-            page_cache_release(k, page)
-        self.pvec = []
-        self.i = 0
+            pagevec_release(k, self.pvec)
+            self.pvec, self.i = [], 0
+            self.phase = 0
+            return KOP_CONTINUE  # cond_resched();
+        # Check for outstanding write errors
+        if mapping_test_clear_error(self.mapping, AS_ENOSPC):
+            self.ret = -ENOSPC
+        if mapping_test_clear_error(self.mapping, AS_EIO):
+            self.ret = -EIO
+        self.result = self.ret
+        return KOP_DONE
 
     def describe(self) -> str:
-        if self.phase == WR_WAIT and self.i < len(self.pvec):
+        if self.phase == 1 and self.i < len(self.pvec):
             return f"filemap_fdatawait: page {self.pvec[self.i].index} of inode {self.mapping.host}"
         return f"filemap_fdatawait: inode {self.mapping.host} from index {self.index}"
 
@@ -256,16 +232,12 @@ def vl_fdatawait_frame(mapping: AddressSpace) -> WaitOnPageWritebackRange:
 
 # ---- filemap_write_and_wait ---------------------------------------------------------------------
 
-WW_WRITE: Final = 0
-WW_WRITTEN: Final = 1
-WW_WAITED: Final = 2
-
-
 @final
 class WriteAndWait(Frame):
     """The frame of filemap_write_and_wait(mapping) (mm/filemap.c, 2.6.6): if the mapping has
     pages, filemap_fdatawrite, then filemap_fdatawait if that worked. ``nr_to_write`` is the
-    fdatawrite's, taken when the call is made."""
+    fdatawrite's, taken when the call is made. Phases: 0 the call, 1 filemap_fdatawrite
+    returned, 2 filemap_fdatawait returned."""
 
     KIND = "filemap_write_and_wait"
     FIELDS = (("mapping", "mapping"), ("nr_to_write", "int"), ("write", "callee"),
@@ -279,23 +251,22 @@ class WriteAndWait(Frame):
         self.wait: WaitOnPageWritebackRange | None = None
 
     def step(self, k: Kernel, task: Task) -> int:
-        if self.phase == WW_WRITE:
-            if self.nr_to_write == 0:
+        if self.phase == 0:
+            if self.nr_to_write == 0:  # if (mapping->nrpages) {
                 return KOP_DONE
-            write = vl_fdatawrite(self.mapping, WB_SYNC_ALL)
-            write.wbc.nr_to_write = self.nr_to_write
-            self.write = write
-            self.phase = WW_WRITTEN
-            return vl_call(task, write)
-        if self.phase == WW_WRITTEN:
+            self.write = vl_fdatawrite(self.mapping, WB_SYNC_ALL)
+            self.write.wbc.nr_to_write = self.nr_to_write
+            self.phase = 1
+            return vl_call(task, self.write)  # retval = filemap_fdatawrite(mapping);
+        if self.phase == 1:
             assert self.write is not None
             self.result = self.write.ret
             self.write = None
-            if self.result != 0:
+            if self.result != 0:  # if (retval == 0)
                 return KOP_DONE
             self.wait = vl_fdatawait_frame(self.mapping)
-            self.phase = WW_WAITED
-            vl_push(task, self.wait)
+            self.phase = 2
+            vl_push(task, self.wait)  # retval = filemap_fdatawait(mapping);
             return KOP_CONTINUE
         assert self.wait is not None
         self.result = self.wait.ret

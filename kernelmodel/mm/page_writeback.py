@@ -442,11 +442,6 @@ def vl_nr_inodes_in_use(k: Kernel) -> int:
 
 # ---- balance_dirty_pages ------------------------------------------------------------------------
 
-BD_LOOP: Final = 0
-BD_WRITE: Final = 1
-BD_END: Final = 2
-
-
 class BalanceDirtyPagesOp(Frame):
     """balance_dirty_pages(mapping): make a writer write back, or wait, above dirty_ratio.
 
@@ -455,6 +450,8 @@ class BalanceDirtyPagesOp(Frame):
     re-check, stop once the chunk is written; blk_congestion_wait(WRITE, HZ/10) between
     passes. Afterwards start background_writeout in pdflush above background_thresh unless
     a pdflush already works the queue. Time spent above the limit is ``throttled_ns``.
+    Phases (resume points): 0 the top of the for loop; 1 writeback_inodes returned; 2 after
+    the loop.
     """
 
     KIND = "balance_dirty_pages"
@@ -476,69 +473,54 @@ class BalanceDirtyPagesOp(Frame):
         self.wbc: WritebackControl | None = None
         self.sb_frame: SyncSbInodes | None = None
 
-    def _limits(self, k: Kernel, task: Task) -> bool:
-        """Re-read the limits; True when under dirty_thresh."""
+    def _under_limit(self, k: Kernel, task: Task) -> bool:
+        """get_dirty_limits(); nr_reclaimable + ps.nr_writeback <= dirty_thresh."""
         self.background_thresh, self.dirty_thresh = get_dirty_limits(k, task)
         self.nr_reclaimable = k.vmstat.nr_dirty + k.vmstat.nr_unstable
         self.nr_writeback = k.vmstat.nr_writeback
         return self.nr_reclaimable + self.nr_writeback <= self.dirty_thresh
 
     def step(self, k: Kernel, task: Task) -> int:
-        if self.phase == BD_LOOP:
-            return self._loop(k, task)
-        if self.phase == BD_WRITE:
-            return self._write(k, task)
-        return self._end(k, task)
-
-    def _loop(self, k: Kernel, task: Task) -> int:
         from kernelmodel.fs.fs_writeback import vl_writeback_inodes_frame
 
-        if self._limits(k, task):
-            self.phase = BD_END
-            return KOP_CONTINUE
-        k.wb.dirty_exceeded = True
-        if self.start_ns < 0:
-            self.start_ns = k.now()
-            k.trace.emit(
-                k.now(), TR_THROTTLE, task.pid, self.nr_reclaimable, self.dirty_thresh, "begin"
-            )
-        if self.nr_reclaimable:
+        wb = k.wb
+        if self.phase == 0:  # for (;;) {
+            if self._under_limit(k, task):
+                self.phase = 2  # break;
+                return KOP_CONTINUE
+            wb.dirty_exceeded = True
+            if self.start_ns < 0:
+                self.start_ns = k.now()
+                k.trace.emit(k.now(), TR_THROTTLE, task.pid, self.nr_reclaimable,
+                             self.dirty_thresh, "begin")
+            if not self.nr_reclaimable:
+                blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
+                return KOP_BLOCKED
             self.wbc = WritebackControl(WB_SYNC_NONE, self.write_chunk)
             self.sb_frame = vl_writeback_inodes_frame(k, self.wbc)
-            self.phase = BD_WRITE
+            self.phase = 1
             if self.sb_frame is not None:
-                vl_push(task, self.sb_frame)
+                vl_push(task, self.sb_frame)  # writeback_inodes(&wbc);
             return KOP_CONTINUE
-        blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
-        return KOP_BLOCKED
-
-    def _write(self, k: Kernel, task: Task) -> int:
-        wbc = self.wbc
-        bug_on(wbc is None, "balance_dirty_pages: no wbc")
-        assert wbc is not None
-        self.sb_frame = None  # writeback_inodes returned
-        if self._limits(k, task):
-            self.phase = BD_END
+        if self.phase == 1:
+            assert self.wbc is not None
+            self.sb_frame = None
+            if not self._under_limit(k, task):
+                self.pages_written += self.write_chunk - self.wbc.nr_to_write
+                if self.pages_written < self.write_chunk:  # else: We've done our duty
+                    self.phase = 0
+                    blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
+                    return KOP_BLOCKED
+            self.phase = 2
             return KOP_CONTINUE
-        self.pages_written += self.write_chunk - wbc.nr_to_write
-        if self.pages_written >= self.write_chunk:
-            self.phase = BD_END
-            return KOP_CONTINUE
-        self.phase = BD_LOOP
-        blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
-        return KOP_BLOCKED
-
-    def _end(self, k: Kernel, task: Task) -> int:
-        wb = k.wb
         if self.nr_reclaimable + self.nr_writeback <= self.dirty_thresh:
             wb.dirty_exceeded = False
         if self.start_ns >= 0:
             waited = k.now() - self.start_ns
             k.vmstat.throttled_ns += waited
             k.trace.emit(k.now(), TR_THROTTLE, task.pid, self.pages_written, waited, "end")
-        self.result = 0
         if wb.bdi_pdflush:
-            return KOP_DONE
+            return KOP_DONE  # pdflush is already working this queue
         if (wb.laptop_mode and self.pages_written) or (
             not wb.laptop_mode and self.nr_reclaimable > self.background_thresh
         ):
@@ -581,11 +563,6 @@ def balance_dirty_pages_ratelimited(k: Kernel, task: Task, mapping: AddressSpace
 
 # ---- the work pdflush does: background_writeout and wb_kupdate ---------------------------------
 
-BW_CHECK: Final = 0
-BW_WRITE: Final = 1
-BW_AFTER_WAIT: Final = 2
-
-
 @final
 class BackgroundWriteout(Frame):
     """The locals of background_writeout(min_pages) (mm/page-writeback.c, 2.6.6).
@@ -594,7 +571,8 @@ class BackgroundWriteout(Frame):
     nr_unstable < background_thresh and min_pages <= 0. After a pass that wrote less than
     asked or skipped pages it waits HZ/10 and stops if no congestion was seen. 2.6.5 (the
     ``lists`` writeback) stops at once after a short pass unless it met congestion, and only
-    then waits HZ/10 and goes on.
+    then waits HZ/10 and goes on. Phases (resume points): 0 the top of the for loop;
+    1 writeback_inodes returned; 2 blk_congestion_wait returned.
     """
 
     KIND = "background_writeout"
@@ -611,7 +589,7 @@ class BackgroundWriteout(Frame):
 
         wbc = self.wbc
         while True:
-            if self.phase == BW_CHECK:
+            if self.phase == 0:  # for ( ; ; ) {
                 background, _dirty = get_dirty_limits(k, task)
                 if k.vmstat.nr_dirty + k.vmstat.nr_unstable < background and self.min_pages <= 0:
                     return KOP_DONE
@@ -619,35 +597,28 @@ class BackgroundWriteout(Frame):
                 wbc.nr_to_write = MAX_WRITEBACK_PAGES
                 wbc.pages_skipped = 0
                 self.sb_frame = vl_writeback_inodes_frame(k, wbc)
-                self.phase = BW_WRITE
+                self.phase = 1
                 if self.sb_frame is not None:
-                    return vl_call(task, self.sb_frame)
-            elif self.phase == BW_WRITE:
-                self.sb_frame = None  # writeback_inodes returned
+                    return vl_call(task, self.sb_frame)  # writeback_inodes(&wbc);
+            if self.phase == 1:
+                self.sb_frame = None
                 self.min_pages -= MAX_WRITEBACK_PAGES - wbc.nr_to_write
                 if k.cfg.writeback == "lists" and wbc.nr_to_write > 0:
                     # 2.6.5: wrote less than asked: wait only if it met congestion, else stop
                     if not wbc.encountered_congestion:
                         return KOP_DONE
-                    self.phase = BW_CHECK
+                    self.phase = 0
                     blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
                     return KOP_BLOCKED
                 if k.cfg.writeback != "lists" and (wbc.nr_to_write > 0 or wbc.pages_skipped > 0):
-                    self.phase = BW_AFTER_WAIT
+                    self.phase = 2  # Wrote less than expected
                     blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
                     return KOP_BLOCKED
-                self.phase = BW_CHECK
+                self.phase = 0
                 return KOP_CONTINUE
-            else:
-                if not wbc.encountered_congestion:
-                    return KOP_DONE
-                self.phase = BW_CHECK
-
-
-KU_START: Final = 0
-KU_LOOP: Final = 1
-KU_WRITE: Final = 2
-KU_END: Final = 3
+            if not wbc.encountered_congestion:
+                return KOP_DONE
+            self.phase = 0
 
 
 @final
@@ -657,6 +628,7 @@ class WbKupdate(Frame):
     Writes inodes dirtied more than dirty_expire_centisecs ago in MAX_WRITEBACK_PAGES chunks
     (for_kupdate, nonblocking) until nothing old is left, waiting out congestion, then re-arms
     wb_timer dirty_writeback_centisecs after its start, or 1 s from now if it overran.
+    Phases (resume points): 0 entry; 1 the while condition; 2 writeback_inodes returned.
     """
 
     KIND = "wb_kupdate"
@@ -676,43 +648,37 @@ class WbKupdate(Frame):
         from kernelmodel.fs.fs_writeback import vl_writeback_inodes_frame
 
         wbc = self.wbc
-        while True:
-            if self.phase == KU_START:
-                now = k.now()
-                self.oldest_jif = now - k.cfg.dirty_expire_centisecs * CENTISEC_NS
-                self.start_jif = now
-                self.next_jif = now + k.cfg.dirty_writeback_centisecs * CENTISEC_NS
-                self.nr_to_write = k.vmstat.nr_dirty + k.vmstat.nr_unstable + vl_nr_inodes_in_use(k)
-                wbc.older_than_this = self.oldest_jif
-                self.phase = KU_LOOP
-            elif self.phase == KU_LOOP:
-                if self.nr_to_write <= 0:
-                    self.phase = KU_END
-                    continue
-                wbc.encountered_congestion = False
-                wbc.nr_to_write = MAX_WRITEBACK_PAGES
-                self.sb_frame = vl_writeback_inodes_frame(k, wbc)
-                self.phase = KU_WRITE
-                if self.sb_frame is not None:
-                    return vl_call(task, self.sb_frame)
-            elif self.phase == KU_WRITE:
-                self.sb_frame = None  # writeback_inodes returned
-                self.phase = KU_LOOP
-                if wbc.nr_to_write > 0 and not wbc.encountered_congestion:
-                    self.phase = KU_END
-                    continue
+        if self.phase == 0:
+            now = k.now()
+            self.oldest_jif = now - k.cfg.dirty_expire_centisecs * CENTISEC_NS
+            self.start_jif = now
+            self.next_jif = now + k.cfg.dirty_writeback_centisecs * CENTISEC_NS
+            self.nr_to_write = k.vmstat.nr_dirty + k.vmstat.nr_unstable + vl_nr_inodes_in_use(k)
+            wbc.older_than_this = self.oldest_jif
+            self.phase = 1
+        if self.phase == 1 and self.nr_to_write > 0:  # while (nr_to_write > 0) {
+            wbc.encountered_congestion = False
+            wbc.nr_to_write = MAX_WRITEBACK_PAGES
+            self.sb_frame = vl_writeback_inodes_frame(k, wbc)
+            self.phase = 2
+            if self.sb_frame is not None:
+                return vl_call(task, self.sb_frame)  # writeback_inodes(&wbc);
+        if self.phase == 2:
+            self.sb_frame = None
+            if wbc.nr_to_write <= 0 or wbc.encountered_congestion:  # else: all old data written
+                # (the C subtracts after the wait: the same, as nothing changes wbc meanwhile)
                 self.nr_to_write -= MAX_WRITEBACK_PAGES - wbc.nr_to_write
+                self.phase = 1
                 if wbc.nr_to_write > 0:
                     blk_congestion_wait(k, task, CONGESTION_WAIT_NS)
                     return KOP_BLOCKED
                 return KOP_CONTINUE
-            else:
-                now = k.now()
-                if self.next_jif < now + HZ_NS:
-                    self.next_jif = now + HZ_NS
-                if k.cfg.dirty_writeback_centisecs:
-                    mod_timer_wb(k, self.next_jif)
-                return KOP_DONE
+        now = k.now()
+        if self.next_jif < now + HZ_NS:
+            self.next_jif = now + HZ_NS
+        if k.cfg.dirty_writeback_centisecs:
+            mod_timer_wb(k, self.next_jif)
+        return KOP_DONE
 
 
 def wakeup_bdflush(k: Kernel, nr_pages: int) -> int:

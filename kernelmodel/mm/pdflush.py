@@ -48,11 +48,6 @@ PDFLUSH_BACKGROUND_WRITEOUT: Final = 1
 PDFLUSH_WB_KUPDATE: Final = 2
 PDFLUSH_FN_NAMES: Final = ("none", "background_writeout", "wb_kupdate")
 
-PD_IDLE: Final = 0
-PD_WOKEN: Final = 1
-PD_WORK: Final = 2
-
-
 def _pdflush_key(pid: int) -> str:
     """Wait-queue key of one pdflush thread (wake_up_process(pdf->who))."""
     return f"pdflush {pid}"
@@ -65,7 +60,8 @@ class PdflushOp(Frame):
     pdflush_operation hands it work (``fn``, ``arg0``) it runs background_writeout or
     wb_kupdate, then considers starting another thread (none idle for over 1 s and fewer than
     MAX_PDFLUSH_THREADS) or exiting (more than MIN_PDFLUSH_THREADS and the sleepiest thread
-    idle for over 1 s). Never returns KOP_DONE while the thread lives.
+    idle for over 1 s). Never returns KOP_DONE while the thread lives. Phases (resume
+    points): 0 the top of the for loop; 1 woken from schedule(); 2 the work function returned.
     """
 
     KIND = "pdflush"
@@ -82,65 +78,52 @@ class PdflushOp(Frame):
 
     def step(self, k: Kernel, task: Task) -> int:
         wb = k.wb
-        if self.phase == PD_IDLE:
+        if self.phase == 0:  # for ( ; ; ) { list_move(&my_work->list, &pdflush_list);
             if task.pid in wb.pdflush_list:
                 wb.pdflush_list.remove(task.pid)
             wb.pdflush_list.insert(0, task.pid)
             self.when_i_went_to_sleep = k.now()
-            self.phase = PD_WOKEN
+            self.phase = 1
             sleep_on(k, task, _pdflush_key(task.pid))
-            return KOP_BLOCKED
-        if self.phase == PD_WOKEN:
+            return KOP_BLOCKED  # schedule();
+        if self.phase == 1:
             if task.pid in wb.pdflush_list or self.fn == PDFLUSH_NONE:
-                self.fn = PDFLUSH_NONE
-                self.phase = PD_IDLE
+                self.fn = PDFLUSH_NONE  # bogus wakeup, or NULL work function
+                self.phase = 0
                 return KOP_CONTINUE
             name = PDFLUSH_FN_NAMES[self.fn]
             k.trace.emit(k.now(), TR_PDFLUSH, task.pid, self.fn, self.arg0, name)
-            if self.fn == PDFLUSH_BACKGROUND_WRITEOUT:
+            self.phase = 2
+            if self.fn == PDFLUSH_BACKGROUND_WRITEOUT:  # (*my_work->fn)(my_work->arg0);
                 self.bw = BackgroundWriteout(self.arg0)
                 vl_push(task, self.bw)
             else:
                 self.ku = WbKupdate()
                 vl_push(task, self.ku)
-            self.phase = PD_WORK
             return KOP_CONTINUE
-        return self._work(k, task)
-
-    def _work(self, k: Kernel, task: Task) -> int:
-        """The work function returned: maybe start or end a thread, then sleep again."""
         self.bw = None
         self.ku = None
-        self.fn = PDFLUSH_NONE
-        wb = k.wb
         now = k.now()
-        # thread creation: for how long have there been zero available threads?
-        if (
-            now - wb.last_empty_jifs > HZ_NS
-            and not wb.pdflush_list
-            and len(wb.pdflush_pids) < MAX_PDFLUSH_THREADS
-        ):
+        # Thread creation: For how long have there been zero available threads?
+        if (now - wb.last_empty_jifs > HZ_NS and not wb.pdflush_list
+                and len(wb.pdflush_pids) < MAX_PDFLUSH_THREADS):
             start_one_pdflush_thread(k)
-        self.phase = PD_IDLE
-        # thread destruction: for how long has the sleepiest thread slept?
+        self.fn = PDFLUSH_NONE
+        self.phase = 0
+        # Thread destruction: For how long has the sleepiest thread slept?
         if wb.pdflush_list and len(wb.pdflush_pids) > MIN_PDFLUSH_THREADS:
             sleepiest = k.tasks[wb.pdflush_list[-1]].kstack[0]
             if isinstance(sleepiest, PdflushOp) and now - sleepiest.when_i_went_to_sleep > HZ_NS:
-                sleepiest.when_i_went_to_sleep = now  # limit exit rate
-                return self._exit(k, task)
+                sleepiest.when_i_went_to_sleep = now  # Limit exit rate
+                wb.pdflush_pids.remove(task.pid)  # nr_pdflush_threads--; the thread leaves
+                if task.pid in wb.pdflush_list:
+                    wb.pdflush_list.remove(task.pid)
+                k.release_task(task, 0)
+                return KOP_DONE
         return KOP_CONTINUE
 
-    def _exit(self, k: Kernel, task: Task) -> int:
-        """The thread leaves (nr_pdflush_threads--) and becomes a zombie."""
-        wb = k.wb
-        wb.pdflush_pids.remove(task.pid)
-        if task.pid in wb.pdflush_list:
-            wb.pdflush_list.remove(task.pid)
-        k.release_task(task, 0)
-        return KOP_DONE
-
     def describe(self) -> str:
-        if self.phase == PD_WORK:
+        if self.phase == 2:
             return f"pdflush: {PDFLUSH_FN_NAMES[self.fn]}"
         return "pdflush: idle"
 

@@ -338,7 +338,13 @@ def _shrink_page(k: Kernel, page: Page, gfp_mask: int, stats: list[int]) -> int:
 def shrink_list(
     k: Kernel, pages: list[Page], gfp_mask: int, do_writepage: bool
 ) -> tuple[int, int, list[Page]]:
-    """shrink_list(): try to free each isolated page, in order.
+    """shrink_list() (mm/vmscan.c, 2.6.6): try to free each isolated page, in order.
+
+    Reads in the order of the C: ``_shrink_page`` is the loop body up to the label it jumps
+    to, and the labels follow here as in the C (free_it, activate_locked, keep_locked,
+    keep), then the freed pagevec's release and the pgactivate count. It does not sleep in
+    the model (pageout starts the write and does not wait; the C's cond_resched at the top
+    is the up-front charge), so it is a plain function, not a frame.
 
     ``do_writepage`` only matters in laptop mode, which the model does not have.
 

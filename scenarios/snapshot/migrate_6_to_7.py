@@ -8,13 +8,16 @@ it maps):
 
 * migrate_kopssys.py: the fs and kernel ops (read, write, open, close, unlink, inode deletion,
   exit, wait, fork, nanosleep, the calls that complete at once);
-* migrate_kopsmm.py: kswapd, the page fault, truncation, the memory syscalls and msync.
+* migrate_kopsmm.py: kswapd, the page fault, truncation, the memory syscalls and msync;
+* migrate_cwb.py: the writeback frames, whose resume points were renumbered when each came to
+  read in the order of its C function.
 
 The topics touch disjoint entries, so their order does not matter.
 """
 
 from __future__ import annotations
 
+from scenarios.snapshot.migrate_cwb import vl_stacks_6_to_7_cwb
 from scenarios.snapshot.migrate_kopsmm import vl_stacks_6_to_7_kopsmm
 from scenarios.snapshot.migrate_kopssys import vl_migrate_stacks_6_to_7
 
@@ -27,6 +30,7 @@ def vl_stacks_6_to_7(state: dict[str, object]) -> None:
     """
     vl_migrate_stacks_6_to_7(state)
     vl_stacks_6_to_7_kopsmm(state)
+    vl_stacks_6_to_7_cwb(state)
 
 
 def _migrate_6_to_7(doc: dict[str, object]) -> dict[str, object]:

@@ -11,7 +11,7 @@ from test_wb_support import drive, fake_task, make_file, step_machine, wait_woke
 from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check import check_pagecache
 from kernelmodel.fs.fs import Inode, iget, vl_alloc_file
-from kernelmodel.fs.fsync import F_FSYNC, F_WAIT, FsyncOp
+from kernelmodel.fs.fsync import FsyncOp
 from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
 from kernelmodel.include.page import PageDirty, PageLocked, PageWriteback
 from kernelmodel.kernel.config import KernelConfig
@@ -23,6 +23,10 @@ from kernelmodel.mm.page_writeback import WB_SYNC_NONE, WritebackControl
 from kernelmodel.oracle.oracle import oracle_fsync_acked, oracle_fsync_begin, vl_verify_durable
 from machine.board import Machine, MachineConfig
 from tests.kernelmodel.frames_support import run_frame
+
+#: FsyncOp's phases from ->fsync to filemap_fdatawait's return (->fsync, sync_inode,
+#: filemap_fdatawait)
+_IN_FSYNC_OR_FDATAWAIT = (3, 4, 5)
 
 MODES = ("tags", "lists")
 
@@ -171,14 +175,14 @@ def _livelock_d(mode: str, max_steps: int) -> tuple[bool, int]:
         if r == KOP_DONE:
             return True, steps
         write_page(k, inode, pages[steps % 40], steps)
-        if op.phase in (F_FSYNC, F_WAIT):
+        if op.phase in _IN_FSYNC_OR_FDATAWAIT:
             wbc = WritebackControl(WB_SYNC_NONE, 16, True)
             walk = vl_do_writepages_frame(k, inode.i_mapping, wbc)
             if walk is not None:
                 drive(k, pd, lambda w=walk, c=wbc: run_frame(k, pd, w, c))
         if r == KOP_BLOCKED:
             wait_woken(k, t)
-    assert op.phase in (F_FSYNC, F_WAIT)  # still waiting in a filemap_fdatawait
+    assert op.phase in _IN_FSYNC_OR_FDATAWAIT  # still waiting in a filemap_fdatawait
     assert check_pagecache(k) == []
     return False, steps
 

@@ -1,6 +1,6 @@
-"""Task stacks of frames (format 6) folded back into the ops format 5 saved, for the tests
-that forge older snapshot files from current ones (the inverse of
-scenarios/snapshot/migrate_frames.py)."""
+"""Task stacks of frames (format 7) as format 6 saved them, and folded back into the ops
+format 5 saved, for the tests that forge older snapshot files from current ones (the inverse
+of scenarios/snapshot/migrate_cwb.py and scenarios/snapshot/migrate_frames.py)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,33 @@ def _inner(frames: list[dict[str, Any]], i: int) -> tuple[dict[str, Any], int]:
     else:
         raise AssertionError(f"no format-5 form for a {kind} frame at the bottom of a path")
     return op, j
+
+
+#: Format-7 phase -> format-6 phase, by frame kind (migrate_cwb.py maps them forward).
+_PHASES_6 = {
+    "sys_fsync": {0: 0, 1: 1, 2: 2, 3: 3, 4: 3, 5: 4, 6: 5},
+    "mpage_writepages": {0: 0, 1: 1, 2: 2, 3: 3, 4: 5},
+    "mpage_writepages@lists": {0: 0, 1: 7, 2: 8, 3: 9, 4: 11},
+    "__writeback_single_inode": {0: 0, 1: 1, 2: 3, 3: 5},
+}
+
+
+def frames_as_version_six(kstack: list[dict[str, Any]], lists: bool) -> list[dict[str, Any]]:
+    """A format-7 task stack as format 6 saved it (``lists``: the 2.6.5 list walks)."""
+    out: list[dict[str, Any]] = []
+    for f in kstack:
+        kind = f.get("frame")
+        f = dict(f)
+        if kind == "sys_sync":
+            npass = max(f["phase"] - 1, 0)
+            f = {**{k: v for k, v in f.items() if k not in ("wbc", "sb_frame")},
+                 "phase": min(f["phase"], 1), "npass": npass, "wbc": f["wbc"],
+                 "sb_frame": f["sb_frame"]}
+        elif kind in _PHASES_6:
+            table = _PHASES_6[f"{kind}@lists" if lists and kind == "mpage_writepages" else kind]
+            f["phase"] = table[f["phase"]]
+        out.append(f)
+    return out
 
 
 def frames_as_version_five(kstack: list[dict[str, Any]]) -> list[dict[str, Any]]:

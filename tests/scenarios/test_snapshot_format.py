@@ -14,8 +14,8 @@ from typing import Any
 import msgpack
 import pytest
 import zstandard
-from forge_frames import frames_as_version_five
-from forge_kopsmm import frames_as_version_six
+from forge_frames import frames_as_version_five, frames_as_version_six
+from forge_kopsmm import frames_as_version_six as mm_ops_as_version_six
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_snapshot_support import (
@@ -188,8 +188,10 @@ def as_version_four(doc: dict[str, Any], check: bool = True) -> dict[str, Any]:
     first generator and describe no oracle page (``writing_as_format_4``,
     ``undescribe_oracles``)."""
     state = doc["state"]
+    lists = state["cfg"]["writeback"] == "lists"
     for task in state["kernel"]["tasks"]:
-        task["kstack"] = frames_as_version_five(frames_as_version_six(task["kstack"]))
+        task["kstack"] = frames_as_version_five(
+            frames_as_version_six(mm_ops_as_version_six(task["kstack"]), lists))
     generator = state["oracle"].pop("generator")
     described = [f.pop("described") for f in state["oracle"]["files"]]
     described.append(state["mm_oracle"].pop("described"))
