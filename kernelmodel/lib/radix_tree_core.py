@@ -390,12 +390,16 @@ def radix_tree_lookup(root: RadixTreeRoot, index: int) -> object | None:
     while height > 1:
         if node is None:
             return None
-        node = node.slots[(idx >> shift) & mask]
+        # The slot index goes through a local: mypyc then reads the list without taking a
+        # reference to it (no refcount write to a line the walk would not otherwise dirty).
+        offset = (idx >> shift) & mask
+        node = node.slots[offset]
         shift -= map_shift
         height -= 1
     if node is None:
         return None
-    return node.items[idx & mask]
+    offset = idx & mask
+    return node.items[offset]
 
 
 
@@ -432,9 +436,10 @@ def _radix_tree_path(root: RadixTreeRoot, idx: i64) -> object | None:
         depth += 1
         shift -= map_shift
         height -= 1
+    offset = idx & mask
     path_node[depth] = node
-    path_offset[depth] = idx & mask
-    return node.items[idx & mask]
+    path_offset[depth] = offset
+    return node.items[offset]
 
 
 def _path_node(root: RadixTreeRoot, depth: i64) -> RadixTreeNode:
