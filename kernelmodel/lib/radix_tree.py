@@ -9,9 +9,7 @@ checker). This module re-exports their public names, so that callers import one 
 
 from __future__ import annotations
 
-from kernelmodel.lib.radix_tree_check import (
-    radix_tree_check,
-)
+from kernelmodel.lib.radix_tree_check import radix_tree_check
 from kernelmodel.lib.radix_tree_core import (
     EEXIST,
     ENOMEM,
