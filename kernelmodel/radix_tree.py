@@ -38,8 +38,10 @@ from kernelmodel.lib.radix_tree import (
     vl_radix_tree_gang_lookup_indices,
     vl_radix_tree_gang_lookup_tag_indices,
     vl_radix_tree_items,
+    vl_radix_tree_load,
     vl_radix_tree_nodes_bytes,
     vl_radix_tree_restore,
+    vl_radix_tree_save,
     vl_radix_tree_tag_bits,
 )
 
@@ -77,5 +79,7 @@ __all__ = [
     "vl_radix_tree_tag_bits",
     "vl_radix_tree_nodes_bytes",
     "vl_radix_tree_restore",
+    "vl_radix_tree_save",
+    "vl_radix_tree_load",
     "radix_tree_check",
 ]

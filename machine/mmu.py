@@ -172,7 +172,8 @@ class MMU:
         """
         vaddr &= ADDR_MASK
         vpn = vaddr >> PAGE_SHIFT
-        entry = self.tlb[vpn & self.tlb_mask]
+        slot = vpn & self.tlb_mask  # a local index: mypyc reads the list without a reference
+        entry = self.tlb[slot]
         if entry.vpn == vpn:
             word = entry.word
             need: i64 = 0
@@ -209,7 +210,8 @@ class MMU:
     def _fault(self, vaddr: i64, error_code: i64) -> i64:
         """Record a page fault (CR2, error code) and drop the TLB entry for ``vaddr``."""
         vpn = vaddr >> PAGE_SHIFT
-        entry = self.tlb[vpn & self.tlb_mask]
+        slot = vpn & self.tlb_mask
+        entry = self.tlb[slot]
         if entry.vpn == vpn:
             entry.vpn = -1
         self.fault_vaddr = vaddr
@@ -247,7 +249,8 @@ class MMU:
             mem.write_u32(pte_addr, new)
         frame = pte & PTE_FRAME
         vpn = vaddr >> PAGE_SHIFT
-        entry = self.tlb[vpn & self.tlb_mask]
+        slot = vpn & self.tlb_mask
+        entry = self.tlb[slot]
         entry.vpn = vpn
         entry.word = frame | PTE_P | PTE_A | rw | us | (new & PTE_D) | (pte & PTE_G)
         return frame | (vaddr & _OFFSET_MASK)
@@ -270,7 +273,8 @@ class MMU:
     def invlpg(self, vaddr: int) -> None:
         """__flush_tlb_one(): drop the TLB entry for ``vaddr``, global or not."""
         vpn = (i64(vaddr) & ADDR_MASK) >> PAGE_SHIFT
-        entry = self.tlb[vpn & self.tlb_mask]
+        slot = vpn & self.tlb_mask
+        entry = self.tlb[slot]
         if entry.vpn == vpn:
             entry.vpn = -1
         self.invlpgs += 1
@@ -293,7 +297,8 @@ class MMU:
     def tlb_entry(self, vaddr: int) -> tuple[int, int] | None:
         """The cached ``(pfn, flags)`` for ``vaddr``'s page, or None if the TLB misses."""
         vpn = (i64(vaddr) & ADDR_MASK) >> PAGE_SHIFT
-        entry = self.tlb[vpn & self.tlb_mask]
+        slot = vpn & self.tlb_mask
+        entry = self.tlb[slot]
         if entry.vpn != vpn:
             return None
         word = entry.word

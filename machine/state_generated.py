@@ -8,7 +8,8 @@ from __future__ import annotations
 from machine.board import MachineConfig
 from machine.clock import Clock
 from machine.cpu import CpuContext
-from machine.disk import DiskModel, DiskRequest
+from machine.disk_model import DiskModel
+from machine.disk_queue import DiskRequest
 from machine.isa import Insn
 from machine.state_read import read_bool, read_bytes, read_int, read_int_list, read_str
 
