@@ -72,6 +72,10 @@ def test_registry_from_state_rejects_unknown_vma() -> None:
 
 
 def test_kernel_op_round_trips() -> None:
+    from kernelmodel.kernel.frame_state import vl_kstack_state
+    from kernelmodel.state.restore import vl_kop_from_state
+
+    k = make_kernel()
     ops = [
         FaultOp(BASE + 12, 1, 3),
         ForkOp(5),
@@ -82,9 +86,8 @@ def test_kernel_op_round_trips() -> None:
     ]
     ops[0].phase = 0
     for op in ops:
-        s = op.to_state()
-        rebuilt = type(op).from_state(s)  # type: ignore[attr-defined]
-        assert rebuilt.to_state() == s
+        s = vl_kstack_state([op])[0]
+        assert vl_kstack_state([vl_kop_from_state(k, s)])[0] == s
 
 
 def test_anon_page_mappings_round_trip() -> None:
