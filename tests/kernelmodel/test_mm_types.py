@@ -10,7 +10,9 @@ from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
 from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from kernelmodel.kernel.exit import ExitOp, WaitChildrenOp
 from kernelmodel.kernel.fork import ForkOp, dup_mm
-from kernelmodel.mm.mmap import do_mmap_pgoff, do_munmap
+from kernelmodel.mm.memory import FaultOp
+from kernelmodel.mm.mmap import MmSyscallOp, do_mmap_pgoff, do_munmap
+from kernelmodel.mm.msync import MsyncOp
 from kernelmodel.oracle.oracle_mm import vl_oracle_fork
 
 BASE = 0x40000000
@@ -71,11 +73,22 @@ def test_registry_from_state_rejects_unknown_vma() -> None:
 
 
 def test_kernel_op_round_trips() -> None:
-    ops = [ForkOp(5), ExitOp(139), WaitChildrenOp()]
+    from kernelmodel.kernel.frame_state import vl_kstack_state
+    from kernelmodel.state.restore import vl_kop_from_state
+
+    k = make_kernel()
+    ops = [
+        FaultOp(BASE + 12, 1, 3),
+        ForkOp(5),
+        ExitOp(139),
+        WaitChildrenOp(),
+        MmSyscallOp("munmap", -22),
+        MsyncOp([4, 9]),
+    ]
+    ops[0].phase = 0
     for op in ops:
-        s = op.to_state()
-        rebuilt = type(op).from_state(s)  # type: ignore[attr-defined]
-        assert rebuilt.to_state() == s
+        s = vl_kstack_state([op])[0]
+        assert vl_kstack_state([vl_kop_from_state(k, s)])[0] == s
 
 
 def test_anon_page_mappings_round_trip() -> None:
