@@ -116,11 +116,11 @@ def vl_frame_state(frame: KOp, below: KOp | None) -> dict[str, object]:
 
 
 def vl_kstack_state(kstack: list[KOp]) -> list[dict[str, object]]:
-    """A task's stack as plain data, bottom first (frames declared, older ops their own)."""
+    """A task's stack as plain data, bottom first."""
     out: list[dict[str, object]] = []
     below: KOp | None = None
     for op in kstack:
-        out.append(vl_frame_state(op, below) if op.KIND else op.to_state())
+        out.append(vl_frame_state(op, below))
         below = op
     return out
 

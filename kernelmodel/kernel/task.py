@@ -73,7 +73,7 @@ PF_KTHREAD: Final = 0x00000010  # model-only marker: a kernel thread with no use
 
 
 class KOp:
-    """A kernel path in progress on a task's kernel stack (a resumable record).
+    """The type of an entry of a task's kernel stack; every entry is a ``Frame`` (below).
 
     Subclasses keep only plain data (ints, strings, ids) so the stack can be snapshotted.
     ``name`` is the kernel function the op stands for; ``describe`` says what it is doing in
@@ -81,7 +81,7 @@ class KOp:
     """
 
     #: The frame's declared locals, (name, kind) in save order (see frame_state.py for the
-    #: kinds); empty for the ops that still save themselves.
+    #: kinds).
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: The registry key of a declared frame class (frame_state.FRAME_CLASSES).
     KIND: ClassVar[str] = ""
@@ -108,16 +108,6 @@ class KOp:
     def calls(self, frame: KOp) -> bool:
         """True when ``frame`` is this frame's callee (a field of kind ``callee`` holds it)."""
         return any(kind == "callee" and getattr(self, name) is frame for name, kind in self.FIELDS)
-
-    def to_state(self) -> dict[str, object]:
-        """The op's plain-data state; subclasses extend it with their own fields."""
-        return {
-            "op": self.name,
-            "phase": self.phase,
-            "result": self.result,
-            "is_syscall": self.is_syscall,
-            "is_fault": self.is_fault,
-        }
 
     def load_base_state(self, state: dict[str, object]) -> None:
         phase = state.get("phase", 0)
