@@ -10,23 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, final
 
-from kernelmodel.include.mm_types import (
-    VM_SHARED,
-    MmStruct,
-    VmArea,
-)
-from kernelmodel.include.syscall_abi import (
-    EINVAL,
-    MS_SYNC,
-)
+from kernelmodel.include.mm_types import VM_SHARED, MmStruct, VmArea
+from kernelmodel.include.syscall_abi import EINVAL, MS_SYNC
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, KOP_DONE, Frame, KOp, Task, vl_push
 from kernelmodel.mm.memory import find_vma
-from machine.i386 import PAGE_SIZE
-
-if TYPE_CHECKING:
-    from kernelmodel.kernel.kernel import Kernel
-    from machine.isa import Insn
-
 from kernelmodel.mm.mmap import (
     PAGE_ALIGN,
     MmSyscallOp,
@@ -34,6 +21,11 @@ from kernelmodel.mm.mmap import (
     vl_drain_deferred_iput,
     vl_next_vma,
 )
+from machine.i386 import PAGE_SIZE
+
+if TYPE_CHECKING:
+    from kernelmodel.kernel.kernel import Kernel
+    from machine.isa import Insn
 
 _PAGE_MASK: Final = 0xFFFFF000
 

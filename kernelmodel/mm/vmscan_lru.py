@@ -50,18 +50,17 @@ from kernelmodel.mm.page_alloc import (
     vl_lru_tail,
 )
 from kernelmodel.mm.swap import lru_add_drain, release_pages
-
-if TYPE_CHECKING:
-    from kernelmodel.include.page import Page
-    from kernelmodel.kernel.kernel import Kernel
-    from kernelmodel.mm.page_alloc import Zone
-
 from kernelmodel.mm.vmscan_pageout import (
     SWAP_CLUSTER_MAX,
     current_is_kswapd,
     shrink_list,
     vl_reclaim_2_6_5,
 )
+
+if TYPE_CHECKING:
+    from kernelmodel.include.page import Page
+    from kernelmodel.kernel.kernel import Kernel
+    from kernelmodel.mm.page_alloc import Zone
 
 #: Simulated CPU per page moved by refill_inactive_zone.
 REFILL_PAGE_NS: Final = 100

@@ -61,10 +61,7 @@ from kernelmodel.include.vmstat import (
     TR_RECLAIM_PAGE,
 )
 from kernelmodel.kernel.task import PF_KSWAPD
-from kernelmodel.mm.page_alloc import (
-    _GFP_FS,
-    _GFP_IO,
-)
+from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_IO
 from kernelmodel.mm.swap import release_pages
 from kernelmodel.mm.swapcache_fields import page_swp_entry
 
