@@ -76,8 +76,9 @@ if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
     from machine.isa import Insn
 
-#: What a sys_fsync frame is doing at each phase (describe).
-F_PHASE_NAMES: Final = ("begin", "down(i_sem)", "filemap_fdatawrite", "->fsync", "sync_inode",
+#: What a sys_fsync frame is doing at each phase (describe; in phase 4 ->fsync's sync_inode
+#: runs).
+F_PHASE_NAMES: Final = ("begin", "down(i_sem)", "filemap_fdatawrite", "->fsync", "->fsync",
                         "filemap_fdatawait", "up(i_sem)")  # fmt: skip
 
 
