@@ -22,15 +22,11 @@ NOT_SOURCE: Final = frozenset({"tests", "build", "dist", "node_modules"})
 #: kernel code that the layout of kernelmodel/ in sub-packages mirroring the kernel tree (mm/,
 #: fs/, lib/, kernel/) splits; the state code of each shrinks when state is declared once.
 TO_SPLIT: Final[dict[str, str]] = {
-    "kernelmodel/mm/page_alloc.py": "the buddy allocator with the zone and its watermarks "
-                                 "(mm/page_alloc.c, include/linux/mmzone.h): to split by file",
     "kernelmodel/lib/radix_tree.py": "lib/radix-tree.c whole (tree, tags, gang lookups) and its "
                                  "hand-written state code",
     "kernelmodel/mm/vmscan.py": "mm/vmscan.c of 2.6.6 whole (LRU scan, direct reclaim, kswapd), "
                              "with its blocking ops as phase machines",
     "kernelmodel/mm/mmap.py": "mm/mmap.c and mm/msync.c together, with the vma list helpers",
-    "kernelmodel/include/page.py": "struct page, its flag helpers and mem_map in one file: the "
-                           "shared structs get their own home in the layout",
     # not kernel code: the one machine/ file over the limit
     "machine/disk.py": "the drive whole: its timing model (DiskModel, SeekCurve: the seam to "
                        "split along), the request queue with its elevators, and the medium",

@@ -25,6 +25,7 @@ from kernelmodel.fs.bio import Bio, bio_endio_request
 from kernelmodel.fs.fs import SuperBlock, vl_fs_nblocks
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import VlMmRegistry
+from kernelmodel.include.mmzone import PageAllocator
 from kernelmodel.include.page import MemMap, Page, SetPageReserved
 from kernelmodel.include.vmstat import PageState, TraceRing
 from kernelmodel.include.writeback import WritebackState
@@ -40,7 +41,7 @@ from kernelmodel.kernel.wait import vl_remove_from_waitqueue
 from kernelmodel.lib.rng import Rng
 from kernelmodel.mm.memory import do_page_fault
 from kernelmodel.mm.oom_kill import OomState
-from kernelmodel.mm.page_alloc import GFP_KERNEL, PageAllocator, alloc_page, vl_boot
+from kernelmodel.mm.page_alloc import GFP_KERNEL, alloc_page, vl_boot
 from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapfile import SwapState

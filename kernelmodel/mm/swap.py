@@ -37,6 +37,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
+from kernelmodel.include.mm_inline import (
+    add_page_to_active_list,
+    add_page_to_inactive_list,
+    del_page_from_inactive_list,
+    del_page_from_lru,
+    vl_lru_move_tail,
+)
 from kernelmodel.include.page import (
     ClearPageReferenced,
     PageActive,
@@ -52,18 +59,11 @@ from kernelmodel.include.page import (
     get_page,
 )
 from kernelmodel.include.vmstat import TR_ACTIVATE
-from kernelmodel.mm.page_alloc import (
-    add_page_to_active_list,
-    add_page_to_inactive_list,
-    del_page_from_inactive_list,
-    del_page_from_lru,
-    vl_lru_move_tail,
-)
 
 if TYPE_CHECKING:
+    from kernelmodel.include.mmzone import Zone
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
-    from kernelmodel.mm.page_alloc import Zone
 
 #: Pages per pagevec (include/linux/pagevec.h).
 PAGEVEC_SIZE: Final = 16

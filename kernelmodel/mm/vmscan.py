@@ -74,6 +74,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
+from kernelmodel.include.mm_inline import (
+    add_page_to_active_list,
+    add_page_to_inactive_list,
+    del_page_from_active_list,
+    del_page_from_inactive_list,
+    vl_lru_tail,
+)
+from kernelmodel.include.mmzone import DEF_PRIORITY
 from kernelmodel.include.page import (
     ClearPageReclaim,
     PageActive,
@@ -111,27 +119,16 @@ from kernelmodel.include.vmstat import (
 )
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, KOp
 from kernelmodel.kernel.wait import sleep_on, wake_up
-from kernelmodel.mm.page_alloc import (
-    _GFP_FS,
-    _GFP_IO,
-    _GFP_NORETRY,
-    DEF_PRIORITY,
-    GFP_KERNEL,
-    add_page_to_active_list,
-    add_page_to_inactive_list,
-    del_page_from_active_list,
-    del_page_from_inactive_list,
-    vl_lru_tail,
-)
+from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_IO, _GFP_NORETRY, GFP_KERNEL
 from kernelmodel.mm.swap import lru_add_drain, release_pages
 from kernelmodel.mm.swapcache_fields import page_swp_entry
 
 if TYPE_CHECKING:
+    from kernelmodel.include.mmzone import Zone
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
     from kernelmodel.mm.filemap import AddressSpace
-    from kernelmodel.mm.page_alloc import Zone
 
 #: Pages per reclaim batch, and the success threshold of try_to_free_pages.
 SWAP_CLUSTER_MAX: Final = 32

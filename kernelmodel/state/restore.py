@@ -49,6 +49,7 @@ from kernelmodel.fs.open import KOPS as OPEN_KOPS
 from kernelmodel.fs.read_write import KOPS as RW_KOPS
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
+from kernelmodel.include.mmzone import PageAllocator
 from kernelmodel.include.page import M_anon, MemMap, Page
 from kernelmodel.include.writeback import WritebackState
 from kernelmodel.kernel.config import KernelConfig
@@ -63,7 +64,6 @@ from kernelmodel.lib.rng import Rng
 from kernelmodel.mm.memory import KOPS as FAULT_KOPS
 from kernelmodel.mm.mmap import KOPS as MMAP_KOPS
 from kernelmodel.mm.oom_kill import OomState
-from kernelmodel.mm.page_alloc import PageAllocator
 from kernelmodel.mm.pgtable import pte_present
 from kernelmodel.mm.rmap_anonmm import am_load_state
 from kernelmodel.mm.rmap_pte_chain import pc_load_state

@@ -7,6 +7,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.mm_inline import (
+    add_page_to_active_list,
+    add_page_to_inactive_list,
+    del_page_from_active_list,
+    del_page_from_inactive_list,
+    del_page_from_lru,
+    vl_check_lru,
+    vl_lru_head,
+    vl_lru_list,
+    vl_lru_move_tail,
+    vl_lru_next,
+    vl_lru_prev,
+    vl_lru_tail,
+)
+from kernelmodel.include.mmzone import MAX_ORDER, PageAllocator, Zone, vl_free_blocks, vl_free_list
 from kernelmodel.include.page import (
     LRU_ACTIVE,
     LRU_INACTIVE,
@@ -34,17 +49,9 @@ from kernelmodel.mm.page_alloc import (
     GFP_NOFS,
     GFP_NOIO,
     GFP_USER,
-    MAX_ORDER,
-    PageAllocator,
-    Zone,
     _free_pages,
     _free_pages_bulk,
-    add_page_to_active_list,
-    add_page_to_inactive_list,
     alloc_pages,
-    del_page_from_active_list,
-    del_page_from_inactive_list,
-    del_page_from_lru,
     free_pages,
     init_per_zone_pages_min,
     min_free_kbytes_sysctl_handler,
@@ -54,15 +61,6 @@ from kernelmodel.mm.page_alloc import (
     vl_alloc_no_watermarks,
     vl_boot,
     vl_check_free_accounting,
-    vl_check_lru,
-    vl_free_blocks,
-    vl_free_list,
-    vl_lru_head,
-    vl_lru_list,
-    vl_lru_move_tail,
-    vl_lru_next,
-    vl_lru_prev,
-    vl_lru_tail,
     vl_should_retry,
     zone_watermark_ok,
 )

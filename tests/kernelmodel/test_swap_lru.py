@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from test_swap_support import alloc_user_page, make_kernel
 
 from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.mm_inline import vl_lru_list, vl_lru_tail
 from kernelmodel.include.page import (
     PageActive,
     PageLRU,
@@ -18,7 +19,6 @@ from kernelmodel.include.page import (
     page_count,
 )
 from kernelmodel.mm.alloc import page_cache_release
-from kernelmodel.mm.page_alloc import vl_lru_list, vl_lru_tail
 from kernelmodel.mm.swap import (
     PAGEVEC_SIZE,
     LruPvecs,
