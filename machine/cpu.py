@@ -114,19 +114,6 @@ class CpuContext:
         c.load_mismatches = self.load_mismatches
         return c
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from machine.state_generated import save_cpu_context
-
-        return save_cpu_context(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object], prog: list[Insn]) -> CpuContext:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from machine.state_generated import load_cpu_context
-
-        return load_cpu_context(state, prog)
-
     def __repr__(self) -> str:
         return f"<cpu context pid={self.pid} pc={self.pc}/{len(self.prog)} cursor={self.cursor}>"
 

@@ -156,19 +156,6 @@ class VmArea:
         """Length of the vma in pages."""
         return (self.vm_end - self.vm_start) >> PAGE_SHIFT
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_vm_area
-
-        return save_vm_area(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> VmArea:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_vm_area
-
-        return load_vm_area(state)
-
     def __repr__(self) -> str:
         return (
             f"<vma #{self.vma_id} mm={self.vm_mm} {self.vm_start:#010x}-{self.vm_end:#010x} "
@@ -194,19 +181,6 @@ class AnonVma:
     def vl_describe(self) -> str:
         """Short text for page reprs."""
         return f"anon_vma#{self.anon_vma_id}"
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_anon_vma
-
-        return save_anon_vma(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> AnonVma:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_anon_vma
-
-        return load_anon_vma(state)
 
     def __repr__(self) -> str:
         return f"<anon_vma #{self.anon_vma_id} vmas={self.head}>"
@@ -243,19 +217,6 @@ class AnonMm:
         """Short text for page reprs."""
         return f"anonmm#{self.anonmm_id}"
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_anon_mm
-
-        return save_anon_mm(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> AnonMm:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_anon_mm
-
-        return load_anon_mm(state)
-
     def __repr__(self) -> str:
         return f"<anonmm #{self.anonmm_id} mm={self.mm} head={self.head} count={self.count}>"
 
@@ -291,19 +252,6 @@ class MmStruct:
         self.nr_ptes: int = 0  # state
         self.free_area_cache: int = TASK_UNMAPPED_BASE  # state
         self.anonmm: int = _NO_ID  # state
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_mm_struct
-
-        return save_mm_struct(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object], vmas: dict[int, VmArea]) -> MmStruct:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_mm_struct
-
-        return load_mm_struct(state, vmas)
 
     def __repr__(self) -> str:
         return (
@@ -366,10 +314,12 @@ class VlMmRegistry:
 
     def to_state(self) -> dict[str, object]:
         """Plain-data form of every structure and global."""
+        from kernelmodel.include.state_generated import save_anon_vma, save_mm_struct, save_vm_area
+
         return {
-            "mms": [mm.to_state() for mm in self.mms.values()],
-            "vmas": [v.to_state() for v in self.vmas.values()],
-            "anon_vmas": [av.to_state() for av in self.anon_vmas.values()],
+            "mms": [save_mm_struct(mm) for mm in self.mms.values()],
+            "vmas": [save_vm_area(v) for v in self.vmas.values()],
+            "anon_vmas": [save_anon_vma(av) for av in self.anon_vmas.values()],
             "next_mm_id": self.next_mm_id,
             "next_vma_id": self.next_vma_id,
             "next_anon_vma_id": self.next_anon_vma_id,
@@ -385,15 +335,17 @@ class VlMmRegistry:
         Raises:
             ValueError: the state is malformed.
         """
+        from kernelmodel.include.state_generated import load_anon_vma, load_mm_struct, load_vm_area
+
         reg = VlMmRegistry()
         for vs in _dicts(state, "vmas"):
-            vma = VmArea.from_state(vs)
+            vma = load_vm_area(vs)
             reg.vmas[vma.vma_id] = vma
         for avs in _dicts(state, "anon_vmas"):
-            av = AnonVma.from_state(avs)
+            av = load_anon_vma(avs)
             reg.anon_vmas[av.anon_vma_id] = av
         for ms in _dicts(state, "mms"):
-            mm = MmStruct.from_state(ms, reg.vmas)
+            mm = load_mm_struct(ms, reg.vmas)
             reg.mms[mm.mm_id] = mm
         reg.next_mm_id = _int(state, "next_mm_id")
         reg.next_vma_id = _int(state, "next_vma_id")

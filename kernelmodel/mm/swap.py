@@ -89,19 +89,6 @@ class LruPvecs:
         if len(self.lru_add) > PAGEVEC_SIZE or len(self.lru_add_active) > PAGEVEC_SIZE:
             raise ValueError("lru pagevecs state: a pagevec holds more than 16 pages")
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.mm.state_generated import save_lru_pvecs
-
-        return save_lru_pvecs(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> LruPvecs:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.mm.state_generated import load_lru_pvecs
-
-        return load_lru_pvecs(state)
-
     def __repr__(self) -> str:
         return f"<lru pagevecs add={self.lru_add} add_active={self.lru_add_active}>"
 
