@@ -165,15 +165,15 @@ class Machine:
     def to_state(self, borrow: bool = False) -> dict[str, object]:
         """Plain-data state of the hardware (config, clock, RAM, MMU, CPU, disk); ``borrow``
         lends RAM's frames and the disk's medium instead of copying them (machine/borrowed.py)."""
-        from machine.state_generated import save_clock, save_machine_config
+        from machine.state_generated import save_clock, save_cpu, save_machine_config, save_mmu
 
         return {
             "config": save_machine_config(self.config),
             "events": self.events,
             "clock": save_clock(self.clock),
             "mem": self.mem.to_state(borrow),
-            "mmu": self.mmu.to_state(),
-            "cpu": self.cpu.to_state(),
+            "mmu": save_mmu(self.mmu),
+            "cpu": save_cpu(self.cpu),
             "disk": self.disk.to_state(borrow),
         }
 
@@ -184,7 +184,7 @@ class Machine:
         Raises:
             ValueError: the state is malformed.
         """
-        from machine.state_generated import load_clock, load_machine_config
+        from machine.state_generated import load_clock, load_cpu, load_machine_config, load_mmu
 
         config = load_machine_config(_dict(state, "config"))
         m = Machine(config)
@@ -196,8 +196,8 @@ class Machine:
         m.mem = PhysicalMemory.from_state(_dict(state, "mem"))
         if m.mem.nframes != config.nframes:
             raise ValueError("machine state: RAM size disagrees with the configuration")
-        m.mmu = MMU.from_state(_dict(state, "mmu"), m.mem)
-        m.cpu = Cpu.from_state(_dict(state, "cpu"), m.mmu, m.mem)
+        m.mmu = load_mmu(_dict(state, "mmu"), m.mem)
+        m.cpu = load_cpu(_dict(state, "cpu"), m.mmu, m.mem)
         m.disk = Disk.from_state(_dict(state, "disk"), m.clock)
         return m
 

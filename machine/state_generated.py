@@ -5,12 +5,23 @@
 
 from __future__ import annotations
 
+from mypy_extensions import i64
+
 from machine.board import MachineConfig
 from machine.clock import Clock
-from machine.cpu import CpuContext
+from machine.cpu import Cpu, CpuContext
 from machine.disk import DiskModel, DiskRequest
 from machine.isa import Insn
-from machine.state_read import read_bool, read_bytes, read_int, read_int_list, read_str
+from machine.mmu import MMU
+from machine.physmem import PhysicalMemory
+from machine.state_read import (
+    read_bool,
+    read_bytes,
+    read_int,
+    read_int_column,
+    read_int_list,
+    read_str,
+)
 
 
 def save_machine_config(o: MachineConfig) -> dict[str, object]:
@@ -109,6 +120,25 @@ def load_cpu_context(state: dict[str, object], prog: list[Insn]) -> CpuContext:
     o.retval = v_retval
     o.loads_checked = v_loads_checked
     o.load_mismatches = v_load_mismatches
+    return o
+
+
+def save_cpu(o: Cpu) -> dict[str, object]:
+    """``Cpu`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "spent_ns": o.spent_ns,
+        "accesses": o.accesses,
+    }
+
+
+def load_cpu(state: dict[str, object], mmu: MMU, mem: PhysicalMemory) -> Cpu:
+    """A ``Cpu`` from ``save_cpu`` output (ValueError: a bad field)."""
+    WHAT = "cpu state"
+    v_spent_ns: i64 = read_int(state, "spent_ns", WHAT)
+    v_accesses: i64 = read_int(state, "accesses", WHAT)
+    o = Cpu(mmu=mmu, mem=mem)
+    o.spent_ns = v_spent_ns
+    o.accesses = v_accesses
     return o
 
 
@@ -216,8 +246,57 @@ def load_disk_request(state: dict[str, object]) -> DiskRequest:
     return o
 
 
+def save_mmu(o: MMU) -> dict[str, object]:
+    """``MMU`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "cr3": o.cr3,
+        "tlb_entries": o.tlb_entries,
+        "tlb_vpn": [x.vpn for x in o.tlb],
+        "tlb_word": [x.word for x in o.tlb],
+        "fault_vaddr": o.fault_vaddr,
+        "fault_error": o.fault_error,
+        "tlb_hits": o.tlb_hits,
+        "tlb_misses": o.tlb_misses,
+        "page_walks": o.page_walks,
+        "tlb_flushes": o.tlb_flushes,
+        "invlpgs": o.invlpgs,
+    }
+
+
+def load_mmu(state: dict[str, object], mem: PhysicalMemory) -> MMU:
+    """A ``MMU`` from ``save_mmu`` output (ValueError: a bad field)."""
+    WHAT = "mmu state"
+    v_cr3: i64 = read_int(state, "cr3", WHAT)
+    v_tlb_entries: int = read_int(state, "tlb_entries", WHAT)
+    v_fault_vaddr: i64 = read_int(state, "fault_vaddr", WHAT)
+    v_fault_error: i64 = read_int(state, "fault_error", WHAT)
+    v_tlb_hits: i64 = read_int(state, "tlb_hits", WHAT)
+    v_tlb_misses: i64 = read_int(state, "tlb_misses", WHAT)
+    v_page_walks: i64 = read_int(state, "page_walks", WHAT)
+    v_tlb_flushes: i64 = read_int(state, "tlb_flushes", WHAT)
+    v_invlpgs: i64 = read_int(state, "invlpgs", WHAT)
+    o = MMU(mem=mem, tlb_entries=v_tlb_entries)
+    o.cr3 = v_cr3
+    n_tlb = len(o.tlb)
+    c_vpn = read_int_column(state, "tlb_vpn", WHAT, n_tlb)
+    c_word = read_int_column(state, "tlb_word", WHAT, n_tlb)
+    for i in range(n_tlb):
+        x = o.tlb[i]
+        x.vpn = c_vpn[i]
+        x.word = c_word[i]
+    o.fault_vaddr = v_fault_vaddr
+    o.fault_error = v_fault_error
+    o.tlb_hits = v_tlb_hits
+    o.tlb_misses = v_tlb_misses
+    o.page_walks = v_page_walks
+    o.tlb_flushes = v_tlb_flushes
+    o.invlpgs = v_invlpgs
+    return o
+
+
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "MachineConfig": (
         ("mem_bytes", "mem_bytes", "int", ""),
@@ -243,6 +322,10 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("retval", "retval", "int", ""),
         ("loads_checked", "loads_checked", "int", ""),
         ("load_mismatches", "load_mismatches", "int", ""),
+    ),
+    "Cpu": (
+        ("spent_ns", "spent_ns", "i64", ""),
+        ("accesses", "accesses", "i64", ""),
     ),
     "DiskModel": (
         ("rpm", "rpm", "int", ""),
@@ -272,5 +355,21 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("rot_ns", "rot_ns", "int", ""),
         ("xfer_ns", "xfer_ns", "int", ""),
         ("tags", "tags", "list[int]", ""),
+    ),
+    "TlbEntry": (
+        ("tlb_vpn", "vpn", "i64", "column"),
+        ("tlb_word", "word", "i64", "column"),
+    ),
+    "MMU": (
+        ("cr3", "cr3", "i64", ""),
+        ("tlb_entries", "tlb_entries", "int", ""),
+        ("tlb", "tlb", "list[TlbEntry]", "columns"),
+        ("fault_vaddr", "fault_vaddr", "i64", ""),
+        ("fault_error", "fault_error", "i64", ""),
+        ("tlb_hits", "tlb_hits", "i64", ""),
+        ("tlb_misses", "tlb_misses", "i64", ""),
+        ("page_walks", "page_walks", "i64", ""),
+        ("tlb_flushes", "tlb_flushes", "i64", ""),
+        ("invlpgs", "invlpgs", "i64", ""),
     ),
 }

@@ -73,6 +73,14 @@ def read_int_list(state: dict[str, object], key: str, what: str) -> list[int]:
     return out
 
 
+def read_int_column(state: dict[str, object], key: str, what: str, n: int) -> list[int]:
+    """``state[key]`` as a list of exactly ``n`` ints (one field of ``n`` objects)."""
+    out = read_int_list(state, key, what)
+    if len(out) != n:
+        raise ValueError(f"{what}: {key} must be a list of {n} ints")
+    return out
+
+
 def read_str_list(state: dict[str, object], key: str, what: str) -> list[str]:
     """``state[key]`` as a list of strings (a new list)."""
     v = state.get(key)
@@ -147,6 +155,21 @@ def read_str_int_dict(state: dict[str, object], key: str, what: str) -> dict[str
         if not isinstance(name, str) or not isinstance(x, int) or isinstance(x, bool):
             raise ValueError(f"{what}: {key} must map strings to ints")
         out[name] = x
+    return out
+
+
+def read_int_pairs(state: dict[str, object], key: str, what: str) -> dict[int, int]:
+    """``state[key]``, a list of ``[int, int]`` pairs, as a dict (a new one, in the saved
+    order)."""
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"{what}: {key} must be a list")
+    out: dict[int, int] = {}
+    for pair in v:
+        if not isinstance(pair, list) or len(pair) != 2 or not all(
+                isinstance(x, int) and not isinstance(x, bool) for x in pair):
+            raise ValueError(f"{what}: {key} entries must be [int, int]")
+        out[pair[0]] = pair[1]
     return out
 
 

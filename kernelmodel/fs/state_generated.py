@@ -180,7 +180,8 @@ def load_super_block(state: dict[str, object], pages: list[Page]) -> SuperBlock:
 
 
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "Bio": (
         ("bio_id", "bio_id", "int", ""),

@@ -29,6 +29,7 @@ from kernelmodel.include.bug import bug_on
 from kernelmodel.include.page import MemMap
 from kernelmodel.include.vmstat import PageState
 from machine.physmem import PhysicalMemory
+from machine.state_read import read_bool, read_int_list
 
 #: Orders 0 .. MAX_ORDER-1 (blocks of 1 .. 1024 pages).
 MAX_ORDER: Final = 11
@@ -81,103 +82,65 @@ class Zone:
         temp_priority, prev_priority: reclaim priorities (DEF_PRIORITY at boot).
     """
 
+    # state context: mem_map: MemMap from kernelmodel.include.page
     def __init__(
         self, name: str, zone_idx: int, zone_start_pfn: int, spanned_pages: int, mem_map: MemMap
     ) -> None:
         bug_on(spanned_pages <= 0, "Zone: spanned_pages <= 0")
         bug_on(zone_start_pfn + spanned_pages > mem_map.nframes, "Zone: beyond mem_map")
         n = spanned_pages
-        self.name: str = name
-        self.zone_idx: int = zone_idx
-        self.zone_start_pfn: int = zone_start_pfn
-        self.spanned_pages: int = n
-        self.present_pages: int = n
-        self.free_pages: int = 0
-        self.pages_min: int = 0
-        self.pages_low: int = 0
-        self.pages_high: int = 0
-        self.protection: list[int] = [0] * MAX_NR_ZONES
+        self.name: str = name  # state
+        self.zone_idx: int = zone_idx  # state
+        self.zone_start_pfn: int = zone_start_pfn  # state
+        self.spanned_pages: int = spanned_pages  # state
+        self.present_pages: int = n  # state
+        self.free_pages: int = 0  # state
+        self.pages_min: int = 0  # state
+        self.pages_low: int = 0  # state
+        self.pages_high: int = 0  # state
+        self.protection: list[int] = [0] * MAX_NR_ZONES  # state
         self.zone_mem_map: MemMap = mem_map
         self.active_list: int = n
         self.inactive_list: int = n + 1
-        self.free_area: list[FreeArea] = [FreeArea(n + 2 + k) for k in range(MAX_ORDER)]
-        self.free_order: list[int] = [-1] * n
-        self.lru_next: list[int] = [-1] * (n + 2 + MAX_ORDER)
-        self.lru_prev: list[int] = [-1] * (n + 2 + MAX_ORDER)
+        self.free_area: list[FreeArea] = [
+            FreeArea(n + 2 + k) for k in range(MAX_ORDER)
+        ]  # state: custom
+        self.free_order: list[int] = [-1] * n  # state
+        self.lru_next: list[int] = [-1] * (n + 2 + MAX_ORDER)  # state
+        self.lru_prev: list[int] = [-1] * (n + 2 + MAX_ORDER)  # state
         for head in range(n, n + 2 + MAX_ORDER):
             self.lru_next[head] = head
             self.lru_prev[head] = head
-        self.nr_active: int = 0
-        self.nr_inactive: int = 0
-        self.nr_scan_active: int = 0
-        self.nr_scan_inactive: int = 0
-        self.pages_scanned: int = 0
-        self.all_unreclaimable: int = 0
-        self.temp_priority: int = DEF_PRIORITY
-        self.prev_priority: int = DEF_PRIORITY
+        self.nr_active: int = 0  # state
+        self.nr_inactive: int = 0  # state
+        self.nr_scan_active: int = 0  # state
+        self.nr_scan_inactive: int = 0  # state
+        self.pages_scanned: int = 0  # state
+        self.all_unreclaimable: int = 0  # state
+        self.temp_priority: int = DEF_PRIORITY  # state
+        self.prev_priority: int = DEF_PRIORITY  # state
 
-    def to_state(self) -> dict[str, object]:
-        """Watermarks, counters, free-list and LRU links (the list order included)."""
-        return {
-            "name": self.name,
-            "zone_idx": self.zone_idx,
-            "zone_start_pfn": self.zone_start_pfn,
-            "spanned_pages": self.spanned_pages,
-            "present_pages": self.present_pages,
-            "free_pages": self.free_pages,
-            "pages_min": self.pages_min,
-            "pages_low": self.pages_low,
-            "pages_high": self.pages_high,
-            "protection": list(self.protection),
-            "nr_free": [area.nr_free for area in self.free_area],
-            "free_order": list(self.free_order),
-            "lru_next": list(self.lru_next),
-            "lru_prev": list(self.lru_prev),
-            "nr_active": self.nr_active,
-            "nr_inactive": self.nr_inactive,
-            "nr_scan_active": self.nr_scan_active,
-            "nr_scan_inactive": self.nr_scan_inactive,
-            "pages_scanned": self.pages_scanned,
-            "all_unreclaimable": self.all_unreclaimable,
-            "temp_priority": self.temp_priority,
-            "prev_priority": self.prev_priority,
-        }
+    def vl_save_free_area(self, out: dict[str, object]) -> None:
+        """The free areas as their block counts, ``nr_free`` (the heads are fixed nodes)."""
+        out["nr_free"] = [area.nr_free for area in self.free_area]
 
-    @staticmethod
-    def from_state(state: dict[str, object], mem_map: MemMap) -> Zone:
-        """Rebuild a zone from ``to_state`` output over an already restored mem_map.
+    def vl_load_free_area(self, state: dict[str, object], mem_map: MemMap) -> None:
+        """The block counts back from ``vl_save_free_area`` output."""
+        nr_free = read_int_list(state, "nr_free", "zone state")
+        if len(nr_free) != MAX_ORDER:
+            raise ValueError(f"zone state: nr_free must be a list of {MAX_ORDER} ints")
+        for area, nr in zip(self.free_area, nr_free, strict=True):
+            area.nr_free = nr
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        name = state["name"]
-        if not isinstance(name, str):
-            raise ValueError("zone state: name must be a str")
-        n = _state_int(state, "spanned_pages")
-        z = Zone(
-            name, _state_int(state, "zone_idx"), _state_int(state, "zone_start_pfn"), n, mem_map
-        )
-        z.present_pages = _state_int(state, "present_pages")
-        z.free_pages = _state_int(state, "free_pages")
-        z.pages_min = _state_int(state, "pages_min")
-        z.pages_low = _state_int(state, "pages_low")
-        z.pages_high = _state_int(state, "pages_high")
-        z.protection = _state_ints(state, "protection", MAX_NR_ZONES)
-        nr_free = _state_ints(state, "nr_free", MAX_ORDER)
-        for k in range(MAX_ORDER):
-            z.free_area[k].nr_free = nr_free[k]
-        z.free_order = _state_ints(state, "free_order", n)
-        z.lru_next = _state_ints(state, "lru_next", n + 2 + MAX_ORDER)
-        z.lru_prev = _state_ints(state, "lru_prev", n + 2 + MAX_ORDER)
-        z.nr_active = _state_int(state, "nr_active")
-        z.nr_inactive = _state_int(state, "nr_inactive")
-        z.nr_scan_active = _state_int(state, "nr_scan_active")
-        z.nr_scan_inactive = _state_int(state, "nr_scan_inactive")
-        z.pages_scanned = _state_int(state, "pages_scanned")
-        z.all_unreclaimable = _state_int(state, "all_unreclaimable")
-        z.temp_priority = _state_int(state, "temp_priority")
-        z.prev_priority = _state_int(state, "prev_priority")
-        return z
+    def vl_check_state(self) -> None:
+        """The loader's check across fields: each column as long as the zone needs."""
+        n = self.spanned_pages
+        for key, col, want in (("protection", self.protection, MAX_NR_ZONES),
+                               ("free_order", self.free_order, n),
+                               ("lru_next", self.lru_next, n + 2 + MAX_ORDER),
+                               ("lru_prev", self.lru_prev, n + 2 + MAX_ORDER)):
+            if len(col) != want:
+                raise ValueError(f"zone state: {key} must be a list of {want} ints")
 
     def __repr__(self) -> str:
         return (
@@ -203,6 +166,9 @@ class PageAllocator:
             pages_low; the caller wakes kswapd (if it sleeps) and clears the flag.
     """
 
+    # state context: mem_map: MemMap from kernelmodel.include.page
+    # state context: ps: PageState | None = None from kernelmodel.include.vmstat
+    # state context: physmem: PhysicalMemory | None = None from machine.physmem
     def __init__(
         self,
         mem_map: MemMap,
@@ -213,70 +179,29 @@ class PageAllocator:
         """Set up an empty node (free_area_init_core); ``vl_boot`` fills it."""
         bug_on(poison and physmem is None, "PageAllocator: poison needs physmem")
         self.mem_map: MemMap = mem_map
-        self.zone: Zone = Zone("Normal", ZONE_NORMAL, 0, mem_map.nframes, mem_map)
         self.ps: PageState = ps if ps is not None else PageState()
         self.physmem: PhysicalMemory | None = physmem
-        self.poison: bool = poison
-        self.min_free_kbytes: int = DEFAULT_MIN_FREE_KBYTES
-        self.kswapd_wakeup_pending: bool = False
+        self.min_free_kbytes: int = DEFAULT_MIN_FREE_KBYTES  # state
+        self.poison: bool = poison  # state: custom
+        self.kswapd_wakeup_pending: bool = False  # state
+        # mem_map, page_state and physmem are saved by their owners
+        self.zone: Zone = Zone("Normal", ZONE_NORMAL, 0, mem_map.nframes, mem_map)  # state
 
-    def to_state(self) -> dict[str, object]:
-        """Allocator state; mem_map, page_state and physmem are saved by their owners."""
-        return {
-            "min_free_kbytes": self.min_free_kbytes,
-            "poison": self.poison,
-            "kswapd_wakeup_pending": self.kswapd_wakeup_pending,
-            "zone": self.zone.to_state(),
-        }
+    def vl_save_poison(self, out: dict[str, object]) -> None:
+        """Free-page poisoning on or off."""
+        out["poison"] = self.poison
 
-    @staticmethod
-    def from_state(
-        state: dict[str, object],
-        mem_map: MemMap,
-        ps: PageState | None = None,
-        physmem: PhysicalMemory | None = None,
-    ) -> PageAllocator:
-        """Rebuild from ``to_state`` output over a restored mem_map.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        poison = state["poison"]
-        pending = state["kswapd_wakeup_pending"]
-        zone = state["zone"]
-        if not isinstance(poison, bool) or not isinstance(pending, bool):
-            raise ValueError("page allocator state: poison and kswapd_wakeup_pending are bools")
-        if not isinstance(zone, dict):
-            raise ValueError("page allocator state: zone must be a dict")
-        if poison and physmem is None:
+    def vl_load_poison(
+        self, state: dict[str, object], mem_map: MemMap, ps: PageState | None,
+        physmem: PhysicalMemory | None,
+    ) -> None:
+        """Poisoning back on, if it was (it writes to the machine's RAM, so it needs it)."""
+        self.poison = read_bool(state, "poison", "page allocator state")
+        if self.poison and physmem is None:
             raise ValueError("page allocator state: poisoning needs the machine's physmem")
-        alloc = PageAllocator(mem_map, ps, physmem, poison)
-        alloc.min_free_kbytes = _state_int(state, "min_free_kbytes")
-        alloc.kswapd_wakeup_pending = pending
-        alloc.zone = Zone.from_state(zone, mem_map)
-        return alloc
 
     def __repr__(self) -> str:
         return f"<pgdat {self.mem_map.nframes} frames, {self.zone!r}>"
-
-
-def _state_int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"allocator state: {key} must be an int")
-    return v
-
-
-def _state_ints(state: dict[str, object], key: str, n: int) -> list[int]:
-    col = state.get(key)
-    if not isinstance(col, list) or len(col) != n:
-        raise ValueError(f"allocator state: {key} must be a list of {n} ints")
-    out: list[int] = []
-    for v in col:
-        if not isinstance(v, int):
-            raise ValueError(f"allocator state: {key} holds a non-int")
-        out.append(v)
-    return out
 
 
 # ---- list_head primitives on the zone's link arrays (include/linux/list.h) --------------------

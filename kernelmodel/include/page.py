@@ -79,18 +79,18 @@ class Page:
     """
 
     def __init__(self, pfn: int) -> None:
-        self.flags: int = 0
-        self._count: int = 0
-        self._mapcount: int = 0
-        self.private: int = 0
+        self.flags: int = 0  # state: column
+        self._count: int = 0  # state: column
+        self._mapcount: int = 0  # state: column
+        self.private: int = 0  # state: column
         self.mapping: object | None = None
-        self.index: int = 0
-        self.lru: int = LRU_NONE
+        self.index: int = 0  # state: column
+        self.lru: int = LRU_NONE  # state: column
         self.pfn: int = pfn
         self.pte_chain: object | None = None
-        self.pte_direct: int = 0
-        self.list_id: int = 0
-        self.dirtied_when: int = 0
+        self.pte_direct: int = 0  # state: column
+        self.list_id: int = 0  # state: column
+        self.dirtied_when: int = 0  # state: column
 
     def __repr__(self) -> str:
         names = vl_flag_names(self.flags, "2.6.6")
@@ -241,8 +241,11 @@ class MemMap:
     def __init__(self, nframes: int) -> None:
         """Create ``nframes`` zeroed pages (memmap_init then marks them reserved; page_alloc)."""
         bug_on(nframes <= 0, "MemMap: nframes <= 0")
-        self.nframes: int = nframes
-        self.pages: list[Page] = [Page(pfn) for pfn in range(nframes)]
+        self.nframes: int = nframes  # state: range=1..0x7FFFFFFF
+        # the numeric fields of every page, one list per field in pfn order; ``mapping``,
+        # ``pte_chain`` and the order of the LRU and free lists are references, so their
+        # owners (page cache, anon_vma/rmap, the zone) store them by pfn and re-link the pages
+        self.pages: list[Page] = [Page(pfn) for pfn in range(nframes)]  # state: columns
 
     def pfn_to_page(self, pfn: int) -> Page:
         """pfn_to_page(): ``mem_map + pfn``."""
@@ -253,72 +256,5 @@ class MemMap:
         """page_to_pfn(): ``page - mem_map`` (the model stores it in the page)."""
         return page.pfn
 
-    def to_state(self) -> dict[str, object]:
-        """The numeric fields of every page, one list per field (pfn order).
-
-        ``mapping``, ``pte_chain`` and the order of the LRU and free lists are references,
-        so they are not here: their owners (page cache, anon_vma/rmap, the zone) store them
-        by pfn and re-link the pages after ``from_state``.
-        """
-        pages = self.pages
-        return {
-            "nframes": self.nframes,
-            "flags": [p.flags for p in pages],
-            "_count": [p._count for p in pages],
-            "_mapcount": [p._mapcount for p in pages],
-            "private": [p.private for p in pages],
-            "index": [p.index for p in pages],
-            "lru": [p.lru for p in pages],
-            "pte_direct": [p.pte_direct for p in pages],
-            "list_id": [p.list_id for p in pages],
-            "dirtied_when": [p.dirtied_when for p in pages],
-        }
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> MemMap:
-        """Rebuild mem_map from ``to_state`` output (mapping and pte_chain left None).
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        nframes = state["nframes"]
-        if not isinstance(nframes, int) or nframes <= 0:
-            raise ValueError("mem_map state: nframes must be a positive int")
-        mm = MemMap(nframes)
-        flags = _int_column(state, "flags", nframes)
-        count = _int_column(state, "_count", nframes)
-        mapcount = _int_column(state, "_mapcount", nframes)
-        private = _int_column(state, "private", nframes)
-        index = _int_column(state, "index", nframes)
-        lru = _int_column(state, "lru", nframes)
-        direct = _int_column(state, "pte_direct", nframes)
-        list_id = _int_column(state, "list_id", nframes)
-        dirtied = _int_column(state, "dirtied_when", nframes)
-        for pfn in range(nframes):
-            p = mm.pages[pfn]
-            p.flags = flags[pfn]
-            p._count = count[pfn]
-            p._mapcount = mapcount[pfn]
-            p.private = private[pfn]
-            p.index = index[pfn]
-            p.lru = lru[pfn]
-            p.pte_direct = direct[pfn]
-            p.list_id = list_id[pfn]
-            p.dirtied_when = dirtied[pfn]
-        return mm
-
     def __repr__(self) -> str:
         return f"<mem_map {self.nframes} pages>"
-
-
-def _int_column(state: dict[str, object], key: str, n: int) -> list[int]:
-    """Fetch ``state[key]`` as a list of ``n`` ints (ValueError otherwise)."""
-    col = state.get(key)
-    if not isinstance(col, list) or len(col) != n:
-        raise ValueError(f"mem_map state: {key} must be a list of {n} ints")
-    out: list[int] = []
-    for v in col:
-        if not isinstance(v, int):
-            raise ValueError(f"mem_map state: {key} holds a non-int")
-        out.append(v)
-    return out

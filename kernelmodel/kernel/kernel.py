@@ -408,7 +408,13 @@ class Kernel(TrapHandler, IrqHandler):
 
     def _components_state(self, borrow: bool) -> dict[str, object]:
         from kernelmodel.fs.state_generated import save_bio, save_super_block
-        from kernelmodel.include.state_generated import save_page_state, save_writeback_state
+        from kernelmodel.include.state_generated import (
+            save_mem_map,
+            save_page_allocator,
+            save_page_state,
+            save_vl_mm_registry,
+            save_writeback_state,
+        )
         from kernelmodel.lib.state_generated import save_rng
         from kernelmodel.mm.state_generated import save_lru_pvecs, save_oom_state, save_swap_state
 
@@ -419,14 +425,14 @@ class Kernel(TrapHandler, IrqHandler):
             "vmstat": save_page_state(self.vmstat),
             "trace": self.trace.to_state(),
             "rng": save_rng(self.rng),
-            "mem_map": self.mem_map.to_state(),
-            "pgdat": self.pgdat.to_state(),
+            "mem_map": save_mem_map(self.mem_map),
+            "pgdat": save_page_allocator(self.pgdat),
             "zero_page": self.zero_page.pfn,
             "sb": save_super_block(self.sb),
             "oracle": self.oracle.to_state(self),
             "mm_oracle": self.mm_oracle.to_state(self),
             "bios": [save_bio(b) for b in self.bios.values()],
-            "mm": self.mm_registry.to_state(),
+            "mm": save_vl_mm_registry(self.mm_registry),
             "wb": save_writeback_state(self.wb),
             "swap": save_swap_state(self.swap),
             "swapper_space": self.swapper_space.to_state(),

@@ -26,7 +26,8 @@ def load_rng(state: dict[str, object]) -> Rng:
 
 
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "Rng": (("state", "state", "int", "range=0..0xFFFFFFFFFFFFFFFF"),),
 }

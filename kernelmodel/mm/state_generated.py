@@ -219,7 +219,8 @@ def load_swap_state(state: dict[str, object]) -> SwapState:
 
 
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "AddressSpace": (
         ("host", "host", "int", ""),

@@ -48,9 +48,14 @@ from kernelmodel.fs.read_write import KOPS as RW_KOPS
 from kernelmodel.fs.state_generated import load_bio, load_super_block
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
-from kernelmodel.include.mmzone import PageAllocator
-from kernelmodel.include.page import M_anon, MemMap, Page
-from kernelmodel.include.state_generated import load_page_state_into, load_writeback_state
+from kernelmodel.include.page import M_anon, Page
+from kernelmodel.include.state_generated import (
+    load_mem_map,
+    load_page_allocator,
+    load_page_state_into,
+    load_vl_mm_registry,
+    load_writeback_state,
+)
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.exit import KOPS as EXIT_KOPS
 from kernelmodel.kernel.fork import KOPS as FORK_KOPS
@@ -475,11 +480,11 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     load_page_state_into(k.vmstat, _dict(state, "vmstat"))
     k.trace.load_state(_dict(state, "trace"))
     k.rng = load_rng(_dict(state, "rng"))
-    mem_map = MemMap.from_state(_dict(state, "mem_map"))
+    mem_map = load_mem_map(_dict(state, "mem_map"))
     if mem_map.nframes != machine.mem.nframes:
         raise ValueError("kernel state: mem_map and RAM differ in size")
     k.mem_map = mem_map
-    k.pgdat = PageAllocator.from_state(_dict(state, "pgdat"), mem_map, k.vmstat, machine.mem)
+    k.pgdat = load_page_allocator(_dict(state, "pgdat"), mem_map, k.vmstat, machine.mem)
     zero = _int(state, "zero_page")
     if zero < 0 or zero >= mem_map.nframes:
         raise ValueError(f"kernel state: zero page {zero} outside mem_map")
@@ -492,7 +497,7 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
         if bio.bio_id in k.bios:
             raise ValueError(f"kernel state: bio {bio.bio_id} appears twice")
         k.bios[bio.bio_id] = bio
-    k.mm_registry = VlMmRegistry.from_state(_dict(state, "mm"))
+    k.mm_registry = load_vl_mm_registry(_dict(state, "mm"))
     k.wb = load_writeback_state(_dict(state, "wb"))
     k.swap = load_swap_state(_dict(state, "swap"))
     k.swapper_space = SwapperSpace.from_state(_dict(state, "swapper_space"), mem_map)

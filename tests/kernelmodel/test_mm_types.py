@@ -10,9 +10,11 @@ from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
 from kernelmodel.include.state_generated import (
     load_anon_vma,
     load_mm_struct,
+    load_vl_mm_registry,
     load_vm_area,
     save_anon_vma,
     save_mm_struct,
+    save_vl_mm_registry,
     save_vm_area,
 )
 from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
@@ -62,9 +64,9 @@ def test_vma_anon_vma_and_mm_round_trip() -> None:
 
 def test_registry_round_trip_after_a_workload() -> None:
     reg = _workload_registry()
-    s = reg.to_state()
-    back = VlMmRegistry.from_state(s)
-    assert back.to_state() == s
+    s = save_vl_mm_registry(reg)
+    back = load_vl_mm_registry(s)
+    assert save_vl_mm_registry(back) == s
     for mm in back.mms.values():
         for vma in mm.mmap:
             assert back.vmas[vma.vma_id] is vma
@@ -73,10 +75,10 @@ def test_registry_round_trip_after_a_workload() -> None:
 
 def test_registry_from_state_rejects_unknown_vma() -> None:
     reg = _workload_registry()
-    s = reg.to_state()
+    s = save_vl_mm_registry(reg)
     s["vmas"] = []
     with pytest.raises(ValueError, match="mmap names unknown id"):
-        VlMmRegistry.from_state(s)
+        load_vl_mm_registry(s)
 
 
 def test_kernel_op_round_trips() -> None:

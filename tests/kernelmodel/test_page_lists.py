@@ -12,7 +12,8 @@ from test_wb_support import drive, fake_task, make_file, wait_woken, write_page
 from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check import check_invariants, check_pagecache
 from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
-from kernelmodel.include.page import MemMap, PageDirty, PageWriteback, SetPageDirty, SetPageLocked
+from kernelmodel.include.page import PageDirty, PageWriteback, SetPageDirty, SetPageLocked
+from kernelmodel.include.state_generated import load_mem_map, save_mem_map
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_STOPPED
@@ -168,8 +169,8 @@ def test_state_round_trips_in_the_middle_of_both_walks() -> None:
     wait_woken(k, t)
     drive(k, t, lambda: run_frame(k, t, w2))
     assert m.locked_pages == [] and check_invariants(k) == []
-    mm = k.mem_map.to_state()
-    assert MemMap.from_state(mm).to_state() == mm
+    mm = save_mem_map(k.mem_map)
+    assert save_mem_map(load_mem_map(mm)) == mm
     st1 = save_address_space(m)
     assert st1["clean_pages"] == m.clean_pages and len(m.clean_pages) == 20
     again = load_address_space(st1, k.mem_map.pages)  # re-links page.mapping: last
