@@ -14,6 +14,7 @@ from typing import Final
 
 from kernelmodel.fs import state_generated as fs_generated
 from kernelmodel.include import state_generated as include_generated
+from kernelmodel.kernel import state_generated as kernel_generated
 from kernelmodel.lib import state_generated as lib_generated
 from kernelmodel.mm import state_generated as mm_generated
 from machine import state_generated as machine_generated
@@ -21,14 +22,14 @@ from machine import state_generated as machine_generated
 #: Per declaring class: (snapshot key, attribute, type, how it is stored), in saved order.
 DECLARED: Final[dict[str, tuple[tuple[str, str, str, str], ...]]] = {
     **machine_generated.FIELDS, **include_generated.FIELDS, **lib_generated.FIELDS,
-    **mm_generated.FIELDS, **fs_generated.FIELDS,
+    **mm_generated.FIELDS, **fs_generated.FIELDS, **kernel_generated.FIELDS,
 }
 
 #: The declared class each section of a saved kernel state (``Kernel.to_state``) holds.
 SECTIONS: Final[dict[str, str]] = {
     "vmstat": "PageState", "rng": "Rng", "mem_map": "MemMap", "pgdat": "PageAllocator",
     "sb": "SuperBlock", "wb": "WritebackState", "swap": "SwapState", "lru_pvecs": "LruPvecs",
-    "oom": "OomState",
+    "oom": "OomState", "cfg": "KernelConfig",
 }
 
 
@@ -37,6 +38,12 @@ def _element(type_: str) -> str:
     m = re.fullmatch(r"(?:list\[)?(\w+)(?:\]| \| None)?", type_)
     name = m.group(1) if m else ""
     return name if name in DECLARED else ""
+
+
+def vl_declared_keys(cls: str) -> list[str]:
+    """The snapshot keys class ``cls`` declares, in saved order (a ``custom`` field's keys
+    are the class's own and not listed)."""
+    return [k for key, _attr, type_, how in DECLARED[cls] for k in _keys(key, type_, how)]
 
 
 def _keys(key: str, type_: str, how: str) -> list[str]:

@@ -415,12 +415,13 @@ class Kernel(TrapHandler, IrqHandler):
             save_vl_mm_registry,
             save_writeback_state,
         )
+        from kernelmodel.kernel.state_generated import save_kernel_config
         from kernelmodel.lib.state_generated import save_rng
         from kernelmodel.mm.state_generated import save_lru_pvecs, save_oom_state, save_swap_state
 
         return {
             "machine": self.machine.to_state(borrow),
-            "cfg": self.cfg.to_state(),
+            "cfg": save_kernel_config(self.cfg),
             "kernel": self._core_state(),
             "vmstat": save_page_state(self.vmstat),
             "trace": self.trace.to_state(),

@@ -61,6 +61,7 @@ from kernelmodel.kernel.exit import KOPS as EXIT_KOPS
 from kernelmodel.kernel.fork import KOPS as FORK_KOPS
 from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_frame_from_state, vl_link_callees
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
+from kernelmodel.kernel.state_generated import load_kernel_config
 from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
 from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
@@ -158,35 +159,6 @@ def _int_key(text: str, what: str) -> int:
 
 
 # ---- configuration and programs -----------------------------------------------------------------
-
-
-def vl_kernel_config_from_state(state: dict[str, object]) -> KernelConfig:
-    """Rebuild a ``KernelConfig`` from ``KernelConfig.to_state`` output and validate it.
-
-    Raises:
-        ValueError: a field is missing, of the wrong type or out of range.
-    """
-    cfg = KernelConfig(
-        release=_str(state, "release"),
-        writeback=_str(state, "writeback"),
-        rmap=_str(state, "rmap"),
-        vmscan=_str(state, "vmscan"),
-        swapin=_str(state, "swapin"),
-        swap_bytes=_int(state, "swap_bytes"),
-        seed=_int(state, "seed"),
-        dirty_background_ratio=_int(state, "dirty_background_ratio"),
-        dirty_ratio=_int(state, "dirty_ratio"),
-        dirty_writeback_centisecs=_int(state, "dirty_writeback_centisecs"),
-        dirty_expire_centisecs=_int(state, "dirty_expire_centisecs"),
-        swappiness=_int(state, "swappiness"),
-        timeslice_ns=_int(state, "timeslice_ns"),
-        debug_checks=_bool(state, "debug_checks"),
-        poison=_bool(state, "poison"),
-        l1_cache_bytes=_int(state, "l1_cache_bytes"),
-        threads_max=_int(state, "threads_max") if "threads_max" in state else 0,
-    )
-    cfg.validate()
-    return cfg
 
 
 def _insn_from_state(value: object) -> Insn:
@@ -589,7 +561,7 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
     """
     vl_check_sizes(state)
     machine = Machine.from_state(_dict(state, "machine"))
-    cfg = vl_kernel_config_from_state(_dict(state, "cfg"))
+    cfg = load_kernel_config(_dict(state, "cfg"))
     k = _scratch_kernel(cfg, machine.config.elevator)
     k.machine = machine
     k.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)
