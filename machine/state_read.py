@@ -60,6 +60,14 @@ def read_opt_int(state: dict[str, object], key: str, what: str) -> int | None:
     return read_int(state, key, what)
 
 
+def read_list(state: dict[str, object], key: str, what: str) -> list[object]:
+    """``state[key]`` as a list (its items are the caller's to check)."""
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"{what}: {key} must be a list")
+    return v
+
+
 def read_int_list(state: dict[str, object], key: str, what: str) -> list[int]:
     """``state[key]`` as a list of ints (a new list)."""
     v = state.get(key)
