@@ -88,26 +88,6 @@ class Bio:
             raise ValueError(f"bio state: unknown end_io {self.end_io}")
 
 
-def vl_bios_to_state(bios: dict[int, Bio]) -> list[object]:
-    """The bio table as plain data (in submission order)."""
-    from kernelmodel.fs.state_generated import save_bio
-
-    return [save_bio(bio) for bio in bios.values()]
-
-
-def vl_bios_from_state(items: list[object]) -> dict[int, Bio]:
-    """Rebuild the bio table from ``vl_bios_to_state`` output."""
-    from kernelmodel.fs.state_generated import load_bio
-
-    out: dict[int, Bio] = {}
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValueError("bio table state: entries must be dicts")
-        bio = load_bio(item)
-        out[bio.bio_id] = bio
-    return out
-
-
 def submit_bio(k: Kernel, rw: int, sector: int, pages: list[Page], end_io: int) -> int:
     """submit_bio: send one request covering ``pages`` (whole pages) starting at ``sector``.
 
