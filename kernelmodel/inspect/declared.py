@@ -29,7 +29,7 @@ DECLARED: Final[dict[str, tuple[tuple[str, str, str, str], ...]]] = {
 SECTIONS: Final[dict[str, str]] = {
     "vmstat": "PageState", "rng": "Rng", "mem_map": "MemMap", "pgdat": "PageAllocator",
     "sb": "SuperBlock", "wb": "WritebackState", "swap": "SwapState", "lru_pvecs": "LruPvecs",
-    "oom": "OomState", "cfg": "KernelConfig",
+    "oom": "OomState", "cfg": "KernelConfig", "mm": "VlMmRegistry", "swapper_space": "SwapperSpace",
 }
 
 

@@ -417,7 +417,12 @@ class Kernel(TrapHandler, IrqHandler):
         )
         from kernelmodel.kernel.state_generated import save_kernel_config
         from kernelmodel.lib.state_generated import save_rng
-        from kernelmodel.mm.state_generated import save_lru_pvecs, save_oom_state, save_swap_state
+        from kernelmodel.mm.state_generated import (
+            save_lru_pvecs,
+            save_oom_state,
+            save_swap_state,
+            save_swapper_space,
+        )
 
         return {
             "machine": self.machine.to_state(borrow),
@@ -436,7 +441,7 @@ class Kernel(TrapHandler, IrqHandler):
             "mm": save_vl_mm_registry(self.mm_registry),
             "wb": save_writeback_state(self.wb),
             "swap": save_swap_state(self.swap),
-            "swapper_space": self.swapper_space.to_state(),
+            "swapper_space": save_swapper_space(self.swapper_space),
             "lru_pvecs": save_lru_pvecs(self.lru_pvecs),
             "kswapd": self.kswapd.to_state(),
             "oom": save_oom_state(self.oom),

@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from kernelmodel.include.page import Page
+from kernelmodel.include.page import MemMap, Page
 from kernelmodel.mm.filemap import AddressSpace
 from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.swap import LruPvecs
+from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapfile import SwapInfoStruct, SwapState
 from machine.state_read import read_dict_list, read_int, read_int_in, read_int_list
 
@@ -118,6 +119,31 @@ def load_lru_pvecs(state: dict[str, object]) -> LruPvecs:
     """A ``LruPvecs`` from ``save_lru_pvecs`` output (ValueError: a bad field)."""
     o = LruPvecs()
     load_lru_pvecs_into(o, state)
+    return o
+
+
+def save_swapper_space(o: SwapperSpace) -> dict[str, object]:
+    """``SwapperSpace`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    o.vl_save_page_tree(out)
+    out["nrpages"] = o.nrpages
+    o.vl_save_add_total(out)
+    return out
+
+
+def load_swapper_space_into(o: SwapperSpace, state: dict[str, object], mem_map: MemMap) -> None:
+    """Load ``save_swapper_space`` output into ``o`` (ValueError: a bad field)."""
+    WHAT = "swapper space state"
+    v_nrpages: int = read_int(state, "nrpages", WHAT)
+    o.vl_load_page_tree(state, mem_map)
+    o.nrpages = v_nrpages
+    o.vl_load_add_total(state, mem_map)
+
+
+def load_swapper_space(state: dict[str, object], mem_map: MemMap) -> SwapperSpace:
+    """A ``SwapperSpace`` from ``save_swapper_space`` output (ValueError: a bad field)."""
+    o = SwapperSpace()
+    load_swapper_space_into(o, state, mem_map)
     return o
 
 
@@ -247,6 +273,11 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("lru_add", "lru_add", "list[int]", ""),
         ("lru_add_active", "lru_add_active", "list[int]", ""),
         ("page_cluster", "page_cluster", "int", "range=0..8"),
+    ),
+    "SwapperSpace": (
+        ("page_tree", "page_tree", "RadixTreeRoot", "custom"),
+        ("nrpages", "nrpages", "int", ""),
+        ("add_total", "add_total", "int", "custom"),
     ),
     "SwapInfoStruct": (
         ("flags", "flags", "int", ""),

@@ -71,8 +71,12 @@ from kernelmodel.mm.mmap import KOPS as MMAP_KOPS
 from kernelmodel.mm.pgtable import pte_present
 from kernelmodel.mm.rmap_anonmm import am_load_state
 from kernelmodel.mm.rmap_pte_chain import pc_load_state
-from kernelmodel.mm.state_generated import load_lru_pvecs, load_oom_state, load_swap_state
-from kernelmodel.mm.swap_state import SwapperSpace
+from kernelmodel.mm.state_generated import (
+    load_lru_pvecs,
+    load_oom_state,
+    load_swap_state,
+    load_swapper_space,
+)
 from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
 from kernelmodel.mm.truncate import KOPS as TRUNCATE_KOPS
 from kernelmodel.mm.vmscan import KswapdOp, KswapdState
@@ -472,7 +476,7 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     k.mm_registry = load_vl_mm_registry(_dict(state, "mm"))
     k.wb = load_writeback_state(_dict(state, "wb"))
     k.swap = load_swap_state(_dict(state, "swap"))
-    k.swapper_space = SwapperSpace.from_state(_dict(state, "swapper_space"), mem_map)
+    k.swapper_space = load_swapper_space(_dict(state, "swapper_space"), mem_map)
     if vl_swapcache_by_mapping(k):
         # 2.6.5: page->mapping of a swap-cache page is &swapper_space (swapcache_fields.py)
         for _index, item in vl_radix_tree_items(k.swapper_space.page_tree):
