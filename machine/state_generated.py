@@ -280,8 +280,9 @@ def load_mmu(state: dict[str, object], mem: PhysicalMemory) -> MMU:
     n_tlb = len(o.tlb)
     c_vpn = read_int_column(state, "tlb_vpn", WHAT, n_tlb)
     c_word = read_int_column(state, "tlb_word", WHAT, n_tlb)
+    l_tlb = o.tlb
     for i in range(n_tlb):
-        x = o.tlb[i]
+        x = l_tlb[i]
         x.vpn = c_vpn[i]
         x.word = c_word[i]
     o.fault_vaddr = v_fault_vaddr

@@ -352,8 +352,9 @@ def load_mem_map(state: dict[str, object]) -> MemMap:
     c_pte_direct = read_int_column(state, "pte_direct", WHAT, n_pages)
     c_list_id = read_int_column(state, "list_id", WHAT, n_pages)
     c_dirtied_when = read_int_column(state, "dirtied_when", WHAT, n_pages)
+    l_pages = o.pages
     for i in range(n_pages):
-        x = o.pages[i]
+        x = l_pages[i]
         x.flags = c_flags[i]
         x._count = c__count[i]
         x._mapcount = c__mapcount[i]

@@ -381,7 +381,8 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             out += [f"    n_{f.attr} = len(o.{f.attr})"]
             out += [f'    c_{c.attr} = read_int_column(state, "{c.key}", WHAT, n_{f.attr})'
                     for c in cols]
-            out += [f"    for i in range(n_{f.attr}):", f"        x = o.{f.attr}[i]"]
+            out += [f"    l_{f.attr} = o.{f.attr}", f"    for i in range(n_{f.attr}):",
+                    f"        x = l_{f.attr}[i]"]
             out += [f"        x.{c.attr} = c_{c.attr}[i]" for c in cols]
         elif not (f.ctor_direct and any(p == f.attr for p, _ in d.ctor)):
             out.append(f"    o.{f.attr} = v_{f.attr}")
