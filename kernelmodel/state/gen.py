@@ -13,9 +13,10 @@ Options after ``# state:`` (comma-separated): ``key=NAME`` (the snapshot key, wh
 the attribute's name), ``range=LO..HI`` (an int's allowed values), ``has`` (an ``int | None``
 saved as ``has_NAME`` and ``NAME``, 0 for None), ``optional`` (a state without the key,
 written before the field existed, keeps the constructor's value), ``custom``, ``ref=ID``,
-``keyed=ID``, ``column`` and ``columns`` (docs/ARCHITECTURE.md). Types: ``int``, ``bool``, ``str``,
-``bytes``, ``int | None``, ``list[int]``, ``list[str]``, and a class that declares its own
-state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
+``keyed=ID``, ``column`` and ``columns`` (docs/ARCHITECTURE.md). Types: ``int``, ``i64``,
+``bool``, ``str``, ``bytes``, ``bytearray``, ``int | None``, ``list[int]``, ``list[str]``,
+``dict[str, int]``, ``dict[int, int]`` (``[key, value]`` pairs), and a class that declares
+its own state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
 ``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
 
 Run ``python -m kernelmodel.state.gen`` after changing a declaration; ``--check`` exits 1
