@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from mypy_extensions import i64
-
 from machine.board import MachineConfig
 from machine.clock import Clock
 from machine.cpu import Cpu, CpuContext
@@ -101,25 +99,16 @@ def load_cpu_context(state: dict[str, object], prog: list[Insn]) -> CpuContext:
     WHAT = "cpu context state"
     v_pid: int = read_int(state, "pid", WHAT)
     v_prog_id: int = read_int(state, "prog_id", WHAT)
-    v_pc: int = read_int(state, "pc", WHAT)
-    v_cursor: int = read_int(state, "cursor", WHAT)
-    v_loop_counts: list[int] = read_int_list(state, "loop_counts", WHAT)
-    v_stamp: int = read_int(state, "stamp", WHAT)
-    v_stamp_seq: int = read_int(state, "stamp_seq", WHAT)
-    v_op_started: bool = read_bool(state, "op_started", WHAT)
-    v_retval: int = read_int(state, "retval", WHAT)
-    v_loads_checked: int = read_int(state, "loads_checked", WHAT)
-    v_load_mismatches: int = read_int(state, "load_mismatches", WHAT)
     o = CpuContext(pid=v_pid, prog=prog, prog_id=v_prog_id)
-    o.pc = v_pc
-    o.cursor = v_cursor
-    o.loop_counts = v_loop_counts
-    o.stamp = v_stamp
-    o.stamp_seq = v_stamp_seq
-    o.op_started = v_op_started
-    o.retval = v_retval
-    o.loads_checked = v_loads_checked
-    o.load_mismatches = v_load_mismatches
+    o.pc = read_int(state, "pc", WHAT)
+    o.cursor = read_int(state, "cursor", WHAT)
+    o.loop_counts = read_int_list(state, "loop_counts", WHAT)
+    o.stamp = read_int(state, "stamp", WHAT)
+    o.stamp_seq = read_int(state, "stamp_seq", WHAT)
+    o.op_started = read_bool(state, "op_started", WHAT)
+    o.retval = read_int(state, "retval", WHAT)
+    o.loads_checked = read_int(state, "loads_checked", WHAT)
+    o.load_mismatches = read_int(state, "load_mismatches", WHAT)
     return o
 
 
@@ -134,11 +123,9 @@ def save_cpu(o: Cpu) -> dict[str, object]:
 def load_cpu(state: dict[str, object], mmu: MMU, mem: PhysicalMemory) -> Cpu:
     """A ``Cpu`` from ``save_cpu`` output (ValueError: a bad field)."""
     WHAT = "cpu state"
-    v_spent_ns: i64 = read_int(state, "spent_ns", WHAT)
-    v_accesses: i64 = read_int(state, "accesses", WHAT)
     o = Cpu(mmu=mmu, mem=mem)
-    o.spent_ns = v_spent_ns
-    o.accesses = v_accesses
+    o.spent_ns = read_int(state, "spent_ns", WHAT)
+    o.accesses = read_int(state, "accesses", WHAT)
     return o
 
 
@@ -218,13 +205,6 @@ def load_disk_request(state: dict[str, object]) -> DiskRequest:
     v_cookie: int = read_int(state, "cookie", WHAT)
     v_submit_ns: int = read_int(state, "submit_ns", WHAT)
     v_deadline_ns: int = read_int(state, "deadline_ns", WHAT)
-    v_start_ns: int = read_int(state, "start_ns", WHAT)
-    v_done_ns: int = read_int(state, "done_ns", WHAT)
-    v_ctl_ns: int = read_int(state, "ctl_ns", WHAT)
-    v_seek_ns: int = read_int(state, "seek_ns", WHAT)
-    v_rot_ns: int = read_int(state, "rot_ns", WHAT)
-    v_xfer_ns: int = read_int(state, "xfer_ns", WHAT)
-    v_tags: list[int] = read_int_list(state, "tags", WHAT)
     o = DiskRequest(
         req_id=v_req_id,
         sector=v_sector,
@@ -235,13 +215,13 @@ def load_disk_request(state: dict[str, object]) -> DiskRequest:
         submit_ns=v_submit_ns,
         deadline_ns=v_deadline_ns,
     )
-    o.start_ns = v_start_ns
-    o.done_ns = v_done_ns
-    o.ctl_ns = v_ctl_ns
-    o.seek_ns = v_seek_ns
-    o.rot_ns = v_rot_ns
-    o.xfer_ns = v_xfer_ns
-    o.tags = v_tags
+    o.start_ns = read_int(state, "start_ns", WHAT)
+    o.done_ns = read_int(state, "done_ns", WHAT)
+    o.ctl_ns = read_int(state, "ctl_ns", WHAT)
+    o.seek_ns = read_int(state, "seek_ns", WHAT)
+    o.rot_ns = read_int(state, "rot_ns", WHAT)
+    o.xfer_ns = read_int(state, "xfer_ns", WHAT)
+    o.tags = read_int_list(state, "tags", WHAT)
     o.vl_check_state()
     return o
 
@@ -266,17 +246,9 @@ def save_mmu(o: MMU) -> dict[str, object]:
 def load_mmu(state: dict[str, object], mem: PhysicalMemory) -> MMU:
     """A ``MMU`` from ``save_mmu`` output (ValueError: a bad field)."""
     WHAT = "mmu state"
-    v_cr3: i64 = read_int(state, "cr3", WHAT)
     v_tlb_entries: int = read_int(state, "tlb_entries", WHAT)
-    v_fault_vaddr: i64 = read_int(state, "fault_vaddr", WHAT)
-    v_fault_error: i64 = read_int(state, "fault_error", WHAT)
-    v_tlb_hits: i64 = read_int(state, "tlb_hits", WHAT)
-    v_tlb_misses: i64 = read_int(state, "tlb_misses", WHAT)
-    v_page_walks: i64 = read_int(state, "page_walks", WHAT)
-    v_tlb_flushes: i64 = read_int(state, "tlb_flushes", WHAT)
-    v_invlpgs: i64 = read_int(state, "invlpgs", WHAT)
     o = MMU(mem=mem, tlb_entries=v_tlb_entries)
-    o.cr3 = v_cr3
+    o.cr3 = read_int(state, "cr3", WHAT)
     n_tlb = len(o.tlb)
     c_vpn = read_int_column(state, "tlb_vpn", WHAT, n_tlb)
     c_word = read_int_column(state, "tlb_word", WHAT, n_tlb)
@@ -285,13 +257,13 @@ def load_mmu(state: dict[str, object], mem: PhysicalMemory) -> MMU:
         x = l_tlb[i]
         x.vpn = c_vpn[i]
         x.word = c_word[i]
-    o.fault_vaddr = v_fault_vaddr
-    o.fault_error = v_fault_error
-    o.tlb_hits = v_tlb_hits
-    o.tlb_misses = v_tlb_misses
-    o.page_walks = v_page_walks
-    o.tlb_flushes = v_tlb_flushes
-    o.invlpgs = v_invlpgs
+    o.fault_vaddr = read_int(state, "fault_vaddr", WHAT)
+    o.fault_error = read_int(state, "fault_error", WHAT)
+    o.tlb_hits = read_int(state, "tlb_hits", WHAT)
+    o.tlb_misses = read_int(state, "tlb_misses", WHAT)
+    o.page_walks = read_int(state, "page_walks", WHAT)
+    o.tlb_flushes = read_int(state, "tlb_flushes", WHAT)
+    o.invlpgs = read_int(state, "invlpgs", WHAT)
     return o
 
 

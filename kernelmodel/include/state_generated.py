@@ -53,7 +53,6 @@ def load_vm_area(state: dict[str, object]) -> VmArea:
     v_vm_page_prot: int = read_int(state, "vm_page_prot", WHAT)
     v_vm_pgoff: int = read_int(state, "vm_pgoff", WHAT)
     v_vm_file: int = read_int(state, "vm_file", WHAT)
-    v_anon_vma: int = read_int(state, "anon_vma", WHAT)
     o = VmArea(
         vma_id=v_vma_id,
         vm_mm=v_vm_mm,
@@ -64,7 +63,7 @@ def load_vm_area(state: dict[str, object]) -> VmArea:
         vm_pgoff=v_vm_pgoff,
         vm_file=v_vm_file,
     )
-    o.anon_vma = v_anon_vma
+    o.anon_vma = read_int(state, "anon_vma", WHAT)
     return o
 
 
@@ -80,9 +79,8 @@ def load_anon_vma(state: dict[str, object]) -> AnonVma:
     """A ``AnonVma`` from ``save_anon_vma`` output (ValueError: a bad field)."""
     WHAT = "anon vma state"
     v_anon_vma_id: int = read_int(state, "anon_vma_id", WHAT)
-    v_head: list[int] = read_int_list(state, "head", WHAT)
     o = AnonVma(anon_vma_id=v_anon_vma_id)
-    o.head = v_head
+    o.head = read_int_list(state, "head", WHAT)
     return o
 
 
@@ -101,13 +99,11 @@ def load_anon_mm(state: dict[str, object]) -> AnonMm:
     """A ``AnonMm`` from ``save_anon_mm`` output (ValueError: a bad field)."""
     WHAT = "anon mm state"
     v_anonmm_id: int = read_int(state, "anonmm_id", WHAT)
-    v_count: int = read_int(state, "count", WHAT)
     v_mm: int = read_int(state, "mm", WHAT)
     v_head: int = read_int(state, "head", WHAT)
-    v_members: list[int] = read_int_list(state, "members", WHAT)
     o = AnonMm(anonmm_id=v_anonmm_id, mm=v_mm, head=v_head)
-    o.count = v_count
-    o.members = v_members
+    o.count = read_int(state, "count", WHAT)
+    o.members = read_int_list(state, "members", WHAT)
     return o
 
 
@@ -133,27 +129,16 @@ def load_mm_struct(state: dict[str, object], refs_vm_area: dict[int, VmArea]) ->
     WHAT = "mm struct state"
     v_mm_id: int = read_int(state, "mm_id", WHAT)
     v_pgd: int = read_int(state, "pgd", WHAT)
-    v_mmap: list[VmArea] = resolve_ids(
-        read_int_list(state, "mmap", WHAT), refs_vm_area, WHAT, "mmap"
-    )
-    v_mmap_cache: VmArea | None = resolve_opt_id(read_int(state, "mmap_cache", WHAT), refs_vm_area)
-    v_rss: int = read_int(state, "rss", WHAT)
-    v_map_count: int = read_int(state, "map_count", WHAT)
-    v_mm_users: int = read_int(state, "mm_users", WHAT)
-    v_total_vm: int = read_int(state, "total_vm", WHAT)
-    v_nr_ptes: int = read_int(state, "nr_ptes", WHAT)
-    v_free_area_cache: int = read_int(state, "free_area_cache", WHAT)
-    v_anonmm: int = read_int(state, "anonmm", WHAT)
     o = MmStruct(mm_id=v_mm_id, pgd=v_pgd)
-    o.mmap = v_mmap
-    o.mmap_cache = v_mmap_cache
-    o.rss = v_rss
-    o.map_count = v_map_count
-    o.mm_users = v_mm_users
-    o.total_vm = v_total_vm
-    o.nr_ptes = v_nr_ptes
-    o.free_area_cache = v_free_area_cache
-    o.anonmm = v_anonmm
+    o.mmap = resolve_ids(read_int_list(state, "mmap", WHAT), refs_vm_area, WHAT, "mmap")
+    o.mmap_cache = resolve_opt_id(read_int(state, "mmap_cache", WHAT), refs_vm_area)
+    o.rss = read_int(state, "rss", WHAT)
+    o.map_count = read_int(state, "map_count", WHAT)
+    o.mm_users = read_int(state, "mm_users", WHAT)
+    o.total_vm = read_int(state, "total_vm", WHAT)
+    o.nr_ptes = read_int(state, "nr_ptes", WHAT)
+    o.free_area_cache = read_int(state, "free_area_cache", WHAT)
+    o.anonmm = read_int(state, "anonmm", WHAT)
     return o
 
 
@@ -246,23 +231,6 @@ def load_zone(state: dict[str, object], mem_map: MemMap) -> Zone:
     v_zone_idx: int = read_int(state, "zone_idx", WHAT)
     v_zone_start_pfn: int = read_int(state, "zone_start_pfn", WHAT)
     v_spanned_pages: int = read_int(state, "spanned_pages", WHAT)
-    v_present_pages: int = read_int(state, "present_pages", WHAT)
-    v_free_pages: int = read_int(state, "free_pages", WHAT)
-    v_pages_min: int = read_int(state, "pages_min", WHAT)
-    v_pages_low: int = read_int(state, "pages_low", WHAT)
-    v_pages_high: int = read_int(state, "pages_high", WHAT)
-    v_protection: list[int] = read_int_list(state, "protection", WHAT)
-    v_free_order: list[int] = read_int_list(state, "free_order", WHAT)
-    v_lru_next: list[int] = read_int_list(state, "lru_next", WHAT)
-    v_lru_prev: list[int] = read_int_list(state, "lru_prev", WHAT)
-    v_nr_active: int = read_int(state, "nr_active", WHAT)
-    v_nr_inactive: int = read_int(state, "nr_inactive", WHAT)
-    v_nr_scan_active: int = read_int(state, "nr_scan_active", WHAT)
-    v_nr_scan_inactive: int = read_int(state, "nr_scan_inactive", WHAT)
-    v_pages_scanned: int = read_int(state, "pages_scanned", WHAT)
-    v_all_unreclaimable: int = read_int(state, "all_unreclaimable", WHAT)
-    v_temp_priority: int = read_int(state, "temp_priority", WHAT)
-    v_prev_priority: int = read_int(state, "prev_priority", WHAT)
     o = Zone(
         name=v_name,
         zone_idx=v_zone_idx,
@@ -270,24 +238,24 @@ def load_zone(state: dict[str, object], mem_map: MemMap) -> Zone:
         spanned_pages=v_spanned_pages,
         mem_map=mem_map,
     )
-    o.present_pages = v_present_pages
-    o.free_pages = v_free_pages
-    o.pages_min = v_pages_min
-    o.pages_low = v_pages_low
-    o.pages_high = v_pages_high
-    o.protection = v_protection
+    o.present_pages = read_int(state, "present_pages", WHAT)
+    o.free_pages = read_int(state, "free_pages", WHAT)
+    o.pages_min = read_int(state, "pages_min", WHAT)
+    o.pages_low = read_int(state, "pages_low", WHAT)
+    o.pages_high = read_int(state, "pages_high", WHAT)
+    o.protection = read_int_list(state, "protection", WHAT)
     o.vl_load_free_area(state, mem_map)
-    o.free_order = v_free_order
-    o.lru_next = v_lru_next
-    o.lru_prev = v_lru_prev
-    o.nr_active = v_nr_active
-    o.nr_inactive = v_nr_inactive
-    o.nr_scan_active = v_nr_scan_active
-    o.nr_scan_inactive = v_nr_scan_inactive
-    o.pages_scanned = v_pages_scanned
-    o.all_unreclaimable = v_all_unreclaimable
-    o.temp_priority = v_temp_priority
-    o.prev_priority = v_prev_priority
+    o.free_order = read_int_list(state, "free_order", WHAT)
+    o.lru_next = read_int_list(state, "lru_next", WHAT)
+    o.lru_prev = read_int_list(state, "lru_prev", WHAT)
+    o.nr_active = read_int(state, "nr_active", WHAT)
+    o.nr_inactive = read_int(state, "nr_inactive", WHAT)
+    o.nr_scan_active = read_int(state, "nr_scan_active", WHAT)
+    o.nr_scan_inactive = read_int(state, "nr_scan_inactive", WHAT)
+    o.pages_scanned = read_int(state, "pages_scanned", WHAT)
+    o.all_unreclaimable = read_int(state, "all_unreclaimable", WHAT)
+    o.temp_priority = read_int(state, "temp_priority", WHAT)
+    o.prev_priority = read_int(state, "prev_priority", WHAT)
     o.vl_check_state()
     return o
 
@@ -310,14 +278,11 @@ def load_page_allocator(
 ) -> PageAllocator:
     """A ``PageAllocator`` from ``save_page_allocator`` output (ValueError: a bad field)."""
     WHAT = "page allocator state"
-    v_min_free_kbytes: int = read_int(state, "min_free_kbytes", WHAT)
-    v_kswapd_wakeup_pending: bool = read_bool(state, "kswapd_wakeup_pending", WHAT)
-    v_zone: Zone = load_zone(read_dict(state, "zone", WHAT), mem_map)
     o = PageAllocator(mem_map=mem_map, ps=ps, physmem=physmem)
-    o.min_free_kbytes = v_min_free_kbytes
+    o.min_free_kbytes = read_int(state, "min_free_kbytes", WHAT)
     o.vl_load_poison(state, mem_map, ps, physmem)
-    o.kswapd_wakeup_pending = v_kswapd_wakeup_pending
-    o.zone = v_zone
+    o.kswapd_wakeup_pending = read_bool(state, "kswapd_wakeup_pending", WHAT)
+    o.zone = load_zone(read_dict(state, "zone", WHAT), mem_map)
     return o
 
 
@@ -541,9 +506,7 @@ def load_writeback_control(state: dict[str, object]) -> WritebackControl:
     v_sync_mode: int = read_int(state, "sync_mode", WHAT)
     v_older_than_this: int | None = read_has_int(state, "older_than_this", WHAT)
     v_nr_to_write: int = read_int(state, "nr_to_write", WHAT)
-    v_pages_skipped: int = read_int(state, "pages_skipped", WHAT)
     v_nonblocking: bool = read_bool(state, "nonblocking", WHAT)
-    v_encountered_congestion: bool = read_bool(state, "encountered_congestion", WHAT)
     v_for_kupdate: bool = read_bool(state, "for_kupdate", WHAT)
     v_for_reclaim: bool = read_bool(state, "for_reclaim", WHAT)
     o = WritebackControl(
@@ -554,8 +517,8 @@ def load_writeback_control(state: dict[str, object]) -> WritebackControl:
         for_kupdate=v_for_kupdate,
         older_than_this=v_older_than_this,
     )
-    o.pages_skipped = v_pages_skipped
-    o.encountered_congestion = v_encountered_congestion
+    o.pages_skipped = read_int(state, "pages_skipped", WHAT)
+    o.encountered_congestion = read_bool(state, "encountered_congestion", WHAT)
     return o
 
 

@@ -19,9 +19,8 @@ def save_rng(o: Rng) -> dict[str, object]:
 def load_rng(state: dict[str, object]) -> Rng:
     """A ``Rng`` from ``save_rng`` output (ValueError: a bad field)."""
     WHAT = "rng state"
-    v_state: int = read_int_in(state, "state", WHAT, 0, 0xFFFFFFFFFFFFFFFF)
     o = Rng()
-    o.state = v_state
+    o.state = read_int_in(state, "state", WHAT, 0, 0xFFFFFFFFFFFFFFFF)
     return o
 
 

@@ -36,28 +36,18 @@ def load_address_space(state: dict[str, object], pages: list[Page]) -> AddressSp
     """A ``AddressSpace`` from ``save_address_space`` output (ValueError: a bad field)."""
     WHAT = "address space state"
     v_host: int = read_int(state, "host", WHAT)
-    v_nrpages: int = read_int(state, "nrpages", WHAT)
-    v_writeback_index: int = read_int(state, "writeback_index", WHAT)
-    v_flags: int = read_int(state, "flags", WHAT)
-    v_i_mmap: list[int] = read_int_list(state, "i_mmap", WHAT)
-    v_i_mmap_shared: list[int] = read_int_list(state, "i_mmap_shared", WHAT)
-    v_truncate_count: int = read_int(state, "truncate_count", WHAT)
-    v_clean_pages: list[int] = read_int_list(state, "clean_pages", WHAT)
-    v_dirty_pages: list[int] = read_int_list(state, "dirty_pages", WHAT)
-    v_io_pages: list[int] = read_int_list(state, "io_pages", WHAT)
-    v_locked_pages: list[int] = read_int_list(state, "locked_pages", WHAT)
     o = AddressSpace(host=v_host)
     o.vl_load_page_tree(state, pages)
-    o.nrpages = v_nrpages
-    o.writeback_index = v_writeback_index
-    o.flags = v_flags
-    o.i_mmap = v_i_mmap
-    o.i_mmap_shared = v_i_mmap_shared
-    o.truncate_count = v_truncate_count
-    o.clean_pages = v_clean_pages
-    o.dirty_pages = v_dirty_pages
-    o.io_pages = v_io_pages
-    o.locked_pages = v_locked_pages
+    o.nrpages = read_int(state, "nrpages", WHAT)
+    o.writeback_index = read_int(state, "writeback_index", WHAT)
+    o.flags = read_int(state, "flags", WHAT)
+    o.i_mmap = read_int_list(state, "i_mmap", WHAT)
+    o.i_mmap_shared = read_int_list(state, "i_mmap_shared", WHAT)
+    o.truncate_count = read_int(state, "truncate_count", WHAT)
+    o.clean_pages = read_int_list(state, "clean_pages", WHAT)
+    o.dirty_pages = read_int_list(state, "dirty_pages", WHAT)
+    o.io_pages = read_int_list(state, "io_pages", WHAT)
+    o.locked_pages = read_int_list(state, "locked_pages", WHAT)
     return o
 
 

@@ -334,6 +334,10 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             f'    """A ``{d.name}`` from ``save_{s}`` output (ValueError: a bad field)."""',
             f"    WHAT = {what}"]
     ctx_names = [c.split(":")[0] for c in d.context]
+    # a field the constructor does not take is read straight into the new object after it
+    # (an object loaded in place, ``load_X_into``, is changed only once every field is read)
+    ctor_params = {p for p, _ in d.ctor}
+    direct: dict[str, str] = {}
     # keyed tables whose objects refer into another keyed table load after it
     order = sorted(d.fields, key=lambda f: f.keyed is not None and _has_refs(f, classes))
     for f in order:
@@ -359,6 +363,9 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             expr = expr.replace(f"load_{snake(dcl[1])}(read_dict(state, \"{f.key}\", WHAT))",
                                 f"load_{snake(dcl[1])}(read_dict(state, \"{f.key}\", WHAT), "
                                 f"{extra})")
+        if d.ctor and f.attr not in ctor_params:  # a new object: read into it directly
+            direct[f.attr] = expr
+            continue
         out.append(f"    v_{f.attr}: {f.type} = {expr}")
     by_attr = {f.attr: f for f in d.fields if not f.custom and not f.optional and not f.columns}
     args = ", ".join(f"{p}=v_{p}" if p in by_attr else f"{p}={p}"
@@ -385,6 +392,8 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             out += [f"    l_{f.attr} = o.{f.attr}", f"    for i in range(n_{f.attr}):",
                     f"        x = l_{f.attr}[i]"]
             out += [f"        x.{c.attr} = c_{c.attr}[i]" for c in cols]
+        elif f.attr in direct:
+            out.append(f"    o.{f.attr} = {direct[f.attr]}")
         elif not (f.ctor_direct and any(p == f.attr for p, _ in d.ctor)):
             out.append(f"    o.{f.attr} = v_{f.attr}")
     if d.check:
