@@ -85,19 +85,6 @@ class MachineConfig:
         """Sectors of disk."""
         return self.disk_bytes // SECTOR_SIZE
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from machine.state_generated import save_machine_config
-
-        return save_machine_config(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> MachineConfig:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from machine.state_generated import load_machine_config
-
-        return load_machine_config(state)
-
     def __repr__(self) -> str:
         return (
             f"<machine config mem={self.mem_bytes >> 10} KiB disk={self.disk_bytes >> 10} KiB "
@@ -178,13 +165,15 @@ class Machine:
     def to_state(self, borrow: bool = False) -> dict[str, object]:
         """Plain-data state of the hardware (config, clock, RAM, MMU, CPU, disk); ``borrow``
         lends RAM's frames and the disk's medium instead of copying them (machine/borrowed.py)."""
+        from machine.state_generated import save_clock, save_cpu, save_machine_config, save_mmu
+
         return {
-            "config": self.config.to_state(),
+            "config": save_machine_config(self.config),
             "events": self.events,
-            "clock": self.clock.to_state(),
+            "clock": save_clock(self.clock),
             "mem": self.mem.to_state(borrow),
-            "mmu": self.mmu.to_state(),
-            "cpu": self.cpu.to_state(),
+            "mmu": save_mmu(self.mmu),
+            "cpu": save_cpu(self.cpu),
             "disk": self.disk.to_state(borrow),
         }
 
@@ -195,18 +184,20 @@ class Machine:
         Raises:
             ValueError: the state is malformed.
         """
-        config = MachineConfig.from_state(_dict(state, "config"))
+        from machine.state_generated import load_clock, load_cpu, load_machine_config, load_mmu
+
+        config = load_machine_config(_dict(state, "config"))
         m = Machine(config)
         events = state["events"]
         if not isinstance(events, int):
             raise ValueError("machine state: events must be an int")
         m.events = events
-        m.clock = Clock.from_state(_dict(state, "clock"))
+        m.clock = load_clock(_dict(state, "clock"))
         m.mem = PhysicalMemory.from_state(_dict(state, "mem"))
         if m.mem.nframes != config.nframes:
             raise ValueError("machine state: RAM size disagrees with the configuration")
-        m.mmu = MMU.from_state(_dict(state, "mmu"), m.mem)
-        m.cpu = Cpu.from_state(_dict(state, "cpu"), m.mmu, m.mem)
+        m.mmu = load_mmu(_dict(state, "mmu"), m.mem)
+        m.cpu = load_cpu(_dict(state, "cpu"), m.mmu, m.mem)
         m.disk = Disk.from_state(_dict(state, "disk"), m.clock)
         return m
 

@@ -155,18 +155,5 @@ class Clock:
             i += 5
         heapq.heapify(self._heap)
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from machine.state_generated import save_clock
-
-        return save_clock(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> Clock:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from machine.state_generated import load_clock
-
-        return load_clock(state)
-
     def __repr__(self) -> str:
         return f"<clock now={self.now} pending={self.pending()}>"

@@ -114,42 +114,22 @@ class CpuContext:
         c.load_mismatches = self.load_mismatches
         return c
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from machine.state_generated import save_cpu_context
-
-        return save_cpu_context(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object], prog: list[Insn]) -> CpuContext:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from machine.state_generated import load_cpu_context
-
-        return load_cpu_context(state, prog)
-
     def __repr__(self) -> str:
         return f"<cpu context pid={self.pid} pc={self.pc}/{len(self.prog)} cursor={self.cursor}>"
-
-
-def _int(state: dict[str, object], key: str) -> int:
-    """``state[key]`` checked to be an int (bool is rejected)."""
-    value = state[key]
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"state: {key} must be an int")
-    return value
 
 
 @final
 class Cpu:
     """Executes user programs through the MMU; traps into the kernel's ``TrapHandler``."""
 
+    # state context: mmu: MMU from machine.mmu; mem: PhysicalMemory from machine.physmem
     def __init__(self, mmu: MMU, mem: PhysicalMemory) -> None:
         self.mmu: MMU = mmu
         self.mem: PhysicalMemory = mem
         #: Simulated ns used by the current (or last) ``run``, kernel charges included.
-        self.spent_ns: i64 = 0
+        self.spent_ns: i64 = 0  # state
         #: Memory accesses completed since power-on.
-        self.accesses: i64 = 0
+        self.accesses: i64 = 0  # state
         #: ``mmu.page_walks`` already charged in this slice.
         self._walks_seen: i64 = 0
         #: The value fetched by the last ``_access`` read.
@@ -589,20 +569,6 @@ class Cpu:
             return
         data = mem.read(int(paddr), int(first)) + mem.read(int(paddr2), int(4 - first))
         self._loaded = int.from_bytes(data, "little")
-
-    # ---- state ----------------------------------------------------------------------------------
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data state: the slice and access counters (contexts belong to the kernel)."""
-        return {"spent_ns": int(self.spent_ns), "accesses": int(self.accesses)}
-
-    @staticmethod
-    def from_state(state: dict[str, object], mmu: MMU, mem: PhysicalMemory) -> Cpu:
-        """Rebuild a CPU over ``mmu`` and ``mem`` from ``to_state`` output."""
-        cpu = Cpu(mmu, mem)
-        cpu.spent_ns = _int(state, "spent_ns")
-        cpu.accesses = _int(state, "accesses")
-        return cpu
 
     def __repr__(self) -> str:
         return f"<cpu spent={self.spent_ns}ns accesses={self.accesses}>"

@@ -105,8 +105,8 @@ class TlbEntry:
     """
 
     def __init__(self) -> None:
-        self.vpn: i64 = -1
-        self.word: i64 = 0
+        self.vpn: i64 = -1  # state: column, key=tlb_vpn
+        self.word: i64 = 0  # state: column, key=tlb_word
 
 
 class PageFault(Exception):
@@ -135,6 +135,7 @@ def _fault_code(write: bool, user: bool) -> i64:
 class MMU:
     """CR3, the two-level page walk and a direct-mapped TLB."""
 
+    # state context: mem: PhysicalMemory from machine.physmem
     def __init__(self, mem: PhysicalMemory, tlb_entries: int = 64) -> None:
         """Create an MMU over ``mem`` with an empty TLB of ``tlb_entries`` entries.
 
@@ -144,18 +145,19 @@ class MMU:
         if tlb_entries < 1 or (tlb_entries & (tlb_entries - 1)) != 0:
             raise ValueError(f"mmu: tlb_entries must be a power of two >= 1, got {tlb_entries}")
         self.mem: PhysicalMemory = mem
-        self.tlb_entries: int = tlb_entries
+        self.cr3: i64 = 0  # state
+        self.tlb_entries: int = tlb_entries  # state
         self.tlb_mask: i64 = tlb_entries - 1
-        self.cr3: i64 = 0
-        self.tlb: list[TlbEntry] = [TlbEntry() for _ in range(tlb_entries)]
+        # the whole TLB, stale entries too (they are state): one column per entry field
+        self.tlb: list[TlbEntry] = [TlbEntry() for _ in range(tlb_entries)]  # state: columns
         #: CR2 and the error code of the last fault ``probe`` reported.
-        self.fault_vaddr: i64 = 0
-        self.fault_error: i64 = 0
-        self.tlb_hits: i64 = 0
-        self.tlb_misses: i64 = 0
-        self.page_walks: i64 = 0
-        self.tlb_flushes: i64 = 0
-        self.invlpgs: i64 = 0
+        self.fault_vaddr: i64 = 0  # state
+        self.fault_error: i64 = 0  # state
+        self.tlb_hits: i64 = 0  # state
+        self.tlb_misses: i64 = 0  # state
+        self.page_walks: i64 = 0  # state
+        self.tlb_flushes: i64 = 0  # state
+        self.invlpgs: i64 = 0  # state
 
     # ---- translation --------------------------------------------------------------------------
 
@@ -327,64 +329,6 @@ class MMU:
         """Each entry's cached translation word, as a new list."""
         return [int(e.word) for e in self.tlb]
 
-    # ---- state --------------------------------------------------------------------------------
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data state: CR3, the whole TLB (stale entries are state) and the counters."""
-        return {
-            "cr3": int(self.cr3),
-            "tlb_entries": self.tlb_entries,
-            "tlb_vpn": self.tlb_vpn,
-            "tlb_word": self.tlb_word,
-            "fault_vaddr": int(self.fault_vaddr),
-            "fault_error": int(self.fault_error),
-            "tlb_hits": int(self.tlb_hits),
-            "tlb_misses": int(self.tlb_misses),
-            "page_walks": int(self.page_walks),
-            "tlb_flushes": int(self.tlb_flushes),
-            "invlpgs": int(self.invlpgs),
-        }
-
-    @staticmethod
-    def from_state(state: dict[str, object], mem: PhysicalMemory) -> MMU:
-        """Rebuild an MMU over ``mem`` from ``to_state`` output.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        n = _state_int(state, "tlb_entries")
-        mmu = MMU(mem, n)
-        vpns = state["tlb_vpn"]
-        words = state["tlb_word"]
-        if not isinstance(vpns, list) or not isinstance(words, list):
-            raise ValueError("mmu state: tlb_vpn and tlb_word must be lists")
-        if len(vpns) != n or len(words) != n:
-            raise ValueError(f"mmu state: TLB lists must have {n} entries")
-        for i in range(n):
-            v = vpns[i]
-            w = words[i]
-            if not isinstance(v, int) or not isinstance(w, int):
-                raise ValueError("mmu state: TLB entries must be ints")
-            mmu.tlb[i].vpn = v
-            mmu.tlb[i].word = w
-        mmu.cr3 = _state_int(state, "cr3")
-        mmu.fault_vaddr = _state_int(state, "fault_vaddr")
-        mmu.fault_error = _state_int(state, "fault_error")
-        mmu.tlb_hits = _state_int(state, "tlb_hits")
-        mmu.tlb_misses = _state_int(state, "tlb_misses")
-        mmu.page_walks = _state_int(state, "page_walks")
-        mmu.tlb_flushes = _state_int(state, "tlb_flushes")
-        mmu.invlpgs = _state_int(state, "invlpgs")
-        return mmu
-
     def __repr__(self) -> str:
         valid = sum(1 for e in self.tlb if e.vpn >= 0)
         return f"<mmu cr3={self.cr3:#x} tlb={valid}/{self.tlb_entries}>"
-
-
-def _state_int(state: dict[str, object], key: str) -> int:
-    """``state[key]`` checked to be an int."""
-    value = state[key]
-    if not isinstance(value, int):
-        raise ValueError(f"state: {key} must be an int")
-    return value

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from machine.board import MachineConfig
 from machine.clock import Clock
-from machine.cpu import CpuContext
+from machine.cpu import Cpu, CpuContext
 from machine.disk_model import DiskModel
 from machine.disk_queue import DiskRequest
 from machine.isa import Insn
-from machine.state_read import read_bool, read_bytes, read_int, read_int_list, read_str
+from machine.mmu import MMU
+from machine.physmem import PhysicalMemory
+from machine.state_read import (
+    read_bool,
+    read_bytes,
+    read_int,
+    read_int_column,
+    read_int_list,
+    read_str,
+)
 
 
 def save_machine_config(o: MachineConfig) -> dict[str, object]:
@@ -91,25 +100,33 @@ def load_cpu_context(state: dict[str, object], prog: list[Insn]) -> CpuContext:
     WHAT = "cpu context state"
     v_pid: int = read_int(state, "pid", WHAT)
     v_prog_id: int = read_int(state, "prog_id", WHAT)
-    v_pc: int = read_int(state, "pc", WHAT)
-    v_cursor: int = read_int(state, "cursor", WHAT)
-    v_loop_counts: list[int] = read_int_list(state, "loop_counts", WHAT)
-    v_stamp: int = read_int(state, "stamp", WHAT)
-    v_stamp_seq: int = read_int(state, "stamp_seq", WHAT)
-    v_op_started: bool = read_bool(state, "op_started", WHAT)
-    v_retval: int = read_int(state, "retval", WHAT)
-    v_loads_checked: int = read_int(state, "loads_checked", WHAT)
-    v_load_mismatches: int = read_int(state, "load_mismatches", WHAT)
     o = CpuContext(pid=v_pid, prog=prog, prog_id=v_prog_id)
-    o.pc = v_pc
-    o.cursor = v_cursor
-    o.loop_counts = v_loop_counts
-    o.stamp = v_stamp
-    o.stamp_seq = v_stamp_seq
-    o.op_started = v_op_started
-    o.retval = v_retval
-    o.loads_checked = v_loads_checked
-    o.load_mismatches = v_load_mismatches
+    o.pc = read_int(state, "pc", WHAT)
+    o.cursor = read_int(state, "cursor", WHAT)
+    o.loop_counts = read_int_list(state, "loop_counts", WHAT)
+    o.stamp = read_int(state, "stamp", WHAT)
+    o.stamp_seq = read_int(state, "stamp_seq", WHAT)
+    o.op_started = read_bool(state, "op_started", WHAT)
+    o.retval = read_int(state, "retval", WHAT)
+    o.loads_checked = read_int(state, "loads_checked", WHAT)
+    o.load_mismatches = read_int(state, "load_mismatches", WHAT)
+    return o
+
+
+def save_cpu(o: Cpu) -> dict[str, object]:
+    """``Cpu`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "spent_ns": o.spent_ns,
+        "accesses": o.accesses,
+    }
+
+
+def load_cpu(state: dict[str, object], mmu: MMU, mem: PhysicalMemory) -> Cpu:
+    """A ``Cpu`` from ``save_cpu`` output (ValueError: a bad field)."""
+    WHAT = "cpu state"
+    o = Cpu(mmu=mmu, mem=mem)
+    o.spent_ns = read_int(state, "spent_ns", WHAT)
+    o.accesses = read_int(state, "accesses", WHAT)
     return o
 
 
@@ -189,13 +206,6 @@ def load_disk_request(state: dict[str, object]) -> DiskRequest:
     v_cookie: int = read_int(state, "cookie", WHAT)
     v_submit_ns: int = read_int(state, "submit_ns", WHAT)
     v_deadline_ns: int = read_int(state, "deadline_ns", WHAT)
-    v_start_ns: int = read_int(state, "start_ns", WHAT)
-    v_done_ns: int = read_int(state, "done_ns", WHAT)
-    v_ctl_ns: int = read_int(state, "ctl_ns", WHAT)
-    v_seek_ns: int = read_int(state, "seek_ns", WHAT)
-    v_rot_ns: int = read_int(state, "rot_ns", WHAT)
-    v_xfer_ns: int = read_int(state, "xfer_ns", WHAT)
-    v_tags: list[int] = read_int_list(state, "tags", WHAT)
     o = DiskRequest(
         req_id=v_req_id,
         sector=v_sector,
@@ -206,19 +216,61 @@ def load_disk_request(state: dict[str, object]) -> DiskRequest:
         submit_ns=v_submit_ns,
         deadline_ns=v_deadline_ns,
     )
-    o.start_ns = v_start_ns
-    o.done_ns = v_done_ns
-    o.ctl_ns = v_ctl_ns
-    o.seek_ns = v_seek_ns
-    o.rot_ns = v_rot_ns
-    o.xfer_ns = v_xfer_ns
-    o.tags = v_tags
+    o.start_ns = read_int(state, "start_ns", WHAT)
+    o.done_ns = read_int(state, "done_ns", WHAT)
+    o.ctl_ns = read_int(state, "ctl_ns", WHAT)
+    o.seek_ns = read_int(state, "seek_ns", WHAT)
+    o.rot_ns = read_int(state, "rot_ns", WHAT)
+    o.xfer_ns = read_int(state, "xfer_ns", WHAT)
+    o.tags = read_int_list(state, "tags", WHAT)
     o.vl_check_state()
     return o
 
 
+def save_mmu(o: MMU) -> dict[str, object]:
+    """``MMU`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "cr3": o.cr3,
+        "tlb_entries": o.tlb_entries,
+        "tlb_vpn": [x.vpn for x in o.tlb],
+        "tlb_word": [x.word for x in o.tlb],
+        "fault_vaddr": o.fault_vaddr,
+        "fault_error": o.fault_error,
+        "tlb_hits": o.tlb_hits,
+        "tlb_misses": o.tlb_misses,
+        "page_walks": o.page_walks,
+        "tlb_flushes": o.tlb_flushes,
+        "invlpgs": o.invlpgs,
+    }
+
+
+def load_mmu(state: dict[str, object], mem: PhysicalMemory) -> MMU:
+    """A ``MMU`` from ``save_mmu`` output (ValueError: a bad field)."""
+    WHAT = "mmu state"
+    v_tlb_entries: int = read_int(state, "tlb_entries", WHAT)
+    o = MMU(mem=mem, tlb_entries=v_tlb_entries)
+    o.cr3 = read_int(state, "cr3", WHAT)
+    n_tlb = len(o.tlb)
+    c_vpn = read_int_column(state, "tlb_vpn", WHAT, n_tlb)
+    c_word = read_int_column(state, "tlb_word", WHAT, n_tlb)
+    l_tlb = o.tlb
+    for i in range(n_tlb):
+        x = l_tlb[i]
+        x.vpn = c_vpn[i]
+        x.word = c_word[i]
+    o.fault_vaddr = read_int(state, "fault_vaddr", WHAT)
+    o.fault_error = read_int(state, "fault_error", WHAT)
+    o.tlb_hits = read_int(state, "tlb_hits", WHAT)
+    o.tlb_misses = read_int(state, "tlb_misses", WHAT)
+    o.page_walks = read_int(state, "page_walks", WHAT)
+    o.tlb_flushes = read_int(state, "tlb_flushes", WHAT)
+    o.invlpgs = read_int(state, "invlpgs", WHAT)
+    return o
+
+
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "MachineConfig": (
         ("mem_bytes", "mem_bytes", "int", ""),
@@ -244,6 +296,10 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("retval", "retval", "int", ""),
         ("loads_checked", "loads_checked", "int", ""),
         ("load_mismatches", "load_mismatches", "int", ""),
+    ),
+    "Cpu": (
+        ("spent_ns", "spent_ns", "i64", ""),
+        ("accesses", "accesses", "i64", ""),
     ),
     "DiskModel": (
         ("rpm", "rpm", "int", ""),
@@ -273,5 +329,21 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("rot_ns", "rot_ns", "int", ""),
         ("xfer_ns", "xfer_ns", "int", ""),
         ("tags", "tags", "list[int]", ""),
+    ),
+    "TlbEntry": (
+        ("tlb_vpn", "vpn", "i64", "column"),
+        ("tlb_word", "word", "i64", "column"),
+    ),
+    "MMU": (
+        ("cr3", "cr3", "i64", ""),
+        ("tlb_entries", "tlb_entries", "int", ""),
+        ("tlb", "tlb", "list[TlbEntry]", "columns"),
+        ("fault_vaddr", "fault_vaddr", "i64", ""),
+        ("fault_error", "fault_error", "i64", ""),
+        ("tlb_hits", "tlb_hits", "i64", ""),
+        ("tlb_misses", "tlb_misses", "i64", ""),
+        ("page_walks", "page_walks", "i64", ""),
+        ("tlb_flushes", "tlb_flushes", "i64", ""),
+        ("invlpgs", "invlpgs", "i64", ""),
     ),
 }

@@ -10,7 +10,10 @@ It imports nothing of ours, so ``machine/`` can use it without depending on ``ke
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Final, TypeVar
+
+#: The one element type ``read_int_list`` accepts.
+_INT_ONLY: Final = frozenset({int})
 
 
 def read_int(state: dict[str, object], key: str, what: str) -> int:
@@ -60,16 +63,32 @@ def read_opt_int(state: dict[str, object], key: str, what: str) -> int | None:
     return read_int(state, key, what)
 
 
+def read_list(state: dict[str, object], key: str, what: str) -> list[object]:
+    """``state[key]`` as a list (its items are the caller's to check)."""
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"{what}: {key} must be a list")
+    return v
+
+
 def read_int_list(state: dict[str, object], key: str, what: str) -> list[int]:
     """``state[key]`` as a list of ints (a new list)."""
     v = state.get(key)
     if not isinstance(v, list):
         raise ValueError(f"{what}: {key} must be a list")
-    out: list[int] = []
-    for x in v:
-        if not isinstance(x, int) or isinstance(x, bool):
-            raise ValueError(f"{what}: {key} must hold ints")
-        out.append(x)
+    # one pass over the types in C (the columns of mem_map and the zone are long): exactly
+    # int, so a bool (an int subclass msgpack keeps apart) is refused as well
+    if not set(map(type, v)) <= _INT_ONLY:
+        raise ValueError(f"{what}: {key} must hold ints")
+    out: list[int] = list(v)
+    return out
+
+
+def read_int_column(state: dict[str, object], key: str, what: str, n: int) -> list[int]:
+    """``state[key]`` as a list of exactly ``n`` ints (one field of ``n`` objects)."""
+    out = read_int_list(state, key, what)
+    if len(out) != n:
+        raise ValueError(f"{what}: {key} must be a list of {n} ints")
     return out
 
 
@@ -147,6 +166,21 @@ def read_str_int_dict(state: dict[str, object], key: str, what: str) -> dict[str
         if not isinstance(name, str) or not isinstance(x, int) or isinstance(x, bool):
             raise ValueError(f"{what}: {key} must map strings to ints")
         out[name] = x
+    return out
+
+
+def read_int_pairs(state: dict[str, object], key: str, what: str) -> dict[int, int]:
+    """``state[key]``, a list of ``[int, int]`` pairs, as a dict (a new one, in the saved
+    order)."""
+    v = state.get(key)
+    if not isinstance(v, list):
+        raise ValueError(f"{what}: {key} must be a list")
+    out: dict[int, int] = {}
+    for pair in v:
+        if not isinstance(pair, list) or len(pair) != 2 or not all(
+                isinstance(x, int) and not isinstance(x, bool) for x in pair):
+            raise ValueError(f"{what}: {key} entries must be [int, int]")
+        out[pair[0]] = pair[1]
     return out
 
 

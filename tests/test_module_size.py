@@ -21,12 +21,7 @@ NOT_SOURCE: Final = frozenset({"tests", "build", "dist", "node_modules"})
 #: Files over the limit for now (path from the root -> why it is still one file). Each is
 #: kernel code that the layout of kernelmodel/ in sub-packages mirroring the kernel tree (mm/,
 #: fs/, lib/, kernel/) splits; the state code of each shrinks when state is declared once.
-TO_SPLIT: Final[dict[str, str]] = {
-    "kernelmodel/mm/page_alloc.py": "the buddy allocator with the zone and its watermarks "
-                                 "(mm/page_alloc.c, include/linux/mmzone.h): to split by file",
-    "kernelmodel/include/page.py": "struct page, its flag helpers and mem_map in one file: the "
-                           "shared structs get their own home in the layout",
-}
+TO_SPLIT: Final[dict[str, str]] = {}
 
 
 def _modules() -> list[Path]:

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from kernelmodel.include.mmzone import MAX_ORDER
 from kernelmodel.include.page import (
     LRU_ACTIVE,
     LRU_INACTIVE,
@@ -79,12 +80,11 @@ from kernelmodel.include.page import (
     M_writeback,
 )
 from kernelmodel.mm.filemap import AddressSpace
-from kernelmodel.mm.page_alloc import MAX_ORDER
 
 if TYPE_CHECKING:
+    from kernelmodel.include.mmzone import Zone
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
-    from kernelmodel.mm.page_alloc import Zone
 
 #: Flags no code of the model sets.
 _NEVER: Final = (M_slab | M_highmem | M_checked | M_arch_1 | M_private | M_nosave | M_maplock

@@ -24,7 +24,9 @@ from array import array
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.mm_inline import vl_check_lru
 from kernelmodel.include.mm_types import AnonMm, AnonVma
+from kernelmodel.include.mmzone import vl_free_blocks
 from kernelmodel.include.page import (
     M_lru,
     M_reclaim,
@@ -33,7 +35,6 @@ from kernelmodel.include.page import (
     Page,
 )
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
-from kernelmodel.mm.page_alloc import vl_check_lru, vl_free_blocks
 from kernelmodel.mm.pgtable import pte_to_swp_entry, swp_entry, swp_offset, swp_type
 from kernelmodel.mm.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
 from kernelmodel.mm.swapfile import SWAP_MAP_BAD, SWAP_MAP_MAX, vl_check_swap_map

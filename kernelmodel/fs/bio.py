@@ -87,35 +87,6 @@ class Bio:
         if self.end_io < 0 or self.end_io >= len(END_IO_NAMES):
             raise ValueError(f"bio state: unknown end_io {self.end_io}")
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.fs.state_generated import save_bio
-
-        return save_bio(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> Bio:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.fs.state_generated import load_bio
-
-        return load_bio(state)
-
-
-def vl_bios_to_state(bios: dict[int, Bio]) -> list[object]:
-    """The bio table as plain data (in submission order)."""
-    return [bio.to_state() for bio in bios.values()]
-
-
-def vl_bios_from_state(items: list[object]) -> dict[int, Bio]:
-    """Rebuild the bio table from ``vl_bios_to_state`` output."""
-    out: dict[int, Bio] = {}
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValueError("bio table state: entries must be dicts")
-        bio = Bio.from_state(item)
-        out[bio.bio_id] = bio
-    return out
-
 
 def submit_bio(k: Kernel, rw: int, sector: int, pages: list[Page], end_io: int) -> int:
     """submit_bio: send one request covering ``pages`` (whole pages) starting at ``sector``.

@@ -135,19 +135,6 @@ class Inode:
             raise ValueError("inode state: block_index and block_no differ in length")
         self.i_blocks = dict(zip(idx, blk, strict=True))
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.fs.state_generated import save_inode
-
-        return save_inode(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object], pages: list[Page]) -> Inode:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.fs.state_generated import load_inode
-
-        return load_inode(state, pages)
-
 
 @final
 class File:
@@ -176,19 +163,6 @@ class File:
 
     def __repr__(self) -> str:
         return f"<file {self.f_id} {self.f_path!r} ino={self.f_ino} pos={self.f_pos}>"
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.fs.state_generated import save_file
-
-        return save_file(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> File:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.fs.state_generated import load_file
-
-        return load_file(state)
 
 
 @final
@@ -235,19 +209,6 @@ class SuperBlock:
         """The loader's check across fields: one bitmap byte per block."""
         if len(self.s_bitmap) != self.s_nblocks:
             raise ValueError("super_block state: s_bitmap must be s_nblocks bytes")
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.fs.state_generated import save_super_block
-
-        return save_super_block(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object], pages: list[Page]) -> SuperBlock:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.fs.state_generated import load_super_block
-
-        return load_super_block(state, pages)
 
 
 # ---- block allocation (fs/ext2/balloc.c) ------------------------------------------------------

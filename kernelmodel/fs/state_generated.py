@@ -8,7 +8,6 @@ from __future__ import annotations
 from kernelmodel.fs.bio import Bio
 from kernelmodel.fs.fs import File, Inode, SuperBlock
 from kernelmodel.include.page import Page
-from kernelmodel.mm.filemap import AddressSpace
 from kernelmodel.mm.state_generated import load_address_space, save_address_space
 from machine.state_read import (
     read_bytes,
@@ -74,23 +73,16 @@ def load_inode(state: dict[str, object], pages: list[Page]) -> Inode:
     """A ``Inode`` from ``save_inode`` output (ValueError: a bad field)."""
     WHAT = "inode state"
     v_i_ino: int = read_int(state, "i_ino", WHAT)
-    v_i_size: int = read_int(state, "i_size", WHAT)
-    v_i_state: int = read_int(state, "i_state", WHAT)
-    v_dirtied_when: int = read_int(state, "dirtied_when", WHAT)
-    v_i_sem: int = read_int(state, "i_sem", WHAT)
-    v_i_nlink: int = read_int(state, "i_nlink", WHAT)
-    v_i_count: int = read_int(state, "i_count", WHAT)
     v_vl_path: str = read_str(state, "path", WHAT)
-    v_i_mapping: AddressSpace = load_address_space(read_dict(state, "mapping", WHAT), pages)
     o = Inode(i_ino=v_i_ino, vl_path=v_vl_path)
-    o.i_size = v_i_size
-    o.i_state = v_i_state
-    o.dirtied_when = v_dirtied_when
-    o.i_sem = v_i_sem
+    o.i_size = read_int(state, "i_size", WHAT)
+    o.i_state = read_int(state, "i_state", WHAT)
+    o.dirtied_when = read_int(state, "dirtied_when", WHAT)
+    o.i_sem = read_int(state, "i_sem", WHAT)
     o.vl_load_i_blocks(state, pages)
-    o.i_nlink = v_i_nlink
-    o.i_count = v_i_count
-    o.i_mapping = v_i_mapping
+    o.i_nlink = read_int(state, "i_nlink", WHAT)
+    o.i_count = read_int(state, "i_count", WHAT)
+    o.i_mapping = load_address_space(read_dict(state, "mapping", WHAT), pages)
     return o
 
 
@@ -114,16 +106,12 @@ def load_file(state: dict[str, object]) -> File:
     v_f_id: int = read_int(state, "f_id", WHAT)
     v_f_ino: int = read_int(state, "f_ino", WHAT)
     v_f_path: str = read_str(state, "f_path", WHAT)
-    v_f_pos: int = read_int(state, "f_pos", WHAT)
     v_f_flags: int = read_int(state, "f_flags", WHAT)
-    v_f_count: int = read_int(state, "f_count", WHAT)
-    v_f_ra_size: int = read_int(state, "f_ra_size", WHAT)
-    v_f_ra_prev_page: int = read_int(state, "f_ra_prev_page", WHAT)
     o = File(f_id=v_f_id, f_ino=v_f_ino, f_path=v_f_path, f_flags=v_f_flags)
-    o.f_pos = v_f_pos
-    o.f_count = v_f_count
-    o.f_ra_size = v_f_ra_size
-    o.f_ra_prev_page = v_f_ra_prev_page
+    o.f_pos = read_int(state, "f_pos", WHAT)
+    o.f_count = read_int(state, "f_count", WHAT)
+    o.f_ra_size = read_int(state, "f_ra_size", WHAT)
+    o.f_ra_prev_page = read_int(state, "f_ra_prev_page", WHAT)
     return o
 
 
@@ -148,39 +136,32 @@ def load_super_block(state: dict[str, object], pages: list[Page]) -> SuperBlock:
     """A ``SuperBlock`` from ``save_super_block`` output (ValueError: a bad field)."""
     WHAT = "super block state"
     v_s_nblocks: int = read_int(state, "s_nblocks", WHAT)
-    v_s_bitmap: bytearray = bytearray(read_bytes(state, "s_bitmap", WHAT))
-    v_s_free_blocks: int = read_int(state, "s_free_blocks", WHAT)
-    v_s_next_block: int = read_int(state, "s_next_block", WHAT)
-    v_s_dirty: list[int] = read_int_list(state, "s_dirty", WHAT)
-    v_s_io: list[int] = read_int_list(state, "s_io", WHAT)
     v_s_inodes: dict[int, Inode] = {}
     for e in read_dict_list(state, "s_inodes", WHAT):
         x_s_inodes = load_inode(e, pages)
         v_s_inodes[x_s_inodes.i_ino] = x_s_inodes
-    v_s_names: dict[str, int] = read_str_int_dict(state, "s_names", WHAT)
     v_s_files: dict[int, File] = {}
     for e in read_dict_list(state, "s_files", WHAT):
         x_s_files = load_file(e)
         v_s_files[x_s_files.f_id] = x_s_files
-    v_vl_next_ino: int = read_int(state, "next_ino", WHAT)
-    v_vl_next_file_id: int = read_int(state, "next_file_id", WHAT)
     o = SuperBlock(s_nblocks=v_s_nblocks)
-    o.s_bitmap = v_s_bitmap
-    o.s_free_blocks = v_s_free_blocks
-    o.s_next_block = v_s_next_block
-    o.s_dirty = v_s_dirty
-    o.s_io = v_s_io
+    o.s_bitmap = bytearray(read_bytes(state, "s_bitmap", WHAT))
+    o.s_free_blocks = read_int(state, "s_free_blocks", WHAT)
+    o.s_next_block = read_int(state, "s_next_block", WHAT)
+    o.s_dirty = read_int_list(state, "s_dirty", WHAT)
+    o.s_io = read_int_list(state, "s_io", WHAT)
     o.s_inodes = v_s_inodes
-    o.s_names = v_s_names
+    o.s_names = read_str_int_dict(state, "s_names", WHAT)
     o.s_files = v_s_files
-    o.vl_next_ino = v_vl_next_ino
-    o.vl_next_file_id = v_vl_next_file_id
+    o.vl_next_ino = read_int(state, "next_ino", WHAT)
+    o.vl_next_file_id = read_int(state, "next_file_id", WHAT)
     o.vl_check_state()
     return o
 
 
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "Bio": (
         ("bio_id", "bio_id", "int", ""),

@@ -32,7 +32,6 @@ from typing import Final, final
 
 from kernelmodel.include.bug import KernelBug
 from machine.i386 import PAGE_OFFSET, PAGE_SHIFT
-from machine.state_read import read_dict_list, read_int, read_int_list
 
 # ---- vm_flags (2.6.6/2.6.7 include/linux/mm.h) -------------------------------------------------
 
@@ -79,14 +78,6 @@ SIZEOF_ANONMM: Final = 20
 _NO_ID: Final = -1
 
 
-def _int(state: dict[str, object], key: str) -> int:
-    return read_int(state, key, "mm state")
-
-
-def _ints(state: dict[str, object], key: str) -> list[int]:
-    return read_int_list(state, key, "mm state")
-
-
 def vl_pfn_id_pairs(value: object, nframes: int, what: str) -> list[tuple[int, int]]:
     """A snapshot's flat ``[pfn, id, pfn, id, ...]`` list (the object each anonymous page's
     ``mapping`` names) as checked pairs.
@@ -108,10 +99,6 @@ def vl_pfn_id_pairs(value: object, nframes: int, what: str) -> list[tuple[int, i
         out.append((pfn, obj_id))
         i += 2
     return out
-
-
-def _dicts(state: dict[str, object], key: str) -> list[dict[str, object]]:
-    return read_dict_list(state, key, "mm state")
 
 
 @final
@@ -156,19 +143,6 @@ class VmArea:
         """Length of the vma in pages."""
         return (self.vm_end - self.vm_start) >> PAGE_SHIFT
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_vm_area
-
-        return save_vm_area(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> VmArea:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_vm_area
-
-        return load_vm_area(state)
-
     def __repr__(self) -> str:
         return (
             f"<vma #{self.vma_id} mm={self.vm_mm} {self.vm_start:#010x}-{self.vm_end:#010x} "
@@ -194,19 +168,6 @@ class AnonVma:
     def vl_describe(self) -> str:
         """Short text for page reprs."""
         return f"anon_vma#{self.anon_vma_id}"
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_anon_vma
-
-        return save_anon_vma(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> AnonVma:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_anon_vma
-
-        return load_anon_vma(state)
 
     def __repr__(self) -> str:
         return f"<anon_vma #{self.anon_vma_id} vmas={self.head}>"
@@ -242,19 +203,6 @@ class AnonMm:
     def vl_describe(self) -> str:
         """Short text for page reprs."""
         return f"anonmm#{self.anonmm_id}"
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_anon_mm
-
-        return save_anon_mm(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> AnonMm:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_anon_mm
-
-        return load_anon_mm(state)
 
     def __repr__(self) -> str:
         return f"<anonmm #{self.anonmm_id} mm={self.mm} head={self.head} count={self.count}>"
@@ -292,19 +240,6 @@ class MmStruct:
         self.free_area_cache: int = TASK_UNMAPPED_BASE  # state
         self.anonmm: int = _NO_ID  # state
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_mm_struct
-
-        return save_mm_struct(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object], vmas: dict[int, VmArea]) -> MmStruct:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_mm_struct
-
-        return load_mm_struct(state, vmas)
-
     def __repr__(self) -> str:
         return (
             f"<mm #{self.mm_id} pgd={self.pgd:#x} vmas={self.map_count} rss={self.rss} "
@@ -331,17 +266,18 @@ class VlMmRegistry:
     """
 
     def __init__(self) -> None:
-        self.mms: dict[int, MmStruct] = {}
-        self.vmas: dict[int, VmArea] = {}
-        self.anon_vmas: dict[int, AnonVma] = {}
+        self.mms: dict[int, MmStruct] = {}  # state: keyed=mm_id
+        self.vmas: dict[int, VmArea] = {}  # state: keyed=vma_id
+        self.anon_vmas: dict[int, AnonVma] = {}  # state: keyed=anon_vma_id
+        # the anonmms are saved with the pages that point at them (rmap_anonmm.am_to_state)
         self.anonmms: dict[int, AnonMm] = {}
         self.next_anonmm_id: int = 1
-        self.next_mm_id: int = 1
-        self.next_vma_id: int = 1
-        self.next_anon_vma_id: int = 1
-        self.active_mm: int = _NO_ID
-        self.pt_owner: dict[int, int] = {}
-        self.deferred_iput: list[int] = []
+        self.next_mm_id: int = 1  # state
+        self.next_vma_id: int = 1  # state
+        self.next_anon_vma_id: int = 1  # state
+        self.active_mm: int = _NO_ID  # state
+        self.pt_owner: dict[int, int] = {}  # state
+        self.deferred_iput: list[int] = []  # state
 
     def mm(self, mm_id: int) -> MmStruct:
         """The live mm ``mm_id`` (a BUG if there is none)."""
@@ -363,54 +299,6 @@ class VlMmRegistry:
         if av is None:
             raise KernelBug(f"VlMmRegistry.anon_vma: no anon_vma {anon_vma_id}")
         return av
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form of every structure and global."""
-        return {
-            "mms": [mm.to_state() for mm in self.mms.values()],
-            "vmas": [v.to_state() for v in self.vmas.values()],
-            "anon_vmas": [av.to_state() for av in self.anon_vmas.values()],
-            "next_mm_id": self.next_mm_id,
-            "next_vma_id": self.next_vma_id,
-            "next_anon_vma_id": self.next_anon_vma_id,
-            "active_mm": self.active_mm,
-            "pt_owner": [[pfn, mm_id] for pfn, mm_id in self.pt_owner.items()],
-            "deferred_iput": list(self.deferred_iput),
-        }
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> VlMmRegistry:
-        """Rebuild in two passes: vmas and anon_vmas first, then the mms that list them.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        reg = VlMmRegistry()
-        for vs in _dicts(state, "vmas"):
-            vma = VmArea.from_state(vs)
-            reg.vmas[vma.vma_id] = vma
-        for avs in _dicts(state, "anon_vmas"):
-            av = AnonVma.from_state(avs)
-            reg.anon_vmas[av.anon_vma_id] = av
-        for ms in _dicts(state, "mms"):
-            mm = MmStruct.from_state(ms, reg.vmas)
-            reg.mms[mm.mm_id] = mm
-        reg.next_mm_id = _int(state, "next_mm_id")
-        reg.next_vma_id = _int(state, "next_vma_id")
-        reg.next_anon_vma_id = _int(state, "next_anon_vma_id")
-        reg.active_mm = _int(state, "active_mm")
-        reg.deferred_iput = _ints(state, "deferred_iput")
-        owners = state.get("pt_owner")
-        if not isinstance(owners, list):
-            raise ValueError("mm state: pt_owner must be a list")
-        for pair in owners:
-            if not isinstance(pair, list) or len(pair) != 2:
-                raise ValueError("mm state: pt_owner entries are [pfn, mm_id]")
-            pfn, mm_id = pair
-            if not isinstance(pfn, int) or not isinstance(mm_id, int):
-                raise ValueError("mm state: pt_owner entries are ints")
-            reg.pt_owner[pfn] = mm_id
-        return reg
 
     def __repr__(self) -> str:
         return (

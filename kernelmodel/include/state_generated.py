@@ -5,14 +5,23 @@
 
 from __future__ import annotations
 
-from kernelmodel.include.mm_types import AnonMm, AnonVma, MmStruct, VmArea
+from kernelmodel.include.mm_types import AnonMm, AnonVma, MmStruct, VlMmRegistry, VmArea
+from kernelmodel.include.mmzone import PageAllocator, Zone
+from kernelmodel.include.page import MemMap
 from kernelmodel.include.vmstat import PageState
 from kernelmodel.include.writeback import WritebackControl, WritebackState
+from machine.physmem import PhysicalMemory
 from machine.state_read import (
     read_bool,
+    read_dict,
+    read_dict_list,
     read_has_int,
     read_int,
+    read_int_column,
+    read_int_in,
     read_int_list,
+    read_int_pairs,
+    read_str,
     resolve_ids,
     resolve_opt_id,
 )
@@ -44,7 +53,6 @@ def load_vm_area(state: dict[str, object]) -> VmArea:
     v_vm_page_prot: int = read_int(state, "vm_page_prot", WHAT)
     v_vm_pgoff: int = read_int(state, "vm_pgoff", WHAT)
     v_vm_file: int = read_int(state, "vm_file", WHAT)
-    v_anon_vma: int = read_int(state, "anon_vma", WHAT)
     o = VmArea(
         vma_id=v_vma_id,
         vm_mm=v_vm_mm,
@@ -55,7 +63,7 @@ def load_vm_area(state: dict[str, object]) -> VmArea:
         vm_pgoff=v_vm_pgoff,
         vm_file=v_vm_file,
     )
-    o.anon_vma = v_anon_vma
+    o.anon_vma = read_int(state, "anon_vma", WHAT)
     return o
 
 
@@ -71,9 +79,8 @@ def load_anon_vma(state: dict[str, object]) -> AnonVma:
     """A ``AnonVma`` from ``save_anon_vma`` output (ValueError: a bad field)."""
     WHAT = "anon vma state"
     v_anon_vma_id: int = read_int(state, "anon_vma_id", WHAT)
-    v_head: list[int] = read_int_list(state, "head", WHAT)
     o = AnonVma(anon_vma_id=v_anon_vma_id)
-    o.head = v_head
+    o.head = read_int_list(state, "head", WHAT)
     return o
 
 
@@ -92,13 +99,11 @@ def load_anon_mm(state: dict[str, object]) -> AnonMm:
     """A ``AnonMm`` from ``save_anon_mm`` output (ValueError: a bad field)."""
     WHAT = "anon mm state"
     v_anonmm_id: int = read_int(state, "anonmm_id", WHAT)
-    v_count: int = read_int(state, "count", WHAT)
     v_mm: int = read_int(state, "mm", WHAT)
     v_head: int = read_int(state, "head", WHAT)
-    v_members: list[int] = read_int_list(state, "members", WHAT)
     o = AnonMm(anonmm_id=v_anonmm_id, mm=v_mm, head=v_head)
-    o.count = v_count
-    o.members = v_members
+    o.count = read_int(state, "count", WHAT)
+    o.members = read_int_list(state, "members", WHAT)
     return o
 
 
@@ -124,27 +129,206 @@ def load_mm_struct(state: dict[str, object], refs_vm_area: dict[int, VmArea]) ->
     WHAT = "mm struct state"
     v_mm_id: int = read_int(state, "mm_id", WHAT)
     v_pgd: int = read_int(state, "pgd", WHAT)
-    v_mmap: list[VmArea] = resolve_ids(
-        read_int_list(state, "mmap", WHAT), refs_vm_area, WHAT, "mmap"
-    )
-    v_mmap_cache: VmArea | None = resolve_opt_id(read_int(state, "mmap_cache", WHAT), refs_vm_area)
-    v_rss: int = read_int(state, "rss", WHAT)
-    v_map_count: int = read_int(state, "map_count", WHAT)
-    v_mm_users: int = read_int(state, "mm_users", WHAT)
-    v_total_vm: int = read_int(state, "total_vm", WHAT)
-    v_nr_ptes: int = read_int(state, "nr_ptes", WHAT)
-    v_free_area_cache: int = read_int(state, "free_area_cache", WHAT)
-    v_anonmm: int = read_int(state, "anonmm", WHAT)
     o = MmStruct(mm_id=v_mm_id, pgd=v_pgd)
-    o.mmap = v_mmap
-    o.mmap_cache = v_mmap_cache
-    o.rss = v_rss
-    o.map_count = v_map_count
-    o.mm_users = v_mm_users
-    o.total_vm = v_total_vm
-    o.nr_ptes = v_nr_ptes
-    o.free_area_cache = v_free_area_cache
-    o.anonmm = v_anonmm
+    o.mmap = resolve_ids(read_int_list(state, "mmap", WHAT), refs_vm_area, WHAT, "mmap")
+    o.mmap_cache = resolve_opt_id(read_int(state, "mmap_cache", WHAT), refs_vm_area)
+    o.rss = read_int(state, "rss", WHAT)
+    o.map_count = read_int(state, "map_count", WHAT)
+    o.mm_users = read_int(state, "mm_users", WHAT)
+    o.total_vm = read_int(state, "total_vm", WHAT)
+    o.nr_ptes = read_int(state, "nr_ptes", WHAT)
+    o.free_area_cache = read_int(state, "free_area_cache", WHAT)
+    o.anonmm = read_int(state, "anonmm", WHAT)
+    return o
+
+
+def save_vl_mm_registry(o: VlMmRegistry) -> dict[str, object]:
+    """``VlMmRegistry`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "mms": [save_mm_struct(x) for x in o.mms.values()],
+        "vmas": [save_vm_area(x) for x in o.vmas.values()],
+        "anon_vmas": [save_anon_vma(x) for x in o.anon_vmas.values()],
+        "next_mm_id": o.next_mm_id,
+        "next_vma_id": o.next_vma_id,
+        "next_anon_vma_id": o.next_anon_vma_id,
+        "active_mm": o.active_mm,
+        "pt_owner": [[k, x] for k, x in o.pt_owner.items()],
+        "deferred_iput": list(o.deferred_iput),
+    }
+
+
+def load_vl_mm_registry_into(o: VlMmRegistry, state: dict[str, object]) -> None:
+    """Load ``save_vl_mm_registry`` output into ``o`` (ValueError: a bad field)."""
+    WHAT = "vl mm registry state"
+    v_vmas: dict[int, VmArea] = {}
+    for e in read_dict_list(state, "vmas", WHAT):
+        x_vmas = load_vm_area(e)
+        v_vmas[x_vmas.vma_id] = x_vmas
+    v_anon_vmas: dict[int, AnonVma] = {}
+    for e in read_dict_list(state, "anon_vmas", WHAT):
+        x_anon_vmas = load_anon_vma(e)
+        v_anon_vmas[x_anon_vmas.anon_vma_id] = x_anon_vmas
+    v_next_mm_id: int = read_int(state, "next_mm_id", WHAT)
+    v_next_vma_id: int = read_int(state, "next_vma_id", WHAT)
+    v_next_anon_vma_id: int = read_int(state, "next_anon_vma_id", WHAT)
+    v_active_mm: int = read_int(state, "active_mm", WHAT)
+    v_pt_owner: dict[int, int] = read_int_pairs(state, "pt_owner", WHAT)
+    v_deferred_iput: list[int] = read_int_list(state, "deferred_iput", WHAT)
+    v_mms: dict[int, MmStruct] = {}
+    for e in read_dict_list(state, "mms", WHAT):
+        x_mms = load_mm_struct(e, v_vmas)
+        v_mms[x_mms.mm_id] = x_mms
+    o.mms = v_mms
+    o.vmas = v_vmas
+    o.anon_vmas = v_anon_vmas
+    o.next_mm_id = v_next_mm_id
+    o.next_vma_id = v_next_vma_id
+    o.next_anon_vma_id = v_next_anon_vma_id
+    o.active_mm = v_active_mm
+    o.pt_owner = v_pt_owner
+    o.deferred_iput = v_deferred_iput
+
+
+def load_vl_mm_registry(state: dict[str, object]) -> VlMmRegistry:
+    """A ``VlMmRegistry`` from ``save_vl_mm_registry`` output (ValueError: a bad field)."""
+    o = VlMmRegistry()
+    load_vl_mm_registry_into(o, state)
+    return o
+
+
+def save_zone(o: Zone) -> dict[str, object]:
+    """``Zone`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    out["name"] = o.name
+    out["zone_idx"] = o.zone_idx
+    out["zone_start_pfn"] = o.zone_start_pfn
+    out["spanned_pages"] = o.spanned_pages
+    out["present_pages"] = o.present_pages
+    out["free_pages"] = o.free_pages
+    out["pages_min"] = o.pages_min
+    out["pages_low"] = o.pages_low
+    out["pages_high"] = o.pages_high
+    out["protection"] = list(o.protection)
+    o.vl_save_free_area(out)
+    out["free_order"] = list(o.free_order)
+    out["lru_next"] = list(o.lru_next)
+    out["lru_prev"] = list(o.lru_prev)
+    out["nr_active"] = o.nr_active
+    out["nr_inactive"] = o.nr_inactive
+    out["nr_scan_active"] = o.nr_scan_active
+    out["nr_scan_inactive"] = o.nr_scan_inactive
+    out["pages_scanned"] = o.pages_scanned
+    out["all_unreclaimable"] = o.all_unreclaimable
+    out["temp_priority"] = o.temp_priority
+    out["prev_priority"] = o.prev_priority
+    return out
+
+
+def load_zone(state: dict[str, object], mem_map: MemMap) -> Zone:
+    """A ``Zone`` from ``save_zone`` output (ValueError: a bad field)."""
+    WHAT = "zone state"
+    v_name: str = read_str(state, "name", WHAT)
+    v_zone_idx: int = read_int(state, "zone_idx", WHAT)
+    v_zone_start_pfn: int = read_int(state, "zone_start_pfn", WHAT)
+    v_spanned_pages: int = read_int(state, "spanned_pages", WHAT)
+    o = Zone(
+        name=v_name,
+        zone_idx=v_zone_idx,
+        zone_start_pfn=v_zone_start_pfn,
+        spanned_pages=v_spanned_pages,
+        mem_map=mem_map,
+    )
+    o.present_pages = read_int(state, "present_pages", WHAT)
+    o.free_pages = read_int(state, "free_pages", WHAT)
+    o.pages_min = read_int(state, "pages_min", WHAT)
+    o.pages_low = read_int(state, "pages_low", WHAT)
+    o.pages_high = read_int(state, "pages_high", WHAT)
+    o.protection = read_int_list(state, "protection", WHAT)
+    o.vl_load_free_area(state, mem_map)
+    o.free_order = read_int_list(state, "free_order", WHAT)
+    o.lru_next = read_int_list(state, "lru_next", WHAT)
+    o.lru_prev = read_int_list(state, "lru_prev", WHAT)
+    o.nr_active = read_int(state, "nr_active", WHAT)
+    o.nr_inactive = read_int(state, "nr_inactive", WHAT)
+    o.nr_scan_active = read_int(state, "nr_scan_active", WHAT)
+    o.nr_scan_inactive = read_int(state, "nr_scan_inactive", WHAT)
+    o.pages_scanned = read_int(state, "pages_scanned", WHAT)
+    o.all_unreclaimable = read_int(state, "all_unreclaimable", WHAT)
+    o.temp_priority = read_int(state, "temp_priority", WHAT)
+    o.prev_priority = read_int(state, "prev_priority", WHAT)
+    o.vl_check_state()
+    return o
+
+
+def save_page_allocator(o: PageAllocator) -> dict[str, object]:
+    """``PageAllocator`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    out["min_free_kbytes"] = o.min_free_kbytes
+    o.vl_save_poison(out)
+    out["kswapd_wakeup_pending"] = o.kswapd_wakeup_pending
+    out["zone"] = save_zone(o.zone)
+    return out
+
+
+def load_page_allocator(
+    state: dict[str, object],
+    mem_map: MemMap,
+    ps: PageState | None = None,
+    physmem: PhysicalMemory | None = None,
+) -> PageAllocator:
+    """A ``PageAllocator`` from ``save_page_allocator`` output (ValueError: a bad field)."""
+    WHAT = "page allocator state"
+    o = PageAllocator(mem_map=mem_map, ps=ps, physmem=physmem)
+    o.min_free_kbytes = read_int(state, "min_free_kbytes", WHAT)
+    o.vl_load_poison(state, mem_map, ps, physmem)
+    o.kswapd_wakeup_pending = read_bool(state, "kswapd_wakeup_pending", WHAT)
+    o.zone = load_zone(read_dict(state, "zone", WHAT), mem_map)
+    return o
+
+
+def save_mem_map(o: MemMap) -> dict[str, object]:
+    """``MemMap`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "nframes": o.nframes,
+        "flags": [x.flags for x in o.pages],
+        "_count": [x._count for x in o.pages],
+        "_mapcount": [x._mapcount for x in o.pages],
+        "private": [x.private for x in o.pages],
+        "index": [x.index for x in o.pages],
+        "lru": [x.lru for x in o.pages],
+        "pte_direct": [x.pte_direct for x in o.pages],
+        "list_id": [x.list_id for x in o.pages],
+        "dirtied_when": [x.dirtied_when for x in o.pages],
+    }
+
+
+def load_mem_map(state: dict[str, object]) -> MemMap:
+    """A ``MemMap`` from ``save_mem_map`` output (ValueError: a bad field)."""
+    WHAT = "mem map state"
+    v_nframes: int = read_int_in(state, "nframes", WHAT, 1, 0x7FFFFFFF)
+    o = MemMap(nframes=v_nframes)
+    n_pages = len(o.pages)
+    c_flags = read_int_column(state, "flags", WHAT, n_pages)
+    c__count = read_int_column(state, "_count", WHAT, n_pages)
+    c__mapcount = read_int_column(state, "_mapcount", WHAT, n_pages)
+    c_private = read_int_column(state, "private", WHAT, n_pages)
+    c_index = read_int_column(state, "index", WHAT, n_pages)
+    c_lru = read_int_column(state, "lru", WHAT, n_pages)
+    c_pte_direct = read_int_column(state, "pte_direct", WHAT, n_pages)
+    c_list_id = read_int_column(state, "list_id", WHAT, n_pages)
+    c_dirtied_when = read_int_column(state, "dirtied_when", WHAT, n_pages)
+    l_pages = o.pages
+    for i in range(n_pages):
+        x = l_pages[i]
+        x.flags = c_flags[i]
+        x._count = c__count[i]
+        x._mapcount = c__mapcount[i]
+        x.private = c_private[i]
+        x.index = c_index[i]
+        x.lru = c_lru[i]
+        x.pte_direct = c_pte_direct[i]
+        x.list_id = c_list_id[i]
+        x.dirtied_when = c_dirtied_when[i]
     return o
 
 
@@ -322,9 +506,7 @@ def load_writeback_control(state: dict[str, object]) -> WritebackControl:
     v_sync_mode: int = read_int(state, "sync_mode", WHAT)
     v_older_than_this: int | None = read_has_int(state, "older_than_this", WHAT)
     v_nr_to_write: int = read_int(state, "nr_to_write", WHAT)
-    v_pages_skipped: int = read_int(state, "pages_skipped", WHAT)
     v_nonblocking: bool = read_bool(state, "nonblocking", WHAT)
-    v_encountered_congestion: bool = read_bool(state, "encountered_congestion", WHAT)
     v_for_kupdate: bool = read_bool(state, "for_kupdate", WHAT)
     v_for_reclaim: bool = read_bool(state, "for_reclaim", WHAT)
     o = WritebackControl(
@@ -335,8 +517,8 @@ def load_writeback_control(state: dict[str, object]) -> WritebackControl:
         for_kupdate=v_for_kupdate,
         older_than_this=v_older_than_this,
     )
-    o.pages_skipped = v_pages_skipped
-    o.encountered_congestion = v_encountered_congestion
+    o.pages_skipped = read_int(state, "pages_skipped", WHAT)
+    o.encountered_congestion = read_bool(state, "encountered_congestion", WHAT)
     return o
 
 
@@ -410,7 +592,8 @@ def load_writeback_state(state: dict[str, object]) -> WritebackState:
 
 
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "VmArea": (
         ("vma_id", "vma_id", "int", ""),
@@ -446,6 +629,62 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("nr_ptes", "nr_ptes", "int", ""),
         ("free_area_cache", "free_area_cache", "int", ""),
         ("anonmm", "anonmm", "int", ""),
+    ),
+    "VlMmRegistry": (
+        ("mms", "mms", "dict[int, MmStruct]", "keyed=mm_id"),
+        ("vmas", "vmas", "dict[int, VmArea]", "keyed=vma_id"),
+        ("anon_vmas", "anon_vmas", "dict[int, AnonVma]", "keyed=anon_vma_id"),
+        ("next_mm_id", "next_mm_id", "int", ""),
+        ("next_vma_id", "next_vma_id", "int", ""),
+        ("next_anon_vma_id", "next_anon_vma_id", "int", ""),
+        ("active_mm", "active_mm", "int", ""),
+        ("pt_owner", "pt_owner", "dict[int, int]", ""),
+        ("deferred_iput", "deferred_iput", "list[int]", ""),
+    ),
+    "Zone": (
+        ("name", "name", "str", ""),
+        ("zone_idx", "zone_idx", "int", ""),
+        ("zone_start_pfn", "zone_start_pfn", "int", ""),
+        ("spanned_pages", "spanned_pages", "int", ""),
+        ("present_pages", "present_pages", "int", ""),
+        ("free_pages", "free_pages", "int", ""),
+        ("pages_min", "pages_min", "int", ""),
+        ("pages_low", "pages_low", "int", ""),
+        ("pages_high", "pages_high", "int", ""),
+        ("protection", "protection", "list[int]", ""),
+        ("free_area", "free_area", "list[FreeArea]", "custom"),
+        ("free_order", "free_order", "list[int]", ""),
+        ("lru_next", "lru_next", "list[int]", ""),
+        ("lru_prev", "lru_prev", "list[int]", ""),
+        ("nr_active", "nr_active", "int", ""),
+        ("nr_inactive", "nr_inactive", "int", ""),
+        ("nr_scan_active", "nr_scan_active", "int", ""),
+        ("nr_scan_inactive", "nr_scan_inactive", "int", ""),
+        ("pages_scanned", "pages_scanned", "int", ""),
+        ("all_unreclaimable", "all_unreclaimable", "int", ""),
+        ("temp_priority", "temp_priority", "int", ""),
+        ("prev_priority", "prev_priority", "int", ""),
+    ),
+    "PageAllocator": (
+        ("min_free_kbytes", "min_free_kbytes", "int", ""),
+        ("poison", "poison", "bool", "custom"),
+        ("kswapd_wakeup_pending", "kswapd_wakeup_pending", "bool", ""),
+        ("zone", "zone", "Zone", ""),
+    ),
+    "Page": (
+        ("flags", "flags", "int", "column"),
+        ("_count", "_count", "int", "column"),
+        ("_mapcount", "_mapcount", "int", "column"),
+        ("private", "private", "int", "column"),
+        ("index", "index", "int", "column"),
+        ("lru", "lru", "int", "column"),
+        ("pte_direct", "pte_direct", "int", "column"),
+        ("list_id", "list_id", "int", "column"),
+        ("dirtied_when", "dirtied_when", "int", "column"),
+    ),
+    "MemMap": (
+        ("nframes", "nframes", "int", "range=1..0x7FFFFFFF"),
+        ("pages", "pages", "list[Page]", "columns"),
     ),
     "PageState": (
         ("nr_dirty", "nr_dirty", "int", "optional"),

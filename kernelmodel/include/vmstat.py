@@ -175,18 +175,6 @@ class PageState:
             "segfaults": self.segfaults,
         }
 
-    def to_state(self) -> dict[str, object]:
-        """Every counter by its vmstat name (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_page_state
-
-        return save_page_state(self)
-
-    def load_state(self, state: dict[str, object]) -> None:
-        """Restore from ``to_state`` output; a counter an older snapshot lacks stays 0."""
-        from kernelmodel.include.state_generated import load_page_state_into
-
-        load_page_state_into(self, state)
-
 
 # Trace event kinds: short strings, stable, documented in the README's trace section.
 TR_FAULT: Final = "fault"

@@ -112,19 +112,6 @@ class WritebackState:
         self.fsync_done: int = 0  # state
         self.fsync_latencies: list[int] = []  # state
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_writeback_state
-
-        return save_writeback_state(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> WritebackState:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_writeback_state
-
-        return load_writeback_state(state)
-
     def vl_note_fsync_latency(self, ns: int) -> None:
         """Record one completed fsync's latency (last, max, sum and a bounded history)."""
         self.fsync_latency_last = ns

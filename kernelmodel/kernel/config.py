@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from machine.state_read import read_int
+
 RELEASES: Final = ("2.6.5", "2.6.6", "2.6.7")
 WRITEBACK_MODES: Final = ("tags", "lists")
 RMAP_MODES: Final = ("anon_vma", "pte_chain", "anonmm")
@@ -57,27 +59,27 @@ class KernelConfig:
         threads_max: int = 0,
         swapin: str | None = None,
     ) -> None:
-        self.release = release
-        self.writeback = writeback
-        self.rmap = rmap
+        self.release: str = release  # state
+        self.writeback: str = writeback  # state
+        self.rmap: str = rmap  # state
         #: The reclaim design; None: the release's own (2.6.7's for 2.6.7, else 2.6.6's).
-        self.vmscan: str = vmscan if vmscan is not None else vl_release_vmscan(release)
+        self.vmscan: str = vmscan if vmscan is not None else vl_release_vmscan(release)  # state
         #: Which release's do_swap_page runs (SWAPIN_MODES; memory.py); None: the release's
         #: own (2.6.5 shares 2.6.6's).
-        self.swapin: str = swapin if swapin is not None else vl_release_swapin(release)
-        self.swap_bytes = swap_bytes
-        self.seed = seed
-        self.dirty_background_ratio = dirty_background_ratio
-        self.dirty_ratio = dirty_ratio
-        self.dirty_writeback_centisecs = dirty_writeback_centisecs
-        self.dirty_expire_centisecs = dirty_expire_centisecs
-        self.swappiness = swappiness
-        self.timeslice_ns = timeslice_ns
-        self.debug_checks = debug_checks
-        self.poison = poison
-        self.l1_cache_bytes = l1_cache_bytes
+        self.swapin: str = swapin if swapin is not None else vl_release_swapin(release)  # state
+        self.swap_bytes: int = swap_bytes  # state
+        self.seed: int = seed  # state
+        self.dirty_background_ratio: int = dirty_background_ratio  # state
+        self.dirty_ratio: int = dirty_ratio  # state
+        self.dirty_writeback_centisecs: int = dirty_writeback_centisecs  # state
+        self.dirty_expire_centisecs: int = dirty_expire_centisecs  # state
+        self.swappiness: int = swappiness  # state
+        self.timeslice_ns: int = timeslice_ns  # state
+        self.debug_checks: bool = debug_checks  # state
+        self.poison: bool = poison  # state
+        self.l1_cache_bytes: int = l1_cache_bytes  # state
         #: /proc/sys/kernel/threads-max; 0: fork_init's default for the machine's memory.
-        self.threads_max = threads_max
+        self.threads_max: int = threads_max  # state: custom
 
     def validate(self) -> None:
         """Raise ValueError with one line naming the first bad field."""
@@ -110,28 +112,16 @@ class KernelConfig:
         if self.threads_max < 0 or self.threads_max > PID_MAX:
             raise ValueError(f"kernel.threads_max: {self.threads_max} is outside 0..{PID_MAX}")
 
-    def to_state(self) -> dict[str, object]:
-        s = self._base_state()
-        if self.threads_max:  # absent when derived, as in states saved before it existed
-            s["threads_max"] = self.threads_max
-        return s
+    def vl_check_state(self) -> None:
+        """The loader's check: a saved configuration is validated as a scenario's is."""
+        self.validate()
 
-    def _base_state(self) -> dict[str, object]:
-        return {
-            "release": self.release,
-            "writeback": self.writeback,
-            "rmap": self.rmap,
-            "vmscan": self.vmscan,
-            "swapin": self.swapin,
-            "swap_bytes": self.swap_bytes,
-            "seed": self.seed,
-            "dirty_background_ratio": self.dirty_background_ratio,
-            "dirty_ratio": self.dirty_ratio,
-            "dirty_writeback_centisecs": self.dirty_writeback_centisecs,
-            "dirty_expire_centisecs": self.dirty_expire_centisecs,
-            "swappiness": self.swappiness,
-            "timeslice_ns": self.timeslice_ns,
-            "debug_checks": self.debug_checks,
-            "poison": self.poison,
-            "l1_cache_bytes": self.l1_cache_bytes,
-        }
+    def vl_save_threads_max(self, out: dict[str, object]) -> None:
+        """threads_max only when set: absent when derived, as in states saved before it."""
+        if self.threads_max:
+            out["threads_max"] = self.threads_max
+
+    def vl_load_threads_max(self, state: dict[str, object]) -> None:
+        """threads_max back, or 0 (derived) when the state has none."""
+        if "threads_max" in state:
+            self.threads_max = read_int(state, "threads_max", "kernel config state")

@@ -25,6 +25,7 @@ from kernelmodel.fs.bio import Bio, bio_endio_request
 from kernelmodel.fs.fs import SuperBlock, vl_fs_nblocks
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import VlMmRegistry
+from kernelmodel.include.mmzone import PageAllocator
 from kernelmodel.include.page import MemMap, Page, SetPageReserved
 from kernelmodel.include.vmstat import PageState, TraceRing
 from kernelmodel.include.writeback import WritebackState
@@ -40,7 +41,7 @@ from kernelmodel.kernel.wait import vl_remove_from_waitqueue
 from kernelmodel.lib.rng import Rng
 from kernelmodel.mm.memory import do_page_fault
 from kernelmodel.mm.oom_kill import OomState
-from kernelmodel.mm.page_alloc import GFP_KERNEL, PageAllocator, alloc_page, vl_boot
+from kernelmodel.mm.page_alloc import GFP_KERNEL, alloc_page, vl_boot
 from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapfile import SwapState
@@ -406,27 +407,44 @@ class Kernel(TrapHandler, IrqHandler):
         return state
 
     def _components_state(self, borrow: bool) -> dict[str, object]:
+        from kernelmodel.fs.state_generated import save_bio, save_super_block
+        from kernelmodel.include.state_generated import (
+            save_mem_map,
+            save_page_allocator,
+            save_page_state,
+            save_vl_mm_registry,
+            save_writeback_state,
+        )
+        from kernelmodel.kernel.state_generated import save_kernel_config
+        from kernelmodel.lib.state_generated import save_rng
+        from kernelmodel.mm.state_generated import (
+            save_lru_pvecs,
+            save_oom_state,
+            save_swap_state,
+            save_swapper_space,
+        )
+
         return {
             "machine": self.machine.to_state(borrow),
-            "cfg": self.cfg.to_state(),
+            "cfg": save_kernel_config(self.cfg),
             "kernel": self._core_state(),
-            "vmstat": self.vmstat.to_state(),
+            "vmstat": save_page_state(self.vmstat),
             "trace": self.trace.to_state(),
-            "rng": self.rng.to_state(),
-            "mem_map": self.mem_map.to_state(),
-            "pgdat": self.pgdat.to_state(),
+            "rng": save_rng(self.rng),
+            "mem_map": save_mem_map(self.mem_map),
+            "pgdat": save_page_allocator(self.pgdat),
             "zero_page": self.zero_page.pfn,
-            "sb": self.sb.to_state(),
+            "sb": save_super_block(self.sb),
             "oracle": self.oracle.to_state(self),
             "mm_oracle": self.mm_oracle.to_state(self),
-            "bios": [b.to_state() for b in self.bios.values()],
-            "mm": self.mm_registry.to_state(),
-            "wb": self.wb.to_state(),
-            "swap": self.swap.to_state(),
-            "swapper_space": self.swapper_space.to_state(),
-            "lru_pvecs": self.lru_pvecs.to_state(),
+            "bios": [save_bio(b) for b in self.bios.values()],
+            "mm": save_vl_mm_registry(self.mm_registry),
+            "wb": save_writeback_state(self.wb),
+            "swap": save_swap_state(self.swap),
+            "swapper_space": save_swapper_space(self.swapper_space),
+            "lru_pvecs": save_lru_pvecs(self.lru_pvecs),
             "kswapd": self.kswapd.to_state(),
-            "oom": self.oom.to_state(),
+            "oom": save_oom_state(self.oom),
         }
 
     def _core_state(self) -> dict[str, object]:
@@ -454,6 +472,7 @@ class Kernel(TrapHandler, IrqHandler):
 def vl_task_state(task: Task) -> dict[str, object]:
     """A task as plain data: identity, state, user context and kernel stack."""
     from kernelmodel.kernel.frame_state import vl_kstack_state
+    from machine.state_generated import save_cpu_context
 
     ctx = task.ctx
     return {
@@ -461,7 +480,7 @@ def vl_task_state(task: Task) -> dict[str, object]:
         "name": task.name,
         "state": task.state,
         "flags": task.flags,
-        "ctx": ctx.to_state() if ctx is not None else None,
+        "ctx": save_cpu_context(ctx) if ctx is not None else None,
         "kstack": vl_kstack_state(task.kstack),
         "kret": task.kret,
         "wait_key": task.wait_key,

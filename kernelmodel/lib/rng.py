@@ -32,19 +32,6 @@ class Rng:
             raise ValueError("Rng.below: n must be positive")
         return self.next_u64() % n
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.lib.state_generated import save_rng
-
-        return save_rng(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> Rng:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.lib.state_generated import load_rng
-
-        return load_rng(state)
-
 
 def vl_pattern_bytes(seed: int, length: int) -> bytes:
     """Deterministic payload bytes for a write: a function of ``seed`` and position only.

@@ -19,14 +19,14 @@ def save_rng(o: Rng) -> dict[str, object]:
 def load_rng(state: dict[str, object]) -> Rng:
     """A ``Rng`` from ``save_rng`` output (ValueError: a bad field)."""
     WHAT = "rng state"
-    v_state: int = read_int_in(state, "state", WHAT, 0, 0xFFFFFFFFFFFFFFFF)
     o = Rng()
-    o.state = v_state
+    o.state = read_int_in(state, "state", WHAT, 0, 0xFFFFFFFFFFFFFFFF)
     return o
 
 
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "Rng": (("state", "state", "int", "range=0..0xFFFFFFFFFFFFFFFF"),),
 }

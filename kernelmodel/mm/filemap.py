@@ -164,19 +164,6 @@ class AddressSpace:
             items.append(page)
         self.page_tree = RadixTreeRoot.from_state(tree, items)
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.mm.state_generated import save_address_space
-
-        return save_address_space(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object], pages: list[Page]) -> AddressSpace:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.mm.state_generated import load_address_space
-
-        return load_address_space(state, pages)
-
 
 # ---- small helpers ----------------------------------------------------------------------------
 

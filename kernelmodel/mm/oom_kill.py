@@ -66,19 +66,6 @@ class OomState:
         self.lastkill: int = _LONG_AGO  # state
         self.victims: list[int] = []  # state
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.mm.state_generated import save_oom_state
-
-        return save_oom_state(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> OomState:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.mm.state_generated import load_oom_state
-
-        return load_oom_state(state)
-
     def __repr__(self) -> str:
         return f"<oom count={self.count} lastkill={self.lastkill} victims={self.victims}>"
 

@@ -1,22 +1,10 @@
-"""The buddy allocator, zones and watermarks (mm/page_alloc.c, include/linux/mmzone.h, 2.6.6).
+"""The buddy allocator and the zone watermarks (mm/page_alloc.c, 2.6.6).
 
-The machine is one node with one lowmem zone ("Normal", zone index ZONE_NORMAL) spanning every
-frame from pfn 0; the i386 DMA/Normal split is folded into it (documented simplification).
-``PageAllocator`` stands for ``contig_page_data`` (the pg_data_t) plus the allocator's globals
-(``min_free_kbytes``) and the model's switches (free-page poisoning).
-
-page->lru is one set of links per frame, used for the LRU lists while a page is in use and for
-the buddy free lists while it heads a free block, exactly as in the kernel. The zone keeps it as
-two int arrays ``lru_next`` / ``lru_prev`` indexed by node: node ``i`` is the page at
-``zone_start_pfn + i`` and the list heads are sentinel nodes after the pages
-(``active_list``, ``inactive_list``, then ``free_area[k].head``). A node on no list has -1 links
-(LIST_POISON). ``page.lru`` says which LRU list the page is on; the order is the zone's.
-
-The 2.6.6 buddy bitmaps (one toggle bit per buddy pair) are replaced by ``free_order[i]``: the
-order of the free block that node ``i`` heads, or -1 (2.6.12's PG_private + page_order idea).
-The block layout, list order and merge order are the kernel's: ``expand`` hands out the top
-half of a split block and puts the lower halves at the heads of the smaller lists, and freed
-blocks merge upwards and go to the head of their list.
+The zone, its free areas and the node (``PageAllocator``, contig_page_data) are
+``kernelmodel.include.mmzone``; the LRU list helpers ``kernelmodel.include.mm_inline``. The
+block layout, list order and merge order are the kernel's: ``expand`` hands out the top half of
+a split block and puts the lower halves at the heads of the smaller lists, and freed blocks
+merge upwards and go to the head of their list.
 
 Not modelled: per-CPU hot/cold page lists (order-0 pages go straight to and from the buddy
 lists), compound pages (2.6.6 sets them up only with CONFIG_HUGETLB_PAGE), highmem, NUMA and
@@ -29,27 +17,26 @@ Invariants:
     * a free block of order k starts at a node aligned to ``2**k``, lies in the zone, and no
       two free blocks overlap; ``free_order`` is >= 0 exactly at the block heads;
     * every frame of a free block has ``_count == 0``, ``_mapcount == 0``, no mapping, and
-      neither PG_lru nor PG_reserved;
-    * PG_lru is set exactly on the pages linked on active_list or inactive_list; PG_active
-      exactly on those of active_list; ``page.lru`` names the list; ``nr_active`` and
-      ``nr_inactive`` are the list lengths.
-
-Lock ordering (documented, not taken: one CPU, and no model function sleeps inside them):
-    zone->lru_lock      active/inactive lists, nr_active, nr_inactive
-      zone->lock        free_area[], free_pages (taken inside lru_lock by the release paths)
+      neither PG_lru nor PG_reserved.
 """
 
 from __future__ import annotations
 
 from math import isqrt
-from typing import Final, final
+from typing import Final
 
 from kernelmodel.include.bug import KernelBug, bug_on
+from kernelmodel.include.mmzone import (
+    MAX_NR_ZONES,
+    MAX_ORDER,
+    PageAllocator,
+    Zone,
+    vl_free_list,
+    vl_list_add,
+    vl_list_del,
+)
 from kernelmodel.include.page import (
-    LRU_ACTIVE,
-    LRU_INACTIVE,
     LRU_NONE,
-    ClearPageActive,
     M_active,
     M_anon,
     M_arch_1,
@@ -70,7 +57,6 @@ from kernelmodel.include.page import (
     M_writeback,
     MemMap,
     Page,
-    PageActive,
     PageReserved,
     SetPageReserved,
     page_mapped,
@@ -80,25 +66,12 @@ from kernelmodel.include.vmstat import PageState
 from machine.i386 import PAGE_SHIFT
 from machine.physmem import PhysicalMemory
 
-#: Orders 0 .. MAX_ORDER-1 (blocks of 1 .. 1024 pages).
-MAX_ORDER: Final = 11
-#: Frames in a block of each order, 1 << order, and its alignment mask (tables, not shifts).
-_ORDER_SIZE: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-_ORDER_MASK: Final = (0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023)
-
-ZONE_DMA: Final = 0
-ZONE_NORMAL: Final = 1
-ZONE_HIGHMEM: Final = 2
-MAX_NR_ZONES: Final = 3
-
-#: Scanning priority a zone starts with (include/linux/swap.h; vmscan uses the same constant).
-DEF_PRIORITY: Final = 12
-
 #: Byte written over freed frames when poisoning is on (the slab's POISON_FREE).
 POISON_FREE_BYTE: Final = 0x6B
 
-#: min_free_kbytes before init_per_zone_pages_min runs (the static initialiser).
-DEFAULT_MIN_FREE_KBYTES: Final = 1024
+#: Frames in a block of each order, 1 << order, and its alignment mask (tables, not shifts).
+_ORDER_SIZE: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_ORDER_MASK: Final = (0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023)
 
 # ---- gfp_mask bits (2.6.6 include/linux/gfp.h; the kernel's __GFP_x is spelled _GFP_x) --------
 
@@ -141,431 +114,6 @@ _NEW_CLEAR_FLAGS: Final = (
     M_uptodate | M_error | M_referenced | M_arch_1 | M_checked | M_mappedtodisk
 )
 # fmt: on
-
-
-@final
-class FreeArea:
-    """struct free_area (include/linux/mmzone.h): the free blocks of one order.
-
-    The kernel threads ``free_list`` through the head pages' lru; here ``head`` is that list's
-    sentinel node in the zone's link arrays. ``nr_free`` (blocks on the list) is a model field
-    that later kernels also have; 2.6.6 kept the buddy bitmap ``map`` instead.
-    """
-
-    def __init__(self, head: int) -> None:
-        self.head: int = head
-        self.nr_free: int = 0
-
-
-@final
-class Zone:
-    """struct zone (include/linux/mmzone.h, 2.6.6).
-
-    Attributes:
-        name: "Normal".
-        zone_idx: ZONE_NORMAL (zone_idx(zone)).
-        zone_start_pfn, spanned_pages, present_pages: the frames the zone covers.
-        free_pages: frames on the free lists.
-        pages_min, pages_low, pages_high: watermarks (setup_per_zone_pages_min).
-        protection: per allocation type (GFP_DMA, GFP_KERNEL, GFP_HIGHMEM), the free pages
-            __alloc_pages must leave in this zone (setup_per_zone_protection).
-        zone_mem_map: mem_map (the zone's pages start at zone_start_pfn in it).
-        free_area: MAX_ORDER free lists.
-        free_order: per node, the order of the free block it heads, or -1.
-        lru_next, lru_prev: the page->lru links of every node (pages, then list heads).
-        active_list, inactive_list: sentinel nodes of the two LRU lists.
-        nr_active, nr_inactive: LRU list lengths.
-        nr_scan_active, nr_scan_inactive: reclaim scan credit (shrink_zone).
-        pages_scanned: pages scanned since the last free (reset by free_pages_bulk).
-        all_unreclaimable: 1 when kswapd gave up on the zone (reset by free_pages_bulk).
-        temp_priority, prev_priority: reclaim priorities (DEF_PRIORITY at boot).
-    """
-
-    def __init__(
-        self, name: str, zone_idx: int, zone_start_pfn: int, spanned_pages: int, mem_map: MemMap
-    ) -> None:
-        bug_on(spanned_pages <= 0, "Zone: spanned_pages <= 0")
-        bug_on(zone_start_pfn + spanned_pages > mem_map.nframes, "Zone: beyond mem_map")
-        n = spanned_pages
-        self.name: str = name
-        self.zone_idx: int = zone_idx
-        self.zone_start_pfn: int = zone_start_pfn
-        self.spanned_pages: int = n
-        self.present_pages: int = n
-        self.free_pages: int = 0
-        self.pages_min: int = 0
-        self.pages_low: int = 0
-        self.pages_high: int = 0
-        self.protection: list[int] = [0] * MAX_NR_ZONES
-        self.zone_mem_map: MemMap = mem_map
-        self.active_list: int = n
-        self.inactive_list: int = n + 1
-        self.free_area: list[FreeArea] = [FreeArea(n + 2 + k) for k in range(MAX_ORDER)]
-        self.free_order: list[int] = [-1] * n
-        self.lru_next: list[int] = [-1] * (n + 2 + MAX_ORDER)
-        self.lru_prev: list[int] = [-1] * (n + 2 + MAX_ORDER)
-        for head in range(n, n + 2 + MAX_ORDER):
-            self.lru_next[head] = head
-            self.lru_prev[head] = head
-        self.nr_active: int = 0
-        self.nr_inactive: int = 0
-        self.nr_scan_active: int = 0
-        self.nr_scan_inactive: int = 0
-        self.pages_scanned: int = 0
-        self.all_unreclaimable: int = 0
-        self.temp_priority: int = DEF_PRIORITY
-        self.prev_priority: int = DEF_PRIORITY
-
-    def to_state(self) -> dict[str, object]:
-        """Watermarks, counters, free-list and LRU links (the list order included)."""
-        return {
-            "name": self.name,
-            "zone_idx": self.zone_idx,
-            "zone_start_pfn": self.zone_start_pfn,
-            "spanned_pages": self.spanned_pages,
-            "present_pages": self.present_pages,
-            "free_pages": self.free_pages,
-            "pages_min": self.pages_min,
-            "pages_low": self.pages_low,
-            "pages_high": self.pages_high,
-            "protection": list(self.protection),
-            "nr_free": [area.nr_free for area in self.free_area],
-            "free_order": list(self.free_order),
-            "lru_next": list(self.lru_next),
-            "lru_prev": list(self.lru_prev),
-            "nr_active": self.nr_active,
-            "nr_inactive": self.nr_inactive,
-            "nr_scan_active": self.nr_scan_active,
-            "nr_scan_inactive": self.nr_scan_inactive,
-            "pages_scanned": self.pages_scanned,
-            "all_unreclaimable": self.all_unreclaimable,
-            "temp_priority": self.temp_priority,
-            "prev_priority": self.prev_priority,
-        }
-
-    @staticmethod
-    def from_state(state: dict[str, object], mem_map: MemMap) -> Zone:
-        """Rebuild a zone from ``to_state`` output over an already restored mem_map.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        name = state["name"]
-        if not isinstance(name, str):
-            raise ValueError("zone state: name must be a str")
-        n = _state_int(state, "spanned_pages")
-        z = Zone(
-            name, _state_int(state, "zone_idx"), _state_int(state, "zone_start_pfn"), n, mem_map
-        )
-        z.present_pages = _state_int(state, "present_pages")
-        z.free_pages = _state_int(state, "free_pages")
-        z.pages_min = _state_int(state, "pages_min")
-        z.pages_low = _state_int(state, "pages_low")
-        z.pages_high = _state_int(state, "pages_high")
-        z.protection = _state_ints(state, "protection", MAX_NR_ZONES)
-        nr_free = _state_ints(state, "nr_free", MAX_ORDER)
-        for k in range(MAX_ORDER):
-            z.free_area[k].nr_free = nr_free[k]
-        z.free_order = _state_ints(state, "free_order", n)
-        z.lru_next = _state_ints(state, "lru_next", n + 2 + MAX_ORDER)
-        z.lru_prev = _state_ints(state, "lru_prev", n + 2 + MAX_ORDER)
-        z.nr_active = _state_int(state, "nr_active")
-        z.nr_inactive = _state_int(state, "nr_inactive")
-        z.nr_scan_active = _state_int(state, "nr_scan_active")
-        z.nr_scan_inactive = _state_int(state, "nr_scan_inactive")
-        z.pages_scanned = _state_int(state, "pages_scanned")
-        z.all_unreclaimable = _state_int(state, "all_unreclaimable")
-        z.temp_priority = _state_int(state, "temp_priority")
-        z.prev_priority = _state_int(state, "prev_priority")
-        return z
-
-    def __repr__(self) -> str:
-        return (
-            f"<zone {self.name} free:{self.free_pages} min:{self.pages_min} "
-            f"low:{self.pages_low} high:{self.pages_high} active:{self.nr_active} "
-            f"inactive:{self.nr_inactive} present:{self.present_pages}>"
-        )
-
-
-@final
-class PageAllocator:
-    """contig_page_data (pg_data_t, include/linux/mmzone.h) with the allocator's globals.
-
-    Attributes:
-        mem_map: node_mem_map (every frame of the machine).
-        zone: the node's one zone.
-        ps: the global page_state counters (pgalloc, pgfree).
-        physmem: the machine's RAM, used only to poison freed frames.
-        poison: fill freed frames with POISON_FREE_BYTE (a debugging mode, as xv6's kfree;
-            2.6.6 has CONFIG_DEBUG_PAGEALLOC, which unmaps instead).
-        min_free_kbytes: the vm.min_free_kbytes sysctl.
-        kswapd_wakeup_pending: __alloc_pages called wakeup_kswapd on a zone at or below
-            pages_low; the caller wakes kswapd (if it sleeps) and clears the flag.
-    """
-
-    def __init__(
-        self,
-        mem_map: MemMap,
-        ps: PageState | None = None,
-        physmem: PhysicalMemory | None = None,
-        poison: bool = False,
-    ) -> None:
-        """Set up an empty node (free_area_init_core); ``vl_boot`` fills it."""
-        bug_on(poison and physmem is None, "PageAllocator: poison needs physmem")
-        self.mem_map: MemMap = mem_map
-        self.zone: Zone = Zone("Normal", ZONE_NORMAL, 0, mem_map.nframes, mem_map)
-        self.ps: PageState = ps if ps is not None else PageState()
-        self.physmem: PhysicalMemory | None = physmem
-        self.poison: bool = poison
-        self.min_free_kbytes: int = DEFAULT_MIN_FREE_KBYTES
-        self.kswapd_wakeup_pending: bool = False
-
-    def to_state(self) -> dict[str, object]:
-        """Allocator state; mem_map, page_state and physmem are saved by their owners."""
-        return {
-            "min_free_kbytes": self.min_free_kbytes,
-            "poison": self.poison,
-            "kswapd_wakeup_pending": self.kswapd_wakeup_pending,
-            "zone": self.zone.to_state(),
-        }
-
-    @staticmethod
-    def from_state(
-        state: dict[str, object],
-        mem_map: MemMap,
-        ps: PageState | None = None,
-        physmem: PhysicalMemory | None = None,
-    ) -> PageAllocator:
-        """Rebuild from ``to_state`` output over a restored mem_map.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        poison = state["poison"]
-        pending = state["kswapd_wakeup_pending"]
-        zone = state["zone"]
-        if not isinstance(poison, bool) or not isinstance(pending, bool):
-            raise ValueError("page allocator state: poison and kswapd_wakeup_pending are bools")
-        if not isinstance(zone, dict):
-            raise ValueError("page allocator state: zone must be a dict")
-        if poison and physmem is None:
-            raise ValueError("page allocator state: poisoning needs the machine's physmem")
-        alloc = PageAllocator(mem_map, ps, physmem, poison)
-        alloc.min_free_kbytes = _state_int(state, "min_free_kbytes")
-        alloc.kswapd_wakeup_pending = pending
-        alloc.zone = Zone.from_state(zone, mem_map)
-        return alloc
-
-    def __repr__(self) -> str:
-        return f"<pgdat {self.mem_map.nframes} frames, {self.zone!r}>"
-
-
-def _state_int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"allocator state: {key} must be an int")
-    return v
-
-
-def _state_ints(state: dict[str, object], key: str, n: int) -> list[int]:
-    col = state.get(key)
-    if not isinstance(col, list) or len(col) != n:
-        raise ValueError(f"allocator state: {key} must be a list of {n} ints")
-    out: list[int] = []
-    for v in col:
-        if not isinstance(v, int):
-            raise ValueError(f"allocator state: {key} holds a non-int")
-        out.append(v)
-    return out
-
-
-# ---- list_head primitives on the zone's link arrays (include/linux/list.h) --------------------
-
-
-def vl_list_add(zone: Zone, node: int, head: int) -> None:
-    """list_add(): link ``node`` right after ``head`` (at the head of the list)."""
-    nxt = zone.lru_next[head]
-    zone.lru_next[node] = nxt
-    zone.lru_prev[node] = head
-    zone.lru_prev[nxt] = node
-    zone.lru_next[head] = node
-
-
-def vl_list_add_tail(zone: Zone, node: int, head: int) -> None:
-    """list_add_tail(): link ``node`` right before ``head`` (at the tail of the list)."""
-    prv = zone.lru_prev[head]
-    zone.lru_next[node] = head
-    zone.lru_prev[node] = prv
-    zone.lru_next[prv] = node
-    zone.lru_prev[head] = node
-
-
-def vl_list_del(zone: Zone, node: int) -> None:
-    """list_del(): unlink ``node`` and poison its links (-1).
-
-    Caller: the node is on a list (deleting an unlinked node is a BUG, as the poisoned
-    pointers would oops).
-    """
-    nxt = zone.lru_next[node]
-    prv = zone.lru_prev[node]
-    bug_on(nxt < 0 or prv < 0, "list_del: entry not on a list")
-    zone.lru_next[prv] = nxt
-    zone.lru_prev[nxt] = prv
-    zone.lru_next[node] = -1
-    zone.lru_prev[node] = -1
-
-
-def _node(zone: Zone, page: Page) -> int:
-    """The page's node in the zone's arrays (bad_range() is a BUG)."""
-    node = page.pfn - zone.zone_start_pfn
-    bug_on(node < 0 or node >= zone.spanned_pages, "bad_range: page outside zone")
-    return node
-
-
-# ---- LRU lists (include/linux/mm_inline.h) ----------------------------------------------------
-
-
-def add_page_to_active_list(zone: Zone, page: Page) -> None:
-    """add_page_to_active_list(): put ``page`` at the head of the active list.
-
-    Caller: holds zone.lru_lock; has set PG_lru and PG_active.
-    """
-    bug_on(page.lru != LRU_NONE, "add_page_to_active_list: page already on an LRU list")
-    vl_list_add(zone, _node(zone, page), zone.active_list)
-    page.lru = LRU_ACTIVE
-    zone.nr_active += 1
-
-
-def add_page_to_inactive_list(zone: Zone, page: Page) -> None:
-    """add_page_to_inactive_list(): put ``page`` at the head of the inactive list.
-
-    Caller: holds zone.lru_lock; has set PG_lru and cleared PG_active.
-    """
-    bug_on(page.lru != LRU_NONE, "add_page_to_inactive_list: page already on an LRU list")
-    vl_list_add(zone, _node(zone, page), zone.inactive_list)
-    page.lru = LRU_INACTIVE
-    zone.nr_inactive += 1
-
-
-def del_page_from_active_list(zone: Zone, page: Page) -> None:
-    """del_page_from_active_list(): unlink ``page`` from the active list.
-
-    Caller: holds zone.lru_lock; the page is on the active list (PG_lru is the caller's).
-    """
-    bug_on(page.lru != LRU_ACTIVE, "del_page_from_active_list: page not on active list")
-    vl_list_del(zone, _node(zone, page))
-    page.lru = LRU_NONE
-    zone.nr_active -= 1
-
-
-def del_page_from_inactive_list(zone: Zone, page: Page) -> None:
-    """del_page_from_inactive_list(): unlink ``page`` from the inactive list.
-
-    Caller: holds zone.lru_lock; the page is on the inactive list.
-    """
-    bug_on(page.lru != LRU_INACTIVE, "del_page_from_inactive_list: page not on inactive list")
-    vl_list_del(zone, _node(zone, page))
-    page.lru = LRU_NONE
-    zone.nr_inactive -= 1
-
-
-def del_page_from_lru(zone: Zone, page: Page) -> None:
-    """del_page_from_lru(): unlink ``page`` from whichever list PG_active names.
-
-    Clears PG_active, as 2.6.6 does (PG_lru is the caller's).
-
-    Caller: holds zone.lru_lock; the page is on an LRU list.
-    """
-    if PageActive(page):
-        bug_on(page.lru != LRU_ACTIVE, "del_page_from_lru: PG_active page not on active list")
-        vl_list_del(zone, _node(zone, page))
-        ClearPageActive(page)
-        zone.nr_active -= 1
-    else:
-        bug_on(page.lru != LRU_INACTIVE, "del_page_from_lru: page not on inactive list")
-        vl_list_del(zone, _node(zone, page))
-        zone.nr_inactive -= 1
-    page.lru = LRU_NONE
-
-
-def vl_lru_move_tail(zone: Zone, page: Page) -> None:
-    """list_del + list_add_tail on the page's own LRU list (rotate_reclaimable_page's move).
-
-    Caller: holds zone.lru_lock; the page is on an LRU list.
-    """
-    bug_on(page.lru == LRU_NONE, "vl_lru_move_tail: page not on an LRU list")
-    node = _node(zone, page)
-    vl_list_del(zone, node)
-    vl_list_add_tail(zone, node, zone.active_list if page.lru == LRU_ACTIVE else zone.inactive_list)
-
-
-def _lru_head(zone: Zone, active: bool) -> int:
-    return zone.active_list if active else zone.inactive_list
-
-
-def vl_lru_tail(zone: Zone, active: bool) -> int:
-    """pfn of the page at the tail of a list (lru_to_page(list)), or -1 if it is empty."""
-    head = _lru_head(zone, active)
-    node = zone.lru_prev[head]
-    return -1 if node == head else zone.zone_start_pfn + node
-
-
-def vl_lru_head(zone: Zone, active: bool) -> int:
-    """pfn of the page at the head of a list (the newest), or -1 if it is empty."""
-    head = _lru_head(zone, active)
-    node = zone.lru_next[head]
-    return -1 if node == head else zone.zone_start_pfn + node
-
-
-def vl_lru_prev(zone: Zone, pfn: int) -> int:
-    """pfn of the page before ``pfn`` on its list (towards the head), or -1 at the head.
-
-    Caller: the page at ``pfn`` is on a list.
-    """
-    node = zone.lru_prev[pfn - zone.zone_start_pfn]
-    bug_on(node < 0, "vl_lru_prev: page not on a list")
-    return -1 if node >= zone.spanned_pages else zone.zone_start_pfn + node
-
-
-def vl_lru_next(zone: Zone, pfn: int) -> int:
-    """pfn of the page after ``pfn`` on its list (towards the tail), or -1 at the tail.
-
-    Caller: the page at ``pfn`` is on a list.
-    """
-    node = zone.lru_next[pfn - zone.zone_start_pfn]
-    bug_on(node < 0, "vl_lru_next: page not on a list")
-    return -1 if node >= zone.spanned_pages else zone.zone_start_pfn + node
-
-
-def _list_pfns(zone: Zone, head: int) -> list[int]:
-    out: list[int] = []
-    node = zone.lru_next[head]
-    limit = zone.spanned_pages
-    while node != head:
-        bug_on(node < 0 or len(out) >= limit, "list walk: broken links")
-        out.append(zone.zone_start_pfn + node)
-        node = zone.lru_next[node]
-    return out
-
-
-def vl_lru_list(zone: Zone, active: bool) -> list[int]:
-    """The pfns of the active or inactive list, head (newest) to tail (next to scan)."""
-    return _list_pfns(zone, _lru_head(zone, active))
-
-
-def vl_free_list(zone: Zone, order: int) -> list[int]:
-    """The pfns of the block heads on ``free_area[order]``, head to tail."""
-    return _list_pfns(zone, zone.free_area[order].head)
-
-
-def vl_free_blocks(zone: Zone) -> list[tuple[int, int]]:
-    """Every free block as (pfn, order), in pfn order (for the UI and the checker)."""
-    out: list[tuple[int, int]] = []
-    for node in range(zone.spanned_pages):
-        order = zone.free_order[node]
-        if order >= 0:
-            out.append((zone.zone_start_pfn + node, order))
-    return out
 
 
 # ---- the buddy allocator ----------------------------------------------------------------------
@@ -1159,42 +707,3 @@ def _check_free_block(zone: Zone, mem_map: MemMap, covered: bytearray, pfn: int,
         bug_on(page.lru != LRU_NONE, f"{where}: page {page.pfn:#x} on an LRU list")
     return size
 
-
-def vl_check_lru(zone: Zone, mem_map: MemMap) -> None:
-    """Check the LRU lists: links, lengths, PG_lru/PG_active and ``page.lru`` agree.
-
-    Raises:
-        KernelBug: naming the first broken invariant.
-    """
-    on_list = 0
-    for active in (True, False):
-        head = _lru_head(zone, active)
-        pfns = vl_lru_list(zone, active)
-        name = "active" if active else "inactive"
-        want = zone.nr_active if active else zone.nr_inactive
-        bug_on(len(pfns) != want, f"zone {zone.name}: nr_{name} != {name}_list length")
-        prev = head
-        for pfn in pfns:
-            node = pfn - zone.zone_start_pfn
-            bug_on(zone.lru_prev[node] != prev, f"{name}_list: broken prev link at {pfn:#x}")
-            page = mem_map.pages[pfn]
-            bug_on(not (page.flags & M_lru), f"{name}_list: page {pfn:#x} without PG_lru")
-            bug_on(
-                bool(page.flags & M_active) != active,
-                f"{name}_list: page {pfn:#x} PG_active disagrees",
-            )
-            bug_on(
-                page.lru != (LRU_ACTIVE if active else LRU_INACTIVE),
-                f"{name}_list: page {pfn:#x} page.lru disagrees",
-            )
-            prev = node
-        bug_on(zone.lru_prev[head] != prev, f"{name}_list: broken tail link")
-        on_list += len(pfns)
-    flagged = 0
-    for pfn in range(zone.zone_start_pfn, zone.zone_start_pfn + zone.spanned_pages):
-        page = mem_map.pages[pfn]
-        if page.flags & M_lru:
-            flagged += 1
-        else:
-            bug_on(page.lru != LRU_NONE, f"page {pfn:#x}: page.lru set without PG_lru")
-    bug_on(flagged != on_list, "PG_lru pages != pages on the LRU lists")

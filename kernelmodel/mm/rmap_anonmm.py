@@ -382,8 +382,10 @@ def am_to_state(k: Kernel) -> dict[str, object]:
         if isinstance(m, AnonMm):
             pairs.append(page.pfn)
             pairs.append(m.anonmm_id)
+    from kernelmodel.include.state_generated import save_anon_mm
+
     return {
-        "anonmms": [am.to_state() for am in reg.anonmms.values()],
+        "anonmms": [save_anon_mm(am) for am in reg.anonmms.values()],
         "next_anonmm_id": reg.next_anonmm_id,
         "pages": pairs,
     }
@@ -399,6 +401,8 @@ def am_load_state(k: Kernel, state: object) -> None:
     """
     if not isinstance(state, dict):
         raise ValueError("anonmm state: must be a map")
+    from kernelmodel.include.state_generated import load_anon_mm
+
     reg = k.mm_registry
     rows = state.get("anonmms")
     nxt = state.get("next_anonmm_id")
@@ -407,7 +411,7 @@ def am_load_state(k: Kernel, state: object) -> None:
     for row in rows:
         if not isinstance(row, dict):
             raise ValueError("anonmm state: anonmms holds a non-map")
-        am = AnonMm.from_state({str(kk): vv for kk, vv in row.items()})
+        am = load_anon_mm({str(kk): vv for kk, vv in row.items()})
         reg.anonmms[am.anonmm_id] = am
     reg.next_anonmm_id = nxt
     pages = k.mem_map.pages

@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from kernelmodel.include.page import Page
+from kernelmodel.include.page import MemMap, Page
 from kernelmodel.mm.filemap import AddressSpace
 from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.swap import LruPvecs
+from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapfile import SwapInfoStruct, SwapState
 from machine.state_read import read_dict_list, read_int, read_int_in, read_int_list
 
@@ -35,28 +36,18 @@ def load_address_space(state: dict[str, object], pages: list[Page]) -> AddressSp
     """A ``AddressSpace`` from ``save_address_space`` output (ValueError: a bad field)."""
     WHAT = "address space state"
     v_host: int = read_int(state, "host", WHAT)
-    v_nrpages: int = read_int(state, "nrpages", WHAT)
-    v_writeback_index: int = read_int(state, "writeback_index", WHAT)
-    v_flags: int = read_int(state, "flags", WHAT)
-    v_i_mmap: list[int] = read_int_list(state, "i_mmap", WHAT)
-    v_i_mmap_shared: list[int] = read_int_list(state, "i_mmap_shared", WHAT)
-    v_truncate_count: int = read_int(state, "truncate_count", WHAT)
-    v_clean_pages: list[int] = read_int_list(state, "clean_pages", WHAT)
-    v_dirty_pages: list[int] = read_int_list(state, "dirty_pages", WHAT)
-    v_io_pages: list[int] = read_int_list(state, "io_pages", WHAT)
-    v_locked_pages: list[int] = read_int_list(state, "locked_pages", WHAT)
     o = AddressSpace(host=v_host)
     o.vl_load_page_tree(state, pages)
-    o.nrpages = v_nrpages
-    o.writeback_index = v_writeback_index
-    o.flags = v_flags
-    o.i_mmap = v_i_mmap
-    o.i_mmap_shared = v_i_mmap_shared
-    o.truncate_count = v_truncate_count
-    o.clean_pages = v_clean_pages
-    o.dirty_pages = v_dirty_pages
-    o.io_pages = v_io_pages
-    o.locked_pages = v_locked_pages
+    o.nrpages = read_int(state, "nrpages", WHAT)
+    o.writeback_index = read_int(state, "writeback_index", WHAT)
+    o.flags = read_int(state, "flags", WHAT)
+    o.i_mmap = read_int_list(state, "i_mmap", WHAT)
+    o.i_mmap_shared = read_int_list(state, "i_mmap_shared", WHAT)
+    o.truncate_count = read_int(state, "truncate_count", WHAT)
+    o.clean_pages = read_int_list(state, "clean_pages", WHAT)
+    o.dirty_pages = read_int_list(state, "dirty_pages", WHAT)
+    o.io_pages = read_int_list(state, "io_pages", WHAT)
+    o.locked_pages = read_int_list(state, "locked_pages", WHAT)
     return o
 
 
@@ -118,6 +109,31 @@ def load_lru_pvecs(state: dict[str, object]) -> LruPvecs:
     """A ``LruPvecs`` from ``save_lru_pvecs`` output (ValueError: a bad field)."""
     o = LruPvecs()
     load_lru_pvecs_into(o, state)
+    return o
+
+
+def save_swapper_space(o: SwapperSpace) -> dict[str, object]:
+    """``SwapperSpace`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    o.vl_save_page_tree(out)
+    out["nrpages"] = o.nrpages
+    o.vl_save_add_total(out)
+    return out
+
+
+def load_swapper_space_into(o: SwapperSpace, state: dict[str, object], mem_map: MemMap) -> None:
+    """Load ``save_swapper_space`` output into ``o`` (ValueError: a bad field)."""
+    WHAT = "swapper space state"
+    v_nrpages: int = read_int(state, "nrpages", WHAT)
+    o.vl_load_page_tree(state, mem_map)
+    o.nrpages = v_nrpages
+    o.vl_load_add_total(state, mem_map)
+
+
+def load_swapper_space(state: dict[str, object], mem_map: MemMap) -> SwapperSpace:
+    """A ``SwapperSpace`` from ``save_swapper_space`` output (ValueError: a bad field)."""
+    o = SwapperSpace()
+    load_swapper_space_into(o, state, mem_map)
     return o
 
 
@@ -219,7 +235,8 @@ def load_swap_state(state: dict[str, object]) -> SwapState:
 
 
 #: Per class, its declared fields: (snapshot key, attribute, type, the
-#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).
+#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
+#: columns or range).
 FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "AddressSpace": (
         ("host", "host", "int", ""),
@@ -246,6 +263,11 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("lru_add", "lru_add", "list[int]", ""),
         ("lru_add_active", "lru_add_active", "list[int]", ""),
         ("page_cluster", "page_cluster", "int", "range=0..8"),
+    ),
+    "SwapperSpace": (
+        ("page_tree", "page_tree", "RadixTreeRoot", "custom"),
+        ("nrpages", "nrpages", "int", ""),
+        ("add_total", "add_total", "int", "custom"),
     ),
     "SwapInfoStruct": (
         ("flags", "flags", "int", ""),

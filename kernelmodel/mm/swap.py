@@ -37,6 +37,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
+from kernelmodel.include.mm_inline import (
+    add_page_to_active_list,
+    add_page_to_inactive_list,
+    del_page_from_inactive_list,
+    del_page_from_lru,
+    vl_lru_move_tail,
+)
 from kernelmodel.include.page import (
     ClearPageReferenced,
     PageActive,
@@ -52,18 +59,11 @@ from kernelmodel.include.page import (
     get_page,
 )
 from kernelmodel.include.vmstat import TR_ACTIVATE
-from kernelmodel.mm.page_alloc import (
-    add_page_to_active_list,
-    add_page_to_inactive_list,
-    del_page_from_inactive_list,
-    del_page_from_lru,
-    vl_lru_move_tail,
-)
 
 if TYPE_CHECKING:
+    from kernelmodel.include.mmzone import Zone
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
-    from kernelmodel.mm.page_alloc import Zone
 
 #: Pages per pagevec (include/linux/pagevec.h).
 PAGEVEC_SIZE: Final = 16
@@ -88,19 +88,6 @@ class LruPvecs:
         """The loader's check across fields: a pagevec holds at most PAGEVEC_SIZE pages."""
         if len(self.lru_add) > PAGEVEC_SIZE or len(self.lru_add_active) > PAGEVEC_SIZE:
             raise ValueError("lru pagevecs state: a pagevec holds more than 16 pages")
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.mm.state_generated import save_lru_pvecs
-
-        return save_lru_pvecs(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> LruPvecs:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.mm.state_generated import load_lru_pvecs
-
-        return load_lru_pvecs(state)
 
     def __repr__(self) -> str:
         return f"<lru pagevecs add={self.lru_add} add_active={self.lru_add_active}>"

@@ -74,6 +74,7 @@ from kernelmodel.mm.swapfile import (
     valid_swaphandles,
     vl_entry_sector,
 )
+from machine.state_read import read_dict, read_int_list
 
 if TYPE_CHECKING:
     from kernelmodel.include.page import MemMap
@@ -91,6 +92,9 @@ SWAPIN_NOMEM: Final = 2  # no page could be allocated
 SWAPIN_NOENT: Final = 3  # the entry was freed meanwhile (-ENOENT)
 
 
+#: How the swap cache's checked reads name it in an error.
+_WHAT: Final = "swapper_space state"
+
 @final
 class SwapperSpace:
     """swapper_space (mm/swap_state.c): the swap cache's address_space.
@@ -102,10 +106,12 @@ class SwapperSpace:
             swap_cache_info statistics show_swap_cache_info prints.
     """
 
+    # state context: mem_map: MemMap from kernelmodel.include.page
     def __init__(self) -> None:
-        self.page_tree: RadixTreeRoot = RadixTreeRoot()
-        self.nrpages: int = 0
-        self.add_total: int = 0
+        self.page_tree: RadixTreeRoot = RadixTreeRoot()  # state: custom
+        self.nrpages: int = 0  # state
+        # swap_cache_info, saved as one list "stats" in this order
+        self.add_total: int = 0  # state: custom
         self.del_total: int = 0
         self.find_success: int = 0
         self.find_total: int = 0
@@ -116,53 +122,34 @@ class SwapperSpace:
         """Short text for page reprs and the UI."""
         return "swapper_space"
 
-    def to_state(self) -> dict[str, object]:
-        """Plain data: the tree's shape, the pfn at each key, and the statistics."""
-        return {
-            "page_tree": self.page_tree.to_state(),
-            "pfns": [_page_pfn(item) for _index, item in vl_radix_tree_items(self.page_tree)],
-            "nrpages": self.nrpages,
-            "stats": [
-                self.add_total,
-                self.del_total,
-                self.find_success,
-                self.find_total,
-                self.noent_race,
-                self.exist_race,
-            ],
-        }
+    def vl_save_page_tree(self, out: dict[str, object]) -> None:
+        """The tree's shape, and the pfn at each key in key order (``pfns``)."""
+        out["page_tree"] = self.page_tree.to_state()
+        out["pfns"] = [_page_pfn(item) for _index, item in vl_radix_tree_items(self.page_tree)]
 
-    @staticmethod
-    def from_state(state: dict[str, object], mem_map: MemMap) -> SwapperSpace:
-        """Rebuild from ``to_state`` output over a restored mem_map.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        tree = state.get("page_tree")
-        pfns = state.get("pfns")
-        stats = state.get("stats")
-        nrpages = state.get("nrpages")
-        if not isinstance(tree, dict) or not isinstance(pfns, list):
-            raise ValueError("swapper_space state: page_tree and pfns are required")
-        if not isinstance(stats, list) or len(stats) != 6 or not isinstance(nrpages, int):
-            raise ValueError("swapper_space state: malformed statistics")
+    def vl_load_page_tree(self, state: dict[str, object], mem_map: MemMap) -> None:
+        """The tree back over a restored mem_map (``page.mapping`` is re-linked by restore,
+        only where 2.6.5 points swap-cache pages at swapper_space)."""
+        tree = read_dict(state, "page_tree", _WHAT)
         items: list[object] = []
-        for pfn in pfns:
-            if not isinstance(pfn, int) or not 0 <= pfn < mem_map.nframes:
-                raise ValueError("swapper_space state: bad pfn")
+        for pfn in read_int_list(state, "pfns", _WHAT):
+            if not 0 <= pfn < mem_map.nframes:
+                raise ValueError(f"{_WHAT}: bad pfn")
             items.append(mem_map.pages[pfn])
-        sp = SwapperSpace()
-        sp.page_tree = RadixTreeRoot.from_state(tree, items)
-        sp.nrpages = nrpages
-        vals: list[int] = []
-        for v in stats:
-            if not isinstance(v, int):
-                raise ValueError("swapper_space state: statistics must be ints")
-            vals.append(v)
-        sp.add_total, sp.del_total, sp.find_success = vals[0], vals[1], vals[2]
-        sp.find_total, sp.noent_race, sp.exist_race = vals[3], vals[4], vals[5]
-        return sp
+        self.page_tree = RadixTreeRoot.from_state(tree, items)
+
+    def vl_save_add_total(self, out: dict[str, object]) -> None:
+        """The swap_cache_info statistics as one list."""
+        out["stats"] = [self.add_total, self.del_total, self.find_success, self.find_total,
+                        self.noent_race, self.exist_race]
+
+    def vl_load_add_total(self, state: dict[str, object], mem_map: MemMap) -> None:
+        """The statistics back from ``vl_save_add_total`` output."""
+        stats = read_int_list(state, "stats", _WHAT)
+        if len(stats) != 6:
+            raise ValueError(f"{_WHAT}: malformed statistics")
+        self.add_total, self.del_total, self.find_success = stats[0], stats[1], stats[2]
+        self.find_total, self.noent_race, self.exist_race = stats[3], stats[4], stats[5]
 
     def __repr__(self) -> str:
         return f"<swapper_space nrpages={self.nrpages}>"

@@ -146,19 +146,6 @@ class SwapInfoStruct:
                 raise ValueError("swap_info state: bad swap_map entry")
             self.swap_map[off] = cnt
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.mm.state_generated import save_swap_info_struct
-
-        return save_swap_info_struct(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> SwapInfoStruct:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.mm.state_generated import load_swap_info_struct
-
-        return load_swap_info_struct(state)
-
     def __repr__(self) -> str:
         return (
             f"<swap_info flags={self.flags} prio={self.prio} pages={self.pages} "
@@ -190,19 +177,6 @@ class SwapState:
         self.total_swap_pages: int = 0  # state
         self.swap_overflow: int = 0  # state
         self.least_priority: int = 0  # state
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.mm.state_generated import save_swap_state
-
-        return save_swap_state(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> SwapState:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.mm.state_generated import load_swap_state
-
-        return load_swap_state(state)
 
     def __repr__(self) -> str:
         return (

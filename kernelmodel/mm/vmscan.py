@@ -77,17 +77,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, final
 
+from kernelmodel.include.mmzone import DEF_PRIORITY
 from kernelmodel.include.vmstat import TR_KSWAPD
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, Frame
 from kernelmodel.kernel.wait import sleep_on, wake_up
-from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_NORETRY, DEF_PRIORITY, GFP_KERNEL
+from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_NORETRY, GFP_KERNEL
 from kernelmodel.mm.vmscan_lru import refill_inactive_zone, shrink_cache
 from kernelmodel.mm.vmscan_pageout import SWAP_CLUSTER_MAX, vl_reclaim_2_6_5
 
 if TYPE_CHECKING:
+    from kernelmodel.include.mmzone import Zone
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
-    from kernelmodel.mm.page_alloc import Zone
 
 #: HZ/10 with HZ = 1000: blk_congestion_wait in balance_pgdat.
 KSWAPD_NAP_NS: Final = 100_000_000

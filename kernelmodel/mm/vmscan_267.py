@@ -52,6 +52,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
+from kernelmodel.include.mm_inline import add_page_to_active_list, add_page_to_inactive_list
+from kernelmodel.include.mmzone import DEF_PRIORITY
 from kernelmodel.include.page import (
     ClearPageReclaim,
     PageActive,
@@ -70,15 +72,7 @@ from kernelmodel.include.page import (
     page_mapped,
 )
 from kernelmodel.include.vmstat import REFILL_DEACTIVATED, REFILL_KEPT_ACTIVE, TR_RECLAIM
-from kernelmodel.mm.page_alloc import (
-    _GFP_FS,
-    _GFP_IO,
-    _GFP_NORETRY,
-    DEF_PRIORITY,
-    GFP_KERNEL,
-    add_page_to_active_list,
-    add_page_to_inactive_list,
-)
+from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_IO, _GFP_NORETRY, GFP_KERNEL
 from kernelmodel.mm.swap import lru_add_drain, release_pages
 from kernelmodel.mm.vmscan import _direct_reclaim_start
 from kernelmodel.mm.vmscan_lru import (
@@ -105,10 +99,10 @@ from kernelmodel.mm.vmscan_pageout import (
 )
 
 if TYPE_CHECKING:
+    from kernelmodel.include.mmzone import Zone
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.mm.filemap import AddressSpace
-    from kernelmodel.mm.page_alloc import Zone
     from kernelmodel.mm.vmscan import KswapdOp
 
 #: The value of ``KernelConfig.vmscan`` that selects this module.

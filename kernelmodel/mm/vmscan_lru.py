@@ -24,6 +24,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.include.bug import bug_on
+from kernelmodel.include.mm_inline import (
+    add_page_to_active_list,
+    add_page_to_inactive_list,
+    del_page_from_active_list,
+    del_page_from_inactive_list,
+    vl_lru_tail,
+)
 from kernelmodel.include.page import (
     PageActive,
     PageAnon,
@@ -42,13 +49,6 @@ from kernelmodel.include.vmstat import (
     TR_RECLAIM,
     TR_REFILL_PAGE,
 )
-from kernelmodel.mm.page_alloc import (
-    add_page_to_active_list,
-    add_page_to_inactive_list,
-    del_page_from_active_list,
-    del_page_from_inactive_list,
-    vl_lru_tail,
-)
 from kernelmodel.mm.swap import lru_add_drain, release_pages
 from kernelmodel.mm.vmscan_pageout import (
     SWAP_CLUSTER_MAX,
@@ -58,9 +58,9 @@ from kernelmodel.mm.vmscan_pageout import (
 )
 
 if TYPE_CHECKING:
+    from kernelmodel.include.mmzone import Zone
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
-    from kernelmodel.mm.page_alloc import Zone
 
 #: Simulated CPU per page moved by refill_inactive_zone.
 REFILL_PAGE_NS: Final = 100

@@ -57,6 +57,7 @@ from kernelmodel.lib.payload import (
     vl_splitmix_slice,
 )
 from kernelmodel.oracle.oracle_place import vl_disk_place, vl_frame_place, vl_place_pairs
+from machine.state_read import read_int, read_int_pairs, read_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -71,6 +72,8 @@ BASE_KIND_NAMES: Final = ("zero", "pattern", "random")
 
 #: How error messages name a file's state.
 _WHAT: Final = "oracle file state"
+#: How the checked reads of the oracle's own fields name it in an error.
+_STATE: Final = "oracle state"
 #: How many mismatch messages are kept (the counters keep counting past it).
 MISMATCH_LOG_MAX: Final = 64
 
@@ -219,19 +222,19 @@ class OracleFile:
         Raises:
             ValueError: the state is malformed.
         """
-        f = OracleFile(_int(state, "ino"), generator)
-        f.size = _int(state, "size")
-        f.base_kind = _int(state, "base_kind")
-        f.base_seed = _int(state, "base_seed")
-        f.base_size = _int(state, "base_size")
+        f = OracleFile(read_int(state, "ino", _STATE), generator)
+        f.size = read_int(state, "size", _STATE)
+        f.base_kind = read_int(state, "base_kind", _STATE)
+        f.base_seed = read_int(state, "base_seed", _STATE)
+        f.base_size = read_int(state, "base_size", _STATE)
         placed: dict[int, bytes] = {}
         for index, pfn in vl_place_pairs(state, "in_frame", _WHAT):
             vl_frame_place(mem, pfn, _WHAT)
             _place(placed, index, mem.frame_bytes(pfn))
         for index, sector in vl_place_pairs(state, "on_disk", _WHAT):
             _place(placed, index, vl_disk_place(disk, sector, _WHAT))
-        idx = _list(state, "page_index")
-        data = _list(state, "page_data")
+        idx = read_list(state, "page_index", _STATE)
+        data = read_list(state, "page_data", _STATE)
         if len(idx) != len(data) + len(placed):
             raise ValueError("oracle file state: page_index does not list each stored page once")
         literal = 0
@@ -250,17 +253,17 @@ class OracleFile:
             f.pages[item] = page
         if len(f.pages) != len(idx) or literal != len(data):
             raise ValueError("oracle file state: page_index does not list each stored page once")
-        flat = [x for x in _list(state, "described") if type(x) is int]
-        if len(flat) % 3 or len(flat) != len(_list(state, "described")):
+        flat = [x for x in read_list(state, "described", _STATE) if type(x) is int]
+        if len(flat) % 3 or len(flat) != len(read_list(state, "described", _STATE)):
             raise ValueError("oracle file state: described must be [index, seed, offset, ...]")
         for i in range(0, len(flat), 3):
             at = flat[i]
             if at < 0 or flat[i + 2] < 0 or at in f.pages or at in f.described:
                 raise ValueError("oracle file state: bad described page")
             f.described[at] = (flat[i + 1], flat[i + 2])
-        f.page_seq = _pairs(state, "seq")
-        f.acked = _pairs(state, "acked")
-        f.mmap_pending = _pairs(state, "mmap_pending")
+        f.page_seq = read_int_pairs(state, "seq", _STATE)
+        f.acked = read_int_pairs(state, "acked", _STATE)
+        f.mmap_pending = read_int_pairs(state, "mmap_pending", _STATE)
         return f
 
 
@@ -348,49 +351,22 @@ class Oracle(VlFileOracleHooks):
         Raises:
             ValueError: the state is malformed.
         """
-        generator = _int(state, "generator")
+        generator = read_int(state, "generator", _STATE)
         if generator not in PAYLOAD_GENERATORS:
             raise ValueError(f"oracle state: unknown payload generator {generator}")
         o = Oracle(generator)
-        for item in _list(state, "files"):
+        for item in read_list(state, "files", _STATE):
             if not isinstance(item, dict):
                 raise ValueError("oracle state: files entries must be dicts")
             f = OracleFile.from_state(item, mem, disk, generator)
             o.files[f.ino] = f
-        o.seq = _int(state, "seq")
-        o.read_mismatches = _int(state, "read_mismatches")
-        for line in _list(state, "log"):
+        o.seq = read_int(state, "seq", _STATE)
+        o.read_mismatches = read_int(state, "read_mismatches", _STATE)
+        for line in read_list(state, "log", _STATE):
             if not isinstance(line, str):
                 raise ValueError("oracle state: log entries must be strings")
             o.log.append(line)
         return o
-
-
-def _int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"oracle state: {key} must be an int")
-    return v
-
-
-def _list(state: dict[str, object], key: str) -> list[object]:
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"oracle state: {key} must be a list")
-    return v
-
-
-def _pairs(state: dict[str, object], key: str) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for pair in _list(state, key):
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise ValueError(f"oracle state: {key} entries must be [int, int]")
-        a = pair[0]
-        b = pair[1]
-        if not isinstance(a, int) or not isinstance(b, int):
-            raise ValueError(f"oracle state: {key} entries must be [int, int]")
-        out[a] = b
-    return out
 
 
 def _log(o: Oracle, text: str) -> None:

@@ -66,6 +66,7 @@ from kernelmodel.oracle.oracle_place import (
     vl_place_pairs,
 )
 from machine.i386 import PAGE_SHIFT, PAGE_SIZE
+from machine.state_read import read_int, read_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -218,8 +219,8 @@ class VlMmOracle(VlMmOracleHooks):
             ValueError: the state is malformed.
         """
         o = VlMmOracle()
-        ids = _list(state, "page_ids")
-        data = _list(state, "page_data")
+        ids = read_list(state, "page_ids", _WHAT)
+        data = read_list(state, "page_data", _WHAT)
         if len(ids) != len(data):
             raise ValueError("mm oracle state: page_ids and page_data differ in length")
         by_id: dict[int, VlOraclePage] = {}
@@ -242,8 +243,8 @@ class VlMmOracle(VlMmOracleHooks):
             ram.release()
         for pid, sector in vl_place_pairs(state, "on_disk", _WHAT):
             _add_page(by_id, pid, vl_words_from_bytes(vl_disk_place(disk, sector, _WHAT)))
-        described = [x for x in _list(state, "described") if type(x) is int]
-        if len(described) != len(_list(state, "described")):
+        described = [x for x in read_list(state, "described", _WHAT) if type(x) is int]
+        if len(described) != len(read_list(state, "described", _WHAT)):
             raise ValueError("mm oracle state: described holds ints only")
         i = 0
         while i < len(described):
@@ -255,22 +256,22 @@ class VlMmOracle(VlMmOracleHooks):
             vl_check_strokes(strokes, _WHAT)
             _add_page(by_id, described[i], None).strokes = strokes
             i = end
-        for flat in _list(state, "tables"):
+        for flat in read_list(state, "tables", _WHAT):
             _load_table(o, flat, by_id)
         if any(page.refs == 0 for page in by_id.values()):
             raise ValueError("mm oracle state: a stored page is in no table")
-        o.next_page_id = _int(state, "next_page_id")
+        o.next_page_id = read_int(state, "next_page_id", _WHAT)
         if by_id and max(by_id) >= o.next_page_id:
             raise ValueError("mm oracle state: a page id is not below next_page_id")
-        o.stores = _int(state, "stores")
-        o.file_stores = _int(state, "file_stores")
-        o.load_mismatches = _int(state, "load_mismatches")
-        for line in _list(state, "log"):
+        o.stores = read_int(state, "stores", _WHAT)
+        o.file_stores = read_int(state, "file_stores", _WHAT)
+        o.load_mismatches = read_int(state, "load_mismatches", _WHAT)
+        for line in read_list(state, "log", _WHAT):
             if not isinstance(line, str):
                 raise ValueError("mm oracle state: log entries must be strings")
             o.log.append(line)
-        hot_mm = _int(state, "hot_mm")
-        hot_vpn = _int(state, "hot_vpn")
+        hot_mm = read_int(state, "hot_mm", _WHAT)
+        hot_vpn = read_int(state, "hot_vpn", _WHAT)
         hot_table = o.mms.get(hot_mm)
         hot = hot_table.get(hot_vpn) if hot_table is not None else None
         if hot is not None:
@@ -310,20 +311,6 @@ def _load_table(o: VlMmOracle, flat: object, by_id: dict[int, VlOraclePage]) -> 
         table[vpn] = page
         i += 2
     o.mms[mm_id] = table
-
-
-def _int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"mm oracle state: {key} must be an int")
-    return v
-
-
-def _list(state: dict[str, object], key: str) -> list[object]:
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"mm oracle state: {key} must be a list")
-    return v
 
 
 # ---- recording ---------------------------------------------------------------------------------

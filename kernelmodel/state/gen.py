@@ -13,9 +13,10 @@ Options after ``# state:`` (comma-separated): ``key=NAME`` (the snapshot key, wh
 the attribute's name), ``range=LO..HI`` (an int's allowed values), ``has`` (an ``int | None``
 saved as ``has_NAME`` and ``NAME``, 0 for None), ``optional`` (a state without the key,
 written before the field existed, keeps the constructor's value), ``custom``, ``ref=ID``,
-``keyed=ID`` (docs/ARCHITECTURE.md). Types: ``int``, ``bool``, ``str``,
-``bytes``, ``int | None``, ``list[int]``, ``list[str]``, and a class that declares its own
-state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
+``keyed=ID``, ``column`` and ``columns`` (docs/ARCHITECTURE.md). Types: ``int``, ``i64``,
+``bool``, ``str``, ``bytes``, ``bytearray``, ``int | None``, ``list[int]``, ``list[str]``,
+``dict[str, int]``, ``dict[int, int]`` (``[key, value]`` pairs), and a class that declares
+its own state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
 ``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
 
 Run ``python -m kernelmodel.state.gen`` after changing a declaration; ``--check`` exits 1
@@ -39,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MARK = re.compile(r"#\s*state\b(?::\s*(?P<opts>[^#]*))?\s*$")
 CONTEXT = re.compile(r"#\s*state context:\s*(.*)$")
-SCALARS = {"int": "read_int", "bool": "read_bool", "str": "read_str", "bytes": "read_bytes"}
+SCALARS = {"int": "read_int", "bool": "read_bool", "str": "read_str", "bytes": "read_bytes",
+           "i64": "read_int"}  # i64: mypyc's native int, saved and read as an int
 LISTS = {"list[int]": "read_int_list", "list[str]": "read_str_list"}
 #: Where the declarations are read: ``machine/`` gets one generated module; each sub-package of
 #: ``kernelmodel/`` gets its own (``kernelmodel/mm/state_generated.py``, ...), beside the classes
@@ -63,6 +65,8 @@ class Field:
     custom: bool  # saved and loaded by the class's vl_save_<attr> and vl_load_<attr>
     optional: bool  # a state without the key (an older snapshot) keeps the constructor's value
     ctor_direct: bool  # __init__ assigns the parameter of the same name unchanged
+    column: bool = False  # saved only as one column of its owner's ``columns`` list
+    columns: bool = False  # a list[X] of column-only objects: one int list per field of X
 
 
 @dataclass
@@ -109,6 +113,10 @@ def _field(line: str, stmt: ast.stmt, params: set[str], where: str) -> Field | N
             f.keyed = opt[6:]
         elif opt == "optional":
             f.optional = True
+        elif opt == "column":
+            f.column = True
+        elif opt == "columns":
+            f.columns = True
         elif opt == "custom":
             f.custom = True
         elif opt.startswith("ref="):
@@ -153,9 +161,13 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
                     param, _, source = item.partition(" from ")
                     context.append(param.strip())
                     if source:
-                        name = re.findall(r"\b([A-Z]\w*)\b", param)[-1]
+                        name = next(n for n in re.findall(r"\b([A-Z]\w*)\b",
+                                                          param.partition(":")[2]) if n != "None")
                         extra_imports.add(f"from {source.strip()} import {name}")
-        names = {f.attr for f in fields if not f.custom and not f.optional}
+        if all(f.column for f in fields):  # saved only as columns of its owner: no ctor check
+            out.append(Decl(module, node.name, fields, ctor, False, []))
+            continue
+        names = {f.attr for f in fields if not f.custom and not f.optional and not f.columns}
         names |= {c.split(":")[0] for c in context}
         for pname, has_default in ctor:
             if pname not in names and not has_default:
@@ -191,8 +203,25 @@ def _ref_shape(t: str) -> tuple[str, str]:
     return ("one", t)
 
 
+#: Every declaring class by name (set by ``render``: a ``columns`` field reads its element's).
+_ALL: dict[str, Decl] = {}
+
+
+def _column_fields(f: Field) -> list[Field]:
+    """The fields of the column-only class a ``columns`` field lists."""
+    m = re.fullmatch(r"list\[(\w+)\]", f.type)
+    if m is None or m.group(1) not in _ALL or not all(c.column for c in _ALL[m.group(1)].fields):
+        raise SystemExit(f"{f.attr}: columns needs list[C], C's fields all # state: column")
+    for c in _ALL[m.group(1)].fields:
+        if c.type not in ("int", "i64"):
+            raise SystemExit(f"{c.attr}: a column must be an int or i64")
+    return _ALL[m.group(1)].fields
+
+
 def _save_expr(f: Field, classes: set[str]) -> list[str]:
     v = f"o.{f.attr}"
+    if f.columns:
+        return [f'"{c.key}": [x.{c.attr} for x in {v}]' for c in _column_fields(f)]
     if f.ref is not None:
         shape, _ = _ref_shape(f.type)
         expr = {"one": f"{v}.{f.ref}", "list": f"[x.{f.ref} for x in {v}]",
@@ -214,6 +243,8 @@ def _save_expr(f: Field, classes: set[str]) -> list[str]:
         return [f'"{f.key}": list({v})']
     if f.type == "dict[str, int]":
         return [f'"{f.key}": dict({v})']
+    if f.type == "dict[int, int]":
+        return [f'"{f.key}": [[k, x] for k, x in {v}.items()]']
     if f.type == "bytearray":
         return [f'"{f.key}": bytes({v})']
     if f.type in SCALARS or f.type == "int | None":
@@ -251,6 +282,8 @@ def _load_expr(f: Field, classes: set[str]) -> str:
         return f"read_opt_int(state, {k}, WHAT)"
     if f.type == "dict[str, int]":
         return f"read_str_int_dict(state, {k}, WHAT)"
+    if f.type == "dict[int, int]":
+        return f"read_int_pairs(state, {k}, WHAT)"
     if f.type == "bytearray":
         return f"bytearray(read_bytes(state, {k}, WHAT))"
     raise SystemExit(f"{f.attr}: no codec for type {f.type}")
@@ -288,6 +321,8 @@ def _load_params(d: Decl) -> list[str]:
 
 
 def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
+    if all(f.column for f in d.fields):  # saved by its owner's ``columns`` field
+        return []
     s = snake(d.name)
     names = set(classes)
     what = f'"{s.replace("_", " ")} state"'
@@ -299,15 +334,23 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             f'    """A ``{d.name}`` from ``save_{s}`` output (ValueError: a bad field)."""',
             f"    WHAT = {what}"]
     ctx_names = [c.split(":")[0] for c in d.context]
-    for f in d.fields:
-        if f.custom or f.optional:
+    # a field the constructor does not take is read straight into the new object after it
+    # (an object loaded in place, ``load_X_into``, is changed only once every field is read)
+    ctor_params = {p for p, _ in d.ctor}
+    direct: dict[str, str] = {}
+    # keyed tables whose objects refer into another keyed table load after it
+    order = sorted(d.fields, key=lambda f: f.keyed is not None and _has_refs(f, classes))
+    for f in order:
+        if f.custom or f.optional or f.columns:
             continue
         if f.keyed is not None:
             cls = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
             if cls is None or cls.group(1) not in classes:
                 raise SystemExit(f"{d.name}.{f.attr}: keyed= needs dict[int, DeclaredClass]")
             child = classes[cls.group(1)]
-            args = ", ".join(["e", *(c.split(":")[0] for c in child.context)])
+            # a child's references resolve in a sibling keyed table loaded before it
+            refs = [f"v_{_keyed_of(d, p)}" for p in _load_params(child) if p.startswith("refs_")]
+            args = ", ".join(["e", *refs, *(c.split(":")[0] for c in child.context)])
             out += [f"    v_{f.attr}: {f.type} = {{}}",
                     f'    for e in read_dict_list(state, "{f.key}", WHAT):',
                     f"        x_{f.attr} = load_{snake(child.name)}({args})",
@@ -320,8 +363,11 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             expr = expr.replace(f"load_{snake(dcl[1])}(read_dict(state, \"{f.key}\", WHAT))",
                                 f"load_{snake(dcl[1])}(read_dict(state, \"{f.key}\", WHAT), "
                                 f"{extra})")
+        if d.ctor and f.attr not in ctor_params:  # a new object: read into it directly
+            direct[f.attr] = expr
+            continue
         out.append(f"    v_{f.attr}: {f.type} = {expr}")
-    by_attr = {f.attr: f for f in d.fields if not f.custom and not f.optional}
+    by_attr = {f.attr: f for f in d.fields if not f.custom and not f.optional and not f.columns}
     args = ", ".join(f"{p}=v_{p}" if p in by_attr else f"{p}={p}"
                      for p, _ in d.ctor if p in by_attr or p in ctx_names)
     into = not d.ctor  # a constructor without arguments: the fields also load into an object
@@ -338,6 +384,16 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
         elif f.custom:
             call_args = ", ".join(["state", *ctx_names])
             out.append(f"    o.vl_load_{f.attr}({call_args})")
+        elif f.columns:  # after the constructor made the list: one checked column per field
+            cols = _column_fields(f)
+            out += [f"    n_{f.attr} = len(o.{f.attr})"]
+            out += [f'    c_{c.attr} = read_int_column(state, "{c.key}", WHAT, n_{f.attr})'
+                    for c in cols]
+            out += [f"    l_{f.attr} = o.{f.attr}", f"    for i in range(n_{f.attr}):",
+                    f"        x = l_{f.attr}[i]"]
+            out += [f"        x.{c.attr} = c_{c.attr}[i]" for c in cols]
+        elif f.attr in direct:
+            out.append(f"    o.{f.attr} = {direct[f.attr]}")
         elif not (f.ctor_direct and any(p == f.attr for p, _ in d.ctor)):
             out.append(f"    o.{f.attr} = v_{f.attr}")
     if d.check:
@@ -354,9 +410,28 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
     return out
 
 
+def _has_refs(f: Field, classes: dict[str, Decl]) -> bool:
+    """A keyed field whose objects hold references (their loader takes a refs_ table)."""
+    m = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
+    return m is not None and m.group(1) in classes and any(
+        p.startswith("refs_") for p in _load_params(classes[m.group(1)]))
+
+
+def _keyed_of(d: Decl, param: str) -> str:
+    """The keyed field of ``d`` whose table resolves the loader parameter ``refs_<class>``."""
+    cls_snake, _, cls = param.removeprefix("refs_").partition(": dict[int, ")
+    for f in d.fields:
+        m = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
+        if f.keyed is not None and m and snake(m.group(1)) == cls_snake:
+            return f.attr
+    raise SystemExit(f"{d.name}: no keyed table of {cls.rstrip(']')} for {param}")
+
+
 def _how(f: Field) -> str:
     if f.custom:
         return "custom"
+    if f.column or f.columns:
+        return "column" if f.column else "columns"
     if f.optional:
         return "optional"
     if f.has:
@@ -375,6 +450,8 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
     """The generated module for one package (``known``: every declaring class, for fields of
     a class declared in another package, whose functions ``homes`` says where to import)."""
     classes = dict(known) if known is not None else {d.name: d for d in decls}
+    _ALL.clear()
+    _ALL.update(classes)
     body: list[str] = []
     for d in decls:
         body += _emit_class(d, classes)
@@ -403,9 +480,12 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
     ]
     if opt:
         head += ["from collections.abc import Callable", "from typing import TypeVar", ""]
+    if re.search(r"\bi64\b", "\n".join(body)):
+        head += ["from mypy_extensions import i64", ""]
     mods: dict[str, list[str]] = {}
     for d in decls:
-        mods.setdefault(d.module, []).append(d.name)
+        if not all(f.column for f in d.fields):  # a column-only class is not named in code
+            mods.setdefault(d.module, []).append(d.name)
     imports = [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(mods.items())]
     imports += sorted(extra_imports)
     if used:
@@ -421,7 +501,8 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
                  "load: Callable[[dict[str, object]], _T]) -> _T | None:",
                  "    return load(state) if state is not None else None"]
     table = ["", "", "#: Per class, its declared fields: (snapshot key, attribute, type, the",
-             "#: options that change how it is stored: custom, has, ref=ID, keyed=ID or range).",
+             "#: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,",
+             "#: columns or range).",
              "FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {"]
     for d in decls:
         table.append(f'    "{d.name}": (')

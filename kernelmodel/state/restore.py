@@ -42,26 +42,33 @@ from typing import Final
 from kernelmodel.check.check import check_invariants
 from kernelmodel.check.check_durable import check_durable
 from kernelmodel.check.check_fields import check_writeback_io
-from kernelmodel.fs.bio import Bio
-from kernelmodel.fs.fs import SuperBlock
+from kernelmodel.fs.state_generated import load_bio, load_super_block
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
-from kernelmodel.include.page import M_anon, MemMap, Page
-from kernelmodel.include.writeback import WritebackState
+from kernelmodel.include.page import M_anon, Page
+from kernelmodel.include.state_generated import (
+    load_mem_map,
+    load_page_allocator,
+    load_page_state_into,
+    load_vl_mm_registry,
+    load_writeback_state,
+)
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_frame_from_state, vl_link_callees
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
+from kernelmodel.kernel.state_generated import load_kernel_config
 from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
-from kernelmodel.lib.rng import Rng
-from kernelmodel.mm.oom_kill import OomState
-from kernelmodel.mm.page_alloc import PageAllocator
+from kernelmodel.lib.state_generated import load_rng
 from kernelmodel.mm.pgtable import pte_present
 from kernelmodel.mm.rmap_anonmm import am_load_state
 from kernelmodel.mm.rmap_pte_chain import pc_load_state
-from kernelmodel.mm.swap import LruPvecs
-from kernelmodel.mm.swap_state import SwapperSpace
+from kernelmodel.mm.state_generated import (
+    load_lru_pvecs,
+    load_oom_state,
+    load_swap_state,
+    load_swapper_space,
+)
 from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
-from kernelmodel.mm.swapfile import SwapState
 from kernelmodel.mm.vmscan import KswapdState
 from kernelmodel.oracle.oracle import Oracle
 from kernelmodel.oracle.oracle_mm import VlMmOracle
@@ -69,6 +76,7 @@ from machine.board import Machine, MachineConfig
 from machine.cpu import CpuContext
 from machine.i386 import PAGE_SHIFT, USER_PTRS_PER_PGD
 from machine.isa import Insn
+from machine.state_generated import load_cpu_context, load_machine_config
 
 #: The scratch machine the Kernel constructor boots on before every field is replaced: the
 #: constructor allocates from its own memory (the zero page, poisoning), which must not be the
@@ -143,35 +151,6 @@ def _int_key(text: str, what: str) -> int:
 # ---- configuration and programs -----------------------------------------------------------------
 
 
-def vl_kernel_config_from_state(state: dict[str, object]) -> KernelConfig:
-    """Rebuild a ``KernelConfig`` from ``KernelConfig.to_state`` output and validate it.
-
-    Raises:
-        ValueError: a field is missing, of the wrong type or out of range.
-    """
-    cfg = KernelConfig(
-        release=_str(state, "release"),
-        writeback=_str(state, "writeback"),
-        rmap=_str(state, "rmap"),
-        vmscan=_str(state, "vmscan"),
-        swapin=_str(state, "swapin"),
-        swap_bytes=_int(state, "swap_bytes"),
-        seed=_int(state, "seed"),
-        dirty_background_ratio=_int(state, "dirty_background_ratio"),
-        dirty_ratio=_int(state, "dirty_ratio"),
-        dirty_writeback_centisecs=_int(state, "dirty_writeback_centisecs"),
-        dirty_expire_centisecs=_int(state, "dirty_expire_centisecs"),
-        swappiness=_int(state, "swappiness"),
-        timeslice_ns=_int(state, "timeslice_ns"),
-        debug_checks=_bool(state, "debug_checks"),
-        poison=_bool(state, "poison"),
-        l1_cache_bytes=_int(state, "l1_cache_bytes"),
-        threads_max=_int(state, "threads_max") if "threads_max" in state else 0,
-    )
-    cfg.validate()
-    return cfg
-
-
 def _insn_from_state(value: object) -> Insn:
     """``Insn.from_state`` after checking the shape (it only asserts)."""
     if not isinstance(value, list) or len(value) != 6:
@@ -236,7 +215,7 @@ def vl_task_from_state(k: Kernel, state: dict[str, object]) -> Task:
         prog_id = _int(cs, "prog_id")
         if prog_id < 0 or prog_id >= len(k.programs):
             raise ValueError(f"kernel state: task {pid} runs unknown program {prog_id}")
-        ctx = CpuContext.from_state(cs, k.programs[prog_id])
+        ctx = load_cpu_context(cs, k.programs[prog_id])
         if ctx.pid != pid:
             raise ValueError(f"kernel state: task {pid} has the context of pid {ctx.pid}")
         if ctx.pc < 0 or ctx.pc > len(ctx.prog):
@@ -407,38 +386,38 @@ def _scratch_kernel(cfg: KernelConfig, elevator: str) -> Kernel:
 def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     """Pass 1 for the kernel: every component from its own ``from_state``."""
     machine = k.machine
-    k.vmstat.load_state(_dict(state, "vmstat"))
+    load_page_state_into(k.vmstat, _dict(state, "vmstat"))
     k.trace.load_state(_dict(state, "trace"))
-    k.rng = Rng.from_state(_dict(state, "rng"))
-    mem_map = MemMap.from_state(_dict(state, "mem_map"))
+    k.rng = load_rng(_dict(state, "rng"))
+    mem_map = load_mem_map(_dict(state, "mem_map"))
     if mem_map.nframes != machine.mem.nframes:
         raise ValueError("kernel state: mem_map and RAM differ in size")
     k.mem_map = mem_map
-    k.pgdat = PageAllocator.from_state(_dict(state, "pgdat"), mem_map, k.vmstat, machine.mem)
+    k.pgdat = load_page_allocator(_dict(state, "pgdat"), mem_map, k.vmstat, machine.mem)
     zero = _int(state, "zero_page")
     if zero < 0 or zero >= mem_map.nframes:
         raise ValueError(f"kernel state: zero page {zero} outside mem_map")
     k.zero_page = mem_map.pages[zero]
-    k.sb = SuperBlock.from_state(_dict(state, "sb"), mem_map.pages)
+    k.sb = load_super_block(_dict(state, "sb"), mem_map.pages)
     k.oracle = Oracle.from_state(_dict(state, "oracle"), machine.mem, machine.disk)
     k.mm_oracle = VlMmOracle.from_state(_dict(state, "mm_oracle"), machine.mem, machine.disk)
     for item in _list(state, "bios"):
-        bio = Bio.from_state(_as_dict(item, "bio"))
+        bio = load_bio(_as_dict(item, "bio"))
         if bio.bio_id in k.bios:
             raise ValueError(f"kernel state: bio {bio.bio_id} appears twice")
         k.bios[bio.bio_id] = bio
-    k.mm_registry = VlMmRegistry.from_state(_dict(state, "mm"))
-    k.wb = WritebackState.from_state(_dict(state, "wb"))
-    k.swap = SwapState.from_state(_dict(state, "swap"))
-    k.swapper_space = SwapperSpace.from_state(_dict(state, "swapper_space"), mem_map)
+    k.mm_registry = load_vl_mm_registry(_dict(state, "mm"))
+    k.wb = load_writeback_state(_dict(state, "wb"))
+    k.swap = load_swap_state(_dict(state, "swap"))
+    k.swapper_space = load_swapper_space(_dict(state, "swapper_space"), mem_map)
     if vl_swapcache_by_mapping(k):
         # 2.6.5: page->mapping of a swap-cache page is &swapper_space (swapcache_fields.py)
         for _index, item in vl_radix_tree_items(k.swapper_space.page_tree):
             if isinstance(item, Page):
                 item.mapping = k.swapper_space
-    k.lru_pvecs = LruPvecs.from_state(_dict(state, "lru_pvecs"))
+    k.lru_pvecs = load_lru_pvecs(_dict(state, "lru_pvecs"))
     k.kswapd = KswapdState.from_state(_dict(state, "kswapd"))
-    k.oom = OomState.from_state(_dict(state, "oom"))
+    k.oom = load_oom_state(_dict(state, "oom"))
 
 
 def _column_len(state: dict[str, object], key: str) -> int:
@@ -462,7 +441,7 @@ def vl_check_sizes(state: dict[str, object]) -> None:
         ValueError: a size disagrees with the data or the configuration.
     """
     machine = _dict(state, "machine")
-    config = MachineConfig.from_state(_dict(machine, "config"))
+    config = load_machine_config(_dict(machine, "config"))
     config.validate()
     nframes = config.nframes
     if _int(_dict(machine, "mem"), "nframes") != nframes:
@@ -519,7 +498,7 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
     """
     vl_check_sizes(state)
     machine = Machine.from_state(_dict(state, "machine"))
-    cfg = vl_kernel_config_from_state(_dict(state, "cfg"))
+    cfg = load_kernel_config(_dict(state, "cfg"))
     k = _scratch_kernel(cfg, machine.config.elevator)
     k.machine = machine
     k.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Final
 
+from kernelmodel.inspect.declared import SECTIONS, vl_declared_changes
 from kernelmodel.inspect.frame_state import (
     FRAME_HOLDS_NAMES,
     FRAME_LIST_NAMES,
@@ -471,8 +472,15 @@ _DESCRIBED: Final = ("vmstat", "mem_map", "sb", "kernel")
 
 
 def _diff_rest(a: dict[str, object], b: dict[str, object]) -> list[str]:
-    other = [key for key in a if key not in _DESCRIBED and a.get(key) != b.get(key)]
-    other += [key for key in b if key not in a]
+    """The other sections that differ; a section of a declared class with the fields that
+    differ in it ("pgdat (zone.free_pages, zone.lru_next)")."""
+    other: list[str] = []
+    for key in [*a, *(k for k in b if k not in a)]:
+        if key in _DESCRIBED or a.get(key) == b.get(key):
+            continue
+        cls = SECTIONS.get(key)
+        fields = vl_declared_changes(cls, a.get(key), b.get(key)) if cls else []
+        other.append(f"{key} ({', '.join(fields)})" if fields else key)
     return other
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 
+from kernelmodel.inspect.declared import SECTIONS, vl_declared_keys
 from scenarios.snapshot.errors import SnapshotError
 from scenarios.snapshot.fields import get_int, get_path
 from scenarios.snapshot.fileformat import HEADER, read_file, read_payload
@@ -25,7 +26,8 @@ def state_counters(state: dict[str, object]) -> dict[str, int]:
     out: dict[str, int] = {}
     vm = state.get("vmstat")
     if isinstance(vm, dict):
-        for name, value in vm.items():
+        for name in vl_declared_keys(SECTIONS["vmstat"]):  # the counters PageState declares
+            value = vm.get(name)
             if isinstance(value, int) and not isinstance(value, bool):
                 out[name] = value
     zone = get_path(state, "pgdat", "zone")

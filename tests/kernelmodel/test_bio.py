@@ -14,10 +14,9 @@ from kernelmodel.fs.bio import (
     WRITE,
     Bio,
     submit_bio,
-    vl_bios_from_state,
-    vl_bios_to_state,
 )
 from kernelmodel.fs.fs import BLOCK_SECTORS, vl_create_file
+from kernelmodel.fs.state_generated import load_bio, save_bio
 from kernelmodel.include.page import Page, PageLocked, PageUptodate, PageWriteback, SetPageUptodate
 from kernelmodel.include.vmstat import TR_IO_DONE, TR_IO_SUBMIT
 from kernelmodel.kernel.kernel import Kernel
@@ -111,8 +110,8 @@ def test_bio_state_round_trip() -> None:
         7: Bio(7, WRITE, 64, [3, 4], END_IO_WRITE, 100),
         9: Bio(9, READ, 8, [5], END_IO_READ, 5),
     }
-    state = vl_bios_to_state(bios)
-    again = vl_bios_from_state(state)
-    assert vl_bios_to_state(again) == state
-    assert list(again) == [7, 9]
-    assert "WRITE" in repr(again[7])
+    state = [save_bio(bio) for bio in bios.values()]
+    again = [load_bio(item) for item in state]
+    assert [save_bio(bio) for bio in again] == state
+    assert [bio.bio_id for bio in again] == [7, 9]
+    assert "WRITE" in repr(again[0])

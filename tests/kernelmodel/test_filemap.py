@@ -48,6 +48,7 @@ from kernelmodel.mm.filemap import (
 from kernelmodel.mm.page_alloc import GFP_HIGHUSER
 from kernelmodel.mm.page_writeback import set_page_dirty, set_page_writeback
 from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.state_generated import load_address_space, save_address_space
 from kernelmodel.mm.swap import lru_add_drain
 from kernelmodel.mm.truncate import TruncateInodePagesOp
 from kernelmodel.oracle.oracle import oracle_file_expected, oracle_file_truncate, oracle_file_write
@@ -208,11 +209,11 @@ def test_address_space_state_round_trip() -> None:
     set_page_dirty(k, pages[1])
     mapping.writeback_index = 3
     mapping.i_mmap_shared.append(12)
-    state = mapping.to_state()
+    state = save_address_space(mapping)
     for p in pages:
         p.mapping = None
-    again = AddressSpace.from_state(state, k.mem_map.pages)
-    assert again.to_state() == state
+    again = load_address_space(state, k.mem_map.pages)
+    assert save_address_space(again) == state
     assert all(p.mapping is again for p in pages)
     assert vl_find_page_nolock(again, 70) is pages[2]
 

@@ -35,6 +35,7 @@ from kernelmodel.fs.fs import (
     vl_lookup_path,
     vl_new_inode,
 )
+from kernelmodel.fs.state_generated import load_super_block, save_super_block
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task
@@ -306,6 +307,6 @@ def test_state_round_trip() -> None:
     f = File(1, inode.i_ino, "b", 2)
     f.f_pos = 17
     k.sb.s_files[1] = f
-    state = k.sb.to_state()
-    again = SuperBlock.from_state(state, k.mem_map.pages).to_state()
+    state = save_super_block(k.sb)
+    again = save_super_block(load_super_block(state, k.mem_map.pages))
     assert again == state

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from test_mm_support import access, load, make_kernel, mm_of, new_task, problems
 
 from kernelmodel.include.mm_types import VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, MmStruct, VmArea
+from kernelmodel.include.state_generated import load_vm_area, save_vm_area
 from kernelmodel.include.syscall_abi import (
     EACCES,
     EINVAL,
@@ -143,7 +144,7 @@ def test_mprotect_middle_splits_into_three_sharing_the_anon_vma() -> None:
             assert pte == before[p]
     assert mm.mmap[1].vm_page_prot == PAGE_READONLY
     for v in mm.mmap:  # the changed vmas are plain data
-        assert VmArea.from_state(v.to_state()).to_state() == v.to_state()
+        assert save_vm_area(load_vm_area(save_vm_area(v))) == save_vm_area(v)
     _all_ok(k)
     for p in range(8):
         assert load(k, t, BASE + p * PG) == 100 + p

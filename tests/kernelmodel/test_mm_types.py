@@ -7,6 +7,16 @@ import pytest
 from test_mm_support import access, make_kernel, mm_of, new_task
 
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
+from kernelmodel.include.state_generated import (
+    load_anon_vma,
+    load_mm_struct,
+    load_vl_mm_registry,
+    load_vm_area,
+    save_anon_vma,
+    save_mm_struct,
+    save_vl_mm_registry,
+    save_vm_area,
+)
 from kernelmodel.include.syscall_abi import MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from kernelmodel.kernel.exit import ExitOp, WaitChildrenOp
 from kernelmodel.kernel.fork import ForkOp, dup_mm
@@ -38,26 +48,26 @@ def _workload_registry() -> VlMmRegistry:
 def test_vma_anon_vma_and_mm_round_trip() -> None:
     vma = VmArea(7, 3, BASE, BASE + 0x5000, 0x73, 0x25, BASE >> 12, 12)
     vma.anon_vma = 4
-    s = vma.to_state()
-    assert VmArea.from_state(s).to_state() == s
+    s = save_vm_area(vma)
+    assert save_vm_area(load_vm_area(s)) == s
     av = AnonVma(4)
     av.head = [7, 9]
-    assert AnonVma.from_state(av.to_state()).to_state() == av.to_state()
+    assert save_anon_vma(load_anon_vma(save_anon_vma(av))) == save_anon_vma(av)
     mm = MmStruct(3, 77)
     mm.mmap.append(vma)
     mm.mmap_cache = vma
     mm.map_count = 1
     mm.rss = 5
-    s = mm.to_state()
-    back = MmStruct.from_state(s, {7: vma})
-    assert back.to_state() == s and back.mmap[0] is vma and back.mmap_cache is vma
+    s = save_mm_struct(mm)
+    back = load_mm_struct(s, {7: vma})
+    assert save_mm_struct(back) == s and back.mmap[0] is vma and back.mmap_cache is vma
 
 
 def test_registry_round_trip_after_a_workload() -> None:
     reg = _workload_registry()
-    s = reg.to_state()
-    back = VlMmRegistry.from_state(s)
-    assert back.to_state() == s
+    s = save_vl_mm_registry(reg)
+    back = load_vl_mm_registry(s)
+    assert save_vl_mm_registry(back) == s
     for mm in back.mms.values():
         for vma in mm.mmap:
             assert back.vmas[vma.vma_id] is vma
@@ -66,10 +76,10 @@ def test_registry_round_trip_after_a_workload() -> None:
 
 def test_registry_from_state_rejects_unknown_vma() -> None:
     reg = _workload_registry()
-    s = reg.to_state()
+    s = save_vl_mm_registry(reg)
     s["vmas"] = []
     with pytest.raises(ValueError, match="mmap names unknown id"):
-        VlMmRegistry.from_state(s)
+        load_vl_mm_registry(s)
 
 
 def test_kernel_op_round_trips() -> None:

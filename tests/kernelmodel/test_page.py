@@ -29,6 +29,7 @@ from kernelmodel.include.page import (
     vl_flag_names,
     vl_release_flags,
 )
+from kernelmodel.include.state_generated import load_mem_map, save_mem_map
 
 # The 2.6.6 numbering, straight from include/linux/page-flags.h.
 KERNEL_266_BITS = {
@@ -291,23 +292,23 @@ def test_mem_map_state_round_trip(rows: list[dict[str, int]]) -> None:
         page.list_id = row["list_id"]
         page.dirtied_when = row["dirtied_when"]
         page.mapping = _Plain()  # references are not part of mem_map's state
-    state = mm.to_state()
+    state = save_mem_map(mm)
     assert _plain(state)
-    back = MemMap.from_state(state)
-    assert back.to_state() == state
+    back = load_mem_map(state)
+    assert save_mem_map(back) == state
     assert all(p.mapping is None and p.pte_chain is None for p in back.pages)
     assert [p.pfn for p in back.pages] == list(range(len(rows)))
 
 
 def test_mem_map_state_rejects_bad_columns() -> None:
-    state = MemMap(4).to_state()
+    state = save_mem_map(MemMap(4))
     state["flags"] = [0, 0, 0]
     with pytest.raises(ValueError, match="flags"):
-        MemMap.from_state(state)
-    state = MemMap(4).to_state()
+        load_mem_map(state)
+    state = save_mem_map(MemMap(4))
     state["lru"] = [LRU_ACTIVE, 0, "x", 0]
     with pytest.raises(ValueError, match="lru"):
-        MemMap.from_state(state)
+        load_mem_map(state)
 
 
 def test_struct_page_size_follows_the_writeback_design() -> None:

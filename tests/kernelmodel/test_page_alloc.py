@@ -7,6 +7,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernelmodel.include.bug import KernelBug
+from kernelmodel.include.mm_inline import (
+    add_page_to_active_list,
+    add_page_to_inactive_list,
+    del_page_from_active_list,
+    del_page_from_inactive_list,
+    del_page_from_lru,
+    vl_check_lru,
+    vl_lru_head,
+    vl_lru_list,
+    vl_lru_move_tail,
+    vl_lru_next,
+    vl_lru_prev,
+    vl_lru_tail,
+)
+from kernelmodel.include.mmzone import MAX_ORDER, PageAllocator, vl_free_blocks, vl_free_list
 from kernelmodel.include.page import (
     LRU_ACTIVE,
     LRU_INACTIVE,
@@ -25,6 +40,14 @@ from kernelmodel.include.page import (
     SetPageWriteback,
     page_count,
 )
+from kernelmodel.include.state_generated import (
+    load_mem_map,
+    load_page_allocator,
+    load_zone,
+    save_mem_map,
+    save_page_allocator,
+    save_zone,
+)
 from kernelmodel.include.vmstat import PageState
 from kernelmodel.mm import page_alloc as pa
 from kernelmodel.mm.page_alloc import (
@@ -34,17 +57,9 @@ from kernelmodel.mm.page_alloc import (
     GFP_NOFS,
     GFP_NOIO,
     GFP_USER,
-    MAX_ORDER,
-    PageAllocator,
-    Zone,
     _free_pages,
     _free_pages_bulk,
-    add_page_to_active_list,
-    add_page_to_inactive_list,
     alloc_pages,
-    del_page_from_active_list,
-    del_page_from_inactive_list,
-    del_page_from_lru,
     free_pages,
     init_per_zone_pages_min,
     min_free_kbytes_sysctl_handler,
@@ -54,15 +69,6 @@ from kernelmodel.mm.page_alloc import (
     vl_alloc_no_watermarks,
     vl_boot,
     vl_check_free_accounting,
-    vl_check_lru,
-    vl_free_blocks,
-    vl_free_list,
-    vl_lru_head,
-    vl_lru_list,
-    vl_lru_move_tail,
-    vl_lru_next,
-    vl_lru_prev,
-    vl_lru_tail,
     vl_should_retry,
     zone_watermark_ok,
 )
@@ -152,8 +158,8 @@ def test_boot_equals_freeing_frame_by_frame(nframes: int, kernel: int) -> None:
         slow.ps.pgfree += 1
         pa.free_pages_bulk(slow.zone, pfn, 0)
     pa.init_per_zone_pages_min(slow)
-    assert alloc.zone.to_state() == slow.zone.to_state()
-    assert alloc.mem_map.to_state() == slow.mem_map.to_state()
+    assert save_zone(alloc.zone) == save_zone(slow.zone)
+    assert save_mem_map(alloc.mem_map) == save_mem_map(slow.mem_map)
     assert alloc.ps.pgfree == slow.ps.pgfree
 
 
@@ -433,12 +439,12 @@ def test_poisoning_fills_freed_frames() -> None:
         assert mem.frame_bytes(pfn) == bytes([pa.POISON_FREE_BYTE]) * 4096
     with pytest.raises(KernelBug):
         PageAllocator(MemMap(4), poison=True)
-    state = alloc.to_state()
-    mm = MemMap.from_state(alloc.mem_map.to_state())
-    back = PageAllocator.from_state(state, mm, physmem=mem)
-    assert back.poison and back.to_state() == state
+    state = save_page_allocator(alloc)
+    mm = load_mem_map(save_mem_map(alloc.mem_map))
+    back = load_page_allocator(state, mm, physmem=mem)
+    assert back.poison and save_page_allocator(back) == state
     with pytest.raises(ValueError, match="physmem"):
-        PageAllocator.from_state(state, mm)
+        load_page_allocator(state, mm)
 
 
 # ---- LRU lists ---------------------------------------------------------------------------------
@@ -583,28 +589,28 @@ def test_state_round_trip(ops: list[tuple[bool, int, int]]) -> None:
             free_pages(alloc, pfn, order)
     alloc.zone.nr_scan_active = 7
     alloc.kswapd_wakeup_pending = True
-    state = alloc.to_state()
+    state = save_page_allocator(alloc)
     assert _plain(state)
-    mm_state = alloc.mem_map.to_state()
-    mm = MemMap.from_state(mm_state)
-    back = PageAllocator.from_state(state, mm, ps)
-    assert back.to_state() == state
+    mm_state = save_mem_map(alloc.mem_map)
+    mm = load_mem_map(mm_state)
+    back = load_page_allocator(state, mm, ps)
+    assert save_page_allocator(back) == state
     check_all(back)
     # Both copies now behave identically.
     for order in (0, 3, 1, 0, 5):
         a = alloc_pages(alloc, GFP_ATOMIC, order)
         b = alloc_pages(back, GFP_ATOMIC, order)
         assert (a.pfn if a else -1) == (b.pfn if b else -1)
-    assert back.to_state() == alloc.to_state()
-    assert mm.to_state() == alloc.mem_map.to_state()
+    assert save_page_allocator(back) == save_page_allocator(alloc)
+    assert save_mem_map(mm) == save_mem_map(alloc.mem_map)
 
 
 def test_zone_state_rejects_bad_input() -> None:
     alloc = vl_boot(128, 1)
-    state = alloc.zone.to_state()
+    state = save_zone(alloc.zone)
     state["free_order"] = [0]
     with pytest.raises(ValueError, match="free_order"):
-        Zone.from_state(state, alloc.mem_map)
+        load_zone(state, alloc.mem_map)
 
 
 def test_inactive_page_ids() -> None:

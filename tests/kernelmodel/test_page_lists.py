@@ -12,12 +12,13 @@ from test_wb_support import drive, fake_task, make_file, wait_woken, write_page
 from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check import check_invariants, check_pagecache
 from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
-from kernelmodel.include.page import MemMap, PageDirty, PageWriteback, SetPageDirty, SetPageLocked
+from kernelmodel.include.page import PageDirty, PageWriteback, SetPageDirty, SetPageLocked
+from kernelmodel.include.state_generated import load_mem_map, save_mem_map
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, TASK_STOPPED
 from kernelmodel.lib.radix_tree import vl_radix_tree_tag_bits
-from kernelmodel.mm.filemap import AddressSpace, remove_from_page_cache
+from kernelmodel.mm.filemap import remove_from_page_cache
 from kernelmodel.mm.filemap_wb import vl_fdatawait_frame
 from kernelmodel.mm.page_lists import PL_CLEAN, PL_DIRTY, PL_IO, PL_LOCKED, PL_NONE
 from kernelmodel.mm.page_writeback import (
@@ -27,6 +28,7 @@ from kernelmodel.mm.page_writeback import (
     clear_page_dirty,
 )
 from kernelmodel.mm.pagemap import unlock_page
+from kernelmodel.mm.state_generated import load_address_space, save_address_space
 from kernelmodel.oracle.oracle import vl_verify_files
 from machine.board import Machine, MachineConfig
 from tests.kernelmodel.frames_support import reload_stack, run_frame, stack_round_trips
@@ -167,12 +169,12 @@ def test_state_round_trips_in_the_middle_of_both_walks() -> None:
     wait_woken(k, t)
     drive(k, t, lambda: run_frame(k, t, w2))
     assert m.locked_pages == [] and check_invariants(k) == []
-    mm = k.mem_map.to_state()
-    assert MemMap.from_state(mm).to_state() == mm
-    st1 = m.to_state()
+    mm = save_mem_map(k.mem_map)
+    assert save_mem_map(load_mem_map(mm)) == mm
+    st1 = save_address_space(m)
     assert st1["clean_pages"] == m.clean_pages and len(m.clean_pages) == 20
-    again = AddressSpace.from_state(st1, k.mem_map.pages)  # re-links page.mapping: last
-    assert again.to_state() == st1
+    again = load_address_space(st1, k.mem_map.pages)  # re-links page.mapping: last
+    assert save_address_space(again) == st1
 
 
 # ---- random workload in lists mode ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from kernelmodel.include.page import (
     SetPageLocked,
     SetPageSwapCache,
 )
+from kernelmodel.include.state_generated import load_writeback_state, save_writeback_state
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_DONE, PF_LESS_THROTTLE, TASK_RUNNING, TASK_STOPPED
 from kernelmodel.lib.radix_tree import radix_tree_tag_get, radix_tree_tagged
@@ -327,7 +328,8 @@ def test_wbc_and_state_round_trip() -> None:
     wb.vl_note_fsync_latency(2)
     assert wb.vl_metrics()["fsync_latency_ns"] == 9
     assert wb.fsync_latency_last == 2
-    assert WritebackState.from_state(wb.to_state()).to_state() == wb.to_state()
+    saved = save_writeback_state(wb)
+    assert save_writeback_state(load_writeback_state(saved)) == saved
 
 
 def test_add_cached_page_helper_is_consistent() -> None:

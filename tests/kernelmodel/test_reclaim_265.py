@@ -14,11 +14,12 @@ from test_vmscan import isolate
 from test_wb_support import fake_task, make_file, write_page
 
 from kernelmodel.fs.fsync import FsyncOp
+from kernelmodel.include.mmzone import DEF_PRIORITY
 from kernelmodel.include.page import PageDirty, PageWriteback, TestSetPageLocked
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_DONE, Task
 from kernelmodel.mm.filemap import AddressSpace
-from kernelmodel.mm.page_alloc import DEF_PRIORITY, GFP_KERNEL
+from kernelmodel.mm.page_alloc import GFP_KERNEL
 from kernelmodel.mm.page_lists import PL_DIRTY, PL_LOCKED
 from kernelmodel.mm.pdflush import PDFLUSH_BACKGROUND_WRITEOUT, PdflushOp
 from kernelmodel.mm.swap import lru_add_drain

@@ -30,8 +30,9 @@ from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import PF_MEMDIE, TASK_RUNNING, TASK_ZOMBIE, Task
 from kernelmodel.mm.memory import do_page_fault
 from kernelmodel.mm.mmap import do_mmap_pgoff
-from kernelmodel.mm.oom_kill import OomState, vl_oom_kill_pending
+from kernelmodel.mm.oom_kill import vl_oom_kill_pending
 from kernelmodel.mm.pgtable import vl_switch_mm
+from kernelmodel.mm.state_generated import load_oom_state, save_oom_state
 from kernelmodel.oracle.oracle_mm import (
     VlMmOracle,
     oracle_note_store,
@@ -349,8 +350,8 @@ def test_oom_kills_the_biggest_task_when_swap_is_exhausted() -> None:
     assert [ev.pid for ev in k.trace.since(0) if ev.kind == TR_OOM] == [hog.pid]
     assert k.now() >= 1_000_000_000  # out_of_memory waits for a second of failures
     assert keeper.state != TASK_ZOMBIE
-    st = k.oom.to_state()
-    assert OomState.from_state(st).to_state() == st
+    st = save_oom_state(k.oom)
+    assert save_oom_state(load_oom_state(st)) == st
     for i in range(16):
         assert sim.access(keeper, BASE + i * 4096, False) == value_for(keeper.pid, i, 3)
     assert k.swap.nr_swap_pages > 0  # the hog's slots came back

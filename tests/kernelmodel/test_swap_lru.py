@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from test_swap_support import alloc_user_page, make_kernel
 
 from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.mm_inline import vl_lru_list, vl_lru_tail
 from kernelmodel.include.page import (
     PageActive,
     PageLRU,
@@ -18,10 +19,9 @@ from kernelmodel.include.page import (
     page_count,
 )
 from kernelmodel.mm.alloc import page_cache_release
-from kernelmodel.mm.page_alloc import vl_lru_list, vl_lru_tail
+from kernelmodel.mm.state_generated import load_lru_pvecs, save_lru_pvecs
 from kernelmodel.mm.swap import (
     PAGEVEC_SIZE,
-    LruPvecs,
     activate_page,
     lru_add_drain,
     lru_cache_add,
@@ -140,8 +140,8 @@ def test_lru_pvecs_round_trip() -> None:
     for _ in range(3):
         lru_cache_add(k, alloc_user_page(k))
     lru_cache_add_active(k, alloc_user_page(k))
-    s1 = k.lru_pvecs.to_state()
-    assert LruPvecs.from_state(s1).to_state() == s1
+    s1 = save_lru_pvecs(k.lru_pvecs)
+    assert save_lru_pvecs(load_lru_pvecs(s1)) == s1
 
 
 @settings(max_examples=30, deadline=None)

@@ -26,8 +26,8 @@ from kernelmodel.lib.radix_tree import radix_tree_tagged
 from kernelmodel.mm.alloc import page_cache_release
 from kernelmodel.mm.pagemap import unlock_page
 from kernelmodel.mm.pgtable import swp_entry, swp_offset
+from kernelmodel.mm.state_generated import load_swapper_space, save_swapper_space
 from kernelmodel.mm.swap_state import (
-    SwapperSpace,
     add_to_swap,
     delete_from_swap_cache,
     lookup_swap_cache,
@@ -214,9 +214,9 @@ def test_swapper_space_round_trip() -> None:
     for _ in range(5):
         p, _e = swapcache_page(k)
         unlock_page(k, p)
-    s1 = k.swapper_space.to_state()
-    sp = SwapperSpace.from_state(s1, k.mem_map)
-    assert sp.to_state() == s1
+    s1 = save_swapper_space(k.swapper_space)
+    sp = load_swapper_space(s1, k.mem_map)
+    assert save_swapper_space(sp) == s1
 
 
 class SwapCacheMachine(RuleBasedStateMachine):

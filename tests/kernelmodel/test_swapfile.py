@@ -7,12 +7,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from kernelmodel.mm.pgtable import swp_entry, swp_offset, swp_type
+from kernelmodel.mm.state_generated import (
+    load_swap_info_struct,
+    load_swap_state,
+    save_swap_info_struct,
+    save_swap_state,
+)
 from kernelmodel.mm.swapfile import (
     SWAP_MAGIC,
     SWAP_MAP_BAD,
     SWAP_MAP_MAX,
     SWAPFILE_CLUSTER,
-    SwapInfoStruct,
     SwapState,
     map_swap_page,
     scan_swap_map,
@@ -136,10 +141,10 @@ def test_state_round_trip() -> None:
         vl_get_swap_page(sw)
     vl_swap_duplicate(sw, 7)
     vl_swap_free(sw, 3)
-    s1 = sw.to_state()
-    s2 = SwapState.from_state(s1).to_state()
+    s1 = save_swap_state(sw)
+    s2 = save_swap_state(load_swap_state(s1))
     assert s1 == s2
-    si = SwapInfoStruct.from_state(sw.swap_info[0].to_state())
+    si = load_swap_info_struct(save_swap_info_struct(sw.swap_info[0]))
     assert si.swap_map == sw.swap_info[0].swap_map
 
 

@@ -14,6 +14,8 @@ from test_swap_support import (
 )
 
 from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.mm_inline import vl_lru_list, vl_lru_tail
+from kernelmodel.include.mmzone import DEF_PRIORITY
 from kernelmodel.include.page import (
     Page,
     PageActive,
@@ -34,13 +36,7 @@ from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import TASK_RUNNING
 from kernelmodel.mm.alloc import page_cache_release, vl_alloc_page
 from kernelmodel.mm.filemap import AddressSpace
-from kernelmodel.mm.page_alloc import (
-    DEF_PRIORITY,
-    GFP_HIGHUSER,
-    GFP_KERNEL,
-    vl_lru_list,
-    vl_lru_tail,
-)
+from kernelmodel.mm.page_alloc import GFP_HIGHUSER, GFP_KERNEL
 from kernelmodel.mm.pagemap import unlock_page
 from kernelmodel.mm.pgtable import pte_present, vl_read_pte
 from kernelmodel.mm.rmap import page_referenced
@@ -60,8 +56,8 @@ BASE = 0x10000000
 
 def isolate(k: Kernel, page: Page) -> None:
     """shrink_cache's isolation of one inactive page (PG_lru off, a reference taken)."""
+    from kernelmodel.include.mm_inline import del_page_from_inactive_list
     from kernelmodel.include.page import TestClearPageLRU
-    from kernelmodel.mm.page_alloc import del_page_from_inactive_list
 
     assert TestClearPageLRU(page)
     del_page_from_inactive_list(k.pgdat.zone, page)
@@ -83,8 +79,8 @@ def anon_pages(k: Kernel, n: int) -> tuple[list[Page], object]:
 
 def deactivate(k: Kernel, page: Page) -> None:
     """Move an active page to the inactive head (as refill_inactive_zone would)."""
+    from kernelmodel.include.mm_inline import add_page_to_inactive_list, del_page_from_active_list
     from kernelmodel.include.page import ClearPageActive
-    from kernelmodel.mm.page_alloc import add_page_to_inactive_list, del_page_from_active_list
 
     zone = k.pgdat.zone
     del_page_from_active_list(zone, page)
@@ -212,8 +208,8 @@ def test_dirty_file_page_is_written_with_pg_reclaim_then_freed() -> None:
     freed, _extra, kept = shrink_list(k, [p], GFP_KERNEL, False)
     assert freed == 0 and kept == [p]
     assert PageWriteback(p) and PageReclaim(p) and not PageDirty(p) and not PageLocked(p)
+    from kernelmodel.include.mm_inline import add_page_to_inactive_list
     from kernelmodel.include.page import TestSetPageLRU
-    from kernelmodel.mm.page_alloc import add_page_to_inactive_list
 
     assert not TestSetPageLRU(p)  # shrink_cache's put-back
     add_page_to_inactive_list(k.pgdat.zone, p)

@@ -7,12 +7,13 @@ import pytest
 from test_swap_support import file_page, make_anon_task, make_kernel, page_at, touch
 
 from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.mmzone import DEF_PRIORITY
 from kernelmodel.include.page import Page, PageActive, PageDirty, PageSwapCache, PageWriteback
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_BLOCKED
 from kernelmodel.mm import vmscan_267
 from kernelmodel.mm.filemap import AddressSpace
-from kernelmodel.mm.page_alloc import DEF_PRIORITY, GFP_KERNEL
+from kernelmodel.mm.page_alloc import GFP_KERNEL
 from kernelmodel.mm.page_writeback import NR_CONGESTION_ON, bdi_write_congested
 from kernelmodel.mm.swap import lru_add_drain, mark_page_accessed
 from kernelmodel.mm.swap_state import add_to_swap

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from machine.clock import EV_DISK_DONE, EV_TIMER, Clock, Event
+from machine.state_generated import load_clock, save_clock
 
 
 def pop_all(clock: Clock) -> list[Event]:
@@ -91,9 +92,9 @@ def test_state_round_trip_and_continuation() -> None:
     clock.cancel(3)
     clock.pop()
     clock.pop()
-    state = clock.to_state()
-    again = Clock.from_state(state)
-    assert again.to_state() == state
+    state = save_clock(clock)
+    again = load_clock(state)
+    assert save_clock(again) == state
     a = [(e.time, e.seq, e.kind, e.a, e.b) for e in pop_all(clock)]
     b = [(e.time, e.seq, e.kind, e.a, e.b) for e in pop_all(again)]
     assert a == b
@@ -103,16 +104,16 @@ def test_state_round_trip_and_continuation() -> None:
 
 def test_from_state_rejects_inconsistent_events() -> None:
     good = {"now": 10, "next_seq": 2, "events_dispatched": 0, "events": [20, 1, EV_TIMER, 0, 0]}
-    assert Clock.from_state(good).pending() == 1
+    assert load_clock(good).pending() == 1
     past = dict(good, events=[5, 1, EV_TIMER, 0, 0])
     with pytest.raises(ValueError):
-        Clock.from_state(past)
+        load_clock(past)
     future_seq = dict(good, events=[20, 2, EV_TIMER, 0, 0])
     with pytest.raises(ValueError):
-        Clock.from_state(future_seq)
+        load_clock(future_seq)
     ragged = dict(good, events=[20, 1, EV_TIMER])
     with pytest.raises(ValueError):
-        Clock.from_state(ragged)
+        load_clock(ragged)
 
 
 # An operation: ("s", delay, arg) schedules at now + delay; ("c", k) cancels the k-th
@@ -160,5 +161,5 @@ def test_clock_matches_sorted_list_model(ops: list[tuple[object, ...]]) -> None:
         assert clock.now == now
         assert clock.pending() == len(model)
         assert clock.peek_time() == (model[0][0] if model else -1)
-    state = clock.to_state()
-    assert Clock.from_state(state).to_state() == state
+    state = save_clock(clock)
+    assert save_clock(load_clock(state)) == state

@@ -34,6 +34,14 @@ from machine.isa import (
 )
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
+from machine.state_generated import (
+    load_cpu,
+    load_cpu_context,
+    load_mmu,
+    save_cpu,
+    save_cpu_context,
+    save_mmu,
+)
 from machine.testing_support import VL_FIX_RETRY, VL_FIX_STOP, VL_STOP, VlFakeTrap
 
 BASE = 0x1000_0000
@@ -248,7 +256,7 @@ def test_sliced_run_equals_unsliced_run() -> None:
         runs = 1
         while cpu.run(ctx, budget, trap) == RUN_BUDGET:
             runs += 1
-        results.append((trap.stores, trap.faults, mem.to_state(), ctx.to_state()))
+        results.append((trap.stores, trap.faults, mem.to_state(), save_cpu_context(ctx)))
         assert runs > 1 or budget == BIG
     assert results[0] == results[1] == results[2]
 
@@ -351,32 +359,32 @@ def test_context_state_round_trip_resumes_identically() -> None:
     assert cpu.run(ctx, 1000, trap) == RUN_BUDGET
     assert ctx.op_started and ctx.cursor > 0 and ctx.loop_counts == [2]
 
-    state = ctx.to_state()
+    state = save_cpu_context(ctx)
     assert state["prog_id"] == 11
-    ctx2 = CpuContext.from_state(state, prog)
-    assert ctx2.to_state() == state
+    ctx2 = load_cpu_context(state, prog)
+    assert save_cpu_context(ctx2) == state
     mem2 = PhysicalMemory.from_state(mem.to_state())
-    mmu2 = MMU.from_state(mmu.to_state(), mem2)
-    cpu2 = Cpu.from_state(cpu.to_state(), mmu2, mem2)
-    assert cpu2.to_state() == cpu.to_state()
+    mmu2 = load_mmu(save_mmu(mmu), mem2)
+    cpu2 = load_cpu(save_cpu(cpu), mmu2, mem2)
+    assert save_cpu(cpu2) == save_cpu(cpu)
     trap2 = VlFakeTrap(mem2, mmu2, cpu2, 1, trap.next_pfn, fresh=False)
 
     assert cpu.run(ctx, BIG, trap) == RUN_EXITED
     assert cpu2.run(ctx2, BIG, trap2) == RUN_EXITED
-    assert ctx.to_state() == ctx2.to_state()
+    assert save_cpu_context(ctx) == save_cpu_context(ctx2)
     assert mem.to_state() == mem2.to_state()
-    assert mmu.to_state() == mmu2.to_state()
+    assert save_mmu(mmu) == save_mmu(mmu2)
     assert trap.stores[-len(trap2.stores) :] == trap2.stores
 
 
 def test_context_from_state_rejects_bad_types() -> None:
-    state = CpuContext(1, []).to_state()
+    state = save_cpu_context(CpuContext(1, []))
     with pytest.raises(ValueError):
-        CpuContext.from_state(dict(state, pc="0"), [])
+        load_cpu_context(dict(state, pc="0"), [])
     with pytest.raises(ValueError):
-        CpuContext.from_state(dict(state, loop_counts=[1, "x"]), [])
+        load_cpu_context(dict(state, loop_counts=[1, "x"]), [])
     with pytest.raises(ValueError):
-        CpuContext.from_state(dict(state, op_started=1), [])
+        load_cpu_context(dict(state, op_started=1), [])
 
 
 def test_clone_copies_the_loop_stack() -> None:
@@ -418,5 +426,5 @@ def test_touch_matches_reference_in_any_slicing(
             assert trap.stores == []
         pages = sorted({(a + k + j) >> 12 for k in offsets for j in range(4)})
         assert sorted(f[1] >> 12 for f in trap.faults) == pages
-        outcomes.append((mem.to_state(), mmu.to_state(), trap.faults, ctx.to_state()))
+        outcomes.append((mem.to_state(), save_mmu(mmu), trap.faults, save_cpu_context(ctx)))
     assert outcomes[0] == outcomes[1]

@@ -18,6 +18,7 @@ from machine.disk import (
     DiskModel,
     DiskRequest,
 )
+from machine.state_generated import load_clock, save_clock
 
 GIB_SECTORS = 2 * 1024 * 1024
 SMALL_SECTORS = 4096
@@ -491,9 +492,9 @@ def test_borrowed_state_lends_the_chunks() -> None:
 @pytest.mark.parametrize("elevator", ["noop", "deadline"])
 def test_to_state_round_trip_mid_service(elevator: str) -> None:
     clock, disk = busy_disk(elevator)
-    cstate = clock.to_state()
+    cstate = save_clock(clock)
     state = disk.to_state()
-    clock2 = Clock.from_state(cstate)
+    clock2 = load_clock(cstate)
     disk2 = Disk.from_state(state, clock2)
     assert disk2.to_state() == state
     assert disk2.queue_depth == disk.queue_depth == 8
@@ -507,16 +508,16 @@ def test_to_state_is_plain_data_and_survives_msgpack() -> None:
     msgpack = pytest.importorskip("msgpack")
     clock, disk = busy_disk("deadline")
     state = disk.to_state()
-    raw = msgpack.packb({"clock": clock.to_state(), "disk": state})
+    raw = msgpack.packb({"clock": save_clock(clock), "disk": state})
     back = msgpack.unpackb(raw, raw=False)
-    clock2 = Clock.from_state(back["clock"])
+    clock2 = load_clock(back["clock"])
     disk2 = Disk.from_state(back["disk"], clock2)
     assert disk2.to_state() == state
 
 
 def test_power_cut_after_restore_cancels_the_restored_event() -> None:
     clock, disk = busy_disk("deadline")
-    clock2 = Clock.from_state(clock.to_state())
+    clock2 = load_clock(save_clock(clock))
     disk2 = Disk.from_state(disk.to_state(), clock2)
     assert clock2.pending() == 1
     assert disk2.power_cut() == 8
@@ -605,7 +606,7 @@ def test_merged_queue_round_trips_through_state() -> None:
     disk.submit(1000, 8, True, pattern(8, 1), 1)
     disk.submit(1008, 8, True, pattern(8, 2), 2)
     state = disk.to_state()
-    clock2 = Clock.from_state(clock.to_state())
+    clock2 = load_clock(save_clock(clock))
     again = Disk.from_state(state, clock2)
     assert again.to_state() == state
     assert again.queue[0].tags == disk.queue[0].tags
