@@ -19,8 +19,9 @@ The protocol (the one way a model path blocks; docs/ARCHITECTURE.md walks throug
       the callee in a field declared ``callee`` and sets its ``phase`` to the point after the
       call; when it is stepped again the callee has returned.
     * Returning: a frame of the protocol (``Frame``) resumes in the same step its callee
-      returned (a C return is no scheduling point). The older ops that are not frames yet
-      resume at the next step, which costs KOP_STEP_NS like any step.
+      returned (a C return is no scheduling point). A frame converted from an op that
+      resumed at the next step keeps that timing (``INLINE = False``, or a KOP_CONTINUE at
+      the resume), which costs KOP_STEP_NS like any step.
     * Sleeping: a frame that must wait calls ``sleep_on`` and returns KOP_BLOCKED without
       moving past the wait; when woken it runs the same phase again, which re-checks the
       condition from the top (as the C loops do after schedule()).
