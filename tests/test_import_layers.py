@@ -142,3 +142,14 @@ def test_radix_tree_keeps_its_public_import_path() -> None:
             if getattr(lib_tree, n, None) is not value or getattr(public, n, None) is not value:
                 missing.append(f"{part}.{n}")
     assert missing == []
+
+
+def test_no_star_imports_in_compiled_packages() -> None:
+    """A module compiled with mypyc binds only the names it imports by name: a star import
+    leaves the importer's attributes missing on the compiled build alone."""
+    import re
+
+    star = re.compile(r"^\s*from\s+\S+\s+import\s+\*", re.M)
+    offenders = [str(p.relative_to(ROOT)) for pkg in ("machine", "kernelmodel")
+                 for p in sorted((ROOT / pkg).rglob("*.py")) if star.search(p.read_text())]
+    assert offenders == []

@@ -321,3 +321,25 @@ def test_struct_page_size_follows_the_writeback_design() -> None:
     # a mixed configuration pays for page->list exactly when its writeback uses the lists
     assert vl_sizeof_struct_page_for("2.6.7", "lists") == 40
     assert vl_sizeof_struct_page_for("2.6.5", "tags") == 32
+
+
+def test_page_exports_every_public_name_of_page_flags() -> None:
+    """linux/mm.h includes page-flags.h: code imports the flag helpers from page, so page
+    binds each name page_flags defines (a compiled module has no star import to lean on)."""
+    import ast
+    from pathlib import Path
+
+    import kernelmodel.include.page as page_mod
+    import kernelmodel.include.page_flags as flags_mod
+
+    source = Path(__file__).resolve().parents[2] / "kernelmodel/include/page_flags.py"
+    public: list[str] = []
+    for node in ast.parse(source.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            public.append(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            public += [t.id for t in targets if isinstance(t, ast.Name)]
+    public = [n for n in public if not n.startswith("_")]
+    missing = [n for n in public if getattr(page_mod, n, None) != getattr(flags_mod, n)]
+    assert len(public) > 100 and missing == []
