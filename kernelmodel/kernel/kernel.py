@@ -418,6 +418,7 @@ class Kernel(TrapHandler, IrqHandler):
         from kernelmodel.kernel.state_generated import save_kernel_config
         from kernelmodel.lib.state_generated import save_rng
         from kernelmodel.mm.state_generated import (
+            save_kswapd_state,
             save_lru_pvecs,
             save_oom_state,
             save_swap_state,
@@ -443,7 +444,7 @@ class Kernel(TrapHandler, IrqHandler):
             "swap": save_swap_state(self.swap),
             "swapper_space": save_swapper_space(self.swapper_space),
             "lru_pvecs": save_lru_pvecs(self.lru_pvecs),
-            "kswapd": self.kswapd.to_state(),
+            "kswapd": save_kswapd_state(self.kswapd),
             "oom": save_oom_state(self.oom),
         }
 
