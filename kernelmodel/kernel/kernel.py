@@ -449,9 +449,11 @@ class Kernel(TrapHandler, IrqHandler):
         }
 
     def _core_state(self) -> dict[str, object]:
+        from kernelmodel.kernel.state_generated import save_task
+
         tasks: list[object] = []
         for task in self.tasks.values():
-            tasks.append(vl_task_state(task))
+            tasks.append(save_task(task))
         return {
             "tasks": tasks,
             "next_pid": self.next_pid,
@@ -468,32 +470,3 @@ class Kernel(TrapHandler, IrqHandler):
             "breakpoints": dict(self.breakpoints),
             "verify_failures": self.verify_failures,
         }
-
-
-def vl_task_state(task: Task) -> dict[str, object]:
-    """A task as plain data: identity, state, user context and kernel stack."""
-    from kernelmodel.kernel.frame_state import vl_kstack_state
-    from machine.state_generated import save_cpu_context
-
-    ctx = task.ctx
-    return {
-        "pid": task.pid,
-        "name": task.name,
-        "state": task.state,
-        "flags": task.flags,
-        "ctx": save_cpu_context(ctx) if ctx is not None else None,
-        "kstack": vl_kstack_state(task.kstack),
-        "kret": task.kret,
-        "wait_key": task.wait_key,
-        "mm_id": task.mm_id,
-        "files": {str(fd): fid for fd, fid in task.files.items()},
-        "next_fd": task.next_fd,
-        "parent": task.parent,
-        "exit_code": task.exit_code,
-        "min_flt": task.min_flt,
-        "maj_flt": task.maj_flt,
-        "nvcsw": task.nvcsw,
-        "cpu_ns": task.cpu_ns,
-        "dirtied": task.dirtied,
-        "stopped_at": task.stopped_at,
-    }

@@ -53,10 +53,10 @@ from kernelmodel.include.state_generated import (
     load_writeback_state,
 )
 from kernelmodel.kernel.config import KernelConfig
-from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_frame_from_state, vl_link_callees
+from kernelmodel.kernel.frame_state import vl_frame_from_state
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
-from kernelmodel.kernel.state_generated import load_kernel_config
-from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
+from kernelmodel.kernel.state_generated import load_kernel_config, load_task
+from kernelmodel.kernel.task import vl_int_key
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
 from kernelmodel.lib.state_generated import load_rng
 from kernelmodel.mm.pgtable import pte_present
@@ -73,10 +73,9 @@ from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
 from kernelmodel.oracle.oracle import Oracle
 from kernelmodel.oracle.oracle_mm import VlMmOracle
 from machine.board import Machine, MachineConfig
-from machine.cpu import CpuContext
 from machine.i386 import PAGE_SHIFT, USER_PTRS_PER_PGD
 from machine.isa import Insn
-from machine.state_generated import load_cpu_context, load_machine_config
+from machine.state_generated import load_machine_config
 from machine.state_read import (
     as_state_dict,
     read_bool,
@@ -84,7 +83,6 @@ from machine.state_read import (
     read_int,
     read_int_list,
     read_list,
-    read_str,
 )
 
 #: The scratch machine the Kernel constructor boots on before every field is replaced: the
@@ -102,14 +100,6 @@ def _as_int(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"kernel state: {what} must be an int")
     return value
-
-
-def _int_key(text: str, what: str) -> int:
-    """A dict key that stands for an int (a pid, an fd): canonical decimal only."""
-    digits = text[1:] if text.startswith("-") else text
-    if not digits.isdigit() or not digits.isascii() or str(int(text)) != text:
-        raise ValueError(f"kernel state: {what} key {text!r} is not an integer")
-    return int(text)
 
 
 # ---- configuration and programs -----------------------------------------------------------------
@@ -142,80 +132,18 @@ def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
 # ---- kernel stacks ------------------------------------------------------------------------------
 
 
-def vl_kop_from_state(k: Kernel, state: dict[str, object], below: KOp | None = None) -> KOp:
-    """Rebuild one frame of a task's stack; ``below`` is the frame under it (its caller).
-
-    Every frame names its class by ``frame`` (frame_state.FRAME_CLASSES, the one registry of
-    op kinds).
-
-    Caller: pass 1 is done (frames look up inodes, pages and frames by id in ``k``).
-
-    Raises:
-        ValueError: an unknown op, or a malformed or dangling state.
-    """
-    if "frame" not in state:
-        known = ", ".join(FRAME_CLASSES)
-        raise ValueError(f"kernel state: a kernel op {state.get('op')!r} without its frame kind "
-                         f"(known: {known})")
-    return vl_frame_from_state(k, state, below)
+#: Rebuild one frame of a task's stack (frame_state.py; the name the tests and tools use).
+vl_kop_from_state = vl_frame_from_state
 
 
 # ---- tasks and the scheduler --------------------------------------------------------------------
-
-
-def vl_task_from_state(k: Kernel, state: dict[str, object]) -> Task:
-    """Rebuild a task (``kernel.vl_task_state`` output): context, kernel stack, files.
-
-    Caller: the programs and every object of pass 1 are restored.
-
-    Raises:
-        ValueError: the state is malformed or names an unknown program.
-    """
-    pid = read_int(state, "pid", _W)
-    ctx: CpuContext | None = None
-    ctx_state = state.get("ctx")
-    if ctx_state is not None:
-        cs = as_state_dict(ctx_state, "kernel state: task ctx")
-        prog_id = read_int(cs, "prog_id", _W)
-        if prog_id < 0 or prog_id >= len(k.programs):
-            raise ValueError(f"kernel state: task {pid} runs unknown program {prog_id}")
-        ctx = load_cpu_context(cs, k.programs[prog_id])
-        if ctx.pid != pid:
-            raise ValueError(f"kernel state: task {pid} has the context of pid {ctx.pid}")
-        if ctx.pc < 0 or ctx.pc > len(ctx.prog):
-            raise ValueError(f"kernel state: task {pid} pc {ctx.pc} outside its program")
-    task = Task(pid, read_str(state, "name", _W), ctx)
-    task.state = read_int(state, "state", _W)
-    if task.state not in TASK_STATE_NAMES:
-        raise ValueError(f"kernel state: task {pid} has unknown state {task.state}")
-    task.flags = read_int(state, "flags", _W)
-    items = [as_state_dict(item, "kernel state: kstack entry")
-             for item in read_list(state, "kstack", _W)]
-    for item in items:
-        task.kstack.append(vl_kop_from_state(k, item, task.kstack[-1] if task.kstack else None))
-    vl_link_callees(task.kstack, items)
-    task.kret = read_int(state, "kret", _W)
-    task.wait_key = read_str(state, "wait_key", _W)
-    task.mm_id = read_int(state, "mm_id", _W)
-    for fd, fid in read_dict(state, "files", _W).items():
-        task.files[_int_key(fd, "files")] = _as_int(fid, "file id")
-    task.next_fd = read_int(state, "next_fd", _W)
-    task.parent = read_int(state, "parent", _W)
-    task.exit_code = read_int(state, "exit_code", _W)
-    task.min_flt = read_int(state, "min_flt", _W)
-    task.maj_flt = read_int(state, "maj_flt", _W)
-    task.nvcsw = read_int(state, "nvcsw", _W)
-    task.cpu_ns = read_int(state, "cpu_ns", _W)
-    task.dirtied = read_int(state, "dirtied", _W)
-    task.stopped_at = read_str(state, "stopped_at", _W)
-    return task
 
 
 def _core_from_state(k: Kernel, core: dict[str, object]) -> None:
     """``Kernel._core_state``: programs, tasks, queues, timers, checkpoints, breakpoints."""
     _programs_from_state(k, core)
     for item in read_list(core, "tasks", _W):
-        task = vl_task_from_state(k, as_state_dict(item, "kernel state: task"))
+        task = load_task(as_state_dict(item, "kernel state: task"), k)
         if task.pid in k.tasks:
             raise ValueError(f"kernel state: pid {task.pid} appears twice")
         k.tasks[task.pid] = task
@@ -233,7 +161,7 @@ def _core_from_state(k: Kernel, core: dict[str, object]) -> None:
     k.sched_seq = read_int(core, "sched_seq", _W)
     k.cpu_idle = read_bool(core, "cpu_idle", _W)
     for pid, seq in read_dict(core, "task_timer_seq", _W).items():
-        k.task_timer_seq[_int_key(pid, "task_timer_seq")] = _as_int(seq, "timer seq")
+        k.task_timer_seq[vl_int_key(pid, "task_timer_seq")] = _as_int(seq, "timer seq")
     k.need_resched = read_bool(core, "need_resched", _W)
     for point, who in read_dict(core, "breakpoints", _W).items():
         if not isinstance(who, str):
