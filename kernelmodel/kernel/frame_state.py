@@ -128,12 +128,19 @@ def vl_kstack_state(kstack: list[KOp]) -> list[dict[str, object]]:
 _SCALARS: Final = {"int": int, "bool": bool, "str": str}
 
 
-def vl_frame_from_state(k: Kernel, state: dict[str, object], below: KOp | None) -> KOp:
-    """Rebuild one declared frame; callees are linked by ``vl_link_callees`` afterwards.
+def vl_frame_from_state(k: Kernel, state: dict[str, object], below: KOp | None = None) -> KOp:
+    """Rebuild one declared frame of a task's stack; ``below`` is the frame under it (its
+    caller); callees are linked by ``vl_link_callees`` afterwards.
+
+    Caller: the objects the frame names by id (inodes, pages, frames) are restored in ``k``.
 
     Raises:
         ValueError: an unknown kind, or a field missing or of the wrong type.
     """
+    if "frame" not in state:  # every frame names its class (FRAME_CLASSES, the one registry)
+        known = ", ".join(FRAME_CLASSES)
+        raise ValueError(f"kernel state: a kernel op {state.get('op')!r} without its frame kind "
+                         f"(known: {known})")
     kind = state.get("frame")
     if not isinstance(kind, str) or kind not in FRAME_CLASSES:
         raise ValueError(f"kernel state: unknown frame kind {kind!r}")

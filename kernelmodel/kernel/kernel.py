@@ -418,6 +418,7 @@ class Kernel(TrapHandler, IrqHandler):
         from kernelmodel.kernel.state_generated import save_kernel_config
         from kernelmodel.lib.state_generated import save_rng
         from kernelmodel.mm.state_generated import (
+            save_kswapd_state,
             save_lru_pvecs,
             save_oom_state,
             save_swap_state,
@@ -443,14 +444,16 @@ class Kernel(TrapHandler, IrqHandler):
             "swap": save_swap_state(self.swap),
             "swapper_space": save_swapper_space(self.swapper_space),
             "lru_pvecs": save_lru_pvecs(self.lru_pvecs),
-            "kswapd": self.kswapd.to_state(),
+            "kswapd": save_kswapd_state(self.kswapd),
             "oom": save_oom_state(self.oom),
         }
 
     def _core_state(self) -> dict[str, object]:
+        from kernelmodel.kernel.state_generated import save_task
+
         tasks: list[object] = []
         for task in self.tasks.values():
-            tasks.append(vl_task_state(task))
+            tasks.append(save_task(task))
         return {
             "tasks": tasks,
             "next_pid": self.next_pid,
@@ -467,32 +470,3 @@ class Kernel(TrapHandler, IrqHandler):
             "breakpoints": dict(self.breakpoints),
             "verify_failures": self.verify_failures,
         }
-
-
-def vl_task_state(task: Task) -> dict[str, object]:
-    """A task as plain data: identity, state, user context and kernel stack."""
-    from kernelmodel.kernel.frame_state import vl_kstack_state
-    from machine.state_generated import save_cpu_context
-
-    ctx = task.ctx
-    return {
-        "pid": task.pid,
-        "name": task.name,
-        "state": task.state,
-        "flags": task.flags,
-        "ctx": save_cpu_context(ctx) if ctx is not None else None,
-        "kstack": vl_kstack_state(task.kstack),
-        "kret": task.kret,
-        "wait_key": task.wait_key,
-        "mm_id": task.mm_id,
-        "files": {str(fd): fid for fd, fid in task.files.items()},
-        "next_fd": task.next_fd,
-        "parent": task.parent,
-        "exit_code": task.exit_code,
-        "min_flt": task.min_flt,
-        "maj_flt": task.maj_flt,
-        "nvcsw": task.nvcsw,
-        "cpu_ns": task.cpu_ns,
-        "dirtied": task.dirtied,
-        "stopped_at": task.stopped_at,
-    }

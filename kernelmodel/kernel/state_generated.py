@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.kernel import Kernel
+from kernelmodel.kernel.task import Task
 from machine.state_read import read_bool, read_int, read_str
 
 
@@ -76,6 +78,58 @@ def load_kernel_config(state: dict[str, object]) -> KernelConfig:
     return o
 
 
+def save_task(o: Task) -> dict[str, object]:
+    """``Task`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    out["pid"] = o.pid
+    out["name"] = o.name
+    out["state"] = o.state
+    out["flags"] = o.flags
+    o.vl_save_ctx(out)
+    o.vl_save_kstack(out)
+    out["kret"] = o.kret
+    out["wait_key"] = o.wait_key
+    out["mm_id"] = o.mm_id
+    o.vl_save_files(out)
+    out["next_fd"] = o.next_fd
+    out["parent"] = o.parent
+    out["exit_code"] = o.exit_code
+    out["min_flt"] = o.min_flt
+    out["maj_flt"] = o.maj_flt
+    out["nvcsw"] = o.nvcsw
+    out["cpu_ns"] = o.cpu_ns
+    out["dirtied"] = o.dirtied
+    out["stopped_at"] = o.stopped_at
+    return out
+
+
+def load_task(state: dict[str, object], k: Kernel) -> Task:
+    """A ``Task`` from ``save_task`` output (ValueError: a bad field)."""
+    WHAT = "task state"
+    v_pid: int = read_int(state, "pid", WHAT)
+    v_name: str = read_str(state, "name", WHAT)
+    o = Task(pid=v_pid, name=v_name)
+    o.state = read_int(state, "state", WHAT)
+    o.flags = read_int(state, "flags", WHAT)
+    o.vl_load_ctx(state, k)
+    o.vl_load_kstack(state, k)
+    o.kret = read_int(state, "kret", WHAT)
+    o.wait_key = read_str(state, "wait_key", WHAT)
+    o.mm_id = read_int(state, "mm_id", WHAT)
+    o.vl_load_files(state, k)
+    o.next_fd = read_int(state, "next_fd", WHAT)
+    o.parent = read_int(state, "parent", WHAT)
+    o.exit_code = read_int(state, "exit_code", WHAT)
+    o.min_flt = read_int(state, "min_flt", WHAT)
+    o.maj_flt = read_int(state, "maj_flt", WHAT)
+    o.nvcsw = read_int(state, "nvcsw", WHAT)
+    o.cpu_ns = read_int(state, "cpu_ns", WHAT)
+    o.dirtied = read_int(state, "dirtied", WHAT)
+    o.stopped_at = read_str(state, "stopped_at", WHAT)
+    o.vl_check_state()
+    return o
+
+
 #: Per class, its declared fields: (snapshot key, attribute, type, the
 #: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
 #: columns or range).
@@ -98,5 +152,26 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("poison", "poison", "bool", ""),
         ("l1_cache_bytes", "l1_cache_bytes", "int", ""),
         ("threads_max", "threads_max", "int", "custom"),
+    ),
+    "Task": (
+        ("pid", "pid", "int", ""),
+        ("name", "name", "str", ""),
+        ("state", "state", "int", ""),
+        ("flags", "flags", "int", ""),
+        ("ctx", "ctx", "CpuContext | None", "custom"),
+        ("kstack", "kstack", "list[KOp]", "custom"),
+        ("kret", "kret", "int", ""),
+        ("wait_key", "wait_key", "str", ""),
+        ("mm_id", "mm_id", "int", ""),
+        ("files", "files", "dict[int, int]", "custom"),
+        ("next_fd", "next_fd", "int", ""),
+        ("parent", "parent", "int", ""),
+        ("exit_code", "exit_code", "int", ""),
+        ("min_flt", "min_flt", "int", ""),
+        ("maj_flt", "maj_flt", "int", ""),
+        ("nvcsw", "nvcsw", "int", ""),
+        ("cpu_ns", "cpu_ns", "int", ""),
+        ("dirtied", "dirtied", "int", ""),
+        ("stopped_at", "stopped_at", "str", ""),
     ),
 }

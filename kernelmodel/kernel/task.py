@@ -38,9 +38,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Final
 
+from machine.state_generated import load_cpu_context, save_cpu_context
+from machine.state_read import read_dict_list, read_int, read_opt_dict, read_str_int_dict
+
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
     from machine.cpu import CpuContext
+
+#: How a task's checked reads name it in an error.
+_WHAT: Final = "kernel state: task"
 
 KOP_DONE: Final = 0
 KOP_CONTINUE: Final = 1
@@ -156,36 +162,96 @@ def vl_push(task: Task, callee: KOp) -> None:
     task.kstack.append(callee)
 
 
+def vl_int_key(text: str, what: str) -> int:
+    """A dict key that stands for an int (a pid, an fd): canonical decimal only."""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isdigit() or not digits.isascii() or str(int(text)) != text:
+        raise ValueError(f"kernel state: {what} key {text!r} is not an integer")
+    return int(text)
+
+
 class Task:
     """struct task_struct: the parts of it the VM model needs."""
 
-    def __init__(self, pid: int, name: str, ctx: CpuContext | None) -> None:
-        self.pid = pid
-        self.name = name
-        self.state = TASK_RUNNING
-        self.flags = 0
-        self.ctx = ctx
+    # state context: k: Kernel from kernelmodel.kernel.kernel
+    def __init__(self, pid: int, name: str, ctx: CpuContext | None = None) -> None:
+        self.pid: int = pid  # state
+        self.name: str = name  # state
+        self.state: int = TASK_RUNNING  # state
+        self.flags: int = 0  # state
+        #: The user context (None for a kernel thread); saved with its program's id.
+        self.ctx: CpuContext | None = ctx  # state: custom
         #: Kernel stack of resumable ops, bottom first.
-        self.kstack: list[KOp] = []
+        self.kstack: list[KOp] = []  # state: custom
         #: Result of the last op popped from the kernel stack.
-        self.kret = 0
+        self.kret: int = 0  # state
         #: Wait-queue key the task sleeps on ("" when not sleeping).
-        self.wait_key = ""
+        self.wait_key: str = ""  # state
         #: The mm_struct id the task runs in (-1 for kernel threads).
-        self.mm_id = -1
+        self.mm_id: int = -1  # state
         #: Open files: fd -> open-file id (owned by the filesystem model).
-        self.files: dict[int, int] = {}
-        self.next_fd = 3
-        self.parent = 0
-        self.exit_code = 0
-        self.min_flt = 0
-        self.maj_flt = 0
-        self.nvcsw = 0
-        self.cpu_ns = 0
+        self.files: dict[int, int] = {}  # state: custom
+        self.next_fd: int = 3  # state
+        self.parent: int = 0  # state
+        self.exit_code: int = 0  # state
+        self.min_flt: int = 0  # state
+        self.maj_flt: int = 0  # state
+        self.nvcsw: int = 0  # state
+        self.cpu_ns: int = 0  # state
         #: Pages dirtied since the last balance_dirty_pages call (per-CPU ratelimit counter).
-        self.dirtied = 0
+        self.dirtied: int = 0  # state
         #: Scenario breakpoint that stopped the task ("" when none).
-        self.stopped_at = ""
+        self.stopped_at: str = ""  # state
+
+    def vl_save_ctx(self, out: dict[str, object]) -> None:
+        """The user context, or None (a kernel thread)."""
+        out["ctx"] = save_cpu_context(self.ctx) if self.ctx is not None else None
+
+    def vl_load_ctx(self, state: dict[str, object], k: Kernel) -> None:
+        """The user context over the program it names by id (``k``'s programs are loaded)."""
+        cs = read_opt_dict(state, "ctx", _WHAT)
+        if cs is None:
+            return
+        prog_id = read_int(cs, "prog_id", _WHAT)
+        if prog_id < 0 or prog_id >= len(k.programs):
+            raise ValueError(f"kernel state: task {self.pid} runs unknown program {prog_id}")
+        ctx = load_cpu_context(cs, k.programs[prog_id])
+        if ctx.pid != self.pid:
+            raise ValueError(f"kernel state: task {self.pid} has the context of pid {ctx.pid}")
+        if ctx.pc < 0 or ctx.pc > len(ctx.prog):
+            raise ValueError(f"kernel state: task {self.pid} pc {ctx.pc} outside its program")
+        self.ctx = ctx
+
+    def vl_save_kstack(self, out: dict[str, object]) -> None:
+        """Every frame, bottom first (frame_state.py)."""
+        from kernelmodel.kernel.frame_state import vl_kstack_state
+
+        out["kstack"] = vl_kstack_state(self.kstack)
+
+    def vl_load_kstack(self, state: dict[str, object], k: Kernel) -> None:
+        """The frames back (each finds its inode, pages and frames by id in ``k``), then the
+        links from callers to their callees."""
+        from kernelmodel.kernel.frame_state import vl_frame_from_state, vl_link_callees
+
+        items = read_dict_list(state, "kstack", _WHAT)
+        for item in items:
+            self.kstack.append(vl_frame_from_state(k, item, self.kstack[-1] if self.kstack
+                                                   else None))
+        vl_link_callees(self.kstack, items)
+
+    def vl_save_files(self, out: dict[str, object]) -> None:
+        """fd -> open-file id, the fd as a decimal string (msgpack map keys)."""
+        out["files"] = {str(fd): fid for fd, fid in self.files.items()}
+
+    def vl_load_files(self, state: dict[str, object], k: Kernel) -> None:
+        """The open files back from ``vl_save_files`` output."""
+        for fd, fid in read_str_int_dict(state, "files", _WHAT).items():
+            self.files[vl_int_key(fd, "files")] = fid
+
+    def vl_check_state(self) -> None:
+        """The task state is one the scheduler knows."""
+        if self.state not in TASK_STATE_NAMES:
+            raise ValueError(f"kernel state: task {self.pid} has unknown state {self.state}")
 
     def is_kthread(self) -> bool:
         return (self.flags & PF_KTHREAD) != 0

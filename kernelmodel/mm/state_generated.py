@@ -11,6 +11,7 @@ from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapfile import SwapInfoStruct, SwapState
+from kernelmodel.mm.vmscan import KswapdState
 from machine.state_read import read_dict_list, read_int, read_int_in, read_int_list
 
 
@@ -234,6 +235,32 @@ def load_swap_state(state: dict[str, object]) -> SwapState:
     return o
 
 
+def save_kswapd_state(o: KswapdState) -> dict[str, object]:
+    """``KswapdState`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    out["pid"] = o.pid
+    out["total_memory"] = o.total_memory
+    o.vl_save_direct(out)
+    return out
+
+
+def load_kswapd_state_into(o: KswapdState, state: dict[str, object]) -> None:
+    """Load ``save_kswapd_state`` output into ``o`` (ValueError: a bad field)."""
+    WHAT = "kswapd state state"
+    v_pid: int = read_int(state, "pid", WHAT)
+    v_total_memory: int = read_int(state, "total_memory", WHAT)
+    o.pid = v_pid
+    o.total_memory = v_total_memory
+    o.vl_load_direct(state)
+
+
+def load_kswapd_state(state: dict[str, object]) -> KswapdState:
+    """A ``KswapdState`` from ``save_kswapd_state`` output (ValueError: a bad field)."""
+    o = KswapdState()
+    load_kswapd_state_into(o, state)
+    return o
+
+
 #: Per class, its declared fields: (snapshot key, attribute, type, the
 #: options that change how it is stored: custom, has, ref=ID, keyed=ID, column,
 #: columns or range).
@@ -292,5 +319,10 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("total_swap_pages", "total_swap_pages", "int", ""),
         ("swap_overflow", "swap_overflow", "int", ""),
         ("least_priority", "least_priority", "int", ""),
+    ),
+    "KswapdState": (
+        ("pid", "pid", "int", ""),
+        ("total_memory", "total_memory", "int", ""),
+        ("direct", "direct", "dict[int, DirectReclaim]", "custom"),
     ),
 }

@@ -84,6 +84,7 @@ from kernelmodel.kernel.wait import sleep_on, wake_up
 from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_NORETRY, GFP_KERNEL
 from kernelmodel.mm.vmscan_lru import refill_inactive_zone, shrink_cache
 from kernelmodel.mm.vmscan_pageout import SWAP_CLUSTER_MAX, vl_reclaim_2_6_5
+from machine.state_read import read_list
 
 if TYPE_CHECKING:
     from kernelmodel.include.mmzone import Zone
@@ -163,39 +164,20 @@ class KswapdState:
     """
 
     def __init__(self) -> None:
-        self.pid: int = -1
-        self.total_memory: int = 0
-        self.direct: dict[int, DirectReclaim] = {}
+        self.pid: int = -1  # state
+        self.total_memory: int = 0  # state
+        self.direct: dict[int, DirectReclaim] = {}  # state: custom
 
-    def to_state(self) -> dict[str, object]:
-        """Plain data."""
-        return {
-            "pid": self.pid,
-            "total_memory": self.total_memory,
-            "direct": [d.to_state() for d in self.direct.values()],
-        }
+    def vl_save_direct(self, out: dict[str, object]) -> None:
+        """The stopped calls as rows (``DirectReclaim.to_state``)."""
+        out["direct"] = [d.to_state() for d in self.direct.values()]
 
-    @staticmethod
-    def from_state(state: dict[str, object]) -> KswapdState:
-        """Rebuild from ``to_state`` output.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        ks = KswapdState()
-        pid = state.get("pid")
-        total = state.get("total_memory")
-        direct = state.get("direct", [])
-        if not isinstance(pid, int) or not isinstance(total, int):
-            raise ValueError("kswapd state: pid and total_memory must be ints")
-        if not isinstance(direct, list):
-            raise ValueError("kswapd state: direct must be a list")
-        ks.pid = pid
-        ks.total_memory = total
-        for d in direct:
+    def vl_load_direct(self, state: dict[str, object]) -> None:
+        """The stopped calls back, by pid (a state saved before they existed has none)."""
+        self.direct = {}
+        for d in read_list(state, "direct", "kswapd state") if "direct" in state else []:
             dr = DirectReclaim.from_state(d)
-            ks.direct[dr.pid] = dr
-        return ks
+            self.direct[dr.pid] = dr
 
     def __repr__(self) -> str:
         return f"<kswapd pid={self.pid} total_memory={self.total_memory}>"

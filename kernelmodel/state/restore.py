@@ -53,99 +53,53 @@ from kernelmodel.include.state_generated import (
     load_writeback_state,
 )
 from kernelmodel.kernel.config import KernelConfig
-from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_frame_from_state, vl_link_callees
+from kernelmodel.kernel.frame_state import vl_frame_from_state
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
-from kernelmodel.kernel.state_generated import load_kernel_config
-from kernelmodel.kernel.task import TASK_STATE_NAMES, KOp, Task
+from kernelmodel.kernel.state_generated import load_kernel_config, load_task
+from kernelmodel.kernel.task import vl_int_key
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
 from kernelmodel.lib.state_generated import load_rng
 from kernelmodel.mm.pgtable import pte_present
 from kernelmodel.mm.rmap_anonmm import am_load_state
 from kernelmodel.mm.rmap_pte_chain import pc_load_state
 from kernelmodel.mm.state_generated import (
+    load_kswapd_state,
     load_lru_pvecs,
     load_oom_state,
     load_swap_state,
     load_swapper_space,
 )
 from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
-from kernelmodel.mm.vmscan import KswapdState
 from kernelmodel.oracle.oracle import Oracle
 from kernelmodel.oracle.oracle_mm import VlMmOracle
 from machine.board import Machine, MachineConfig
-from machine.cpu import CpuContext
 from machine.i386 import PAGE_SHIFT, USER_PTRS_PER_PGD
 from machine.isa import Insn
-from machine.state_generated import load_cpu_context, load_machine_config
+from machine.state_generated import load_machine_config
+from machine.state_read import (
+    as_state_dict,
+    read_bool,
+    read_dict,
+    read_int,
+    read_int_list,
+    read_list,
+)
 
 #: The scratch machine the Kernel constructor boots on before every field is replaced: the
 #: constructor allocates from its own memory (the zero page, poisoning), which must not be the
 #: restored machine's.
 _SCRATCH_MEM_BYTES: Final = 1 << 20
 _SCRATCH_DISK_BYTES: Final = 1 << 20
+#: How the checked reads (machine/state_read.py) name the kernel's own sections in an error.
+_W: Final = "kernel state"
 
 # ---- plain-data accessors -----------------------------------------------------------------------
-
-
-def _int(state: dict[str, object], key: str) -> int:
-    v = state.get(key)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"kernel state: {key} must be an int")
-    return v
-
-
-def _bool(state: dict[str, object], key: str) -> bool:
-    v = state.get(key)
-    if not isinstance(v, bool):
-        raise ValueError(f"kernel state: {key} must be a bool")
-    return v
-
-
-def _str(state: dict[str, object], key: str) -> str:
-    v = state.get(key)
-    if not isinstance(v, str):
-        raise ValueError(f"kernel state: {key} must be a str")
-    return v
-
-
-def _as_dict(value: object, what: str) -> dict[str, object]:
-    if not isinstance(value, dict):
-        raise ValueError(f"kernel state: {what} must be a dict")
-    out: dict[str, object] = {}
-    for key, v in value.items():
-        if not isinstance(key, str):
-            raise ValueError(f"kernel state: {what} has a non-str key")
-        out[key] = v
-    return out
-
-
-def _dict(state: dict[str, object], key: str) -> dict[str, object]:
-    return _as_dict(state.get(key), key)
-
-
-def _list(state: dict[str, object], key: str) -> list[object]:
-    v = state.get(key)
-    if not isinstance(v, list):
-        raise ValueError(f"kernel state: {key} must be a list")
-    return v
 
 
 def _as_int(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"kernel state: {what} must be an int")
     return value
-
-
-def _ints(state: dict[str, object], key: str) -> list[int]:
-    return [_as_int(v, key) for v in _list(state, key)]
-
-
-def _int_key(text: str, what: str) -> int:
-    """A dict key that stands for an int (a pid, an fd): canonical decimal only."""
-    digits = text[1:] if text.startswith("-") else text
-    if not digits.isdigit() or not digits.isascii() or str(int(text)) != text:
-        raise ValueError(f"kernel state: {what} key {text!r} is not an integer")
-    return int(text)
 
 
 # ---- configuration and programs -----------------------------------------------------------------
@@ -163,8 +117,8 @@ def _insn_from_state(value: object) -> Insn:
 
 
 def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
-    programs = _list(core, "programs")
-    names = _list(core, "program_names")
+    programs = read_list(core, "programs", _W)
+    names = read_list(core, "program_names", _W)
     if len(programs) != len(names):
         raise ValueError("kernel state: programs and program_names differ in length")
     for i in range(len(programs)):
@@ -178,103 +132,42 @@ def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
 # ---- kernel stacks ------------------------------------------------------------------------------
 
 
-def vl_kop_from_state(k: Kernel, state: dict[str, object], below: KOp | None = None) -> KOp:
-    """Rebuild one frame of a task's stack; ``below`` is the frame under it (its caller).
-
-    Every frame names its class by ``frame`` (frame_state.FRAME_CLASSES, the one registry of
-    op kinds).
-
-    Caller: pass 1 is done (frames look up inodes, pages and frames by id in ``k``).
-
-    Raises:
-        ValueError: an unknown op, or a malformed or dangling state.
-    """
-    if "frame" not in state:
-        known = ", ".join(FRAME_CLASSES)
-        raise ValueError(f"kernel state: a kernel op {state.get('op')!r} without its frame kind "
-                         f"(known: {known})")
-    return vl_frame_from_state(k, state, below)
+#: Rebuild one frame of a task's stack (frame_state.py; the name the tests and tools use).
+vl_kop_from_state = vl_frame_from_state
 
 
 # ---- tasks and the scheduler --------------------------------------------------------------------
 
 
-def vl_task_from_state(k: Kernel, state: dict[str, object]) -> Task:
-    """Rebuild a task (``kernel.vl_task_state`` output): context, kernel stack, files.
-
-    Caller: the programs and every object of pass 1 are restored.
-
-    Raises:
-        ValueError: the state is malformed or names an unknown program.
-    """
-    pid = _int(state, "pid")
-    ctx: CpuContext | None = None
-    ctx_state = state.get("ctx")
-    if ctx_state is not None:
-        cs = _as_dict(ctx_state, "task ctx")
-        prog_id = _int(cs, "prog_id")
-        if prog_id < 0 or prog_id >= len(k.programs):
-            raise ValueError(f"kernel state: task {pid} runs unknown program {prog_id}")
-        ctx = load_cpu_context(cs, k.programs[prog_id])
-        if ctx.pid != pid:
-            raise ValueError(f"kernel state: task {pid} has the context of pid {ctx.pid}")
-        if ctx.pc < 0 or ctx.pc > len(ctx.prog):
-            raise ValueError(f"kernel state: task {pid} pc {ctx.pc} outside its program")
-    task = Task(pid, _str(state, "name"), ctx)
-    task.state = _int(state, "state")
-    if task.state not in TASK_STATE_NAMES:
-        raise ValueError(f"kernel state: task {pid} has unknown state {task.state}")
-    task.flags = _int(state, "flags")
-    items = [_as_dict(item, "kstack entry") for item in _list(state, "kstack")]
-    for item in items:
-        task.kstack.append(vl_kop_from_state(k, item, task.kstack[-1] if task.kstack else None))
-    vl_link_callees(task.kstack, items)
-    task.kret = _int(state, "kret")
-    task.wait_key = _str(state, "wait_key")
-    task.mm_id = _int(state, "mm_id")
-    for fd, fid in _dict(state, "files").items():
-        task.files[_int_key(fd, "files")] = _as_int(fid, "file id")
-    task.next_fd = _int(state, "next_fd")
-    task.parent = _int(state, "parent")
-    task.exit_code = _int(state, "exit_code")
-    task.min_flt = _int(state, "min_flt")
-    task.maj_flt = _int(state, "maj_flt")
-    task.nvcsw = _int(state, "nvcsw")
-    task.cpu_ns = _int(state, "cpu_ns")
-    task.dirtied = _int(state, "dirtied")
-    task.stopped_at = _str(state, "stopped_at")
-    return task
-
-
 def _core_from_state(k: Kernel, core: dict[str, object]) -> None:
     """``Kernel._core_state``: programs, tasks, queues, timers, checkpoints, breakpoints."""
     _programs_from_state(k, core)
-    for item in _list(core, "tasks"):
-        task = vl_task_from_state(k, _as_dict(item, "task"))
+    for item in read_list(core, "tasks", _W):
+        task = load_task(as_state_dict(item, "kernel state: task"), k)
         if task.pid in k.tasks:
             raise ValueError(f"kernel state: pid {task.pid} appears twice")
         k.tasks[task.pid] = task
-    k.next_pid = _int(core, "next_pid")
-    k.runqueue = _ints(core, "runqueue")
-    k.current = _int(core, "current")
-    for key, q in _dict(core, "waitqueues").items():
+    k.next_pid = read_int(core, "next_pid", _W)
+    k.runqueue = read_int_list(core, "runqueue", _W)
+    k.current = read_int(core, "current", _W)
+    for key, q in read_dict(core, "waitqueues", _W).items():
         if not isinstance(q, list):
             raise ValueError(f"kernel state: wait queue {key!r} must be a list")
         k.waitqueues[key] = [_as_int(pid, "wait queue pid") for pid in q]
-    for item in _list(core, "checkpoints"):
+    for item in read_list(core, "checkpoints", _W):
         if not isinstance(item, list) or len(item) != 3 or not isinstance(item[0], str):
             raise ValueError("kernel state: checkpoints are [name, pid, time]")
         k.checkpoints.append((item[0], _as_int(item[1], "pid"), _as_int(item[2], "time")))
-    k.sched_seq = _int(core, "sched_seq")
-    k.cpu_idle = _bool(core, "cpu_idle")
-    for pid, seq in _dict(core, "task_timer_seq").items():
-        k.task_timer_seq[_int_key(pid, "task_timer_seq")] = _as_int(seq, "timer seq")
-    k.need_resched = _bool(core, "need_resched")
-    for point, who in _dict(core, "breakpoints").items():
+    k.sched_seq = read_int(core, "sched_seq", _W)
+    k.cpu_idle = read_bool(core, "cpu_idle", _W)
+    for pid, seq in read_dict(core, "task_timer_seq", _W).items():
+        k.task_timer_seq[vl_int_key(pid, "task_timer_seq")] = _as_int(seq, "timer seq")
+    k.need_resched = read_bool(core, "need_resched", _W)
+    for point, who in read_dict(core, "breakpoints", _W).items():
         if not isinstance(who, str):
             raise ValueError("kernel state: breakpoints map a point to a task name")
         k.breakpoints[point] = who
-    k.verify_failures = _int(core, "verify_failures")
+    k.verify_failures = read_int(core, "verify_failures", _W)
     _check_core_links(k)
 
 
@@ -386,38 +279,39 @@ def _scratch_kernel(cfg: KernelConfig, elevator: str) -> Kernel:
 def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     """Pass 1 for the kernel: every component from its own ``from_state``."""
     machine = k.machine
-    load_page_state_into(k.vmstat, _dict(state, "vmstat"))
-    k.trace.load_state(_dict(state, "trace"))
-    k.rng = load_rng(_dict(state, "rng"))
-    mem_map = load_mem_map(_dict(state, "mem_map"))
+    load_page_state_into(k.vmstat, read_dict(state, "vmstat", _W))
+    k.trace.load_state(read_dict(state, "trace", _W))
+    k.rng = load_rng(read_dict(state, "rng", _W))
+    mem_map = load_mem_map(read_dict(state, "mem_map", _W))
     if mem_map.nframes != machine.mem.nframes:
         raise ValueError("kernel state: mem_map and RAM differ in size")
     k.mem_map = mem_map
-    k.pgdat = load_page_allocator(_dict(state, "pgdat"), mem_map, k.vmstat, machine.mem)
-    zero = _int(state, "zero_page")
+    k.pgdat = load_page_allocator(read_dict(state, "pgdat", _W), mem_map, k.vmstat, machine.mem)
+    zero = read_int(state, "zero_page", _W)
     if zero < 0 or zero >= mem_map.nframes:
         raise ValueError(f"kernel state: zero page {zero} outside mem_map")
     k.zero_page = mem_map.pages[zero]
-    k.sb = load_super_block(_dict(state, "sb"), mem_map.pages)
-    k.oracle = Oracle.from_state(_dict(state, "oracle"), machine.mem, machine.disk)
-    k.mm_oracle = VlMmOracle.from_state(_dict(state, "mm_oracle"), machine.mem, machine.disk)
-    for item in _list(state, "bios"):
-        bio = load_bio(_as_dict(item, "bio"))
+    k.sb = load_super_block(read_dict(state, "sb", _W), mem_map.pages)
+    k.oracle = Oracle.from_state(read_dict(state, "oracle", _W), machine.mem, machine.disk)
+    k.mm_oracle = VlMmOracle.from_state(read_dict(state, "mm_oracle", _W), machine.mem,
+                                        machine.disk)
+    for item in read_list(state, "bios", _W):
+        bio = load_bio(as_state_dict(item, "kernel state: bio"))
         if bio.bio_id in k.bios:
             raise ValueError(f"kernel state: bio {bio.bio_id} appears twice")
         k.bios[bio.bio_id] = bio
-    k.mm_registry = load_vl_mm_registry(_dict(state, "mm"))
-    k.wb = load_writeback_state(_dict(state, "wb"))
-    k.swap = load_swap_state(_dict(state, "swap"))
-    k.swapper_space = load_swapper_space(_dict(state, "swapper_space"), mem_map)
+    k.mm_registry = load_vl_mm_registry(read_dict(state, "mm", _W))
+    k.wb = load_writeback_state(read_dict(state, "wb", _W))
+    k.swap = load_swap_state(read_dict(state, "swap", _W))
+    k.swapper_space = load_swapper_space(read_dict(state, "swapper_space", _W), mem_map)
     if vl_swapcache_by_mapping(k):
         # 2.6.5: page->mapping of a swap-cache page is &swapper_space (swapcache_fields.py)
         for _index, item in vl_radix_tree_items(k.swapper_space.page_tree):
             if isinstance(item, Page):
                 item.mapping = k.swapper_space
-    k.lru_pvecs = load_lru_pvecs(_dict(state, "lru_pvecs"))
-    k.kswapd = KswapdState.from_state(_dict(state, "kswapd"))
-    k.oom = load_oom_state(_dict(state, "oom"))
+    k.lru_pvecs = load_lru_pvecs(read_dict(state, "lru_pvecs", _W))
+    k.kswapd = load_kswapd_state(read_dict(state, "kswapd", _W))
+    k.oom = load_oom_state(read_dict(state, "oom", _W))
 
 
 def _column_len(state: dict[str, object], key: str) -> int:
@@ -440,47 +334,47 @@ def vl_check_sizes(state: dict[str, object]) -> None:
     Raises:
         ValueError: a size disagrees with the data or the configuration.
     """
-    machine = _dict(state, "machine")
-    config = load_machine_config(_dict(machine, "config"))
+    machine = read_dict(state, "machine", _W)
+    config = load_machine_config(read_dict(machine, "config", _W))
     config.validate()
     nframes = config.nframes
-    if _int(_dict(machine, "mem"), "nframes") != nframes:
+    if read_int(read_dict(machine, "mem", _W), "nframes", _W) != nframes:
         raise ValueError("kernel state: RAM size disagrees with the machine configuration")
-    mmu = _dict(machine, "mmu")
+    mmu = read_dict(machine, "mmu", _W)
     tlb = config.tlb_entries
-    if _int(mmu, "tlb_entries") != tlb or _column_len(mmu, "tlb_vpn") != tlb or \
+    if read_int(mmu, "tlb_entries", _W) != tlb or _column_len(mmu, "tlb_vpn") != tlb or \
             _column_len(mmu, "tlb_word") != tlb:
         raise ValueError("kernel state: the TLB disagrees with the machine configuration")
-    mem_map = _dict(state, "mem_map")
-    if _int(mem_map, "nframes") != nframes:
+    mem_map = read_dict(state, "mem_map", _W)
+    if read_int(mem_map, "nframes", _W) != nframes:
         raise ValueError("kernel state: mem_map and RAM differ in size")
     for key in ("flags", "_count", "_mapcount", "private", "index", "lru", "pte_direct",
                 "list_id", "dirtied_when"):
         if _column_len(mem_map, key) != nframes:
             raise ValueError(f"kernel state: mem_map column {key} does not have {nframes} pages")
-    zone = _dict(_dict(state, "pgdat"), "zone")
-    span = _int(zone, "spanned_pages")
-    start = _int(zone, "zone_start_pfn")
+    zone = read_dict(read_dict(state, "pgdat", _W), "zone", _W)
+    span = read_int(zone, "spanned_pages", _W)
+    start = read_int(zone, "zone_start_pfn", _W)
     if span <= 0 or start < 0 or start + span > nframes or _column_len(zone, "free_order") != span:
         raise ValueError("kernel state: the zone does not fit mem_map")
     if _column_len(zone, "lru_next") != _column_len(zone, "lru_prev") or \
             _column_len(zone, "lru_next") > span + 64:
         raise ValueError("kernel state: the zone's link arrays do not fit the zone")
-    swap_pages = _int(_dict(state, "cfg"), "swap_bytes") // 4096
-    for area in _list(_dict(state, "swap"), "swap_info"):
-        if _int(_as_dict(area, "swap_info"), "max") > swap_pages + 1:
+    swap_pages = read_int(read_dict(state, "cfg", _W), "swap_bytes", _W) // 4096
+    for area in read_list(read_dict(state, "swap", _W), "swap_info", _W):
+        if read_int(as_state_dict(area, "kernel state: swap_info"), "max", _W) > swap_pages + 1:
             raise ValueError("kernel state: a swap area is larger than the configured swap")
     _check_mm_sizes(state, nframes)
 
 
 def _check_mm_sizes(state: dict[str, object], nframes: int) -> None:
-    mms = _list(_dict(state, "mm"), "mms")
-    tasks = _list(_dict(state, "kernel"), "tasks")
+    mms = read_list(read_dict(state, "mm", _W), "mms", _W)
+    tasks = read_list(read_dict(state, "kernel", _W), "tasks", _W)
     if len(mms) > len(tasks):
         raise ValueError(f"kernel state: {len(mms)} mms for {len(tasks)} tasks")
     pgds: set[int] = set()
     for item in mms:
-        pgd = _int(_as_dict(item, "mm"), "pgd")
+        pgd = read_int(as_state_dict(item, "kernel state: mm"), "pgd", _W)
         if pgd < 0 or pgd >= nframes or pgd in pgds:
             raise ValueError(f"kernel state: page directory {pgd} is outside RAM or shared")
         pgds.add(pgd)
@@ -497,18 +391,18 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
         KernelBug: a component's own checks refused it.
     """
     vl_check_sizes(state)
-    machine = Machine.from_state(_dict(state, "machine"))
-    cfg = load_kernel_config(_dict(state, "cfg"))
+    machine = Machine.from_state(read_dict(state, "machine", _W))
+    cfg = load_kernel_config(read_dict(state, "cfg", _W))
     k = _scratch_kernel(cfg, machine.config.elevator)
     k.machine = machine
     k.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)
     machine.attach(k, k)
     _components_from_state(k, state)
-    _core_from_state(k, _dict(state, "kernel"))
+    _core_from_state(k, read_dict(state, "kernel", _W))
     if cfg.rmap == "anon_vma":
         vl_link_anon_pages(k)
     elif cfg.rmap == "pte_chain":
-        pc_load_state(k, _list(state, "pte_chains"))
+        pc_load_state(k, read_list(state, "pte_chains", _W))
     else:
         am_load_state(k, state.get("anonmm"))
     return k
