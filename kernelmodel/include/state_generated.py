@@ -152,7 +152,7 @@ def save_vl_mm_registry(o: VlMmRegistry) -> dict[str, object]:
         "next_vma_id": o.next_vma_id,
         "next_anon_vma_id": o.next_anon_vma_id,
         "active_mm": o.active_mm,
-        "pt_owner": [[k, x] for k, x in o.pt_owner.items()],
+        "pt_owner": [[i, x] for i, x in o.pt_owner.items()],
         "deferred_iput": list(o.deferred_iput),
     }
 

@@ -57,7 +57,7 @@ from kernelmodel.lib.payload import (
     vl_splitmix_slice,
 )
 from kernelmodel.oracle.oracle_place import vl_disk_place, vl_frame_place, vl_place_pairs
-from machine.state_read import read_int, read_int_pairs, read_list
+from machine.state_read import read_int_list, read_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -72,8 +72,6 @@ BASE_KIND_NAMES: Final = ("zero", "pattern", "random")
 
 #: How error messages name a file's state.
 _WHAT: Final = "oracle file state"
-#: How the checked reads of the oracle's own fields name it in an error.
-_STATE: Final = "oracle state"
 #: How many mismatch messages are kept (the counters keep counting past it).
 MISMATCH_LOG_MAX: Final = 64
 
@@ -134,18 +132,21 @@ class OracleFile:
             not reached the page yet (``oracle_pte_dirty_moved`` clears it).
     """
 
+    # state context: mem: PhysicalMemory from machine.physmem; disk: Disk from machine.disk
+    # state context: generator: int
+    # state save context: k: Kernel from kernelmodel.kernel.kernel
     def __init__(self, ino: int, generator: int = PAYLOAD_GENERATOR) -> None:
-        self.ino = ino
-        self.size = 0
-        self.base_kind = BASE_ZERO
-        self.base_seed = 0
-        self.base_size = 0
+        self.ino: int = ino  # state
+        self.size: int = 0  # state
+        self.base_kind: int = BASE_ZERO  # state
+        self.base_seed: int = 0  # state
+        self.base_size: int = 0  # state
         self.generator = generator
-        self.pages: dict[int, bytes] = {}
-        self.described: dict[int, tuple[int, int]] = {}
-        self.page_seq: dict[int, int] = {}
-        self.acked: dict[int, int] = {}
-        self.mmap_pending: dict[int, int] = {}
+        self.pages: dict[int, bytes] = {}  # state: custom
+        self.described: dict[int, tuple[int, int]] = {}  # state: custom
+        self.page_seq: dict[int, int] = {}  # state: key=seq
+        self.acked: dict[int, int] = {}  # state
+        self.mmap_pending: dict[int, int] = {}  # state
 
     def expected(self, index: int) -> bytes:
         """The 4096 bytes page ``index`` must hold (zeros past the size)."""
@@ -162,11 +163,10 @@ class OracleFile:
         self.pages.pop(index, None)
         self.described.pop(index, None)
 
-    def to_state(self, k: Kernel) -> dict[str, object]:
-        """The file's expected contents. A stored page whose bytes are exactly those of the
-        file's uptodate page-cache page, or else of its disk block, is stored as that place
-        (oracle_place.py); ``page_index`` keeps every stored page's index in order. A described
-        page is its recipe, flat: ``described`` = [index, seed, stream offset, ...]."""
+    def vl_save_pages(self, out: dict[str, object], k: Kernel) -> None:
+        """The changed pages. A stored page whose bytes are exactly those of the file's
+        uptodate page-cache page, or else of its disk block, is stored as that place
+        (oracle_place.py); ``page_index`` keeps every stored page's index in order."""
         from kernelmodel.fs.fs import BLOCK_SECTORS, I_FREEING
         from kernelmodel.include.page import PageUptodate
         from kernelmodel.mm.filemap import vl_find_page_nolock
@@ -196,50 +196,33 @@ class OracleFile:
                         on_disk.append(block * BLOCK_SECTORS)
                         continue
             literal.append(data)
-        return {
-            "ino": self.ino,
-            "size": self.size,
-            "base_kind": self.base_kind,
-            "base_seed": self.base_seed,
-            "base_size": self.base_size,
-            "page_index": idx,
-            "page_data": literal,
-            "in_frame": in_frame,
-            "on_disk": on_disk,
-            "described": [x for index, (seed, stream) in self.described.items()
-                          for x in (index, seed, stream)],
-            "seq": [[i, s] for i, s in self.page_seq.items()],
-            "acked": [[i, s] for i, s in self.acked.items()],
-            "mmap_pending": [[i, s] for i, s in self.mmap_pending.items()],
-        }
+        out["page_index"] = idx
+        out["page_data"] = literal
+        out["in_frame"] = in_frame
+        out["on_disk"] = on_disk
 
-    @staticmethod
-    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk,
-                   generator: int) -> OracleFile:
-        """Rebuild from ``to_state``; pages stored as a place are read from the restored
-        ``mem`` and ``disk``; ``generator`` is the oracle's.
+    def vl_save_described(self, out: dict[str, object], k: Kernel) -> None:
+        """The described pages' recipes, flat: [index, seed, stream offset, ...]."""
+        out["described"] = [x for index, (seed, stream) in self.described.items()
+                            for x in (index, seed, stream)]
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        f = OracleFile(read_int(state, "ino", _STATE), generator)
-        f.size = read_int(state, "size", _STATE)
-        f.base_kind = read_int(state, "base_kind", _STATE)
-        f.base_seed = read_int(state, "base_seed", _STATE)
-        f.base_size = read_int(state, "base_size", _STATE)
+    def vl_load_pages(self, state: dict[str, object], mem: PhysicalMemory, disk: Disk,
+                      generator: int) -> None:
+        """The pages of ``vl_save_pages``; those stored as a place are read from the restored
+        ``mem`` and ``disk``."""
         placed: dict[int, bytes] = {}
         for index, pfn in vl_place_pairs(state, "in_frame", _WHAT):
             vl_frame_place(mem, pfn, _WHAT)
             _place(placed, index, mem.frame_bytes(pfn))
         for index, sector in vl_place_pairs(state, "on_disk", _WHAT):
             _place(placed, index, vl_disk_place(disk, sector, _WHAT))
-        idx = read_list(state, "page_index", _STATE)
-        data = read_list(state, "page_data", _STATE)
+        idx = read_list(state, "page_index", _WHAT)
+        data = read_list(state, "page_data", _WHAT)
         if len(idx) != len(data) + len(placed):
             raise ValueError("oracle file state: page_index does not list each stored page once")
         literal = 0
         for item in idx:
-            if not isinstance(item, int) or isinstance(item, bool) or item in f.pages:
+            if not isinstance(item, int) or isinstance(item, bool) or item in self.pages:
                 raise ValueError("oracle file state: bad page index")
             page = placed.get(item)
             if page is None:
@@ -250,21 +233,21 @@ class OracleFile:
                 if not isinstance(raw, bytes) or len(raw) != PAGE_SIZE:
                     raise ValueError("oracle file state: bad page entry")
                 page = raw
-            f.pages[item] = page
-        if len(f.pages) != len(idx) or literal != len(data):
+            self.pages[item] = page
+        if len(self.pages) != len(idx) or literal != len(data):
             raise ValueError("oracle file state: page_index does not list each stored page once")
-        flat = [x for x in read_list(state, "described", _STATE) if type(x) is int]
-        if len(flat) % 3 or len(flat) != len(read_list(state, "described", _STATE)):
+
+    def vl_load_described(self, state: dict[str, object], mem: PhysicalMemory, disk: Disk,
+                          generator: int) -> None:
+        """The recipes of ``vl_save_described`` (after the pages: a page is one or the other)."""
+        flat = read_int_list(state, "described", _WHAT)
+        if len(flat) % 3:
             raise ValueError("oracle file state: described must be [index, seed, offset, ...]")
         for i in range(0, len(flat), 3):
             at = flat[i]
-            if at < 0 or flat[i + 2] < 0 or at in f.pages or at in f.described:
+            if at < 0 or flat[i + 2] < 0 or at in self.pages or at in self.described:
                 raise ValueError("oracle file state: bad described page")
-            f.described[at] = (flat[i + 1], flat[i + 2])
-        f.page_seq = read_int_pairs(state, "seq", _STATE)
-        f.acked = read_int_pairs(state, "acked", _STATE)
-        f.mmap_pending = read_int_pairs(state, "mmap_pending", _STATE)
-        return f
+            self.described[at] = (flat[i + 1], flat[i + 2])
 
 
 def _place(placed: dict[int, bytes], index: int, data: bytes) -> None:
@@ -287,12 +270,15 @@ class Oracle(VlFileOracleHooks):
         log: the first MISMATCH_LOG_MAX mismatch descriptions.
     """
 
+    # state context: mem: PhysicalMemory from machine.physmem; disk: Disk from machine.disk
+    # state save context: k: Kernel from kernelmodel.kernel.kernel
     def __init__(self, generator: int = PAYLOAD_GENERATOR) -> None:
         super().__init__(generator)
-        self.files: dict[int, OracleFile] = {}
-        self.seq = 0
-        self.read_mismatches = 0
-        self.log: list[str] = []
+        self.generator: int = generator  # state
+        self.files: dict[int, OracleFile] = {}  # state: keyed=ino
+        self.seq: int = 0  # state
+        self.read_mismatches: int = 0  # state
+        self.log: list[str] = []  # state
 
     # The kernel's hooks (kernel/vl_data_hooks.py): each is the module function below.
     def file_create(self, k: Kernel, ino: int, size: int, kind: int, seed: int) -> None:
@@ -335,38 +321,15 @@ class Oracle(VlFileOracleHooks):
         return vl_verify_durable(k)
 
     def to_state(self, k: Kernel) -> dict[str, object]:
-        """Every file's expected contents (``OracleFile.to_state``), the sequence and log."""
-        return {
-            "generator": self.generator,
-            "files": [f.to_state(k) for f in self.files.values()],
-            "seq": self.seq,
-            "read_mismatches": self.read_mismatches,
-            "log": list(self.log),
-        }
+        """``save_oracle``: the kernel saves its oracle through the hooks' interface."""
+        from kernelmodel.oracle.state_generated import save_oracle
 
-    @staticmethod
-    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> Oracle:
-        """Rebuild from ``to_state`` over the restored RAM and disk.
+        return save_oracle(self, k)
 
-        Raises:
-            ValueError: the state is malformed.
-        """
-        generator = read_int(state, "generator", _STATE)
-        if generator not in PAYLOAD_GENERATORS:
-            raise ValueError(f"oracle state: unknown payload generator {generator}")
-        o = Oracle(generator)
-        for item in read_list(state, "files", _STATE):
-            if not isinstance(item, dict):
-                raise ValueError("oracle state: files entries must be dicts")
-            f = OracleFile.from_state(item, mem, disk, generator)
-            o.files[f.ino] = f
-        o.seq = read_int(state, "seq", _STATE)
-        o.read_mismatches = read_int(state, "read_mismatches", _STATE)
-        for line in read_list(state, "log", _STATE):
-            if not isinstance(line, str):
-                raise ValueError("oracle state: log entries must be strings")
-            o.log.append(line)
-        return o
+    def vl_check_state(self) -> None:
+        """A restored state keeps its payload generator, which must be one this model has."""
+        if self.generator not in PAYLOAD_GENERATORS:
+            raise ValueError(f"oracle state: unknown payload generator {self.generator}")
 
 
 def _log(o: Oracle, text: str) -> None:

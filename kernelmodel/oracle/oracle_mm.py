@@ -66,7 +66,7 @@ from kernelmodel.oracle.oracle_place import (
     vl_place_pairs,
 )
 from machine.i386 import PAGE_SHIFT, PAGE_SIZE
-from machine.state_read import read_int, read_list
+from machine.state_read import read_int_list, read_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -95,15 +95,17 @@ class VlMmOracle(VlMmOracleHooks):
             when valid, ``hot_page is mms[hot_mm][hot_vpn]``; otherwise None and -1, -1).
     """
 
+    # state context: mem: PhysicalMemory from machine.physmem; disk: Disk from machine.disk
+    # state save context: k: Kernel from kernelmodel.kernel.kernel
     def __init__(self) -> None:
-        self.mms: dict[int, dict[int, VlOraclePage]] = {}
-        self.next_page_id: int = 1
-        self.stores: int = 0
-        self.file_stores: int = 0
-        self.load_mismatches: int = 0
-        self.log: list[str] = []
-        self.hot_mm: int = -1
-        self.hot_vpn: int = -1
+        self.mms: dict[int, dict[int, VlOraclePage]] = {}  # state: custom
+        self.next_page_id: int = 1  # state
+        self.stores: int = 0  # state
+        self.file_stores: int = 0  # state
+        self.load_mismatches: int = 0  # state
+        self.log: list[str] = []  # state
+        self.hot_mm: int = -1  # state
+        self.hot_vpn: int = -1  # state
         self.hot_page: VlOraclePage | None = None
 
     # The kernel's hooks (kernel/vl_data_hooks.py): each is the module function below.
@@ -150,7 +152,7 @@ class VlMmOracle(VlMmOracleHooks):
         self.next_page_id += 1
         return p
 
-    def to_state(self, k: Kernel) -> dict[str, object]:
+    def vl_save_mms(self, out: dict[str, object], k: Kernel) -> None:
         """Pages once each (by page id), and each mm's vpn -> page id table.
 
         A described page is its strokes: ``described`` is flat, [page id, number of
@@ -192,33 +194,25 @@ class VlMmOracle(VlMmOracleHooks):
                 else:
                     literal.append(page.page_id)
             tables.append(flat)
-        return {
-            "page_ids": literal,
-            "page_data": [pages[i].to_bytes() for i in literal],
-            "in_frame": in_frame,
-            "on_disk": on_disk,
-            "described": described,
-            "tables": tables,
-            "next_page_id": self.next_page_id,
-            "stores": self.stores,
-            "file_stores": self.file_stores,
-            "load_mismatches": self.load_mismatches,
-            "log": list(self.log),
-            "hot_mm": self.hot_mm,
-            "hot_vpn": self.hot_vpn,
-        }
+        out["page_ids"] = literal
+        out["page_data"] = [pages[i].to_bytes() for i in literal]
+        out["in_frame"] = in_frame
+        out["on_disk"] = on_disk
+        out["described"] = described
+        out["tables"] = tables
 
-    @staticmethod
-    def from_state(state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> VlMmOracle:
-        """Rebuild from ``to_state`` output, restoring the sharing and reference counts.
+    def to_state(self, k: Kernel) -> dict[str, object]:
+        """``save_vl_mm_oracle``: the kernel saves its oracle through the hooks' interface."""
+        from kernelmodel.oracle.state_generated import save_vl_mm_oracle
+
+        return save_vl_mm_oracle(self, k)
+
+    def vl_load_mms(self, state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> None:
+        """The tables of ``vl_save_mms``, restoring the sharing and reference counts.
 
         Pages stored as a place are read from ``mem`` and ``disk``, which must already hold
         the restored machine's contents.
-
-        Raises:
-            ValueError: the state is malformed.
         """
-        o = VlMmOracle()
         ids = read_list(state, "page_ids", _WHAT)
         data = read_list(state, "page_data", _WHAT)
         if len(ids) != len(data):
@@ -243,9 +237,7 @@ class VlMmOracle(VlMmOracleHooks):
             ram.release()
         for pid, sector in vl_place_pairs(state, "on_disk", _WHAT):
             _add_page(by_id, pid, vl_words_from_bytes(vl_disk_place(disk, sector, _WHAT)))
-        described = [x for x in read_list(state, "described", _WHAT) if type(x) is int]
-        if len(described) != len(read_list(state, "described", _WHAT)):
-            raise ValueError("mm oracle state: described holds ints only")
+        described = read_int_list(state, "described", _WHAT)
         i = 0
         while i < len(described):
             n = described[i + 1] if i + 1 < len(described) else -1
@@ -257,28 +249,21 @@ class VlMmOracle(VlMmOracleHooks):
             _add_page(by_id, described[i], None).strokes = strokes
             i = end
         for flat in read_list(state, "tables", _WHAT):
-            _load_table(o, flat, by_id)
+            _load_table(self, flat, by_id)
         if any(page.refs == 0 for page in by_id.values()):
             raise ValueError("mm oracle state: a stored page is in no table")
-        o.next_page_id = read_int(state, "next_page_id", _WHAT)
-        if by_id and max(by_id) >= o.next_page_id:
-            raise ValueError("mm oracle state: a page id is not below next_page_id")
-        o.stores = read_int(state, "stores", _WHAT)
-        o.file_stores = read_int(state, "file_stores", _WHAT)
-        o.load_mismatches = read_int(state, "load_mismatches", _WHAT)
-        for line in read_list(state, "log", _WHAT):
-            if not isinstance(line, str):
-                raise ValueError("mm oracle state: log entries must be strings")
-            o.log.append(line)
-        hot_mm = read_int(state, "hot_mm", _WHAT)
-        hot_vpn = read_int(state, "hot_vpn", _WHAT)
-        hot_table = o.mms.get(hot_mm)
-        hot = hot_table.get(hot_vpn) if hot_table is not None else None
-        if hot is not None:
-            o.hot_mm = hot_mm
-            o.hot_vpn = hot_vpn
-            o.hot_page = hot
-        return o
+
+    def vl_check_state(self) -> None:
+        """Every page id is below ``next_page_id``; the fast path's cached page is found
+        again from ``hot_mm`` and ``hot_vpn`` (and forgotten when the tables lack it)."""
+        for table in self.mms.values():
+            for page in table.values():
+                if page.page_id >= self.next_page_id:
+                    raise ValueError("mm oracle state: a page id is not below next_page_id")
+        hot_table = self.mms.get(self.hot_mm)
+        self.hot_page = hot_table.get(self.hot_vpn) if hot_table is not None else None
+        if self.hot_page is None:
+            self.hot_clear()
 
 
 def _add_page(by_id: dict[int, VlOraclePage], pid: object,

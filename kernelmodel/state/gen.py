@@ -18,6 +18,8 @@ written before the field existed, keeps the constructor's value), ``custom``, ``
 ``dict[str, int]``, ``dict[int, int]`` (``[key, value]`` pairs), and a class that declares
 its own state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
 ``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
+``# state context: NAME: TYPE from MODULE`` above ``__init__`` gives the loader extra
+parameters; ``# state save context: ...`` gives them to the saver (and to its ``vl_save_*``).
 
 Run ``python -m kernelmodel.state.gen`` after changing a declaration; ``--check`` exits 1
 when a generated file is not current (tests/kernelmodel/test_state_declared.py runs it).
@@ -40,6 +42,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MARK = re.compile(r"#\s*state\b(?::\s*(?P<opts>[^#]*))?\s*$")
 CONTEXT = re.compile(r"#\s*state context:\s*(.*)$")
+SAVE_CONTEXT = re.compile(r"#\s*state save context:\s*(.*)$")
+#: Marks an import the generated module needs only for annotations (a save context's type,
+#: whose module may import the generated one): it goes under ``if TYPE_CHECKING:``.
+TYPE_ONLY = "type-only "
 SCALARS = {"int": "read_int", "bool": "read_bool", "str": "read_str", "bytes": "read_bytes",
            "i64": "read_int"}  # i64: mypyc's native int, saved and read as an int
 LISTS = {"list[int]": "read_int_list", "list[str]": "read_str_list"}
@@ -79,6 +85,7 @@ class Decl:
     ctor: list[tuple[str, bool]]  # __init__ parameters: (name, has a default)
     check: bool
     context: list[str]  # extra parameters of the loader ("pages: list[Page]")
+    save_context: list[str]  # extra parameters of the saver ("k: Kernel")
 
 
 def snake(name: str) -> str:
@@ -154,18 +161,22 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
         if not fields:
             continue
         context: list[str] = []
+        save_context: list[str] = []
         for line in lines[node.lineno - 1:init.lineno - 1]:
-            m = CONTEXT.search(line)
-            if m:
+            for pattern, into, prefix in ((CONTEXT, context, ""),
+                                          (SAVE_CONTEXT, save_context, TYPE_ONLY)):
+                m = pattern.search(line)
+                if m is None:
+                    continue
                 for item in m.group(1).split(";"):
                     param, _, source = item.partition(" from ")
-                    context.append(param.strip())
+                    into.append(param.strip())
                     if source:
                         name = next(n for n in re.findall(r"\b([A-Z]\w*)\b",
                                                           param.partition(":")[2]) if n != "None")
-                        extra_imports.add(f"from {source.strip()} import {name}")
+                        extra_imports.add(f"{prefix}from {source.strip()} import {name}")
         if all(f.column for f in fields):  # saved only as columns of its owner: no ctor check
-            out.append(Decl(module, node.name, fields, ctor, False, []))
+            out.append(Decl(module, node.name, fields, ctor, False, [], []))
             continue
         names = {f.attr for f in fields if not f.custom and not f.optional and not f.columns}
         names |= {c.split(":")[0] for c in context}
@@ -175,7 +186,7 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
                                  f"{pname} is not a # state field and has no default")
         check = any(isinstance(b, ast.FunctionDef) and b.name == "vl_check_state"
                     for b in node.body)
-        out.append(Decl(module, node.name, fields, ctor, check, context))
+        out.append(Decl(module, node.name, fields, ctor, check, context, save_context))
     return out
 
 
@@ -218,6 +229,12 @@ def _column_fields(f: Field) -> list[Field]:
     return _ALL[m.group(1)].fields
 
 
+def _save_args(cls: str) -> str:
+    """The save context a nested declared class's saver takes, as call arguments."""
+    ctx = _ALL[cls].save_context if cls in _ALL else []
+    return "".join(f", {c.split(':')[0]}" for c in ctx)
+
+
 def _save_expr(f: Field, classes: set[str]) -> list[str]:
     v = f"o.{f.attr}"
     if f.columns:
@@ -232,19 +249,21 @@ def _save_expr(f: Field, classes: set[str]) -> list[str]:
     d = _declared(f.type, classes)
     if d is not None:
         fn = f"save_{snake(d[1])}"
-        expr = {"one": f"{fn}({v})", "list": f"[{fn}(x) for x in {v}]",
-                "opt": f"{fn}({v}) if {v} is not None else None"}[d[0]]
+        a = _save_args(d[1])
+        expr = {"one": f"{fn}({v}{a})", "list": f"[{fn}(x{a}) for x in {v}]",
+                "opt": f"{fn}({v}{a}) if {v} is not None else None"}[d[0]]
         return [f'"{f.key}": {expr}']
     if f.keyed is not None:
         m = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
         assert m is not None, f.type
-        return [f'"{f.key}": [save_{snake(m.group(1))}(x) for x in {v}.values()]']
+        a = _save_args(m.group(1))
+        return [f'"{f.key}": [save_{snake(m.group(1))}(x{a}) for x in {v}.values()]']
     if f.type in LISTS:
         return [f'"{f.key}": list({v})']
     if f.type == "dict[str, int]":
         return [f'"{f.key}": dict({v})']
     if f.type == "dict[int, int]":
-        return [f'"{f.key}": [[k, x] for k, x in {v}.items()]']
+        return [f'"{f.key}": [[i, x] for i, x in {v}.items()]']
     if f.type == "bytearray":
         return [f'"{f.key}": bytes({v})']
     if f.type in SCALARS or f.type == "int | None":
@@ -291,7 +310,9 @@ def _load_expr(f: Field, classes: set[str]) -> str:
 
 def _emit_save(d: Decl, classes: set[str]) -> list[str]:
     s = snake(d.name)
-    out = ["", "", f"def save_{s}(o: {d.name}) -> dict[str, object]:",
+    params = "".join(f", {c}" for c in d.save_context)
+    ctx = "".join(f", {c.split(':')[0]}" for c in d.save_context)
+    out = ["", "", f"def save_{s}(o: {d.name}{params}) -> dict[str, object]:",
            f'    """``{d.name}`` as plain data (its ``# state`` fields, in order)."""']
     if not any(f.custom for f in d.fields):
         out.append("    return {")
@@ -301,7 +322,7 @@ def _emit_save(d: Decl, classes: set[str]) -> list[str]:
     out.append("    out: dict[str, object] = {}")
     for f in d.fields:
         if f.custom:
-            out.append(f"    o.vl_save_{f.attr}(out)")
+            out.append(f"    o.vl_save_{f.attr}(out{ctx})")
             continue
         for line in _save_expr(f, classes):
             key, expr = line.split(": ", 1)
@@ -350,7 +371,11 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             child = classes[cls.group(1)]
             # a child's references resolve in a sibling keyed table loaded before it
             refs = [f"v_{_keyed_of(d, p)}" for p in _load_params(child) if p.startswith("refs_")]
-            args = ", ".join(["e", *refs, *(c.split(":")[0] for c in child.context)])
+            # a child's context is the parent's own, or a field of the parent loaded before
+            loaded = {g.attr for g in d.fields if g.attr in ctor_params}
+            args = ", ".join(["e", *refs, *(f"v_{n}" if n in loaded and n not in ctx_names
+                                            else n
+                                            for n in (c.split(":")[0] for c in child.context))])
             out += [f"    v_{f.attr}: {f.type} = {{}}",
                     f'    for e in read_dict_list(state, "{f.key}", WHAT):',
                     f"        x_{f.attr} = load_{snake(child.name)}({args})",
@@ -478,8 +503,12 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
         "from __future__ import annotations",
         "",
     ]
+    type_only = sorted(i.removeprefix(TYPE_ONLY) for i in extra_imports if i.startswith(TYPE_ONLY))
+    typing = [n for n, need in (("TYPE_CHECKING", type_only), ("TypeVar", opt)) if need]
     if opt:
-        head += ["from collections.abc import Callable", "from typing import TypeVar", ""]
+        head += ["from collections.abc import Callable"]
+    if typing:
+        head += [f"from typing import {', '.join(typing)}", ""]
     if re.search(r"\bi64\b", "\n".join(body)):
         head += ["from mypy_extensions import i64", ""]
     mods: dict[str, list[str]] = {}
@@ -487,7 +516,7 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
         if not all(f.column for f in d.fields):  # a column-only class is not named in code
             mods.setdefault(d.module, []).append(d.name)
     imports = [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(mods.items())]
-    imports += sorted(extra_imports)
+    imports += sorted(i for i in extra_imports if not i.startswith(TYPE_ONLY))
     if used:
         imports.append(f"from machine.state_read import {', '.join(used)}")
     merged: dict[str, set[str]] = {}
@@ -495,6 +524,8 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
         module, _, names = line.removeprefix("from ").partition(" import ")
         merged.setdefault(module, set()).update(n.strip() for n in names.split(","))
     head += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(merged.items())]
+    if type_only:
+        head += ["", "if TYPE_CHECKING:", *(f"    {i}" for i in type_only)]
     if opt:
         head += ["", '_T = TypeVar("_T")', "", "",
                  "def _opt(state: dict[str, object] | None, "

@@ -72,6 +72,7 @@ from kernelmodel.mm.state_generated import (
 from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
 from kernelmodel.oracle.oracle import Oracle
 from kernelmodel.oracle.oracle_mm import VlMmOracle
+from kernelmodel.oracle.state_generated import load_oracle, load_vl_mm_oracle
 from machine.board import Machine, MachineConfig
 from machine.i386 import PAGE_SHIFT, USER_PTRS_PER_PGD
 from machine.isa import Insn
@@ -292,9 +293,9 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
         raise ValueError(f"kernel state: zero page {zero} outside mem_map")
     k.zero_page = mem_map.pages[zero]
     k.sb = load_super_block(read_dict(state, "sb", _W), mem_map.pages)
-    k.oracle = Oracle.from_state(read_dict(state, "oracle", _W), machine.mem, machine.disk)
-    k.mm_oracle = VlMmOracle.from_state(read_dict(state, "mm_oracle", _W), machine.mem,
-                                        machine.disk)
+    k.oracle = load_oracle(read_dict(state, "oracle", _W), machine.mem, machine.disk)
+    k.mm_oracle = load_vl_mm_oracle(read_dict(state, "mm_oracle", _W), machine.mem,
+                                    machine.disk)
     for item in read_list(state, "bios", _W):
         bio = load_bio(as_state_dict(item, "kernel state: bio"))
         if bio.bio_id in k.bios:

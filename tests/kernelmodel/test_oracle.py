@@ -17,7 +17,6 @@ from kernelmodel.oracle.oracle import (
     BASE_PATTERN,
     BASE_RANDOM,
     BASE_ZERO,
-    Oracle,
     oracle_file_expected,
     oracle_file_size,
     oracle_file_truncate,
@@ -32,6 +31,7 @@ from kernelmodel.oracle.oracle import (
     vl_verify_durable,
     vl_verify_files,
 )
+from kernelmodel.oracle.state_generated import load_oracle
 
 _SMALL = {"mem_mb": 4, "disk_mb": 16, "swap_mb": 4}
 
@@ -104,7 +104,7 @@ def test_expected_bytes_follow_a_bytearray(
     got = b"".join(oracle_file_expected(k, ino, i) for i in range(npages + 1))
     assert got[: len(model)] == bytes(model)
     assert got[len(model) :] == bytes(len(got) - len(model))
-    back = Oracle.from_state(k.oracle.to_state(k), k.machine.mem, k.machine.disk).files[ino]
+    back = load_oracle(k.oracle.to_state(k), k.machine.mem, k.machine.disk).files[ino]
     assert back.described == k.oracle.files[ino].described
     assert b"".join(back.expected(i) for i in range(npages + 1)) == got
 
@@ -159,7 +159,7 @@ def test_read_mismatch_log_and_state_round_trip() -> None:
     oracle_read_mismatch(k, ino, 0, 10, 3)
     assert k.oracle.read_mismatches == 1 and "first bad byte at 3" in k.oracle.log[0]
     state = k.oracle.to_state(k)
-    assert Oracle.from_state(state, k.machine.mem, k.machine.disk).to_state(k) == state
+    assert load_oracle(state, k.machine.mem, k.machine.disk).to_state(k) == state
 
 
 def test_state_names_the_page_cache_frame_or_disk_block_holding_a_page() -> None:
@@ -184,7 +184,7 @@ def test_state_names_the_page_cache_frame_or_disk_block_holding_a_page() -> None
     assert f["page_index"] == [0, 1, 2]
     assert f["in_frame"] == [0, cached.pfn] and f["on_disk"] == [1, sector]
     assert f["page_data"] == [b"\x03" * 4096]  # page 2's block still holds the boot contents
-    back = Oracle.from_state(state, k.machine.mem, k.machine.disk)
+    back = load_oracle(state, k.machine.mem, k.machine.disk)
     assert back.files[ino].pages == k.oracle.files[ino].pages
     assert list(back.files[ino].pages) == [0, 1, 2]
     assert back.to_state(k) == state
@@ -196,4 +196,4 @@ def test_state_names_the_page_cache_frame_or_disk_block_holding_a_page() -> None
                               ("in_frame", [7, cached.pfn], "neither bytes nor place")):
         broken = {**state, "files": [{**f, key: bad}]}
         with pytest.raises(ValueError, match=message):
-            Oracle.from_state(broken, k.machine.mem, k.machine.disk)
+            load_oracle(broken, k.machine.mem, k.machine.disk)

@@ -20,7 +20,6 @@ from kernelmodel.kernel.task import Task
 from kernelmodel.mm.mmap import do_mmap_pgoff, do_munmap
 from kernelmodel.mm.pgtable import pte_pfn, vl_read_pte
 from kernelmodel.oracle.oracle_mm import (
-    VlMmOracle,
     oracle_note_store,
     vl_oracle_fork,
     vl_verify_memory,
@@ -31,6 +30,7 @@ from kernelmodel.oracle.oracle_page import (
     vl_words_from_bytes,
     vl_words_to_bytes,
 )
+from kernelmodel.oracle.state_generated import load_vl_mm_oracle
 
 BASE = 0x40000000
 
@@ -150,7 +150,7 @@ def test_oracle_round_trip_keeps_sharing(stores: list[tuple[int, int, bool]]) ->
             tasks.append(child)
     assert vl_verify_memory(k) == []
     s = k.mm_oracle.to_state(k)
-    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    back = load_vl_mm_oracle(s, k.machine.mem, k.machine.disk)
     k.mm_oracle = back
     assert back.to_state(k) == s
     for mm_id, table in k.mm_oracle.mms.items():
@@ -175,7 +175,7 @@ def test_state_names_the_frame_unless_the_frame_differs() -> None:
     k.machine.mem.write_u32(frames[1] << 12, 0xBAD)
     s = k.mm_oracle.to_state(k)
     assert s["in_frame"][1::2] == [frames[0], frames[2]] and len(s["page_ids"]) == 1
-    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    back = load_vl_mm_oracle(s, k.machine.mem, k.machine.disk)
     assert back.mms[t.mm_id][(BASE >> 12) + 1].expected_words()[0] == 2
     k.mm_oracle = back
     assert back.to_state(k) == s
@@ -198,7 +198,7 @@ def test_damaged_page_places_are_refused(change: Callable[[dict[str, Any]], obje
     s = k.mm_oracle.to_state(k)
     change(s)
     with pytest.raises(ValueError, match=re.escape(message)):
-        VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+        load_vl_mm_oracle(s, k.machine.mem, k.machine.disk)
 
 
 def test_described_pages_are_a_few_ints_and_catch_a_corrupted_frame() -> None:
@@ -223,7 +223,7 @@ def test_described_pages_are_a_few_ints_and_catch_a_corrupted_frame() -> None:
     s = k.mm_oracle.to_state(k)
     assert s["described"] == [page.page_id, 2, key, 0, 1, 1024, 0x77 ^ 8, 2, 1, 1]
     assert s["page_data"] == [] and s["in_frame"] == []
-    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    back = load_vl_mm_oracle(s, k.machine.mem, k.machine.disk)
     assert back.mms[t.mm_id][vpn].strokes == page.strokes and back.to_state(k) == s
     k.machine.mem.write_u32((_frame(k, t, BASE) << 12) + 4092, 0)
     out = vl_verify_memory(k)
@@ -238,7 +238,7 @@ def test_described_pages_are_a_few_ints_and_catch_a_corrupted_frame() -> None:
     (lambda s: s["described"].__setitem__(3, 1024), "a bad stroke"),
     (lambda s: s["described"].__setitem__(2, 1 << 32), "a bad stroke"),
     (lambda s: s["described"].__setitem__(5, 0), "a bad stroke"),
-    (lambda s: s["described"].__setitem__(2, True), "ints only"),
+    (lambda s: s["described"].__setitem__(2, True), "must hold ints"),
     (lambda s: s["described"].extend(s["described"]), "stored twice"),
 ])
 def test_damaged_descriptions_are_refused(change: Callable[[dict[str, Any]], object],
@@ -249,7 +249,7 @@ def test_damaged_descriptions_are_refused(change: Callable[[dict[str, Any]], obj
     assert s["described"] == [1, 1, 7 ^ 12, 3, 1, 1]
     change(s)
     with pytest.raises(ValueError, match=re.escape(message)):
-        VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+        load_vl_mm_oracle(s, k.machine.mem, k.machine.disk)
 
 
 def test_note_store_outside_any_vma_is_ignored() -> None:
