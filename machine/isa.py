@@ -47,28 +47,19 @@ OP_NAMES: Final = {
 class Insn:
     """One user instruction: an opcode and its operands (plain data)."""
 
+    # state row
     def __init__(
         self, op: int, a: int = 0, b: int = 0, c: int = 0, d: int = 0, s: str = ""
     ) -> None:
-        self.op = op
-        self.a = a
-        self.b = b
-        self.c = c
-        self.d = d
-        self.s = s
+        self.op: int = op  # state
+        self.a: int = a  # state
+        self.b: int = b  # state
+        self.c: int = c  # state
+        self.d: int = d  # state
+        self.s: str = s  # state
         #: OP_REPLAY's accesses: program text loaded beside the instruction, not part of
         #: its plain-data state (the runner attaches it again after a restore).
         self.trace: ReplayTrace | None = None
-
-    def to_state(self) -> list[object]:
-        return [self.op, self.a, self.b, self.c, self.d, self.s]
-
-    @staticmethod
-    def from_state(state: list[object]) -> Insn:
-        op, a, b, c, d, s = state
-        assert isinstance(op, int) and isinstance(a, int) and isinstance(b, int)
-        assert isinstance(c, int) and isinstance(d, int) and isinstance(s, str)
-        return Insn(op, a, b, c, d, s)
 
     def __repr__(self) -> str:
         name = OP_NAMES.get(self.op, str(self.op))

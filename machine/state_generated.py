@@ -23,6 +23,26 @@ from machine.state_read import (
 )
 
 
+def _row(state: object, n: int, what: str) -> list[object]:
+    if not isinstance(state, list) or len(state) != n:
+        raise ValueError(f"{what}: expected a list of {n} values")
+    return state
+
+
+def _row_int(r: list[object], i: int, what: str, key: str) -> int:
+    v = r[i]
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"{what}: {key} must be an int")
+    return v
+
+
+def _row_str(r: list[object], i: int, what: str, key: str) -> str:
+    v = r[i]
+    if not isinstance(v, str):
+        raise ValueError(f"{what}: {key} must be a string")
+    return v
+
+
 def save_machine_config(o: MachineConfig) -> dict[str, object]:
     """``MachineConfig`` as plain data (its ``# state`` fields, in order)."""
     return {
@@ -227,6 +247,24 @@ def load_disk_request(state: dict[str, object]) -> DiskRequest:
     return o
 
 
+def save_insn(o: Insn) -> list[object]:
+    """``Insn`` as the list of its ``# state`` fields, in order."""
+    return [o.op, o.a, o.b, o.c, o.d, o.s]
+
+
+def load_insn(state: object) -> Insn:
+    """A ``Insn`` from ``save_insn`` output (ValueError: a bad row)."""
+    r = _row(state, 6, "insn state")
+    return Insn(
+        op=_row_int(r, 0, "insn state", "op"),
+        a=_row_int(r, 1, "insn state", "a"),
+        b=_row_int(r, 2, "insn state", "b"),
+        c=_row_int(r, 3, "insn state", "c"),
+        d=_row_int(r, 4, "insn state", "d"),
+        s=_row_str(r, 5, "insn state", "s"),
+    )
+
+
 def save_mmu(o: MMU) -> dict[str, object]:
     """``MMU`` as plain data (its ``# state`` fields, in order)."""
     return {
@@ -329,6 +367,14 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("rot_ns", "rot_ns", "int", ""),
         ("xfer_ns", "xfer_ns", "int", ""),
         ("tags", "tags", "list[int]", ""),
+    ),
+    "Insn": (
+        ("op", "op", "int", ""),
+        ("a", "a", "int", ""),
+        ("b", "b", "int", ""),
+        ("c", "c", "int", ""),
+        ("d", "d", "int", ""),
+        ("s", "s", "str", ""),
     ),
     "TlbEntry": (
         ("tlb_vpn", "vpn", "i64", "column"),

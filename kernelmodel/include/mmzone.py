@@ -29,7 +29,7 @@ from kernelmodel.include.bug import bug_on
 from kernelmodel.include.page import MemMap
 from kernelmodel.include.vmstat import PageState
 from machine.physmem import PhysicalMemory
-from machine.state_read import read_bool, read_int_list
+from machine.state_read import read_bool
 
 #: Orders 0 .. MAX_ORDER-1 (blocks of 1 .. 1024 pages).
 MAX_ORDER: Final = 11
@@ -55,7 +55,7 @@ class FreeArea:
 
     def __init__(self, head: int) -> None:
         self.head: int = head
-        self.nr_free: int = 0
+        self.nr_free: int = 0  # state: column
 
 
 @final
@@ -104,7 +104,7 @@ class Zone:
         self.inactive_list: int = n + 1
         self.free_area: list[FreeArea] = [
             FreeArea(n + 2 + k) for k in range(MAX_ORDER)
-        ]  # state: custom
+        ]  # state: columns
         self.free_order: list[int] = [-1] * n  # state
         self.lru_next: list[int] = [-1] * (n + 2 + MAX_ORDER)  # state
         self.lru_prev: list[int] = [-1] * (n + 2 + MAX_ORDER)  # state
@@ -119,18 +119,6 @@ class Zone:
         self.all_unreclaimable: int = 0  # state
         self.temp_priority: int = DEF_PRIORITY  # state
         self.prev_priority: int = DEF_PRIORITY  # state
-
-    def vl_save_free_area(self, out: dict[str, object]) -> None:
-        """The free areas as their block counts, ``nr_free`` (the heads are fixed nodes)."""
-        out["nr_free"] = [area.nr_free for area in self.free_area]
-
-    def vl_load_free_area(self, state: dict[str, object], mem_map: MemMap) -> None:
-        """The block counts back from ``vl_save_free_area`` output."""
-        nr_free = read_int_list(state, "nr_free", "zone state")
-        if len(nr_free) != MAX_ORDER:
-            raise ValueError(f"zone state: nr_free must be a list of {MAX_ORDER} ints")
-        for area, nr in zip(self.free_area, nr_free, strict=True):
-            area.nr_free = nr
 
     def vl_check_state(self) -> None:
         """The loader's check across fields: each column as long as the zone needs."""

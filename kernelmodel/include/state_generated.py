@@ -198,30 +198,30 @@ def load_vl_mm_registry(state: dict[str, object]) -> VlMmRegistry:
 
 def save_zone(o: Zone) -> dict[str, object]:
     """``Zone`` as plain data (its ``# state`` fields, in order)."""
-    out: dict[str, object] = {}
-    out["name"] = o.name
-    out["zone_idx"] = o.zone_idx
-    out["zone_start_pfn"] = o.zone_start_pfn
-    out["spanned_pages"] = o.spanned_pages
-    out["present_pages"] = o.present_pages
-    out["free_pages"] = o.free_pages
-    out["pages_min"] = o.pages_min
-    out["pages_low"] = o.pages_low
-    out["pages_high"] = o.pages_high
-    out["protection"] = list(o.protection)
-    o.vl_save_free_area(out)
-    out["free_order"] = list(o.free_order)
-    out["lru_next"] = list(o.lru_next)
-    out["lru_prev"] = list(o.lru_prev)
-    out["nr_active"] = o.nr_active
-    out["nr_inactive"] = o.nr_inactive
-    out["nr_scan_active"] = o.nr_scan_active
-    out["nr_scan_inactive"] = o.nr_scan_inactive
-    out["pages_scanned"] = o.pages_scanned
-    out["all_unreclaimable"] = o.all_unreclaimable
-    out["temp_priority"] = o.temp_priority
-    out["prev_priority"] = o.prev_priority
-    return out
+    return {
+        "name": o.name,
+        "zone_idx": o.zone_idx,
+        "zone_start_pfn": o.zone_start_pfn,
+        "spanned_pages": o.spanned_pages,
+        "present_pages": o.present_pages,
+        "free_pages": o.free_pages,
+        "pages_min": o.pages_min,
+        "pages_low": o.pages_low,
+        "pages_high": o.pages_high,
+        "protection": list(o.protection),
+        "nr_free": [x.nr_free for x in o.free_area],
+        "free_order": list(o.free_order),
+        "lru_next": list(o.lru_next),
+        "lru_prev": list(o.lru_prev),
+        "nr_active": o.nr_active,
+        "nr_inactive": o.nr_inactive,
+        "nr_scan_active": o.nr_scan_active,
+        "nr_scan_inactive": o.nr_scan_inactive,
+        "pages_scanned": o.pages_scanned,
+        "all_unreclaimable": o.all_unreclaimable,
+        "temp_priority": o.temp_priority,
+        "prev_priority": o.prev_priority,
+    }
 
 
 def load_zone(state: dict[str, object], mem_map: MemMap) -> Zone:
@@ -244,7 +244,12 @@ def load_zone(state: dict[str, object], mem_map: MemMap) -> Zone:
     o.pages_low = read_int(state, "pages_low", WHAT)
     o.pages_high = read_int(state, "pages_high", WHAT)
     o.protection = read_int_list(state, "protection", WHAT)
-    o.vl_load_free_area(state, mem_map)
+    n_free_area = len(o.free_area)
+    c_nr_free = read_int_column(state, "nr_free", WHAT, n_free_area)
+    l_free_area = o.free_area
+    for i in range(n_free_area):
+        x = l_free_area[i]
+        x.nr_free = c_nr_free[i]
     o.free_order = read_int_list(state, "free_order", WHAT)
     o.lru_next = read_int_list(state, "lru_next", WHAT)
     o.lru_prev = read_int_list(state, "lru_prev", WHAT)
@@ -641,6 +646,7 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("pt_owner", "pt_owner", "dict[int, int]", ""),
         ("deferred_iput", "deferred_iput", "list[int]", ""),
     ),
+    "FreeArea": (("nr_free", "nr_free", "int", "column"),),
     "Zone": (
         ("name", "name", "str", ""),
         ("zone_idx", "zone_idx", "int", ""),
@@ -652,7 +658,7 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("pages_low", "pages_low", "int", ""),
         ("pages_high", "pages_high", "int", ""),
         ("protection", "protection", "list[int]", ""),
-        ("free_area", "free_area", "list[FreeArea]", "custom"),
+        ("free_area", "free_area", "list[FreeArea]", "columns"),
         ("free_order", "free_order", "list[int]", ""),
         ("lru_next", "lru_next", "list[int]", ""),
         ("lru_prev", "lru_prev", "list[int]", ""),

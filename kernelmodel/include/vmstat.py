@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, final
 
+from machine.state_read import read_list
+
 #: Names of the counters, in the order /proc/vmstat and the reports print them. Gauges first.
 VMSTAT_NAMES: Final = (
     "nr_dirty",
@@ -220,17 +222,16 @@ REFILL_FATE_NAMES: Final = ("deactivated", "kept active")
 class TraceEvent:
     """One typed trace record: simulated time, kind, task, two numbers and a text."""
 
+    # state row
+    # state generated: trace_generated
     def __init__(self, seq: int, time: int, kind: str, pid: int, a: int, b: int, s: str) -> None:
-        self.seq = seq
-        self.time = time
-        self.kind = kind
-        self.pid = pid
-        self.a = a
-        self.b = b
-        self.s = s
-
-    def to_list(self) -> list[object]:
-        return [self.seq, self.time, self.kind, self.pid, self.a, self.b, self.s]
+        self.seq: int = seq  # state
+        self.time: int = time  # state
+        self.kind: str = kind  # state
+        self.pid: int = pid  # state
+        self.a: int = a  # state
+        self.b: int = b  # state
+        self.s: str = s  # state
 
     def __repr__(self) -> str:
         where = f"t={self.time} {self.kind} pid={self.pid}"
@@ -238,6 +239,8 @@ class TraceEvent:
 
 
 TRACE_RING_SIZE: Final = 65536
+#: How many of the newest records a snapshot keeps.
+TRACE_SAVED: Final = 1024
 
 
 @final
@@ -249,10 +252,12 @@ class TraceRing:
     are told how many were dropped.
     """
 
+    # state generated: trace_generated
     def __init__(self, size: int = TRACE_RING_SIZE) -> None:
         self.size = size
-        self.ring: list[TraceEvent | None] = [None] * size
-        self.next_seq = 0
+        self.next_seq: int = 0  # state: optional
+        # the last TRACE_SAVED records, oldest first
+        self.ring: list[TraceEvent | None] = [None] * size  # state: custom, key=recent
         self.enabled = True
         #: Called with every record just appended, inside the event that made it (None:
         #: nobody watches). Not part of the state: an observer, such as a session stepping
@@ -284,29 +289,17 @@ class TraceRing:
             i += 1
         return out
 
-    def to_state(self) -> dict[str, object]:
-        recent = self.since(self.next_seq - min(self.next_seq, 1024))
-        return {"next_seq": self.next_seq, "recent": [ev.to_list() for ev in recent]}
+    def vl_save_ring(self, out: dict[str, object]) -> None:
+        """The last ``TRACE_SAVED`` records, oldest first, as rows (``recent``)."""
+        from kernelmodel.include.trace_generated import save_trace_event
 
-    def load_state(self, state: dict[str, object]) -> None:
-        next_seq = state.get("next_seq", 0)
-        recent = state.get("recent", [])
-        if not isinstance(next_seq, int) or not isinstance(recent, list):
-            raise ValueError("trace: malformed state")
-        self.ring = [None] * self.size
-        for item in recent:
-            if not isinstance(item, list) or len(item) != 7:
-                raise ValueError("trace: malformed record")
-            seq, time, kind, pid, a, b, s = item
-            if not (
-                isinstance(seq, int)
-                and isinstance(time, int)
-                and isinstance(kind, str)
-                and isinstance(pid, int)
-                and isinstance(a, int)
-                and isinstance(b, int)
-                and isinstance(s, str)
-            ):
-                raise ValueError("trace: malformed record")
-            self.ring[seq % self.size] = TraceEvent(seq, time, kind, pid, a, b, s)
-        self.next_seq = next_seq
+        first = self.next_seq - min(self.next_seq, TRACE_SAVED)
+        out["recent"] = [save_trace_event(ev) for ev in self.since(first)]
+
+    def vl_load_ring(self, state: dict[str, object]) -> None:
+        """The records of ``vl_save_ring`` back in their slots (an older state may have none)."""
+        from kernelmodel.include.trace_generated import load_trace_event
+
+        for item in read_list(state, "recent", "trace ring state") if "recent" in state else []:
+            ev = load_trace_event(item)
+            self.ring[ev.seq % self.size] = ev

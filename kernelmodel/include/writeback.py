@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import Final, final
 
-from machine.state_read import read_bool, read_int, read_int_list, read_opt_dict
-
 #: Don't wait on anything (memory-cleansing writeback).
 WB_SYNC_NONE: Final = 0
 #: Wait on every mapping (data integrity).
@@ -59,19 +57,6 @@ class WritebackControl:
         self.encountered_congestion: bool = False  # state
         self.for_kupdate: bool = for_kupdate  # state
         self.for_reclaim: bool = for_reclaim  # state
-
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from kernelmodel.include.state_generated import save_writeback_control
-
-        return save_writeback_control(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> WritebackControl:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from kernelmodel.include.state_generated import load_writeback_control
-
-        return load_writeback_control(state)
 
     def __repr__(self) -> str:
         return (
@@ -131,26 +116,3 @@ class WritebackState:
             "fsync_latency_sum_ns": self.fsync_latency_sum,
             "fsync_completed": self.fsync_done,
         }
-
-
-# ---- state helpers (plain-data validation) -----------------------------------------------------
-
-
-def vl_state_int(state: dict[str, object], key: str) -> int:
-    """``state[key]`` as an int (ValueError otherwise)."""
-    return read_int(state, key, "writeback state")
-
-
-def vl_state_bool(state: dict[str, object], key: str) -> bool:
-    """``state[key]`` as a bool (ValueError otherwise)."""
-    return read_bool(state, key, "writeback state")
-
-
-def vl_state_int_list(state: dict[str, object], key: str) -> list[int]:
-    """``state[key]`` as a list of ints (ValueError otherwise)."""
-    return read_int_list(state, key, "writeback state")
-
-
-def vl_state_dict(state: dict[str, object], key: str) -> dict[str, object] | None:
-    """``state[key]`` as a dict, or None when it is None (ValueError otherwise)."""
-    return read_opt_dict(state, key, "writeback state")

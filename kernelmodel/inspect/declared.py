@@ -14,6 +14,7 @@ from typing import Final
 
 from kernelmodel.fs import state_generated as fs_generated
 from kernelmodel.include import state_generated as include_generated
+from kernelmodel.include import trace_generated
 from kernelmodel.kernel import state_generated as kernel_generated
 from kernelmodel.lib import state_generated as lib_generated
 from kernelmodel.mm import state_generated as mm_generated
@@ -23,6 +24,7 @@ from machine import state_generated as machine_generated
 DECLARED: Final[dict[str, tuple[tuple[str, str, str, str], ...]]] = {
     **machine_generated.FIELDS, **include_generated.FIELDS, **lib_generated.FIELDS,
     **mm_generated.FIELDS, **fs_generated.FIELDS, **kernel_generated.FIELDS,
+    **trace_generated.FIELDS,
 }
 
 #: The declared class each section of a saved kernel state (``Kernel.to_state``) holds.
@@ -30,6 +32,7 @@ SECTIONS: Final[dict[str, str]] = {
     "vmstat": "PageState", "rng": "Rng", "mem_map": "MemMap", "pgdat": "PageAllocator",
     "sb": "SuperBlock", "wb": "WritebackState", "swap": "SwapState", "lru_pvecs": "LruPvecs",
     "oom": "OomState", "cfg": "KernelConfig", "mm": "VlMmRegistry", "swapper_space": "SwapperSpace",
+    "kswapd": "KswapdState", "trace": "TraceRing",
 }
 
 
@@ -43,7 +46,8 @@ def _element(type_: str) -> str:
 def vl_declared_keys(cls: str) -> list[str]:
     """The snapshot keys class ``cls`` declares, in saved order (a ``custom`` field's keys
     are the class's own and not listed)."""
-    return [k for key, _attr, type_, how in DECLARED[cls] for k in _keys(key, type_, how)]
+    keys = [k for key, _attr, type_, how in DECLARED[cls] for k in _keys(key, type_, how)]
+    return list(dict.fromkeys(keys))  # the fields of one pack share a key
 
 
 def _keys(key: str, type_: str, how: str) -> list[str]:
@@ -75,6 +79,8 @@ def vl_declared_changes(cls: str, a: object, b: object, prefix: str = "") -> lis
             out += vl_declared_changes(inner, a.get(key), b.get(key), f"{prefix}{key}.")
             continue
         for k in _keys(key, type_, how):
+            if k in seen:  # the fields of one pack share a key
+                continue
             seen.add(k)
             if a.get(k) != b.get(k):
                 out.append(prefix + k)

@@ -27,6 +27,7 @@ from kernelmodel.fs.fsync import FsyncOp, SyncOp
 from kernelmodel.fs.mpage import MpageWritepages
 from kernelmodel.fs.open import CloseOp, DeleteInodeOp, ExitFilesOp, OpenOp, UnlinkOp
 from kernelmodel.fs.read_write import ReadOp, WriteOp
+from kernelmodel.include.state_generated import load_writeback_control, save_writeback_control
 from kernelmodel.kernel.exit import ExitOp, WaitChildrenOp
 from kernelmodel.kernel.fork import ForkOp
 from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
@@ -103,7 +104,7 @@ def vl_frame_state(frame: KOp, below: KOp | None) -> dict[str, object]:
             elif below is not None and getattr(below, "wbc", None) is v:
                 s[name] = "caller"
             else:
-                s[name] = v.to_state()
+                s[name] = save_writeback_control(v)
         elif kind == "callee":
             s[name] = v is not None
         elif kind == "mapping":
@@ -191,7 +192,7 @@ def _wbc(kind: str, fname: str, v: object, below: KOp | None) -> WritebackContro
         return w
     if not isinstance(v, dict):
         raise ValueError(f"frame {kind}: {fname} must be a writeback_control")
-    return WritebackControl.from_state({str(a): b for a, b in v.items()})
+    return load_writeback_control({str(a): b for a, b in v.items()})
 
 
 def vl_link_callees(kstack: list[KOp], states: list[dict[str, object]]) -> None:

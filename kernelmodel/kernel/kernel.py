@@ -51,6 +51,7 @@ from machine.cpu import CpuContext
 from machine.disk import DiskRequest
 from machine.interfaces import IrqHandler, TrapHandler
 from machine.isa import Insn
+from machine.state_generated import save_insn
 
 #: Simulated costs of kernel entry (ns). Coarse, documented, and the same in every profile.
 SYSCALL_NS: Final = 300
@@ -415,6 +416,7 @@ class Kernel(TrapHandler, IrqHandler):
             save_vl_mm_registry,
             save_writeback_state,
         )
+        from kernelmodel.include.trace_generated import save_trace_ring
         from kernelmodel.kernel.state_generated import save_kernel_config
         from kernelmodel.lib.state_generated import save_rng
         from kernelmodel.mm.state_generated import (
@@ -430,7 +432,7 @@ class Kernel(TrapHandler, IrqHandler):
             "cfg": save_kernel_config(self.cfg),
             "kernel": self._core_state(),
             "vmstat": save_page_state(self.vmstat),
-            "trace": self.trace.to_state(),
+            "trace": save_trace_ring(self.trace),
             "rng": save_rng(self.rng),
             "mem_map": save_mem_map(self.mem_map),
             "pgdat": save_page_allocator(self.pgdat),
@@ -460,7 +462,7 @@ class Kernel(TrapHandler, IrqHandler):
             "runqueue": list(self.runqueue),
             "current": self.current,
             "waitqueues": {key: list(q) for key, q in self.waitqueues.items()},
-            "programs": [[insn.to_state() for insn in prog] for prog in self.programs],
+            "programs": [[save_insn(insn) for insn in prog] for prog in self.programs],
             "program_names": list(self.program_names),
             "checkpoints": [[n, p, t] for (n, p, t) in self.checkpoints],
             "sched_seq": self.sched_seq,

@@ -71,10 +71,6 @@ from kernelmodel.include.writeback import (
     WB_SYNC_NONE,
     WritebackControl,
     WritebackState,
-    vl_state_bool,
-    vl_state_dict,
-    vl_state_int,
-    vl_state_int_list,
 )
 from kernelmodel.kernel.task import (
     KOP_BLOCKED,
@@ -101,10 +97,6 @@ __all__ = [
     "WB_SYNC_NONE",
     "WritebackControl",
     "WritebackState",
-    "vl_state_bool",
-    "vl_state_dict",
-    "vl_state_int",
-    "vl_state_int_list",
 ]
 
 if TYPE_CHECKING:

@@ -11,8 +11,28 @@ from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
 from kernelmodel.mm.swapfile import SwapInfoStruct, SwapState
-from kernelmodel.mm.vmscan import KswapdState
-from machine.state_read import read_dict_list, read_int, read_int_in, read_int_list
+from kernelmodel.mm.vmscan import DirectReclaim, KswapdState
+from machine.state_read import (
+    read_dict_list,
+    read_int,
+    read_int_column,
+    read_int_in,
+    read_int_list,
+    read_list,
+)
+
+
+def _row(state: object, n: int, what: str) -> list[object]:
+    if not isinstance(state, list) or len(state) != n:
+        raise ValueError(f"{what}: expected a list of {n} values")
+    return state
+
+
+def _row_int(r: list[object], i: int, what: str, key: str) -> int:
+    v = r[i]
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"{what}: {key} must be an int")
+    return v
 
 
 def save_address_space(o: AddressSpace) -> dict[str, object]:
@@ -118,7 +138,14 @@ def save_swapper_space(o: SwapperSpace) -> dict[str, object]:
     out: dict[str, object] = {}
     o.vl_save_page_tree(out)
     out["nrpages"] = o.nrpages
-    o.vl_save_add_total(out)
+    out["stats"] = [
+        o.add_total,
+        o.del_total,
+        o.find_success,
+        o.find_total,
+        o.noent_race,
+        o.exist_race,
+    ]
     return out
 
 
@@ -126,9 +153,21 @@ def load_swapper_space_into(o: SwapperSpace, state: dict[str, object], mem_map: 
     """Load ``save_swapper_space`` output into ``o`` (ValueError: a bad field)."""
     WHAT = "swapper space state"
     v_nrpages: int = read_int(state, "nrpages", WHAT)
+    p_stats = read_int_column(state, "stats", WHAT, 6)
+    v_add_total: int = p_stats[0]
+    v_del_total: int = p_stats[1]
+    v_find_success: int = p_stats[2]
+    v_find_total: int = p_stats[3]
+    v_noent_race: int = p_stats[4]
+    v_exist_race: int = p_stats[5]
     o.vl_load_page_tree(state, mem_map)
     o.nrpages = v_nrpages
-    o.vl_load_add_total(state, mem_map)
+    o.add_total = v_add_total
+    o.del_total = v_del_total
+    o.find_success = v_find_success
+    o.find_total = v_find_total
+    o.noent_race = v_noent_race
+    o.exist_race = v_exist_race
 
 
 def load_swapper_space(state: dict[str, object], mem_map: MemMap) -> SwapperSpace:
@@ -235,13 +274,38 @@ def load_swap_state(state: dict[str, object]) -> SwapState:
     return o
 
 
+def save_direct_reclaim(o: DirectReclaim) -> list[object]:
+    """``DirectReclaim`` as the list of its ``# state`` fields, in order."""
+    return [
+        o.pid,
+        o.priority,
+        o.nr_reclaimed,
+        o.total_scanned,
+        1 if o.do_writepage else 0,
+        o.nap_time,
+    ]
+
+
+def load_direct_reclaim(state: object) -> DirectReclaim:
+    """A ``DirectReclaim`` from ``save_direct_reclaim`` output (ValueError: a bad row)."""
+    r = _row(state, 6, "direct reclaim state")
+    return DirectReclaim(
+        pid=_row_int(r, 0, "direct reclaim state", "pid"),
+        priority=_row_int(r, 1, "direct reclaim state", "priority"),
+        nr_reclaimed=_row_int(r, 2, "direct reclaim state", "nr_reclaimed"),
+        total_scanned=_row_int(r, 3, "direct reclaim state", "total_scanned"),
+        do_writepage=_row_int(r, 4, "direct reclaim state", "do_writepage") != 0,
+        nap_time=_row_int(r, 5, "direct reclaim state", "nap_time"),
+    )
+
+
 def save_kswapd_state(o: KswapdState) -> dict[str, object]:
     """``KswapdState`` as plain data (its ``# state`` fields, in order)."""
-    out: dict[str, object] = {}
-    out["pid"] = o.pid
-    out["total_memory"] = o.total_memory
-    o.vl_save_direct(out)
-    return out
+    return {
+        "pid": o.pid,
+        "total_memory": o.total_memory,
+        "direct": [save_direct_reclaim(x) for x in o.direct.values()],
+    }
 
 
 def load_kswapd_state_into(o: KswapdState, state: dict[str, object]) -> None:
@@ -249,9 +313,13 @@ def load_kswapd_state_into(o: KswapdState, state: dict[str, object]) -> None:
     WHAT = "kswapd state state"
     v_pid: int = read_int(state, "pid", WHAT)
     v_total_memory: int = read_int(state, "total_memory", WHAT)
+    v_direct: dict[int, DirectReclaim] = {}
+    for e in read_list(state, "direct", WHAT) if "direct" in state else []:
+        x_direct = load_direct_reclaim(e)
+        v_direct[x_direct.pid] = x_direct
     o.pid = v_pid
     o.total_memory = v_total_memory
-    o.vl_load_direct(state)
+    o.direct = v_direct
 
 
 def load_kswapd_state(state: dict[str, object]) -> KswapdState:
@@ -294,7 +362,12 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "SwapperSpace": (
         ("page_tree", "page_tree", "RadixTreeRoot", "custom"),
         ("nrpages", "nrpages", "int", ""),
-        ("add_total", "add_total", "int", "custom"),
+        ("stats", "add_total", "int", "pack=stats"),
+        ("stats", "del_total", "int", "pack=stats"),
+        ("stats", "find_success", "int", "pack=stats"),
+        ("stats", "find_total", "int", "pack=stats"),
+        ("stats", "noent_race", "int", "pack=stats"),
+        ("stats", "exist_race", "int", "pack=stats"),
     ),
     "SwapInfoStruct": (
         ("flags", "flags", "int", ""),
@@ -320,9 +393,17 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("swap_overflow", "swap_overflow", "int", ""),
         ("least_priority", "least_priority", "int", ""),
     ),
+    "DirectReclaim": (
+        ("pid", "pid", "int", ""),
+        ("priority", "priority", "int", ""),
+        ("nr_reclaimed", "nr_reclaimed", "int", ""),
+        ("total_scanned", "total_scanned", "int", ""),
+        ("do_writepage", "do_writepage", "bool", ""),
+        ("nap_time", "nap_time", "int", ""),
+    ),
     "KswapdState": (
         ("pid", "pid", "int", ""),
         ("total_memory", "total_memory", "int", ""),
-        ("direct", "direct", "dict[int, DirectReclaim]", "custom"),
+        ("direct", "direct", "dict[int, DirectReclaim]", "optional"),
     ),
 }

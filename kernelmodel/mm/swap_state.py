@@ -111,12 +111,12 @@ class SwapperSpace:
         self.page_tree: RadixTreeRoot = RadixTreeRoot()  # state: custom
         self.nrpages: int = 0  # state
         # swap_cache_info, saved as one list "stats" in this order
-        self.add_total: int = 0  # state: custom
-        self.del_total: int = 0
-        self.find_success: int = 0
-        self.find_total: int = 0
-        self.noent_race: int = 0
-        self.exist_race: int = 0
+        self.add_total: int = 0  # state: pack=stats
+        self.del_total: int = 0  # state: pack=stats
+        self.find_success: int = 0  # state: pack=stats
+        self.find_total: int = 0  # state: pack=stats
+        self.noent_race: int = 0  # state: pack=stats
+        self.exist_race: int = 0  # state: pack=stats
 
     def vl_describe(self) -> str:
         """Short text for page reprs and the UI."""
@@ -137,19 +137,6 @@ class SwapperSpace:
                 raise ValueError(f"{_WHAT}: bad pfn")
             items.append(mem_map.pages[pfn])
         self.page_tree = RadixTreeRoot.from_state(tree, items)
-
-    def vl_save_add_total(self, out: dict[str, object]) -> None:
-        """The swap_cache_info statistics as one list."""
-        out["stats"] = [self.add_total, self.del_total, self.find_success, self.find_total,
-                        self.noent_race, self.exist_race]
-
-    def vl_load_add_total(self, state: dict[str, object], mem_map: MemMap) -> None:
-        """The statistics back from ``vl_save_add_total`` output."""
-        stats = read_int_list(state, "stats", _WHAT)
-        if len(stats) != 6:
-            raise ValueError(f"{_WHAT}: malformed statistics")
-        self.add_total, self.del_total, self.find_success = stats[0], stats[1], stats[2]
-        self.find_total, self.noent_race, self.exist_race = stats[3], stats[4], stats[5]
 
     def __repr__(self) -> str:
         return f"<swapper_space nrpages={self.nrpages}>"

@@ -84,7 +84,6 @@ from kernelmodel.kernel.wait import sleep_on, wake_up
 from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_NORETRY, GFP_KERNEL
 from kernelmodel.mm.vmscan_lru import refill_inactive_zone, shrink_cache
 from kernelmodel.mm.vmscan_pageout import SWAP_CLUSTER_MAX, vl_reclaim_2_6_5
-from machine.state_read import read_list
 
 if TYPE_CHECKING:
     from kernelmodel.include.mmzone import Zone
@@ -118,39 +117,17 @@ class DirectReclaim:
         nap_time: when the call stopped (simulated ns).
     """
 
+    # state row
     def __init__(
         self, pid: int, priority: int, nr_reclaimed: int, total_scanned: int,
         do_writepage: bool, nap_time: int,
     ) -> None:
-        self.pid: int = pid
-        self.priority: int = priority
-        self.nr_reclaimed: int = nr_reclaimed
-        self.total_scanned: int = total_scanned
-        self.do_writepage: bool = do_writepage
-        self.nap_time: int = nap_time
-
-    def to_state(self) -> list[int]:
-        """[pid, priority, nr_reclaimed, total_scanned, do_writepage, nap_time]."""
-        return [
-            self.pid, self.priority, self.nr_reclaimed, self.total_scanned,
-            1 if self.do_writepage else 0, self.nap_time,
-        ]
-
-    @staticmethod
-    def from_state(state: object) -> DirectReclaim:
-        """Rebuild from ``to_state`` output.
-
-        Raises:
-            ValueError: the state is malformed.
-        """
-        if not isinstance(state, list) or len(state) != 6:
-            raise ValueError("direct reclaim state: expected a list of 6 ints")
-        v: list[int] = []
-        for x in state:
-            if not isinstance(x, int) or isinstance(x, bool):
-                raise ValueError("direct reclaim state: expected ints")
-            v.append(x)
-        return DirectReclaim(v[0], v[1], v[2], v[3], v[4] != 0, v[5])
+        self.pid: int = pid  # state
+        self.priority: int = priority  # state
+        self.nr_reclaimed: int = nr_reclaimed  # state
+        self.total_scanned: int = total_scanned  # state
+        self.do_writepage: bool = do_writepage  # state
+        self.nap_time: int = nap_time  # state
 
 
 @final
@@ -166,18 +143,8 @@ class KswapdState:
     def __init__(self) -> None:
         self.pid: int = -1  # state
         self.total_memory: int = 0  # state
-        self.direct: dict[int, DirectReclaim] = {}  # state: custom
-
-    def vl_save_direct(self, out: dict[str, object]) -> None:
-        """The stopped calls as rows (``DirectReclaim.to_state``)."""
-        out["direct"] = [d.to_state() for d in self.direct.values()]
-
-    def vl_load_direct(self, state: dict[str, object]) -> None:
-        """The stopped calls back, by pid (a state saved before they existed has none)."""
-        self.direct = {}
-        for d in read_list(state, "direct", "kswapd state") if "direct" in state else []:
-            dr = DirectReclaim.from_state(d)
-            self.direct[dr.pid] = dr
+        # a state saved before the stopped calls were kept has none
+        self.direct: dict[int, DirectReclaim] = {}  # state: keyed=pid, optional
 
     def __repr__(self) -> str:
         return f"<kswapd pid={self.pid} total_memory={self.total_memory}>"

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MARK = re.compile(r"#\s*state\b(?::\s*(?P<opts>[^#]*))?\s*$")
 CONTEXT = re.compile(r"#\s*state context:\s*(.*)$")
 SAVE_CONTEXT = re.compile(r"#\s*state save context:\s*(.*)$")
+ROW = re.compile(r"#\s*state row\s*$")
 #: Marks an import the generated module needs only for annotations (a save context's type,
 #: whose module may import the generated one): it goes under ``if TYPE_CHECKING:``.
 TYPE_ONLY = "type-only "
@@ -54,6 +55,9 @@ LISTS = {"list[int]": "read_int_list", "list[str]": "read_str_list"}
 #: it saves, so the generated code sits in no import cycle across sub-packages.
 ROOTS = ("machine", "kernelmodel")
 GENERATED_NAME = "state_generated.py"
+#: A class's own line naming the generated module of its code, where the package's one would
+#: grow past the module-size limit (``# state generated: trace_generated`` above ``__init__``).
+OWN_TARGET = re.compile(r"#\s*state generated:\s*(\w+)\s*$")
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Field:
     ctor_direct: bool  # __init__ assigns the parameter of the same name unchanged
     column: bool = False  # saved only as one column of its owner's ``columns`` list
     columns: bool = False  # a list[X] of column-only objects: one int list per field of X
+    pack: str | None = None  # saved with the other int fields of this pack as one int list
 
 
 @dataclass
@@ -86,6 +91,9 @@ class Decl:
     check: bool
     context: list[str]  # extra parameters of the loader ("pages: list[Page]")
     save_context: list[str]  # extra parameters of the saver ("k: Kernel")
+    row: bool = False  # saved as a list of its fields' values, not a dict
+    target: str | None = None  # the generated module's name, when not the package's
+    imports: frozenset[str] = frozenset()  # what the generated code of its context imports
 
 
 def snake(name: str) -> str:
@@ -130,6 +138,8 @@ def _field(line: str, stmt: ast.stmt, params: set[str], where: str) -> Field | N
             f.ref = opt[4:]
         elif opt == "has":
             f.has = True
+        elif opt.startswith("pack="):
+            f.pack = f.key = opt[5:]
         else:
             raise SystemExit(f"{where}: unknown # state option {opt!r}")
     return f
@@ -162,6 +172,7 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
             continue
         context: list[str] = []
         save_context: list[str] = []
+        imports: set[str] = set()
         for line in lines[node.lineno - 1:init.lineno - 1]:
             for pattern, into, prefix in ((CONTEXT, context, ""),
                                           (SAVE_CONTEXT, save_context, TYPE_ONLY)):
@@ -174,7 +185,8 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
                     if source:
                         name = next(n for n in re.findall(r"\b([A-Z]\w*)\b",
                                                           param.partition(":")[2]) if n != "None")
-                        extra_imports.add(f"{prefix}from {source.strip()} import {name}")
+                        imports.add(f"{prefix}from {source.strip()} import {name}")
+        extra_imports |= imports
         if all(f.column for f in fields):  # saved only as columns of its owner: no ctor check
             out.append(Decl(module, node.name, fields, ctor, False, [], []))
             continue
@@ -186,7 +198,16 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
                                  f"{pname} is not a # state field and has no default")
         check = any(isinstance(b, ast.FunctionDef) and b.name == "vl_check_state"
                     for b in node.body)
-        out.append(Decl(module, node.name, fields, ctor, check, context, save_context))
+        head = lines[node.lineno - 1:init.lineno - 1]
+        row = any(ROW.search(line) for line in head)
+        own = next((m.group(1) for m in map(OWN_TARGET.search, head) if m), None)
+        for f in fields:
+            if row and f.type not in ("int", "bool", "str"):
+                raise SystemExit(f"{node.name}.{f.attr}: a row holds int, bool or str fields")
+            if f.pack is not None and f.type != "int":
+                raise SystemExit(f"{node.name}.{f.attr}: pack= packs int fields")
+        out.append(Decl(module, node.name, fields, ctor, check, context, save_context, row,
+                        own, frozenset(imports)))
     return out
 
 
@@ -308,23 +329,63 @@ def _load_expr(f: Field, classes: set[str]) -> str:
     raise SystemExit(f"{f.attr}: no codec for type {f.type}")
 
 
+def _packs(d: Decl) -> dict[str, list[Field]]:
+    """The fields of each ``pack=`` of ``d``, in order."""
+    out: dict[str, list[Field]] = {}
+    for f in d.fields:
+        if f.pack is not None:
+            out.setdefault(f.pack, []).append(f)
+    return out
+
+
+def _row_value(f: Field) -> str:
+    return f"1 if o.{f.attr} else 0" if f.type == "bool" else f"o.{f.attr}"
+
+
+def _emit_row(d: Decl) -> list[str]:
+    """A ``# state row`` class: saved as the list of its fields' values, bools as 0 or 1."""
+    s = snake(d.name)
+    n = len(d.fields)
+    out = ["", "", f"def save_{s}(o: {d.name}) -> list[object]:",
+           f'    """``{d.name}`` as the list of its ``# state`` fields, in order."""',
+           f"    return [{', '.join(_row_value(f) for f in d.fields)}]",
+           "", "", f"def load_{s}(state: object) -> {d.name}:",
+           f'    """A ``{d.name}`` from ``save_{s}`` output (ValueError: a bad row)."""',
+           f'    r = _row(state, {n}, "{s.replace("_", " ")} state")']
+    args = []
+    for i, f in enumerate(d.fields):
+        read = "_row_str" if f.type == "str" else "_row_int"
+        expr = f'{read}(r, {i}, "{s.replace("_", " ")} state", "{f.key}")'
+        args.append(f"{f.attr}={expr} != 0" if f.type == "bool" else f"{f.attr}={expr}")
+    return [*out, f"    return {d.name}({', '.join(args)})"]
+
+
 def _emit_save(d: Decl, classes: set[str]) -> list[str]:
     s = snake(d.name)
     params = "".join(f", {c}" for c in d.save_context)
     ctx = "".join(f", {c.split(':')[0]}" for c in d.save_context)
     out = ["", "", f"def save_{s}(o: {d.name}{params}) -> dict[str, object]:",
            f'    """``{d.name}`` as plain data (its ``# state`` fields, in order)."""']
+    packs = _packs(d)
+
+    def saved(f: Field) -> list[str]:
+        if f.pack is None:
+            return _save_expr(f, classes)
+        if packs[f.pack][0] is not f:  # saved with the first of its pack
+            return []
+        return [f'"{f.pack}": [{", ".join(f"o.{g.attr}" for g in packs[f.pack])}]']
+
     if not any(f.custom for f in d.fields):
         out.append("    return {")
         for f in d.fields:
-            out += [f"        {line}," for line in _save_expr(f, classes)]
+            out += [f"        {line}," for line in saved(f)]
         return [*out, "    }"]
     out.append("    out: dict[str, object] = {}")
     for f in d.fields:
         if f.custom:
             out.append(f"    o.vl_save_{f.attr}(out{ctx})")
             continue
-        for line in _save_expr(f, classes):
+        for line in saved(f):
             key, expr = line.split(": ", 1)
             out.append(f"    out[{key}] = {expr}")
     return [*out, "    return out"]
@@ -344,6 +405,8 @@ def _load_params(d: Decl) -> list[str]:
 def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
     if all(f.column for f in d.fields):  # saved by its owner's ``columns`` field
         return []
+    if d.row:
+        return _emit_row(d)
     s = snake(d.name)
     names = set(classes)
     what = f'"{s.replace("_", " ")} state"'
@@ -361,9 +424,13 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
     direct: dict[str, str] = {}
     # keyed tables whose objects refer into another keyed table load after it
     order = sorted(d.fields, key=lambda f: f.keyed is not None and _has_refs(f, classes))
+    packs = _packs(d)
     for f in order:
-        if f.custom or f.optional or f.columns:
+        if f.custom or (f.optional and f.keyed is None) or f.columns:
             continue
+        if f.pack is not None and packs[f.pack][0] is f:  # one checked list for the pack
+            out.append(f"    p_{f.pack} = read_int_column(state, \"{f.pack}\", WHAT, "
+                       f"{len(packs[f.pack])})")
         if f.keyed is not None:
             cls = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
             if cls is None or cls.group(1) not in classes:
@@ -376,12 +443,16 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             args = ", ".join(["e", *refs, *(f"v_{n}" if n in loaded and n not in ctx_names
                                             else n
                                             for n in (c.split(":")[0] for c in child.context))])
+            src = f'read_{"list" if child.row else "dict_list"}(state, "{f.key}", WHAT)'
+            if f.optional:  # an older state without the table has none
+                src = f'{src} if "{f.key}" in state else []'
             out += [f"    v_{f.attr}: {f.type} = {{}}",
-                    f'    for e in read_dict_list(state, "{f.key}", WHAT):',
+                    f"    for e in {src}:",
                     f"        x_{f.attr} = load_{snake(child.name)}({args})",
                     f"        v_{f.attr}[x_{f.attr}.{f.keyed}] = x_{f.attr}"]
             continue
-        expr = _load_expr(f, names)
+        expr = (f"p_{f.pack}[{packs[f.pack].index(f)}]" if f.pack is not None
+                else _load_expr(f, names))
         dcl = _declared(f.type, names)
         if dcl is not None and classes[dcl[1]].context:
             extra = ", ".join(c.split(":")[0] for c in classes[dcl[1]].context)
@@ -392,7 +463,8 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             direct[f.attr] = expr
             continue
         out.append(f"    v_{f.attr}: {f.type} = {expr}")
-    by_attr = {f.attr: f for f in d.fields if not f.custom and not f.optional and not f.columns}
+    by_attr = {f.attr: f for f in d.fields
+               if not f.custom and not (f.optional and f.keyed is None) and not f.columns}
     args = ", ".join(f"{p}=v_{p}" if p in by_attr else f"{p}={p}"
                      for p, _ in d.ctor if p in by_attr or p in ctx_names)
     into = not d.ctor  # a constructor without arguments: the fields also load into an object
@@ -403,7 +475,7 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
     else:
         out.append(f"    o = {d.name}({args})")
     for f in d.fields:
-        if f.optional:
+        if f.optional and f.keyed is None:
             out += [f'    if "{f.key}" in state:',
                     f"        o.{f.attr} = {_load_expr(f, names)}"]
         elif f.custom:
@@ -457,6 +529,8 @@ def _how(f: Field) -> str:
         return "custom"
     if f.column or f.columns:
         return "column" if f.column else "columns"
+    if f.pack is not None:
+        return f"pack={f.pack}"
     if f.optional:
         return "optional"
     if f.has:
@@ -471,7 +545,8 @@ def _how(f: Field) -> str:
 
 
 def render(decls: list[Decl], package: str, extra_imports: set[str],
-           known: dict[str, Decl] | None = None, homes: dict[str, str] | None = None) -> str:
+           known: dict[str, Decl] | None = None, homes: dict[str, str] | None = None,
+           out_name: str = GENERATED_NAME) -> str:
     """The generated module for one package (``known``: every declaring class, for fields of
     a class declared in another package, whose functions ``homes`` says where to import)."""
     classes = dict(known) if known is not None else {d.name: d for d in decls}
@@ -493,9 +568,10 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
                 extra_imports.add(f"from {other.module} import {name}")
     used = sorted(set(re.findall(r"\b((?:read|resolve)_\w+)\(", "\n".join(body))))
     opt = any("_opt(" in line for line in body)
+    row = any("_row(" in line for line in body)
     head = [
         "# GENERATED by `python -m kernelmodel.state.gen` from the `# state` fields of the",
-        f"# classes of {package}/.",
+        f"# classes of {package}/{'' if out_name == GENERATED_NAME else ' that name this module'}.",
         "# do not edit; change a declaration and regenerate (docs/ARCHITECTURE.md, "
         '"State: declared once").',
         f'"""Save and load functions of the declared classes of ``{package}/`` (generated)."""',
@@ -526,6 +602,18 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
     head += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(merged.items())]
     if type_only:
         head += ["", "if TYPE_CHECKING:", *(f"    {i}" for i in type_only)]
+    if row:
+        head += ["", "", "def _row(state: object, n: int, what: str) -> list[object]:",
+                 "    if not isinstance(state, list) or len(state) != n:",
+                 '        raise ValueError(f"{what}: expected a list of {n} values")',
+                 "    return state"]
+        for kind, check in (("int", "not isinstance(v, int) or isinstance(v, bool)"),
+                            ("str", "not isinstance(v, str)")):
+            if any(f"_row_{kind}(" in line for line in body):
+                head += ["", "", f"def _row_{kind}(r: list[object], i: int, what: str, "
+                         f"key: str) -> {kind}:", "    v = r[i]", f"    if {check}:",
+                         f'        raise ValueError(f"{{what}}: {{key}} must be '
+                         f'{"an int" if kind == "int" else "a string"}")', "    return v"]
     if opt:
         head += ["", '_T = TypeVar("_T")', "", "",
                  "def _opt(state: dict[str, object] | None, "
@@ -540,14 +628,14 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
         table += [f'        ("{f.key}", "{f.attr}", "{f.type}", "{_how(f)}"),' for f in d.fields]
         table.append("    ),")
     table.append("}")
-    return _format("\n".join(head + body + table) + "\n", package)
+    return _format("\n".join(head + body + table) + "\n", package, out_name)
 
 
-def _format(text: str, package: str) -> str:
+def _format(text: str, package: str, name: str) -> str:
     """``text`` as ``ruff format`` lays it out (the project's style, so lint stays quiet)."""
     done = subprocess.run(
         [shutil.which("ruff") or "ruff", "format", "--stdin-filename",
-         f"{package}/{GENERATED_NAME}",
+         f"{package}/{name}",
          "-"], input=text, capture_output=True, text=True, check=True, cwd=ROOT)
     return done.stdout
 
@@ -567,17 +655,21 @@ def collect() -> dict[str, str]:
     for root in ROOTS:
         for path in sorted((ROOT / root).rglob("*.py")):
             rel = path.relative_to(ROOT)
-            if rel.name in (GENERATED_NAME, "gen.py"):
+            src = path.read_text()
+            if rel.name == "gen.py" or "GENERATED" in src[:200]:
                 continue
             module = ".".join(rel.with_suffix("").parts)
             target = _target(rel)
-            found = scan(path, module, extras.setdefault(target, set()))
-            if found:
-                groups.setdefault(target, []).extend(found)
+            found_extras: set[str] = set()
+            for d in scan(path, module, found_extras):
+                own = f"{rel.parent.as_posix()}/{d.target}.py" if d.target else target
+                groups.setdefault(own, []).append(d)
+                extras.setdefault(own, set()).update(d.imports)
     known = {d.name: d for decls in groups.values() for d in decls}
     homes = {snake(d.name): target[:-3].replace("/", ".")
              for target, decls in groups.items() for d in decls}
-    return {target: render(decls, str(Path(target).parent), extras[target], known, homes)
+    return {target: render(decls, str(Path(target).parent), extras[target], known, homes,
+                           Path(target).name)
             for target, decls in sorted(groups.items())}
 
 

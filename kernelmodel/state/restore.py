@@ -52,6 +52,7 @@ from kernelmodel.include.state_generated import (
     load_vl_mm_registry,
     load_writeback_state,
 )
+from kernelmodel.include.trace_generated import load_trace_ring
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.frame_state import vl_frame_from_state
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
@@ -75,8 +76,7 @@ from kernelmodel.oracle.oracle_mm import VlMmOracle
 from kernelmodel.oracle.state_generated import load_oracle, load_vl_mm_oracle
 from machine.board import Machine, MachineConfig
 from machine.i386 import PAGE_SHIFT, USER_PTRS_PER_PGD
-from machine.isa import Insn
-from machine.state_generated import load_machine_config
+from machine.state_generated import load_insn, load_machine_config
 from machine.state_read import (
     as_state_dict,
     read_bool,
@@ -106,17 +106,6 @@ def _as_int(value: object, what: str) -> int:
 # ---- configuration and programs -----------------------------------------------------------------
 
 
-def _insn_from_state(value: object) -> Insn:
-    """``Insn.from_state`` after checking the shape (it only asserts)."""
-    if not isinstance(value, list) or len(value) != 6:
-        raise ValueError("kernel state: an instruction must be a list of 6 fields")
-    for i in range(5):
-        _as_int(value[i], "instruction field")
-    if not isinstance(value[5], str):
-        raise ValueError("kernel state: an instruction's text must be a str")
-    return Insn.from_state(value)
-
-
 def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
     programs = read_list(core, "programs", _W)
     names = read_list(core, "program_names", _W)
@@ -127,7 +116,7 @@ def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
         name = names[i]
         if not isinstance(prog, list) or not isinstance(name, str):
             raise ValueError("kernel state: a program must be a list of instructions")
-        k.add_program(name, [_insn_from_state(insn) for insn in prog])
+        k.add_program(name, [load_insn(insn) for insn in prog])
 
 
 # ---- kernel stacks ------------------------------------------------------------------------------
@@ -281,7 +270,7 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     """Pass 1 for the kernel: every component from its own ``from_state``."""
     machine = k.machine
     load_page_state_into(k.vmstat, read_dict(state, "vmstat", _W))
-    k.trace.load_state(read_dict(state, "trace", _W))
+    k.trace = load_trace_ring(read_dict(state, "trace", _W))
     k.rng = load_rng(read_dict(state, "rng", _W))
     mem_map = load_mem_map(read_dict(state, "mem_map", _W))
     if mem_map.nframes != machine.mem.nframes:

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from machine.state_generated import save_insn
 from scenarios.session_types import CheckpointRecord
 from scenarios.snapshot.described import fill as fill_described
 from scenarios.snapshot.errors import SnapshotError
@@ -185,7 +186,7 @@ def _check_scenario_agrees(scenario: Scenario, seed: int, spec: dict[str, str],
         raise SnapshotError("scenario section: the machine, kernel or seed is not the state's")
     try:
         assembly = assemble(scenario, seed)
-        programs = [[insn.to_state() for insn in p.insns] for p in assembly.programs]
+        programs = [[save_insn(insn) for insn in p.insns] for p in assembly.programs]
     except ValueError as exc:
         raise SnapshotError(f"scenario section: {exc}") from None
     _check_replays_agree(assembly.programs, get_path(state, "kernel", "programs"))

@@ -21,7 +21,12 @@ from kernelmodel.include.page import (
     SetPageLocked,
     SetPageSwapCache,
 )
-from kernelmodel.include.state_generated import load_writeback_state, save_writeback_state
+from kernelmodel.include.state_generated import (
+    load_writeback_control,
+    load_writeback_state,
+    save_writeback_control,
+    save_writeback_state,
+)
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import KOP_DONE, PF_LESS_THROTTLE, TASK_RUNNING, TASK_STOPPED
 from kernelmodel.lib.radix_tree import radix_tree_tag_get, radix_tree_tagged
@@ -319,7 +324,8 @@ def test_wbc_and_state_round_trip() -> None:
     wbc = WritebackControl(WB_SYNC_ALL, 77, True, True, True, 123)
     wbc.pages_skipped = 3
     wbc.encountered_congestion = True
-    assert WritebackControl.from_state(wbc.to_state()).to_state() == wbc.to_state()
+    assert save_writeback_control(load_writeback_control(save_writeback_control(wbc))) == \
+        save_writeback_control(wbc)
     wb = WritebackState()
     wb.pdflush_pids = [3, 4]
     wb.pdflush_list = [4]

@@ -11,23 +11,27 @@ from hypothesis import strategies as st
 
 import kernelmodel.fs.state_generated as fs_gen
 import kernelmodel.include.state_generated as include_gen
+import kernelmodel.include.trace_generated as trace_gen
 import kernelmodel.kernel.state_generated as kernel_gen
 import kernelmodel.lib.state_generated as lib_gen
 import kernelmodel.mm.state_generated as mm_gen
+import kernelmodel.oracle.state_generated as oracle_gen
 import machine.state_generated as mgen
 from kernelmodel.fs.bio import Bio
 from kernelmodel.fs.fs import File
 from kernelmodel.include.mm_types import AnonMm, AnonVma, VmArea
-from kernelmodel.include.vmstat import PageState
+from kernelmodel.include.vmstat import PageState, TraceEvent
 from kernelmodel.include.writeback import WritebackControl, WritebackState
 from kernelmodel.lib.rng import Rng
 from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swapfile import SwapInfoStruct
+from kernelmodel.mm.vmscan import DirectReclaim
 from kernelmodel.state import gen
 from machine.board import MachineConfig
 from machine.clock import Clock
 from machine.disk import DiskModel, DiskRequest
+from machine.isa import OP_TOUCH, Insn
 
 
 def _clock_with_events() -> Clock:
@@ -56,8 +60,9 @@ _FACTORIES: dict[str, Callable[[], object]] = {
     "Clock": _clock_with_events,
     "DiskRequest": lambda: DiskRequest(3, 8, 8, True, b"x" * 4096, 9, 0, 500),
 }
-#: Every generated module (machine/ has one; each sub-package of kernelmodel/ its own).
-_MODULES = (mgen, include_gen, lib_gen, mm_gen, fs_gen, kernel_gen)
+#: Every generated module (machine/ has one; each sub-package of kernelmodel/ its own, and a
+#: class may name its own: the trace ring's).
+_MODULES = (mgen, include_gen, lib_gen, mm_gen, fs_gen, kernel_gen, oracle_gen, trace_gen)
 _FIELDS = {name: fields for mod in _MODULES for name, fields in mod.FIELDS.items()}
 
 
@@ -141,10 +146,38 @@ def test_every_simple_class_is_exercised() -> None:
     simple = {name for name, fields in _FIELDS.items()
               if not any(how.startswith(("ref=", "keyed=")) for *_, how in fields)}
     needs_more = {"AddressSpace", "Inode", "SuperBlock", "CpuContext", "SwapState", "Zone",
-                  "PageAllocator", "MemMap", "Page", "MMU", "TlbEntry", "Cpu",
-                  "KernelConfig", "SwapperSpace",
-                  "KswapdState", "Task"}  # context, columns, validating loader, old key default
+                  "PageAllocator", "FreeArea", "MemMap", "Page", "MMU", "TlbEntry", "Cpu",
+                  "KernelConfig", "SwapperSpace", "OracleFile", "VlMmOracle",
+                  "KswapdState", "Task", "TraceRing",  # context, columns, validating loader,
+                  *_ROWS}  # an old key's default; rows (below)
     assert simple - needs_more == set(_FACTORIES)
+
+
+#: A valid object of every ``# state row`` class (saved as a list of its fields' values).
+_ROWS: dict[str, Callable[[], object]] = {
+    "DirectReclaim": lambda: DirectReclaim(7, 12, 3, 40, True, 1000),
+    "TraceEvent": lambda: TraceEvent(5, 100, "fault", 2, 3, 4, "text"),
+    "Insn": lambda: Insn(OP_TOUCH, 0x1000, 0x3000, 1, 0, "touch"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ROWS))
+def test_a_row_round_trips_and_refuses_a_wrong_value(name: str) -> None:
+    save, load = _codec(name)
+    obj = _ROWS[name]()
+    row = save(obj)
+    assert isinstance(row, list)
+    fields = _FIELDS[name]
+    assert row == [int(v) if isinstance(v := getattr(obj, attr), bool) else v
+                   for _key, attr, _type, _how in fields]
+    assert save(load(row)) == row
+    for i, (key, _attr, type_, _how) in enumerate(fields):
+        bad = list(row)
+        bad[i] = 12 if type_ == "str" else "forged"
+        with pytest.raises(ValueError, match=key):
+            load(bad)
+    with pytest.raises(ValueError, match="expected a list"):
+        load(row[:-1])
 
 
 @pytest.mark.parametrize("name", sorted(_FACTORIES))
