@@ -17,6 +17,8 @@ MYPYC_EXCLUDE: tuple[str, ...] = (
     "__init__.py",
     # The source generator of the declared state runs at development time, never in a model.
     "kernelmodel/state/gen.py",
+    "kernelmodel/state/gen_count.py",
+    "kernelmodel/state/gen_helpers.py",
 )
 
 

@@ -139,10 +139,14 @@ def load_super_block(state: dict[str, object], pages: list[Page]) -> SuperBlock:
     v_s_inodes: dict[int, Inode] = {}
     for e in read_dict_list(state, "s_inodes", WHAT):
         x_s_inodes = load_inode(e, pages)
+        if x_s_inodes.i_ino in v_s_inodes:
+            raise ValueError(f"{WHAT}: s_inodes holds i_ino {x_s_inodes.i_ino} twice")
         v_s_inodes[x_s_inodes.i_ino] = x_s_inodes
     v_s_files: dict[int, File] = {}
     for e in read_dict_list(state, "s_files", WHAT):
         x_s_files = load_file(e)
+        if x_s_files.f_id in v_s_files:
+            raise ValueError(f"{WHAT}: s_files holds f_id {x_s_files.f_id} twice")
         v_s_files[x_s_files.f_id] = x_s_files
     o = SuperBlock(s_nblocks=v_s_nblocks)
     o.s_bitmap = bytearray(read_bytes(state, "s_bitmap", WHAT))

@@ -29,7 +29,6 @@ from kernelmodel.include.bug import bug_on
 from kernelmodel.include.page import MemMap
 from kernelmodel.include.vmstat import PageState
 from machine.physmem import PhysicalMemory
-from machine.state_read import read_bool
 
 #: Orders 0 .. MAX_ORDER-1 (blocks of 1 .. 1024 pages).
 MAX_ORDER: Final = 11
@@ -170,23 +169,11 @@ class PageAllocator:
         self.ps: PageState = ps if ps is not None else PageState()
         self.physmem: PhysicalMemory | None = physmem
         self.min_free_kbytes: int = DEFAULT_MIN_FREE_KBYTES  # state
-        self.poison: bool = poison  # state: custom
+        # a restored poisoning allocator needs the machine's RAM too (the bug_on above)
+        self.poison: bool = poison  # state
         self.kswapd_wakeup_pending: bool = False  # state
         # mem_map, page_state and physmem are saved by their owners
         self.zone: Zone = Zone("Normal", ZONE_NORMAL, 0, mem_map.nframes, mem_map)  # state
-
-    def vl_save_poison(self, out: dict[str, object]) -> None:
-        """Free-page poisoning on or off."""
-        out["poison"] = self.poison
-
-    def vl_load_poison(
-        self, state: dict[str, object], mem_map: MemMap, ps: PageState | None,
-        physmem: PhysicalMemory | None,
-    ) -> None:
-        """Poisoning back on, if it was (it writes to the machine's RAM, so it needs it)."""
-        self.poison = read_bool(state, "poison", "page allocator state")
-        if self.poison and physmem is None:
-            raise ValueError("page allocator state: poisoning needs the machine's physmem")
 
     def __repr__(self) -> str:
         return f"<pgdat {self.mem_map.nframes} frames, {self.zone!r}>"

@@ -163,10 +163,14 @@ def load_vl_mm_registry_into(o: VlMmRegistry, state: dict[str, object]) -> None:
     v_vmas: dict[int, VmArea] = {}
     for e in read_dict_list(state, "vmas", WHAT):
         x_vmas = load_vm_area(e)
+        if x_vmas.vma_id in v_vmas:
+            raise ValueError(f"{WHAT}: vmas holds vma_id {x_vmas.vma_id} twice")
         v_vmas[x_vmas.vma_id] = x_vmas
     v_anon_vmas: dict[int, AnonVma] = {}
     for e in read_dict_list(state, "anon_vmas", WHAT):
         x_anon_vmas = load_anon_vma(e)
+        if x_anon_vmas.anon_vma_id in v_anon_vmas:
+            raise ValueError(f"{WHAT}: anon_vmas holds anon_vma_id {x_anon_vmas.anon_vma_id} twice")
         v_anon_vmas[x_anon_vmas.anon_vma_id] = x_anon_vmas
     v_next_mm_id: int = read_int(state, "next_mm_id", WHAT)
     v_next_vma_id: int = read_int(state, "next_vma_id", WHAT)
@@ -177,6 +181,8 @@ def load_vl_mm_registry_into(o: VlMmRegistry, state: dict[str, object]) -> None:
     v_mms: dict[int, MmStruct] = {}
     for e in read_dict_list(state, "mms", WHAT):
         x_mms = load_mm_struct(e, v_vmas)
+        if x_mms.mm_id in v_mms:
+            raise ValueError(f"{WHAT}: mms holds mm_id {x_mms.mm_id} twice")
         v_mms[x_mms.mm_id] = x_mms
     o.mms = v_mms
     o.vmas = v_vmas
@@ -267,12 +273,12 @@ def load_zone(state: dict[str, object], mem_map: MemMap) -> Zone:
 
 def save_page_allocator(o: PageAllocator) -> dict[str, object]:
     """``PageAllocator`` as plain data (its ``# state`` fields, in order)."""
-    out: dict[str, object] = {}
-    out["min_free_kbytes"] = o.min_free_kbytes
-    o.vl_save_poison(out)
-    out["kswapd_wakeup_pending"] = o.kswapd_wakeup_pending
-    out["zone"] = save_zone(o.zone)
-    return out
+    return {
+        "min_free_kbytes": o.min_free_kbytes,
+        "poison": o.poison,
+        "kswapd_wakeup_pending": o.kswapd_wakeup_pending,
+        "zone": save_zone(o.zone),
+    }
 
 
 def load_page_allocator(
@@ -283,9 +289,9 @@ def load_page_allocator(
 ) -> PageAllocator:
     """A ``PageAllocator`` from ``save_page_allocator`` output (ValueError: a bad field)."""
     WHAT = "page allocator state"
-    o = PageAllocator(mem_map=mem_map, ps=ps, physmem=physmem)
+    v_poison: bool = read_bool(state, "poison", WHAT)
+    o = PageAllocator(mem_map=mem_map, ps=ps, physmem=physmem, poison=v_poison)
     o.min_free_kbytes = read_int(state, "min_free_kbytes", WHAT)
-    o.vl_load_poison(state, mem_map, ps, physmem)
     o.kswapd_wakeup_pending = read_bool(state, "kswapd_wakeup_pending", WHAT)
     o.zone = load_zone(read_dict(state, "zone", WHAT), mem_map)
     return o
@@ -673,7 +679,7 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     ),
     "PageAllocator": (
         ("min_free_kbytes", "min_free_kbytes", "int", ""),
-        ("poison", "poison", "bool", "custom"),
+        ("poison", "poison", "bool", ""),
         ("kswapd_wakeup_pending", "kswapd_wakeup_pending", "bool", ""),
         ("zone", "zone", "Zone", ""),
     ),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from machine.state_read import read_int
-
 RELEASES: Final = ("2.6.5", "2.6.6", "2.6.7")
 WRITEBACK_MODES: Final = ("tags", "lists")
 RMAP_MODES: Final = ("anon_vma", "pte_chain", "anonmm")
@@ -79,7 +77,7 @@ class KernelConfig:
         self.poison: bool = poison  # state
         self.l1_cache_bytes: int = l1_cache_bytes  # state
         #: /proc/sys/kernel/threads-max; 0: fork_init's default for the machine's memory.
-        self.threads_max: int = threads_max  # state: custom
+        self.threads_max: int = threads_max  # state: if_set
 
     def validate(self) -> None:
         """Raise ValueError with one line naming the first bad field."""
@@ -115,13 +113,3 @@ class KernelConfig:
     def vl_check_state(self) -> None:
         """The loader's check: a saved configuration is validated as a scenario's is."""
         self.validate()
-
-    def vl_save_threads_max(self, out: dict[str, object]) -> None:
-        """threads_max only when set: absent when derived, as in states saved before it."""
-        if self.threads_max:
-            out["threads_max"] = self.threads_max
-
-    def vl_load_threads_max(self, state: dict[str, object]) -> None:
-        """threads_max back, or 0 (derived) when the state has none."""
-        if "threads_max" in state:
-            self.threads_max = read_int(state, "threads_max", "kernel config state")

@@ -51,7 +51,6 @@ from machine.cpu import CpuContext
 from machine.disk import DiskRequest
 from machine.interfaces import IrqHandler, TrapHandler
 from machine.isa import Insn
-from machine.state_generated import save_insn
 
 #: Simulated costs of kernel entry (ns). Coarse, documented, and the same in every profile.
 SYSCALL_NS: Final = 300
@@ -73,6 +72,10 @@ def vl_max_threads(nframes: int) -> int:
 class Kernel(TrapHandler, IrqHandler):
     """The running kernel: what C keeps in globals, plus the trap and interrupt entry points."""
 
+    # The "kernel" section of a snapshot: the scheduler's fields below marked # state (the
+    # components are saved by their own declarations, in to_state). Loaded in place into the
+    # kernel a restore builds; tasks last, as their contexts name the programs.
+    # state into
     def __init__(
         self, machine: Machine, cfg: KernelConfig, oracle: VlFileOracleHooks,
         mm_oracle: VlMmOracleHooks,
@@ -84,31 +87,31 @@ class Kernel(TrapHandler, IrqHandler):
         self.rng = Rng(cfg.seed)
         self.vmstat = PageState()
         self.trace = TraceRing()
-        self.tasks: dict[int, Task] = {}
-        self.next_pid = 1
+        self.tasks: dict[int, Task] = {}  # state: keyed=pid
+        self.next_pid: int = 1  # state
         #: max_threads: fork fails with -EAGAIN once this many tasks exist (zombies count:
         #: the model never reaps them).
         self.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)
-        self.runqueue: list[int] = []
-        self.current = -1
-        self.waitqueues: dict[str, list[int]] = {}
-        self.programs: list[list[Insn]] = []
-        self.program_names: list[str] = []
+        self.runqueue: list[int] = []  # state
+        self.current: int = -1  # state
+        self.waitqueues: dict[str, list[int]] = {}  # state
+        self.programs: list[list[Insn]] = []  # state
+        self.program_names: list[str] = []  # state
         #: Checkpoints hit, in order: (name, pid, simulated ns).
-        self.checkpoints: list[tuple[str, int, int]] = []
-        self.sched_seq = -1
-        self.cpu_idle = True
+        self.checkpoints: list[tuple[str, int, int]] = []  # state
+        self.sched_seq: int = -1  # state
+        self.cpu_idle: bool = True  # state
         self.in_cpu_run = False
         #: Simulated ns used so far by the slice in progress (outside Cpu.run).
         self.slice_ns = 0
         #: Pending timer events per pid (schedule_timeout), cancelled on an early wake.
-        self.task_timer_seq: dict[int, int] = {}
+        self.task_timer_seq: dict[int, int] = {}  # state: str_keys
         #: TIF_NEED_RESCHED for the current task: end the slice at the next return to user.
-        self.need_resched = False
+        self.need_resched: bool = False  # state
         #: Armed scenario breakpoints: point name -> task name ("" = any task). One-shot.
-        self.breakpoints: dict[str, str] = {}
+        self.breakpoints: dict[str, str] = {}  # state
         #: Problems found by VL_VERIFY calls made by programs.
-        self.verify_failures = 0
+        self.verify_failures: int = 0  # state
         #: What the fault being handled turned out to be ("anon", "zero", "file", "cow", ...),
         #: set by the handler that resolved it for its ``fault`` trace record. Scratch:
         #: not part of the state (it is meaningless between two faults).
@@ -417,7 +420,7 @@ class Kernel(TrapHandler, IrqHandler):
             save_writeback_state,
         )
         from kernelmodel.include.trace_generated import save_trace_ring
-        from kernelmodel.kernel.state_generated import save_kernel_config
+        from kernelmodel.kernel.state_generated import save_kernel, save_kernel_config
         from kernelmodel.lib.state_generated import save_rng
         from kernelmodel.mm.state_generated import (
             save_kswapd_state,
@@ -430,7 +433,7 @@ class Kernel(TrapHandler, IrqHandler):
         return {
             "machine": self.machine.to_state(borrow),
             "cfg": save_kernel_config(self.cfg),
-            "kernel": self._core_state(),
+            "kernel": save_kernel(self),
             "vmstat": save_page_state(self.vmstat),
             "trace": save_trace_ring(self.trace),
             "rng": save_rng(self.rng),
@@ -450,25 +453,20 @@ class Kernel(TrapHandler, IrqHandler):
             "oom": save_oom_state(self.oom),
         }
 
-    def _core_state(self) -> dict[str, object]:
-        from kernelmodel.kernel.state_generated import save_task
-
-        tasks: list[object] = []
-        for task in self.tasks.values():
-            tasks.append(save_task(task))
-        return {
-            "tasks": tasks,
-            "next_pid": self.next_pid,
-            "runqueue": list(self.runqueue),
-            "current": self.current,
-            "waitqueues": {key: list(q) for key, q in self.waitqueues.items()},
-            "programs": [[save_insn(insn) for insn in prog] for prog in self.programs],
-            "program_names": list(self.program_names),
-            "checkpoints": [[n, p, t] for (n, p, t) in self.checkpoints],
-            "sched_seq": self.sched_seq,
-            "cpu_idle": self.cpu_idle,
-            "task_timer_seq": {str(pid): seq for pid, seq in self.task_timer_seq.items()},
-            "need_resched": self.need_resched,
-            "breakpoints": dict(self.breakpoints),
-            "verify_failures": self.verify_failures,
-        }
+    def vl_check_state(self) -> None:
+        """The loader's check of the scheduler's state: every id names a live task, a program
+        has a name, and the state was saved between events."""
+        if len(self.programs) != len(self.program_names):
+            raise ValueError("kernel state: programs and program_names differ in length")
+        for pid in self.runqueue:
+            if pid not in self.tasks:
+                raise ValueError(f"kernel state: run queue holds unknown pid {pid}")
+        if self.current != -1:
+            raise ValueError("kernel state: a snapshot is taken between events (current must "
+                             "be -1)")
+        for key, q in self.waitqueues.items():
+            for pid in q:
+                if pid not in self.tasks:
+                    raise ValueError(f"kernel state: wait queue {key!r} holds unknown pid {pid}")
+        if self.next_pid <= max(self.tasks.keys(), default=0):
+            raise ValueError("kernel state: next_pid is not above every pid")

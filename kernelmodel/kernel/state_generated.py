@@ -8,7 +8,72 @@ from __future__ import annotations
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import Task
-from machine.state_read import read_bool, read_int, read_str
+from machine.state_generated import load_insn, save_insn
+from machine.state_read import (
+    read_bool,
+    read_dict,
+    read_dict_list,
+    read_int,
+    read_int_list,
+    read_list,
+    read_str,
+    read_str_int_dict,
+    read_str_list,
+)
+
+
+def _row(state: object, n: int, what: str) -> list[object]:
+    if not isinstance(state, list) or len(state) != n:
+        raise ValueError(f"{what}: expected a list of {n} values")
+    return state
+
+
+def _row_int(r: list[object], i: int, what: str, key: str) -> int:
+    v = r[i]
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"{what}: {key} must be an int")
+    return v
+
+
+def _row_str(r: list[object], i: int, what: str, key: str) -> str:
+    v = r[i]
+    if not isinstance(v, str):
+        raise ValueError(f"{what}: {key} must be a string")
+    return v
+
+
+def _list(v: object, what: str, key: str) -> list[object]:
+    if not isinstance(v, list):
+        raise ValueError(f"{what}: {key} must hold lists")
+    return v
+
+
+def _int_keys(d: dict[str, int], what: str, key: str) -> dict[int, int]:
+    """``d`` with its keys, canonical decimal ints, as ints."""
+    out: dict[int, int] = {}
+    for text, x in d.items():
+        digits = text[1:] if text.startswith("-") else text
+        if not digits.isdigit() or not digits.isascii() or str(int(text)) != text:
+            raise ValueError(f"{what}: {key} key {text!r} is not an integer")
+        out[int(text)] = x
+    return out
+
+
+def _str_dict(d: dict[str, object], what: str, key: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, v in d.items():
+        if not isinstance(v, str):
+            raise ValueError(f"{what}: {key} must map to strings")
+        out[name] = v
+    return out
+
+
+def _int_list_dict(d: dict[str, object], what: str, key: str) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for name, v in d.items():
+        r = _list(v, what, key)
+        out[name] = [_row_int(r, i, what, key) for i in range(len(r))]
+    return out
 
 
 def save_kernel_config(o: KernelConfig) -> dict[str, object]:
@@ -30,7 +95,8 @@ def save_kernel_config(o: KernelConfig) -> dict[str, object]:
     out["debug_checks"] = o.debug_checks
     out["poison"] = o.poison
     out["l1_cache_bytes"] = o.l1_cache_bytes
-    o.vl_save_threads_max(out)
+    if o.threads_max:
+        out["threads_max"] = o.threads_max
     return out
 
 
@@ -73,9 +139,68 @@ def load_kernel_config(state: dict[str, object]) -> KernelConfig:
     )
     o.vmscan = v_vmscan
     o.swapin = v_swapin
-    o.vl_load_threads_max(state)
+    if "threads_max" in state:
+        o.threads_max = read_int(state, "threads_max", WHAT)
     o.vl_check_state()
     return o
+
+
+def save_kernel(o: Kernel) -> dict[str, object]:
+    """``Kernel`` as plain data (its ``# state`` fields, in order)."""
+    return {
+        "tasks": [save_task(x) for x in o.tasks.values()],
+        "next_pid": o.next_pid,
+        "runqueue": list(o.runqueue),
+        "current": o.current,
+        "waitqueues": {n: list(q) for n, q in o.waitqueues.items()},
+        "programs": [[save_insn(x) for x in p] for p in o.programs],
+        "program_names": list(o.program_names),
+        "checkpoints": [list(x) for x in o.checkpoints],
+        "sched_seq": o.sched_seq,
+        "cpu_idle": o.cpu_idle,
+        "task_timer_seq": {str(i): x for i, x in o.task_timer_seq.items()},
+        "need_resched": o.need_resched,
+        "breakpoints": dict(o.breakpoints),
+        "verify_failures": o.verify_failures,
+    }
+
+
+def load_kernel_into(o: Kernel, state: dict[str, object]) -> None:
+    """Load ``save_kernel`` output into ``o`` (ValueError: a bad field)."""
+    WHAT = "kernel state"
+    o.next_pid = read_int(state, "next_pid", WHAT)
+    o.runqueue = read_int_list(state, "runqueue", WHAT)
+    o.current = read_int(state, "current", WHAT)
+    o.waitqueues = _int_list_dict(read_dict(state, "waitqueues", WHAT), WHAT, "waitqueues")
+    o.programs = [
+        [load_insn(x) for x in _list(p, WHAT, "programs")]
+        for p in read_list(state, "programs", WHAT)
+    ]
+    o.program_names = read_str_list(state, "program_names", WHAT)
+    o.checkpoints = [
+        (
+            _row_str(r, 0, WHAT, "checkpoints"),
+            _row_int(r, 1, WHAT, "checkpoints"),
+            _row_int(r, 2, WHAT, "checkpoints"),
+        )
+        for r in (_row(x, 3, WHAT) for x in read_list(state, "checkpoints", WHAT))
+    ]
+    o.sched_seq = read_int(state, "sched_seq", WHAT)
+    o.cpu_idle = read_bool(state, "cpu_idle", WHAT)
+    o.task_timer_seq = _int_keys(
+        read_str_int_dict(state, "task_timer_seq", WHAT), WHAT, "task_timer_seq"
+    )
+    o.need_resched = read_bool(state, "need_resched", WHAT)
+    o.breakpoints = _str_dict(read_dict(state, "breakpoints", WHAT), WHAT, "breakpoints")
+    o.verify_failures = read_int(state, "verify_failures", WHAT)
+    v_tasks: dict[int, Task] = {}
+    for e in read_dict_list(state, "tasks", WHAT):
+        x_tasks = load_task(e, o)
+        if x_tasks.pid in v_tasks:
+            raise ValueError(f"{WHAT}: tasks holds pid {x_tasks.pid} twice")
+        v_tasks[x_tasks.pid] = x_tasks
+    o.tasks = v_tasks
+    o.vl_check_state()
 
 
 def save_task(o: Task) -> dict[str, object]:
@@ -90,7 +215,7 @@ def save_task(o: Task) -> dict[str, object]:
     out["kret"] = o.kret
     out["wait_key"] = o.wait_key
     out["mm_id"] = o.mm_id
-    o.vl_save_files(out)
+    out["files"] = {str(i): x for i, x in o.files.items()}
     out["next_fd"] = o.next_fd
     out["parent"] = o.parent
     out["exit_code"] = o.exit_code
@@ -116,7 +241,7 @@ def load_task(state: dict[str, object], k: Kernel) -> Task:
     o.kret = read_int(state, "kret", WHAT)
     o.wait_key = read_str(state, "wait_key", WHAT)
     o.mm_id = read_int(state, "mm_id", WHAT)
-    o.vl_load_files(state, k)
+    o.files = _int_keys(read_str_int_dict(state, "files", WHAT), WHAT, "files")
     o.next_fd = read_int(state, "next_fd", WHAT)
     o.parent = read_int(state, "parent", WHAT)
     o.exit_code = read_int(state, "exit_code", WHAT)
@@ -151,7 +276,23 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("debug_checks", "debug_checks", "bool", ""),
         ("poison", "poison", "bool", ""),
         ("l1_cache_bytes", "l1_cache_bytes", "int", ""),
-        ("threads_max", "threads_max", "int", "custom"),
+        ("threads_max", "threads_max", "int", "if_set"),
+    ),
+    "Kernel": (
+        ("tasks", "tasks", "dict[int, Task]", "keyed=pid"),
+        ("next_pid", "next_pid", "int", ""),
+        ("runqueue", "runqueue", "list[int]", ""),
+        ("current", "current", "int", ""),
+        ("waitqueues", "waitqueues", "dict[str, list[int]]", ""),
+        ("programs", "programs", "list[list[Insn]]", ""),
+        ("program_names", "program_names", "list[str]", ""),
+        ("checkpoints", "checkpoints", "list[tuple[str, int, int]]", ""),
+        ("sched_seq", "sched_seq", "int", ""),
+        ("cpu_idle", "cpu_idle", "bool", ""),
+        ("task_timer_seq", "task_timer_seq", "dict[int, int]", "str_keys"),
+        ("need_resched", "need_resched", "bool", ""),
+        ("breakpoints", "breakpoints", "dict[str, str]", ""),
+        ("verify_failures", "verify_failures", "int", ""),
     ),
     "Task": (
         ("pid", "pid", "int", ""),
@@ -163,7 +304,7 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("kret", "kret", "int", ""),
         ("wait_key", "wait_key", "str", ""),
         ("mm_id", "mm_id", "int", ""),
-        ("files", "files", "dict[int, int]", "custom"),
+        ("files", "files", "dict[int, int]", "str_keys"),
         ("next_fd", "next_fd", "int", ""),
         ("parent", "parent", "int", ""),
         ("exit_code", "exit_code", "int", ""),

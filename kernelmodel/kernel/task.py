@@ -39,7 +39,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from machine.state_generated import load_cpu_context, save_cpu_context
-from machine.state_read import read_dict_list, read_int, read_opt_dict, read_str_int_dict
+from machine.state_read import read_dict_list, read_int, read_opt_dict
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -190,7 +190,7 @@ class Task:
         #: The mm_struct id the task runs in (-1 for kernel threads).
         self.mm_id: int = -1  # state
         #: Open files: fd -> open-file id (owned by the filesystem model).
-        self.files: dict[int, int] = {}  # state: custom
+        self.files: dict[int, int] = {}  # state: str_keys
         self.next_fd: int = 3  # state
         self.parent: int = 0  # state
         self.exit_code: int = 0  # state
@@ -238,15 +238,6 @@ class Task:
             self.kstack.append(vl_frame_from_state(k, item, self.kstack[-1] if self.kstack
                                                    else None))
         vl_link_callees(self.kstack, items)
-
-    def vl_save_files(self, out: dict[str, object]) -> None:
-        """fd -> open-file id, the fd as a decimal string (msgpack map keys)."""
-        out["files"] = {str(fd): fid for fd, fid in self.files.items()}
-
-    def vl_load_files(self, state: dict[str, object], k: Kernel) -> None:
-        """The open files back from ``vl_save_files`` output."""
-        for fd, fid in read_str_int_dict(state, "files", _WHAT).items():
-            self.files[vl_int_key(fd, "files")] = fid
 
     def vl_check_state(self) -> None:
         """The task state is one the scheduler knows."""

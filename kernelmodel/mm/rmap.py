@@ -56,7 +56,6 @@ from kernelmodel.include.mm_types import (
     AnonVma,
     MmStruct,
     VmArea,
-    vl_pfn_id_pairs,
 )
 from kernelmodel.include.page import (
     M_anon,
@@ -95,10 +94,8 @@ from kernelmodel.mm.rmap_pte_chain import (
     pc_chain_bytes,
     pc_check_page,
     pc_find_ptes,
-    pc_load_state,
     pc_page_referenced,
     pc_remove_rmap,
-    pc_to_state,
     pc_try_to_unmap,
 )
 from kernelmodel.mm.swapcache_fields import page_swp_entry
@@ -606,43 +603,6 @@ def vl_rmap_find_ptes(k: Kernel, page: Page) -> list[tuple[int, int]]:
         if pte_present(pte) and pte_pfn(pte) == page.pfn:
             found.append((mm.mm_id, address))
     return found
-
-
-# ---- snapshots -----------------------------------------------------------------------------------
-
-
-def vl_rmap_to_state(k: Kernel) -> dict[str, object]:
-    """The references mem_map's state leaves out: each anonymous page's anon_vma, by id.
-
-    (File pages' ``mapping`` is restored by their AddressSpace; ``_mapcount``, ``index`` and
-    the flags are in mem_map's state.)
-    """
-    pairs: list[int] = []
-    for page in k.mem_map.pages:
-        av = page.mapping
-        if isinstance(av, AnonVma):
-            pairs.append(page.pfn)
-            pairs.append(av.anon_vma_id)
-    return {"rmap": k.cfg.rmap, "anon_pages": pairs, "pte_chains": pc_to_state(k)}
-
-
-def vl_rmap_load_state(k: Kernel, state: dict[str, object]) -> None:
-    """Re-link ``page.mapping`` of anonymous pages to the restored anon_vmas.
-
-    Caller: mem_map and the mm registry are already restored.
-
-    Raises:
-        ValueError: the state is malformed or names an unknown anon_vma or frame.
-    """
-    pages = k.mem_map.pages
-    avs = k.mm_registry.anon_vmas
-    for pfn, av_id in vl_pfn_id_pairs(state.get("anon_pages"), len(pages),
-                                      "rmap state: anon_pages"):
-        if av_id not in avs:
-            raise ValueError(f"rmap state: anon page {pfn} -> unknown anon_vma {av_id}")
-        pages[pfn].mapping = avs[av_id]
-    if k.cfg.rmap == _RMAP_PTE_CHAIN:
-        pc_load_state(k, state.get("pte_chains", []))
 
 
 def vl_rmap_expected_bytes(k: Kernel) -> int:

@@ -54,6 +54,7 @@ from kernelmodel.mm.pgtable import (
     ptep_test_and_clear_young,
 )
 from machine.i386 import PAGE_MASK
+from machine.state_read import as_state_dict, read_dict_list, read_int
 
 if TYPE_CHECKING:
     from kernelmodel.include.page import Page
@@ -399,23 +400,16 @@ def am_load_state(k: Kernel, state: object) -> None:
     Raises:
         ValueError: the state is malformed or names an unknown anonmm or frame.
     """
-    if not isinstance(state, dict):
-        raise ValueError("anonmm state: must be a map")
     from kernelmodel.include.state_generated import load_anon_mm
 
+    saved = as_state_dict(state, "anonmm state")
     reg = k.mm_registry
-    rows = state.get("anonmms")
-    nxt = state.get("next_anonmm_id")
-    if not isinstance(rows, list) or not isinstance(nxt, int):
-        raise ValueError("anonmm state: needs anonmms and next_anonmm_id")
-    for row in rows:
-        if not isinstance(row, dict):
-            raise ValueError("anonmm state: anonmms holds a non-map")
-        am = load_anon_mm({str(kk): vv for kk, vv in row.items()})
+    for row in read_dict_list(saved, "anonmms", "anonmm state"):
+        am = load_anon_mm(row)
         reg.anonmms[am.anonmm_id] = am
-    reg.next_anonmm_id = nxt
+    reg.next_anonmm_id = read_int(saved, "next_anonmm_id", "anonmm state")
     pages = k.mem_map.pages
-    for pfn, am_id in vl_pfn_id_pairs(state.get("pages"), len(pages), "anonmm state: pages"):
+    for pfn, am_id in vl_pfn_id_pairs(saved.get("pages"), len(pages), "anonmm state: pages"):
         target = reg.anonmms.get(am_id)
         if target is None:
             raise ValueError(f"anonmm state: anonymous page {pfn} -> unknown anonmm {am_id}")

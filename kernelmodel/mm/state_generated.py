@@ -316,6 +316,8 @@ def load_kswapd_state_into(o: KswapdState, state: dict[str, object]) -> None:
     v_direct: dict[int, DirectReclaim] = {}
     for e in read_list(state, "direct", WHAT) if "direct" in state else []:
         x_direct = load_direct_reclaim(e)
+        if x_direct.pid in v_direct:
+            raise ValueError(f"{WHAT}: direct holds pid {x_direct.pid} twice")
         v_direct[x_direct.pid] = x_direct
     o.pid = v_pid
     o.total_memory = v_total_memory

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.oracle.oracle import Oracle, OracleFile
 from kernelmodel.oracle.oracle_mm import VlMmOracle
 from machine.disk import Disk
@@ -70,6 +71,8 @@ def load_oracle(state: dict[str, object], mem: PhysicalMemory, disk: Disk) -> Or
     v_files: dict[int, OracleFile] = {}
     for e in read_dict_list(state, "files", WHAT):
         x_files = load_oracle_file(e, mem, disk, v_generator)
+        if x_files.ino in v_files:
+            raise ValueError(f"{WHAT}: files holds ino {x_files.ino} twice")
         v_files[x_files.ino] = x_files
     o = Oracle(generator=v_generator)
     o.files = v_files

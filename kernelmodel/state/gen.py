@@ -13,13 +13,17 @@ Options after ``# state:`` (comma-separated): ``key=NAME`` (the snapshot key, wh
 the attribute's name), ``range=LO..HI`` (an int's allowed values), ``has`` (an ``int | None``
 saved as ``has_NAME`` and ``NAME``, 0 for None), ``optional`` (a state without the key,
 written before the field existed, keeps the constructor's value), ``custom``, ``ref=ID``,
-``keyed=ID``, ``column`` and ``columns`` (docs/ARCHITECTURE.md). Types: ``int``, ``i64``,
+``keyed=ID``, ``column``, ``columns``, ``if_set``, ``pack=KEY`` and ``str_keys``
+(docs/ARCHITECTURE.md). Types: ``int``, ``i64``,
 ``bool``, ``str``, ``bytes``, ``bytearray``, ``int | None``, ``list[int]``, ``list[str]``,
-``dict[str, int]``, ``dict[int, int]`` (``[key, value]`` pairs), and a class that declares
+``dict[str, int]``, ``dict[int, int]`` (``[key, value]`` pairs), ``dict[str, str]``,
+``dict[str, list[int]]``, ``list[tuple[...]]`` of ints and strs, and a class that declares
 its own state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
 ``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
 ``# state context: NAME: TYPE from MODULE`` above ``__init__`` gives the loader extra
-parameters; ``# state save context: ...`` gives them to the saver (and to its ``vl_save_*``).
+parameters; ``# state save context: ...`` gives them to the saver (and to its ``vl_save_*``);
+``# state row`` saves the class as a list, ``# state into`` loads it only in place, and
+``# state generated: NAME`` sends its code to the package's generated module ``NAME``.
 
 Run ``python -m kernelmodel.state.gen`` after changing a declaration; ``--check`` exits 1
 when a generated file is not current (tests/kernelmodel/test_state_declared.py runs it).
@@ -39,11 +43,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from kernelmodel.state.gen_count import count_lines
+from kernelmodel.state.gen_helpers import pick
+
 ROOT = Path(__file__).resolve().parents[2]
 MARK = re.compile(r"#\s*state\b(?::\s*(?P<opts>[^#]*))?\s*$")
 CONTEXT = re.compile(r"#\s*state context:\s*(.*)$")
 SAVE_CONTEXT = re.compile(r"#\s*state save context:\s*(.*)$")
 ROW = re.compile(r"#\s*state row\s*$")
+INTO = re.compile(r"#\s*state into\s*$")
 #: Marks an import the generated module needs only for annotations (a save context's type,
 #: whose module may import the generated one): it goes under ``if TYPE_CHECKING:``.
 TYPE_ONLY = "type-only "
@@ -78,6 +86,8 @@ class Field:
     column: bool = False  # saved only as one column of its owner's ``columns`` list
     columns: bool = False  # a list[X] of column-only objects: one int list per field of X
     pack: str | None = None  # saved with the other int fields of this pack as one int list
+    if_set: bool = False  # saved only when non-zero (and optional on load)
+    str_keys: bool = False  # a dict[int, int] saved as {"decimal": int} (a msgpack map)
 
 
 @dataclass
@@ -93,6 +103,7 @@ class Decl:
     save_context: list[str]  # extra parameters of the saver ("k: Kernel")
     row: bool = False  # saved as a list of its fields' values, not a dict
     target: str | None = None  # the generated module's name, when not the package's
+    into: bool = False  # loaded only in place (``load_X_into``): the owner of the others
     imports: frozenset[str] = frozenset()  # what the generated code of its context imports
 
 
@@ -128,6 +139,10 @@ def _field(line: str, stmt: ast.stmt, params: set[str], where: str) -> Field | N
             f.keyed = opt[6:]
         elif opt == "optional":
             f.optional = True
+        elif opt == "str_keys":  # a dict[int, int] saved as a map with decimal-string keys
+            f.str_keys = True
+        elif opt == "if_set":  # saved only when non-zero; a state without it keeps the default
+            f.optional = f.if_set = True
         elif opt == "column":
             f.column = True
         elif opt == "columns":
@@ -193,21 +208,23 @@ def scan(path: Path, module: str, extra_imports: set[str]) -> list[Decl]:
         names = {f.attr for f in fields if not f.custom and not f.optional and not f.columns}
         names |= {c.split(":")[0] for c in context}
         for pname, has_default in ctor:
-            if pname not in names and not has_default:
+            if pname not in names and not has_default and not any(
+                    INTO.search(line) for line in lines[node.lineno - 1:init.lineno - 1]):
                 raise SystemExit(f"{path.relative_to(ROOT)}: {node.name}.__init__ parameter "
                                  f"{pname} is not a # state field and has no default")
         check = any(isinstance(b, ast.FunctionDef) and b.name == "vl_check_state"
                     for b in node.body)
         head = lines[node.lineno - 1:init.lineno - 1]
         row = any(ROW.search(line) for line in head)
+        in_place = any(INTO.search(line) for line in head)
         own = next((m.group(1) for m in map(OWN_TARGET.search, head) if m), None)
         for f in fields:
             if row and f.type not in ("int", "bool", "str"):
                 raise SystemExit(f"{node.name}.{f.attr}: a row holds int, bool or str fields")
             if f.pack is not None and f.type != "int":
                 raise SystemExit(f"{node.name}.{f.attr}: pack= packs int fields")
-        out.append(Decl(module, node.name, fields, ctor, check, context, save_context, row,
-                        own, frozenset(imports)))
+        out.append(Decl(module, node.name, fields, ctor, check, context, save_context, row=row,
+                        target=own, imports=frozenset(imports), into=in_place))
     return out
 
 
@@ -250,6 +267,13 @@ def _column_fields(f: Field) -> list[Field]:
     return _ALL[m.group(1)].fields
 
 
+def _tuple_types(t: str) -> list[str]:
+    """The element types of ``list[tuple[int, str, ...]]`` (int and str only), or []."""
+    m = re.fullmatch(r"list\[tuple\[([\w, ]+)\]\]", t)
+    kinds = [x.strip() for x in m.group(1).split(",")] if m else []
+    return kinds if all(x in ("int", "str") for x in kinds) else []
+
+
 def _save_args(cls: str) -> str:
     """The save context a nested declared class's saver takes, as call arguments."""
     ctx = _ALL[cls].save_context if cls in _ALL else []
@@ -281,8 +305,17 @@ def _save_expr(f: Field, classes: set[str]) -> list[str]:
         return [f'"{f.key}": [save_{snake(m.group(1))}(x{a}) for x in {v}.values()]']
     if f.type in LISTS:
         return [f'"{f.key}": list({v})']
-    if f.type == "dict[str, int]":
+    if f.type in ("dict[str, int]", "dict[str, str]"):
         return [f'"{f.key}": dict({v})']
+    if f.type == "dict[str, list[int]]":
+        return [f'"{f.key}": {{n: list(q) for n, q in {v}.items()}}']
+    m = re.fullmatch(r"list\[list\[(\w+)\]\]", f.type)
+    if m and m.group(1) in _ALL and _ALL[m.group(1)].row:  # lists of rows
+        return [f'"{f.key}": [[save_{snake(m.group(1))}(x) for x in p] for p in {v}]']
+    if _tuple_types(f.type):
+        return [f'"{f.key}": [list(x) for x in {v}]']
+    if f.type == "dict[int, int]" and f.str_keys:
+        return [f'"{f.key}": {{str(i): x for i, x in {v}.items()}}']
     if f.type == "dict[int, int]":
         return [f'"{f.key}": [[i, x] for i, x in {v}.items()]']
     if f.type == "bytearray":
@@ -322,6 +355,21 @@ def _load_expr(f: Field, classes: set[str]) -> str:
         return f"read_opt_int(state, {k}, WHAT)"
     if f.type == "dict[str, int]":
         return f"read_str_int_dict(state, {k}, WHAT)"
+    if f.type == "dict[str, str]":
+        return f"_str_dict(read_dict(state, {k}, WHAT), WHAT, {k})"
+    if f.type == "dict[str, list[int]]":
+        return f"_int_list_dict(read_dict(state, {k}, WHAT), WHAT, {k})"
+    m = re.fullmatch(r"list\[list\[(\w+)\]\]", f.type)
+    if m and m.group(1) in _ALL and _ALL[m.group(1)].row:
+        return (f"[[load_{snake(m.group(1))}(x) for x in _list(p, WHAT, {k})] "
+                f"for p in read_list(state, {k}, WHAT)]")
+    kinds = _tuple_types(f.type)
+    if kinds:  # a list of tuples of scalars, each saved as a list
+        reads = ", ".join(f"_row_{t}(r, {i}, WHAT, {k})" for i, t in enumerate(kinds))
+        return (f"[({reads}) for r in (_row(x, {len(kinds)}, WHAT) "
+                f"for x in read_list(state, {k}, WHAT))]")
+    if f.type == "dict[int, int]" and f.str_keys:
+        return f"_int_keys(read_str_int_dict(state, {k}, WHAT), WHAT, {k})"
     if f.type == "dict[int, int]":
         return f"read_int_pairs(state, {k}, WHAT)"
     if f.type == "bytearray":
@@ -375,7 +423,7 @@ def _emit_save(d: Decl, classes: set[str]) -> list[str]:
             return []
         return [f'"{f.pack}": [{", ".join(f"o.{g.attr}" for g in packs[f.pack])}]']
 
-    if not any(f.custom for f in d.fields):
+    if not any(f.custom or f.if_set for f in d.fields):
         out.append("    return {")
         for f in d.fields:
             out += [f"        {line}," for line in saved(f)]
@@ -387,7 +435,10 @@ def _emit_save(d: Decl, classes: set[str]) -> list[str]:
             continue
         for line in saved(f):
             key, expr = line.split(": ", 1)
-            out.append(f"    out[{key}] = {expr}")
+            if f.if_set:
+                out += [f"    if o.{f.attr}:", f"        out[{key}] = {expr}"]
+            else:
+                out.append(f"    out[{key}] = {expr}")
     return [*out, "    return out"]
 
 
@@ -425,6 +476,7 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
     # keyed tables whose objects refer into another keyed table load after it
     order = sorted(d.fields, key=lambda f: f.keyed is not None and _has_refs(f, classes))
     packs = _packs(d)
+    deferred: list[Field] = []
     for f in order:
         if f.custom or (f.optional and f.keyed is None) or f.columns:
             continue
@@ -432,24 +484,10 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             out.append(f"    p_{f.pack} = read_int_column(state, \"{f.pack}\", WHAT, "
                        f"{len(packs[f.pack])})")
         if f.keyed is not None:
-            cls = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
-            if cls is None or cls.group(1) not in classes:
-                raise SystemExit(f"{d.name}.{f.attr}: keyed= needs dict[int, DeclaredClass]")
-            child = classes[cls.group(1)]
-            # a child's references resolve in a sibling keyed table loaded before it
-            refs = [f"v_{_keyed_of(d, p)}" for p in _load_params(child) if p.startswith("refs_")]
-            # a child's context is the parent's own, or a field of the parent loaded before
-            loaded = {g.attr for g in d.fields if g.attr in ctor_params}
-            args = ", ".join(["e", *refs, *(f"v_{n}" if n in loaded and n not in ctx_names
-                                            else n
-                                            for n in (c.split(":")[0] for c in child.context))])
-            src = f'read_{"list" if child.row else "dict_list"}(state, "{f.key}", WHAT)'
-            if f.optional:  # an older state without the table has none
-                src = f'{src} if "{f.key}" in state else []'
-            out += [f"    v_{f.attr}: {f.type} = {{}}",
-                    f"    for e in {src}:",
-                    f"        x_{f.attr} = load_{snake(child.name)}({args})",
-                    f"        v_{f.attr}[x_{f.attr}.{f.keyed}] = x_{f.attr}"]
+            if _owner_context(f, d, classes):  # loads after the owner's other fields
+                deferred.append(f)
+            else:
+                out += _keyed_load(f, d, classes)
             continue
         expr = (f"p_{f.pack}[{packs[f.pack].index(f)}]" if f.pack is not None
                 else _load_expr(f, names))
@@ -467,7 +505,8 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
                if not f.custom and not (f.optional and f.keyed is None) and not f.columns}
     args = ", ".join(f"{p}=v_{p}" if p in by_attr else f"{p}={p}"
                      for p, _ in d.ctor if p in by_attr or p in ctx_names)
-    into = not d.ctor  # a constructor without arguments: the fields also load into an object
+    # a constructor without arguments: the fields also load into an object
+    into = not d.ctor or d.into
     if into:
         out[header:header + 2] = [
             f"def load_{s}_into(o: {d.name}, {params}) -> None:",
@@ -491,10 +530,16 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
             out += [f"        x.{c.attr} = c_{c.attr}[i]" for c in cols]
         elif f.attr in direct:
             out.append(f"    o.{f.attr} = {direct[f.attr]}")
-        elif not (f.ctor_direct and any(p == f.attr for p, _ in d.ctor)):
+        elif f in deferred:
+            continue
+        elif not (f.ctor_direct and any(p == f.attr for p, _ in d.ctor)) or d.into:
             out.append(f"    o.{f.attr} = v_{f.attr}")
+    for f in deferred:  # objects that take the owner itself: once its other fields are in
+        out += [*_keyed_load(f, d, classes), f"    o.{f.attr} = v_{f.attr}"]
     if d.check:
         out.append("    o.vl_check_state()")
+    if d.into:
+        return out
     if into:
         call_state = ", ".join(["state", *ctx_names])
         return [*out, "", "",
@@ -505,6 +550,46 @@ def _emit_class(d: Decl, classes: dict[str, Decl]) -> list[str]:
                 "    return o"]
     out.append("    return o")
     return out
+
+
+def _keyed_child(f: Field, d: Decl, classes: dict[str, Decl]) -> Decl:
+    cls = re.fullmatch(r"dict\[int, (\w+)\]", f.type)
+    if cls is None or cls.group(1) not in classes:
+        raise SystemExit(f"{d.name}.{f.attr}: keyed= needs dict[int, DeclaredClass]")
+    return classes[cls.group(1)]
+
+
+def _owner_context(f: Field, d: Decl, classes: dict[str, Decl]) -> bool:
+    """A keyed table of an in-place owner whose objects' loader takes the owner itself."""
+    child = _keyed_child(f, d, classes)
+    return d.into and any(c.split(":")[1].strip() == d.name for c in child.context)
+
+
+def _keyed_load(f: Field, d: Decl, classes: dict[str, Decl]) -> list[str]:
+    """The loop that loads a keyed table into ``v_<attr>``, refusing an id seen twice."""
+    child = _keyed_child(f, d, classes)
+    ctx_names = [c.split(":")[0] for c in d.context]
+    # a child's references resolve in a sibling keyed table loaded before it
+    refs = [f"v_{_keyed_of(d, p)}" for p in _load_params(child) if p.startswith("refs_")]
+    # a child's context is the parent's own, a field of the parent loaded before, or the
+    # (in-place) parent itself
+    loaded = {g.attr for g in d.fields if g.attr in {p for p, _ in d.ctor}}
+    args = ["e", *refs]
+    for c in child.context:
+        n, _, t = c.partition(":")
+        args.append("o" if t.strip() == d.name else
+                    f"v_{n}" if n in loaded and n not in ctx_names else n)
+    src = f'read_{"list" if child.row else "dict_list"}(state, "{f.key}", WHAT)'
+    if f.optional:  # an older state without the table has none
+        src = f'{src} if "{f.key}" in state else []'
+    x = f"x_{f.attr}"
+    return [f"    v_{f.attr}: {f.type} = {{}}",
+            f"    for e in {src}:",
+            f"        {x} = load_{snake(child.name)}({', '.join(args)})",
+            f"        if {x}.{f.keyed} in v_{f.attr}:",
+            f'            raise ValueError(f"{{WHAT}}: {f.key} holds {f.keyed} {{{x}.{f.keyed}}} '
+            f'twice")',
+            f"        v_{f.attr}[{x}.{f.keyed}] = {x}"]
 
 
 def _has_refs(f: Field, classes: dict[str, Decl]) -> bool:
@@ -531,6 +616,10 @@ def _how(f: Field) -> str:
         return "column" if f.column else "columns"
     if f.pack is not None:
         return f"pack={f.pack}"
+    if f.if_set:
+        return "if_set"
+    if f.str_keys:
+        return "str_keys"
     if f.optional:
         return "optional"
     if f.has:
@@ -568,7 +657,6 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
                 extra_imports.add(f"from {other.module} import {name}")
     used = sorted(set(re.findall(r"\b((?:read|resolve)_\w+)\(", "\n".join(body))))
     opt = any("_opt(" in line for line in body)
-    row = any("_row(" in line for line in body)
     head = [
         "# GENERATED by `python -m kernelmodel.state.gen` from the `# state` fields of the",
         f"# classes of {package}/{'' if out_name == GENERATED_NAME else ' that name this module'}.",
@@ -602,18 +690,7 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
     head += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(merged.items())]
     if type_only:
         head += ["", "if TYPE_CHECKING:", *(f"    {i}" for i in type_only)]
-    if row:
-        head += ["", "", "def _row(state: object, n: int, what: str) -> list[object]:",
-                 "    if not isinstance(state, list) or len(state) != n:",
-                 '        raise ValueError(f"{what}: expected a list of {n} values")',
-                 "    return state"]
-        for kind, check in (("int", "not isinstance(v, int) or isinstance(v, bool)"),
-                            ("str", "not isinstance(v, str)")):
-            if any(f"_row_{kind}(" in line for line in body):
-                head += ["", "", f"def _row_{kind}(r: list[object], i: int, what: str, "
-                         f"key: str) -> {kind}:", "    v = r[i]", f"    if {check}:",
-                         f'        raise ValueError(f"{{what}}: {{key}} must be '
-                         f'{"an int" if kind == "int" else "a string"}")', "    return v"]
+    head += pick("\n".join(body))
     if opt:
         head += ["", '_T = TypeVar("_T")', "", "",
                  "def _opt(state: dict[str, object] | None, "
@@ -671,37 +748,6 @@ def collect() -> dict[str, str]:
     return {target: render(decls, str(Path(target).parent), extras[target], known, homes,
                            Path(target).name)
             for target, decls in sorted(groups.items())}
-
-
-def _is_state_code(node: ast.FunctionDef) -> bool:
-    name = node.name
-    if name in ("to_state", "from_state", "load_state", "vl_check_state"):
-        return True
-    if name.endswith(("_to_state", "_from_state", "_load_state")):
-        return True
-    if name.startswith(("vl_save_", "vl_load_")):
-        return True
-    args = node.args.args
-    return bool(args) and args[0].arg == "state" and name != "__init__"
-
-
-def count_lines(root: Path = ROOT) -> dict[str, int]:
-    """Hand-written save/load lines per file of machine/ and kernelmodel/ (generated files
-    left out): every function or method named to_state, from_state, load_state,
-    vl_check_state, ``*_to_state``, ``*_from_state``, ``*_load_state``, ``vl_save_*`` or
-    ``vl_load_*``, and every other function whose first parameter is ``state`` (the typed
-    getters), from its ``def`` line to its last line."""
-    out: dict[str, int] = {}
-    for package in ROOTS:
-        for path in sorted((root / package).rglob("*.py")):
-            src = path.read_text()
-            if "GENERATED" in src[:200]:
-                continue
-            n = sum((f.end_lineno or f.lineno) - f.lineno + 1 for f in ast.walk(ast.parse(src))
-                    if isinstance(f, ast.FunctionDef) and _is_state_code(f))
-            if n:
-                out[str(path.relative_to(root))] = n
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,7 @@ from kernelmodel.check.check_fields import check_writeback_io
 from kernelmodel.fs.state_generated import load_bio, load_super_block
 from kernelmodel.include.mm_types import AnonVma, MmStruct, VlMmRegistry, VmArea
 from kernelmodel.include.page import M_anon, Page
+from kernelmodel.include.state_generated import FIELDS as PAGE_FIELDS
 from kernelmodel.include.state_generated import (
     load_mem_map,
     load_page_allocator,
@@ -56,8 +57,7 @@ from kernelmodel.include.trace_generated import load_trace_ring
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.frame_state import vl_frame_from_state
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
-from kernelmodel.kernel.state_generated import load_kernel_config, load_task
-from kernelmodel.kernel.task import vl_int_key
+from kernelmodel.kernel.state_generated import load_kernel_config, load_kernel_into
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
 from kernelmodel.lib.state_generated import load_rng
 from kernelmodel.mm.pgtable import pte_present
@@ -76,13 +76,11 @@ from kernelmodel.oracle.oracle_mm import VlMmOracle
 from kernelmodel.oracle.state_generated import load_oracle, load_vl_mm_oracle
 from machine.board import Machine, MachineConfig
 from machine.i386 import PAGE_SHIFT, USER_PTRS_PER_PGD
-from machine.state_generated import load_insn, load_machine_config
+from machine.state_generated import load_machine_config
 from machine.state_read import (
     as_state_dict,
-    read_bool,
     read_dict,
     read_int,
-    read_int_list,
     read_list,
 )
 
@@ -94,86 +92,8 @@ _SCRATCH_DISK_BYTES: Final = 1 << 20
 #: How the checked reads (machine/state_read.py) name the kernel's own sections in an error.
 _W: Final = "kernel state"
 
-# ---- plain-data accessors -----------------------------------------------------------------------
-
-
-def _as_int(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"kernel state: {what} must be an int")
-    return value
-
-
-# ---- configuration and programs -----------------------------------------------------------------
-
-
-def _programs_from_state(k: Kernel, core: dict[str, object]) -> None:
-    programs = read_list(core, "programs", _W)
-    names = read_list(core, "program_names", _W)
-    if len(programs) != len(names):
-        raise ValueError("kernel state: programs and program_names differ in length")
-    for i in range(len(programs)):
-        prog = programs[i]
-        name = names[i]
-        if not isinstance(prog, list) or not isinstance(name, str):
-            raise ValueError("kernel state: a program must be a list of instructions")
-        k.add_program(name, [load_insn(insn) for insn in prog])
-
-
-# ---- kernel stacks ------------------------------------------------------------------------------
-
-
 #: Rebuild one frame of a task's stack (frame_state.py; the name the tests and tools use).
 vl_kop_from_state = vl_frame_from_state
-
-
-# ---- tasks and the scheduler --------------------------------------------------------------------
-
-
-def _core_from_state(k: Kernel, core: dict[str, object]) -> None:
-    """``Kernel._core_state``: programs, tasks, queues, timers, checkpoints, breakpoints."""
-    _programs_from_state(k, core)
-    for item in read_list(core, "tasks", _W):
-        task = load_task(as_state_dict(item, "kernel state: task"), k)
-        if task.pid in k.tasks:
-            raise ValueError(f"kernel state: pid {task.pid} appears twice")
-        k.tasks[task.pid] = task
-    k.next_pid = read_int(core, "next_pid", _W)
-    k.runqueue = read_int_list(core, "runqueue", _W)
-    k.current = read_int(core, "current", _W)
-    for key, q in read_dict(core, "waitqueues", _W).items():
-        if not isinstance(q, list):
-            raise ValueError(f"kernel state: wait queue {key!r} must be a list")
-        k.waitqueues[key] = [_as_int(pid, "wait queue pid") for pid in q]
-    for item in read_list(core, "checkpoints", _W):
-        if not isinstance(item, list) or len(item) != 3 or not isinstance(item[0], str):
-            raise ValueError("kernel state: checkpoints are [name, pid, time]")
-        k.checkpoints.append((item[0], _as_int(item[1], "pid"), _as_int(item[2], "time")))
-    k.sched_seq = read_int(core, "sched_seq", _W)
-    k.cpu_idle = read_bool(core, "cpu_idle", _W)
-    for pid, seq in read_dict(core, "task_timer_seq", _W).items():
-        k.task_timer_seq[vl_int_key(pid, "task_timer_seq")] = _as_int(seq, "timer seq")
-    k.need_resched = read_bool(core, "need_resched", _W)
-    for point, who in read_dict(core, "breakpoints", _W).items():
-        if not isinstance(who, str):
-            raise ValueError("kernel state: breakpoints map a point to a task name")
-        k.breakpoints[point] = who
-    k.verify_failures = read_int(core, "verify_failures", _W)
-    _check_core_links(k)
-
-
-def _check_core_links(k: Kernel) -> None:
-    """The scheduler's ids name live tasks; pending timers exist on the clock."""
-    for pid in k.runqueue:
-        if pid not in k.tasks:
-            raise ValueError(f"kernel state: run queue holds unknown pid {pid}")
-    if k.current != -1:
-        raise ValueError("kernel state: a snapshot is taken between events (current must be -1)")
-    for key, q in k.waitqueues.items():
-        for pid in q:
-            if pid not in k.tasks:
-                raise ValueError(f"kernel state: wait queue {key!r} holds unknown pid {pid}")
-    if k.next_pid <= max(k.tasks.keys(), default=0):
-        raise ValueError("kernel state: next_pid is not above every pid")
 
 
 # ---- page.mapping of anonymous pages ------------------------------------------------------------
@@ -338,8 +258,7 @@ def vl_check_sizes(state: dict[str, object]) -> None:
     mem_map = read_dict(state, "mem_map", _W)
     if read_int(mem_map, "nframes", _W) != nframes:
         raise ValueError("kernel state: mem_map and RAM differ in size")
-    for key in ("flags", "_count", "_mapcount", "private", "index", "lru", "pte_direct",
-                "list_id", "dirtied_when"):
+    for key in (key for key, _attr, _type, how in PAGE_FIELDS["Page"] if how == "column"):
         if _column_len(mem_map, key) != nframes:
             raise ValueError(f"kernel state: mem_map column {key} does not have {nframes} pages")
     zone = read_dict(read_dict(state, "pgdat", _W), "zone", _W)
@@ -388,7 +307,7 @@ def vl_kernel_from_state(state: dict[str, object]) -> Kernel:
     k.max_threads = cfg.threads_max or vl_max_threads(machine.mem.nframes)
     machine.attach(k, k)
     _components_from_state(k, state)
-    _core_from_state(k, read_dict(state, "kernel", _W))
+    load_kernel_into(k, read_dict(state, "kernel", _W))
     if cfg.rmap == "anon_vma":
         vl_link_anon_pages(k)
     elif cfg.rmap == "pte_chain":

@@ -25,11 +25,9 @@ from kernelmodel.mm.rmap import (
     page_remove_rmap,
     vl_rmap_expected_bytes,
     vl_rmap_find_ptes,
-    vl_rmap_load_state,
     vl_rmap_problems,
-    vl_rmap_to_state,
 )
-from kernelmodel.mm.rmap_pte_chain import PteChain, nrpte, pc_page_ptes
+from kernelmodel.mm.rmap_pte_chain import PteChain, nrpte, pc_load_state, pc_page_ptes, pc_to_state
 from machine.board import Machine, MachineConfig
 
 BASE = 0x40000000
@@ -199,13 +197,13 @@ def test_state_round_trip_rebuilds_the_blocks() -> None:
     r = _Rig()
     ps = [r.add(i) for i in range(17)]
     r.remove(ps[3])
-    state = vl_rmap_to_state(r.k)
+    state = pc_to_state(r.k)
     before = pc_page_ptes(r.page)
     idx = r.head().idx
     r.page.pte_chain = None
-    vl_rmap_load_state(r.k, state)
+    pc_load_state(r.k, state)
     assert pc_page_ptes(r.page) == before and r.head().idx == idx
-    assert vl_rmap_to_state(r.k) == state
+    assert pc_to_state(r.k) == state
     r.ok()
 
 
