@@ -34,12 +34,12 @@ from kernelmodel.mm.oom_kill import vl_oom_kill_pending
 from kernelmodel.mm.pgtable import vl_switch_mm
 from kernelmodel.mm.state_generated import load_oom_state, save_oom_state
 from kernelmodel.oracle.oracle_mm import (
-    VlMmOracle,
     oracle_note_store,
     vl_oracle_fork,
     vl_verify_memory,
 )
 from kernelmodel.oracle.oracle_page import MAX_STROKES
+from kernelmodel.oracle.state_generated import load_vl_mm_oracle
 
 BASE = 0x20000000
 
@@ -223,7 +223,7 @@ def _oracle_state_names_frames_and_slots(k: Kernel, npages: int) -> None:
     held = len(in_frame) // 2 + len(on_disk) // 2
     assert held == (npages + 3) // 4 and len(described) == (npages - held) * 6
     assert in_frame and on_disk
-    back = VlMmOracle.from_state(s, k.machine.mem, k.machine.disk)
+    back = load_vl_mm_oracle(s, k.machine.mem, k.machine.disk)
     for mm_id, table in k.mm_oracle.mms.items():
         assert {vpn: p.expected_words() for vpn, p in back.mms[mm_id].items()} == \
             {vpn: p.expected_words() for vpn, p in table.items()}

@@ -16,6 +16,7 @@ from machine.isa import (
     TOUCH_WRITE,
     Insn,
 )
+from machine.state_generated import save_insn
 from scenarios.assembler import assemble, assemble_program, derive_seed
 from scenarios.loader import load_text
 from scenarios.ops import MAX_REPEAT, OP_USAGE, OpError, ProgramError, check_program, parse_op
@@ -32,11 +33,11 @@ def asm(*ops: str, sizes: dict[str, int] | None = None,
     prog = Program(name="p", ops=parsed, where="programs.p")
     insns = assemble_program(prog, seed=SEED, owner=OWNER, fork_ids=fork_ids or {},
                              file_sizes=sizes or {})
-    return [i.to_state() for i in insns]
+    return [save_insn(i) for i in insns]
 
 
 def sc(nr: int, b: int = 0, c: int = 0, d: int = 0, s: str = "") -> list[object]:
-    return Insn(OP_SYSCALL, nr, b, c, d, s).to_state()
+    return save_insn(Insn(OP_SYSCALL, nr, b, c, d, s))
 
 
 MMAP_ANON = abi.vl_pack_mmap(abi.PROT_READ | abi.PROT_WRITE,
@@ -54,13 +55,13 @@ MMAP_ANON = abi.vl_pack_mmap(abi.PROT_READ | abi.PROT_WRITE,
          sc(abi.SYS_mmap2, 0x50000000, 1 << 20, abi.vl_pack_mmap(
              abi.PROT_READ | abi.PROT_WRITE, abi.MAP_FIXED | abi.MAP_SHARED, 16), "data")),
         ("munmap 0x4000_0000 4KiB", sc(abi.SYS_munmap, 0x40000000, 4096)),
-        ("touch 0x1000 8KiB read", Insn(OP_TOUCH, 0x1000, 8192, 4096, 0).to_state()),
+        ("touch 0x1000 8KiB read", save_insn(Insn(OP_TOUCH, 0x1000, 8192, 4096, 0))),
         ("touch 0x1000 8KiB write stride 64",
-         Insn(OP_TOUCH, 0x1000, 8192, 64, TOUCH_WRITE).to_state()),
-        ("store 0x1000 0xdead_beef", Insn(OP_STORE, 0x1000, 0xDEADBEEF).to_state()),
-        ("load 0x1004", Insn(OP_LOAD, 0x1004, 0, 0).to_state()),
-        ("load 0x1004 expect 7", Insn(OP_LOAD, 0x1004, 7, 1).to_state()),
-        ("load 0x1004 expect 0", Insn(OP_LOAD, 0x1004, 0, 1).to_state()),
+         save_insn(Insn(OP_TOUCH, 0x1000, 8192, 64, TOUCH_WRITE))),
+        ("store 0x1000 0xdead_beef", save_insn(Insn(OP_STORE, 0x1000, 0xDEADBEEF))),
+        ("load 0x1004", save_insn(Insn(OP_LOAD, 0x1004, 0, 0))),
+        ("load 0x1004 expect 7", save_insn(Insn(OP_LOAD, 0x1004, 7, 1))),
+        ("load 0x1004 expect 0", save_insn(Insn(OP_LOAD, 0x1004, 0, 1))),
         ("open log", sc(abi.SYS_open, abi.O_RDWR, s="log")),
         ("open log create trunc",
          sc(abi.SYS_open, abi.O_RDWR | abi.O_CREAT | abi.O_TRUNC, s="log")),
@@ -84,7 +85,7 @@ MMAP_ANON = abi.vl_pack_mmap(abi.PROT_READ | abi.PROT_WRITE,
         ("exit", sc(abi.SYS_exit, 0)),
         ("exit 3", sc(abi.SYS_exit, 3)),
         ("sleep 300ms", sc(abi.SYS_nanosleep, 300_000_000)),
-        ("compute 2.5s", Insn(OP_COMPUTE, 2_500_000_000).to_state()),
+        ("compute 2.5s", save_insn(Insn(OP_COMPUTE, 2_500_000_000))),
         ("checkpoint synced", sc(abi.VL_CHECKPOINT, s="synced")),
         ("verify", sc(abi.VL_VERIFY)),
     ],
@@ -111,12 +112,12 @@ def test_fork_resolves_program_id() -> None:
 def test_loops_resolve_indices() -> None:
     got = asm("loop 3", "sync", "loop 2", "compute 1ms", "end", "end", "verify")
     assert got == [
-        Insn(OP_LOOP, 3, 5).to_state(),
+        save_insn(Insn(OP_LOOP, 3, 5)),
         sc(abi.SYS_sync),
-        Insn(OP_LOOP, 2, 4).to_state(),
-        Insn(OP_COMPUTE, 1_000_000).to_state(),
-        Insn(OP_ENDLOOP, 2).to_state(),
-        Insn(OP_ENDLOOP, 0).to_state(),
+        save_insn(Insn(OP_LOOP, 2, 4)),
+        save_insn(Insn(OP_COMPUTE, 1_000_000)),
+        save_insn(Insn(OP_ENDLOOP, 2)),
+        save_insn(Insn(OP_ENDLOOP, 0)),
         sc(abi.VL_VERIFY),
     ]
 
@@ -285,9 +286,9 @@ def test_two_tasks_running_one_program_write_different_bytes() -> None:
 
 def test_assembly_depends_on_seed_only() -> None:
     s = load_text(SCENARIO)
-    one = [[i.to_state() for i in p.insns] for p in assemble(s).programs]
-    two = [[i.to_state() for i in p.insns] for p in assemble(s).programs]
-    other = [[i.to_state() for i in p.insns] for p in assemble(s, seed=10).programs]
+    one = [[save_insn(i) for i in p.insns] for p in assemble(s).programs]
+    two = [[save_insn(i) for i in p.insns] for p in assemble(s).programs]
+    other = [[save_insn(i) for i in p.insns] for p in assemble(s, seed=10).programs]
     assert one == two
     assert one != other
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from machine.state_generated import save_insn
 from scenarios.assembler import assemble
 from scenarios.library import (
     builtin_names,
@@ -54,8 +55,8 @@ def test_builtin_validates_and_assembles(name: str) -> None:
     assert len(a.tasks) == len(s.tasks)
     assert all(p.insns for p in a.programs)
     again = assemble(s)
-    assert [[i.to_state() for i in p.insns] for p in a.programs] == \
-        [[i.to_state() for i in p.insns] for p in again.programs]
+    assert [[save_insn(i) for i in p.insns] for p in a.programs] == \
+        [[save_insn(i) for i in p.insns] for p in again.programs]
 
 
 def _watched_cheaply(s: Scenario) -> bool:

@@ -9,6 +9,7 @@ from kernelmodel.include import syscall_abi as abi
 from kernelmodel.include.vmstat import TR_MAP, TR_SEGV
 from kernelmodel.mm.memory import EXIT_SIGSEGV
 from machine.isa import OP_SYSCALL, Insn
+from machine.state_generated import save_insn
 from scenarios.assembler import assemble_program
 from scenarios.loader import ScenarioError, load_text
 from scenarios.ops import OpError, check_program, parse_op
@@ -64,7 +65,7 @@ def _asm(text: str) -> list[list[object]]:
     check_program(ops)
     prog = Program(name="p", ops=ops, where="programs.p")
     insns = assemble_program(prog, seed=1, owner="t", fork_ids={}, file_sizes={})
-    return [i.to_state() for i in insns]
+    return [save_insn(i) for i in insns]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_parse_and_assemble(word: str, prot: int) -> None:
     op = parse_op(f"mprotect 0x4000_0000 8KiB {word}")
     assert op == MprotectOp(text=f"mprotect 0x4000_0000 8KiB {word}", addr=BASE,
                             length=8192, prot=prot)
-    want = Insn(OP_SYSCALL, abi.SYS_mprotect, BASE, 8192, prot, "").to_state()
+    want = save_insn(Insn(OP_SYSCALL, abi.SYS_mprotect, BASE, 8192, prot, ""))
     assert _asm(f"mprotect 0x4000_0000 8KiB {word}") == [want]
 
 
