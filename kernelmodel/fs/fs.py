@@ -43,10 +43,8 @@ from typing import TYPE_CHECKING, Final, final
 from kernelmodel.include.bug import bug_on
 from kernelmodel.kernel.wait import sleep_on, wake_up
 from kernelmodel.mm.filemap import AddressSpace
-from machine.state_read import read_int_list
 
 if TYPE_CHECKING:
-    from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
 
@@ -109,7 +107,8 @@ class Inode:
         self.i_state: int = 0  # state
         self.dirtied_when: int = 0  # state
         self.i_sem: int = 0  # state
-        self.i_blocks: dict[int, int] = {}  # state: custom
+        # ext2's block map as two lists in page order: block_index and block_no
+        self.i_blocks: dict[int, int] = {}  # state: split=block_index/block_no
         self.i_nlink: int = 1  # state
         self.i_count: int = 0  # state
         self.vl_path: str = vl_path  # state: key=path
@@ -120,20 +119,6 @@ class Inode:
             f"<inode {self.i_ino} {self.vl_path!r} size={self.i_size} state={self.i_state:#x} "
             f"nrpages={self.i_mapping.nrpages} blocks={len(self.i_blocks)} count={self.i_count}>"
         )
-
-    def vl_save_i_blocks(self, out: dict[str, object]) -> None:
-        """ext2's block map as two lists in page order: ``block_index`` and ``block_no``."""
-        idx = sorted(self.i_blocks)
-        out["block_index"] = idx
-        out["block_no"] = [self.i_blocks[i] for i in idx]
-
-    def vl_load_i_blocks(self, state: dict[str, object], pages: list[Page]) -> None:
-        """The block map back from ``vl_save_i_blocks`` output."""
-        idx = read_int_list(state, "block_index", "inode state")
-        blk = read_int_list(state, "block_no", "inode state")
-        if len(idx) != len(blk):
-            raise ValueError("inode state: block_index and block_no differ in length")
-        self.i_blocks = dict(zip(idx, blk, strict=True))
 
 
 @final

@@ -20,6 +20,12 @@ from machine.state_read import (
 )
 
 
+def _split_dict(keys: list[int], values: list[int], what: str, key: str) -> dict[int, int]:
+    if len(keys) != len(values):
+        raise ValueError(f"{what}: {key} and its keys differ in length")
+    return dict(zip(keys, values, strict=True))
+
+
 def save_bio(o: Bio) -> dict[str, object]:
     """``Bio`` as plain data (its ``# state`` fields, in order)."""
     return {
@@ -61,7 +67,9 @@ def save_inode(o: Inode) -> dict[str, object]:
     out["i_state"] = o.i_state
     out["dirtied_when"] = o.dirtied_when
     out["i_sem"] = o.i_sem
-    o.vl_save_i_blocks(out)
+    k_i_blocks = sorted(o.i_blocks)
+    out["block_index"] = k_i_blocks
+    out["block_no"] = [o.i_blocks[i] for i in k_i_blocks]
     out["i_nlink"] = o.i_nlink
     out["i_count"] = o.i_count
     out["path"] = o.vl_path
@@ -79,7 +87,12 @@ def load_inode(state: dict[str, object], pages: list[Page]) -> Inode:
     o.i_state = read_int(state, "i_state", WHAT)
     o.dirtied_when = read_int(state, "dirtied_when", WHAT)
     o.i_sem = read_int(state, "i_sem", WHAT)
-    o.vl_load_i_blocks(state, pages)
+    o.i_blocks = _split_dict(
+        read_int_list(state, "block_index", WHAT),
+        read_int_list(state, "block_no", WHAT),
+        WHAT,
+        "block_no",
+    )
     o.i_nlink = read_int(state, "i_nlink", WHAT)
     o.i_count = read_int(state, "i_count", WHAT)
     o.i_mapping = load_address_space(read_dict(state, "mapping", WHAT), pages)
@@ -181,7 +194,7 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("i_state", "i_state", "int", ""),
         ("dirtied_when", "dirtied_when", "int", ""),
         ("i_sem", "i_sem", "int", ""),
-        ("i_blocks", "i_blocks", "dict[int, int]", "custom"),
+        ("block_index", "i_blocks", "dict[int, int]", "split=block_index/block_no"),
         ("i_nlink", "i_nlink", "int", ""),
         ("i_count", "i_count", "int", ""),
         ("path", "vl_path", "str", ""),

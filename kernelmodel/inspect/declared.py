@@ -58,6 +58,8 @@ def _keys(key: str, type_: str, how: str) -> list[str]:
     if how == "columns":  # one list per field of the element class
         return [k for ckey, _a, ctype, chow in DECLARED[_element(type_)]
                 for k in _keys(ckey, ctype, chow)]
+    if how.startswith("split="):  # a map saved as two lists
+        return how[6:].split("/")
     return [] if how == "custom" else [key]
 
 

@@ -28,6 +28,7 @@ modelled: one CPU, so try_to_unmap_one never returns SWAP_AGAIN here.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
@@ -373,38 +374,29 @@ def pc_to_state(k: Kernel) -> list[list[int]]:
     return out
 
 
-def pc_load_state(k: Kernel, rows: object) -> None:
+def pc_load_state(k: Kernel, rows: Sequence[object]) -> None:
     """Rebuild the chains from ``pc_to_state`` output (bytes are already in vmstat's state).
 
     Raises:
         ValueError: the rows are malformed.
     """
-    if not isinstance(rows, list):
-        raise ValueError("rmap state: pte_chains must be a list")
     n = nrpte(k)
     pages = k.mem_map.pages
     for row in rows:
-        if not isinstance(row, list) or len(row) < 2 + n or (len(row) - 2) % n != 0:
-            raise ValueError("rmap state: a pte_chains row is [pfn, idx, slots...]")
-        vals: list[int] = []
-        for x in row:
-            if not isinstance(x, int):
-                raise ValueError("rmap state: pte_chains entries must be ints")
-            vals.append(x)
+        vals = [x for x in row if type(x) is int] if isinstance(row, list) else []
+        if not isinstance(row, list) or len(vals) != len(row) or len(vals) < 2 + n or \
+                (len(vals) - 2) % n:
+            raise ValueError("rmap state: a pte_chains row is [pfn, idx, slots...] of ints")
         pfn = vals[0]
         if pfn < 0 or pfn >= len(pages) or not 0 <= vals[1] < n:
             raise ValueError(f"rmap state: bad pte_chains row for frame {pfn}")
         head: PteChain | None = None
-        tail: PteChain | None = None
-        j = 2
-        while j < len(vals):
+        for j in range(len(vals) - n, 1, -n):  # the blocks from the last: each links the next
             pc = PteChain(n)
             pc.ptes = vals[j : j + n]
-            pc.idx = vals[1] if head is None else 0
-            if tail is None:
-                head = pc
-            else:
-                tail.next = pc
-            tail = pc
-            j += n
+            pc.idx = 0
+            pc.next = head
+            head = pc
+        if head is not None:
+            head.idx = vals[1]
         pages[pfn].pte_chain = head

@@ -9,21 +9,16 @@ order of the keys in the snapshot::
     self.older_than_this: int | None = older_than_this  # state: has
     self.page_cluster: int = 3  # state: range=0..8
 
-Options after ``# state:`` (comma-separated): ``key=NAME`` (the snapshot key, when it is not
-the attribute's name), ``range=LO..HI`` (an int's allowed values), ``has`` (an ``int | None``
-saved as ``has_NAME`` and ``NAME``, 0 for None), ``optional`` (a state without the key,
-written before the field existed, keeps the constructor's value), ``custom``, ``ref=ID``,
-``keyed=ID``, ``column``, ``columns``, ``if_set``, ``pack=KEY`` and ``str_keys``
-(docs/ARCHITECTURE.md). Types: ``int``, ``i64``,
-``bool``, ``str``, ``bytes``, ``bytearray``, ``int | None``, ``list[int]``, ``list[str]``,
-``dict[str, int]``, ``dict[int, int]`` (``[key, value]`` pairs), ``dict[str, str]``,
-``dict[str, list[int]]``, ``list[tuple[...]]`` of ints and strs, and a class that declares
-its own state (saved as a dict), ``list[`` of one ``]`` or ``| None``. A class may define
-``vl_check_state(self) -> None`` for checks across fields; the loader calls it last.
-``# state context: NAME: TYPE from MODULE`` above ``__init__`` gives the loader extra
-parameters; ``# state save context: ...`` gives them to the saver (and to its ``vl_save_*``);
-``# state row`` saves the class as a list, ``# state into`` loads it only in place, and
-``# state generated: NAME`` sends its code to the package's generated module ``NAME``.
+Options after ``# state:`` (comma-separated; the table in docs/ARCHITECTURE.md says what each
+does): ``key=NAME``, ``range=LO..HI``, ``has``, ``optional``, ``custom``, ``ref=ID``,
+``keyed=ID``, ``column``, ``columns``, ``if_set``, ``pack=KEY``, ``split=KEYS/VALUES``,
+``str_keys``. Types: scalars (``int``, ``i64``, ``bool``, ``str``, ``bytes``, ``bytearray``,
+``int | None``), lists and maps of them, and a class that declares its own state (saved as a
+dict), ``list[`` of one ``]`` or ``| None``. ``vl_check_state(self)`` holds checks across
+fields; the loader calls it last. Lines above ``__init__``: ``# state context: NAME: TYPE
+from MODULE`` (loader parameters), ``# state save context: ...`` (saver parameters), ``# state
+row`` (saved as a list), ``# state into`` (loaded in place only), ``# state generated: NAME``
+(the package's generated module ``NAME``).
 
 Run ``python -m kernelmodel.state.gen`` after changing a declaration; ``--check`` exits 1
 when a generated file is not current (tests/kernelmodel/test_state_declared.py runs it).
@@ -88,6 +83,7 @@ class Field:
     pack: str | None = None  # saved with the other int fields of this pack as one int list
     if_set: bool = False  # saved only when non-zero (and optional on load)
     str_keys: bool = False  # a dict[int, int] saved as {"decimal": int} (a msgpack map)
+    split: str | None = None  # "KEYS/VALUES": a dict[int, int] saved as two int lists
 
 
 @dataclass
@@ -139,6 +135,9 @@ def _field(line: str, stmt: ast.stmt, params: set[str], where: str) -> Field | N
             f.keyed = opt[6:]
         elif opt == "optional":
             f.optional = True
+        elif opt.startswith("split="):  # a dict[int, int] as its sorted keys and their values
+            f.split = opt[6:]
+            f.key = f.split.split("/")[0]
         elif opt == "str_keys":  # a dict[int, int] saved as a map with decimal-string keys
             f.str_keys = True
         elif opt == "if_set":  # saved only when non-zero; a state without it keeps the default
@@ -368,6 +367,10 @@ def _load_expr(f: Field, classes: set[str]) -> str:
         reads = ", ".join(f"_row_{t}(r, {i}, WHAT, {k})" for i, t in enumerate(kinds))
         return (f"[({reads}) for r in (_row(x, {len(kinds)}, WHAT) "
                 f"for x in read_list(state, {k}, WHAT))]")
+    if f.split is not None:
+        keys, values = (f'"{x}"' for x in f.split.split("/"))
+        return (f"_split_dict(read_int_list(state, {keys}, WHAT), "
+                f"read_int_list(state, {values}, WHAT), WHAT, {values})")
     if f.type == "dict[int, int]" and f.str_keys:
         return f"_int_keys(read_str_int_dict(state, {k}, WHAT), WHAT, {k})"
     if f.type == "dict[int, int]":
@@ -423,7 +426,7 @@ def _emit_save(d: Decl, classes: set[str]) -> list[str]:
             return []
         return [f'"{f.pack}": [{", ".join(f"o.{g.attr}" for g in packs[f.pack])}]']
 
-    if not any(f.custom or f.if_set for f in d.fields):
+    if not any(f.custom or f.if_set or f.split for f in d.fields):
         out.append("    return {")
         for f in d.fields:
             out += [f"        {line}," for line in saved(f)]
@@ -432,6 +435,11 @@ def _emit_save(d: Decl, classes: set[str]) -> list[str]:
     for f in d.fields:
         if f.custom:
             out.append(f"    o.vl_save_{f.attr}(out{ctx})")
+            continue
+        if f.split is not None:  # sorted once, for both lists
+            keys, values = f.split.split("/")
+            out += [f"    k_{f.attr} = sorted(o.{f.attr})", f'    out["{keys}"] = k_{f.attr}',
+                    f'    out["{values}"] = [o.{f.attr}[i] for i in k_{f.attr}]']
             continue
         for line in saved(f):
             key, expr = line.split(": ", 1)
@@ -620,6 +628,8 @@ def _how(f: Field) -> str:
         return "if_set"
     if f.str_keys:
         return "str_keys"
+    if f.split is not None:
+        return f"split={f.split}"
     if f.optional:
         return "optional"
     if f.has:

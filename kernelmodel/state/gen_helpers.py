@@ -53,6 +53,12 @@ def _int_keys(d: dict[str, int], what: str, key: str) -> dict[int, int]:
     return out
 
 
+def _split_dict(keys: list[int], values: list[int], what: str, key: str) -> dict[int, int]:
+    if len(keys) != len(values):
+        raise ValueError(f"{what}: {key} and its keys differ in length")
+    return dict(zip(keys, values, strict=True))
+
+
 def _str_dict(d: dict[str, object], what: str, key: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, v in d.items():
