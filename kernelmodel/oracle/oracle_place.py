@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from machine.i386 import PAGE_SHIFT, PAGE_SIZE, SECTOR_SIZE
+from machine.state_read import read_int_list
 
 if TYPE_CHECKING:
     from machine.disk import Disk
@@ -40,18 +41,10 @@ def vl_place_pairs(state: dict[str, object], key: str, what: str) -> list[tuple[
     Raises:
         ValueError: not a list of an even number of ints (``what`` names the state).
     """
-    flat = state.get(key)
-    if not isinstance(flat, list) or len(flat) % 2:
+    flat = read_int_list(state, key, what)
+    if len(flat) % 2:
         raise ValueError(f"{what}: {key} must be a list [key, place, ...]")
-    out: list[tuple[int, int]] = []
-    for i in range(0, len(flat), 2):
-        a = flat[i]
-        b = flat[i + 1]
-        if not isinstance(a, int) or isinstance(a, bool) or not isinstance(b, int) or \
-                isinstance(b, bool):
-            raise ValueError(f"{what}: {key} holds ints only")
-        out.append((a, b))
-    return out
+    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def vl_frame_place(mem: PhysicalMemory, pfn: int, what: str) -> int:

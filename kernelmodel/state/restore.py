@@ -224,13 +224,6 @@ def _components_from_state(k: Kernel, state: dict[str, object]) -> None:
     k.oom = load_oom_state(read_dict(state, "oom", _W))
 
 
-def _column_len(state: dict[str, object], key: str) -> int:
-    col = state.get(key)
-    if not isinstance(col, list):
-        raise ValueError(f"kernel state: {key} must be a list")
-    return len(col)
-
-
 def vl_check_sizes(state: dict[str, object]) -> None:
     """Refuse declared sizes that the state does not back with data, before anything is
     allocated from them.
@@ -252,22 +245,23 @@ def vl_check_sizes(state: dict[str, object]) -> None:
         raise ValueError("kernel state: RAM size disagrees with the machine configuration")
     mmu = read_dict(machine, "mmu", _W)
     tlb = config.tlb_entries
-    if read_int(mmu, "tlb_entries", _W) != tlb or _column_len(mmu, "tlb_vpn") != tlb or \
-            _column_len(mmu, "tlb_word") != tlb:
+    if read_int(mmu, "tlb_entries", _W) != tlb or len(read_list(mmu, "tlb_vpn", _W)) != tlb or \
+            len(read_list(mmu, "tlb_word", _W)) != tlb:
         raise ValueError("kernel state: the TLB disagrees with the machine configuration")
     mem_map = read_dict(state, "mem_map", _W)
     if read_int(mem_map, "nframes", _W) != nframes:
         raise ValueError("kernel state: mem_map and RAM differ in size")
     for key in (key for key, _attr, _type, how in PAGE_FIELDS["Page"] if how == "column"):
-        if _column_len(mem_map, key) != nframes:
+        if len(read_list(mem_map, key, _W)) != nframes:
             raise ValueError(f"kernel state: mem_map column {key} does not have {nframes} pages")
     zone = read_dict(read_dict(state, "pgdat", _W), "zone", _W)
     span = read_int(zone, "spanned_pages", _W)
     start = read_int(zone, "zone_start_pfn", _W)
-    if span <= 0 or start < 0 or start + span > nframes or _column_len(zone, "free_order") != span:
+    if span <= 0 or start < 0 or start + span > nframes or \
+            len(read_list(zone, "free_order", _W)) != span:
         raise ValueError("kernel state: the zone does not fit mem_map")
-    if _column_len(zone, "lru_next") != _column_len(zone, "lru_prev") or \
-            _column_len(zone, "lru_next") > span + 64:
+    if len(read_list(zone, "lru_next", _W)) != len(read_list(zone, "lru_prev", _W)) or \
+            len(read_list(zone, "lru_next", _W)) > span + 64:
         raise ValueError("kernel state: the zone's link arrays do not fit the zone")
     swap_pages = read_int(read_dict(state, "cfg", _W), "swap_bytes", _W) // 4096
     for area in read_list(read_dict(state, "swap", _W), "swap_info", _W):
