@@ -48,23 +48,23 @@ MAX_DEPTH: Final = 48
 
 
 def _pack_ints(values: list[int]) -> bytes | None:
-    """A width byte and the values as little-endian signed ints; None outside i64."""
-    lo = min(values)
-    hi = max(values)
-    if lo < I64_MIN or hi > I64_MAX:
-        return None
-    width = 8
-    for w in (1, 2, 4):
-        bound = 1 << (8 * w - 1)
-        if -bound <= lo and hi < bound:
-            width = w
-            break
-    arr = array(_INT_CODES[width], values)
-    if arr.itemsize != width:  # pragma: no cover - every CPython platform has these sizes
-        raise ValueError(f"array item size {arr.itemsize} is not {width}")
-    if sys.byteorder == "big":  # pragma: no cover - little-endian hosts
-        arr.byteswap()
-    return bytes([width]) + arr.tobytes()
+    """A width byte and the values as little-endian signed ints; None outside i64.
+
+    The width is the narrowest that holds every value: each width is tried in turn, and the
+    array constructor gives up at the first value that does not fit (one C pass over most
+    columns, where a ``min`` and a ``max`` would take two).
+    """
+    for width in (1, 2, 4, 8):
+        try:
+            arr = array(_INT_CODES[width], values)
+        except OverflowError:
+            continue
+        if arr.itemsize != width:  # pragma: no cover - every CPython platform has these sizes
+            raise ValueError(f"array item size {arr.itemsize} is not {width}")
+        if sys.byteorder == "big":  # pragma: no cover - little-endian hosts
+            arr.byteswap()
+        return bytes([width]) + arr.tobytes()
+    return None
 
 
 def _unpack_ints(data: bytes) -> list[int]:
@@ -81,11 +81,13 @@ def _unpack_ints(data: bytes) -> list[int]:
     return arr.tolist()
 
 
-def _columnize(values: list[object] | tuple[object, ...]) -> msgpack.ExtType | None:
-    """The columnar ext type of a long homogeneous list, or None to keep it an array."""
+def _columnize(values: list[object] | tuple[object, ...],
+               types: set[type] | None = None) -> msgpack.ExtType | None:
+    """The columnar ext type of a long homogeneous list, or None to keep it an array
+    (``types``: the item types, when the caller has them)."""
     if len(values) < COLUMN_MIN:
         return None
-    types = set(map(type, values))
+    types = set(map(type, values)) if types is None else set(types)
     if len(types) != 1:
         return None
     kind = types.pop()
@@ -277,13 +279,13 @@ class StateWriter:
             return
         if big or not types <= _SCALAR_TYPES:
             # containers, or pages of bytes: walk the items (large strings are not copied)
-            ext = None if big or not self.encoding else _columnize(v)
+            ext = None if big or not self.encoding else _columnize(v, types)
             if ext is None:
                 self._out(_array_header(len(v)))
                 stack.append((list(v), 0))
                 return
         else:
-            ext = _columnize(v) if self.encoding else None
+            ext = _columnize(v, types) if self.encoding else None
         if ext is not None:
             plain = msgpack.packb(v, use_bin_type=True) if self.hashing else b""
             self._out(plain, msgpack.packb(ext, use_bin_type=True))
@@ -406,6 +408,9 @@ def _check_tree(root: object) -> None:
         types = set(map(type, children))
         if types <= _SCALAR_TYPES:
             continue
+        if types == {list} and depth + 1 < MAX_DEPTH and \
+                set(map(type, chain.from_iterable(children))) <= _SCALAR_TYPES:  # type: ignore[arg-type]
+            continue  # rows of plain values (a columnar ext-3 list): checked in one pass
         for child in children:
             t = type(child)
             if t is dict or t is list:
