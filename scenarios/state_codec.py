@@ -197,14 +197,24 @@ class StateWriter:
         #: id of a byte string (or BorrowedBytes) of the tree -> the pieces the encoded form
         #: holds instead (a compact snapshot's described pages; the hash sees the bytes)
         self.subst: dict[int, list[Piece]] = {}
+        #: one packer for the walk: ``msgpack.packb`` makes a packer, and its buffer, per call
+        self._pack = msgpack.Packer(use_bin_type=True).pack
 
     def _big(self, v: bytes | BorrowedBytes) -> None:
         """A large byte string: its bytes to the hash, its substitute (if any) to the file."""
         parts: list[Piece] = [v] if type(v) is bytes else list(v.parts)  # type: ignore[union-attr]
         instead = self.subst.get(id(v))
         if instead is None:
-            for part in parts:
-                self._out(part)
+            # the pieces as they are, to both forms (the disk lends 40k chunks at once)
+            if self.hashing:
+                if self.defer_hash:
+                    self.plain.extend(parts)
+                else:
+                    for part in parts:
+                        self.sha.update(part)
+            if self.encoding:
+                self.pieces.extend(parts)
+                self.size += sum(map(len, parts))
             return
         if self.hashing:
             for part in parts:
@@ -263,7 +273,7 @@ class StateWriter:
             self._out(_bin_header(v.nbytes))
             self._big(v)
         else:
-            self._out(msgpack.packb(v, use_bin_type=True))
+            self._out(self._pack(v))
 
     def _sequence(self, v: list[object] | tuple[object, ...],
                   stack: list[tuple[list[object], int]]) -> None:
@@ -275,7 +285,7 @@ class StateWriter:
         if not big and not self.encoding and types <= _ROW_TYPES and \
                 set(map(type, chain.from_iterable(v))) <= _SCALAR_TYPES:  # type: ignore[arg-type]
             # rows of plain values, only hashed: msgpack packs them as the walk would, at once
-            self._out(msgpack.packb(v, use_bin_type=True))
+            self._out(self._pack(v))
             return
         if big or not types <= _SCALAR_TYPES:
             # containers, or pages of bytes: walk the items (large strings are not copied)
@@ -287,10 +297,10 @@ class StateWriter:
         else:
             ext = _columnize(v, types) if self.encoding else None
         if ext is not None:
-            plain = msgpack.packb(v, use_bin_type=True) if self.hashing else b""
-            self._out(plain, msgpack.packb(ext, use_bin_type=True))
+            plain = self._pack(v) if self.hashing else b""
+            self._out(plain, self._pack(ext))
         else:
-            self._out(msgpack.packb(v, use_bin_type=True))
+            self._out(self._pack(v))
 
     def _pages(self, v: list[bytes] | tuple[bytes, ...]) -> None:
         """A list of byte strings, some large (RAM frames, oracle pages): each item is its
