@@ -48,23 +48,23 @@ MAX_DEPTH: Final = 48
 
 
 def _pack_ints(values: list[int]) -> bytes | None:
-    """A width byte and the values as little-endian signed ints; None outside i64."""
-    lo = min(values)
-    hi = max(values)
-    if lo < I64_MIN or hi > I64_MAX:
-        return None
-    width = 8
-    for w in (1, 2, 4):
-        bound = 1 << (8 * w - 1)
-        if -bound <= lo and hi < bound:
-            width = w
-            break
-    arr = array(_INT_CODES[width], values)
-    if arr.itemsize != width:  # pragma: no cover - every CPython platform has these sizes
-        raise ValueError(f"array item size {arr.itemsize} is not {width}")
-    if sys.byteorder == "big":  # pragma: no cover - little-endian hosts
-        arr.byteswap()
-    return bytes([width]) + arr.tobytes()
+    """A width byte and the values as little-endian signed ints; None outside i64.
+
+    The width is the narrowest that holds every value: each width is tried in turn, and the
+    array constructor gives up at the first value that does not fit (one C pass over most
+    columns, where a ``min`` and a ``max`` would take two).
+    """
+    for width in (1, 2, 4, 8):
+        try:
+            arr = array(_INT_CODES[width], values)
+        except OverflowError:
+            continue
+        if arr.itemsize != width:  # pragma: no cover - every CPython platform has these sizes
+            raise ValueError(f"array item size {arr.itemsize} is not {width}")
+        if sys.byteorder == "big":  # pragma: no cover - little-endian hosts
+            arr.byteswap()
+        return bytes([width]) + arr.tobytes()
+    return None
 
 
 def _unpack_ints(data: bytes) -> list[int]:
@@ -81,11 +81,13 @@ def _unpack_ints(data: bytes) -> list[int]:
     return arr.tolist()
 
 
-def _columnize(values: list[object] | tuple[object, ...]) -> msgpack.ExtType | None:
-    """The columnar ext type of a long homogeneous list, or None to keep it an array."""
+def _columnize(values: list[object] | tuple[object, ...],
+               types: set[type] | None = None) -> msgpack.ExtType | None:
+    """The columnar ext type of a long homogeneous list, or None to keep it an array
+    (``types``: the item types, when the caller has them)."""
     if len(values) < COLUMN_MIN:
         return None
-    types = set(map(type, values))
+    types = set(map(type, values)) if types is None else set(types)
     if len(types) != 1:
         return None
     kind = types.pop()
@@ -195,14 +197,24 @@ class StateWriter:
         #: id of a byte string (or BorrowedBytes) of the tree -> the pieces the encoded form
         #: holds instead (a compact snapshot's described pages; the hash sees the bytes)
         self.subst: dict[int, list[Piece]] = {}
+        #: one packer for the walk: ``msgpack.packb`` makes a packer, and its buffer, per call
+        self._pack = msgpack.Packer(use_bin_type=True).pack
 
     def _big(self, v: bytes | BorrowedBytes) -> None:
         """A large byte string: its bytes to the hash, its substitute (if any) to the file."""
         parts: list[Piece] = [v] if type(v) is bytes else list(v.parts)  # type: ignore[union-attr]
         instead = self.subst.get(id(v))
         if instead is None:
-            for part in parts:
-                self._out(part)
+            # the pieces as they are, to both forms (the disk lends 40k chunks at once)
+            if self.hashing:
+                if self.defer_hash:
+                    self.plain.extend(parts)
+                else:
+                    for part in parts:
+                        self.sha.update(part)
+            if self.encoding:
+                self.pieces.extend(parts)
+                self.size += sum(map(len, parts))
             return
         if self.hashing:
             for part in parts:
@@ -261,7 +273,7 @@ class StateWriter:
             self._out(_bin_header(v.nbytes))
             self._big(v)
         else:
-            self._out(msgpack.packb(v, use_bin_type=True))
+            self._out(self._pack(v))
 
     def _sequence(self, v: list[object] | tuple[object, ...],
                   stack: list[tuple[list[object], int]]) -> None:
@@ -273,22 +285,22 @@ class StateWriter:
         if not big and not self.encoding and types <= _ROW_TYPES and \
                 set(map(type, chain.from_iterable(v))) <= _SCALAR_TYPES:  # type: ignore[arg-type]
             # rows of plain values, only hashed: msgpack packs them as the walk would, at once
-            self._out(msgpack.packb(v, use_bin_type=True))
+            self._out(self._pack(v))
             return
         if big or not types <= _SCALAR_TYPES:
             # containers, or pages of bytes: walk the items (large strings are not copied)
-            ext = None if big or not self.encoding else _columnize(v)
+            ext = None if big or not self.encoding else _columnize(v, types)
             if ext is None:
                 self._out(_array_header(len(v)))
                 stack.append((list(v), 0))
                 return
         else:
-            ext = _columnize(v) if self.encoding else None
+            ext = _columnize(v, types) if self.encoding else None
         if ext is not None:
-            plain = msgpack.packb(v, use_bin_type=True) if self.hashing else b""
-            self._out(plain, msgpack.packb(ext, use_bin_type=True))
+            plain = self._pack(v) if self.hashing else b""
+            self._out(plain, self._pack(ext))
         else:
-            self._out(msgpack.packb(v, use_bin_type=True))
+            self._out(self._pack(v))
 
     def _pages(self, v: list[bytes] | tuple[bytes, ...]) -> None:
         """A list of byte strings, some large (RAM frames, oracle pages): each item is its
@@ -406,6 +418,9 @@ def _check_tree(root: object) -> None:
         types = set(map(type, children))
         if types <= _SCALAR_TYPES:
             continue
+        if types == {list} and depth + 1 < MAX_DEPTH and \
+                set(map(type, chain.from_iterable(children))) <= _SCALAR_TYPES:  # type: ignore[arg-type]
+            continue  # rows of plain values (a columnar ext-3 list): checked in one pass
         for child in children:
             t = type(child)
             if t is dict or t is list:

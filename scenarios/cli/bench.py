@@ -165,9 +165,12 @@ def execute(args: argparse.Namespace) -> int:
             row.append(f"{_rate(recs[0]) / pure:.1f}x" if pure > 0 else "-")
         table.add_row(*row)
     Console().print(table)
-    for rec in results[flavours[0]]:
-        if rec.get("note"):
-            Console().print(f"{rec['name']}: {rec['note']}")
+    for f in flavours:
+        # the compiled notes, then the pure ones (where both ran) marked as such
+        mark = f" ({f})" if f != flavours[0] else ""
+        for rec in results[f]:
+            if rec.get("note"):
+                Console().print(f"{rec['name']}{mark}: {rec['note']}")
     if cref is not None:
         _print_c_ratios(cref, results["compiled"], console)
     if args.json:
