@@ -60,6 +60,23 @@ async def test_story_line_shows_the_description_before_any_text() -> None:
         assert _line(app) == s.scenario.description
 
 
+async def test_a_long_story_text_wraps_and_points_at_the_story_tab_at_80x24() -> None:
+    app = VmlabApp(Session.load("fsync-race-a"), running=False, flavour="", tick=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        line = app.dashboard.query_one("#story-line", StoryLine)
+        shown = line.render().plain.splitlines()
+        # two lines on a short terminal, the second ending in a pointer to the whole text
+        assert len(shown) == 2 and line.size.height == 2
+        assert shown[0].startswith("▸ Race A. writer dirties 1MiB")
+        assert shown[1].endswith("… 7 Story") and all(len(r) <= 78 for r in shown)
+    app = VmlabApp(Session.load("fsync-race-a"), running=False, flavour="", tick=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        line = app.dashboard.query_one("#story-line", StoryLine)
+        assert line.size.height == 2 and "… 7 Story" not in line.render().plain
+
+
 async def test_story_tab_shows_expectations_live_and_results_at_the_end() -> None:
     app = VmlabApp(Session.load("fsync-race-a"), running=False, flavour="", tick=False)
     async with app.run_test(size=SIZE) as pilot:
