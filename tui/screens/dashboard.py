@@ -159,7 +159,7 @@ class DashboardScreen(Screen[None]):
         scenario, kernel, seed, flavour = labels
         self.query_one("#topbar", TopBar).show(scenario, kernel, seed, flavour)
         n = k.mem_map.nframes
-        self.query_one("#left").border_title = f"memory: {n:,} frames, {n >> 8} MiB"
+        self.query_one("#left").border_title = f"RAM {n >> 8} MiB, {n:,} frames"
         for log in self.query(EventLog):
             log.reset(rec.events)
         self.pfn = min(self.pfn, k.mem_map.nframes - 1)
