@@ -27,6 +27,7 @@ from textual.screen import Screen
 from scenarios.flavour import flavour as model_flavour
 from scenarios.library import is_path
 from scenarios.loader import ScenarioError
+from scenarios.series import DASHBOARD_INTERVAL_NS
 from scenarios.session import STOP_END, STOP_TIME, Session, SessionError
 from scenarios.units import UnitError, parse_duration, parse_int
 from tui.driver import (
@@ -416,7 +417,7 @@ class VmlabApp(TravelActions, App[None]):
                         severity="warning", title="open")
             return
         try:
-            session = Session.load(answer)
+            session = Session.load(answer, series_interval_ns=DASHBOARD_INTERVAL_NS)
         except (ScenarioError, SessionError, OSError) as exc:
             self.notify(str(exc), severity="error", title="open")
             return
