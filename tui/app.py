@@ -258,9 +258,7 @@ class VmlabApp(TravelActions, App[None]):
         s = self.session
         now = fmt_time(s.sim_time_ns)
         if stop == STOP_END:
-            why = s.end_reason or "nothing left to run"
-            self.notify(f"the scenario ended ({why}) at {now}, event {s.events:,}; "
-                        f"r shows the results again", title="end")
+            # no toast: it would cover the results screen, which says where the run stopped
             self.action_results()
         elif stop == STOP_CHECKPOINT_HIT:
             self.notify(f"checkpoint {self.last_checkpoint}", title="checkpoint")

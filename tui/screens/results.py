@@ -98,5 +98,6 @@ class ResultsScreen(ModalScreen[None]):
         title = "results" if self.results.final else "results so far (the run goes on)"
         with VerticalScroll(id="results-box"):
             yield Static(Text(f"{title}: {s.scenario.name}, kernel {spec.profile}, seed "
-                              f"{s.seed} (escape closes)", "bold"), id="results-title")
+                              f"{s.seed} (escape closes, r shows it again)", "bold"),
+                         id="results-title")
             yield Static(results_table(s, self.results), id="results-table")

@@ -115,7 +115,8 @@ def story_view(session: Session, standing: list[Standing],
     (``palette``: the theme's, so the heading stays readable on a light theme)."""
     scn = session.scenario
     parts: list[Text | Table] = []
-    head = Text(scn.name, "bold #ffff5f")
+    head = Text()
+    head.append(scn.name, "bold #ffff5f")
     if scn.description:
         head.append(f"\n{scn.description}", "italic")
     if palette is not None:
