@@ -125,6 +125,32 @@ async def test_results_show_what_race_a_lost_on_2_6_5() -> None:
         assert _results(app) == results
 
 
+def _status(app: VmlabApp) -> str:
+    return str(app.dashboard.query_one("#status").content)
+
+
+async def test_status_line_counts_expectations_and_going_back_undecides_them() -> None:
+    app = VmlabApp(Session.load("fsync-race-a", kernel="2.6.5"), running=False, flavour="",
+                   tick=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert "expect ✓0 ✗0 …3" in _status(app)
+        while not any(r.name == "stopped" for r in app.session.checkpoints):
+            app.step_events(1)
+        await settle(pilot)
+        assert "expect ✓1 ✗0 …2" in _status(app)
+        app.step_events(1_000_000)
+        await settle(pilot)
+        assert "expect ✓1 ✗2 …0" in _status(app)
+        await pilot.press("escape", "7")
+        await settle(pilot)
+        assert "expectations: 1 passed, 2 failed" in _story_tab(app)
+        app.seek_to(3)  # back before the checkpoints: nothing is decided there
+        await settle(pilot)
+        assert app.final is None and "expect ✓0 ✗0 …3" in _status(app)
+        assert "expectations: 3 pending" in _story_tab(app)
+
+
 async def test_r_before_the_end_shows_the_results_so_far() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
