@@ -101,6 +101,11 @@ class CounterPlot(PlotextPlot):
         super().on_mount()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._show_again())
 
+    def on_resize(self) -> None:
+        # the points kept depend on the width: a plot first drawn before its layout settled
+        # (width 0) would keep every other sample until the next change
+        self._show_again()
+
     def _show_again(self) -> None:
         if self._shown is not None:
             self.show(*self._shown)
