@@ -115,6 +115,8 @@ async def test_results_show_what_race_a_lost_on_2_6_5() -> None:
         await settle(pilot)
         results = _results(app)
         assert "expectations         1 passed, 2 failed" in results
+        assert results.splitlines()[0].startswith(
+            "data lost            4,080 acknowledged bytes lost at the power cut")
         assert "acked_bytes_lost     4,080" in results
         assert "FAIL    nothing fsync acknowledged is lost at the power cut" in results
         assert "Lost: the power cut took page 0" in results

@@ -359,3 +359,16 @@ def test_driver_modes() -> None:
         drv.run_slice(10.0)
     assert drv.last_stop == "end" and drv.ended
     assert drv.step(5).ran == 0
+
+
+def test_a_suspended_event_is_not_the_end() -> None:
+    """writeback-order's writer is its only task: suspended inside its slice, no event is
+    queued, yet the run has not ended (the status line said "ended" there)."""
+    s = Session.load("writeback-order")
+    drv = SimDriver(s, Recorder(s.kernel, s.scenario.duration_ns))
+    s.step_until("tag", path="big")
+    s.step_until("tag", path="big")
+    assert s.suspended_at is not None and s.kernel.machine.clock.peek_time() < 0
+    assert not drv.ended
+    s.finish_event()
+    assert not drv.ended
