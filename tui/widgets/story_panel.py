@@ -80,10 +80,22 @@ class StoryLine(Widget):
         text = readable_text(text, app_palette(self.app))
         if text == self.content:
             return
-        before = len(self._lines(self.content_region.width))
         self.content = text
-        after = len(self._lines(self.content_region.width))
-        self.refresh(layout=after != before)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Set the height to the lines the text takes now. A refresh with layout alone did
+        not always lay the line out again in a real terminal (it stayed one line high)."""
+        width = self.content_region.width
+        if width > 0:
+            self.styles.height = len(self._lines(width))
+        self.refresh(layout=True)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def watch_max_lines(self) -> None:
+        self._fit()
 
     def _lines(self, width: int) -> list[Text]:
         """The text wrapped at ``width``, cut to ``max_lines`` with a pointer to the tab."""
