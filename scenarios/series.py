@@ -28,6 +28,10 @@ from typing import Final, Protocol, TextIO
 
 #: The default sampling step: 10 ms of simulated time.
 DEFAULT_INTERVAL_NS: Final = 10_000_000
+#: The dashboard's step: finer, so a built-in that lasts a few milliseconds (fork-cow ends
+#: at 5.3 ms, fsync-race-b at 8.5 ms) still plots as a curve, not one sample; a long run
+#: coarsens it as any series does (16,384 samples cover 4 s before the first doubling).
+DASHBOARD_INTERVAL_NS: Final = 250_000
 #: Most samples a series keeps before it doubles its interval.
 MAX_SAMPLES: Final = 16_384
 #: The first column of a series file.

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import gc
 import time
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -214,8 +214,10 @@ class History:
         return self.checkpoints[i - 1] if i else None
 
     def before(self, cp: Checkpoint) -> Checkpoint | None:
-        """The checkpoint before ``cp``."""
-        i = self.checkpoints.index(cp)
+        """The latest checkpoint before ``cp``'s position. ``cp`` itself may be gone: a
+        step back replays from it, the replay can take a new checkpoint past the latest, and
+        thinning to the budget can then drop ``cp``."""
+        i = bisect_left([c.position for c in self.checkpoints], cp.position)
         return self.checkpoints[i - 1] if i else None
 
 

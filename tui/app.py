@@ -27,7 +27,9 @@ from textual.screen import Screen
 from scenarios.flavour import flavour as model_flavour
 from scenarios.library import is_path
 from scenarios.loader import ScenarioError
+from scenarios.series import DASHBOARD_INTERVAL_NS
 from scenarios.session import STOP_END, STOP_TIME, Session, SessionError
+from scenarios.standing import FAIL, OPEN, PASS, expectations_so_far
 from scenarios.units import UnitError, parse_duration, parse_int
 from tui.driver import (
     DEFAULT_SPEED_INDEX,
@@ -148,6 +150,8 @@ class VmlabApp(TravelActions, App[None]):
     free_pages: var[int] = var(0)
     dirty_pages: var[int] = var(0)
     writeback_pages: var[int] = var(0)
+    #: The expectations as they stand: (passed, failed, pending).
+    expect_counts: var[tuple[int, int, int]] = var((0, 0, 0))
 
     def __init__(self, session: Session, *, running: bool = True,
                  flavour: str | None = None, tick: bool = True,
@@ -186,6 +190,7 @@ class VmlabApp(TravelActions, App[None]):
         self.gc_pacer = GcPacer()
         #: The results decided when the run ended (None before).
         self.final: Results | None = None
+        self._counted: tuple[int, int, bool] | None = None
 
     def get_default_screen(self) -> Screen[None]:
         return self.dashboard
@@ -249,6 +254,7 @@ class VmlabApp(TravelActions, App[None]):
         self.dashboard.refresh_model(k, self.recorder, new,
                                      force=self.driver.mode == MODE_PAUSED)
         self.dashboard.refresh_story(s, self.final.expectations if self.final else None)
+        self._count_expectations()
         self.refresh_timeline()
         if isinstance(self.screen, PageDetailScreen):
             self.screen.refresh_model(k)
@@ -257,9 +263,7 @@ class VmlabApp(TravelActions, App[None]):
         s = self.session
         now = fmt_time(s.sim_time_ns)
         if stop == STOP_END:
-            why = s.end_reason or "nothing left to run"
-            self.notify(f"the scenario ended ({why}) at {now}, event {s.events:,}; "
-                        f"r shows the results again", title="end")
+            # no toast: it would cover the results screen, which says where the run stopped
             self.action_results()
         elif stop == STOP_CHECKPOINT_HIT:
             self.notify(f"checkpoint {self.last_checkpoint}", title="checkpoint")
@@ -268,6 +272,18 @@ class VmlabApp(TravelActions, App[None]):
                         f"{fmt_time(self.driver.target_ns)}", title="time")
         elif stop == STOP_EVENTS_DONE:
             self.notify(f"paused after event {s.events:,}", title="step")
+
+    def _count_expectations(self) -> None:
+        """The status line's pass / FAIL / pending counts (redone when a checkpoint is hit,
+        the run ends or the session changes)."""
+        s = self.session
+        key = (id(s), len(s.checkpoints), self.final is not None)
+        if key == self._counted:
+            return
+        self._counted = key
+        standing = self.final.expectations if self.final else expectations_so_far(s)
+        outcomes = [x.outcome for x in standing]
+        self.expect_counts = (outcomes.count(PASS), outcomes.count(FAIL), outcomes.count(OPEN))
 
     def action_results(self) -> None:
         """Show the results: decided at the end once the run has ended, else as they stand."""
@@ -278,6 +294,7 @@ class VmlabApp(TravelActions, App[None]):
             if self.final is None:
                 self.final = final_results(s)
                 self.dashboard.refresh_story(s, self.final.expectations)
+                self._count_expectations()
             results = self.final
         else:
             results = results_so_far(s)
@@ -416,7 +433,7 @@ class VmlabApp(TravelActions, App[None]):
                         severity="warning", title="open")
             return
         try:
-            session = Session.load(answer)
+            session = Session.load(answer, series_interval_ns=DASHBOARD_INTERVAL_NS)
         except (ScenarioError, SessionError, OSError) as exc:
             self.notify(str(exc), severity="error", title="open")
             return

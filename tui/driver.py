@@ -67,8 +67,12 @@ class SimDriver:
 
     @property
     def ended(self) -> bool:
-        """True when the scenario can run no further."""
+        """True when the scenario can run no further (never while an event is suspended at
+        a fine step: the rest of that event is still to run, and its task's next slice may
+        not be queued yet)."""
         s = self.session
+        if s.suspended_at is not None:
+            return False
         k = s.kernel
         nxt = k.machine.clock.peek_time()
         return k.all_user_tasks_exited() or nxt < 0 or nxt > s.scenario.duration_ns

@@ -181,6 +181,8 @@ class TravelActions:
         """Redraw after a step or a seek; a new kernel (going back) starts the views over."""
         app = self._app()
         s = app.session
+        if app.final is not None and not (app.driver.ended or s.powered_off):
+            app.final = None  # gone back from the end: the results are not decided here
         if app.recorder.k is not s.kernel:
             app.recorder.rewind(s.kernel)
             app.dashboard.reset_session(s.kernel, app.recorder, app._labels())

@@ -214,6 +214,10 @@ def disk_info(k: Kernel) -> DiskInfo:
 
 #: Kinds whose ``a`` is a pfn (and ``b`` the page index).
 PAGE_KINDS: Final = frozenset({"dirty", "writeback_start", "writeback_end"})
+#: Kinds whose ``a`` is a frame and ``s`` says what was decided (reclaim's per-page records)
+#: or ``b`` a swap entry (swap I/O).
+FRAME_KINDS: Final = frozenset({"reclaim_page", "refill_page", "activate", "swap_out",
+                                "swap_in"})
 #: Kinds whose ``a`` is a disk sector (and ``b`` a sector count).
 IO_KINDS: Final = frozenset({"io_submit", "io_complete"})
 
@@ -271,14 +275,14 @@ def resolve_event(k: Kernel, seq: int, time: int, kind: str, pid: int, a: int, b
     comm = task.name if task is not None else ""
     file = ""
     pfn = -1
-    if kind in PAGE_KINDS:
+    if kind in PAGE_KINDS or kind in FRAME_KINDS:
         pfn = a
         if 0 <= a < k.mem_map.nframes:
             mapping = k.mem_map.pages[a].mapping
             if isinstance(mapping, AddressSpace):
                 inode = k.sb.s_inodes.get(mapping.host)
                 file = inode.vl_path if inode is not None else ""
-    elif kind == "cow":
+    elif kind == "cow" or (kind == "unmap" and b >= 0):
         pfn = b
     elif kind in IO_KINDS and owners is not None:
         file = owners.name(k, a)
@@ -308,6 +312,20 @@ def event_detail(ev: EventRec) -> str:
         return f"{ev.file} (inode {ev.a}) ret {ev.b} after {ev.s}"
     if kind == "cow":
         return f"{ev.a:#010x} copied to pfn {ev.b:#x}"
+    if kind == "fault":
+        return f"{ev.a:#010x} {ev.s}"
+    if kind == "unmap":
+        frame = f" pfn {ev.b:#x}" if ev.b >= 0 else ""
+        return f"{ev.a:#010x}{frame} {ev.s}"
+    if kind in FRAME_KINDS:
+        where = f" {ev.file}" if ev.file else ""
+        if kind.startswith("swap_"):
+            return f"pfn {ev.a:#x} swap entry {ev.b:#x}"
+        return f"pfn {ev.a:#x} {ev.s}{where}"
+    if kind == "map":
+        return f"{ev.a:#010x} +{ev.b:#x} {ev.s}"
+    if kind == "pdflush":
+        return f"{ev.s} (job {ev.a}, argument {ev.b})"
     if kind in ("syscall", "task", "segv", "oom"):
         return ev.s
     if kind == "checkpoint":

@@ -92,6 +92,7 @@ def load_target(target: str, seed: str | None, kernel: str | None) -> Session:
     Raises:
         CliError: the scenario or snapshot cannot be loaded (one line).
     """
+    from scenarios.series import DASHBOARD_INTERVAL_NS
     from scenarios.session import Session, SessionError
 
     if is_snapshot(target):
@@ -100,7 +101,8 @@ def load_target(target: str, seed: str | None, kernel: str | None) -> Session:
         return _load_snapshot(target)
     seed_value = parse_seed(seed)
     try:
-        return Session.load(target, seed=seed_value, kernel=kernel)
+        return Session.load(target, seed=seed_value, kernel=kernel,
+                            series_interval_ns=DASHBOARD_INTERVAL_NS)
     except (ScenarioError, SessionError) as exc:
         raise CliError(str(exc)) from None
 

@@ -20,6 +20,9 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 _TRAVELLERS: dict[str, Session] = {}
+#: Events of each traveller's whole run (fixed, unlike its checkpoints, which a seek past
+#: the latest one adds to: hypothesis needs the same bounds on every replay of a case).
+_ENDS: dict[str, int] = {}
 
 
 def _traveller(name: str) -> Session:
@@ -31,6 +34,7 @@ def _traveller(name: str) -> Session:
         h = s.keep_history(spacing_s=0.01)
         s.run()
         end = s.events
+        _ENDS[name] = end
         # checkpoints in the middle whatever the wall time of this build: seeks restore
         # from them as well as from the start
         s.seek(0)
@@ -87,6 +91,41 @@ def test_step_back_by_fault_reaches_the_straight_run_suspended_there(
     assert s.state_hash() == straight.state_hash()
 
 
+#: Built-ins and the granularities whose records they write.
+_BUILTIN_STEPS = {"fsync-race-a": ("event", "syscall", "io"),
+                  "shared-file-mmap": ("event", "fault", "syscall", "io")}
+
+
+@pytest.mark.parametrize("name", sorted(_BUILTIN_STEPS))
+@_SETTINGS
+@given(data=st.data())
+def test_step_back_on_builtins_is_bit_identical_to_a_straight_run(
+        name: str, data: st.DataObject) -> None:
+    """Seek to a random event, step forward by a random unit, step back some of them: the
+    state is the one a straight run has at that place, to the bit, inside an event or not."""
+    s = _traveller(name)
+    end = _ENDS[name]
+    kind = data.draw(st.sampled_from(_BUILTIN_STEPS[name]))
+    forward = data.draw(st.integers(2, 6))
+    back = data.draw(st.integers(1, forward - 1))
+    s.seek(data.draw(st.integers(0, end)))
+    for _ in range(forward):
+        if s.step_until(kind) == "end":
+            break
+    s.step_back(back, kind)
+    here = s.position
+    straight = Session.load(name)
+    straight.run(until_events=here.events)
+    while straight.position < here:
+        straight.step_until(kind)
+    assert straight.position == here, (kind, forward, back)
+    assert (s.suspended_at is None) == (straight.suspended_at is None)
+    assert s.state_hash() == straight.state_hash()
+    s.finish_event()
+    straight.finish_event()
+    assert s.state_hash() == straight.state_hash()
+
+
 def test_step_back_by_event_page_and_tag(small: str) -> None:
     s = _traveller(small)
     s.seek(20)
@@ -133,6 +172,20 @@ def test_the_budget_thins_checkpoints(small: str) -> None:
     s.seek(30)
     s.run()
     assert s.state_hash() == final
+
+
+def test_before_a_checkpoint_thinning_dropped(small: str) -> None:
+    """A step back replays from a checkpoint; the replay may take a new one and thinning
+    may then drop the one it started from: the one before it is still found."""
+    s = Session.load(small)
+    h = s.keep_history(spacing_s=3600)
+    kept = []
+    for n in (10, 20, 30):
+        s.run(until_events=n)
+        kept.append(h.take(s))
+    h.checkpoints.remove(kept[1])  # as _thin does
+    assert h.before(kept[1]) is h.before(kept[2]) is kept[0]
+    assert h.before(kept[0]) is not None and h.before(h.checkpoints[0]) is None
 
 
 def test_going_back_rewinds_the_story_and_the_counters_over_time() -> None:

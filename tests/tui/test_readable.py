@@ -177,6 +177,9 @@ async def test_resizes_keep_the_caption_and_80x24_keeps_help_quit_and_the_log() 
         # 80x24: no docked log, but the Events tab is on screen and key 6 shows the log
         assert not app.dashboard.wide
         assert any("Events" in line for line in screen_text(app).splitlines()[:6])
+        # ... and so are the labels of every tab, the last ones (Story, /proc) included
+        tab_line = next(line for line in screen_text(app).splitlines()[:8] if "Events" in line)
+        assert tab_line.replace(" ", "").endswith("EventsStory/proc"), tab_line
         await pilot.press("6")
         await settle(pilot)
         log = app.dashboard.query_one("#log-tab")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.widgets import DataTable, Static
 
 from scenarios.procfs.meminfo import meminfo
@@ -22,6 +24,9 @@ async def test_counter_plot_has_axes_units_and_chosen_counters() -> None:
         await settle(pilot)
         panel = app.dashboard.query_one("#stats-panel", VmstatPanel)
         assert panel.plotted == ["nr_dirty", "nr_writeback"]
+        # page counts never go below zero: the y axis starts at 0
+        ticks = re.findall(r"(-?[\d.]+)┤", screen_text(app))
+        assert ticks and min(float(t) for t in ticks) == 0.0, ticks
         assert len(app.session.series) > 3
         text = screen_text(app)
         for words in ("nr_dirty (pages)", "nr_writeback (pages)", "simulated time (ms)",

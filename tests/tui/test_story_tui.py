@@ -60,6 +60,23 @@ async def test_story_line_shows_the_description_before_any_text() -> None:
         assert _line(app) == s.scenario.description
 
 
+async def test_a_long_story_text_wraps_and_points_at_the_story_tab_at_80x24() -> None:
+    app = VmlabApp(Session.load("fsync-race-a"), running=False, flavour="", tick=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        line = app.dashboard.query_one("#story-line", StoryLine)
+        shown = line.render().plain.splitlines()
+        # two lines on a short terminal, the second ending in a pointer to the whole text
+        assert len(shown) == 2 and line.size.height == 2
+        assert shown[0].startswith("▸ Race A. writer dirties 1MiB")
+        assert shown[1].endswith("… 7 Story") and all(len(r) <= 78 for r in shown)
+    app = VmlabApp(Session.load("fsync-race-a"), running=False, flavour="", tick=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        line = app.dashboard.query_one("#story-line", StoryLine)
+        assert line.size.height == 2 and "… 7 Story" not in line.render().plain
+
+
 async def test_story_tab_shows_expectations_live_and_results_at_the_end() -> None:
     app = VmlabApp(Session.load("fsync-race-a"), running=False, flavour="", tick=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -98,6 +115,8 @@ async def test_results_show_what_race_a_lost_on_2_6_5() -> None:
         await settle(pilot)
         results = _results(app)
         assert "expectations         1 passed, 2 failed" in results
+        assert results.splitlines()[0].startswith(
+            "data lost            4,080 acknowledged bytes lost at the power cut")
         assert "acked_bytes_lost     4,080" in results
         assert "FAIL    nothing fsync acknowledged is lost at the power cut" in results
         assert "Lost: the power cut took page 0" in results
@@ -106,6 +125,32 @@ async def test_results_show_what_race_a_lost_on_2_6_5() -> None:
         await pilot.press("r")  # shows the same results again
         await settle(pilot)
         assert _results(app) == results
+
+
+def _status(app: VmlabApp) -> str:
+    return str(app.dashboard.query_one("#status").content)
+
+
+async def test_status_line_counts_expectations_and_going_back_undecides_them() -> None:
+    app = VmlabApp(Session.load("fsync-race-a", kernel="2.6.5"), running=False, flavour="",
+                   tick=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert "expect ✓0 ✗0 …3" in _status(app)
+        while not any(r.name == "stopped" for r in app.session.checkpoints):
+            app.step_events(1)
+        await settle(pilot)
+        assert "expect ✓1 ✗0 …2" in _status(app)
+        app.step_events(1_000_000)
+        await settle(pilot)
+        assert "expect ✓1 ✗2 …0" in _status(app)
+        await pilot.press("escape", "7")
+        await settle(pilot)
+        assert "expectations: 1 passed, 2 failed" in _story_tab(app)
+        app.seek_to(3)  # back before the checkpoints: nothing is decided there
+        await settle(pilot)
+        assert app.final is None and "expect ✓0 ✗0 …3" in _status(app)
+        assert "expectations: 3 pending" in _story_tab(app)
 
 
 async def test_r_before_the_end_shows_the_results_so_far() -> None:

@@ -11,6 +11,7 @@ import pytest
 from scenarios.cli.common import CliError
 from scenarios.cli.main import SUBCOMMANDS, build_parser
 from scenarios.cli.tui_cmd import DEFAULT_SCENARIO, add_arguments, execute, load_target
+from scenarios.series import DASHBOARD_INTERVAL_NS, DEFAULT_INTERVAL_NS
 from tests.tui.snapshot_app import TINY, make_session
 
 HAVE_SNAPSHOTS = importlib.util.find_spec("scenarios.snapshot") is not None
@@ -27,6 +28,8 @@ def test_tui_is_a_subcommand_with_its_options() -> None:
 
 def test_load_target_boots_scenarios_and_refuses_bad_input() -> None:
     s = load_target(str(TINY), "5", None)
+    # the dashboard samples finer than 'vmlab run' so that a run of a few ms still plots
+    assert s.series.interval_ns == DASHBOARD_INTERVAL_NS < DEFAULT_INTERVAL_NS
     assert s.seed == 5 and s.scenario.name == "tui-tiny" and s.events == 0
     with pytest.raises(CliError, match="no built-in scenario"):
         load_target("no-such-scenario", None, None)

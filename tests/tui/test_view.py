@@ -30,6 +30,7 @@ from tui.view_io import (
     file_rows,
     fmt_time,
     radix_nodes,
+    resolve_event,
     tagged_counts,
 )
 
@@ -267,6 +268,26 @@ def test_event_text_and_time() -> None:
         "0.001500s #1 irq io_complete W sector 8 +16 log"
 
 
+def test_fault_unmap_and_reclaim_records_read_in_words_and_filter_by_frame(
+        paused: Session) -> None:
+    k = paused.kernel
+    fault = resolve_event(k, 1, 10, "fault", 4, BASE + 0x1000, 1, "anon minor")
+    unmap = resolve_event(k, 2, 10, "unmap", 4, BASE, 0x1a3, "zap page mm 1")
+    swap_pte = resolve_event(k, 3, 10, "unmap", 4, BASE, -1, "zap swap mm 1")
+    decided = resolve_event(k, 4, 10, "reclaim_page", -1, 0x1a3, 2, "kept: locked")
+    refill = resolve_event(k, 5, 10, "refill_page", -1, 0x1a4, 0, "deactivated: not mapped")
+    out = resolve_event(k, 6, 10, "swap_out", 4, 0x1a3, 0x2c, "swap_writepage")
+    assert event_text(fault).endswith("fault 0x40001000 anon minor")
+    assert event_text(unmap).endswith("unmap 0x40000000 pfn 0x1a3 zap page mm 1")
+    assert event_text(swap_pte).endswith("unmap 0x40000000 zap swap mm 1")
+    assert event_text(decided).endswith("reclaim_page pfn 0x1a3 kept: locked")
+    assert event_text(refill).endswith("refill_page pfn 0x1a4 deactivated: not mapped")
+    assert event_text(out).endswith("swap_out pfn 0x1a3 swap entry 0x2c")
+    flt = EventFilter.parse("frame:0x1a3")
+    evs = [fault, unmap, swap_pte, decided, refill, out]
+    assert [e for e in evs if flt.matches(e)] == [unmap, decided, out]
+
+
 def test_recorder_samples_do_not_depend_on_slicing() -> None:
     a, da = _session_at(0)
     b, db = _session_at(0)
@@ -338,3 +359,16 @@ def test_driver_modes() -> None:
         drv.run_slice(10.0)
     assert drv.last_stop == "end" and drv.ended
     assert drv.step(5).ran == 0
+
+
+def test_a_suspended_event_is_not_the_end() -> None:
+    """writeback-order's writer is its only task: suspended inside its slice, no event is
+    queued, yet the run has not ended (the status line said "ended" there)."""
+    s = Session.load("writeback-order")
+    drv = SimDriver(s, Recorder(s.kernel, s.scenario.duration_ns))
+    s.step_until("tag", path="big")
+    s.step_until("tag", path="big")
+    assert s.suspended_at is not None and s.kernel.machine.clock.peek_time() < 0
+    assert not drv.ended
+    s.finish_event()
+    assert not drv.ended

@@ -51,7 +51,7 @@ TAB_FOCUS: Final = {"page": "#map", "tasks": "#task-table", "cache": "#file-tabl
 WIDE_COLS: Final = 140
 WIDE_ROWS: Final = 40
 NARROW_COLS: Final = 100
-#: A terminal less tall than this shows one line of the story (the Story tab has it all).
+#: A terminal less tall than this shows two lines of the story (the Story tab has it all).
 SHORT_ROWS: Final = 32
 #: Recompute the frame states at most this often while running, if computing them is slow.
 _MIN_STATES_PERIOD_S: Final = 0.1
@@ -114,6 +114,7 @@ class DashboardScreen(Screen[None]):
         self.set_class(w >= WIDE_COLS and h >= WIDE_ROWS, "-wide")
         self.set_class(w < NARROW_COLS, "-narrow")
         self.set_class(h < SHORT_ROWS, "-short")
+        self.query_one("#story-line", StoryLine).max_lines = 2 if h < SHORT_ROWS else 3
 
     def on_mount(self) -> None:
         self._logs = list(self.query(EventLog))
@@ -125,6 +126,8 @@ class DashboardScreen(Screen[None]):
         if self._kernel is not None and self._recorder is not None:
             self._refresh_legend()
             self._refresh_tab(self._kernel, self._recorder)
+        if self._session is not None:
+            self.refresh_story(self._session, self._final)
 
     @property
     def live(self) -> bool:
@@ -156,7 +159,7 @@ class DashboardScreen(Screen[None]):
         scenario, kernel, seed, flavour = labels
         self.query_one("#topbar", TopBar).show(scenario, kernel, seed, flavour)
         n = k.mem_map.nframes
-        self.query_one("#left").border_title = f"memory: {n:,} frames, {n >> 8} MiB"
+        self.query_one("#left").border_title = f"RAM {n >> 8} MiB, {n:,} frames"
         for log in self.query(EventLog):
             log.reset(rec.events)
         self.pfn = min(self.pfn, k.mem_map.nframes - 1)

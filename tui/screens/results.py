@@ -63,6 +63,10 @@ def results_table(session: Session, results: Results) -> Table:
     failed = any(s.outcome == FAIL for s in results.expectations)
     verdict = outcome_summary(results.expectations)
     style = "bold red" if failed else "bold green" if results.final else "bold"
+    lost = dict(results.figures).get("acked_bytes_lost", "0")
+    if lost != "0":  # the race scenarios' outcome, first: on a small terminal it is on screen
+        table.add_row(Text("data lost", "bold red"),
+                      Text(f"{lost} acknowledged bytes lost at the power cut", "bold red"))
     table.add_row(Text("expectations", "bold"), Text(verdict, style))
     exp = Table.grid(padding=(0, 1))
     exp.add_column(no_wrap=True)
@@ -98,5 +102,6 @@ class ResultsScreen(ModalScreen[None]):
         title = "results" if self.results.final else "results so far (the run goes on)"
         with VerticalScroll(id="results-box"):
             yield Static(Text(f"{title}: {s.scenario.name}, kernel {spec.profile}, seed "
-                              f"{s.seed} (escape closes)", "bold"), id="results-title")
+                              f"{s.seed} (escape closes, r shows it again)", "bold"),
+                         id="results-title")
             yield Static(results_table(s, self.results), id="results-table")

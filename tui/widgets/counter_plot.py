@@ -101,6 +101,11 @@ class CounterPlot(PlotextPlot):
         super().on_mount()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._show_again())
 
+    def on_resize(self) -> None:
+        # the points kept depend on the width: a plot first drawn before its layout settled
+        # (width 0) would keep every other sample until the next change
+        self._show_again()
+
     def _show_again(self) -> None:
         if self._shown is not None:
             self.show(*self._shown)
@@ -125,6 +130,7 @@ class CounterPlot(PlotextPlot):
         scale = 1e9 if in_s else 1e6
         xs = [times[i] / scale for i in keep]
         units: list[str] = []
+        lowest, highest = 0.0, 0.0
         for n, name in enumerate(names):
             unit, div = unit_of(name)
             if unit not in units:
@@ -132,8 +138,13 @@ class CounterPlot(PlotextPlot):
             col: list[int] = list(series.column(name)) if name in series.names else []
             if len(col) < len(times):
                 col += [now.get(name, 0)] * (len(times) - len(col))
-            plt.plot(xs, [col[i] / div for i in keep], label=f"{name} ({unit})",
+            ys = [col[i] / div for i in keep]
+            lowest = min(lowest, min(ys))
+            highest = max(highest, max(ys))
+            plt.plot(xs, ys, label=f"{name} ({unit})",
                      color=colours[n % len(colours)], marker="braille")
+        if lowest >= 0:  # counts and sizes: the axis starts at 0, never below it
+            plt.ylim(0, highest if highest > 0 else 1)
         plt.xlabel("simulated time (s)" if in_s else "simulated time (ms)")
         plt.ylabel(" | ".join(units) if units else "")
         step_ms = series.interval_ns / 1e6

@@ -344,6 +344,10 @@ class MapLegend(Static):
         text.append(zoom_text, Style(color=palette.muted))
         if 0 <= cursor < len(cursor_states):
             state = vl_frame_summary(cursor_states, cursor, 1) & FS_STATE_MASK
-            text.append(f"   cursor pfn {cursor:#x}: ", Style(color=palette.muted))
+            where = f"cursor pfn {cursor:#x}: "
+            fits = len(zoom_text) + 3 + len(where) + len(FRAME_STATE_NAMES[state]) <= width
+            # on a narrow pane the cursor gets its own line rather than breaking mid-phrase
+            text.append(f"   {where}" if fits or width <= 0 else f"\n{where}",
+                        Style(color=palette.muted))
             text.append(FRAME_STATE_NAMES[state], palette.style(state) + Style(bold=True))
         update_text(self, text)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 #: App reactives the status line shows.
 WATCHED = ("mode", "events", "sim_time_ns", "speed", "last_checkpoint", "ended", "free_pages",
-           "dirty_pages", "writeback_pages")
+           "dirty_pages", "writeback_pages", "expect_counts")
 
 
 class TopBar(Static):
@@ -78,6 +78,13 @@ class StatusBar(Static):
         text.append(f"  events {app.events:,}")
         text.append(f"  free {app.free_pages:,}  dirty {app.dirty_pages:,}"
                     f"  wb {app.writeback_pages:,}")
+        passed, failed, pending = app.expect_counts
+        if passed + failed + pending:
+            # glyphs as well as colours: pass, FAIL, still pending (the Story tab has each)
+            text.append("  expect ")
+            text.append(f"✓{passed}", "bold #3fcf5f" if passed else "dim")
+            text.append(f" ✗{failed}", "bold #ff4f4f" if failed else "dim")
+            text.append(f" …{pending}", "dim")
         text.append(f"  speed {app.speed:,}/frame", "dim")
         if app.last_checkpoint:
             text.append(f"  checkpoint: {app.last_checkpoint}", "#ffff5f")
