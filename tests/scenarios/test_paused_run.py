@@ -24,9 +24,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _storm() -> Scenario:
-    """16 MiB of RAM and two hogs of 10 MiB for half a simulated second: direct reclaim and
+    """16 MiB of RAM and two hogs of 10 MiB for 300 simulated ms: direct reclaim and
     kswapd refill and shrink the LRU lists in most events."""
-    return load_text(storm_text(16).replace('duration = "600s"', 'duration = "500ms"'),
+    return load_text(storm_text(16).replace('duration = "600s"', 'duration = "300ms"'),
                      "paused-storm")
 
 
