@@ -86,6 +86,7 @@ class StepStats:
     longest: float = 0.0
     longest_event: int = 0
     longest_cpu: float = 0.0
+    longest_cpu_event: int = 0
     #: Each event's longest step (seconds), in event order.
     event_longest: list[float] = field(default_factory=list)
     event_longest_cpu: list[float] = field(default_factory=list)
@@ -161,7 +162,9 @@ def measure_steps(text: str, until_ns: int) -> tuple[StepStats, dict[str, int], 
             gap_cpu = max(event_max[1], c_end - cpu_mark[0])
             stats.event_longest_cpu.append(gap_cpu)
             stats.event_whole_cpu.append(c_end - c0)
-            stats.longest_cpu = max(stats.longest_cpu, gap_cpu)
+            if gap_cpu > stats.longest_cpu:
+                stats.longest_cpu = gap_cpu
+                stats.longest_cpu_event = session.events
             if gap > stats.longest:
                 stats.longest = gap
                 stats.longest_event = session.events
@@ -208,7 +211,8 @@ def bench_steps(quick: bool) -> list[BenchResult]:
     }
     doing = ", ".join(f"{n} {v:,}" for n, v in what.items()) or "no counter moved"
     note = (f"longest model step {stats.longest * ms:.1f} ms wall, "
-            f"{stats.longest_cpu * ms:.1f} ms CPU (longest by wall: event "
+            f"{stats.longest_cpu * ms:.1f} ms CPU (event {stats.longest_cpu_event:,}; "
+            f"longest by wall: event "
             f"{stats.longest_event:,}, {who}; {doing}); 99th percentile of the events' "
             f"longest step {p99_step * ms:.1f} ms wall, {p99_step_cpu * ms:.1f} ms CPU; "
             f"whole events (one call before events could pause): longest {whole * ms:.1f} ms "
