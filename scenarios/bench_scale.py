@@ -58,13 +58,19 @@ def rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def scale_text(ram_mib: int) -> str:
-    """The workload's scenario for ``ram_mib`` of RAM: hogs of 60 % of it each, two of them,
-    or, where that is more than one i386 process can map (``MAX_HOG_MIB``), as many hogs of
-    that size as it takes to ask for 120 % of RAM."""
+def scale_hogs(ram_mib: int) -> tuple[int, int]:
+    """(MiB per hog, hogs) for ``ram_mib`` of RAM: hogs of 60 % of it each, two of them, or,
+    where that is more than one i386 process can map (``MAX_HOG_MIB``), as many hogs of that
+    size as it takes to ask for 120 % of RAM."""
     hog, count = ram_mib * 6 // 10, 2
     if hog > MAX_HOG_MIB:
         hog, count = MAX_HOG_MIB, -(-(ram_mib * 12) // (10 * MAX_HOG_MIB))
+    return hog, count
+
+
+def scale_text(ram_mib: int) -> str:
+    """The workload's scenario for ``ram_mib`` of RAM (``scale_hogs``)."""
+    hog, count = scale_hogs(ram_mib)
     tasks = "\n".join(f'[[tasks]]\nname = "hog{i}"\nprogram = "hog"' for i in range(1, count + 1))
     return _SCALE_TOML.format(ram=ram_mib, swap=2 * ram_mib, disk=4 * ram_mib, hog=hog,
                               tasks=tasks)
@@ -103,8 +109,9 @@ def scale_workload(sizes: tuple[tuple[int, int], ...]) -> list[BenchResult]:
         results.append(BenchResult(
             f"scale: boot, {label}", "scale", 1, boot, "boots/s",
             f"{boot:.3f} s; RSS {rss_boot / 2**20:,.0f} MiB after boot", counters))
+        hog, count = scale_hogs(ram)
         results.append(BenchResult(
-            f"scale: two hogs, {label}", "scale", events, secs, "events/s",
+            f"scale: {count} hogs of {hog:,} MiB, {label}", "scale", events, secs, "events/s",
             f"{events:,} events, {session.sim_time_ns / 1e9:.1f} simulated s in {secs:.2f} s; "
             f"pswpout {vm.pswpout:,}; RSS {rss / 2**20:,.0f} MiB", counters))
         del session

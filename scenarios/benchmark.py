@@ -712,6 +712,13 @@ def _bench_scale(quick: bool) -> list[BenchResult]:
     return bench_scale(quick)
 
 
+def _bench_steps(quick: bool) -> list[BenchResult]:
+    """The longest model step of a 1 GiB swap storm (scenarios/bench_steps.py)."""
+    from scenarios.bench_steps import bench_steps
+
+    return bench_steps(quick)
+
+
 WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "tlb": lambda q: [bench_tlb_hits(q)],
     "random-pages": lambda q: [bench_random_pages(q)],
@@ -726,6 +733,7 @@ WORKLOADS: dict[str, Callable[[bool], list[BenchResult]]] = {
     "snapshot": bench_snapshot,
     "seek": bench_seek,
     "scale": _bench_scale,
+    "steps": _bench_steps,
 }
 
 

@@ -34,6 +34,15 @@ tag        the next record (or event end) at which the radix-tree tags of file `
 
 ``run_until(expr)`` stops at the first record or event end at which a check in the language
 of expectations holds (``nr_dirty == 0``, ``pgmajfault > 100``).
+
+The same greenlet bounds how long one call into the model takes (``Session.run(pause=...)``,
+what the dashboard's frames call): the kernel's long loops pass through pause points
+(``kernelmodel.kernel.task.vl_host_pause``: the kernel's ``cond_resched`` calls, each page
+of reclaim's batches, each page fault, each kernel-op step), and there the event is
+suspended when the caller's ``pause()`` says its time is up. Such a pause stops at no
+record: ``suspended_at`` is None, ``in_event`` is True, and the position is the records
+written so far. Going back in time (``seek``, ``step_back``) ends the paused event first;
+stepping on (``step_until``, ``run_until``) goes on from the pause.
 """
 
 from __future__ import annotations
@@ -252,13 +261,21 @@ class Suspender:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.g: greenlet | None = None
-        #: The record the suspended event stopped at (None between events).
+        #: The record the suspended event stopped at (None between events, and when the
+        #: host paused it between two records).
         self.record: TraceEvent | None = None
         self._match: Matcher = Matcher()
+        self._pause: Callable[[], bool] | None = None
 
     @property
     def suspended(self) -> bool:
+        """An event is in progress: stopped at a record, or paused for the host."""
         return self.g is not None
+
+    @property
+    def paused(self) -> bool:
+        """The event in progress was paused for the host (at no record)."""
+        return self.g is not None and self.record is None
 
     def _one_event(self) -> None:
         self.session.kernel.machine.step()
@@ -269,15 +286,26 @@ class Suspender:
             assert parent is not None
             parent.switch(ev)
 
-    def _resume(self, match: Matcher) -> bool:
-        """Run the current (or a new) event until ``match`` stops it at a record (True) or
-        the event ends (False; the session's end-of-event work is done)."""
+    def _pause_hook(self) -> None:
+        pause = self._pause
+        if pause is not None and pause():
+            parent = getcurrent().parent
+            assert parent is not None
+            parent.switch(None)
+
+    def _resume(self, match: Matcher, pause: Callable[[], bool] | None = None) -> bool:
+        """Run the current (or a new) event until ``match`` stops it at a record, or
+        ``pause`` says to stop at a pause point (True), or the event ends (False; the
+        session's end-of-event work is done)."""
         s = self.session
-        trace = s.kernel.trace
+        k = s.kernel
+        trace = k.trace
         if self.g is None:
             self.g = greenlet(self._one_event)
         self._match = match
+        self._pause = pause
         trace.vl_hook = self._hook if match.watches_records else None
+        k.vl_pause_hook = self._pause_hook if pause is not None else None
         try:
             got = self.g.switch()
         except BaseException:
@@ -286,14 +314,21 @@ class Suspender:
             raise
         finally:
             trace.vl_hook = None
+            k.vl_pause_hook = None
+            self._pause = None
         if self.g.dead:
             self.g = None
             self.record = None
             s._after_event()
             return False
-        assert isinstance(got, TraceEvent)
+        assert got is None or isinstance(got, TraceEvent)
         self.record = got
         return True
+
+    def run_paused(self, pause: Callable[[], bool]) -> bool:
+        """Run the event in progress (or the next one) until it ends (False) or ``pause``,
+        asked at each pause point, returns True (True: suspended there, at no record)."""
+        return self._resume(Matcher(), pause)
 
     def finish(self) -> None:
         """End the suspended event, if any (nothing stops it)."""

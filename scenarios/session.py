@@ -67,8 +67,9 @@ from scenarios.timeline import (
 )
 from scenarios.trace.format import TraceError
 
-__all__ = ["PROGRESS_EVERY", "STOP_CHECKPOINT", "STOP_END", "STOP_EVENTS", "STOP_PREDICATE",
-           "STOP_TIME", "CheckpointRecord", "ExpectationResult", "Session", "SessionError"]
+__all__ = ["PROGRESS_EVERY", "STOP_CHECKPOINT", "STOP_END", "STOP_EVENTS", "STOP_PAUSED",
+           "STOP_PREDICATE", "STOP_TIME", "CheckpointRecord", "ExpectationResult", "Session",
+           "SessionError"]
 
 #: ``run`` calls ``progress`` after this many events (and once when it returns).
 PROGRESS_EVERY: Final = 32
@@ -78,6 +79,8 @@ STOP_TIME: Final = "time"
 STOP_EVENTS: Final = "events"
 STOP_CHECKPOINT: Final = "checkpoint"
 STOP_PREDICATE: Final = "predicate"
+#: ``run(pause=...)``: the event in progress was paused for the caller (``in_event``).
+STOP_PAUSED: Final = "paused"
 
 
 def _trace_line(seq: int, time: int, kind: str, pid: int, a: int, b: int, s: str) -> str:
@@ -313,6 +316,8 @@ class Session:
         rec = self._suspender.record
         if rec is not None:
             return Position(k.machine.events - 1, rec.seq + 1)
+        if self._suspender.paused:
+            return Position(k.machine.events - 1, k.trace.next_seq)
         return Position(k.machine.events, k.trace.next_seq)
 
     @property
@@ -321,6 +326,13 @@ class Session:
         between events. While suspended, the model's structures are as that record left
         them; ``events`` counts the suspended event."""
         return self._suspender.record
+
+    @property
+    def in_event(self) -> bool:
+        """An event is in progress: suspended at a record (``suspended_at``), or paused
+        between two by ``run(pause=...)``. ``events`` counts it; ``run`` and ``step`` end
+        it before anything else."""
+        return self._suspender.suspended
 
     # ----------------------------------------------------------------- running
 
@@ -383,6 +395,12 @@ class Session:
         self.history.take(self)
         return self.history
 
+    def _end_pause(self) -> None:
+        """End an event paused for the host (it has no position of its own to go back
+        from); an event suspended at a record stays there."""
+        if self._suspender.paused:
+            self.finish_event()
+
     def _resume_history(self) -> None:
         if self.history is not None:
             self.history.resume()
@@ -424,6 +442,7 @@ class Session:
             SessionError: ``pos`` is before the first checkpoint, or in the past and no
                 history is kept.
         """
+        self._end_pause()
         here = self.position
         at_boundary = self.suspended_at is None
         # an earlier event, or an earlier record of the event suspended now
@@ -480,6 +499,7 @@ class Session:
             raise StepError("step_back: n must be at least 1")
         history = self._need_history("step_back")
         match = matcher_for(self, kind, pfn, path)
+        self._end_pause()
         here = self.position
         if kind == "event":
             back = n - 1 if self.suspended_at is not None else n
@@ -535,7 +555,7 @@ class Session:
         """Dispatch up to ``n`` events (fewer only when none is left); returns how many ran."""
         ran = 0
         self._resume_history()
-        if self.suspended_at is not None and n > 0:
+        if self.in_event and n > 0:
             self.finish_event()
             ran = 1
         machine = self.kernel.machine
@@ -558,6 +578,7 @@ class Session:
         until_checkpoint: str | None = None,
         predicate: Callable[[Session], bool] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        pause: Callable[[], bool] | None = None,
     ) -> str:
         """Run until the scenario ends or a stopping condition holds.
 
@@ -567,31 +588,51 @@ class Session:
             until_checkpoint: stop after the event in which this checkpoint is next recorded.
             predicate: stop when it returns True (checked after every event).
             progress: called with (sim_time_ns, events) every PROGRESS_EVERY events.
+            pause: asked at the model's pause points inside an event (scenarios/finestep.py)
+                and between events; when it returns True, ``run`` returns "paused" at once,
+                leaving an event it was inside suspended (``in_event``), and the next
+                ``run`` goes on from there. The caller's clock decides when (the
+                dashboard's frame budget); the model runs the same either way.
 
         Returns:
             Why it stopped: "end" (every task exited, nothing left to do, the scenario's
             duration was reached or the power was cut; ``end_reason`` says which), "time",
-            "events", "checkpoint" or "predicate".
+            "events", "checkpoint", "predicate" or "paused".
         """
         if until_checkpoint is not None and until_checkpoint not in self.checkpoint_names:
             hint = suggest(until_checkpoint, self.checkpoint_names)
             raise ValueError(f'run: no checkpoint named "{until_checkpoint}" in '
                              f"{self.scenario.name}{hint}")
         self._resume_history()
-        self.finish_event()
+        if pause is None:
+            self.finish_event()
         machine = self.kernel.machine
         clock = machine.clock
         since_progress = 0
         reason = ""
+        moved = False  # a pause between events comes only after some progress
         while not reason:
-            reason = self._stop_before(until_ns, until_events)
-            if reason:
-                break
-            if self._peeked > self._next_sample_ns:
-                self._sample_upto(self._peeked - 1)
             seen = len(self.checkpoints)
-            machine.step()
-            self._after_event()
+            if self.in_event:
+                assert pause is not None
+                moved = True
+                if self._suspender.run_paused(pause):
+                    return STOP_PAUSED
+            else:
+                reason = self._stop_before(until_ns, until_events)
+                if reason:
+                    break
+                if pause is not None and moved and pause():
+                    self._settle_samples()
+                    return STOP_PAUSED
+                moved = True
+                if self._peeked > self._next_sample_ns:
+                    self._sample_upto(self._peeked - 1)
+                if pause is None:
+                    machine.step()
+                    self._after_event()
+                elif self._suspender.run_paused(pause):
+                    return STOP_PAUSED
             if until_checkpoint is not None and any(
                     r.name == until_checkpoint for r in self.checkpoints[seen:]):
                 reason = STOP_CHECKPOINT

@@ -2,10 +2,12 @@
 
 The dashboard calls ``run_slice`` from a timer on its main thread (the model is never touched
 from another thread): a slice dispatches events one at a time until its event cap or its wall-
-clock budget is used, so each timer tick stays short however costly single events are. The
-model is only ever moved by ``Session.run``, the call a script would make; the driver adds no
-state to it. Wall-clock time decides only how many events fit in a frame, never what the
-simulation does.
+clock budget is used, and an event still running when the budget is spent is paused at the
+model's next pause point (``Session.run(pause=...)``, scenarios/finestep.py) and goes on in the
+next slice, so each timer tick stays short however costly single events are (a direct reclaim
+that refills 500,000 pages takes a second on a 1 GiB machine). The model is only ever moved by
+``Session.run``, the call a script would make; the driver adds no state to it. Wall-clock time
+decides only how much of the run fits in a frame, never what the simulation does.
 
 Nothing here imports Textual.
 """
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from scenarios.session import STOP_END, STOP_TIME, Session
+from scenarios.session import STOP_END, STOP_PAUSED, STOP_TIME, Session
 from tui.recorder import Recorder
 
 MODE_PAUSED: Final = "paused"
@@ -31,6 +33,8 @@ SPEEDS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
 DEFAULT_SPEED_INDEX: Final = 1
 
 STOP_NONE: Final = ""
+#: Not a stop: the slice's budget ran out inside an event (it goes on in the next slice).
+STOP_OUT_OF_TIME: Final = "out of time"
 STOP_CHECKPOINT_HIT: Final = "checkpoint"
 STOP_EVENTS_DONE: Final = "events"
 
@@ -67,11 +71,11 @@ class SimDriver:
 
     @property
     def ended(self) -> bool:
-        """True when the scenario can run no further (never while an event is suspended at
-        a fine step: the rest of that event is still to run, and its task's next slice may
-        not be queued yet)."""
+        """True when the scenario can run no further (never while an event is in progress:
+        suspended at a fine step or paused by the frame budget, the rest of that event is
+        still to run, and its task's next slice may not be queued yet)."""
         s = self.session
-        if s.suspended_at is not None:
+        if s.in_event:
             return False
         k = s.kernel
         nxt = k.machine.clock.peek_time()
@@ -100,13 +104,19 @@ class SimDriver:
     def pause(self) -> None:
         self.mode = MODE_PAUSED
 
-    def _one(self) -> tuple[int, str]:
-        """Dispatch at most one event through Session.run; returns (ran, stop reason)."""
+    def _one(self, pause: Callable[[], bool] | None = None) -> tuple[int, str]:
+        """Run at most one event through Session.run (the one in progress, or the next);
+        returns (events ended, stop reason). With ``pause``, the event may stop inside
+        before it ends: (0, STOP_OUT_OF_TIME)."""
         s = self.session
+        inside = s.in_event
         before = s.events
         until_ns = self.target_ns if self.mode == MODE_TIME else None
-        reason = s.run(until_events=before + 1, until_ns=until_ns)
-        ran = s.events - before
+        reason = s.run(until_events=before if inside else before + 1, until_ns=until_ns,
+                       pause=pause)
+        if reason == STOP_PAUSED:
+            return 0, STOP_OUT_OF_TIME
+        ran = s.events - before + (1 if inside else 0)
         if ran:
             self.recorder.after_event()
         if reason == STOP_END:
@@ -140,7 +150,9 @@ class SimDriver:
         """Run one frame's worth of events in the current mode.
 
         Args:
-            budget_s: wall-clock seconds the slice may use (checked after each event).
+            budget_s: wall-clock seconds the slice may use (checked after each event and
+                at the model's pause points inside one: an event still running when it is
+                spent is paused there and goes on in the next slice).
             clock: the wall clock (a parameter so tests can substitute one).
 
         Returns:
@@ -150,11 +162,18 @@ class SimDriver:
             return SliceResult(0, STOP_NONE)
         cap = self.speed if self.mode == MODE_RUN else SPEEDS[-1]
         deadline = clock() + budget_s
+
+        def out_of_time() -> bool:
+            return clock() >= deadline
+
         ran = 0
         stop = STOP_NONE
         while ran < cap:
-            got, stop = self._one()
+            got, stop = self._one(out_of_time)
             ran += got
+            if stop == STOP_OUT_OF_TIME:
+                stop = STOP_NONE
+                break
             if stop or not got or clock() >= deadline:
                 break
         if stop:

@@ -203,5 +203,5 @@ class TravelActions:
         pos = s.position
         app.dashboard.query_one("#timeline", Timeline).show(
             first=cps[0] if cps else 0, last=self.furthest_event, here=pos.events,
-            inside=s.suspended_at is not None, checkpoints=cps, granularity=self._what(),
+            inside=s.in_event, checkpoints=cps, granularity=self._what(),
             memory=h.nbytes if h is not None else 0)

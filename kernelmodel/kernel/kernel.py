@@ -35,7 +35,7 @@ from kernelmodel.kernel.exit import do_exit
 from kernelmodel.kernel.sched import TIMER_KUPDATE as TIMER_KUPDATE
 from kernelmodel.kernel.sched import TIMER_SCHED, TIMER_WAKE
 from kernelmodel.kernel.syscalls import vl_system_call
-from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task
+from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task, vl_host_pause
 from kernelmodel.kernel.vl_data_hooks import VlFileOracleHooks, VlMmOracleHooks
 from kernelmodel.kernel.wait import vl_remove_from_waitqueue
 from kernelmodel.lib.rng import Rng
@@ -138,6 +138,9 @@ class Kernel(TrapHandler, IrqHandler):
         #: The invariant checker (check/check.py ``check_invariants``), attached by whoever
         #: boots or restores the kernel; None: none attached.
         self.vl_checker: Callable[[Kernel], list[str]] | None = None
+        #: The host's pause hook (task.vl_host_pause), set only while the dashboard runs an
+        #: event it may suspend (scenarios/finestep.py); None: no pauses. Not state.
+        self.vl_pause_hook: Callable[[], None] | None = None
         #: Bios in flight, by disk request id (bio.py).
         self.bios: dict[int, Bio] = {}
         #: Every mm_struct, vm_area_struct and anon_vma, by id (mm_types.py).
@@ -237,6 +240,7 @@ class Kernel(TrapHandler, IrqHandler):
 
     # ----------------------------------------------------------------- traps
     def handle_page_fault(self, ctx: CpuContext, vaddr: int, error_code: int) -> int:
+        vl_host_pause(self)  # one slice can take a thousand faults
         task = self.current_task()
         self.charge(FAULT_NS)
         return do_page_fault(self, task, vaddr, error_code)

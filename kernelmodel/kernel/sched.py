@@ -35,6 +35,7 @@ from kernelmodel.kernel.task import (
     TASK_ZOMBIE,
     KOp,
     Task,
+    vl_host_pause,
 )
 from kernelmodel.kernel.wait import vl_remove_from_waitqueue
 from kernelmodel.mm.oom_kill import vl_oom_kill_pending
@@ -228,6 +229,7 @@ def run_kstack(k: Kernel, task: Task, budget: int) -> int:
             if slice_budget_left(k) <= 0:
                 return KOP_CONTINUE
             k.charge(KOP_STEP_NS)
+        vl_host_pause(k)
         op = task.kstack[-1]
         r = op.step(k, task)
         same_step = r == KOP_CALL

@@ -162,6 +162,32 @@ def vl_push(task: Task, callee: KOp) -> None:
     task.kstack.append(callee)
 
 
+def vl_host_pause(k: Kernel) -> None:
+    """A point where the host may pause the event in progress: calls ``k.vl_pause_hook``.
+
+    Nothing in the model happens here. The dashboard (scenarios/finestep.py) runs an event
+    in a greenlet and, through the hook, suspends it here when its frame's wall-clock budget
+    is spent, and resumes it at the next frame: the event goes on from this point, so what
+    the model does, and when in simulated time, is the same as in a run that never paused.
+    Placed in every loop that can run long in one event (reclaim's page loops, each page
+    fault, each kernel-op step).
+    """
+    hook = k.vl_pause_hook
+    if hook is not None:
+        hook()
+
+
+def cond_resched(k: Kernel) -> None:
+    """cond_resched() (include/linux/sched.h, 2.6.6): ``if (need_resched())
+    __cond_resched();`` in the long loops of a kernel built without CONFIG_PREEMPT.
+
+    Model simplification: the model never reschedules inside a kernel-op step (its slices
+    end at the next return to user, sched.py), so need_resched is not acted on here; the
+    point is kept as the host's pause point (``vl_host_pause``), where the C has it.
+    """
+    vl_host_pause(k)
+
+
 def vl_int_key(text: str, what: str) -> int:
     """A dict key that stands for an int (a pid, an fd): canonical decimal only."""
     digits = text[1:] if text.startswith("-") else text

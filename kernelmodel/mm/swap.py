@@ -59,6 +59,7 @@ from kernelmodel.include.page import (
     get_page,
 )
 from kernelmodel.include.vmstat import TR_ACTIVATE
+from kernelmodel.kernel.task import vl_host_pause
 
 if TYPE_CHECKING:
     from kernelmodel.include.mmzone import Zone
@@ -177,6 +178,7 @@ def release_pages(k: Kernel, pages: list[Page]) -> None:
     from kernelmodel.mm.alloc import page_cache_release
 
     for page in pages:
+        vl_host_pause(k)  # refill_inactive_zone releases its whole l_hold at once
         page_cache_release(k, page)
 
 

@@ -72,6 +72,7 @@ from kernelmodel.include.page import (
     page_mapped,
 )
 from kernelmodel.include.vmstat import REFILL_DEACTIVATED, REFILL_KEPT_ACTIVE, TR_RECLAIM
+from kernelmodel.kernel.task import cond_resched, vl_host_pause
 from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_IO, _GFP_NORETRY, GFP_KERNEL
 from kernelmodel.mm.swap import lru_add_drain, release_pages
 from kernelmodel.mm.vmscan import _direct_reclaim_start
@@ -286,6 +287,7 @@ def shrink_list(k: Kernel, pages: list[Page], sc: ScanControl) -> tuple[int, lis
     freed: list[Page] = []
     k.charge(len(pages) * SHRINK_PAGE_NS)
     for page in pages:
+        cond_resched(k)
         fate = _shrink_page(k, page, sc)
         vl_trace_reclaim(k, page, fate == _FREE_IT, fate == _ACTIVATE_LOCKED)
         if fate == _FREE_IT:
@@ -367,24 +369,31 @@ def refill_inactive_zone(k: Kernel, zone: Zone, sc: ScanControl) -> None:
     no_swap = k.swap.total_swap_pages == 0
     l_inactive: list[Page] = []
     l_active: list[Page] = []
-    whys: dict[int, str] = {}
+    # why each page went where, in the order of its list (a list, not a dict by pfn: a dict
+    # of 130,000 pages stops for milliseconds to grow, between two pause points)
+    why_inactive: list[str] = []
+    why_active: list[str] = []
     for page in l_hold:
+        cond_resched(k)
         fate, why = vl_refill_why(k, page, reclaim_mapped, no_swap)
-        whys[page.pfn] = why
         if fate == REFILL_DEACTIVATED:
             l_inactive.append(page)
+            why_inactive.append(why)
         else:
             l_active.append(page)
-    for page in l_inactive:
+            why_active.append(why)
+    for i, page in enumerate(l_inactive):
+        vl_host_pause(k)
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not TestClearPageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_inactive_list(zone, page)
-        vl_trace_refill(k, page, REFILL_DEACTIVATED, whys[page.pfn])
-    for page in l_active:
+        vl_trace_refill(k, page, REFILL_DEACTIVATED, why_inactive[i])
+    for i, page in enumerate(l_active):
+        vl_host_pause(k)
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not PageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_active_list(zone, page)
-        vl_trace_refill(k, page, REFILL_KEPT_ACTIVE, whys[page.pfn])
+        vl_trace_refill(k, page, REFILL_KEPT_ACTIVE, why_active[i])
     release_pages(k, l_inactive)
     release_pages(k, l_active)
     k.vmstat.pgrefill += pgscanned

@@ -49,6 +49,7 @@ from kernelmodel.include.vmstat import (
     TR_RECLAIM,
     TR_REFILL_PAGE,
 )
+from kernelmodel.kernel.task import cond_resched, vl_host_pause
 from kernelmodel.mm.swap import lru_add_drain, release_pages
 from kernelmodel.mm.vmscan_pageout import (
     SWAP_CLUSTER_MAX,
@@ -150,6 +151,7 @@ def _isolate_active(zone: Zone, k: Kernel, nr_pages: int, l_hold: list[Page]) ->
     pages = k.mem_map.pages
     looked = 0
     while looked < nr_pages:
+        vl_host_pause(k)  # 2.6.6 takes them all under lru_lock: a host point, not the C's
         pfn = vl_lru_tail(zone, True)
         if pfn < 0:
             break
@@ -223,24 +225,31 @@ def refill_inactive_zone(k: Kernel, zone: Zone, nr_pages_in: int) -> None:
     no_swap = k.swap.total_swap_pages == 0
     l_inactive: list[Page] = []
     l_active: list[Page] = []
-    whys: dict[int, str] = {}
+    # why each page went where, in the order of its list (a list, not a dict by pfn: a dict
+    # of 130,000 pages stops for milliseconds to grow, between two pause points)
+    why_inactive: list[str] = []
+    why_active: list[str] = []
     for page in l_hold:
+        cond_resched(k)
         fate, why = vl_refill_why(k, page, reclaim_mapped, no_swap)
-        whys[page.pfn] = why
         if fate == REFILL_DEACTIVATED:
             l_inactive.append(page)
+            why_inactive.append(why)
         else:
             l_active.append(page)
-    for page in l_inactive:
+            why_active.append(why)
+    for i, page in enumerate(l_inactive):
+        vl_host_pause(k)
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not TestClearPageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_inactive_list(zone, page)
-        vl_trace_refill(k, page, REFILL_DEACTIVATED, whys[page.pfn])
-    for page in l_active:
+        vl_trace_refill(k, page, REFILL_DEACTIVATED, why_inactive[i])
+    for i, page in enumerate(l_active):
+        vl_host_pause(k)
         bug_on(TestSetPageLRU(page), "refill_inactive_zone: PageLRU")
         bug_on(not PageActive(page), "refill_inactive_zone: !PageActive")
         add_page_to_active_list(zone, page)
-        vl_trace_refill(k, page, REFILL_KEPT_ACTIVE, whys[page.pfn])
+        vl_trace_refill(k, page, REFILL_KEPT_ACTIVE, why_active[i])
     release_pages(k, l_inactive)
     release_pages(k, l_active)
     k.vmstat.pgrefill += looked

@@ -60,7 +60,7 @@ from kernelmodel.include.vmstat import (
     RECLAIM_WRITTEN,
     TR_RECLAIM_PAGE,
 )
-from kernelmodel.kernel.task import PF_KSWAPD
+from kernelmodel.kernel.task import PF_KSWAPD, cond_resched
 from kernelmodel.mm.page_alloc import _GFP_FS, _GFP_IO
 from kernelmodel.mm.swap import release_pages
 from kernelmodel.mm.swapcache_fields import page_swp_entry
@@ -341,7 +341,8 @@ def shrink_list(
     to, and the labels follow here as in the C (free_it, activate_locked, keep_locked,
     keep), then the freed pagevec's release and the pgactivate count. It does not sleep in
     the model (pageout starts the write and does not wait; the C's cond_resched at the top
-    is the up-front charge), so it is a plain function, not a frame.
+    of the loop is the host's pause point, task.cond_resched, and its CPU time is in the
+    up-front charge), so it is a plain function, not a frame.
 
     ``do_writepage`` only matters in laptop mode, which the model does not have.
 
@@ -360,6 +361,7 @@ def shrink_list(
     freed: list[Page] = []
     k.charge(len(pages) * SHRINK_PAGE_NS)
     for page in pages:
+        cond_resched(k)
         fate = _shrink_page(k, page, gfp_mask, stats)
         vl_trace_reclaim(k, page, fate == _FREE_IT, fate == _ACTIVATE_LOCKED)
         if fate == _FREE_IT:

@@ -18,7 +18,9 @@ fastest save and load, and the file size, in its notes. ``seek``: seeking back a
 a swap storm on 256 MiB (--quick: 64 MiB) from in-memory checkpoints, with the slowest seek
 and the checkpoints' memory in its note.
 ``scale``: boot time, events/s and resident memory of a swapping machine of 256 MiB,
-1 GiB and 4 GiB (--quick: 256 MiB).
+1 GiB and 4 GiB (--quick: 256 MiB). ``steps``: the longest model step of a swap storm on
+1 GiB (--quick: 256 MiB), the longest the dashboard can wait for the model to hand control
+back (pause points inside events; the whole events' lengths beside it).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "try_to_unmap steps per call with 1..1000 forks sharing an anon_vma; snapshot: "
             "save and load of a 256 MiB machine after a swap storm; seek: seeks in a swap storm "
             "on 256 MiB, and the checkpoints' memory; scale: boot time, events/s and RSS at "
-            "256 MiB, 1 GiB and 4 GiB of RAM"
+            "256 MiB, 1 GiB and 4 GiB of RAM; steps: the longest model step (the longest "
+            "the dashboard waits for the model) in a swap storm on 1 GiB"
         ),
     )
     parser.add_argument(
