@@ -462,18 +462,30 @@ class Disk:
         return len(self._chunks)
 
     def vl_nonzero_chunks(self) -> tuple[list[object], list[memoryview | bytearray | bytes]]:
-        """The chunk numbers holding a non-zero byte, ascending, and those chunks (the whole
-        ones not copied; a sparse one as a fresh 4 KiB ``bytes``)."""
+        """The chunk numbers holding a non-zero byte, ascending, and their bytes as parts to
+        join (not copies): a whole chunk is its buffer; a sparse one is up to three parts,
+        zeros, its span, zeros (the zeros are views of one constant, shared by length)."""
         chunk_nos: list[object] = []
         parts: list[memoryview | bytearray | bytes] = []
+        zeros: dict[int, memoryview] = {}
         numbers = list(self._chunks)
         numbers.extend(self._sparse)
         numbers.sort()
         for chunk in numbers:
-            buf = self._chunk_bytes(chunk)
-            if buf is not None and buf != _ZERO_CHUNK:
-                chunk_nos.append(chunk)
-                parts.append(buf)
+            buf = self._chunks.get(chunk)
+            if buf is not None:
+                if buf != _ZERO_CHUNK:
+                    chunk_nos.append(chunk)
+                    parts.append(buf)
+                continue
+            at, span = self._sparse[chunk]
+            chunk_nos.append(chunk)
+            rest = CHUNK_SIZE - at - len(span)
+            if at > 0:
+                parts.append(_zero_view(zeros, at))
+            parts.append(span)
+            if rest > 0:
+                parts.append(_zero_view(zeros, rest))
         return chunk_nos, parts
 
     def vl_load_chunks(self, chunk_nos: list[object], data: object) -> None:
@@ -515,3 +527,12 @@ class Disk:
             f"<disk {self.nsectors} sectors {self.ncyl} cyl {self.elevator} {busy} "
             f"queued={len(self.queue)} head={self.head} requests={self.requests}>"
         )
+
+
+def _zero_view(cache: dict[int, memoryview], n: int) -> memoryview:
+    """A view of ``n`` zero bytes (one per length in ``cache``)."""
+    view = cache.get(n)
+    if view is None:
+        view = memoryview(_ZERO_CHUNK)[:n]
+        cache[n] = view
+    return view
