@@ -13,8 +13,9 @@ Running a model is the other case: every trace record lives until 1024 newer one
 out of the ring, so with the default young-generation threshold (700 allocations) nearly all
 of them survive two young collections into the oldest generation, and the full collections
 their number then triggers walk the whole machine, hundreds of thousands of objects, again
-and again (a quarter of a swap storm's time). ``collector_relaxed`` raises the young
-threshold for a run so that such records die before the collector ever looks at them.
+and again (an eighth to a fifth of a compiled swap storm's CPU time). ``collector_relaxed``
+raises the young threshold for a run so that such records die before the collector ever
+looks at them.
 
 Host-side only: the model never sees the collector, and results are unchanged.
 """
