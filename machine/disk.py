@@ -23,7 +23,12 @@ Invariants:
 * ``queue_depth == len(queue) + (in_service is not None)``.
 * ``0 <= head < nsectors``; the head rests after the last sector of the last completed request.
 * The store holds only 4 KiB chunks ever written with non-zero bytes; absent sectors read as
-  zeros.
+  zeros. A chunk is in at most one of its two forms: whole (``_chunks``), or *sparse*
+  (``_sparse``): the chunk written last as a whole 4 KiB whose non-zero bytes all lie in a
+  span of at most ``SPARSE_MAX`` bytes, kept as that span and its offset. A swapped-out page
+  a program touched once per page is one such word, so a swap area that is written over and
+  over costs the host tens of bytes per slot instead of 4 KiB. The forms are the store's
+  business only: reads and the saved state give the same bytes either way.
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ __all__ = [
 CHUNK_SIZE: Final = 4096
 CHUNK_SHIFT: Final = 12
 _ZERO_CHUNK: Final = bytes(CHUNK_SIZE)
+#: Widest span of non-zero bytes a chunk is kept sparse with (a whole chunk costs the host
+#: about 4.2 KiB; a sparse one about 150 bytes plus the span).
+SPARSE_MAX: Final = 256
 
 
 
@@ -111,6 +119,9 @@ class Disk:
         self.curve = SeekCurve(self.model, self.ncyl)
         #: chunk number (sector >> 3) -> 4096 bytes; absent chunks are zeros.
         self._chunks: dict[int, bytearray] = {}
+        #: chunk number -> (offset, bytes): the chunk is zeros but for those bytes there
+        #: (at most SPARSE_MAX of them; never a chunk that is also in ``_chunks``).
+        self._sparse: dict[int, tuple[int, bytes]] = {}
         #: Waiting requests in arrival order (the in-service one is not here).
         self.queue: list[DiskRequest] = []
         self.in_service: DiskRequest | None = None
@@ -360,15 +371,57 @@ class Disk:
             chunk = pos >> CHUNK_SHIFT
             off = pos & (CHUNK_SIZE - 1)
             n = min(CHUNK_SIZE - off, end - pos)
-            piece = data[src : src + n]
-            buf = self._chunks.get(chunk)
-            if buf is None and piece != _ZERO_CHUNK[:n]:
-                buf = bytearray(CHUNK_SIZE)
-                self._chunks[chunk] = buf
-            if buf is not None:
-                buf[off : off + n] = piece
+            if n == CHUNK_SIZE:
+                self._put_chunk(chunk, data[src : src + n] if len(data) != n else data)
+            else:
+                self._store_piece(chunk, off, data[src : src + n])
             pos += n
             src += n
+
+    def _put_chunk(self, chunk: int, piece: bytes) -> None:
+        """A whole chunk written: drop it (zeros), keep it sparse, or keep it whole."""
+        rest = piece.lstrip(b"\0")
+        if not rest:
+            self._chunks.pop(chunk, None)
+            self._sparse.pop(chunk, None)
+            return
+        span = bytes(rest.rstrip(b"\0"))
+        if len(span) <= SPARSE_MAX:
+            self._chunks.pop(chunk, None)
+            self._sparse[chunk] = (CHUNK_SIZE - len(rest), span)
+            return
+        self._sparse.pop(chunk, None)
+        buf = self._chunks.get(chunk)
+        if buf is None:
+            self._chunks[chunk] = bytearray(piece)
+        else:
+            buf[:] = piece
+
+    def _store_piece(self, chunk: int, off: int, piece: bytes) -> None:
+        """Part of a chunk written: the chunk is (made) whole and the piece copied in."""
+        buf = self._chunks.get(chunk)
+        if buf is None:
+            sparse = self._sparse.pop(chunk, None)
+            if sparse is None and piece == _ZERO_CHUNK[: len(piece)]:
+                return
+            buf = bytearray(CHUNK_SIZE)
+            if sparse is not None:
+                at = sparse[0]
+                buf[at : at + len(sparse[1])] = sparse[1]
+            self._chunks[chunk] = buf
+        buf[off : off + len(piece)] = piece
+
+    def _chunk_bytes(self, chunk: int) -> bytes | bytearray | None:
+        """The 4096 bytes of ``chunk`` (the live buffer when whole), None when zeros."""
+        buf = self._chunks.get(chunk)
+        if buf is not None:
+            return buf
+        sparse = self._sparse.get(chunk)
+        if sparse is None:
+            return None
+        at = sparse[0]
+        span = sparse[1]
+        return _ZERO_CHUNK[:at] + span + _ZERO_CHUNK[at + len(span) :]
 
     def _load(self, sector: int, nsect: int) -> bytes:
         """The bytes of ``nsect`` sectors at ``sector`` (zeros where never written)."""
@@ -383,23 +436,56 @@ class Disk:
             buf = self._chunks.get(chunk)
             if buf is not None:
                 out[dst : dst + n] = buf[off : off + n]
+            else:
+                sparse = self._sparse.get(chunk)
+                if sparse is not None:
+                    self._load_sparse(out, dst - off, off, n, sparse[0], sparse[1])
             pos += n
             dst += n
         return bytes(out)
 
+    @staticmethod
+    def _load_sparse(out: bytearray, base: int, off: int, n: int, at: int, span: bytes) -> None:
+        """Copy the part of a sparse chunk's span inside ``[off, off + n)`` of the chunk into
+        ``out`` (the chunk's byte 0 is ``out[base]``; ``out`` is zeros there)."""
+        lo = max(off, at)
+        hi = min(off + n, at + len(span))
+        if lo < hi:
+            out[base + lo : base + hi] = span[lo - at : hi - at]
+
     def vl_chunks_allocated(self) -> int:
-        """Number of 4 KiB chunks the store holds (the sparse store's footprint)."""
+        """Number of 4 KiB chunks the store holds, whole or sparse."""
+        return len(self._chunks) + len(self._sparse)
+
+    def vl_chunks_whole(self) -> int:
+        """Number of chunks the store holds whole (4 KiB of host memory each)."""
         return len(self._chunks)
 
     def vl_nonzero_chunks(self) -> tuple[list[object], list[memoryview | bytearray | bytes]]:
-        """The chunk numbers holding a non-zero byte, ascending, and those chunks (not copies)."""
+        """The chunk numbers holding a non-zero byte, ascending, and their bytes as parts to
+        join (not copies): a whole chunk is its buffer; a sparse one is up to three parts,
+        zeros, its span, zeros (the zeros are views of one constant, shared by length)."""
         chunk_nos: list[object] = []
         parts: list[memoryview | bytearray | bytes] = []
-        for chunk in sorted(self._chunks):
-            buf = self._chunks[chunk]
-            if buf != _ZERO_CHUNK:
-                chunk_nos.append(chunk)
-                parts.append(buf)
+        zeros: dict[int, memoryview] = {}
+        numbers = list(self._chunks)
+        numbers.extend(self._sparse)
+        numbers.sort()
+        for chunk in numbers:
+            buf = self._chunks.get(chunk)
+            if buf is not None:
+                if buf != _ZERO_CHUNK:
+                    chunk_nos.append(chunk)
+                    parts.append(buf)
+                continue
+            at, span = self._sparse[chunk]
+            chunk_nos.append(chunk)
+            rest = CHUNK_SIZE - at - len(span)
+            if at > 0:
+                parts.append(_zero_view(zeros, at))
+            parts.append(span)
+            if rest > 0:
+                parts.append(_zero_view(zeros, rest))
         return chunk_nos, parts
 
     def vl_load_chunks(self, chunk_nos: list[object], data: object) -> None:
@@ -410,7 +496,7 @@ class Disk:
             chunk = chunk_nos[i]
             if not isinstance(chunk, int):
                 raise ValueError("disk state: chunk numbers must be ints")
-            self._chunks[chunk] = bytearray(data[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE])
+            self._put_chunk(chunk, data[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE])
 
     # ----- snapshot -----
 
@@ -441,3 +527,12 @@ class Disk:
             f"<disk {self.nsectors} sectors {self.ncyl} cyl {self.elevator} {busy} "
             f"queued={len(self.queue)} head={self.head} requests={self.requests}>"
         )
+
+
+def _zero_view(cache: dict[int, memoryview], n: int) -> memoryview:
+    """A view of ``n`` zero bytes (one per length in ``cache``)."""
+    view = cache.get(n)
+    if view is None:
+        view = memoryview(_ZERO_CHUNK)[:n]
+        cache[n] = view
+    return view

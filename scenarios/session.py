@@ -51,6 +51,7 @@ from scenarios.finestep import (
     Suspender,
     matcher_for,
 )
+from scenarios.gc_pause import collector_relaxed
 from scenarios.library import load_scenario
 from scenarios.profiles import ProfileError, check_runnable, resolve_kernel
 from scenarios.schema import Expectation, KernelSpec, Scenario
@@ -608,6 +609,25 @@ class Session:
             self.finish_event()
         machine = self.kernel.machine
         clock = machine.clock
+        with collector_relaxed():
+            reason = self._run_events(until_ns, until_events, until_checkpoint, predicate,
+                                      progress)
+        self._settle_samples(until_ns if reason == STOP_TIME else None)
+        if progress is not None:
+            progress(clock.now, machine.events)
+        return reason
+
+    def _run_events(
+        self,
+        until_ns: int | None,
+        until_events: int | None,
+        until_checkpoint: str | None,
+        predicate: Callable[[Session], bool] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> str:
+        """``run``'s event loop: dispatch until a stopping condition holds; the reason."""
+        machine = self.kernel.machine
+        clock = machine.clock
         since_progress = 0
         reason = ""
         moved = False  # a pause between events comes only after some progress
@@ -642,9 +662,6 @@ class Session:
             if progress is not None and since_progress >= PROGRESS_EVERY:
                 since_progress = 0
                 progress(clock.now, machine.events)
-        self._settle_samples(until_ns if reason == STOP_TIME else None)
-        if progress is not None:
-            progress(clock.now, machine.events)
         return reason
 
     def _stop_before(self, until_ns: int | None, until_events: int | None) -> str:

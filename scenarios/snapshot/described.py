@@ -172,10 +172,31 @@ class Description:
 
 def _parts(blob: object) -> list[memoryview]:
     if isinstance(blob, BorrowedBytes):
-        return [memoryview(p).cast("B") for p in blob.parts]
+        return _paged([memoryview(p).cast("B") for p in blob.parts])
     if isinstance(blob, (bytes, bytearray)):
         return [memoryview(blob)]
     return []
+
+
+def _paged(views: list[memoryview]) -> list[memoryview]:
+    """``views`` with each run of parts that are not whole pages (a sparse disk chunk lent as
+    zeros, bytes, zeros) joined into one page-aligned part, so pages can be looked up."""
+    out: list[memoryview] = []
+    pending: list[memoryview] = []
+    size = 0
+    for v in views:
+        if not pending and len(v) % PAGE == 0:
+            out.append(v)
+            continue
+        pending.append(v)
+        size += len(v)
+        if size % PAGE == 0:
+            out.append(memoryview(b"".join(pending)))
+            pending = []
+            size = 0
+    if pending:
+        out.append(memoryview(b"".join(pending)))
+    return out
 
 
 def _describe_blob(blob: object, table: dict[bytes, int], used: dict[int, int],

@@ -339,6 +339,46 @@ def test_sparse_store() -> None:
     assert st_["chunks"] == [] and st_["chunk_data"] == b""
 
 
+def _one_word_page(at: int, word: bytes) -> bytes:
+    """A page of zeros with ``word`` at byte ``at`` (a swapped-out page touched once)."""
+    return bytes(at) + word + bytes(4096 - at - len(word))
+
+
+def test_sparse_chunks_read_and_save_as_whole_ones() -> None:
+    """Chunks written whole with a short non-zero span are kept sparse: every read (whole,
+    partial, across chunks), the saved state and a borrowed save see the same bytes as a
+    disk keeping them whole; a partial write over a sparse chunk makes it whole again."""
+    clock = Clock()
+    disk = Disk(clock, SMALL_SECTORS)
+    pages = [_one_word_page(4092, b"\x01\x02\x03\x04"), _one_word_page(0, b"\xff" * 4),
+             _one_word_page(1000, bytes(range(1, 201))), pattern(8, 3)]
+    for i, page in enumerate(pages):
+        disk.submit(8 * i, 8, True, page, 0)
+    run_until_idle(clock, disk)
+    assert disk.vl_chunks_allocated() == 4 and disk.vl_chunks_whole() == 1
+    whole = b"".join(pages)
+    assert disk.read_sectors(0, 32) == whole
+    for sector, n in [(7, 2), (2, 1), (9, 3), (15, 9), (17, 1)]:
+        assert disk.read_sectors(sector, n) == whole[sector * 512 : (sector + n) * 512]
+    state = disk.to_state()
+    assert state["chunks"] == [0, 1, 2, 3] and state["chunk_data"] == whole
+    lent = disk.to_state(borrow=True)["chunk_data"]
+    assert isinstance(lent, BorrowedBytes) and lent.to_bytes() == whole
+    # lent without a copy: the sparse chunks as zeros, span, zeros
+    assert [len(p) for p in lent.parts] == [4092, 4, 4, 4092, 1000, 200, 2896, 4096]
+    again = Disk.from_state(state, clock)
+    assert again.vl_chunks_whole() == 1 and again.read_sectors(0, 32) == whole
+    # a partial write: the sparse chunk becomes whole, old bytes kept around the new ones
+    disk.write_sectors(15, b"\x07" * 512)
+    expect = pages[1][:3584] + b"\x07" * 512
+    assert disk.read_sectors(8, 8) == expect and disk.vl_chunks_whole() == 2
+    # rewritten whole: sparse again; rewritten as zeros: gone
+    disk.write_sectors(8, pages[0])
+    disk.write_sectors(16, bytes(4096))
+    assert disk.vl_chunks_whole() == 1 and disk.vl_chunks_allocated() == 3
+    assert disk.read_sectors(8, 16) == pages[0] + bytes(4096)
+
+
 def test_unaligned_write_sectors_spans_chunks() -> None:
     disk = Disk(Clock(), SMALL_SECTORS)
     data = pattern(11, 5)

@@ -50,6 +50,8 @@ IGNORED_ATTRS: dict[tuple[str, str], str] = {
     ("Clock", "_payload"): "compared through pending_events, which orders it",
     ("PhysicalMemory", "words"): "a view of mem, which is compared",
     ("Disk", "_chunks"): "all-zero chunks are not stored; compared through to_state",
+    ("Disk", "_sparse"): "a chunk written in parts is whole until rewritten and may load "
+                         "sparse; compared through to_state",
     ("RadixTreeRoot", "vl_path_node"): "scratch path of tag_clear and delete (C's stack)",
     ("RadixTreeRoot", "vl_path_offset"): "scratch path of tag_clear and delete (C's stack)",
     ("Kernel", "slice_ns"): "time used by the last slice; reset when the next slice starts",
