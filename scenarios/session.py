@@ -611,7 +611,9 @@ class Session:
         clock = machine.clock
         with collector_relaxed():
             reason = self._run_events(until_ns, until_events, until_checkpoint, predicate,
-                                      progress)
+                                      progress, pause)
+        if reason == STOP_PAUSED:
+            return reason  # mid-run: samples and progress are settled when the run goes on
         self._settle_samples(until_ns if reason == STOP_TIME else None)
         if progress is not None:
             progress(clock.now, machine.events)
@@ -624,6 +626,7 @@ class Session:
         until_checkpoint: str | None,
         predicate: Callable[[Session], bool] | None,
         progress: Callable[[int, int], None] | None,
+        pause: Callable[[], bool] | None,
     ) -> str:
         """``run``'s event loop: dispatch until a stopping condition holds; the reason."""
         machine = self.kernel.machine
