@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
 from kernelmodel.kernel.wait import sleep_on, wake_up
+from kernelmodel.lib.payload import BASE_PATTERN, BASE_RANDOM, BASE_ZERO
 from kernelmodel.mm.filemap import AddressSpace
 from machine.state_read import read_int_list
 
@@ -446,8 +447,6 @@ def vl_create_file(k: Kernel, path: str, size: int, content: str, seed: int) -> 
     Raises:
         ValueError: bad size or content, the path exists, or the disk is too small.
     """
-    from kernelmodel.kernel.vl_data_hooks import BASE_PATTERN, BASE_RANDOM, BASE_ZERO
-
     if size < 0:
         raise ValueError(f"files.{path}: size must not be negative")
     if content not in CONTENT_KINDS:

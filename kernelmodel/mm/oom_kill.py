@@ -128,8 +128,6 @@ def vl_oom_kill_pending(k: Kernel, task: Task, at_slice_start: bool = False) -> 
 
     Caller: oom_kill and out_of_memory; the scheduler before each slice (kernel.py).
     """
-    from kernelmodel.kernel.exit import do_exit
-
     if (task.flags & PF_MEMDIE) == 0 or task.is_kthread():
         return False
     if task.state == TASK_ZOMBIE or task.state == TASK_DEAD:
@@ -139,7 +137,7 @@ def vl_oom_kill_pending(k: Kernel, task: Task, at_slice_start: bool = False) -> 
     for op in task.kstack:
         if not op.is_fault:
             return False
-    do_exit(k, task, OOM_EXIT_CODE)
+    k.do_exit(task, OOM_EXIT_CODE)  # kernel/exit.c, reached through k
     return True
 
 
