@@ -1,4 +1,5 @@
-"""The little filesystem: superblock, inodes, block allocation, names and open files (2.6.6).
+"""The little filesystem: superblock, inodes and their address_spaces, block allocation, names
+and open files (2.6.6).
 
 Models the parts of an ext2-like filesystem and of the VFS (fs/ext2/inode.c, fs/ext2/balloc.c,
 fs/inode.c, fs/file_table.c, include/linux/fs.h, 2.6.6) that the page cache needs:
@@ -18,6 +19,9 @@ fs/inode.c, fs/file_table.c, include/linux/fs.h, 2.6.6) that the page cache need
 * Metadata (sizes, block maps, free-block bitmap) lives only in memory and is never written
   to the disk: the model treats it as always durable (as if journalled with instant commits),
   so durability questions concern file data only.
+* ``struct address_space`` (``AddressSpace``, each inode's ``i_mapping``) is declared here,
+  beside the inode, as in include/linux/fs.h; the page cache code that works on it is
+  mm/filemap.py's.
 * ``struct file`` is ``File``; open files hang on ``SuperBlock.s_files`` (the 2.6.6 sb field),
   by a file id that tasks keep in ``task.files`` (fd -> file id).
 
@@ -41,8 +45,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.bug import bug_on
+from kernelmodel.include.page import Page
 from kernelmodel.kernel.wait import sleep_on, wake_up
-from kernelmodel.mm.filemap import AddressSpace
+from kernelmodel.lib.payload import BASE_PATTERN, BASE_RANDOM, BASE_ZERO
+from kernelmodel.lib.radix_tree import RadixTreeRoot, vl_radix_tree_items
+from kernelmodel.mm.page_alloc import GFP_HIGHUSER
+from machine.state_read import read_dict, read_int_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -81,6 +89,73 @@ def inode_sem_key(ino: int) -> str:
 def inode_lock_key(ino: int) -> str:
     """Wait-queue key of I_LOCK on inode ``ino`` (wait_on_inode / wake_up_inode)."""
     return f"inode {ino} I_LOCK"
+
+
+@final
+class AddressSpace:
+    """struct address_space (include/linux/fs.h, 2.6.6): one file's page cache.
+
+    Attributes:
+        host: the owning inode's number (0 for a mapping without an inode).
+        page_tree: radix tree of pages by index, tagged DIRTY / WRITEBACK.
+        nrpages: pages in the tree.
+        writeback_index: where the next WB_SYNC_NONE writeback starts (2.6.6).
+        flags: the gfp mask (low 16 bits) and AS_EIO / AS_ENOSPC.
+        i_mmap: ids of private VMAs mapping the file (filled by the process-memory part).
+        i_mmap_shared: ids of shared VMAs mapping the file.
+        truncate_count: bumped by every truncate (do_no_page retries when it changed).
+        clean_pages, dirty_pages, io_pages, locked_pages: the 2.6.5 page lists as pfns, head
+            first; used only by the 2.6.5 list profile (empty in tags mode).
+    """
+
+    # state context: pages: list[Page] from kernelmodel.include.page
+    def __init__(self, host: int, map_shift: int = 6) -> None:
+        self.host: int = host  # state
+        self.page_tree: RadixTreeRoot = RadixTreeRoot(map_shift)  # state: custom
+        self.nrpages: int = 0  # state
+        self.writeback_index: int = 0  # state
+        self.flags: int = GFP_HIGHUSER  # state
+        self.i_mmap: list[int] = []  # state
+        self.i_mmap_shared: list[int] = []  # state
+        self.truncate_count: int = 0  # state
+        self.clean_pages: list[int] = []  # state
+        self.dirty_pages: list[int] = []  # state
+        self.io_pages: list[int] = []  # state
+        self.locked_pages: list[int] = []  # state
+
+    def vl_describe(self) -> str:
+        """Short text for page reprs."""
+        return f"inode {self.host}"
+
+    def __repr__(self) -> str:
+        return (
+            f"<address_space host={self.host} nrpages={self.nrpages} "
+            f"writeback_index={self.writeback_index} flags={self.flags:#x}>"
+        )
+
+    def vl_save_page_tree(self, out: dict[str, object]) -> None:
+        """The radix tree, and its pages by pfn in index order (``pfns``)."""
+        items = vl_radix_tree_items(self.page_tree)
+        pfns: list[int] = []
+        for _index, item in items:
+            bug_on(not isinstance(item, Page), "address_space: a non-page in page_tree")
+            assert isinstance(item, Page)
+            pfns.append(item.pfn)
+        out["page_tree"] = self.page_tree.to_state()
+        out["pfns"] = pfns
+
+    def vl_load_page_tree(self, state: dict[str, object], pages: list[Page]) -> None:
+        """The tree back from ``vl_save_page_tree`` output, re-linking ``page.mapping`` of
+        every cached page (``pages``: mem_map.pages of the restored machine)."""
+        tree = read_dict(state, "page_tree", "address_space state")
+        items: list[object] = []
+        for pfn in read_int_list(state, "pfns", "address_space state"):
+            if pfn < 0 or pfn >= len(pages):
+                raise ValueError(f"address_space state: pfn {pfn} outside mem_map")
+            page = pages[pfn]
+            page.mapping = self
+            items.append(page)
+        self.page_tree = RadixTreeRoot.from_state(tree, items)
 
 
 @final
@@ -431,8 +506,6 @@ def vl_create_file(k: Kernel, path: str, size: int, content: str, seed: int) -> 
     Raises:
         ValueError: bad size or content, the path exists, or the disk is too small.
     """
-    from kernelmodel.kernel.vl_data_hooks import BASE_PATTERN, BASE_RANDOM, BASE_ZERO
-
     if size < 0:
         raise ValueError(f"files.{path}: size must not be negative")
     if content not in CONTENT_KINDS:

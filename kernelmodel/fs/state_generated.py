@@ -6,9 +6,8 @@
 from __future__ import annotations
 
 from kernelmodel.fs.bio import Bio
-from kernelmodel.fs.fs import File, Inode, SuperBlock
+from kernelmodel.fs.fs import AddressSpace, File, Inode, SuperBlock
 from kernelmodel.include.page import Page
-from kernelmodel.mm.state_generated import load_address_space, save_address_space
 from machine.state_read import (
     read_bytes,
     read_dict,
@@ -56,6 +55,43 @@ def load_bio(state: dict[str, object]) -> Bio:
         submit_ns=v_submit_ns,
     )
     o.vl_check_state()
+    return o
+
+
+def save_address_space(o: AddressSpace) -> dict[str, object]:
+    """``AddressSpace`` as plain data (its ``# state`` fields, in order)."""
+    out: dict[str, object] = {}
+    out["host"] = o.host
+    o.vl_save_page_tree(out)
+    out["nrpages"] = o.nrpages
+    out["writeback_index"] = o.writeback_index
+    out["flags"] = o.flags
+    out["i_mmap"] = list(o.i_mmap)
+    out["i_mmap_shared"] = list(o.i_mmap_shared)
+    out["truncate_count"] = o.truncate_count
+    out["clean_pages"] = list(o.clean_pages)
+    out["dirty_pages"] = list(o.dirty_pages)
+    out["io_pages"] = list(o.io_pages)
+    out["locked_pages"] = list(o.locked_pages)
+    return out
+
+
+def load_address_space(state: dict[str, object], pages: list[Page]) -> AddressSpace:
+    """A ``AddressSpace`` from ``save_address_space`` output (ValueError: a bad field)."""
+    WHAT = "address space state"
+    v_host: int = read_int(state, "host", WHAT)
+    o = AddressSpace(host=v_host)
+    o.vl_load_page_tree(state, pages)
+    o.nrpages = read_int(state, "nrpages", WHAT)
+    o.writeback_index = read_int(state, "writeback_index", WHAT)
+    o.flags = read_int(state, "flags", WHAT)
+    o.i_mmap = read_int_list(state, "i_mmap", WHAT)
+    o.i_mmap_shared = read_int_list(state, "i_mmap_shared", WHAT)
+    o.truncate_count = read_int(state, "truncate_count", WHAT)
+    o.clean_pages = read_int_list(state, "clean_pages", WHAT)
+    o.dirty_pages = read_int_list(state, "dirty_pages", WHAT)
+    o.io_pages = read_int_list(state, "io_pages", WHAT)
+    o.locked_pages = read_int_list(state, "locked_pages", WHAT)
     return o
 
 
@@ -187,6 +223,20 @@ FIELDS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("pfns", "pfns", "list[int]", ""),
         ("end_io", "end_io", "int", ""),
         ("submit_ns", "submit_ns", "int", ""),
+    ),
+    "AddressSpace": (
+        ("host", "host", "int", ""),
+        ("page_tree", "page_tree", "RadixTreeRoot", "custom"),
+        ("nrpages", "nrpages", "int", ""),
+        ("writeback_index", "writeback_index", "int", ""),
+        ("flags", "flags", "int", ""),
+        ("i_mmap", "i_mmap", "list[int]", ""),
+        ("i_mmap_shared", "i_mmap_shared", "list[int]", ""),
+        ("truncate_count", "truncate_count", "int", ""),
+        ("clean_pages", "clean_pages", "list[int]", ""),
+        ("dirty_pages", "dirty_pages", "list[int]", ""),
+        ("io_pages", "io_pages", "list[int]", ""),
+        ("locked_pages", "locked_pages", "list[int]", ""),
     ),
     "Inode": (
         ("i_ino", "i_ino", "int", ""),

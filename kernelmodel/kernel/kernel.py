@@ -27,13 +27,12 @@ from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import VlMmRegistry
 from kernelmodel.include.mmzone import PageAllocator
 from kernelmodel.include.page import MemMap, Page, SetPageReserved
+from kernelmodel.include.timer import TIMER_KUPDATE, TIMER_SCHED, TIMER_WAKE
 from kernelmodel.include.vmstat import PageState, TraceRing
 from kernelmodel.include.writeback import WritebackState
 from kernelmodel.kernel import sched, vl_scenario
 from kernelmodel.kernel.config import KernelConfig as KernelConfig
 from kernelmodel.kernel.exit import do_exit
-from kernelmodel.kernel.sched import TIMER_KUPDATE as TIMER_KUPDATE
-from kernelmodel.kernel.sched import TIMER_SCHED, TIMER_WAKE
 from kernelmodel.kernel.syscalls import vl_system_call
 from kernelmodel.kernel.task import TASK_RUNNING, TASK_STOPPED, KOp, Task, vl_host_pause
 from kernelmodel.kernel.vl_data_hooks import VlFileOracleHooks, VlMmOracleHooks
@@ -213,6 +212,11 @@ class Kernel(TrapHandler, IrqHandler):
 
     def release_task(self, task: Task, code: int) -> None:
         sched.release_task(self, task, code)
+
+    def do_exit(self, task: Task, code: int) -> None:
+        """do_exit (kernel/exit.c) for the paths in mm/ that kill a task (a fatal fault, the
+        OOM killer's victim); C declares it in include/linux/kernel.h."""
+        do_exit(self, task, code)
 
     def schedule(self) -> None:
         sched.schedule(self)

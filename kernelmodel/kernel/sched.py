@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from kernelmodel.include.bug import bug_on
+from kernelmodel.include.timer import TIMER_SCHED, TIMER_WAKE
 from kernelmodel.include.vmstat import TR_TASK
 from kernelmodel.kernel.config import PID_MAX
 from kernelmodel.kernel.task import (
@@ -45,11 +46,6 @@ from machine.cpu import CpuContext
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
-
-#: The kernel's timers (``EV_TIMER`` events' first argument; ``Kernel.handle_timer``).
-TIMER_SCHED: Final = 1
-TIMER_WAKE: Final = 2
-TIMER_KUPDATE: Final = 3
 
 #: Simulated cost of one step of a kernel op (ns); coarse and the same in every profile.
 KOP_STEP_NS: Final = 100

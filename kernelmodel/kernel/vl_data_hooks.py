@@ -8,23 +8,18 @@ acknowledged, a munmap, a user store) through these two interfaces, which the ke
 ``k.oracle`` and ``k.mm_oracle``. The oracles implement them; kernel-tree code never imports
 the oracles, so the ground truth can change without the kernel depending on it.
 
-Boot-file contents (``BASE_*``) are named here because a file that exists at boot is written
-straight to the disk by the filesystem and recorded by the oracle in the same words.
+A boot-time file's contents are named in the words of lib/payload.py (``BASE_*``): the
+filesystem writes it straight to the disk and the oracle records it in the same words.
 """
 
 from __future__ import annotations
 
 from array import array
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
     from kernelmodel.kernel.task import Task
-
-#: What a boot-time file holds: zeros, a pattern of its offsets, or seeded random bytes.
-BASE_ZERO: Final = 0
-BASE_PATTERN: Final = 1
-BASE_RANDOM: Final = 2
 
 
 class VlFileOracleHooks:
@@ -41,7 +36,8 @@ class VlFileOracleHooks:
         self.read_mismatches = 0
 
     def file_create(self, k: Kernel, ino: int, size: int, kind: int, seed: int) -> None:
-        """A boot-time file of ``size`` bytes whose contents are the base (kind, seed)."""
+        """A boot-time file of ``size`` bytes whose contents are the base (kind, seed;
+        kind is lib/payload.py's ``BASE_*``)."""
         raise NotImplementedError
 
     def file_write(

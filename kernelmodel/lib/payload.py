@@ -37,6 +37,14 @@ PAYLOAD_GENERATOR: Final = PAYLOAD_GEN_SHAKE
 #: Every generator this vmlab can produce.
 PAYLOAD_GENERATORS: Final = (PAYLOAD_GEN_SPLITMIX, PAYLOAD_GEN_SHAKE)
 
+#: What a boot-time file holds (``files.PATH.content``): zeros, a pattern of its offsets, or
+#: seeded random bytes. The filesystem writes such a file straight to the disk and tells the
+#: data oracle its kind in these words (``VlFileOracleHooks.file_create``), and the oracle
+#: regenerates any page of it from (kind, seed).
+BASE_ZERO: Final = 0
+BASE_PATTERN: Final = 1
+BASE_RANDOM: Final = 2
+
 #: Bytes of one SHAKE block (a page: a page-aligned write costs one call per page).
 BLOCK_SIZE: Final = 4096
 BLOCK_SHIFT: Final = 12

@@ -1,10 +1,11 @@
-"""The page cache: address_space, lookups, insertion and removal, reads (mm/filemap.c, 2.6.6).
+"""The page cache: lookups, insertion and removal, reads (mm/filemap.c, 2.6.6).
 
 Also the read side of the little filesystem's address_space operations (its ``readpage``,
 standing for fs/mpage.c's mpage_readpage/mpage_readpages with one block per page) and a
 simplified readahead (mm/readahead.c).
 
-Each file's pages live in ``AddressSpace.page_tree``, a tagged radix tree keyed by page index,
+Each file's pages live in ``AddressSpace.page_tree`` (struct address_space, declared with
+the inode in fs/fs.py as in include/linux/fs.h), a tagged radix tree keyed by page index,
 with tags PAGECACHE_TAG_DIRTY and PAGECACHE_TAG_WRITEBACK (set and cleared by
 page_writeback.py; radix_tree_delete clears both when a page leaves).
 
@@ -32,8 +33,13 @@ Invariants:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final
 
+from kernelmodel.fs.fs import BLOCK_SECTORS
+
+# struct address_space is declared with the inode (include/linux/fs.h: fs/fs.py); the page
+# cache's callers take it from here
+from kernelmodel.fs.fs import AddressSpace as AddressSpace
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.page import (
     Page,
@@ -47,18 +53,14 @@ from kernelmodel.include.page import (
 )
 from kernelmodel.kernel.wait import page_locked_key, sleep_on
 from kernelmodel.lib.radix_tree import (
-    RadixTreeRoot,
     radix_tree_delete,
     radix_tree_gang_lookup,
     radix_tree_gang_lookup_tag,
     radix_tree_insert,
     radix_tree_lookup,
-    vl_radix_tree_items,
 )
-from kernelmodel.mm.page_alloc import GFP_HIGHUSER
 from kernelmodel.mm.page_lists import vl_lists_page_added, vl_lists_page_removed
 from kernelmodel.mm.pagemap import TryLockPage, unlock_page
-from machine.state_read import read_dict, read_int_list
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
@@ -84,9 +86,6 @@ PAGEVEC_SIZE: Final = 16
 VM_MAX_READAHEAD_PAGES: Final = 32
 VL_RA_INITIAL_PAGES: Final = 4
 
-#: fs.BLOCK_SECTORS (fs.py imports this module, so the constant is repeated here).
-_BLOCK_SECTORS: Final = 8
-
 #: Simulated cost of copying one 4 KiB page between user and page cache (ns).
 VL_COPY_NS_PER_PAGE: Final = 1000
 
@@ -96,73 +95,6 @@ FLP_ABSENT: Final = 1
 FLP_BLOCKED: Final = 2
 
 EEXIST: Final = 17
-
-
-@final
-class AddressSpace:
-    """struct address_space (include/linux/fs.h, 2.6.6): one file's page cache.
-
-    Attributes:
-        host: the owning inode's number (0 for a mapping without an inode).
-        page_tree: radix tree of pages by index, tagged DIRTY / WRITEBACK.
-        nrpages: pages in the tree.
-        writeback_index: where the next WB_SYNC_NONE writeback starts (2.6.6).
-        flags: the gfp mask (low 16 bits) and AS_EIO / AS_ENOSPC.
-        i_mmap: ids of private VMAs mapping the file (filled by the process-memory part).
-        i_mmap_shared: ids of shared VMAs mapping the file.
-        truncate_count: bumped by every truncate (do_no_page retries when it changed).
-        clean_pages, dirty_pages, io_pages, locked_pages: the 2.6.5 page lists as pfns, head
-            first; used only by the 2.6.5 list profile (empty in tags mode).
-    """
-
-    # state context: pages: list[Page] from kernelmodel.include.page
-    def __init__(self, host: int, map_shift: int = 6) -> None:
-        self.host: int = host  # state
-        self.page_tree: RadixTreeRoot = RadixTreeRoot(map_shift)  # state: custom
-        self.nrpages: int = 0  # state
-        self.writeback_index: int = 0  # state
-        self.flags: int = GFP_HIGHUSER  # state
-        self.i_mmap: list[int] = []  # state
-        self.i_mmap_shared: list[int] = []  # state
-        self.truncate_count: int = 0  # state
-        self.clean_pages: list[int] = []  # state
-        self.dirty_pages: list[int] = []  # state
-        self.io_pages: list[int] = []  # state
-        self.locked_pages: list[int] = []  # state
-
-    def vl_describe(self) -> str:
-        """Short text for page reprs."""
-        return f"inode {self.host}"
-
-    def __repr__(self) -> str:
-        return (
-            f"<address_space host={self.host} nrpages={self.nrpages} "
-            f"writeback_index={self.writeback_index} flags={self.flags:#x}>"
-        )
-
-    def vl_save_page_tree(self, out: dict[str, object]) -> None:
-        """The radix tree, and its pages by pfn in index order (``pfns``)."""
-        items = vl_radix_tree_items(self.page_tree)
-        pfns: list[int] = []
-        for _index, item in items:
-            bug_on(not isinstance(item, Page), "address_space: a non-page in page_tree")
-            assert isinstance(item, Page)
-            pfns.append(item.pfn)
-        out["page_tree"] = self.page_tree.to_state()
-        out["pfns"] = pfns
-
-    def vl_load_page_tree(self, state: dict[str, object], pages: list[Page]) -> None:
-        """The tree back from ``vl_save_page_tree`` output, re-linking ``page.mapping`` of
-        every cached page (``pages``: mem_map.pages of the restored machine)."""
-        tree = read_dict(state, "page_tree", "address_space state")
-        items: list[object] = []
-        for pfn in read_int_list(state, "pfns", "address_space state"):
-            if pfn < 0 or pfn >= len(pages):
-                raise ValueError(f"address_space state: pfn {pfn} outside mem_map")
-            page = pages[pfn]
-            page.mapping = self
-            items.append(page)
-        self.page_tree = RadixTreeRoot.from_state(tree, items)
 
 
 # ---- small helpers ----------------------------------------------------------------------------
@@ -387,7 +319,7 @@ def vl_readpage(k: Kernel, page: Page) -> int:
         _fill_hole(k, page)
         return 0
     SetPageMappedToDisk(page)
-    submit_bio(k, READ, block * _BLOCK_SECTORS, [page], END_IO_READ)
+    submit_bio(k, READ, block * BLOCK_SECTORS, [page], END_IO_READ)
     return 1
 
 
@@ -408,7 +340,7 @@ def _read_pages(k: Kernel, mapping: AddressSpace, pages: list[Page]) -> int:
         block = _mapping_block(k, mapping, page.index)
         if run and (block < 0 or block != run_block + len(run)
                     or page.index != run[len(run) - 1].index + 1):
-            submit_bio(k, READ, run_block * _BLOCK_SECTORS, run, END_IO_READ)
+            submit_bio(k, READ, run_block * BLOCK_SECTORS, run, END_IO_READ)
             nreq += 1
             run = []
         if block < 0:
@@ -419,7 +351,7 @@ def _read_pages(k: Kernel, mapping: AddressSpace, pages: list[Page]) -> int:
             run_block = block
         run.append(page)
     if run:
-        submit_bio(k, READ, run_block * _BLOCK_SECTORS, run, END_IO_READ)
+        submit_bio(k, READ, run_block * BLOCK_SECTORS, run, END_IO_READ)
         nreq += 1
     return nreq
 

@@ -263,11 +263,10 @@ def bad_area(k: Kernel, task: Task, address: int, error_code: int, why: str) -> 
 
 
 def _kill(k: Kernel, task: Task, address: int, code: int, text: str) -> None:
-    """Deliver a fatal signal: a TR_SEGV trace event, then do_exit(code)."""
-    from kernelmodel.kernel.exit import do_exit
-
+    """Deliver a fatal signal: a TR_SEGV trace event, then do_exit(code) (kernel/exit.c,
+    reached through ``k`` as C reaches it through its declaration in include/linux/kernel.h)."""
     k.trace.emit(k.now(), TR_SEGV, task.pid, address, code, f"{text} at {address:#010x}")
-    do_exit(k, task, code)
+    k.do_exit(task, code)
 
 
 def handle_mm_fault(

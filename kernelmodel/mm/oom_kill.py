@@ -16,7 +16,7 @@ process). Kernel threads (no mm) and tasks already dying (PF_MEMDIE) score 0; ti
 lowest pid, the first in the task list.
 
 Killing: the victim gets PF_MEMALLOC | PF_MEMDIE (it may use the reserves to exit) and
-"SIGKILL". The model delivers the signal at once with ``do_exit(k, task, 128 + 9)`` when the
+"SIGKILL". The model delivers the signal at once with ``k.do_exit(task, 128 + 9)`` when the
 victim is not the current task and has no kernel op in progress other than faults waiting to
 be retried (it is in user mode, or asleep in a fault that will simply not be retried);
 otherwise the kill is pending and ``vl_oom_kill_pending`` completes it when the victim next
@@ -128,8 +128,6 @@ def vl_oom_kill_pending(k: Kernel, task: Task, at_slice_start: bool = False) -> 
 
     Caller: oom_kill and out_of_memory; the scheduler before each slice (kernel.py).
     """
-    from kernelmodel.kernel.exit import do_exit
-
     if (task.flags & PF_MEMDIE) == 0 or task.is_kthread():
         return False
     if task.state == TASK_ZOMBIE or task.state == TASK_DEAD:
@@ -139,7 +137,7 @@ def vl_oom_kill_pending(k: Kernel, task: Task, at_slice_start: bool = False) -> 
     for op in task.kstack:
         if not op.is_fault:
             return False
-    do_exit(k, task, OOM_EXIT_CODE)
+    k.do_exit(task, OOM_EXIT_CODE)  # kernel/exit.c, reached through k
     return True
 
 

@@ -64,6 +64,7 @@ from kernelmodel.include.page import (
     TestSetPageDirty,
     TestSetPageWriteback,
 )
+from kernelmodel.include.timer import TIMER_KUPDATE
 from kernelmodel.include.vmstat import TR_DIRTY, TR_THROTTLE, TR_WB_END, TR_WB_START
 from kernelmodel.include.writeback import (
     WB_SYNC_ALL,
@@ -684,8 +685,6 @@ def wakeup_bdflush(k: Kernel, nr_pages: int) -> int:
 
 def mod_timer_wb(k: Kernel, expires: int) -> None:
     """mod_timer(&wb_timer, expires): (re)arm TIMER_KUPDATE on the clock."""
-    from kernelmodel.kernel.sched import TIMER_KUPDATE
-
     wb = k.wb
     clock = k.machine.clock
     if wb.wb_timer_seq >= 0:

@@ -45,11 +45,12 @@ import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final, final
 
-# BASE_* are the kernel's words for boot-file contents; re-exported for the oracle's users
-from kernelmodel.kernel.vl_data_hooks import BASE_PATTERN as BASE_PATTERN
-from kernelmodel.kernel.vl_data_hooks import BASE_RANDOM as BASE_RANDOM
-from kernelmodel.kernel.vl_data_hooks import BASE_ZERO as BASE_ZERO
 from kernelmodel.kernel.vl_data_hooks import VlFileOracleHooks
+
+# BASE_* are the kernel's words for boot-file contents; re-exported for the oracle's users
+from kernelmodel.lib.payload import BASE_PATTERN as BASE_PATTERN
+from kernelmodel.lib.payload import BASE_RANDOM as BASE_RANDOM
+from kernelmodel.lib.payload import BASE_ZERO as BASE_ZERO
 from kernelmodel.lib.payload import (
     PAYLOAD_GENERATOR,
     PAYLOAD_GENERATORS,
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
 PAGE_SIZE: Final = 4096
 PAGE_SHIFT: Final = 12
 
-#: Base contents of boot-time files (BASE_ZERO, BASE_PATTERN, BASE_RANDOM: the kernel's hooks).
+#: Base contents of boot-time files (BASE_ZERO, BASE_PATTERN, BASE_RANDOM: lib/payload.py).
 BASE_KIND_NAMES: Final = ("zero", "pattern", "random")
 
 #: How error messages name a file's state.

@@ -7,6 +7,7 @@ import pytest
 from test_fs import Driver, boot_kernel, new_task
 
 from kernelmodel.fs.fs import vl_create_file, vl_new_inode
+from kernelmodel.fs.state_generated import load_address_space, save_address_space
 from kernelmodel.include.bug import KernelBug
 from kernelmodel.include.page import (
     Page,
@@ -48,7 +49,6 @@ from kernelmodel.mm.filemap import (
 from kernelmodel.mm.page_alloc import GFP_HIGHUSER
 from kernelmodel.mm.page_writeback import set_page_dirty, set_page_writeback
 from kernelmodel.mm.pagemap import unlock_page
-from kernelmodel.mm.state_generated import load_address_space, save_address_space
 from kernelmodel.mm.swap import lru_add_drain
 from kernelmodel.mm.truncate import TruncateInodePagesOp
 from kernelmodel.oracle.oracle import oracle_file_expected, oracle_file_truncate, oracle_file_write

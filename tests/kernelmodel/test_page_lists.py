@@ -12,6 +12,7 @@ from test_wb_support import drive, fake_task, make_file, wait_woken, write_page
 from kernelmodel.boot import vl_start_kernel
 from kernelmodel.check.check import check_invariants, check_pagecache
 from kernelmodel.fs.mpage import MpageWritepages, vl_do_writepages_frame
+from kernelmodel.fs.state_generated import load_address_space, save_address_space
 from kernelmodel.include.page import PageDirty, PageWriteback, SetPageDirty, SetPageLocked
 from kernelmodel.include.state_generated import load_mem_map, save_mem_map
 from kernelmodel.kernel.config import KernelConfig
@@ -28,7 +29,6 @@ from kernelmodel.mm.page_writeback import (
     clear_page_dirty,
 )
 from kernelmodel.mm.pagemap import unlock_page
-from kernelmodel.mm.state_generated import load_address_space, save_address_space
 from kernelmodel.oracle.oracle import vl_verify_files
 from machine.board import Machine, MachineConfig
 from tests.kernelmodel.frames_support import reload_stack, run_frame, stack_round_trips
