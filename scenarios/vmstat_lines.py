@@ -13,7 +13,8 @@ about and the simulated time (as ``vmstat -t`` adds a timestamp):
     time       the simulated time of the line
 
 Rates are per simulated second. The first line's rates are over the time since boot, as
-vmstat's first line is.
+vmstat's first line is. When the run ends between two multiples, a last line shows the
+state it ended in, at its own time.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ class VmstatLines:
             self._line(values, self.next_ns)
             self.next_ns += self.interval_ns
         self.out.flush()
+
+    def finish(self, values: Mapping[str, int], now_ns: int) -> None:
+        """At the end of the run, a last line for the state it ended in, unless a line of
+        that time was printed already (a run shorter than the interval shows its end)."""
+        if now_ns > self._last[0]:
+            self._line(values, now_ns)
+            self.out.flush()
 
     def _line(self, v: Mapping[str, int], t: int) -> None:
         now = (t, v["pswpin"], v["pswpout"], v["pgpgin"], v["pgpgout"])

@@ -15,6 +15,7 @@ from scenarios.units import UnitError, parse_duration
 
 if TYPE_CHECKING:
     from scenarios.session import Session
+    from scenarios.vmstat_lines import VmstatLines
 
 
 def add_series_arguments(parser: argparse.ArgumentParser, interval: bool = True) -> None:
@@ -49,6 +50,7 @@ class SeriesOutputs:
     csv_path: str = ""
     interval_ns: int = DEFAULT_INTERVAL_NS
     vmstat_ns: int | None = None
+    vmstat: VmstatLines | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SeriesOutputs:
@@ -67,11 +69,14 @@ class SeriesOutputs:
         if self.vmstat_ns is not None:
             from scenarios.vmstat_lines import VmstatLines
 
-            session.add_sampler(VmstatLines(session.kernel, self.vmstat_ns, sys.stdout,
-                                            session.sim_time_ns))
+            self.vmstat = VmstatLines(session.kernel, self.vmstat_ns, sys.stdout,
+                                      session.sim_time_ns)
+            session.add_sampler(self.vmstat)
 
     def finish(self, session: Session, quiet: bool) -> None:
-        """Write the CSV and close it."""
+        """Print the last vmstat line; write the CSV and close it."""
+        if self.vmstat is not None:
+            self.vmstat.finish(session.sample_values(), session.sim_time_ns)
         if self.csv is None:
             return
         try:

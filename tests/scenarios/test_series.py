@@ -150,3 +150,16 @@ def test_bad_series_options_are_one_line(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["run", "default", "--vmstat", "fast"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("vmlab run: --") for line in err)
+
+
+def test_vmstat_ends_with_the_end_state(capsys: pytest.CaptureFixture[str]) -> None:
+    """fork-cow ends after about 5 ms: at --vmstat 10ms it shows boot and its end."""
+    assert main(["run", "fork-cow", "--vmstat", "10ms", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    times = [line.split()[-1] for line in lines[2:]]
+    assert times[0] == "0s" and len(times) == 2
+    from scenarios.library import load_builtin
+
+    s = Session(load_builtin("fork-cow"))
+    s.run()
+    assert times[1] != "0s" and int(lines[3].split()[10]) == s.metrics()["nr_dirty"] * 4
