@@ -49,8 +49,21 @@ def kind_style(kind: str) -> Style:
     return style
 
 
-def event_segments(ev: EventRec) -> list[Segment]:
-    """One log line as styled segments."""
+#: Below this width the log drops its column padding and the task's name, so the detail,
+#: the part that says what happened, still shows (at 80x24 the log pane is 48 wide).
+NARROW: Final = 72
+
+
+def event_segments(ev: EventRec, width: int = NARROW) -> list[Segment]:
+    """One log line as styled segments; a narrow log packs the columns."""
+    if width < NARROW:
+        who = str(ev.pid) if ev.pid >= 0 else "irq"
+        return [
+            Segment(f"{fmt_time(ev.time)} ", _TIME),
+            Segment(f"{who} ", _WHO),
+            Segment(f"{ev.kind} ", kind_style(ev.kind)),
+            Segment(event_detail(ev)),
+        ]
     who = f"{ev.pid} {ev.comm}" if ev.pid >= 0 else "irq"
     return [
         Segment(f"{fmt_time(ev.time):>10} ", _TIME),
@@ -138,7 +151,7 @@ class EventLog(Widget, can_focus=True):
             more = len(self.rows) - 1 - row
             segments = [Segment(f" ↓ {more:,} newer (end follows) ", _MORE)]
         else:
-            segments = event_segments(self.rows[row])
+            segments = event_segments(self.rows[row], width)
         palette = app_palette(self.app)  # the kinds' colours, readable on this theme
         strip = Strip([Segment(seg.text, readable_style(seg.style, palette))
                        if seg.style is not None else seg for seg in segments])
