@@ -27,7 +27,7 @@ from machine.i386 import PAGE_SIZE, SECTOR_SIZE
 from machine.interfaces import IrqHandler, TrapHandler
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
-from machine.state_read import read_dict
+from machine.state_read import read_dict, read_int
 
 #: Most RAM a 32-bit physical address reaches on i386 without PAE: 4 GiB, 1M frames (a pte's
 #: 20-bit frame number). The model has one zone and maps all of it as lowmem: a real 2.6
@@ -188,10 +188,7 @@ class Machine:
 
         config = load_machine_config(_dict(state, "config"))
         m = Machine(config)
-        events = state["events"]
-        if not isinstance(events, int):
-            raise ValueError("machine state: events must be an int")
-        m.events = events
+        m.events = read_int(state, "events", "machine state")
         m.clock = load_clock(_dict(state, "clock"))
         m.mem = PhysicalMemory.from_state(_dict(state, "mem"))
         if m.mem.nframes != config.nframes:
