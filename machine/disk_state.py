@@ -16,7 +16,14 @@ from machine.state_generated import (
     save_disk_model,
     save_disk_request,
 )
-from machine.state_read import read_dict, read_dict_list, read_int, read_list, read_str
+from machine.state_read import (
+    read_bytes,
+    read_dict,
+    read_dict_list,
+    read_int,
+    read_list,
+    read_str,
+)
 
 #: What the loader's errors name.
 _W = "disk state"
@@ -71,7 +78,7 @@ def vl_disk_load(state: dict[str, object], clock: Clock) -> Disk:
     """
     model = load_disk_model(read_dict(state, "model", _W))
     disk = Disk(clock, read_int(state, "nsectors", _W), read_str(state, "elevator", _W), model)
-    disk.vl_load_chunks(read_list(state, "chunks", _W), state.get("chunk_data"))
+    disk.vl_load_chunks(read_list(state, "chunks", _W), read_bytes(state, "chunk_data", _W))
     disk.queue = [load_disk_request(item) for item in read_dict_list(state, "queue", _W)]
     for item in read_dict_list(state, "in_service", _W):
         disk.in_service = load_disk_request(item)
