@@ -27,7 +27,10 @@ from machine.i386 import PAGE_SIZE, SECTOR_SIZE
 from machine.interfaces import IrqHandler, TrapHandler
 from machine.mmu import MMU
 from machine.physmem import PhysicalMemory
-from machine.state_read import read_dict
+from machine.state_read import read_dict, read_int
+
+#: What the loader's errors name.
+_W: Final = "machine state"
 
 #: Most RAM a 32-bit physical address reaches on i386 without PAE: 4 GiB, 1M frames (a pte's
 #: 20-bit frame number). The model has one zone and maps all of it as lowmem: a real 2.6
@@ -186,25 +189,17 @@ class Machine:
         """
         from machine.state_generated import load_clock, load_cpu, load_machine_config, load_mmu
 
-        config = load_machine_config(_dict(state, "config"))
+        config = load_machine_config(read_dict(state, "config", _W))
         m = Machine(config)
-        events = state["events"]
-        if not isinstance(events, int):
-            raise ValueError("machine state: events must be an int")
-        m.events = events
-        m.clock = load_clock(_dict(state, "clock"))
-        m.mem = PhysicalMemory.from_state(_dict(state, "mem"))
+        m.events = read_int(state, "events", _W)
+        m.clock = load_clock(read_dict(state, "clock", _W))
+        m.mem = PhysicalMemory.from_state(read_dict(state, "mem", _W))
         if m.mem.nframes != config.nframes:
             raise ValueError("machine state: RAM size disagrees with the configuration")
-        m.mmu = load_mmu(_dict(state, "mmu"), m.mem)
-        m.cpu = load_cpu(_dict(state, "cpu"), m.mmu, m.mem)
-        m.disk = Disk.from_state(_dict(state, "disk"), m.clock)
+        m.mmu = load_mmu(read_dict(state, "mmu", _W), m.mem)
+        m.cpu = load_cpu(read_dict(state, "cpu", _W), m.mmu, m.mem)
+        m.disk = Disk.from_state(read_dict(state, "disk", _W), m.clock)
         return m
 
     def __repr__(self) -> str:
         return f"<machine {self.config!r} now={self.clock.now} events={self.events}>"
-
-
-def _dict(state: dict[str, object], key: str) -> dict[str, object]:
-    """``state[key]`` checked to be a dict with str keys."""
-    return read_dict(state, key, "machine state")

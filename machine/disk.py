@@ -488,9 +488,9 @@ class Disk:
                 parts.append(_zero_view(zeros, rest))
         return chunk_nos, parts
 
-    def vl_load_chunks(self, chunk_nos: list[object], data: object) -> None:
+    def vl_load_chunks(self, chunk_nos: list[object], data: bytes) -> None:
         """Fill the empty store from saved chunk numbers and their bytes joined."""
-        if not isinstance(data, bytes) or len(data) != len(chunk_nos) * CHUNK_SIZE:
+        if len(data) != len(chunk_nos) * CHUNK_SIZE:
             raise ValueError("disk state: 'chunk_data' must be bytes of 4096 per chunk")
         for i in range(len(chunk_nos)):
             chunk = chunk_nos[i]

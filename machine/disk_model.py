@@ -124,19 +124,6 @@ class DiskModel:
         """Nanoseconds of one revolution."""
         return 60 * NS_PER_SEC // self.rpm
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from machine.state_generated import save_disk_model
-
-        return save_disk_model(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> DiskModel:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from machine.state_generated import load_disk_model
-
-        return load_disk_model(state)
-
     def __repr__(self) -> str:
         return (
             f"<disk model {self.rpm} rpm seek {self.track_to_track_ns}/{self.avg_seek_ns}/"

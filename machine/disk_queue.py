@@ -98,20 +98,6 @@ class DiskRequest:
             self.vl_parts = []
         return self.data
 
-    def to_state(self) -> dict[str, object]:
-        """Plain-data form (generated from the ``# state`` fields)."""
-        from machine.state_generated import save_disk_request
-
-        self.vl_join()
-        return save_disk_request(self)
-
-    @staticmethod
-    def from_state(state: dict[str, object]) -> DiskRequest:
-        """Rebuild from ``to_state`` output (ValueError names a bad field)."""
-        from machine.state_generated import load_disk_request
-
-        return load_disk_request(state)
-
     def __repr__(self) -> str:
         rw = "W" if self.write else "R"
         return (

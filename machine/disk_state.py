@@ -10,8 +10,23 @@ from __future__ import annotations
 from machine.borrowed import BorrowedBytes
 from machine.clock import Clock
 from machine.disk import Disk
-from machine.disk_model import DiskModel
-from machine.disk_queue import DiskRequest
+from machine.state_generated import (
+    load_disk_model,
+    load_disk_request,
+    save_disk_model,
+    save_disk_request,
+)
+from machine.state_read import (
+    read_bytes,
+    read_dict,
+    read_dict_list,
+    read_int,
+    read_list,
+    read_str,
+)
+
+#: What the loader's errors name.
+_W = "disk state"
 
 
 def vl_disk_save(disk: Disk, borrow: bool = False) -> dict[str, object]:
@@ -19,14 +34,16 @@ def vl_disk_save(disk: Disk, borrow: bool = False) -> dict[str, object]:
     chunk_nos, parts = disk.vl_nonzero_chunks()
     in_service: list[object] = []
     if disk.in_service is not None:
-        in_service.append(disk.in_service.to_state())
+        disk.in_service.vl_join()
+        in_service.append(save_disk_request(disk.in_service))
     queue: list[object] = []
     for req in disk.queue:
-        queue.append(req.to_state())
+        req.vl_join()
+        queue.append(save_disk_request(req))
     return {
         "nsectors": disk.nsectors,
         "elevator": disk.elevator,
-        "model": disk.model.to_state(),
+        "model": save_disk_model(disk.model),
         "chunks": chunk_nos,
         "chunk_data": BorrowedBytes(parts) if borrow else b"".join(parts),
         "queue": queue,
@@ -59,53 +76,25 @@ def vl_disk_load(state: dict[str, object], clock: Clock) -> Disk:
     Caller: ``clock`` is restored first and so already holds the pending ``EV_DISK_DONE``
     (its seq is ``done_seq``); this does not schedule it again.
     """
-    elevator = state["elevator"]
-    if not isinstance(elevator, str):
-        raise ValueError("disk state: 'elevator' must be a str")
-    model = DiskModel.from_state(_dict(state, "model"))
-    disk = Disk(clock, _int(state, "nsectors"), elevator, model)
-    disk.vl_load_chunks(_list(state, "chunks"), state["chunk_data"])
-    for item in _list(state, "queue"):
-        disk.queue.append(DiskRequest.from_state(_as_dict(item)))
-    for item in _list(state, "in_service"):
-        disk.in_service = DiskRequest.from_state(_as_dict(item))
-    disk.done_seq = _int(state, "done_seq")
-    disk.head = _int(state, "head")
-    disk.next_id = _int(state, "next_id")
+    model = load_disk_model(read_dict(state, "model", _W))
+    disk = Disk(clock, read_int(state, "nsectors", _W), read_str(state, "elevator", _W), model)
+    disk.vl_load_chunks(read_list(state, "chunks", _W), read_bytes(state, "chunk_data", _W))
+    disk.queue = [load_disk_request(item) for item in read_dict_list(state, "queue", _W)]
+    for item in read_dict_list(state, "in_service", _W):
+        disk.in_service = load_disk_request(item)
+    disk.done_seq = read_int(state, "done_seq", _W)
+    disk.head = read_int(state, "head", _W)
+    disk.next_id = read_int(state, "next_id", _W)
     disk.queue_depth = len(disk.queue) + (1 if disk.in_service is not None else 0)
-    counters = _dict(state, "counters")
-    disk.requests = _int(counters, "requests")
-    disk.reads = _int(counters, "reads")
-    disk.writes = _int(counters, "writes")
-    disk.sectors_read = _int(counters, "sectors_read")
-    disk.sectors_written = _int(counters, "sectors_written")
-    disk.head_travel = _int(counters, "head_travel")
-    disk.busy_ns = _int(counters, "busy_ns")
-    disk.max_queue_depth = _int(counters, "max_queue_depth")
-    disk.seeks = _int(counters, "seeks")
-    disk.merges = _int(counters, "merges")
+    counters = read_dict(state, "counters", _W)
+    disk.requests = read_int(counters, "requests", _W)
+    disk.reads = read_int(counters, "reads", _W)
+    disk.writes = read_int(counters, "writes", _W)
+    disk.sectors_read = read_int(counters, "sectors_read", _W)
+    disk.sectors_written = read_int(counters, "sectors_written", _W)
+    disk.head_travel = read_int(counters, "head_travel", _W)
+    disk.busy_ns = read_int(counters, "busy_ns", _W)
+    disk.max_queue_depth = read_int(counters, "max_queue_depth", _W)
+    disk.seeks = read_int(counters, "seeks", _W)
+    disk.merges = read_int(counters, "merges", _W)
     return disk
-
-
-def _int(state: dict[str, object], key: str) -> int:
-    value = state[key]
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"disk state: {key!r} must be an int")
-    return value
-
-
-def _list(state: dict[str, object], key: str) -> list[object]:
-    value = state[key]
-    if not isinstance(value, list):
-        raise ValueError(f"disk state: {key!r} must be a list")
-    return value
-
-
-def _dict(state: dict[str, object], key: str) -> dict[str, object]:
-    return _as_dict(state[key])
-
-
-def _as_dict(value: object) -> dict[str, object]:
-    if not isinstance(value, dict):
-        raise ValueError("disk state: expected a dict")
-    return value

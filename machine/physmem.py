@@ -27,6 +27,7 @@ from typing import Final, final
 from mypy_extensions import i64
 
 from machine.borrowed import BorrowedBytes
+from machine.state_read import read_bytes, read_int
 
 PAGE_SIZE: Final = 4096
 PAGE_SHIFT: Final = 12
@@ -262,13 +263,11 @@ class PhysicalMemory:
         Raises:
             ValueError: the state is malformed (sizes disagree or a pfn is outside RAM).
         """
-        nframes = state["nframes"]
-        pfns = state["pfns"]
-        data = state["data"]
-        if not isinstance(nframes, int) or not isinstance(pfns, bytes):
-            raise ValueError("physmem state: nframes must be an int and pfns bytes")
-        if not isinstance(data, bytes) or len(pfns) % 4:
-            raise ValueError("physmem state: data must be bytes and pfns a whole number of u32")
+        nframes = read_int(state, "nframes", "physmem state")
+        pfns = read_bytes(state, "pfns", "physmem state")
+        data = read_bytes(state, "data", "physmem state")
+        if len(pfns) % 4:
+            raise ValueError("physmem state: pfns must be a whole number of u32")
         count = len(pfns) // 4
         if len(data) != count * PAGE_SIZE:
             raise ValueError(f"physmem state: {len(data)} data bytes for {count} frames")

@@ -8,6 +8,8 @@ an -ENOMEM insert are not recorded.
 
 from __future__ import annotations
 
+from typing import Final
+
 from mypy_extensions import i64
 
 from kernelmodel.lib.radix_tree_core import (
@@ -22,6 +24,10 @@ from kernelmodel.lib.radix_tree_core import (
     tag_get,
 )
 from kernelmodel.lib.radix_tree_tags import radix_tree_tag_set
+from machine.state_read import read_int, read_int_list, read_int_pairs
+
+#: What the loader's errors name.
+_W: Final = "radix tree state"
 
 
 def _vl_walk(root: RadixTreeRoot, leaves_only: bool) -> list[tuple[RadixTreeNode, int, int]]:
@@ -113,27 +119,6 @@ def vl_radix_tree_restore(
                 radix_tree_tag_set(root, index, t)
 
 
-def _as_int(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"radix tree state: expected an int, got {value!r}")
-    return value
-
-
-def _state_int(state: dict[str, object], key: str) -> int:
-    return _as_int(state.get(key))
-
-
-def _state_list(state: dict[str, object], key: str) -> list[object]:
-    value = state.get(key)
-    if not isinstance(value, list):
-        raise ValueError(f"radix tree state: {key} must be a list")
-    return value
-
-
-def _state_int_list(state: dict[str, object], key: str) -> list[int]:
-    return [_as_int(v) for v in _state_list(state, key)]
-
-
 def vl_radix_tree_save(root: RadixTreeRoot) -> dict[str, object]:
     """RadixTreeRoot.to_state: the tree's shape without its items.
 
@@ -152,16 +137,12 @@ def vl_radix_tree_save(root: RadixTreeRoot) -> dict[str, object]:
 
 def vl_radix_tree_load(state: dict[str, object], items: list[object]) -> RadixTreeRoot:
     """RadixTreeRoot.from_state: rebuild a tree; ``items[k]`` goes at ``state["index"][k]``."""
-    root = RadixTreeRoot(_state_int(state, "map_shift"), _state_int(state, "node_budget"))
-    root.vl_nr_enomem = _state_int(state, "nr_enomem")
-    indices = _state_int_list(state, "index")
+    root = RadixTreeRoot(read_int(state, "map_shift", _W), read_int(state, "node_budget", _W))
+    root.vl_nr_enomem = read_int(state, "nr_enomem", _W)
+    indices = read_int_list(state, "index", _W)
     if len(indices) != len(items):
         raise ValueError("radix tree state: index and items differ in length")
-    tagbits: list[tuple[int, int]] = []
-    for pair in _state_list(state, "tags"):
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise ValueError("radix tree state: tags entries must be [index, mask]")
-        tagbits.append((_as_int(pair[0]), _as_int(pair[1])))
+    tagbits = list(read_int_pairs(state, "tags", _W).items())
     pairs = [(indices[k], items[k]) for k in range(len(items))]
-    vl_radix_tree_restore(root, _state_int(state, "height"), pairs, tagbits)
+    vl_radix_tree_restore(root, read_int(state, "height", _W), pairs, tagbits)
     return root

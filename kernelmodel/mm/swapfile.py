@@ -59,6 +59,7 @@ from kernelmodel.include.page import (
 from kernelmodel.mm.pgtable import MAX_SWAPFILES, swp_entry, swp_offset, swp_type
 from kernelmodel.mm.swapcache_fields import page_swp_entry
 from machine.i386 import PAGE_SIZE, SECTOR_SIZE, SECTORS_PER_PAGE
+from machine.state_read import read_int_pairs
 
 if TYPE_CHECKING:
     from kernelmodel.include.page import Page
@@ -135,14 +136,8 @@ class SwapInfoStruct:
         if self.max < 0 or self.max > _PTE_MAX_OFFSET + 1:
             raise ValueError("swap_info state: max out of range")
         self.swap_map = [0] * self.max
-        pairs = state.get("swap_map")
-        if not isinstance(pairs, list):
-            raise ValueError("swap_info state: swap_map must be a list")
-        for pair in pairs:
-            if not isinstance(pair, list) or len(pair) != 2:
-                raise ValueError("swap_info state: swap_map entries are [offset, count]")
-            off, cnt = pair
-            if not isinstance(off, int) or not isinstance(cnt, int) or not 0 <= off < self.max:
+        for off, cnt in read_int_pairs(state, "swap_map", "swap_info state").items():
+            if not 0 <= off < self.max:
                 raise ValueError("swap_info state: bad swap_map entry")
             self.swap_map[off] = cnt
 

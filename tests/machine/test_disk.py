@@ -18,7 +18,14 @@ from machine.disk import (
     DiskModel,
     DiskRequest,
 )
-from machine.state_generated import load_clock, save_clock
+from machine.state_generated import (
+    load_clock,
+    load_disk_model,
+    load_disk_request,
+    save_clock,
+    save_disk_model,
+    save_disk_request,
+)
 
 GIB_SECTORS = 2 * 1024 * 1024
 SMALL_SECTORS = 4096
@@ -60,7 +67,7 @@ def test_default_model_is_a_7200_rpm_disk() -> None:
     assert m.track_to_track_ns < m.avg_seek_ns < m.full_stroke_ns
     disk = Disk(Clock(), GIB_SECTORS)
     assert disk.ncyl == 645
-    assert DiskModel.from_state(m.to_state()).to_state() == m.to_state()
+    assert save_disk_model(load_disk_model(save_disk_model(m))) == save_disk_model(m)
 
 
 def test_seek_curve_end_points() -> None:
@@ -567,7 +574,7 @@ def test_power_cut_after_restore_cancels_the_restored_event() -> None:
 def test_request_round_trip_and_repr() -> None:
     req = DiskRequest(5, 100, 8, True, b"\x07" * 4096, 42, 10, 20)
     req.start_ns = 11
-    assert DiskRequest.from_state(req.to_state()).to_state() == req.to_state()
+    assert save_disk_request(load_disk_request(save_disk_request(req))) == save_disk_request(req)
     assert "W sector=100" in repr(req)
     assert "idle" in repr(Disk(Clock(), 100))
 
@@ -656,7 +663,7 @@ def test_merged_queue_round_trips_through_state() -> None:
 def test_request_state_without_its_own_tag_is_refused() -> None:
     _, disk = _busy()
     disk.submit(1000, 8, True, pattern(8, 1), 1)
-    bad = disk.queue[0].to_state()
+    bad = save_disk_request(disk.queue[0])
     bad["tags"] = [12345]
     with pytest.raises(ValueError, match="tags"):
-        DiskRequest.from_state(bad)
+        load_disk_request(bad)
