@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(
 #: Big enough for the whole dashboard (it fits itself to smaller ones, too).
 VIEWPORT = {"width": 1280, "height": 800}
 #: The frame map's caption for lab.toml's 4 MiB of RAM.
-MAP_CAPTION = "memory: 1,024 frames, 4 MiB"
+MAP_CAPTION = "RAM 4 MiB, 1,024 frames"
 
 
 @pytest.fixture(scope="module")

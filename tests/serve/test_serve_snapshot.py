@@ -83,7 +83,7 @@ def test_a_session_starts_from_the_snapshot(tmp_path: Path) -> None:
     try:
         assert "serving snapshot serve-lab on" in server.output()
         text = asyncio.run(_session_shows(server.url, r"paused\s+t=\S+\s+events 1,234\b"))
-        assert "memory: 1,024 frames, 4 MiB" in text
+        assert "RAM 4 MiB, 1,024 frames" in text
         server.wait_for_line(r"session 1 ended: tab closed")
         # q in the dashboard ends the session from its side: the websocket is closed
         ended = asyncio.run(_quit(server.url))

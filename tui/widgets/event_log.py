@@ -49,22 +49,21 @@ def kind_style(kind: str) -> Style:
     return style
 
 
-#: Below this width the log drops its column padding and the task's name, so the detail,
-#: the part that says what happened, still shows (at 80x24 the log pane is 48 wide).
+#: Below this width the log drops its column padding, so the detail, the part that says
+#: what happened, still shows (at 80x24 the log pane is 48 wide).
 NARROW: Final = 72
 
 
 def event_segments(ev: EventRec, width: int = NARROW) -> list[Segment]:
     """One log line as styled segments; a narrow log packs the columns."""
+    who = f"{ev.pid} {ev.comm}" if ev.pid >= 0 else "irq"
     if width < NARROW:
-        who = str(ev.pid) if ev.pid >= 0 else "irq"
         return [
             Segment(f"{fmt_time(ev.time)} ", _TIME),
             Segment(f"{who} ", _WHO),
             Segment(f"{ev.kind} ", kind_style(ev.kind)),
             Segment(event_detail(ev)),
         ]
-    who = f"{ev.pid} {ev.comm}" if ev.pid >= 0 else "irq"
     return [
         Segment(f"{fmt_time(ev.time):>10} ", _TIME),
         Segment(f"{who[:12]:<12} ", _WHO),
