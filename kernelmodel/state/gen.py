@@ -698,8 +698,8 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
         module, _, names = line.removeprefix("from ").partition(" import ")
         merged.setdefault(module, set()).update(n.strip() for n in names.split(","))
     for m, n in sorted(merged.items()):  # names in ruff's isort order (case ignored)
-        names = sorted(n, key=lambda s: (not s.isupper(), not s[:1].isupper(), s.lower()))
-        head.append(f"from {m} import {', '.join(names)}")
+        ordered = sorted(n, key=lambda s: (not s.isupper(), not s[:1].isupper(), s.lower()))
+        head.append(f"from {m} import {', '.join(ordered)}")
     if type_only:
         head += ["", "if TYPE_CHECKING:", *(f"    {i}" for i in type_only)]
     head += pick("\n".join(body))
