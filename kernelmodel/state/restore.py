@@ -61,6 +61,7 @@ from kernelmodel.include.swap_generated import (
 )
 from kernelmodel.include.trace_generated import load_trace_ring
 from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.frame_classes import vl_frame_classes
 from kernelmodel.kernel.frame_state import vl_frame_from_state
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
 from kernelmodel.kernel.state_generated import load_kernel_config, load_kernel_into
@@ -94,6 +95,8 @@ _W: Final = "kernel state"
 
 #: Rebuild one frame of a task's stack (frame_state.py; the name the tests and tools use).
 vl_kop_from_state = vl_frame_from_state
+#: The registry of frame kinds the stacks are loaded by, filled with every frame class.
+FRAME_KINDS: Final = vl_frame_classes()
 
 
 # ---- page.mapping of anonymous pages ------------------------------------------------------------
