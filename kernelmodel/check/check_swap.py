@@ -34,10 +34,11 @@ from kernelmodel.include.page import (
     M_writeback,
     Page,
 )
+from kernelmodel.include.swap import SWAP_MAP_BAD, SWAP_MAP_MAX
 from kernelmodel.lib.radix_tree import vl_radix_tree_items
 from kernelmodel.mm.pgtable import pte_to_swp_entry, swp_entry, swp_offset, swp_type
 from kernelmodel.mm.swapcache_fields import page_swp_entry, vl_swapcache_by_mapping
-from kernelmodel.mm.swapfile import SWAP_MAP_BAD, SWAP_MAP_MAX, vl_check_swap_map
+from kernelmodel.mm.swapfile import vl_check_swap_map
 from machine.i386 import PTE_FILE, PTE_P, PTE_PROTNONE, USER_PTRS_PER_PGD
 
 if TYPE_CHECKING:

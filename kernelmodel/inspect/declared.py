@@ -14,7 +14,7 @@ from typing import Final
 
 from kernelmodel.fs import state_generated as fs_generated
 from kernelmodel.include import state_generated as include_generated
-from kernelmodel.include import trace_generated
+from kernelmodel.include import swap_generated, trace_generated
 from kernelmodel.kernel import state_generated as kernel_generated
 from kernelmodel.lib import state_generated as lib_generated
 from kernelmodel.mm import state_generated as mm_generated
@@ -23,8 +23,8 @@ from machine import state_generated as machine_generated
 #: Per declaring class: (snapshot key, attribute, type, how it is stored), in saved order.
 DECLARED: Final[dict[str, tuple[tuple[str, str, str, str], ...]]] = {
     **machine_generated.FIELDS, **include_generated.FIELDS, **lib_generated.FIELDS,
-    **mm_generated.FIELDS, **fs_generated.FIELDS, **kernel_generated.FIELDS,
-    **trace_generated.FIELDS,
+    **swap_generated.FIELDS, **mm_generated.FIELDS, **fs_generated.FIELDS,
+    **kernel_generated.FIELDS, **trace_generated.FIELDS,
 }
 
 #: The declared class each section of a saved kernel state (``Kernel.to_state``) holds.

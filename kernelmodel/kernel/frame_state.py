@@ -14,7 +14,8 @@ order. This module is the only save/load code of frames. The kinds:
                      as a bool, linked again once the whole stack is loaded.
 
 A frame's state is ``{"frame": KIND, "op": name, "phase", "result", "is_syscall",
-"is_fault"}`` and its fields. ``FRAME_CLASSES`` is the registry of frame kinds.
+"is_fault"}`` and its fields. ``FRAME_CLASSES`` is the registry of frame kinds, filled by
+``frame_classes.py``.
 """
 
 from __future__ import annotations
@@ -22,64 +23,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, cast
 
-from kernelmodel.fs.fs_writeback import SyncSbInodes, WritebackSingleInode
-from kernelmodel.fs.fsync import FsyncOp, SyncOp
-from kernelmodel.fs.mpage import MpageWritepages
-from kernelmodel.fs.open import CloseOp, DeleteInodeOp, ExitFilesOp, OpenOp, UnlinkOp
-from kernelmodel.fs.read_write import ReadOp, WriteOp
 from kernelmodel.include.state_generated import load_writeback_control, save_writeback_control
-from kernelmodel.kernel.exit import ExitOp, WaitChildrenOp
-from kernelmodel.kernel.fork import ForkOp
-from kernelmodel.kernel.syscalls import ImmediateOp, NanosleepOp
+from kernelmodel.include.writeback import WritebackControl
 from kernelmodel.kernel.task import KOp
-from kernelmodel.mm.filemap_wb import Fdatawrite, WaitOnPageWritebackRange, WriteAndWait
-from kernelmodel.mm.memory import FaultOp
-from kernelmodel.mm.mmap import MmSyscallOp
-from kernelmodel.mm.msync import MsyncOp
-from kernelmodel.mm.page_writeback import (
-    BackgroundWriteout,
-    BalanceDirtyPagesOp,
-    WbKupdate,
-    WritebackControl,
-    vl_pages_from_pfns,
-)
-from kernelmodel.mm.pdflush import PdflushOp
-from kernelmodel.mm.truncate import TruncateInodePagesOp, TruncateOp
-from kernelmodel.mm.vmscan import KswapdOp
 
 if TYPE_CHECKING:
     from kernelmodel.kernel.kernel import Kernel
-
-#: Every declared frame class (the one registry of frame kinds).
-_CLASSES: Final[tuple[type[KOp], ...]] = (
-    FsyncOp, SyncOp, Fdatawrite, WaitOnPageWritebackRange, WriteAndWait, MpageWritepages,
-    WritebackSingleInode, SyncSbInodes, BalanceDirtyPagesOp, BackgroundWriteout, WbKupdate,
-    PdflushOp,
-    # fs and kernel: the system calls, exit, wait and fork
-    ReadOp, WriteOp, OpenOp, CloseOp, UnlinkOp, DeleteInodeOp, ExitFilesOp, ExitOp,
-    WaitChildrenOp, ForkOp, NanosleepOp, ImmediateOp,
-    # mm: reclaim, faults, truncation, the memory syscalls
-    KswapdOp, FaultOp, TruncateInodePagesOp, TruncateOp, MmSyscallOp, MsyncOp,
-)
-
 
 #: The keys every frame's state starts with (no field may take one).
 _HEAD: Final = ("frame", "op", "phase", "result", "is_syscall", "is_fault")
 
 
-def _registry() -> dict[str, type[KOp]]:
+#: Frame kind -> its class: the one registry of frame kinds. Filled by
+#: ``kernel/frame_classes.py`` (``vl_register_frames``), the module that names every frame
+#: class of every subsystem, so this one (which ``task.py`` uses) imports no ``mm/`` or ``fs/``
+#: module; whoever loads a stack (``state/restore.py``) imports that one first.
+FRAME_CLASSES: Final[dict[str, type[KOp]]] = {}
+
+
+def vl_register_frames(classes: tuple[type[KOp], ...]) -> None:
+    """Enter ``classes`` in FRAME_CLASSES, each under its ``KIND``; the registry is checked
+    as it is filled: a kind declared once, and no field named like a head key."""
     out: dict[str, type[KOp]] = {}
-    for cls in _CLASSES:
+    for cls in classes:
         if not cls.KIND or cls.KIND in out:
             raise AssertionError(f"frame class {cls.__name__}: KIND missing or taken twice")
         if any(name in _HEAD for name, _kind in cls.FIELDS):
             raise AssertionError(f"frame class {cls.__name__}: a field takes a head key")
         out[cls.KIND] = cls
-    return out
-
-
-#: Frame kind -> its class.
-FRAME_CLASSES: Final = _registry()
+    FRAME_CLASSES.clear()
+    FRAME_CLASSES.update(out)
 
 
 def vl_frame_state(frame: KOp, below: KOp | None) -> dict[str, object]:
@@ -138,6 +111,8 @@ def vl_frame_from_state(k: Kernel, state: dict[str, object], below: KOp | None =
     Raises:
         ValueError: an unknown kind, or a field missing or of the wrong type.
     """
+    if not FRAME_CLASSES:
+        raise RuntimeError("no frame classes registered: import kernelmodel.kernel.frame_classes")
     if "frame" not in state:  # every frame names its class (FRAME_CLASSES, the one registry)
         known = ", ".join(FRAME_CLASSES)
         raise ValueError(f"kernel state: a kernel op {state.get('op')!r} without its frame kind "
@@ -165,7 +140,8 @@ def vl_frame_from_state(k: Kernel, state: dict[str, object], below: KOp | None =
             if not isinstance(v, list) or not all(isinstance(x, int) for x in v):
                 raise ValueError(f"frame {kind}: {fname} must be a list of ints")
             ints = [int(x) for x in v]
-            setattr(frame, fname, ints if fkind == "ints" else vl_pages_from_pfns(k, ints))
+            pages = [k.mem_map.pfn_to_page(pfn) for pfn in ints] if fkind == "pages" else []
+            setattr(frame, fname, ints if fkind == "ints" else pages)
         elif fkind == "wbc":
             setattr(frame, fname, _wbc(kind, fname, v, below))
         elif fkind == "mapping" or fkind == "inode":

@@ -27,6 +27,7 @@ from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_types import VlMmRegistry
 from kernelmodel.include.mmzone import PageAllocator
 from kernelmodel.include.page import MemMap, Page, SetPageReserved
+from kernelmodel.include.swap import KswapdState, LruPvecs, OomState, SwapState
 from kernelmodel.include.timer import TIMER_KUPDATE, TIMER_SCHED, TIMER_WAKE
 from kernelmodel.include.vmstat import PageState, TraceRing
 from kernelmodel.include.writeback import WritebackState
@@ -39,12 +40,8 @@ from kernelmodel.kernel.vl_data_hooks import VlFileOracleHooks, VlMmOracleHooks
 from kernelmodel.kernel.wait import vl_remove_from_waitqueue
 from kernelmodel.lib.rng import Rng
 from kernelmodel.mm.memory import do_page_fault
-from kernelmodel.mm.oom_kill import OomState
 from kernelmodel.mm.page_alloc import GFP_KERNEL, alloc_page, vl_boot
-from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
-from kernelmodel.mm.swapfile import SwapState
-from kernelmodel.mm.vmscan import KswapdState
 from machine.board import Machine
 from machine.cpu import CpuContext
 from machine.disk import DiskRequest
@@ -371,14 +368,12 @@ class Kernel(TrapHandler, IrqHandler):
         return n
 
     def vl_nr_swap_pages(self) -> int:
-        from kernelmodel.mm.swapfile import nr_swap_pages
-
-        return nr_swap_pages(self)
+        """nr_swap_pages (include/linux/swap.h): free swap slots."""
+        return self.swap.nr_swap_pages
 
     def vl_total_swap_pages(self) -> int:
-        from kernelmodel.mm.swapfile import total_swap_pages
-
-        return total_swap_pages(self)
+        """total_swap_pages (include/linux/swap.h): usable swap slots."""
+        return self.swap.total_swap_pages
 
     def check_invariants(self) -> list[str]:
         """The invariant checker attached to this kernel; [] when all hold."""
@@ -427,16 +422,16 @@ class Kernel(TrapHandler, IrqHandler):
             save_vl_mm_registry,
             save_writeback_state,
         )
-        from kernelmodel.include.trace_generated import save_trace_ring
-        from kernelmodel.kernel.state_generated import save_kernel, save_kernel_config
-        from kernelmodel.lib.state_generated import save_rng
-        from kernelmodel.mm.state_generated import (
+        from kernelmodel.include.swap_generated import (
             save_kswapd_state,
             save_lru_pvecs,
             save_oom_state,
             save_swap_state,
-            save_swapper_space,
         )
+        from kernelmodel.include.trace_generated import save_trace_ring
+        from kernelmodel.kernel.state_generated import save_kernel, save_kernel_config
+        from kernelmodel.lib.state_generated import save_rng
+        from kernelmodel.mm.state_generated import save_swapper_space
 
         return {
             "machine": self.machine.to_state(borrow),

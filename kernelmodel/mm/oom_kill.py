@@ -31,8 +31,9 @@ Invariants:
 from __future__ import annotations
 
 from math import isqrt
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final
 
+from kernelmodel.include.swap import OomState
 from kernelmodel.include.vmstat import TR_OOM
 from kernelmodel.kernel.task import PF_MEMALLOC, PF_MEMDIE, TASK_DEAD, TASK_ZOMBIE
 
@@ -44,30 +45,6 @@ if TYPE_CHECKING:
 HZ_NS: Final = 1_000_000_000
 #: SIGKILL's exit status (128 + signal 9).
 OOM_EXIT_CODE: Final = 137
-#: out_of_memory's statics start "long ago", as jiffies start at INITIAL_JIFFIES.
-_LONG_AGO: Final = -(1 << 60)
-
-
-@final
-class OomState:
-    """out_of_memory()'s static variables (simulated ns) and the model's kill record.
-
-    Attributes:
-        first, last: time of the first failure of the current series, and of the last one.
-        count: failures in the current series.
-        lastkill: time of the last kill.
-        victims: pids killed so far, in order (model record for reports and tests).
-    """
-
-    def __init__(self) -> None:
-        self.first: int = _LONG_AGO  # state
-        self.last: int = _LONG_AGO  # state
-        self.count: int = 0  # state
-        self.lastkill: int = _LONG_AGO  # state
-        self.victims: list[int] = []  # state
-
-    def __repr__(self) -> str:
-        return f"<oom count={self.count} lastkill={self.lastkill} victims={self.victims}>"
 
 
 def badness(k: Kernel, task: Task) -> int:

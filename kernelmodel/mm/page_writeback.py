@@ -136,11 +136,6 @@ WRITEBACK_PREEMPT_POINTS: Final = (
 )
 
 
-def vl_pages_from_pfns(k: Kernel, pfns: list[int]) -> list[Page]:
-    """Pages of mem_map for a list of pfns (state restore)."""
-    return [k.mem_map.pfn_to_page(pfn) for pfn in pfns]
-
-
 # ---- setting and clearing PG_dirty ---------------------------------------------
 
 

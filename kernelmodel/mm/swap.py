@@ -34,7 +34,7 @@ Lock ordering: zone->lru_lock (not taken: one CPU, and no step sleeps holding it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING
 
 from kernelmodel.include.bug import bug_on
 from kernelmodel.include.mm_inline import (
@@ -58,6 +58,7 @@ from kernelmodel.include.page import (
     TestSetPageLRU,
     get_page,
 )
+from kernelmodel.include.swap import PAGEVEC_SIZE
 from kernelmodel.include.vmstat import TR_ACTIVATE
 from kernelmodel.kernel.task import vl_host_pause
 
@@ -66,32 +67,6 @@ if TYPE_CHECKING:
     from kernelmodel.include.page import Page
     from kernelmodel.kernel.kernel import Kernel
 
-#: Pages per pagevec (include/linux/pagevec.h).
-PAGEVEC_SIZE: Final = 16
-
-
-@final
-class LruPvecs:
-    """The per-CPU ``lru_add_pvecs`` and ``lru_add_active_pvecs`` and ``page_cluster``.
-
-    Attributes:
-        lru_add: pfns waiting to go to the inactive list, oldest first.
-        lru_add_active: pfns waiting to go to the active list, oldest first.
-        page_cluster: log2 of the swap readahead window (swap_setup: 2 below 16 MiB, else 3).
-    """
-
-    def __init__(self) -> None:
-        self.lru_add: list[int] = []  # state
-        self.lru_add_active: list[int] = []  # state
-        self.page_cluster: int = 3  # state: range=0..8
-
-    def vl_check_state(self) -> None:
-        """The loader's check across fields: a pagevec holds at most PAGEVEC_SIZE pages."""
-        if len(self.lru_add) > PAGEVEC_SIZE or len(self.lru_add_active) > PAGEVEC_SIZE:
-            raise ValueError("lru pagevecs state: a pagevec holds more than 16 pages")
-
-    def __repr__(self) -> str:
-        return f"<lru pagevecs add={self.lru_add} add_active={self.lru_add_active}>"
 
 
 def page_zone(k: Kernel, page: Page) -> Zone:

@@ -42,7 +42,7 @@ Lock ordering (documented, not taken: one CPU, no step sleeps holding them):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final
 
 from kernelmodel.include.bug import KernelBug, bug_on
 from kernelmodel.include.page import (
@@ -56,10 +56,18 @@ from kernelmodel.include.page import (
     get_page,
     page_count,
 )
+from kernelmodel.include.swap import (
+    SWAP_MAP_BAD,
+    SWAP_MAP_MAX,
+    SWP_ACTIVE,
+    SWP_OFFSET_MAX,
+    SWP_USED,
+    SwapInfoStruct,
+    SwapState,
+)
 from kernelmodel.mm.pgtable import MAX_SWAPFILES, swp_entry, swp_offset, swp_type
 from kernelmodel.mm.swapcache_fields import page_swp_entry
 from machine.i386 import PAGE_SIZE, SECTOR_SIZE, SECTORS_PER_PAGE
-from machine.state_read import read_int_pairs
 
 if TYPE_CHECKING:
     from kernelmodel.include.page import Page
@@ -68,19 +76,6 @@ if TYPE_CHECKING:
 
 #: Slots allocated sequentially before scan_swap_map looks for a new empty cluster.
 SWAPFILE_CLUSTER: Final = 256
-#: A count that reached SWAP_MAP_MAX stays there ("permanent" until swapoff).
-SWAP_MAP_MAX: Final = 0x7FFF
-#: The count of a slot that must never be used (the header, bad blocks).
-SWAP_MAP_BAD: Final = 0x8000
-
-# swap_info_struct.flags
-SWP_USED: Final = 1
-SWP_WRITEOK: Final = 2
-SWP_ACTIVE: Final = SWP_USED | SWP_WRITEOK
-
-#: The largest offset an i386 swap pte can hold (24 bits) is the arch limit on maxpages.
-_PTE_MAX_OFFSET: Final = (1 << 24) - 1
-
 #: mkswap's version-1 header: fields after 1024 boot bytes, and the magic in the page's tail.
 SWAP_HEADER_VERSION: Final = 1
 _HDR_VERSION: Final = 1024
@@ -92,92 +87,6 @@ SWAP_MAGIC: Final = b"SWAPSPACE2"
 #: errno values returned by swapon.
 EBUSY: Final = 16
 EINVAL: Final = 22
-
-
-@final
-class SwapInfoStruct:
-    """struct swap_info_struct (include/linux/swap.h): one swap area.
-
-    Attributes:
-        flags: SWP_USED / SWP_WRITEOK.
-        prio: swap priority (the first swapon without a priority gets -1).
-        swap_map: per-slot reference counts (SWAP_MAP_BAD for unusable slots).
-        lowest_bit, highest_bit: bounds of the free slots.
-        cluster_next: where the current cluster continues.
-        cluster_nr: allocations left in the current cluster.
-        pages: usable slots (nr_good_pages).
-        max: slots covered by swap_map (maxpages).
-        inuse_pages: slots with a non-zero count.
-        next: the next area on swap_list (-1 for none).
-        start_sector: first sector of the area on the disk (model: the bdev and its one
-            swap_extent).
-    """
-
-    def __init__(self) -> None:
-        self.flags: int = 0  # state
-        self.prio: int = 0  # state
-        self.max: int = 0  # state
-        self.swap_map: list[int] = []  # state: custom
-        self.lowest_bit: int = 0  # state
-        self.highest_bit: int = 0  # state
-        self.cluster_next: int = 0  # state
-        self.cluster_nr: int = 0  # state
-        self.pages: int = 0  # state
-        self.inuse_pages: int = 0  # state
-        self.next: int = -1  # state
-        self.start_sector: int = 0  # state
-
-    def vl_save_swap_map(self, out: dict[str, object]) -> None:
-        """The swap map, sparsely: ``[offset, count]`` of every slot in use."""
-        out["swap_map"] = [[off, cnt] for off, cnt in enumerate(self.swap_map) if cnt != 0]
-
-    def vl_load_swap_map(self, state: dict[str, object]) -> None:
-        """The swap map back from ``vl_save_swap_map`` output (``max`` is loaded first)."""
-        if self.max < 0 or self.max > _PTE_MAX_OFFSET + 1:
-            raise ValueError("swap_info state: max out of range")
-        self.swap_map = [0] * self.max
-        for off, cnt in read_int_pairs(state, "swap_map", "swap_info state").items():
-            if not 0 <= off < self.max:
-                raise ValueError("swap_info state: bad swap_map entry")
-            self.swap_map[off] = cnt
-
-    def __repr__(self) -> str:
-        return (
-            f"<swap_info flags={self.flags} prio={self.prio} pages={self.pages} "
-            f"inuse={self.inuse_pages} lowest={self.lowest_bit} highest={self.highest_bit} "
-            f"cluster={self.cluster_next}/{self.cluster_nr}>"
-        )
-
-
-@final
-class SwapState:
-    """The globals of mm/swapfile.c: swap_info[], nr_swapfiles, swap_list and the page counts.
-
-    Attributes:
-        swap_info: the areas by type (one in the model; the array grows on swapon).
-        nr_swapfiles: areas ever set up.
-        swap_list_head, swap_list_next: struct swap_list_t (priority order; -1 = none).
-        nr_swap_pages: free slots over all active areas.
-        total_swap_pages: usable slots over all active areas.
-        swap_overflow: how often swap_duplicate hit SWAP_MAP_MAX.
-        least_priority: sys_swapon's static counter for areas without a priority.
-    """
-
-    def __init__(self) -> None:
-        self.swap_info: list[SwapInfoStruct] = []  # state
-        self.nr_swapfiles: int = 0  # state
-        self.swap_list_head: int = -1  # state
-        self.swap_list_next: int = -1  # state
-        self.nr_swap_pages: int = 0  # state
-        self.total_swap_pages: int = 0  # state
-        self.swap_overflow: int = 0  # state
-        self.least_priority: int = 0  # state
-
-    def __repr__(self) -> str:
-        return (
-            f"<swap areas={len(self.swap_info)} free={self.nr_swap_pages} "
-            f"total={self.total_swap_pages}>"
-        )
 
 
 # ---- mkswap and swapon ---------------------------------------------------------------------------
@@ -228,7 +137,7 @@ def vl_swapon(sw: SwapState, disk: Disk, start_sector: int, nr_sectors: int) -> 
     if last_page < 0:
         return last_page
     area_pages = nr_sectors // SECTORS_PER_PAGE
-    maxpages = min(_PTE_MAX_OFFSET - 1, last_page)
+    maxpages = min(SWP_OFFSET_MAX - 1, last_page)
     nr_good_pages = last_page - 1
     if maxpages > area_pages or nr_good_pages <= 0 or maxpages < 2:
         return -EINVAL

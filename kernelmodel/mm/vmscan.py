@@ -78,6 +78,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 from kernelmodel.include.mmzone import DEF_PRIORITY
+from kernelmodel.include.swap import DirectReclaim
 from kernelmodel.include.vmstat import TR_KSWAPD
 from kernelmodel.kernel.task import KOP_BLOCKED, KOP_CONTINUE, PF_KSWAPD, PF_MEMALLOC, Frame
 from kernelmodel.kernel.wait import sleep_on, wake_up
@@ -102,52 +103,6 @@ KSWAPD_SLEEP: Final = 0
 KSWAPD_WOKEN: Final = 1
 KSWAPD_BALANCE: Final = 2
 KSWAPD_PHASE_NAMES: Final = ("sleeping", "woken", "balance_pgdat")
-
-
-@final
-class DirectReclaim:
-    """The locals of a try_to_free_pages call that stopped where the kernel naps.
-
-    Attributes:
-        pid: the reclaiming task.
-        priority: the priority the call continues at.
-        nr_reclaimed: pages freed so far by the whole call.
-        total_scanned: pages scanned so far (wakeup_bdflush's threshold).
-        do_writepage: laptop mode's write switch (no effect in the model).
-        nap_time: when the call stopped (simulated ns).
-    """
-
-    # state row
-    def __init__(
-        self, pid: int, priority: int, nr_reclaimed: int, total_scanned: int,
-        do_writepage: bool, nap_time: int,
-    ) -> None:
-        self.pid: int = pid  # state
-        self.priority: int = priority  # state
-        self.nr_reclaimed: int = nr_reclaimed  # state
-        self.total_scanned: int = total_scanned  # state
-        self.do_writepage: bool = do_writepage  # state
-        self.nap_time: int = nap_time  # state
-
-
-@final
-class KswapdState:
-    """vmscan.c's globals and pgdat->kswapd bookkeeping (``k.kswapd``).
-
-    Attributes:
-        pid: the kswapd kernel thread, or -1 before vl_start_kswapd.
-        total_memory: nr_free_pagecache_pages() at kswapd_init (the base of mapped_ratio).
-        direct: direct reclaim calls stopped at a nap, by task pid (try_to_free_pages).
-    """
-
-    def __init__(self) -> None:
-        self.pid: int = -1  # state
-        self.total_memory: int = 0  # state
-        # a state saved before the stopped calls were kept has none
-        self.direct: dict[int, DirectReclaim] = {}  # state: keyed=pid, optional
-
-    def __repr__(self) -> str:
-        return f"<kswapd pid={self.pid} total_memory={self.total_memory}>"
 
 
 # ---- zones, direct reclaim and kswapd ------------------------------------------------------------

@@ -697,7 +697,9 @@ def render(decls: list[Decl], package: str, extra_imports: set[str],
     for line in imports:
         module, _, names = line.removeprefix("from ").partition(" import ")
         merged.setdefault(module, set()).update(n.strip() for n in names.split(","))
-    head += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(merged.items())]
+    for m, n in sorted(merged.items()):  # names in ruff's isort order (case ignored)
+        ordered = sorted(n, key=lambda s: (not s.isupper(), not s[:1].isupper(), s.lower()))
+        head.append(f"from {m} import {', '.join(ordered)}")
     if type_only:
         head += ["", "if TYPE_CHECKING:", *(f"    {i}" for i in type_only)]
     head += pick("\n".join(body))

@@ -53,8 +53,15 @@ from kernelmodel.include.state_generated import (
     load_vl_mm_registry,
     load_writeback_state,
 )
+from kernelmodel.include.swap_generated import (
+    load_kswapd_state,
+    load_lru_pvecs,
+    load_oom_state,
+    load_swap_state,
+)
 from kernelmodel.include.trace_generated import load_trace_ring
 from kernelmodel.kernel.config import KernelConfig
+from kernelmodel.kernel.frame_classes import vl_frame_classes
 from kernelmodel.kernel.frame_state import vl_frame_from_state
 from kernelmodel.kernel.kernel import Kernel, vl_max_threads
 from kernelmodel.kernel.state_generated import load_kernel_config, load_kernel_into
@@ -63,13 +70,7 @@ from kernelmodel.lib.state_generated import load_rng
 from kernelmodel.mm.pgtable import pte_present
 from kernelmodel.mm.rmap_anonmm import am_load_state
 from kernelmodel.mm.rmap_pte_chain import pc_load_state
-from kernelmodel.mm.state_generated import (
-    load_kswapd_state,
-    load_lru_pvecs,
-    load_oom_state,
-    load_swap_state,
-    load_swapper_space,
-)
+from kernelmodel.mm.state_generated import load_swapper_space
 from kernelmodel.mm.swapcache_fields import vl_swapcache_by_mapping
 from kernelmodel.oracle.oracle import Oracle
 from kernelmodel.oracle.oracle_mm import VlMmOracle
@@ -94,6 +95,8 @@ _W: Final = "kernel state"
 
 #: Rebuild one frame of a task's stack (frame_state.py; the name the tests and tools use).
 vl_kop_from_state = vl_frame_from_state
+#: The registry of frame kinds the stacks are loaded by, filled with every frame class.
+FRAME_KINDS: Final = vl_frame_classes()
 
 
 # ---- page.mapping of anonymous pages ------------------------------------------------------------

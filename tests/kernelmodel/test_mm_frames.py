@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from test_mm_support import make_kernel
 
-from kernelmodel.kernel.frame_state import FRAME_CLASSES, vl_kstack_state
+from kernelmodel.kernel.frame_classes import FRAME_CLASSES
+from kernelmodel.kernel.frame_state import vl_kstack_state
 from kernelmodel.kernel.task import Frame, KOp
 from kernelmodel.mm.memory import FaultOp
 from kernelmodel.mm.mmap import MmSyscallOp

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import kernelmodel.fs.state_generated as fs_gen
 import kernelmodel.include.state_generated as include_gen
+import kernelmodel.include.swap_generated as swap_gen
 import kernelmodel.include.trace_generated as trace_gen
 import kernelmodel.kernel.state_generated as kernel_gen
 import kernelmodel.lib.state_generated as lib_gen
@@ -20,13 +21,10 @@ import machine.state_generated as mgen
 from kernelmodel.fs.bio import Bio
 from kernelmodel.fs.fs import File
 from kernelmodel.include.mm_types import AnonMm, AnonVma, VmArea
+from kernelmodel.include.swap import DirectReclaim, LruPvecs, OomState, SwapInfoStruct
 from kernelmodel.include.vmstat import PageState, TraceEvent
 from kernelmodel.include.writeback import WritebackControl, WritebackState
 from kernelmodel.lib.rng import Rng
-from kernelmodel.mm.oom_kill import OomState
-from kernelmodel.mm.swap import LruPvecs
-from kernelmodel.mm.swapfile import SwapInfoStruct
-from kernelmodel.mm.vmscan import DirectReclaim
 from kernelmodel.state import gen
 from machine.board import MachineConfig
 from machine.clock import Clock
@@ -62,7 +60,7 @@ _FACTORIES: dict[str, Callable[[], object]] = {
 }
 #: Every generated module (machine/ has one; each sub-package of kernelmodel/ its own, and a
 #: class may name its own: the trace ring's).
-_MODULES = (mgen, include_gen, lib_gen, mm_gen, fs_gen, kernel_gen, oracle_gen, trace_gen)
+_MODULES = (mgen, include_gen, lib_gen, swap_gen, mm_gen, fs_gen, kernel_gen, oracle_gen, trace_gen)
 _FIELDS = {name: fields for mod in _MODULES for name, fields in mod.FIELDS.items()}
 
 

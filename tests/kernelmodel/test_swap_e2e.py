@@ -17,6 +17,7 @@ from test_swap_support import make_kernel
 from kernelmodel.check.check import check_invariants
 from kernelmodel.check.check_mm import check_mm
 from kernelmodel.check.check_swap import check_swap
+from kernelmodel.include.swap_generated import load_oom_state, save_oom_state
 from kernelmodel.include.syscall_abi import (
     MAP_ANONYMOUS,
     MAP_FIXED,
@@ -32,7 +33,6 @@ from kernelmodel.mm.memory import do_page_fault
 from kernelmodel.mm.mmap import do_mmap_pgoff
 from kernelmodel.mm.oom_kill import vl_oom_kill_pending
 from kernelmodel.mm.pgtable import vl_switch_mm
-from kernelmodel.mm.state_generated import load_oom_state, save_oom_state
 from kernelmodel.oracle.oracle_mm import (
     oracle_note_store,
     vl_oracle_fork,

@@ -18,10 +18,10 @@ from kernelmodel.include.page import (
     SetPageWriteback,
     page_count,
 )
+from kernelmodel.include.swap import PAGEVEC_SIZE
+from kernelmodel.include.swap_generated import load_lru_pvecs, save_lru_pvecs
 from kernelmodel.mm.alloc import page_cache_release
-from kernelmodel.mm.state_generated import load_lru_pvecs, save_lru_pvecs
 from kernelmodel.mm.swap import (
-    PAGEVEC_SIZE,
     activate_page,
     lru_add_drain,
     lru_cache_add,

@@ -10,15 +10,13 @@ from __future__ import annotations
 from kernelmodel.boot import vl_start_kernel
 from kernelmodel.include.mm_types import MmStruct, VmArea
 from kernelmodel.include.page import Page
+from kernelmodel.include.swap import KswapdState, LruPvecs, OomState, SwapState
 from kernelmodel.kernel.config import KernelConfig
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import Task
 from kernelmodel.mm.filemap import AddressSpace
-from kernelmodel.mm.oom_kill import OomState
-from kernelmodel.mm.swap import LruPvecs
 from kernelmodel.mm.swap_state import SwapperSpace
-from kernelmodel.mm.swapfile import SwapState
-from kernelmodel.mm.vmscan import KswapdState, vl_start_kswapd
+from kernelmodel.mm.vmscan import vl_start_kswapd
 from machine.board import Machine, MachineConfig
 
 MiB = 1 << 20

@@ -6,19 +6,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from kernelmodel.mm.pgtable import swp_entry, swp_offset, swp_type
-from kernelmodel.mm.state_generated import (
+from kernelmodel.include.swap import SWAP_MAP_BAD, SWAP_MAP_MAX, SwapState
+from kernelmodel.include.swap_generated import (
     load_swap_info_struct,
     load_swap_state,
     save_swap_info_struct,
     save_swap_state,
 )
+from kernelmodel.mm.pgtable import swp_entry, swp_offset, swp_type
 from kernelmodel.mm.swapfile import (
     SWAP_MAGIC,
-    SWAP_MAP_BAD,
-    SWAP_MAP_MAX,
     SWAPFILE_CLUSTER,
-    SwapState,
     map_swap_page,
     scan_swap_map,
     swap_entry_free,

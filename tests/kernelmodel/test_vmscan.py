@@ -32,6 +32,8 @@ from kernelmodel.include.page import (
     page_count,
     page_mapped,
 )
+from kernelmodel.include.swap import DirectReclaim, KswapdState
+from kernelmodel.include.swap_generated import load_kswapd_state, save_kswapd_state
 from kernelmodel.kernel.kernel import Kernel
 from kernelmodel.kernel.task import TASK_RUNNING
 from kernelmodel.mm.alloc import page_cache_release, vl_alloc_page
@@ -40,12 +42,9 @@ from kernelmodel.mm.page_alloc import GFP_HIGHUSER, GFP_KERNEL
 from kernelmodel.mm.pagemap import unlock_page
 from kernelmodel.mm.pgtable import pte_present, vl_read_pte
 from kernelmodel.mm.rmap import page_referenced
-from kernelmodel.mm.state_generated import load_kswapd_state, save_kswapd_state
 from kernelmodel.mm.swap import lru_add_drain
 from kernelmodel.mm.vmscan import (
     KSWAPD_WAIT_KEY,
-    DirectReclaim,
-    KswapdState,
     try_to_free_pages,
     wakeup_kswapd,
 )

@@ -16,7 +16,7 @@ from typing import Final
 
 import pytest
 
-from kernelmodel.kernel.frame_state import FRAME_CLASSES
+from kernelmodel.kernel.frame_classes import FRAME_CLASSES
 from kernelmodel.kernel.task import Frame
 from scenarios.session import Session
 from scenarios.snapshot import load_snapshot, read_snapshot
