@@ -380,16 +380,22 @@ class Disk:
 
     def _put_chunk(self, chunk: int, piece: bytes) -> None:
         """A whole chunk written: drop it (zeros), keep it sparse, or keep it whole."""
-        rest = piece.lstrip(b"\0")
-        if not rest:
-            self._chunks.pop(chunk, None)
-            self._sparse.pop(chunk, None)
-            return
-        span = bytes(rest.rstrip(b"\0"))
-        if len(span) <= SPARSE_MAX:
-            self._chunks.pop(chunk, None)
-            self._sparse[chunk] = (CHUNK_SIZE - len(rest), span)
-            return
+        # A payload page has non-zero bytes at both ends and is whole. Otherwise the first
+        # and last non-zero bytes come from the chunk read as one integer (its lowest and
+        # highest set bits): bytes.lstrip(b"\0") calls memchr once per byte, and cost a
+        # fifth of a swap storm's CPU time on mostly-zero pages.
+        if piece[0] == 0 or piece[-1] == 0:
+            v = int.from_bytes(piece, "little")
+            if v == 0:
+                self._chunks.pop(chunk, None)
+                self._sparse.pop(chunk, None)
+                return
+            first = ((v & -v).bit_length() - 1) >> 3
+            last = (v.bit_length() - 1) >> 3
+            if last - first < SPARSE_MAX:
+                self._chunks.pop(chunk, None)
+                self._sparse[chunk] = (first, bytes(piece[first : last + 1]))
+                return
         self._sparse.pop(chunk, None)
         buf = self._chunks.get(chunk)
         if buf is None:

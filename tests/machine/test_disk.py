@@ -13,6 +13,7 @@ from machine.clock import EV_DISK_DONE, EV_TIMER, Clock
 from machine.disk import (
     MAX_SECTORS,
     READ_EXPIRE_NS,
+    SPARSE_MAX,
     WRITE_EXPIRE_NS,
     Disk,
     DiskModel,
@@ -667,3 +668,21 @@ def test_request_state_without_its_own_tag_is_refused() -> None:
     bad["tags"] = [12345]
     with pytest.raises(ValueError, match="tags"):
         load_disk_request(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4095), st.binary(min_size=1, max_size=300)),
+                max_size=3))
+def test_a_chunk_is_sparse_exactly_when_its_nonzero_span_is_short(
+        writes: list[tuple[int, bytes]]) -> None:
+    """The reference rule: strip the zeros at both ends; what is left, if any, is kept
+    sparse when it is at most SPARSE_MAX bytes long, else the chunk is kept whole."""
+    page = bytearray(4096)
+    for at, data in writes:
+        page[at : at + len(data)] = data[: 4096 - at]
+    disk = Disk(Clock(), SMALL_SECTORS)
+    disk.write_sectors(0, bytes(page))
+    rest = bytes(page).strip(b"\0")
+    assert disk.vl_chunks_allocated() == (1 if rest else 0)
+    assert disk.vl_chunks_whole() == (1 if len(rest) > SPARSE_MAX else 0)
+    assert disk.read_sectors(0, 8) == bytes(page)
